@@ -1,0 +1,1 @@
+//! Device simulators speaking the real wire protocols; the load generator arrives with the ingest pipeline.

@@ -1,0 +1,224 @@
+//! `leasewatch decode`: decodes a capture as a device would send it and prints one JSON object
+//! per message (one per position for batches), with the reply the server would send.
+
+use std::io::{BufWriter, Read, Write};
+use std::path::PathBuf;
+use std::time::Instant;
+
+use anyhow::{Context, bail};
+use chrono::Utc;
+use clap::Args;
+use leasewatch_protocols::message::HexDisplay;
+use leasewatch_protocols::{
+    Chunk, DecodeError, Frames, Gt06, H02, Jt808, Message, Protocol, ProtocolKind, Session,
+    SessionConfig, Teltonika,
+};
+use serde::Serialize;
+
+/// Arguments of `leasewatch decode`.
+#[derive(Debug, Args)]
+#[command(group(clap::ArgGroup::new("input").required(true).args(["hex", "file", "hex_file", "stdin"])))]
+pub struct DecodeArgs {
+    /// The protocol of the capture: gt06, jt808, teltonika or h02.
+    #[arg(long, short)]
+    protocol: ProtocolKind,
+    /// Frames as hex (spaces allowed), decoded in order in one session.
+    #[arg(long, num_args = 1..)]
+    hex: Vec<String>,
+    /// A raw byte stream, as the device sent it over TCP.
+    #[arg(long)]
+    file: Option<PathBuf>,
+    /// A text file of hex frames, one per line (blank lines and lines starting with # are skipped).
+    #[arg(long)]
+    hex_file: Option<PathBuf>,
+    /// Read the raw byte stream from standard input.
+    #[arg(id = "stdin", value_name = "-", value_parser = clap::builder::PossibleValuesParser::new(["-"]))]
+    stdin: Option<String>,
+    /// The device id of the session, for captures whose frames do not carry one.
+    #[arg(long)]
+    imei: Option<String>,
+    /// Refuse frames with a wrong checksum instead of flagging them.
+    #[arg(long)]
+    strict_checksum: bool,
+    /// Print a JSON summary to standard error at the end.
+    #[arg(long)]
+    stats: bool,
+    /// Do not print the per-message lines.
+    #[arg(long)]
+    quiet: bool,
+}
+
+/// Runs the command.
+pub fn run(args: DecodeArgs) -> anyhow::Result<()> {
+    match args.protocol {
+        ProtocolKind::Gt06 => decode::<Gt06>(&args),
+        ProtocolKind::Jt808 => decode::<Jt808>(&args),
+        ProtocolKind::Teltonika => decode::<Teltonika>(&args),
+        ProtocolKind::H02 => decode::<H02>(&args),
+    }
+}
+
+/// The input as byte streams: one for a raw capture, one per frame for hex input.
+fn inputs(args: &DecodeArgs) -> anyhow::Result<Vec<Vec<u8>>> {
+    let from_hex = |line: &str, what: &str| -> anyhow::Result<Vec<u8>> {
+        let clean: String = line.chars().filter(|c| !c.is_whitespace()).collect();
+        hex::decode(&clean).with_context(|| format!("{what} is not hex"))
+    };
+    if !args.hex.is_empty() {
+        return args
+            .hex
+            .iter()
+            .enumerate()
+            .map(|(i, h)| from_hex(h, &format!("--hex value {}", i + 1)))
+            .collect();
+    }
+    if let Some(path) = &args.hex_file {
+        let text = std::fs::read_to_string(path)
+            .with_context(|| format!("cannot read {}", path.display()))?;
+        return text
+            .lines()
+            .enumerate()
+            .filter(|(_, l)| !l.trim().is_empty() && !l.trim_start().starts_with('#'))
+            .map(|(n, l)| from_hex(l, &format!("{} line {}", path.display(), n + 1)))
+            .collect();
+    }
+    if let Some(path) = &args.file {
+        return Ok(vec![
+            std::fs::read(path).with_context(|| format!("cannot read {}", path.display()))?,
+        ]);
+    }
+    let mut buf = Vec::new();
+    std::io::stdin()
+        .read_to_end(&mut buf)
+        .context("cannot read standard input")?;
+    Ok(vec![buf])
+}
+
+/// One printed line for a message.
+#[derive(Serialize)]
+struct Line<'a> {
+    #[serde(flatten)]
+    message: &'a Message,
+    reply: Option<String>,
+}
+
+/// One printed line for a frame that could not be decoded.
+#[derive(Serialize)]
+struct ErrorLine {
+    error: String,
+    offset: usize,
+    frame: String,
+}
+
+/// The `--stats` summary.
+#[derive(Serialize)]
+struct Stats {
+    frames: u64,
+    messages: u64,
+    errors: u64,
+    seconds: f64,
+    frames_per_sec: f64,
+}
+
+fn decode<P: Protocol>(args: &DecodeArgs) -> anyhow::Result<()> {
+    let streams = inputs(args)?;
+    let mut session = Session::new(SessionConfig {
+        reject_bad_checksum: args.strict_checksum,
+        ..SessionConfig::default()
+    });
+    if let Some(imei) = &args.imei {
+        let Some(id) = leasewatch_protocols::DeviceId::new(imei.as_bytes()) else {
+            bail!("--imei {imei:?} is not a device id (letters and digits, at most 24)");
+        };
+        session.device_id = Some(id);
+    }
+    let max = session.config.max_frame_len;
+    let stdout = std::io::stdout();
+    let mut w = BufWriter::with_capacity(1 << 16, stdout.lock());
+    let (mut frames, mut messages, mut errors) = (0_u64, 0_u64, 0_u64);
+    let mut out: Vec<Message> = Vec::with_capacity(16);
+    let mut reply = Vec::with_capacity(64);
+    let started = Instant::now();
+    let mut base = 0;
+    for stream in &streams {
+        for (offset, chunk) in Frames::<P>::new(stream, max) {
+            let (frame, result) = match chunk {
+                Chunk::Frame(frame) => (frame, P::decode(frame, &mut session, &mut out)),
+                Chunk::Skipped(err) => (&stream[offset..(offset + 1).min(stream.len())], Err(err)),
+            };
+            match result {
+                Ok(ack) => {
+                    frames += 1;
+                    messages += out.len() as u64;
+                    if !args.quiet {
+                        reply.clear();
+                        P::write_reply(&ack, &mut session, Utc::now(), &mut reply);
+                        let reply = (!reply.is_empty()).then(|| HexDisplay(&reply).to_string());
+                        for message in &out {
+                            serde_json::to_writer(
+                                &mut w,
+                                &Line {
+                                    message,
+                                    reply: reply.clone(),
+                                },
+                            )?;
+                            w.write_all(b"\n")?;
+                        }
+                    }
+                }
+                Err(err) => {
+                    if matches!(chunk_kind(&err), Some(())) {
+                        frames += 1;
+                    }
+                    errors += 1;
+                    if !args.quiet {
+                        print_error(&mut w, &err, base, offset, frame)?;
+                    }
+                }
+            }
+            out.clear();
+        }
+        base += stream.len();
+    }
+    w.flush()?;
+    if args.stats {
+        let seconds = started.elapsed().as_secs_f64();
+        let stats = Stats {
+            frames,
+            messages,
+            errors,
+            seconds,
+            frames_per_sec: frames as f64 / seconds.max(1e-9),
+        };
+        eprintln!("{}", serde_json::to_string(&stats)?);
+    }
+    Ok(())
+}
+
+/// Parse errors belong to a whole frame; framing errors (garbage) do not count as frames.
+fn chunk_kind(err: &DecodeError) -> Option<()> {
+    (!matches!(err.kind, leasewatch_protocols::ErrorKind::Garbage(_))).then_some(())
+}
+
+fn print_error(
+    w: &mut impl Write,
+    err: &DecodeError,
+    base: usize,
+    frame_at: usize,
+    frame: &[u8],
+) -> anyhow::Result<()> {
+    // Framing errors already carry their stream offset; parse errors are relative to the frame.
+    let offset = if err.offset >= frame_at && frame.len() <= 1 {
+        err.offset
+    } else {
+        frame_at + err.offset
+    };
+    let line = ErrorLine {
+        error: err.kind.to_string(),
+        offset: base + offset,
+        frame: HexDisplay(frame).to_string(),
+    };
+    serde_json::to_writer(&mut *w, &line)?;
+    w.write_all(b"\n")?;
+    Ok(())
+}
