@@ -10,8 +10,7 @@ use chrono::Utc;
 use clap::Args;
 use leasewatch_protocols::message::HexDisplay;
 use leasewatch_protocols::{
-    Chunk, DecodeError, Frames, Gt06, H02, Jt808, Message, Protocol, ProtocolKind, Session,
-    SessionConfig, Teltonika,
+    Chunk, DecodeError, Frames, Gt06, H02, Jt808, Message, Protocol, ProtocolKind, Session, SessionConfig, Teltonika,
 };
 use serde::Serialize;
 
@@ -65,16 +64,10 @@ fn inputs(args: &DecodeArgs) -> anyhow::Result<Vec<Vec<u8>>> {
         hex::decode(&clean).with_context(|| format!("{what} is not hex"))
     };
     if !args.hex.is_empty() {
-        return args
-            .hex
-            .iter()
-            .enumerate()
-            .map(|(i, h)| from_hex(h, &format!("--hex value {}", i + 1)))
-            .collect();
+        return args.hex.iter().enumerate().map(|(i, h)| from_hex(h, &format!("--hex value {}", i + 1))).collect();
     }
     if let Some(path) = &args.hex_file {
-        let text = std::fs::read_to_string(path)
-            .with_context(|| format!("cannot read {}", path.display()))?;
+        let text = std::fs::read_to_string(path).with_context(|| format!("cannot read {}", path.display()))?;
         return text
             .lines()
             .enumerate()
@@ -83,14 +76,10 @@ fn inputs(args: &DecodeArgs) -> anyhow::Result<Vec<Vec<u8>>> {
             .collect();
     }
     if let Some(path) = &args.file {
-        return Ok(vec![
-            std::fs::read(path).with_context(|| format!("cannot read {}", path.display()))?,
-        ]);
+        return Ok(vec![std::fs::read(path).with_context(|| format!("cannot read {}", path.display()))?]);
     }
     let mut buf = Vec::new();
-    std::io::stdin()
-        .read_to_end(&mut buf)
-        .context("cannot read standard input")?;
+    std::io::stdin().read_to_end(&mut buf).context("cannot read standard input")?;
     Ok(vec![buf])
 }
 
@@ -122,10 +111,8 @@ struct Stats {
 
 fn decode<P: Protocol>(args: &DecodeArgs) -> anyhow::Result<()> {
     let streams = inputs(args)?;
-    let mut session = Session::new(SessionConfig {
-        reject_bad_checksum: args.strict_checksum,
-        ..SessionConfig::default()
-    });
+    let mut session =
+        Session::new(SessionConfig { reject_bad_checksum: args.strict_checksum, ..SessionConfig::default() });
     if let Some(imei) = &args.imei {
         let Some(id) = leasewatch_protocols::DeviceId::new(imei.as_bytes()) else {
             bail!("--imei {imei:?} is not a device id (letters and digits, at most 24)");
@@ -155,13 +142,7 @@ fn decode<P: Protocol>(args: &DecodeArgs) -> anyhow::Result<()> {
                         P::write_reply(&ack, &mut session, Utc::now(), &mut reply);
                         let reply = (!reply.is_empty()).then(|| HexDisplay(&reply).to_string());
                         for message in &out {
-                            serde_json::to_writer(
-                                &mut w,
-                                &Line {
-                                    message,
-                                    reply: reply.clone(),
-                                },
-                            )?;
+                            serde_json::to_writer(&mut w, &Line { message, reply: reply.clone() })?;
                             w.write_all(b"\n")?;
                         }
                     }
@@ -183,13 +164,7 @@ fn decode<P: Protocol>(args: &DecodeArgs) -> anyhow::Result<()> {
     w.flush()?;
     if args.stats {
         let seconds = started.elapsed().as_secs_f64();
-        let stats = Stats {
-            frames,
-            messages,
-            errors,
-            seconds,
-            frames_per_sec: frames as f64 / seconds.max(1e-9),
-        };
+        let stats = Stats { frames, messages, errors, seconds, frames_per_sec: frames as f64 / seconds.max(1e-9) };
         eprintln!("{}", serde_json::to_string(&stats)?);
     }
     Ok(())
@@ -208,16 +183,8 @@ fn print_error(
     frame: &[u8],
 ) -> anyhow::Result<()> {
     // Framing errors already carry their stream offset; parse errors are relative to the frame.
-    let offset = if err.offset >= frame_at && frame.len() <= 1 {
-        err.offset
-    } else {
-        frame_at + err.offset
-    };
-    let line = ErrorLine {
-        error: err.kind.to_string(),
-        offset: base + offset,
-        frame: HexDisplay(frame).to_string(),
-    };
+    let offset = if err.offset >= frame_at && frame.len() <= 1 { err.offset } else { frame_at + err.offset };
+    let line = ErrorLine { error: err.kind.to_string(), offset: base + offset, frame: HexDisplay(frame).to_string() };
     serde_json::to_writer(&mut *w, &line)?;
     w.write_all(b"\n")?;
     Ok(())

@@ -2,21 +2,21 @@
 
 /// CRC-ITU / CRC-16/X-25 (GT06): reflected polynomial 0x1021, init 0xFFFF, final XOR 0xFFFF.
 pub fn crc_itu(data: &[u8]) -> u16 {
-    !data.iter().fold(0xFFFF_u16, |crc, &b| {
-        (crc >> 8) ^ CRC_ITU_TABLE[((crc ^ b as u16) & 0xFF) as usize]
-    })
+    !data.iter().fold(0xFFFF_u16, |crc, &b| (crc >> 8) ^ CRC_ITU_TABLE[((crc ^ b as u16) & 0xFF) as usize])
 }
 
 /// CRC-16/IBM (ARC, Teltonika): reflected polynomial 0x8005, init 0.
 pub fn crc16_ibm(data: &[u8]) -> u16 {
-    data.iter().fold(0_u16, |crc, &b| {
-        (crc >> 8) ^ CRC_IBM_TABLE[((crc ^ b as u16) & 0xFF) as usize]
-    })
+    data.iter().fold(0_u16, |crc, &b| (crc >> 8) ^ CRC_IBM_TABLE[((crc ^ b as u16) & 0xFF) as usize])
 }
 
 /// XOR of every byte (JT/T 808).
 pub fn xor(data: &[u8]) -> u8 {
-    data.iter().fold(0, |acc, b| acc ^ b)
+    // Eight bytes at a time: XOR is byte-wise, so folding words then their bytes is the same.
+    let words = data.chunks_exact(8);
+    let tail = words.remainder().iter().fold(0, |acc, b| acc ^ b);
+    let word = words.fold(0_u64, |acc, w| acc ^ u64::from_ne_bytes([w[0], w[1], w[2], w[3], w[4], w[5], w[6], w[7]]));
+    word.to_ne_bytes().iter().fold(tail, |acc, b| acc ^ b)
 }
 
 const fn reflected_table(poly: u16) -> [u16; 256] {
@@ -26,11 +26,7 @@ const fn reflected_table(poly: u16) -> [u16; 256] {
         let mut crc = i as u16;
         let mut bit = 0;
         while bit < 8 {
-            crc = if crc & 1 != 0 {
-                (crc >> 1) ^ poly
-            } else {
-                crc >> 1
-            };
+            crc = if crc & 1 != 0 { (crc >> 1) ^ poly } else { crc >> 1 };
             bit += 1;
         }
         table[i] = crc;
@@ -51,6 +47,14 @@ mod tests {
         // The standard check input "123456789" and the catalogued results.
         assert_eq!(crc_itu(b"123456789"), 0x906E);
         assert_eq!(crc16_ibm(b"123456789"), 0xBB3D);
+    }
+
+    #[test]
+    fn xor_of_any_length_matches_the_bytewise_fold() {
+        for len in 0..40_u8 {
+            let data: Vec<u8> = (0..len).map(|i| i.wrapping_mul(37) ^ 0x5A).collect();
+            assert_eq!(xor(&data), data.iter().fold(0, |a, b| a ^ b), "length {len}");
+        }
     }
 
     #[test]

@@ -69,13 +69,7 @@ impl DecodeError {
 
     /// A field out of range at `offset`.
     pub fn invalid(offset: usize, field: &'static str, value: impl ToString) -> Self {
-        Self::new(
-            offset,
-            ErrorKind::InvalidField {
-                field,
-                value: value.to_string(),
-            },
-        )
+        Self::new(offset, ErrorKind::InvalidField { field, value: value.to_string() })
     }
 
     /// The same error moved by `base` bytes (a frame-relative offset made stream-relative).

@@ -21,9 +21,7 @@ use nom::number::complete::{be_u8, be_u16, be_u24, be_u32, be_u64};
 
 use crate::checksum::crc_itu;
 use crate::error::{DecodeError, ErrorKind};
-use crate::message::{
-    Alarm, AttrValue, CellInfo, DeviceId, Message, MessageKind, Position, ProtocolKind, Status,
-};
+use crate::message::{Alarm, AttrValue, CellInfo, DeviceId, Message, MessageKind, Position, ProtocolKind, Status};
 use crate::parse::{Res, Run, check_coordinates, offset, utc};
 use crate::protocol::{Command, CommandError, Outgoing, Protocol, Scan, Session};
 
@@ -108,64 +106,32 @@ impl Protocol for Gt06 {
         if buf.len() < header {
             return Scan::Incomplete;
         }
-        let declared = if long {
-            u16::from_be_bytes([buf[2], buf[3]]) as usize
-        } else {
-            buf[2] as usize
-        };
+        let declared = if long { u16::from_be_bytes([buf[2], buf[3]]) as usize } else { buf[2] as usize };
         if declared == 0 && !long {
             // Some devices leave the length at 0: the frame runs to the first 0D 0A.
             let window = &buf[..buf.len().min(max_frame_len)];
             return match crate::stream::find(&window[header..], b"\r\n") {
                 Some(end) if header + end + 2 >= MIN_FRAME => Scan::Frame(header + end + 2),
-                Some(_) => Scan::Skip {
-                    skip: 2,
-                    error: ErrorKind::BadLength {
-                        len: 0,
-                        min: 5,
-                        max: 255,
-                    },
-                },
-                None if buf.len() >= max_frame_len => Scan::Skip {
-                    skip: 2,
-                    error: ErrorKind::MissingTerminator,
-                },
+                Some(_) => Scan::Skip { skip: 2, error: ErrorKind::BadLength { len: 0, min: 5, max: 255 } },
+                None if buf.len() >= max_frame_len => Scan::Skip { skip: 2, error: ErrorKind::MissingTerminator },
                 None => Scan::Incomplete,
             };
         }
         let total = declared + header + 2;
         if declared < 5 || total > max_frame_len {
-            let max = if long {
-                max_frame_len.saturating_sub(header + 2)
-            } else {
-                255
-            };
-            return Scan::Skip {
-                skip: 2,
-                error: ErrorKind::BadLength {
-                    len: declared,
-                    min: 5,
-                    max,
-                },
-            };
+            let max = if long { max_frame_len.saturating_sub(header + 2) } else { 255 };
+            return Scan::Skip { skip: 2, error: ErrorKind::BadLength { len: declared, min: 5, max } };
         }
         if buf.len() < total {
             return Scan::Incomplete;
         }
         if &buf[total - 2..total] != b"\r\n" {
-            return Scan::Skip {
-                skip: 2,
-                error: ErrorKind::MissingTerminator,
-            };
+            return Scan::Skip { skip: 2, error: ErrorKind::MissingTerminator };
         }
         Scan::Frame(total)
     }
 
-    fn decode(
-        frame: &[u8],
-        session: &mut Session,
-        out: &mut Vec<Message>,
-    ) -> Result<Gt06Ack, DecodeError> {
+    fn decode(frame: &[u8], session: &mut Session, out: &mut Vec<Message>) -> Result<Gt06Ack, DecodeError> {
         let long = frame.first() == Some(&0x79);
         let header = if long { 4 } else { 3 };
         if frame.len() < header + 7 {
@@ -174,11 +140,7 @@ impl Protocol for Gt06 {
         let body_end = frame.len() - 4;
         let serial = u16::from_be_bytes([frame[body_end - 2], frame[body_end - 1]]);
         let declared = u16::from_be_bytes([frame[body_end], frame[body_end + 1]]);
-        let checksum_ok = session.check(
-            body_end,
-            declared.into(),
-            crc_itu(&frame[2..body_end]).into(),
-        )?;
+        let checksum_ok = session.check(body_end, declared.into(), crc_itu(&frame[2..body_end]).into())?;
         let kind = frame[header];
         let content = &frame[header + 1..body_end - 2];
 
@@ -186,11 +148,7 @@ impl Protocol for Gt06 {
         msg.device_id = session.device_id;
         msg.serial = Some(serial.into());
         msg.checksum_ok = checksum_ok;
-        let echo = Gt06Ack::Echo {
-            proto: kind,
-            serial,
-            long,
-        };
+        let echo = Gt06Ack::Echo { proto: kind, serial, long };
         let ack = match kind {
             proto::LOGIN => {
                 login(frame, content, session, &mut msg)?;
@@ -234,8 +192,7 @@ impl Protocol for Gt06 {
             _ => {
                 // Unknown types are kept whole and acknowledged, so the device does not resend them forever.
                 msg.attributes.set("proto", AttrValue::Int(kind.into()));
-                msg.attributes
-                    .set("raw", AttrValue::Bytes(content.to_vec()));
+                msg.attributes.set("raw", AttrValue::Bytes(content.to_vec()));
                 echo
             }
         };
@@ -245,11 +202,7 @@ impl Protocol for Gt06 {
 
     fn write_reply(ack: &Gt06Ack, _session: &mut Session, now: DateTime<Utc>, out: &mut Vec<u8>) {
         match *ack {
-            Gt06Ack::Echo {
-                proto,
-                serial,
-                long,
-            } => {
+            Gt06Ack::Echo { proto, serial, long } => {
                 let [s0, s1] = serial.to_be_bytes();
                 write_frame(out, long, proto, &[], [s0, s1]);
             }
@@ -268,20 +221,14 @@ impl Protocol for Gt06 {
         }
     }
 
-    fn encode_command(
-        command: &Command,
-        ctx: Outgoing<'_>,
-        out: &mut Vec<u8>,
-    ) -> Result<(), CommandError> {
+    fn encode_command(command: &Command, ctx: Outgoing<'_>, out: &mut Vec<u8>) -> Result<(), CommandError> {
         let text = match command {
             Command::EngineCut => "DYD,000000#".to_owned(),
             Command::EngineRestore => "HFYD,000000#".to_owned(),
             Command::LocateNow => "WHERE#".to_owned(),
             Command::SetInterval { seconds } => {
                 if !(5..=18_000).contains(seconds) {
-                    return Err(CommandError::OutOfRange(format!(
-                        "interval {seconds} s (5..=18000)"
-                    )));
+                    return Err(CommandError::OutOfRange(format!("interval {seconds} s (5..=18000)")));
                 }
                 format!("TIMER,{seconds}#")
             }
@@ -300,50 +247,26 @@ fn skip_to_start(buf: &[u8]) -> Scan {
         .skip(1)
         .position(|w| w == [0x78, 0x78] || w == [0x79, 0x79])
         .map(|p| p + 1)
-        .unwrap_or_else(|| {
-            if matches!(buf.last(), Some(0x78 | 0x79)) {
-                buf.len() - 1
-            } else {
-                buf.len()
-            }
-        });
-    Scan::Skip {
-        skip: next.max(1),
-        error: ErrorKind::Garbage(next.max(1)),
-    }
+        .unwrap_or_else(|| if matches!(buf.last(), Some(0x78 | 0x79)) { buf.len() - 1 } else { buf.len() });
+    Scan::Skip { skip: next.max(1), error: ErrorKind::Garbage(next.max(1)) }
 }
 
-fn login(
-    frame: &[u8],
-    content: &[u8],
-    session: &mut Session,
-    msg: &mut Message,
-) -> Result<(), DecodeError> {
+fn login(frame: &[u8], content: &[u8], session: &mut Session, msg: &mut Message) -> Result<(), DecodeError> {
     let (rest, imei) = take::<_, _, nom::error::Error<&[u8]>>(8_usize)(content).at(frame)?;
     let id = DeviceId::from_bcd(imei)
-        .ok_or_else(|| {
-            DecodeError::invalid(
-                offset(frame, content),
-                "imei",
-                crate::message::HexDisplay(imei),
-            )
-        })?
+        .ok_or_else(|| DecodeError::invalid(offset(frame, content), "imei", crate::message::HexDisplay(imei)))?
         .trim_leading_zeros();
     session.device_id = Some(id);
     msg.device_id = Some(id);
     msg.kind = MessageKind::Login;
     if let [t0, t1, rest @ ..] = rest {
-        msg.attributes.set(
-            "type_id",
-            AttrValue::Int(u16::from_be_bytes([*t0, *t1]).into()),
-        );
+        msg.attributes.set("type_id", AttrValue::Int(u16::from_be_bytes([*t0, *t1]).into()));
         if let [z0, z1, ..] = rest {
             // Time zone: high 12 bits are hours × 100, bit 3 set means west.
             let word = u16::from_be_bytes([*z0, *z1]);
             let minutes = i64::from(word >> 4) * 60 / 100;
             let sign = if word & 0x08 != 0 { -1 } else { 1 };
-            msg.attributes
-                .set("timezone_minutes", AttrValue::Int(sign * minutes));
+            msg.attributes.set("timezone_minutes", AttrValue::Int(sign * minutes));
         }
     }
     Ok(())
@@ -353,9 +276,7 @@ fn login(
 fn gps<'a>(frame: &[u8], input: &'a [u8]) -> Result<(&'a [u8], Position), DecodeError> {
     let start = offset(frame, input);
     let (rest, (date, info, lat, lon, speed, flags)) =
-        (take(6_usize), be_u8, be_u32, be_u32, be_u8, be_u16)
-            .parse(input)
-            .at(frame)?;
+        (take(6_usize), be_u8, be_u32, be_u32, be_u8, be_u16).parse(input).at(frame)?;
     let date: &[u8] = date;
     let fix_time = utc(
         start,
@@ -393,11 +314,7 @@ fn gps<'a>(frame: &[u8], input: &'a [u8]) -> Result<(&'a [u8], Position), Decode
 /// top bit of the MCC means a 2-byte MNC.
 fn cell(input: &[u8], wide: bool) -> Res<'_, CellInfo> {
     let (input, mcc) = be_u16(input)?;
-    let (input, mnc) = if mcc & 0x8000 != 0 {
-        be_u16(input)?
-    } else {
-        be_u8(input).map(|(i, v)| (i, v.into()))?
-    };
+    let (input, mnc) = if mcc & 0x8000 != 0 { be_u16(input)? } else { be_u8(input).map(|(i, v)| (i, v.into()))? };
     let (input, lac, cell_id) = if wide {
         let (input, (lac, cell)) = (be_u32, be_u64).parse(input)?;
         (input, lac, cell)
@@ -405,15 +322,7 @@ fn cell(input: &[u8], wide: bool) -> Res<'_, CellInfo> {
         let (input, (lac, cell)) = (be_u16, be_u24).parse(input)?;
         (input, lac.into(), cell.into())
     };
-    Ok((
-        input,
-        CellInfo {
-            mcc: mcc & 0x7FFF,
-            mnc,
-            lac,
-            cell_id,
-        },
-    ))
+    Ok((input, CellInfo { mcc: mcc & 0x7FFF, mnc, lac, cell_id }))
 }
 
 fn location(frame: &[u8], content: &[u8], kind: u8, msg: &mut Message) -> Result<(), DecodeError> {
@@ -428,10 +337,8 @@ fn location(frame: &[u8], content: &[u8], kind: u8, msg: &mut Message) -> Result
     if matches!(kind, proto::GPS_LBS_2 | proto::GPS_LBS_4G) {
         if let [acc, mode, realtime, r @ ..] = rest {
             msg.status.ignition = Some(*acc != 0);
-            msg.attributes
-                .set("upload_mode", AttrValue::Int((*mode).into()));
-            msg.attributes
-                .set("realtime", AttrValue::Bool(*realtime == 0));
+            msg.attributes.set("upload_mode", AttrValue::Int((*mode).into()));
+            msg.attributes.set("realtime", AttrValue::Bool(*realtime == 0));
             rest = r;
         }
         if let [a, b, c, d, r @ ..] = rest {
@@ -467,8 +374,7 @@ fn lbs_alarm(frame: &[u8], content: &[u8], msg: &mut Message) -> Result<(), Deco
     msg.attributes.set("mcc", AttrValue::Int(cell.mcc.into()));
     msg.attributes.set("mnc", AttrValue::Int(cell.mnc.into()));
     msg.attributes.set("lac", AttrValue::Int(cell.lac.into()));
-    msg.attributes
-        .set("cell_id", AttrValue::Int(cell.cell_id as i64));
+    msg.attributes.set("cell_id", AttrValue::Int(cell.cell_id as i64));
     let rest = status_block(frame, rest, msg)?;
     keep_rest(msg, rest);
     Ok(())
@@ -490,11 +396,7 @@ fn heartbeat(frame: &[u8], content: &[u8], kind: u8, msg: &mut Message) -> Resul
 }
 
 /// Terminal info, voltage level, GSM signal and the optional alarm/language pair.
-fn status_block<'a>(
-    frame: &[u8],
-    input: &'a [u8],
-    msg: &mut Message,
-) -> Result<&'a [u8], DecodeError> {
+fn status_block<'a>(frame: &[u8], input: &'a [u8], msg: &mut Message) -> Result<&'a [u8], DecodeError> {
     let (rest, (info, level, gsm)) = (be_u8, be_u8, be_u8).parse(input).at(frame)?;
     terminal_info(info, msg);
     // Voltage level 0 (no power) to 6 (very high).
@@ -506,8 +408,7 @@ fn status_block<'a>(
                 msg.alarms.insert(a);
             }
             if *alarm != 0 {
-                msg.attributes
-                    .set("alarm_code", AttrValue::Int((*alarm).into()));
+                msg.attributes.set("alarm_code", AttrValue::Int((*alarm).into()));
             }
             Ok(r)
         }
@@ -525,12 +426,9 @@ fn status_block<'a>(
 /// and the relay (oil/electricity cut).
 fn terminal_info(info: u8, msg: &mut Message) {
     msg.status.ignition = Some(info & 0x02 != 0);
-    msg.attributes
-        .set("armed", AttrValue::Bool(info & 0x01 != 0));
-    msg.attributes
-        .set("charging", AttrValue::Bool(info & 0x04 != 0));
-    msg.attributes
-        .set("relay_cut", AttrValue::Bool(info & 0x80 != 0));
+    msg.attributes.set("armed", AttrValue::Bool(info & 0x01 != 0));
+    msg.attributes.set("charging", AttrValue::Bool(info & 0x04 != 0));
+    msg.attributes.set("relay_cut", AttrValue::Bool(info & 0x80 != 0));
     match (info >> 3) & 0x07 {
         0b100 => msg.alarms.insert(Alarm::Sos),
         0b011 => msg.alarms.insert(Alarm::LowBattery),
@@ -566,43 +464,29 @@ fn alarm_code(code: u8) -> Option<Alarm> {
     })
 }
 
-fn command_reply(
-    frame: &[u8],
-    content: &[u8],
-    kind: u8,
-    msg: &mut Message,
-) -> Result<(), DecodeError> {
+fn command_reply(frame: &[u8], content: &[u8], kind: u8, msg: &mut Message) -> Result<(), DecodeError> {
     msg.kind = MessageKind::CommandReply;
     let text = if kind == proto::COMMAND_REPLY {
         let (rest, (len, flag)) = (be_u8, be_u32).parse(content).at(frame)?;
-        msg.attributes
-            .set("server_flag", AttrValue::Int(flag.into()));
+        msg.attributes.set("server_flag", AttrValue::Int(flag.into()));
         let text_len = usize::from(len).saturating_sub(4).min(rest.len());
         &rest[..text_len]
     } else {
         let (rest, (flag, encoding)) = (be_u32, be_u8).parse(content).at(frame)?;
-        msg.attributes
-            .set("server_flag", AttrValue::Int(flag.into()));
-        msg.attributes
-            .set("encoding", AttrValue::Int(encoding.into()));
+        msg.attributes.set("server_flag", AttrValue::Int(flag.into()));
+        msg.attributes.set("encoding", AttrValue::Int(encoding.into()));
         rest
     };
-    msg.attributes.set(
-        "text",
-        AttrValue::Text(String::from_utf8_lossy(text).into_owned()),
-    );
+    msg.attributes.set("text", AttrValue::Text(String::from_utf8_lossy(text).into_owned()));
     Ok(())
 }
 
 fn info(content: &[u8], msg: &mut Message) {
     msg.kind = MessageKind::Heartbeat;
     match content {
-        [0x00, hi, lo, ..] => {
-            msg.status.power_voltage = Some(f64::from(u16::from_be_bytes([*hi, *lo])) / 100.0)
-        }
+        [0x00, hi, lo, ..] => msg.status.power_voltage = Some(f64::from(u16::from_be_bytes([*hi, *lo])) / 100.0),
         [sub, data @ ..] => {
-            msg.attributes
-                .set("info_type", AttrValue::Int((*sub).into()));
+            msg.attributes.set("info_type", AttrValue::Int((*sub).into()));
             let value = if data.iter().all(|b| b.is_ascii_graphic() || *b == b' ') {
                 AttrValue::Text(String::from_utf8_lossy(data).into_owned())
             } else {
@@ -639,12 +523,7 @@ fn write_frame(out: &mut Vec<u8>, long: bool, kind: u8, content: &[u8], serial: 
 }
 
 /// Encodes a 0x80 online command carrying `text`, tagged with `flag`.
-pub fn encode_online_command(
-    text: &str,
-    flag: u32,
-    serial: u16,
-    out: &mut Vec<u8>,
-) -> Result<(), CommandError> {
+pub fn encode_online_command(text: &str, flag: u32, serial: u16, out: &mut Vec<u8>) -> Result<(), CommandError> {
     if text.len() > 240 {
         return Err(CommandError::TooLong(text.len()));
     }
@@ -679,8 +558,7 @@ pub mod device {
         ]);
         content.push(0xC0 | p.satellites.unwrap_or(0).min(15));
         content.extend_from_slice(&((p.latitude.abs() * 1_800_000.0).round() as u32).to_be_bytes());
-        content
-            .extend_from_slice(&((p.longitude.abs() * 1_800_000.0).round() as u32).to_be_bytes());
+        content.extend_from_slice(&((p.longitude.abs() * 1_800_000.0).round() as u32).to_be_bytes());
         content.push(p.speed_kmh.round().clamp(0.0, 255.0) as u8);
         let mut flags = (p.course.round() as u16) % 360;
         if p.latitude >= 0.0 {
@@ -706,15 +584,7 @@ pub mod device {
     pub fn position(p: &Position, serial: u16, out: &mut Vec<u8>) {
         let mut content = Vec::with_capacity(26);
         gps_block(p, &mut content);
-        cell_block(
-            &p.cell.unwrap_or(CellInfo {
-                mcc: 460,
-                mnc: 0,
-                lac: 0,
-                cell_id: 0,
-            }),
-            &mut content,
-        );
+        cell_block(&p.cell.unwrap_or(CellInfo { mcc: 460, mnc: 0, lac: 0, cell_id: 0 }), &mut content);
         write_frame(out, false, proto::GPS_LBS, &content, serial.to_be_bytes());
     }
 
@@ -722,15 +592,7 @@ pub mod device {
     pub fn position_22(p: &Position, status: &Status, serial: u16, out: &mut Vec<u8>) {
         let mut content = Vec::with_capacity(33);
         gps_block(p, &mut content);
-        cell_block(
-            &p.cell.unwrap_or(CellInfo {
-                mcc: 460,
-                mnc: 0,
-                lac: 0,
-                cell_id: 0,
-            }),
-            &mut content,
-        );
+        cell_block(&p.cell.unwrap_or(CellInfo { mcc: 460, mnc: 0, lac: 0, cell_id: 0 }), &mut content);
         content.extend_from_slice(&[u8::from(status.ignition.unwrap_or(false)), 0, 0]);
         content.extend_from_slice(&(status.odometer_m.unwrap_or(0) as u32).to_be_bytes());
         write_frame(out, false, proto::GPS_LBS_2, &content, serial.to_be_bytes());
@@ -745,13 +607,7 @@ pub mod device {
     /// A 0x13 status / heartbeat frame.
     pub fn heartbeat(status: &Status, serial: u16, out: &mut Vec<u8>) {
         let [info, level, gsm] = status_bytes(status, 0);
-        write_frame(
-            out,
-            false,
-            proto::STATUS,
-            &[info, level, gsm, 0, 0x02],
-            serial.to_be_bytes(),
-        );
+        write_frame(out, false, proto::STATUS, &[info, level, gsm, 0, 0x02], serial.to_be_bytes());
     }
 
     /// A 0x16 alarm frame with a fix.
@@ -775,15 +631,7 @@ pub mod device {
         let mut content = Vec::with_capacity(32);
         gps_block(p, &mut content);
         content.push(9);
-        cell_block(
-            &p.cell.unwrap_or(CellInfo {
-                mcc: 460,
-                mnc: 0,
-                lac: 0,
-                cell_id: 0,
-            }),
-            &mut content,
-        );
+        cell_block(&p.cell.unwrap_or(CellInfo { mcc: 460, mnc: 0, lac: 0, cell_id: 0 }), &mut content);
         content.extend_from_slice(&status_bytes(status, 0));
         content.extend_from_slice(&[code, 0x02]);
         write_frame(out, false, proto::ALARM, &content, serial.to_be_bytes());
@@ -796,13 +644,7 @@ pub mod device {
         content.extend_from_slice(&flag.to_be_bytes());
         content.extend_from_slice(text.as_bytes());
         content.extend_from_slice(&[0x00, 0x02]);
-        write_frame(
-            out,
-            false,
-            proto::COMMAND_REPLY,
-            &content,
-            serial.to_be_bytes(),
-        );
+        write_frame(out, false, proto::COMMAND_REPLY, &content, serial.to_be_bytes());
     }
 
     /// A 0x8A time request.
@@ -823,27 +665,16 @@ mod tests {
     }
 
     fn hex_bytes(hex: &str) -> Vec<u8> {
-        (0..hex.len())
-            .step_by(2)
-            .map(|i| u8::from_str_radix(&hex[i..i + 2], 16).unwrap_or(0))
-            .collect()
+        (0..hex.len()).step_by(2).map(|i| u8::from_str_radix(&hex[i..i + 2], 16).unwrap_or(0)).collect()
     }
 
     #[test]
     fn login_frame_names_the_device_and_is_answered_with_its_serial() {
         let (ack, msgs, mut session) = decode_hex("78780D01086471700328358100093F040D0A");
-        assert_eq!(
-            msgs[0].device_id.map(|d| d.to_string()).as_deref(),
-            Some("864717003283581")
-        );
+        assert_eq!(msgs[0].device_id.map(|d| d.to_string()).as_deref(), Some("864717003283581"));
         assert_eq!(session.device_id, msgs[0].device_id);
         let mut reply = Vec::new();
-        Gt06::write_reply(
-            &ack.unwrap_or(Gt06Ack::Nothing),
-            &mut session,
-            Utc::now(),
-            &mut reply,
-        );
+        Gt06::write_reply(&ack.unwrap_or(Gt06Ack::Nothing), &mut session, Utc::now(), &mut reply);
         assert_eq!(reply, hex_bytes("78780501000955940D0A"));
     }
 
@@ -858,25 +689,13 @@ mod tests {
     #[test]
     fn impossible_length_is_skipped_without_waiting_for_bytes() {
         let scan = Gt06::scan(&hex_bytes("79790FFF01"), 1024);
-        assert!(matches!(
-            scan,
-            Scan::Skip {
-                skip: 2,
-                error: ErrorKind::BadLength { len: 4095, .. }
-            }
-        ));
+        assert!(matches!(scan, Scan::Skip { skip: 2, error: ErrorKind::BadLength { len: 4095, .. } }));
     }
 
     #[test]
     fn garbage_before_a_frame_is_skipped_up_to_the_start_marker() {
         let scan = Gt06::scan(&hex_bytes("0102037878"), 1024);
-        assert_eq!(
-            scan,
-            Scan::Skip {
-                skip: 3,
-                error: ErrorKind::Garbage(3)
-            }
-        );
+        assert_eq!(scan, Scan::Skip { skip: 3, error: ErrorKind::Garbage(3) });
     }
 
     #[test]
@@ -899,12 +718,9 @@ mod tests {
         let n = out.len();
         out[n - 4..n - 2].copy_from_slice(&crc.to_be_bytes());
         let err = Gt06::decode(&out, &mut Session::default(), &mut Vec::new());
-        assert!(matches!(
-            err,
-            Err(DecodeError {
-                offset: 4,
-                kind: ErrorKind::InvalidField { field: "date", .. }
-            })
-        ));
+        assert!(
+            matches!(err, Err(DecodeError { offset: 4, kind: ErrorKind::InvalidField { field: "date", .. } })),
+            "{err:?}"
+        );
     }
 }

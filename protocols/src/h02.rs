@@ -17,9 +17,7 @@
 use chrono::{DateTime, Utc};
 
 use crate::error::{DecodeError, ErrorKind};
-use crate::message::{
-    Alarm, AttrValue, CellInfo, DeviceId, Message, MessageKind, Position, ProtocolKind,
-};
+use crate::message::{Alarm, AttrValue, CellInfo, DeviceId, Message, MessageKind, Position, ProtocolKind};
 use crate::parse::{bcd, check_coordinates, utc};
 use crate::protocol::{Command, CommandError, Outgoing, Protocol, Scan, Session};
 
@@ -43,47 +41,25 @@ impl Protocol for H02 {
             None => Scan::Incomplete,
             Some(b'*') => {
                 let limit = buf.len().min(max_frame_len.min(MAX_TEXT));
-                match buf[1..limit]
-                    .iter()
-                    .position(|b| *b == b'#' || *b == b'*' || *b == b'$')
-                {
+                match buf[1..limit].iter().position(|b| *b == b'#' || *b == b'*' || *b == b'$') {
                     Some(end) if buf[end + 1] == b'#' => Scan::Frame(end + 2),
-                    Some(end) => Scan::Skip {
-                        skip: end + 1,
-                        error: ErrorKind::MissingTerminator,
-                    },
-                    None if limit == max_frame_len.min(MAX_TEXT) => Scan::Skip {
-                        skip: limit,
-                        error: ErrorKind::MissingTerminator,
-                    },
+                    Some(end) => Scan::Skip { skip: end + 1, error: ErrorKind::MissingTerminator },
+                    None if limit == max_frame_len.min(MAX_TEXT) => {
+                        Scan::Skip { skip: limit, error: ErrorKind::MissingTerminator }
+                    }
                     None => Scan::Incomplete,
                 }
             }
             Some(b'$') => scan_binary(buf),
             Some(_) => {
-                let skip = buf
-                    .iter()
-                    .position(|b| *b == b'*' || *b == b'$')
-                    .unwrap_or(buf.len())
-                    .max(1);
-                Scan::Skip {
-                    skip,
-                    error: ErrorKind::Garbage(skip),
-                }
+                let skip = buf.iter().position(|b| *b == b'*' || *b == b'$').unwrap_or(buf.len()).max(1);
+                Scan::Skip { skip, error: ErrorKind::Garbage(skip) }
             }
         }
     }
 
-    fn decode(
-        frame: &[u8],
-        session: &mut Session,
-        out: &mut Vec<Message>,
-    ) -> Result<(), DecodeError> {
-        let msg = if frame.first() == Some(&b'$') {
-            binary(frame)?
-        } else {
-            text(frame)?
-        };
+    fn decode(frame: &[u8], session: &mut Session, out: &mut Vec<Message>) -> Result<(), DecodeError> {
+        let msg = if frame.first() == Some(&b'$') { binary(frame)? } else { text(frame)? };
         if let Some(id) = msg.device_id {
             session.device_id = Some(id);
         }
@@ -93,11 +69,7 @@ impl Protocol for H02 {
 
     fn write_reply(_ack: &(), _session: &mut Session, _now: DateTime<Utc>, _out: &mut Vec<u8>) {}
 
-    fn encode_command(
-        command: &Command,
-        ctx: Outgoing<'_>,
-        out: &mut Vec<u8>,
-    ) -> Result<(), CommandError> {
+    fn encode_command(command: &Command, ctx: Outgoing<'_>, out: &mut Vec<u8>) -> Result<(), CommandError> {
         let id = ctx.device_id.ok_or(CommandError::NoDeviceId)?;
         let time = ctx.now.format("%H%M%S");
         let body = match command {
@@ -136,9 +108,7 @@ fn scan_binary(buf: &[u8]) -> Scan {
 fn starts_frame(buf: &[u8]) -> bool {
     match buf {
         [b'*', a, b, rest @ ..] => {
-            a.is_ascii_alphabetic()
-                && b.is_ascii_alphabetic()
-                && rest.first().is_none_or(|c| *c == b',')
+            a.is_ascii_alphabetic() && b.is_ascii_alphabetic() && rest.first().is_none_or(|c| *c == b',')
         }
         [b'$', rest @ ..] => rest.iter().take(11).all(|b| bcd(*b).is_some()),
         _ => false,
@@ -147,11 +117,9 @@ fn starts_frame(buf: &[u8]) -> bool {
 
 /// The fields of a text frame between `*` and `#`.
 fn fields(frame: &[u8]) -> Result<Vec<&str>, DecodeError> {
-    let inner = frame
-        .get(1..frame.len().saturating_sub(1))
-        .unwrap_or_default();
-    let text = std::str::from_utf8(inner)
-        .map_err(|e| DecodeError::invalid(1 + e.valid_up_to(), "text", "not UTF-8"))?;
+    let inner = frame.get(1..frame.len().saturating_sub(1)).unwrap_or_default();
+    let text =
+        std::str::from_utf8(inner).map_err(|e| DecodeError::invalid(1 + e.valid_up_to(), "text", "not UTF-8"))?;
     Ok(text.split(',').map(str::trim).collect())
 }
 
@@ -177,19 +145,13 @@ fn text(frame: &[u8]) -> Result<Message, DecodeError> {
                 Some(at) => text_position(&f, at, &command, &mut msg)?,
                 None if command == "V4" => {}
                 None => {
-                    return Err(DecodeError::invalid(
-                        field_offset(&f, 3),
-                        "position fields",
-                        f[3..].join(","),
-                    ));
+                    return Err(DecodeError::invalid(field_offset(&f, 3), "position fields", f[3..].join(",")));
                 }
             }
             if command == "V4" {
                 msg.kind = MessageKind::CommandReply;
-                msg.attributes.set(
-                    "reply",
-                    AttrValue::Text(f[3..].iter().take(2).copied().collect::<Vec<_>>().join(",")),
-                );
+                msg.attributes
+                    .set("reply", AttrValue::Text(f[3..].iter().take(2).copied().collect::<Vec<_>>().join(",")));
             }
         }
         "LINK" => {
@@ -203,19 +165,14 @@ fn text(frame: &[u8]) -> Result<Message, DecodeError> {
         }
         "HTBT" | "XT" => {
             msg.kind = MessageKind::Heartbeat;
-            if let Some(b) = f
-                .get(3)
-                .and_then(|v| v.parse::<u8>().ok())
-                .filter(|b| *b <= 100)
-            {
+            if let Some(b) = f.get(3).and_then(|v| v.parse::<u8>().ok()).filter(|b| *b <= 100) {
                 msg.status.battery_percent = Some(b);
             }
         }
         "NBR" => {
             msg.kind = MessageKind::Heartbeat;
             let num = |i: usize| f.get(i).and_then(|v| v.parse::<u64>().ok());
-            if let (Some(mcc), Some(mnc), Some(lac), Some(cell)) = (num(4), num(5), num(8), num(9))
-            {
+            if let (Some(mcc), Some(mnc), Some(lac), Some(cell)) = (num(4), num(5), num(8), num(9)) {
                 msg.attributes.set("mcc", AttrValue::Int(mcc as i64));
                 msg.attributes.set("mnc", AttrValue::Int(mnc as i64));
                 msg.attributes.set("lac", AttrValue::Int(lac as i64));
@@ -227,17 +184,13 @@ fn text(frame: &[u8]) -> Result<Message, DecodeError> {
     }
     if msg.position.is_none() {
         // Frames without a fix carry the status word after their date, as the last 8-hex-digit field.
-        let status = f[3..]
-            .iter()
-            .rev()
-            .find(|v| v.len() == 8 && v.bytes().all(|b| b.is_ascii_hexdigit()));
+        let status = f[3..].iter().rev().find(|v| v.len() == 8 && v.bytes().all(|b| b.is_ascii_hexdigit()));
         if let Some(status) = status.and_then(|s| u32::from_str_radix(s, 16).ok()) {
             apply_status(status, &mut msg);
         }
     }
     if msg.kind == MessageKind::Unknown {
-        msg.attributes
-            .set("command", AttrValue::Text(f[2].to_owned()));
+        msg.attributes.set("command", AttrValue::Text(f[2].to_owned()));
     }
     Ok(msg)
 }
@@ -251,17 +204,11 @@ fn find_fix(f: &[&str]) -> Option<usize> {
     })
 }
 
-fn text_position(
-    f: &[&str],
-    at: usize,
-    command: &str,
-    msg: &mut Message,
-) -> Result<(), DecodeError> {
+fn text_position(f: &[&str], at: usize, command: &str, msg: &mut Message) -> Result<(), DecodeError> {
     let off = |i| field_offset(f, i);
-    let mut latitude = coordinate(f[at + 1])
-        .ok_or_else(|| DecodeError::invalid(off(at + 1), "latitude", f[at + 1]))?;
-    let mut longitude = coordinate(f[at + 3])
-        .ok_or_else(|| DecodeError::invalid(off(at + 3), "longitude", f[at + 3]))?;
+    let mut latitude = coordinate(f[at + 1]).ok_or_else(|| DecodeError::invalid(off(at + 1), "latitude", f[at + 1]))?;
+    let mut longitude =
+        coordinate(f[at + 3]).ok_or_else(|| DecodeError::invalid(off(at + 3), "longitude", f[at + 3]))?;
     if f[at + 2].eq_ignore_ascii_case("S") {
         latitude = -latitude;
     }
@@ -269,26 +216,15 @@ fn text_position(
         longitude = -longitude;
     }
     check_coordinates(off(at + 1), latitude, longitude)?;
-    let number = |i: usize| {
-        f.get(i)
-            .and_then(|v| v.parse::<f64>().ok())
-            .filter(|v| v.is_finite() && *v >= 0.0)
-    };
-    let speed_knots = number(at + 5)
-        .ok_or_else(|| DecodeError::invalid(off(at + 5), "speed", f.get(at + 5).unwrap_or(&"")))?;
+    let number = |i: usize| f.get(i).and_then(|v| v.parse::<f64>().ok()).filter(|v| v.is_finite() && *v >= 0.0);
+    let speed_knots =
+        number(at + 5).ok_or_else(|| DecodeError::invalid(off(at + 5), "speed", f.get(at + 5).unwrap_or(&"")))?;
     let course = number(at + 6).unwrap_or(0.0);
     // Some firmware puts one more field between course and date.
-    let date_at = (at + 7..=at + 8).find(|&i| {
-        f.get(i)
-            .is_some_and(|d| d.len() == 6 && d.bytes().all(|b| b.is_ascii_digit()))
-    });
-    let date_at = date_at
-        .ok_or_else(|| DecodeError::invalid(off(at + 7), "date", f.get(at + 7).unwrap_or(&"")))?;
-    let time = if command == "VP1" {
-        "000000"
-    } else {
-        f[at - 1]
-    };
+    let date_at =
+        (at + 7..=at + 8).find(|&i| f.get(i).is_some_and(|d| d.len() == 6 && d.bytes().all(|b| b.is_ascii_digit())));
+    let date_at = date_at.ok_or_else(|| DecodeError::invalid(off(at + 7), "date", f.get(at + 7).unwrap_or(&"")))?;
+    let time = if command == "VP1" { "000000" } else { f[at - 1] };
     let fix_time = text_time(f[date_at], time, off(date_at))?;
     msg.kind = MessageKind::Position;
     msg.position = Some(Position {
@@ -302,37 +238,22 @@ fn text_position(
         valid: f[at] == "A",
         cell: None,
     });
-    let status_at = if command == "V19" {
-        f.len() - 1
-    } else {
-        date_at + 1
-    };
-    if let Some(status) = f
-        .get(status_at)
-        .and_then(|s| u32::from_str_radix(s, 16).ok())
-    {
+    let status_at = if command == "V19" { f.len() - 1 } else { date_at + 1 };
+    if let Some(status) = f.get(status_at).and_then(|s| u32::from_str_radix(s, 16).ok()) {
         apply_status(status, msg);
     }
     let extra = &f[(status_at + 1).min(f.len())..];
     let hex = |i: usize| extra.get(i).and_then(|v| u64::from_str_radix(v, 16).ok());
     let dec = |i: usize| extra.get(i).and_then(|v| v.parse::<u64>().ok());
     if command != "V19" {
-        if let (Some(mcc), Some(mnc), Some(lac), Some(cell_id)) =
-            (dec(0), dec(1), dec(2), hex(3).or(dec(3)))
-        {
+        if let (Some(mcc), Some(mnc), Some(lac), Some(cell_id)) = (dec(0), dec(1), dec(2), hex(3).or(dec(3))) {
             if let Some(p) = msg.position.as_mut() {
-                p.cell = Some(CellInfo {
-                    mcc: mcc as u16,
-                    mnc: mnc as u16,
-                    lac: lac as u32,
-                    cell_id,
-                });
+                p.cell = Some(CellInfo { mcc: mcc as u16, mnc: mnc as u16, lac: lac as u32, cell_id });
             }
         }
     }
     if !extra.is_empty() {
-        msg.attributes
-            .set("extra", AttrValue::Text(extra.join(",")));
+        msg.attributes.set("extra", AttrValue::Text(extra.join(",")));
     }
     Ok(())
 }
@@ -342,11 +263,7 @@ fn text_position(
 fn coordinate(text: &str) -> Option<f64> {
     let cleaned: String = text.chars().filter(|c| *c != '-').collect();
     let value: f64 = cleaned.parse().ok()?;
-    let value = if cleaned.contains('.') {
-        value
-    } else {
-        value / 10_000.0
-    };
+    let value = if cleaned.contains('.') { value } else { value / 10_000.0 };
     let degrees = (value / 100.0).trunc();
     let minutes = value - degrees * 100.0;
     (minutes < 60.0 && value.is_finite()).then_some(degrees + minutes / 60.0)
@@ -355,33 +272,19 @@ fn coordinate(text: &str) -> Option<f64> {
 fn text_time(date: &str, time: &str, offset: usize) -> Result<DateTime<Utc>, DecodeError> {
     let two = |s: &str, i: usize| s.get(i..i + 2).and_then(|v| v.parse::<u32>().ok());
     let bad = || DecodeError::invalid(offset, "date/time", format!("{date} {time}"));
-    let (d, mo, y) = (
-        two(date, 0).ok_or_else(bad)?,
-        two(date, 2).ok_or_else(bad)?,
-        two(date, 4).ok_or_else(bad)?,
-    );
-    let (h, mi, s) = (
-        two(time, 0).ok_or_else(bad)?,
-        two(time, 2).ok_or_else(bad)?,
-        two(time, 4).ok_or_else(bad)?,
-    );
+    let (d, mo, y) = (two(date, 0).ok_or_else(bad)?, two(date, 2).ok_or_else(bad)?, two(date, 4).ok_or_else(bad)?);
+    let (h, mi, s) = (two(time, 0).ok_or_else(bad)?, two(time, 2).ok_or_else(bad)?, two(time, 4).ok_or_else(bad)?);
     utc(offset, 2000 + y as i32, mo, d, h, mi, s)
 }
 
 fn apply_status(status: u32, msg: &mut Message) {
     msg.status.ignition = Some(status & (1 << 10) != 0);
-    for (bit, alarm) in [
-        (0, Alarm::Vibration),
-        (1, Alarm::Sos),
-        (2, Alarm::Overspeed),
-        (19, Alarm::PowerCut),
-    ] {
+    for (bit, alarm) in [(0, Alarm::Vibration), (1, Alarm::Sos), (2, Alarm::Overspeed), (19, Alarm::PowerCut)] {
         if status & (1 << bit) == 0 {
             msg.alarms.insert(alarm);
         }
     }
-    msg.attributes
-        .set("status", AttrValue::Text(format!("{status:08X}")));
+    msg.attributes.set("status", AttrValue::Text(format!("{status:08X}")));
 }
 
 fn binary(frame: &[u8]) -> Result<Message, DecodeError> {
@@ -390,15 +293,9 @@ fn binary(frame: &[u8]) -> Result<Message, DecodeError> {
     let (id_len, fix_time) = [5_usize, 8]
         .into_iter()
         .find_map(|id_len| binary_time(frame, 1 + id_len).ok().map(|t| (id_len, t)))
-        .ok_or_else(|| {
-            binary_time(frame, 6)
-                .err()
-                .unwrap_or_else(|| DecodeError::new(6, ErrorKind::Truncated))
-        })?;
+        .ok_or_else(|| binary_time(frame, 6).err().unwrap_or_else(|| DecodeError::new(6, ErrorKind::Truncated)))?;
     let at = 1 + id_len + 6;
-    let body = frame
-        .get(at..at + 17)
-        .ok_or_else(|| DecodeError::new(frame.len(), ErrorKind::Truncated))?;
+    let body = frame.get(at..at + 17).ok_or_else(|| DecodeError::new(frame.len(), ErrorKind::Truncated))?;
     let digits = |bytes: &[u8], at: usize| -> Result<u64, DecodeError> {
         bytes.iter().enumerate().try_fold(0_u64, |acc, (i, b)| {
             bcd(*b)
@@ -407,20 +304,9 @@ fn binary(frame: &[u8]) -> Result<Message, DecodeError> {
         })
     };
     let id_digits = &frame[1..1 + id_len];
-    let id_text = id_digits
-        .iter()
-        .map(|b| format!("{b:02X}"))
-        .collect::<String>();
-    let id_text = if id_len == 8 {
-        id_text
-            .trim_end_matches('F')
-            .trim_end_matches('0')
-            .to_owned()
-    } else {
-        id_text
-    };
-    let device_id = DeviceId::new(id_text.as_bytes())
-        .ok_or_else(|| DecodeError::invalid(1, "device id", &id_text))?;
+    let id_text = id_digits.iter().map(|b| format!("{b:02X}")).collect::<String>();
+    let id_text = if id_len == 8 { id_text.trim_end_matches('F').trim_end_matches('0').to_owned() } else { id_text };
+    let device_id = DeviceId::new(id_text.as_bytes()).ok_or_else(|| DecodeError::invalid(1, "device id", &id_text))?;
     let lat = digits(&body[..4], at)?;
     let battery = body[4];
     let lon_bytes = &body[5..10];
@@ -454,24 +340,19 @@ fn binary(frame: &[u8]) -> Result<Message, DecodeError> {
     if battery <= 6 {
         msg.status.battery_percent = Some([0, 5, 10, 20, 60, 80, 100][usize::from(battery)]);
     }
-    msg.attributes
-        .set("battery_level", AttrValue::Int(battery.into()));
+    msg.attributes.set("battery_level", AttrValue::Int(battery.into()));
     apply_status(status, &mut msg);
     if frame.len() > at + 17 {
-        msg.attributes
-            .set("extra", AttrValue::Bytes(frame[at + 17..].to_vec()));
+        msg.attributes.set("extra", AttrValue::Bytes(frame[at + 17..].to_vec()));
     }
     Ok(msg)
 }
 
 fn binary_time(frame: &[u8], at: usize) -> Result<DateTime<Utc>, DecodeError> {
-    let b = frame
-        .get(at..at + 6)
-        .ok_or_else(|| DecodeError::new(frame.len(), ErrorKind::Truncated))?;
+    let b = frame.get(at..at + 6).ok_or_else(|| DecodeError::new(frame.len(), ErrorKind::Truncated))?;
     let mut v = [0_u32; 6];
     for (i, byte) in b.iter().enumerate() {
-        v[i] = bcd(*byte)
-            .ok_or_else(|| DecodeError::invalid(at + i, "bcd time", format!("{byte:02X}")))?;
+        v[i] = bcd(*byte).ok_or_else(|| DecodeError::invalid(at + i, "bcd time", format!("{byte:02X}")))?;
     }
     // hh mm ss dd mm yy
     utc(at, 2000 + v[5] as i32, v[4], v[3], v[0], v[1], v[2])
@@ -486,12 +367,7 @@ pub mod device {
         let value = value.abs();
         let degrees = value.trunc();
         let minutes = (value - degrees) * 60.0;
-        format!(
-            "{:0width$}{:07.4}",
-            degrees as u32,
-            minutes,
-            width = degree_digits
-        )
+        format!("{:0width$}{:07.4}", degrees as u32, minutes, width = degree_digits)
     }
 
     /// A `V1` position frame (speed is sent in knots, coordinates in minutes to 4 decimals).
@@ -517,18 +393,9 @@ pub mod device {
     }
 
     /// A `LINK` heartbeat.
-    pub fn heartbeat(
-        id: &DeviceId,
-        now: DateTime<Utc>,
-        battery: u8,
-        status: u32,
-        out: &mut Vec<u8>,
-    ) {
-        let text = format!(
-            "*HQ,{id},LINK,{},20,8,{battery},0,0,{},{status:08X}#",
-            now.format("%H%M%S"),
-            now.format("%d%m%y")
-        );
+    pub fn heartbeat(id: &DeviceId, now: DateTime<Utc>, battery: u8, status: u32, out: &mut Vec<u8>) {
+        let text =
+            format!("*HQ,{id},LINK,{},20,8,{battery},0,0,{},{status:08X}#", now.format("%H%M%S"), now.format("%d%m%y"));
         out.extend_from_slice(text.as_bytes());
     }
 }

@@ -16,9 +16,7 @@ use nom::number::complete::{be_i16, be_u8, be_u16, be_u32};
 
 use crate::checksum::xor;
 use crate::error::{DecodeError, ErrorKind};
-use crate::message::{
-    Alarm, AttrKey, AttrValue, DeviceId, Message, MessageKind, Position, ProtocolKind,
-};
+use crate::message::{Alarm, AttrKey, AttrValue, DeviceId, Message, MessageKind, Position, ProtocolKind};
 use crate::parse::{Run, bcd_time, check_coordinates, offset};
 use crate::protocol::{Command, CommandError, Outgoing, Protocol, Scan, Session};
 
@@ -85,19 +83,13 @@ impl Terminal {
         crate::parse::push_bcd_digits(&mut padded, text, if text.len() > 12 { 10 } else { 6 });
         // Hex ids (non-BCD terminals) keep their nibbles.
         for (i, pair) in text.rchunks(2).enumerate() {
-            let v = pair.iter().fold(0_u8, |acc, d| {
-                acc << 4 | (*d as char).to_digit(16).unwrap_or(0) as u8
-            });
+            let v = pair.iter().fold(0_u8, |acc, d| acc << 4 | (*d as char).to_digit(16).unwrap_or(0) as u8);
             let at = padded.len() - 1 - i;
             padded[at] = v;
         }
         let mut phone = [0; 10];
         phone[..padded.len()].copy_from_slice(&padded);
-        Ok(Self {
-            phone,
-            phone_len: padded.len() as u8,
-            version: (padded.len() == 10).then_some(1),
-        })
+        Ok(Self { phone, phone_len: padded.len() as u8, version: (padded.len() == 10).then_some(1) })
     }
 }
 
@@ -137,108 +129,58 @@ impl Protocol for Jt808 {
 
     fn scan(buf: &[u8], max_frame_len: usize) -> Scan {
         if buf.first() != Some(&0x7E) {
-            let skip = buf
-                .iter()
-                .position(|b| *b == 0x7E)
-                .unwrap_or(buf.len())
-                .max(1);
-            return Scan::Skip {
-                skip,
-                error: ErrorKind::Garbage(skip),
-            };
+            let skip = memchr::memchr(0x7E, buf).unwrap_or(buf.len()).max(1);
+            return Scan::Skip { skip, error: ErrorKind::Garbage(skip) };
         }
         let window = &buf[..buf.len().min(max_frame_len)];
-        match window[1..].iter().position(|b| *b == 0x7E) {
+        match memchr::memchr(0x7E, &window[1..]) {
             // Two delimiters in a row: the first closed an earlier frame.
-            Some(0) => Scan::Skip {
-                skip: 1,
-                error: ErrorKind::Garbage(1),
-            },
+            Some(0) => Scan::Skip { skip: 1, error: ErrorKind::Garbage(1) },
             Some(end) if end + 2 < MIN_FRAME => Scan::Skip {
                 skip: end + 1,
-                error: ErrorKind::BadLength {
-                    len: end + 2,
-                    min: MIN_FRAME,
-                    max: max_frame_len,
-                },
+                error: ErrorKind::BadLength { len: end + 2, min: MIN_FRAME, max: max_frame_len },
             },
             Some(end) => Scan::Frame(end + 2),
-            None if buf.len() >= max_frame_len => Scan::Skip {
-                skip: window.len(),
-                error: ErrorKind::MissingTerminator,
-            },
+            None if buf.len() >= max_frame_len => {
+                Scan::Skip { skip: window.len(), error: ErrorKind::MissingTerminator }
+            }
             None => Scan::Incomplete,
         }
     }
 
-    fn decode(
-        frame: &[u8],
-        session: &mut Session,
-        out: &mut Vec<Message>,
-    ) -> Result<Jt808Ack, DecodeError> {
-        let inner = frame
-            .get(1..frame.len().saturating_sub(1))
-            .unwrap_or_default();
-        if !inner.contains(&0x7D) {
+    fn decode(frame: &[u8], session: &mut Session, out: &mut Vec<Message>) -> Result<Jt808Ack, DecodeError> {
+        let inner = frame.get(1..frame.len().saturating_sub(1)).unwrap_or_default();
+        if memchr::memchr(0x7D, inner).is_none() {
             return decode_unescaped(inner, session, out);
         }
         let mut scratch = std::mem::take(&mut session.scratch);
-        let result =
-            unescape(inner, &mut scratch).and_then(|()| decode_unescaped(&scratch, session, out));
+        let result = unescape(inner, &mut scratch).and_then(|()| decode_unescaped(&scratch, session, out));
         session.scratch = scratch;
         result
     }
 
     fn write_reply(ack: &Jt808Ack, session: &mut Session, _now: DateTime<Utc>, out: &mut Vec<u8>) {
         match ack {
-            Jt808Ack::General {
-                terminal,
-                serial,
-                msg_id,
-                result,
-            } => {
+            Jt808Ack::General { terminal, serial, msg_id, result } => {
                 let mut body = [0_u8; 5];
                 body[..2].copy_from_slice(&serial.to_be_bytes());
                 body[2..4].copy_from_slice(&msg_id.to_be_bytes());
                 body[4] = *result;
-                write_frame(
-                    out,
-                    id::PLATFORM_RESPONSE,
-                    terminal,
-                    session.next_serial(),
-                    &body,
-                );
+                write_frame(out, id::PLATFORM_RESPONSE, terminal, session.next_serial(), &body);
             }
-            Jt808Ack::Register {
-                terminal,
-                serial,
-                auth_code,
-            } => {
-                let code = auth_code
-                    .as_ref()
-                    .map(DeviceId::as_bytes)
-                    .unwrap_or_default();
+            Jt808Ack::Register { terminal, serial, auth_code } => {
+                let code = auth_code.as_ref().map(DeviceId::as_bytes).unwrap_or_default();
                 let mut body = Vec::with_capacity(3 + code.len());
                 body.extend_from_slice(&serial.to_be_bytes());
                 body.push(0);
                 body.extend_from_slice(code);
-                write_frame(
-                    out,
-                    id::REGISTER_RESPONSE,
-                    terminal,
-                    session.next_serial(),
-                    &body,
-                );
+                write_frame(out, id::REGISTER_RESPONSE, terminal, session.next_serial(), &body);
             }
             Jt808Ack::Nothing => {}
         }
     }
 
-    fn encode_command(
-        command: &Command,
-        ctx: Outgoing<'_>,
-        out: &mut Vec<u8>,
-    ) -> Result<(), CommandError> {
+    fn encode_command(command: &Command, ctx: Outgoing<'_>, out: &mut Vec<u8>) -> Result<(), CommandError> {
         let terminal = Terminal::from_device_id(ctx.device_id.ok_or(CommandError::NoDeviceId)?)?;
         let (msg_id, body): (u16, Vec<u8>) = match command {
             // Command words 0x64 / 0x65 are the common extension for cutting and restoring fuel and power.
@@ -300,27 +242,14 @@ struct Header {
 
 /// Reads the header; `force_2019` overrides the version flag.
 fn parse_header(data: &[u8], force_2019: Option<bool>) -> Result<(Header, &[u8]), DecodeError> {
-    let (rest, (msg_id, attrs)) = (be_u16, be_u16)
-        .parse(data)
-        .at(data)
-        .map_err(|e| e.shifted(1))?;
+    let (rest, (msg_id, attrs)) = (be_u16, be_u16).parse(data).at(data).map_err(|e| e.shifted(1))?;
     let v2019 = force_2019.unwrap_or(attrs & 0x4000 != 0);
-    let (rest, version) = if v2019 {
-        be_u8(rest).map(|(r, v)| (r, Some(v))).at(data)?
-    } else {
-        (rest, None)
-    };
+    let (rest, version) = if v2019 { be_u8(rest).map(|(r, v)| (r, Some(v))).at(data)? } else { (rest, None) };
     let phone_len = if v2019 { 10 } else { 6 };
-    let (rest, (phone_bytes, serial)) = (take(phone_len), be_u16)
-        .parse(rest)
-        .at(data)
-        .map_err(|e| e.shifted(1))?;
+    let (rest, (phone_bytes, serial)) = (take(phone_len), be_u16).parse(rest).at(data).map_err(|e| e.shifted(1))?;
     let phone_bytes: &[u8] = phone_bytes;
     let (rest, package) = if attrs & 0x2000 != 0 {
-        let (r, (total, index)) = (be_u16, be_u16)
-            .parse(rest)
-            .at(data)
-            .map_err(|e| e.shifted(1))?;
+        let (r, (total, index)) = (be_u16, be_u16).parse(rest).at(data).map_err(|e| e.shifted(1))?;
         (r, Some((total, index)))
     } else {
         (rest, None)
@@ -330,11 +259,7 @@ fn parse_header(data: &[u8], force_2019: Option<bool>) -> Result<(Header, &[u8])
     let header = Header {
         msg_id,
         body_len: usize::from(attrs & 0x03FF),
-        terminal: Terminal {
-            phone,
-            phone_len: phone_len as u8,
-            version,
-        },
+        terminal: Terminal { phone, phone_len: phone_len as u8, version },
         serial,
         encrypted: attrs & 0x1C00 != 0,
         package,
@@ -342,24 +267,15 @@ fn parse_header(data: &[u8], force_2019: Option<bool>) -> Result<(Header, &[u8])
     Ok((header, rest))
 }
 
-fn decode_unescaped(
-    data: &[u8],
-    session: &mut Session,
-    out: &mut Vec<Message>,
-) -> Result<Jt808Ack, DecodeError> {
+fn decode_unescaped(data: &[u8], session: &mut Session, out: &mut Vec<Message>) -> Result<Jt808Ack, DecodeError> {
     let Some((&declared, data)) = data.split_last() else {
         return Err(DecodeError::new(1, ErrorKind::Truncated));
     };
     let checksum_ok = session.check(data.len() + 1, declared.into(), xor(data).into())?;
     let (header, rest) = match parse_header(data, None) {
         // Some 2013 terminals set the 2019 flag: when the 2019 reading does not fit, read it as 2013.
-        Ok((header, rest))
-            if header.terminal.version.is_some() && rest.len() != header.body_len =>
-        {
-            parse_header(data, Some(false))
-                .ok()
-                .filter(|(h, r)| r.len() == h.body_len)
-                .unwrap_or((header, rest))
+        Ok((header, rest)) if header.terminal.version.is_some() && rest.len() != header.body_len => {
+            parse_header(data, Some(false)).ok().filter(|(h, r)| r.len() == h.body_len).unwrap_or((header, rest))
         }
         other => other?,
     };
@@ -367,11 +283,7 @@ fn decode_unescaped(
     if rest.len() < body_len {
         return Err(DecodeError::new(
             offset(data, rest) + 1,
-            ErrorKind::BadLength {
-                len: body_len,
-                min: 0,
-                max: rest.len(),
-            },
+            ErrorKind::BadLength { len: body_len, min: 0, max: rest.len() },
         ));
     }
     let (body, extra) = rest.split_at(body_len);
@@ -379,23 +291,11 @@ fn decode_unescaped(
     if device_id.is_some() {
         session.device_id = device_id;
     }
-    let general = |result| Jt808Ack::General {
-        terminal: header.terminal,
-        serial,
-        msg_id,
-        result,
-    };
+    let general = |result| Jt808Ack::General { terminal: header.terminal, serial, msg_id, result };
     let body_at = offset(data, body) + 1;
 
     if let Some((total, index)) = header.package {
-        let whole = session.fragments.add(
-            msg_id,
-            serial,
-            total,
-            index,
-            body,
-            session.config.max_frame_len,
-        );
+        let whole = session.fragments.add(msg_id, serial, total, index, body, session.config.max_frame_len);
         return match whole {
             Some(body) => {
                 let first = out.len();
@@ -411,11 +311,7 @@ fn decode_unescaped(
     mark(&mut out[first..], checksum_ok, extra);
     Ok(match ack {
         Reply::General => general(0),
-        Reply::Register => Jt808Ack::Register {
-            terminal: header.terminal,
-            serial,
-            auth_code: device_id,
-        },
+        Reply::Register => Jt808Ack::Register { terminal: header.terminal, serial, auth_code: device_id },
         Reply::Nothing => Jt808Ack::Nothing,
     })
 }
@@ -424,8 +320,7 @@ fn mark(msgs: &mut [Message], checksum_ok: bool, extra: &[u8]) {
     for msg in msgs {
         msg.checksum_ok = checksum_ok;
         if !extra.is_empty() {
-            msg.attributes
-                .set("extra", AttrValue::Bytes(extra.to_vec()));
+            msg.attributes.set("extra", AttrValue::Bytes(extra.to_vec()));
         }
     }
 }
@@ -448,15 +343,12 @@ fn message(
     msg.device_id = session.device_id;
     msg.serial = Some(header.serial.into());
     if let Some(v) = header.terminal.version {
-        msg.attributes
-            .set("protocol_version", AttrValue::Int(v.into()));
+        msg.attributes.set("protocol_version", AttrValue::Int(v.into()));
     }
     let shift = |e: DecodeError| e.shifted(body_at);
     let reply = if header.encrypted {
-        msg.attributes
-            .set("msg_id", AttrValue::Int(header.msg_id.into()));
-        msg.attributes
-            .set("encrypted_body", AttrValue::Bytes(body.to_vec()));
+        msg.attributes.set("msg_id", AttrValue::Int(header.msg_id.into()));
+        msg.attributes.set("encrypted_body", AttrValue::Bytes(body.to_vec()));
         Reply::General
     } else {
         match header.msg_id {
@@ -482,22 +374,17 @@ fn message(
             }
             id::LOCATION_RESPONSE => {
                 let (rest, reply_serial) = be_u16(body).at(body).map_err(shift)?;
-                msg.attributes
-                    .set("reply_serial", AttrValue::Int(reply_serial.into()));
+                msg.attributes.set("reply_serial", AttrValue::Int(reply_serial.into()));
                 location(rest, &mut msg).map_err(|e| e.shifted(body_at + 2))?;
                 Reply::General
             }
             id::BATCH => return batch(body, body_at, &msg, out),
             id::TERMINAL_RESPONSE => {
-                let (_, (reply_serial, reply_id, result)) = (be_u16, be_u16, be_u8)
-                    .parse(body)
-                    .at(body)
-                    .map_err(shift)?;
+                let (_, (reply_serial, reply_id, result)) =
+                    (be_u16, be_u16, be_u8).parse(body).at(body).map_err(shift)?;
                 msg.kind = MessageKind::CommandReply;
-                msg.attributes
-                    .set("reply_serial", AttrValue::Int(reply_serial.into()));
-                msg.attributes
-                    .set("reply_msg_id", AttrValue::Int(reply_id.into()));
+                msg.attributes.set("reply_serial", AttrValue::Int(reply_serial.into()));
+                msg.attributes.set("reply_msg_id", AttrValue::Int(reply_id.into()));
                 msg.attributes.set("result", AttrValue::Int(result.into()));
                 out.push(msg);
                 return Ok(Reply::Nothing);
@@ -531,25 +418,15 @@ fn register(body: &[u8], v2019: bool, msg: &mut Message) -> Result<(), DecodeErr
         (false, n) if n < 2 + 2 + 5 + 20 + 7 + 1 => (5, 8, 7),
         _ => (5, 20, 7),
     };
-    let (rest, (province, city, maker, model, terminal, color)) = (
-        be_u16,
-        be_u16,
-        take(maker),
-        take(model),
-        take(terminal),
-        be_u8,
-    )
-        .parse(body)
-        .at(body)?;
+    let (rest, (province, city, maker, model, terminal, color)) =
+        (be_u16, be_u16, take(maker), take(model), take(terminal), be_u8).parse(body).at(body)?;
     msg.kind = MessageKind::Login;
-    msg.attributes
-        .set("province", AttrValue::Int(province.into()));
+    msg.attributes.set("province", AttrValue::Int(province.into()));
     msg.attributes.set("city", AttrValue::Int(city.into()));
     msg.attributes.set("manufacturer", text(maker));
     msg.attributes.set("model", text(model));
     msg.attributes.set("terminal_id", text(terminal));
-    msg.attributes
-        .set("plate_color", AttrValue::Int(color.into()));
+    msg.attributes.set("plate_color", AttrValue::Int(color.into()));
     // Plates are GBK (粤B12345): kept as text when they are ASCII, else as bytes.
     msg.attributes.set("plate", text(rest));
     Ok(())
@@ -592,18 +469,8 @@ const ALARM_BITS: [(u32, Alarm); 16] = [
 
 /// A location body (0x0200, and each item of 0x0704) into `msg`.
 fn location(body: &[u8], msg: &mut Message) -> Result<(), DecodeError> {
-    let (rest, (alarm, status, lat, lon, altitude, speed, course, time)) = (
-        be_u32,
-        be_u32,
-        be_u32,
-        be_u32,
-        be_i16,
-        be_u16,
-        be_u16,
-        take(6_usize),
-    )
-        .parse(body)
-        .at(body)?;
+    let (rest, (alarm, status, lat, lon, altitude, speed, course, time)) =
+        (be_u32, be_u32, be_u32, be_u32, be_i16, be_u16, be_u16, take(6_usize)).parse(body).at(body)?;
     let time: &[u8] = time;
     let time: [u8; 6] = [time[0], time[1], time[2], time[3], time[4], time[5]];
     let fix_time = bcd_time(22, &time, 8)?;
@@ -618,15 +485,20 @@ fn location(body: &[u8], msg: &mut Message) -> Result<(), DecodeError> {
     check_coordinates(8, latitude, longitude)?;
     msg.kind = MessageKind::Position;
     msg.status.ignition = Some(status & 0x01 != 0);
-    for (bit, a) in ALARM_BITS {
-        if alarm & (1 << bit) != 0 {
-            msg.alarms.insert(a);
+    if alarm != 0 {
+        for (bit, a) in ALARM_BITS {
+            if alarm & (1 << bit) != 0 {
+                msg.alarms.insert(a);
+            }
         }
     }
-    msg.attributes
-        .set("alarm_word", AttrValue::Int(alarm.into()));
-    msg.attributes
-        .set("status_word", AttrValue::Int(status.into()));
+    // The words are kept when they say more than the typed fields (ignition, fix, hemispheres).
+    if alarm != 0 {
+        msg.attributes.set("alarm_word", AttrValue::Int(alarm.into()));
+    }
+    if status & !0x0F != 0 {
+        msg.attributes.set("status_word", AttrValue::Int(status.into()));
+    }
     if status & 0x0400 != 0 {
         msg.attributes.set("fuel_cut", AttrValue::Bool(true));
     }
@@ -660,53 +532,29 @@ fn items(mut rest: &[u8], msg: &mut Message, position: &mut Position) {
             (0x01, 4) => msg.status.odometer_m = Some(int * 100),
             (0x30, 1) => msg.status.gsm_signal = Some(value[0]),
             (0x31, 1) => position.satellites = Some(value[0]),
-            (0x02, 2) => msg
-                .attributes
-                .set("fuel_l", AttrValue::Float(int as f64 / 10.0)),
-            (0x03, 2) => msg
-                .attributes
-                .set("tacho_speed_kmh", AttrValue::Float(int as f64 / 10.0)),
-            (0x25, 4) => msg
-                .attributes
-                .set("vehicle_signal", AttrValue::Int(int as i64)),
+            (0x02, 2) => msg.attributes.set("fuel_l", AttrValue::Float(int as f64 / 10.0)),
+            (0x03, 2) => msg.attributes.set("tacho_speed_kmh", AttrValue::Float(int as f64 / 10.0)),
+            (0x25, 4) => msg.attributes.set("vehicle_signal", AttrValue::Int(int as i64)),
             (0x2A, 2) => msg.attributes.set("io_status", AttrValue::Int(int as i64)),
             (0x2B, 4) => msg.attributes.set("analog", AttrValue::Int(int as i64)),
             (0x12, 6) => {
-                msg.alarms.insert(if value[5] == 0 {
-                    Alarm::GeofenceEnter
-                } else {
-                    Alarm::GeofenceExit
-                });
-                msg.attributes
-                    .push(AttrKey::Item(*item), AttrValue::Bytes(value.to_vec()));
+                msg.alarms.insert(if value[5] == 0 { Alarm::GeofenceEnter } else { Alarm::GeofenceExit });
+                msg.attributes.push(AttrKey::Item(*item), AttrValue::Bytes(value.to_vec()));
             }
-            _ => msg
-                .attributes
-                .push(AttrKey::Item(*item), AttrValue::Bytes(value.to_vec())),
+            _ => msg.attributes.push(AttrKey::Item(*item), AttrValue::Bytes(value.to_vec())),
         }
     }
     if !rest.is_empty() {
-        msg.attributes
-            .set("extra_items", AttrValue::Bytes(rest.to_vec()));
+        msg.attributes.set("extra_items", AttrValue::Bytes(rest.to_vec()));
     }
 }
 
-fn batch(
-    body: &[u8],
-    body_at: usize,
-    template: &Message,
-    out: &mut Vec<Message>,
-) -> Result<Reply, DecodeError> {
-    let (mut rest, (count, kind)) = (be_u16, be_u8)
-        .parse(body)
-        .at(body)
-        .map_err(|e| e.shifted(body_at))?;
+fn batch(body: &[u8], body_at: usize, template: &Message, out: &mut Vec<Message>) -> Result<Reply, DecodeError> {
+    let (mut rest, (count, kind)) = (be_u16, be_u8).parse(body).at(body).map_err(|e| e.shifted(body_at))?;
     let first = out.len();
     for _ in 0..count {
         let at = offset(body, rest);
-        let parsed = be_u16(rest)
-            .at(body)
-            .and_then(|(r, len)| take::<_, _, nom::error::Error<&[u8]>>(len)(r).at(body));
+        let parsed = be_u16(rest).at(body).and_then(|(r, len)| take::<_, _, nom::error::Error<&[u8]>>(len)(r).at(body));
         let (next, item) = parsed.map_err(|e| {
             out.truncate(first);
             e.shifted(body_at)
@@ -788,23 +636,17 @@ impl Reassembly {
             return None;
         }
         let first_serial = serial.wrapping_sub(index - 1);
-        let at = self.pending.iter().position(|p| {
-            p.msg_id == msg_id
-                && p.first_serial == first_serial
-                && p.parts.len() == usize::from(total)
-        });
+        let at = self
+            .pending
+            .iter()
+            .position(|p| p.msg_id == msg_id && p.first_serial == first_serial && p.parts.len() == usize::from(total));
         let at = match at {
             Some(at) => at,
             None => {
                 if self.pending.len() == Self::MAX_PENDING {
                     self.pending.remove(0);
                 }
-                self.pending.push(Pending {
-                    msg_id,
-                    first_serial,
-                    parts: vec![None; usize::from(total)],
-                    bytes: 0,
-                });
+                self.pending.push(Pending { msg_id, first_serial, parts: vec![None; usize::from(total)], bytes: 0 });
                 self.pending.len() - 1
             }
         };
@@ -883,13 +725,7 @@ pub mod device {
     }
 
     /// A 0x0704 batch upload of `msgs`.
-    pub fn batch(
-        terminal: &Terminal,
-        serial: u16,
-        msgs: &[Message],
-        blind_area: bool,
-        out: &mut Vec<u8>,
-    ) {
+    pub fn batch(terminal: &Terminal, serial: u16, msgs: &[Message], blind_area: bool, out: &mut Vec<u8>) {
         let mut body = Vec::with_capacity(3 + 45 * msgs.len());
         body.extend_from_slice(&(msgs.len() as u16).to_be_bytes());
         body.push(u8::from(blind_area));
@@ -929,14 +765,7 @@ pub mod device {
     }
 
     /// A 0x0001 terminal general response to the platform's `reply_serial` / `reply_id`.
-    pub fn response(
-        terminal: &Terminal,
-        serial: u16,
-        reply_serial: u16,
-        reply_id: u16,
-        result: u8,
-        out: &mut Vec<u8>,
-    ) {
+    pub fn response(terminal: &Terminal, serial: u16, reply_serial: u16, reply_id: u16, result: u8, out: &mut Vec<u8>) {
         let mut body = Vec::with_capacity(5);
         body.extend_from_slice(&reply_serial.to_be_bytes());
         body.extend_from_slice(&reply_id.to_be_bytes());

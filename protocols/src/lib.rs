@@ -27,8 +27,8 @@ pub use gt06::Gt06;
 pub use h02::H02;
 pub use jt808::Jt808;
 pub use message::{
-    Alarm, AlarmSet, AttrKey, AttrValue, Attributes, CellInfo, DeviceId, Message, MessageKind,
-    Position, ProtocolKind, Status,
+    Alarm, AlarmSet, AttrKey, AttrValue, Attributes, CellInfo, DeviceId, Message, MessageKind, Position, ProtocolKind,
+    Status,
 };
 pub use protocol::{Command, CommandError, Outgoing, Protocol, Scan, Session, SessionConfig};
 pub use stream::{Chunk, FrameCodec, Frames};

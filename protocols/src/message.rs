@@ -52,9 +52,7 @@ impl std::str::FromStr for ProtocolKind {
         Self::ALL
             .into_iter()
             .find(|p| p.name().eq_ignore_ascii_case(s))
-            .ok_or_else(|| {
-                format!("unknown protocol {s:?} (expected gt06, jt808, teltonika or h02)")
-            })
+            .ok_or_else(|| format!("unknown protocol {s:?} (expected gt06, jt808, teltonika or h02)"))
     }
 }
 
@@ -74,16 +72,12 @@ impl DeviceId {
 
     /// Builds an id from printable ASCII (digits and letters); `None` when empty, too long or not printable.
     pub fn new(text: &[u8]) -> Option<Self> {
-        if text.is_empty() || text.len() > Self::MAX || !text.iter().all(u8::is_ascii_alphanumeric)
-        {
+        if text.is_empty() || text.len() > Self::MAX || !text.iter().all(u8::is_ascii_alphanumeric) {
             return None;
         }
         let mut bytes = [0; Self::MAX];
         bytes[..text.len()].copy_from_slice(text);
-        Some(Self {
-            len: text.len() as u8,
-            bytes,
-        })
+        Some(Self { len: text.len() as u8, bytes })
     }
 
     /// Decodes packed BCD digits, as GT06 and JT/T 808 send ids. `None` on a nibble above 9.
@@ -100,10 +94,7 @@ impl DeviceId {
             bytes[2 * i] = b'0' + hi;
             bytes[2 * i + 1] = b'0' + lo;
         }
-        Some(Self {
-            len: (bcd.len() * 2) as u8,
-            bytes,
-        })
+        Some(Self { len: (bcd.len() * 2) as u8, bytes })
     }
 
     /// The bytes as uppercase hex digits (JT/T 808 phone numbers: BCD reads as its digits, and
@@ -118,19 +109,13 @@ impl DeviceId {
             bytes[2 * i] = DIGITS[usize::from(b >> 4)];
             bytes[2 * i + 1] = DIGITS[usize::from(b & 0x0f)];
         }
-        Some(Self {
-            len: (raw.len() * 2) as u8,
-            bytes,
-        })
+        Some(Self { len: (raw.len() * 2) as u8, bytes })
     }
 
     /// The id with leading zeros removed (a 16-digit BCD IMEI becomes the usual 15 digits).
     pub fn trim_leading_zeros(self) -> Self {
         let s = self.as_bytes();
-        let start = s
-            .iter()
-            .position(|&b| b != b'0')
-            .unwrap_or(s.len().saturating_sub(1));
+        let start = s.iter().position(|&b| b != b'0').unwrap_or(s.len().saturating_sub(1));
         Self::new(&s[start..]).unwrap_or(self)
     }
 
@@ -502,10 +487,7 @@ impl Attributes {
 
     /// The value of a named attribute.
     pub fn named(&self, name: &str) -> Option<&AttrValue> {
-        self.0
-            .iter()
-            .find(|(k, _)| matches!(k, AttrKey::Name(n) if *n == name))
-            .map(|(_, v)| v)
+        self.0.iter().find(|(k, _)| matches!(k, AttrKey::Name(n) if *n == name)).map(|(_, v)| v)
     }
 
     /// All attributes in order.
@@ -582,10 +564,7 @@ mod tests {
     #[test]
     fn bcd_imei_with_leading_zero_becomes_fifteen_digits() {
         let id = DeviceId::from_bcd(&[0x08, 0x64, 0x71, 0x70, 0x03, 0x28, 0x35, 0x81]);
-        assert_eq!(
-            id.map(|i| i.trim_leading_zeros().to_string()),
-            Some("864717003283581".into())
-        );
+        assert_eq!(id.map(|i| i.trim_leading_zeros().to_string()), Some("864717003283581".into()));
     }
 
     #[test]

@@ -34,10 +34,7 @@ pub struct SessionConfig {
 
 impl Default for SessionConfig {
     fn default() -> Self {
-        Self {
-            reject_bad_checksum: false,
-            max_frame_len: default_max_frame_len(),
-        }
+        Self { reject_bad_checksum: false, max_frame_len: default_max_frame_len() }
     }
 }
 
@@ -68,10 +65,7 @@ pub struct Session {
 impl Session {
     /// A session with the given settings.
     pub fn new(config: SessionConfig) -> Self {
-        Self {
-            config,
-            ..Self::default()
-        }
+        Self { config, ..Self::default() }
     }
 
     /// The next serial number for a server-to-device frame.
@@ -82,21 +76,13 @@ impl Session {
     }
 
     /// Records a checksum comparison; `Err` when it failed and the session rejects such frames.
-    pub(crate) fn check(
-        &mut self,
-        offset: usize,
-        declared: u32,
-        computed: u32,
-    ) -> Result<bool, DecodeError> {
+    pub(crate) fn check(&mut self, offset: usize, declared: u32, computed: u32) -> Result<bool, DecodeError> {
         if declared == computed {
             return Ok(true);
         }
         self.checksum_failures += 1;
         if self.config.reject_bad_checksum {
-            return Err(DecodeError::new(
-                offset,
-                ErrorKind::BadChecksum { declared, computed },
-            ));
+            return Err(DecodeError::new(offset, ErrorKind::BadChecksum { declared, computed }));
         }
         Ok(false)
     }
@@ -159,19 +145,11 @@ pub trait Protocol {
 
     /// Decodes one whole frame (as returned by [`Protocol::scan`]) into messages appended to `out`,
     /// and says what to acknowledge. Errors carry offsets relative to the frame.
-    fn decode(
-        frame: &[u8],
-        session: &mut Session,
-        out: &mut Vec<Message>,
-    ) -> Result<Self::Ack, DecodeError>;
+    fn decode(frame: &[u8], session: &mut Session, out: &mut Vec<Message>) -> Result<Self::Ack, DecodeError>;
 
     /// Writes the reply for `ack` into `out` (nothing when the protocol needs none).
     fn write_reply(ack: &Self::Ack, session: &mut Session, now: DateTime<Utc>, out: &mut Vec<u8>);
 
     /// Writes `command` as a server-to-device frame into `out`.
-    fn encode_command(
-        command: &Command,
-        ctx: Outgoing<'_>,
-        out: &mut Vec<u8>,
-    ) -> Result<(), CommandError>;
+    fn encode_command(command: &Command, ctx: Outgoing<'_>, out: &mut Vec<u8>) -> Result<(), CommandError>;
 }

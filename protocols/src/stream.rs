@@ -32,11 +32,7 @@ pub struct FrameCodec<P> {
 impl<P: Protocol> FrameCodec<P> {
     /// A codec capping frames at `max_frame_len` bytes.
     pub fn new(max_frame_len: usize) -> Self {
-        Self {
-            max_frame_len,
-            consumed: 0,
-            protocol: PhantomData,
-        }
+        Self { max_frame_len, consumed: 0, protocol: PhantomData }
     }
 
     /// Bytes taken from the stream so far.
@@ -81,10 +77,7 @@ impl<P: Protocol> Decoder for FrameCodec<P> {
                 let offset = self.consumed;
                 self.consumed += src.len();
                 src.clear();
-                Ok(Some(Chunk::Skipped(DecodeError::new(
-                    offset,
-                    ErrorKind::Truncated,
-                ))))
+                Ok(Some(Chunk::Skipped(DecodeError::new(offset, ErrorKind::Truncated))))
             }
         }
     }
@@ -103,12 +96,7 @@ pub struct Frames<'a, P> {
 impl<'a, P: Protocol> Frames<'a, P> {
     /// Frames of `buf`, capped at `max_frame_len` bytes each.
     pub fn new(buf: &'a [u8], max_frame_len: usize) -> Self {
-        Self {
-            buf,
-            pos: 0,
-            max_frame_len,
-            protocol: PhantomData,
-        }
+        Self { buf, pos: 0, max_frame_len, protocol: PhantomData }
     }
 }
 
@@ -125,10 +113,7 @@ impl<'a, P: Protocol> Iterator for Frames<'a, P> {
             }
             Scan::Incomplete => {
                 self.pos = self.buf.len();
-                (
-                    offset,
-                    Chunk::Skipped(DecodeError::new(offset, ErrorKind::Truncated)),
-                )
+                (offset, Chunk::Skipped(DecodeError::new(offset, ErrorKind::Truncated)))
             }
             Scan::Skip { skip, error } => {
                 self.pos += skip.clamp(1, rest.len());
@@ -140,5 +125,5 @@ impl<'a, P: Protocol> Iterator for Frames<'a, P> {
 
 /// Finds the first occurrence of `needle` in `haystack`.
 pub(crate) fn find(haystack: &[u8], needle: &[u8]) -> Option<usize> {
-    haystack.windows(needle.len()).position(|w| w == needle)
+    memchr::memmem::find(haystack, needle)
 }

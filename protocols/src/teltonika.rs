@@ -20,9 +20,7 @@ use nom::number::complete::{be_i16, be_i32, be_u8, be_u16, be_u32, be_u64};
 
 use crate::checksum::crc16_ibm;
 use crate::error::{DecodeError, ErrorKind};
-use crate::message::{
-    Alarm, AttrKey, AttrValue, DeviceId, Message, MessageKind, Position, ProtocolKind,
-};
+use crate::message::{Alarm, AttrKey, AttrValue, DeviceId, Message, MessageKind, Position, ProtocolKind};
 use crate::parse::{Res, Run, check_coordinates, offset};
 use crate::protocol::{Command, CommandError, Outgoing, Protocol, Scan, Session};
 
@@ -70,18 +68,10 @@ impl Protocol for Teltonika {
                 if total < MIN_PACKET || total > max_frame_len {
                     return Scan::Skip {
                         skip: 4,
-                        error: ErrorKind::BadLength {
-                            len,
-                            min: 3,
-                            max: max_frame_len.saturating_sub(12),
-                        },
+                        error: ErrorKind::BadLength { len, min: 3, max: max_frame_len.saturating_sub(12) },
                     };
                 }
-                if buf.len() < total {
-                    Scan::Incomplete
-                } else {
-                    Scan::Frame(total)
-                }
+                if buf.len() < total { Scan::Incomplete } else { Scan::Frame(total) }
             }
             [0, 0, 0, 0] | [0, 0, 0, 0, ..] | [0, 0, 0] | [0, 0] | [0] | [] => Scan::Incomplete,
             [0, n @ 1..=32, rest @ ..] => {
@@ -90,21 +80,13 @@ impl Protocol for Teltonika {
                 if !digits.iter().all(u8::is_ascii_digit) {
                     return skip_to_start(buf);
                 }
-                if digits.len() < n {
-                    Scan::Incomplete
-                } else {
-                    Scan::Frame(n + 2)
-                }
+                if digits.len() < n { Scan::Incomplete } else { Scan::Frame(n + 2) }
             }
             _ => skip_to_start(buf),
         }
     }
 
-    fn decode(
-        frame: &[u8],
-        session: &mut Session,
-        out: &mut Vec<Message>,
-    ) -> Result<TeltonikaAck, DecodeError> {
+    fn decode(frame: &[u8], session: &mut Session, out: &mut Vec<Message>) -> Result<TeltonikaAck, DecodeError> {
         if frame.len() >= 2 && frame[0] == 0 && frame[1] != 0 {
             return handshake(frame, session, out);
         }
@@ -118,11 +100,7 @@ impl Protocol for Teltonika {
         let (codec_id, count) = (data[0], data[1]);
         let last = data[data.len() - 1];
         if last != count {
-            return Err(DecodeError::invalid(
-                frame.len() - 5,
-                "record count",
-                format!("{last} (first said {count})"),
-            ));
+            return Err(DecodeError::invalid(frame.len() - 5, "record count", format!("{last} (first said {count})")));
         }
         let first = out.len();
         let ack = match codec_id {
@@ -131,8 +109,7 @@ impl Protocol for Teltonika {
                 for _ in 0..count {
                     let mut msg = Message::new(ProtocolKind::Teltonika, MessageKind::Position);
                     msg.device_id = session.device_id;
-                    rest = record(frame, rest, codec_id, &mut msg)
-                        .inspect_err(|_| out.truncate(first))?;
+                    rest = record(frame, rest, codec_id, &mut msg).inspect_err(|_| out.truncate(first))?;
                     out.push(msg);
                 }
                 if !rest.is_empty() {
@@ -146,8 +123,7 @@ impl Protocol for Teltonika {
                 TeltonikaAck::Records(count.into())
             }
             codec::C12 | codec::C13 => {
-                let msg =
-                    text_message(frame, &data[2..data.len() - 1], codec_id, session.device_id)?;
+                let msg = text_message(frame, &data[2..data.len() - 1], codec_id, session.device_id)?;
                 out.push(msg);
                 TeltonikaAck::Nothing
             }
@@ -159,12 +135,7 @@ impl Protocol for Teltonika {
         Ok(ack)
     }
 
-    fn write_reply(
-        ack: &TeltonikaAck,
-        _session: &mut Session,
-        _now: DateTime<Utc>,
-        out: &mut Vec<u8>,
-    ) {
+    fn write_reply(ack: &TeltonikaAck, _session: &mut Session, _now: DateTime<Utc>, out: &mut Vec<u8>) {
         match ack {
             TeltonikaAck::Accept => out.push(0x01),
             TeltonikaAck::Records(n) => out.extend_from_slice(&n.to_be_bytes()),
@@ -172,11 +143,7 @@ impl Protocol for Teltonika {
         }
     }
 
-    fn encode_command(
-        command: &Command,
-        _ctx: Outgoing<'_>,
-        out: &mut Vec<u8>,
-    ) -> Result<(), CommandError> {
+    fn encode_command(command: &Command, _ctx: Outgoing<'_>, out: &mut Vec<u8>) -> Result<(), CommandError> {
         let text = match command {
             Command::EngineCut => "setdigout 1".to_owned(),
             Command::EngineRestore => "setdigout 0".to_owned(),
@@ -194,21 +161,13 @@ fn skip_to_start(buf: &[u8]) -> Scan {
     let next = (1..buf.len())
         .find(|&i| {
             let w = &buf[i..];
-            w.iter().take(4).all(|b| *b == 0)
-                || (w.len() >= 3 && w[0] == 0 && w[1] == 15 && w[2].is_ascii_digit())
+            w.iter().take(4).all(|b| *b == 0) || (w.len() >= 3 && w[0] == 0 && w[1] == 15 && w[2].is_ascii_digit())
         })
         .unwrap_or(buf.len());
-    Scan::Skip {
-        skip: next,
-        error: ErrorKind::Garbage(next),
-    }
+    Scan::Skip { skip: next, error: ErrorKind::Garbage(next) }
 }
 
-fn handshake(
-    frame: &[u8],
-    session: &mut Session,
-    out: &mut Vec<Message>,
-) -> Result<TeltonikaAck, DecodeError> {
+fn handshake(frame: &[u8], session: &mut Session, out: &mut Vec<Message>) -> Result<TeltonikaAck, DecodeError> {
     let id = DeviceId::new(&frame[2..])
         .filter(|_| frame[2..].iter().all(u8::is_ascii_digit))
         .ok_or_else(|| DecodeError::invalid(2, "imei", String::from_utf8_lossy(&frame[2..])))?;
@@ -220,17 +179,10 @@ fn handshake(
 }
 
 /// One AVL record into `msg`; returns the input after it.
-fn record<'a>(
-    frame: &[u8],
-    input: &'a [u8],
-    codec_id: u8,
-    msg: &mut Message,
-) -> Result<&'a [u8], DecodeError> {
+fn record<'a>(frame: &[u8], input: &'a [u8], codec_id: u8, msg: &mut Message) -> Result<&'a [u8], DecodeError> {
     let start = offset(frame, input);
     let (rest, (millis, priority, lon, lat, altitude, angle, satellites, speed)) =
-        (be_u64, be_u8, be_i32, be_i32, be_i16, be_u16, be_u8, be_u16)
-            .parse(input)
-            .at(frame)?;
+        (be_u64, be_u8, be_i32, be_i32, be_i16, be_u16, be_u8, be_u16).parse(input).at(frame)?;
     let fix_time = i64::try_from(millis)
         .ok()
         .and_then(DateTime::from_timestamp_millis)
@@ -248,8 +200,7 @@ fn record<'a>(
         valid: satellites != 0,
         cell: None,
     });
-    msg.attributes
-        .set("priority", AttrValue::Int(priority.into()));
+    msg.attributes.set("priority", AttrValue::Int(priority.into()));
     if priority == 2 {
         msg.alarms.insert(Alarm::Sos);
     }
@@ -258,8 +209,7 @@ fn record<'a>(
         codec::C8E => io_elements(rest, Width::Extended, msg),
         _ => io_elements(rest, Width::Codec16, msg),
     };
-    rest.map(|(r, ())| r)
-        .map_err(|e| crate::parse::nom_error(frame, e))
+    rest.map(|(r, ())| r).map_err(|e| crate::parse::nom_error(frame, e))
 }
 
 /// How ids and counts are sized in a codec's I/O block.
@@ -275,24 +225,15 @@ enum Width {
 
 fn io_elements<'a>(input: &'a [u8], width: Width, msg: &mut Message) -> Res<'a, ()> {
     let wide_id = |i| {
-        if width == Width::Narrow {
-            be_u8(i).map(|(i, v)| (i, u16::from(v)))
-        } else {
-            be_u16(i)
-        }
+        if width == Width::Narrow { be_u8(i).map(|(i, v)| (i, u16::from(v))) } else { be_u16(i) }
     };
     let count = |i| {
-        if width == Width::Extended {
-            be_u16(i)
-        } else {
-            be_u8(i).map(|(i, v)| (i, u16::from(v)))
-        }
+        if width == Width::Extended { be_u16(i) } else { be_u8(i).map(|(i, v)| (i, u16::from(v))) }
     };
     let (mut input, event) = wide_id(input)?;
     if width == Width::Codec16 {
         let (i, generation) = be_u8(input)?;
-        msg.attributes
-            .set("generation", AttrValue::Int(generation.into()));
+        msg.attributes.set("generation", AttrValue::Int(generation.into()));
         input = i;
     }
     let (mut input, _total) = count(input)?;
@@ -304,11 +245,7 @@ fn io_elements<'a>(input: &'a [u8], width: Width, msg: &mut Message) -> Res<'a, 
             let (i, (id, value)) = (wide_id, take(size)).parse(input)?;
             let value: &[u8] = value;
             input = i;
-            apply_io(
-                msg,
-                id,
-                value.iter().fold(0_u64, |acc, b| acc << 8 | u64::from(*b)),
-            );
+            apply_io(msg, id, value.iter().fold(0_u64, |acc, b| acc << 8 | u64::from(*b)));
         }
     }
     if width == Width::Extended {
@@ -318,8 +255,7 @@ fn io_elements<'a>(input: &'a [u8], width: Width, msg: &mut Message) -> Res<'a, 
             let (i, (id, len)) = (be_u16, be_u16).parse(input)?;
             let (i, value) = take(len)(i)?;
             input = i;
-            msg.attributes
-                .push(AttrKey::Io(id), AttrValue::Bytes(value.to_vec()));
+            msg.attributes.push(AttrKey::Io(id), AttrValue::Bytes(value.to_vec()));
         }
     }
     Ok((input, ()))
@@ -340,11 +276,9 @@ pub fn apply_io(msg: &mut Message, id: u16, value: u64) {
         249 | 318 if value == 1 => msg.alarms.insert(Alarm::Jamming),
         255 => msg.alarms.insert(Alarm::Overspeed),
         236 if value == 1 => msg.alarms.insert(Alarm::General),
-        155..=159 | 61..=65 | 175 => msg.alarms.insert(if value == 0 {
-            Alarm::GeofenceExit
-        } else {
-            Alarm::GeofenceEnter
-        }),
+        155..=159 | 61..=65 | 175 => {
+            msg.alarms.insert(if value == 0 { Alarm::GeofenceExit } else { Alarm::GeofenceEnter })
+        }
         253 => match value {
             1 => msg.alarms.insert(Alarm::HarshAcceleration),
             2 => msg.alarms.insert(Alarm::HarshBraking),
@@ -353,17 +287,11 @@ pub fn apply_io(msg: &mut Message, id: u16, value: u64) {
         },
         _ => {}
     }
-    let value =
-        i64::try_from(value).map_or_else(|_| AttrValue::Text(value.to_string()), AttrValue::Int);
+    let value = i64::try_from(value).map_or_else(|_| AttrValue::Text(value.to_string()), AttrValue::Int);
     msg.attributes.push(AttrKey::Io(id), value);
 }
 
-fn text_message(
-    frame: &[u8],
-    input: &[u8],
-    codec_id: u8,
-    device: Option<DeviceId>,
-) -> Result<Message, DecodeError> {
+fn text_message(frame: &[u8], input: &[u8], codec_id: u8, device: Option<DeviceId>) -> Result<Message, DecodeError> {
     let (rest, (kind, size)) = (be_u8, be_u32).parse(input).at(frame)?;
     let mut text = rest
         .get(..size as usize)
@@ -382,8 +310,7 @@ fn text_message(
         Ok(t) => AttrValue::Text(t.to_owned()),
         Err(_) => AttrValue::Bytes(text.to_vec()),
     };
-    msg.attributes
-        .set(if kind == 0x05 { "command" } else { "text" }, value);
+    msg.attributes.set(if kind == 0x05 { "command" } else { "text" }, value);
     Ok(msg)
 }
 
@@ -438,9 +365,7 @@ pub mod device {
                 .attributes
                 .iter()
                 .filter_map(|(k, v)| match (k, v) {
-                    (AttrKey::Io(id), AttrValue::Int(v)) => {
-                        Some((u8::try_from(*id).ok()?, *v as u64))
-                    }
+                    (AttrKey::Io(id), AttrValue::Int(v)) => Some((u8::try_from(*id).ok()?, *v as u64)),
                     _ => None,
                 })
                 .collect();

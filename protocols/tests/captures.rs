@@ -2,8 +2,7 @@
 
 use chrono::{DateTime, Utc};
 use leasewatch_protocols::{
-    AttrKey, AttrValue, Chunk, Frames, Gt06, H02, Jt808, Message, Protocol, ProtocolKind, Session,
-    Teltonika,
+    AttrKey, AttrValue, Chunk, Frames, Gt06, H02, Jt808, Message, Protocol, ProtocolKind, Session, Teltonika,
 };
 use serde_json::Value;
 
@@ -12,10 +11,7 @@ fn hex(s: &str) -> Vec<u8> {
 }
 
 /// Decodes `bytes` as a stream; the messages and the replies, or the first error.
-fn decode<P: Protocol>(
-    bytes: &[u8],
-    session: &mut Session,
-) -> Result<(Vec<Message>, Vec<u8>), String> {
+fn decode<P: Protocol>(bytes: &[u8], session: &mut Session) -> Result<(Vec<Message>, Vec<u8>), String> {
     let mut out = Vec::new();
     let mut reply = Vec::new();
     for (_, chunk) in Frames::<P>::new(bytes, session.config.max_frame_len) {
@@ -31,14 +27,9 @@ fn decode<P: Protocol>(
 }
 
 fn lines(protocol: &str) -> Vec<Value> {
-    let path = format!(
-        "{}/tests/captures/{protocol}.jsonl",
-        env!("CARGO_MANIFEST_DIR")
-    );
+    let path = format!("{}/tests/captures/{protocol}.jsonl", env!("CARGO_MANIFEST_DIR"));
     let text = std::fs::read_to_string(&path).unwrap_or_else(|e| panic!("{path}: {e}"));
-    text.lines()
-        .map(|l| serde_json::from_str(l).unwrap_or_else(|e| panic!("{path}: {e}: {l}")))
-        .collect()
+    text.lines().map(|l| serde_json::from_str(l).unwrap_or_else(|e| panic!("{path}: {e}: {l}"))).collect()
 }
 
 fn close(a: f64, b: f64, tolerance: f64) -> bool {
@@ -96,10 +87,7 @@ fn check_common(line: &Value, msgs: &[Message], reply: &[u8], problems: &mut Vec
             problems.push(format!("device_id {:?} != {id}", first.device_id));
         }
     }
-    let ok = line
-        .get("crc_ok")
-        .or(line.get("checksum_ok"))
-        .and_then(Value::as_bool);
+    let ok = line.get("crc_ok").or(line.get("checksum_ok")).and_then(Value::as_bool);
     if let Some(ok) = ok {
         if first.checksum_ok != ok {
             problems.push(format!("checksum_ok {} != {ok}", first.checksum_ok));
@@ -109,17 +97,9 @@ fn check_common(line: &Value, msgs: &[Message], reply: &[u8], problems: &mut Vec
 }
 
 fn report(protocol: &str, failures: Vec<String>, checked: usize, positions: usize) {
-    assert!(
-        failures.is_empty(),
-        "{protocol}: {} of {checked} frames wrong:\n{}",
-        failures.len(),
-        failures.join("\n")
-    );
+    assert!(failures.is_empty(), "{protocol}: {} of {checked} frames wrong:\n{}", failures.len(), failures.join("\n"));
     assert!(checked >= 20, "{protocol}: only {checked} frames");
-    assert!(
-        positions >= 15,
-        "{protocol}: only {positions} position frames"
-    );
+    assert!(positions >= 15, "{protocol}: only {positions} position frames");
 }
 
 fn malformed<P: Protocol>(line: &Value, failures: &mut Vec<String>) -> bool {
@@ -240,13 +220,10 @@ fn jt808_real_frames_decode_to_their_stated_values() {
                         }
                     }
                     if let Some(bits) = line.get("alarm_bits").and_then(Value::as_str) {
-                        let want =
-                            i64::from_str_radix(bits.trim_start_matches("0x"), 16).unwrap_or(-1);
-                        if msg.attributes.named("alarm_word") != Some(&AttrValue::Int(want)) {
-                            problems.push(format!(
-                                "alarm word {:?} != {bits}",
-                                msg.attributes.named("alarm_word")
-                            ));
+                        let want = i64::from_str_radix(bits.trim_start_matches("0x"), 16).unwrap_or(-1);
+                        let got = msg.attributes.named("alarm_word").unwrap_or(&AttrValue::Int(0));
+                        if got != &AttrValue::Int(want) {
+                            problems.push(format!("alarm word {:?} != {bits}", msg.attributes.named("alarm_word")));
                         }
                     }
                 }
@@ -254,8 +231,7 @@ fn jt808_real_frames_decode_to_their_stated_values() {
                     // Servers number their own frames differently: compare all but that serial and the checksum.
                     let (ours, theirs) = (hex::encode_upper(&reply), want.to_uppercase());
                     let mask = |s: &str| {
-                        let v2019 = s.len() > 10
-                            && u8::from_str_radix(&s[6..8], 16).unwrap_or(0) & 0x40 != 0;
+                        let v2019 = s.len() > 10 && u8::from_str_radix(&s[6..8], 16).unwrap_or(0) & 0x40 != 0;
                         let serial_at = if v2019 { 2 + 8 + 2 + 20 } else { 2 + 8 + 12 };
                         let mut m = s.to_owned();
                         if m.len() > serial_at + 4 + 4 {
@@ -296,10 +272,7 @@ fn jt808_sub_packages_are_reassembled_into_one_message() {
     assert!(!reply.is_empty(), "each sub-package is acknowledged");
     let (whole, _) = decode::<Jt808>(&parts[1], &mut session).unwrap_or_default();
     assert_eq!(whole.len(), 1);
-    assert_eq!(
-        whole[0].attributes.named("msg_id"),
-        Some(&AttrValue::Int(0x1205))
-    );
+    assert_eq!(whole[0].attributes.named("msg_id"), Some(&AttrValue::Int(0x1205)));
     match whole[0].attributes.named("raw") {
         Some(AttrValue::Bytes(body)) => assert_eq!(body.len(), 0x3A2 + 0x38),
         other => panic!("raw body missing: {other:?}"),
@@ -331,18 +304,11 @@ fn teltonika_real_frames_decode_to_their_stated_values() {
                             continue;
                         };
                         problems.extend(check_position(want, msg, 2e-7));
-                        for (id, value) in want
-                            .get("io")
-                            .and_then(Value::as_object)
-                            .into_iter()
-                            .flatten()
-                        {
+                        for (id, value) in want.get("io").and_then(Value::as_object).into_iter().flatten() {
                             let id: u16 = id.parse().unwrap_or(0);
                             let got = msg.attributes.get(AttrKey::Io(id));
                             let matches = match (got, value) {
-                                (Some(AttrValue::Int(g)), v) => {
-                                    v.as_i64() == Some(*g) || v.as_u64() == Some(*g as u64)
-                                }
+                                (Some(AttrValue::Int(g)), v) => v.as_i64() == Some(*g) || v.as_u64() == Some(*g as u64),
                                 (Some(AttrValue::Text(g)), v) => {
                                     v.as_u64().map(|v| v.to_string()).as_deref() == Some(g)
                                 }
@@ -360,9 +326,7 @@ fn teltonika_real_frames_decode_to_their_stated_values() {
                     }
                 }
                 if let Some(text) = line.get("text").and_then(Value::as_str) {
-                    let got = msgs
-                        .first()
-                        .and_then(|m| m.attributes.named("text").or(m.attributes.named("command")));
+                    let got = msgs.first().and_then(|m| m.attributes.named("text").or(m.attributes.named("command")));
                     if got != Some(&AttrValue::Text(text.to_owned())) {
                         problems.push(format!("text {got:?} != {text:?}"));
                     }
