@@ -112,21 +112,21 @@ impl Protocol for Gt06 {
             let window = &buf[..buf.len().min(max_frame_len)];
             return match crate::stream::find(&window[header..], b"\r\n") {
                 Some(end) if header + end + 2 >= MIN_FRAME => Scan::Frame(header + end + 2),
-                Some(_) => Scan::Skip { skip: 2, error: ErrorKind::BadLength { len: 0, min: 5, max: 255 } },
-                None if buf.len() >= max_frame_len => Scan::Skip { skip: 2, error: ErrorKind::MissingTerminator },
+                Some(_) => Scan::Skip { skip: 1, error: ErrorKind::BadLength { len: 0, min: 5, max: 255 } },
+                None if buf.len() >= max_frame_len => Scan::Skip { skip: 1, error: ErrorKind::MissingTerminator },
                 None => Scan::Incomplete,
             };
         }
         let total = declared + header + 2;
         if declared < 5 || total > max_frame_len {
             let max = if long { max_frame_len.saturating_sub(header + 2) } else { 255 };
-            return Scan::Skip { skip: 2, error: ErrorKind::BadLength { len: declared, min: 5, max } };
+            return Scan::Skip { skip: 1, error: ErrorKind::BadLength { len: declared, min: 5, max } };
         }
         if buf.len() < total {
             return Scan::Incomplete;
         }
         if &buf[total - 2..total] != b"\r\n" {
-            return Scan::Skip { skip: 2, error: ErrorKind::MissingTerminator };
+            return Scan::Skip { skip: 1, error: ErrorKind::MissingTerminator };
         }
         Scan::Frame(total)
     }
@@ -600,7 +600,7 @@ pub mod device {
 
     fn status_bytes(status: &Status, alarm_bits: u8) -> [u8; 3] {
         let info = u8::from(status.ignition.unwrap_or(false)) << 1 | alarm_bits << 3;
-        let level = (u16::from(status.battery_percent.unwrap_or(100).min(100)) * 6 / 100) as u8;
+        let level = (u16::from(status.battery_percent.unwrap_or(100).min(100)) * 6).div_ceil(100) as u8;
         [info, level, status.gsm_signal.unwrap_or(4)]
     }
 
@@ -689,7 +689,7 @@ mod tests {
     #[test]
     fn impossible_length_is_skipped_without_waiting_for_bytes() {
         let scan = Gt06::scan(&hex_bytes("79790FFF01"), 1024);
-        assert!(matches!(scan, Scan::Skip { skip: 2, error: ErrorKind::BadLength { len: 4095, .. } }));
+        assert!(matches!(scan, Scan::Skip { skip: 1, error: ErrorKind::BadLength { len: 4095, .. } }));
     }
 
     #[test]

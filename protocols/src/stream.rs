@@ -73,10 +73,11 @@ impl<P: Protocol> Decoder for FrameCodec<P> {
             Some(chunk) => Ok(Some(chunk)),
             None if src.is_empty() => Ok(None),
             None => {
-                // The peer closed in the middle of a frame: report it, drop the tail.
+                // The stream ended inside what looked like a frame. That start may have been noise
+                // hiding real frames behind it: drop one byte and scan on.
                 let offset = self.consumed;
-                self.consumed += src.len();
-                src.clear();
+                self.consumed += 1;
+                src.advance(1);
                 Ok(Some(Chunk::Skipped(DecodeError::new(offset, ErrorKind::Truncated))))
             }
         }
@@ -112,7 +113,9 @@ impl<'a, P: Protocol> Iterator for Frames<'a, P> {
                 (offset, Chunk::Frame(&rest[..len]))
             }
             Scan::Incomplete => {
-                self.pos = self.buf.len();
+                // The end of the input inside what looked like a frame: as `decode_eof` does, drop
+                // one byte and scan on, so that a false start cannot hide the frames after it.
+                self.pos += 1;
                 (offset, Chunk::Skipped(DecodeError::new(offset, ErrorKind::Truncated)))
             }
             Scan::Skip { skip, error } => {
