@@ -10,7 +10,7 @@ use chrono::Utc;
 use clap::Args;
 use leasewatch_protocols::message::HexDisplay;
 use leasewatch_protocols::{
-    Chunk, DecodeError, Frames, Gt06, H02, Jt808, Message, Protocol, ProtocolKind, Session, SessionConfig, Teltonika,
+    Chunk, Frames, Gt06, H02, Jt808, Message, Protocol, ProtocolKind, Session, SessionConfig, Teltonika,
 };
 use serde::Serialize;
 
@@ -57,30 +57,32 @@ pub fn run(args: DecodeArgs) -> anyhow::Result<()> {
     }
 }
 
+/// One piece of input: a byte stream, or a hex line that could not be read (reported, then skipped).
+type Input = Result<Vec<u8>, String>;
+
 /// The input as byte streams: one for a raw capture, one per frame for hex input.
-fn inputs(args: &DecodeArgs) -> anyhow::Result<Vec<Vec<u8>>> {
-    let from_hex = |line: &str, what: &str| -> anyhow::Result<Vec<u8>> {
-        let clean: String = line.chars().filter(|c| !c.is_whitespace()).collect();
-        hex::decode(&clean).with_context(|| format!("{what} is not hex"))
+fn inputs(args: &DecodeArgs) -> anyhow::Result<Vec<Input>> {
+    let from_hex = |text: &str| -> Input {
+        let clean: String = text.chars().filter(|c| !c.is_whitespace()).collect();
+        hex::decode(&clean).map_err(|e| format!("not hex ({e})"))
     };
     if !args.hex.is_empty() {
-        return args.hex.iter().enumerate().map(|(i, h)| from_hex(h, &format!("--hex value {}", i + 1))).collect();
+        return Ok(args.hex.iter().map(|h| from_hex(h)).collect());
     }
     if let Some(path) = &args.hex_file {
         let text = std::fs::read_to_string(path).with_context(|| format!("cannot read {}", path.display()))?;
-        return text
+        return Ok(text
             .lines()
-            .enumerate()
-            .filter(|(_, l)| !l.trim().is_empty() && !l.trim_start().starts_with('#'))
-            .map(|(n, l)| from_hex(l, &format!("{} line {}", path.display(), n + 1)))
-            .collect();
+            .filter(|l| !l.trim().is_empty() && !l.trim_start().starts_with('#'))
+            .map(from_hex)
+            .collect());
     }
     if let Some(path) = &args.file {
-        return Ok(vec![std::fs::read(path).with_context(|| format!("cannot read {}", path.display()))?]);
+        return Ok(vec![Ok(std::fs::read(path).with_context(|| format!("cannot read {}", path.display()))?)]);
     }
     let mut buf = Vec::new();
     std::io::stdin().read_to_end(&mut buf).context("cannot read standard input")?;
-    Ok(vec![buf])
+    Ok(vec![Ok(buf)])
 }
 
 /// One printed line for a message.
@@ -126,38 +128,53 @@ fn decode<P: Protocol>(args: &DecodeArgs) -> anyhow::Result<()> {
     let mut out: Vec<Message> = Vec::with_capacity(16);
     let mut reply = Vec::with_capacity(64);
     let started = Instant::now();
+    // Offsets count from the start of all the input, as if the hex lines were one stream.
     let mut base = 0;
-    for stream in &streams {
+    for input in &streams {
+        let stream = match input {
+            Ok(stream) => stream,
+            Err(why) => {
+                errors += 1;
+                if !args.quiet {
+                    print_error(&mut w, why.clone(), base, &[])?;
+                }
+                continue;
+            }
+        };
         for (offset, chunk) in Frames::<P>::new(stream, max) {
-            let (frame, result) = match chunk {
-                Chunk::Frame(frame) => (frame, P::decode(frame, &mut session, &mut out)),
-                Chunk::Skipped(err) => (&stream[offset..(offset + 1).min(stream.len())], Err(err)),
-            };
-            match result {
-                Ok(ack) => {
+            match chunk {
+                Chunk::Frame(frame) => {
                     frames += 1;
-                    messages += out.len() as u64;
-                    if !args.quiet {
-                        reply.clear();
-                        P::write_reply(&ack, &mut session, Utc::now(), &mut reply);
-                        let reply = (!reply.is_empty()).then(|| HexDisplay(&reply).to_string());
-                        for message in &out {
-                            serde_json::to_writer(&mut w, &Line { message, reply: reply.clone() })?;
-                            w.write_all(b"\n")?;
+                    match P::decode(frame, &mut session, &mut out) {
+                        Ok(ack) => {
+                            messages += out.len() as u64;
+                            if !args.quiet {
+                                reply.clear();
+                                P::write_reply(&ack, &mut session, Utc::now(), &mut reply);
+                                let reply = (!reply.is_empty()).then(|| HexDisplay(&reply).to_string());
+                                for message in &out {
+                                    serde_json::to_writer(&mut w, &Line { message, reply: reply.clone() })?;
+                                    w.write_all(b"\n")?;
+                                }
+                            }
+                        }
+                        Err(err) => {
+                            errors += 1;
+                            if !args.quiet {
+                                // Parse errors are relative to the frame.
+                                print_error(&mut w, err.kind.to_string(), base + offset + err.offset, frame)?;
+                            }
                         }
                     }
+                    out.clear();
                 }
-                Err(err) => {
-                    if matches!(chunk_kind(&err), Some(())) {
-                        frames += 1;
-                    }
+                Chunk::Skipped { error, bytes } => {
                     errors += 1;
                     if !args.quiet {
-                        print_error(&mut w, &err, base, offset, frame)?;
+                        print_error(&mut w, error.kind.to_string(), base + error.offset, bytes)?;
                     }
                 }
             }
-            out.clear();
         }
         base += stream.len();
     }
@@ -170,22 +187,8 @@ fn decode<P: Protocol>(args: &DecodeArgs) -> anyhow::Result<()> {
     Ok(())
 }
 
-/// Parse errors belong to a whole frame; framing errors (garbage) do not count as frames.
-fn chunk_kind(err: &DecodeError) -> Option<()> {
-    (!matches!(err.kind, leasewatch_protocols::ErrorKind::Garbage(_))).then_some(())
-}
-
-fn print_error(
-    w: &mut impl Write,
-    err: &DecodeError,
-    base: usize,
-    frame_at: usize,
-    frame: &[u8],
-) -> anyhow::Result<()> {
-    // Framing errors already carry their stream offset; parse errors are relative to the frame.
-    let offset = if err.offset >= frame_at && frame.len() <= 1 { err.offset } else { frame_at + err.offset };
-    let line = ErrorLine { error: err.kind.to_string(), offset: base + offset, frame: HexDisplay(frame).to_string() };
-    serde_json::to_writer(&mut *w, &line)?;
+fn print_error(w: &mut impl Write, error: String, offset: usize, frame: &[u8]) -> anyhow::Result<()> {
+    serde_json::to_writer(&mut *w, &ErrorLine { error, offset, frame: HexDisplay(frame).to_string() })?;
     w.write_all(b"\n")?;
     Ok(())
 }

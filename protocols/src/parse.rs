@@ -113,7 +113,7 @@ pub(crate) fn push_bcd_digits(out: &mut Vec<u8>, text: &[u8], bytes: usize) {
 
 /// Writes a value below 100 as one packed-BCD byte.
 pub(crate) fn to_bcd(v: u32) -> u8 {
-    ((v / 10 % 10) << 4 | v % 10) as u8
+    (((v / 10 % 10) << 4) | (v % 10)) as u8
 }
 
 #[cfg(test)]

@@ -3,7 +3,7 @@
 
 use std::marker::PhantomData;
 
-use bytes::{Buf, BytesMut};
+use bytes::BytesMut;
 use tokio_util::codec::Decoder;
 
 use crate::error::{DecodeError, ErrorKind};
@@ -14,8 +14,13 @@ use crate::protocol::{Protocol, Scan};
 pub enum Chunk<F> {
     /// A whole frame.
     Frame(F),
-    /// Bytes dropped while resynchronising; the offset is relative to the stream's start.
-    Skipped(DecodeError),
+    /// Bytes dropped while resynchronising, and why; the error's offset is relative to the stream's start.
+    Skipped {
+        /// Why the bytes were dropped.
+        error: DecodeError,
+        /// The bytes dropped.
+        bytes: F,
+    },
 }
 
 /// A tokio-util decoder that yields the frames of protocol `P` from a socket.
@@ -61,9 +66,8 @@ impl<P: Protocol> Decoder for FrameCodec<P> {
             }
             Scan::Skip { skip, error } => {
                 let skip = skip.clamp(1, src.len());
-                src.advance(skip);
                 self.consumed += skip;
-                Ok(Some(Chunk::Skipped(DecodeError::new(offset, error))))
+                Ok(Some(Chunk::Skipped { error: DecodeError::new(offset, error), bytes: src.split_to(skip) }))
             }
         }
     }
@@ -77,8 +81,10 @@ impl<P: Protocol> Decoder for FrameCodec<P> {
                 // hiding real frames behind it: drop one byte and scan on.
                 let offset = self.consumed;
                 self.consumed += 1;
-                src.advance(1);
-                Ok(Some(Chunk::Skipped(DecodeError::new(offset, ErrorKind::Truncated))))
+                Ok(Some(Chunk::Skipped {
+                    error: DecodeError::new(offset, ErrorKind::Truncated),
+                    bytes: src.split_to(1),
+                }))
             }
         }
     }
@@ -116,11 +122,13 @@ impl<'a, P: Protocol> Iterator for Frames<'a, P> {
                 // The end of the input inside what looked like a frame: as `decode_eof` does, drop
                 // one byte and scan on, so that a false start cannot hide the frames after it.
                 self.pos += 1;
-                (offset, Chunk::Skipped(DecodeError::new(offset, ErrorKind::Truncated)))
+                let error = DecodeError::new(offset, ErrorKind::Truncated);
+                (offset, Chunk::Skipped { error, bytes: &rest[..1] })
             }
             Scan::Skip { skip, error } => {
-                self.pos += skip.clamp(1, rest.len());
-                (offset, Chunk::Skipped(DecodeError::new(offset, error)))
+                let skip = skip.clamp(1, rest.len());
+                self.pos += skip;
+                (offset, Chunk::Skipped { error: DecodeError::new(offset, error), bytes: &rest[..skip] })
             }
         })
     }
@@ -129,4 +137,84 @@ impl<'a, P: Protocol> Iterator for Frames<'a, P> {
 /// Finds the first occurrence of `needle` in `haystack`.
 pub(crate) fn find(haystack: &[u8], needle: &[u8]) -> Option<usize> {
     memchr::memmem::find(haystack, needle)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::{Gt06, H02, Jt808};
+
+    const LOGIN: &[u8] =
+        &[0x78, 0x78, 0x0D, 0x01, 0x08, 0x64, 0x71, 0x70, 0x03, 0x28, 0x35, 0x81, 0x00, 0x09, 0x3F, 0x04, 0x0D, 0x0A];
+
+    /// Feeds `bytes` to the codec `step` bytes at a time, as reads from a socket arrive.
+    fn feed<P: Protocol>(bytes: &[u8], step: usize, max: usize) -> Vec<Chunk<BytesMut>> {
+        let mut codec = FrameCodec::<P>::new(max);
+        let mut buf = BytesMut::new();
+        let mut chunks = Vec::new();
+        for piece in bytes.chunks(step) {
+            buf.extend_from_slice(piece);
+            while let Ok(Some(chunk)) = codec.decode(&mut buf) {
+                chunks.push(chunk);
+            }
+        }
+        while let Ok(Some(chunk)) = codec.decode_eof(&mut buf) {
+            chunks.push(chunk);
+        }
+        chunks
+    }
+
+    #[test]
+    fn frames_split_across_reads_come_out_whole() {
+        let stream: Vec<u8> = [LOGIN, LOGIN, LOGIN].concat();
+        for step in [1, 2, 5, 17, 18, 100] {
+            let chunks = feed::<Gt06>(&stream, step, 1024);
+            assert_eq!(chunks.len(), 3, "step {step}");
+            assert!(chunks.iter().all(|c| matches!(c, Chunk::Frame(f) if &f[..] == LOGIN)), "step {step}");
+        }
+    }
+
+    #[test]
+    fn garbage_between_frames_is_reported_once_with_its_offset() {
+        let stream: Vec<u8> = [LOGIN, b"noise!", LOGIN].concat();
+        let chunks = feed::<Gt06>(&stream, 100, 1024);
+        assert_eq!(chunks.len(), 3);
+        assert!(matches!(&chunks[1], Chunk::Skipped { error, bytes } if error.offset == 18 && &bytes[..] == b"noise!"));
+        // Garbage split across reads is reported piece by piece, every byte of it once.
+        let chunks = feed::<Gt06>(&stream, 7, 1024);
+        let skipped: usize =
+            chunks.iter().map(|c| if let Chunk::Skipped { bytes, .. } = c { bytes.len() } else { 0 }).sum();
+        assert_eq!(skipped, 6);
+        assert_eq!(chunks.iter().filter(|c| matches!(c, Chunk::Frame(_))).count(), 2);
+    }
+
+    #[test]
+    fn a_frame_that_never_ends_is_dropped_at_the_cap_not_buffered_forever() {
+        let mut stream = b"*HQ,1234567890,V1,".to_vec();
+        stream.extend(std::iter::repeat_n(b'9', 5000));
+        stream.extend_from_slice(b"*HQ,1,XT#");
+        let chunks = feed::<H02>(&stream, 64, 256);
+        assert!(matches!(&chunks[0], Chunk::Skipped { error, .. } if error.kind == ErrorKind::MissingTerminator));
+        assert!(matches!(chunks.last(), Some(Chunk::Frame(f)) if &f[..] == b"*HQ,1,XT#"));
+    }
+
+    #[test]
+    fn an_impossible_length_is_refused_before_its_bytes_arrive() {
+        let mut codec = FrameCodec::<Gt06>::new(1024);
+        let mut buf = BytesMut::from(&[0x79, 0x79, 0xFF, 0xFF][..]);
+        let chunk = codec.decode(&mut buf).ok().flatten();
+        assert!(
+            matches!(chunk, Some(Chunk::Skipped { error, .. }) if matches!(error.kind, ErrorKind::BadLength { .. }))
+        );
+    }
+
+    #[test]
+    fn jt808_delimiters_without_a_frame_between_are_resynchronised() {
+        let frame = [0x7E, 0x00, 0x02, 0x00, 0x00, 0x01, 0x38, 0x00, 0x13, 0x80, 0x00, 0x00, 0x01, 0x2A, 0x7E];
+        let stream: Vec<u8> = [&[0x7E][..], &frame[..]].concat();
+        let frames: Vec<_> =
+            Frames::<Jt808>::new(&stream, 1024).filter(|(_, c)| matches!(c, Chunk::Frame(_))).collect();
+        assert_eq!(frames.len(), 1);
+        assert_eq!(frames[0].0, 1);
+    }
 }

@@ -1,5 +1,7 @@
 //! Decodes every real device frame under `tests/captures/` and checks the values stated for it.
 
+#![allow(clippy::panic, clippy::unwrap_used, clippy::expect_used)] // tests fail loudly
+
 use chrono::{DateTime, Utc};
 use leasewatch_protocols::{
     AttrKey, AttrValue, Chunk, Frames, Gt06, H02, Jt808, Message, Protocol, ProtocolKind, Session, Teltonika,
@@ -20,7 +22,7 @@ fn decode<P: Protocol>(bytes: &[u8], session: &mut Session) -> Result<(Vec<Messa
                 let ack = P::decode(frame, session, &mut out).map_err(|e| e.to_string())?;
                 P::write_reply(&ack, session, Utc::now(), &mut reply);
             }
-            Chunk::Skipped(err) => return Err(err.to_string()),
+            Chunk::Skipped { error, .. } => return Err(error.to_string()),
         }
     }
     Ok((out, reply))

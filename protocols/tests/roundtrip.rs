@@ -1,6 +1,8 @@
 //! Property tests: every frame the crate encodes decodes back to the same message, and no byte
 //! stream — garbage, truncation, flipped bits — makes a decoder panic or lose the frames after it.
 
+#![allow(clippy::panic, clippy::unwrap_used, clippy::expect_used)] // tests fail loudly
+
 use chrono::{DateTime, Utc};
 use leasewatch_protocols::jt808::Terminal;
 use leasewatch_protocols::{
@@ -21,7 +23,7 @@ fn decode_all<P: Protocol>(bytes: &[u8]) -> (Vec<Message>, usize) {
                     refused += 1;
                 }
             }
-            Chunk::Skipped(_) => refused += 1,
+            Chunk::Skipped { .. } => refused += 1,
         }
     }
     (out, refused)
@@ -152,7 +154,7 @@ proptest! {
         jt808::device::subpackaged(&terminal, 100, 0x0900, &body, chunk, &mut bytes);
         // Shuffle the frames: networks reorder nothing on one TCP stream, but devices resend.
         let mut frames: Vec<&[u8]> = Frames::<Jt808>::new(&bytes, 1 << 16)
-            .filter_map(|(_, c)| match c { Chunk::Frame(f) => Some(f), Chunk::Skipped(_) => None })
+            .filter_map(|(_, c)| match c { Chunk::Frame(f) => Some(f), Chunk::Skipped { .. } => None })
             .collect();
         let n = frames.len();
         for i in 0..n {
@@ -355,8 +357,10 @@ fn a_truncated_frame_at_the_end_of_a_stream_is_reported_not_dropped_silently() {
     let stream: Vec<u8> = [&frame[..], &frame[..10]].concat();
     let chunks: Vec<_> = Frames::<Gt06>::new(&stream, 1024).collect();
     assert!(matches!(&chunks[0], (0, Chunk::Frame(f)) if f.len() == 18));
-    assert!(matches!(&chunks[1], (18, Chunk::Skipped(e)) if e.kind == leasewatch_protocols::ErrorKind::Truncated));
-    assert!(chunks[2..].iter().all(|(_, c)| matches!(c, Chunk::Skipped(_))), "the tail yields no frame");
+    assert!(
+        matches!(&chunks[1], (18, Chunk::Skipped { error: e, .. }) if e.kind == leasewatch_protocols::ErrorKind::Truncated)
+    );
+    assert!(chunks[2..].iter().all(|(_, c)| matches!(c, Chunk::Skipped { .. })), "the tail yields no frame");
 }
 
 #[test]
