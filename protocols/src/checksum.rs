@@ -1,13 +1,20 @@
 //! The checksums the protocols use.
 
+use crc::{CRC_16_ARC, CRC_16_IBM_SDLC, Crc, Table};
+
+/// CRC-16/X-25 (CRC-ITU as GT06 documents call it), with 16 lookup tables: it runs on every frame.
+static X25: Crc<u16, Table<16>> = Crc::<u16, Table<16>>::new(&CRC_16_IBM_SDLC);
+/// CRC-16/ARC (Teltonika's "CRC-16/IBM").
+static ARC: Crc<u16, Table<16>> = Crc::<u16, Table<16>>::new(&CRC_16_ARC);
+
 /// CRC-ITU / CRC-16/X-25 (GT06): reflected polynomial 0x1021, init 0xFFFF, final XOR 0xFFFF.
 pub fn crc_itu(data: &[u8]) -> u16 {
-    !data.iter().fold(0xFFFF_u16, |crc, &b| (crc >> 8) ^ CRC_ITU_TABLE[((crc ^ b as u16) & 0xFF) as usize])
+    X25.checksum(data)
 }
 
 /// CRC-16/IBM (ARC, Teltonika): reflected polynomial 0x8005, init 0.
 pub fn crc16_ibm(data: &[u8]) -> u16 {
-    data.iter().fold(0_u16, |crc, &b| (crc >> 8) ^ CRC_IBM_TABLE[((crc ^ b as u16) & 0xFF) as usize])
+    ARC.checksum(data)
 }
 
 /// XOR of every byte (JT/T 808).
@@ -18,25 +25,6 @@ pub fn xor(data: &[u8]) -> u8 {
     let word = words.fold(0_u64, |acc, w| acc ^ u64::from_ne_bytes([w[0], w[1], w[2], w[3], w[4], w[5], w[6], w[7]]));
     word.to_ne_bytes().iter().fold(tail, |acc, b| acc ^ b)
 }
-
-const fn reflected_table(poly: u16) -> [u16; 256] {
-    let mut table = [0_u16; 256];
-    let mut i = 0;
-    while i < 256 {
-        let mut crc = i as u16;
-        let mut bit = 0;
-        while bit < 8 {
-            crc = if crc & 1 != 0 { (crc >> 1) ^ poly } else { crc >> 1 };
-            bit += 1;
-        }
-        table[i] = crc;
-        i += 1;
-    }
-    table
-}
-
-static CRC_ITU_TABLE: [u16; 256] = reflected_table(0x8408);
-static CRC_IBM_TABLE: [u16; 256] = reflected_table(0xA001);
 
 #[cfg(test)]
 mod tests {

@@ -144,60 +144,18 @@ impl Protocol for Gt06 {
         let kind = frame[header];
         let content = &frame[header + 1..body_end - 2];
 
+        // The message is built in place in `out`: no copy of it on the hot path.
+        let at = out.len();
         let mut msg = Message::new(ProtocolKind::Gt06, MessageKind::Unknown);
         msg.device_id = session.device_id;
         msg.serial = Some(serial.into());
         msg.checksum_ok = checksum_ok;
-        let echo = Gt06Ack::Echo { proto: kind, serial, long };
-        let ack = match kind {
-            proto::LOGIN => {
-                login(frame, content, session, &mut msg)?;
-                echo
-            }
-            proto::GPS_LBS | proto::GPS_LBS_2 | proto::GPS_LBS_4G | 0x10 | 0x11 | 0x1A | 0x37 => {
-                location(frame, content, kind, &mut msg)?;
-                echo
-            }
-            proto::ADDRESS_REQUEST => {
-                let (rest, position) = gps(frame, content)?;
-                msg.kind = MessageKind::Position;
-                msg.position = Some(position);
-                keep_rest(&mut msg, rest);
-                echo
-            }
-            proto::ALARM | proto::ALARM_2 | proto::ALARM_3 | proto::ALARM_4G => {
-                alarm(frame, content, kind, &mut msg)?;
-                echo
-            }
-            proto::LBS_ALARM => {
-                lbs_alarm(frame, content, &mut msg)?;
-                echo
-            }
-            proto::STATUS | proto::HEARTBEAT_VOLTAGE => {
-                heartbeat(frame, content, kind, &mut msg)?;
-                echo
-            }
-            proto::TIME_REQUEST => {
-                msg.kind = MessageKind::TimeRequest;
-                Gt06Ack::Time { serial }
-            }
-            proto::COMMAND_REPLY | proto::COMMAND_REPLY_LONG => {
-                command_reply(frame, content, kind, &mut msg)?;
-                Gt06Ack::Nothing
-            }
-            proto::INFO => {
-                info(content, &mut msg);
-                echo
-            }
-            _ => {
-                // Unknown types are kept whole and acknowledged, so the device does not resend them forever.
-                msg.attributes.set("proto", AttrValue::Int(kind.into()));
-                msg.attributes.set("raw", AttrValue::Bytes(content.to_vec()));
-                echo
-            }
-        };
         out.push(msg);
-        Ok(ack)
+        let result = fill(frame, kind, content, serial, long, session, &mut out[at]);
+        if result.is_err() {
+            out.truncate(at);
+        }
+        result
     }
 
     fn write_reply(ack: &Gt06Ack, _session: &mut Session, now: DateTime<Utc>, out: &mut Vec<u8>) {
@@ -238,6 +196,67 @@ impl Protocol for Gt06 {
         let flag = u32::from(ctx.serial);
         encode_online_command(&text, flag, ctx.serial, out)
     }
+}
+
+/// Decodes the content of a frame of protocol number `kind` into `msg`.
+fn fill(
+    frame: &[u8],
+    kind: u8,
+    content: &[u8],
+    serial: u16,
+    long: bool,
+    session: &mut Session,
+    msg: &mut Message,
+) -> Result<Gt06Ack, DecodeError> {
+    let echo = Gt06Ack::Echo { proto: kind, serial, long };
+    let ack = match kind {
+        proto::LOGIN => {
+            login(frame, content, session, msg)?;
+            echo
+        }
+        proto::GPS_LBS | proto::GPS_LBS_2 | proto::GPS_LBS_4G | 0x10 | 0x11 | 0x1A | 0x37 => {
+            location(frame, content, kind, msg)?;
+            echo
+        }
+        proto::ADDRESS_REQUEST => {
+            let (rest, position) = gps(frame, content)?;
+            msg.kind = MessageKind::Position;
+            msg.position = Some(position);
+            keep_rest(msg, rest);
+            echo
+        }
+        proto::ALARM | proto::ALARM_2 | proto::ALARM_3 | proto::ALARM_4G => {
+            alarm(frame, content, kind, msg)?;
+            echo
+        }
+        proto::LBS_ALARM => {
+            lbs_alarm(frame, content, msg)?;
+            echo
+        }
+        proto::STATUS | proto::HEARTBEAT_VOLTAGE => {
+            heartbeat(frame, content, kind, msg)?;
+            echo
+        }
+        proto::TIME_REQUEST => {
+            msg.kind = MessageKind::TimeRequest;
+            Gt06Ack::Time { serial }
+        }
+        proto::COMMAND_REPLY | proto::COMMAND_REPLY_LONG => {
+            command_reply(frame, content, kind, msg)?;
+            Gt06Ack::Nothing
+        }
+        proto::INFO => {
+            info(content, msg);
+            echo
+        }
+        _ => {
+            // Unknown types are kept whole and acknowledged, so the device does not resend them forever.
+            msg.attributes.set("proto", AttrValue::Int(kind.into()));
+            msg.attributes.set("raw", AttrValue::Bytes(content.to_vec()));
+            echo
+        }
+    };
+    Ok(ack)
 }
 
 /// Skips garbage up to the next `78 78` or `79 79` (keeping a trailing `78`/`79` that may start one).

@@ -475,6 +475,11 @@ impl Attributes {
         self.0.push((key, value));
     }
 
+    /// Makes room for `additional` more attributes in one allocation.
+    pub fn reserve(&mut self, additional: usize) {
+        self.0.reserve(additional);
+    }
+
     /// Adds a named attribute.
     pub fn set(&mut self, name: &'static str, value: AttrValue) {
         self.push(AttrKey::Name(name), value);

@@ -1,6 +1,6 @@
 //! Parsing helpers shared by the protocol modules: nom result plumbing, offsets, dates, BCD.
 
-use chrono::{DateTime, Utc};
+use chrono::{DateTime, NaiveDate, NaiveDateTime, NaiveTime, Utc};
 use nom::IResult;
 
 use crate::error::{DecodeError, ErrorKind};
@@ -37,8 +37,8 @@ impl<'a, T> Run<'a, T> for Res<'a, T> {
 
 /// A UTC time from calendar fields, or an `InvalidField` error naming the first bad one.
 ///
-/// Computed directly (days from the civil date) rather than through chrono's calendar types:
-/// this runs once per position, millions of times a second.
+/// Built from the day of the year, the cheapest way into chrono's types: this runs once per
+/// position, millions of times a second.
 pub(crate) fn utc(
     offset: usize,
     year: i32,
@@ -48,6 +48,8 @@ pub(crate) fn utc(
     minute: u32,
     second: u32,
 ) -> Result<DateTime<Utc>, DecodeError> {
+    /// Days before the first of each month in a common year.
+    const BEFORE: [u32; 13] = [0, 0, 31, 59, 90, 120, 151, 181, 212, 243, 273, 304, 334];
     let leap = year % 4 == 0 && (year % 100 != 0 || year % 400 == 0);
     let month_days = match month {
         1 | 3 | 5 | 7 | 8 | 10 | 12 => 31,
@@ -56,21 +58,18 @@ pub(crate) fn utc(
         2 => 28,
         _ => 0,
     };
+    let bad_date = || DecodeError::invalid(offset, "date", format!("{year:04}-{month:02}-{day:02}"));
     if day == 0 || day > month_days {
-        return Err(DecodeError::invalid(offset, "date", format!("{year:04}-{month:02}-{day:02}")));
+        return Err(bad_date());
     }
     if hour > 23 || minute > 59 || second > 59 {
         return Err(DecodeError::invalid(offset, "time", format!("{hour:02}:{minute:02}:{second:02}")));
     }
-    // Days since 1970-01-01 of a proleptic Gregorian date (era-based, valid for all years here).
-    let (y, m) = if month <= 2 { (i64::from(year) - 1, month + 9) } else { (i64::from(year), month - 3) };
-    let era = y.div_euclid(400);
-    let year_of_era = y - era * 400;
-    let day_of_year = i64::from((153 * m + 2) / 5 + day - 1);
-    let day_of_era = year_of_era * 365 + year_of_era / 4 - year_of_era / 100 + day_of_year;
-    let days = era * 146_097 + day_of_era - 719_468;
-    let seconds = days * 86_400 + i64::from(hour * 3600 + minute * 60 + second);
-    DateTime::from_timestamp(seconds, 0).ok_or_else(|| DecodeError::invalid(offset, "date", year))
+    let ordinal = BEFORE[month as usize] + day + u32::from(leap && month > 2);
+    let date = NaiveDate::from_yo_opt(year, ordinal).ok_or_else(bad_date)?;
+    let time = NaiveTime::from_num_seconds_from_midnight_opt(hour * 3600 + minute * 60 + second, 0)
+        .ok_or_else(|| DecodeError::invalid(offset, "time", hour))?;
+    Ok(NaiveDateTime::new(date, time).and_utc())
 }
 
 /// The value of one packed-BCD byte (`0x59` is 59), `None` when a nibble is above 9.
@@ -119,7 +118,6 @@ pub(crate) fn to_bcd(v: u32) -> u8 {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use chrono::NaiveDate;
 
     #[test]
     fn civil_dates_match_the_calendar_every_day_for_two_centuries() {

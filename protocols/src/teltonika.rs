@@ -107,10 +107,12 @@ impl Protocol for Teltonika {
             codec::C8 | codec::C8E | codec::C16 => {
                 let mut rest = &data[2..data.len() - 1];
                 for _ in 0..count {
+                    // Built in place in `out`: no copy of the message on the hot path.
                     let mut msg = Message::new(ProtocolKind::Teltonika, MessageKind::Position);
                     msg.device_id = session.device_id;
-                    rest = record(frame, rest, codec_id, &mut msg).inspect_err(|_| out.truncate(first))?;
                     out.push(msg);
+                    let at = out.len() - 1;
+                    rest = record(frame, rest, codec_id, &mut out[at]).inspect_err(|_| out.truncate(first))?;
                 }
                 if !rest.is_empty() {
                     out.truncate(first);
@@ -200,15 +202,15 @@ fn record<'a>(frame: &[u8], input: &'a [u8], codec_id: u8, msg: &mut Message) ->
         valid: satellites != 0,
         cell: None,
     });
-    msg.attributes.set("priority", AttrValue::Int(priority.into()));
     if priority == 2 {
         msg.alarms.insert(Alarm::Sos);
     }
-    let rest = match codec_id {
-        codec::C8 => io_elements(rest, Width::Narrow, msg),
-        codec::C8E => io_elements(rest, Width::Extended, msg),
-        _ => io_elements(rest, Width::Codec16, msg),
+    let width = match codec_id {
+        codec::C8 => Width::Narrow,
+        codec::C8E => Width::Extended,
+        _ => Width::Codec16,
     };
+    let rest = io_elements(rest, width, priority, msg);
     rest.map(|(r, ())| r).map_err(|e| crate::parse::nom_error(frame, e))
 }
 
@@ -223,7 +225,7 @@ enum Width {
     Codec16,
 }
 
-fn io_elements<'a>(input: &'a [u8], width: Width, msg: &mut Message) -> Res<'a, ()> {
+fn io_elements<'a>(input: &'a [u8], width: Width, priority: u8, msg: &mut Message) -> Res<'a, ()> {
     let wide_id = |i| {
         if width == Width::Narrow { be_u8(i).map(|(i, v)| (i, u16::from(v))) } else { be_u16(i) }
     };
@@ -231,12 +233,19 @@ fn io_elements<'a>(input: &'a [u8], width: Width, msg: &mut Message) -> Res<'a, 
         if width == Width::Extended { be_u16(i) } else { be_u8(i).map(|(i, v)| (i, u16::from(v))) }
     };
     let (mut input, event) = wide_id(input)?;
+    let mut generation = None;
     if width == Width::Codec16 {
-        let (i, generation) = be_u8(input)?;
-        msg.attributes.set("generation", AttrValue::Int(generation.into()));
+        let (i, g) = be_u8(input)?;
+        generation = Some(g);
         input = i;
     }
-    let (mut input, _total) = count(input)?;
+    let (mut input, total) = count(input)?;
+    // One allocation for the record's attributes: priority, event, generation and the elements.
+    msg.attributes.reserve(usize::from(total) + 3);
+    msg.attributes.set("priority", AttrValue::Int(priority.into()));
+    if let Some(g) = generation {
+        msg.attributes.set("generation", AttrValue::Int(g.into()));
+    }
     msg.attributes.set("event_io", AttrValue::Int(event.into()));
     for size in [1_usize, 2, 4, 8] {
         let (i, n) = count(input)?;
