@@ -345,59 +345,68 @@ fn message(
     if let Some(v) = header.terminal.version {
         msg.attributes.set("protocol_version", AttrValue::Int(v.into()));
     }
+    if header.msg_id == id::BATCH && !header.encrypted {
+        return batch(body, body_at, &msg, out);
+    }
+    // Built in place in `out`: no copy of the message on the hot path.
+    let at = out.len();
+    out.push(msg);
+    let result = fill(header, body, body_at, &mut out[at]);
+    if result.is_err() {
+        out.truncate(at);
+    }
+    result
+}
+
+/// Decodes the body of a single-message frame into `msg`.
+fn fill(header: &Header, body: &[u8], body_at: usize, msg: &mut Message) -> Result<Reply, DecodeError> {
     let shift = |e: DecodeError| e.shifted(body_at);
-    let reply = if header.encrypted {
+    if header.encrypted {
         msg.attributes.set("msg_id", AttrValue::Int(header.msg_id.into()));
         msg.attributes.set("encrypted_body", AttrValue::Bytes(body.to_vec()));
-        Reply::General
-    } else {
-        match header.msg_id {
-            id::HEARTBEAT => {
-                msg.kind = MessageKind::Heartbeat;
-                Reply::General
-            }
-            id::LOGOUT => {
-                msg.kind = MessageKind::Logout;
-                Reply::General
-            }
-            id::REGISTER => {
-                register(body, header.terminal.version.is_some(), &mut msg).map_err(shift)?;
-                Reply::Register
-            }
-            id::AUTH => {
-                auth(body, header.terminal.version.is_some(), &mut msg);
-                Reply::General
-            }
-            id::LOCATION => {
-                location(body, &mut msg).map_err(shift)?;
-                Reply::General
-            }
-            id::LOCATION_RESPONSE => {
-                let (rest, reply_serial) = be_u16(body).at(body).map_err(shift)?;
-                msg.attributes.set("reply_serial", AttrValue::Int(reply_serial.into()));
-                location(rest, &mut msg).map_err(|e| e.shifted(body_at + 2))?;
-                Reply::General
-            }
-            id::BATCH => return batch(body, body_at, &msg, out),
-            id::TERMINAL_RESPONSE => {
-                let (_, (reply_serial, reply_id, result)) =
-                    (be_u16, be_u16, be_u8).parse(body).at(body).map_err(shift)?;
-                msg.kind = MessageKind::CommandReply;
-                msg.attributes.set("reply_serial", AttrValue::Int(reply_serial.into()));
-                msg.attributes.set("reply_msg_id", AttrValue::Int(reply_id.into()));
-                msg.attributes.set("result", AttrValue::Int(result.into()));
-                out.push(msg);
-                return Ok(Reply::Nothing);
-            }
-            other => {
-                msg.attributes.set("msg_id", AttrValue::Int(other.into()));
-                msg.attributes.set("raw", AttrValue::Bytes(body.to_vec()));
-                Reply::General
-            }
+        return Ok(Reply::General);
+    }
+    Ok(match header.msg_id {
+        id::HEARTBEAT => {
+            msg.kind = MessageKind::Heartbeat;
+            Reply::General
         }
-    };
-    out.push(msg);
-    Ok(reply)
+        id::LOGOUT => {
+            msg.kind = MessageKind::Logout;
+            Reply::General
+        }
+        id::REGISTER => {
+            register(body, header.terminal.version.is_some(), msg).map_err(shift)?;
+            Reply::Register
+        }
+        id::AUTH => {
+            auth(body, header.terminal.version.is_some(), msg);
+            Reply::General
+        }
+        id::LOCATION => {
+            location(body, msg).map_err(shift)?;
+            Reply::General
+        }
+        id::LOCATION_RESPONSE => {
+            let (rest, reply_serial) = be_u16(body).at(body).map_err(shift)?;
+            msg.attributes.set("reply_serial", AttrValue::Int(reply_serial.into()));
+            location(rest, msg).map_err(|e| e.shifted(body_at + 2))?;
+            Reply::General
+        }
+        id::TERMINAL_RESPONSE => {
+            let (_, (reply_serial, reply_id, result)) = (be_u16, be_u16, be_u8).parse(body).at(body).map_err(shift)?;
+            msg.kind = MessageKind::CommandReply;
+            msg.attributes.set("reply_serial", AttrValue::Int(reply_serial.into()));
+            msg.attributes.set("reply_msg_id", AttrValue::Int(reply_id.into()));
+            msg.attributes.set("result", AttrValue::Int(result.into()));
+            Reply::Nothing
+        }
+        other => {
+            msg.attributes.set("msg_id", AttrValue::Int(other.into()));
+            msg.attributes.set("raw", AttrValue::Bytes(body.to_vec()));
+            Reply::General
+        }
+    })
 }
 
 fn text(bytes: &[u8]) -> AttrValue {
