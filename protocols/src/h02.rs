@@ -51,6 +51,10 @@ impl Protocol for H02 {
                 }
             }
             Some(b'$') => scan_binary(buf),
+            // Many devices end each frame with a line break, some with a space before it.
+            Some(b'\r' | b'\n' | b' ') => {
+                Scan::Padding(buf.iter().take_while(|b| matches!(b, b'\r' | b'\n' | b' ')).count())
+            }
             Some(_) => {
                 let skip = buf.iter().position(|b| *b == b'*' || *b == b'$').unwrap_or(buf.len()).max(1);
                 Scan::Skip { skip, error: ErrorKind::Garbage(skip) }

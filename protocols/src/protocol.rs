@@ -12,6 +12,9 @@ use crate::message::{DeviceId, Message, ProtocolKind};
 pub enum Scan {
     /// A whole frame of this many bytes starts at byte 0.
     Frame(usize),
+    /// The first bytes are padding the protocol allows between frames (line endings after an H02
+    /// `#`): drop them without reporting an error.
+    Padding(usize),
     /// The buffer holds the beginning of a frame: read more bytes.
     Incomplete,
     /// The first `skip` bytes are not a valid frame: drop them and scan again.
@@ -133,12 +136,12 @@ pub struct Outgoing<'a> {
 
 /// One device protocol: framing, decoding, replies and commands. Implemented by zero-sized
 /// types ([`crate::Gt06`], [`crate::Jt808`], [`crate::Teltonika`], [`crate::H02`]).
-pub trait Protocol {
+pub trait Protocol: Send + Sync {
     /// Which protocol this is.
     const KIND: ProtocolKind;
 
     /// What the server owes the device for one frame.
-    type Ack: std::fmt::Debug + Clone + PartialEq;
+    type Ack: std::fmt::Debug + Clone + PartialEq + Send;
 
     /// Looks for a frame at the start of `buf`. Never asks for more than `max_frame_len` bytes.
     fn scan(buf: &[u8], max_frame_len: usize) -> Scan;

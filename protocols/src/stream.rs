@@ -51,11 +51,19 @@ impl<P: Protocol> Decoder for FrameCodec<P> {
     type Error = std::io::Error;
 
     fn decode(&mut self, src: &mut BytesMut) -> Result<Option<Self::Item>, Self::Error> {
+        let mut scan = P::scan(src, self.max_frame_len);
+        while let Scan::Padding(n) = scan {
+            let n = n.clamp(1, src.len());
+            let _ = src.split_to(n);
+            self.consumed += n;
+            scan = P::scan(src, self.max_frame_len);
+        }
         if src.is_empty() {
             return Ok(None);
         }
         let offset = self.consumed;
-        match P::scan(src, self.max_frame_len) {
+        match scan {
+            Scan::Padding(_) => Ok(None),
             Scan::Frame(len) => {
                 self.consumed += len;
                 Ok(Some(Chunk::Frame(src.split_to(len))))
@@ -111,9 +119,16 @@ impl<'a, P: Protocol> Iterator for Frames<'a, P> {
     type Item = (usize, Chunk<&'a [u8]>);
 
     fn next(&mut self) -> Option<Self::Item> {
-        let rest = self.buf.get(self.pos..).filter(|r| !r.is_empty())?;
+        let mut rest = self.buf.get(self.pos..).filter(|r| !r.is_empty())?;
+        let mut scan = P::scan(rest, self.max_frame_len);
+        while let Scan::Padding(n) = scan {
+            self.pos += n.clamp(1, rest.len());
+            rest = self.buf.get(self.pos..).filter(|r| !r.is_empty())?;
+            scan = P::scan(rest, self.max_frame_len);
+        }
         let offset = self.pos;
-        Some(match P::scan(rest, self.max_frame_len) {
+        Some(match scan {
+            Scan::Padding(_) => return None,
             Scan::Frame(len) => {
                 self.pos += len;
                 (offset, Chunk::Frame(&rest[..len]))
@@ -206,6 +221,16 @@ mod tests {
         assert!(
             matches!(chunk, Some(Chunk::Skipped { error, .. }) if matches!(error.kind, ErrorKind::BadLength { .. }))
         );
+    }
+
+    #[test]
+    fn line_breaks_after_h02_frames_are_padding_not_errors() {
+        let stream = b"*HQ,1,XT#\r\n*HQ,2,XT# \r\n";
+        let chunks: Vec<_> = Frames::<H02>::new(stream, 1024).collect();
+        assert_eq!(chunks.len(), 2, "{chunks:?}");
+        assert!(chunks.iter().all(|(_, c)| matches!(c, Chunk::Frame(_))));
+        let fed = feed::<H02>(stream, 3, 1024);
+        assert_eq!(fed.len(), 2, "{fed:?}");
     }
 
     #[test]
