@@ -2,32 +2,62 @@
 //!
 //! # Layout
 //! - `main.rs`: the CLI and its subcommands.
+//! - `config.rs`: the daemon's configuration (defaults, TOML file, environment).
+//! - `run.rs`: `leasewatch run`, the daemon.
 //! - `decode.rs`: `leasewatch decode`, the operator's tool for captures from the field.
 
+mod config;
 mod decode;
+mod run;
 
+use std::path::PathBuf;
 use std::process::ExitCode;
 
+use anyhow::Context;
 use clap::{Parser, Subcommand};
+
+use crate::config::Config;
 
 /// Telematics and risk back end for auto-finance leasing.
 #[derive(Debug, Parser)]
 #[command(name = "leasewatch", version, about)]
 struct Cli {
+    /// A TOML configuration file; the environment (DATABASE_URL, LEASEWATCH_*) overrides it.
+    #[arg(long, global = true)]
+    config: Option<PathBuf>,
     #[command(subcommand)]
     command: Command,
 }
 
 #[derive(Debug, Subcommand)]
 enum Command {
+    /// Run the daemon: device listeners and the writer (creates and migrates the database first).
+    Run,
+    /// Create the database if missing and apply the migrations.
+    Migrate,
+    /// Manage the device registry.
+    Devices {
+        #[command(subcommand)]
+        command: DevicesCommand,
+    },
     /// Decode device frames from hex or a raw capture and print one JSON object per message.
     Decode(decode::DecodeArgs),
+}
+
+#[derive(Debug, Subcommand)]
+enum DevicesCommand {
+    /// Register devices from a CSV file: header `imei,protocol`, then optional `model,sim,kind`.
+    Import {
+        /// The CSV file.
+        file: PathBuf,
+    },
 }
 
 fn main() -> ExitCode {
     let cli = Cli::parse();
     let result = match cli.command {
         Command::Decode(args) => decode::run(args),
+        command => daemon(command, cli.config),
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,
@@ -36,4 +66,46 @@ fn main() -> ExitCode {
             ExitCode::FAILURE
         }
     }
+}
+
+/// Commands that need the configuration, the database and the async runtime.
+fn daemon(command: Command, config_file: Option<PathBuf>) -> anyhow::Result<()> {
+    tracing_subscriber::fmt()
+        .with_env_filter(
+            tracing_subscriber::EnvFilter::try_from_default_env()
+                .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info")),
+        )
+        .with_writer(std::io::stderr)
+        .init();
+    let config = Config::load(config_file.as_deref()).context("invalid configuration")?;
+    let runtime = tokio::runtime::Builder::new_multi_thread().enable_all().build()?;
+    runtime.block_on(async move {
+        match command {
+            Command::Run => run::run(config).await,
+            Command::Migrate => {
+                let pool = leasewatch_ingest::db::connect(&config.database_url, 2).await?;
+                leasewatch_ingest::db::migrate(&pool, config.ingest.partitions_ahead_days).await?;
+                eprintln!("migrations applied");
+                Ok(())
+            }
+            Command::Devices { command: DevicesCommand::Import { file } } => {
+                let text = std::fs::File::open(&file).with_context(|| format!("cannot read {}", file.display()))?;
+                let rows = match leasewatch_ingest::devices::parse_csv(text) {
+                    Ok(rows) => rows,
+                    Err(errors) => {
+                        for e in &errors {
+                            eprintln!("{}: {e}", file.display());
+                        }
+                        anyhow::bail!("{} bad rows in {}; nothing imported", errors.len(), file.display());
+                    }
+                };
+                let pool = leasewatch_ingest::db::connect(&config.database_url, 2).await?;
+                leasewatch_ingest::db::migrate(&pool, config.ingest.partitions_ahead_days).await?;
+                let summary = leasewatch_ingest::devices::import(&pool, &rows).await?;
+                println!("{}", serde_json::to_string(&summary)?);
+                Ok(())
+            }
+            Command::Decode(_) => Ok(()),
+        }
+    })
 }

@@ -1,1 +1,23 @@
-//! leasewatch ingest: arrives with its own issue; the crate exists so that the workspace shows the architecture.
+//! Ingest: device connections in, durable rows out.
+//!
+//! # Layout
+//! - [`config`]: every limit and setting, with named defaults.
+//! - [`db`]: connecting, creating the database, migrating, daily partitions.
+//! - [`devices`]: the device registry (who may send) and the CSV import.
+//! - [`copy`]: PostgreSQL's binary COPY format, encoded by hand into a reused buffer.
+//! - [`writer`]: the batching writer — rows in through a bounded channel, flushed by size or
+//!   time with binary COPY into a de-duplicating staging path, acknowledged after commit.
+//! - [`connection`]: one device's TCP session: frames in, rows to the writer, replies out only
+//!   once the rows are durable.
+//! - [`listener`]: the accept loop per protocol, with its connection limits.
+
+pub mod config;
+pub mod connection;
+pub mod copy;
+pub mod db;
+pub mod devices;
+pub mod listener;
+pub mod writer;
+
+/// The migrations of the whole schema.
+pub static MIGRATOR: sqlx::migrate::Migrator = sqlx::migrate!("../migrations");

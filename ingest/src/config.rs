@@ -1,0 +1,145 @@
+//! Ingest settings. Every limit is a field with a named default, and says what it protects.
+
+use std::net::SocketAddr;
+
+use leasewatch_protocols::ProtocolKind;
+use serde::Deserialize;
+
+/// What to do with frames from a device that is not in `devices`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize, Default)]
+#[serde(rename_all = "lowercase")]
+pub enum UnknownDevices {
+    /// Close the connection without acknowledging anything.
+    Reject,
+    /// Acknowledge and keep the frames in `quarantine`, to be promoted later.
+    #[default]
+    Quarantine,
+}
+
+/// One protocol's TCP listener.
+#[derive(Debug, Clone, Deserialize, PartialEq, Eq)]
+#[serde(deny_unknown_fields)]
+pub struct ListenerConfig {
+    /// Whether to listen at all.
+    #[serde(default = "yes")]
+    pub enabled: bool,
+    /// The address to bind.
+    pub bind: SocketAddr,
+    /// Refuse frames with a wrong checksum instead of accepting them flagged.
+    #[serde(default)]
+    pub reject_bad_checksum: bool,
+}
+
+fn yes() -> bool {
+    true
+}
+
+fn listener(port: u16) -> ListenerConfig {
+    ListenerConfig { enabled: true, bind: SocketAddr::from(([0, 0, 0, 0], port)), reject_bad_checksum: false }
+}
+
+/// The TCP listeners, on the ports devices configured for other tracking servers already use.
+#[derive(Debug, Clone, Deserialize, PartialEq, Eq)]
+#[serde(deny_unknown_fields, default)]
+pub struct Listeners {
+    /// GT06 / Concox, port 5023.
+    pub gt06: ListenerConfig,
+    /// JT/T 808, port 5015.
+    pub jt808: ListenerConfig,
+    /// Teltonika, port 5027.
+    pub teltonika: ListenerConfig,
+    /// H02, port 5013.
+    pub h02: ListenerConfig,
+}
+
+impl Default for Listeners {
+    fn default() -> Self {
+        Self { gt06: listener(5023), jt808: listener(5015), teltonika: listener(5027), h02: listener(5013) }
+    }
+}
+
+impl Listeners {
+    /// The configuration of `protocol`'s listener.
+    pub fn get(&self, protocol: ProtocolKind) -> &ListenerConfig {
+        match protocol {
+            ProtocolKind::Gt06 => &self.gt06,
+            ProtocolKind::Jt808 => &self.jt808,
+            ProtocolKind::Teltonika => &self.teltonika,
+            ProtocolKind::H02 => &self.h02,
+        }
+    }
+}
+
+/// Limits on device connections.
+#[derive(Debug, Clone, Deserialize, PartialEq, Eq)]
+#[serde(deny_unknown_fields, default)]
+pub struct ConnectionLimits {
+    /// Open device connections over all listeners (each costs a task and a small buffer).
+    pub max_connections: usize,
+    /// Open connections from one source address: one misbehaving gateway cannot take them all.
+    pub max_per_ip: usize,
+    /// Seconds without a byte before a connection is closed (devices send heartbeats far more often).
+    pub idle_timeout_secs: u64,
+    /// Undecodable frames or garbage runs tolerated on one connection before it is closed.
+    pub error_budget: u32,
+    /// The longest frame accepted; a declared length above it is refused before it is buffered.
+    pub max_frame_len: usize,
+}
+
+impl Default for ConnectionLimits {
+    fn default() -> Self {
+        Self {
+            max_connections: 100_000,
+            max_per_ip: 2_000,
+            idle_timeout_secs: 600,
+            error_budget: 50,
+            max_frame_len: leasewatch_protocols::protocol::default_max_frame_len(),
+        }
+    }
+}
+
+/// The batching writer.
+#[derive(Debug, Clone, Deserialize, PartialEq, Eq)]
+#[serde(deny_unknown_fields, default)]
+pub struct WriterConfig {
+    /// Rows per flush at most.
+    pub batch_rows: usize,
+    /// Milliseconds a row may wait for its batch to fill (the floor of ack latency).
+    pub flush_ms: u64,
+    /// Batches the channel holds before connections stop reading (back-pressure).
+    pub channel_capacity: usize,
+}
+
+impl Default for WriterConfig {
+    fn default() -> Self {
+        Self { batch_rows: 5_000, flush_ms: 20, channel_capacity: 10_000 }
+    }
+}
+
+/// Everything ingest needs.
+#[derive(Debug, Clone, Deserialize, PartialEq, Eq)]
+#[serde(deny_unknown_fields, default)]
+pub struct IngestConfig {
+    /// The TCP listeners.
+    pub listeners: Listeners,
+    /// Frames from unregistered devices.
+    pub unknown_devices: UnknownDevices,
+    /// Connection limits.
+    pub limits: ConnectionLimits,
+    /// The writer.
+    pub writer: WriterConfig,
+    /// Days of daily partitions created ahead of today (plain PostgreSQL).
+    pub partitions_ahead_days: u32,
+}
+
+impl Default for IngestConfig {
+    fn default() -> Self {
+        Self {
+            listeners: Listeners::default(),
+            unknown_devices: UnknownDevices::default(),
+            limits: ConnectionLimits::default(),
+            writer: WriterConfig::default(),
+            partitions_ahead_days: 7,
+        }
+    }
+}

@@ -1,0 +1,174 @@
+//! One device's TCP session. The only code that touches a device's socket.
+//!
+//! Frames are read, decoded and turned into rows; the rows go to the writer; the reply that tells
+//! the device its message arrived is written only after the writer says the rows are committed.
+//! While the writer is busy this task does not read, so a device cannot outrun the database.
+
+use std::net::SocketAddr;
+use std::sync::Arc;
+use std::time::Duration;
+
+use bytes::BytesMut;
+use chrono::Utc;
+use leasewatch_protocols::{Chunk, FrameCodec, Message, Protocol, Session, SessionConfig};
+use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt};
+use tokio::sync::watch;
+use tokio_util::codec::Decoder;
+
+use crate::config::{IngestConfig, UnknownDevices};
+use crate::devices::Registry;
+use crate::writer::{QuarantineRow, Rows, Writer};
+
+/// What every connection shares.
+#[derive(Debug)]
+pub struct Shared {
+    /// Settings.
+    pub config: IngestConfig,
+    /// Registered devices.
+    pub registry: Registry,
+    /// The writer.
+    pub writer: Writer,
+}
+
+/// Why a connection ended.
+#[derive(Debug, PartialEq, Eq)]
+pub enum Closed {
+    /// The device closed it.
+    ByPeer,
+    /// Nothing arrived within the idle timeout.
+    Idle,
+    /// Too many undecodable frames.
+    ErrorBudget,
+    /// The device is not registered and the policy rejects such devices.
+    Unregistered,
+    /// The rows could not be made durable; nothing more was acknowledged.
+    WriteFailed,
+    /// The daemon is shutting down.
+    Shutdown,
+    /// The socket failed.
+    Io(String),
+}
+
+/// Buffer capacity of an idle connection; it grows only while a frame is being received.
+const READ_BUFFER: usize = 256;
+
+/// Serves one device connection until it closes, fails, idles out, or shutdown is signalled.
+pub async fn serve<P: Protocol, S: AsyncRead + AsyncWrite + Unpin>(
+    mut socket: S,
+    peer: SocketAddr,
+    shared: Arc<Shared>,
+    mut shutdown: watch::Receiver<bool>,
+) -> Closed {
+    let limits = &shared.config.limits;
+    let listener = shared.config.listeners.get(P::KIND);
+    let mut session = Session::new(SessionConfig {
+        reject_bad_checksum: listener.reject_bad_checksum,
+        max_frame_len: limits.max_frame_len,
+    });
+    let mut codec = FrameCodec::<P>::new(limits.max_frame_len);
+    let mut buf = BytesMut::with_capacity(READ_BUFFER);
+    let mut messages: Vec<Message> = Vec::with_capacity(4);
+    let mut reply = Vec::with_capacity(64);
+    let mut errors = 0_u32;
+    let idle = Duration::from_secs(limits.idle_timeout_secs.max(1));
+    loop {
+        loop {
+            let chunk = match codec.decode(&mut buf) {
+                Ok(Some(chunk)) => chunk,
+                Ok(None) => break,
+                Err(e) => return Closed::Io(e.to_string()),
+            };
+            let frame = match chunk {
+                Chunk::Frame(frame) => frame,
+                Chunk::Skipped { error, .. } => {
+                    errors += 1;
+                    tracing::debug!(%peer, protocol = %P::KIND, %error, "skipped bytes");
+                    if errors > limits.error_budget {
+                        return Closed::ErrorBudget;
+                    }
+                    continue;
+                }
+            };
+            messages.clear();
+            let ack = match P::decode(&frame, &mut session, &mut messages) {
+                Ok(ack) => ack,
+                Err(error) => {
+                    errors += 1;
+                    tracing::debug!(%peer, protocol = %P::KIND, %error, frame = %hex(&frame), "undecodable frame");
+                    if errors > limits.error_budget {
+                        return Closed::ErrorBudget;
+                    }
+                    continue;
+                }
+            };
+            let rows = match rows_for::<P>(&shared, &session, &messages, &frame, peer).await {
+                Ok(rows) => rows,
+                Err(closed) => return closed,
+            };
+            if let Err(error) = shared.writer.write(rows).await {
+                tracing::warn!(%peer, %error, "rows not durable: closing without acknowledging");
+                return Closed::WriteFailed;
+            }
+            reply.clear();
+            P::write_reply(&ack, &mut session, Utc::now(), &mut reply);
+            if !reply.is_empty() {
+                if let Err(e) = socket.write_all(&reply).await {
+                    return Closed::Io(e.to_string());
+                }
+            }
+        }
+        if buf.capacity() - buf.len() < 64 {
+            buf.reserve(READ_BUFFER);
+        }
+        let read = tokio::select! {
+            read = tokio::time::timeout(idle, socket.read_buf(&mut buf)) => read,
+            _ = shutdown.changed() => return Closed::Shutdown,
+        };
+        match read {
+            Err(_) => return Closed::Idle,
+            Ok(Err(e)) => return Closed::Io(e.to_string()),
+            Ok(Ok(0)) => return Closed::ByPeer,
+            Ok(Ok(_)) => {}
+        }
+    }
+}
+
+/// The rows for one decoded frame, following the identity rules: a registered device's messages
+/// go to positions and events; anything else goes to quarantine, or closes the connection.
+async fn rows_for<P: Protocol>(
+    shared: &Shared,
+    session: &Session,
+    messages: &[Message],
+    frame: &[u8],
+    peer: SocketAddr,
+) -> Result<Rows, Closed> {
+    let now = Utc::now();
+    let mut rows = Rows::default();
+    let key = match &session.device_id {
+        Some(id) => shared.registry.lookup(id).await.map_err(|e| {
+            tracing::warn!(%peer, error = %e, "device lookup failed");
+            Closed::WriteFailed
+        })?,
+        None => None,
+    };
+    match key {
+        Some(key) => rows.add_messages(key, now, messages),
+        None if shared.config.unknown_devices == UnknownDevices::Reject && session.device_id.is_some() => {
+            tracing::info!(%peer, device = ?session.device_id, "unregistered device rejected");
+            return Err(Closed::Unregistered);
+        }
+        None => rows.quarantine.push(QuarantineRow {
+            protocol: P::KIND.name(),
+            imei: session.device_id.map(|d| d.to_string()),
+            received_at: now,
+            peer: peer.to_string(),
+            frame: frame.to_vec(),
+            decoded: serde_json::to_string(messages).unwrap_or_else(|_| "[]".to_owned()),
+        }),
+    }
+    Ok(rows)
+}
+
+fn hex(bytes: &[u8]) -> String {
+    leasewatch_protocols::message::HexDisplay(bytes).to_string()
+}

@@ -1,0 +1,62 @@
+//! The database: connecting (creating the database when it does not exist yet), migrating, and
+//! keeping the daily partitions ahead of time.
+
+use std::str::FromStr;
+
+use chrono::{Duration, NaiveDate, Utc};
+use sqlx::postgres::{PgConnectOptions, PgPoolOptions};
+use sqlx::{ConnectOptions, Connection, PgPool};
+
+/// Errors of database set-up.
+#[derive(Debug, thiserror::Error)]
+pub enum DbError {
+    /// The URL does not parse.
+    #[error("invalid database URL: {0}")]
+    Url(#[source] sqlx::Error),
+    /// The server refused or could not be reached.
+    #[error("cannot reach the database: {0}")]
+    Connect(#[source] sqlx::Error),
+    /// A migration failed.
+    #[error("migration failed: {0}")]
+    Migrate(#[from] sqlx::migrate::MigrateError),
+    /// Any other query failed.
+    #[error("database error: {0}")]
+    Query(#[from] sqlx::Error),
+}
+
+/// Connects to `url`, creating its database first when the server says it does not exist.
+pub async fn connect(url: &str, max_connections: u32) -> Result<PgPool, DbError> {
+    let options = PgConnectOptions::from_str(url).map_err(DbError::Url)?;
+    let pool = PgPoolOptions::new().max_connections(max_connections);
+    match pool.clone().connect_with(options.clone()).await {
+        Ok(pool) => Ok(pool),
+        Err(sqlx::Error::Database(e)) if e.code().as_deref() == Some("3D000") => {
+            let name = options.get_database().unwrap_or("leasewatch").to_owned();
+            let mut admin = options.clone().database("postgres").connect().await.map_err(DbError::Connect)?;
+            let quoted = name.replace('"', "\"\"");
+            sqlx::query(&format!("CREATE DATABASE \"{quoted}\"")).execute(&mut admin).await?;
+            admin.close().await.ok();
+            tracing::info!(database = %name, "created the database");
+            pool.connect_with(options).await.map_err(DbError::Connect)
+        }
+        Err(e) => Err(DbError::Connect(e)),
+    }
+}
+
+/// Applies every pending migration and creates the partitions for the days around today.
+pub async fn migrate(pool: &PgPool, ahead_days: u32) -> Result<(), DbError> {
+    crate::MIGRATOR.run(pool).await?;
+    let today = Utc::now().date_naive();
+    ensure_partitions(pool, today - Duration::days(1), today + Duration::days(ahead_days.into())).await?;
+    Ok(())
+}
+
+/// Creates the daily partitions of positions and events for `[first, last]`; returns how many were made.
+pub async fn ensure_partitions(pool: &PgPool, first: NaiveDate, last: NaiveDate) -> Result<i32, DbError> {
+    Ok(sqlx::query_scalar("SELECT leasewatch_ensure_partitions($1, $2)").bind(first).bind(last).fetch_one(pool).await?)
+}
+
+/// Drops the daily partitions that end before `keep_from`; returns how many were dropped.
+pub async fn drop_partitions(pool: &PgPool, keep_from: NaiveDate) -> Result<i32, DbError> {
+    Ok(sqlx::query_scalar("SELECT leasewatch_drop_partitions($1)").bind(keep_from).fetch_one(pool).await?)
+}

@@ -1,0 +1,174 @@
+//! A device session over real TCP against real PostgreSQL: login, positions, resends,
+//! acknowledgements only after commit, and the quarantine for unregistered devices.
+
+#![allow(clippy::panic, clippy::unwrap_used, clippy::expect_used)] // tests fail loudly
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use leasewatch_ingest::config::{IngestConfig, UnknownDevices};
+use leasewatch_ingest::connection::Shared;
+use leasewatch_ingest::devices::{NewDevice, Registry, import};
+use leasewatch_ingest::listener::{ListenerContext, PerIp, run};
+use leasewatch_ingest::writer::Writer;
+use leasewatch_protocols::{DeviceId, Gt06, Position, gt06};
+use sqlx::PgPool;
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
+use tokio::net::{TcpListener, TcpStream};
+use tokio::sync::{Semaphore, watch};
+
+/// Starts a GT06 listener on a free port; returns its address and the shutdown switch.
+async fn start(pool: &PgPool, unknown: UnknownDevices) -> (std::net::SocketAddr, watch::Sender<bool>) {
+    let config = IngestConfig { unknown_devices: unknown, ..IngestConfig::default() };
+    let (writer, _task) = Writer::start(pool.clone(), config.writer.clone());
+    let shared = Arc::new(Shared { config, registry: Registry::new(pool.clone()), writer });
+    let socket = TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let address = socket.local_addr().unwrap();
+    let (stop, shutdown) = watch::channel(false);
+    let ctx = ListenerContext {
+        shared,
+        connections: Arc::new(Semaphore::new(100)),
+        per_ip: Arc::new(PerIp::default()),
+        shutdown,
+        drain: Duration::from_secs(1),
+    };
+    tokio::spawn(run::<Gt06>(socket, ctx));
+    (address, stop)
+}
+
+async fn register(pool: &PgPool, imei: &str) {
+    let row = NewDevice { imei: imei.into(), protocol: "gt06".into(), model: None, sim: None, kind: None };
+    import(pool, &[row]).await.unwrap();
+}
+
+fn fix(second: i64) -> Position {
+    Position {
+        fix_time: chrono::DateTime::from_timestamp(1_767_225_600 + second, 0).unwrap(),
+        latitude: 31.2304,
+        longitude: 121.4737,
+        speed_kmh: 42.0,
+        course: 90.0,
+        altitude: None,
+        satellites: Some(9),
+        valid: true,
+        cell: None,
+    }
+}
+
+async fn reply(stream: &mut TcpStream) -> Vec<u8> {
+    let mut buf = [0_u8; 10];
+    tokio::time::timeout(Duration::from_secs(5), stream.read_exact(&mut buf)).await.unwrap().unwrap();
+    buf.to_vec()
+}
+
+#[sqlx::test(migrator = "leasewatch_ingest::MIGRATOR")]
+async fn positions_are_acknowledged_after_commit_and_resends_are_stored_once(pool: PgPool) {
+    register(&pool, "864717003283581").await;
+    let (address, _stop) = start(&pool, UnknownDevices::Quarantine).await;
+    let mut device = TcpStream::connect(address).await.unwrap();
+    let imei = DeviceId::new(b"864717003283581").unwrap();
+    let mut frame = Vec::new();
+    gt06::device::login(&imei, 1, &mut frame);
+    device.write_all(&frame).await.unwrap();
+    assert_eq!(&reply(&mut device).await[..6], &[0x78, 0x78, 0x05, 0x01, 0x00, 0x01], "login acknowledged");
+    for (serial, second) in [(2, 0), (3, 10), (4, 10)] {
+        frame.clear();
+        gt06::device::position(&fix(second), serial, &mut frame);
+        device.write_all(&frame).await.unwrap();
+        let ack = reply(&mut device).await;
+        assert_eq!(&ack[3..6], &[0x12, 0, serial as u8], "acknowledged with the frame's serial");
+        // The acknowledgement came after the commit: the row is already visible.
+        let stored: i64 = sqlx::query_scalar("SELECT count(*) FROM positions WHERE fix_time = $1")
+            .bind(fix(second).fix_time)
+            .fetch_one(&pool)
+            .await
+            .unwrap();
+        assert_eq!(stored, 1);
+    }
+    let total: i64 = sqlx::query_scalar("SELECT count(*) FROM positions").fetch_one(&pool).await.unwrap();
+    assert_eq!(total, 2, "the resent fix is stored once");
+    let logins: i64 =
+        sqlx::query_scalar("SELECT count(*) FROM device_events WHERE kind = 'login'").fetch_one(&pool).await.unwrap();
+    assert_eq!(logins, 1);
+    let (lat, speed): (f64, f32) =
+        sqlx::query_as("SELECT latitude, speed_kmh FROM device_state").fetch_one(&pool).await.unwrap();
+    assert!((lat - 31.2304).abs() < 1e-6 && speed == 42.0);
+}
+
+#[sqlx::test(migrator = "leasewatch_ingest::MIGRATOR")]
+async fn an_unregistered_device_lands_in_quarantine_never_in_positions(pool: PgPool) {
+    let (address, _stop) = start(&pool, UnknownDevices::Quarantine).await;
+    let mut device = TcpStream::connect(address).await.unwrap();
+    let mut frame = Vec::new();
+    gt06::device::login(&DeviceId::new(b"864717003283999").unwrap(), 1, &mut frame);
+    gt06::device::position(&fix(0), 2, &mut frame);
+    device.write_all(&frame).await.unwrap();
+    reply(&mut device).await;
+    reply(&mut device).await;
+    let quarantined: Vec<(Option<String>, String)> =
+        sqlx::query_as("SELECT imei, protocol FROM quarantine ORDER BY id").fetch_all(&pool).await.unwrap();
+    assert_eq!(quarantined, vec![(Some("864717003283999".into()), "gt06".into()); 2]);
+    let positions: i64 = sqlx::query_scalar("SELECT count(*) FROM positions").fetch_one(&pool).await.unwrap();
+    assert_eq!(positions, 0);
+}
+
+#[sqlx::test(migrator = "leasewatch_ingest::MIGRATOR")]
+async fn with_the_reject_policy_an_unregistered_device_is_disconnected_unacknowledged(pool: PgPool) {
+    let (address, _stop) = start(&pool, UnknownDevices::Reject).await;
+    let mut device = TcpStream::connect(address).await.unwrap();
+    let mut frame = Vec::new();
+    gt06::device::login(&DeviceId::new(b"864717003283999").unwrap(), 1, &mut frame);
+    device.write_all(&frame).await.unwrap();
+    let mut buf = [0_u8; 16];
+    let read = tokio::time::timeout(Duration::from_secs(5), device.read(&mut buf)).await.unwrap();
+    assert!(matches!(read, Ok(0) | Err(_)), "closed without a reply");
+}
+
+#[sqlx::test(migrator = "leasewatch_ingest::MIGRATOR")]
+async fn garbage_and_broken_frames_do_not_cost_the_good_frames_around_them(pool: PgPool) {
+    register(&pool, "864717003283581").await;
+    let (address, _stop) = start(&pool, UnknownDevices::Quarantine).await;
+    let mut device = TcpStream::connect(address).await.unwrap();
+    let mut stream = Vec::new();
+    gt06::device::login(&DeviceId::new(b"864717003283581").unwrap(), 1, &mut stream);
+    stream.extend_from_slice(b"\x00\xffgarbage\x78\x78\x05");
+    gt06::device::position(&fix(0), 2, &mut stream);
+    device.write_all(&stream).await.unwrap();
+    reply(&mut device).await;
+    reply(&mut device).await;
+    let positions: i64 = sqlx::query_scalar("SELECT count(*) FROM positions").fetch_one(&pool).await.unwrap();
+    assert_eq!(positions, 1);
+}
+
+#[sqlx::test(migrator = "leasewatch_ingest::MIGRATOR")]
+async fn importing_the_same_devices_twice_changes_nothing(pool: PgPool) {
+    let rows = leasewatch_ingest::devices::parse_csv(
+        "imei,protocol,model,sim,kind\n864717003283581,gt06,GT06N,,wired\n013800138000,jt808,,,wireless\n".as_bytes(),
+    )
+    .unwrap();
+    let first = import(&pool, &rows).await.unwrap();
+    assert_eq!((first.inserted, first.updated, first.unchanged), (2, 0, 0));
+    let again = import(&pool, &rows).await.unwrap();
+    assert_eq!((again.inserted, again.updated, again.unchanged), (0, 0, 2));
+}
+
+#[sqlx::test(migrator = "leasewatch_ingest::MIGRATOR")]
+async fn daily_partitions_take_over_their_rows_from_the_default_partition(pool: PgPool) {
+    register(&pool, "864717003283581").await;
+    let id: i64 = sqlx::query_scalar("SELECT id FROM devices").fetch_one(&pool).await.unwrap();
+    sqlx::query(
+        "INSERT INTO positions (device_id, fix_time, server_time, latitude, longitude, speed_kmh, course, valid)
+         VALUES ($1, '2030-05-05 10:00:00+00', now(), 1, 1, 0, 0, true)",
+    )
+    .bind(id)
+    .execute(&pool)
+    .await
+    .unwrap();
+    let day = chrono::NaiveDate::from_ymd_opt(2030, 5, 5).unwrap();
+    let created = leasewatch_ingest::db::ensure_partitions(&pool, day, day).await.unwrap();
+    assert_eq!(created, 2);
+    let in_day: i64 = sqlx::query_scalar("SELECT count(*) FROM positions_20300505").fetch_one(&pool).await.unwrap();
+    assert_eq!(in_day, 1);
+    let dropped = leasewatch_ingest::db::drop_partitions(&pool, day + chrono::Duration::days(1)).await.unwrap();
+    assert!(dropped >= 2);
+}

@@ -1,0 +1,71 @@
+//! The daemon's configuration: defaults, then a TOML file, then the environment
+//! (`DATABASE_URL`, and `LEASEWATCH_*` with `__` between levels, e.g.
+//! `LEASEWATCH_INGEST__LISTENERS__GT06__BIND=0.0.0.0:6023`).
+
+use std::path::Path;
+
+use figment::Figment;
+use figment::providers::{Env, Format, Toml};
+use leasewatch_ingest::config::IngestConfig;
+use serde::Deserialize;
+
+/// Everything the daemon reads at start-up.
+#[derive(Debug, Clone, Deserialize, PartialEq, Eq)]
+#[serde(deny_unknown_fields, default)]
+pub struct Config {
+    /// PostgreSQL; the database is created when missing.
+    pub database_url: String,
+    /// Connections in the pool (the writer uses one at a time; the rest serve lookups).
+    pub database_pool: u32,
+    /// Seconds given to open connections to finish on shutdown.
+    pub shutdown_drain_secs: u64,
+    /// Device ingest.
+    pub ingest: IngestConfig,
+}
+
+impl Default for Config {
+    fn default() -> Self {
+        Self {
+            database_url: "postgres://postgres@127.0.0.1:5432/leasewatch".to_owned(),
+            database_pool: 8,
+            shutdown_drain_secs: 10,
+            ingest: IngestConfig::default(),
+        }
+    }
+}
+
+impl Config {
+    /// Loads the configuration from `file` (when given) and the environment.
+    pub fn load(file: Option<&Path>) -> Result<Self, Box<figment::Error>> {
+        let mut figment = Figment::new();
+        if let Some(file) = file {
+            figment = figment.merge(Toml::file_exact(file));
+        }
+        figment
+            .merge(Env::prefixed("LEASEWATCH_").split("__"))
+            .merge(Env::raw().only(&["database_url"]))
+            .extract()
+            .map_err(Box::new)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn defaults_work_on_a_machine_with_postgresql_on_localhost() {
+        let config = figment::Figment::new().extract::<Config>().unwrap_or_default();
+        assert_eq!(config, Config::default());
+        assert_eq!(config.ingest.listeners.gt06.bind.port(), 5023);
+        assert_eq!(config.ingest.listeners.jt808.bind.port(), 5015);
+        assert_eq!(config.ingest.listeners.teltonika.bind.port(), 5027);
+        assert_eq!(config.ingest.listeners.h02.bind.port(), 5013);
+    }
+
+    #[test]
+    fn unknown_settings_are_refused() {
+        let figment = figment::Figment::new().merge(Toml::string("databse_url = 'x'"));
+        assert!(figment.extract::<Config>().is_err());
+    }
+}

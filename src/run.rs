@@ -1,0 +1,99 @@
+//! `leasewatch run`: the daemon — the TCP listeners and the writer in one process, until SIGTERM
+//! or SIGINT; then it stops accepting, lets connections finish their frame, flushes, and exits.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use anyhow::Context;
+use chrono::Utc;
+use leasewatch_ingest::connection::Shared;
+use leasewatch_ingest::devices::Registry;
+use leasewatch_ingest::listener::{self, ListenerContext, PerIp};
+use leasewatch_ingest::writer::Writer;
+use leasewatch_protocols::{Gt06, H02, Jt808, ProtocolKind, Teltonika};
+use tokio::net::TcpListener;
+use tokio::sync::{Semaphore, watch};
+
+use crate::config::Config;
+
+/// Runs the daemon.
+pub async fn run(config: Config) -> anyhow::Result<()> {
+    let pool = leasewatch_ingest::db::connect(&config.database_url, config.database_pool).await?;
+    leasewatch_ingest::db::migrate(&pool, config.ingest.partitions_ahead_days).await?;
+    let (writer, writer_task) = Writer::start(pool.clone(), config.ingest.writer.clone());
+    let shared = Arc::new(Shared { config: config.ingest.clone(), registry: Registry::new(pool.clone()), writer });
+    let (stop, stopped) = watch::channel(false);
+    let ctx = ListenerContext {
+        shared: shared.clone(),
+        connections: Arc::new(Semaphore::new(config.ingest.limits.max_connections)),
+        per_ip: Arc::new(PerIp::default()),
+        shutdown: stopped,
+        drain: Duration::from_secs(config.shutdown_drain_secs),
+    };
+    let mut listeners = tokio::task::JoinSet::new();
+    for protocol in ProtocolKind::ALL {
+        let settings = config.ingest.listeners.get(protocol);
+        if !settings.enabled {
+            continue;
+        }
+        let socket = TcpListener::bind(settings.bind)
+            .await
+            .with_context(|| format!("cannot listen for {protocol} on {}", settings.bind))?;
+        tracing::info!(%protocol, address = %settings.bind, "listening");
+        let ctx = ctx.clone();
+        match protocol {
+            ProtocolKind::Gt06 => listeners.spawn(listener::run::<Gt06>(socket, ctx)),
+            ProtocolKind::Jt808 => listeners.spawn(listener::run::<Jt808>(socket, ctx)),
+            ProtocolKind::Teltonika => listeners.spawn(listener::run::<Teltonika>(socket, ctx)),
+            ProtocolKind::H02 => listeners.spawn(listener::run::<H02>(socket, ctx)),
+        };
+    }
+    drop(ctx);
+    drop(shared);
+    let maintenance = tokio::spawn(partitions(pool.clone(), config.ingest.partitions_ahead_days));
+    shutdown_signal().await;
+    tracing::info!("shutting down: no new connections, finishing open frames");
+    let _ = stop.send(true);
+    while listeners.join_next().await.is_some() {}
+    maintenance.abort();
+    // Every connection is gone, so every writer handle is: the writer flushes what it holds and ends.
+    writer_task.await.context("writer task failed")?;
+    pool.close().await;
+    tracing::info!("stopped");
+    Ok(())
+}
+
+/// Keeps the daily partitions ahead of today (hourly; idempotent).
+async fn partitions(pool: sqlx::PgPool, ahead_days: u32) {
+    let mut tick = tokio::time::interval(Duration::from_secs(3600));
+    loop {
+        tick.tick().await;
+        let today = Utc::now().date_naive();
+        let last = today + chrono::Duration::days(ahead_days.into());
+        if let Err(e) = leasewatch_ingest::db::ensure_partitions(&pool, today, last).await {
+            tracing::warn!(error = %e, "could not create partitions");
+        }
+    }
+}
+
+async fn shutdown_signal() {
+    #[cfg(unix)]
+    {
+        use tokio::signal::unix::{SignalKind, signal};
+        match signal(SignalKind::terminate()) {
+            Ok(mut term) => {
+                tokio::select! {
+                    _ = term.recv() => {}
+                    _ = tokio::signal::ctrl_c() => {}
+                }
+            }
+            Err(_) => {
+                let _ = tokio::signal::ctrl_c().await;
+            }
+        }
+    }
+    #[cfg(not(unix))]
+    {
+        let _ = tokio::signal::ctrl_c().await;
+    }
+}
