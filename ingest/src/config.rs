@@ -1,6 +1,7 @@
 //! Ingest settings. Every limit is a field with a named default, and says what it protects.
 
 use std::net::SocketAddr;
+use std::path::PathBuf;
 
 use leasewatch_protocols::ProtocolKind;
 use serde::Deserialize;
@@ -108,11 +109,24 @@ pub struct WriterConfig {
     pub flush_ms: u64,
     /// Batches the channel holds before connections stop reading (back-pressure).
     pub channel_capacity: usize,
+    /// The spool file, used while the database is unreachable.
+    pub spool_path: PathBuf,
+    /// The spool's size limit; when full, devices are no longer acknowledged (an error is logged).
+    pub spool_max_bytes: u64,
+    /// Milliseconds between attempts to reach the database again while the spool holds batches.
+    pub retry_ms: u64,
 }
 
 impl Default for WriterConfig {
     fn default() -> Self {
-        Self { batch_rows: 5_000, flush_ms: 20, channel_capacity: 10_000 }
+        Self {
+            batch_rows: 5_000,
+            flush_ms: 20,
+            channel_capacity: 10_000,
+            spool_path: PathBuf::from("spool/leasewatch.spool"),
+            spool_max_bytes: 1 << 30,
+            retry_ms: 1_000,
+        }
     }
 }
 

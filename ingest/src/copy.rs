@@ -10,6 +10,9 @@
 
 use chrono::{DateTime, Utc};
 
+/// Length of a payload with no tuple: header and trailer.
+pub const EMPTY_PAYLOAD_LEN: usize = 21;
+
 /// Microseconds between the Unix epoch and PostgreSQL's (2000-01-01).
 const PG_EPOCH_MICROS: i64 = 946_684_800_000_000;
 
@@ -122,6 +125,11 @@ impl CopyBuffer {
     /// Writes the trailer; the payload is ready to send.
     pub fn finish(&mut self) -> &[u8] {
         self.buf.extend_from_slice(&(-1_i16).to_be_bytes());
+        &self.buf
+    }
+
+    /// The payload as written so far (after `finish`, the whole of it).
+    pub fn bytes(&self) -> &[u8] {
         &self.buf
     }
 

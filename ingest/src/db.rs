@@ -27,7 +27,8 @@ pub enum DbError {
 /// Connects to `url`, creating its database first when the server says it does not exist.
 pub async fn connect(url: &str, max_connections: u32) -> Result<PgPool, DbError> {
     let options = PgConnectOptions::from_str(url).map_err(DbError::Url)?;
-    let pool = PgPoolOptions::new().max_connections(max_connections);
+    // A short acquire timeout: while the database is down the writer must learn it fast and spool.
+    let pool = PgPoolOptions::new().max_connections(max_connections).acquire_timeout(std::time::Duration::from_secs(3));
     match pool.clone().connect_with(options.clone()).await {
         Ok(pool) => Ok(pool),
         Err(sqlx::Error::Database(e)) if e.code().as_deref() == Some("3D000") => {

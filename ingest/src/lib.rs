@@ -7,6 +7,7 @@
 //! - [`copy`]: PostgreSQL's binary COPY format, encoded by hand into a reused buffer.
 //! - [`writer`]: the batching writer — rows in through a bounded channel, flushed by size or
 //!   time with binary COPY into a de-duplicating staging path, acknowledged after commit.
+//! - [`spool`]: the local append-only spool that keeps acknowledging while the database is down.
 //! - [`connection`]: one device's TCP session: frames in, rows to the writer, replies out only
 //!   once the rows are durable.
 //! - [`listener`]: the accept loop per protocol, with its connection limits.
@@ -17,6 +18,7 @@ pub mod copy;
 pub mod db;
 pub mod devices;
 pub mod listener;
+pub mod spool;
 pub mod writer;
 
 /// The migrations of the whole schema.

@@ -3,8 +3,10 @@
 //! has passed, copies them in binary into temporary staging tables, moves them into place with
 //! duplicates removed, commits, and only then tells each sender its rows are durable.
 //!
-//! When the database fails, the senders are told so and acknowledge nothing: the devices resend,
-//! and the de-duplication on (device, fix time) and (device, time, kind) keeps resends single.
+//! When the database fails, batches go to the [spool](crate::spool) and are acknowledged once
+//! synced to disk; the spool is replayed when the database is back. Only when the spool cannot take
+//! them either are the senders told so: they acknowledge nothing, the devices resend, and the
+//! de-duplication on (device, fix time) and (device, time, kind) keeps resends single.
 
 use std::time::Duration;
 
@@ -14,8 +16,9 @@ use sqlx::PgPool;
 use tokio::sync::{mpsc, oneshot};
 
 use crate::config::WriterConfig;
-use crate::copy::CopyBuffer;
+use crate::copy::{CopyBuffer, EMPTY_PAYLOAD_LEN};
 use crate::devices::DeviceKey;
+use crate::spool::Spool;
 
 /// A position row.
 #[derive(Debug, Clone, PartialEq)]
@@ -148,9 +151,40 @@ impl Writer {
 }
 
 async fn run(pool: PgPool, config: WriterConfig, mut rx: mpsc::Receiver<Request>) {
+    let mut spool = match Spool::open(&config.spool_path, config.spool_max_bytes) {
+        Ok(spool) => Some(spool),
+        Err(e) => {
+            tracing::error!(path = %config.spool_path.display(), error = %e, "no spool: batches are acknowledged only once in the database");
+            None
+        }
+    };
+    let retry = Duration::from_millis(config.retry_ms.max(10));
+    // While the database is known to be down, batches go straight to the spool until this instant.
+    let mut down_until: Option<tokio::time::Instant> = None;
+    if let Some(spool) = spool.as_mut() {
+        if !spool.is_empty() && replay(&pool, spool).await.is_err() {
+            down_until = Some(tokio::time::Instant::now() + retry);
+        }
+    }
     let mut pending: Vec<Request> = Vec::new();
     let mut buffers = Buffers::default();
-    while let Some(first) = rx.recv().await {
+    loop {
+        let spooled = spool.as_ref().is_some_and(|s| !s.is_empty());
+        let first = if spooled {
+            match tokio::time::timeout(retry, rx.recv()).await {
+                Ok(request) => request,
+                Err(_) => {
+                    // Idle with batches in the spool: try the database again.
+                    if let Some(spool) = spool.as_mut() {
+                        down_until = replay(&pool, spool).await.err().map(|()| tokio::time::Instant::now() + retry);
+                    }
+                    continue;
+                }
+            }
+        } else {
+            rx.recv().await
+        };
+        let Some(first) = first else { break };
         let mut rows = first.rows.len();
         pending.push(first);
         let deadline = tokio::time::Instant::now() + Duration::from_millis(config.flush_ms);
@@ -163,14 +197,59 @@ async fn run(pool: PgPool, config: WriterConfig, mut rx: mpsc::Receiver<Request>
                 Ok(None) | Err(_) => break,
             }
         }
-        let result = flush(&pool, &pending, &mut buffers).await.map_err(|e| {
-            tracing::warn!(error = %e, rows, "batch not written; devices will resend");
-            WriteError::Database(e.to_string())
-        });
+        buffers.encode(pending.iter().map(|r| &r.rows));
+        let now = tokio::time::Instant::now();
+        let db_result = match down_until {
+            Some(until) if now < until => Err("database down".to_owned()),
+            _ => apply(&pool, buffers.parts()).await.map_err(|e| e.to_string()),
+        };
+        let result = match db_result {
+            Ok(()) => {
+                down_until = None;
+                Ok(())
+            }
+            Err(why) => {
+                if down_until.is_none_or(|until| now >= until) {
+                    tracing::warn!(error = %why, rows, "database unavailable: spooling");
+                    down_until = Some(now + retry);
+                }
+                match spool.as_mut().map(|s| s.append(buffers.parts())) {
+                    Some(Ok(())) => Ok(()),
+                    Some(Err(e)) => {
+                        tracing::error!(error = %e, rows, "cannot spool: not acknowledged, devices will resend");
+                        Err(WriteError::Database(why))
+                    }
+                    None => Err(WriteError::Database(why)),
+                }
+            }
+        };
         for request in pending.drain(..) {
             let _ = request.done.send(result.clone());
         }
+        if down_until.is_some_and(|until| tokio::time::Instant::now() >= until) {
+            if let Some(spool) = spool.as_mut().filter(|s| !s.is_empty()) {
+                down_until = replay(&pool, spool).await.err().map(|()| tokio::time::Instant::now() + retry);
+            }
+        }
     }
+    // Every handle is gone: one last attempt to empty the spool before the process ends.
+    if let Some(spool) = spool.as_mut().filter(|s| !s.is_empty()) {
+        let _ = replay(&pool, spool).await;
+    }
+}
+
+/// Replays the spool into the database in order, then empties it. `Err` when the database is
+/// still unavailable (the spool is kept whole: replaying twice is harmless thanks to de-duplication).
+async fn replay(pool: &PgPool, spool: &mut Spool) -> Result<(), ()> {
+    let batches = spool.read_all().map_err(|e| tracing::error!(error = %e, "cannot read the spool"))?;
+    for batch in &batches {
+        apply(pool, [&batch.positions, &batch.events, &batch.quarantine]).await.map_err(|e| {
+            tracing::debug!(error = %e, "database still unavailable");
+        })?;
+    }
+    spool.clear().map_err(|e| tracing::error!(error = %e, "cannot truncate the spool"))?;
+    tracing::info!(batches = batches.len(), "spool replayed into the database");
+    Ok(())
 }
 
 /// COPY buffers reused from batch to batch.
@@ -190,67 +269,89 @@ fn attributes_json(message: &Message, out: &mut Vec<u8>) -> String {
     String::from_utf8_lossy(out).into_owned()
 }
 
-/// Writes one batch in one transaction.
-async fn flush(pool: &PgPool, requests: &[Request], b: &mut Buffers) -> Result<(), sqlx::Error> {
-    b.positions.start();
-    b.events.start();
-    b.quarantine.start();
-    for rows in requests.iter().map(|r| &r.rows) {
-        for row in &rows.positions {
-            let Some(p) = row.message.position else { continue };
-            let s = &row.message.status;
-            let json = attributes_json(&row.message, &mut b.json);
-            b.positions
-                .row(16)
-                .int8(row.device)
-                .timestamptz(p.fix_time)
-                .timestamptz(row.server_time)
-                .float8(p.latitude)
-                .float8(p.longitude)
-                .float4(Some(p.speed_kmh as f32))
-                .float4(Some(p.course as f32))
-                .float4(p.altitude.map(|a| a as f32))
-                .int2(p.satellites.map(i16::from))
-                .bool(Some(p.valid))
-                .bool(s.ignition)
-                .float4(s.power_voltage.map(|v| v as f32))
-                .int2(s.battery_percent.map(i16::from))
-                .opt_int8(s.odometer_m.and_then(|m| i64::try_from(m).ok()))
-                .int4(row.message.alarms.bits() as i32)
-                .jsonb(&json);
+impl Buffers {
+    /// Encodes the rows of `batches` as three binary COPY payloads.
+    fn encode<'a>(&mut self, batches: impl Iterator<Item = &'a Rows>) {
+        self.positions.start();
+        self.events.start();
+        self.quarantine.start();
+        for rows in batches {
+            for row in &rows.positions {
+                let Some(p) = row.message.position else { continue };
+                let s = &row.message.status;
+                let json = attributes_json(&row.message, &mut self.json);
+                self.positions
+                    .row(16)
+                    .int8(row.device)
+                    .timestamptz(p.fix_time)
+                    .timestamptz(row.server_time)
+                    .float8(p.latitude)
+                    .float8(p.longitude)
+                    .float4(Some(p.speed_kmh as f32))
+                    .float4(Some(p.course as f32))
+                    .float4(p.altitude.map(|a| a as f32))
+                    .int2(p.satellites.map(i16::from))
+                    .bool(Some(p.valid))
+                    .bool(s.ignition)
+                    .float4(s.power_voltage.map(|v| v as f32))
+                    .int2(s.battery_percent.map(i16::from))
+                    .opt_int8(s.odometer_m.and_then(|m| i64::try_from(m).ok()))
+                    .int4(row.message.alarms.bits() as i32)
+                    .jsonb(&json);
+            }
+            for row in &rows.events {
+                let json = attributes_json(&row.message, &mut self.json);
+                self.events
+                    .row(6)
+                    .int8(row.device)
+                    .timestamptz(row.time)
+                    .text(event_kind(row.message.kind))
+                    .timestamptz(row.server_time)
+                    .int4(row.message.alarms.bits() as i32)
+                    .jsonb(&json);
+            }
+            for row in &rows.quarantine {
+                self.quarantine.row(6).text(row.protocol);
+                match &row.imei {
+                    Some(imei) => self.quarantine.text(imei),
+                    None => self.quarantine.null(),
+                };
+                self.quarantine.timestamptz(row.received_at).text(&row.peer).bytea(&row.frame).jsonb(&row.decoded);
+            }
         }
-        for row in &rows.events {
-            let json = attributes_json(&row.message, &mut b.json);
-            let kind = serde_json::to_value(row.message.kind).ok();
-            let kind = kind.as_ref().and_then(|k| k.as_str()).unwrap_or("unknown");
-            let kind = if row.message.kind == MessageKind::Heartbeat { "alarm" } else { kind };
-            b.events
-                .row(6)
-                .int8(row.device)
-                .timestamptz(row.time)
-                .text(kind)
-                .timestamptz(row.server_time)
-                .int4(row.message.alarms.bits() as i32)
-                .jsonb(&json);
-        }
-        for row in &rows.quarantine {
-            b.quarantine.row(6).text(row.protocol);
-            match &row.imei {
-                Some(imei) => b.quarantine.text(imei),
-                None => b.quarantine.null(),
-            };
-            b.quarantine.timestamptz(row.received_at).text(&row.peer).bytea(&row.frame).jsonb(&row.decoded);
-        }
+        self.positions.finish();
+        self.events.finish();
+        self.quarantine.finish();
     }
+
+    /// The three payloads: positions, events, quarantine.
+    fn parts(&self) -> [&[u8]; 3] {
+        [self.positions.bytes(), self.events.bytes(), self.quarantine.bytes()]
+    }
+}
+
+/// The `kind` column of an event: a message without a fix that carries alarms is an alarm.
+fn event_kind(kind: MessageKind) -> &'static str {
+    match kind {
+        MessageKind::Login => "login",
+        MessageKind::Logout => "logout",
+        MessageKind::CommandReply => "command_reply",
+        _ => "alarm",
+    }
+}
+
+/// Writes three COPY payloads in one transaction: positions and events through staging tables
+/// that drop duplicates, the latest state per device, and quarantined frames.
+async fn apply(pool: &PgPool, [positions, events, quarantine]: [&[u8]; 3]) -> Result<(), sqlx::Error> {
     let mut tx = pool.begin().await?;
-    if b.positions.rows() > 0 {
+    if positions.len() > EMPTY_PAYLOAD_LEN {
         sqlx::query(
             "CREATE TEMP TABLE IF NOT EXISTS positions_staging (LIKE positions INCLUDING DEFAULTS) ON COMMIT DELETE ROWS",
         )
         .execute(&mut *tx)
         .await?;
         let mut copy = tx.copy_in_raw("COPY positions_staging FROM STDIN (FORMAT binary)").await?;
-        copy.send(b.positions.finish()).await?;
+        copy.send(positions).await?;
         copy.finish().await?;
         sqlx::query(
             "INSERT INTO positions SELECT DISTINCT ON (device_id, fix_time) * FROM positions_staging
@@ -272,22 +373,15 @@ async fn flush(pool: &PgPool, requests: &[Request], b: &mut Buffers) -> Result<(
         )
         .execute(&mut *tx)
         .await?;
-        sqlx::query(
-            "UPDATE devices d SET last_seen = m.seen
-             FROM (SELECT device_id, max(server_time) AS seen FROM positions_staging GROUP BY device_id) m
-             WHERE d.id = m.device_id AND (d.last_seen IS NULL OR d.last_seen < m.seen)",
-        )
-        .execute(&mut *tx)
-        .await?;
     }
-    if b.events.rows() > 0 {
+    if events.len() > EMPTY_PAYLOAD_LEN {
         sqlx::query(
             "CREATE TEMP TABLE IF NOT EXISTS events_staging (LIKE device_events INCLUDING DEFAULTS) ON COMMIT DELETE ROWS",
         )
         .execute(&mut *tx)
         .await?;
         let mut copy = tx.copy_in_raw("COPY events_staging FROM STDIN (FORMAT binary)").await?;
-        copy.send(b.events.finish()).await?;
+        copy.send(events).await?;
         copy.finish().await?;
         sqlx::query(
             "INSERT INTO device_events SELECT DISTINCT ON (device_id, time, kind) * FROM events_staging
@@ -296,13 +390,13 @@ async fn flush(pool: &PgPool, requests: &[Request], b: &mut Buffers) -> Result<(
         .execute(&mut *tx)
         .await?;
     }
-    if b.quarantine.rows() > 0 {
+    if quarantine.len() > EMPTY_PAYLOAD_LEN {
         let mut copy = tx
             .copy_in_raw(
                 "COPY quarantine (protocol, imei, received_at, peer, frame, decoded) FROM STDIN (FORMAT binary)",
             )
             .await?;
-        copy.send(b.quarantine.finish()).await?;
+        copy.send(quarantine).await?;
         copy.finish().await?;
     }
     tx.commit().await

@@ -19,7 +19,9 @@ use tokio::sync::{Semaphore, watch};
 
 /// Starts a GT06 listener on a free port; returns its address and the shutdown switch.
 async fn start(pool: &PgPool, unknown: UnknownDevices) -> (std::net::SocketAddr, watch::Sender<bool>) {
-    let config = IngestConfig { unknown_devices: unknown, ..IngestConfig::default() };
+    let mut config = IngestConfig { unknown_devices: unknown, ..IngestConfig::default() };
+    config.writer.spool_path =
+        std::env::temp_dir().join(format!("leasewatch-tcp-{}-{}", std::process::id(), address_seed()));
     let (writer, _task) = Writer::start(pool.clone(), config.writer.clone());
     let shared = Arc::new(Shared { config, registry: Registry::new(pool.clone()), writer });
     let socket = TcpListener::bind("127.0.0.1:0").await.unwrap();
@@ -34,6 +36,13 @@ async fn start(pool: &PgPool, unknown: UnknownDevices) -> (std::net::SocketAddr,
     };
     tokio::spawn(run::<Gt06>(socket, ctx));
     (address, stop)
+}
+
+/// A distinct name per test in this process.
+fn address_seed() -> u64 {
+    use std::sync::atomic::{AtomicU64, Ordering};
+    static NEXT: AtomicU64 = AtomicU64::new(0);
+    NEXT.fetch_add(1, Ordering::Relaxed)
 }
 
 async fn register(pool: &PgPool, imei: &str) {

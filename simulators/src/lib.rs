@@ -3,6 +3,11 @@
 //! # Layout
 //! - [`track`]: a vehicle's movement — driving with turns and stops, as plain values.
 //! - [`capture`]: byte streams one device would send over TCP, for the decoder and its benchmarks.
+//! - [`fleet`]: simulated device ids and the CSV that registers them.
+//! - [`load`]: the load generator — many devices over TCP at a fixed offered rate, with
+//!   acknowledgement latency and a ledger of what was acknowledged.
 
 pub mod capture;
+pub mod fleet;
+pub mod load;
 pub mod track;

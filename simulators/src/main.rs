@@ -1,4 +1,5 @@
-//! `leasewatch-sim`: device simulators. `capture` writes the byte stream one device would send.
+//! `leasewatch-sim`: device simulators. `capture` writes the byte stream one device would send,
+//! `devices` the CSV that registers a simulated fleet, `load` drives a fixed rate over TCP.
 
 use std::io::Write;
 use std::path::PathBuf;
@@ -7,6 +8,7 @@ use anyhow::{Context, bail};
 use clap::{Parser, Subcommand};
 use leasewatch_protocols::{DeviceId, ProtocolKind};
 use leasewatch_simulators::capture::location_stream;
+use leasewatch_simulators::{fleet, load};
 
 /// Device simulators speaking the real wire protocols.
 #[derive(Debug, Parser)]
@@ -36,10 +38,66 @@ enum Command {
         #[arg(long, short)]
         out: PathBuf,
     },
+    /// Print the CSV that registers the simulated devices (for `leasewatch devices import`).
+    Devices {
+        /// gt06, jt808, teltonika or h02.
+        #[arg(long, short)]
+        protocol: ProtocolKind,
+        /// How many devices.
+        #[arg(long)]
+        devices: usize,
+    },
+    /// Drive a fixed offered rate of positions from many devices over TCP; ends with a JSON summary.
+    Load {
+        /// gt06, jt808 or teltonika.
+        #[arg(long, short)]
+        protocol: ProtocolKind,
+        /// The daemon's listener.
+        #[arg(long)]
+        target: std::net::SocketAddr,
+        /// Simulated devices, one connection each.
+        #[arg(long)]
+        devices: usize,
+        /// Offered positions per second over all devices.
+        #[arg(long)]
+        rate: f64,
+        /// Seconds to run.
+        #[arg(long, default_value_t = 60)]
+        duration: u64,
+        /// Write `imei,fix_time_unix` for every acknowledged position here.
+        #[arg(long)]
+        ledger: Option<PathBuf>,
+        /// Index of the first device (to split a fleet over several generators).
+        #[arg(long, default_value_t = 0)]
+        first_device: usize,
+        /// No progress bar.
+        #[arg(long)]
+        quiet: bool,
+    },
 }
 
 fn main() -> anyhow::Result<()> {
     match Cli::parse().command {
+        Command::Devices { protocol, devices } => {
+            print!("{}", fleet::devices_csv(protocol, devices));
+            Ok(())
+        }
+        Command::Load { protocol, target, devices, rate, duration, ledger, first_device, quiet } => {
+            let config = load::LoadConfig {
+                protocol,
+                target,
+                devices,
+                rate,
+                duration: std::time::Duration::from_secs(duration),
+                ledger,
+                first_device,
+                progress: !quiet,
+            };
+            let runtime = tokio::runtime::Builder::new_multi_thread().enable_all().build()?;
+            let summary = runtime.block_on(load::run(config))?;
+            println!("{}", serde_json::to_string(&summary)?);
+            Ok(())
+        }
         Command::Capture { protocol, frames, id, seed, out } => {
             let default = if protocol == ProtocolKind::Jt808 { "013800138000" } else { "864717003283581" };
             let id = id.as_deref().unwrap_or(default);

@@ -1,0 +1,196 @@
+//! The spool: where batches go when the database cannot take them, so that devices can still be
+//! acknowledged. An append-only file of checksummed records, each holding a batch exactly as the
+//! writer would COPY it; synced to disk before the batch is acknowledged; replayed in order when
+//! the database is back (and at start-up), then truncated.
+//!
+//! ```text
+//! record: magic "LWSP" | payload length u32 | CRC-32C of payload u32 | payload
+//! payload: 3 × (length u32 | COPY bytes)      positions, events, quarantine
+//! ```
+//! A record cut short by a crash mid-append fails its length or checksum and ends the replay: it
+//! was never acknowledged.
+
+use std::fs::{File, OpenOptions};
+use std::io::{Read, Seek, SeekFrom, Write};
+use std::path::{Path, PathBuf};
+
+use crc::{CRC_32_ISCSI, Crc};
+
+const MAGIC: &[u8; 4] = b"LWSP";
+static CRC32C: Crc<u32> = Crc::<u32>::new(&CRC_32_ISCSI);
+
+/// Why a batch could not be spooled.
+#[derive(Debug, thiserror::Error)]
+pub enum SpoolError {
+    /// The spool reached its size limit: nothing more is acknowledged until the database is back.
+    #[error("spool full ({bytes} of {max} bytes)")]
+    Full {
+        /// Bytes in the spool.
+        bytes: u64,
+        /// The limit.
+        max: u64,
+    },
+    /// The disk failed.
+    #[error("spool I/O error: {0}")]
+    Io(#[from] std::io::Error),
+}
+
+/// One spooled batch: the COPY payloads of positions, events and quarantine.
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub struct SpooledBatch {
+    /// Positions, binary COPY.
+    pub positions: Vec<u8>,
+    /// Events, binary COPY.
+    pub events: Vec<u8>,
+    /// Quarantine, binary COPY.
+    pub quarantine: Vec<u8>,
+}
+
+/// The spool file.
+#[derive(Debug)]
+pub struct Spool {
+    path: PathBuf,
+    file: File,
+    bytes: u64,
+    max_bytes: u64,
+}
+
+impl Spool {
+    /// Opens (or creates) the spool at `path`, holding at most `max_bytes`.
+    pub fn open(path: &Path, max_bytes: u64) -> std::io::Result<Self> {
+        if let Some(dir) = path.parent() {
+            std::fs::create_dir_all(dir)?;
+        }
+        let file = OpenOptions::new().read(true).append(true).create(true).open(path)?;
+        let bytes = file.metadata()?.len();
+        Ok(Self { path: path.to_owned(), file, bytes, max_bytes })
+    }
+
+    /// Bytes in the spool.
+    pub fn bytes(&self) -> u64 {
+        self.bytes
+    }
+
+    /// Whether nothing waits in the spool.
+    pub fn is_empty(&self) -> bool {
+        self.bytes == 0
+    }
+
+    /// Appends one batch and syncs it to disk; only then may it be acknowledged.
+    pub fn append(&mut self, parts: [&[u8]; 3]) -> Result<(), SpoolError> {
+        let payload_len: usize = parts.iter().map(|p| 4 + p.len()).sum();
+        let total = 12 + payload_len as u64;
+        if self.bytes + total > self.max_bytes {
+            return Err(SpoolError::Full { bytes: self.bytes, max: self.max_bytes });
+        }
+        let mut record = Vec::with_capacity(total as usize);
+        record.extend_from_slice(MAGIC);
+        record.extend_from_slice(&(payload_len as u32).to_be_bytes());
+        record.extend_from_slice(&[0; 4]);
+        for part in parts {
+            record.extend_from_slice(&(part.len() as u32).to_be_bytes());
+            record.extend_from_slice(part);
+        }
+        let crc = CRC32C.checksum(&record[12..]);
+        record[8..12].copy_from_slice(&crc.to_be_bytes());
+        self.file.write_all(&record)?;
+        self.file.sync_data()?;
+        self.bytes += total;
+        Ok(())
+    }
+
+    /// Every whole record, oldest first. Reading stops at the first torn or corrupt record.
+    pub fn read_all(&mut self) -> std::io::Result<Vec<SpooledBatch>> {
+        let mut data = Vec::with_capacity(self.bytes as usize);
+        let mut file = File::open(&self.path)?;
+        file.seek(SeekFrom::Start(0))?;
+        file.read_to_end(&mut data)?;
+        Ok(parse(&data))
+    }
+
+    /// Empties the spool after a successful replay.
+    pub fn clear(&mut self) -> std::io::Result<()> {
+        self.file.set_len(0)?;
+        self.file.sync_all()?;
+        self.bytes = 0;
+        Ok(())
+    }
+}
+
+/// Splits spool bytes into batches, stopping at the first record that does not check out.
+pub fn parse(mut data: &[u8]) -> Vec<SpooledBatch> {
+    let mut batches = Vec::new();
+    while data.len() >= 12 && &data[..4] == MAGIC {
+        let len = u32::from_be_bytes([data[4], data[5], data[6], data[7]]) as usize;
+        let crc = u32::from_be_bytes([data[8], data[9], data[10], data[11]]);
+        let Some(payload) = data.get(12..12 + len) else { break };
+        if CRC32C.checksum(payload) != crc {
+            break;
+        }
+        let mut parts = Vec::with_capacity(3);
+        let mut rest = payload;
+        while rest.len() >= 4 {
+            let n = u32::from_be_bytes([rest[0], rest[1], rest[2], rest[3]]) as usize;
+            let Some(part) = rest.get(4..4 + n) else { break };
+            parts.push(part.to_vec());
+            rest = &rest[4 + n..];
+        }
+        let [positions, events, quarantine]: [Vec<u8>; 3] = match parts.try_into() {
+            Ok(p) => p,
+            Err(_) => break,
+        };
+        batches.push(SpooledBatch { positions, events, quarantine });
+        data = &data[12 + len..];
+    }
+    batches
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn temp(name: &str) -> PathBuf {
+        std::env::temp_dir().join(format!("leasewatch-spool-{name}-{}", std::process::id()))
+    }
+
+    #[test]
+    fn batches_come_back_in_order_and_clearing_empties_the_file() {
+        let path = temp("order");
+        let _ = std::fs::remove_file(&path);
+        let mut spool = Spool::open(&path, 1 << 20).unwrap_or_else(|e| panic!("{e}"));
+        spool.append([b"p1", b"", b"q1"]).unwrap_or_else(|e| panic!("{e}"));
+        spool.append([b"p2", b"e2", b""]).unwrap_or_else(|e| panic!("{e}"));
+        let batches = spool.read_all().unwrap_or_default();
+        assert_eq!(batches.len(), 2);
+        assert_eq!((batches[0].positions.as_slice(), batches[1].events.as_slice()), (&b"p1"[..], &b"e2"[..]));
+        spool.clear().unwrap_or_else(|e| panic!("{e}"));
+        assert!(spool.is_empty() && spool.read_all().unwrap_or_default().is_empty());
+        let _ = std::fs::remove_file(&path);
+    }
+
+    #[test]
+    fn a_torn_last_record_is_ignored_and_earlier_ones_survive() {
+        let path = temp("torn");
+        let _ = std::fs::remove_file(&path);
+        let mut spool = Spool::open(&path, 1 << 20).unwrap_or_else(|e| panic!("{e}"));
+        spool.append([b"first", b"", b""]).unwrap_or_else(|e| panic!("{e}"));
+        spool.append([b"second", b"", b""]).unwrap_or_else(|e| panic!("{e}"));
+        let mut data = std::fs::read(&path).unwrap_or_default();
+        data.truncate(data.len() - 3);
+        assert_eq!(parse(&data).len(), 1);
+        let last = data.len() - 1;
+        data[last] ^= 0xFF;
+        assert_eq!(parse(&data).len(), 1);
+        let _ = std::fs::remove_file(&path);
+    }
+
+    #[test]
+    fn a_full_spool_refuses_instead_of_growing() {
+        let path = temp("full");
+        let _ = std::fs::remove_file(&path);
+        let mut spool = Spool::open(&path, 40).unwrap_or_else(|e| panic!("{e}"));
+        assert!(spool.append([b"0123456789", b"", b""]).is_ok());
+        assert!(matches!(spool.append([b"0123456789", b"", b""]), Err(SpoolError::Full { .. })));
+        let _ = std::fs::remove_file(&path);
+    }
+}

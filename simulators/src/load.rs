@@ -1,0 +1,342 @@
+//! The load generator: N simulated devices over real TCP, a fixed offered rate of positions
+//! spread over them, and what came back: acknowledgements, their latency (HDR histogram), and
+//! a ledger of every acknowledged position for loss checks.
+
+use std::net::{IpAddr, Ipv4Addr, SocketAddr};
+use std::path::PathBuf;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+use bytes::BytesMut;
+use chrono::{DateTime, Utc};
+use hdrhistogram::Histogram;
+use leasewatch_protocols::jt808::Terminal;
+use leasewatch_protocols::{
+    AttrKey, AttrValue, DeviceId, Jt808, Message, MessageKind, Protocol, ProtocolKind, Scan, Status, gt06, jt808,
+    teltonika,
+};
+use serde::Serialize;
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
+use tokio::net::TcpSocket;
+use tokio::net::tcp::{OwnedReadHalf, OwnedWriteHalf};
+use tokio::sync::mpsc;
+
+use crate::fleet::device_id;
+use crate::track::Track;
+
+/// What to run.
+#[derive(Debug, Clone)]
+pub struct LoadConfig {
+    /// gt06, jt808 or teltonika (protocols that acknowledge).
+    pub protocol: ProtocolKind,
+    /// The daemon's listener.
+    pub target: SocketAddr,
+    /// Simulated devices, each on its own connection.
+    pub devices: usize,
+    /// Offered positions per second over all devices.
+    pub rate: f64,
+    /// How long to send.
+    pub duration: Duration,
+    /// Where to write `imei,fix_time_unix` for every acknowledged position.
+    pub ledger: Option<PathBuf>,
+    /// Index of the first simulated device (to run several generators side by side).
+    pub first_device: usize,
+    /// Draw a progress bar on stderr.
+    pub progress: bool,
+}
+
+/// The one-line JSON summary a run ends with.
+#[derive(Debug, Clone, Serialize)]
+pub struct Summary {
+    /// The protocol.
+    pub protocol: String,
+    /// Devices that connected.
+    pub connected: u64,
+    /// Devices that could not connect or log in.
+    pub connect_failures: u64,
+    /// Positions sent.
+    pub sent: u64,
+    /// Positions acknowledged.
+    pub acked: u64,
+    /// Acknowledged positions per second over the run.
+    pub acked_per_sec: f64,
+    /// Connections that failed mid-run.
+    pub errors: u64,
+    /// Seconds measured.
+    pub seconds: f64,
+    /// Acknowledgement latency percentiles, milliseconds.
+    pub ack_latency_ms: Latency,
+}
+
+/// Latency percentiles in milliseconds.
+#[derive(Debug, Clone, Serialize)]
+pub struct Latency {
+    /// Median.
+    pub p50: f64,
+    /// 90th percentile.
+    pub p90: f64,
+    /// 99th percentile.
+    pub p99: f64,
+    /// 99.9th percentile.
+    pub p999: f64,
+    /// Maximum.
+    pub max: f64,
+}
+
+#[derive(Debug, Default)]
+struct Counters {
+    connected: AtomicU64,
+    connect_failures: AtomicU64,
+    sent: AtomicU64,
+    acked: AtomicU64,
+    errors: AtomicU64,
+}
+
+/// Source addresses: one per 1,000 connections (under the daemon's per-address cap, and more than
+/// 64k connections fit on loopback).
+fn source_address(index: usize) -> SocketAddr {
+    let host = 1 + (index / 1_000 % 250) as u8;
+    SocketAddr::new(IpAddr::V4(Ipv4Addr::new(127, 0, 0, host)), 0)
+}
+
+/// Cities the simulated fleet starts from.
+const CITIES: [(f64, f64); 6] = [
+    (31.2304, 121.4737),
+    (39.9042, 116.4074),
+    (23.1291, 113.2644),
+    (30.5728, 104.0668),
+    (22.5431, 114.0579),
+    (34.3416, 108.9398),
+];
+
+/// Runs the load and returns its summary.
+pub async fn run(config: LoadConfig) -> anyhow::Result<Summary> {
+    if !matches!(config.protocol, ProtocolKind::Gt06 | ProtocolKind::Jt808 | ProtocolKind::Teltonika) {
+        anyhow::bail!("load needs a protocol that acknowledges positions: gt06, jt808 or teltonika");
+    }
+    let counters = Arc::new(Counters::default());
+    let histogram = Arc::new(Mutex::new(Histogram::<u64>::new_with_bounds(1, 120_000_000, 3)?));
+    let (ledger_tx, ledger_task) = match &config.ledger {
+        Some(path) => {
+            let (tx, rx) = mpsc::channel::<(DeviceId, i64)>(100_000);
+            (Some(tx), Some(tokio::spawn(write_ledger(path.clone(), rx))))
+        }
+        None => (None, None),
+    };
+    let start_fix = DateTime::<Utc>::from_timestamp(Utc::now().timestamp(), 0).unwrap_or_default();
+    let interval = Duration::from_secs_f64(config.devices as f64 / config.rate.max(0.001));
+    let started = Instant::now();
+    let deadline = started + config.duration;
+    let mut tasks = tokio::task::JoinSet::new();
+    for i in 0..config.devices {
+        let index = config.first_device + i;
+        let id = device_id(config.protocol, index);
+        let counters = counters.clone();
+        let histogram = histogram.clone();
+        let ledger = ledger_tx.clone();
+        let config = config.clone();
+        // Spread the first sends over one interval so the devices do not all speak at once.
+        let offset = interval.mul_f64(i as f64 / config.devices as f64);
+        tasks.spawn(async move {
+            let device = Device { id, index, protocol: config.protocol, start_fix };
+            match device.connect(config.target).await {
+                Ok(conn) => {
+                    counters.connected.fetch_add(1, Ordering::Relaxed);
+                    let result =
+                        device.drive(conn, offset, interval, deadline, &counters, &histogram, ledger.as_ref()).await;
+                    if result.is_err() {
+                        counters.errors.fetch_add(1, Ordering::Relaxed);
+                    }
+                }
+                Err(_) => {
+                    counters.connect_failures.fetch_add(1, Ordering::Relaxed);
+                }
+            }
+        });
+    }
+    drop(ledger_tx);
+    let progress = config.progress.then(|| progress_bar(config.duration));
+    let ticker = progress.clone().map(|bar| {
+        let counters = counters.clone();
+        tokio::spawn(async move {
+            let mut last = 0;
+            loop {
+                tokio::time::sleep(Duration::from_secs(1)).await;
+                let acked = counters.acked.load(Ordering::Relaxed);
+                bar.set_position(started.elapsed().as_secs());
+                bar.set_message(format!(
+                    "{} connected, {acked} acked, {}/s",
+                    counters.connected.load(Ordering::Relaxed),
+                    acked - last
+                ));
+                last = acked;
+            }
+        })
+    });
+    while tasks.join_next().await.is_some() {}
+    let seconds = started.elapsed().as_secs_f64().min(config.duration.as_secs_f64()).max(1e-9);
+    if let Some(t) = ticker {
+        t.abort();
+    }
+    if let Some(bar) = progress {
+        bar.finish_and_clear();
+    }
+    if let Some(task) = ledger_task {
+        task.await??;
+    }
+    let h = histogram.lock().map_err(|_| anyhow::anyhow!("histogram poisoned"))?;
+    let ms = |q: f64| h.value_at_quantile(q) as f64 / 1000.0;
+    let acked = counters.acked.load(Ordering::Relaxed);
+    Ok(Summary {
+        protocol: config.protocol.to_string(),
+        connected: counters.connected.load(Ordering::Relaxed),
+        connect_failures: counters.connect_failures.load(Ordering::Relaxed),
+        sent: counters.sent.load(Ordering::Relaxed),
+        acked,
+        acked_per_sec: acked as f64 / seconds,
+        errors: counters.errors.load(Ordering::Relaxed),
+        seconds,
+        ack_latency_ms: Latency {
+            p50: ms(0.5),
+            p90: ms(0.9),
+            p99: ms(0.99),
+            p999: ms(0.999),
+            max: h.max() as f64 / 1000.0,
+        },
+    })
+}
+
+fn progress_bar(duration: Duration) -> indicatif::ProgressBar {
+    let bar = indicatif::ProgressBar::new(duration.as_secs());
+    if let Ok(style) = indicatif::ProgressStyle::with_template("{elapsed_precise} [{bar:30}] {pos}/{len}s {msg}") {
+        bar.set_style(style);
+    }
+    bar
+}
+
+async fn write_ledger(path: PathBuf, mut rx: mpsc::Receiver<(DeviceId, i64)>) -> anyhow::Result<()> {
+    use std::io::Write;
+    let mut out = std::io::BufWriter::new(std::fs::File::create(&path)?);
+    while let Some((id, fix)) = rx.recv().await {
+        writeln!(out, "{id},{fix}")?;
+    }
+    out.flush()?;
+    Ok(())
+}
+
+/// One simulated device.
+struct Device {
+    id: DeviceId,
+    index: usize,
+    protocol: ProtocolKind,
+    start_fix: DateTime<Utc>,
+}
+
+/// A connected device's two halves and its unread bytes.
+struct Connection {
+    rd: OwnedReadHalf,
+    wr: OwnedWriteHalf,
+    buf: BytesMut,
+}
+
+impl Device {
+    async fn connect(&self, target: SocketAddr) -> anyhow::Result<Connection> {
+        let socket = TcpSocket::new_v4()?;
+        socket.bind(source_address(self.index))?;
+        let stream = tokio::time::timeout(Duration::from_secs(30), socket.connect(target)).await??;
+        stream.set_nodelay(true)?;
+        let (rd, wr) = stream.into_split();
+        let mut conn = Connection { rd, wr, buf: BytesMut::with_capacity(64) };
+        let mut frame = Vec::new();
+        match self.protocol {
+            ProtocolKind::Gt06 => gt06::device::login(&self.id, 0, &mut frame),
+            ProtocolKind::Teltonika => teltonika::device::handshake(&self.id, &mut frame),
+            _ => return Ok(conn),
+        }
+        conn.wr.write_all(&frame).await?;
+        self.read_ack(&mut conn, true).await?;
+        Ok(conn)
+    }
+
+    /// Reads one acknowledgement (the handshake's, when `login`).
+    async fn read_ack(&self, conn: &mut Connection, login: bool) -> anyhow::Result<()> {
+        let need = match (self.protocol, login) {
+            (ProtocolKind::Teltonika, true) => 1,
+            (ProtocolKind::Teltonika, false) => 4,
+            _ => 10,
+        };
+        loop {
+            if self.protocol == ProtocolKind::Jt808 {
+                if let Scan::Frame(len) = Jt808::scan(&conn.buf, 1024) {
+                    let _ = conn.buf.split_to(len);
+                    return Ok(());
+                }
+            } else if conn.buf.len() >= need {
+                let _ = conn.buf.split_to(need);
+                return Ok(());
+            }
+            let n = tokio::time::timeout(Duration::from_secs(60), conn.rd.read_buf(&mut conn.buf)).await??;
+            if n == 0 {
+                anyhow::bail!("closed by the server");
+            }
+        }
+    }
+
+    #[allow(clippy::too_many_arguments)]
+    async fn drive(
+        &self,
+        mut conn: Connection,
+        offset: Duration,
+        interval: Duration,
+        deadline: Instant,
+        counters: &Counters,
+        histogram: &Mutex<Histogram<u64>>,
+        ledger: Option<&mpsc::Sender<(DeviceId, i64)>>,
+    ) -> anyhow::Result<()> {
+        let (lat, lon) = CITIES[self.index % CITIES.len()];
+        let mut track = Track::new(self.index as u64 + 1, self.start_fix, lat, lon, 1);
+        let terminal = Terminal::from_device_id(&self.id).ok();
+        tokio::time::sleep(offset).await;
+        let mut tick = tokio::time::interval(interval);
+        tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+        let mut frame = Vec::with_capacity(128);
+        let mut serial: u16 = 1;
+        while Instant::now() < deadline {
+            tick.tick().await;
+            let fix = track.next_fix();
+            frame.clear();
+            let mut msg = Message::new(self.protocol, MessageKind::Position);
+            msg.position = Some(fix);
+            msg.status = Status { ignition: Some(fix.speed_kmh > 0.0), ..Status::default() };
+            match self.protocol {
+                ProtocolKind::Gt06 => gt06::device::position(&fix, serial, &mut frame),
+                ProtocolKind::Jt808 => {
+                    if let Some(t) = &terminal {
+                        jt808::device::location(t, serial, &msg, &mut frame);
+                    }
+                }
+                _ => {
+                    msg.attributes.set("priority", AttrValue::Int(0));
+                    msg.attributes.set("event_io", AttrValue::Int(0));
+                    msg.attributes.push(AttrKey::Io(239), AttrValue::Int(1));
+                    teltonika::device::codec8(std::slice::from_ref(&msg), &mut frame);
+                }
+            }
+            serial = serial.wrapping_add(1);
+            let sent_at = Instant::now();
+            conn.wr.write_all(&frame).await?;
+            counters.sent.fetch_add(1, Ordering::Relaxed);
+            self.read_ack(&mut conn, false).await?;
+            let micros = sent_at.elapsed().as_micros() as u64;
+            counters.acked.fetch_add(1, Ordering::Relaxed);
+            if let Ok(mut h) = histogram.lock() {
+                let _ = h.record(micros.max(1));
+            }
+            if let Some(ledger) = ledger {
+                let _ = ledger.send((self.id, fix.fix_time.timestamp())).await;
+            }
+        }
+        Ok(())
+    }
+}
