@@ -140,18 +140,32 @@ pub async fn run(config: LoadConfig) -> anyhow::Result<Summary> {
         let offset = interval.mul_f64(i as f64 / config.devices as f64);
         tasks.spawn(async move {
             let device = Device { id, index, protocol: config.protocol, start_fix };
-            match device.connect(config.target).await {
-                Ok(conn) => {
-                    counters.connected.fetch_add(1, Ordering::Relaxed);
-                    let result =
-                        device.drive(conn, offset, interval, deadline, &counters, &histogram, ledger.as_ref()).await;
-                    if result.is_err() {
+            let mut state = DriveState::new(&device);
+            let mut first = true;
+            // Like a real tracker: reconnect after a failure and resend what was not acknowledged.
+            while Instant::now() < deadline {
+                match device.connect(config.target).await {
+                    Ok(conn) => {
+                        if first {
+                            counters.connected.fetch_add(1, Ordering::Relaxed);
+                            first = false;
+                        }
+                        let offset = if state.serial == 1 { offset } else { Duration::ZERO };
+                        let result = device
+                            .drive(conn, &mut state, offset, interval, deadline, &counters, &histogram, ledger.as_ref())
+                            .await;
+                        if result.is_ok() {
+                            break;
+                        }
                         counters.errors.fetch_add(1, Ordering::Relaxed);
                     }
+                    Err(_) if first => {
+                        counters.connect_failures.fetch_add(1, Ordering::Relaxed);
+                        break;
+                    }
+                    Err(_) => {}
                 }
-                Err(_) => {
-                    counters.connect_failures.fetch_add(1, Ordering::Relaxed);
-                }
+                tokio::time::sleep(Duration::from_secs(1)).await;
             }
         });
     }
@@ -287,6 +301,7 @@ impl Device {
     async fn drive(
         &self,
         mut conn: Connection,
+        state: &mut DriveState,
         offset: Duration,
         interval: Duration,
         deadline: Instant,
@@ -294,38 +309,17 @@ impl Device {
         histogram: &Mutex<Histogram<u64>>,
         ledger: Option<&mpsc::Sender<(DeviceId, i64)>>,
     ) -> anyhow::Result<()> {
-        let (lat, lon) = CITIES[self.index % CITIES.len()];
-        let mut track = Track::new(self.index as u64 + 1, self.start_fix, lat, lon, 1);
-        let terminal = Terminal::from_device_id(&self.id).ok();
         tokio::time::sleep(offset).await;
         let mut tick = tokio::time::interval(interval);
         tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
-        let mut frame = Vec::with_capacity(128);
-        let mut serial: u16 = 1;
         while Instant::now() < deadline {
             tick.tick().await;
-            let fix = track.next_fix();
-            frame.clear();
-            let mut msg = Message::new(self.protocol, MessageKind::Position);
-            msg.position = Some(fix);
-            msg.status = Status { ignition: Some(fix.speed_kmh > 0.0), ..Status::default() };
-            match self.protocol {
-                ProtocolKind::Gt06 => gt06::device::position(&fix, serial, &mut frame),
-                ProtocolKind::Jt808 => {
-                    if let Some(t) = &terminal {
-                        jt808::device::location(t, serial, &msg, &mut frame);
-                    }
-                }
-                _ => {
-                    msg.attributes.set("priority", AttrValue::Int(0));
-                    msg.attributes.set("event_io", AttrValue::Int(0));
-                    msg.attributes.push(AttrKey::Io(239), AttrValue::Int(1));
-                    teltonika::device::codec8(std::slice::from_ref(&msg), &mut frame);
-                }
+            if state.unacked.is_none() {
+                state.next_frame(self);
             }
-            serial = serial.wrapping_add(1);
+            let Some((frame, fix)) = &state.unacked else { continue };
             let sent_at = Instant::now();
-            conn.wr.write_all(&frame).await?;
+            conn.wr.write_all(frame).await?;
             counters.sent.fetch_add(1, Ordering::Relaxed);
             self.read_ack(&mut conn, false).await?;
             let micros = sent_at.elapsed().as_micros() as u64;
@@ -334,9 +328,56 @@ impl Device {
                 let _ = h.record(micros.max(1));
             }
             if let Some(ledger) = ledger {
-                let _ = ledger.send((self.id, fix.fix_time.timestamp())).await;
+                let _ = ledger.send((self.id, *fix)).await;
             }
+            state.unacked = None;
         }
         Ok(())
+    }
+}
+
+/// A device's progress, kept across reconnections.
+struct DriveState {
+    track: Track,
+    terminal: Option<Terminal>,
+    serial: u16,
+    /// The frame sent last and not acknowledged yet, with its fix time.
+    unacked: Option<(Vec<u8>, i64)>,
+}
+
+impl DriveState {
+    fn new(device: &Device) -> Self {
+        let (lat, lon) = CITIES[device.index % CITIES.len()];
+        Self {
+            track: Track::new(device.index as u64 + 1, device.start_fix, lat, lon, 1),
+            terminal: Terminal::from_device_id(&device.id).ok(),
+            serial: 1,
+            unacked: None,
+        }
+    }
+
+    /// Encodes the next position (its fix one second after the previous one).
+    fn next_frame(&mut self, device: &Device) {
+        let fix = self.track.next_fix();
+        let mut frame = Vec::with_capacity(64);
+        let mut msg = Message::new(device.protocol, MessageKind::Position);
+        msg.position = Some(fix);
+        msg.status = Status { ignition: Some(fix.speed_kmh > 0.0), ..Status::default() };
+        match device.protocol {
+            ProtocolKind::Gt06 => gt06::device::position(&fix, self.serial, &mut frame),
+            ProtocolKind::Jt808 => {
+                if let Some(t) = &self.terminal {
+                    jt808::device::location(t, self.serial, &msg, &mut frame);
+                }
+            }
+            _ => {
+                msg.attributes.set("priority", AttrValue::Int(0));
+                msg.attributes.set("event_io", AttrValue::Int(0));
+                msg.attributes.push(AttrKey::Io(239), AttrValue::Int(1));
+                teltonika::device::codec8(std::slice::from_ref(&msg), &mut frame);
+            }
+        }
+        self.serial = self.serial.wrapping_add(1);
+        self.unacked = Some((frame, fix.fix_time.timestamp()));
     }
 }
