@@ -5,7 +5,7 @@
 set -euo pipefail
 ledger=$1
 url=${2:-${DATABASE_URL:-postgres://postgres@127.0.0.1:5432/leasewatch}}
-psql "$url" -v ON_ERROR_STOP=1 -qtA <<SQL | tail -1 | tee /dev/stderr | grep -q '"missing": 0'
+result=$(psql "$url" -v ON_ERROR_STOP=1 -qtA <<SQL | tail -1
 CREATE TEMP TABLE ledger (imei text, fix bigint);
 \copy ledger FROM '$ledger' WITH (FORMAT csv)
 SELECT json_build_object(
@@ -15,3 +15,6 @@ SELECT json_build_object(
              + (SELECT count(*) FROM ledger l WHERE NOT EXISTS (SELECT 1 FROM devices d WHERE d.imei = l.imei)),
   'stored', (SELECT count(*) FROM positions))::text;
 SQL
+)
+echo "$result"
+[[ "$result" == *'"missing" : 0'* ]]
