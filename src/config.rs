@@ -19,6 +19,8 @@ pub struct Config {
     pub database_pool: u32,
     /// Seconds given to open connections to finish on shutdown.
     pub shutdown_drain_secs: u64,
+    /// Where `/metrics`, `/healthz` and `/readyz` are served.
+    pub http_bind: std::net::SocketAddr,
     /// Device ingest.
     pub ingest: IngestConfig,
 }
@@ -29,6 +31,7 @@ impl Default for Config {
             database_url: "postgres://postgres@127.0.0.1:5432/leasewatch".to_owned(),
             database_pool: 8,
             shutdown_drain_secs: 10,
+            http_bind: std::net::SocketAddr::from(([0, 0, 0, 0], 8080)),
             ingest: IngestConfig::default(),
         }
     }

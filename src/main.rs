@@ -4,10 +4,12 @@
 //! - `main.rs`: the CLI and its subcommands.
 //! - `config.rs`: the daemon's configuration (defaults, TOML file, environment).
 //! - `run.rs`: `leasewatch run`, the daemon.
+//! - `http.rs`: its operations endpoints (metrics, health).
 //! - `decode.rs`: `leasewatch decode`, the operator's tool for captures from the field.
 
 mod config;
 mod decode;
+mod http;
 mod run;
 
 use std::path::PathBuf;

@@ -1,4 +1,5 @@
-//! `leasewatch run`: the daemon — the TCP listeners and the writer in one process, until SIGTERM
+//! `leasewatch run`: the daemon — the TCP listeners, the writer and the operations HTTP endpoints
+//! in one process, until SIGTERM
 //! or SIGINT; then it stops accepting, lets connections finish their frame, flushes, and exits.
 
 use std::sync::Arc;
@@ -18,11 +19,15 @@ use crate::config::Config;
 
 /// Runs the daemon.
 pub async fn run(config: Config) -> anyhow::Result<()> {
+    let metrics = metrics_exporter_prometheus::PrometheusBuilder::new()
+        .install_recorder()
+        .context("cannot install the metrics recorder")?;
     let pool = leasewatch_ingest::db::connect(&config.database_url, config.database_pool).await?;
     leasewatch_ingest::db::migrate(&pool, config.ingest.partitions_ahead_days).await?;
     let (writer, writer_task) = Writer::start(pool.clone(), config.ingest.writer.clone());
     let shared = Arc::new(Shared { config: config.ingest.clone(), registry: Registry::new(pool.clone()), writer });
     let (stop, stopped) = watch::channel(false);
+    let stopped_http = stopped.clone();
     let ctx = ListenerContext {
         shared: shared.clone(),
         connections: Arc::new(Semaphore::new(config.ingest.limits.max_connections)),
@@ -49,12 +54,22 @@ pub async fn run(config: Config) -> anyhow::Result<()> {
         };
     }
     drop(ctx);
+    let http_listener = TcpListener::bind(config.http_bind)
+        .await
+        .with_context(|| format!("cannot serve HTTP on {}", config.http_bind))?;
+    tracing::info!(address = %config.http_bind, "serving /metrics, /healthz and /readyz");
+    let http = tokio::spawn(crate::http::serve(http_listener, metrics, pool.clone(), stopped_http));
     drop(shared);
     let maintenance = tokio::spawn(partitions(pool.clone(), config.ingest.partitions_ahead_days));
     shutdown_signal().await;
     tracing::info!("shutting down: no new connections, finishing open frames");
     let _ = stop.send(true);
     while listeners.join_next().await.is_some() {}
+    match http.await {
+        Ok(Err(e)) => tracing::warn!(error = %e, "HTTP server failed"),
+        Err(e) => tracing::warn!(error = %e, "HTTP server task failed"),
+        Ok(Ok(())) => {}
+    }
     maintenance.abort();
     // Every connection is gone, so every writer handle is: the writer flushes what it holds and ends.
     writer_task.await.context("writer task failed")?;

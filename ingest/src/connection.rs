@@ -17,6 +17,7 @@ use tokio_util::codec::Decoder;
 
 use crate::config::{IngestConfig, UnknownDevices};
 use crate::devices::Registry;
+use crate::metrics::ConnectionMetrics;
 use crate::writer::{QuarantineRow, Rows, Writer};
 
 /// What every connection shares.
@@ -70,6 +71,7 @@ pub async fn serve<P: Protocol, S: AsyncRead + AsyncWrite + Unpin>(
     let mut messages: Vec<Message> = Vec::with_capacity(4);
     let mut reply = Vec::with_capacity(64);
     let mut errors = 0_u32;
+    let metrics = ConnectionMetrics::open(P::KIND);
     let idle = Duration::from_secs(limits.idle_timeout_secs.max(1));
     loop {
         loop {
@@ -79,9 +81,13 @@ pub async fn serve<P: Protocol, S: AsyncRead + AsyncWrite + Unpin>(
                 Err(e) => return Closed::Io(e.to_string()),
             };
             let frame = match chunk {
-                Chunk::Frame(frame) => frame,
+                Chunk::Frame(frame) => {
+                    metrics.frames.increment(1);
+                    frame
+                }
                 Chunk::Skipped { error, .. } => {
                     errors += 1;
+                    metrics.errors.increment(1);
                     tracing::debug!(%peer, protocol = %P::KIND, %error, "skipped bytes");
                     if errors > limits.error_budget {
                         return Closed::ErrorBudget;
@@ -90,10 +96,19 @@ pub async fn serve<P: Protocol, S: AsyncRead + AsyncWrite + Unpin>(
                 }
             };
             messages.clear();
-            let ack = match P::decode(&frame, &mut session, &mut messages) {
-                Ok(ack) => ack,
+            let checksum_failures = session.checksum_failures;
+            let decoded = P::decode(&frame, &mut session, &mut messages);
+            if session.checksum_failures != checksum_failures {
+                metrics.checksum_failures.increment(1);
+            }
+            let ack = match decoded {
+                Ok(ack) => {
+                    metrics.messages.increment(messages.len() as u64);
+                    ack
+                }
                 Err(error) => {
                     errors += 1;
+                    metrics.errors.increment(1);
                     tracing::debug!(%peer, protocol = %P::KIND, %error, frame = %hex(&frame), "undecodable frame");
                     if errors > limits.error_budget {
                         return Closed::ErrorBudget;

@@ -10,6 +10,7 @@
 //! - [`spool`]: the local append-only spool that keeps acknowledging while the database is down.
 //! - [`connection`]: one device's TCP session: frames in, rows to the writer, replies out only
 //!   once the rows are durable.
+//! - [`metrics`]: every ingest metric, defined in one place.
 //! - [`listener`]: the accept loop per protocol, with its connection limits.
 
 pub mod config;
@@ -18,6 +19,7 @@ pub mod copy;
 pub mod db;
 pub mod devices;
 pub mod listener;
+pub mod metrics;
 pub mod spool;
 pub mod writer;
 

@@ -79,10 +79,12 @@ pub async fn run<P: Protocol + 'static>(listener: TcpListener, ctx: ListenerCont
         };
         let Ok(permit) = connections.clone().try_acquire_owned() else {
             tracing::warn!(%peer, "connection limit reached: refused");
+            crate::metrics::connection_refused("total");
             continue;
         };
         if !per_ip.enter(peer.ip(), max_per_ip) {
             tracing::warn!(%peer, "per-address connection limit reached: refused");
+            crate::metrics::connection_refused("per_ip");
             continue;
         }
         let _ = socket.set_nodelay(true);

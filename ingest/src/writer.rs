@@ -18,6 +18,7 @@ use tokio::sync::{mpsc, oneshot};
 use crate::config::WriterConfig;
 use crate::copy::{CopyBuffer, EMPTY_PAYLOAD_LEN};
 use crate::devices::DeviceKey;
+use crate::metrics;
 use crate::spool::Spool;
 
 /// A position row.
@@ -203,6 +204,9 @@ async fn run(pool: PgPool, config: WriterConfig, mut rx: mpsc::Receiver<Request>
             Some(until) if now < until => Err("database down".to_owned()),
             _ => apply(&pool, buffers.parts()).await.map_err(|e| e.to_string()),
         };
+        if db_result.is_ok() {
+            metrics::batch_written(rows, now.elapsed().as_secs_f64());
+        }
         let result = match db_result {
             Ok(()) => {
                 down_until = None;
@@ -214,7 +218,10 @@ async fn run(pool: PgPool, config: WriterConfig, mut rx: mpsc::Receiver<Request>
                     down_until = Some(now + retry);
                 }
                 match spool.as_mut().map(|s| s.append(buffers.parts())) {
-                    Some(Ok(())) => Ok(()),
+                    Some(Ok(())) => {
+                        metrics::batch_spooled();
+                        Ok(())
+                    }
                     Some(Err(e)) => {
                         tracing::error!(error = %e, rows, "cannot spool: not acknowledged, devices will resend");
                         Err(WriteError::Database(why))
@@ -226,6 +233,7 @@ async fn run(pool: PgPool, config: WriterConfig, mut rx: mpsc::Receiver<Request>
         for request in pending.drain(..) {
             let _ = request.done.send(result.clone());
         }
+        metrics::writer_state(rx.len(), spool.as_ref().map_or(0, Spool::bytes));
         if down_until.is_some_and(|until| tokio::time::Instant::now() >= until) {
             if let Some(spool) = spool.as_mut().filter(|s| !s.is_empty()) {
                 down_until = replay(&pool, spool).await.err().map(|()| tokio::time::Instant::now() + retry);

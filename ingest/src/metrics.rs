@@ -1,0 +1,76 @@
+//! Ingest metrics, each defined once here with its name, labels and meaning.
+//!
+//! | metric | kind | labels | meaning |
+//! |---|---|---|---|
+//! | `leasewatch_frames_total` | counter | protocol | frames received whole |
+//! | `leasewatch_messages_total` | counter | protocol | messages decoded |
+//! | `leasewatch_decode_errors_total` | counter | protocol | undecodable frames and garbage runs |
+//! | `leasewatch_checksum_failures_total` | counter | protocol | frames whose checksum did not match |
+//! | `leasewatch_connections` | gauge | protocol | open device connections |
+//! | `leasewatch_connections_refused_total` | counter | reason | connections refused by a limit |
+//! | `leasewatch_batch_rows` | histogram | | rows per writer batch |
+//! | `leasewatch_write_seconds` | histogram | | time to commit a batch |
+//! | `leasewatch_writer_queue` | gauge | | requests waiting for the writer |
+//! | `leasewatch_spool_bytes` | gauge | | bytes in the spool |
+//! | `leasewatch_spooled_batches_total` | counter | | batches written to the spool |
+
+use leasewatch_protocols::ProtocolKind;
+use metrics::{Counter, Gauge, counter, gauge, histogram};
+
+/// One connection's counters, resolved once so that the per-frame cost is an atomic add.
+#[derive(Debug, Clone)]
+pub struct ConnectionMetrics {
+    /// Frames received.
+    pub frames: Counter,
+    /// Messages decoded.
+    pub messages: Counter,
+    /// Undecodable frames and garbage.
+    pub errors: Counter,
+    /// Checksum mismatches.
+    pub checksum_failures: Counter,
+    open: Gauge,
+}
+
+impl ConnectionMetrics {
+    /// Counters for a new connection of `protocol` (counted open until dropped).
+    pub fn open(protocol: ProtocolKind) -> Self {
+        let p = protocol.name();
+        let open = gauge!("leasewatch_connections", "protocol" => p);
+        open.increment(1.0);
+        Self {
+            frames: counter!("leasewatch_frames_total", "protocol" => p),
+            messages: counter!("leasewatch_messages_total", "protocol" => p),
+            errors: counter!("leasewatch_decode_errors_total", "protocol" => p),
+            checksum_failures: counter!("leasewatch_checksum_failures_total", "protocol" => p),
+            open,
+        }
+    }
+}
+
+impl Drop for ConnectionMetrics {
+    fn drop(&mut self) {
+        self.open.decrement(1.0);
+    }
+}
+
+/// A connection was refused by a limit (`total` or `per_ip`).
+pub fn connection_refused(reason: &'static str) {
+    counter!("leasewatch_connections_refused_total", "reason" => reason).increment(1);
+}
+
+/// A batch of `rows` was committed in `seconds`.
+pub fn batch_written(rows: usize, seconds: f64) {
+    histogram!("leasewatch_batch_rows").record(rows as f64);
+    histogram!("leasewatch_write_seconds").record(seconds);
+}
+
+/// A batch went to the spool.
+pub fn batch_spooled() {
+    counter!("leasewatch_spooled_batches_total").increment(1);
+}
+
+/// The writer's queue depth and the spool's size.
+pub fn writer_state(queue: usize, spool_bytes: u64) {
+    gauge!("leasewatch_writer_queue").set(queue as f64);
+    gauge!("leasewatch_spool_bytes").set(spool_bytes as f64);
+}
