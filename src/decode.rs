@@ -54,6 +54,7 @@ pub fn run(args: DecodeArgs) -> anyhow::Result<()> {
         ProtocolKind::Jt808 => decode::<Jt808>(&args),
         ProtocolKind::Teltonika => decode::<Teltonika>(&args),
         ProtocolKind::H02 => decode::<H02>(&args),
+        ProtocolKind::Mqtt => anyhow::bail!("mqtt telemetry is JSON, not a byte stream to decode"),
     }
 }
 

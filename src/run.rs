@@ -28,6 +28,7 @@ pub async fn run(config: Config) -> anyhow::Result<()> {
     let shared = Arc::new(Shared { config: config.ingest.clone(), registry: Registry::new(pool.clone()), writer });
     let (stop, stopped) = watch::channel(false);
     let stopped_http = stopped.clone();
+    let stopped_mqtt = stopped.clone();
     let ctx = ListenerContext {
         shared: shared.clone(),
         connections: Arc::new(Semaphore::new(config.ingest.limits.max_connections)),
@@ -37,10 +38,7 @@ pub async fn run(config: Config) -> anyhow::Result<()> {
     };
     let mut listeners = tokio::task::JoinSet::new();
     for protocol in ProtocolKind::ALL {
-        let settings = config.ingest.listeners.get(protocol);
-        if !settings.enabled {
-            continue;
-        }
+        let Some(settings) = config.ingest.listeners.get(protocol).filter(|s| s.enabled) else { continue };
         let socket = TcpListener::bind(settings.bind)
             .await
             .with_context(|| format!("cannot listen for {protocol} on {}", settings.bind))?;
@@ -51,9 +49,12 @@ pub async fn run(config: Config) -> anyhow::Result<()> {
             ProtocolKind::Jt808 => listeners.spawn(listener::run::<Jt808>(socket, ctx)),
             ProtocolKind::Teltonika => listeners.spawn(listener::run::<Teltonika>(socket, ctx)),
             ProtocolKind::H02 => listeners.spawn(listener::run::<H02>(socket, ctx)),
+            ProtocolKind::Mqtt => continue,
         };
     }
     drop(ctx);
+    let mqtt =
+        config.ingest.mqtt.enabled.then(|| tokio::spawn(leasewatch_ingest::mqtt::run(shared.clone(), stopped_mqtt)));
     let http_listener = TcpListener::bind(config.http_bind)
         .await
         .with_context(|| format!("cannot serve HTTP on {}", config.http_bind))?;
@@ -65,6 +66,9 @@ pub async fn run(config: Config) -> anyhow::Result<()> {
     tracing::info!("shutting down: no new connections, finishing open frames");
     let _ = stop.send(true);
     while listeners.join_next().await.is_some() {}
+    if let Some(mqtt) = mqtt {
+        let _ = mqtt.await;
+    }
     match http.await {
         Ok(Err(e)) => tracing::warn!(error = %e, "HTTP server failed"),
         Err(e) => tracing::warn!(error = %e, "HTTP server task failed"),

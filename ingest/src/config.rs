@@ -60,13 +60,14 @@ impl Default for Listeners {
 }
 
 impl Listeners {
-    /// The configuration of `protocol`'s listener.
-    pub fn get(&self, protocol: ProtocolKind) -> &ListenerConfig {
+    /// The configuration of `protocol`'s listener (`None` for MQTT telemetry, which has none).
+    pub fn get(&self, protocol: ProtocolKind) -> Option<&ListenerConfig> {
         match protocol {
-            ProtocolKind::Gt06 => &self.gt06,
-            ProtocolKind::Jt808 => &self.jt808,
-            ProtocolKind::Teltonika => &self.teltonika,
-            ProtocolKind::H02 => &self.h02,
+            ProtocolKind::Gt06 => Some(&self.gt06),
+            ProtocolKind::Jt808 => Some(&self.jt808),
+            ProtocolKind::Teltonika => Some(&self.teltonika),
+            ProtocolKind::H02 => Some(&self.h02),
+            ProtocolKind::Mqtt => None,
         }
     }
 }
@@ -130,6 +131,34 @@ impl Default for WriterConfig {
     }
 }
 
+/// The MQTT subscriber (telemetry from MQTT-native trackers, and the raw-bytes bridge).
+#[derive(Debug, Clone, Deserialize, PartialEq, Eq)]
+#[serde(deny_unknown_fields, default)]
+pub struct MqttConfig {
+    /// Whether to subscribe at all.
+    pub enabled: bool,
+    /// Broker host.
+    pub host: String,
+    /// Broker port.
+    pub port: u16,
+    /// Client id; with a persistent session the broker keeps QoS 1 messages for it while it is away.
+    pub client_id: String,
+    /// Messages being written at once; beyond it the subscriber stops reading from the broker.
+    pub max_in_flight: usize,
+}
+
+impl Default for MqttConfig {
+    fn default() -> Self {
+        Self {
+            enabled: true,
+            host: "127.0.0.1".to_owned(),
+            port: 1883,
+            client_id: "leasewatch-ingest".to_owned(),
+            max_in_flight: 1_000,
+        }
+    }
+}
+
 /// Everything ingest needs.
 #[derive(Debug, Clone, Deserialize, PartialEq, Eq)]
 #[serde(deny_unknown_fields, default)]
@@ -142,6 +171,8 @@ pub struct IngestConfig {
     pub limits: ConnectionLimits,
     /// The writer.
     pub writer: WriterConfig,
+    /// The MQTT subscriber.
+    pub mqtt: MqttConfig,
     /// Days of daily partitions created ahead of today (plain PostgreSQL).
     pub partitions_ahead_days: u32,
 }
@@ -153,6 +184,7 @@ impl Default for IngestConfig {
             unknown_devices: UnknownDevices::default(),
             limits: ConnectionLimits::default(),
             writer: WriterConfig::default(),
+            mqtt: MqttConfig::default(),
             partitions_ahead_days: 7,
         }
     }

@@ -10,7 +10,7 @@ use std::time::Duration;
 
 use bytes::BytesMut;
 use chrono::Utc;
-use leasewatch_protocols::{Chunk, FrameCodec, Message, Protocol, Session, SessionConfig};
+use leasewatch_protocols::{Chunk, DeviceId, FrameCodec, Message, Protocol, Session, SessionConfig};
 use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt};
 use tokio::sync::watch;
 use tokio_util::codec::Decoder;
@@ -61,9 +61,8 @@ pub async fn serve<P: Protocol, S: AsyncRead + AsyncWrite + Unpin>(
     mut shutdown: watch::Receiver<bool>,
 ) -> Closed {
     let limits = &shared.config.limits;
-    let listener = shared.config.listeners.get(P::KIND);
     let mut session = Session::new(SessionConfig {
-        reject_bad_checksum: listener.reject_bad_checksum,
+        reject_bad_checksum: shared.config.listeners.get(P::KIND).is_some_and(|l| l.reject_bad_checksum),
         max_frame_len: limits.max_frame_len,
     });
     let mut codec = FrameCodec::<P>::new(limits.max_frame_len);
@@ -72,6 +71,7 @@ pub async fn serve<P: Protocol, S: AsyncRead + AsyncWrite + Unpin>(
     let mut reply = Vec::with_capacity(64);
     let mut errors = 0_u32;
     let metrics = ConnectionMetrics::open(P::KIND);
+    let peer_text = peer.to_string();
     let idle = Duration::from_secs(limits.idle_timeout_secs.max(1));
     loop {
         loop {
@@ -116,9 +116,10 @@ pub async fn serve<P: Protocol, S: AsyncRead + AsyncWrite + Unpin>(
                     continue;
                 }
             };
-            let rows = match rows_for::<P>(&shared, &session, &messages, &frame, peer).await {
+            let rows = match rows_for(&shared, P::KIND.name(), session.device_id, &messages, &frame, &peer_text).await {
                 Ok(rows) => rows,
-                Err(closed) => return closed,
+                Err(Refused::Unregistered) => return Closed::Unregistered,
+                Err(Refused::Lookup) => return Closed::WriteFailed,
             };
             if let Err(error) = shared.writer.write(rows).await {
                 tracing::warn!(%peer, %error, "rows not durable: closing without acknowledging");
@@ -148,35 +149,45 @@ pub async fn serve<P: Protocol, S: AsyncRead + AsyncWrite + Unpin>(
     }
 }
 
+/// Why a frame's rows could not be built.
+#[derive(Debug, PartialEq, Eq)]
+pub enum Refused {
+    /// The device is not registered and the policy rejects such devices.
+    Unregistered,
+    /// The registry could not be read.
+    Lookup,
+}
+
 /// The rows for one decoded frame, following the identity rules: a registered device's messages
-/// go to positions and events; anything else goes to quarantine, or closes the connection.
-async fn rows_for<P: Protocol>(
+/// go to positions and events; anything else goes to quarantine, or is refused.
+pub async fn rows_for(
     shared: &Shared,
-    session: &Session,
+    protocol: &'static str,
+    device_id: Option<DeviceId>,
     messages: &[Message],
     frame: &[u8],
-    peer: SocketAddr,
-) -> Result<Rows, Closed> {
+    peer: &str,
+) -> Result<Rows, Refused> {
     let now = Utc::now();
     let mut rows = Rows::default();
-    let key = match &session.device_id {
+    let key = match &device_id {
         Some(id) => shared.registry.lookup(id).await.map_err(|e| {
             tracing::warn!(%peer, error = %e, "device lookup failed");
-            Closed::WriteFailed
+            Refused::Lookup
         })?,
         None => None,
     };
     match key {
         Some(key) => rows.add_messages(key, now, messages),
-        None if shared.config.unknown_devices == UnknownDevices::Reject && session.device_id.is_some() => {
-            tracing::info!(%peer, device = ?session.device_id, "unregistered device rejected");
-            return Err(Closed::Unregistered);
+        None if shared.config.unknown_devices == UnknownDevices::Reject && device_id.is_some() => {
+            tracing::info!(%peer, device = ?device_id, "unregistered device rejected");
+            return Err(Refused::Unregistered);
         }
         None => rows.quarantine.push(QuarantineRow {
-            protocol: P::KIND.name(),
-            imei: session.device_id.map(|d| d.to_string()),
+            protocol,
+            imei: device_id.map(|d| d.to_string()),
             received_at: now,
-            peer: peer.to_string(),
+            peer: peer.to_owned(),
             frame: frame.to_vec(),
             decoded: serde_json::to_string(messages).unwrap_or_else(|_| "[]".to_owned()),
         }),

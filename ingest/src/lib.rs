@@ -11,6 +11,7 @@
 //! - [`connection`]: one device's TCP session: frames in, rows to the writer, replies out only
 //!   once the rows are durable.
 //! - [`metrics`]: every ingest metric, defined in one place.
+//! - [`mqtt`]: the MQTT subscriber — JSON telemetry and the raw-bytes bridge, acknowledged after durable.
 //! - [`listener`]: the accept loop per protocol, with its connection limits.
 
 pub mod config;
@@ -20,6 +21,7 @@ pub mod db;
 pub mod devices;
 pub mod listener;
 pub mod metrics;
+pub mod mqtt;
 pub mod spool;
 pub mod writer;
 

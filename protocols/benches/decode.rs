@@ -62,7 +62,7 @@ fn stream(protocol: ProtocolKind) -> Vec<u8> {
                 }
                 teltonika::device::codec8(std::slice::from_ref(&m), &mut out);
             }
-            ProtocolKind::H02 => h02::device::position(&imei, &fix(i), 0xFFFF_FBFF, &mut out),
+            ProtocolKind::H02 | ProtocolKind::Mqtt => h02::device::position(&imei, &fix(i), 0xFFFF_FBFF, &mut out),
         }
     }
     out

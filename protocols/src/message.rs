@@ -22,10 +22,12 @@ pub enum ProtocolKind {
     Teltonika,
     /// H02 text (`*HQ,...#`) and binary (`$...`) frames.
     H02,
+    /// JSON telemetry over MQTT: no wire protocol of its own, so not in [`ProtocolKind::ALL`].
+    Mqtt,
 }
 
 impl ProtocolKind {
-    /// Every protocol, in a stable order.
+    /// Every device wire protocol (the ones with frames, listeners and decoders), in a stable order.
     pub const ALL: [ProtocolKind; 4] = [Self::Gt06, Self::Jt808, Self::Teltonika, Self::H02];
 
     /// The protocol's short name, as used in configuration, topics and the CLI.
@@ -35,6 +37,7 @@ impl ProtocolKind {
             Self::Jt808 => "jt808",
             Self::Teltonika => "teltonika",
             Self::H02 => "h02",
+            Self::Mqtt => "mqtt",
         }
     }
 }

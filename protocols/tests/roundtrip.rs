@@ -242,7 +242,7 @@ proptest! {
                 ProtocolKind::Gt06 => gt06::device::position(&p, 1, &mut frame),
                 ProtocolKind::Jt808 => jt808::device::location(&Terminal::from_device_id(&id).unwrap_or_else(|e| panic!("{e}")), 1, &msg, &mut frame),
                 ProtocolKind::Teltonika => teltonika::device::codec8(std::slice::from_ref(&msg), &mut frame),
-                ProtocolKind::H02 => h02::device::position(&id, &p, 0xFFFF_FFFF, &mut frame),
+                ProtocolKind::H02 | ProtocolKind::Mqtt => h02::device::position(&id, &p, 0xFFFF_FFFF, &mut frame),
             }
             // Noise, then a frame: the frame must come through whatever the noise was, unless the
             // noise happens to end in a half-frame that swallows it (then the one after must).
@@ -254,7 +254,7 @@ proptest! {
                 ProtocolKind::Gt06 => decode_all::<Gt06>(&bytes).0,
                 ProtocolKind::Jt808 => decode_all::<Jt808>(&bytes).0,
                 ProtocolKind::Teltonika => decode_all::<Teltonika>(&bytes).0,
-                ProtocolKind::H02 => decode_all::<H02>(&bytes).0,
+                ProtocolKind::H02 | ProtocolKind::Mqtt => decode_all::<H02>(&bytes).0,
             };
             let good = decoded.iter().filter(|m| m.position.is_some_and(|q| q.fix_time == p.fix_time)).count();
             prop_assert!(good >= 1, "{protocol}: no frame survived {} bytes of noise", noise.len());

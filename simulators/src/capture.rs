@@ -17,7 +17,7 @@ pub fn location_stream(protocol: ProtocolKind, id: &DeviceId, frames: usize, see
     match protocol {
         ProtocolKind::Gt06 => gt06::device::login(id, 1, out),
         ProtocolKind::Teltonika => teltonika::device::handshake(id, out),
-        ProtocolKind::Jt808 | ProtocolKind::H02 => {}
+        ProtocolKind::Jt808 | ProtocolKind::H02 | ProtocolKind::Mqtt => {}
     }
     for i in 0..frames {
         let p = track.next_fix();
@@ -42,6 +42,7 @@ pub fn location_stream(protocol: ProtocolKind, id: &DeviceId, frames: usize, see
                 teltonika::device::codec8(std::slice::from_ref(&msg), out);
             }
             ProtocolKind::H02 => h02::device::position(id, &p, 0xFFFF_FBFF, out),
+            ProtocolKind::Mqtt => {}
         }
     }
 }
@@ -77,7 +78,7 @@ mod tests {
                 ProtocolKind::Gt06 => decoded::<Gt06>(&bytes),
                 ProtocolKind::Jt808 => decoded::<Jt808>(&bytes),
                 ProtocolKind::Teltonika => decoded::<Teltonika>(&bytes),
-                ProtocolKind::H02 => decoded::<H02>(&bytes),
+                ProtocolKind::H02 | ProtocolKind::Mqtt => decoded::<H02>(&bytes),
             };
             assert_eq!(n, 500, "{protocol}");
         }

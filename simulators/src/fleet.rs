@@ -9,6 +9,7 @@ pub fn device_id(protocol: ProtocolKind, index: usize) -> DeviceId {
         ProtocolKind::Gt06 => format!("86100{:010}", index),
         ProtocolKind::Teltonika => format!("35200{:010}", index),
         ProtocolKind::H02 => format!("41000{:010}", index),
+        ProtocolKind::Mqtt => format!("86900{:010}", index),
     };
     DeviceId::new(text.as_bytes()).unwrap_or_else(|| unreachable!("simulated ids are digits"))
 }
