@@ -145,6 +145,8 @@ pub struct MqttConfig {
     pub client_id: String,
     /// Messages being written at once; beyond it the subscriber stops reading from the broker.
     pub max_in_flight: usize,
+    /// Publish every durable position to `leasewatch/v1/positions/{device}` for other consumers.
+    pub publish_positions: bool,
 }
 
 impl Default for MqttConfig {
@@ -155,6 +157,7 @@ impl Default for MqttConfig {
             port: 1883,
             client_id: "leasewatch-ingest".to_owned(),
             max_in_flight: 1_000,
+            publish_positions: false,
         }
     }
 }

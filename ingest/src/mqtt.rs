@@ -15,6 +15,10 @@
 //!
 //! The same identity rules, writer and de-duplication as TCP apply. A payload that cannot be read
 //! is kept in the quarantine with the reason, never dropped silently.
+//!
+//! With `publish_positions`, every durable position is published (QoS 1) to
+//! `leasewatch/v1/positions/{device}` as [`PublishedPosition`] JSON, `{device}` being the
+//! registry's device id.
 
 use std::collections::HashMap;
 use std::sync::Arc;
@@ -145,6 +149,9 @@ pub async fn run(shared: Arc<Shared>, mut shutdown: watch::Receiver<bool>) {
     options.set_max_packet_size(64 * 1024, 64 * 1024);
     let (client, mut events) = AsyncClient::new(options, 1_000);
     let in_flight = Arc::new(Semaphore::new(config.max_in_flight.max(1)));
+    if config.publish_positions {
+        tokio::spawn(publish_positions(shared.writer.subscribe(), client.clone()));
+    }
     let mut sessions: HashMap<(ProtocolKind, String), Session> = HashMap::new();
     loop {
         let event = tokio::select! {
@@ -173,6 +180,66 @@ pub async fn run(shared: Arc<Shared>, mut shutdown: watch::Receiver<bool>) {
             Err(e) => {
                 tracing::warn!(error = %e, "MQTT connection lost; retrying");
                 tokio::time::sleep(Duration::from_secs(1)).await;
+            }
+        }
+    }
+}
+
+/// A position as published for other consumers.
+#[derive(Debug, Clone, serde::Serialize, Deserialize, PartialEq)]
+pub struct PublishedPosition {
+    /// The registry's device id.
+    pub device: i64,
+    /// The device's own id (IMEI, terminal id) when it sent one.
+    pub imei: Option<String>,
+    /// Fix time, UTC.
+    pub fix_time: DateTime<Utc>,
+    /// WGS-84 latitude.
+    pub latitude: f64,
+    /// WGS-84 longitude.
+    pub longitude: f64,
+    /// km/h.
+    pub speed_kmh: f64,
+    /// Degrees.
+    pub course: f64,
+    /// Whether the fix is valid.
+    pub valid: bool,
+    /// Ignition on.
+    pub ignition: Option<bool>,
+    /// Alarm names.
+    pub alarms: Vec<String>,
+}
+
+/// Publishes every durable position until the writer stops.
+async fn publish_positions(mut committed: tokio::sync::broadcast::Receiver<Arc<Rows>>, client: AsyncClient) {
+    use tokio::sync::broadcast::error::RecvError;
+    loop {
+        let rows = match committed.recv().await {
+            Ok(rows) => rows,
+            Err(RecvError::Lagged(n)) => {
+                tracing::warn!(batches = n, "position publishing fell behind; skipped batches are in the database");
+                continue;
+            }
+            Err(RecvError::Closed) => return,
+        };
+        for row in &rows.positions {
+            let Some(p) = row.message.position else { continue };
+            let published = PublishedPosition {
+                device: row.device,
+                imei: row.message.device_id.map(|d| d.to_string()),
+                fix_time: p.fix_time,
+                latitude: p.latitude,
+                longitude: p.longitude,
+                speed_kmh: p.speed_kmh,
+                course: p.course,
+                valid: p.valid,
+                ignition: row.message.status.ignition,
+                alarms: row.message.alarms.iter().map(|a| a.name().to_owned()).collect(),
+            };
+            let Ok(payload) = serde_json::to_vec(&published) else { continue };
+            let topic = format!("leasewatch/v1/positions/{}", row.device);
+            if client.publish(topic, QoS::AtLeastOnce, false, payload).await.is_err() {
+                return;
             }
         }
     }

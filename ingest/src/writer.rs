@@ -8,12 +8,13 @@
 //! them either are the senders told so: they acknowledge nothing, the devices resend, and the
 //! de-duplication on (device, fix time) and (device, time, kind) keeps resends single.
 
+use std::sync::Arc;
 use std::time::Duration;
 
 use chrono::{DateTime, Utc};
 use leasewatch_protocols::{Message, MessageKind};
 use sqlx::PgPool;
-use tokio::sync::{mpsc, oneshot};
+use tokio::sync::{broadcast, mpsc, oneshot};
 
 use crate::config::WriterConfig;
 use crate::copy::{CopyBuffer, EMPTY_PAYLOAD_LEN};
@@ -124,14 +125,16 @@ struct Request {
 #[derive(Debug, Clone)]
 pub struct Writer {
     tx: mpsc::Sender<Request>,
+    committed: broadcast::Sender<Arc<Rows>>,
 }
 
 impl Writer {
     /// Starts the writer task on `pool`; it runs until every handle is dropped, then flushes and ends.
     pub fn start(pool: PgPool, config: WriterConfig) -> (Self, tokio::task::JoinHandle<()>) {
         let (tx, rx) = mpsc::channel(config.channel_capacity.max(1));
-        let task = tokio::spawn(run(pool, config, rx));
-        (Self { tx }, task)
+        let (committed, _) = broadcast::channel(COMMITTED_CAPACITY);
+        let task = tokio::spawn(run(pool, config, rx, committed.clone()));
+        (Self { tx, committed }, task)
     }
 
     /// Hands `rows` to the writer and waits until they are committed. A full channel makes this
@@ -145,13 +148,28 @@ impl Writer {
         answer.await.map_err(|_| WriteError::Stopped)?
     }
 
+    /// The stream of rows as they become durable (committed, or synced to the spool), for the
+    /// monitor and other in-process consumers. A consumer that falls more than
+    /// [`COMMITTED_CAPACITY`] batches behind receives `Lagged` and must reload from the database.
+    pub fn subscribe(&self) -> broadcast::Receiver<Arc<Rows>> {
+        self.committed.subscribe()
+    }
+
     /// Requests waiting in the channel.
     pub fn depth(&self) -> usize {
         self.tx.max_capacity() - self.tx.capacity()
     }
 }
 
-async fn run(pool: PgPool, config: WriterConfig, mut rx: mpsc::Receiver<Request>) {
+/// Batches the committed stream holds for a slow consumer.
+pub const COMMITTED_CAPACITY: usize = 1024;
+
+async fn run(
+    pool: PgPool,
+    config: WriterConfig,
+    mut rx: mpsc::Receiver<Request>,
+    committed: broadcast::Sender<Arc<Rows>>,
+) {
     let mut spool = match Spool::open(&config.spool_path, config.spool_max_bytes) {
         Ok(spool) => Some(spool),
         Err(e) => {
@@ -230,8 +248,17 @@ async fn run(pool: PgPool, config: WriterConfig, mut rx: mpsc::Receiver<Request>
                 }
             }
         };
+        let mut durable = Rows::default();
         for request in pending.drain(..) {
             let _ = request.done.send(result.clone());
+            if result.is_ok() && committed.receiver_count() > 0 {
+                let Rows { positions, events, quarantine: _ } = request.rows;
+                durable.positions.extend(positions);
+                durable.events.extend(events);
+            }
+        }
+        if !durable.is_empty() {
+            let _ = committed.send(Arc::new(durable));
         }
         metrics::writer_state(rx.len(), spool.as_ref().map_or(0, Spool::bytes));
         if down_until.is_some_and(|until| tokio::time::Instant::now() >= until) {

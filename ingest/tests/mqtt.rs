@@ -17,6 +17,7 @@ use tokio::sync::watch;
 
 async fn start(pool: &PgPool, name: &str) -> watch::Sender<bool> {
     let mut config = IngestConfig::default();
+    config.mqtt.publish_positions = true;
     config.mqtt.client_id = format!("leasewatch-test-{name}-{}", std::process::id());
     config.writer.spool_path = std::env::temp_dir().join(format!("leasewatch-mqtt-{name}-{}", std::process::id()));
     let (writer, _task) = Writer::start(pool.clone(), config.writer.clone());
@@ -55,7 +56,16 @@ async fn json_telemetry_is_stored_and_a_bad_payload_is_quarantined(pool: PgPool)
     device(&pool, "869000000000001", "gt06").await;
     let _stop = start(&pool, "json").await;
     let (client, mut events) = publisher("json");
-    tokio::spawn(async move { while events.poll().await.is_ok() {} });
+    client.subscribe("leasewatch/v1/positions/+", QoS::AtLeastOnce).await.unwrap();
+    let (published_tx, mut published) = tokio::sync::mpsc::channel(10);
+    tokio::spawn(async move {
+        while let Ok(event) = events.poll().await {
+            if let Event::Incoming(Packet::Publish(p)) = event {
+                let _ = published_tx.send(p.payload.to_vec()).await;
+            }
+        }
+    });
+    tokio::time::sleep(Duration::from_millis(300)).await;
     let topic = "devices/869000000000001/telemetry";
     let good = r#"{"fix_time":"2026-11-28T08:00:00Z","latitude":31.2304,"longitude":121.4737,"speed_kmh":42,"alarms":["power_cut"]}"#;
     client.publish(topic, QoS::AtLeastOnce, false, good).await.unwrap();
@@ -66,6 +76,19 @@ async fn json_telemetry_is_stored_and_a_bad_payload_is_quarantined(pool: PgPool)
     assert_eq!(alarms, 1 << 1, "power_cut");
     let bad = wait_for(&pool, "SELECT count(*) FROM quarantine WHERE imei = '869000000000001'", 1).await;
     assert_eq!(bad, 1, "the unreadable payload is kept with its reason");
+    // Durable positions are published for other consumers (other tests' positions may pass by).
+    let device: i64 = sqlx::query_scalar("SELECT id FROM devices").fetch_one(&pool).await.unwrap();
+    let found = tokio::time::timeout(Duration::from_secs(10), async {
+        while let Some(payload) = published.recv().await {
+            let p: leasewatch_ingest::mqtt::PublishedPosition = serde_json::from_slice(&payload).unwrap();
+            if p.device == device && p.alarms == ["power_cut"] && p.latitude == 31.2304 {
+                return true;
+            }
+        }
+        false
+    })
+    .await;
+    assert_eq!(found, Ok(true));
 }
 
 #[sqlx::test(migrator = "leasewatch_ingest::MIGRATOR")]
