@@ -22,41 +22,64 @@ CREATE TABLE devices (
     created_at  timestamptz NOT NULL DEFAULT now()
 );
 
-CREATE TABLE positions (
-    device_id     bigint NOT NULL,
-    fix_time      timestamptz NOT NULL,
-    server_time   timestamptz NOT NULL,
-    latitude      double precision NOT NULL CHECK (latitude BETWEEN -90 AND 90),
-    longitude     double precision NOT NULL CHECK (longitude BETWEEN -180 AND 180),
-    speed_kmh     real NOT NULL,
-    course        real NOT NULL,
-    altitude      real,
-    satellites    smallint,
-    valid         boolean NOT NULL,
-    ignition      boolean,
-    power_voltage real,
-    battery       smallint,
-    odometer_m    bigint,
-    -- Bit n set: leasewatch_protocols::Alarm::ALL[n].
-    alarms        integer NOT NULL DEFAULT 0,
-    attributes    jsonb NOT NULL DEFAULT '{}',
-    -- A resent position has the same fix time: it is stored once.
-    PRIMARY KEY (device_id, fix_time)
-) PARTITION BY RANGE (fix_time);
+-- The time-series tables are created in a DO block: hypertables where TimescaleDB can be
+-- installed, day-partitioned tables (plus a DEFAULT partition) where it cannot.
+DO $migration$
+DECLARE
+    timescale boolean := EXISTS (SELECT 1 FROM pg_available_extensions WHERE name = 'timescaledb');
+BEGIN
+    IF timescale THEN
+        CREATE EXTENSION IF NOT EXISTS timescaledb;
+    END IF;
 
-CREATE TABLE device_events (
-    device_id   bigint NOT NULL,
-    time        timestamptz NOT NULL,
-    -- login, logout, alarm, heartbeat, command_reply, online, offline...
-    kind        text NOT NULL,
-    server_time timestamptz NOT NULL,
-    alarms      integer NOT NULL DEFAULT 0,
-    attributes  jsonb NOT NULL DEFAULT '{}',
-    PRIMARY KEY (device_id, time, kind)
-) PARTITION BY RANGE (time);
+    EXECUTE $ddl$
+    CREATE TABLE positions (
+        device_id     bigint NOT NULL,
+        fix_time      timestamptz NOT NULL,
+        server_time   timestamptz NOT NULL,
+        latitude      double precision NOT NULL CHECK (latitude BETWEEN -90 AND 90),
+        longitude     double precision NOT NULL CHECK (longitude BETWEEN -180 AND 180),
+        speed_kmh     real NOT NULL,
+        course        real NOT NULL,
+        altitude      real,
+        satellites    smallint,
+        valid         boolean NOT NULL,
+        ignition      boolean,
+        power_voltage real,
+        battery       smallint,
+        odometer_m    bigint,
+        -- Bit n set: leasewatch_protocols::Alarm::ALL[n].
+        alarms        integer NOT NULL DEFAULT 0,
+        attributes    jsonb NOT NULL DEFAULT '{}',
+        -- A resent position has the same fix time: it is stored once.
+        PRIMARY KEY (device_id, fix_time)
+    )$ddl$ || CASE WHEN timescale THEN '' ELSE ' PARTITION BY RANGE (fix_time)' END;
 
-CREATE TABLE positions_default PARTITION OF positions DEFAULT;
-CREATE TABLE device_events_default PARTITION OF device_events DEFAULT;
+    EXECUTE $ddl$
+    CREATE TABLE device_events (
+        device_id   bigint NOT NULL,
+        time        timestamptz NOT NULL,
+        -- login, logout, alarm, command_reply, online, offline...
+        kind        text NOT NULL,
+        server_time timestamptz NOT NULL,
+        alarms      integer NOT NULL DEFAULT 0,
+        attributes  jsonb NOT NULL DEFAULT '{}',
+        PRIMARY KEY (device_id, time, kind)
+    )$ddl$ || CASE WHEN timescale THEN '' ELSE ' PARTITION BY RANGE (time)' END;
+
+    IF timescale THEN
+        PERFORM create_hypertable('positions', 'fix_time', chunk_time_interval => INTERVAL '1 day');
+        PERFORM create_hypertable('device_events', 'time', chunk_time_interval => INTERVAL '7 days');
+        ALTER TABLE positions SET (timescaledb.compress, timescaledb.compress_segmentby = 'device_id',
+                                   timescaledb.compress_orderby = 'fix_time DESC');
+        ALTER TABLE device_events SET (timescaledb.compress, timescaledb.compress_segmentby = 'device_id',
+                                       timescaledb.compress_orderby = 'time DESC');
+    ELSE
+        CREATE TABLE positions_default PARTITION OF positions DEFAULT;
+        CREATE TABLE device_events_default PARTITION OF device_events DEFAULT;
+    END IF;
+END
+$migration$;
 
 -- The latest fix and status of each device, kept by the writer.
 CREATE TABLE device_state (

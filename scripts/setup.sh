@@ -10,6 +10,8 @@ command -v python3 >/dev/null || need+=(python3)
 command -v pg_ctlcluster >/dev/null || need+=(postgresql)
 command -v mosquitto >/dev/null || need+=(mosquitto)
 command -v curl >/dev/null || need+=(curl ca-certificates)
+command -v node >/dev/null || need+=(nodejs)
+command -v npm >/dev/null || need+=(npm)
 if [ ${#need[@]} -gt 0 ]; then
   if [ "$(id -u)" = 0 ]; then
     echo "setup: installing ${need[*]}"

@@ -13,7 +13,7 @@ use std::time::Duration;
 
 use chrono::{DateTime, Utc};
 use leasewatch_protocols::{Message, MessageKind};
-use sqlx::PgPool;
+use sqlx::{PgConnection, PgPool};
 use tokio::sync::{broadcast, mpsc, oneshot};
 
 use crate::config::WriterConfig;
@@ -379,60 +379,60 @@ fn event_kind(kind: MessageKind) -> &'static str {
 /// that drop duplicates, the latest state per device, and quarantined frames.
 async fn apply(pool: &PgPool, [positions, events, quarantine]: [&[u8]; 3]) -> Result<(), sqlx::Error> {
     let mut tx = pool.begin().await?;
-    if positions.len() > EMPTY_PAYLOAD_LEN {
-        sqlx::query(
-            "CREATE TEMP TABLE IF NOT EXISTS positions_staging (LIKE positions INCLUDING DEFAULTS) ON COMMIT DELETE ROWS",
-        )
-        .execute(&mut *tx)
-        .await?;
-        let mut copy = tx.copy_in_raw("COPY positions_staging FROM STDIN (FORMAT binary)").await?;
-        copy.send(positions).await?;
-        copy.finish().await?;
-        sqlx::query(
-            "INSERT INTO positions SELECT DISTINCT ON (device_id, fix_time) * FROM positions_staging
-             ON CONFLICT DO NOTHING",
-        )
-        .execute(&mut *tx)
-        .await?;
-        sqlx::query(
-            "INSERT INTO device_state AS s (device_id, fix_time, server_time, latitude, longitude, speed_kmh, course,
-                 valid, ignition, power_voltage, battery, alarms)
-             SELECT DISTINCT ON (device_id) device_id, fix_time, server_time, latitude, longitude, speed_kmh, course,
-                 valid, ignition, power_voltage, battery, alarms
-             FROM positions_staging ORDER BY device_id, fix_time DESC
-             ON CONFLICT (device_id) DO UPDATE SET fix_time = EXCLUDED.fix_time, server_time = EXCLUDED.server_time,
-                 latitude = EXCLUDED.latitude, longitude = EXCLUDED.longitude, speed_kmh = EXCLUDED.speed_kmh,
-                 course = EXCLUDED.course, valid = EXCLUDED.valid, ignition = EXCLUDED.ignition,
-                 power_voltage = EXCLUDED.power_voltage, battery = EXCLUDED.battery, alarms = EXCLUDED.alarms
-             WHERE s.fix_time < EXCLUDED.fix_time",
-        )
-        .execute(&mut *tx)
-        .await?;
-    }
-    if events.len() > EMPTY_PAYLOAD_LEN {
-        sqlx::query(
-            "CREATE TEMP TABLE IF NOT EXISTS events_staging (LIKE device_events INCLUDING DEFAULTS) ON COMMIT DELETE ROWS",
-        )
-        .execute(&mut *tx)
-        .await?;
-        let mut copy = tx.copy_in_raw("COPY events_staging FROM STDIN (FORMAT binary)").await?;
-        copy.send(events).await?;
-        copy.finish().await?;
-        sqlx::query(
-            "INSERT INTO device_events SELECT DISTINCT ON (device_id, time, kind) * FROM events_staging
-             ON CONFLICT DO NOTHING",
-        )
-        .execute(&mut *tx)
-        .await?;
-    }
-    if quarantine.len() > EMPTY_PAYLOAD_LEN {
-        let mut copy = tx
-            .copy_in_raw(
-                "COPY quarantine (protocol, imei, received_at, peer, frame, decoded) FROM STDIN (FORMAT binary)",
-            )
-            .await?;
-        copy.send(quarantine).await?;
-        copy.finish().await?;
-    }
+    create_staging(&mut tx).await?;
+    copy_in(&mut tx, "COPY positions_staging FROM STDIN (FORMAT binary)", positions).await?;
+    copy_in(&mut tx, "COPY events_staging FROM STDIN (FORMAT binary)", events).await?;
+    let quarantine_copy =
+        "COPY quarantine (protocol, imei, received_at, peer, frame, decoded) FROM STDIN (FORMAT binary)";
+    copy_in(&mut tx, quarantine_copy, quarantine).await?;
+    merge_staging(&mut tx).await?;
     tx.commit().await
 }
+
+/// Sends one binary COPY payload (nothing when it holds no tuple).
+async fn copy_in(conn: &mut PgConnection, statement: &str, payload: &[u8]) -> Result<(), sqlx::Error> {
+    if payload.len() > EMPTY_PAYLOAD_LEN {
+        let mut copy = conn.copy_in_raw(statement).await?;
+        copy.send(payload).await?;
+        copy.finish().await?;
+    }
+    Ok(())
+}
+
+/// Creates this connection's staging tables (temporary, emptied at every commit).
+pub async fn create_staging(conn: &mut PgConnection) -> Result<(), sqlx::Error> {
+    for statement in [
+        "CREATE TEMP TABLE IF NOT EXISTS positions_staging (LIKE positions INCLUDING DEFAULTS) ON COMMIT DELETE ROWS",
+        "CREATE TEMP TABLE IF NOT EXISTS events_staging (LIKE device_events INCLUDING DEFAULTS) ON COMMIT DELETE ROWS",
+    ] {
+        sqlx::query(statement).execute(&mut *conn).await?;
+    }
+    Ok(())
+}
+
+/// Moves staged rows into place: positions and events without duplicates (sorted, which also keeps
+/// index inserts local), and the latest state of each device.
+pub async fn merge_staging(conn: &mut PgConnection) -> Result<(), sqlx::Error> {
+    for statement in MERGE {
+        sqlx::query(statement).execute(&mut *conn).await?;
+    }
+    Ok(())
+}
+
+/// The statements of [`merge_staging`].
+const MERGE: [&str; 3] = [
+    "INSERT INTO positions SELECT DISTINCT ON (device_id, fix_time) * FROM positions_staging
+         ORDER BY device_id, fix_time ON CONFLICT DO NOTHING",
+    "INSERT INTO device_state AS s (device_id, fix_time, server_time, latitude, longitude, speed_kmh, course,
+             valid, ignition, power_voltage, battery, alarms)
+         SELECT DISTINCT ON (device_id) device_id, fix_time, server_time, latitude, longitude, speed_kmh, course,
+             valid, ignition, power_voltage, battery, alarms
+         FROM positions_staging ORDER BY device_id, fix_time DESC
+         ON CONFLICT (device_id) DO UPDATE SET fix_time = EXCLUDED.fix_time, server_time = EXCLUDED.server_time,
+             latitude = EXCLUDED.latitude, longitude = EXCLUDED.longitude, speed_kmh = EXCLUDED.speed_kmh,
+             course = EXCLUDED.course, valid = EXCLUDED.valid, ignition = EXCLUDED.ignition,
+             power_voltage = EXCLUDED.power_voltage, battery = EXCLUDED.battery, alarms = EXCLUDED.alarms
+         WHERE s.fix_time < EXCLUDED.fix_time",
+    "INSERT INTO device_events SELECT DISTINCT ON (device_id, time, kind) * FROM events_staging
+         ORDER BY device_id, time, kind ON CONFLICT DO NOTHING",
+];
