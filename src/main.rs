@@ -107,7 +107,7 @@ fn daemon(command: Command, config_file: Option<PathBuf>) -> anyhow::Result<()> 
                 println!("{}", serde_json::to_string(&summary)?);
                 Ok(())
             }
-            Command::Decode(_) => Ok(()),
+            Command::Decode(args) => decode::run(args),
         }
     })
 }
