@@ -309,11 +309,17 @@ impl Device {
         histogram: &Mutex<Histogram<u64>>,
         ledger: Option<&mpsc::Sender<(DeviceId, i64)>>,
     ) -> anyhow::Result<()> {
-        tokio::time::sleep(offset).await;
+        let deadline = tokio::time::Instant::from_std(deadline);
+        // Slow devices (a low rate over many devices) may not be due before the run ends.
+        if tokio::time::timeout_at(deadline, tokio::time::sleep(offset)).await.is_err() {
+            return Ok(());
+        }
         let mut tick = tokio::time::interval(interval);
         tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
-        while Instant::now() < deadline {
-            tick.tick().await;
+        loop {
+            if tokio::time::timeout_at(deadline, tick.tick()).await.is_err() {
+                return Ok(());
+            }
             if state.unacked.is_none() {
                 state.next_frame(self);
             }
@@ -332,7 +338,6 @@ impl Device {
             }
             state.unacked = None;
         }
-        Ok(())
     }
 }
 
