@@ -165,15 +165,7 @@ impl Protocol for Gt06 {
                 write_frame(out, long, proto, &[], [s0, s1]);
             }
             Gt06Ack::Time { serial } => {
-                let t = [
-                    (now.year() % 100) as u8,
-                    now.month() as u8,
-                    now.day() as u8,
-                    now.hour() as u8,
-                    now.minute() as u8,
-                    now.second() as u8,
-                ];
-                write_frame(out, false, proto::TIME_REQUEST, &t, serial.to_be_bytes());
+                write_frame(out, false, proto::TIME_REQUEST, &time_bytes(now), serial.to_be_bytes());
             }
             Gt06Ack::Nothing => {}
         }
@@ -523,6 +515,11 @@ fn keep_rest(msg: &mut Message, rest: &[u8]) {
     }
 }
 
+/// `YY MM DD hh mm ss` as GT06 sends times (binary, UTC).
+fn time_bytes(t: DateTime<Utc>) -> [u8; 6] {
+    [(t.year() % 100) as u8, t.month() as u8, t.day() as u8, t.hour() as u8, t.minute() as u8, t.second() as u8]
+}
+
 /// Appends a whole frame: start, length, protocol number, content, serial, CRC, terminator.
 fn write_frame(out: &mut Vec<u8>, long: bool, kind: u8, content: &[u8], serial: [u8; 2]) {
     let start = out.len();
@@ -566,15 +563,7 @@ pub mod device {
     }
 
     fn gps_block(p: &Position, content: &mut Vec<u8>) {
-        let t = p.fix_time;
-        content.extend_from_slice(&[
-            (t.year() % 100) as u8,
-            t.month() as u8,
-            t.day() as u8,
-            t.hour() as u8,
-            t.minute() as u8,
-            t.second() as u8,
-        ]);
+        content.extend_from_slice(&time_bytes(p.fix_time));
         content.push(0xC0 | p.satellites.unwrap_or(0).min(15));
         content.extend_from_slice(&((p.latitude.abs() * 1_800_000.0).round() as u32).to_be_bytes());
         content.extend_from_slice(&((p.longitude.abs() * 1_800_000.0).round() as u32).to_be_bytes());

@@ -584,10 +584,25 @@ fn batch(body: &[u8], body_at: usize, template: &Message, out: &mut Vec<Message>
 
 /// Appends an escaped frame: header for `terminal`, `body`, checksum, delimiters.
 fn write_frame(out: &mut Vec<u8>, msg_id: u16, terminal: &Terminal, serial: u16, body: &[u8]) {
-    let mut raw = Vec::with_capacity(20 + body.len());
+    write_package(out, msg_id, terminal, serial, None, body);
+}
+
+/// Appends an escaped frame, with `(total, index)` when it is one package of a sub-packaged message.
+fn write_package(
+    out: &mut Vec<u8>,
+    msg_id: u16,
+    terminal: &Terminal,
+    serial: u16,
+    package: Option<(u16, u16)>,
+    body: &[u8],
+) {
+    let mut raw = Vec::with_capacity(24 + body.len());
     let mut attrs = body.len() as u16 & 0x03FF;
     if terminal.version.is_some() {
         attrs |= 0x4000;
+    }
+    if package.is_some() {
+        attrs |= 0x2000;
     }
     raw.extend_from_slice(&msg_id.to_be_bytes());
     raw.extend_from_slice(&attrs.to_be_bytes());
@@ -596,6 +611,10 @@ fn write_frame(out: &mut Vec<u8>, msg_id: u16, terminal: &Terminal, serial: u16,
     }
     raw.extend_from_slice(terminal.phone());
     raw.extend_from_slice(&serial.to_be_bytes());
+    if let Some((total, index)) = package {
+        raw.extend_from_slice(&total.to_be_bytes());
+        raw.extend_from_slice(&index.to_be_bytes());
+    }
     raw.extend_from_slice(body);
     raw.push(xor(&raw));
     escape_into(&raw, out);
@@ -794,23 +813,8 @@ pub mod device {
         let parts: Vec<&[u8]> = body.chunks(chunk.clamp(1, 1023)).collect();
         let total = parts.len() as u16;
         for (i, part) in parts.iter().enumerate() {
-            let mut raw = Vec::with_capacity(24 + part.len());
-            let mut attrs = part.len() as u16 | 0x2000;
-            if terminal.version.is_some() {
-                attrs |= 0x4000;
-            }
-            raw.extend_from_slice(&msg_id.to_be_bytes());
-            raw.extend_from_slice(&attrs.to_be_bytes());
-            if let Some(v) = terminal.version {
-                raw.push(v);
-            }
-            raw.extend_from_slice(terminal.phone());
-            raw.extend_from_slice(&first_serial.wrapping_add(i as u16).to_be_bytes());
-            raw.extend_from_slice(&total.to_be_bytes());
-            raw.extend_from_slice(&(i as u16 + 1).to_be_bytes());
-            raw.extend_from_slice(part);
-            raw.push(xor(&raw));
-            escape_into(&raw, out);
+            let serial = first_serial.wrapping_add(i as u16);
+            write_package(out, msg_id, terminal, serial, Some((total, i as u16 + 1)), part);
         }
     }
 }
