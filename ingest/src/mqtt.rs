@@ -306,17 +306,14 @@ fn bridge<P: Protocol>(
     out: &mut Vec<Message>,
     reply: &mut Vec<u8>,
 ) -> Result<(), String> {
-    let mut problems = Vec::new();
-    for (offset, chunk) in leasewatch_protocols::Frames::<P>::new(payload, session.config.max_frame_len) {
-        match chunk {
-            leasewatch_protocols::Chunk::Frame(frame) => match P::decode(frame, session, out) {
-                Ok(ack) => P::write_reply(&ack, session, Utc::now(), reply),
-                Err(e) => problems.push(format!("{} at byte {}", e.kind, offset + e.offset)),
-            },
-            leasewatch_protocols::Chunk::Skipped { error, .. } => problems.push(error.to_string()),
-        }
+    let decoded = leasewatch_protocols::decode_all::<P>(payload, session, Utc::now());
+    out.extend(decoded.messages);
+    reply.extend(decoded.replies);
+    if decoded.errors.is_empty() {
+        Ok(())
+    } else {
+        Err(decoded.errors.iter().map(ToString::to_string).collect::<Vec<_>>().join("; "))
     }
-    if problems.is_empty() { Ok(()) } else { Err(problems.join("; ")) }
 }
 
 /// Writes the rows, then acknowledges to the broker and publishes any reply.

@@ -31,5 +31,5 @@ pub use message::{
     Status,
 };
 pub use protocol::{Command, CommandError, Outgoing, Protocol, Scan, Session, SessionConfig};
-pub use stream::{Chunk, FrameCodec, Frames};
+pub use stream::{Chunk, Decoded, FrameCodec, Frames, decode_all};
 pub use teltonika::Teltonika;

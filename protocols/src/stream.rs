@@ -4,10 +4,12 @@
 use std::marker::PhantomData;
 
 use bytes::BytesMut;
+use chrono::{DateTime, Utc};
 use tokio_util::codec::Decoder;
 
 use crate::error::{DecodeError, ErrorKind};
-use crate::protocol::{Protocol, Scan};
+use crate::message::Message;
+use crate::protocol::{Protocol, Scan, Session};
 
 /// One piece of a byte stream: a whole frame, or bytes that were skipped and why.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -147,6 +149,33 @@ impl<'a, P: Protocol> Iterator for Frames<'a, P> {
             }
         })
     }
+}
+
+/// Everything one session made of an in-memory stream.
+#[derive(Debug, Default)]
+pub struct Decoded {
+    /// The messages, in order.
+    pub messages: Vec<Message>,
+    /// The replies the server would send, concatenated.
+    pub replies: Vec<u8>,
+    /// Frames that could not be decoded and bytes that were skipped; offsets are the stream's.
+    pub errors: Vec<DecodeError>,
+}
+
+/// Frames and decodes a whole in-memory stream in `session`, writing the replies with the clock
+/// at `now`: what captures, fuzzing and tests need.
+pub fn decode_all<P: Protocol>(bytes: &[u8], session: &mut Session, now: DateTime<Utc>) -> Decoded {
+    let mut decoded = Decoded::default();
+    for (offset, chunk) in Frames::<P>::new(bytes, session.config.max_frame_len) {
+        match chunk {
+            Chunk::Frame(frame) => match P::decode(frame, session, &mut decoded.messages) {
+                Ok(ack) => P::write_reply(&ack, session, now, &mut decoded.replies),
+                Err(error) => decoded.errors.push(error.shifted(offset)),
+            },
+            Chunk::Skipped { error, .. } => decoded.errors.push(error),
+        }
+    }
+    decoded
 }
 
 /// Finds the first occurrence of `needle` in `haystack`.

@@ -3,9 +3,7 @@
 #![allow(clippy::panic, clippy::unwrap_used, clippy::expect_used)] // tests fail loudly
 
 use chrono::{DateTime, Utc};
-use leasewatch_protocols::{
-    AttrKey, AttrValue, Chunk, Frames, Gt06, H02, Jt808, Message, Protocol, ProtocolKind, Session, Teltonika,
-};
+use leasewatch_protocols::{AttrKey, AttrValue, Gt06, H02, Jt808, Message, Protocol, ProtocolKind, Session, Teltonika};
 use serde_json::Value;
 
 fn hex(s: &str) -> Vec<u8> {
@@ -14,18 +12,11 @@ fn hex(s: &str) -> Vec<u8> {
 
 /// Decodes `bytes` as a stream; the messages and the replies, or the first error.
 fn decode<P: Protocol>(bytes: &[u8], session: &mut Session) -> Result<(Vec<Message>, Vec<u8>), String> {
-    let mut out = Vec::new();
-    let mut reply = Vec::new();
-    for (_, chunk) in Frames::<P>::new(bytes, session.config.max_frame_len) {
-        match chunk {
-            Chunk::Frame(frame) => {
-                let ack = P::decode(frame, session, &mut out).map_err(|e| e.to_string())?;
-                P::write_reply(&ack, session, Utc::now(), &mut reply);
-            }
-            Chunk::Skipped { error, .. } => return Err(error.to_string()),
-        }
+    let decoded = leasewatch_protocols::decode_all::<P>(bytes, session, Utc::now());
+    match decoded.errors.first() {
+        Some(error) => Err(error.to_string()),
+        None => Ok((decoded.messages, decoded.replies)),
     }
-    Ok((out, reply))
 }
 
 fn lines(protocol: &str) -> Vec<Value> {

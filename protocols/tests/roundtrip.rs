@@ -11,22 +11,10 @@ use leasewatch_protocols::{
 };
 use proptest::prelude::*;
 
-/// Decodes a whole stream; the messages, and how many chunks were refused.
+/// Decodes a whole stream; the messages, and how many frames or byte runs were refused.
 fn decode_all<P: Protocol>(bytes: &[u8]) -> (Vec<Message>, usize) {
-    let mut session = Session::default();
-    let mut out = Vec::new();
-    let mut refused = 0;
-    for (_, chunk) in Frames::<P>::new(bytes, session.config.max_frame_len) {
-        match chunk {
-            Chunk::Frame(frame) => {
-                if P::decode(frame, &mut session, &mut out).is_err() {
-                    refused += 1;
-                }
-            }
-            Chunk::Skipped { .. } => refused += 1,
-        }
-    }
-    (out, refused)
+    let decoded = leasewatch_protocols::decode_all::<P>(bytes, &mut Session::default(), Utc::now());
+    (decoded.messages, decoded.errors.len())
 }
 
 fn time(seconds: i64) -> DateTime<Utc> {

@@ -50,16 +50,12 @@ pub fn location_stream(protocol: ProtocolKind, id: &DeviceId, frames: usize, see
 #[cfg(test)]
 mod tests {
     use super::*;
-    use leasewatch_protocols::{Chunk, Frames, Gt06, H02, Jt808, Protocol, Session, Teltonika};
+    use leasewatch_protocols::{Gt06, H02, Jt808, Protocol, Session, Teltonika};
 
     fn decoded<P: Protocol>(bytes: &[u8]) -> usize {
-        let mut session = Session::default();
-        let mut out = Vec::new();
-        for (_, chunk) in Frames::<P>::new(bytes, 4096) {
-            let Chunk::Frame(frame) = chunk else { panic!("framing error in a generated stream") };
-            P::decode(frame, &mut session, &mut out).unwrap_or_else(|e| panic!("{e}"));
-        }
-        out.iter().filter(|m| m.position.is_some()).count()
+        let decoded = leasewatch_protocols::decode_all::<P>(bytes, &mut Session::default(), chrono::Utc::now());
+        assert!(decoded.errors.is_empty(), "{:?}", decoded.errors);
+        decoded.messages.iter().filter(|m| m.position.is_some()).count()
     }
 
     #[test]

@@ -2,20 +2,9 @@
 //! with the replies it asks for; nothing may panic.
 #![no_main]
 
-use leasewatch_protocols::{Chunk, Frames, Protocol, Session, Gt06};
+use leasewatch_protocols::{Gt06, Session, decode_all};
 use libfuzzer_sys::fuzz_target;
 
 fuzz_target!(|data: &[u8]| {
-    let mut session = Session::default();
-    let mut out = Vec::new();
-    let mut reply = Vec::new();
-    for (_, chunk) in Frames::<Gt06>::new(data, session.config.max_frame_len) {
-        if let Chunk::Frame(frame) = chunk {
-            if let Ok(ack) = Gt06::decode(frame, &mut session, &mut out) {
-                Gt06::write_reply(&ack, &mut session, chrono::DateTime::UNIX_EPOCH, &mut reply);
-            }
-        }
-        out.clear();
-        reply.clear();
-    }
+    decode_all::<Gt06>(data, &mut Session::default(), chrono::DateTime::UNIX_EPOCH);
 });
