@@ -61,7 +61,7 @@ pub async fn run(config: Config) -> anyhow::Result<()> {
     tracing::info!(address = %config.http_bind, "serving /metrics, /healthz and /readyz");
     let http = tokio::spawn(crate::http::serve(http_listener, metrics, pool.clone(), stopped_http));
     drop(shared);
-    let maintenance = tokio::spawn(partitions(pool.clone(), config.ingest.partitions_ahead_days));
+    let maintenance = tokio::spawn(maintain(pool.clone(), config.ingest.clone()));
     shutdown_signal().await;
     tracing::info!("shutting down: no new connections, finishing open frames");
     let _ = stop.send(true);
@@ -82,15 +82,20 @@ pub async fn run(config: Config) -> anyhow::Result<()> {
     Ok(())
 }
 
-/// Keeps the daily partitions ahead of today (hourly; idempotent).
-async fn partitions(pool: sqlx::PgPool, ahead_days: u32) {
+/// Storage upkeep, hourly and idempotent: daily partitions ahead of today, and retention.
+async fn maintain(pool: sqlx::PgPool, config: leasewatch_ingest::config::IngestConfig) {
     let mut tick = tokio::time::interval(Duration::from_secs(3600));
     loop {
         tick.tick().await;
         let today = Utc::now().date_naive();
-        let last = today + chrono::Duration::days(ahead_days.into());
+        let last = today + chrono::Duration::days(config.partitions_ahead_days.into());
         if let Err(e) = leasewatch_ingest::db::ensure_partitions(&pool, today, last).await {
             tracing::warn!(error = %e, "could not create partitions");
+        }
+        match leasewatch_ingest::db::apply_retention(&pool, config.retention_days, config.compress_after_days).await {
+            Ok(0) => {}
+            Ok(dropped) => tracing::info!(dropped, "expired partitions dropped"),
+            Err(e) => tracing::warn!(error = %e, "could not apply retention"),
         }
     }
 }

@@ -178,6 +178,10 @@ pub struct IngestConfig {
     pub mqtt: MqttConfig,
     /// Days of daily partitions created ahead of today (plain PostgreSQL).
     pub partitions_ahead_days: u32,
+    /// Days positions and events are kept; older partitions or chunks are dropped.
+    pub retention_days: u32,
+    /// Days after which TimescaleDB compresses chunks (segment by device).
+    pub compress_after_days: u32,
 }
 
 impl Default for IngestConfig {
@@ -189,6 +193,8 @@ impl Default for IngestConfig {
             writer: WriterConfig::default(),
             mqtt: MqttConfig::default(),
             partitions_ahead_days: 7,
+            retention_days: 400,
+            compress_after_days: 7,
         }
     }
 }

@@ -57,6 +57,44 @@ pub async fn ensure_partitions(pool: &PgPool, first: NaiveDate, last: NaiveDate)
     Ok(sqlx::query_scalar("SELECT leasewatch_ensure_partitions($1, $2)").bind(first).bind(last).fetch_one(pool).await?)
 }
 
+/// Whether `positions` is a TimescaleDB hypertable.
+pub async fn is_timescale(pool: &PgPool) -> Result<bool, DbError> {
+    Ok(sqlx::query_scalar("SELECT (SELECT relkind FROM pg_class WHERE oid = 'positions'::regclass) <> 'p'")
+        .fetch_one(pool)
+        .await?)
+}
+
+/// Applies retention (and compression on TimescaleDB) from the configuration: on TimescaleDB as
+/// policies (replaced, so that a changed setting takes effect), on plain PostgreSQL by dropping
+/// the daily partitions that ended more than `retention_days` ago. Returns partitions dropped.
+pub async fn apply_retention(pool: &PgPool, retention_days: u32, compress_after_days: u32) -> Result<i32, DbError> {
+    if !is_timescale(pool).await? {
+        let keep_from = Utc::now().date_naive() - Duration::days(retention_days.into());
+        return drop_partitions(pool, keep_from).await;
+    }
+    for table in ["positions", "device_events"] {
+        sqlx::query("SELECT remove_retention_policy($1::regclass, if_exists => true)")
+            .bind(table)
+            .execute(pool)
+            .await?;
+        sqlx::query("SELECT add_retention_policy($1::regclass, make_interval(days => $2))")
+            .bind(table)
+            .bind(retention_days as i32)
+            .execute(pool)
+            .await?;
+        sqlx::query("SELECT remove_compression_policy($1::regclass, if_exists => true)")
+            .bind(table)
+            .execute(pool)
+            .await?;
+        sqlx::query("SELECT add_compression_policy($1::regclass, make_interval(days => $2))")
+            .bind(table)
+            .bind(compress_after_days as i32)
+            .execute(pool)
+            .await?;
+    }
+    Ok(0)
+}
+
 /// Drops the daily partitions that end before `keep_from`; returns how many were dropped.
 pub async fn drop_partitions(pool: &PgPool, keep_from: NaiveDate) -> Result<i32, DbError> {
     Ok(sqlx::query_scalar("SELECT leasewatch_drop_partitions($1)").bind(keep_from).fetch_one(pool).await?)

@@ -180,4 +180,12 @@ async fn daily_partitions_take_over_their_rows_from_the_default_partition(pool: 
     assert_eq!(in_day, 1);
     let dropped = leasewatch_ingest::db::drop_partitions(&pool, day + chrono::Duration::days(1)).await.unwrap();
     assert!(dropped >= 2);
+    // Retention from the configuration keeps today's partitions.
+    let today = chrono::Utc::now().date_naive();
+    leasewatch_ingest::db::ensure_partitions(&pool, today, today).await.unwrap();
+    leasewatch_ingest::db::apply_retention(&pool, 30, 7).await.unwrap();
+    let name = format!("positions_{}", today.format("%Y%m%d"));
+    let kept: bool =
+        sqlx::query_scalar("SELECT to_regclass($1) IS NOT NULL").bind(&name).fetch_one(&pool).await.unwrap();
+    assert!(kept);
 }

@@ -37,6 +37,17 @@ async fn migrations_and_the_writers_merge_work_on_timescaledb_hypertables() {
             .unwrap(),
         0
     );
+    // Retention and compression become policies; applying them twice (a restart) replaces them.
+    for _ in 0..2 {
+        leasewatch_ingest::db::apply_retention(&pool, 400, 7).await.unwrap();
+    }
+    let policies: i64 = sqlx::query_scalar(
+        "SELECT count(*) FROM timescaledb_information.jobs WHERE proc_name IN ('policy_retention', 'policy_compression')",
+    )
+    .fetch_one(&pool)
+    .await
+    .unwrap();
+    assert_eq!(policies, 4);
 
     let imei = format!("8690{:011}", std::process::id());
     import(&pool, &[NewDevice { imei: imei.clone(), protocol: "gt06".into(), model: None, sim: None, kind: None }])
