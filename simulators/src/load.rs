@@ -44,6 +44,8 @@ pub struct LoadConfig {
     pub first_device: usize,
     /// Draw a progress bar on stderr.
     pub progress: bool,
+    /// Before every Nth position (0: never), send garbage and a broken frame, as bad links do.
+    pub malformed_every: u64,
 }
 
 /// The one-line JSON summary a run ends with.
@@ -152,7 +154,17 @@ pub async fn run(config: LoadConfig) -> anyhow::Result<Summary> {
                         }
                         let offset = if state.serial == 1 { offset } else { Duration::ZERO };
                         let result = device
-                            .drive(conn, &mut state, offset, interval, deadline, &counters, &histogram, ledger.as_ref())
+                            .drive(
+                                conn,
+                                &mut state,
+                                offset,
+                                interval,
+                                deadline,
+                                &counters,
+                                &histogram,
+                                ledger.as_ref(),
+                                config.malformed_every,
+                            )
                             .await;
                         if result.is_ok() {
                             break;
@@ -308,6 +320,7 @@ impl Device {
         counters: &Counters,
         histogram: &Mutex<Histogram<u64>>,
         ledger: Option<&mpsc::Sender<(DeviceId, i64)>>,
+        malformed_every: u64,
     ) -> anyhow::Result<()> {
         let deadline = tokio::time::Instant::from_std(deadline);
         // Slow devices (a low rate over many devices) may not be due before the run ends.
@@ -325,6 +338,10 @@ impl Device {
             }
             let Some((frame, fix)) = &state.unacked else { continue };
             let sent_at = Instant::now();
+            if malformed_every > 0 && u64::from(state.serial) % malformed_every == 0 {
+                // Noise, a frame start with an impossible length, and a truncated frame.
+                conn.wr.write_all(b"\x00\xffnoise\x78\x78\x01\x12\x79\x79\xff\xff\x78\x78\x1f\x12\x0b").await?;
+            }
             conn.wr.write_all(frame).await?;
             counters.sent.fetch_add(1, Ordering::Relaxed);
             self.read_ack(&mut conn, false).await?;

@@ -73,6 +73,9 @@ enum Command {
         /// No progress bar.
         #[arg(long)]
         quiet: bool,
+        /// Before every Nth position of a device, send garbage and a broken frame (0: never).
+        #[arg(long, default_value_t = 0)]
+        malformed_every: u64,
     },
 }
 
@@ -82,7 +85,7 @@ fn main() -> anyhow::Result<()> {
             print!("{}", fleet::devices_csv(protocol, devices));
             Ok(())
         }
-        Command::Load { protocol, target, devices, rate, duration, ledger, first_device, quiet } => {
+        Command::Load { protocol, target, devices, rate, duration, ledger, first_device, quiet, malformed_every } => {
             let config = load::LoadConfig {
                 protocol,
                 target,
@@ -92,6 +95,7 @@ fn main() -> anyhow::Result<()> {
                 ledger,
                 first_device,
                 progress: !quiet,
+                malformed_every,
             };
             let runtime = tokio::runtime::Builder::new_multi_thread().enable_all().build()?;
             let summary = runtime.block_on(load::run(config))?;
