@@ -46,6 +46,14 @@ impl CopyBuffer {
         self
     }
 
+    /// `v` written by `write`, or NULL.
+    fn or_null<T>(&mut self, v: Option<T>, write: impl FnOnce(&mut Self, T) -> &mut Self) -> &mut Self {
+        match v {
+            Some(v) => write(self, v),
+            None => self.null(),
+        }
+    }
+
     /// A NULL.
     pub fn null(&mut self) -> &mut Self {
         self.buf.extend_from_slice(&(-1_i32).to_be_bytes());
@@ -64,18 +72,12 @@ impl CopyBuffer {
 
     /// A smallint, or NULL.
     pub fn int2(&mut self, v: Option<i16>) -> &mut Self {
-        match v {
-            Some(v) => self.field(&v.to_be_bytes()),
-            None => self.null(),
-        }
+        self.or_null(v, |c, v| c.field(&v.to_be_bytes()))
     }
 
     /// A bigint, or NULL.
     pub fn opt_int8(&mut self, v: Option<i64>) -> &mut Self {
-        match v {
-            Some(v) => self.int8(v),
-            None => self.null(),
-        }
+        self.or_null(v, Self::int8)
     }
 
     /// A double precision.
@@ -85,18 +87,12 @@ impl CopyBuffer {
 
     /// A real, or NULL.
     pub fn float4(&mut self, v: Option<f32>) -> &mut Self {
-        match v {
-            Some(v) => self.field(&v.to_be_bytes()),
-            None => self.null(),
-        }
+        self.or_null(v, |c, v| c.field(&v.to_be_bytes()))
     }
 
     /// A boolean, or NULL.
     pub fn bool(&mut self, v: Option<bool>) -> &mut Self {
-        match v {
-            Some(v) => self.field(&[u8::from(v)]),
-            None => self.null(),
-        }
+        self.or_null(v, |c, v| c.field(&[u8::from(v)]))
     }
 
     /// A timestamptz.

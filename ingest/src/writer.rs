@@ -154,11 +154,6 @@ impl Writer {
     pub fn subscribe(&self) -> broadcast::Receiver<Arc<Rows>> {
         self.committed.subscribe()
     }
-
-    /// Requests waiting in the channel.
-    pub fn depth(&self) -> usize {
-        self.tx.max_capacity() - self.tx.capacity()
-    }
 }
 
 /// Batches the committed stream holds for a slow consumer.

@@ -34,9 +34,22 @@ async fn device(pool: &PgPool, imei: &str, protocol: &str) {
     import(pool, &[row]).await.unwrap();
 }
 
-fn publisher(name: &str) -> (AsyncClient, rumqttc::EventLoop) {
+/// A test client subscribed to `filter`: the client, and the payloads that arrive there.
+async fn subscriber(name: &str, filter: &str) -> (AsyncClient, tokio::sync::mpsc::Receiver<Vec<u8>>) {
     let options = MqttOptions::new(format!("leasewatch-test-pub-{name}-{}", std::process::id()), "127.0.0.1", 1883);
-    AsyncClient::new(options, 100)
+    let (client, mut events) = AsyncClient::new(options, 100);
+    client.subscribe(filter, QoS::AtLeastOnce).await.unwrap();
+    let (tx, rx) = tokio::sync::mpsc::channel(10);
+    tokio::spawn(async move {
+        while let Ok(event) = events.poll().await {
+            if let Event::Incoming(Packet::Publish(p)) = event {
+                let _ = tx.send(p.payload.to_vec()).await;
+            }
+        }
+    });
+    // Let the subscription reach the broker before anything is published.
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    (client, rx)
 }
 
 async fn wait_for(pool: &PgPool, sql: &str, expected: i64) -> i64 {
@@ -55,17 +68,7 @@ async fn wait_for(pool: &PgPool, sql: &str, expected: i64) -> i64 {
 async fn json_telemetry_is_stored_and_a_bad_payload_is_quarantined(pool: PgPool) {
     device(&pool, "869000000000001", "gt06").await;
     let _stop = start(&pool, "json").await;
-    let (client, mut events) = publisher("json");
-    client.subscribe("leasewatch/v1/positions/+", QoS::AtLeastOnce).await.unwrap();
-    let (published_tx, mut published) = tokio::sync::mpsc::channel(10);
-    tokio::spawn(async move {
-        while let Ok(event) = events.poll().await {
-            if let Event::Incoming(Packet::Publish(p)) = event {
-                let _ = published_tx.send(p.payload.to_vec()).await;
-            }
-        }
-    });
-    tokio::time::sleep(Duration::from_millis(300)).await;
+    let (client, mut published) = subscriber("json", "leasewatch/v1/positions/+").await;
     let topic = "devices/869000000000001/telemetry";
     let good = r#"{"fix_time":"2026-11-28T08:00:00Z","latitude":31.2304,"longitude":121.4737,"speed_kmh":42,"alarms":["power_cut"]}"#;
     client.publish(topic, QoS::AtLeastOnce, false, good).await.unwrap();
@@ -95,17 +98,7 @@ async fn json_telemetry_is_stored_and_a_bad_payload_is_quarantined(pool: PgPool)
 async fn bridged_gt06_bytes_are_decoded_stored_and_answered_on_the_down_topic(pool: PgPool) {
     device(&pool, "869000000000002", "gt06").await;
     let _stop = start(&pool, "bridge").await;
-    let (client, mut events) = publisher("bridge");
-    client.subscribe("devices/gt06/869000000000002/down", QoS::AtLeastOnce).await.unwrap();
-    let (replies_tx, mut replies) = tokio::sync::mpsc::channel(10);
-    tokio::spawn(async move {
-        while let Ok(event) = events.poll().await {
-            if let Event::Incoming(Packet::Publish(p)) = event {
-                let _ = replies_tx.send(p.payload.to_vec()).await;
-            }
-        }
-    });
-    tokio::time::sleep(Duration::from_millis(300)).await;
+    let (client, mut replies) = subscriber("bridge", "devices/gt06/869000000000002/down").await;
     let mut frames = Vec::new();
     gt06::device::login(&DeviceId::new(b"869000000000002").unwrap(), 7, &mut frames);
     client.publish("devices/gt06/869000000000002/up", QoS::AtLeastOnce, false, frames).await.unwrap();
