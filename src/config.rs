@@ -6,6 +6,7 @@ use std::path::Path;
 
 use figment::Figment;
 use figment::providers::{Env, Format, Toml};
+use leasewatch_admin::AdminConfig;
 use leasewatch_ingest::config::IngestConfig;
 use serde::Deserialize;
 
@@ -19,10 +20,12 @@ pub struct Config {
     pub database_pool: u32,
     /// Seconds given to open connections to finish on shutdown.
     pub shutdown_drain_secs: u64,
-    /// Where `/metrics`, `/healthz` and `/readyz` are served.
+    /// Where the admin API, `/metrics`, `/healthz` and `/readyz` are served.
     pub http_bind: std::net::SocketAddr,
     /// Device ingest.
     pub ingest: IngestConfig,
+    /// The admin API.
+    pub admin: AdminConfig,
 }
 
 impl Default for Config {
@@ -33,6 +36,7 @@ impl Default for Config {
             shutdown_drain_secs: 10,
             http_bind: std::net::SocketAddr::from(([0, 0, 0, 0], 8080)),
             ingest: IngestConfig::default(),
+            admin: AdminConfig::default(),
         }
     }
 }

@@ -1,5 +1,5 @@
-//! The daemon's HTTP endpoints for operations: Prometheus metrics and health. (The admin API
-//! mounts on this server when it lands.)
+//! The daemon's HTTP server: the admin API (when enabled), Prometheus metrics and health, with
+//! request ids, request logs and per-route latency on everything.
 
 use axum::Router;
 use axum::extract::State;
@@ -16,8 +16,8 @@ struct Ops {
     pool: PgPool,
 }
 
-/// The router: `/metrics`, `/healthz` (the process answers), `/readyz` (the database answers).
-fn router(metrics: PrometheusHandle, pool: PgPool) -> Router {
+/// `/metrics`, `/healthz` (the process answers) and `/readyz` (the database answers).
+fn ops(metrics: PrometheusHandle, pool: PgPool) -> Router {
     Router::new()
         .route("/metrics", get(|State(ops): State<Ops>| async move { ops.metrics.render() }))
         .route("/healthz", get(|| async { "ok" }))
@@ -32,14 +32,20 @@ async fn ready(State(ops): State<Ops>) -> (StatusCode, &'static str) {
     }
 }
 
-/// Serves until `shutdown` turns true.
+/// Serves `admin` (if any) beside the operations endpoints until `shutdown` turns true.
 pub async fn serve(
     listener: tokio::net::TcpListener,
     metrics: PrometheusHandle,
     pool: PgPool,
+    admin: Option<Router>,
     mut shutdown: watch::Receiver<bool>,
 ) -> anyhow::Result<()> {
-    axum::serve(listener, router(metrics, pool))
+    let mut app = ops(metrics, pool);
+    if let Some(admin) = admin {
+        app = app.merge(admin);
+    }
+    let app = leasewatch_admin::observe(app);
+    axum::serve(listener, app.into_make_service_with_connect_info::<std::net::SocketAddr>())
         .with_graceful_shutdown(async move {
             let _ = shutdown.changed().await;
         })

@@ -4,7 +4,7 @@
 //! - `main.rs`: the CLI and its subcommands.
 //! - `config.rs`: the daemon's configuration (defaults, TOML file, environment).
 //! - `run.rs`: `leasewatch run`, the daemon.
-//! - `http.rs`: its operations endpoints (metrics, health).
+//! - `http.rs`: its HTTP server: the admin API, metrics and health.
 //! - `decode.rs`: `leasewatch decode`, the operator's tool for captures from the field.
 
 mod config;
@@ -44,6 +44,25 @@ enum Command {
     },
     /// Decode device frames from hex or a raw capture and print one JSON object per message.
     Decode(decode::DecodeArgs),
+    /// Administer the back office.
+    Admin {
+        #[command(subcommand)]
+        command: AdminCommand,
+    },
+}
+
+#[derive(Debug, Subcommand)]
+enum AdminCommand {
+    /// Create an administrator (every permission, company region). The password is read from
+    /// LEASEWATCH_ADMIN_PASSWORD, or from the first line of standard input.
+    CreateUser {
+        /// Login name.
+        #[arg(long)]
+        username: String,
+        /// Name shown to others (the login name when absent).
+        #[arg(long)]
+        display_name: Option<String>,
+    },
 }
 
 #[derive(Debug, Subcommand)]
@@ -106,6 +125,33 @@ fn daemon(command: Command, config_file: Option<PathBuf>) -> anyhow::Result<()> 
                 let summary = leasewatch_ingest::devices::import(&pool, &rows).await?;
                 println!("{}", serde_json::to_string(&summary)?);
                 Ok(())
+            }
+            Command::Admin { command: AdminCommand::CreateUser { username, display_name } } => {
+                let password = match std::env::var("LEASEWATCH_ADMIN_PASSWORD") {
+                    Ok(p) => p,
+                    Err(_) => {
+                        let mut line = String::new();
+                        std::io::stdin().read_line(&mut line).context("cannot read the password from stdin")?;
+                        line.trim_end_matches(['\r', '\n']).to_owned()
+                    }
+                };
+                let pool = leasewatch_ingest::db::connect(&config.database_url, 2).await?;
+                leasewatch_ingest::db::migrate(&pool, config.ingest.partitions_ahead_days).await?;
+                let display_name = display_name.unwrap_or_else(|| username.clone());
+                let new = leasewatch_admin::bootstrap::NewAdmin { username, display_name, password };
+                match leasewatch_admin::bootstrap::create_admin(&pool, config.admin.password_hash, new).await {
+                    Ok(id) => {
+                        println!("{}", serde_json::json!({"created_user": id}));
+                        Ok(())
+                    }
+                    Err(leasewatch_admin::ApiError::Validation(errors)) => {
+                        for e in &errors {
+                            eprintln!("{}: {}", e.field, e.message);
+                        }
+                        anyhow::bail!("the user was not created")
+                    }
+                    Err(e) => Err(anyhow::anyhow!("the user was not created: {e}")),
+                }
             }
             Command::Decode(args) => decode::run(args),
         }

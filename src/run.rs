@@ -1,5 +1,5 @@
-//! `leasewatch run`: the daemon — the TCP listeners, the writer and the operations HTTP endpoints
-//! in one process, until SIGTERM
+//! `leasewatch run`: the daemon — the TCP listeners, the writer, the admin API and the operations
+//! HTTP endpoints in one process, until SIGTERM
 //! or SIGINT; then it stops accepting, lets connections finish their frame, flushes, and exits.
 
 use std::sync::Arc;
@@ -55,11 +55,19 @@ pub async fn run(config: Config) -> anyhow::Result<()> {
     drop(ctx);
     let mqtt =
         config.ingest.mqtt.enabled.then(|| tokio::spawn(leasewatch_ingest::mqtt::run(shared.clone(), stopped_mqtt)));
+    let admin = if config.admin.enabled {
+        leasewatch_admin::bootstrap::prepare(&pool).await.context("cannot prepare the admin API")?;
+        let vault = config.admin.vault().context("cannot load the data key")?;
+        let state = leasewatch_admin::AppState::new(pool.clone(), vault, config.admin.password_hash);
+        Some(leasewatch_admin::router(state).context("cannot build the admin API")?)
+    } else {
+        None
+    };
     let http_listener = TcpListener::bind(config.http_bind)
         .await
         .with_context(|| format!("cannot serve HTTP on {}", config.http_bind))?;
-    tracing::info!(address = %config.http_bind, "serving /metrics, /healthz and /readyz");
-    let http = tokio::spawn(crate::http::serve(http_listener, metrics, pool.clone(), stopped_http));
+    tracing::info!(address = %config.http_bind, admin = config.admin.enabled, "serving HTTP (/api/v1, /docs, /metrics, /healthz, /readyz)");
+    let http = tokio::spawn(crate::http::serve(http_listener, metrics, pool.clone(), admin, stopped_http));
     drop(shared);
     let maintenance = tokio::spawn(maintain(pool.clone(), config.ingest.clone()));
     shutdown_signal().await;
@@ -82,7 +90,8 @@ pub async fn run(config: Config) -> anyhow::Result<()> {
     Ok(())
 }
 
-/// Storage upkeep, hourly and idempotent: daily partitions ahead of today, and retention.
+/// Upkeep, hourly and idempotent: daily partitions ahead of today, retention, and the admin
+/// API's expired sessions and idempotency keys.
 async fn maintain(pool: sqlx::PgPool, config: leasewatch_ingest::config::IngestConfig) {
     let mut tick = tokio::time::interval(Duration::from_secs(3600));
     loop {
@@ -96,6 +105,9 @@ async fn maintain(pool: sqlx::PgPool, config: leasewatch_ingest::config::IngestC
             Ok(0) => {}
             Ok(dropped) => tracing::info!(dropped, "expired partitions dropped"),
             Err(e) => tracing::warn!(error = %e, "could not apply retention"),
+        }
+        if let Err(e) = leasewatch_admin::bootstrap::housekeeping(&pool).await {
+            tracing::warn!(error = %e, "could not expire sessions and idempotency keys");
         }
     }
 }

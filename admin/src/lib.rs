@@ -1,1 +1,124 @@
-//! leasewatch admin: arrives with its own issue; the crate exists so that the workspace shows the architecture.
+//! leasewatch admin: the HTTP API of the back office, mounted by `leasewatch run`.
+//!
+//! # Layout
+//! - `api/`: one module per resource, each a `router()` of annotated handlers.
+//! - `guard.rs`: deny by default: authentication, the permission each route declares, region scope.
+//! - `error.rs`: the one error type, answered as `application/problem+json`.
+//! - `extract.rs`: body, query and path extractors whose failures are problem documents.
+//! - `page.rs`: pagination, sorting and the list query.
+//! - `audit.rs`: the append-only audit log.
+//! - `idempotency.rs`: `Idempotency-Key` on POSTs that create money movements or tasks.
+//! - `workflow/`: the workflow engine (definitions, instances, tasks, history).
+//! - `crypto.rs`, `password.rs`: sealed sensitive fields and masks, tokens, argon2id and the password policy.
+//! - `permissions.rs`, `settings.rs`: the catalogues of permissions and tunable settings.
+//! - `docs.rs`: the OpenAPI document and the `/docs` page.
+//! - `bootstrap.rs`: start-up synchronisation, the first administrator, housekeeping.
+//! - `config.rs`, `state.rs`: configuration and the shared application context.
+//!
+//! Conventions for every resource are in `admin/README.md`.
+
+pub mod api;
+pub mod audit;
+pub mod bootstrap;
+pub mod config;
+pub mod crypto;
+pub mod docs;
+pub mod error;
+pub mod extract;
+pub mod guard;
+pub mod idempotency;
+pub mod page;
+pub mod password;
+pub mod permissions;
+pub mod settings;
+pub mod state;
+pub mod workflow;
+
+use std::sync::Arc;
+use std::time::Instant;
+
+use axum::Router;
+use axum::extract::{MatchedPath, Request};
+use axum::middleware::{self, Next};
+use axum::response::{Html, IntoResponse, Response};
+use axum::routing::get;
+use serde_json::Value;
+use tower_http::request_id::{MakeRequestUuid, PropagateRequestIdLayer, SetRequestIdLayer};
+use tower_http::trace::{DefaultOnResponse, TraceLayer};
+use utoipa::OpenApi;
+use utoipa_axum::router::OpenApiRouter;
+
+pub use crate::config::AdminConfig;
+pub use crate::error::ApiError;
+pub use crate::state::AppState;
+
+/// Why the router could not be built.
+#[derive(Debug, thiserror::Error)]
+pub enum RouterError {
+    /// The OpenAPI document did not serialise.
+    #[error("OpenAPI document: {0}")]
+    Spec(#[from] serde_json::Error),
+    /// A route's declaration is unusable.
+    #[error("route declaration: {0}")]
+    Declaration(#[from] guard::DeclarationError),
+}
+
+fn parts() -> (Router<AppState>, Result<Value, serde_json::Error>) {
+    let (router, api) =
+        OpenApiRouter::with_openapi(docs::ApiDoc::openapi()).nest("/api/v1", api::routes()).split_for_parts();
+    let spec = serde_json::to_value(&api).map(|mut spec| {
+        docs::complete(&mut spec);
+        spec
+    });
+    (router, spec)
+}
+
+/// The OpenAPI document, as served at `/api/openapi.json`.
+pub fn openapi() -> Result<Value, serde_json::Error> {
+    parts().1
+}
+
+/// The admin API: `/api/v1/...` behind the guard, `/api/openapi.json` and `/docs`.
+pub fn router(state: AppState) -> Result<Router, RouterError> {
+    let (api, spec) = parts();
+    let spec = spec?;
+    let routes = Arc::new(guard::RouteTable::from_spec(&spec)?);
+    let guard = guard::Guard { state: state.clone(), routes };
+    let api = api.route_layer(middleware::from_fn_with_state(guard, guard::guard)).with_state(state);
+    let page = docs::page(&spec);
+    let spec = Arc::new(spec);
+    Ok(Router::new()
+        .merge(api)
+        .route("/api/openapi.json", get(move || async move { axum::Json(Value::clone(&spec)) }))
+        .route("/docs", get(move || async move { Html(page) }))
+        .fallback(|| async { ApiError::NotFound("route").into_response() }))
+}
+
+/// Request ids (`x-request-id`, made when the client sent none) on every response and log line,
+/// a log line per request, and per-route latency metrics, for everything `router` serves.
+pub fn observe(router: Router) -> Router {
+    router
+        .route_layer(middleware::from_fn(record_latency))
+        .layer(
+            TraceLayer::new_for_http()
+                .make_span_with(|request: &Request| {
+                    let id = request.headers().get("x-request-id").and_then(|v| v.to_str().ok()).unwrap_or("-");
+                    // The path only: query strings are not logged.
+                    tracing::info_span!("http", method = %request.method(), path = %request.uri().path(), request_id = %id)
+                })
+                .on_response(DefaultOnResponse::new().level(tracing::Level::INFO)),
+        )
+        .layer(PropagateRequestIdLayer::x_request_id())
+        .layer(SetRequestIdLayer::x_request_id(MakeRequestUuid))
+}
+
+async fn record_latency(request: Request, next: Next) -> Response {
+    let start = Instant::now();
+    let method = request.method().to_string();
+    let route = request.extensions().get::<MatchedPath>().map_or_else(String::new, |m| m.as_str().to_owned());
+    let response = next.run(request).await;
+    let status = response.status().as_u16().to_string();
+    metrics::histogram!("leasewatch_http_request_duration_seconds", "method" => method, "route" => route, "status" => status)
+        .record(start.elapsed().as_secs_f64());
+    response
+}

@@ -1,0 +1,114 @@
+//! `/api/v1/audit-events`: the audit log, queried by entity, user and time, within the caller's
+//! region subtree (records without a region are visible from the company level only).
+
+use axum::extract::State;
+use chrono::{DateTime, Utc};
+use serde::{Deserialize, Serialize};
+use serde_json::Value;
+use sqlx::{FromRow, Postgres, QueryBuilder};
+use utoipa::{IntoParams, ToSchema};
+use utoipa_axum::router::OpenApiRouter;
+use utoipa_axum::routes;
+
+use crate::error::ApiError;
+use crate::extract::{Json, Query};
+use crate::guard::Caller;
+use crate::page::{self, PageParams, Paged};
+use crate::state::AppState;
+
+/// The routes of this module.
+pub fn router() -> OpenApiRouter<AppState> {
+    OpenApiRouter::new().routes(routes!(list))
+}
+
+/// One audit record.
+#[derive(Debug, Serialize, FromRow, ToSchema)]
+pub struct AuditEvent {
+    /// Id, increasing.
+    pub id: i64,
+    /// When.
+    pub at: DateTime<Utc>,
+    /// Who (absent for failed logins of unknown names).
+    pub user_id: Option<i64>,
+    /// Their user name.
+    pub username: Option<String>,
+    /// What was done.
+    pub action: String,
+    /// The kind of entity.
+    pub entity_type: String,
+    /// Its id.
+    pub entity_id: Option<String>,
+    /// Its region.
+    pub region_id: Option<i64>,
+    /// Values before.
+    pub before: Option<Value>,
+    /// Values after.
+    pub after: Option<Value>,
+    /// The request's id.
+    pub request_id: Option<String>,
+    /// The client's address.
+    pub client_addr: Option<String>,
+}
+
+/// Filters of the audit query.
+#[derive(Debug, Deserialize, IntoParams)]
+#[into_params(parameter_in = Query)]
+pub struct AuditFilter {
+    /// Entity kind (`user`, `workflow_instance`...).
+    pub entity_type: Option<String>,
+    /// Entity id.
+    pub entity_id: Option<String>,
+    /// Acting user.
+    pub user_id: Option<i64>,
+    /// Action.
+    pub action: Option<String>,
+    /// From this time (inclusive).
+    pub from: Option<DateTime<Utc>>,
+    /// Until this time (exclusive).
+    pub to: Option<DateTime<Utc>>,
+}
+
+const SELECT: &str = "SELECT a.id, a.at, a.user_id, a.username, a.action, a.entity_type, a.entity_id, a.region_id,
+        a.before, a.after, a.request_id, a.client_addr";
+const FROM: &str = "FROM audit_log a LEFT JOIN regions g ON g.id = a.region_id";
+const SORTS: &[(&str, &str)] = &[("at", "a.at"), ("id", "a.id")];
+
+/// Query the audit log (newest first by default).
+#[utoipa::path(get, path = "/audit-events", tag = "audit", params(PageParams, AuditFilter),
+    responses((status = 200, description = "A page of audit records", body = Paged<AuditEvent>)),
+    security(("bearer" = ["audit.read"])))]
+async fn list(
+    State(state): State<AppState>,
+    caller: Caller,
+    Query(page): Query<PageParams>,
+    Query(filter): Query<AuditFilter>,
+) -> Result<Json<Paged<AuditEvent>>, ApiError> {
+    let window = page.window(SORTS, "-at", "a.id")?;
+    let filters = |q: &mut QueryBuilder<'_, Postgres>| {
+        q.push(" WHERE (starts_with(g.path, ").push_bind(caller.region_path.clone()).push(")");
+        if caller.at_root() {
+            q.push(" OR a.region_id IS NULL");
+        }
+        q.push(")");
+        if let Some(t) = &filter.entity_type {
+            q.push(" AND a.entity_type = ").push_bind(t.clone());
+        }
+        if let Some(id) = &filter.entity_id {
+            q.push(" AND a.entity_id = ").push_bind(id.clone());
+        }
+        if let Some(user) = filter.user_id {
+            q.push(" AND a.user_id = ").push_bind(user);
+        }
+        if let Some(action) = &filter.action {
+            q.push(" AND a.action = ").push_bind(action.clone());
+        }
+        if let Some(from) = filter.from {
+            q.push(" AND a.at >= ").push_bind(from);
+        }
+        if let Some(to) = filter.to {
+            q.push(" AND a.at < ").push_bind(to);
+        }
+    };
+    let (rows, total) = page::fetch(&state.pool, SELECT, FROM, filters, &window).await?;
+    Ok(Json(Paged::new(rows, total, &window)))
+}

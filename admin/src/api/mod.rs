@@ -1,0 +1,29 @@
+//! The resources under `/api/v1`, one module each, every one following the same pattern: a
+//! `router()` of annotated handlers that declare their permission, scoped queries, validation
+//! with `Checks`, optimistic concurrency on `version`, and an audit record in the same transaction.
+
+pub mod audit;
+pub mod auth;
+pub mod positions;
+pub mod regions;
+pub mod roles;
+pub mod settings;
+pub mod users;
+pub mod workflows;
+
+use utoipa_axum::router::OpenApiRouter;
+
+use crate::state::AppState;
+
+/// Every resource's routes, relative to `/api/v1`.
+pub fn routes() -> OpenApiRouter<AppState> {
+    OpenApiRouter::new()
+        .merge(auth::router())
+        .merge(users::router())
+        .merge(roles::router())
+        .merge(positions::router())
+        .merge(regions::router())
+        .merge(settings::router())
+        .merge(audit::router())
+        .merge(workflows::router())
+}

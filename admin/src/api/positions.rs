@@ -1,0 +1,184 @@
+//! `/api/v1/positions`: staff_positions (岗位: 初审员, 复审员, 催收员, 财务...) that workflow stages are
+//! assigned to.
+
+use axum::extract::State;
+use axum::http::StatusCode;
+use chrono::{DateTime, Utc};
+use serde::{Deserialize, Serialize};
+use serde_json::json;
+use sqlx::{FromRow, PgConnection, Postgres, QueryBuilder};
+use utoipa::ToSchema;
+use utoipa_axum::router::OpenApiRouter;
+use utoipa_axum::routes;
+
+use crate::audit::{self, Change};
+use crate::error::{ApiError, Checks};
+use crate::extract::{Json, Path, Query};
+use crate::guard::Caller;
+use crate::page::{self, PageParams, Paged};
+use crate::state::AppState;
+
+/// The routes of this module.
+pub fn router() -> OpenApiRouter<AppState> {
+    OpenApiRouter::new().routes(routes!(list, create)).routes(routes!(update))
+}
+
+/// A position.
+#[derive(Debug, Clone, Serialize, FromRow, ToSchema)]
+pub struct Position {
+    /// Id.
+    pub id: i64,
+    /// Unique code that workflow stages name (`first_reviewer`).
+    pub code: String,
+    /// Name (初审员).
+    pub name: String,
+    /// What it does.
+    pub description: String,
+    /// For optimistic concurrency.
+    pub version: i32,
+    /// When created.
+    pub created_at: DateTime<Utc>,
+}
+
+const SELECT: &str = "SELECT p.id, p.code, p.name, p.description, p.version, p.created_at";
+const FROM: &str = "FROM staff_positions p";
+const SORTS: &[(&str, &str)] = &[("code", "p.code"), ("name", "p.name"), ("id", "p.id")];
+
+async fn load(db: &mut PgConnection, id: i64) -> Result<Position, ApiError> {
+    sqlx::query_as(&format!("{SELECT} {FROM} WHERE p.id = $1"))
+        .bind(id)
+        .fetch_optional(db)
+        .await?
+        .ok_or(ApiError::NotFound("position"))
+}
+
+/// List positions.
+#[utoipa::path(get, path = "/positions", tag = "positions", params(PageParams),
+    responses((status = 200, description = "A page of positions", body = Paged<Position>)),
+    security(("bearer" = ["positions.read"])))]
+async fn list(
+    State(state): State<AppState>,
+    Query(page): Query<PageParams>,
+) -> Result<Json<Paged<Position>>, ApiError> {
+    let window = page.window(SORTS, "code", "p.id")?;
+    let (rows, total) =
+        page::fetch(&state.pool, SELECT, FROM, |_: &mut QueryBuilder<'_, Postgres>| {}, &window).await?;
+    Ok(Json(Paged::new(rows, total, &window)))
+}
+
+/// A new position.
+#[derive(Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct NewPosition {
+    /// Unique code: lower-case letters, digits and `_`.
+    pub code: String,
+    /// Name.
+    pub name: String,
+    /// What it does.
+    #[serde(default)]
+    pub description: String,
+}
+
+/// Checks a code: 1 to 64 lower-case letters, digits or `_`.
+pub(crate) fn check_code(checks: &mut Checks, field: &str, code: &str) {
+    checks.check(
+        (1..=64).contains(&code.len())
+            && code.chars().all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '_'),
+        field,
+        "must be 1 to 64 lower-case letters, digits or `_`",
+    );
+}
+
+/// Create a position.
+#[utoipa::path(post, path = "/positions", tag = "positions", request_body = NewPosition,
+    responses((status = 201, description = "Created", body = Position)), security(("bearer" = ["positions.write"])))]
+async fn create(
+    State(state): State<AppState>,
+    caller: Caller,
+    Json(new): Json<NewPosition>,
+) -> Result<(StatusCode, Json<Position>), ApiError> {
+    let mut checks = Checks::default();
+    check_code(&mut checks, "code", &new.code);
+    checks.text("name", &new.name, 100);
+    checks.check(new.description.chars().count() <= 500, "description", "must be at most 500 characters");
+    checks.finish()?;
+    let mut tx = state.pool.begin().await?;
+    let id: i64 =
+        sqlx::query_scalar("INSERT INTO staff_positions (code, name, description) VALUES ($1, $2, $3) RETURNING id")
+            .bind(&new.code)
+            .bind(new.name.trim())
+            .bind(new.description.trim())
+            .fetch_one(&mut *tx)
+            .await?;
+    let position = load(&mut tx, id).await?;
+    let change = Change {
+        action: "create",
+        entity_type: "position",
+        entity_id: id.to_string(),
+        region_id: None,
+        before: None,
+        after: Some(json!(position)),
+    };
+    audit::record(&mut *tx, (&caller).into(), change).await?;
+    tx.commit().await?;
+    Ok((StatusCode::CREATED, Json(position)))
+}
+
+/// Changes to a position (its code is fixed: workflow definitions name it).
+#[derive(Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct PositionUpdate {
+    /// The version read.
+    pub version: i32,
+    /// New name.
+    pub name: Option<String>,
+    /// New description.
+    pub description: Option<String>,
+}
+
+/// Update a position.
+#[utoipa::path(patch, path = "/positions/{id}", tag = "positions", params(("id" = i64, Path, description = "Position id")),
+    request_body = PositionUpdate,
+    responses((status = 200, description = "Updated", body = Position)), security(("bearer" = ["positions.write"])))]
+async fn update(
+    State(state): State<AppState>,
+    caller: Caller,
+    Path(id): Path<i64>,
+    Json(update): Json<PositionUpdate>,
+) -> Result<Json<Position>, ApiError> {
+    let mut checks = Checks::default();
+    if let Some(name) = &update.name {
+        checks.text("name", name, 100);
+    }
+    if let Some(description) = &update.description {
+        checks.check(description.chars().count() <= 500, "description", "must be at most 500 characters");
+    }
+    checks.finish()?;
+    let mut tx = state.pool.begin().await?;
+    sqlx::query("SELECT 1 FROM staff_positions WHERE id = $1 FOR UPDATE").bind(id).execute(&mut *tx).await?;
+    let before = load(&mut tx, id).await?;
+    if before.version != update.version {
+        return Err(ApiError::stale(before.version));
+    }
+    sqlx::query(
+        "UPDATE staff_positions SET name = COALESCE($2, name), description = COALESCE($3, description), version = version + 1
+         WHERE id = $1",
+    )
+    .bind(id)
+    .bind(update.name.as_deref().map(str::trim))
+    .bind(update.description.as_deref().map(str::trim))
+    .execute(&mut *tx)
+    .await?;
+    let after = load(&mut tx, id).await?;
+    let change = Change {
+        action: "update",
+        entity_type: "position",
+        entity_id: id.to_string(),
+        region_id: None,
+        before: Some(json!(before)),
+        after: Some(json!(after)),
+    };
+    audit::record(&mut *tx, (&caller).into(), change).await?;
+    tx.commit().await?;
+    Ok(Json(after))
+}

@@ -1,0 +1,242 @@
+//! `/api/v1/regions`: the region tree (company → province → city → branch). A caller sees and
+//! edits only their own region's subtree.
+
+use axum::extract::State;
+use axum::http::StatusCode;
+use chrono::{DateTime, Utc};
+use serde::{Deserialize, Serialize};
+use serde_json::json;
+use sqlx::{FromRow, PgConnection, Postgres, QueryBuilder};
+use utoipa::{IntoParams, ToSchema};
+use utoipa_axum::router::OpenApiRouter;
+use utoipa_axum::routes;
+
+use crate::audit::{self, Change};
+use crate::error::{ApiError, Checks};
+use crate::extract::{Json, Path, Query};
+use crate::guard::Caller;
+use crate::page::{self, PageParams, Paged};
+use crate::state::AppState;
+
+/// The routes of this module.
+pub fn router() -> OpenApiRouter<AppState> {
+    OpenApiRouter::new().routes(routes!(list, create)).routes(routes!(get, update))
+}
+
+/// The levels of the tree, from the root down.
+const LEVELS: &[&str] = &["company", "province", "city", "branch"];
+
+/// A region.
+#[derive(Debug, Clone, Serialize, FromRow, ToSchema)]
+pub struct Region {
+    /// Id.
+    pub id: i64,
+    /// Parent region; none for the company.
+    pub parent_id: Option<i64>,
+    /// Unique code (`GD-SZ`).
+    pub code: String,
+    /// Name.
+    pub name: String,
+    /// `company`, `province`, `city` or `branch`.
+    pub level: String,
+    /// Ids from the root, `/1/4/9/`.
+    pub path: String,
+    /// For optimistic concurrency.
+    pub version: i32,
+    /// When created.
+    pub created_at: DateTime<Utc>,
+}
+
+const SELECT: &str = "SELECT g.id, g.parent_id, g.code, g.name, g.level, g.path, g.version, g.created_at";
+const FROM: &str = "FROM regions g";
+const SORTS: &[(&str, &str)] = &[("path", "g.path"), ("code", "g.code"), ("name", "g.name"), ("id", "g.id")];
+
+async fn load(db: &mut PgConnection, caller: &Caller, id: i64) -> Result<Region, ApiError> {
+    sqlx::query_as(&format!("{SELECT} {FROM} WHERE g.id = $1 AND starts_with(g.path, $2)"))
+        .bind(id)
+        .bind(&caller.region_path)
+        .fetch_optional(db)
+        .await?
+        .ok_or(ApiError::NotFound("region"))
+}
+
+/// Filters of the region list.
+#[derive(Debug, Deserialize, IntoParams)]
+#[into_params(parameter_in = Query)]
+pub struct RegionFilter {
+    /// Only this level.
+    pub level: Option<String>,
+    /// Only direct children of this region.
+    pub parent_id: Option<i64>,
+}
+
+/// List the regions of the caller's subtree.
+#[utoipa::path(get, path = "/regions", tag = "regions", params(PageParams, RegionFilter),
+    responses((status = 200, description = "A page of regions", body = Paged<Region>)),
+    security(("bearer" = ["regions.read"])))]
+async fn list(
+    State(state): State<AppState>,
+    caller: Caller,
+    Query(page): Query<PageParams>,
+    Query(filter): Query<RegionFilter>,
+) -> Result<Json<Paged<Region>>, ApiError> {
+    let window = page.window(SORTS, "path", "g.id")?;
+    let filters = |q: &mut QueryBuilder<'_, Postgres>| {
+        q.push(" WHERE starts_with(g.path, ").push_bind(caller.region_path.clone()).push(")");
+        if let Some(level) = &filter.level {
+            q.push(" AND g.level = ").push_bind(level.clone());
+        }
+        if let Some(parent) = filter.parent_id {
+            q.push(" AND g.parent_id = ").push_bind(parent);
+        }
+    };
+    let (rows, total) = page::fetch(&state.pool, SELECT, FROM, filters, &window).await?;
+    Ok(Json(Paged::new(rows, total, &window)))
+}
+
+/// View one region.
+#[utoipa::path(get, path = "/regions/{id}", tag = "regions", params(("id" = i64, Path, description = "Region id")),
+    responses((status = 200, description = "The region", body = Region)), security(("bearer" = ["regions.read"])))]
+async fn get(State(state): State<AppState>, caller: Caller, Path(id): Path<i64>) -> Result<Json<Region>, ApiError> {
+    Ok(Json(load(&mut *state.pool.acquire().await?, &caller, id).await?))
+}
+
+/// A new region.
+#[derive(Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct NewRegion {
+    /// Parent, within the caller's subtree.
+    pub parent_id: i64,
+    /// Unique code.
+    pub code: String,
+    /// Name.
+    pub name: String,
+    /// A level below the parent's.
+    pub level: String,
+}
+
+fn check_level(checks: &mut Checks, parent: &Region, level: &str) {
+    let depth = |l: &str| LEVELS.iter().position(|x| *x == l);
+    checks.check(
+        matches!((depth(&parent.level), depth(level)), (Some(p), Some(c)) if c > p),
+        "level",
+        format!("must be one of {} and below the parent's level `{}`", LEVELS.join(", "), parent.level),
+    );
+}
+
+/// Create a region under one of the caller's.
+#[utoipa::path(post, path = "/regions", tag = "regions", request_body = NewRegion,
+    responses((status = 201, description = "Created", body = Region)), security(("bearer" = ["regions.write"])))]
+async fn create(
+    State(state): State<AppState>,
+    caller: Caller,
+    Json(new): Json<NewRegion>,
+) -> Result<(StatusCode, Json<Region>), ApiError> {
+    let mut tx = state.pool.begin().await?;
+    let parent = load(&mut tx, &caller, new.parent_id)
+        .await
+        .map_err(|_| ApiError::invalid("parent_id", "is not a region in your subtree"))?;
+    let mut checks = Checks::default();
+    checks.text("code", &new.code, 32).text("name", &new.name, 100);
+    check_level(&mut checks, &parent, &new.level);
+    checks.finish()?;
+    let id: i64 =
+        sqlx::query_scalar("INSERT INTO regions (parent_id, code, name, level) VALUES ($1, $2, $3, $4) RETURNING id")
+            .bind(parent.id)
+            .bind(new.code.trim())
+            .bind(new.name.trim())
+            .bind(&new.level)
+            .fetch_one(&mut *tx)
+            .await?;
+    let region = load(&mut tx, &caller, id).await?;
+    audit::record(&mut *tx, (&caller).into(), change("create", &region, None)).await?;
+    tx.commit().await?;
+    Ok((StatusCode::CREATED, Json(region)))
+}
+
+fn change<'a>(action: &'a str, region: &Region, before: Option<&Region>) -> Change<'a> {
+    Change {
+        action,
+        entity_type: "region",
+        entity_id: region.id.to_string(),
+        region_id: Some(region.id),
+        before: before.map(|b| json!(b)),
+        after: Some(json!(region)),
+    }
+}
+
+/// Changes to a region; moving it moves its subtree.
+#[derive(Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct RegionUpdate {
+    /// The version read.
+    pub version: i32,
+    /// New code.
+    pub code: Option<String>,
+    /// New name.
+    pub name: Option<String>,
+    /// New parent, within the caller's subtree and outside the region's own.
+    pub parent_id: Option<i64>,
+}
+
+/// Update a region.
+#[utoipa::path(patch, path = "/regions/{id}", tag = "regions", params(("id" = i64, Path, description = "Region id")),
+    request_body = RegionUpdate,
+    responses((status = 200, description = "Updated", body = Region)), security(("bearer" = ["regions.write"])))]
+async fn update(
+    State(state): State<AppState>,
+    caller: Caller,
+    Path(id): Path<i64>,
+    Json(update): Json<RegionUpdate>,
+) -> Result<Json<Region>, ApiError> {
+    let mut checks = Checks::default();
+    if let Some(code) = &update.code {
+        checks.text("code", code, 32);
+    }
+    if let Some(name) = &update.name {
+        checks.text("name", name, 100);
+    }
+    checks.finish()?;
+    let mut tx = state.pool.begin().await?;
+    // One region move at a time, so that two moves cannot make a cycle.
+    sqlx::query("LOCK TABLE regions IN SHARE ROW EXCLUSIVE MODE").execute(&mut *tx).await?;
+    let before = load(&mut tx, &caller, id).await?;
+    if before.version != update.version {
+        return Err(ApiError::stale(before.version));
+    }
+    if let Some(parent_id) = update.parent_id.filter(|p| Some(*p) != before.parent_id) {
+        if id == caller.region_id || before.parent_id.is_none() {
+            return Err(ApiError::invalid("parent_id", "your own region and the company cannot be moved"));
+        }
+        let parent = load(&mut tx, &caller, parent_id)
+            .await
+            .map_err(|_| ApiError::invalid("parent_id", "is not a region in your subtree"))?;
+        let mut checks = Checks::default();
+        checks.check(!parent.path.starts_with(&before.path), "parent_id", "cannot be the region itself or below it");
+        check_level(&mut checks, &parent, &before.level);
+        checks.finish()?;
+        let new_path = format!("{}{}/", parent.path, id);
+        sqlx::query("UPDATE regions SET path = $2 || substr(path, length($1) + 1) WHERE starts_with(path, $1)")
+            .bind(&before.path)
+            .bind(&new_path)
+            .execute(&mut *tx)
+            .await?;
+        sqlx::query("UPDATE regions SET parent_id = $2 WHERE id = $1")
+            .bind(id)
+            .bind(parent_id)
+            .execute(&mut *tx)
+            .await?;
+    }
+    sqlx::query(
+        "UPDATE regions SET code = COALESCE($2, code), name = COALESCE($3, name), version = version + 1 WHERE id = $1",
+    )
+    .bind(id)
+    .bind(update.code.as_deref().map(str::trim))
+    .bind(update.name.as_deref().map(str::trim))
+    .execute(&mut *tx)
+    .await?;
+    let after = load(&mut tx, &caller, id).await?;
+    audit::record(&mut *tx, (&caller).into(), change("update", &after, Some(&before))).await?;
+    tx.commit().await?;
+    Ok(Json(after))
+}

@@ -1,0 +1,64 @@
+//! The audit log: every mutation records who, when, which entity, the action, the values before
+//! and after, the request id and the client address. Rows are written in the same transaction
+//! as the change they describe; the database refuses to update or delete them.
+
+use serde_json::Value;
+use sqlx::PgExecutor;
+
+use crate::guard::{Caller, RequestMeta};
+
+/// Who acted: a signed-in caller, or someone signing in.
+#[derive(Debug, Clone, Copy)]
+pub struct Actor<'a> {
+    /// The user, when known.
+    pub user_id: Option<i64>,
+    /// The name they gave or hold.
+    pub username: Option<&'a str>,
+    /// Where the request came from.
+    pub meta: &'a RequestMeta,
+}
+
+impl<'a> From<&'a Caller> for Actor<'a> {
+    fn from(caller: &'a Caller) -> Self {
+        Self { user_id: Some(caller.user_id), username: Some(&caller.username), meta: &caller.meta }
+    }
+}
+
+/// One change to record.
+#[derive(Debug, Clone)]
+pub struct Change<'a> {
+    /// What was done (`create`, `update`, `login_failed`, `reveal`, `approve`...).
+    pub action: &'a str,
+    /// The kind of entity (`user`, `role`, `workflow_instance`...).
+    pub entity_type: &'a str,
+    /// Its id.
+    pub entity_id: String,
+    /// Its region, for scoping audit queries; `None` for global records.
+    pub region_id: Option<i64>,
+    /// Its values before (masked where sensitive).
+    pub before: Option<Value>,
+    /// Its values after (masked where sensitive).
+    pub after: Option<Value>,
+}
+
+/// Appends `change` by `actor`.
+pub async fn record(db: impl PgExecutor<'_>, actor: Actor<'_>, change: Change<'_>) -> Result<(), sqlx::Error> {
+    sqlx::query(
+        "INSERT INTO audit_log (user_id, username, action, entity_type, entity_id, region_id, before, after,
+                                request_id, client_addr)
+         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)",
+    )
+    .bind(actor.user_id)
+    .bind(actor.username)
+    .bind(change.action)
+    .bind(change.entity_type)
+    .bind(change.entity_id)
+    .bind(change.region_id)
+    .bind(change.before)
+    .bind(change.after)
+    .bind(actor.meta.request_id.as_deref())
+    .bind(actor.meta.client_addr.as_deref())
+    .execute(db)
+    .await?;
+    Ok(())
+}

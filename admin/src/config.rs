@@ -1,0 +1,105 @@
+//! The admin API's configuration: the data key that seals sensitive fields, and the password
+//! hashing cost.
+
+use std::path::{Path, PathBuf};
+
+use serde::Deserialize;
+
+use crate::crypto::Vault;
+use crate::password::HashCost;
+
+/// Settings of the admin API.
+#[derive(Debug, Clone, Deserialize, PartialEq, Eq)]
+#[serde(deny_unknown_fields, default)]
+pub struct AdminConfig {
+    /// Serve the admin API (under `/api/v1`, with `/docs` and `/api/openapi.json`).
+    pub enabled: bool,
+    /// The AES-256 data key, base64; overrides `data_key_file`. Losing it loses every sealed field.
+    pub data_key: Option<String>,
+    /// Where the data key is kept when `data_key` is not set; created (mode 0600) when missing.
+    pub data_key_file: PathBuf,
+    /// Argon2id cost of password hashes.
+    pub password_hash: HashCost,
+}
+
+impl Default for AdminConfig {
+    fn default() -> Self {
+        Self {
+            enabled: true,
+            data_key: None,
+            data_key_file: PathBuf::from("leasewatch.key"),
+            password_hash: HashCost::default(),
+        }
+    }
+}
+
+/// Why the data key could not be loaded.
+#[derive(Debug, thiserror::Error)]
+pub enum KeyError {
+    /// Reading or creating the key file failed.
+    #[error("data key file {path}: {source}")]
+    File {
+        /// The file.
+        path: PathBuf,
+        /// The I/O error.
+        source: std::io::Error,
+    },
+    /// The key is malformed.
+    #[error("data key: {0}")]
+    Key(#[from] crate::crypto::CryptoError),
+}
+
+impl AdminConfig {
+    /// The vault for sensitive fields, from `data_key` or the key file (created on first start).
+    pub fn vault(&self) -> Result<Vault, KeyError> {
+        if let Some(key) = &self.data_key {
+            return Ok(Vault::from_base64(key)?);
+        }
+        let path = &self.data_key_file;
+        let file_error = |source| KeyError::File { path: path.clone(), source };
+        match std::fs::read_to_string(path) {
+            Ok(key) => Ok(Vault::from_base64(&key)?),
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
+                let key = Vault::generate_key()?;
+                write_private(path, &key).map_err(file_error)?;
+                tracing::warn!(path = %path.display(), "created a new data key: back it up, sealed fields cannot be read without it");
+                Ok(Vault::from_base64(&key)?)
+            }
+            Err(e) => Err(file_error(e)),
+        }
+    }
+}
+
+fn write_private(path: &Path, contents: &str) -> std::io::Result<()> {
+    use std::io::Write;
+    if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) {
+        std::fs::create_dir_all(dir)?;
+    }
+    let mut options = std::fs::OpenOptions::new();
+    options.write(true).create_new(true);
+    #[cfg(unix)]
+    std::os::unix::fs::OpenOptionsExt::mode(&mut options, 0o600);
+    let mut file = options.open(path)?;
+    file.write_all(contents.as_bytes())?;
+    file.sync_all()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_missing_key_file_is_created_once_and_then_reused() {
+        let dir = std::env::temp_dir().join(format!("leasewatch-key-{}", std::process::id()));
+        let config = AdminConfig { data_key_file: dir.join("k"), ..AdminConfig::default() };
+        let sealed = config.vault().unwrap().seal("secret").unwrap();
+        assert_eq!(config.vault().unwrap().open(&sealed).unwrap(), "secret");
+        #[cfg(unix)]
+        {
+            use std::os::unix::fs::PermissionsExt;
+            let mode = std::fs::metadata(dir.join("k")).unwrap().permissions().mode();
+            assert_eq!(mode & 0o777, 0o600);
+        }
+        std::fs::remove_dir_all(dir).unwrap();
+    }
+}

@@ -1,0 +1,218 @@
+//! The API's one error type. Every variant documents its HTTP status; each becomes an RFC 9457
+//! `application/problem+json` body with a stable `code`. Database and internal errors are logged
+//! and answered with a bare 500: no detail leaks to the client.
+
+use axum::http::{HeaderValue, StatusCode, header};
+use axum::response::{IntoResponse, Response};
+use serde::Serialize;
+use utoipa::ToSchema;
+
+/// One invalid field of a request.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, ToSchema)]
+pub struct FieldError {
+    /// The field, as named in the request (`password`, `stages[1].position`).
+    pub field: String,
+    /// What is wrong with it, for people.
+    pub message: String,
+}
+
+/// An RFC 9457 problem document.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct Problem {
+    /// A URI naming the problem type (`about:blank` for plain HTTP statuses).
+    #[serde(rename = "type")]
+    pub kind: String,
+    /// A short summary of the status.
+    pub title: String,
+    /// The HTTP status.
+    pub status: u16,
+    /// What happened, for people.
+    pub detail: String,
+    /// A stable, machine-readable reason (`validation_failed`, `version_conflict`...).
+    pub code: String,
+    /// Per-field messages, for `validation_failed`.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub errors: Vec<FieldError>,
+}
+
+/// Everything a handler can fail with.
+#[derive(Debug, thiserror::Error)]
+pub enum ApiError {
+    /// 400: the request cannot be read (bad JSON, bad parameter).
+    #[error("{0}")]
+    BadRequest(String),
+    /// 401: no valid credentials, or a login refused; `code` says which.
+    #[error("{detail}")]
+    Unauthenticated {
+        /// `unauthenticated`, `invalid_credentials`, `account_locked`, `token_expired`.
+        code: &'static str,
+        /// For people.
+        detail: String,
+    },
+    /// 403: authenticated, but not allowed.
+    #[error("{detail}")]
+    Forbidden {
+        /// `forbidden`, `maker_cannot_approve`...
+        code: &'static str,
+        /// For people.
+        detail: String,
+    },
+    /// 404: no such record, or one outside the caller's region.
+    #[error("{0} not found")]
+    NotFound(&'static str),
+    /// 409: the request conflicts with the record's state (stale version, duplicate, wrong state).
+    #[error("{detail}")]
+    Conflict {
+        /// `version_conflict`, `duplicate`, `invalid_state`, `idempotency_in_progress`.
+        code: &'static str,
+        /// For people.
+        detail: String,
+    },
+    /// 415: the body is not JSON.
+    #[error("expected a JSON body (Content-Type: application/json)")]
+    UnsupportedMediaType,
+    /// 422: the request is well-formed but its values are not acceptable.
+    #[error("the request has invalid fields")]
+    Validation(Vec<FieldError>),
+    /// 500: a database or internal failure; logged, never detailed to the client.
+    #[error("internal error: {0}")]
+    Internal(String),
+}
+
+impl ApiError {
+    /// A 422 for one field.
+    pub fn invalid(field: &str, message: impl Into<String>) -> Self {
+        Self::Validation(vec![FieldError { field: field.to_owned(), message: message.into() }])
+    }
+
+    /// A 403 for a missing permission.
+    pub fn missing_permission(permission: &str) -> Self {
+        Self::Forbidden { code: "forbidden", detail: format!("this needs the permission `{permission}`") }
+    }
+
+    /// A 409 for an update made against an older version of the record.
+    pub fn stale(current: i32) -> Self {
+        Self::Conflict {
+            code: "version_conflict",
+            detail: format!("the record changed since it was read; its version is now {current}"),
+        }
+    }
+
+    /// A 409 for an action the record's state does not allow.
+    pub fn invalid_state(detail: impl Into<String>) -> Self {
+        Self::Conflict { code: "invalid_state", detail: detail.into() }
+    }
+
+    fn status(&self) -> StatusCode {
+        match self {
+            Self::BadRequest(_) => StatusCode::BAD_REQUEST,
+            Self::Unauthenticated { .. } => StatusCode::UNAUTHORIZED,
+            Self::Forbidden { .. } => StatusCode::FORBIDDEN,
+            Self::NotFound(_) => StatusCode::NOT_FOUND,
+            Self::Conflict { .. } => StatusCode::CONFLICT,
+            Self::UnsupportedMediaType => StatusCode::UNSUPPORTED_MEDIA_TYPE,
+            Self::Validation(_) => StatusCode::UNPROCESSABLE_ENTITY,
+            Self::Internal(_) => StatusCode::INTERNAL_SERVER_ERROR,
+        }
+    }
+
+    fn code(&self) -> &'static str {
+        match self {
+            Self::BadRequest(_) => "bad_request",
+            Self::Unauthenticated { code, .. } | Self::Forbidden { code, .. } | Self::Conflict { code, .. } => code,
+            Self::NotFound(_) => "not_found",
+            Self::UnsupportedMediaType => "unsupported_media_type",
+            Self::Validation(_) => "validation_failed",
+            Self::Internal(_) => "internal_error",
+        }
+    }
+}
+
+/// Named constraints become 4xx where they can be caused by a request; the rest is a 500.
+impl From<sqlx::Error> for ApiError {
+    fn from(e: sqlx::Error) -> Self {
+        if let sqlx::Error::Database(db) = &e {
+            let constraint = db.constraint().unwrap_or("a constraint").to_owned();
+            match db.code().as_deref() {
+                Some("23505") => {
+                    return Self::Conflict {
+                        code: "duplicate",
+                        detail: format!("a record with this value exists ({constraint})"),
+                    };
+                }
+                Some("23503") => {
+                    return Self::Validation(vec![FieldError {
+                        field: constraint,
+                        message: "refers to a record that does not exist, or is still referred to".to_owned(),
+                    }]);
+                }
+                Some("23514") => {
+                    return Self::Validation(vec![FieldError {
+                        field: constraint,
+                        message: "value not allowed".to_owned(),
+                    }]);
+                }
+                _ => {}
+            }
+        }
+        Self::Internal(e.to_string())
+    }
+}
+
+impl IntoResponse for ApiError {
+    fn into_response(self) -> Response {
+        let status = self.status();
+        let detail = match &self {
+            Self::Internal(message) => {
+                tracing::error!(error = %message, "request failed");
+                "the server could not complete the request; it has been logged".to_owned()
+            }
+            other => other.to_string(),
+        };
+        let code = self.code().to_owned();
+        let errors = match self {
+            Self::Validation(errors) => errors,
+            _ => Vec::new(),
+        };
+        let problem = Problem {
+            kind: "about:blank".to_owned(),
+            title: status.canonical_reason().unwrap_or("Error").to_owned(),
+            status: status.as_u16(),
+            detail,
+            code,
+            errors,
+        };
+        let mut response = (status, axum::Json(problem)).into_response();
+        response.headers_mut().insert(header::CONTENT_TYPE, HeaderValue::from_static("application/problem+json"));
+        if status == StatusCode::UNAUTHORIZED {
+            response.headers_mut().insert(header::WWW_AUTHENTICATE, HeaderValue::from_static("Bearer"));
+        }
+        response
+    }
+}
+
+/// Collects field errors so that a request learns everything wrong with it at once.
+#[derive(Debug, Default)]
+pub struct Checks(Vec<FieldError>);
+
+impl Checks {
+    /// Records `message` against `field` unless `ok`.
+    pub fn check(&mut self, ok: bool, field: &str, message: impl Into<String>) -> &mut Self {
+        if !ok {
+            self.0.push(FieldError { field: field.to_owned(), message: message.into() });
+        }
+        self
+    }
+
+    /// A required text field: trimmed non-empty, at most `max` characters.
+    pub fn text(&mut self, field: &str, value: &str, max: usize) -> &mut Self {
+        let len = value.trim().chars().count();
+        self.check(len > 0, field, "must not be empty");
+        self.check(len <= max, field, format!("must be at most {max} characters"))
+    }
+
+    /// `Ok` when nothing failed, else the 422.
+    pub fn finish(&mut self) -> Result<(), ApiError> {
+        if self.0.is_empty() { Ok(()) } else { Err(ApiError::Validation(std::mem::take(&mut self.0))) }
+    }
+}

@@ -1,0 +1,64 @@
+//! The permission catalogue: every permission a route can require, named `resource.action`.
+//! It is written to the `permissions` table at start-up; roles are sets of these names.
+
+/// Every permission, with what it allows.
+pub const CATALOGUE: &[(&str, &str)] = &[
+    ("users.read", "List and view users"),
+    ("users.write", "Create and edit users, reset passwords, unlock accounts, revoke sessions"),
+    ("roles.read", "List roles and the permission catalogue"),
+    ("roles.write", "Create and edit roles"),
+    ("positions.read", "List positions"),
+    ("positions.write", "Create and edit positions"),
+    ("regions.read", "List and view regions"),
+    ("regions.write", "Create and edit regions"),
+    ("settings.read", "View tunable settings"),
+    ("settings.write", "Change tunable settings"),
+    ("audit.read", "Query the audit log"),
+    ("sensitive.reveal", "Reveal national ID, phone and bank card numbers in full (each reveal is audited)"),
+    ("workflows.read", "View workflow definitions and instances"),
+    ("workflows.manage", "Create and edit workflow definitions"),
+    ("workflows.start", "Submit requests into a workflow"),
+    ("workflows.act", "Claim and act on workflow tasks of one's positions"),
+];
+
+/// Whether `name` is in the catalogue.
+pub fn exists(name: &str) -> bool {
+    CATALOGUE.iter().any(|(n, _)| *n == name)
+}
+
+/// Writes the catalogue to the database, removes permissions no longer in it, and grants every
+/// permission to the built-in administrator role.
+pub async fn sync(pool: &sqlx::PgPool) -> Result<(), sqlx::Error> {
+    let (names, descriptions): (Vec<&str>, Vec<&str>) = CATALOGUE.iter().copied().unzip();
+    let mut tx = pool.begin().await?;
+    sqlx::query(
+        "INSERT INTO permissions (name, description) SELECT * FROM unnest($1::text[], $2::text[])
+         ON CONFLICT (name) DO UPDATE SET description = EXCLUDED.description",
+    )
+    .bind(&names)
+    .bind(&descriptions)
+    .execute(&mut *tx)
+    .await?;
+    sqlx::query("DELETE FROM permissions WHERE name <> ALL($1::text[])").bind(&names).execute(&mut *tx).await?;
+    sqlx::query(
+        "INSERT INTO role_permissions (role_id, permission)
+         SELECT r.id, p.name FROM roles r CROSS JOIN permissions p WHERE r.builtin ON CONFLICT DO NOTHING",
+    )
+    .execute(&mut *tx)
+    .await?;
+    tx.commit().await
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn names_are_unique_and_shaped_resource_dot_action() {
+        let mut names: Vec<_> = CATALOGUE.iter().map(|(n, _)| *n).collect();
+        names.sort_unstable();
+        names.dedup();
+        assert_eq!(names.len(), CATALOGUE.len());
+        assert!(names.iter().all(|n| n.split('.').count() == 2 && n.chars().all(|c| c.is_ascii_lowercase() || c == '.' || c == '_')));
+    }
+}

@@ -1,0 +1,115 @@
+//! The settings store: tunable parameters with a type, bounds and a default, declared here and
+//! changed through the API (validated and audited). Code reads them with [`get_int`].
+
+use serde_json::Value;
+use sqlx::PgExecutor;
+
+/// One tunable parameter.
+#[derive(Debug, Clone, Copy)]
+pub struct Setting {
+    /// Its key (`auth.max_failed_logins`).
+    pub key: &'static str,
+    /// What it controls.
+    pub description: &'static str,
+    /// The value used until someone sets it.
+    pub default: i64,
+    /// Smallest allowed value.
+    pub min: i64,
+    /// Largest allowed value.
+    pub max: i64,
+}
+
+/// Every setting.
+pub const CATALOGUE: &[Setting] = &[
+    Setting {
+        key: "auth.max_failed_logins",
+        description: "Consecutive failed logins that lock an account",
+        default: 5,
+        min: 3,
+        max: 20,
+    },
+    Setting {
+        key: "auth.lockout_minutes",
+        description: "How long a locked account stays locked",
+        default: 15,
+        min: 1,
+        max: 1440,
+    },
+    Setting {
+        key: "auth.access_token_minutes",
+        description: "Lifetime of an access token",
+        default: 15,
+        min: 1,
+        max: 120,
+    },
+    Setting {
+        key: "auth.refresh_token_hours",
+        description: "Lifetime of a refresh token",
+        default: 12,
+        min: 1,
+        max: 720,
+    },
+    Setting {
+        key: "auth.password_min_length",
+        description: "Fewest characters in a new password",
+        default: 10,
+        min: 8,
+        max: 64,
+    },
+];
+
+/// The declaration of `key`.
+pub fn find(key: &str) -> Option<&'static Setting> {
+    CATALOGUE.iter().find(|s| s.key == key)
+}
+
+impl Setting {
+    /// Checks a proposed value: an integer within bounds.
+    pub fn validate(&self, value: &Value) -> Result<i64, String> {
+        let Some(n) = value.as_i64() else { return Err("must be an integer".to_owned()) };
+        if n < self.min || n > self.max {
+            return Err(format!("must be between {} and {}", self.min, self.max));
+        }
+        Ok(n)
+    }
+}
+
+/// The current value of an integer setting: stored, else its default.
+pub async fn get_int(db: impl PgExecutor<'_>, setting: &Setting) -> Result<i64, sqlx::Error> {
+    let stored: Option<Value> =
+        sqlx::query_scalar("SELECT value FROM settings WHERE key = $1").bind(setting.key).fetch_optional(db).await?;
+    Ok(stored.and_then(|v| setting.validate(&v).ok()).unwrap_or(setting.default))
+}
+
+/// `auth.max_failed_logins`.
+pub const MAX_FAILED_LOGINS: &Setting = &CATALOGUE[0];
+/// `auth.lockout_minutes`.
+pub const LOCKOUT_MINUTES: &Setting = &CATALOGUE[1];
+/// `auth.access_token_minutes`.
+pub const ACCESS_TOKEN_MINUTES: &Setting = &CATALOGUE[2];
+/// `auth.refresh_token_hours`.
+pub const REFRESH_TOKEN_HOURS: &Setting = &CATALOGUE[3];
+/// `auth.password_min_length`.
+pub const PASSWORD_MIN_LENGTH: &Setting = &CATALOGUE[4];
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn named_constants_point_at_their_keys() {
+        assert_eq!(MAX_FAILED_LOGINS.key, "auth.max_failed_logins");
+        assert_eq!(LOCKOUT_MINUTES.key, "auth.lockout_minutes");
+        assert_eq!(ACCESS_TOKEN_MINUTES.key, "auth.access_token_minutes");
+        assert_eq!(REFRESH_TOKEN_HOURS.key, "auth.refresh_token_hours");
+        assert_eq!(PASSWORD_MIN_LENGTH.key, "auth.password_min_length");
+    }
+
+    #[test]
+    fn values_are_integers_within_bounds() {
+        assert_eq!(MAX_FAILED_LOGINS.validate(&Value::from(5)), Ok(5));
+        assert!(MAX_FAILED_LOGINS.validate(&Value::from(2)).is_err());
+        assert!(MAX_FAILED_LOGINS.validate(&Value::from("5")).is_err());
+        assert!(CATALOGUE.iter().all(|s| s.validate(&Value::from(s.default)).is_ok()));
+    }
+}

@@ -1,0 +1,36 @@
+//! The one application context every handler receives.
+
+use std::collections::HashMap;
+use std::sync::Arc;
+
+use sqlx::PgPool;
+
+use crate::crypto::Vault;
+use crate::password::HashCost;
+use crate::workflow::engine::FinishHook;
+
+/// Shared by every request.
+#[derive(Clone)]
+pub struct AppState {
+    /// The database.
+    pub pool: PgPool,
+    /// Seals and opens sensitive fields.
+    pub vault: Vault,
+    /// Argon2id cost of new password hashes.
+    pub hash_cost: HashCost,
+    /// What business modules do when a workflow instance on their subject type finishes.
+    pub hooks: Arc<HashMap<String, Arc<dyn FinishHook>>>,
+}
+
+impl AppState {
+    /// A context with no workflow hooks.
+    pub fn new(pool: PgPool, vault: Vault, hash_cost: HashCost) -> Self {
+        Self { pool, vault, hash_cost, hooks: Arc::default() }
+    }
+
+    /// Adds the hook run when an instance on `subject_type` finishes.
+    pub fn with_hook(mut self, subject_type: &str, hook: Arc<dyn FinishHook>) -> Self {
+        Arc::make_mut(&mut self.hooks).insert(subject_type.to_owned(), hook);
+        self
+    }
+}

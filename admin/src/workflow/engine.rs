@@ -1,0 +1,574 @@
+//! The workflow engine over the database: starting an instance on a business object, claiming
+//! and acting on tasks, and the hook through which a business module learns the outcome. Every
+//! function runs inside the caller's transaction and writes the history and the audit log.
+
+use std::future::Future;
+use std::pin::Pin;
+
+use chrono::{DateTime, Duration, Utc};
+use serde::{Deserialize, Serialize};
+use serde_json::json;
+use sqlx::types::Json as SqlJson;
+use sqlx::{FromRow, PgConnection};
+use utoipa::ToSchema;
+
+use super::definition::{self, Action, Outcome, Stage, Step};
+use crate::audit::{self, Change};
+use crate::error::ApiError;
+use crate::guard::Caller;
+use crate::state::AppState;
+
+/// What a business module does when an instance on its subject type finishes, in the same
+/// transaction (an approved write-off posts its entries; a rejected one releases its hold).
+pub trait FinishHook: Send + Sync {
+    /// Called once, when `instance` ends with `outcome`.
+    fn finished<'a>(
+        &'a self,
+        tx: &'a mut PgConnection,
+        instance: &'a Instance,
+        outcome: Outcome,
+    ) -> Pin<Box<dyn Future<Output = Result<(), ApiError>> + Send + 'a>>;
+}
+
+/// A definition as stored.
+#[derive(Debug, Clone, FromRow)]
+pub struct DefinitionRow {
+    /// Its id (one per version).
+    pub id: i64,
+    /// Its key, shared by its versions.
+    pub key: String,
+    /// Its version.
+    pub version: i32,
+    /// Its name.
+    pub name: String,
+    /// Its stages.
+    pub stages: SqlJson<Vec<Stage>>,
+}
+
+/// A workflow instance attached to a business object.
+#[derive(Debug, Clone, Serialize, FromRow, ToSchema)]
+pub struct Instance {
+    /// Its id.
+    pub id: i64,
+    /// The definition key.
+    pub definition_key: String,
+    /// The definition version it runs.
+    pub definition_version: i32,
+    /// The kind of business object (`application`, `write_off`...).
+    pub subject_type: String,
+    /// The business object's id.
+    pub subject_id: String,
+    /// A line for inboxes.
+    pub title: String,
+    /// The region it belongs to.
+    pub region_id: i64,
+    /// Who submitted it.
+    pub maker_id: i64,
+    /// `active`, `approved`, `rejected` or `cancelled`.
+    pub status: String,
+    /// The stage it waits at (from 0).
+    pub stage: i32,
+    /// For optimistic concurrency.
+    pub version: i32,
+    /// When it was submitted.
+    pub created_at: DateTime<Utc>,
+    /// When it ended.
+    pub finished_at: Option<DateTime<Utc>>,
+}
+
+/// A task: one stage of one instance, waiting for someone of its position.
+#[derive(Debug, Clone, Serialize, FromRow, ToSchema)]
+pub struct Task {
+    /// Its id.
+    pub id: i64,
+    /// Its instance.
+    pub instance_id: i64,
+    /// The instance's title.
+    pub title: String,
+    /// The instance's subject type.
+    pub subject_type: String,
+    /// The instance's subject id.
+    pub subject_id: String,
+    /// The stage (from 0).
+    pub stage: i32,
+    /// The position that acts.
+    pub position_code: String,
+    /// Who claimed it or had it transferred to them.
+    pub assignee_id: Option<i64>,
+    /// `open`, `done` or `cancelled`.
+    pub status: String,
+    /// When it becomes overdue (the stage's SLA).
+    pub due_at: Option<DateTime<Utc>>,
+    /// Whether it is open past its due time.
+    pub overdue: bool,
+    /// When it was opened.
+    pub created_at: DateTime<Utc>,
+    /// When it was closed.
+    pub completed_at: Option<DateTime<Utc>>,
+    /// Who closed it.
+    pub completed_by: Option<i64>,
+    /// The action that closed it.
+    pub outcome: Option<String>,
+}
+
+/// One entry of an instance's history.
+#[derive(Debug, Clone, Serialize, FromRow, ToSchema)]
+pub struct HistoryEntry {
+    /// Its id.
+    pub id: i64,
+    /// The stage it happened at.
+    pub stage: i32,
+    /// `submit`, `claim`, `approve`, `reject`, `return`, `transfer`, `note` or `cancel`.
+    pub action: String,
+    /// Who.
+    pub actor_id: i64,
+    /// Their user name.
+    pub actor: String,
+    /// Their note.
+    pub note: Option<String>,
+    /// The stage returned to.
+    pub to_stage: Option<i32>,
+    /// The user transferred to.
+    pub to_user_id: Option<i64>,
+    /// When.
+    pub at: DateTime<Utc>,
+}
+
+/// A new request into a workflow.
+#[derive(Debug, Clone, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct NewInstance {
+    /// The definition key; its latest version is used.
+    pub definition_key: String,
+    /// The kind of business object.
+    pub subject_type: String,
+    /// Its id.
+    pub subject_id: String,
+    /// A line for inboxes.
+    pub title: String,
+    /// The region of the business object (the maker's own when absent).
+    pub region_id: Option<i64>,
+}
+
+/// An action on a task.
+#[derive(Debug, Clone, Default, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct ActRequest {
+    /// Why, for the history (required for reject and return).
+    pub note: Option<String>,
+    /// For `return`: the earlier stage to go back to.
+    pub to_stage: Option<u32>,
+    /// For `transfer`: the user to hand the task to.
+    pub to_user_id: Option<i64>,
+}
+
+/// The columns of an instance.
+pub const INSTANCE_SELECT: &str =
+    "SELECT i.id, d.key AS definition_key, d.version AS definition_version, i.subject_type,
+        i.subject_id, i.title, i.region_id, i.maker_id, i.status, i.stage, i.version, i.created_at, i.finished_at";
+/// Where instances are read from; callers add WHERE.
+pub const INSTANCE_FROM: &str = "FROM workflow_instances i JOIN workflow_definitions d ON d.id = i.definition_id
+    JOIN regions r ON r.id = i.region_id";
+
+/// The columns of a task with its instance's title and subject.
+pub const TASK_SELECT: &str = "SELECT t.id, t.instance_id, i.title, i.subject_type, i.subject_id, t.stage,
+        t.position_code, t.assignee_id, t.status, t.due_at,
+        (t.status = 'open' AND t.due_at IS NOT NULL AND t.due_at < now()) AS overdue,
+        t.created_at, t.completed_at, t.completed_by, t.outcome";
+/// Where tasks are read from; callers add WHERE.
+pub const TASK_FROM: &str =
+    "FROM workflow_tasks t JOIN workflow_instances i ON i.id = t.instance_id JOIN regions r ON r.id = i.region_id";
+
+/// The latest version of the definition `key`.
+pub async fn latest_definition(db: &mut PgConnection, key: &str) -> Result<Option<DefinitionRow>, ApiError> {
+    Ok(sqlx::query_as(
+        "SELECT id, key, version, name, stages FROM workflow_definitions WHERE key = $1 ORDER BY version DESC LIMIT 1",
+    )
+    .bind(key)
+    .fetch_optional(db)
+    .await?)
+}
+
+/// The instance `id`, if it is in the caller's region subtree.
+pub async fn instance(db: &mut PgConnection, caller: &Caller, id: i64) -> Result<Instance, ApiError> {
+    sqlx::query_as(&format!("{INSTANCE_SELECT} {INSTANCE_FROM} WHERE i.id = $1 AND starts_with(r.path, $2)"))
+        .bind(id)
+        .bind(&caller.region_path)
+        .fetch_optional(db)
+        .await?
+        .ok_or(ApiError::NotFound("workflow instance"))
+}
+
+/// The history of instance `id`, oldest first.
+pub async fn history(db: &mut PgConnection, id: i64) -> Result<Vec<HistoryEntry>, ApiError> {
+    Ok(sqlx::query_as(
+        "SELECT h.id, h.stage, h.action, h.actor_id, u.username AS actor, h.note, h.to_stage, h.to_user_id, h.at
+         FROM workflow_history h JOIN users u ON u.id = h.actor_id WHERE h.instance_id = $1 ORDER BY h.id",
+    )
+    .bind(id)
+    .fetch_all(db)
+    .await?)
+}
+
+/// The tasks of instance `id`, oldest first.
+pub async fn tasks(db: &mut PgConnection, id: i64) -> Result<Vec<Task>, ApiError> {
+    Ok(sqlx::query_as(&format!("{TASK_SELECT} {TASK_FROM} WHERE t.instance_id = $1 ORDER BY t.id"))
+        .bind(id)
+        .fetch_all(db)
+        .await?)
+}
+
+/// Submits `new` by `caller`: the instance waits at the first stage.
+pub async fn start(db: &mut PgConnection, caller: &Caller, new: &NewInstance) -> Result<Instance, ApiError> {
+    let mut checks = crate::error::Checks::default();
+    checks
+        .text("subject_type", &new.subject_type, 64)
+        .text("subject_id", &new.subject_id, 64)
+        .text("title", &new.title, 200)
+        .text("definition_key", &new.definition_key, 64)
+        .finish()?;
+    let definition = latest_definition(db, &new.definition_key)
+        .await?
+        .ok_or_else(|| ApiError::invalid("definition_key", "no workflow definition has this key"))?;
+    let region_id = new.region_id.unwrap_or(caller.region_id);
+    let in_scope: bool =
+        sqlx::query_scalar("SELECT EXISTS (SELECT 1 FROM regions WHERE id = $1 AND starts_with(path, $2))")
+            .bind(region_id)
+            .bind(&caller.region_path)
+            .fetch_one(&mut *db)
+            .await?;
+    if !in_scope {
+        return Err(ApiError::invalid("region_id", "is not a region you work in"));
+    }
+    let id: i64 = sqlx::query_scalar(
+        "INSERT INTO workflow_instances (definition_id, subject_type, subject_id, title, region_id, maker_id)
+         VALUES ($1, $2, $3, $4, $5, $6) RETURNING id",
+    )
+    .bind(definition.id)
+    .bind(new.subject_type.trim())
+    .bind(new.subject_id.trim())
+    .bind(new.title.trim())
+    .bind(region_id)
+    .bind(caller.user_id)
+    .fetch_one(&mut *db)
+    .await?;
+    let first = definition.stages.0.first().ok_or_else(|| ApiError::Internal("a definition without stages".into()))?;
+    open_task(db, id, 0, first, None).await?;
+    log(db, Entry::new(id, None, 0, "submit", caller.user_id)).await?;
+    let instance = instance(db, caller, id).await?;
+    audit::record(
+        &mut *db,
+        caller.into(),
+        Change {
+            action: "submit",
+            entity_type: "workflow_instance",
+            entity_id: id.to_string(),
+            region_id: Some(region_id),
+            before: None,
+            after: Some(json!(instance)),
+        },
+    )
+    .await?;
+    Ok(instance)
+}
+
+/// Takes the open task `task_id` for `caller`.
+pub async fn claim(db: &mut PgConnection, caller: &Caller, task_id: i64) -> Result<Task, ApiError> {
+    let task = lock_task(db, caller, task_id).await?;
+    match task.assignee_id {
+        Some(user) if user == caller.user_id => {}
+        Some(_) => return Err(ApiError::invalid_state("the task is claimed by another user")),
+        None => {
+            sqlx::query("UPDATE workflow_tasks SET assignee_id = $2 WHERE id = $1")
+                .bind(task_id)
+                .bind(caller.user_id)
+                .execute(&mut *db)
+                .await?;
+            log(db, Entry::new(task.instance_id, Some(task_id), task.stage, "claim", caller.user_id)).await?;
+        }
+    }
+    sqlx::query_as(&format!("{TASK_SELECT} {TASK_FROM} WHERE t.id = $1"))
+        .bind(task_id)
+        .fetch_one(db)
+        .await
+        .map_err(Into::into)
+}
+
+/// What `lock_task` reads.
+#[derive(FromRow)]
+struct LockedTask {
+    instance_id: i64,
+    stage: i32,
+    assignee_id: Option<i64>,
+    status: String,
+    maker_id: i64,
+    region_id: i64,
+    region_path: String,
+    subject_type: String,
+    stages: SqlJson<Vec<Stage>>,
+}
+
+/// The open task `task_id`, locked with its instance, if `caller` holds its position in its region.
+async fn lock_task(db: &mut PgConnection, caller: &Caller, task_id: i64) -> Result<LockedTask, ApiError> {
+    let task: LockedTask = sqlx::query_as(
+        "SELECT t.instance_id, t.stage, t.assignee_id, t.status, i.maker_id, i.region_id, r.path AS region_path,
+                i.subject_type, d.stages
+         FROM workflow_tasks t JOIN workflow_instances i ON i.id = t.instance_id
+         JOIN workflow_definitions d ON d.id = i.definition_id JOIN regions r ON r.id = i.region_id
+         WHERE t.id = $1 AND starts_with(r.path, $2) AND t.position_code = ANY($3)
+         FOR UPDATE OF t, i",
+    )
+    .bind(task_id)
+    .bind(&caller.region_path)
+    .bind(&caller.positions)
+    .fetch_optional(&mut *db)
+    .await?
+    .ok_or(ApiError::NotFound("task"))?;
+    if task.status != "open" {
+        return Err(ApiError::invalid_state(format!("the task is {}", task.status)));
+    }
+    Ok(task)
+}
+
+/// Applies `action` by `caller` to the open task `task_id`; returns the instance after it.
+pub async fn act(
+    db: &mut PgConnection,
+    state: &AppState,
+    caller: &Caller,
+    task_id: i64,
+    action: Action,
+    request: &ActRequest,
+) -> Result<Instance, ApiError> {
+    let task = lock_task(db, caller, task_id).await?;
+    if task.assignee_id.is_some_and(|a| a != caller.user_id) {
+        return Err(ApiError::invalid_state("the task is assigned to another user"));
+    }
+    if action == Action::Approve && task.maker_id == caller.user_id {
+        return Err(ApiError::Forbidden {
+            code: "maker_cannot_approve",
+            detail: "the maker of a request cannot approve it".into(),
+        });
+    }
+    let note = request.note.as_deref().map(str::trim).filter(|n| !n.is_empty());
+    if matches!(action, Action::Reject | Action::Return | Action::Note) && note.is_none() {
+        return Err(ApiError::invalid("note", format!("`{}` needs a note saying why", action.as_str())));
+    }
+    if note.is_some_and(|n| n.chars().count() > 2000) {
+        return Err(ApiError::invalid("note", "must be at most 2000 characters"));
+    }
+    let current = usize::try_from(task.stage).map_err(|_| ApiError::Internal("negative stage".into()))?;
+    let to_stage = request.to_stage.and_then(|s| usize::try_from(s).ok());
+    let step = definition::step(&task.stages.0, current, action, to_stage).map_err(|e| match e {
+        definition::StepError::BadReturn { .. } => ApiError::invalid("to_stage", e.to_string()),
+        other => ApiError::invalid_state(other.to_string()),
+    })?;
+    let before = instance(db, caller, task.instance_id).await?;
+    let mut to_user = None;
+    match step {
+        Step::Noted => {}
+        Step::Reassign => {
+            let target =
+                request.to_user_id.ok_or_else(|| ApiError::invalid("to_user_id", "`transfer` needs a user"))?;
+            let position = &task.stages.0[current].position;
+            let eligible: bool = sqlx::query_scalar(
+                "SELECT EXISTS (SELECT 1 FROM users u JOIN regions r ON r.id = u.region_id
+                    JOIN user_positions up ON up.user_id = u.id JOIN staff_positions p ON p.id = up.position_id
+                    WHERE u.id = $1 AND u.active AND p.code = $2 AND starts_with($3, r.path))",
+            )
+            .bind(target)
+            .bind(position)
+            .bind(&task.region_path)
+            .fetch_one(&mut *db)
+            .await?;
+            if !eligible || target == task.maker_id {
+                return Err(ApiError::invalid(
+                    "to_user_id",
+                    format!(
+                        "must be an active user other than the maker, holding `{position}`, whose region covers the request"
+                    ),
+                ));
+            }
+            sqlx::query("UPDATE workflow_tasks SET assignee_id = $2 WHERE id = $1")
+                .bind(task_id)
+                .bind(target)
+                .execute(&mut *db)
+                .await?;
+            to_user = Some(target);
+        }
+        Step::Advance(next) | Step::Back(next) => {
+            close_task(db, task_id, caller.user_id, action).await?;
+            let assignee = match step {
+                // A returned request goes back to whoever approved that stage before.
+                Step::Back(_) => {
+                    sqlx::query_scalar(
+                        "SELECT h.actor_id FROM workflow_history h JOIN users u ON u.id = h.actor_id
+                     WHERE h.instance_id = $1 AND h.stage = $2 AND h.action = 'approve' AND u.active
+                     ORDER BY h.id DESC LIMIT 1",
+                    )
+                    .bind(task.instance_id)
+                    .bind(i32::try_from(next).unwrap_or(0))
+                    .fetch_optional(&mut *db)
+                    .await?
+                }
+                _ => None,
+            };
+            open_task(db, task.instance_id, next, &task.stages.0[next], assignee).await?;
+            sqlx::query("UPDATE workflow_instances SET stage = $2, version = version + 1 WHERE id = $1")
+                .bind(task.instance_id)
+                .bind(i32::try_from(next).unwrap_or(0))
+                .execute(&mut *db)
+                .await?;
+        }
+        Step::Finish(outcome) => {
+            close_task(db, task_id, caller.user_id, action).await?;
+            sqlx::query(
+                "UPDATE workflow_instances SET status = $2, finished_at = now(), version = version + 1 WHERE id = $1",
+            )
+            .bind(task.instance_id)
+            .bind(outcome.as_str())
+            .execute(&mut *db)
+            .await?;
+        }
+    }
+    let to_stage = match step {
+        Step::Back(to) => i32::try_from(to).ok(),
+        _ => None,
+    };
+    let entry = Entry {
+        note,
+        to_stage,
+        to_user,
+        ..Entry::new(task.instance_id, Some(task_id), task.stage, action.as_str(), caller.user_id)
+    };
+    log(db, entry).await?;
+    let after = instance(db, caller, task.instance_id).await?;
+    if let Step::Finish(outcome) = step {
+        if let Some(hook) = state.hooks.get(&task.subject_type) {
+            hook.finished(db, &after, outcome).await?;
+        }
+    }
+    audit::record(
+        &mut *db,
+        caller.into(),
+        Change {
+            action: action.as_str(),
+            entity_type: "workflow_instance",
+            entity_id: after.id.to_string(),
+            region_id: Some(task.region_id),
+            before: Some(json!({"status": before.status, "stage": before.stage})),
+            after: Some(json!({"status": after.status, "stage": after.stage, "task": task_id, "note": note,
+                               "to_user_id": to_user})),
+        },
+    )
+    .await?;
+    Ok(after)
+}
+
+/// Withdraws an active instance; only its maker may.
+pub async fn cancel(db: &mut PgConnection, caller: &Caller, id: i64) -> Result<Instance, ApiError> {
+    let before = instance(db, caller, id).await?;
+    if before.maker_id != caller.user_id {
+        return Err(ApiError::Forbidden {
+            code: "not_the_maker",
+            detail: "only the maker can withdraw a request".into(),
+        });
+    }
+    if before.status != "active" {
+        return Err(ApiError::invalid_state(format!("the request is already {}", before.status)));
+    }
+    sqlx::query("UPDATE workflow_tasks SET status = 'cancelled', completed_at = now() WHERE instance_id = $1 AND status = 'open'")
+        .bind(id)
+        .execute(&mut *db)
+        .await?;
+    sqlx::query(
+        "UPDATE workflow_instances SET status = 'cancelled', finished_at = now(), version = version + 1 WHERE id = $1",
+    )
+    .bind(id)
+    .execute(&mut *db)
+    .await?;
+    log(db, Entry::new(id, None, before.stage, "cancel", caller.user_id)).await?;
+    let after = instance(db, caller, id).await?;
+    audit::record(
+        &mut *db,
+        caller.into(),
+        Change {
+            action: "cancel",
+            entity_type: "workflow_instance",
+            entity_id: id.to_string(),
+            region_id: Some(after.region_id),
+            before: Some(json!({"status": before.status})),
+            after: Some(json!({"status": after.status})),
+        },
+    )
+    .await?;
+    Ok(after)
+}
+
+async fn open_task(
+    db: &mut PgConnection,
+    instance_id: i64,
+    index: usize,
+    stage: &Stage,
+    assignee: Option<i64>,
+) -> Result<(), ApiError> {
+    let due = stage.sla_hours.map(|h| Utc::now() + Duration::hours(h.into()));
+    sqlx::query(
+        "INSERT INTO workflow_tasks (instance_id, stage, position_code, assignee_id, due_at) VALUES ($1, $2, $3, $4, $5)",
+    )
+    .bind(instance_id)
+    .bind(i32::try_from(index).unwrap_or(0))
+    .bind(&stage.position)
+    .bind(assignee)
+    .bind(due)
+    .execute(db)
+    .await?;
+    Ok(())
+}
+
+async fn close_task(db: &mut PgConnection, task_id: i64, user: i64, action: Action) -> Result<(), ApiError> {
+    sqlx::query(
+        "UPDATE workflow_tasks SET status = 'done', completed_at = now(), completed_by = $2, outcome = $3 WHERE id = $1",
+    )
+    .bind(task_id)
+    .bind(user)
+    .bind(action.as_str())
+    .execute(db)
+    .await?;
+    Ok(())
+}
+
+/// One history row to write.
+struct Entry<'a> {
+    instance_id: i64,
+    task_id: Option<i64>,
+    stage: i32,
+    action: &'a str,
+    actor: i64,
+    note: Option<&'a str>,
+    to_stage: Option<i32>,
+    to_user: Option<i64>,
+}
+
+impl<'a> Entry<'a> {
+    fn new(instance_id: i64, task_id: Option<i64>, stage: i32, action: &'a str, actor: i64) -> Self {
+        Self { instance_id, task_id, stage, action, actor, note: None, to_stage: None, to_user: None }
+    }
+}
+
+async fn log(db: &mut PgConnection, e: Entry<'_>) -> Result<(), ApiError> {
+    sqlx::query(
+        "INSERT INTO workflow_history (instance_id, task_id, stage, action, actor_id, note, to_stage, to_user_id)
+         VALUES ($1, $2, $3, $4, $5, $6, $7, $8)",
+    )
+    .bind(e.instance_id)
+    .bind(e.task_id)
+    .bind(e.stage)
+    .bind(e.action)
+    .bind(e.actor)
+    .bind(e.note)
+    .bind(e.to_stage)
+    .bind(e.to_user)
+    .execute(db)
+    .await?;
+    Ok(())
+}

@@ -1,0 +1,9 @@
+//! The workflow engine (流程管理): versioned definitions of ordered stages, instances attached to
+//! any business object, tasks in the inboxes of the stage's position, and the history.
+//!
+//! - `definition.rs`: stages, actions and what an action does (pure).
+//! - `engine.rs`: starting, claiming, acting and cancelling over the database, and the hook
+//!   through which business modules learn an outcome.
+
+pub mod definition;
+pub mod engine;

@@ -1,0 +1,10 @@
+//! The admin API end to end against real PostgreSQL: each test gets a fresh migrated database and
+//! drives the router as a client would.
+
+#![allow(clippy::panic, clippy::unwrap_used, clippy::expect_used)] // tests fail loudly
+
+mod access;
+mod auth;
+mod foundation;
+mod support;
+mod workflow;

@@ -1,0 +1,195 @@
+//! A client for the router under test, and the organisation most tests start from.
+
+use std::collections::HashMap;
+
+use axum::Router;
+use axum::body::{Body, to_bytes};
+use axum::http::{HeaderMap, Method, Request, StatusCode};
+use leasewatch_admin::bootstrap::{self, NewAdmin};
+use leasewatch_admin::crypto::Vault;
+use leasewatch_admin::password::HashCost;
+use leasewatch_admin::{AppState, router};
+use serde_json::{Value, json};
+use sqlx::PgPool;
+use tower::ServiceExt;
+
+/// Cheap hashes: the tests are about behaviour, not hashing cost.
+pub const COST: HashCost = HashCost { memory_kib: 1024, iterations: 1 };
+/// Every test user's password.
+pub const PASSWORD: &str = "Sturdy-Passw0rd";
+
+/// A response.
+pub struct Reply {
+    pub status: StatusCode,
+    pub body: Value,
+    pub headers: HeaderMap,
+}
+
+impl Reply {
+    /// The problem code of an error response.
+    pub fn code(&self) -> &str {
+        self.body["code"].as_str().unwrap_or("")
+    }
+}
+
+/// The router with its database.
+pub struct App {
+    pub router: Router,
+    pub pool: PgPool,
+    pub state: AppState,
+}
+
+impl App {
+    pub async fn new(pool: PgPool) -> Self {
+        Self::with_state(AppState::new(
+            pool.clone(),
+            Vault::from_base64(&Vault::generate_key().unwrap()).unwrap(),
+            COST,
+        ))
+        .await
+    }
+
+    pub async fn with_state(state: AppState) -> Self {
+        bootstrap::prepare(&state.pool).await.unwrap();
+        let router = leasewatch_admin::observe(router(state.clone()).unwrap());
+        Self { router, pool: state.pool.clone(), state }
+    }
+
+    /// Sends a request; `body` is sent as JSON.
+    pub async fn call(&self, method: Method, path: &str, token: Option<&str>, body: Option<Value>) -> Reply {
+        self.call_with(method, path, token, body, &[]).await
+    }
+
+    pub async fn call_with(
+        &self,
+        method: Method,
+        path: &str,
+        token: Option<&str>,
+        body: Option<Value>,
+        headers: &[(&str, &str)],
+    ) -> Reply {
+        let mut request = Request::builder().method(method).uri(path);
+        if let Some(token) = token {
+            request = request.header("authorization", format!("Bearer {token}"));
+        }
+        for (name, value) in headers {
+            request = request.header(*name, *value);
+        }
+        let request = match body {
+            Some(body) => request.header("content-type", "application/json").body(Body::from(body.to_string())),
+            None => request.body(Body::empty()),
+        }
+        .unwrap();
+        let response = self.router.clone().oneshot(request).await.unwrap();
+        let status = response.status();
+        let headers = response.headers().clone();
+        let bytes = to_bytes(response.into_body(), usize::MAX).await.unwrap();
+        let body = if bytes.is_empty() { Value::Null } else { serde_json::from_slice(&bytes).unwrap_or(Value::Null) };
+        Reply { status, body, headers }
+    }
+
+    pub async fn get(&self, path: &str, token: &str) -> Reply {
+        self.call(Method::GET, path, Some(token), None).await
+    }
+
+    pub async fn post(&self, path: &str, token: &str, body: Value) -> Reply {
+        self.call(Method::POST, path, Some(token), Some(body)).await
+    }
+
+    pub async fn patch(&self, path: &str, token: &str, body: Value) -> Reply {
+        self.call(Method::PATCH, path, Some(token), Some(body)).await
+    }
+
+    /// Signs in and returns the whole token reply.
+    pub async fn login_reply(&self, username: &str, password: &str) -> Reply {
+        self.call(Method::POST, "/api/v1/auth/login", None, Some(json!({"username": username, "password": password})))
+            .await
+    }
+
+    /// Signs in and returns the access token.
+    pub async fn login(&self, username: &str) -> String {
+        let reply = self.login_reply(username, PASSWORD).await;
+        assert_eq!(reply.status, StatusCode::OK, "login of {username}: {}", reply.body);
+        reply.body["access_token"].as_str().unwrap().to_owned()
+    }
+
+    /// Creates the first administrator and returns their token.
+    pub async fn admin(&self) -> String {
+        let new =
+            NewAdmin { username: "admin".into(), display_name: "Administrator".into(), password: PASSWORD.into() };
+        bootstrap::create_admin(&self.pool, COST, new).await.unwrap();
+        self.login("admin").await
+    }
+
+    /// Creates something through the API and returns its id.
+    pub async fn create(&self, token: &str, path: &str, body: Value) -> i64 {
+        let reply = self.post(path, token, body).await;
+        assert_eq!(reply.status, StatusCode::CREATED, "POST {path}: {}", reply.body);
+        reply.body["id"].as_i64().unwrap()
+    }
+}
+
+/// A company of regions, roles, positions and users, made through the API by the administrator.
+pub struct Org {
+    pub admin: String,
+    pub regions: HashMap<&'static str, i64>,
+    pub users: HashMap<&'static str, i64>,
+}
+
+impl Org {
+    pub fn region(&self, code: &str) -> i64 {
+        self.regions[code]
+    }
+    pub fn user(&self, name: &str) -> i64 {
+        self.users[name]
+    }
+}
+
+/// HQ → Guangdong → Shenzhen → Futian, and HQ → Zhejiang; roles, positions and users across them.
+pub async fn org(app: &App) -> Org {
+    let admin = app.admin().await;
+    let hq: i64 = sqlx::query_scalar("SELECT id FROM regions WHERE code = 'HQ'").fetch_one(&app.pool).await.unwrap();
+    let mut regions = HashMap::from([("HQ", hq)]);
+    for (code, parent, level) in
+        [("GD", "HQ", "province"), ("SZ", "GD", "city"), ("FT", "SZ", "branch"), ("ZJ", "HQ", "province")]
+    {
+        let body = json!({"parent_id": regions[parent], "code": code, "name": code, "level": level});
+        regions.insert(code, app.create(&admin, "/api/v1/regions", body).await);
+    }
+    for (name, permissions) in [
+        ("user_manager", vec!["users.read", "users.write", "regions.read"]),
+        ("auditor", vec!["audit.read"]),
+        ("reviewer", vec!["workflows.act", "workflows.read"]),
+        ("requester", vec!["workflows.start", "workflows.read"]),
+        ("revealer", vec!["users.read", "sensitive.reveal"]),
+    ] {
+        app.create(&admin, "/api/v1/roles", json!({"name": name, "permissions": permissions})).await;
+    }
+    for (code, name) in [("first_reviewer", "初审员"), ("second_reviewer", "复审员"), ("final_reviewer", "终审员")]
+    {
+        app.create(&admin, "/api/v1/positions", json!({"code": code, "name": name})).await;
+    }
+    let mut users = HashMap::new();
+    for (name, region, roles, positions) in [
+        ("gd_manager", "GD", vec!["user_manager"], vec![]),
+        ("zj_manager", "ZJ", vec!["user_manager"], vec![]),
+        ("auditor", "HQ", vec!["auditor"], vec![]),
+        ("nobody", "SZ", vec![], vec![]),
+        ("gd_revealer", "GD", vec!["revealer"], vec![]),
+        ("maker", "SZ", vec!["requester", "reviewer"], vec!["first_reviewer"]),
+        ("first", "SZ", vec!["reviewer"], vec!["first_reviewer"]),
+        ("second", "GD", vec!["reviewer"], vec!["second_reviewer"]),
+        ("second_b", "GD", vec!["reviewer"], vec!["second_reviewer"]),
+        ("final", "HQ", vec!["reviewer"], vec!["final_reviewer"]),
+        ("zj_first", "ZJ", vec!["reviewer"], vec!["first_reviewer"]),
+    ] {
+        let body = json!({"username": name, "display_name": name, "password": PASSWORD, "phone": "13812345678",
+                          "region_id": regions[region], "roles": roles, "positions": positions});
+        users.insert(name, app.create(&admin, "/api/v1/users", body).await);
+    }
+    users.insert(
+        "admin",
+        sqlx::query_scalar("SELECT id FROM users WHERE username = 'admin'").fetch_one(&app.pool).await.unwrap(),
+    );
+    Org { admin, regions, users }
+}
