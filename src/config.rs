@@ -5,13 +5,13 @@
 use std::path::Path;
 
 use figment::Figment;
-use figment::providers::{Env, Format, Toml};
+use figment::providers::{Env, Format, Serialized, Toml};
 use leasewatch_admin::AdminConfig;
 use leasewatch_ingest::config::IngestConfig;
-use serde::Deserialize;
+use serde::{Deserialize, Serialize};
 
 /// Everything the daemon reads at start-up.
-#[derive(Debug, Clone, Deserialize, PartialEq, Eq)]
+#[derive(Debug, Clone, Deserialize, Serialize, PartialEq, Eq)]
 #[serde(deny_unknown_fields, default)]
 pub struct Config {
     /// PostgreSQL; the database is created when missing.
@@ -44,12 +44,15 @@ impl Default for Config {
 impl Config {
     /// Loads the configuration from `file` (when given) and the environment.
     pub fn load(file: Option<&Path>) -> Result<Self, Box<figment::Error>> {
-        let mut figment = Figment::new();
+        // The defaults come first so that a file or variable can change one nested field
+        // (`LEASEWATCH_INGEST__LISTENERS__GT06__ENABLED=false`) and keep the rest.
+        let mut figment = Figment::from(Serialized::defaults(Config::default()));
         if let Some(file) = file {
             figment = figment.merge(Toml::file_exact(file));
         }
         figment
-            .merge(Env::prefixed("LEASEWATCH_").split("__"))
+            // LEASEWATCH_ADMIN_PASSWORD is read by `admin create-user`, not a setting.
+            .merge(Env::prefixed("LEASEWATCH_").ignore(&["admin_password"]).split("__"))
             .merge(Env::raw().only(&["database_url"]))
             .extract()
             .map_err(Box::new)
@@ -68,6 +71,16 @@ mod tests {
         assert_eq!(config.ingest.listeners.jt808.bind.port(), 5015);
         assert_eq!(config.ingest.listeners.teltonika.bind.port(), 5027);
         assert_eq!(config.ingest.listeners.h02.bind.port(), 5013);
+    }
+
+    #[test]
+    fn one_nested_field_can_be_changed_alone() {
+        let config: Config = Figment::from(Serialized::defaults(Config::default()))
+            .merge(Toml::string("[ingest.listeners.gt06]\nenabled = false"))
+            .extract()
+            .unwrap();
+        assert!(!config.ingest.listeners.gt06.enabled);
+        assert_eq!(config.ingest.listeners.gt06.bind.port(), 5023);
     }
 
     #[test]

@@ -3,13 +3,13 @@
 
 use std::path::{Path, PathBuf};
 
-use serde::Deserialize;
+use serde::{Deserialize, Serialize};
 
 use crate::crypto::Vault;
 use crate::password::HashCost;
 
 /// Settings of the admin API.
-#[derive(Debug, Clone, Deserialize, PartialEq, Eq)]
+#[derive(Debug, Clone, Deserialize, Serialize, PartialEq, Eq)]
 #[serde(deny_unknown_fields, default)]
 pub struct AdminConfig {
     /// Serve the admin API (under `/api/v1`, with `/docs` and `/api/openapi.json`).

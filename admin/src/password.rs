@@ -46,7 +46,7 @@ impl Policy {
 }
 
 /// The argon2id cost; the defaults are OWASP's (19 MiB, 2 passes).
-#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Deserialize, serde::Serialize)]
 #[serde(deny_unknown_fields, default)]
 pub struct HashCost {
     /// Memory per hash, in KiB.

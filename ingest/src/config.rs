@@ -4,10 +4,10 @@ use std::net::SocketAddr;
 use std::path::PathBuf;
 
 use leasewatch_protocols::ProtocolKind;
-use serde::Deserialize;
+use serde::{Deserialize, Serialize};
 
 /// What to do with frames from a device that is not in `devices`.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize, Default)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize, Serialize, Default)]
 #[serde(rename_all = "lowercase")]
 pub enum UnknownDevices {
     /// Close the connection without acknowledging anything.
@@ -18,7 +18,7 @@ pub enum UnknownDevices {
 }
 
 /// One protocol's TCP listener.
-#[derive(Debug, Clone, Deserialize, PartialEq, Eq)]
+#[derive(Debug, Clone, Deserialize, Serialize, PartialEq, Eq)]
 #[serde(deny_unknown_fields)]
 pub struct ListenerConfig {
     /// Whether to listen at all.
@@ -40,7 +40,7 @@ fn listener(port: u16) -> ListenerConfig {
 }
 
 /// The TCP listeners, on the ports devices configured for other tracking servers already use.
-#[derive(Debug, Clone, Deserialize, PartialEq, Eq)]
+#[derive(Debug, Clone, Deserialize, Serialize, PartialEq, Eq)]
 #[serde(deny_unknown_fields, default)]
 pub struct Listeners {
     /// GT06 / Concox, port 5023.
@@ -73,7 +73,7 @@ impl Listeners {
 }
 
 /// Limits on device connections.
-#[derive(Debug, Clone, Deserialize, PartialEq, Eq)]
+#[derive(Debug, Clone, Deserialize, Serialize, PartialEq, Eq)]
 #[serde(deny_unknown_fields, default)]
 pub struct ConnectionLimits {
     /// Open device connections over all listeners (each costs a task and a small buffer).
@@ -101,7 +101,7 @@ impl Default for ConnectionLimits {
 }
 
 /// The batching writer.
-#[derive(Debug, Clone, Deserialize, PartialEq, Eq)]
+#[derive(Debug, Clone, Deserialize, Serialize, PartialEq, Eq)]
 #[serde(deny_unknown_fields, default)]
 pub struct WriterConfig {
     /// Rows per flush at most.
@@ -132,7 +132,7 @@ impl Default for WriterConfig {
 }
 
 /// The MQTT subscriber (telemetry from MQTT-native trackers, and the raw-bytes bridge).
-#[derive(Debug, Clone, Deserialize, PartialEq, Eq)]
+#[derive(Debug, Clone, Deserialize, Serialize, PartialEq, Eq)]
 #[serde(deny_unknown_fields, default)]
 pub struct MqttConfig {
     /// Whether to subscribe at all.
@@ -163,7 +163,7 @@ impl Default for MqttConfig {
 }
 
 /// Everything ingest needs.
-#[derive(Debug, Clone, Deserialize, PartialEq, Eq)]
+#[derive(Debug, Clone, Deserialize, Serialize, PartialEq, Eq)]
 #[serde(deny_unknown_fields, default)]
 pub struct IngestConfig {
     /// The TCP listeners.

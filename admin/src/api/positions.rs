@@ -71,11 +71,14 @@ async fn list(
 #[serde(deny_unknown_fields)]
 pub struct NewPosition {
     /// Unique code: lower-case letters, digits and `_`.
+    #[schema(pattern = r"^[a-z0-9_]{1,64}$")]
     pub code: String,
     /// Name.
+    #[schema(min_length = 1, max_length = 100, pattern = r"\S")]
     pub name: String,
     /// What it does.
     #[serde(default)]
+    #[schema(max_length = 500)]
     pub description: String,
 }
 

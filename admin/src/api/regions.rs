@@ -108,10 +108,13 @@ pub struct NewRegion {
     /// Parent, within the caller's subtree.
     pub parent_id: i64,
     /// Unique code.
+    #[schema(min_length = 1, max_length = 32, pattern = r"\S")]
     pub code: String,
     /// Name.
+    #[schema(min_length = 1, max_length = 100, pattern = r"\S")]
     pub name: String,
     /// A level below the parent's.
+    #[schema(pattern = r"^(province|city|branch)$")]
     pub level: String,
 }
 

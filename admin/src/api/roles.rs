@@ -77,9 +77,11 @@ async fn get(State(state): State<AppState>, Path(id): Path<i64>) -> Result<Json<
 #[serde(deny_unknown_fields)]
 pub struct NewRole {
     /// Unique name.
+    #[schema(min_length = 1, max_length = 64, pattern = r"\S")]
     pub name: String,
     /// What it is for.
     #[serde(default)]
+    #[schema(max_length = 500)]
     pub description: String,
     /// Permission names from the catalogue; the caller must hold each.
     pub permissions: Vec<String>,

@@ -179,12 +179,16 @@ async fn list(
 #[serde(deny_unknown_fields)]
 pub struct NewUser {
     /// Login name: 3 to 64 letters, digits, `.`, `_` or `-`.
+    #[schema(pattern = r"^[A-Za-z0-9._-]{3,64}$")]
     pub username: String,
     /// Name shown to others.
+    #[schema(min_length = 1, max_length = 100, pattern = r"\S")]
     pub display_name: String,
     /// Initial password; it must meet the password policy.
+    #[schema(min_length = 10, max_length = 128)]
     pub password: String,
     /// Mobile phone number (stored encrypted).
+    #[schema(pattern = r"^[0-9+ -]{5,24}$")]
     pub phone: Option<String>,
     /// Region, within the caller's subtree.
     pub region_id: i64,
@@ -344,6 +348,7 @@ pub struct UserUpdate {
     /// Name shown to others.
     pub display_name: Option<String>,
     /// Mobile phone number; an empty string removes it.
+    #[schema(pattern = r"^([0-9+ -]{5,24})?$")]
     pub phone: Option<String>,
     /// Region, within the caller's subtree.
     pub region_id: Option<i64>,
@@ -431,6 +436,7 @@ async fn revoke(db: &mut PgConnection, user: i64) -> Result<u64, ApiError> {
 #[serde(deny_unknown_fields)]
 pub struct PasswordReset {
     /// The new password; it must meet the password policy.
+    #[schema(min_length = 10, max_length = 128)]
     pub new_password: String,
 }
 

@@ -105,8 +105,10 @@ async fn get_definition(
 #[serde(deny_unknown_fields)]
 pub struct NewDefinition {
     /// Key: lower-case letters, digits and `_`; an existing key gets a new version.
+    #[schema(pattern = r"^[a-z0-9_]{1,64}$")]
     pub key: String,
     /// Name.
+    #[schema(min_length = 1, max_length = 100, pattern = r"\S")]
     pub name: String,
     /// Ordered stages; every position must exist.
     pub stages: Vec<Stage>,

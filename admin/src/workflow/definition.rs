@@ -39,8 +39,10 @@ impl Action {
 #[serde(deny_unknown_fields)]
 pub struct Stage {
     /// Its name (初审, 复审...).
+    #[schema(min_length = 1, max_length = 100, pattern = r"\S")]
     pub name: String,
     /// The code of the position whose members act at this stage.
+    #[schema(min_length = 1, max_length = 64, pattern = r"\S")]
     pub position: String,
     /// The actions allowed here.
     pub actions: Vec<Action>,

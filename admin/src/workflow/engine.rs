@@ -139,12 +139,16 @@ pub struct HistoryEntry {
 #[serde(deny_unknown_fields)]
 pub struct NewInstance {
     /// The definition key; its latest version is used.
+    #[schema(min_length = 1, max_length = 64, pattern = r"\S")]
     pub definition_key: String,
     /// The kind of business object.
+    #[schema(min_length = 1, max_length = 64, pattern = r"\S")]
     pub subject_type: String,
     /// Its id.
+    #[schema(min_length = 1, max_length = 64, pattern = r"\S")]
     pub subject_id: String,
     /// A line for inboxes.
+    #[schema(min_length = 1, max_length = 200, pattern = r"\S")]
     pub title: String,
     /// The region of the business object (the maker's own when absent).
     pub region_id: Option<i64>,
