@@ -6,14 +6,18 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 examples=${1:-25}
-port=${LEASEWATCH_API_CHECK_PORT:-18080}
+port=${API_CHECK_PORT:-18080}
 db=leasewatch_api_check
 venv=target/schemathesis-venv
 
-[ -x "$venv/bin/schemathesis" ] || { python3 -m venv "$venv" && "$venv/bin/pip" install -q 'schemathesis==4.32.5'; }
+[ -x "$venv/bin/openapi-spec-validator" ] || {
+    python3 -m venv "$venv" && "$venv/bin/pip" install -q 'schemathesis==4.32.5' 'openapi-spec-validator==0.9.0'
+}
 cargo build -q --bin leasewatch
 psql -q -h 127.0.0.1 -U postgres -c "DROP DATABASE IF EXISTS $db" postgres
 
+# The daemon refuses LEASEWATCH_* variables it does not know; the test runner's are not for it.
+unset LEASEWATCH_TIMESCALE_URL LEASEWATCH_TIMESCALE_PORT
 export DATABASE_URL="postgres://postgres@127.0.0.1:5432/$db"
 export LEASEWATCH_HTTP_BIND="127.0.0.1:$port"
 export LEASEWATCH_ADMIN__DATA_KEY_FILE=target/api-check.key
@@ -26,6 +30,9 @@ RUST_LOG=warn target/debug/leasewatch run > target/api-check-daemon.log 2>&1 &
 daemon=$!
 trap 'kill $daemon 2>/dev/null || true' EXIT
 for _ in $(seq 100); do curl -sf "http://127.0.0.1:$port/readyz" > /dev/null && break; sleep 0.2; done
+
+curl -sf "http://127.0.0.1:$port/api/openapi.json" > target/api-check-openapi.json
+"$venv/bin/openapi-spec-validator" target/api-check-openapi.json
 
 token=$(curl -sf "http://127.0.0.1:$port/api/v1/auth/login" -H 'content-type: application/json' \
     -d "{\"username\":\"admin\",\"password\":\"$password\"}" | python3 -c 'import json,sys; print(json.load(sys.stdin)["access_token"])')

@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # The test command: sets the machine up (scripts/setup.sh), starts the PGlite TimescaleDB server for
 # the TimescaleDB storage tests, then runs every test of the workspace against the local
-# PostgreSQL (each database test gets a fresh migrated database of its own) and Mosquitto.
+# PostgreSQL (each database test gets a fresh migrated database of its own) and Mosquitto, and
+# finally checks the admin API against its OpenAPI document with schemathesis.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 scripts/setup.sh
@@ -18,3 +19,6 @@ for _ in $(seq 100); do (exec 3<>"/dev/tcp/127.0.0.1/$port") 2>/dev/null && brea
 export LEASEWATCH_TIMESCALE_URL="postgres://postgres:pglite@127.0.0.1:$port/postgres?sslmode=disable"
 
 cargo test --workspace
+
+# The admin API against its own document (schemathesis): no 5xx, no response outside the spec.
+scripts/api-check.sh 25

@@ -323,6 +323,22 @@ mod tests {
         assert!(!table.get(&Method::GET, "/api/v1/users").unwrap().idempotent);
     }
 
+    #[tokio::test]
+    async fn a_route_missing_from_the_document_is_refused() {
+        use axum::body::Body;
+        use tower::ServiceExt;
+        let pool = sqlx::postgres::PgPoolOptions::new().connect_lazy("postgres://nobody@127.0.0.1:1/none").unwrap();
+        let vault = crate::crypto::Vault::from_base64(&crate::crypto::Vault::generate_key().unwrap()).unwrap();
+        let state = AppState::new(pool, vault, crate::password::HashCost::default());
+        let guard = Guard { state, routes: Arc::new(RouteTable::default()) };
+        let app = axum::Router::new()
+            .route("/api/v1/secret", axum::routing::get(|| async { "secret" }))
+            .route_layer(axum::middleware::from_fn_with_state(guard, super::guard));
+        let request = axum::http::Request::get("/api/v1/secret").body(Body::empty()).unwrap();
+        let response = app.oneshot(request).await.unwrap();
+        assert_eq!(response.status(), axum::http::StatusCode::FORBIDDEN);
+    }
+
     #[test]
     fn a_route_without_security_or_with_an_unknown_permission_is_an_error() {
         let missing = json!({"paths": {"/x": {"get": {}}}});
