@@ -6,7 +6,9 @@
 //! - `run.rs`: `leasewatch run`, the daemon.
 //! - `http.rs`: its HTTP server: the admin API, metrics and health.
 //! - `decode.rs`: `leasewatch decode`, the operator's tool for captures from the field.
+//! - `calc.rs`: `leasewatch calc`, the repayment calculator.
 
+mod calc;
 mod config;
 mod decode;
 mod http;
@@ -44,6 +46,8 @@ enum Command {
     },
     /// Decode device frames from hex or a raw capture and print one JSON object per message.
     Decode(decode::DecodeArgs),
+    /// Compute a repayment schedule with its totals and IRR.
+    Calc(calc::CalcArgs),
     /// Administer the back office.
     Admin {
         #[command(subcommand)]
@@ -78,6 +82,7 @@ fn main() -> ExitCode {
     let cli = Cli::parse();
     let result = match cli.command {
         Command::Decode(args) => decode::run(args),
+        Command::Calc(args) => calc::run(args),
         command => daemon(command, cli.config),
     };
     match result {
@@ -154,6 +159,7 @@ fn daemon(command: Command, config_file: Option<PathBuf>) -> anyhow::Result<()> 
                 }
             }
             Command::Decode(args) => decode::run(args),
+            Command::Calc(args) => calc::run(args),
         }
     })
 }

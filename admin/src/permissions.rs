@@ -19,6 +19,7 @@ pub const CATALOGUE: &[(&str, &str)] = &[
     ("workflows.manage", "Create and edit workflow definitions"),
     ("workflows.start", "Submit requests into a workflow"),
     ("workflows.act", "Claim and act on workflow tasks of one's positions"),
+    ("calculator.quote", "Quote repayment schedules"),
 ];
 
 /// Whether `name` is in the catalogue.

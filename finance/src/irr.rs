@@ -15,6 +15,7 @@ pub struct Flow {
 
 /// Annual rates in percent, to four decimals.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct Irr {
     /// Monthly IRR × 12 (the APR).
     pub nominal_annual: Decimal,

@@ -5,6 +5,7 @@ use serde::{Deserialize, Serialize};
 
 /// How amounts are rounded to the cent.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[serde(rename_all = "kebab-case")]
 pub enum Rounding {
     /// 0.005 → 0.01 (四舍五入), the usual rule in China.

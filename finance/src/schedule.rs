@@ -15,6 +15,7 @@ use crate::money::{CENT, Rounding};
 
 /// How principal and interest are spread.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[serde(rename_all = "kebab-case")]
 pub enum Method {
     /// 等额本息: the same installment every period.
@@ -29,6 +30,7 @@ pub enum Method {
 
 /// When in each period the installment is due.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[serde(rename_all = "kebab-case")]
 pub enum Timing {
     /// At the end of each period (the first a month after the start).
@@ -93,6 +95,7 @@ pub enum TermsError {
 
 /// One period of a schedule. Period 0 is the upfront fee, when there is one.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct Row {
     /// Period number.
     pub period: u32,
@@ -112,6 +115,7 @@ pub struct Row {
 
 /// Sums of a schedule.
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct Totals {
     /// All payments.
     pub payment: Decimal,
@@ -127,6 +131,7 @@ pub struct Totals {
 
 /// A schedule with its totals and the customer's true cost.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct Quote {
     /// Periods in order.
     pub rows: Vec<Row>,
@@ -283,6 +288,17 @@ pub fn schedule(terms: &Terms) -> Result<Quote, TermsError> {
     });
     totals.deposit = cents(terms.deposit);
     let irr = irr::annual(&customer_flows(terms, &rows));
+    // Every amount shows its cents, `0.00` included.
+    for row in &mut rows {
+        for amount in [&mut row.payment, &mut row.principal, &mut row.interest, &mut row.fee, &mut row.balance] {
+            amount.rescale(2);
+        }
+    }
+    for amount in
+        [&mut totals.payment, &mut totals.principal, &mut totals.interest, &mut totals.fee, &mut totals.deposit]
+    {
+        amount.rescale(2);
+    }
     Ok(Quote { rows, totals, irr })
 }
 

@@ -4,6 +4,7 @@
 
 pub mod audit;
 pub mod auth;
+pub mod calculator;
 pub mod positions;
 pub mod regions;
 pub mod roles;
@@ -26,4 +27,5 @@ pub fn routes() -> OpenApiRouter<AppState> {
         .merge(settings::router())
         .merge(audit::router())
         .merge(workflows::router())
+        .merge(calculator::router())
 }

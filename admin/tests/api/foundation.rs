@@ -185,3 +185,25 @@ async fn regions_move_with_their_subtree_and_never_into_it(pool: PgPool) {
     let zj = app.login("zj_manager").await;
     assert_eq!(app.get(&format!("/api/v1/users/{}", org.user("first")), &zj).await.status, StatusCode::OK);
 }
+
+#[sqlx::test(migrations = "../migrations")]
+async fn the_calculator_quotes_a_schedule_with_its_true_cost(pool: PgPool) {
+    let app = App::new(pool).await;
+    let org = org(&app).await;
+    let body = json!({"principal": "5000", "annual_rate": "0.12", "term": 18, "method": "equal-installment",
+                      "start": "2022-11-01", "fee": "100", "deposit": "500"});
+    let reply = app.post("/api/v1/calculator/quote", &org.admin, body).await;
+    assert_eq!(reply.status, StatusCode::OK, "{}", reply.body);
+    let rows = reply.body["rows"].as_array().unwrap();
+    assert_eq!(rows.len(), 19, "the upfront fee and 18 installments");
+    assert_eq!(rows[1]["payment"], "304.91");
+    assert_eq!(rows[1]["due_date"], "2022-12-01");
+    assert_eq!(reply.body["totals"]["principal"], "5000.00");
+    let irr: f64 = reply.body["irr"]["nominal_annual"].as_str().unwrap().parse().unwrap();
+    assert!(irr > 12.5, "fee and deposit raise the cost above 12 %: {irr}");
+    let bad = json!({"principal": "5000", "annual_rate": "0.12", "term": 18, "method": "flat", "start": "2022-11-01",
+                     "payment_timing": "advance"});
+    let reply = app.post("/api/v1/calculator/quote", &org.admin, bad).await;
+    assert_eq!(reply.status, StatusCode::UNPROCESSABLE_ENTITY);
+    assert_eq!(reply.body["errors"][0]["field"], "payment_timing");
+}
