@@ -6,6 +6,7 @@ use aes_gcm::aead::{Aead, KeyInit};
 use aes_gcm::{Aes256Gcm, Nonce};
 use base64::Engine;
 use base64::engine::general_purpose::{STANDARD, URL_SAFE_NO_PAD};
+use hmac::{Hmac, Mac};
 use sha2::{Digest, Sha256};
 
 /// Errors of the vault.
@@ -29,6 +30,8 @@ pub enum CryptoError {
 #[derive(Clone)]
 pub struct Vault {
     cipher: Aes256Gcm,
+    /// Key of the blind index, derived from the data key.
+    index_key: [u8; 32],
 }
 
 impl std::fmt::Debug for Vault {
@@ -44,7 +47,8 @@ impl Vault {
     pub fn from_base64(key: &str) -> Result<Self, CryptoError> {
         let bytes = STANDARD.decode(key.trim()).map_err(|_| CryptoError::BadKey)?;
         let cipher = Aes256Gcm::new_from_slice(&bytes).map_err(|_| CryptoError::BadKey)?;
-        Ok(Self { cipher })
+        let index_key = Sha256::new().chain_update(b"leasewatch blind index").chain_update(&bytes).finalize().into();
+        Ok(Self { cipher, index_key })
     }
 
     /// A new random key, base64-encoded.
@@ -58,6 +62,16 @@ impl Vault {
         let mut out = nonce.to_vec();
         out.extend_from_slice(&self.cipher.encrypt(&nonce, plain.as_bytes()).map_err(|_| CryptoError::Seal)?);
         Ok(out)
+    }
+
+    /// A keyed digest of `value` (upper-cased, spaces removed) that finds a record by a sealed
+    /// number without storing the number: equal numbers give equal digests.
+    pub fn index(&self, value: &str) -> Vec<u8> {
+        let normalized: String = value.chars().filter(|c| !c.is_whitespace()).flat_map(char::to_uppercase).collect();
+        // HMAC takes keys of any length: the error branch cannot happen.
+        let Ok(mut mac) = <Hmac<Sha256> as KeyInit>::new_from_slice(&self.index_key) else { return Vec::new() };
+        mac.update(normalized.as_bytes());
+        mac.finalize().into_bytes().to_vec()
     }
 
     /// Opens a value sealed by [`Vault::seal`].
@@ -147,6 +161,14 @@ mod tests {
     fn sealing_twice_gives_different_bytes() {
         let vault = Vault::from_base64(&Vault::generate_key().unwrap()).unwrap();
         assert_ne!(vault.seal("x").unwrap(), vault.seal("x").unwrap());
+    }
+
+    #[test]
+    fn the_blind_index_finds_equal_numbers_only() {
+        let vault = Vault::from_base64(&Vault::generate_key().unwrap()).unwrap();
+        assert_eq!(vault.index("11010119900307123x"), vault.index("110101 19900307123X"));
+        assert_ne!(vault.index("110101199003071234"), vault.index("110101199003071235"));
+        assert_eq!(vault.index("x").len(), 32);
     }
 
     #[test]

@@ -19,6 +19,7 @@
 
 pub mod api;
 pub mod audit;
+pub mod books;
 pub mod bootstrap;
 pub mod config;
 pub mod crypto;
@@ -27,6 +28,7 @@ pub mod error;
 pub mod extract;
 pub mod guard;
 pub mod idempotency;
+pub mod identity;
 pub mod page;
 pub mod password;
 pub mod permissions;

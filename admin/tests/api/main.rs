@@ -5,6 +5,7 @@
 
 mod access;
 mod auth;
+mod books;
 mod foundation;
 mod support;
 mod workflow;

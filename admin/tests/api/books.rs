@@ -1,0 +1,268 @@
+//! The books end to end: a book of contracts imported from CSV, bank statements imported,
+//! matched and written off, and the daily job run day by day over a simulated year in which some
+//! customers pay on time, some late, some in part and some not at all. The days past due, buckets
+//! and penalties are checked every day against a model the test computes on its own.
+//!
+//! `LEASEWATCH_BOOKS_CONTRACTS` sets the size of the book (default 500).
+
+use std::collections::HashMap;
+use std::time::Instant;
+
+use chrono::{Duration, NaiveDate};
+use leasewatch_admin::books::{contracts, delinquency, receipts};
+use leasewatch_admin::crypto::Vault;
+use leasewatch_finance::money::CENT;
+use leasewatch_finance::{Decimal, Method, Rounding, Terms, Timing, schedule};
+use rust_decimal_macros::dec;
+use sqlx::PgPool;
+
+/// How a simulated customer pays.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Habit {
+    /// Three days before each due date (the job applies the credit on the day).
+    Early,
+    /// Ten days after each due date.
+    Late10,
+    /// Forty days after each due date (M2).
+    Late40,
+    /// Half of each installment, on the due date.
+    Half,
+    /// Nothing from the fourth installment on.
+    Stops,
+}
+
+const HABITS: [Habit; 5] = [Habit::Early, Habit::Late10, Habit::Late40, Habit::Half, Habit::Stops];
+
+fn d(y: i32, m: u32, day: u32) -> NaiveDate {
+    NaiveDate::from_ymd_opt(y, m, day).unwrap()
+}
+
+/// The test's own account of one contract: installments, penalty, credit.
+struct Model {
+    /// (due date, interest open, principal open) per period.
+    installments: Vec<(NaiveDate, Decimal, Decimal)>,
+    penalty_accrued: Decimal,
+    penalty_paid: Decimal,
+    credit: Decimal,
+}
+
+impl Model {
+    fn penalty_open(&self) -> Decimal {
+        self.penalty_accrued - self.penalty_paid
+    }
+
+    /// Pays `amount` on `day`: penalty first, then each due period's interest then principal,
+    /// oldest first; the rest is credit.
+    fn pay(&mut self, mut amount: Decimal, day: NaiveDate) {
+        let penalty = amount.min(self.penalty_open());
+        self.penalty_paid += penalty;
+        amount -= penalty;
+        for (due, interest, principal) in self.installments.iter_mut().filter(|i| i.0 <= day) {
+            let _ = due;
+            let i = amount.min(*interest);
+            *interest -= i;
+            amount -= i;
+            let p = amount.min(*principal);
+            *principal -= p;
+            amount -= p;
+        }
+        self.credit += amount;
+    }
+
+    /// The end of `day`: credit applied to what is due, then days past due and the penalty.
+    fn close_day(&mut self, day: NaiveDate) -> (u32, u32) {
+        if self.credit > Decimal::ZERO && self.installments.iter().any(|i| i.0 <= day && i.1 + i.2 > Decimal::ZERO) {
+            let credit = std::mem::take(&mut self.credit);
+            self.pay(credit, day);
+        }
+        let open: Vec<_> = self.installments.iter().filter(|i| i.0 <= day && i.1 + i.2 > Decimal::ZERO).collect();
+        let dpd = open.first().map_or(0, |i| u32::try_from((day - i.0).num_days()).unwrap());
+        let overdue: Decimal = open.iter().map(|i| i.1 + i.2).sum();
+        if dpd > 3 {
+            let days = if dpd == 4 { dec!(4) } else { dec!(1) };
+            self.penalty_accrued += (overdue * dec!(0.0005) * days)
+                .round_dp_with_strategy(2, rust_decimal::RoundingStrategy::MidpointAwayFromZero);
+        }
+        let bucket = match dpd {
+            0 => 0,
+            1..=30 => 1,
+            31..=60 => 2,
+            61..=90 => 3,
+            _ => 4,
+        };
+        (dpd, bucket)
+    }
+}
+
+fn terms(i: usize) -> Terms {
+    Terms {
+        principal: Decimal::from(20_000 + (i % 97) * 100),
+        annual_rate: dec!(0.1188),
+        term: 12,
+        method: if i % 7 == 0 { Method::EqualPrincipal } else { Method::EqualInstallment },
+        start: d(2024, 1, 1) + Duration::days((i % 28) as i64),
+        timing: Timing::Arrears,
+        residual: Decimal::ZERO,
+        deposit: Decimal::ZERO,
+        fee: Decimal::ZERO,
+        installment_multiple: CENT,
+        rounding: Rounding::HalfUp,
+    }
+}
+
+#[sqlx::test(migrations = "../migrations")]
+async fn a_simulated_year_of_payments_gives_the_dpd_buckets_and_penalties_of_an_independent_model(pool: PgPool) {
+    let n: usize = std::env::var("LEASEWATCH_BOOKS_CONTRACTS").ok().and_then(|v| v.parse().ok()).unwrap_or(500);
+    let vault = Vault::from_base64(&Vault::generate_key().unwrap()).unwrap();
+    sqlx::query("INSERT INTO receiving_accounts (code, bank, name) VALUES ('ICBC-01', 'ICBC', '租金户')")
+        .execute(&pool)
+        .await
+        .unwrap();
+
+    // The book, as CSV.
+    let mut csv = String::from("number,region,principal,annual_rate,term,method,start_date,customer_name,id_number\n");
+    for i in 0..n {
+        let t = terms(i);
+        let method = if t.method == Method::EqualPrincipal { "equal-principal" } else { "equal-installment" };
+        let (name, id) = if i == 0 { ("张三", "11010519491231002X") } else { ("", "") };
+        csv.push_str(&format!("HT-{i:06},HQ,{},{},12,{method},{},{name},{id}\n", t.principal, t.annual_rate, t.start));
+    }
+    let rows = contracts::parse_csv(csv.as_bytes()).unwrap();
+    let started = Instant::now();
+    let mut tx = pool.begin().await.unwrap();
+    let summary = contracts::import(&mut tx, &vault, &rows).await.unwrap();
+    tx.commit().await.unwrap();
+    eprintln!("imported {} contracts in {:?}", summary.imported, started.elapsed());
+    assert_eq!(summary.imported, n as u64);
+    let mut tx = pool.begin().await.unwrap();
+    assert_eq!(
+        contracts::import(&mut tx, &vault, &rows).await.unwrap().skipped,
+        n as u64,
+        "a re-import changes nothing"
+    );
+    tx.commit().await.unwrap();
+
+    // The payments each customer will make, by value date.
+    let mut models = Vec::with_capacity(n);
+    let mut payments: HashMap<NaiveDate, Vec<(usize, Decimal)>> = HashMap::new();
+    for i in 0..n {
+        let q = schedule(&terms(i)).unwrap();
+        let habit = HABITS[i % HABITS.len()];
+        for row in &q.rows {
+            let (day, amount) = match habit {
+                Habit::Early => (row.due_date - Duration::days(3), row.payment),
+                Habit::Late10 => (row.due_date + Duration::days(10), row.payment),
+                Habit::Late40 => (row.due_date + Duration::days(40), row.payment),
+                Habit::Half => (row.due_date, (row.payment / dec!(2)).round_dp(2)),
+                Habit::Stops if row.period >= 4 => continue,
+                Habit::Stops => (row.due_date, row.payment),
+            };
+            payments.entry(day).or_default().push((i, amount));
+        }
+        models.push(Model {
+            installments: q.rows.iter().map(|r| (r.due_date, r.interest, r.principal)).collect(),
+            penalty_accrued: Decimal::ZERO,
+            penalty_paid: Decimal::ZERO,
+            credit: Decimal::ZERO,
+        });
+    }
+
+    let ids: HashMap<String, i64> = sqlx::query_as::<_, (String, i64)>("SELECT number, id FROM contracts")
+        .fetch_all(&pool)
+        .await
+        .unwrap()
+        .into_iter()
+        .collect();
+    let mut reference = 0u64;
+    let (mut job_time, mut statement_time, mut mismatches) =
+        (std::time::Duration::ZERO, std::time::Duration::ZERO, Vec::new());
+    let mut day = d(2024, 1, 1);
+    while day <= d(2024, 12, 31) {
+        if let Some(list) = payments.get(&day) {
+            let mut statement = String::from("reference,date,amount,payer,remark\n");
+            for (i, amount) in list {
+                reference += 1;
+                statement.push_str(&format!("R{reference:08},{day},{amount},客户{i},HT-{i:06} 租金\n"));
+                models[*i].pay(*amount, day);
+            }
+            let rows = receipts::parse_statement(statement.as_bytes()).unwrap();
+            let started = Instant::now();
+            let mut tx = pool.begin().await.unwrap();
+            let summary = receipts::import_statement(&mut tx, "ICBC-01", &rows).await.unwrap();
+            tx.commit().await.unwrap();
+            statement_time += started.elapsed();
+            assert_eq!(
+                (summary.imported, summary.claimed, summary.written_off),
+                (list.len() as u64, list.len() as u64, list.len() as u64)
+            );
+            // The same statement again is recognised line by line.
+            if day == d(2024, 2, 10) {
+                let mut tx = pool.begin().await.unwrap();
+                let again = receipts::import_statement(&mut tx, "ICBC-01", &rows).await.unwrap();
+                tx.commit().await.unwrap();
+                assert_eq!((again.imported, again.duplicates), (0, list.len() as u64));
+            }
+        }
+        let started = Instant::now();
+        delinquency::run_through(&pool, day).await.unwrap();
+        job_time += started.elapsed();
+
+        let state: HashMap<i64, (i32, i32, Decimal)> =
+            sqlx::query_as::<_, (i64, i32, i32, Decimal)>("SELECT id, dpd, bucket, penalty_open FROM contracts")
+                .fetch_all(&pool)
+                .await
+                .unwrap()
+                .into_iter()
+                .map(|(id, dpd, bucket, penalty)| (id, (dpd, bucket, penalty)))
+                .collect();
+        for (i, model) in models.iter_mut().enumerate() {
+            let (dpd, bucket) = model.close_day(day);
+            let got = state[&ids[&format!("HT-{i:06}")]];
+            let want = (dpd as i32, bucket as i32, model.penalty_open());
+            if got != want && mismatches.len() < 10 {
+                mismatches.push(format!("{day} HT-{i:06} ({:?}): got {got:?}, model {want:?}", HABITS[i % 5]));
+            }
+        }
+        assert!(mismatches.is_empty(), "{}", mismatches.join("\n"));
+        day += Duration::days(1);
+    }
+    eprintln!("{n} contracts, 366 days: statements {statement_time:?}, daily job {job_time:?}");
+
+    // Every habit shows up as it should by the year's end.
+    let buckets: Vec<(i32, i64)> =
+        sqlx::query_as("SELECT bucket, count(*) FROM contracts GROUP BY bucket ORDER BY bucket")
+            .fetch_all(&pool)
+            .await
+            .unwrap();
+    assert!(buckets.iter().any(|(b, _)| *b == 4), "those who stopped paying reach M4+: {buckets:?}");
+
+    // The ledger balances overall and per transaction; receipts = allocated + credit held.
+    let (debits, credits): (Decimal, Decimal) =
+        sqlx::query_as("SELECT sum(debit), sum(credit) FROM ledger_entries").fetch_one(&pool).await.unwrap();
+    assert_eq!(debits, credits);
+    let (received, allocated, credit): (Decimal, Decimal, Decimal) = sqlx::query_as(
+        "SELECT (SELECT sum(amount) FROM receipts),
+                (SELECT COALESCE(sum(amount), 0) FROM allocations WHERE source = 'receipt')
+                  + (SELECT COALESCE(sum(amount), 0) FROM allocations WHERE source = 'credit'),
+                (SELECT sum(credit) FROM contracts)",
+    )
+    .fetch_one(&pool)
+    .await
+    .unwrap();
+    assert_eq!(received, allocated + credit);
+    let model_credit: Decimal = models.iter().map(|m| m.credit).sum();
+    assert_eq!(credit, model_credit);
+
+    // Bucket changes are events, and the read model answers per contract.
+    let events: i64 = sqlx::query_scalar("SELECT count(*) FROM contract_events WHERE kind = 'bucket_changed'")
+        .fetch_one(&pool)
+        .await
+        .unwrap();
+    assert!(events > n as i64 / 2, "{events}");
+    let status: (i32, i32, Option<NaiveDate>) =
+        sqlx::query_as("SELECT dpd, bucket, last_payment_on FROM payment_status WHERE number = 'HT-000004'")
+            .fetch_one(&pool)
+            .await
+            .unwrap();
+    assert_eq!(status.1, 4, "HT-000004 stopped paying: {status:?}");
+}
