@@ -26,6 +26,8 @@ pub struct Config {
     pub ingest: IngestConfig,
     /// The admin API.
     pub admin: AdminConfig,
+    /// The company's offset from UTC in hours: business dates (due dates, the daily job) are its.
+    pub utc_offset_hours: i32,
 }
 
 impl Default for Config {
@@ -37,6 +39,7 @@ impl Default for Config {
             http_bind: std::net::SocketAddr::from(([0, 0, 0, 0], 8080)),
             ingest: IngestConfig::default(),
             admin: AdminConfig::default(),
+            utc_offset_hours: 8,
         }
     }
 }

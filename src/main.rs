@@ -7,7 +7,9 @@
 //! - `http.rs`: its HTTP server: the admin API, metrics and health.
 //! - `decode.rs`: `leasewatch decode`, the operator's tool for captures from the field.
 //! - `calc.rs`: `leasewatch calc`, the repayment calculator.
+//! - `books.rs`: contract and statement imports, the daily job.
 
+mod books;
 mod calc;
 mod config;
 mod decode;
@@ -48,6 +50,22 @@ enum Command {
     Decode(decode::DecodeArgs),
     /// Compute a repayment schedule with its totals and IRR.
     Calc(calc::CalcArgs),
+    /// Contracts: import a book.
+    Contracts {
+        #[command(subcommand)]
+        command: books::ContractsCommand,
+    },
+    /// Receipts: bank statements and receiving accounts.
+    Receipts {
+        #[command(subcommand)]
+        command: books::ReceiptsCommand,
+    },
+    /// The books' daily job (delinquency, penalty, credit at due dates), catching up missed days.
+    Daily {
+        /// The last day to run (default: yesterday in the company's time zone).
+        #[arg(long)]
+        through: Option<chrono::NaiveDate>,
+    },
     /// Administer the back office.
     Admin {
         #[command(subcommand)]
@@ -157,6 +175,21 @@ fn daemon(command: Command, config_file: Option<PathBuf>) -> anyhow::Result<()> 
                     }
                     Err(e) => Err(anyhow::anyhow!("the user was not created: {e}")),
                 }
+            }
+            Command::Contracts { command } => {
+                let pool = leasewatch_ingest::db::connect(&config.database_url, 2).await?;
+                leasewatch_ingest::db::migrate(&pool, config.ingest.partitions_ahead_days).await?;
+                books::contracts(&pool, &config, command).await
+            }
+            Command::Receipts { command } => {
+                let pool = leasewatch_ingest::db::connect(&config.database_url, 2).await?;
+                leasewatch_ingest::db::migrate(&pool, config.ingest.partitions_ahead_days).await?;
+                books::receipts(&pool, command).await
+            }
+            Command::Daily { through } => {
+                let pool = leasewatch_ingest::db::connect(&config.database_url, 2).await?;
+                leasewatch_ingest::db::migrate(&pool, config.ingest.partitions_ahead_days).await?;
+                books::daily(&pool, through, config.utc_offset_hours).await
             }
             Command::Decode(args) => decode::run(args),
             Command::Calc(args) => calc::run(args),

@@ -69,7 +69,7 @@ pub async fn run(config: Config) -> anyhow::Result<()> {
     tracing::info!(address = %config.http_bind, admin = config.admin.enabled, "serving HTTP (/api/v1, /docs, /metrics, /healthz, /readyz)");
     let http = tokio::spawn(crate::http::serve(http_listener, metrics, pool.clone(), admin, stopped_http));
     drop(shared);
-    let maintenance = tokio::spawn(maintain(pool.clone(), config.ingest.clone()));
+    let maintenance = tokio::spawn(maintain(pool.clone(), config.ingest.clone(), config.utc_offset_hours));
     shutdown_signal().await;
     tracing::info!("shutting down: no new connections, finishing open frames");
     let _ = stop.send(true);
@@ -90,9 +90,9 @@ pub async fn run(config: Config) -> anyhow::Result<()> {
     Ok(())
 }
 
-/// Upkeep, hourly and idempotent: daily partitions ahead of today, retention, and the admin
-/// API's expired sessions and idempotency keys.
-async fn maintain(pool: sqlx::PgPool, config: leasewatch_ingest::config::IngestConfig) {
+/// Upkeep, hourly and idempotent: daily partitions ahead of today, retention, the admin API's
+/// expired sessions and idempotency keys, and the books' daily job through yesterday.
+async fn maintain(pool: sqlx::PgPool, config: leasewatch_ingest::config::IngestConfig, utc_offset_hours: i32) {
     let mut tick = tokio::time::interval(Duration::from_secs(3600));
     loop {
         tick.tick().await;
@@ -108,6 +108,12 @@ async fn maintain(pool: sqlx::PgPool, config: leasewatch_ingest::config::IngestC
         }
         if let Err(e) = leasewatch_admin::bootstrap::housekeeping(&pool).await {
             tracing::warn!(error = %e, "could not expire sessions and idempotency keys");
+        }
+        let yesterday = crate::books::business_yesterday(utc_offset_hours);
+        match leasewatch_admin::books::delinquency::run_through(&pool, yesterday).await {
+            Ok(days) if !days.is_empty() => tracing::info!(days = days.len(), through = %yesterday, "daily job done"),
+            Ok(_) => {}
+            Err(e) => tracing::warn!(error = %e, "the daily job failed; it will catch up at the next run"),
         }
     }
 }

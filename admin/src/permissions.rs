@@ -20,6 +20,17 @@ pub const CATALOGUE: &[(&str, &str)] = &[
     ("workflows.start", "Submit requests into a workflow"),
     ("workflows.act", "Claim and act on workflow tasks of one's positions"),
     ("calculator.quote", "Quote repayment schedules"),
+    ("customers.read", "View customers (numbers masked)"),
+    ("customers.write", "Register customers"),
+    ("products.read", "View products and their versions"),
+    ("products.write", "Create products and new versions"),
+    ("vehicles.read", "View vehicles and their trackers"),
+    ("vehicles.write", "Register vehicles, change their status, record installed trackers"),
+    ("contracts.read", "View contracts, their schedules, settlement quotes, reconciliation and payment status"),
+    ("contracts.import", "Import books of contracts"),
+    ("contracts.write", "Record promises to pay"),
+    ("receipts.read", "View receipts and receiving accounts"),
+    ("receipts.write", "Register and import receipts, claim and write them off, add receiving accounts"),
 ];
 
 /// Whether `name` is in the catalogue.

@@ -36,6 +36,7 @@ pub struct Position<'a> {
 
 /// An early settlement quote.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema), schema(as = SettlementQuote))]
 pub struct Quote {
     /// The settlement date.
     pub date: NaiveDate,

@@ -5,11 +5,16 @@
 pub mod audit;
 pub mod auth;
 pub mod calculator;
+pub mod contracts;
+pub mod customers;
 pub mod positions;
+pub mod products;
+pub mod receipts;
 pub mod regions;
 pub mod roles;
 pub mod settings;
 pub mod users;
+pub mod vehicles;
 pub mod workflows;
 
 use utoipa_axum::router::OpenApiRouter;
@@ -28,4 +33,9 @@ pub fn routes() -> OpenApiRouter<AppState> {
         .merge(audit::router())
         .merge(workflows::router())
         .merge(calculator::router())
+        .merge(contracts::router())
+        .merge(customers::router())
+        .merge(vehicles::router())
+        .merge(products::router())
+        .merge(receipts::router())
 }

@@ -129,20 +129,17 @@ pub fn parse_csv(text: impl std::io::Read) -> Result<Vec<ContractRow>, Vec<LineE
     let mut reader = csv::ReaderBuilder::new().trim(csv::Trim::All).from_reader(text);
     let mut rows = Vec::new();
     let mut errors = Vec::new();
+    let mut seen: HashMap<String, u64> = HashMap::new();
     for (i, record) in reader.deserialize::<ContractRow>().enumerate() {
         let line = i as u64 + 2;
         match record.map_err(|e| e.to_string()).and_then(|row| row.check().map(|()| row)) {
-            Ok(row) => rows.push(row),
+            Ok(row) => match seen.insert(row.number.clone(), line) {
+                Some(first) => {
+                    errors.push(LineError { line, message: format!("number {} repeats line {first}", row.number) })
+                }
+                None => rows.push(row),
+            },
             Err(message) => errors.push(LineError { line, message }),
-        }
-    }
-    let mut seen = HashMap::new();
-    for (i, row) in rows.iter().enumerate() {
-        if let Some(first) = seen.insert(row.number.clone(), i) {
-            errors.push(LineError {
-                line: i as u64 + 2,
-                message: format!("number {} repeats row {}", row.number, first + 2),
-            });
         }
     }
     if errors.is_empty() { Ok(rows) } else { Err(errors) }

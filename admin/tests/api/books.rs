@@ -266,3 +266,66 @@ async fn a_simulated_year_of_payments_gives_the_dpd_buckets_and_penalties_of_an_
             .unwrap();
     assert_eq!(status.1, 4, "HT-000004 stopped paying: {status:?}");
 }
+
+#[sqlx::test(migrations = "../migrations")]
+async fn ten_thousand_contracts_and_a_ten_thousand_line_statement_are_imported_matched_and_written_off(pool: PgPool) {
+    const N: usize = 10_000;
+    let vault = Vault::from_base64(&Vault::generate_key().unwrap()).unwrap();
+    sqlx::query("INSERT INTO receiving_accounts (code, bank, name) VALUES ('CCB-02', 'CCB', '还款户')")
+        .execute(&pool)
+        .await
+        .unwrap();
+    let mut csv = String::from("number,region,principal,annual_rate,term,method,start_date\n");
+    for i in 0..N {
+        let t = terms(i);
+        let method = if t.method == Method::EqualPrincipal { "equal-principal" } else { "equal-installment" };
+        csv.push_str(&format!("HT-{i:06},HQ,{},{},12,{method},{}\n", t.principal, t.annual_rate, t.start));
+    }
+    let started = Instant::now();
+    let rows = contracts::parse_csv(csv.as_bytes()).unwrap();
+    let mut tx = pool.begin().await.unwrap();
+    let summary = contracts::import(&mut tx, &vault, &rows).await.unwrap();
+    tx.commit().await.unwrap();
+    eprintln!("{N} contracts imported in {:?}", started.elapsed());
+    assert_eq!((summary.imported, summary.receivables), (N as u64, N as u64 * 24));
+
+    // Everyone pays their first installment, plus 1.00 too much, on its due date; one line names no contract.
+    let mut statement = String::from("reference,date,amount,payer,remark\n");
+    let mut expected_credit = Decimal::ZERO;
+    for i in 0..N {
+        let first = &schedule(&terms(i)).unwrap().rows[0];
+        statement.push_str(&format!(
+            "S{i:08},{},{},客户{i},租金 HT-{i:06}\n",
+            first.due_date,
+            first.payment + Decimal::ONE
+        ));
+        expected_credit += Decimal::ONE;
+    }
+    statement.push_str("S99999999,2024-02-01,500.00,无名氏,货款\n");
+    let started = Instant::now();
+    let rows = receipts::parse_statement(statement.as_bytes()).unwrap();
+    let mut tx = pool.begin().await.unwrap();
+    let summary = receipts::import_statement(&mut tx, "CCB-02", &rows).await.unwrap();
+    tx.commit().await.unwrap();
+    eprintln!("{}-line statement imported, matched and written off in {:?}", N + 1, started.elapsed());
+    assert_eq!((summary.imported, summary.claimed, summary.written_off), (N as u64 + 1, N as u64, N as u64));
+
+    let (open_first, credit): (i64, Decimal) = sqlx::query_as(
+        "SELECT (SELECT count(*) FROM receivables WHERE period = 1 AND paid < amount), (SELECT sum(credit) FROM contracts)",
+    )
+    .fetch_one(&pool)
+    .await
+    .unwrap();
+    assert_eq!(open_first, 0, "every first installment is settled");
+    assert_eq!(credit, expected_credit, "overpayments are held as credit");
+    let unclaimed: i64 =
+        sqlx::query_scalar("SELECT count(*) FROM receipts WHERE status = 'unclaimed'").fetch_one(&pool).await.unwrap();
+    assert_eq!(unclaimed, 1);
+    let unbalanced: i64 = sqlx::query_scalar(
+        "SELECT count(*) FROM (SELECT transaction_id FROM ledger_entries GROUP BY 1 HAVING sum(debit) <> sum(credit)) t",
+    )
+    .fetch_one(&pool)
+    .await
+    .unwrap();
+    assert_eq!(unbalanced, 0);
+}

@@ -207,3 +207,123 @@ async fn the_calculator_quotes_a_schedule_with_its_true_cost(pool: PgPool) {
     assert_eq!(reply.status, StatusCode::UNPROCESSABLE_ENTITY);
     assert_eq!(reply.body["errors"][0]["field"], "payment_timing");
 }
+
+#[sqlx::test(migrations = "../migrations")]
+async fn the_back_office_runs_the_books_through_the_api(pool: PgPool) {
+    let app = App::new(pool).await;
+    let org = org(&app).await;
+    let admin = &org.admin;
+
+    // Customers: check digits, sealed and masked numbers, found by the full number.
+    let bad = app
+        .post(
+            "/api/v1/customers",
+            admin,
+            json!({"name": "张三", "id_number": "110105194912310021", "region_id": org.region("SZ")}),
+        )
+        .await;
+    assert_eq!(bad.status, StatusCode::UNPROCESSABLE_ENTITY);
+    let customer = app
+        .post("/api/v1/customers", admin, json!({"name": "张三", "id_number": "11010519491231002x", "phone": "13812345678", "region_id": org.region("SZ")}))
+        .await;
+    assert_eq!(customer.status, StatusCode::CREATED, "{}", customer.body);
+    assert_eq!(customer.body["id_number"], "110***********002X");
+    let found = app.get("/api/v1/customers?id_number=11010519491231002X", admin).await.body;
+    assert_eq!(found["total"], 1);
+    let company = app
+        .post(
+            "/api/v1/customers",
+            admin,
+            json!({"name": "某某物流有限公司", "id_number": "91350100M000100Y43", "region_id": org.region("SZ")}),
+        )
+        .await;
+    assert_eq!(company.body["kind"], "company");
+
+    // Vehicles: VIN check digit and the status machine.
+    let bad =
+        app.post("/api/v1/vehicles", admin, json!({"vin": "1M8GDM9A1KP042788", "region_id": org.region("SZ")})).await;
+    assert_eq!(bad.status, StatusCode::UNPROCESSABLE_ENTITY);
+    let vehicle = app
+        .create(
+            admin,
+            "/api/v1/vehicles",
+            json!({"vin": "1M8GDM9AXKP042788", "plate": "粤B12345", "region_id": org.region("SZ")}),
+        )
+        .await;
+    let skip = app
+        .post(
+            &format!("/api/v1/vehicles/{vehicle}/actions/set-status"),
+            admin,
+            json!({"status": "disposed", "version": 1}),
+        )
+        .await;
+    assert_eq!(skip.status, StatusCode::CONFLICT);
+    let financed = app
+        .post(
+            &format!("/api/v1/vehicles/{vehicle}/actions/set-status"),
+            admin,
+            json!({"status": "financed", "version": 1}),
+        )
+        .await;
+    assert_eq!(financed.body["status"], "financed");
+
+    // Products are versioned.
+    let rules = json!({"method": "equal-installment", "rates": [{"term": 12, "min_down_payment": "0", "annual_rate": "0.1188"}]});
+    let v1 = app.post("/api/v1/products", admin, json!({"code": "car_12", "name": "车贷12期", "rules": rules})).await;
+    assert_eq!((v1.status, v1.body["version"].as_i64()), (StatusCode::CREATED, Some(1)));
+    let v2 = app.post("/api/v1/products", admin, json!({"code": "car_12", "name": "车贷12期", "rules": rules})).await;
+    assert_eq!(v2.body["version"], 2);
+
+    // A book imported from CSV, in the caller's regions only.
+    let csv = "number,region,principal,annual_rate,term,method,start_date,paid_periods\n\
+               HT-1,SZ,12000,0.12,12,equal-principal,2024-01-10,2\nHT-2,SZ,12000,0.12,12,equal-installment,2024-01-10,0\n";
+    let gd = app.login("gd_manager").await;
+    assert_eq!(app.post("/api/v1/contracts/import", &gd, json!({"csv": csv})).await.status, StatusCode::FORBIDDEN);
+    let imported = app.post("/api/v1/contracts/import", admin, json!({"csv": csv})).await;
+    assert_eq!(imported.body["imported"], 2, "{}", imported.body);
+    let bad_csv = app.post("/api/v1/contracts/import", admin, json!({"csv": "number,region\nX,SZ\n"})).await;
+    assert_eq!(bad_csv.status, StatusCode::UNPROCESSABLE_ENTITY);
+    assert_eq!(bad_csv.body["errors"][0]["field"], "line 2");
+    let list = app.get("/api/v1/contracts?sort=number", admin).await.body;
+    let ht1 = list["items"][0]["id"].as_i64().unwrap();
+    let detail = app.get(&format!("/api/v1/contracts/{ht1}"), admin).await.body;
+    assert_eq!(detail["receivables"].as_array().unwrap().len(), 24);
+
+    // Receipts: an account, a receipt by hand (idempotent), claimed by the number in its remark.
+    app.create_plain(admin, "/api/v1/receiving-accounts", json!({"code": "ICBC-01", "bank": "ICBC", "name": "租金户"}))
+        .await;
+    let receipt = json!({"account": "ICBC-01", "reference": "B-1", "received_on": "2024-04-10", "amount": "1100.00", "remark": "HT-1 三月"});
+    let first = app
+        .call_with(Method::POST, "/api/v1/receipts", Some(admin), Some(receipt.clone()), &[("idempotency-key", "r-1")])
+        .await;
+    assert_eq!(first.status, StatusCode::CREATED, "{}", first.body);
+    assert_eq!(first.body["written_off"], 1);
+    let retry = app
+        .call_with(Method::POST, "/api/v1/receipts", Some(admin), Some(receipt.clone()), &[("idempotency-key", "r-1")])
+        .await;
+    assert_eq!(retry.headers["idempotency-replayed"], "true");
+    let again = app.post("/api/v1/receipts", admin, receipt).await;
+    assert_eq!((again.status, again.code()), (StatusCode::CONFLICT, "duplicate"));
+    // One that names no contract is claimed by hand.
+    let stray = json!({"account": "ICBC-01", "reference": "B-2", "received_on": "2024-04-10", "amount": "50.00", "remark": "?"});
+    app.post("/api/v1/receipts", admin, stray).await;
+    let unclaimed = app.get("/api/v1/receipts?status=unclaimed", admin).await.body;
+    let stray_id = unclaimed["items"][0]["id"].as_i64().unwrap();
+    let claimed =
+        app.post(&format!("/api/v1/receipts/{stray_id}/actions/claim"), admin, json!({"contract_id": ht1})).await;
+    assert_eq!(claimed.body["status"], "written_off", "{}", claimed.body);
+
+    // The books agree, and the status and the settlement quote read them.
+    let rec = app.get(&format!("/api/v1/contracts/{ht1}/reconciliation"), admin).await.body;
+    assert_eq!(rec["balanced"], true, "{rec}");
+    assert_eq!(rec["received"], "1150.00");
+    let status = app.get(&format!("/api/v1/payment-status?contract_id={ht1}"), admin).await.body;
+    assert_eq!(status[0]["number"], "HT-1");
+    let quote = app.get(&format!("/api/v1/contracts/{ht1}/settlement-quote?date=2024-06-25"), admin).await;
+    assert_eq!(quote.status, StatusCode::OK, "{}", quote.body);
+    assert_eq!(quote.body["remaining_principal"], "7000.00");
+    let version = app.get(&format!("/api/v1/contracts/{ht1}"), admin).await.body["contract"]["version"].clone();
+    let promise = app.post(&format!("/api/v1/contracts/{ht1}/actions/promise"), admin,
+        json!({"until": (chrono::Utc::now().date_naive() + chrono::Duration::days(5)).to_string(), "note": "月底前还", "version": version})).await;
+    assert_eq!(promise.status, StatusCode::OK, "{}", promise.body);
+}

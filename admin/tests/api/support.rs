@@ -129,6 +129,14 @@ impl App {
     }
 }
 
+impl App {
+    /// Creates something whose answer has no id.
+    pub async fn create_plain(&self, token: &str, path: &str, body: Value) {
+        let reply = self.post(path, token, body).await;
+        assert_eq!(reply.status, StatusCode::CREATED, "POST {path}: {}", reply.body);
+    }
+}
+
 /// A company of regions, roles, positions and users, made through the API by the administrator.
 pub struct Org {
     pub admin: String,

@@ -1,0 +1,483 @@
+//! `/api/v1/contracts` and `/api/v1/payment-status`: the book of contracts — import, list, detail
+//! with the schedule, the early settlement quote, promises to pay, the reconciliation report
+//! (勾稽), and the payment status the monitor and collectors read.
+
+use axum::extract::State;
+use chrono::{DateTime, NaiveDate, Utc};
+use leasewatch_finance::Decimal;
+use leasewatch_finance::settlement::{self, FeeRule, Position};
+use leasewatch_finance::{Terms, schedule};
+use serde::{Deserialize, Serialize};
+use serde_json::json;
+use sqlx::types::Json as SqlJson;
+use sqlx::{FromRow, PgConnection, Postgres, QueryBuilder};
+use utoipa::{IntoParams, ToSchema};
+use utoipa_axum::router::OpenApiRouter;
+use utoipa_axum::routes;
+
+use crate::audit::{self, Change};
+use crate::books::contracts::{self as book, ImportSummary, LineError};
+use crate::error::{ApiError, FieldError};
+use crate::extract::{Json, Path, Query};
+use crate::guard::Caller;
+use crate::page::{self, PageParams, Paged};
+use crate::state::AppState;
+
+/// The routes of this module.
+pub fn router() -> OpenApiRouter<AppState> {
+    OpenApiRouter::new()
+        .routes(routes!(list))
+        .routes(routes!(get))
+        .routes(routes!(import))
+        .routes(routes!(settlement_quote))
+        .routes(routes!(promise))
+        .routes(routes!(reconciliation))
+        .routes(routes!(payment_status))
+}
+
+/// A contract with its payment status.
+#[derive(Debug, Clone, Serialize, FromRow, ToSchema)]
+pub struct Contract {
+    /// Id.
+    pub id: i64,
+    /// Contract number.
+    pub number: String,
+    /// Customer.
+    pub customer_id: Option<i64>,
+    /// Vehicle.
+    pub vehicle_id: Option<i64>,
+    /// Region.
+    pub region_id: i64,
+    /// Financed amount.
+    #[schema(value_type = String)]
+    pub principal: Decimal,
+    /// Start date.
+    pub start_date: NaiveDate,
+    /// `pending`, `active`, `settled` or `closed`.
+    pub status: String,
+    /// Days past due as of `as_of`.
+    pub dpd: i32,
+    /// Bucket (0 = M0).
+    pub bucket: i32,
+    /// Overdue principal, interest and fees.
+    #[schema(value_type = String)]
+    pub overdue_amount: Decimal,
+    /// Penalty accrued and unpaid.
+    #[schema(value_type = String)]
+    pub penalty_open: Decimal,
+    /// Customer credit held.
+    #[schema(value_type = String)]
+    pub credit: Decimal,
+    /// Deposit held.
+    #[schema(value_type = String)]
+    pub deposit_held: Decimal,
+    /// Last payment's value date.
+    pub last_payment_on: Option<NaiveDate>,
+    /// A promise to pay holds escalation until this date.
+    pub hold_until: Option<NaiveDate>,
+    /// The day the delinquency figures are for.
+    pub as_of: Option<NaiveDate>,
+    /// For optimistic concurrency.
+    pub version: i32,
+    /// When created.
+    pub created_at: DateTime<Utc>,
+}
+
+const SELECT: &str = "SELECT c.id, c.number, c.customer_id, c.vehicle_id, c.region_id, c.principal, c.start_date,
+        c.status, c.dpd, c.bucket, c.overdue_amount, c.penalty_open, c.credit, c.deposit_held, c.last_payment_on,
+        c.hold_until, c.as_of, c.version, c.created_at";
+const FROM: &str = "FROM contracts c JOIN regions g ON g.id = c.region_id";
+const SORTS: &[(&str, &str)] =
+    &[("number", "c.number"), ("dpd", "c.dpd"), ("overdue_amount", "c.overdue_amount"), ("start_date", "c.start_date")];
+
+async fn load(db: &mut PgConnection, caller: &Caller, id: i64) -> Result<Contract, ApiError> {
+    sqlx::query_as(&format!("{SELECT} {FROM} WHERE c.id = $1 AND starts_with(g.path, $2)"))
+        .bind(id)
+        .bind(&caller.region_path)
+        .fetch_optional(db)
+        .await?
+        .ok_or(ApiError::NotFound("contract"))
+}
+
+/// Filters of the contract list.
+#[derive(Debug, Deserialize, IntoParams)]
+#[into_params(parameter_in = Query)]
+pub struct ContractFilter {
+    /// Exact contract number.
+    pub number: Option<String>,
+    /// Status.
+    pub status: Option<String>,
+    /// Only this bucket.
+    pub bucket: Option<i32>,
+    /// At least this many days past due.
+    pub min_dpd: Option<i32>,
+    /// Only contracts of this customer.
+    pub customer_id: Option<i64>,
+}
+
+/// List the contracts of the caller's region subtree.
+#[utoipa::path(get, path = "/contracts", tag = "contracts", params(PageParams, ContractFilter),
+    responses((status = 200, description = "A page of contracts", body = Paged<Contract>)),
+    security(("bearer" = ["contracts.read"])))]
+async fn list(
+    State(state): State<AppState>,
+    caller: Caller,
+    Query(page): Query<PageParams>,
+    Query(filter): Query<ContractFilter>,
+) -> Result<Json<Paged<Contract>>, ApiError> {
+    let window = page.window(SORTS, "number", "c.id")?;
+    let filters = |q: &mut QueryBuilder<'_, Postgres>| {
+        q.push(" WHERE starts_with(g.path, ").push_bind(caller.region_path.clone()).push(")");
+        if let Some(n) = &filter.number {
+            q.push(" AND c.number = ").push_bind(n.clone());
+        }
+        if let Some(s) = &filter.status {
+            q.push(" AND c.status = ").push_bind(s.clone());
+        }
+        if let Some(b) = filter.bucket {
+            q.push(" AND c.bucket = ").push_bind(b);
+        }
+        if let Some(d) = filter.min_dpd {
+            q.push(" AND c.dpd >= ").push_bind(d);
+        }
+        if let Some(c) = filter.customer_id {
+            q.push(" AND c.customer_id = ").push_bind(c);
+        }
+    };
+    let (rows, total) = page::fetch(&state.pool, SELECT, FROM, filters, &window).await?;
+    Ok(Json(Paged::new(rows, total, &window)))
+}
+
+/// One receivable item.
+#[derive(Debug, Clone, Serialize, FromRow, ToSchema)]
+pub struct Receivable {
+    /// Id.
+    pub id: i64,
+    /// Period (0 for penalty).
+    pub period: i32,
+    /// Due date.
+    pub due_date: NaiveDate,
+    /// `principal`, `interest`, `fee` or `penalty`.
+    pub component: String,
+    /// Amount due.
+    #[schema(value_type = String)]
+    pub amount: Decimal,
+    /// Amount paid.
+    #[schema(value_type = String)]
+    pub paid: Decimal,
+}
+
+/// A contract with its receivable items.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct ContractDetail {
+    /// The contract.
+    pub contract: Contract,
+    /// Its items by due date.
+    pub receivables: Vec<Receivable>,
+}
+
+/// One contract with its schedule as receivable items.
+#[utoipa::path(get, path = "/contracts/{id}", tag = "contracts", params(("id" = i64, Path, description = "Contract id")),
+    responses((status = 200, description = "The contract", body = ContractDetail)), security(("bearer" = ["contracts.read"])))]
+async fn get(
+    State(state): State<AppState>,
+    caller: Caller,
+    Path(id): Path<i64>,
+) -> Result<Json<ContractDetail>, ApiError> {
+    let mut db = state.pool.acquire().await?;
+    let contract = load(&mut db, &caller, id).await?;
+    let receivables = sqlx::query_as(
+        "SELECT id, period, due_date, component, amount, paid FROM receivables WHERE contract_id = $1
+         ORDER BY due_date, period, array_position(ARRAY['penalty','fee','interest','principal'], component)",
+    )
+    .bind(id)
+    .fetch_all(&mut *db)
+    .await?;
+    Ok(Json(ContractDetail { contract, receivables }))
+}
+
+/// A book to import.
+#[derive(Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct ImportRequest {
+    /// The CSV text (see `admin/README.md` for its columns).
+    pub csv: String,
+}
+
+/// Import a book of contracts from CSV; contracts whose number exists are skipped. Every bad
+/// line is reported (`errors[].field` is `line N`) and nothing is imported then.
+#[utoipa::path(post, path = "/contracts/import", tag = "contracts", request_body = ImportRequest,
+    responses((status = 200, description = "Imported", body = ImportSummary)), security(("bearer" = ["contracts.import"])))]
+async fn import(
+    State(state): State<AppState>,
+    caller: Caller,
+    Json(request): Json<ImportRequest>,
+) -> Result<Json<ImportSummary>, ApiError> {
+    let rows = book::parse_csv(request.csv.as_bytes()).map_err(line_errors)?;
+    let codes: Vec<&str> = rows.iter().map(|r| r.region.as_str()).collect();
+    let mut tx = state.pool.begin().await?;
+    let outside: Option<String> = sqlx::query_scalar(
+        "SELECT code FROM unnest($1::text[]) AS t(code)
+         WHERE NOT EXISTS (SELECT 1 FROM regions g WHERE g.code = t.code AND starts_with(g.path, $2)) LIMIT 1",
+    )
+    .bind(&codes)
+    .bind(&caller.region_path)
+    .fetch_optional(&mut *tx)
+    .await?;
+    if let Some(code) = outside {
+        return Err(ApiError::invalid("region", format!("{code} is not a region in your subtree")));
+    }
+    let summary = book::import(&mut tx, &state.vault, &rows).await?;
+    let entry = Change {
+        action: "import",
+        entity_type: "contract",
+        entity_id: "batch".to_owned(),
+        region_id: Some(caller.region_id),
+        before: None,
+        after: Some(json!(summary)),
+    };
+    audit::record(&mut *tx, (&caller).into(), entry).await?;
+    tx.commit().await?;
+    Ok(Json(summary))
+}
+
+/// CSV line errors as a 422.
+pub(crate) fn line_errors(errors: Vec<LineError>) -> ApiError {
+    ApiError::Validation(
+        errors.into_iter().map(|e| FieldError { field: format!("line {}", e.line), message: e.message }).collect(),
+    )
+}
+
+/// The settlement date.
+#[derive(Debug, Deserialize, IntoParams)]
+#[into_params(parameter_in = Query)]
+pub struct QuoteDate {
+    /// The day to settle on (today when absent).
+    pub date: Option<NaiveDate>,
+}
+
+/// What settling the contract early (提前结清) would cost on a date.
+#[utoipa::path(get, path = "/contracts/{id}/settlement-quote", tag = "contracts",
+    params(("id" = i64, Path, description = "Contract id"), QuoteDate),
+    responses((status = 200, description = "The quote", body = settlement::Quote)), security(("bearer" = ["contracts.read"])))]
+async fn settlement_quote(
+    State(state): State<AppState>,
+    caller: Caller,
+    Path(id): Path<i64>,
+    Query(date): Query<QuoteDate>,
+) -> Result<Json<settlement::Quote>, ApiError> {
+    let mut db = state.pool.acquire().await?;
+    let contract = load(&mut db, &caller, id).await?;
+    let date = date.date.unwrap_or_else(|| Utc::now().date_naive());
+    let (terms,): (SqlJson<Terms>,) =
+        sqlx::query_as("SELECT terms FROM contracts WHERE id = $1").bind(id).fetch_one(&mut *db).await?;
+    let rows = schedule(&terms.0).map_err(|e| ApiError::Internal(format!("stored terms: {e}")))?.rows;
+    // Installments already paid in full are not owed again: only the open part of future ones counts.
+    let (overdue, penalty): (Decimal, Decimal) = sqlx::query_as(
+        "SELECT COALESCE(sum(amount - paid) FILTER (WHERE component <> 'penalty' AND due_date <= $2), 0),
+                COALESCE(sum(amount - paid) FILTER (WHERE component = 'penalty'), 0)
+         FROM receivables WHERE contract_id = $1",
+    )
+    .bind(id)
+    .bind(date)
+    .fetch_one(&mut *db)
+    .await?;
+    let position = Position {
+        rows: &rows,
+        start: contract.start_date,
+        overdue,
+        penalty,
+        deposit: contract.deposit_held + contract.credit,
+    };
+    Ok(Json(settlement::quote(&position, date, &FeeRule::default(), terms.0.rounding)))
+}
+
+/// A promise to pay.
+#[derive(Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct Promise {
+    /// The date the customer promised to pay by; escalation is held until then.
+    pub until: NaiveDate,
+    /// What was agreed.
+    pub note: String,
+    /// The version read.
+    pub version: i32,
+}
+
+/// Record a promise to pay (or a pause): the bucket does not escalate until the date; days past
+/// due and penalty still accrue.
+#[utoipa::path(post, path = "/contracts/{id}/actions/promise", tag = "contracts",
+    params(("id" = i64, Path, description = "Contract id")), request_body = Promise,
+    responses((status = 200, description = "Recorded", body = Contract)), security(("bearer" = ["contracts.write"])))]
+async fn promise(
+    State(state): State<AppState>,
+    caller: Caller,
+    Path(id): Path<i64>,
+    Json(promise): Json<Promise>,
+) -> Result<Json<Contract>, ApiError> {
+    if promise.note.trim().is_empty() {
+        return Err(ApiError::invalid("note", "say what was agreed"));
+    }
+    if promise.until < Utc::now().date_naive() || promise.until > Utc::now().date_naive() + chrono::Duration::days(90) {
+        return Err(ApiError::invalid("until", "must be within the next 90 days"));
+    }
+    let mut tx = state.pool.begin().await?;
+    sqlx::query("SELECT 1 FROM contracts WHERE id = $1 FOR UPDATE").bind(id).execute(&mut *tx).await?;
+    let before = load(&mut tx, &caller, id).await?;
+    if before.version != promise.version {
+        return Err(ApiError::stale(before.version));
+    }
+    sqlx::query("UPDATE contracts SET hold_until = $2, version = version + 1 WHERE id = $1")
+        .bind(id)
+        .bind(promise.until)
+        .execute(&mut *tx)
+        .await?;
+    sqlx::query("INSERT INTO contract_events (contract_id, as_of, kind, detail) VALUES ($1, current_date, 'promise_to_pay', $2)")
+        .bind(id)
+        .bind(json!({"until": promise.until, "note": promise.note, "by": caller.username}))
+        .execute(&mut *tx)
+        .await?;
+    let after = load(&mut tx, &caller, id).await?;
+    let entry = Change {
+        action: "promise",
+        entity_type: "contract",
+        entity_id: id.to_string(),
+        region_id: Some(after.region_id),
+        before: Some(json!({"hold_until": before.hold_until})),
+        after: Some(json!({"hold_until": after.hold_until, "note": promise.note})),
+    };
+    audit::record(&mut *tx, (&caller).into(), entry).await?;
+    tx.commit().await?;
+    Ok(Json(after))
+}
+
+/// The reconciliation (勾稽) of one contract: scheduled vs received vs written off vs open.
+#[derive(Debug, Serialize, FromRow, ToSchema)]
+pub struct Reconciliation {
+    /// Principal, interest and fees scheduled.
+    #[schema(value_type = String)]
+    pub scheduled: Decimal,
+    /// Penalty accrued.
+    #[schema(value_type = String)]
+    pub penalty_accrued: Decimal,
+    /// Paid on the items before the contract was imported.
+    #[schema(value_type = String)]
+    pub paid_before_import: Decimal,
+    /// Receipts written off to the contract.
+    #[schema(value_type = String)]
+    pub received: Decimal,
+    /// Allocated to the items from receipts and credit.
+    #[schema(value_type = String)]
+    pub written_off: Decimal,
+    /// Still open on the items (due or not).
+    #[schema(value_type = String)]
+    pub open: Decimal,
+    /// Credit held.
+    #[schema(value_type = String)]
+    pub credit: Decimal,
+    /// Whether every yuan received is written off or held as credit (received = written off + credit).
+    pub balanced: bool,
+}
+
+/// Reconcile one contract.
+#[utoipa::path(get, path = "/contracts/{id}/reconciliation", tag = "contracts",
+    params(("id" = i64, Path, description = "Contract id")),
+    responses((status = 200, description = "The reconciliation", body = Reconciliation)), security(("bearer" = ["contracts.read"])))]
+async fn reconciliation(
+    State(state): State<AppState>,
+    caller: Caller,
+    Path(id): Path<i64>,
+) -> Result<Json<Reconciliation>, ApiError> {
+    let mut db = state.pool.acquire().await?;
+    load(&mut db, &caller, id).await?;
+    let r: Reconciliation = sqlx::query_as(
+        "WITH items AS (
+             SELECT COALESCE(sum(amount) FILTER (WHERE component <> 'penalty'), 0) AS scheduled,
+                    COALESCE(sum(amount) FILTER (WHERE component = 'penalty'), 0) AS penalty_accrued,
+                    COALESCE(sum(paid), 0) AS paid, COALESCE(sum(amount - paid), 0) AS open
+             FROM receivables WHERE contract_id = $1),
+         money AS (
+             SELECT (SELECT COALESCE(sum(amount), 0) FROM receipts WHERE contract_id = $1 AND status = 'written_off') AS received,
+                    (SELECT COALESCE(sum(a.amount), 0) FROM allocations a JOIN receivables r ON r.id = a.receivable_id
+                     WHERE r.contract_id = $1) AS written_off,
+                    (SELECT credit FROM contracts WHERE id = $1) AS credit)
+         SELECT i.scheduled, i.penalty_accrued, i.paid - m.written_off AS paid_before_import, m.received,
+                m.written_off, i.open, m.credit,
+                m.received = m.written_off + m.credit AS balanced
+         FROM items i, money m",
+    )
+    .bind(id)
+    .fetch_one(&mut *db)
+    .await?;
+    Ok(Json(r))
+}
+
+/// Which payment status to read.
+#[derive(Debug, Deserialize, IntoParams)]
+#[into_params(parameter_in = Query)]
+pub struct StatusQuery {
+    /// By contract.
+    pub contract_id: Option<i64>,
+    /// By vehicle (its active contracts).
+    pub vehicle_id: Option<i64>,
+    /// By device (the active contracts of the vehicle it is installed in).
+    pub device_id: Option<i64>,
+}
+
+/// Payment status, the read model the monitor uses.
+#[derive(Debug, Serialize, FromRow, ToSchema)]
+pub struct PaymentStatus {
+    /// Contract.
+    pub contract_id: i64,
+    /// Contract number.
+    pub number: String,
+    /// Vehicle.
+    pub vehicle_id: Option<i64>,
+    /// Days past due.
+    pub dpd: i32,
+    /// Bucket.
+    pub bucket: i32,
+    /// Overdue amount.
+    #[schema(value_type = String)]
+    pub overdue_amount: Decimal,
+    /// Last payment's value date.
+    pub last_payment_on: Option<NaiveDate>,
+    /// Next due date.
+    pub next_due_date: Option<NaiveDate>,
+    /// Amount due then.
+    #[schema(value_type = Option<String>)]
+    pub next_due_amount: Option<Decimal>,
+    /// An active promise to pay, until.
+    pub promise_until: Option<NaiveDate>,
+}
+
+/// The payment status of a contract, a vehicle or a device.
+#[utoipa::path(get, path = "/payment-status", tag = "contracts", params(StatusQuery),
+    responses((status = 200, description = "Matching contracts' status", body = Vec<PaymentStatus>)),
+    security(("bearer" = ["contracts.read"])))]
+async fn payment_status(
+    State(state): State<AppState>,
+    caller: Caller,
+    Query(q): Query<StatusQuery>,
+) -> Result<Json<Vec<PaymentStatus>>, ApiError> {
+    if q.contract_id.is_none() && q.vehicle_id.is_none() && q.device_id.is_none() {
+        return Err(ApiError::invalid("contract_id", "give contract_id, vehicle_id or device_id"));
+    }
+    let rows = sqlx::query_as(
+        "SELECT s.contract_id, s.number, s.vehicle_id, s.dpd, s.bucket, s.overdue_amount, s.last_payment_on,
+                s.next_due_date, s.next_due_amount, s.promise_until
+         FROM payment_status s JOIN regions g ON g.id = s.region_id
+         WHERE starts_with(g.path, $1)
+           AND ($2::bigint IS NULL OR s.contract_id = $2)
+           AND ($3::bigint IS NULL OR s.vehicle_id = $3)
+           AND ($4::bigint IS NULL OR s.vehicle_id = (SELECT vehicle_id FROM devices WHERE id = $4))
+         ORDER BY s.contract_id LIMIT 100",
+    )
+    .bind(&caller.region_path)
+    .bind(q.contract_id)
+    .bind(q.vehicle_id)
+    .bind(q.device_id)
+    .fetch_all(&state.pool)
+    .await?;
+    Ok(Json(rows))
+}

@@ -1,0 +1,267 @@
+//! `/api/v1/customers`: lessees — individuals (national ID) and companies (unified social credit
+//! code). Numbers are check-digit validated, sealed at rest, found by a blind index, masked in
+//! views and revealed (audited) only with `sensitive.reveal`.
+
+use axum::extract::State;
+use axum::http::StatusCode;
+use chrono::{DateTime, Utc};
+use serde::{Deserialize, Serialize};
+use serde_json::json;
+use sqlx::{FromRow, PgConnection, Postgres, QueryBuilder};
+use utoipa::{IntoParams, ToSchema};
+use utoipa_axum::router::OpenApiRouter;
+use utoipa_axum::routes;
+
+use crate::audit::{self, Change};
+use crate::crypto::Sensitive;
+use crate::error::{ApiError, Checks};
+use crate::extract::{Json, Path, Query};
+use crate::guard::Caller;
+use crate::identity;
+use crate::page::{self, PageParams, Paged};
+use crate::state::AppState;
+
+/// The routes of this module.
+pub fn router() -> OpenApiRouter<AppState> {
+    OpenApiRouter::new().routes(routes!(list, create)).routes(routes!(get)).routes(routes!(reveal))
+}
+
+/// A customer as shown: numbers masked.
+#[derive(Debug, Clone, Serialize, ToSchema)]
+pub struct Customer {
+    /// Id.
+    pub id: i64,
+    /// `individual` or `company`.
+    pub kind: String,
+    /// Name.
+    pub name: String,
+    /// Masked national ID or credit code.
+    pub id_number: Option<String>,
+    /// Masked phone.
+    pub phone: Option<String>,
+    /// Address.
+    pub address: Option<String>,
+    /// Employer.
+    pub employer: Option<String>,
+    /// Region.
+    pub region_id: i64,
+    /// For optimistic concurrency.
+    pub version: i32,
+    /// When created.
+    pub created_at: DateTime<Utc>,
+}
+
+#[derive(FromRow)]
+struct Row {
+    id: i64,
+    kind: String,
+    name: String,
+    id_number_sealed: Option<Vec<u8>>,
+    phone_sealed: Option<Vec<u8>>,
+    address: Option<String>,
+    employer: Option<String>,
+    region_id: i64,
+    version: i32,
+    created_at: DateTime<Utc>,
+}
+
+impl Row {
+    fn view(self, state: &AppState) -> Customer {
+        let open = |sealed: Option<Vec<u8>>, kind: Sensitive| {
+            sealed.map(|s| state.vault.open(&s).map_or_else(|_| "(unreadable)".to_owned(), |v| kind.mask(&v)))
+        };
+        Customer {
+            id: self.id,
+            kind: self.kind,
+            name: self.name,
+            id_number: open(self.id_number_sealed, Sensitive::NationalId),
+            phone: open(self.phone_sealed, Sensitive::Phone),
+            address: self.address,
+            employer: self.employer,
+            region_id: self.region_id,
+            version: self.version,
+            created_at: self.created_at,
+        }
+    }
+}
+
+const SELECT: &str =
+    "SELECT c.id, c.kind, c.name, c.id_number_sealed, c.phone_sealed, c.address, c.employer, c.region_id,
+        c.version, c.created_at";
+const FROM: &str = "FROM customers c JOIN regions g ON g.id = c.region_id";
+
+async fn load(db: &mut PgConnection, caller: &Caller, id: i64) -> Result<Row, ApiError> {
+    sqlx::query_as(&format!("{SELECT} {FROM} WHERE c.id = $1 AND starts_with(g.path, $2)"))
+        .bind(id)
+        .bind(&caller.region_path)
+        .fetch_optional(db)
+        .await?
+        .ok_or(ApiError::NotFound("customer"))
+}
+
+/// Filters of the customer list.
+#[derive(Debug, Deserialize, IntoParams)]
+#[into_params(parameter_in = Query)]
+pub struct CustomerFilter {
+    /// Part of the name.
+    pub q: Option<String>,
+    /// The full national ID or credit code (found through the blind index).
+    pub id_number: Option<String>,
+}
+
+/// List the customers of the caller's region subtree.
+#[utoipa::path(get, path = "/customers", tag = "customers", params(PageParams, CustomerFilter),
+    responses((status = 200, description = "A page of customers", body = Paged<Customer>)), security(("bearer" = ["customers.read"])))]
+async fn list(
+    State(state): State<AppState>,
+    caller: Caller,
+    Query(page): Query<PageParams>,
+    Query(filter): Query<CustomerFilter>,
+) -> Result<Json<Paged<Customer>>, ApiError> {
+    let window = page.window(&[("name", "c.name"), ("created_at", "c.created_at")], "name", "c.id")?;
+    let index = filter.id_number.as_deref().map(|n| state.vault.index(n));
+    let filters = |q: &mut QueryBuilder<'_, Postgres>| {
+        q.push(" WHERE starts_with(g.path, ").push_bind(caller.region_path.clone()).push(")");
+        if let Some(name) = filter.q.as_deref().filter(|n| !n.is_empty()) {
+            q.push(" AND strpos(c.name, ").push_bind(name.to_owned()).push(") > 0");
+        }
+        if let Some(index) = &index {
+            q.push(" AND c.id_number_index = ").push_bind(index.clone());
+        }
+    };
+    let (rows, total) = page::fetch::<Row>(&state.pool, SELECT, FROM, filters, &window).await?;
+    Ok(Json(Paged::new(rows.into_iter().map(|r| r.view(&state)).collect(), total, &window)))
+}
+
+/// A new customer.
+#[derive(Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct NewCustomer {
+    /// Name.
+    #[schema(min_length = 1, max_length = 100, pattern = r"\S")]
+    pub name: String,
+    /// National ID (individual) or unified social credit code (company); the kind follows it.
+    pub id_number: String,
+    /// Mobile phone.
+    pub phone: Option<String>,
+    /// Address.
+    pub address: Option<String>,
+    /// Employer.
+    pub employer: Option<String>,
+    /// Region, within the caller's subtree.
+    pub region_id: i64,
+}
+
+/// Register a customer; a number already registered is a 409.
+#[utoipa::path(post, path = "/customers", tag = "customers", request_body = NewCustomer,
+    responses((status = 201, description = "Registered", body = Customer)), security(("bearer" = ["customers.write"])))]
+async fn create(
+    State(state): State<AppState>,
+    caller: Caller,
+    Json(new): Json<NewCustomer>,
+) -> Result<(StatusCode, Json<Customer>), ApiError> {
+    let number = new.id_number.trim().to_ascii_uppercase();
+    let kind = if identity::national_id_ok(&number) {
+        "individual"
+    } else if identity::credit_code_ok(&number) {
+        "company"
+    } else {
+        ""
+    };
+    let mut checks = Checks::default();
+    checks.text("name", &new.name, 100);
+    checks.check(
+        !kind.is_empty(),
+        "id_number",
+        "is neither a national ID nor a credit code (check the last character)",
+    );
+    if let Some(phone) = &new.phone {
+        checks.check(
+            phone.chars().filter(char::is_ascii_digit).count() >= 5 && phone.len() <= 24,
+            "phone",
+            "is not a phone number",
+        );
+    }
+    checks.check(
+        new.address.as_ref().is_none_or(|a| a.chars().count() <= 200),
+        "address",
+        "must be at most 200 characters",
+    );
+    checks.check(
+        new.employer.as_ref().is_none_or(|a| a.chars().count() <= 200),
+        "employer",
+        "must be at most 200 characters",
+    );
+    checks.finish()?;
+    let seal = |v: &str| state.vault.seal(v).map_err(|e| ApiError::Internal(e.to_string()));
+    let mut tx = state.pool.begin().await?;
+    super::users::check_region(&mut tx, &caller, new.region_id).await?;
+    let id: i64 = sqlx::query_scalar(
+        "INSERT INTO customers (kind, name, id_number_sealed, id_number_index, phone_sealed, address, employer, region_id)
+         VALUES ($1, $2, $3, $4, $5, $6, $7, $8) RETURNING id",
+    )
+    .bind(kind)
+    .bind(new.name.trim())
+    .bind(seal(&number)?)
+    .bind(state.vault.index(&number))
+    .bind(new.phone.as_deref().map(seal).transpose()?)
+    .bind(&new.address)
+    .bind(&new.employer)
+    .bind(new.region_id)
+    .fetch_one(&mut *tx)
+    .await?;
+    let view = load(&mut tx, &caller, id).await?.view(&state);
+    let entry = Change {
+        action: "create",
+        entity_type: "customer",
+        entity_id: id.to_string(),
+        region_id: Some(view.region_id),
+        before: None,
+        after: Some(json!(view)),
+    };
+    audit::record(&mut *tx, (&caller).into(), entry).await?;
+    tx.commit().await?;
+    Ok((StatusCode::CREATED, Json(view)))
+}
+
+/// One customer.
+#[utoipa::path(get, path = "/customers/{id}", tag = "customers", params(("id" = i64, Path, description = "Customer id")),
+    responses((status = 200, description = "The customer", body = Customer)), security(("bearer" = ["customers.read"])))]
+async fn get(State(state): State<AppState>, caller: Caller, Path(id): Path<i64>) -> Result<Json<Customer>, ApiError> {
+    Ok(Json(load(&mut *state.pool.acquire().await?, &caller, id).await?.view(&state)))
+}
+
+/// A customer's numbers in full.
+#[derive(Serialize, ToSchema)]
+pub struct CustomerNumbers {
+    /// National ID or credit code.
+    pub id_number: Option<String>,
+    /// Phone.
+    pub phone: Option<String>,
+}
+
+/// Show a customer's numbers in full; the reveal is audited.
+#[utoipa::path(post, path = "/customers/{id}/actions/reveal", tag = "customers", params(("id" = i64, Path, description = "Customer id")),
+    responses((status = 200, description = "The numbers", body = CustomerNumbers)), security(("bearer" = ["sensitive.reveal"])))]
+async fn reveal(
+    State(state): State<AppState>,
+    caller: Caller,
+    Path(id): Path<i64>,
+) -> Result<Json<CustomerNumbers>, ApiError> {
+    let mut tx = state.pool.begin().await?;
+    let row = load(&mut tx, &caller, id).await?;
+    let open =
+        |s: Option<Vec<u8>>| s.map(|s| state.vault.open(&s)).transpose().map_err(|e| ApiError::Internal(e.to_string()));
+    let numbers = CustomerNumbers { id_number: open(row.id_number_sealed)?, phone: open(row.phone_sealed)? };
+    let entry = Change {
+        action: "reveal",
+        entity_type: "customer",
+        entity_id: id.to_string(),
+        region_id: Some(row.region_id),
+        before: None,
+        after: Some(json!({"fields": ["id_number", "phone"]})),
+    };
+    audit::record(&mut *tx, (&caller).into(), entry).await?;
+    tx.commit().await?;
+    Ok(Json(numbers))
+}

@@ -1,0 +1,345 @@
+//! `/api/v1/receipts` and `/api/v1/receiving-accounts`: money received — registered by hand or
+//! imported from bank statements — claimed (认领) to contracts and written off (核销).
+
+use axum::extract::State;
+use axum::http::StatusCode;
+use chrono::{DateTime, NaiveDate, Utc};
+use leasewatch_finance::Decimal;
+use serde::{Deserialize, Serialize};
+use serde_json::json;
+use sqlx::{FromRow, PgConnection, Postgres, QueryBuilder};
+use utoipa::{IntoParams, ToSchema};
+use utoipa_axum::router::OpenApiRouter;
+use utoipa_axum::routes;
+
+use super::contracts::line_errors;
+use crate::audit::{self, Change};
+use crate::books::receipts::{self as book, StatementRow, StatementSummary};
+use crate::error::{ApiError, Checks};
+use crate::extract::{Json, Path, Query};
+use crate::guard::Caller;
+use crate::page::{self, PageParams, Paged};
+use crate::state::AppState;
+
+/// The routes of this module.
+pub fn router() -> OpenApiRouter<AppState> {
+    OpenApiRouter::new()
+        .routes(routes!(list, register))
+        .routes(routes!(import))
+        .routes(routes!(claim))
+        .routes(routes!(write_off))
+        .routes(routes!(accounts, add_account))
+}
+
+/// A receipt.
+#[derive(Debug, Clone, Serialize, FromRow, ToSchema)]
+pub struct Receipt {
+    /// Id.
+    pub id: i64,
+    /// Receiving account.
+    pub account_id: i64,
+    /// The bank's reference.
+    pub bank_reference: String,
+    /// Value date.
+    pub received_on: NaiveDate,
+    /// Amount.
+    #[schema(value_type = String)]
+    pub amount: Decimal,
+    /// Payer.
+    pub payer: Option<String>,
+    /// Remark.
+    pub remark: Option<String>,
+    /// The contract it was claimed to.
+    pub contract_id: Option<i64>,
+    /// `unclaimed`, `claimed`, `written_off` or `reversed`.
+    pub status: String,
+    /// When registered.
+    pub created_at: DateTime<Utc>,
+}
+
+const SELECT: &str = "SELECT r.id, r.account_id, r.bank_reference, r.received_on, r.amount, r.payer, r.remark,
+        r.contract_id, r.status, r.created_at";
+// Unclaimed receipts belong to no region yet: finance staff of any region see them.
+const FROM: &str =
+    "FROM receipts r LEFT JOIN contracts c ON c.id = r.contract_id LEFT JOIN regions g ON g.id = c.region_id";
+const SORTS: &[(&str, &str)] = &[("received_on", "r.received_on"), ("amount", "r.amount"), ("id", "r.id")];
+
+async fn load(db: &mut PgConnection, caller: &Caller, id: i64) -> Result<Receipt, ApiError> {
+    sqlx::query_as(&format!("{SELECT} {FROM} WHERE r.id = $1 AND (r.contract_id IS NULL OR starts_with(g.path, $2))"))
+        .bind(id)
+        .bind(&caller.region_path)
+        .fetch_optional(db)
+        .await?
+        .ok_or(ApiError::NotFound("receipt"))
+}
+
+/// Filters of the receipt list.
+#[derive(Debug, Deserialize, IntoParams)]
+#[into_params(parameter_in = Query)]
+pub struct ReceiptFilter {
+    /// Status.
+    pub status: Option<String>,
+    /// Claimed to this contract.
+    pub contract_id: Option<i64>,
+    /// Received on or after.
+    pub from: Option<NaiveDate>,
+    /// Received before.
+    pub to: Option<NaiveDate>,
+}
+
+/// List receipts: unclaimed ones, and those of contracts in the caller's region subtree.
+#[utoipa::path(get, path = "/receipts", tag = "receipts", params(PageParams, ReceiptFilter),
+    responses((status = 200, description = "A page of receipts", body = Paged<Receipt>)), security(("bearer" = ["receipts.read"])))]
+async fn list(
+    State(state): State<AppState>,
+    caller: Caller,
+    Query(page): Query<PageParams>,
+    Query(filter): Query<ReceiptFilter>,
+) -> Result<Json<Paged<Receipt>>, ApiError> {
+    let window = page.window(SORTS, "-received_on", "r.id")?;
+    let filters = |q: &mut QueryBuilder<'_, Postgres>| {
+        q.push(" WHERE (r.contract_id IS NULL OR starts_with(g.path, ")
+            .push_bind(caller.region_path.clone())
+            .push("))");
+        if let Some(s) = &filter.status {
+            q.push(" AND r.status = ").push_bind(s.clone());
+        }
+        if let Some(c) = filter.contract_id {
+            q.push(" AND r.contract_id = ").push_bind(c);
+        }
+        if let Some(f) = filter.from {
+            q.push(" AND r.received_on >= ").push_bind(f);
+        }
+        if let Some(t) = filter.to {
+            q.push(" AND r.received_on < ").push_bind(t);
+        }
+    };
+    let (rows, total) = page::fetch(&state.pool, SELECT, FROM, filters, &window).await?;
+    Ok(Json(Paged::new(rows, total, &window)))
+}
+
+/// A receipt registered by hand.
+#[derive(Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct NewReceipt {
+    /// Receiving account code.
+    pub account: String,
+    /// The bank's reference (unique per account).
+    pub reference: String,
+    /// Value date.
+    pub received_on: NaiveDate,
+    /// Amount, more than zero.
+    #[schema(value_type = String)]
+    pub amount: Decimal,
+    /// Payer.
+    pub payer: Option<String>,
+    /// Remark; a contract number in it claims the receipt.
+    pub remark: Option<String>,
+}
+
+/// Register a receipt by hand; a contract number in the remark claims and writes it off. Send an
+/// `Idempotency-Key` so that a retry cannot register it twice.
+#[utoipa::path(post, path = "/receipts", tag = "receipts", request_body = NewReceipt,
+    params(("Idempotency-Key" = Option<String>, Header, description = "Makes retries safe: the first response is replayed")),
+    responses((status = 201, description = "Registered", body = StatementSummary)), security(("bearer" = ["receipts.write"])))]
+async fn register(
+    State(state): State<AppState>,
+    caller: Caller,
+    Json(new): Json<NewReceipt>,
+) -> Result<(StatusCode, Json<StatementSummary>), ApiError> {
+    Checks::default()
+        .text("reference", &new.reference, 64)
+        .check(new.amount > Decimal::ZERO && new.amount.scale() <= 2, "amount", "must be more than zero, in cents")
+        .finish()?;
+    let row = StatementRow {
+        reference: new.reference.trim().to_owned(),
+        date: new.received_on,
+        amount: new.amount,
+        payer: new.payer,
+        remark: new.remark,
+    };
+    let summary = import_rows(&state, &caller, &new.account, &[row]).await?;
+    if summary.duplicates > 0 {
+        return Err(ApiError::Conflict {
+            code: "duplicate",
+            detail: "this bank reference is already registered".into(),
+        });
+    }
+    Ok((StatusCode::CREATED, Json(summary)))
+}
+
+async fn import_rows(
+    state: &AppState,
+    caller: &Caller,
+    account: &str,
+    rows: &[StatementRow],
+) -> Result<StatementSummary, ApiError> {
+    let mut tx = state.pool.begin().await?;
+    let summary = book::import_statement(&mut tx, account, rows).await?;
+    let entry = Change {
+        action: "import",
+        entity_type: "receipt",
+        entity_id: account.to_owned(),
+        region_id: None,
+        before: None,
+        after: Some(json!(summary)),
+    };
+    audit::record(&mut *tx, caller.into(), entry).await?;
+    tx.commit().await?;
+    Ok(summary)
+}
+
+/// A bank statement.
+#[derive(Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct StatementRequest {
+    /// Receiving account code.
+    pub account: String,
+    /// The CSV text: `reference,date,amount[,payer,remark]`.
+    pub csv: String,
+}
+
+/// Import a bank statement: lines already imported are skipped; receipts naming a contract are
+/// claimed and written off.
+#[utoipa::path(post, path = "/receipts/import", tag = "receipts", request_body = StatementRequest,
+    responses((status = 200, description = "Imported", body = StatementSummary)), security(("bearer" = ["receipts.write"])))]
+async fn import(
+    State(state): State<AppState>,
+    caller: Caller,
+    Json(request): Json<StatementRequest>,
+) -> Result<Json<StatementSummary>, ApiError> {
+    let rows = book::parse_statement(request.csv.as_bytes()).map_err(line_errors)?;
+    Ok(Json(import_rows(&state, &caller, &request.account, &rows).await?))
+}
+
+/// The contract to claim a receipt to.
+#[derive(Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct ClaimRequest {
+    /// The contract.
+    pub contract_id: i64,
+}
+
+/// Claim an unclaimed receipt to a contract and write it off.
+#[utoipa::path(post, path = "/receipts/{id}/actions/claim", tag = "receipts", params(("id" = i64, Path, description = "Receipt id")),
+    request_body = ClaimRequest,
+    responses((status = 200, description = "Claimed and written off", body = Receipt)), security(("bearer" = ["receipts.write"])))]
+async fn claim(
+    State(state): State<AppState>,
+    caller: Caller,
+    Path(id): Path<i64>,
+    Json(request): Json<ClaimRequest>,
+) -> Result<Json<Receipt>, ApiError> {
+    let mut tx = state.pool.begin().await?;
+    let before = load(&mut tx, &caller, id).await?;
+    let region: Option<i64> = sqlx::query_scalar(
+        "SELECT c.region_id FROM contracts c JOIN regions g ON g.id = c.region_id WHERE c.id = $1 AND starts_with(g.path, $2)",
+    )
+    .bind(request.contract_id)
+    .bind(&caller.region_path)
+    .fetch_optional(&mut *tx)
+    .await?;
+    let Some(region) = region else { return Err(ApiError::invalid("contract_id", "no such contract in your region")) };
+    book::claim(&mut tx, id, request.contract_id).await?;
+    book::write_off(&mut tx, &[id]).await?;
+    let after = load(&mut tx, &caller, id).await?;
+    let entry = Change {
+        action: "claim",
+        entity_type: "receipt",
+        entity_id: id.to_string(),
+        region_id: Some(region),
+        before: Some(json!(before)),
+        after: Some(json!(after)),
+    };
+    audit::record(&mut *tx, (&caller).into(), entry).await?;
+    tx.commit().await?;
+    Ok(Json(after))
+}
+
+/// Write off a claimed receipt (one claimed but not yet written off).
+#[utoipa::path(post, path = "/receipts/{id}/actions/write-off", tag = "receipts", params(("id" = i64, Path, description = "Receipt id")),
+    responses((status = 200, description = "Written off", body = Receipt)), security(("bearer" = ["receipts.write"])))]
+async fn write_off(
+    State(state): State<AppState>,
+    caller: Caller,
+    Path(id): Path<i64>,
+) -> Result<Json<Receipt>, ApiError> {
+    let mut tx = state.pool.begin().await?;
+    let before = load(&mut tx, &caller, id).await?;
+    if before.status != "claimed" {
+        return Err(ApiError::invalid_state(format!("the receipt is {}", before.status)));
+    }
+    book::write_off(&mut tx, &[id]).await?;
+    let after = load(&mut tx, &caller, id).await?;
+    let entry = Change {
+        action: "write_off",
+        entity_type: "receipt",
+        entity_id: id.to_string(),
+        region_id: None,
+        before: Some(json!({"status": before.status})),
+        after: Some(json!({"status": after.status})),
+    };
+    audit::record(&mut *tx, (&caller).into(), entry).await?;
+    tx.commit().await?;
+    Ok(Json(after))
+}
+
+/// A receiving account.
+#[derive(Debug, Serialize, Deserialize, FromRow, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct ReceivingAccount {
+    /// Code used by imports.
+    #[schema(pattern = r"^[A-Za-z0-9_-]{1,32}$")]
+    pub code: String,
+    /// Bank.
+    #[schema(min_length = 1, max_length = 100, pattern = r"\\S")]
+    pub bank: String,
+    /// Account name.
+    #[schema(min_length = 1, max_length = 100, pattern = r"\\S")]
+    pub name: String,
+}
+
+/// The receiving accounts.
+#[utoipa::path(get, path = "/receiving-accounts", tag = "receipts",
+    responses((status = 200, description = "The accounts", body = Vec<ReceivingAccount>)), security(("bearer" = ["receipts.read"])))]
+async fn accounts(State(state): State<AppState>) -> Result<Json<Vec<ReceivingAccount>>, ApiError> {
+    Ok(Json(
+        sqlx::query_as("SELECT code, bank, name FROM receiving_accounts ORDER BY code").fetch_all(&state.pool).await?,
+    ))
+}
+
+/// Add a receiving account.
+#[utoipa::path(post, path = "/receiving-accounts", tag = "receipts", request_body = ReceivingAccount,
+    responses((status = 201, description = "Added", body = ReceivingAccount)), security(("bearer" = ["receipts.write"])))]
+async fn add_account(
+    State(state): State<AppState>,
+    caller: Caller,
+    Json(account): Json<ReceivingAccount>,
+) -> Result<(StatusCode, Json<ReceivingAccount>), ApiError> {
+    let mut checks = Checks::default();
+    checks.check(
+        (1..=32).contains(&account.code.len())
+            && account.code.chars().all(|c| c.is_ascii_alphanumeric() || matches!(c, '-' | '_')),
+        "code",
+        "must be 1 to 32 letters, digits, - or _",
+    );
+    checks.text("bank", &account.bank, 100).text("name", &account.name, 100).finish()?;
+    let mut tx = state.pool.begin().await?;
+    sqlx::query("INSERT INTO receiving_accounts (code, bank, name) VALUES ($1, $2, $3)")
+        .bind(&account.code)
+        .bind(account.bank.trim())
+        .bind(account.name.trim())
+        .execute(&mut *tx)
+        .await?;
+    let entry = Change {
+        action: "create",
+        entity_type: "receiving_account",
+        entity_id: account.code.clone(),
+        region_id: None,
+        before: None,
+        after: Some(json!(account)),
+    };
+    audit::record(&mut *tx, (&caller).into(), entry).await?;
+    tx.commit().await?;
+    Ok((StatusCode::CREATED, Json(account)))
+}
