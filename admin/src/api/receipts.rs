@@ -292,10 +292,10 @@ pub struct ReceivingAccount {
     #[schema(pattern = r"^[A-Za-z0-9_-]{1,32}$")]
     pub code: String,
     /// Bank.
-    #[schema(min_length = 1, max_length = 100, pattern = r"\\S")]
+    #[schema(min_length = 1, max_length = 100, pattern = r"\S")]
     pub bank: String,
     /// Account name.
-    #[schema(min_length = 1, max_length = 100, pattern = r"\\S")]
+    #[schema(min_length = 1, max_length = 100, pattern = r"\S")]
     pub name: String,
 }
 

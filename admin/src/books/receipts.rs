@@ -339,6 +339,45 @@ pub async fn write_off(db: &mut PgConnection, ids: &[i64]) -> Result<u64, ApiErr
 #[cfg(test)]
 mod tests {
     use super::*;
+    use proptest::prelude::*;
+
+    proptest! {
+        /// Receipts and credit applications over random open items: every posting balances, no
+        /// item gets more than is open on it, and what came in is allocated or held as credit.
+        #[test]
+        fn the_ledger_always_balances(
+            opens in proptest::collection::vec((1i64..200_000, 0usize..4, 1u32..=12), 1..30),
+            receipts in proptest::collection::vec(1i64..300_000, 1..10),
+        ) {
+            let components = [Component::Penalty, Component::Fee, Component::Interest, Component::Principal];
+            let mut items: Vec<Item> = opens.iter().enumerate().map(|(i, (open, c, m))| Item {
+                id: i as i64,
+                period: *m,
+                due_date: NaiveDate::from_ymd_opt(2024, *m, 1).unwrap(),
+                component: components[*c],
+                open: Decimal::new(*open, 2),
+            }).collect();
+            let original: Vec<Decimal> = items.iter().map(|i| i.open).collect();
+            let mut batch = Batch::default();
+            let day = NaiveDate::from_ymd_opt(2024, 12, 31).unwrap();
+            let mut received = Decimal::ZERO;
+            for (k, cents) in receipts.iter().enumerate() {
+                let amount = Decimal::new(*cents, 2);
+                received += amount;
+                batch.allocate(7, &mut items, amount, "receipt", Some(k as i64), day);
+                let credit = batch.credit[&7];
+                if credit > Decimal::ZERO {
+                    batch.allocate(7, &mut items, credit, "credit", None, day);
+                }
+            }
+            prop_assert!(batch.postings.iter().all(|p| ledger::balanced(&p.entries)));
+            let allocated: Decimal = batch.amount.iter().copied().sum();
+            prop_assert_eq!(received, allocated + batch.credit[&7]);
+            for (item, before) in items.iter().zip(&original) {
+                prop_assert!(item.open >= Decimal::ZERO && item.open <= *before);
+            }
+        }
+    }
 
     #[test]
     fn statements_parse_and_bad_lines_are_reported() {
