@@ -6,6 +6,7 @@
 //! - `error.rs`: the one error type, answered as `application/problem+json`.
 //! - `extract.rs`: body, query and path extractors whose failures are problem documents.
 //! - `page.rs`: pagination, sorting and the list query.
+//! - `amount.rs`: money in responses, always with its cents.
 //! - `audit.rs`: the append-only audit log.
 //! - `idempotency.rs`: `Idempotency-Key` on POSTs that create money movements or tasks.
 //! - `workflow/`: the workflow engine (definitions, instances, tasks, history).
@@ -17,6 +18,7 @@
 //!
 //! Conventions for every resource are in `admin/README.md`.
 
+pub mod amount;
 pub mod api;
 pub mod audit;
 pub mod books;

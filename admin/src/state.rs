@@ -23,9 +23,9 @@ pub struct AppState {
 }
 
 impl AppState {
-    /// A context with no workflow hooks.
+    /// A context with the books' workflow hooks (write-off reversal, deposit offset).
     pub fn new(pool: PgPool, vault: Vault, hash_cost: HashCost) -> Self {
-        Self { pool, vault, hash_cost, hooks: Arc::default() }
+        crate::books::approvals::register(Self { pool, vault, hash_cost, hooks: Arc::default() })
     }
 
     /// Adds the hook run when an instance on `subject_type` finishes.

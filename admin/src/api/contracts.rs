@@ -31,6 +31,7 @@ pub fn router() -> OpenApiRouter<AppState> {
         .routes(routes!(import))
         .routes(routes!(settlement_quote))
         .routes(routes!(promise))
+        .routes(routes!(request_deposit_offset))
         .routes(routes!(reconciliation))
         .routes(routes!(payment_status))
 }
@@ -50,6 +51,7 @@ pub struct Contract {
     pub region_id: i64,
     /// Financed amount.
     #[schema(value_type = String)]
+    #[serde(serialize_with = "crate::amount::cents")]
     pub principal: Decimal,
     /// Start date.
     pub start_date: NaiveDate,
@@ -61,15 +63,19 @@ pub struct Contract {
     pub bucket: i32,
     /// Overdue principal, interest and fees.
     #[schema(value_type = String)]
+    #[serde(serialize_with = "crate::amount::cents")]
     pub overdue_amount: Decimal,
     /// Penalty accrued and unpaid.
     #[schema(value_type = String)]
+    #[serde(serialize_with = "crate::amount::cents")]
     pub penalty_open: Decimal,
     /// Customer credit held.
     #[schema(value_type = String)]
+    #[serde(serialize_with = "crate::amount::cents")]
     pub credit: Decimal,
     /// Deposit held.
     #[schema(value_type = String)]
+    #[serde(serialize_with = "crate::amount::cents")]
     pub deposit_held: Decimal,
     /// Last payment's value date.
     pub last_payment_on: Option<NaiveDate>,
@@ -161,9 +167,11 @@ pub struct Receivable {
     pub component: String,
     /// Amount due.
     #[schema(value_type = String)]
+    #[serde(serialize_with = "crate::amount::cents")]
     pub amount: Decimal,
     /// Amount paid.
     #[schema(value_type = String)]
+    #[serde(serialize_with = "crate::amount::cents")]
     pub paid: Decimal,
 }
 
@@ -356,24 +364,31 @@ async fn promise(
 pub struct Reconciliation {
     /// Principal, interest and fees scheduled.
     #[schema(value_type = String)]
+    #[serde(serialize_with = "crate::amount::cents")]
     pub scheduled: Decimal,
     /// Penalty accrued.
     #[schema(value_type = String)]
+    #[serde(serialize_with = "crate::amount::cents")]
     pub penalty_accrued: Decimal,
     /// Paid on the items before the contract was imported.
     #[schema(value_type = String)]
+    #[serde(serialize_with = "crate::amount::cents")]
     pub paid_before_import: Decimal,
     /// Receipts written off to the contract.
     #[schema(value_type = String)]
+    #[serde(serialize_with = "crate::amount::cents")]
     pub received: Decimal,
     /// Allocated to the items from receipts and credit.
     #[schema(value_type = String)]
+    #[serde(serialize_with = "crate::amount::cents")]
     pub written_off: Decimal,
     /// Still open on the items (due or not).
     #[schema(value_type = String)]
+    #[serde(serialize_with = "crate::amount::cents")]
     pub open: Decimal,
     /// Credit held.
     #[schema(value_type = String)]
+    #[serde(serialize_with = "crate::amount::cents")]
     pub credit: Decimal,
     /// Whether every yuan received is written off or held as credit (received = written off + credit).
     pub balanced: bool,
@@ -399,7 +414,7 @@ async fn reconciliation(
          money AS (
              SELECT (SELECT COALESCE(sum(amount), 0) FROM receipts WHERE contract_id = $1 AND status = 'written_off') AS received,
                     (SELECT COALESCE(sum(a.amount), 0) FROM allocations a JOIN receivables r ON r.id = a.receivable_id
-                     WHERE r.contract_id = $1) AS written_off,
+                     WHERE r.contract_id = $1 AND a.source IN ('receipt', 'credit', 'reversal')) AS written_off,
                     (SELECT credit FROM contracts WHERE id = $1) AS credit)
          SELECT i.scheduled, i.penalty_accrued, i.paid - m.written_off AS paid_before_import, m.received,
                 m.written_off, i.open, m.credit,
@@ -439,6 +454,7 @@ pub struct PaymentStatus {
     pub bucket: i32,
     /// Overdue amount.
     #[schema(value_type = String)]
+    #[serde(serialize_with = "crate::amount::cents")]
     pub overdue_amount: Decimal,
     /// Last payment's value date.
     pub last_payment_on: Option<NaiveDate>,
@@ -446,6 +462,7 @@ pub struct PaymentStatus {
     pub next_due_date: Option<NaiveDate>,
     /// Amount due then.
     #[schema(value_type = Option<String>)]
+    #[serde(serialize_with = "crate::amount::cents_opt")]
     pub next_due_amount: Option<Decimal>,
     /// An active promise to pay, until.
     pub promise_until: Option<NaiveDate>,
@@ -480,4 +497,45 @@ async fn payment_status(
     .fetch_all(&state.pool)
     .await?;
     Ok(Json(rows))
+}
+
+/// A request that needs approval.
+#[derive(Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct ApprovalRequest {
+    /// Why.
+    #[schema(min_length = 1, max_length = 500, pattern = r"\S")]
+    pub reason: String,
+}
+
+/// Ask for the deposit to be offset against what is due (保证金冲抵); it happens when the
+/// `deposit_offset` workflow approves it.
+#[utoipa::path(post, path = "/contracts/{id}/actions/request-deposit-offset", tag = "contracts",
+    params(("id" = i64, Path, description = "Contract id"),
+           ("Idempotency-Key" = Option<String>, Header, description = "Makes retries safe: the first response is replayed")),
+    request_body = ApprovalRequest,
+    responses((status = 201, description = "Submitted for approval", body = crate::workflow::engine::Instance)),
+    security(("bearer" = ["contracts.write"])))]
+async fn request_deposit_offset(
+    State(state): State<AppState>,
+    caller: Caller,
+    Path(id): Path<i64>,
+    Json(request): Json<ApprovalRequest>,
+) -> Result<(axum::http::StatusCode, Json<crate::workflow::engine::Instance>), ApiError> {
+    let mut tx = state.pool.begin().await?;
+    let contract = load(&mut tx, &caller, id).await?;
+    if contract.deposit_held <= Decimal::ZERO {
+        return Err(ApiError::invalid_state("the contract holds no deposit"));
+    }
+    let instance = crate::books::approvals::submit(
+        &mut tx,
+        &caller,
+        crate::books::approvals::DEPOSIT_OFFSET,
+        id,
+        contract.region_id,
+        &format!("保证金冲抵 {} — {}", contract.number, request.reason.trim()),
+    )
+    .await?;
+    tx.commit().await?;
+    Ok((axum::http::StatusCode::CREATED, Json(instance)))
 }

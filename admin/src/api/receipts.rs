@@ -28,6 +28,7 @@ pub fn router() -> OpenApiRouter<AppState> {
         .routes(routes!(import))
         .routes(routes!(claim))
         .routes(routes!(write_off))
+        .routes(routes!(request_reversal))
         .routes(routes!(accounts, add_account))
 }
 
@@ -44,6 +45,7 @@ pub struct Receipt {
     pub received_on: NaiveDate,
     /// Amount.
     #[schema(value_type = String)]
+    #[serde(serialize_with = "crate::amount::cents")]
     pub amount: Decimal,
     /// Payer.
     pub payer: Option<String>,
@@ -342,4 +344,35 @@ async fn add_account(
     audit::record(&mut *tx, (&caller).into(), entry).await?;
     tx.commit().await?;
     Ok((StatusCode::CREATED, Json(account)))
+}
+
+/// Ask for a write-off to be reversed (反核销); it happens when the `receipt_reversal` workflow
+/// approves it, and the receipt returns to unclaimed.
+#[utoipa::path(post, path = "/receipts/{id}/actions/request-reversal", tag = "receipts",
+    params(("id" = i64, Path, description = "Receipt id"),
+           ("Idempotency-Key" = Option<String>, Header, description = "Makes retries safe: the first response is replayed")),
+    request_body = super::contracts::ApprovalRequest,
+    responses((status = 201, description = "Submitted for approval", body = crate::workflow::engine::Instance)),
+    security(("bearer" = ["receipts.write"])))]
+async fn request_reversal(
+    State(state): State<AppState>,
+    caller: Caller,
+    Path(id): Path<i64>,
+    Json(request): Json<super::contracts::ApprovalRequest>,
+) -> Result<(StatusCode, Json<crate::workflow::engine::Instance>), ApiError> {
+    let mut tx = state.pool.begin().await?;
+    let receipt = load(&mut tx, &caller, id).await?;
+    if receipt.status != "written_off" {
+        return Err(ApiError::invalid_state(format!("the receipt is {}, not written off", receipt.status)));
+    }
+    let region: i64 = sqlx::query_scalar("SELECT region_id FROM contracts WHERE id = $1")
+        .bind(receipt.contract_id)
+        .fetch_one(&mut *tx)
+        .await?;
+    let title = format!("反核销 {} {} — {}", receipt.bank_reference, receipt.amount, request.reason.trim());
+    let instance =
+        crate::books::approvals::submit(&mut tx, &caller, crate::books::approvals::REVERSAL, id, region, &title)
+            .await?;
+    tx.commit().await?;
+    Ok((StatusCode::CREATED, Json(instance)))
 }

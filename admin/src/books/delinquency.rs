@@ -10,7 +10,7 @@ use leasewatch_finance::delinquency::{Buckets, PenaltyRule, days_past_due};
 use serde::{Deserialize, Serialize};
 use sqlx::{PgConnection, PgPool};
 
-use super::receipts::{Batch, open_items};
+use super::receipts::{Batch, Source, open_items};
 use crate::error::ApiError;
 
 /// A product's delinquency rules (defaults where a product says nothing, or for imported contracts without one).
@@ -177,7 +177,7 @@ async fn apply_credit(db: &mut PgConnection, day: NaiveDate) -> Result<Decimal, 
     let mut applied = Decimal::ZERO;
     for (contract, credit) in holders {
         let due = items.entry(contract).or_default();
-        let left = batch.allocate(contract, due, credit, "credit", None, day);
+        let left = batch.allocate(contract, due, credit, Source::Credit, day);
         applied += credit - left;
     }
     batch.write(db).await?;

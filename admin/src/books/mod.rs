@@ -4,8 +4,10 @@
 //! - `contracts.rs`: importing a book of contracts from CSV, with schedules and paid-to-date state.
 //! - `receipts.rs`: bank statements, claiming, write-off and customer credit.
 //! - `ledger.rs`: balanced double entries for every money movement.
+//! - `approvals.rs`: write-off reversal and deposit offset, carried out when their workflow is approved.
 //! - `delinquency.rs`: the daily job: credit at due dates, days past due, buckets, penalty, events.
 
+pub mod approvals;
 pub mod contracts;
 pub mod delinquency;
 pub mod ledger;

@@ -207,6 +207,17 @@ pub(crate) async fn open_items(
     Ok(out)
 }
 
+/// Where allocated money comes from.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Source {
+    /// A receipt (its id); what is left becomes customer credit.
+    Receipt(i64),
+    /// Customer credit held.
+    Credit,
+    /// The deposit held.
+    Deposit,
+}
+
 /// Allocations gathered in memory and written in three statements.
 #[derive(Default)]
 pub(crate) struct Batch {
@@ -222,20 +233,23 @@ pub(crate) struct Batch {
 
 impl Batch {
     /// Allocates `amount` from `source` over `items` (updating them) and records the ledger
-    /// posting; returns what was left.
+    /// posting; returns what was left (for a receipt, held as credit).
     pub(crate) fn allocate(
         &mut self,
         contract: i64,
         items: &mut [Item],
         amount: Decimal,
-        source: &'static str,
-        receipt: Option<i64>,
+        source: Source,
         on: NaiveDate,
     ) -> Decimal {
         let outcome = allocate(amount, items, &Order::default());
-        let from = if source == "credit" { Account::CustomerCredit } else { Account::UnappliedReceipts };
-        let mut entries =
-            vec![Entry::debit(from, amount - if source == "credit" { outcome.credit } else { Decimal::ZERO })];
+        let applied = amount - outcome.credit;
+        let (from, debit, kind, name, receipt) = match source {
+            Source::Receipt(id) => (Account::UnappliedReceipts, amount, "write_off", "receipt", Some(id)),
+            Source::Credit => (Account::CustomerCredit, applied, "credit_applied", "credit", None),
+            Source::Deposit => (Account::DepositLiability, applied, "deposit_offset", "deposit", None),
+        };
+        let mut entries = vec![Entry::debit(from, debit)];
         for a in &outcome.allocations {
             if let Some(item) = items.iter_mut().find(|i| i.id == a.item) {
                 item.open -= a.amount;
@@ -244,25 +258,20 @@ impl Batch {
             self.receivable.push(a.item);
             self.amount.push(a.amount);
             self.receipt.push(receipt);
-            self.source.push(source);
+            self.source.push(name);
         }
-        if source != "credit" && outcome.credit > Decimal::ZERO {
-            entries.push(Entry::credit(Account::CustomerCredit, outcome.credit));
-        }
-        let applied = amount - outcome.credit;
-        let delta = if source == "credit" { -applied } else { outcome.credit };
+        let delta = match source {
+            Source::Receipt(_) => {
+                entries.push(Entry::credit(Account::CustomerCredit, outcome.credit));
+                let last = self.paid_on.entry(contract).or_insert(on);
+                *last = (*last).max(on);
+                outcome.credit
+            }
+            Source::Credit => -applied,
+            Source::Deposit => Decimal::ZERO,
+        };
         *self.credit.entry(contract).or_default() += delta;
-        if source != "credit" {
-            let last = self.paid_on.entry(contract).or_insert(on);
-            *last = (*last).max(on);
-        }
-        self.postings.push(Posting {
-            kind: if source == "credit" { "credit_applied" } else { "write_off" },
-            contract_id: Some(contract),
-            receipt_id: receipt,
-            booked_on: on,
-            entries,
-        });
+        self.postings.push(Posting { kind, contract_id: Some(contract), receipt_id: receipt, booked_on: on, entries });
         outcome.credit
     }
 
@@ -323,7 +332,7 @@ pub async fn write_off(db: &mut PgConnection, ids: &[i64]) -> Result<u64, ApiErr
         // Only what was due on the value date; the rest waits as credit for its due date.
         let mut now_due: Vec<Item> =
             due.iter().filter(|i| i.due_date <= *on && i.open > Decimal::ZERO).cloned().collect();
-        batch.allocate(*contract, &mut now_due, *amount, "receipt", Some(*receipt), *on);
+        batch.allocate(*contract, &mut now_due, *amount, Source::Receipt(*receipt), *on);
         for item in now_due {
             if let Some(original) = due.iter_mut().find(|i| i.id == item.id) {
                 original.open = item.open;
@@ -364,10 +373,10 @@ mod tests {
             for (k, cents) in receipts.iter().enumerate() {
                 let amount = Decimal::new(*cents, 2);
                 received += amount;
-                batch.allocate(7, &mut items, amount, "receipt", Some(k as i64), day);
+                batch.allocate(7, &mut items, amount, Source::Receipt(k as i64), day);
                 let credit = batch.credit[&7];
                 if credit > Decimal::ZERO {
-                    batch.allocate(7, &mut items, credit, "credit", None, day);
+                    batch.allocate(7, &mut items, credit, Source::Credit, day);
                 }
             }
             prop_assert!(batch.postings.iter().all(|p| ledger::balanced(&p.entries)));

@@ -326,4 +326,55 @@ async fn the_back_office_runs_the_books_through_the_api(pool: PgPool) {
     let promise = app.post(&format!("/api/v1/contracts/{ht1}/actions/promise"), admin,
         json!({"until": (chrono::Utc::now().date_naive() + chrono::Duration::days(5)).to_string(), "note": "月底前还", "version": version})).await;
     assert_eq!(promise.status, StatusCode::OK, "{}", promise.body);
+
+    // Reversing a write-off and offsetting a deposit need a checker: nothing moves before approval.
+    let one_stage = json!([{"name": "财务复核", "position": "final_reviewer", "actions": ["approve", "reject"]}]);
+    let early = app
+        .post(&format!("/api/v1/receipts/{stray_id}/actions/request-reversal"), admin, json!({"reason": "认领错误"}))
+        .await;
+    assert_eq!(early.status, StatusCode::CONFLICT, "no workflow defined yet: {}", early.body);
+    for key in ["receipt_reversal", "deposit_offset"] {
+        app.create(admin, "/api/v1/workflow-definitions", json!({"key": key, "name": key, "stages": one_stage})).await;
+    }
+    let request = app
+        .post(&format!("/api/v1/receipts/{stray_id}/actions/request-reversal"), admin, json!({"reason": "认领错误"}))
+        .await;
+    assert_eq!(request.status, StatusCode::CREATED, "{}", request.body);
+    let still = app.get(&format!("/api/v1/receipts?status=written_off&contract_id={ht1}"), admin).await.body;
+    assert_eq!(still["total"], 2, "not reversed before approval");
+    let checker = app.login("final").await;
+    let inbox = app.get("/api/v1/workflow-tasks", &checker).await.body;
+    let task = inbox["items"][0]["id"].as_i64().unwrap();
+    let approved = app.post(&format!("/api/v1/workflow-tasks/{task}/actions/approve"), &checker, json!({})).await;
+    assert_eq!(approved.body["status"], "approved", "{}", approved.body);
+    let unclaimed = app.get("/api/v1/receipts?status=unclaimed", admin).await.body;
+    assert_eq!(unclaimed["items"][0]["id"], stray_id, "the reversed receipt waits for a correct claim");
+    let rec = app.get(&format!("/api/v1/contracts/{ht1}/reconciliation"), admin).await.body;
+    assert_eq!((rec["balanced"].as_bool(), rec["received"].as_str()), (Some(true), Some("1100.00")), "{rec}");
+
+    let csv = "number,region,principal,annual_rate,term,method,start_date,deposit\nHT-3,SZ,12000,0.12,12,equal-principal,2024-01-10,1500\n";
+    app.post("/api/v1/contracts/import", admin, json!({"csv": csv})).await;
+    let ht3 = app.get("/api/v1/contracts?number=HT-3", admin).await.body["items"][0]["id"].as_i64().unwrap();
+    let request = app
+        .post(&format!("/api/v1/contracts/{ht3}/actions/request-deposit-offset"), admin, json!({"reason": "客户申请"}))
+        .await;
+    assert_eq!(request.status, StatusCode::CREATED, "{}", request.body);
+    let task = app.get("/api/v1/workflow-tasks", &checker).await.body["items"][0]["id"].as_i64().unwrap();
+    app.post(&format!("/api/v1/workflow-tasks/{task}/actions/approve"), &checker, json!({})).await;
+    let ht3_after = app.get(&format!("/api/v1/contracts/{ht3}"), admin).await.body;
+    assert_eq!(ht3_after["contract"]["deposit_held"], "0.00", "{}", ht3_after["contract"]);
+    let first_paid = &ht3_after["receivables"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|r| r["period"] == 1 && r["component"] == "principal")
+        .unwrap()["paid"];
+    assert_eq!(first_paid, "1000.00");
+    let unbalanced: i64 = sqlx::query_scalar(
+        "SELECT count(*) FROM (SELECT transaction_id FROM ledger_entries GROUP BY 1 HAVING sum(debit) <> sum(credit)) t",
+    )
+    .fetch_one(&app.pool)
+    .await
+    .unwrap();
+    assert_eq!(unbalanced, 0);
 }

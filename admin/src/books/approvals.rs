@@ -1,0 +1,226 @@
+//! Money movements that need a checker (maker-checker through the workflow engine): reversing a
+//! write-off (反核销), and offsetting the deposit against what is due (保证金冲抵). A request
+//! starts a workflow instance on the receipt or contract; the movement happens in the hook, in the
+//! transaction that approves the last stage. A rejected request changes nothing.
+
+use std::future::Future;
+use std::pin::Pin;
+use std::sync::Arc;
+
+use chrono::Utc;
+use leasewatch_finance::Decimal;
+use serde_json::json;
+use sqlx::PgConnection;
+
+use super::ledger::{self, Account, Entry, Posting};
+use super::receipts::{Batch, Source, open_items};
+use crate::error::ApiError;
+use crate::state::AppState;
+use crate::workflow::definition::Outcome;
+use crate::workflow::engine::{FinishHook, Instance};
+
+/// Subject type of a write-off reversal request (subject id: the receipt).
+pub const REVERSAL: &str = "receipt_reversal";
+/// Subject type of a deposit offset request (subject id: the contract).
+pub const DEPOSIT_OFFSET: &str = "deposit_offset";
+
+/// `state` with the hooks of this module registered.
+pub fn register(state: AppState) -> AppState {
+    state.with_hook(REVERSAL, Arc::new(Reversal)).with_hook(DEPOSIT_OFFSET, Arc::new(DepositOffset))
+}
+
+/// Submits a request of `kind` on `subject` into the workflow of the same key; 422 when the
+/// company has not defined that workflow yet.
+pub async fn submit(
+    db: &mut PgConnection,
+    caller: &crate::guard::Caller,
+    kind: &str,
+    subject: i64,
+    region_id: i64,
+    title: &str,
+) -> Result<Instance, ApiError> {
+    let pending: bool = sqlx::query_scalar(
+        "SELECT EXISTS (SELECT 1 FROM workflow_instances WHERE subject_type = $1 AND subject_id = $2 AND status = 'active')",
+    )
+    .bind(kind)
+    .bind(subject.to_string())
+    .fetch_one(&mut *db)
+    .await?;
+    if pending {
+        return Err(ApiError::invalid_state("a request on this is already waiting for approval"));
+    }
+    let new = crate::workflow::engine::NewInstance {
+        definition_key: kind.to_owned(),
+        subject_type: kind.to_owned(),
+        subject_id: subject.to_string(),
+        title: title.chars().take(200).collect(),
+        region_id: Some(region_id),
+    };
+    crate::workflow::engine::start(db, caller, &new).await.map_err(|e| match e {
+        ApiError::Validation(errors) if errors.iter().any(|f| f.field == "definition_key") => ApiError::invalid_state(
+            format!("define the `{kind}` workflow (POST /api/v1/workflow-definitions) before requesting this"),
+        ),
+        other => other,
+    })
+}
+
+fn subject(instance: &Instance) -> Result<i64, ApiError> {
+    instance
+        .subject_id
+        .parse()
+        .map_err(|_| ApiError::Internal(format!("subject id {} is not a number", instance.subject_id)))
+}
+
+/// Undoes a receipt's write-off when approved: items are open again, credit it created is taken
+/// back, and the money returns to unapplied receipts for a correct claim.
+struct Reversal;
+
+impl FinishHook for Reversal {
+    fn finished<'a>(
+        &'a self,
+        tx: &'a mut PgConnection,
+        instance: &'a Instance,
+        outcome: Outcome,
+    ) -> Pin<Box<dyn Future<Output = Result<(), ApiError>> + Send + 'a>> {
+        Box::pin(async move {
+            if outcome != Outcome::Approved {
+                return Ok(());
+            }
+            reverse(tx, subject(instance)?).await
+        })
+    }
+}
+
+/// Reverses the write-off of `receipt`.
+pub async fn reverse(db: &mut PgConnection, receipt: i64) -> Result<(), ApiError> {
+    let row: Option<(i64, Decimal, String)> =
+        sqlx::query_as("SELECT contract_id, amount, status FROM receipts WHERE id = $1 FOR UPDATE")
+            .bind(receipt)
+            .fetch_optional(&mut *db)
+            .await?;
+    let Some((contract, amount, status)) = row else { return Err(ApiError::NotFound("receipt")) };
+    if status != "written_off" {
+        return Err(ApiError::invalid_state(format!("the receipt is {status}, not written off")));
+    }
+    let allocated: Vec<(i64, Decimal, String)> = sqlx::query_as(
+        "SELECT a.receivable_id, a.amount, r.component FROM allocations a JOIN receivables r ON r.id = a.receivable_id
+         WHERE a.receipt_id = $1 AND a.source = 'receipt'",
+    )
+    .bind(receipt)
+    .fetch_all(&mut *db)
+    .await?;
+    let to_items: Decimal = allocated.iter().map(|a| a.1).sum();
+    let to_credit = amount - to_items;
+    let credit: Decimal = sqlx::query_scalar("SELECT credit FROM contracts WHERE id = $1 FOR UPDATE")
+        .bind(contract)
+        .fetch_one(&mut *db)
+        .await?;
+    if credit < to_credit {
+        return Err(ApiError::invalid_state("the credit this receipt created has been used since; reverse that first"));
+    }
+    let ids: Vec<i64> = allocated.iter().map(|a| a.0).collect();
+    let amounts: Vec<Decimal> = allocated.iter().map(|a| a.1).collect();
+    sqlx::query(
+        "UPDATE receivables r SET paid = r.paid - t.amount FROM unnest($1::bigint[], $2::numeric[]) AS t(id, amount) WHERE r.id = t.id",
+    )
+    .bind(&ids)
+    .bind(&amounts)
+    .execute(&mut *db)
+    .await?;
+    let negated: Vec<Decimal> = amounts.iter().map(|a| -*a).collect();
+    sqlx::query(
+        "INSERT INTO allocations (receivable_id, amount, receipt_id, source)
+         SELECT id, amount, $3, 'reversal' FROM unnest($1::bigint[], $2::numeric[]) AS t(id, amount)",
+    )
+    .bind(&ids)
+    .bind(&negated)
+    .bind(receipt)
+    .execute(&mut *db)
+    .await?;
+    sqlx::query("UPDATE contracts SET credit = credit - $2, version = version + 1 WHERE id = $1")
+        .bind(contract)
+        .bind(to_credit)
+        .execute(&mut *db)
+        .await?;
+    sqlx::query("UPDATE receipts SET status = 'unclaimed', contract_id = NULL WHERE id = $1")
+        .bind(receipt)
+        .execute(&mut *db)
+        .await?;
+    let mut entries: Vec<Entry> = allocated
+        .iter()
+        .map(|(_, a, component)| {
+            let account = match component.as_str() {
+                "penalty" => Account::PenaltyIncome,
+                "fee" => Account::FeeIncome,
+                "interest" => Account::InterestIncome,
+                _ => Account::LoansReceivable,
+            };
+            Entry::debit(account, *a)
+        })
+        .collect();
+    entries.push(Entry::debit(Account::CustomerCredit, to_credit));
+    entries.push(Entry::credit(Account::UnappliedReceipts, amount));
+    let posting = Posting {
+        kind: "write_off_reversed",
+        contract_id: Some(contract),
+        receipt_id: Some(receipt),
+        booked_on: Utc::now().date_naive(),
+        entries,
+    };
+    ledger::post(db, &[posting]).await?;
+    sqlx::query("INSERT INTO contract_events (contract_id, as_of, kind, detail) VALUES ($1, current_date, 'write_off_reversed', $2)")
+        .bind(contract)
+        .bind(json!({"receipt": receipt, "amount": amount}))
+        .execute(db)
+        .await?;
+    Ok(())
+}
+
+/// Offsets the deposit against everything due when approved.
+struct DepositOffset;
+
+impl FinishHook for DepositOffset {
+    fn finished<'a>(
+        &'a self,
+        tx: &'a mut PgConnection,
+        instance: &'a Instance,
+        outcome: Outcome,
+    ) -> Pin<Box<dyn Future<Output = Result<(), ApiError>> + Send + 'a>> {
+        Box::pin(async move {
+            if outcome != Outcome::Approved {
+                return Ok(());
+            }
+            offset_deposit(tx, subject(instance)?).await.map(|_| ())
+        })
+    }
+}
+
+/// Applies the deposit held by `contract` to its items due today; returns the amount applied.
+pub async fn offset_deposit(db: &mut PgConnection, contract: i64) -> Result<Decimal, ApiError> {
+    let held: Decimal = sqlx::query_scalar("SELECT deposit_held FROM contracts WHERE id = $1 FOR UPDATE")
+        .bind(contract)
+        .fetch_optional(&mut *db)
+        .await?
+        .ok_or(ApiError::NotFound("contract"))?;
+    let today = Utc::now().date_naive();
+    let mut items = open_items(db, &[contract], today).await?;
+    let due = items.entry(contract).or_default();
+    if held.is_zero() || due.is_empty() {
+        return Err(ApiError::invalid_state("there is no deposit held, or nothing due to offset it against"));
+    }
+    let mut batch = Batch::default();
+    let left = batch.allocate(contract, due, held, Source::Deposit, today);
+    let applied = held - left;
+    batch.write(db).await?;
+    sqlx::query("UPDATE contracts SET deposit_held = deposit_held - $2, version = version + 1 WHERE id = $1")
+        .bind(contract)
+        .bind(applied)
+        .execute(&mut *db)
+        .await?;
+    sqlx::query("INSERT INTO contract_events (contract_id, as_of, kind, detail) VALUES ($1, current_date, 'deposit_offset', $2)")
+        .bind(contract)
+        .bind(json!({"applied": applied}))
+        .execute(db)
+        .await?;
+    Ok(applied)
+}
