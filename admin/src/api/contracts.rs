@@ -5,11 +5,9 @@
 use axum::extract::State;
 use chrono::{DateTime, NaiveDate, Utc};
 use leasewatch_finance::Decimal;
-use leasewatch_finance::settlement::{self, FeeRule, Position};
-use leasewatch_finance::{Terms, schedule};
+use leasewatch_finance::settlement;
 use serde::{Deserialize, Serialize};
 use serde_json::json;
-use sqlx::types::Json as SqlJson;
 use sqlx::{FromRow, PgConnection, Postgres, QueryBuilder};
 use utoipa::{IntoParams, ToSchema};
 use utoipa_axum::router::OpenApiRouter;
@@ -30,6 +28,7 @@ pub fn router() -> OpenApiRouter<AppState> {
         .routes(routes!(get))
         .routes(routes!(import))
         .routes(routes!(settlement_quote))
+        .routes(routes!(settle))
         .routes(routes!(promise))
         .routes(routes!(request_deposit_offset))
         .routes(routes!(reconciliation))
@@ -275,29 +274,53 @@ async fn settlement_quote(
     Query(date): Query<QuoteDate>,
 ) -> Result<Json<settlement::Quote>, ApiError> {
     let mut db = state.pool.acquire().await?;
-    let contract = load(&mut db, &caller, id).await?;
+    load(&mut db, &caller, id).await?;
     let date = date.date.unwrap_or_else(|| Utc::now().date_naive());
-    let (terms,): (SqlJson<Terms>,) =
-        sqlx::query_as("SELECT terms FROM contracts WHERE id = $1").bind(id).fetch_one(&mut *db).await?;
-    let rows = schedule(&terms.0).map_err(|e| ApiError::Internal(format!("stored terms: {e}")))?.rows;
-    // Installments already paid in full are not owed again: only the open part of future ones counts.
-    let (overdue, penalty): (Decimal, Decimal) = sqlx::query_as(
-        "SELECT COALESCE(sum(amount - paid) FILTER (WHERE component <> 'penalty' AND due_date <= $2), 0),
-                COALESCE(sum(amount - paid) FILTER (WHERE component = 'penalty'), 0)
-         FROM receivables WHERE contract_id = $1",
-    )
-    .bind(id)
-    .bind(date)
-    .fetch_one(&mut *db)
-    .await?;
-    let position = Position {
-        rows: &rows,
-        start: contract.start_date,
-        overdue,
-        penalty,
-        deposit: contract.deposit_held + contract.credit,
+    Ok(Json(crate::books::settlement::quote(&mut db, id, date).await?))
+}
+
+/// The day to settle on.
+#[derive(Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct Settle {
+    /// The settlement date (not in the future).
+    pub date: NaiveDate,
+    /// The version read.
+    pub version: i32,
+}
+
+/// Settle early with the money the contract holds (credit from the customer's payment, and the
+/// deposit): interest and fees not yet due are waived, what is left is refunded, the contract
+/// closes and its vehicle is released. 409 when the money held is not enough.
+#[utoipa::path(post, path = "/contracts/{id}/actions/settle", tag = "contracts",
+    params(("id" = i64, Path, description = "Contract id")), request_body = Settle,
+    responses((status = 200, description = "Settled", body = settlement::Quote)), security(("bearer" = ["contracts.write"])))]
+async fn settle(
+    State(state): State<AppState>,
+    caller: Caller,
+    Path(id): Path<i64>,
+    Json(request): Json<Settle>,
+) -> Result<Json<settlement::Quote>, ApiError> {
+    if request.date > Utc::now().date_naive() {
+        return Err(ApiError::invalid("date", "cannot be in the future"));
+    }
+    let mut tx = state.pool.begin().await?;
+    let before = load(&mut tx, &caller, id).await?;
+    if before.version != request.version {
+        return Err(ApiError::stale(before.version));
+    }
+    let quote = crate::books::settlement::execute(&mut tx, id, request.date).await?;
+    let entry = Change {
+        action: "settle",
+        entity_type: "contract",
+        entity_id: id.to_string(),
+        region_id: Some(before.region_id),
+        before: Some(json!({"status": before.status})),
+        after: Some(json!({"status": "settled", "quote": quote})),
     };
-    Ok(Json(settlement::quote(&position, date, &FeeRule::default(), terms.0.rounding)))
+    audit::record(&mut *tx, (&caller).into(), entry).await?;
+    tx.commit().await?;
+    Ok(Json(quote))
 }
 
 /// A promise to pay.

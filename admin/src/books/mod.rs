@@ -5,6 +5,7 @@
 //! - `receipts.rs`: bank statements, claiming, write-off and customer credit.
 //! - `ledger.rs`: balanced double entries for every money movement.
 //! - `approvals.rs`: write-off reversal and deposit offset, carried out when their workflow is approved.
+//! - `settlement.rs`: the early settlement quote and its execution.
 //! - `delinquency.rs`: the daily job: credit at due dates, days past due, buckets, penalty, events.
 
 pub mod approvals;
@@ -12,3 +13,4 @@ pub mod contracts;
 pub mod delinquency;
 pub mod ledger;
 pub mod receipts;
+pub mod settlement;

@@ -377,4 +377,34 @@ async fn the_back_office_runs_the_books_through_the_api(pool: PgPool) {
     .await
     .unwrap();
     assert_eq!(unbalanced, 0);
+
+    // Early settlement: quote, the customer pays it, the contract closes with nothing left open.
+    let today = chrono::Utc::now().date_naive();
+    let start = today - chrono::Duration::days(40);
+    let csv = format!(
+        "number,region,principal,annual_rate,term,method,start_date\nHT-4,SZ,12000,0.12,12,equal-installment,{start}\n"
+    );
+    app.post("/api/v1/contracts/import", admin, json!({"csv": csv})).await;
+    let ht4 = app.get("/api/v1/contracts?number=HT-4", admin).await.body["items"][0]["id"].as_i64().unwrap();
+    let quote = app.get(&format!("/api/v1/contracts/{ht4}/settlement-quote?date={today}"), admin).await.body;
+    let total: rust_decimal::Decimal = quote["total"].as_str().unwrap().parse().unwrap();
+    assert!(total > rust_decimal::Decimal::from(11000) && total < rust_decimal::Decimal::from(12200), "{quote}");
+    let short =
+        app.post(&format!("/api/v1/contracts/{ht4}/actions/settle"), admin, json!({"date": today, "version": 1})).await;
+    assert_eq!(short.status, StatusCode::CONFLICT, "nothing paid yet: {}", short.body);
+    let pay = json!({"account": "ICBC-01", "reference": "B-9", "received_on": today, "amount": total.to_string(), "remark": "HT-4 提前结清"});
+    assert_eq!(app.post("/api/v1/receipts", admin, pay).await.status, StatusCode::CREATED);
+    let version = app.get(&format!("/api/v1/contracts/{ht4}"), admin).await.body["contract"]["version"].clone();
+    let settled = app
+        .post(&format!("/api/v1/contracts/{ht4}/actions/settle"), admin, json!({"date": today, "version": version}))
+        .await;
+    assert_eq!(settled.status, StatusCode::OK, "{}", settled.body);
+    let after = app.get(&format!("/api/v1/contracts/{ht4}"), admin).await.body;
+    assert_eq!(after["contract"]["status"], "settled");
+    assert!(
+        after["receivables"].as_array().unwrap().iter().all(|r| r["amount"] == r["paid"]),
+        "{}",
+        after["receivables"]
+    );
+    assert_eq!(after["contract"]["credit"], "0.00");
 }

@@ -1,0 +1,130 @@
+//! Early settlement (提前结清) over the books: the quote for a date from the contract's schedule
+//! and open items, and its execution — interest and fees not yet due are waived, the accrued
+//! interest and the early-termination fee are charged, credit then deposit pay everything, what is
+//! left of them is refunded, and the contract closes (its vehicle is released).
+
+use chrono::NaiveDate;
+use leasewatch_finance::settlement::{self, FeeRule, Position, Quote};
+use leasewatch_finance::{Decimal, Terms, schedule};
+use serde_json::json;
+use sqlx::PgConnection;
+use sqlx::types::Json as SqlJson;
+
+use super::ledger::{self, Account, Entry, Posting};
+use super::receipts::{Batch, Source, open_items};
+use crate::error::ApiError;
+
+/// The period number of settlement charges.
+const SETTLEMENT_PERIOD: i32 = 10_000;
+
+/// The quote for settling `contract` on `date`; money held (credit and deposit) is offset.
+pub async fn quote(db: &mut PgConnection, contract: i64, date: NaiveDate) -> Result<Quote, ApiError> {
+    let (terms, start, held): (SqlJson<Terms>, NaiveDate, Decimal) =
+        sqlx::query_as("SELECT terms, start_date, credit + deposit_held FROM contracts WHERE id = $1")
+            .bind(contract)
+            .fetch_optional(&mut *db)
+            .await?
+            .ok_or(ApiError::NotFound("contract"))?;
+    let rows = schedule(&terms.0).map_err(|e| ApiError::Internal(format!("stored terms: {e}")))?.rows;
+    let (overdue, penalty, prepaid): (Decimal, Decimal, Decimal) = sqlx::query_as(
+        "SELECT COALESCE(sum(amount - paid) FILTER (WHERE component <> 'penalty' AND due_date <= $2), 0),
+                COALESCE(sum(amount - paid) FILTER (WHERE component = 'penalty'), 0),
+                COALESCE(sum(paid) FILTER (WHERE component = 'principal' AND due_date > $2), 0)
+         FROM receivables WHERE contract_id = $1",
+    )
+    .bind(contract)
+    .bind(date)
+    .fetch_one(&mut *db)
+    .await?;
+    let position = Position { rows: &rows, start, overdue, penalty, deposit: held };
+    let mut quote = settlement::quote(&position, date, &FeeRule::default(), terms.0.rounding);
+    // Principal of future periods already paid (a prepayment) is not owed again.
+    quote.remaining_principal -= prepaid;
+    let owed = quote.remaining_principal + quote.accrued_interest + quote.overdue + quote.penalty + quote.fee;
+    quote.deposit_offset = held.min(owed);
+    quote.total = owed - quote.deposit_offset;
+    quote.refund = held - quote.deposit_offset;
+    Ok(quote)
+}
+
+/// Settles `contract` on `date` with the money it holds; 409 when that is not enough.
+pub async fn execute(db: &mut PgConnection, contract: i64, date: NaiveDate) -> Result<Quote, ApiError> {
+    let status: String = sqlx::query_scalar("SELECT status FROM contracts WHERE id = $1 FOR UPDATE")
+        .bind(contract)
+        .fetch_optional(&mut *db)
+        .await?
+        .ok_or(ApiError::NotFound("contract"))?;
+    if status != "active" {
+        return Err(ApiError::invalid_state(format!("the contract is {status}")));
+    }
+    let quote = quote(db, contract, date).await?;
+    if quote.total > Decimal::ZERO {
+        return Err(ApiError::invalid_state(format!(
+            "{} more is needed to settle on {date}: register the customer's payment first",
+            quote.total
+        )));
+    }
+    sqlx::query(
+        "UPDATE receivables SET amount = paid WHERE contract_id = $1 AND due_date > $2 AND component IN ('interest', 'fee')",
+    )
+    .bind(contract)
+    .bind(date)
+    .execute(&mut *db)
+    .await?;
+    sqlx::query(
+        "INSERT INTO receivables (contract_id, period, due_date, component, amount)
+         SELECT $1, $2, $3, component, amount FROM (VALUES ('interest', $4::numeric), ('fee', $5::numeric)) AS t(component, amount)
+         WHERE amount > 0",
+    )
+    .bind(contract)
+    .bind(SETTLEMENT_PERIOD)
+    .bind(date)
+    .bind(quote.accrued_interest)
+    .bind(quote.fee)
+    .execute(&mut *db)
+    .await?;
+    let (credit, deposit): (Decimal, Decimal) =
+        sqlx::query_as("SELECT credit, deposit_held FROM contracts WHERE id = $1")
+            .bind(contract)
+            .fetch_one(&mut *db)
+            .await?;
+    let mut items = open_items(db, &[contract], NaiveDate::MAX).await?;
+    let open = items.entry(contract).or_default();
+    let mut batch = Batch::default();
+    let credit_left = batch.allocate(contract, open, credit, Source::Credit, date);
+    let deposit_left = batch.allocate(contract, open, deposit, Source::Deposit, date);
+    if open.iter().any(|i| i.open > Decimal::ZERO) {
+        return Err(ApiError::Internal("settlement left items open".into()));
+    }
+    batch.write(db).await?;
+    let refund = Posting {
+        kind: "settlement_refund",
+        contract_id: Some(contract),
+        receipt_id: None,
+        booked_on: date,
+        entries: vec![
+            Entry::debit(Account::CustomerCredit, credit_left),
+            Entry::debit(Account::DepositLiability, deposit_left),
+            Entry::credit(Account::Bank, credit_left + deposit_left),
+        ],
+    };
+    ledger::post(db, &[refund]).await?;
+    sqlx::query(
+        "UPDATE contracts SET status = 'settled', credit = 0, deposit_held = 0, dpd = 0, bucket = 0, overdue_amount = 0,
+             penalty_open = 0, version = version + 1 WHERE id = $1",
+    )
+    .bind(contract)
+    .execute(&mut *db)
+    .await?;
+    sqlx::query("UPDATE vehicles SET status = 'released', version = version + 1 WHERE id = (SELECT vehicle_id FROM contracts WHERE id = $1) AND status = 'financed'")
+        .bind(contract)
+        .execute(&mut *db)
+        .await?;
+    sqlx::query("INSERT INTO contract_events (contract_id, as_of, kind, detail) VALUES ($1, $2, 'settled', $3)")
+        .bind(contract)
+        .bind(date)
+        .bind(json!(quote))
+        .execute(db)
+        .await?;
+    Ok(quote)
+}
