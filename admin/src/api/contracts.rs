@@ -24,7 +24,8 @@ use crate::state::AppState;
 /// The routes of this module.
 pub fn router() -> OpenApiRouter<AppState> {
     OpenApiRouter::new()
-        .routes(routes!(list))
+        .routes(routes!(list, originate))
+        .routes(routes!(activate))
         .routes(routes!(get))
         .routes(routes!(import))
         .routes(routes!(settlement_quote))
@@ -52,8 +53,8 @@ pub struct Contract {
     #[schema(value_type = String)]
     #[serde(serialize_with = "crate::amount::cents")]
     pub principal: Decimal,
-    /// Start date.
-    pub start_date: NaiveDate,
+    /// Start date (set on activation).
+    pub start_date: Option<NaiveDate>,
     /// `pending`, `active`, `settled` or `closed`.
     pub status: String,
     /// Days past due as of `as_of`.
@@ -561,4 +562,86 @@ async fn request_deposit_offset(
     .await?;
     tx.commit().await?;
     Ok((axum::http::StatusCode::CREATED, Json(instance)))
+}
+
+/// Create a pending contract from a quote under a product version (customer, vehicle in stock,
+/// dealer); it is activated on disbursement. Send an `Idempotency-Key` so that a retry cannot
+/// create it twice.
+#[utoipa::path(post, path = "/contracts", tag = "contracts", request_body = book::Origination,
+    params(("Idempotency-Key" = Option<String>, Header, description = "Makes retries safe: the first response is replayed")),
+    responses((status = 201, description = "Created, pending", body = Contract)), security(("bearer" = ["contracts.write"])))]
+async fn originate(
+    State(state): State<AppState>,
+    caller: Caller,
+    Json(o): Json<book::Origination>,
+) -> Result<(axum::http::StatusCode, Json<Contract>), ApiError> {
+    let mut tx = state.pool.begin().await?;
+    let region: Option<i64> = sqlx::query_scalar(
+        "SELECT c.region_id FROM customers c JOIN regions g ON g.id = c.region_id WHERE c.id = $1 AND starts_with(g.path, $2)",
+    )
+    .bind(o.customer_id)
+    .bind(&caller.region_path)
+    .fetch_optional(&mut *tx)
+    .await?;
+    let Some(region) = region else { return Err(ApiError::invalid("customer_id", "no such customer in your region")) };
+    let id = book::originate(&mut tx, &o, region, Utc::now().date_naive()).await?;
+    let contract = load(&mut tx, &caller, id).await?;
+    let entry = Change {
+        action: "create",
+        entity_type: "contract",
+        entity_id: id.to_string(),
+        region_id: Some(region),
+        before: None,
+        after: Some(json!(contract)),
+    };
+    audit::record(&mut *tx, (&caller).into(), entry).await?;
+    tx.commit().await?;
+    Ok((axum::http::StatusCode::CREATED, Json(contract)))
+}
+
+/// The disbursement.
+#[derive(Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct Activation {
+    /// The day the money went out: the schedule starts then.
+    pub disbursed_on: NaiveDate,
+    /// The version read.
+    pub version: i32,
+}
+
+/// Activate a pending contract on disbursement: its schedule is written as receivable items,
+/// the disbursement and deposit are booked, and the vehicle becomes financed.
+#[utoipa::path(post, path = "/contracts/{id}/actions/activate", tag = "contracts",
+    params(("id" = i64, Path, description = "Contract id")), request_body = Activation,
+    responses((status = 200, description = "Active", body = ContractDetail)), security(("bearer" = ["contracts.write"])))]
+async fn activate(
+    State(state): State<AppState>,
+    caller: Caller,
+    Path(id): Path<i64>,
+    Json(a): Json<Activation>,
+) -> Result<Json<ContractDetail>, ApiError> {
+    let mut tx = state.pool.begin().await?;
+    let before = load(&mut tx, &caller, id).await?;
+    if before.version != a.version {
+        return Err(ApiError::stale(before.version));
+    }
+    book::activate(&mut tx, id, a.disbursed_on).await?;
+    let contract = load(&mut tx, &caller, id).await?;
+    let entry = Change {
+        action: "activate",
+        entity_type: "contract",
+        entity_id: id.to_string(),
+        region_id: Some(contract.region_id),
+        before: Some(json!({"status": before.status})),
+        after: Some(json!({"status": contract.status, "disbursed_on": a.disbursed_on})),
+    };
+    audit::record(&mut *tx, (&caller).into(), entry).await?;
+    let receivables = sqlx::query_as(
+        "SELECT id, period, due_date, component, amount, paid FROM receivables WHERE contract_id = $1 ORDER BY due_date, period, id",
+    )
+    .bind(id)
+    .fetch_all(&mut *tx)
+    .await?;
+    tx.commit().await?;
+    Ok(Json(ContractDetail { contract, receivables }))
 }

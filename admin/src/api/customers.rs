@@ -45,10 +45,54 @@ pub struct Customer {
     pub employer: Option<String>,
     /// Region.
     pub region_id: i64,
+    /// Emergency contacts, guarantors, a company's legal representative and contacts.
+    pub parties: Vec<PartyView>,
     /// For optimistic concurrency.
     pub version: i32,
     /// When created.
     pub created_at: DateTime<Utc>,
+}
+
+/// A person around the customer, numbers masked.
+#[derive(Debug, Clone, Serialize, ToSchema)]
+pub struct PartyView {
+    /// `emergency_contact`, `guarantor`, `legal_representative` or `contact`.
+    pub role: String,
+    /// Name.
+    pub name: String,
+    /// Relation to the customer.
+    pub relation: Option<String>,
+    /// Masked phone.
+    pub phone: Option<String>,
+    /// Masked national ID.
+    pub id_number: Option<String>,
+}
+
+/// A person around a new customer.
+#[derive(Debug, Clone, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct NewParty {
+    /// `emergency_contact`, `guarantor`, `legal_representative` or `contact`.
+    #[schema(pattern = r"^(emergency_contact|guarantor|legal_representative|contact)$")]
+    pub role: String,
+    /// Name.
+    #[schema(min_length = 1, max_length = 100, pattern = r"\S")]
+    pub name: String,
+    /// Relation to the customer (配偶, 父母, 同事...).
+    pub relation: Option<String>,
+    /// Phone.
+    pub phone: Option<String>,
+    /// National ID (guarantors, legal representatives).
+    pub id_number: Option<String>,
+}
+
+#[derive(FromRow)]
+struct PartyRow {
+    role: String,
+    name: String,
+    relation: Option<String>,
+    phone_sealed: Option<Vec<u8>>,
+    id_number_sealed: Option<Vec<u8>>,
 }
 
 #[derive(FromRow)]
@@ -65,11 +109,32 @@ struct Row {
     created_at: DateTime<Utc>,
 }
 
+fn masked(state: &AppState, sealed: Option<Vec<u8>>, kind: Sensitive) -> Option<String> {
+    sealed.map(|s| state.vault.open(&s).map_or_else(|_| "(unreadable)".to_owned(), |v| kind.mask(&v)))
+}
+
+async fn parties(db: &mut PgConnection, state: &AppState, customer: i64) -> Result<Vec<PartyView>, ApiError> {
+    let rows: Vec<PartyRow> = sqlx::query_as(
+        "SELECT role, name, relation, phone_sealed, id_number_sealed FROM customer_parties WHERE customer_id = $1 ORDER BY id",
+    )
+    .bind(customer)
+    .fetch_all(db)
+    .await?;
+    Ok(rows
+        .into_iter()
+        .map(|p| PartyView {
+            role: p.role,
+            name: p.name,
+            relation: p.relation,
+            phone: masked(state, p.phone_sealed, Sensitive::Phone),
+            id_number: masked(state, p.id_number_sealed, Sensitive::NationalId),
+        })
+        .collect())
+}
+
 impl Row {
     fn view(self, state: &AppState) -> Customer {
-        let open = |sealed: Option<Vec<u8>>, kind: Sensitive| {
-            sealed.map(|s| state.vault.open(&s).map_or_else(|_| "(unreadable)".to_owned(), |v| kind.mask(&v)))
-        };
+        let open = |sealed: Option<Vec<u8>>, kind: Sensitive| masked(state, sealed, kind);
         Customer {
             id: self.id,
             kind: self.kind,
@@ -79,6 +144,7 @@ impl Row {
             address: self.address,
             employer: self.employer,
             region_id: self.region_id,
+            parties: Vec::new(),
             version: self.version,
             created_at: self.created_at,
         }
@@ -150,6 +216,9 @@ pub struct NewCustomer {
     pub employer: Option<String>,
     /// Region, within the caller's subtree.
     pub region_id: i64,
+    /// Emergency contacts, guarantors, legal representative, contacts.
+    #[serde(default)]
+    pub parties: Vec<NewParty>,
 }
 
 /// Register a customer; a number already registered is a 409.
@@ -192,6 +261,30 @@ async fn create(
         "employer",
         "must be at most 200 characters",
     );
+    checks.check(new.parties.len() <= 20, "parties", "at most 20");
+    for (i, p) in new.parties.iter().enumerate() {
+        checks.check(
+            matches!(p.role.as_str(), "emergency_contact" | "guarantor" | "legal_representative" | "contact"),
+            &format!("parties[{i}].role"),
+            "must be emergency_contact, guarantor, legal_representative or contact",
+        );
+        checks.text(&format!("parties[{i}].name"), &p.name, 100);
+        checks.check(
+            p.relation.as_ref().is_none_or(|r| r.chars().count() <= 32),
+            &format!("parties[{i}].relation"),
+            "at most 32 characters",
+        );
+        checks.check(
+            p.id_number.as_deref().is_none_or(|n| identity::national_id_ok(&n.trim().to_ascii_uppercase())),
+            &format!("parties[{i}].id_number"),
+            "is not a national ID (check the last character)",
+        );
+        checks.check(
+            p.role != "guarantor" || p.id_number.is_some(),
+            &format!("parties[{i}].id_number"),
+            "a guarantor needs a national ID",
+        );
+    }
     checks.finish()?;
     let seal = |v: &str| state.vault.seal(v).map_err(|e| ApiError::Internal(e.to_string()));
     let mut tx = state.pool.begin().await?;
@@ -210,7 +303,22 @@ async fn create(
     .bind(new.region_id)
     .fetch_one(&mut *tx)
     .await?;
-    let view = load(&mut tx, &caller, id).await?.view(&state);
+    for p in &new.parties {
+        sqlx::query(
+            "INSERT INTO customer_parties (customer_id, role, name, relation, phone_sealed, id_number_sealed)
+             VALUES ($1, $2, $3, $4, $5, $6)",
+        )
+        .bind(id)
+        .bind(&p.role)
+        .bind(p.name.trim())
+        .bind(&p.relation)
+        .bind(p.phone.as_deref().map(seal).transpose()?)
+        .bind(p.id_number.as_deref().map(|n| seal(&n.trim().to_ascii_uppercase())).transpose()?)
+        .execute(&mut *tx)
+        .await?;
+    }
+    let mut view = load(&mut tx, &caller, id).await?.view(&state);
+    view.parties = parties(&mut tx, &state, id).await?;
     let entry = Change {
         action: "create",
         entity_type: "customer",
@@ -228,7 +336,10 @@ async fn create(
 #[utoipa::path(get, path = "/customers/{id}", tag = "customers", params(("id" = i64, Path, description = "Customer id")),
     responses((status = 200, description = "The customer", body = Customer)), security(("bearer" = ["customers.read"])))]
 async fn get(State(state): State<AppState>, caller: Caller, Path(id): Path<i64>) -> Result<Json<Customer>, ApiError> {
-    Ok(Json(load(&mut *state.pool.acquire().await?, &caller, id).await?.view(&state)))
+    let mut db = state.pool.acquire().await?;
+    let mut view = load(&mut db, &caller, id).await?.view(&state);
+    view.parties = parties(&mut db, &state, id).await?;
+    Ok(Json(view))
 }
 
 /// A customer's numbers in full.

@@ -7,6 +7,7 @@ pub mod auth;
 pub mod calculator;
 pub mod contracts;
 pub mod customers;
+pub mod dealers;
 pub mod positions;
 pub mod products;
 pub mod receipts;
@@ -35,6 +36,7 @@ pub fn routes() -> OpenApiRouter<AppState> {
         .merge(calculator::router())
         .merge(contracts::router())
         .merge(customers::router())
+        .merge(dealers::router())
         .merge(vehicles::router())
         .merge(products::router())
         .merge(receipts::router())

@@ -40,10 +40,16 @@ pub struct Vehicle {
     pub plate: Option<String>,
     /// Brand.
     pub brand: Option<String>,
+    /// Series.
+    pub series: Option<String>,
     /// Model.
     pub model: Option<String>,
     /// Colour.
     pub colour: Option<String>,
+    /// Engine number.
+    pub engine_number: Option<String>,
+    /// `passenger` or `commercial` (rate tables may differ).
+    pub vehicle_type: String,
     /// `in_stock`, `financed`, `repossessed`, `disposed` or `released`.
     pub status: String,
     /// Region.
@@ -79,7 +85,8 @@ pub struct VehicleDetail {
 }
 
 const SELECT: &str =
-    "SELECT v.id, v.vin, v.plate, v.brand, v.model, v.colour, v.status, v.region_id, v.version, v.created_at";
+    "SELECT v.id, v.vin, v.plate, v.brand, v.series, v.model, v.colour, v.engine_number, v.vehicle_type,
+        v.status, v.region_id, v.version, v.created_at";
 const FROM: &str = "FROM vehicles v JOIN regions g ON g.id = v.region_id";
 
 async fn load(db: &mut PgConnection, caller: &Caller, id: i64) -> Result<Vehicle, ApiError> {
@@ -140,10 +147,17 @@ pub struct NewVehicle {
     pub plate: Option<String>,
     /// Brand.
     pub brand: Option<String>,
+    /// Series.
+    pub series: Option<String>,
     /// Model.
     pub model: Option<String>,
     /// Colour.
     pub colour: Option<String>,
+    /// Engine number.
+    pub engine_number: Option<String>,
+    /// `passenger` (default) or `commercial`.
+    #[schema(pattern = r"^(passenger|commercial)$")]
+    pub vehicle_type: Option<String>,
     /// Region, within the caller's subtree.
     pub region_id: i64,
 }
@@ -167,13 +181,17 @@ async fn create(
     let mut tx = state.pool.begin().await?;
     super::users::check_region(&mut tx, &caller, new.region_id).await?;
     let id: i64 = sqlx::query_scalar(
-        "INSERT INTO vehicles (vin, plate, brand, model, colour, region_id) VALUES ($1, $2, $3, $4, $5, $6) RETURNING id",
+        "INSERT INTO vehicles (vin, plate, brand, series, model, colour, engine_number, vehicle_type, region_id)
+         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9) RETURNING id",
     )
     .bind(&vin)
     .bind(&new.plate)
     .bind(&new.brand)
+    .bind(&new.series)
     .bind(&new.model)
     .bind(&new.colour)
+    .bind(&new.engine_number)
+    .bind(new.vehicle_type.as_deref().unwrap_or("passenger"))
     .bind(new.region_id)
     .fetch_one(&mut *tx)
     .await?;

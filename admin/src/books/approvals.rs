@@ -208,7 +208,7 @@ pub async fn offset_deposit(db: &mut PgConnection, contract: i64) -> Result<Deci
     if held.is_zero() || due.is_empty() {
         return Err(ApiError::invalid_state("there is no deposit held, or nothing due to offset it against"));
     }
-    let mut batch = Batch::default();
+    let mut batch = Batch::for_contracts(db, &[contract]).await?;
     let left = batch.allocate(contract, due, held, Source::Deposit, today);
     let applied = held - left;
     batch.write(db).await?;

@@ -14,7 +14,7 @@ use std::collections::HashMap;
 use chrono::NaiveDate;
 use leasewatch_finance::allocation::Component;
 use leasewatch_finance::money::CENT;
-use leasewatch_finance::{Decimal, Method, Rounding, Terms, Timing, schedule};
+use leasewatch_finance::{Decimal, Method, Quote, Rounding, Terms, Timing, schedule};
 use serde::{Deserialize, Serialize};
 use sqlx::PgConnection;
 use sqlx::types::Json as SqlJson;
@@ -206,37 +206,9 @@ pub async fn import(db: &mut PgConnection, vault: &Vault, rows: &[ContractRow]) 
         let terms = row.terms();
         let quote =
             schedule(&terms).map_err(|e| ApiError::invalid("terms", format!("contract {}: {e}", row.number)))?;
-        let paid_periods = row.paid_periods.unwrap_or(0);
-        let (mut paid_principal, mut paid_interest, mut paid_fee) = (Decimal::ZERO, Decimal::ZERO, Decimal::ZERO);
-        let mut last_paid = None;
-        for item in &quote.rows {
-            let paid = item.period <= paid_periods;
-            if paid {
-                last_paid = Some(item.due_date);
-            }
-            for (component, amount) in [
-                (Component::Fee, item.fee),
-                (Component::Interest, item.interest),
-                (Component::Principal, item.principal),
-            ] {
-                if amount.is_zero() {
-                    continue;
-                }
-                r.contract.push(*id);
-                r.period.push(i32::try_from(item.period).unwrap_or(i32::MAX));
-                r.due_date.push(item.due_date);
-                r.component.push(component_name(component));
-                r.amount.push(amount);
-                r.paid.push(if paid { amount } else { Decimal::ZERO });
-                if paid {
-                    match component {
-                        Component::Principal => paid_principal += amount,
-                        Component::Interest => paid_interest += amount,
-                        _ => paid_fee += amount,
-                    }
-                }
-            }
-        }
+        // A book being migrated collected its upfront fees at signing.
+        let paid = r.push_schedule(*id, &quote, row.paid_periods.unwrap_or(0), true);
+        let last_paid = paid.last_due;
         c.id.push(*id);
         c.number.push(row.number.clone());
         c.customer.push(*customer);
@@ -274,10 +246,10 @@ pub async fn import(db: &mut PgConnection, vault: &Vault, rows: &[ContractRow]) 
             receipt_id: None,
             booked_on: last_paid.unwrap_or(start),
             entries: vec![
-                Entry::debit(Account::Bank, paid_principal + paid_interest + paid_fee),
-                Entry::credit(Account::LoansReceivable, paid_principal),
-                Entry::credit(Account::InterestIncome, paid_interest),
-                Entry::credit(Account::FeeIncome, paid_fee),
+                Entry::debit(Account::Bank, paid.principal + paid.interest + paid.fee),
+                Entry::credit(Account::LoansReceivable, paid.principal),
+                Entry::credit(Account::InterestIncome, paid.interest),
+                Entry::credit(Account::FeeIncome, paid.fee),
             ],
         });
     }
@@ -299,19 +271,7 @@ pub async fn import(db: &mut PgConnection, vault: &Vault, rows: &[ContractRow]) 
     .bind(&c.last_paid)
     .execute(&mut *db)
     .await?;
-    summary.receivables = sqlx::query(
-        "INSERT INTO receivables (contract_id, period, due_date, component, amount, paid)
-         SELECT * FROM unnest($1::bigint[], $2::int[], $3::date[], $4::text[], $5::numeric[], $6::numeric[])",
-    )
-    .bind(&r.contract)
-    .bind(&r.period)
-    .bind(&r.due_date)
-    .bind(&r.component)
-    .bind(&r.amount)
-    .bind(&r.paid)
-    .execute(&mut *db)
-    .await?
-    .rows_affected();
+    summary.receivables = r.insert(db).await?;
     sqlx::query("UPDATE vehicles SET status = 'financed' WHERE id = ANY($1)")
         .bind(vehicles.iter().flatten().copied().collect::<Vec<i64>>())
         .execute(&mut *db)
@@ -335,14 +295,84 @@ struct ContractColumns {
     last_paid: Vec<Option<NaiveDate>>,
 }
 
+/// Receivable items gathered in columns and written in one statement.
 #[derive(Default)]
-struct ReceivableColumns {
+pub(crate) struct ReceivableColumns {
     contract: Vec<i64>,
     period: Vec<i32>,
     due_date: Vec<NaiveDate>,
     component: Vec<&'static str>,
     amount: Vec<Decimal>,
     paid: Vec<Decimal>,
+}
+
+/// What was already paid of a schedule.
+#[derive(Debug, Default)]
+pub(crate) struct Paid {
+    pub(crate) principal: Decimal,
+    pub(crate) interest: Decimal,
+    pub(crate) fee: Decimal,
+    pub(crate) last_due: Option<NaiveDate>,
+}
+
+impl ReceivableColumns {
+    /// Adds the items of `quote` for `contract`: the first `paid_periods` installments paid in
+    /// full, and the upfront fee (period 0) paid when `upfront_paid`.
+    pub(crate) fn push_schedule(
+        &mut self,
+        contract: i64,
+        quote: &Quote,
+        paid_periods: u32,
+        upfront_paid: bool,
+    ) -> Paid {
+        let mut out = Paid::default();
+        for item in &quote.rows {
+            let paid = if item.period == 0 { upfront_paid } else { item.period <= paid_periods };
+            if paid {
+                out.last_due = Some(item.due_date);
+            }
+            for (component, amount) in [
+                (Component::Fee, item.fee),
+                (Component::Interest, item.interest),
+                (Component::Principal, item.principal),
+            ] {
+                if amount.is_zero() {
+                    continue;
+                }
+                self.contract.push(contract);
+                self.period.push(i32::try_from(item.period).unwrap_or(i32::MAX));
+                self.due_date.push(item.due_date);
+                self.component.push(component_name(component));
+                self.amount.push(amount);
+                self.paid.push(if paid { amount } else { Decimal::ZERO });
+                if paid {
+                    match component {
+                        Component::Principal => out.principal += amount,
+                        Component::Interest => out.interest += amount,
+                        _ => out.fee += amount,
+                    }
+                }
+            }
+        }
+        out
+    }
+
+    /// Writes the items; returns how many.
+    pub(crate) async fn insert(&self, db: &mut PgConnection) -> Result<u64, ApiError> {
+        Ok(sqlx::query(
+            "INSERT INTO receivables (contract_id, period, due_date, component, amount, paid)
+             SELECT * FROM unnest($1::bigint[], $2::int[], $3::date[], $4::text[], $5::numeric[], $6::numeric[])",
+        )
+        .bind(&self.contract)
+        .bind(&self.period)
+        .bind(&self.due_date)
+        .bind(&self.component)
+        .bind(&self.amount)
+        .bind(&self.paid)
+        .execute(db)
+        .await?
+        .rows_affected())
+    }
 }
 
 /// The customer of each row (found by ID number, or created); `None` when the row names none.
@@ -474,4 +504,133 @@ mod tests {
         assert_eq!(rows[0].paid_periods, Some(8));
         assert_eq!(rows[0].method, Method::EqualInstallment);
     }
+}
+
+/// A contract to originate from a quote under a product version.
+#[derive(Debug, Clone, Deserialize, utoipa::ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct Origination {
+    /// Contract number, unique.
+    #[schema(pattern = r"^[A-Za-z0-9/_-]{1,64}$")]
+    pub number: String,
+    /// The customer.
+    pub customer_id: i64,
+    /// The vehicle (in stock).
+    pub vehicle_id: i64,
+    /// The dealer.
+    pub dealer_id: Option<i64>,
+    /// The product version signed on.
+    pub product_id: i64,
+    /// Vehicle price.
+    #[schema(value_type = String)]
+    pub price: Decimal,
+    /// Down payment.
+    #[schema(value_type = String)]
+    pub down_payment: Decimal,
+    /// Months.
+    pub term: u32,
+}
+
+/// Creates a pending contract from `o`; the schedule is made when it is activated. Returns its id.
+pub async fn originate(
+    db: &mut PgConnection,
+    o: &Origination,
+    region_id: i64,
+    today: NaiveDate,
+) -> Result<i64, ApiError> {
+    let rules: Option<SqlJson<super::products::Rules>> = sqlx::query_scalar("SELECT rules FROM products WHERE id = $1")
+        .bind(o.product_id)
+        .fetch_optional(&mut *db)
+        .await?;
+    let rules = rules.ok_or_else(|| ApiError::invalid("product_id", "no such product version"))?.0;
+    let terms =
+        rules.terms(o.price, o.down_payment, o.term, today).map_err(|m| ApiError::invalid("down_payment", m))?;
+    schedule(&terms).map_err(|e| ApiError::invalid("term", e.to_string()))?;
+    let vehicle: Option<String> = sqlx::query_scalar("SELECT status FROM vehicles WHERE id = $1 FOR UPDATE")
+        .bind(o.vehicle_id)
+        .fetch_optional(&mut *db)
+        .await?;
+    match vehicle.as_deref() {
+        None => return Err(ApiError::invalid("vehicle_id", "no such vehicle")),
+        Some("in_stock") => {}
+        Some(other) => return Err(ApiError::invalid("vehicle_id", format!("the vehicle is {other}, not in stock"))),
+    }
+    Ok(sqlx::query_scalar(
+        "INSERT INTO contracts (number, customer_id, vehicle_id, dealer_id, product_id, region_id, terms, principal,
+                                price, down_payment, status)
+         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, 'pending') RETURNING id",
+    )
+    .bind(&o.number)
+    .bind(o.customer_id)
+    .bind(o.vehicle_id)
+    .bind(o.dealer_id)
+    .bind(o.product_id)
+    .bind(region_id)
+    .bind(SqlJson(&terms))
+    .bind(terms.principal)
+    .bind(o.price)
+    .bind(o.down_payment)
+    .fetch_one(db)
+    .await?)
+}
+
+/// Activates the pending `contract` on the day the money went out: its schedule starts then,
+/// its items are written, the disbursement and the deposit are booked, the vehicle is financed.
+pub async fn activate(db: &mut PgConnection, contract: i64, disbursed_on: NaiveDate) -> Result<u64, ApiError> {
+    let row: Option<(String, SqlJson<Terms>, Option<i64>)> =
+        sqlx::query_as("SELECT status, terms, vehicle_id FROM contracts WHERE id = $1 FOR UPDATE")
+            .bind(contract)
+            .fetch_optional(&mut *db)
+            .await?;
+    let Some((status, terms, vehicle)) = row else { return Err(ApiError::NotFound("contract")) };
+    if status != "pending" {
+        return Err(ApiError::invalid_state(format!("the contract is {status}, not pending")));
+    }
+    let terms = Terms { start: disbursed_on, ..terms.0 };
+    let quote = schedule(&terms).map_err(|e| ApiError::Internal(format!("stored terms: {e}")))?;
+    let mut items = ReceivableColumns::default();
+    items.push_schedule(contract, &quote, 0, false);
+    let written = items.insert(db).await?;
+    sqlx::query(
+        "UPDATE contracts SET status = 'active', terms = $2, start_date = $3, activated_on = $3, deposit_held = $4,
+             version = version + 1 WHERE id = $1",
+    )
+    .bind(contract)
+    .bind(SqlJson(&terms))
+    .bind(disbursed_on)
+    .bind(terms.deposit)
+    .execute(&mut *db)
+    .await?;
+    sqlx::query("UPDATE vehicles SET status = 'financed', version = version + 1 WHERE id = $1")
+        .bind(vehicle)
+        .execute(&mut *db)
+        .await?;
+    let book = |kind, entries| Posting {
+        kind,
+        contract_id: Some(contract),
+        receipt_id: None,
+        booked_on: disbursed_on,
+        entries,
+    };
+    ledger::post(
+        db,
+        &[
+            book(
+                "disbursement",
+                vec![
+                    Entry::debit(Account::LoansReceivable, terms.principal),
+                    Entry::credit(Account::Bank, terms.principal),
+                ],
+            ),
+            book(
+                "deposit_received",
+                vec![
+                    Entry::debit(Account::Bank, terms.deposit),
+                    Entry::credit(Account::DepositLiability, terms.deposit),
+                ],
+            ),
+        ],
+    )
+    .await?;
+    Ok(written)
 }

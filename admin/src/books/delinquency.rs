@@ -173,7 +173,7 @@ async fn apply_credit(db: &mut PgConnection, day: NaiveDate) -> Result<Decimal, 
     }
     let ids: Vec<i64> = holders.iter().map(|h| h.0).collect();
     let mut items = open_items(db, &ids, day).await?;
-    let mut batch = Batch::default();
+    let mut batch = Batch::for_contracts(db, &ids).await?;
     let mut applied = Decimal::ZERO;
     for (contract, credit) in holders {
         let due = items.entry(contract).or_default();

@@ -221,6 +221,8 @@ pub(crate) enum Source {
 /// Allocations gathered in memory and written in three statements.
 #[derive(Default)]
 pub(crate) struct Batch {
+    /// Each contract's allocation order (its product's; the default when it has none).
+    orders: HashMap<i64, Order>,
     receivable: Vec<i64>,
     amount: Vec<Decimal>,
     receipt: Vec<Option<i64>>,
@@ -232,6 +234,18 @@ pub(crate) struct Batch {
 }
 
 impl Batch {
+    /// A batch for `contracts`, with their products' allocation orders.
+    pub(crate) async fn for_contracts(db: &mut PgConnection, contracts: &[i64]) -> Result<Self, ApiError> {
+        let rows: Vec<(i64, sqlx::types::Json<Order>)> = sqlx::query_as(
+            "SELECT c.id, p.rules -> 'allocation' FROM contracts c JOIN products p ON p.id = c.product_id
+             WHERE c.id = ANY($1) AND p.rules ? 'allocation'",
+        )
+        .bind(contracts)
+        .fetch_all(db)
+        .await?;
+        Ok(Self { orders: rows.into_iter().map(|(id, order)| (id, order.0)).collect(), ..Self::default() })
+    }
+
     /// Allocates `amount` from `source` over `items` (updating them) and records the ledger
     /// posting; returns what was left (for a receipt, held as credit).
     pub(crate) fn allocate(
@@ -242,7 +256,8 @@ impl Batch {
         source: Source,
         on: NaiveDate,
     ) -> Decimal {
-        let outcome = allocate(amount, items, &Order::default());
+        let default = Order::default();
+        let outcome = allocate(amount, items, self.orders.get(&contract).unwrap_or(&default));
         let applied = amount - outcome.credit;
         let (from, debit, kind, name, receipt) = match source {
             Source::Receipt(id) => (Account::UnappliedReceipts, amount, "write_off", "receipt", Some(id)),
@@ -326,7 +341,7 @@ pub async fn write_off(db: &mut PgConnection, ids: &[i64]) -> Result<u64, ApiErr
     let Some(latest) = receipts.iter().map(|r| r.2).max() else { return Ok(0) };
     let contracts: Vec<i64> = receipts.iter().map(|r| r.1).collect();
     let mut items = open_items(db, &contracts, latest).await?;
-    let mut batch = Batch::default();
+    let mut batch = Batch::for_contracts(db, &contracts).await?;
     for (receipt, contract, on, amount) in &receipts {
         let due: &mut Vec<Item> = items.entry(*contract).or_default();
         // Only what was due on the value date; the rest waits as credit for its due date.

@@ -19,12 +19,25 @@ const SETTLEMENT_PERIOD: i32 = 10_000;
 
 /// The quote for settling `contract` on `date`; money held (credit and deposit) is offset.
 pub async fn quote(db: &mut PgConnection, contract: i64, date: NaiveDate) -> Result<Quote, ApiError> {
-    let (terms, start, held): (SqlJson<Terms>, NaiveDate, Decimal) =
-        sqlx::query_as("SELECT terms, start_date, credit + deposit_held FROM contracts WHERE id = $1")
-            .bind(contract)
-            .fetch_optional(&mut *db)
-            .await?
-            .ok_or(ApiError::NotFound("contract"))?;
+    let (terms, start, held, status, fee_rule): (
+        SqlJson<Terms>,
+        Option<NaiveDate>,
+        Decimal,
+        String,
+        Option<SqlJson<FeeRule>>,
+    ) = sqlx::query_as(
+        "SELECT c.terms, c.start_date, c.credit + c.deposit_held, c.status, p.rules -> 'settlement_fee'
+             FROM contracts c LEFT JOIN products p ON p.id = c.product_id WHERE c.id = $1",
+    )
+    .bind(contract)
+    .fetch_optional(&mut *db)
+    .await?
+    .ok_or(ApiError::NotFound("contract"))?;
+    let Some(start) = start.filter(|_| status == "active") else {
+        return Err(ApiError::invalid_state(format!(
+            "the contract is {status}: only an active contract can be settled"
+        )));
+    };
     let rows = schedule(&terms.0).map_err(|e| ApiError::Internal(format!("stored terms: {e}")))?.rows;
     let (overdue, penalty, prepaid): (Decimal, Decimal, Decimal) = sqlx::query_as(
         "SELECT COALESCE(sum(amount - paid) FILTER (WHERE component <> 'penalty' AND due_date <= $2), 0),
@@ -37,7 +50,8 @@ pub async fn quote(db: &mut PgConnection, contract: i64, date: NaiveDate) -> Res
     .fetch_one(&mut *db)
     .await?;
     let position = Position { rows: &rows, start, overdue, penalty, deposit: held };
-    let mut quote = settlement::quote(&position, date, &FeeRule::default(), terms.0.rounding);
+    let fee_rule = fee_rule.map(|f| f.0).unwrap_or_default();
+    let mut quote = settlement::quote(&position, date, &fee_rule, terms.0.rounding);
     // Principal of future periods already paid (a prepayment) is not owed again.
     quote.remaining_principal -= prepaid;
     let owed = quote.remaining_principal + quote.accrued_interest + quote.overdue + quote.penalty + quote.fee;
@@ -90,7 +104,7 @@ pub async fn execute(db: &mut PgConnection, contract: i64, date: NaiveDate) -> R
             .await?;
     let mut items = open_items(db, &[contract], NaiveDate::MAX).await?;
     let open = items.entry(contract).or_default();
-    let mut batch = Batch::default();
+    let mut batch = Batch::for_contracts(db, &[contract]).await?;
     let credit_left = batch.allocate(contract, open, credit, Source::Credit, date);
     let deposit_left = batch.allocate(contract, open, deposit, Source::Deposit, date);
     if open.iter().any(|i| i.open > Decimal::ZERO) {

@@ -408,3 +408,124 @@ async fn the_back_office_runs_the_books_through_the_api(pool: PgPool) {
     );
     assert_eq!(after["contract"]["credit"], "0.00");
 }
+
+#[sqlx::test(migrations = "../migrations")]
+async fn a_contract_is_originated_under_a_product_and_activated_on_disbursement(pool: PgPool) {
+    let app = App::new(pool).await;
+    let org = org(&app).await;
+    let admin = &org.admin;
+    let sz = org.region("SZ");
+    let rules = json!({
+        "method": "equal-installment",
+        "rates": [{"term": 36, "min_down_payment": "0.2", "annual_rate": "0.0999"}],
+        "fees": [{"name": "GPS", "amount": "1500", "financed": true}, {"name": "手续费", "amount": "800", "financed": false}],
+        "deposit_ratio": "0.05",
+        "allocation": {"components": ["interest", "principal", "fee", "penalty"], "priority": "component_first"},
+        "settlement_fee": {"rate": "0.03", "minimum": "500"}
+    });
+    let product =
+        app.create(admin, "/api/v1/products", json!({"code": "car_36", "name": "新车36期", "rules": rules})).await;
+    let parties = json!([
+        {"role": "emergency_contact", "name": "李四", "relation": "配偶", "phone": "13900001111"},
+        {"role": "guarantor", "name": "王五", "id_number": "440524188001010014", "phone": "13900002222"}
+    ]);
+    let customer = app
+        .post(
+            "/api/v1/customers",
+            admin,
+            json!({"name": "张三", "id_number": "11010519491231002X", "region_id": sz, "parties": parties}),
+        )
+        .await;
+    assert_eq!(customer.status, StatusCode::CREATED, "{}", customer.body);
+    assert_eq!(customer.body["parties"][1]["id_number"], "440***********0014");
+    assert_eq!(customer.body["parties"][0]["phone"], "139****1111");
+    let no_id = json!([{"role": "guarantor", "name": "赵六"}]);
+    let refused = app
+        .post(
+            "/api/v1/customers",
+            admin,
+            json!({"name": "x", "id_number": "440524188001010014", "region_id": sz, "parties": no_id}),
+        )
+        .await;
+    assert_eq!(refused.status, StatusCode::UNPROCESSABLE_ENTITY);
+    let vehicle = app
+        .create(
+            admin,
+            "/api/v1/vehicles",
+            json!({"vin": "1M8GDM9AXKP042788", "series": "Model Y", "engine_number": "E123", "region_id": sz}),
+        )
+        .await;
+    let dealer = app
+        .create(
+            admin,
+            "/api/v1/dealers",
+            json!({"code": "D-01", "name": "深圳某4S店", "tier": "gold", "region_id": sz}),
+        )
+        .await;
+
+    let quote = json!({"number": "HT-100", "customer_id": customer.body["id"], "vehicle_id": vehicle, "dealer_id": dealer,
+                       "product_id": product, "price": "150000", "down_payment": "30000", "term": 36});
+    let mut low = quote.clone();
+    low["down_payment"] = json!("10000");
+    let refused = app.post("/api/v1/contracts", admin, low).await;
+    assert_eq!(
+        refused.status,
+        StatusCode::UNPROCESSABLE_ENTITY,
+        "below the rate table's down payment: {}",
+        refused.body
+    );
+    let created = app.post("/api/v1/contracts", admin, quote.clone()).await;
+    assert_eq!(created.status, StatusCode::CREATED, "{}", created.body);
+    assert_eq!(
+        (created.body["status"].as_str(), created.body["principal"].as_str()),
+        (Some("pending"), Some("121500.00"))
+    );
+    let id = created.body["id"].as_i64().unwrap();
+    let twice = app.post("/api/v1/contracts", admin, quote).await;
+    assert_eq!(twice.code(), "duplicate");
+
+    let activated = app
+        .post(
+            &format!("/api/v1/contracts/{id}/actions/activate"),
+            admin,
+            json!({"disbursed_on": "2026-01-05", "version": 1}),
+        )
+        .await;
+    assert_eq!(activated.status, StatusCode::OK, "{}", activated.body);
+    assert_eq!(activated.body["contract"]["status"], "active");
+    assert_eq!(activated.body["contract"]["deposit_held"], "6075.00");
+    let items = activated.body["receivables"].as_array().unwrap();
+    assert_eq!(items[0]["component"], "fee", "the upfront fee is due on the day");
+    assert_eq!(items[0]["due_date"], "2026-01-05");
+    let again = app
+        .post(
+            &format!("/api/v1/contracts/{id}/actions/activate"),
+            admin,
+            json!({"disbursed_on": "2026-01-05", "version": 2}),
+        )
+        .await;
+    assert_eq!(again.status, StatusCode::CONFLICT);
+    let v = app.get(&format!("/api/v1/vehicles/{vehicle}"), admin).await.body;
+    assert_eq!(v["vehicle"]["status"], "financed");
+
+    // The product's order (interest before principal, fee last) decides the write-off.
+    app.create_plain(admin, "/api/v1/receiving-accounts", json!({"code": "ICBC-01", "bank": "ICBC", "name": "租金户"}))
+        .await;
+    let pay = json!({"account": "ICBC-01", "reference": "P-1", "received_on": "2026-02-05", "amount": "1000.00", "remark": "HT-100"});
+    app.post("/api/v1/receipts", admin, pay).await;
+    let detail = app.get(&format!("/api/v1/contracts/{id}"), admin).await.body;
+    let items = detail["receivables"].as_array().unwrap();
+    let paid = |period: i64, component: &str| {
+        items
+            .iter()
+            .find(|r| r["period"] == period && r["component"] == component)
+            .map(|r| r["paid"].as_str().unwrap().to_owned())
+    };
+    assert_eq!(paid(0, "fee").as_deref(), Some("0.00"), "fees come last in this product");
+    assert_eq!(paid(1, "interest").as_deref(), Some("1000.00"), "{items:?}");
+    // Its settlement fee applies to the quote.
+    let quote = app.get(&format!("/api/v1/contracts/{id}/settlement-quote?date=2026-02-10"), admin).await.body;
+    let fee: f64 = quote["fee"].as_str().unwrap().parse().unwrap();
+    let remaining: f64 = quote["remaining_principal"].as_str().unwrap().parse().unwrap();
+    assert!((fee - remaining * 0.03).abs() < 0.01, "{quote}");
+}
