@@ -24,9 +24,9 @@ export LEASEWATCH_ADMIN__DATA_KEY_FILE=target/api-check.key
 export LEASEWATCH_INGEST__MQTT__ENABLED=false
 for protocol in GT06 JT808 TELTONIKA H02; do export "LEASEWATCH_INGEST__LISTENERS__${protocol}__ENABLED=false"; done
 password='Api-Check-Passw0rd'
-LEASEWATCH_ADMIN_PASSWORD=$password target/debug/leasewatch admin create-user --username admin > /dev/null
+LEASEWATCH_ADMIN_PASSWORD=$password "${CARGO_TARGET_DIR:-target}"/debug/leasewatch admin create-user --username admin > /dev/null
 
-RUST_LOG=warn target/debug/leasewatch run > target/api-check-daemon.log 2>&1 &
+RUST_LOG=warn "${CARGO_TARGET_DIR:-target}"/debug/leasewatch run > target/api-check-daemon.log 2>&1 &
 daemon=$!
 trap 'kill $daemon 2>/dev/null || true' EXIT
 for _ in $(seq 100); do curl -sf "http://127.0.0.1:$port/readyz" > /dev/null && break; sleep 0.2; done

@@ -13,10 +13,10 @@ mkdir -p "$dir"
 cargo build --release --workspace -q
 pin=(); command -v taskset >/dev/null && pin=(taskset -c 1)
 for p in gt06 jt808 teltonika h02; do
-  [ -s "$dir/$p.bin" ] || ./target/release/leasewatch-sim capture -p "$p" --frames 1000000 -o "$dir/$p.bin"
+  [ -s "$dir/$p.bin" ] || "${CARGO_TARGET_DIR:-target}"/release/leasewatch-sim capture -p "$p" --frames 1000000 -o "$dir/$p.bin"
   best=0
   for _ in $(seq "$runs"); do
-    rate=$("${pin[@]}" ./target/release/leasewatch decode -p "$p" --file "$dir/$p.bin" --stats --quiet 2>&1 \
+    rate=$("${pin[@]}" "${CARGO_TARGET_DIR:-target}"/release/leasewatch decode -p "$p" --file "$dir/$p.bin" --stats --quiet 2>&1 \
       | python3 -c 'import json,sys; print(int(json.loads(sys.stdin.read())["frames_per_sec"]))')
     [ "$rate" -gt "$best" ] && best=$rate
   done

@@ -234,6 +234,8 @@ pub fn next_statuses(from: &str) -> &'static [&'static str] {
         "in_stock" => &["financed"],
         "financed" => &["repossessed", "released"],
         "repossessed" => &["disposed", "financed", "released"],
+        // A disposed vehicle's lien is released once the proceeds are booked.
+        "disposed" => &["released"],
         _ => &[],
     }
 }

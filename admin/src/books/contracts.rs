@@ -543,18 +543,37 @@ pub async fn originate(
         .fetch_optional(&mut *db)
         .await?;
     let rules = rules.ok_or_else(|| ApiError::invalid("product_id", "no such product version"))?.0;
-    let terms =
-        rules.terms(o.price, o.down_payment, o.term, today).map_err(|m| ApiError::invalid("down_payment", m))?;
-    schedule(&terms).map_err(|e| ApiError::invalid("term", e.to_string()))?;
-    let vehicle: Option<String> = sqlx::query_scalar("SELECT status FROM vehicles WHERE id = $1 FOR UPDATE")
-        .bind(o.vehicle_id)
-        .fetch_optional(&mut *db)
-        .await?;
-    match vehicle.as_deref() {
+    let vehicle: Option<(String, String)> =
+        sqlx::query_as("SELECT status, vehicle_type FROM vehicles WHERE id = $1 FOR UPDATE")
+            .bind(o.vehicle_id)
+            .fetch_optional(&mut *db)
+            .await?;
+    let vehicle_type = match vehicle {
         None => return Err(ApiError::invalid("vehicle_id", "no such vehicle")),
-        Some("in_stock") => {}
-        Some(other) => return Err(ApiError::invalid("vehicle_id", format!("the vehicle is {other}, not in stock"))),
-    }
+        Some((status, kind)) if status == "in_stock" => kind,
+        Some((other, _)) => {
+            return Err(ApiError::invalid("vehicle_id", format!("the vehicle is {other}, not in stock")));
+        }
+    };
+    let tier: Option<String> = match o.dealer_id {
+        Some(dealer) => Some(
+            sqlx::query_scalar("SELECT tier FROM dealers WHERE id = $1")
+                .bind(dealer)
+                .fetch_optional(&mut *db)
+                .await?
+                .ok_or_else(|| ApiError::invalid("dealer_id", "no such dealer"))?,
+        ),
+        None => None,
+    };
+    let deal = super::products::Deal {
+        price: o.price,
+        down_payment: o.down_payment,
+        term: o.term,
+        vehicle_type: &vehicle_type,
+        dealer_tier: tier.as_deref(),
+    };
+    let terms = rules.terms(&deal, today).map_err(|m| ApiError::invalid("down_payment", m))?;
+    schedule(&terms).map_err(|e| ApiError::invalid("term", e.to_string()))?;
     Ok(sqlx::query_scalar(
         "INSERT INTO contracts (number, customer_id, vehicle_id, dealer_id, product_id, region_id, terms, principal,
                                 price, down_payment, status)

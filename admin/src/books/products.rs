@@ -24,6 +24,12 @@ pub struct Rate {
     /// Annual rate as a fraction.
     #[schema(value_type = String)]
     pub annual_rate: Decimal,
+    /// Only for this vehicle type (`passenger`, `commercial`); any when absent.
+    #[serde(default)]
+    pub vehicle_type: Option<String>,
+    /// Only for dealers of this tier; any when absent.
+    #[serde(default)]
+    pub dealer_tier: Option<String>,
 }
 
 /// A fee of the product.
@@ -37,6 +43,21 @@ pub struct Fee {
     pub amount: Decimal,
     /// Financed (added to the principal) or paid upfront.
     pub financed: bool,
+}
+
+/// What a contract is quoted on.
+#[derive(Debug, Clone, Copy)]
+pub struct Deal<'a> {
+    /// Vehicle price.
+    pub price: Decimal,
+    /// Down payment.
+    pub down_payment: Decimal,
+    /// Months.
+    pub term: u32,
+    /// The vehicle's type.
+    pub vehicle_type: &'a str,
+    /// The dealer's tier, if a dealer brought it.
+    pub dealer_tier: Option<&'a str>,
 }
 
 /// Everything a product version decides.
@@ -132,22 +153,16 @@ impl Rules {
         );
     }
 
-    /// The terms of a contract for a vehicle at `price` with `down_payment`, over `term` months
-    /// from `start`: financed fees are added to the principal, upfront fees are the fee paid at
-    /// the start, deposit and residual follow the ratios.
-    pub fn terms(
-        &self,
-        price: Decimal,
-        down_payment: Decimal,
-        term: u32,
-        start: chrono::NaiveDate,
-    ) -> Result<Terms, String> {
+    /// The terms of `deal` starting on `start`: the rate from the table, financed fees added to
+    /// the principal, upfront fees as the fee paid at the start, deposit and residual by ratio.
+    pub fn terms(&self, deal: &Deal<'_>, start: chrono::NaiveDate) -> Result<Terms, String> {
+        let Deal { price, down_payment, term, .. } = *deal;
         if price <= Decimal::ZERO || down_payment < Decimal::ZERO || down_payment >= price {
             return Err("the down payment must be at least zero and less than the price".into());
         }
         let ratio = down_payment / price;
         let rate = self
-            .rate(term, ratio)
+            .rate(term, ratio, deal.vehicle_type, deal.dealer_tier)
             .ok_or_else(|| format!("the product has no rate for {term} months at this down payment"))?;
         let financed_fees: Decimal = self.fees.iter().filter(|f| f.financed).map(|f| f.amount).sum();
         let upfront_fees: Decimal = self.fees.iter().filter(|f| !f.financed).map(|f| f.amount).sum();
@@ -167,12 +182,22 @@ impl Rules {
         })
     }
 
-    /// The rate for `term` months with `down_payment` as a ratio of the price, if the table has one.
-    pub fn rate(&self, term: u32, down_payment: Decimal) -> Option<Decimal> {
+    /// The rate for `term` months with `down_payment` as a ratio of the price, for a vehicle type
+    /// and dealer tier, if the table has one: the line with the highest down payment reached,
+    /// a line naming the type or tier before one for any.
+    pub fn rate(
+        &self,
+        term: u32,
+        down_payment: Decimal,
+        vehicle_type: &str,
+        dealer_tier: Option<&str>,
+    ) -> Option<Decimal> {
+        let fits = |want: &Option<String>, have: Option<&str>| want.as_deref().is_none_or(|w| Some(w) == have);
         self.rates
             .iter()
             .filter(|r| r.term == term && r.min_down_payment <= down_payment)
-            .max_by_key(|r| r.min_down_payment)
+            .filter(|r| fits(&r.vehicle_type, Some(vehicle_type)) && fits(&r.dealer_tier, dealer_tier))
+            .max_by_key(|r| (r.vehicle_type.is_some(), r.dealer_tier.is_some(), r.min_down_payment))
             .map(|r| r.annual_rate)
     }
 }
@@ -194,9 +219,9 @@ mod tests {
             ]
         }))
         .unwrap();
-        assert_eq!(rules.rate(36, dec!(0.2)), Some(dec!(0.1299)));
-        assert_eq!(rules.rate(36, dec!(0.35)), Some(dec!(0.0999)));
-        assert_eq!(rules.rate(12, dec!(0.5)), None);
+        assert_eq!(rules.rate(36, dec!(0.2), "passenger", None), Some(dec!(0.1299)));
+        assert_eq!(rules.rate(36, dec!(0.35), "passenger", None), Some(dec!(0.0999)));
+        assert_eq!(rules.rate(12, dec!(0.5), "passenger", None), None);
         let mut checks = Checks::default();
         rules.check(&mut checks);
         assert!(checks.finish().is_ok());
@@ -212,10 +237,33 @@ mod tests {
         }))
         .unwrap();
         let start = chrono::NaiveDate::from_ymd_opt(2026, 1, 5).unwrap();
-        let t = rules.terms(dec!(150000), dec!(30000), 36, start).unwrap();
+        let deal = |down, term| Deal {
+            price: dec!(150000),
+            down_payment: down,
+            term,
+            vehicle_type: "passenger",
+            dealer_tier: None,
+        };
+        let t = rules.terms(&deal(dec!(30000), 36), start).unwrap();
         assert_eq!((t.principal, t.annual_rate, t.fee), (dec!(121500), dec!(0.0999), dec!(800)));
         assert_eq!((t.deposit, t.residual), (dec!(6075.00), dec!(12150.00)));
-        assert!(rules.terms(dec!(150000), dec!(10000), 36, start).is_err(), "below the table's lowest down payment");
-        assert!(rules.terms(dec!(150000), dec!(30000), 24, start).is_err());
+        assert!(rules.terms(&deal(dec!(10000), 36), start).is_err(), "below the table's lowest down payment");
+        assert!(rules.terms(&deal(dec!(30000), 24), start).is_err());
+    }
+
+    #[test]
+    fn lines_for_a_vehicle_type_or_dealer_tier_come_before_general_ones() {
+        let rules: Rules = serde_json::from_value(json!({
+            "method": "equal-installment",
+            "rates": [
+                {"term": 36, "min_down_payment": "0.2", "annual_rate": "0.0999"},
+                {"term": 36, "min_down_payment": "0.2", "annual_rate": "0.1199", "vehicle_type": "commercial"},
+                {"term": 36, "min_down_payment": "0.2", "annual_rate": "0.0899", "dealer_tier": "gold"}
+            ]
+        }))
+        .unwrap();
+        assert_eq!(rules.rate(36, dec!(0.3), "passenger", None), Some(dec!(0.0999)));
+        assert_eq!(rules.rate(36, dec!(0.3), "commercial", None), Some(dec!(0.1199)));
+        assert_eq!(rules.rate(36, dec!(0.3), "passenger", Some("gold")), Some(dec!(0.0899)));
     }
 }
