@@ -37,6 +37,7 @@ curl -sf "http://127.0.0.1:$port/api/openapi.json" > target/api-check-openapi.js
 token=$(curl -sf "http://127.0.0.1:$port/api/v1/auth/login" -H 'content-type: application/json' \
     -d "{\"username\":\"admin\",\"password\":\"$password\"}" | python3 -c 'import json,sys; print(json.load(sys.stdin)["access_token"])')
 
+# One worker: hypothesis's source inspection is not thread-safe on this Python and can crash a run.
 # Operations that would end the checking session itself are left out: logout, the
 # administrator's own password change and session revocation.
 "$venv/bin/schemathesis" run "http://127.0.0.1:$port/api/openapi.json" \
@@ -44,4 +45,4 @@ token=$(curl -sf "http://127.0.0.1:$port/api/v1/auth/login" -H 'content-type: ap
     --checks not_a_server_error,status_code_conformance,content_type_conformance,response_headers_conformance,response_schema_conformance \
     --exclude-operation-id auth_logout --exclude-operation-id auth_change_password \
     --exclude-operation-id users_revoke_sessions --exclude-operation-id users_reset_password \
-    --max-examples "$examples" --seed 1 --workers 2 --generation-allow-x00 true
+    --max-examples "$examples" --seed 1 --workers 1 --generation-allow-x00 true
