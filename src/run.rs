@@ -2,14 +2,18 @@
 //! HTTP endpoints in one process, until SIGTERM
 //! or SIGINT; then it stops accepting, lets connections finish their frame, flushes, and exits.
 
+use std::future::Future;
+use std::pin::Pin;
 use std::sync::Arc;
 use std::time::Duration;
 
 use anyhow::Context;
 use chrono::Utc;
+use leasewatch_admin::api::quarantine::{PromoteFailure, Promoted, Promoter, Registration};
 use leasewatch_ingest::connection::Shared;
 use leasewatch_ingest::devices::Registry;
 use leasewatch_ingest::listener::{self, ListenerContext, PerIp};
+use leasewatch_ingest::quarantine;
 use leasewatch_ingest::writer::Writer;
 use leasewatch_protocols::{Gt06, H02, Jt808, ProtocolKind, Teltonika};
 use tokio::net::TcpListener;
@@ -58,7 +62,9 @@ pub async fn run(config: Config) -> anyhow::Result<()> {
     let admin = if config.admin.enabled {
         leasewatch_admin::bootstrap::prepare(&pool).await.context("cannot prepare the admin API")?;
         let vault = config.admin.vault().context("cannot load the data key")?;
-        let state = leasewatch_admin::AppState::new(pool.clone(), vault, config.admin.password_hash);
+        let promoter = Arc::new(IngestPromoter { pool: pool.clone(), writer: shared.writer.clone() });
+        let state =
+            leasewatch_admin::AppState::new(pool.clone(), vault, config.admin.password_hash).with_promoter(promoter);
         Some(leasewatch_admin::router(state).context("cannot build the admin API")?)
     } else {
         None
@@ -88,6 +94,39 @@ pub async fn run(config: Config) -> anyhow::Result<()> {
     pool.close().await;
     tracing::info!("stopped");
     Ok(())
+}
+
+/// Promotes quarantined devices for the admin API through this process's writer.
+struct IngestPromoter {
+    pool: sqlx::PgPool,
+    writer: Writer,
+}
+
+impl Promoter for IngestPromoter {
+    fn promote<'a>(
+        &'a self,
+        imei: &'a str,
+        registration: &'a Registration,
+    ) -> Pin<Box<dyn Future<Output = Result<Promoted, PromoteFailure>> + Send + 'a>> {
+        Box::pin(async move {
+            let details = quarantine::Registration {
+                model: registration.model.clone(),
+                sim: registration.sim.clone(),
+                kind: registration.kind.clone(),
+            };
+            match quarantine::promote(&self.pool, &self.writer, imei, &details).await {
+                Ok(p) => Ok(Promoted {
+                    device_id: p.device_id,
+                    frames: p.frames,
+                    positions: p.positions,
+                    events: p.events,
+                    undecodable: p.undecodable,
+                }),
+                Err(quarantine::PromoteError::NotFound) => Err(PromoteFailure::NotFound),
+                Err(e) => Err(PromoteFailure::Failed(e.to_string())),
+            }
+        })
+    }
 }
 
 /// Upkeep, hourly and idempotent: daily partitions ahead of today, retention, the admin API's

@@ -74,6 +74,9 @@ pub enum ApiError {
     /// 422: the request is well-formed but its values are not acceptable.
     #[error("the request has invalid fields")]
     Validation(Vec<FieldError>),
+    /// 503: a dependency is down or not part of this process; try again later.
+    #[error("{0}")]
+    Unavailable(String),
     /// 500: a database or internal failure; logged, never detailed to the client.
     #[error("internal error: {0}")]
     Internal(String),
@@ -112,6 +115,7 @@ impl ApiError {
             Self::Conflict { .. } => StatusCode::CONFLICT,
             Self::UnsupportedMediaType => StatusCode::UNSUPPORTED_MEDIA_TYPE,
             Self::Validation(_) => StatusCode::UNPROCESSABLE_ENTITY,
+            Self::Unavailable(_) => StatusCode::SERVICE_UNAVAILABLE,
             Self::Internal(_) => StatusCode::INTERNAL_SERVER_ERROR,
         }
     }
@@ -123,6 +127,7 @@ impl ApiError {
             Self::NotFound(_) => "not_found",
             Self::UnsupportedMediaType => "unsupported_media_type",
             Self::Validation(_) => "validation_failed",
+            Self::Unavailable(_) => "unavailable",
             Self::Internal(_) => "internal_error",
         }
     }

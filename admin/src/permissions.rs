@@ -22,6 +22,8 @@ pub const CATALOGUE: &[(&str, &str)] = &[
     ("calculator.quote", "Quote repayment schedules"),
     ("customers.read", "View customers (numbers masked)"),
     ("customers.write", "Register customers"),
+    ("devices.read", "View quarantined devices"),
+    ("devices.write", "Promote quarantined devices"),
     ("dealers.read", "View dealers"),
     ("dealers.write", "Add dealers"),
     ("products.read", "View products and their versions"),

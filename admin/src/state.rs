@@ -5,6 +5,7 @@ use std::sync::Arc;
 
 use sqlx::PgPool;
 
+use crate::api::quarantine::Promoter;
 use crate::crypto::Vault;
 use crate::password::HashCost;
 use crate::workflow::engine::FinishHook;
@@ -20,12 +21,20 @@ pub struct AppState {
     pub hash_cost: HashCost,
     /// What business modules do when a workflow instance on their subject type finishes.
     pub hooks: Arc<HashMap<String, Arc<dyn FinishHook>>>,
+    /// Promotes quarantined devices, where this process runs ingest.
+    pub promoter: Option<Arc<dyn Promoter>>,
 }
 
 impl AppState {
     /// A context with the books' workflow hooks (write-off reversal, deposit offset).
     pub fn new(pool: PgPool, vault: Vault, hash_cost: HashCost) -> Self {
-        crate::books::approvals::register(Self { pool, vault, hash_cost, hooks: Arc::default() })
+        crate::books::approvals::register(Self { pool, vault, hash_cost, hooks: Arc::default(), promoter: None })
+    }
+
+    /// Sets what promotes quarantined devices.
+    pub fn with_promoter(mut self, promoter: Arc<dyn Promoter>) -> Self {
+        self.promoter = Some(promoter);
+        self
     }
 
     /// Adds the hook run when an instance on `subject_type` finishes.

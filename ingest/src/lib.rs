@@ -13,6 +13,7 @@
 //! - [`metrics`]: every ingest metric, defined in one place.
 //! - [`mqtt`]: the MQTT subscriber — JSON telemetry and the raw-bytes bridge, acknowledged after durable.
 //! - [`listener`]: the accept loop per protocol, with its connection limits.
+//! - [`quarantine`]: promoting an unregistered device and replaying what it sent.
 
 pub mod config;
 pub mod connection;
@@ -22,6 +23,7 @@ pub mod devices;
 pub mod listener;
 pub mod metrics;
 pub mod mqtt;
+pub mod quarantine;
 pub mod spool;
 pub mod writer;
 

@@ -119,6 +119,21 @@ async fn an_unregistered_device_lands_in_quarantine_never_in_positions(pool: PgP
     assert_eq!(quarantined, vec![(Some("864717003283999".into()), "gt06".into()); 2]);
     let positions: i64 = sqlx::query_scalar("SELECT count(*) FROM positions").fetch_one(&pool).await.unwrap();
     assert_eq!(positions, 0);
+
+    // Promoted: registered, and what it sent while unknown is replayed once.
+    let (writer, _task) = leasewatch_ingest::writer::Writer::start(pool.clone(), Default::default());
+    let registration = leasewatch_ingest::quarantine::Registration::default();
+    let promoted =
+        leasewatch_ingest::quarantine::promote(&pool, &writer, "864717003283999", &registration).await.unwrap();
+    assert_eq!((promoted.frames, promoted.positions, promoted.events, promoted.undecodable), (2, 1, 1, 0));
+    let (positions, left): (i64, i64) =
+        sqlx::query_as("SELECT (SELECT count(*) FROM positions), (SELECT count(*) FROM quarantine)")
+            .fetch_one(&pool)
+            .await
+            .unwrap();
+    assert_eq!((positions, left), (1, 0));
+    let again = leasewatch_ingest::quarantine::promote(&pool, &writer, "864717003283999", &registration).await;
+    assert!(matches!(again, Err(leasewatch_ingest::quarantine::PromoteError::NotFound)));
 }
 
 #[sqlx::test(migrator = "leasewatch_ingest::MIGRATOR")]

@@ -10,6 +10,7 @@ pub mod customers;
 pub mod dealers;
 pub mod positions;
 pub mod products;
+pub mod quarantine;
 pub mod receipts;
 pub mod regions;
 pub mod roles;
@@ -39,5 +40,6 @@ pub fn routes() -> OpenApiRouter<AppState> {
         .merge(dealers::router())
         .merge(vehicles::router())
         .merge(products::router())
+        .merge(quarantine::router())
         .merge(receipts::router())
 }

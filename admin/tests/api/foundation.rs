@@ -529,3 +529,23 @@ async fn a_contract_is_originated_under_a_product_and_activated_on_disbursement(
     let remaining: f64 = quote["remaining_principal"].as_str().unwrap().parse().unwrap();
     assert!((fee - remaining * 0.03).abs() < 0.01, "{quote}");
 }
+
+#[sqlx::test(migrations = "../migrations")]
+async fn quarantined_devices_are_listed_and_promotion_needs_the_ingest_side(pool: PgPool) {
+    let app = App::new(pool).await;
+    let org = org(&app).await;
+    assert_eq!(app.get("/api/v1/quarantine", &org.admin).await.body["total"], 0);
+    sqlx::query(
+        "INSERT INTO quarantine (protocol, imei, received_at, peer, frame) VALUES
+         ('gt06', '864717003283999', now() - interval '1 hour', '10.0.0.1:5000', '\\x7878'),
+         ('gt06', '864717003283999', now(), '10.0.0.1:5000', '\\x7878')",
+    )
+    .execute(&app.pool)
+    .await
+    .unwrap();
+    let list = app.get("/api/v1/quarantine", &org.admin).await.body;
+    assert_eq!((list["total"].as_i64(), list["items"][0]["frames"].as_i64()), (Some(1), Some(2)));
+    let promote =
+        app.post("/api/v1/quarantine/864717003283999/actions/promote", &org.admin, json!({"kind": "wireless"})).await;
+    assert_eq!((promote.status, promote.code()), (StatusCode::SERVICE_UNAVAILABLE, "unavailable"));
+}

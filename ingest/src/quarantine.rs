@@ -1,0 +1,118 @@
+//! Promoting a quarantined device: it is registered, every frame it sent while unknown is decoded
+//! again and written through the writer (the same de-duplication and durability as live
+//! traffic, with the time the frame arrived), and its quarantine rows are removed once durable.
+//! Running it twice changes nothing.
+
+use chrono::{DateTime, Utc};
+use leasewatch_protocols::{Gt06, H02, Jt808, Message, Protocol, Session, Teltonika, decode_all};
+use serde::Serialize;
+use sqlx::PgPool;
+
+use crate::writer::{Rows, WriteError, Writer};
+
+/// What a promotion did.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize)]
+pub struct Promotion {
+    /// The registered device.
+    pub device_id: i64,
+    /// Quarantined frames read.
+    pub frames: u64,
+    /// Positions written from them.
+    pub positions: u64,
+    /// Events written from them.
+    pub events: u64,
+    /// Frames that still did not decode (kept in the quarantine).
+    pub undecodable: u64,
+}
+
+/// Why a promotion failed.
+#[derive(Debug, thiserror::Error)]
+pub enum PromoteError {
+    /// Nothing is quarantined for this device.
+    #[error("nothing is quarantined for this device")]
+    NotFound,
+    /// A database error.
+    #[error("database error: {0}")]
+    Database(#[from] sqlx::Error),
+    /// The writer could not make the rows durable; nothing was removed from the quarantine.
+    #[error("{0}")]
+    Write(#[from] WriteError),
+}
+
+/// The device's registration details.
+#[derive(Debug, Clone, Default)]
+pub struct Registration {
+    /// Model.
+    pub model: Option<String>,
+    /// SIM or ICCID.
+    pub sim: Option<String>,
+    /// `wired` or `wireless`.
+    pub kind: Option<String>,
+}
+
+fn decode(protocol: &str, frame: &[u8], now: DateTime<Utc>) -> Option<Vec<Message>> {
+    fn all<P: Protocol>(frame: &[u8], now: DateTime<Utc>) -> Vec<Message> {
+        decode_all::<P>(frame, &mut Session::default(), now).messages
+    }
+    let messages = match protocol {
+        "gt06" => all::<Gt06>(frame, now),
+        "jt808" => all::<Jt808>(frame, now),
+        "teltonika" => all::<Teltonika>(frame, now),
+        "h02" => all::<H02>(frame, now),
+        "mqtt" => vec![crate::mqtt::parse_telemetry(frame).ok()?],
+        _ => return None,
+    };
+    (!messages.is_empty()).then_some(messages)
+}
+
+/// Registers `imei` (with the protocol its frames came in) and replays its quarantined frames.
+pub async fn promote(
+    pool: &PgPool,
+    writer: &Writer,
+    imei: &str,
+    registration: &Registration,
+) -> Result<Promotion, PromoteError> {
+    let frames: Vec<(i64, String, DateTime<Utc>, Vec<u8>)> =
+        sqlx::query_as("SELECT id, protocol, received_at, frame FROM quarantine WHERE imei = $1 ORDER BY id")
+            .bind(imei)
+            .fetch_all(pool)
+            .await?;
+    let Some((_, protocol, _, _)) = frames.first() else { return Err(PromoteError::NotFound) };
+    let device_id: i64 = sqlx::query_scalar(
+        "INSERT INTO devices (imei, protocol, model, sim, kind) VALUES ($1, $2, $3, $4, COALESCE($5, 'wired'))
+         ON CONFLICT (imei) DO UPDATE SET status = 'active' RETURNING id",
+    )
+    .bind(imei)
+    .bind(protocol)
+    .bind(&registration.model)
+    .bind(&registration.sim)
+    .bind(&registration.kind)
+    .fetch_one(pool)
+    .await?;
+    let mut rows = Rows::default();
+    let mut replayed = Vec::new();
+    let mut promotion = Promotion { device_id, frames: frames.len() as u64, ..Promotion::default() };
+    for (id, protocol, received_at, frame) in &frames {
+        match decode(protocol, frame, *received_at) {
+            Some(messages) => {
+                rows.add_messages(device_id, *received_at, &messages);
+                replayed.push(*id);
+            }
+            None => promotion.undecodable += 1,
+        }
+    }
+    promotion.positions = rows.positions.len() as u64;
+    promotion.events = rows.events.len() as u64;
+    if !rows.is_empty() {
+        writer.write(rows).await?;
+    }
+    sqlx::query("DELETE FROM quarantine WHERE id = ANY($1)").bind(&replayed).execute(pool).await?;
+    tracing::info!(
+        imei,
+        device_id,
+        frames = promotion.frames,
+        positions = promotion.positions,
+        "quarantined device promoted"
+    );
+    Ok(promotion)
+}
