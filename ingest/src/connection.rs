@@ -16,7 +16,7 @@ use tokio::sync::watch;
 use tokio_util::codec::Decoder;
 
 use crate::config::{IngestConfig, UnknownDevices};
-use crate::devices::Registry;
+use crate::devices::{DeviceKey, Registry};
 use crate::metrics::ConnectionMetrics;
 use crate::writer::{QuarantineRow, Rows, Writer};
 
@@ -73,12 +73,14 @@ pub async fn serve<P: Protocol, S: AsyncRead + AsyncWrite + Unpin>(
     let metrics = ConnectionMetrics::open(P::KIND);
     let peer_text = peer.to_string();
     let idle = Duration::from_secs(limits.idle_timeout_secs.max(1));
-    loop {
+    // The registered device this session speaks for, once its first rows are durable.
+    let mut online: Option<DeviceKey> = None;
+    let closed = 'session: loop {
         loop {
             let chunk = match codec.decode(&mut buf) {
                 Ok(Some(chunk)) => chunk,
                 Ok(None) => break,
-                Err(e) => return Closed::Io(e.to_string()),
+                Err(e) => break 'session Closed::Io(e.to_string()),
             };
             let frame = match chunk {
                 Chunk::Frame(frame) => {
@@ -90,7 +92,7 @@ pub async fn serve<P: Protocol, S: AsyncRead + AsyncWrite + Unpin>(
                     metrics.errors.increment(1);
                     tracing::debug!(%peer, protocol = %P::KIND, %error, "skipped bytes");
                     if errors > limits.error_budget {
-                        return Closed::ErrorBudget;
+                        break 'session Closed::ErrorBudget;
                     }
                     continue;
                 }
@@ -111,25 +113,34 @@ pub async fn serve<P: Protocol, S: AsyncRead + AsyncWrite + Unpin>(
                     metrics.errors.increment(1);
                     tracing::debug!(%peer, protocol = %P::KIND, %error, frame = %hex(&frame), "undecodable frame");
                     if errors > limits.error_budget {
-                        return Closed::ErrorBudget;
+                        break 'session Closed::ErrorBudget;
                     }
                     continue;
                 }
             };
-            let rows = match rows_for(&shared, P::KIND.name(), session.device_id, &messages, &frame, &peer_text).await {
-                Ok(rows) => rows,
-                Err(Refused::Unregistered) => return Closed::Unregistered,
-                Err(Refused::Lookup) => return Closed::WriteFailed,
-            };
+            let mut rows =
+                match rows_for(&shared, P::KIND.name(), session.device_id, &messages, &frame, &peer_text).await {
+                    Ok(rows) => rows,
+                    Err(Refused::Unregistered) => break 'session Closed::Unregistered,
+                    Err(Refused::Lookup) => break 'session Closed::WriteFailed,
+                };
+            let mut came_online = None;
+            if let (None, Some(id)) = (online, session.device_id) {
+                if let Ok(Some(key)) = shared.registry.lookup(&id).await {
+                    rows.add_presence(key, Utc::now(), P::KIND, true, "connected");
+                    came_online = Some(key);
+                }
+            }
             if let Err(error) = shared.writer.write(rows).await {
                 tracing::warn!(%peer, %error, "rows not durable: closing without acknowledging");
-                return Closed::WriteFailed;
+                break 'session Closed::WriteFailed;
             }
+            online = online.or(came_online);
             reply.clear();
             P::write_reply(&ack, &mut session, Utc::now(), &mut reply);
             if !reply.is_empty() {
                 if let Err(e) = socket.write_all(&reply).await {
-                    return Closed::Io(e.to_string());
+                    break 'session Closed::Io(e.to_string());
                 }
             }
         }
@@ -138,15 +149,29 @@ pub async fn serve<P: Protocol, S: AsyncRead + AsyncWrite + Unpin>(
         }
         let read = tokio::select! {
             read = tokio::time::timeout(idle, socket.read_buf(&mut buf)) => read,
-            _ = shutdown.changed() => return Closed::Shutdown,
+            _ = shutdown.changed() => break 'session Closed::Shutdown,
         };
         match read {
-            Err(_) => return Closed::Idle,
-            Ok(Err(e)) => return Closed::Io(e.to_string()),
-            Ok(Ok(0)) => return Closed::ByPeer,
+            Err(_) => break 'session Closed::Idle,
+            Ok(Err(e)) => break 'session Closed::Io(e.to_string()),
+            Ok(Ok(0)) => break 'session Closed::ByPeer,
             Ok(Ok(_)) => {}
         }
+    };
+    if let Some(key) = online {
+        let reason = match &closed {
+            Closed::ByPeer => "closed",
+            Closed::Idle => "idle",
+            Closed::Shutdown => "shutdown",
+            _ => "error",
+        };
+        let mut rows = Rows::default();
+        rows.add_presence(key, Utc::now(), P::KIND, false, reason);
+        if let Err(error) = shared.writer.write(rows).await {
+            tracing::warn!(%peer, %error, "offline event not written");
+        }
     }
+    closed
 }
 
 /// Why a frame's rows could not be built.

@@ -12,7 +12,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use chrono::{DateTime, Utc};
-use leasewatch_protocols::{Message, MessageKind};
+use leasewatch_protocols::{AttrKey, AttrValue, Message, MessageKind, ProtocolKind};
 use sqlx::{PgConnection, PgPool};
 use tokio::sync::{broadcast, mpsc, oneshot};
 
@@ -33,11 +33,13 @@ pub struct PositionRow {
     pub message: Message,
 }
 
-/// A device event row (login, logout, alarm without a fix, command reply).
+/// A device event row (login, logout, alarm without a fix, command reply, online, offline).
 #[derive(Debug, Clone, PartialEq)]
 pub struct EventRow {
     /// The registered device.
     pub device: DeviceKey,
+    /// The `kind` column: `login`, `logout`, `alarm`, `command_reply`, `online` or `offline`.
+    pub kind: &'static str,
     /// The event's time (the device's, else the server's).
     pub time: DateTime<Utc>,
     /// When the server received it.
@@ -97,9 +99,28 @@ impl Rows {
                 MessageKind::Login | MessageKind::Logout | MessageKind::Alarm | MessageKind::CommandReply
             );
             if kind_matters || !message.alarms.is_empty() {
-                self.events.push(EventRow { device, time: server_time, server_time, message: message.clone() });
+                let kind = event_kind(message.kind);
+                self.events.push(EventRow { device, kind, time: server_time, server_time, message: message.clone() });
             }
         }
+    }
+}
+
+impl Rows {
+    /// Adds a presence event: the device's session started (`online`) or ended (`offline`, with
+    /// why: `closed`, `idle`, `error`, `shutdown`).
+    pub fn add_presence(
+        &mut self,
+        device: DeviceKey,
+        time: DateTime<Utc>,
+        protocol: ProtocolKind,
+        online: bool,
+        reason: &'static str,
+    ) {
+        let mut message = Message::new(protocol, MessageKind::Heartbeat);
+        message.attributes.push(AttrKey::Name("reason"), AttrValue::Text(reason.to_owned()));
+        let kind = if online { "online" } else { "offline" };
+        self.events.push(EventRow { device, kind, time, server_time: time, message });
     }
 }
 
@@ -335,7 +356,7 @@ impl Buffers {
                     .row(6)
                     .int8(row.device)
                     .timestamptz(row.time)
-                    .text(event_kind(row.message.kind))
+                    .text(row.kind)
                     .timestamptz(row.server_time)
                     .int4(row.message.alarms.bits() as i32)
                     .jsonb(&json);

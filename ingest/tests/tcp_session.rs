@@ -105,6 +105,35 @@ async fn positions_are_acknowledged_after_commit_and_resends_are_stored_once(poo
 }
 
 #[sqlx::test(migrator = "leasewatch_ingest::MIGRATOR")]
+async fn a_session_start_and_end_are_online_and_offline_events(pool: PgPool) {
+    register(&pool, "864717003283581").await;
+    let (address, _stop) = start(&pool, UnknownDevices::Quarantine).await;
+    let mut device = TcpStream::connect(address).await.unwrap();
+    let mut frame = Vec::new();
+    gt06::device::login(&DeviceId::new(b"864717003283581").unwrap(), 1, &mut frame);
+    device.write_all(&frame).await.unwrap();
+    reply(&mut device).await;
+    drop(device);
+    let mut kinds = Vec::new();
+    for _ in 0..50 {
+        kinds = sqlx::query_as::<_, (String, serde_json::Value)>(
+            "SELECT kind, attributes FROM device_events ORDER BY time, kind",
+        )
+        .fetch_all(&pool)
+        .await
+        .unwrap();
+        if kinds.iter().any(|(k, _)| k == "offline") {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    let names: Vec<&str> = kinds.iter().map(|(k, _)| k.as_str()).collect();
+    assert!(names.contains(&"online") && names.contains(&"login"), "{names:?}");
+    let offline = kinds.iter().find(|(k, _)| k == "offline").expect("an offline event");
+    assert_eq!(offline.1["reason"], "closed");
+}
+
+#[sqlx::test(migrator = "leasewatch_ingest::MIGRATOR")]
 async fn an_unregistered_device_lands_in_quarantine_never_in_positions(pool: PgPool) {
     let (address, _stop) = start(&pool, UnknownDevices::Quarantine).await;
     let mut device = TcpStream::connect(address).await.unwrap();
