@@ -129,7 +129,8 @@ impl Promoter for IngestPromoter {
     }
 }
 
-/// Upkeep, hourly and idempotent: daily partitions ahead of today, retention, the admin API's
+/// Upkeep, hourly and idempotent: daily partitions ahead of today, retention, daily distance
+/// and online time per device, the admin API's
 /// expired sessions and idempotency keys, and the books' daily job through yesterday.
 async fn maintain(pool: sqlx::PgPool, config: leasewatch_ingest::config::IngestConfig, utc_offset_hours: i32) {
     let mut tick = tokio::time::interval(Duration::from_secs(3600));
@@ -144,6 +145,10 @@ async fn maintain(pool: sqlx::PgPool, config: leasewatch_ingest::config::IngestC
             Ok(0) => {}
             Ok(dropped) => tracing::info!(dropped, "expired partitions dropped"),
             Err(e) => tracing::warn!(error = %e, "could not apply retention"),
+        }
+        // Yesterday too: late and backlogged fixes still arrive after midnight.
+        if let Err(e) = leasewatch_ingest::db::refresh_daily(&pool, today - chrono::Duration::days(1), today).await {
+            tracing::warn!(error = %e, "could not refresh daily distance and online time");
         }
         if let Err(e) = leasewatch_admin::bootstrap::housekeeping(&pool).await {
             tracing::warn!(error = %e, "could not expire sessions and idempotency keys");

@@ -57,6 +57,12 @@ pub async fn ensure_partitions(pool: &PgPool, first: NaiveDate, last: NaiveDate)
     Ok(sqlx::query_scalar("SELECT leasewatch_ensure_partitions($1, $2)").bind(first).bind(last).fetch_one(pool).await?)
 }
 
+/// Recomputes daily distance and online time per device for the days `[first, last]`; returns
+/// the rows written.
+pub async fn refresh_daily(pool: &PgPool, first: NaiveDate, last: NaiveDate) -> Result<i32, DbError> {
+    Ok(sqlx::query_scalar("SELECT leasewatch_refresh_daily($1, $2)").bind(first).bind(last).fetch_one(pool).await?)
+}
+
 /// Whether `positions` is a TimescaleDB hypertable.
 pub async fn is_timescale(pool: &PgPool) -> Result<bool, DbError> {
     Ok(sqlx::query_scalar("SELECT (SELECT relkind FROM pg_class WHERE oid = 'positions'::regclass) <> 'p'")

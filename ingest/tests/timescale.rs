@@ -88,4 +88,8 @@ async fn migrations_and_the_writers_merge_work_on_timescaledb_hypertables() {
         .await
         .unwrap();
     assert!((last - 120.49).abs() < 1e-9);
+    // The daily figures come from the hypertable by the same query as on plain PostgreSQL.
+    let day = DateTime::<Utc>::from_timestamp(1_767_225_600, 0).unwrap().date_naive();
+    let written = leasewatch_ingest::db::refresh_daily(&pool, day, day + chrono::Duration::days(3)).await.unwrap();
+    assert!(written >= 2, "{written}");
 }

@@ -67,3 +67,45 @@ async fn batches_written_while_the_database_is_down_are_spooled_then_replayed_on
     assert_eq!(std::fs::metadata(&config.spool_path).unwrap().len(), 0, "the spool is empty again");
     let _ = std::fs::remove_dir_all(&dir);
 }
+
+#[sqlx::test(migrator = "leasewatch_ingest::MIGRATOR")]
+async fn daily_distance_and_online_time_come_from_consecutive_fixes(pool: PgPool) {
+    let fixes = [
+        ("2026-03-01T00:00:00Z", 30.00, true),
+        ("2026-03-01T00:01:00Z", 30.01, true),
+        ("2026-03-01T00:02:00Z", 30.02, true),
+        // An invalid fix is not a place the vehicle was.
+        ("2026-03-01T00:02:30Z", 45.00, false),
+        // Silent for an hour: the distance counts, the gap is not online time.
+        ("2026-03-01T01:02:00Z", 30.03, true),
+        ("2026-03-02T00:00:00Z", 31.00, true),
+    ];
+    for (time, lat, valid) in fixes {
+        sqlx::query(
+            "INSERT INTO positions (device_id, fix_time, server_time, latitude, longitude, speed_kmh, course, valid)
+             VALUES (1, $1::timestamptz, now(), $2, 120.0, 0, 0, $3)",
+        )
+        .bind(time)
+        .bind(lat)
+        .bind(valid)
+        .execute(&pool)
+        .await
+        .unwrap();
+    }
+    let day = |d| chrono::NaiveDate::from_ymd_opt(2026, 3, d).unwrap();
+    let written = leasewatch_ingest::db::refresh_daily(&pool, day(1), day(2)).await.unwrap();
+    assert_eq!(written, 2);
+    let (positions, distance, online): (i32, f64, i32) =
+        sqlx::query_as("SELECT positions, distance_m, online_seconds FROM device_daily WHERE day = '2026-03-01'")
+            .fetch_one(&pool)
+            .await
+            .unwrap();
+    // Three steps of 0.01° of latitude: 1,111.95 m each on the mean Earth radius.
+    assert_eq!(positions, 4);
+    assert!((distance - 3.0 * 1111.95).abs() < 1.0, "{distance}");
+    assert_eq!(online, 120);
+    // Recomputing gives the same rows, not more.
+    assert_eq!(leasewatch_ingest::db::refresh_daily(&pool, day(1), day(2)).await.unwrap(), 2);
+    let rows: i64 = sqlx::query_scalar("SELECT count(*) FROM device_daily").fetch_one(&pool).await.unwrap();
+    assert_eq!(rows, 2);
+}
