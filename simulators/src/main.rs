@@ -47,6 +47,37 @@ enum Command {
         #[arg(long)]
         devices: usize,
     },
+    /// Play a scenario as one GT06 device over TCP (for the monitor): power cut, tamper, offline,
+    /// leaving the province, dwelling at a point, towing; ends with a JSON summary.
+    Scenario {
+        /// What happens.
+        #[arg(long, value_enum)]
+        scenario: leasewatch_simulators::scenario::Scenario,
+        /// The daemon's GT06 listener.
+        #[arg(long)]
+        target: std::net::SocketAddr,
+        /// Index of the simulated device (as in `devices`).
+        #[arg(long, default_value_t = 0)]
+        device: usize,
+        /// Reporting intervals to play.
+        #[arg(long, default_value_t = 120)]
+        ticks: usize,
+        /// Seconds between fixes.
+        #[arg(long, default_value_t = 10)]
+        interval: u64,
+        /// Start point, `lat,lon` (Shenzhen by default).
+        #[arg(long, default_value = "22.5431,114.0579")]
+        start: String,
+        /// Target point of leave-province and dwell, `lat,lon` (Changsha by default).
+        #[arg(long, default_value = "28.2282,112.9388")]
+        to: String,
+        /// Seconds of silence in the offline scenario.
+        #[arg(long, default_value_t = 3600)]
+        silence: i64,
+        /// Take real time (intervals and silences) instead of sending as fast as acknowledged.
+        #[arg(long)]
+        realtime: bool,
+    },
     /// Drive a fixed offered rate of positions from many devices over TCP; ends with a JSON summary.
     Load {
         /// gt06, jt808 or teltonika.
@@ -79,8 +110,31 @@ enum Command {
     },
 }
 
+/// `lat,lon` → numbers.
+fn point(text: &str) -> anyhow::Result<(f64, f64)> {
+    let (lat, lon) = text.split_once(',').context("a point is `lat,lon`")?;
+    Ok((lat.trim().parse().context("latitude")?, lon.trim().parse().context("longitude")?))
+}
+
 fn main() -> anyhow::Result<()> {
     match Cli::parse().command {
+        Command::Scenario { scenario, target, device, ticks, interval, start, to, silence, realtime } => {
+            let (lat, lon) = point(&start)?;
+            let to = point(&to)?;
+            let now = chrono::Utc::now() - chrono::Duration::seconds(ticks as i64 * interval as i64 + silence);
+            let mut track = leasewatch_simulators::track::Track::new(device as u64 + 1, now, lat, lon, interval as i64);
+            let steps = leasewatch_simulators::scenario::plan(scenario, &mut track, ticks, to, silence);
+            let imei = fleet::device_id(ProtocolKind::Gt06, device);
+            let runtime = tokio::runtime::Builder::new_current_thread().enable_all().build()?;
+            let sent = runtime
+                .block_on(leasewatch_simulators::scenario::run_gt06(target, &imei, &steps, interval, realtime))
+                .context("the scenario could not be played")?;
+            println!(
+                "{}",
+                serde_json::json!({"scenario": format!("{scenario:?}"), "imei": imei.as_str(), "sent": sent})
+            );
+            Ok(())
+        }
         Command::Devices { protocol, devices } => {
             print!("{}", fleet::devices_csv(protocol, devices));
             Ok(())

@@ -43,6 +43,59 @@ impl Track {
         (self.state >> 11) as f64 / (1_u64 << 53) as f64
     }
 
+    /// Where the vehicle is.
+    pub fn location(&self) -> (f64, f64) {
+        (self.latitude, self.longitude)
+    }
+
+    /// Advances one interval driving straight towards `latitude`/`longitude` at `speed_kmh`
+    /// (stopping there), and returns the fix.
+    pub fn drive_towards(&mut self, latitude: f64, longitude: f64, speed_kmh: f64) -> Position {
+        self.time += Duration::seconds(self.interval_s);
+        let north = (latitude - self.latitude) * METRES_PER_DEGREE;
+        let east = (longitude - self.longitude) * METRES_PER_DEGREE * self.latitude.to_radians().cos().max(0.01);
+        let remaining = north.hypot(east);
+        let step = speed_kmh / 3.6 * self.interval_s as f64;
+        if remaining <= step {
+            self.latitude = latitude;
+            self.longitude = longitude;
+            self.speed_kmh = if remaining > 1.0 { speed_kmh } else { 0.0 };
+        } else {
+            self.latitude += north / remaining * step / METRES_PER_DEGREE;
+            self.longitude +=
+                east / remaining * step / (METRES_PER_DEGREE * self.latitude.to_radians().cos().max(0.01));
+            self.speed_kmh = speed_kmh;
+            self.heading = east.atan2(north).to_degrees().rem_euclid(360.0);
+        }
+        self.fix()
+    }
+
+    /// Advances one interval standing still, and returns the fix.
+    pub fn stay(&mut self) -> Position {
+        self.time += Duration::seconds(self.interval_s);
+        self.speed_kmh = 0.0;
+        self.fix()
+    }
+
+    /// Advances the clock by `seconds` without a fix (the device was silent).
+    pub fn skip(&mut self, seconds: i64) {
+        self.time += Duration::seconds(seconds);
+    }
+
+    fn fix(&mut self) -> Position {
+        Position {
+            fix_time: self.time,
+            latitude: self.latitude,
+            longitude: self.longitude,
+            speed_kmh: self.speed_kmh.round(),
+            course: self.heading.round() % 360.0,
+            altitude: Some(20.0 + (self.random() * 30.0).round()),
+            satellites: Some(6 + (self.random() * 8.0) as u8),
+            valid: true,
+            cell: Some(CellInfo { mcc: 460, mnc: 0, lac: 0x2866, cell_id: 0x0E_EE0C }),
+        }
+    }
+
     /// Advances one reporting interval and returns the fix.
     pub fn next_fix(&mut self) -> Position {
         self.time += Duration::seconds(self.interval_s);
@@ -63,17 +116,7 @@ impl Track {
             let scale = METRES_PER_DEGREE * self.latitude.to_radians().cos().max(0.01);
             self.longitude = (self.longitude + metres * rad.sin() / scale + 540.0).rem_euclid(360.0) - 180.0;
         }
-        Position {
-            fix_time: self.time,
-            latitude: self.latitude,
-            longitude: self.longitude,
-            speed_kmh: self.speed_kmh.round(),
-            course: self.heading.round() % 360.0,
-            altitude: Some(20.0 + (self.random() * 30.0).round()),
-            satellites: Some(6 + (self.random() * 8.0) as u8),
-            valid: true,
-            cell: Some(CellInfo { mcc: 460, mnc: 0, lac: 0x2866, cell_id: 0x0E_EE0C }),
-        }
+        self.fix()
     }
 }
 
