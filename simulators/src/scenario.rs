@@ -225,8 +225,8 @@ mod tests {
     fn leaving_the_province_heads_for_the_target() {
         let target = (23.13, 113.26);
         let steps = plan(Scenario::LeaveProvince, &mut track(), 300, target, 0);
-        let first = fixes(&steps)[0].0.clone();
-        let last = fixes(&steps).last().map(|(p, _)| (*p).clone()).unwrap_or(first.clone());
+        let first = *fixes(&steps)[0].0;
+        let last = fixes(&steps).last().map_or(first, |(p, _)| **p);
         let distance = |p: &Position| (p.latitude - target.0).hypot(p.longitude - target.1);
         assert!(distance(&last) < distance(&first) / 2.0);
     }
