@@ -95,7 +95,7 @@ pub fn parse_csv(input: impl std::io::Read) -> Result<Vec<NewDevice>, Vec<RowErr
         if DeviceId::new(row.imei.as_bytes()).is_none() {
             bad(format!("imei {:?} is not 1 to 24 letters and digits", row.imei));
         } else if row.protocol.parse::<ProtocolKind>().is_err() {
-            bad(format!("protocol {:?} is not gt06, jt808, teltonika or h02", row.protocol));
+            bad(format!("protocol {:?} is not gt06, jt808, teltonika, h02 or mqtt", row.protocol));
         } else if !matches!(row.kind.as_deref(), None | Some("") | Some("wired") | Some("wireless")) {
             bad(format!("kind {:?} is not wired or wireless", row.kind.as_deref().unwrap_or_default()));
         } else if let Some(first) = seen.insert(row.imei.clone(), line) {

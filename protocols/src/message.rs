@@ -54,8 +54,9 @@ impl std::str::FromStr for ProtocolKind {
     fn from_str(s: &str) -> Result<Self, Self::Err> {
         Self::ALL
             .into_iter()
+            .chain([Self::Mqtt])
             .find(|p| p.name().eq_ignore_ascii_case(s))
-            .ok_or_else(|| format!("unknown protocol {s:?} (expected gt06, jt808, teltonika or h02)"))
+            .ok_or_else(|| format!("unknown protocol {s:?} (expected gt06, jt808, teltonika, h02 or mqtt)"))
     }
 }
 

@@ -47,6 +47,22 @@ enum Command {
         #[arg(long)]
         devices: usize,
     },
+    /// Run MQTT-native devices: each publishes a fix every interval on `devices/{imei}/telemetry`
+    /// (QoS 1); ends with a JSON summary. Register them with `devices -p mqtt`.
+    Mqtt {
+        /// The broker, host:port.
+        #[arg(long, default_value = "127.0.0.1:1883")]
+        broker: String,
+        /// Simulated devices, one client each.
+        #[arg(long)]
+        devices: usize,
+        /// Seconds between fixes of a device.
+        #[arg(long, default_value_t = 1)]
+        interval: u64,
+        /// Seconds to run.
+        #[arg(long, default_value_t = 60)]
+        duration: u64,
+    },
     /// Play a scenario as one GT06 device over TCP (for the monitor): power cut, tamper, offline,
     /// leaving the province, dwelling at a point, towing; ends with a JSON summary.
     Scenario {
@@ -118,6 +134,22 @@ fn point(text: &str) -> anyhow::Result<(f64, f64)> {
 
 fn main() -> anyhow::Result<()> {
     match Cli::parse().command {
+        Command::Mqtt { broker, devices, interval, duration } => {
+            let (host, port) = broker.rsplit_once(':').context("the broker is host:port")?;
+            let port: u16 = port.parse().context("the broker's port")?;
+            let runtime = tokio::runtime::Builder::new_multi_thread().enable_all().build()?;
+            let start = chrono::Utc::now() - chrono::Duration::seconds(duration as i64);
+            let summary = runtime.block_on(leasewatch_simulators::mqtt::run(
+                host,
+                port,
+                devices,
+                std::time::Duration::from_secs(interval.max(1)),
+                std::time::Duration::from_secs(duration),
+                start,
+            ));
+            println!("{}", serde_json::to_string(&summary)?);
+            Ok(())
+        }
         Command::Scenario { scenario, target, device, ticks, interval, start, to, silence, realtime } => {
             let (lat, lon) = point(&start)?;
             let to = point(&to)?;
