@@ -102,11 +102,22 @@ pub async fn reverse(db: &mut PgConnection, receipt: i64) -> Result<(), ApiError
     if status != "written_off" {
         return Err(ApiError::invalid_state(format!("the receipt is {status}, not written off")));
     }
+    let active: bool = sqlx::query_scalar("SELECT status = 'active' FROM contracts WHERE id = $1")
+        .bind(contract)
+        .fetch_one(&mut *db)
+        .await?;
+    if !active {
+        return Err(ApiError::invalid_state("the contract is no longer active: its write-offs stay as they are"));
+    }
+    // Net of earlier reversals: a receipt reversed, claimed again and reversed again undoes only
+    // its latest write-off.
     let allocated: Vec<(i64, Decimal, String)> = sqlx::query_as(
-        "SELECT a.receivable_id, a.amount, r.component FROM allocations a JOIN receivables r ON r.id = a.receivable_id
-         WHERE a.receipt_id = $1 AND a.source = 'receipt'",
+        "SELECT a.receivable_id, sum(a.amount), min(r.component) FROM allocations a JOIN receivables r ON r.id = a.receivable_id
+         WHERE a.receipt_id = $1 AND a.source IN ('receipt', 'reversal') AND r.contract_id = $2
+         GROUP BY a.receivable_id HAVING sum(a.amount) > 0",
     )
     .bind(receipt)
+    .bind(contract)
     .fetch_all(&mut *db)
     .await?;
     let to_items: Decimal = allocated.iter().map(|a| a.1).sum();

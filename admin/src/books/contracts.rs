@@ -415,7 +415,7 @@ async fn upsert_customers(
          ), keyed AS (
              INSERT INTO customers (kind, name, id_number_sealed, id_number_index, phone_sealed, region_id)
              SELECT kind, name, sealed, index, phone, region FROM distinct_keyed
-             ON CONFLICT (id_number_index) DO UPDATE SET name = EXCLUDED.name
+             ON CONFLICT (id_number_index) DO UPDATE SET id_number_index = customers.id_number_index
              RETURNING id, id_number_index
          ), unkeyed AS (
              INSERT INTO customers (kind, name, phone_sealed, region_id)
@@ -620,10 +620,18 @@ pub async fn activate(db: &mut PgConnection, contract: i64, disbursed_on: NaiveD
     .bind(terms.deposit)
     .execute(&mut *db)
     .await?;
-    sqlx::query("UPDATE vehicles SET status = 'financed', version = version + 1 WHERE id = $1")
+    if let Some(vehicle) = vehicle {
+        let reserved = sqlx::query(
+            "UPDATE vehicles SET status = 'financed', version = version + 1 WHERE id = $1 AND status = 'in_stock'",
+        )
         .bind(vehicle)
         .execute(&mut *db)
-        .await?;
+        .await?
+        .rows_affected();
+        if reserved == 0 {
+            return Err(ApiError::invalid_state("the vehicle is no longer in stock: another contract financed it"));
+        }
+    }
     let book = |kind, entries| Posting {
         kind,
         contract_id: Some(contract),

@@ -107,9 +107,10 @@ pub async fn run_day(db: &mut PgConnection, day: NaiveDate) -> Result<DaySummary
     let rows: Vec<Overdue> = sqlx::query_as(
         "SELECT r.contract_id,
                 min(r.due_date) FILTER (WHERE r.component <> 'penalty') AS oldest,
-                COALESCE(sum(r.amount - r.paid) FILTER (WHERE r.component = 'principal'), 0) AS principal,
-                COALESCE(sum(r.amount - r.paid) FILTER (WHERE r.component = 'interest'), 0) AS interest,
-                COALESCE(sum(r.amount - r.paid) FILTER (WHERE r.component = 'fee'), 0) AS fee,
+                -- What falls due today is not overdue yet.
+                COALESCE(sum(r.amount - r.paid) FILTER (WHERE r.component = 'principal' AND r.due_date < $1), 0) AS principal,
+                COALESCE(sum(r.amount - r.paid) FILTER (WHERE r.component = 'interest' AND r.due_date < $1), 0) AS interest,
+                COALESCE(sum(r.amount - r.paid) FILTER (WHERE r.component = 'fee' AND r.due_date < $1), 0) AS fee,
                 COALESCE(sum(r.amount - r.paid) FILTER (WHERE r.component = 'penalty'), 0) AS penalty,
                 min(c.bucket) AS bucket, min(c.hold_until) AS hold_until,
                 (array_agg(p.rules))[1] AS rules
@@ -163,7 +164,8 @@ pub async fn run_day(db: &mut PgConnection, day: NaiveDate) -> Result<DaySummary
 async fn apply_credit(db: &mut PgConnection, day: NaiveDate) -> Result<Decimal, ApiError> {
     let holders: Vec<(i64, Decimal)> = sqlx::query_as(
         "SELECT c.id, c.credit FROM contracts c WHERE c.status = 'active' AND c.credit > 0
-           AND EXISTS (SELECT 1 FROM receivables r WHERE r.contract_id = c.id AND r.paid < r.amount AND r.due_date <= $1)",
+           AND EXISTS (SELECT 1 FROM receivables r WHERE r.contract_id = c.id AND r.paid < r.amount AND r.due_date <= $1)
+         ORDER BY c.id FOR UPDATE OF c",
     )
     .bind(day)
     .fetch_all(&mut *db)

@@ -39,11 +39,27 @@ pub struct StatementRow {
 
 /// Parses a statement; every bad line is reported.
 pub fn parse_statement(text: impl std::io::Read) -> Result<Vec<StatementRow>, Vec<LineError>> {
+    // Flexible so that trailing optional columns may be left off; a line with more fields than
+    // the header (an unquoted "3,816.20") is refused rather than read shifted.
     let mut reader = csv::ReaderBuilder::new().trim(csv::Trim::All).flexible(true).from_reader(text);
+    let headers = match reader.headers() {
+        Ok(h) => h.clone(),
+        Err(e) => return Err(vec![LineError { line: 1, message: e.to_string() }]),
+    };
     let mut rows = Vec::new();
     let mut errors = Vec::new();
-    for (i, record) in reader.deserialize::<StatementRow>().enumerate() {
+    for (i, record) in reader.records().enumerate() {
         let line = i as u64 + 2;
+        let record = match record {
+            Ok(r) if r.len() > headers.len() => {
+                let message =
+                    format!("{} fields for {} columns: quote amounts written with commas", r.len(), headers.len());
+                errors.push(LineError { line, message });
+                continue;
+            }
+            Ok(r) => r.deserialize::<StatementRow>(Some(&headers)),
+            Err(e) => Err(e),
+        };
         match record {
             Ok(row) if row.amount <= Decimal::ZERO => {
                 errors.push(LineError { line, message: "amount must be positive".into() })
@@ -134,7 +150,7 @@ pub async fn claim_by_remark(db: &mut PgConnection, ids: &[i64]) -> Result<u64, 
                FROM receipts r
                CROSS JOIN LATERAL regexp_split_to_table(coalesce(r.remark, '') || ' ' || coalesce(r.payer, ''),
                                                         '[[:space:],;:，；：。]+') AS word
-               JOIN contracts c ON c.number = word
+               JOIN contracts c ON c.number = word AND c.status = 'active'
                WHERE r.id = ANY($1) AND r.status = 'unclaimed'
                ORDER BY r.id, c.id) m
          WHERE r.id = m.id",
@@ -147,6 +163,13 @@ pub async fn claim_by_remark(db: &mut PgConnection, ids: &[i64]) -> Result<u64, 
 
 /// Claims receipt `receipt` to contract `contract` by hand.
 pub async fn claim(db: &mut PgConnection, receipt: i64, contract: i64) -> Result<(), ApiError> {
+    let active: Option<bool> = sqlx::query_scalar("SELECT status = 'active' FROM contracts WHERE id = $1")
+        .bind(contract)
+        .fetch_optional(&mut *db)
+        .await?;
+    if active != Some(true) {
+        return Err(ApiError::invalid_state("receipts are claimed to active contracts only"));
+    }
     let updated =
         sqlx::query("UPDATE receipts SET contract_id = $2, status = 'claimed' WHERE id = $1 AND status = 'unclaimed'")
             .bind(receipt)
@@ -340,6 +363,11 @@ pub async fn write_off(db: &mut PgConnection, ids: &[i64]) -> Result<u64, ApiErr
     .await?;
     let Some(latest) = receipts.iter().map(|r| r.2).max() else { return Ok(0) };
     let contracts: Vec<i64> = receipts.iter().map(|r| r.1).collect();
+    // The daily job and other write-offs wait: credit and items are read and changed together.
+    sqlx::query("SELECT 1 FROM contracts WHERE id = ANY($1) ORDER BY id FOR UPDATE")
+        .bind(&contracts)
+        .execute(&mut *db)
+        .await?;
     let mut items = open_items(db, &contracts, latest).await?;
     let mut batch = Batch::for_contracts(db, &contracts).await?;
     for (receipt, contract, on, amount) in &receipts {
@@ -409,6 +437,9 @@ mod tests {
         let errors = parse_statement(text.as_bytes()).unwrap_err();
         assert_eq!(errors.iter().map(|e| e.line).collect::<Vec<_>>(), [3, 4]);
         let rows = parse_statement("reference,date,amount\nA1,2024-03-15,10\n".as_bytes()).unwrap();
+        let shifted =
+            parse_statement("reference,date,amount,payer,remark\nA1,2024-03-15,3,816.20,张三,HT-1\n".as_bytes());
+        assert_eq!(shifted.unwrap_err()[0].line, 2);
         assert_eq!(rows[0].amount, Decimal::TEN);
     }
 }

@@ -54,6 +54,12 @@ pub async fn quote(db: &mut PgConnection, contract: i64, date: NaiveDate) -> Res
     let mut quote = settlement::quote(&position, date, &fee_rule, terms.0.rounding);
     // Principal of future periods already paid (a prepayment) is not owed again.
     quote.remaining_principal -= prepaid;
+    // The early-termination fee is on the principal actually settled early.
+    quote.fee = if quote.remaining_principal > Decimal::ZERO {
+        terms.0.rounding.cents(quote.remaining_principal * fee_rule.rate).max(fee_rule.minimum)
+    } else {
+        Decimal::ZERO
+    };
     let owed = quote.remaining_principal + quote.accrued_interest + quote.overdue + quote.penalty + quote.fee;
     quote.deposit_offset = held.min(owed);
     quote.total = owed - quote.deposit_offset;

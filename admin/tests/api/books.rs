@@ -77,7 +77,8 @@ impl Model {
         }
         let open: Vec<_> = self.installments.iter().filter(|i| i.0 <= day && i.1 + i.2 > Decimal::ZERO).collect();
         let dpd = open.first().map_or(0, |i| u32::try_from((day - i.0).num_days()).unwrap());
-        let overdue: Decimal = open.iter().map(|i| i.1 + i.2).sum();
+        // What falls due today is not overdue yet.
+        let overdue: Decimal = open.iter().filter(|i| i.0 < day).map(|i| i.1 + i.2).sum();
         if dpd > 3 {
             let days = if dpd == 4 { dec!(4) } else { dec!(1) };
             self.penalty_accrued += (overdue * dec!(0.0005) * days)
