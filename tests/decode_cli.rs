@@ -103,5 +103,5 @@ fn a_line_that_is_not_hex_is_reported_and_the_next_is_decoded() {
 fn an_unknown_protocol_is_refused_with_the_list_of_known_ones() {
     let (_, stderr, ok) = leasewatch(&["decode", "-p", "tk103", "--hex", "00"], b"");
     assert!(!ok);
-    assert!(stderr.contains("gt06, jt808, teltonika or h02"), "{stderr}");
+    assert!(stderr.contains("gt06, jt808, teltonika, h02 or mqtt"), "{stderr}");
 }
