@@ -330,3 +330,64 @@ async fn ten_thousand_contracts_and_a_ten_thousand_line_statement_are_imported_m
     .unwrap();
     assert_eq!(unbalanced, 0);
 }
+
+#[sqlx::test(migrations = "../migrations")]
+async fn settling_early_returns_interest_paid_for_later_periods(pool: PgPool) {
+    let vault = Vault::from_base64(&Vault::generate_key().unwrap()).unwrap();
+    let today = chrono::Utc::now().date_naive();
+    let start = today - Duration::days(40);
+    // Three installments paid although one has fallen due: two were paid ahead.
+    let csv = format!(
+        "number,region,principal,annual_rate,term,method,start_date,paid_periods\nHT-9,HQ,12000,0.12,12,equal-installment,{start},3\n"
+    );
+    let rows = contracts::parse_csv(csv.as_bytes()).unwrap();
+    let mut tx = pool.begin().await.unwrap();
+    contracts::import(&mut tx, &vault, &rows).await.unwrap();
+    tx.commit().await.unwrap();
+    let id: i64 = sqlx::query_scalar("SELECT id FROM contracts WHERE number = 'HT-9'").fetch_one(&pool).await.unwrap();
+    let prepaid_interest: Decimal = sqlx::query_scalar(
+        "SELECT sum(paid) FROM receivables WHERE contract_id = $1 AND component = 'interest' AND due_date > $2",
+    )
+    .bind(id)
+    .bind(today)
+    .fetch_one(&pool)
+    .await
+    .unwrap();
+    assert!(prepaid_interest > Decimal::ZERO);
+    let mut db = pool.acquire().await.unwrap();
+    let quote = leasewatch_admin::books::settlement::quote(&mut db, id, today).await.unwrap();
+    drop(db);
+    // The customer pays exactly the quote; the prepaid interest is counted as held.
+    sqlx::query("INSERT INTO receiving_accounts (code, bank, name) VALUES ('A', 'B', 'C')")
+        .execute(&pool)
+        .await
+        .unwrap();
+    let statement = format!("reference,date,amount,payer,remark\nS-1,{today},{},x,HT-9\n", quote.total);
+    let mut tx = pool.begin().await.unwrap();
+    receipts::import_statement(&mut tx, "A", &receipts::parse_statement(statement.as_bytes()).unwrap()).await.unwrap();
+    leasewatch_admin::books::settlement::execute(&mut tx, id, today).await.unwrap();
+    tx.commit().await.unwrap();
+    let (open, status): (Decimal, String) = sqlx::query_as(
+        "SELECT (SELECT sum(amount - paid) FROM receivables WHERE contract_id = $1), (SELECT status FROM contracts WHERE id = $1)",
+    )
+    .bind(id)
+    .fetch_one(&pool)
+    .await
+    .unwrap();
+    assert_eq!((open, status.as_str()), (Decimal::ZERO, "settled"));
+    let unbalanced: i64 = sqlx::query_scalar(
+        "SELECT count(*) FROM (SELECT transaction_id FROM ledger_entries GROUP BY 1 HAVING sum(debit) <> sum(credit)) t",
+    )
+    .fetch_one(&pool)
+    .await
+    .unwrap();
+    assert_eq!(unbalanced, 0);
+    let returned: Decimal = sqlx::query_scalar(
+        "SELECT COALESCE(sum(e.debit), 0) FROM ledger_entries e JOIN ledger_transactions t ON t.id = e.transaction_id
+         WHERE t.kind = 'prepaid_interest_returned' AND e.account = 'interest_income'",
+    )
+    .fetch_one(&pool)
+    .await
+    .unwrap();
+    assert_eq!(returned, prepaid_interest, "the interest paid ahead is not kept as income");
+}
