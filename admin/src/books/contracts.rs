@@ -191,6 +191,21 @@ pub async fn import(db: &mut PgConnection, vault: &Vault, rows: &[ContractRow]) 
             format!("contract {}: no region has the code {}", row.number, row.region),
         ));
     }
+    // A vehicle already financed, repossessed or disposed of cannot back another contract.
+    let vins: Vec<String> =
+        rows.iter().filter_map(|r| r.vin.as_deref()).filter(|v| !v.is_empty()).map(str::to_ascii_uppercase).collect();
+    let taken: Option<(String, String)> =
+        sqlx::query_as("SELECT vin, status FROM vehicles WHERE vin = ANY($1) AND status <> 'in_stock' LIMIT 1")
+            .bind(&vins)
+            .fetch_optional(&mut *db)
+            .await?;
+    if let Some((vin, status)) = taken {
+        return Err(ApiError::invalid("vin", format!("the vehicle {vin} is {status}, not in stock")));
+    }
+    let mut seen = std::collections::HashSet::new();
+    if let Some(vin) = vins.iter().find(|v| !seen.insert(*v)) {
+        return Err(ApiError::invalid("vin", format!("the vehicle {vin} backs two contracts in this import")));
+    }
     let customers = upsert_customers(db, vault, &rows, &regions).await?;
     let vehicles = upsert_vehicles(db, &rows, &regions).await?;
     let ids: Vec<i64> =
