@@ -26,7 +26,9 @@ pub const DEPOSIT_OFFSET: &str = "deposit_offset";
 
 /// `state` with the hooks of this module registered.
 pub fn register(state: AppState) -> AppState {
-    state.with_hook(REVERSAL, Arc::new(Reversal)).with_hook(DEPOSIT_OFFSET, Arc::new(DepositOffset))
+    state
+        .with_hook(REVERSAL, Arc::new(WhenApproved::Reverse))
+        .with_hook(DEPOSIT_OFFSET, Arc::new(WhenApproved::OffsetDeposit))
 }
 
 /// Submits a request of `kind` on `subject` into the workflow of the same key; 422 when the
@@ -71,11 +73,17 @@ fn subject(instance: &Instance) -> Result<i64, ApiError> {
         .map_err(|_| ApiError::Internal(format!("subject id {} is not a number", instance.subject_id)))
 }
 
-/// Undoes a receipt's write-off when approved: items are open again, credit it created is taken
-/// back, and the money returns to unapplied receipts for a correct claim.
-struct Reversal;
+/// What an approved request carries out on its subject.
+#[derive(Debug, Clone, Copy)]
+enum WhenApproved {
+    /// Undo a receipt's write-off: items are open again, credit it created is taken back, and the
+    /// money returns to unapplied receipts for a correct claim.
+    Reverse,
+    /// Offset the deposit against everything due.
+    OffsetDeposit,
+}
 
-impl FinishHook for Reversal {
+impl FinishHook for WhenApproved {
     fn finished<'a>(
         &'a self,
         tx: &'a mut PgConnection,
@@ -86,7 +94,11 @@ impl FinishHook for Reversal {
             if outcome != Outcome::Approved {
                 return Ok(());
             }
-            reverse(tx, subject(instance)?).await
+            let subject = subject(instance)?;
+            match self {
+                Self::Reverse => reverse(tx, subject).await,
+                Self::OffsetDeposit => offset_deposit(tx, subject).await.map(|_| ()),
+            }
         })
     }
 }
@@ -185,25 +197,6 @@ pub async fn reverse(db: &mut PgConnection, receipt: i64) -> Result<(), ApiError
         .execute(db)
         .await?;
     Ok(())
-}
-
-/// Offsets the deposit against everything due when approved.
-struct DepositOffset;
-
-impl FinishHook for DepositOffset {
-    fn finished<'a>(
-        &'a self,
-        tx: &'a mut PgConnection,
-        instance: &'a Instance,
-        outcome: Outcome,
-    ) -> Pin<Box<dyn Future<Output = Result<(), ApiError>> + Send + 'a>> {
-        Box::pin(async move {
-            if outcome != Outcome::Approved {
-                return Ok(());
-            }
-            offset_deposit(tx, subject(instance)?).await.map(|_| ())
-        })
-    }
 }
 
 /// Applies the deposit held by `contract` to its items due today; returns the amount applied.

@@ -223,12 +223,19 @@ impl Columns {
             let from = buckets.name(u32::try_from(bucket).unwrap_or(0));
             event_detail.push(serde_json::json!({"from": from, "to": "M0", "dpd": 0}));
         }
+        // The day's figures on each contract, and in its history while it is past due.
         sqlx::query(
-            "UPDATE contracts c SET dpd = t.dpd, bucket = t.bucket, overdue_amount = t.overdue,
-                 penalty_open = t.penalty_open, as_of = $1
-             FROM unnest($2::bigint[], $3::int[], $4::int[], $5::numeric[], $6::numeric[])
-                 AS t(id, dpd, bucket, overdue, penalty_open)
-             WHERE c.id = t.id",
+            "WITH t AS (
+                 SELECT * FROM unnest($2::bigint[], $3::int[], $4::int[], $5::numeric[], $6::numeric[])
+                     AS t(id, dpd, bucket, overdue, penalty_open)
+             ), updated AS (
+                 UPDATE contracts c SET dpd = t.dpd, bucket = t.bucket, overdue_amount = t.overdue,
+                     penalty_open = t.penalty_open, as_of = $1
+                 FROM t WHERE c.id = t.id
+             )
+             INSERT INTO delinquency_history (contract_id, as_of, dpd, bucket, overdue_amount, penalty)
+             SELECT id, $1, dpd, bucket, overdue, penalty_open FROM t WHERE dpd > 0
+             ON CONFLICT (contract_id, as_of) DO NOTHING",
         )
         .bind(day)
         .bind(&self.contract)
@@ -247,21 +254,6 @@ impl Columns {
         .bind(&self.penalty_contract)
         .bind(&self.penalty_due)
         .bind(&self.penalty_amount)
-        .execute(&mut *db)
-        .await?;
-        sqlx::query(
-            "INSERT INTO delinquency_history (contract_id, as_of, dpd, bucket, overdue_amount, penalty)
-             SELECT contract, $1, dpd, bucket, overdue, penalty
-             FROM unnest($2::bigint[], $3::int[], $4::int[], $5::numeric[], $6::numeric[]) AS t(contract, dpd, bucket, overdue, penalty)
-             WHERE dpd > 0
-             ON CONFLICT (contract_id, as_of) DO NOTHING",
-        )
-        .bind(day)
-        .bind(&self.contract)
-        .bind(&self.dpd)
-        .bind(&self.bucket)
-        .bind(&self.overdue)
-        .bind(&self.penalty_open)
         .execute(&mut *db)
         .await?;
         sqlx::query(
