@@ -1,1 +1,22 @@
-//! leasewatch monitor: arrives with its own issue; the crate exists so that the workspace shows the architecture.
+//! leasewatch monitor: turns committed positions and device events, weighed with each lessee's
+//! payment status, into alerts, repossession tasks and device commands.
+//!
+//! - [`observation`]: what the monitor sees (one committed position or event).
+//! - [`rules`]: the rules, their thresholds, and scoped, versioned overrides.
+//! - [`places`]: distances, geofence shapes, risk locations, province boundaries.
+//! - [`watch`]: per-device and per-vehicle state and the rule evaluation (pure).
+//! - [`store`]: loading contracts, thresholds, places and last state from the database.
+//! - [`alerts`]: one open alert per vehicle and rule, its history, and `NOTIFY` to listeners.
+//! - [`tasks`]: repossession tasks proposed with the night parking place.
+//! - [`commands`]: device commands, the engine-cut safety rule, and reply matching.
+//! - [`engine`]: the task that runs it all.
+
+pub mod alerts;
+pub mod commands;
+pub mod engine;
+pub mod observation;
+pub mod places;
+pub mod rules;
+pub mod store;
+pub mod tasks;
+pub mod watch;

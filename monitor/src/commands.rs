@@ -1,0 +1,204 @@
+//! Commands to devices: engine cut and restore, locate now, reporting interval. Requests are rows
+//! of `device_commands` (made by the admin API; an engine cut only once its request is approved).
+//! The dispatcher sends queued commands through the device's live session, holds an engine cut
+//! until the latest fix shows the vehicle standing with the ignition off, leaves commands for
+//! offline devices queued until they connect, and matches replies by the serial the device echoes.
+//! Every change of a command's status is written to the audit log.
+
+use std::future::Future;
+use std::pin::Pin;
+
+use chrono::{DateTime, Duration, Utc};
+use leasewatch_protocols::Command;
+use serde_json::{Value, json};
+use sqlx::{PgConnection, PgPool};
+
+use crate::watch::{LastFix, Watch};
+
+/// A reply not received within this long marks the command failed.
+const REPLY_TIMEOUT_MIN: i64 = 10;
+
+/// Why a command could not be handed to a device.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum SendError {
+    /// No live session.
+    #[error("the device is not connected")]
+    NotConnected,
+    /// The protocol cannot carry it.
+    #[error("{0}")]
+    Unsupported(String),
+}
+
+/// Sends commands over devices' live sessions (the ingest side implements it).
+pub trait Downlink: Send + Sync {
+    /// Whether the device has a live session now.
+    fn connected(&self, device_id: i64) -> bool;
+    /// Writes `command` to the device; returns the serial its reply will echo.
+    fn send<'a>(
+        &'a self,
+        device_id: i64,
+        command: &'a Command,
+    ) -> Pin<Box<dyn Future<Output = Result<u16, SendError>> + Send + 'a>>;
+}
+
+/// The command a stored request stands for.
+pub fn parse(name: &str, params: &Value) -> Option<Command> {
+    match name {
+        "engine_cut" => Some(Command::EngineCut),
+        "engine_restore" => Some(Command::EngineRestore),
+        "locate_now" => Some(Command::LocateNow),
+        "set_interval" => {
+            let seconds = params.get("seconds")?.as_u64()?;
+            Some(Command::SetInterval { seconds: u32::try_from(seconds).ok()? })
+        }
+        _ => None,
+    }
+}
+
+/// Whether an engine cut may go now: the latest fix is recent enough to trust, shows speed 0,
+/// and the ignition off.
+pub fn safe_to_cut(last: Option<&LastFix>) -> bool {
+    last.is_some_and(|f| f.valid && f.speed_kmh < 1.0 && f.ignition == Some(false))
+}
+
+/// Moves a command to `status`, recording it in the audit log as the monitor.
+async fn transition(
+    conn: &mut PgConnection,
+    id: i64,
+    status: &str,
+    set: &str,
+    detail: Value,
+) -> Result<(), sqlx::Error> {
+    let sql = format!("UPDATE device_commands SET status = $2, updated_at = now(){set} WHERE id = $1");
+    sqlx::query(&sql).bind(id).bind(status).execute(&mut *conn).await?;
+    sqlx::query(
+        "INSERT INTO audit_log (username, action, entity_type, entity_id, after)
+         VALUES ('monitor', $2, 'device_command', $1::text, $3)",
+    )
+    .bind(id)
+    .bind(status)
+    .bind(detail)
+    .execute(conn)
+    .await?;
+    Ok(())
+}
+
+/// Sends what can be sent now; returns how many went out.
+pub async fn dispatch(
+    pool: &PgPool,
+    watch: &Watch,
+    downlink: &dyn Downlink,
+    now: DateTime<Utc>,
+) -> Result<usize, sqlx::Error> {
+    let due: Vec<(i64, i64, String, Value, String)> = sqlx::query_as(
+        "SELECT id, device_id, command, params, status FROM device_commands
+         WHERE status IN ('queued', 'waiting_stop') ORDER BY id",
+    )
+    .fetch_all(pool)
+    .await?;
+    let mut sent = 0;
+    let mut conn = pool.acquire().await?;
+    for (id, device_id, name, params, status) in due {
+        let Some(command) = parse(&name, &params) else {
+            transition(&mut conn, id, "failed", ", result = 'unknown command'", json!({"reason": "unknown command"}))
+                .await?;
+            continue;
+        };
+        if command == Command::EngineCut {
+            let last = watch.device(device_id).and_then(|s| s.last_fix);
+            if !safe_to_cut(last.as_ref()) {
+                if status != "waiting_stop" {
+                    let detail = json!({"reason": "vehicle moving or ignition on", "fix": last.map(|f| json!({"speed_kmh": f.speed_kmh, "ignition": f.ignition, "time": f.time}))});
+                    transition(&mut conn, id, "waiting_stop", "", detail).await?;
+                }
+                continue;
+            }
+        }
+        if !downlink.connected(device_id) {
+            continue;
+        }
+        match downlink.send(device_id, &command).await {
+            Ok(serial) => {
+                let set = format!(", serial = {serial}, sent_at = now()");
+                transition(&mut conn, id, "sent", &set, json!({"serial": serial})).await?;
+                sent += 1;
+            }
+            Err(SendError::NotConnected) => {}
+            Err(SendError::Unsupported(why)) => {
+                transition(
+                    &mut conn,
+                    id,
+                    "failed",
+                    ", result = 'not supported by the device protocol'",
+                    json!({"reason": why}),
+                )
+                .await?;
+            }
+        }
+    }
+    let stale: Vec<i64> = sqlx::query_scalar("SELECT id FROM device_commands WHERE status = 'sent' AND sent_at < $1")
+        .bind(now - Duration::minutes(REPLY_TIMEOUT_MIN))
+        .fetch_all(&mut *conn)
+        .await?;
+    for id in stale {
+        transition(&mut conn, id, "failed", ", result = 'no reply from the device'", json!({"reason": "no reply"}))
+            .await?;
+    }
+    Ok(sent)
+}
+
+/// Records a device's reply to the sent command it echoes (the oldest sent one when the
+/// protocol echoes nothing).
+pub async fn record_reply(
+    pool: &PgPool,
+    device_id: i64,
+    serial: Option<i64>,
+    text: &str,
+    at: DateTime<Utc>,
+) -> Result<bool, sqlx::Error> {
+    let mut tx = pool.begin().await?;
+    let id: Option<i64> = sqlx::query_scalar(
+        "SELECT id FROM device_commands WHERE device_id = $1 AND status = 'sent' AND ($2::bigint IS NULL OR serial = $2)
+         ORDER BY id LIMIT 1 FOR UPDATE",
+    )
+    .bind(device_id)
+    .bind(serial)
+    .fetch_optional(&mut *tx)
+    .await?;
+    let Some(id) = id else { return Ok(false) };
+    sqlx::query("UPDATE device_commands SET acknowledged_at = $2, result = $3 WHERE id = $1")
+        .bind(id)
+        .bind(at)
+        .bind(text)
+        .execute(&mut *tx)
+        .await?;
+    transition(&mut tx, id, "acknowledged", "", json!({"reply": text})).await?;
+    tx.commit().await?;
+    Ok(true)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn fix(speed_kmh: f64, ignition: Option<bool>) -> LastFix {
+        LastFix { time: Utc::now(), latitude: 22.5, longitude: 114.0, speed_kmh, valid: true, ignition }
+    }
+
+    #[test]
+    fn an_engine_cut_waits_for_a_standing_vehicle_with_the_ignition_off() {
+        assert!(safe_to_cut(Some(&fix(0.0, Some(false)))));
+        assert!(!safe_to_cut(Some(&fix(0.0, Some(true)))));
+        assert!(!safe_to_cut(Some(&fix(35.0, Some(false)))));
+        assert!(!safe_to_cut(Some(&fix(0.0, None))));
+        assert!(!safe_to_cut(None));
+    }
+
+    #[test]
+    fn stored_requests_map_to_protocol_commands() {
+        assert_eq!(parse("engine_cut", &json!({})), Some(Command::EngineCut));
+        assert_eq!(parse("set_interval", &json!({"seconds": 30})), Some(Command::SetInterval { seconds: 30 }));
+        assert_eq!(parse("set_interval", &json!({})), None);
+        assert_eq!(parse("self_destruct", &json!({})), None);
+    }
+}

@@ -1,0 +1,201 @@
+//! The monitor task: one loop that owns the [`Watch`], fed with batches of committed rows. It
+//! applies what the rules conclude to the database at once, ticks the time-based rules, reloads
+//! contracts, thresholds and places from the database, proposes repossession tasks, closes
+//! collection alerts of contracts brought current, and dispatches device commands.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use chrono::{DateTime, Utc};
+use serde::{Deserialize, Serialize};
+use sqlx::PgPool;
+use tokio::sync::{mpsc, watch};
+
+use crate::alerts::{self, Owner};
+use crate::commands::{self, Downlink};
+use crate::observation::Observation;
+use crate::places::Provinces;
+use crate::watch::{Outcome, Watch};
+use crate::{store, tasks};
+
+/// The monitor's settings.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct MonitorConfig {
+    /// Whether the monitor runs in this process.
+    pub enabled: bool,
+    /// How often time-based rules and command dispatch run, in milliseconds.
+    pub tick_ms: u64,
+    /// How often contracts, payment status, thresholds and places are reloaded, in seconds.
+    pub refresh_secs: u64,
+    /// The company's offset from UTC, for night-time (hours).
+    pub utc_offset_hours: i32,
+}
+
+impl Default for MonitorConfig {
+    fn default() -> Self {
+        Self { enabled: true, tick_ms: 1000, refresh_secs: 60, utc_offset_hours: 8 }
+    }
+}
+
+/// Rows committed together, as the monitor receives them.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Batch {
+    /// The rows.
+    pub observations: Vec<Observation>,
+    /// When the monitor learned they were committed.
+    pub committed_at: DateTime<Utc>,
+}
+
+/// The shipped province boundaries (simplified, WGS-84; see `data/README.md`).
+pub fn shipped_provinces() -> Provinces {
+    match Provinces::from_geojson(include_str!("../../data/provinces.geojson")) {
+        Ok(p) => p,
+        Err(e) => {
+            tracing::error!(error = %e, "shipped province boundaries unreadable; the province rule is off");
+            Provinces::default()
+        }
+    }
+}
+
+/// Outcomes waiting for the database when it failed; kept to retry, up to this many.
+const PENDING_LIMIT: usize = 100_000;
+
+/// Runs the monitor until `shutdown` or until the input closes.
+pub async fn run(
+    pool: PgPool,
+    config: MonitorConfig,
+    mut input: mpsc::Receiver<Batch>,
+    downlink: Option<Arc<dyn Downlink>>,
+    mut shutdown: watch::Receiver<bool>,
+) {
+    let mut watch = Watch::new(Arc::new(shipped_provinces()));
+    if let Err(e) = store::seed_rules(&pool).await {
+        tracing::warn!(error = %e, "could not list the rules in the database");
+    }
+    if let Err(e) = store::refresh(&pool, &mut watch).await {
+        tracing::warn!(error = %e, "could not load contracts and places; retrying at the next refresh");
+    }
+    match store::restore(&pool, &mut watch).await {
+        Ok(devices) => tracing::info!(devices, "monitor state restored"),
+        Err(e) => tracing::warn!(error = %e, "could not restore device state"),
+    }
+    let mut tick = tokio::time::interval(Duration::from_millis(config.tick_ms.max(10)));
+    let mut refresh = tokio::time::interval(Duration::from_secs(config.refresh_secs.max(1)));
+    tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    refresh.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    let mut pending: Vec<(Outcome, DateTime<Utc>)> = Vec::new();
+    let mut out = Vec::new();
+    loop {
+        tokio::select! {
+            batch = input.recv() => {
+                let Some(batch) = batch else { break };
+                for obs in &batch.observations {
+                    watch.observe(obs, &mut out);
+                }
+                pending.extend(out.drain(..).map(|o| (o, batch.committed_at)));
+                apply(&pool, &watch, &mut pending).await;
+            }
+            _ = tick.tick() => {
+                let now = Utc::now();
+                watch.tick(now, &mut out);
+                pending.extend(out.drain(..).map(|o| (o, now)));
+                apply(&pool, &watch, &mut pending).await;
+                if let Some(downlink) = &downlink {
+                    if let Err(e) = commands::dispatch(&pool, &watch, downlink.as_ref(), now).await {
+                        tracing::warn!(error = %e, "command dispatch failed");
+                    }
+                }
+            }
+            _ = refresh.tick() => reload(&pool, &mut watch, config.utc_offset_hours).await,
+            _ = shutdown.changed() => break,
+        }
+    }
+    apply(&pool, &watch, &mut pending).await;
+}
+
+/// Reloads the books' view, closes collection alerts of contracts brought current, and proposes
+/// repossessions.
+async fn reload(pool: &PgPool, watch: &mut Watch, utc_offset_hours: i32) {
+    let current = match store::refresh(pool, watch).await {
+        Ok(current) => current,
+        Err(e) => {
+            tracing::warn!(error = %e, "could not reload contracts and places");
+            return;
+        }
+    };
+    let now = Utc::now();
+    for vehicle_id in current {
+        let closed = async {
+            let mut tx = pool.begin().await?;
+            let notices = alerts::close(&mut tx, vehicle_id, None, "contract brought current", now).await?;
+            tx.commit().await?;
+            tasks::withdraw_repossession(pool, vehicle_id).await?;
+            Ok::<_, sqlx::Error>(notices.len())
+        };
+        match closed.await {
+            Ok(n) => tracing::info!(vehicle_id, alerts = n, "contract brought current: collection alerts closed"),
+            Err(e) => tracing::warn!(vehicle_id, error = %e, "could not close collection alerts"),
+        }
+    }
+    let mut due: Vec<i64> = Vec::new();
+    for id in watch.vehicle_ids() {
+        if watch
+            .vehicle(id)
+            .and_then(|v| v.payment.as_ref().map(|p| p.bucket >= v.rules.thresholds.repossession_bucket))
+            == Some(true)
+        {
+            due.push(id);
+        }
+    }
+    match tasks::propose_repossessions(pool, watch, &due, now, utc_offset_hours).await {
+        Ok(0) => {}
+        Ok(made) => tracing::info!(made, "repossession tasks proposed"),
+        Err(e) => tracing::warn!(error = %e, "could not propose repossession tasks"),
+    }
+}
+
+/// Writes outcomes in one transaction; on failure keeps them for the next try.
+async fn apply(pool: &PgPool, watch: &Watch, pending: &mut Vec<(Outcome, DateTime<Utc>)>) {
+    if pending.is_empty() {
+        return;
+    }
+    let result = async {
+        let mut tx = pool.begin().await?;
+        let mut replies = Vec::new();
+        for (outcome, detected_at) in pending.iter() {
+            match outcome {
+                Outcome::Raise(finding) => {
+                    let Some(vehicle) = watch.vehicle(finding.vehicle_id) else { continue };
+                    let owner = Owner {
+                        region_id: vehicle.region_id,
+                        contract_id: vehicle.payment.as_ref().map(|p| p.contract_id),
+                    };
+                    alerts::raise(&mut tx, finding, owner, *detected_at).await?;
+                }
+                Outcome::Clear { vehicle_id, rule, reason } => {
+                    alerts::close(&mut tx, *vehicle_id, Some(*rule), reason, *detected_at).await?;
+                }
+                Outcome::CommandReply { device_id, serial, text, at } => {
+                    replies.push((*device_id, *serial, text.clone(), *at))
+                }
+            }
+        }
+        tx.commit().await?;
+        for (device_id, serial, text, at) in replies {
+            commands::record_reply(pool, device_id, serial, &text, at).await?;
+        }
+        Ok::<_, sqlx::Error>(())
+    };
+    match result.await {
+        Ok(()) => pending.clear(),
+        Err(e) => {
+            tracing::warn!(error = %e, pending = pending.len(), "could not write alerts; will retry");
+            if pending.len() > PENDING_LIMIT {
+                let excess = pending.len() - PENDING_LIMIT;
+                tracing::error!(dropped = excess, "alert backlog full: oldest outcomes dropped");
+                pending.drain(..excess);
+            }
+        }
+    }
+}

@@ -1,0 +1,175 @@
+//! Reads what the rules need from the database: which device is in which vehicle, each
+//! vehicle's contract and payment status, the thresholds in force, risk locations, geofences,
+//! and — at start-up — every device's last fix and last contact.
+
+use std::collections::HashMap;
+
+use chrono::{DateTime, NaiveDate, Utc};
+use serde_json::{Map, Value};
+use sqlx::PgPool;
+
+use crate::places::{RiskIndex, RiskLocation, Shape};
+use crate::rules::{Rule, RuleBook, RuleSetting, Scope, ScopeKey};
+use crate::watch::{Fence, Install, LastFix, Payment, Vehicle, Watch};
+
+/// The region ids of a materialized path (`/1/4/9/` → 1, 4, 9).
+pub fn path_ids(path: &str) -> Vec<i64> {
+    path.split('/').filter_map(|s| s.parse().ok()).collect()
+}
+
+/// The rule settings in force (latest version of each rule and scope).
+pub async fn rule_book(pool: &PgPool) -> Result<RuleBook, sqlx::Error> {
+    let rows: Vec<(String, String, i64, bool, Value)> = sqlx::query_as(
+        "SELECT DISTINCT ON (rule, scope, scope_id) rule, scope, scope_id, enabled, params
+         FROM monitor_rules ORDER BY rule, scope, scope_id, version DESC",
+    )
+    .fetch_all(pool)
+    .await?;
+    Ok(RuleBook::new(rows.into_iter().filter_map(|(rule, scope, id, enabled, params)| {
+        let params = match params {
+            Value::Object(map) => map,
+            _ => Map::new(),
+        };
+        Some(RuleSetting { rule: Rule::parse(&rule)?, scope: Scope::parse(&scope, id)?, enabled, params })
+    })))
+}
+
+/// Loads everything but device state into `watch`; returns the vehicles whose contract was
+/// just brought current.
+pub async fn refresh(pool: &PgPool, watch: &mut Watch) -> Result<Vec<i64>, sqlx::Error> {
+    let installs: Vec<(i64, i64, String)> =
+        sqlx::query_as("SELECT id, vehicle_id, kind FROM devices WHERE vehicle_id IS NOT NULL AND status = 'active'")
+            .fetch_all(pool)
+            .await?;
+    watch.set_installs(
+        installs.into_iter().map(|(d, v, kind)| (d, Install { vehicle_id: v, wired: kind == "wired" })).collect(),
+    );
+
+    let risk: Vec<(i64, String, String, f64, f64, i32)> =
+        sqlx::query_as("SELECT id, name, kind, latitude, longitude, radius_m FROM risk_locations WHERE active")
+            .fetch_all(pool)
+            .await?;
+    watch.set_risk_locations(RiskIndex::new(
+        risk.into_iter()
+            .map(|(id, name, kind, latitude, longitude, r)| RiskLocation {
+                id,
+                name,
+                kind,
+                latitude,
+                longitude,
+                radius_m: f64::from(r),
+            })
+            .collect(),
+    ));
+
+    let fence_rows: Vec<(i64, String, String, i64, Value, String)> =
+        sqlx::query_as("SELECT id, name, scope, scope_id, shape, trigger FROM geofences WHERE active ORDER BY id")
+            .fetch_all(pool)
+            .await?;
+    let mut fences = Vec::with_capacity(fence_rows.len());
+    let mut fence_scopes = Vec::with_capacity(fence_rows.len());
+    for (id, name, scope, scope_id, shape, trigger) in fence_rows {
+        let Ok(area) = serde_json::from_value::<Shape>(shape)
+            .map_err(|e| e.to_string())
+            .and_then(|s| s.area().map_err(|e| e.to_string()))
+        else {
+            tracing::warn!(geofence = id, "geofence shape unreadable; skipped");
+            continue;
+        };
+        fence_scopes.push((scope, scope_id));
+        fences.push(Fence { id, name, area, on_enter: trigger != "exit", on_exit: trigger != "enter" });
+    }
+
+    let book = rule_book(pool).await?;
+    type Row = (
+        i64,
+        i64,
+        String,
+        Option<i64>,
+        Option<String>,
+        Option<i64>,
+        Option<i32>,
+        Option<i32>,
+        Option<NaiveDate>,
+        Option<String>,
+    );
+    let rows: Vec<Row> = sqlx::query_as(
+        "SELECT v.id, g.id, g.path, c.id, c.number, c.product_id, c.dpd, c.bucket, c.hold_until,
+                (SELECT p.adcode FROM regions p WHERE p.adcode IS NOT NULL AND starts_with(g.path, p.path)
+                 ORDER BY length(p.path) DESC LIMIT 1)
+         FROM vehicles v
+         LEFT JOIN contracts c ON c.vehicle_id = v.id AND c.status = 'active'
+         JOIN regions g ON g.id = COALESCE(c.region_id, v.region_id)
+         WHERE EXISTS (SELECT 1 FROM devices d WHERE d.vehicle_id = v.id)",
+    )
+    .fetch_all(pool)
+    .await?;
+    let mut vehicles = HashMap::with_capacity(rows.len());
+    for (id, region_id, path, contract, number, product, dpd, bucket, hold, province) in rows {
+        let regions = path_ids(&path);
+        let key = ScopeKey { contract, product, regions: regions.clone() };
+        let payment = contract.map(|contract_id| Payment {
+            contract_id,
+            number: number.unwrap_or_default(),
+            dpd: dpd.unwrap_or(0),
+            bucket: bucket.unwrap_or(0),
+            promise_until: hold,
+        });
+        let applies = |(scope, scope_id): &(String, i64)| match scope.as_str() {
+            "global" => true,
+            "region" => regions.contains(scope_id),
+            "contract" => contract == Some(*scope_id),
+            _ => false,
+        };
+        let fences = fence_scopes.iter().enumerate().filter(|(_, s)| applies(s)).map(|(i, _)| i).collect();
+        vehicles.insert(id, Vehicle { id, region_id, payment, province, rules: book.resolve(&key), fences });
+    }
+    watch.set_fences(fences);
+    Ok(watch.set_vehicles(vehicles))
+}
+
+/// Restores every installed device's last fix and last contact.
+pub async fn restore(pool: &PgPool, watch: &mut Watch) -> Result<usize, sqlx::Error> {
+    type Row = (
+        i64,
+        Option<DateTime<Utc>>,
+        Option<f64>,
+        Option<f64>,
+        Option<f32>,
+        Option<bool>,
+        Option<bool>,
+        Option<DateTime<Utc>>,
+    );
+    let rows: Vec<Row> = sqlx::query_as(
+        "SELECT d.id, s.fix_time, s.latitude, s.longitude, s.speed_kmh, s.valid, s.ignition, d.last_seen
+         FROM devices d LEFT JOIN device_state s ON s.device_id = d.id WHERE d.vehicle_id IS NOT NULL",
+    )
+    .fetch_all(pool)
+    .await?;
+    let count = rows.len();
+    for (device, time, lat, lon, speed, valid, ignition, last_seen) in rows {
+        let fix = match (time, lat, lon, speed, valid) {
+            (Some(time), Some(latitude), Some(longitude), Some(speed), Some(valid)) => {
+                Some(LastFix { time, latitude, longitude, speed_kmh: f64::from(speed), valid, ignition })
+            }
+            _ => None,
+        };
+        watch.restore(device, fix, last_seen);
+    }
+    Ok(count)
+}
+
+/// Writes the code's rules into `monitor_rules` as global version 1 where a rule has no global
+/// setting yet, so that every rule is listed and editable.
+pub async fn seed_rules(pool: &PgPool) -> Result<(), sqlx::Error> {
+    let names: Vec<&str> = Rule::ALL.iter().map(|r| r.name()).collect();
+    sqlx::query(
+        "INSERT INTO monitor_rules (rule, scope, scope_id, version, enabled, params)
+         SELECT n, 'global', 0, 1, true, '{}' FROM unnest($1::text[]) n
+         WHERE NOT EXISTS (SELECT 1 FROM monitor_rules r WHERE r.rule = n AND r.scope = 'global')",
+    )
+    .bind(&names)
+    .execute(pool)
+    .await?;
+    Ok(())
+}
