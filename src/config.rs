@@ -8,6 +8,7 @@ use figment::Figment;
 use figment::providers::{Env, Format, Serialized, Toml};
 use leasewatch_admin::AdminConfig;
 use leasewatch_ingest::config::IngestConfig;
+use leasewatch_monitor::engine::MonitorConfig;
 use serde::{Deserialize, Serialize};
 
 /// Everything the daemon reads at start-up.
@@ -26,6 +27,8 @@ pub struct Config {
     pub ingest: IngestConfig,
     /// The admin API.
     pub admin: AdminConfig,
+    /// The risk monitor.
+    pub monitor: MonitorConfig,
     /// The company's offset from UTC in hours: business dates (due dates, the daily job) are its.
     pub utc_offset_hours: i32,
 }
@@ -39,6 +42,7 @@ impl Default for Config {
             http_bind: std::net::SocketAddr::from(([0, 0, 0, 0], 8080)),
             ingest: IngestConfig::default(),
             admin: AdminConfig::default(),
+            monitor: MonitorConfig::default(),
             utc_offset_hours: 8,
         }
     }

@@ -29,10 +29,16 @@ pub async fn run(config: Config) -> anyhow::Result<()> {
     let pool = leasewatch_ingest::db::connect(&config.database_url, config.database_pool).await?;
     leasewatch_ingest::db::migrate(&pool, config.ingest.partitions_ahead_days).await?;
     let (writer, writer_task) = Writer::start(pool.clone(), config.ingest.writer.clone());
-    let shared = Arc::new(Shared { config: config.ingest.clone(), registry: Registry::new(pool.clone()), writer });
+    let shared = Arc::new(Shared {
+        config: config.ingest.clone(),
+        registry: Registry::new(pool.clone()),
+        writer,
+        sessions: Default::default(),
+    });
     let (stop, stopped) = watch::channel(false);
     let stopped_http = stopped.clone();
     let stopped_mqtt = stopped.clone();
+    let stopped_monitor = stopped.clone();
     let ctx = ListenerContext {
         shared: shared.clone(),
         connections: Arc::new(Semaphore::new(config.ingest.limits.max_connections)),
@@ -74,6 +80,19 @@ pub async fn run(config: Config) -> anyhow::Result<()> {
         .with_context(|| format!("cannot serve HTTP on {}", config.http_bind))?;
     tracing::info!(address = %config.http_bind, admin = config.admin.enabled, "serving HTTP (/api/v1, /docs, /metrics, /healthz, /readyz)");
     let http = tokio::spawn(crate::http::serve(http_listener, metrics, pool.clone(), admin, stopped_http));
+    let monitor = config.monitor.enabled.then(|| {
+        let (tx, rx) = tokio::sync::mpsc::channel(4096);
+        tokio::spawn(leasewatch::monitor_link::feed(shared.writer.subscribe(), tx));
+        let downlink = Arc::new(leasewatch::monitor_link::SessionDownlink(shared.clone()));
+        tokio::spawn(leasewatch_monitor::engine::run(
+            pool.clone(),
+            config.monitor.clone(),
+            config.utc_offset_hours,
+            rx,
+            Some(downlink),
+            stopped_monitor,
+        ))
+    });
     drop(shared);
     let maintenance = tokio::spawn(maintain(pool.clone(), config.ingest.clone(), config.utc_offset_hours));
     shutdown_signal().await;
@@ -89,6 +108,9 @@ pub async fn run(config: Config) -> anyhow::Result<()> {
         Ok(Ok(())) => {}
     }
     maintenance.abort();
+    if let Some(monitor) = monitor {
+        let _ = monitor.await;
+    }
     // Every connection is gone, so every writer handle is: the writer flushes what it holds and ends.
     writer_task.await.context("writer task failed")?;
     pool.close().await;

@@ -10,7 +10,7 @@ use std::time::Duration;
 
 use bytes::BytesMut;
 use chrono::Utc;
-use leasewatch_protocols::{Chunk, DeviceId, FrameCodec, Message, Protocol, Session, SessionConfig};
+use leasewatch_protocols::{Chunk, DeviceId, FrameCodec, Message, Outgoing, Protocol, Session, SessionConfig};
 use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt};
 use tokio::sync::watch;
 use tokio_util::codec::Decoder;
@@ -18,6 +18,7 @@ use tokio_util::codec::Decoder;
 use crate::config::{IngestConfig, UnknownDevices};
 use crate::devices::{DeviceKey, Registry};
 use crate::metrics::ConnectionMetrics;
+use crate::sessions::{Outbound, Registration, Sessions};
 use crate::writer::{QuarantineRow, Rows, Writer};
 
 /// What every connection shares.
@@ -29,6 +30,8 @@ pub struct Shared {
     pub registry: Registry,
     /// The writer.
     pub writer: Writer,
+    /// Open sessions, for commands to devices.
+    pub sessions: Sessions,
 }
 
 /// Why a connection ended.
@@ -75,6 +78,8 @@ pub async fn serve<P: Protocol, S: AsyncRead + AsyncWrite + Unpin>(
     let idle = Duration::from_secs(limits.idle_timeout_secs.max(1));
     // The registered device this session speaks for, once its first rows are durable.
     let mut online: Option<DeviceKey> = None;
+    // Commands for the device, once it is known.
+    let mut commands: Option<Registration> = None;
     let closed = 'session: loop {
         loop {
             let chunk = match codec.decode(&mut buf) {
@@ -135,6 +140,9 @@ pub async fn serve<P: Protocol, S: AsyncRead + AsyncWrite + Unpin>(
                 tracing::warn!(%peer, %error, "rows not durable: closing without acknowledging");
                 break 'session Closed::WriteFailed;
             }
+            if let Some(key) = came_online {
+                commands = Some(shared.sessions.register(key));
+            }
             online = online.or(came_online);
             reply.clear();
             P::write_reply(&ack, &mut session, Utc::now(), &mut reply);
@@ -149,6 +157,12 @@ pub async fn serve<P: Protocol, S: AsyncRead + AsyncWrite + Unpin>(
         }
         let read = tokio::select! {
             read = tokio::time::timeout(idle, socket.read_buf(&mut buf)) => read,
+            Some(outbound) = next_command(&mut commands) => {
+                if let Err(e) = send_command::<P, S>(&mut socket, &mut session, outbound).await {
+                    break 'session Closed::Io(e);
+                }
+                continue;
+            }
             _ = shutdown.changed() => break 'session Closed::Shutdown,
         };
         match read {
@@ -158,6 +172,9 @@ pub async fn serve<P: Protocol, S: AsyncRead + AsyncWrite + Unpin>(
             Ok(Ok(_)) => {}
         }
     };
+    if let (Some(key), Some(registration)) = (online, &commands) {
+        shared.sessions.leave(key, registration.number);
+    }
     if let Some(key) = online {
         let reason = match &closed {
             Closed::ByPeer => "closed",
@@ -172,6 +189,40 @@ pub async fn serve<P: Protocol, S: AsyncRead + AsyncWrite + Unpin>(
         }
     }
     closed
+}
+
+/// The next command for the device; never ready before the device is known.
+async fn next_command(commands: &mut Option<Registration>) -> Option<Outbound> {
+    match commands {
+        Some(registration) => registration.inbox.recv().await,
+        None => std::future::pending().await,
+    }
+}
+
+/// Encodes `outbound`'s command in the device's protocol and writes it; tells the sender the
+/// serial it carried. Only a socket failure ends the session.
+async fn send_command<P: Protocol, S: AsyncWrite + Unpin>(
+    socket: &mut S,
+    session: &mut Session,
+    outbound: Outbound,
+) -> Result<(), String> {
+    let serial = session.next_serial();
+    let ctx = Outgoing { device_id: session.device_id.as_ref(), serial, now: Utc::now() };
+    let mut frame = Vec::with_capacity(64);
+    if let Err(e) = P::encode_command(&outbound.command, ctx, &mut frame) {
+        let _ = outbound.sent.send(Err(e.to_string()));
+        return Ok(());
+    }
+    match socket.write_all(&frame).await {
+        Ok(()) => {
+            let _ = outbound.sent.send(Ok(serial));
+            Ok(())
+        }
+        Err(e) => {
+            let _ = outbound.sent.send(Err(e.to_string()));
+            Err(e.to_string())
+        }
+    }
 }
 
 /// Why a frame's rows could not be built.

@@ -24,6 +24,7 @@ pub mod listener;
 pub mod metrics;
 pub mod mqtt;
 pub mod quarantine;
+pub mod sessions;
 pub mod spool;
 pub mod writer;
 

@@ -21,7 +21,8 @@ async fn start(pool: &PgPool, name: &str) -> watch::Sender<bool> {
     config.mqtt.client_id = format!("leasewatch-test-{name}-{}", std::process::id());
     config.writer.spool_path = std::env::temp_dir().join(format!("leasewatch-mqtt-{name}-{}", std::process::id()));
     let (writer, _task) = Writer::start(pool.clone(), config.writer.clone());
-    let shared = Arc::new(Shared { config, registry: Registry::new(pool.clone()), writer });
+    let shared =
+        Arc::new(Shared { config, registry: Registry::new(pool.clone()), writer, sessions: Default::default() });
     let (stop, shutdown) = watch::channel(false);
     tokio::spawn(leasewatch_ingest::mqtt::run(shared, shutdown));
     // Let the subscription reach the broker before publishing.

@@ -23,7 +23,8 @@ async fn start(pool: &PgPool, unknown: UnknownDevices) -> (std::net::SocketAddr,
     config.writer.spool_path =
         std::env::temp_dir().join(format!("leasewatch-tcp-{}-{}", std::process::id(), address_seed()));
     let (writer, _task) = Writer::start(pool.clone(), config.writer.clone());
-    let shared = Arc::new(Shared { config, registry: Registry::new(pool.clone()), writer });
+    let shared =
+        Arc::new(Shared { config, registry: Registry::new(pool.clone()), writer, sessions: Default::default() });
     let socket = TcpListener::bind("127.0.0.1:0").await.unwrap();
     let address = socket.local_addr().unwrap();
     let (stop, shutdown) = watch::channel(false);

@@ -19,7 +19,7 @@ use crate::watch::{Outcome, Watch};
 use crate::{store, tasks};
 
 /// The monitor's settings.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(default, deny_unknown_fields)]
 pub struct MonitorConfig {
     /// Whether the monitor runs in this process.
@@ -28,13 +28,11 @@ pub struct MonitorConfig {
     pub tick_ms: u64,
     /// How often contracts, payment status, thresholds and places are reloaded, in seconds.
     pub refresh_secs: u64,
-    /// The company's offset from UTC, for night-time (hours).
-    pub utc_offset_hours: i32,
 }
 
 impl Default for MonitorConfig {
     fn default() -> Self {
-        Self { enabled: true, tick_ms: 1000, refresh_secs: 60, utc_offset_hours: 8 }
+        Self { enabled: true, tick_ms: 1000, refresh_secs: 60 }
     }
 }
 
@@ -61,10 +59,12 @@ pub fn shipped_provinces() -> Provinces {
 /// Outcomes waiting for the database when it failed; kept to retry, up to this many.
 const PENDING_LIMIT: usize = 100_000;
 
-/// Runs the monitor until `shutdown` or until the input closes.
+/// Runs the monitor until `shutdown` or until the input closes; `utc_offset_hours` is the
+/// company's offset from UTC (night-time is local).
 pub async fn run(
     pool: PgPool,
     config: MonitorConfig,
+    utc_offset_hours: i32,
     mut input: mpsc::Receiver<Batch>,
     downlink: Option<Arc<dyn Downlink>>,
     mut shutdown: watch::Receiver<bool>,
@@ -107,7 +107,7 @@ pub async fn run(
                     }
                 }
             }
-            _ = refresh.tick() => reload(&pool, &mut watch, config.utc_offset_hours).await,
+            _ = refresh.tick() => reload(&pool, &mut watch, utc_offset_hours).await,
             _ = shutdown.changed() => break,
         }
     }

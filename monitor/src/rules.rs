@@ -284,7 +284,6 @@ impl Resolved {
     }
 }
 
-
 /// Every rule setting in force, indexed by scope.
 #[derive(Debug, Clone, Default)]
 pub struct RuleBook {

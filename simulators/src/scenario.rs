@@ -95,6 +95,35 @@ pub fn plan(scenario: Scenario, track: &mut Track, ticks: usize, target: (f64, f
     steps
 }
 
+/// A well-behaved vehicle's days: parked at `home` overnight and at `work` in the day, reporting
+/// every half hour while parked and every interval while driving between them at 40 km/h,
+/// leaving home at 08:00 and work at 18:00 local time (`utc_offset_hours`), for `days` days.
+pub fn routine(track: &mut Track, home: (f64, f64), work: (f64, f64), days: u32, utc_offset_hours: i64) -> Vec<Step> {
+    use chrono::Timelike;
+    const PARKED_REPORT_S: i64 = 1800;
+    let parked = status(false, 12.6);
+    let mut steps = Vec::new();
+    let local_hour = |t: chrono::DateTime<chrono::Utc>| (t + chrono::Duration::hours(utc_offset_hours)).hour();
+    let end = track.time() + chrono::Duration::days(i64::from(days));
+    let mut at_home = track.location() == home;
+    while track.time() < end {
+        let hour = local_hour(track.time());
+        let leave = if at_home { hour == 8 } else { hour == 18 };
+        if !leave {
+            steps.push(Step::Fix(track.stay_for(PARKED_REPORT_S), parked));
+            continue;
+        }
+        let to = if at_home { work } else { home };
+        while track.location() != to {
+            let p = track.drive_towards(to.0, to.1, 40.0);
+            steps.push(Step::Fix(p, status(true, 12.6)));
+        }
+        steps.push(Step::Fix(track.stay(), parked));
+        at_home = !at_home;
+    }
+    steps
+}
+
 /// What a run sent.
 #[derive(Debug, Clone, Default, PartialEq, Eq, serde::Serialize)]
 pub struct Sent {
@@ -229,6 +258,20 @@ mod tests {
         let last = fixes(&steps).last().map_or(first, |(p, _)| **p);
         let distance = |p: &Position| (p.latitude - target.0).hypot(p.longitude - target.1);
         assert!(distance(&last) < distance(&first) / 2.0);
+    }
+
+    #[test]
+    fn a_routine_week_commutes_twice_a_day_and_parks_in_between() {
+        let home = (23.10, 113.20);
+        let work = (23.16, 113.30);
+        let start = DateTime::from_timestamp(1_767_225_600, 0).unwrap_or_default(); // 00:00 UTC = 08:00 local
+        let mut track = Track::new(5, start, home.0, home.1, 60);
+        let steps = routine(&mut track, home, work, 7, 8);
+        let fixes = fixes(&steps);
+        let arrivals = fixes.windows(2).filter(|w| w[0].0.speed_kmh > 0.0 && w[1].0.speed_kmh == 0.0).count();
+        assert_eq!(arrivals, 14);
+        assert!(fixes.windows(2).all(|w| (w[1].0.fix_time - w[0].0.fix_time).num_seconds() <= 1800));
+        assert!(fixes.iter().all(|(p, _)| p.speed_kmh <= 40.0));
     }
 
     #[test]

@@ -77,6 +77,18 @@ impl Track {
         self.fix()
     }
 
+    /// Advances `seconds` standing still, and returns the fix (a parked device reporting slowly).
+    pub fn stay_for(&mut self, seconds: i64) -> Position {
+        self.time += Duration::seconds(seconds);
+        self.speed_kmh = 0.0;
+        self.fix()
+    }
+
+    /// The track's clock: the time of the last fix.
+    pub fn time(&self) -> DateTime<Utc> {
+        self.time
+    }
+
     /// Advances the clock by `seconds` without a fix (the device was silent).
     pub fn skip(&mut self, seconds: i64) {
         self.time += Duration::seconds(seconds);

@@ -1,0 +1,92 @@
+//! Wires the monitor to ingest in one process: committed rows from the writer's stream become
+//! observations, and commands go out through ingest's live sessions.
+
+use std::future::Future;
+use std::pin::Pin;
+use std::sync::Arc;
+
+use chrono::Utc;
+use leasewatch_ingest::connection::Shared;
+use leasewatch_ingest::sessions::SessionError;
+use leasewatch_ingest::writer::Rows;
+use leasewatch_monitor::commands::{Downlink, SendError};
+use leasewatch_monitor::engine::Batch;
+use leasewatch_monitor::observation::{Observation, Seen};
+use leasewatch_protocols::{AttrValue, Command};
+use tokio::sync::broadcast::error::RecvError;
+use tokio::sync::{broadcast, mpsc};
+
+/// The monitor's view of committed rows.
+pub fn observations(rows: &Rows) -> Vec<Observation> {
+    let mut out = Vec::with_capacity(rows.positions.len() + rows.events.len());
+    for p in &rows.positions {
+        let Some(position) = p.message.position else { continue };
+        let seen = Seen::Fix { position, status: p.message.status, alarms: p.message.alarms };
+        out.push(Observation { device_id: p.device, server_time: p.server_time, seen });
+    }
+    for e in &rows.events {
+        let seen = match e.kind {
+            "online" => Seen::Online,
+            "offline" => Seen::Offline,
+            "command_reply" => {
+                let attrs = &e.message.attributes;
+                let serial = ["server_flag", "reply_serial"].iter().find_map(|k| match attrs.named(k) {
+                    Some(AttrValue::Int(n)) => Some(*n),
+                    _ => None,
+                });
+                let text = match (attrs.named("text"), attrs.named("result")) {
+                    (Some(AttrValue::Text(t)), _) => t.clone(),
+                    (_, Some(AttrValue::Int(code))) => format!("result {code}"),
+                    _ => String::new(),
+                };
+                Seen::CommandReply { serial, text }
+            }
+            _ => Seen::Status { status: e.message.status, alarms: e.message.alarms },
+        };
+        out.push(Observation { device_id: e.device, server_time: e.server_time, seen });
+    }
+    out
+}
+
+/// Forwards every committed batch to the monitor until either side closes.
+pub async fn feed(mut committed: broadcast::Receiver<Arc<Rows>>, monitor: mpsc::Sender<Batch>) {
+    loop {
+        let rows = match committed.recv().await {
+            Ok(rows) => rows,
+            Err(RecvError::Lagged(missed)) => {
+                tracing::warn!(missed, "the monitor fell behind the writer: batches skipped");
+                continue;
+            }
+            Err(RecvError::Closed) => return,
+        };
+        let observations = observations(&rows);
+        if observations.is_empty() {
+            continue;
+        }
+        if monitor.send(Batch { observations, committed_at: Utc::now() }).await.is_err() {
+            return;
+        }
+    }
+}
+
+/// Commands through ingest's open sessions.
+pub struct SessionDownlink(pub Arc<Shared>);
+
+impl Downlink for SessionDownlink {
+    fn connected(&self, device_id: i64) -> bool {
+        self.0.sessions.connected(device_id)
+    }
+
+    fn send<'a>(
+        &'a self,
+        device_id: i64,
+        command: &'a Command,
+    ) -> Pin<Box<dyn Future<Output = Result<u16, SendError>> + Send + 'a>> {
+        Box::pin(async move {
+            self.0.sessions.send(device_id, command.clone()).await.map_err(|e| match e {
+                SessionError::NotConnected => SendError::NotConnected,
+                SessionError::Failed(why) => SendError::Unsupported(why),
+            })
+        })
+    }
+}

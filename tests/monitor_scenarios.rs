@@ -1,0 +1,457 @@
+//! The risk monitor end to end: simulated GT06 trackers over real TCP into the ingest listener
+//! and writer, committed rows into the monitor, alerts in PostgreSQL. Each scenario fires its
+//! alert exactly once with the right severity and evidence; a well-behaved fleet fires none;
+//! an engine cut waits for the vehicle to stop and its acknowledgement is recorded.
+
+#![allow(clippy::panic, clippy::unwrap_used, clippy::expect_used)] // tests fail loudly
+
+use std::collections::BTreeMap;
+use std::net::SocketAddr;
+use std::sync::Arc;
+use std::time::Duration;
+
+use chrono::{DateTime, Utc};
+use leasewatch::monitor_link::{SessionDownlink, feed};
+use leasewatch_ingest::config::IngestConfig;
+use leasewatch_ingest::connection::Shared;
+use leasewatch_ingest::devices::Registry;
+use leasewatch_ingest::listener::{ListenerContext, PerIp, run};
+use leasewatch_ingest::writer::Writer;
+use leasewatch_monitor::engine::{self, MonitorConfig};
+use leasewatch_protocols::{DeviceId, Gt06, Position, Status, gt06};
+use leasewatch_simulators::scenario::{self, Scenario, Step};
+use leasewatch_simulators::track::Track;
+use serde_json::Value;
+use sqlx::PgPool;
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
+use tokio::net::{TcpListener, TcpStream};
+use tokio::sync::{Semaphore, mpsc, watch};
+
+const SHENZHEN: (f64, f64) = (22.54, 114.06);
+
+/// Ingest (GT06 listener and writer) and the monitor, on a fresh database.
+struct Daemon {
+    address: SocketAddr,
+    _stop: watch::Sender<bool>,
+}
+
+async fn start(pool: &PgPool) -> Daemon {
+    let mut config = IngestConfig::default();
+    config.writer.spool_path =
+        std::env::temp_dir().join(format!("leasewatch-monitor-{}-{}", std::process::id(), seed()));
+    config.writer.flush_ms = 5;
+    let (writer, _task) = Writer::start(pool.clone(), config.writer.clone());
+    let shared =
+        Arc::new(Shared { config, registry: Registry::new(pool.clone()), writer, sessions: Default::default() });
+    let socket = TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let address = socket.local_addr().unwrap();
+    let (stop, shutdown) = watch::channel(false);
+    let ctx = ListenerContext {
+        shared: shared.clone(),
+        connections: Arc::new(Semaphore::new(5000)),
+        per_ip: Arc::new(PerIp::default()),
+        shutdown: shutdown.clone(),
+        drain: Duration::from_secs(1),
+    };
+    tokio::spawn(run::<Gt06>(socket, ctx));
+    let (tx, rx) = mpsc::channel(4096);
+    tokio::spawn(feed(shared.writer.subscribe(), tx));
+    let monitor = MonitorConfig { enabled: true, tick_ms: 100, refresh_secs: 1 };
+    let downlink = Arc::new(SessionDownlink(shared));
+    tokio::spawn(engine::run(pool.clone(), monitor, 8, rx, Some(downlink), shutdown));
+    Daemon { address, _stop: stop }
+}
+
+fn seed() -> u64 {
+    use std::sync::atomic::{AtomicU64, Ordering};
+    static NEXT: AtomicU64 = AtomicU64::new(0);
+    NEXT.fetch_add(1, Ordering::Relaxed)
+}
+
+/// The Guangdong branch every test vehicle belongs to.
+async fn guangdong(pool: &PgPool) -> i64 {
+    if let Some(id) = sqlx::query_scalar("SELECT id FROM regions WHERE code = 'GD'").fetch_optional(pool).await.unwrap()
+    {
+        return id;
+    }
+    sqlx::query_scalar(
+        "INSERT INTO regions (parent_id, code, name, level, adcode) VALUES (1, 'GD', 'Guangdong', 'province', '440000') RETURNING id",
+    )
+    .fetch_one(pool)
+    .await
+    .unwrap()
+}
+
+struct Car {
+    vehicle: i64,
+    contract: i64,
+    device: i64,
+    imei: DeviceId,
+}
+
+/// A financed vehicle with one wired GT06 tracker, its contract `dpd` days past due.
+async fn car(pool: &PgPool, n: usize, dpd: i32, bucket: i32) -> Car {
+    let region = guangdong(pool).await;
+    let vehicle: i64 =
+        sqlx::query_scalar("INSERT INTO vehicles (vin, region_id, status) VALUES ($1, $2, 'financed') RETURNING id")
+            .bind(format!("LSVTEST{n:010}"))
+            .bind(region)
+            .fetch_one(pool)
+            .await
+            .unwrap();
+    let contract: i64 = sqlx::query_scalar(
+        "INSERT INTO contracts (number, vehicle_id, region_id, terms, principal, start_date, dpd, bucket)
+         VALUES ($1, $2, $3, '{}', 100000, CURRENT_DATE - 100, $4, $5) RETURNING id",
+    )
+    .bind(format!("C-{n}"))
+    .bind(vehicle)
+    .bind(region)
+    .bind(dpd)
+    .bind(bucket)
+    .fetch_one(pool)
+    .await
+    .unwrap();
+    let imei = leasewatch_simulators::fleet::device_id(leasewatch_protocols::ProtocolKind::Gt06, n);
+    let device: i64 = sqlx::query_scalar(
+        "INSERT INTO devices (imei, protocol, kind, vehicle_id) VALUES ($1, 'gt06', 'wired', $2) RETURNING id",
+    )
+    .bind(imei.as_str())
+    .bind(vehicle)
+    .fetch_one(pool)
+    .await
+    .unwrap();
+    Car { vehicle, contract, device, imei }
+}
+
+/// Sets a contract-scoped threshold.
+async fn threshold(pool: &PgPool, rule: &str, contract: i64, params: Value) {
+    sqlx::query(
+        "INSERT INTO monitor_rules (rule, scope, scope_id, version, params) VALUES ($1, 'contract', $2, 1, $3)",
+    )
+    .bind(rule)
+    .bind(contract)
+    .bind(params)
+    .execute(pool)
+    .await
+    .unwrap();
+}
+
+/// The alerts of a vehicle by rule: (count, severity, status, collection, evidence).
+async fn alerts(pool: &PgPool, vehicle: i64) -> BTreeMap<String, (i64, String, String, bool, Value)> {
+    let rows: Vec<(String, String, String, bool, Value)> = sqlx::query_as(
+        "SELECT rule, severity, status, collection, evidence FROM alerts WHERE vehicle_id = $1 ORDER BY id",
+    )
+    .bind(vehicle)
+    .fetch_all(pool)
+    .await
+    .unwrap();
+    let mut out = BTreeMap::new();
+    for (rule, severity, status, collection, evidence) in rows {
+        let e = out.entry(rule).or_insert((0, String::new(), String::new(), false, Value::Null));
+        *e = (e.0 + 1, severity, status, collection, evidence);
+    }
+    out
+}
+
+/// Waits until the vehicle has an alert of `rule` in `status` (any status when `None`).
+async fn wait_for(pool: &PgPool, vehicle: i64, rule: &str, status: Option<&str>) {
+    for _ in 0..200 {
+        let found: bool = sqlx::query_scalar(
+            "SELECT EXISTS (SELECT 1 FROM alerts WHERE vehicle_id = $1 AND rule = $2 AND ($3::text IS NULL OR status = $3))",
+        )
+        .bind(vehicle)
+        .bind(rule)
+        .bind(status)
+        .fetch_one(pool)
+        .await
+        .unwrap();
+        if found {
+            // Let anything still in flight land, so that "exactly once" is checked after it.
+            tokio::time::sleep(Duration::from_millis(300)).await;
+            return;
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    panic!("no {rule} alert ({status:?}) for vehicle {vehicle}: {:?}", alerts(pool, vehicle).await);
+}
+
+fn track(seed: u64, at: (f64, f64), interval_s: i64) -> Track {
+    Track::new(seed, Utc::now() - chrono::Duration::hours(6), at.0, at.1, interval_s)
+}
+
+async fn play(daemon: &Daemon, car: &Car, steps: &[Step], interval_s: u64) {
+    scenario::run_gt06(daemon.address, &car.imei, steps, interval_s, false).await.unwrap();
+}
+
+#[sqlx::test(migrator = "leasewatch_ingest::MIGRATOR")]
+async fn an_overdue_power_cut_escalates_and_closes_when_the_contract_is_brought_current(pool: PgPool) {
+    let car = car(&pool, 1, 45, 2).await;
+    let daemon = start(&pool).await;
+    let steps = scenario::plan(Scenario::PowerCut, &mut track(1, SHENZHEN, 30), 40, (0.0, 0.0), 0);
+    play(&daemon, &car, &steps, 30).await;
+    wait_for(&pool, car.vehicle, "power_cut", None).await;
+    let found = alerts(&pool, car.vehicle).await;
+    assert_eq!(found.keys().collect::<Vec<_>>(), ["power_cut"], "{found:?}");
+    let (count, severity, status, collection, evidence) = &found["power_cut"];
+    assert_eq!((*count, severity.as_str(), status.as_str(), *collection), (1, "critical", "open", true));
+    assert_eq!(evidence["payment"]["dpd"], 45);
+    assert!(evidence["fix"]["latitude"].is_number());
+
+    sqlx::query("UPDATE contracts SET dpd = 0, bucket = 0 WHERE id = $1")
+        .bind(car.contract)
+        .execute(&pool)
+        .await
+        .unwrap();
+    wait_for(&pool, car.vehicle, "power_cut", Some("resolved")).await;
+    let (resolution, by): (Option<String>, Option<i64>) =
+        sqlx::query_as("SELECT resolution, resolved_by FROM alerts WHERE vehicle_id = $1")
+            .bind(car.vehicle)
+            .fetch_one(&pool)
+            .await
+            .unwrap();
+    assert_eq!((resolution.as_deref(), by), (Some("contract brought current"), None));
+}
+
+#[sqlx::test(migrator = "leasewatch_ingest::MIGRATOR")]
+async fn a_current_contract_gets_the_base_severity_for_tamper(pool: PgPool) {
+    let car = car(&pool, 2, 0, 0).await;
+    let daemon = start(&pool).await;
+    let steps = scenario::plan(Scenario::Tamper, &mut track(2, SHENZHEN, 30), 30, (0.0, 0.0), 0);
+    play(&daemon, &car, &steps, 30).await;
+    wait_for(&pool, car.vehicle, "tamper", None).await;
+    let found = alerts(&pool, car.vehicle).await;
+    assert_eq!(found.keys().collect::<Vec<_>>(), ["tamper"], "{found:?}");
+    let (count, severity, _, collection, evidence) = &found["tamper"];
+    assert_eq!((*count, severity.as_str(), *collection), (1, "high", false));
+    assert_eq!(evidence["alarm"], "tamper");
+}
+
+#[sqlx::test(migrator = "leasewatch_ingest::MIGRATOR")]
+async fn towing_fires_once(pool: PgPool) {
+    let car = car(&pool, 3, 0, 0).await;
+    let daemon = start(&pool).await;
+    let steps = scenario::plan(Scenario::Tow, &mut track(3, SHENZHEN, 10), 60, (0.0, 0.0), 0);
+    play(&daemon, &car, &steps, 10).await;
+    wait_for(&pool, car.vehicle, "tow", None).await;
+    let found = alerts(&pool, car.vehicle).await;
+    assert_eq!(found.keys().collect::<Vec<_>>(), ["tow"], "{found:?}");
+    assert_eq!((found["tow"].0, found["tow"].1.as_str()), (1, "high"));
+    assert_eq!(found["tow"].4["fix"]["ignition"], false);
+}
+
+#[sqlx::test(migrator = "leasewatch_ingest::MIGRATOR")]
+async fn leaving_the_province_fires_once_naming_where_it_went(pool: PgPool) {
+    let car = car(&pool, 4, 0, 0).await;
+    let daemon = start(&pool).await;
+    let changsha = (28.23, 112.94);
+    let steps = scenario::plan(Scenario::LeaveProvince, &mut track(4, SHENZHEN, 60), 400, changsha, 0);
+    play(&daemon, &car, &steps, 60).await;
+    wait_for(&pool, car.vehicle, "left_province", None).await;
+    let found = alerts(&pool, car.vehicle).await;
+    assert_eq!(found.keys().collect::<Vec<_>>(), ["left_province"], "{found:?}");
+    let (count, severity, _, _, evidence) = &found["left_province"];
+    assert_eq!((*count, severity.as_str()), (1, "medium"));
+    assert_eq!((evidence["province"].as_str(), evidence["now_in"].as_str()), (Some("440000"), Some("430000")));
+}
+
+#[sqlx::test(migrator = "leasewatch_ingest::MIGRATOR")]
+async fn dwelling_at_a_risk_location_alerts_on_entry_and_escalates_one_dwell_alert(pool: PgPool) {
+    let car = car(&pool, 5, 0, 0).await;
+    let market = (22.60, 114.10);
+    sqlx::query(
+        "INSERT INTO risk_locations (name, kind, latitude, longitude, radius_m, region_id)
+         VALUES ('Buji used-car market', 'used_car_market', $1, $2, 300, 1)",
+    )
+    .bind(market.0)
+    .bind(market.1)
+    .execute(&pool)
+    .await
+    .unwrap();
+    threshold(&pool, "risk_location_dwell", car.contract, serde_json::json!({"dwell_after_s": 600})).await;
+    let daemon = start(&pool).await;
+    let steps = scenario::plan(Scenario::Dwell, &mut track(5, SHENZHEN, 60), 60, market, 0);
+    play(&daemon, &car, &steps, 60).await;
+    wait_for(&pool, car.vehicle, "risk_location_dwell", None).await;
+    let found = alerts(&pool, car.vehicle).await;
+    assert_eq!(found.keys().collect::<Vec<_>>(), ["risk_location_dwell", "risk_location_entry"], "{found:?}");
+    // Entry is medium; the dwell alert opens high and is escalated with each further period.
+    assert_eq!((found["risk_location_entry"].0, found["risk_location_entry"].1.as_str()), (1, "medium"));
+    assert_eq!((found["risk_location_dwell"].0, found["risk_location_dwell"].1.as_str()), (1, "critical"));
+    assert_eq!(found["risk_location_dwell"].4["location"]["name"], "Buji used-car market");
+    let escalations: i64 = sqlx::query_scalar(
+        "SELECT count(*) FROM alert_history h JOIN alerts a ON a.id = h.alert_id
+         WHERE a.vehicle_id = $1 AND a.rule = 'risk_location_dwell' AND h.action = 'escalated'",
+    )
+    .bind(car.vehicle)
+    .fetch_one(&pool)
+    .await
+    .unwrap();
+    assert!(escalations >= 1);
+}
+
+#[sqlx::test(migrator = "leasewatch_ingest::MIGRATOR")]
+async fn silence_alerts_then_closes_and_a_far_reappearance_is_a_jump(pool: PgPool) {
+    let car = car(&pool, 6, 0, 0).await;
+    threshold(&pool, "offline", car.contract, serde_json::json!({"offline_after_s": 1})).await;
+    let daemon = start(&pool).await;
+    let mut t = track(6, SHENZHEN, 30);
+    let before = scenario::plan(Scenario::Normal, &mut t, 10, (0.0, 0.0), 0);
+    play(&daemon, &car, &before, 30).await;
+    wait_for(&pool, car.vehicle, "offline", Some("open")).await;
+    // Two hours later it reports from Guangzhou, 100 km away.
+    t.skip(7200);
+    let mut far = Track::new(7, t.time(), 23.13, 113.26, 30);
+    let after = scenario::plan(Scenario::Normal, &mut far, 5, (0.0, 0.0), 0);
+    play(&daemon, &car, &after, 30).await;
+    wait_for(&pool, car.vehicle, "jump", None).await;
+    wait_for(&pool, car.vehicle, "offline", Some("resolved")).await;
+    let found = alerts(&pool, car.vehicle).await;
+    assert_eq!(found["offline"].0, 1, "{found:?}");
+    assert_eq!(found["jump"].0, 1);
+    assert!(found["jump"].4["km"].as_f64().unwrap() > 90.0);
+}
+
+#[sqlx::test(migrator = "leasewatch_ingest::MIGRATOR")]
+async fn a_well_behaved_fleet_fires_nothing_over_a_simulated_week(pool: PgPool) {
+    let vehicles: usize = std::env::var("LEASEWATCH_CONTROL_VEHICLES").ok().and_then(|v| v.parse().ok()).unwrap_or(100);
+    let mut cars = Vec::with_capacity(vehicles);
+    for n in 0..vehicles {
+        cars.push(car(&pool, 1000 + n, 0, 0).await);
+    }
+    let daemon = start(&pool).await;
+    let start_at: DateTime<Utc> = Utc::now() - chrono::Duration::days(7);
+    let mut tasks = tokio::task::JoinSet::new();
+    for (n, car) in cars.iter().enumerate() {
+        // Homes and workplaces scattered over Guangzhou, ten-odd kilometres apart.
+        let r = |k: u64| {
+            // splitmix64: independent uniform offsets in -0.5..0.5.
+            let mut z = (n as u64 * 4 + k).wrapping_add(1).wrapping_mul(0x9E37_79B9_7F4A_7C15);
+            z = (z ^ (z >> 30)).wrapping_mul(0xBF58_476D_1CE4_E5B9);
+            z = (z ^ (z >> 27)).wrapping_mul(0x94D0_49BB_1331_11EB);
+            (z ^ (z >> 31)) as f64 / u64::MAX as f64 - 0.5
+        };
+        let home = (23.13 + r(1) * 0.3, 113.30 + r(2) * 0.3);
+        let mut work = (23.13 + r(3) * 0.3, 113.30 + r(4) * 0.3);
+        if (work.0 - home.0).hypot(work.1 - home.1) < 0.03 {
+            // Living next door to work is standing still: keep commutes a few kilometres long.
+            work.0 += 0.05;
+        }
+        let mut t = Track::new(n as u64, start_at, home.0, home.1, 60);
+        let steps = scenario::routine(&mut t, home, work, 7, 8);
+        let (address, imei) = (daemon.address, car.imei);
+        tasks.spawn(async move { scenario::run_gt06(address, &imei, &steps, 60, false).await.unwrap() });
+    }
+    let mut fixes = 0;
+    while let Some(sent) = tasks.join_next().await {
+        fixes += sent.unwrap().fixes;
+    }
+    // Give the monitor time to tick over the last rows.
+    tokio::time::sleep(Duration::from_millis(1500)).await;
+    let stored: i64 = sqlx::query_scalar("SELECT count(*) FROM positions").fetch_one(&pool).await.unwrap();
+    assert_eq!(stored, i64::try_from(fixes).unwrap());
+    let fired: Vec<(i64, String, String)> =
+        sqlx::query_as("SELECT vehicle_id, rule, title FROM alerts ORDER BY id LIMIT 10")
+            .fetch_all(&pool)
+            .await
+            .unwrap();
+    assert!(fired.is_empty(), "{} fixes from {vehicles} vehicles fired {fired:?}", fixes);
+}
+
+/// Reads one GT06 frame (78 78 len ... 0d 0a).
+async fn read_frame(socket: &mut TcpStream) -> Vec<u8> {
+    let mut head = [0_u8; 3];
+    tokio::time::timeout(Duration::from_secs(10), socket.read_exact(&mut head)).await.unwrap().unwrap();
+    assert_eq!(&head[..2], &[0x78, 0x78]);
+    let mut rest = vec![0_u8; usize::from(head[2]) + 2];
+    socket.read_exact(&mut rest).await.unwrap();
+    [head.to_vec(), rest].concat()
+}
+
+fn fix_at(speed: f64) -> Position {
+    Position {
+        fix_time: Utc::now(),
+        latitude: SHENZHEN.0,
+        longitude: SHENZHEN.1,
+        speed_kmh: speed,
+        course: 0.0,
+        altitude: None,
+        satellites: Some(9),
+        valid: true,
+        cell: None,
+    }
+}
+
+async fn status_of(pool: &PgPool, id: i64) -> String {
+    sqlx::query_scalar("SELECT status FROM device_commands WHERE id = $1").bind(id).fetch_one(pool).await.unwrap()
+}
+
+async fn wait_status(pool: &PgPool, id: i64, status: &str) {
+    for _ in 0..200 {
+        if status_of(pool, id).await == status {
+            return;
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    panic!("command {id} never became {status}: {}", status_of(pool, id).await);
+}
+
+#[sqlx::test(migrator = "leasewatch_ingest::MIGRATOR")]
+async fn an_approved_engine_cut_waits_for_the_vehicle_to_stop_and_records_the_reply(pool: PgPool) {
+    let car = car(&pool, 8, 60, 2).await;
+    let daemon = start(&pool).await;
+    let mut socket = TcpStream::connect(daemon.address).await.unwrap();
+    let mut frame = Vec::new();
+    gt06::device::login(&car.imei, 1, &mut frame);
+    socket.write_all(&frame).await.unwrap();
+    read_frame(&mut socket).await;
+    let driving = Status { ignition: Some(true), power_voltage: Some(12.6), ..Status::default() };
+    frame.clear();
+    gt06::device::position_22(&fix_at(55.0), &driving, 2, &mut frame);
+    socket.write_all(&frame).await.unwrap();
+    read_frame(&mut socket).await;
+
+    // As the approval leaves it: queued.
+    let id: i64 = sqlx::query_scalar(
+        "INSERT INTO device_commands (device_id, command, status, reason) VALUES ($1, 'engine_cut', 'queued', 'M2, located') RETURNING id",
+    )
+    .bind(car.device)
+    .fetch_one(&pool)
+    .await
+    .unwrap();
+    wait_status(&pool, id, "waiting_stop").await;
+    let mut probe = [0_u8; 1];
+    let early = tokio::time::timeout(Duration::from_millis(500), socket.read(&mut probe)).await;
+    assert!(early.is_err(), "nothing may reach a moving vehicle");
+
+    let parked = Status { ignition: Some(false), power_voltage: Some(12.6), ..Status::default() };
+    frame.clear();
+    gt06::device::position_22(&fix_at(0.0), &parked, 3, &mut frame);
+    socket.write_all(&frame).await.unwrap();
+    read_frame(&mut socket).await;
+    let command = read_frame(&mut socket).await;
+    assert_eq!(command[3], 0x80, "an online command");
+    let flag = u32::from_be_bytes([command[5], command[6], command[7], command[8]]);
+    let text = String::from_utf8_lossy(&command[9..9 + usize::from(command[4]) - 4]).into_owned();
+    assert_eq!(text, "DYD,000000#");
+    wait_status(&pool, id, "sent").await;
+    frame.clear();
+    gt06::device::command_reply("DYD=Success!", flag, 4, &mut frame);
+    socket.write_all(&frame).await.unwrap();
+    wait_status(&pool, id, "acknowledged").await;
+    let (result, acked): (Option<String>, Option<DateTime<Utc>>) =
+        sqlx::query_as("SELECT result, acknowledged_at FROM device_commands WHERE id = $1")
+            .bind(id)
+            .fetch_one(&pool)
+            .await
+            .unwrap();
+    assert_eq!(result.as_deref(), Some("DYD=Success!"));
+    assert!(acked.is_some());
+    let trail: Vec<String> = sqlx::query_scalar(
+        "SELECT action FROM audit_log WHERE entity_type = 'device_command' AND entity_id = $1 ORDER BY id",
+    )
+    .bind(id.to_string())
+    .fetch_all(&pool)
+    .await
+    .unwrap();
+    assert_eq!(trail, ["waiting_stop", "sent", "acknowledged"]);
+}
