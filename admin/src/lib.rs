@@ -8,6 +8,7 @@
 //! - `page.rs`: pagination, sorting and the list query.
 //! - `amount.rs`: money in responses, always with its cents.
 //! - `audit.rs`: the append-only audit log.
+//! - `alert_feed.rs`: alert changes as they commit (`LISTEN`), fanned out to live streams.
 //! - `idempotency.rs`: `Idempotency-Key` on POSTs that create money movements or tasks.
 //! - `workflow/`: the workflow engine (definitions, instances, tasks, history).
 //! - `crypto.rs`, `password.rs`: sealed sensitive fields and masks, tokens, argon2id and the password policy.
@@ -18,6 +19,7 @@
 //!
 //! Conventions for every resource are in `admin/README.md`.
 
+pub mod alert_feed;
 pub mod amount;
 pub mod api;
 pub mod audit;

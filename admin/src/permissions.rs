@@ -38,6 +38,14 @@ pub const CATALOGUE: &[(&str, &str)] = &[
     ),
     ("receipts.read", "View receipts and receiving accounts"),
     ("receipts.write", "Register and import receipts, claim and write them off, add receiving accounts"),
+    ("alerts.read", "View alerts and their evidence, and stream them live"),
+    ("alerts.act", "Acknowledge and resolve alerts"),
+    ("monitor.read", "View monitor rules, thresholds, risk locations and geofences"),
+    ("monitor.write", "Change rule thresholds, risk locations and geofences"),
+    ("tasks.read", "View collection and repossession tasks"),
+    ("tasks.write", "Create collection tasks from alerts, assign, complete and cancel tasks"),
+    ("commands.read", "View commands sent to devices"),
+    ("commands.send", "Request device commands (an engine cut also needs an approval)"),
 ];
 
 /// Whether `name` is in the catalogue.

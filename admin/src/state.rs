@@ -5,6 +5,7 @@ use std::sync::Arc;
 
 use sqlx::PgPool;
 
+use crate::alert_feed::AlertFeed;
 use crate::api::quarantine::Promoter;
 use crate::crypto::Vault;
 use crate::password::HashCost;
@@ -23,12 +24,22 @@ pub struct AppState {
     pub hooks: Arc<HashMap<String, Arc<dyn FinishHook>>>,
     /// Promotes quarantined devices, where this process runs ingest.
     pub promoter: Option<Arc<dyn Promoter>>,
+    /// Alert changes as they commit, for live streams.
+    pub alert_feed: AlertFeed,
 }
 
 impl AppState {
-    /// A context with the books' workflow hooks (write-off reversal, deposit offset).
+    /// A context with the workflow hooks of the books (write-off reversal, deposit offset) and of
+    /// device commands (engine cut).
     pub fn new(pool: PgPool, vault: Vault, hash_cost: HashCost) -> Self {
-        crate::books::approvals::register(Self { pool, vault, hash_cost, hooks: Arc::default(), promoter: None })
+        crate::api::commands::register(crate::books::approvals::register(Self {
+            pool,
+            vault,
+            hash_cost,
+            hooks: Arc::default(),
+            promoter: None,
+            alert_feed: AlertFeed::default(),
+        }))
     }
 
     /// Sets what promotes quarantined devices.

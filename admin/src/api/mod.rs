@@ -2,17 +2,22 @@
 //! `router()` of annotated handlers that declare their permission, scoped queries, validation
 //! with `Checks`, optimistic concurrency on `version`, and an audit record in the same transaction.
 
+pub mod alerts;
 pub mod audit;
 pub mod auth;
 pub mod calculator;
+pub mod commands;
 pub mod contracts;
 pub mod customers;
 pub mod dealers;
+pub mod monitor_rules;
+pub mod places;
 pub mod positions;
 pub mod products;
 pub mod quarantine;
 pub mod receipts;
 pub mod regions;
+pub mod risk_tasks;
 pub mod roles;
 pub mod settings;
 pub mod users;
@@ -42,4 +47,9 @@ pub fn routes() -> OpenApiRouter<AppState> {
         .merge(products::router())
         .merge(quarantine::router())
         .merge(receipts::router())
+        .merge(alerts::router())
+        .merge(monitor_rules::router())
+        .merge(places::router())
+        .merge(risk_tasks::router())
+        .merge(commands::router())
 }

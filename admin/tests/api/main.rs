@@ -7,5 +7,6 @@ mod access;
 mod auth;
 mod books;
 mod foundation;
+mod monitor;
 mod support;
 mod workflow;
