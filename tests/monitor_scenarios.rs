@@ -455,3 +455,194 @@ async fn an_approved_engine_cut_waits_for_the_vehicle_to_stop_and_records_the_re
     .unwrap();
     assert_eq!(trail, ["waiting_stop", "sent", "acknowledged"]);
 }
+
+/// A fix `s` seconds after `start`, as a scenario step.
+fn at(start: DateTime<Utc>, s: i64, place: (f64, f64), speed: f64, ignition: bool) -> Step {
+    let position = Position {
+        fix_time: start + chrono::Duration::seconds(s),
+        latitude: place.0,
+        longitude: place.1,
+        speed_kmh: speed,
+        course: 0.0,
+        altitude: None,
+        satellites: Some(9),
+        valid: true,
+        cell: None,
+    };
+    Step::Fix(position, Status { ignition: Some(ignition), power_voltage: Some(12.6), ..Status::default() })
+}
+
+/// A second tracker in the same vehicle.
+async fn second_device(pool: &PgPool, car: &Car, n: usize, kind: &str) -> (i64, DeviceId) {
+    let imei = leasewatch_simulators::fleet::device_id(leasewatch_protocols::ProtocolKind::Gt06, n);
+    let id = sqlx::query_scalar(
+        "INSERT INTO devices (imei, protocol, kind, vehicle_id) VALUES ($1, 'gt06', $2, $3) RETURNING id",
+    )
+    .bind(imei.as_str())
+    .bind(kind)
+    .bind(car.vehicle)
+    .fetch_one(pool)
+    .await
+    .unwrap();
+    (id, imei)
+}
+
+async fn only(pool: &PgPool, vehicle: i64, rule: &str) -> (i64, String, Value) {
+    let found = alerts(pool, vehicle).await;
+    assert_eq!(found.keys().collect::<Vec<_>>(), [rule], "{found:?}");
+    let (count, severity, _, _, evidence) = found[rule].clone();
+    (count, severity, evidence)
+}
+
+#[sqlx::test(migrator = "leasewatch_ingest::MIGRATOR")]
+async fn a_jamming_alarm_fires_once(pool: PgPool) {
+    let car = car(&pool, 20, 0, 0).await;
+    let daemon = start(&pool).await;
+    let t0 = Utc::now() - chrono::Duration::hours(1);
+    let Step::Fix(p, st) = at(t0, 60, SHENZHEN, 30.0, true) else { unreachable!() };
+    let steps = vec![
+        at(t0, 0, SHENZHEN, 30.0, true),
+        Step::Alarm(p, st, leasewatch_protocols::Alarm::Jamming),
+        at(t0, 90, SHENZHEN, 30.0, true),
+    ];
+    play(&daemon, &car, &steps, 30).await;
+    wait_for(&pool, car.vehicle, "jamming", None).await;
+    let (count, severity, evidence) = only(&pool, car.vehicle, "jamming").await;
+    assert_eq!((count, severity.as_str(), evidence["alarm"].as_str()), (1, "high", Some("jamming")));
+}
+
+#[sqlx::test(migrator = "leasewatch_ingest::MIGRATOR")]
+async fn sustained_overspeed_fires_once(pool: PgPool) {
+    let car = car(&pool, 21, 0, 0).await;
+    let daemon = start(&pool).await;
+    let t0 = Utc::now() - chrono::Duration::hours(1);
+    // 150 km/h for three minutes, a fix every 10 s (moving north ~420 m per fix).
+    let steps: Vec<Step> =
+        (0..18).map(|i| at(t0, i * 10, (SHENZHEN.0 + i as f64 * 0.0038, SHENZHEN.1), 150.0, true)).collect();
+    play(&daemon, &car, &steps, 10).await;
+    wait_for(&pool, car.vehicle, "overspeed", None).await;
+    let (count, severity, evidence) = only(&pool, car.vehicle, "overspeed").await;
+    assert_eq!((count, severity.as_str(), evidence["fix"]["speed_kmh"].as_f64()), (1, "low", Some(150.0)));
+}
+
+#[sqlx::test(migrator = "leasewatch_ingest::MIGRATOR")]
+async fn standing_still_for_days_fires_once(pool: PgPool) {
+    let car = car(&pool, 22, 0, 0).await;
+    let daemon = start(&pool).await;
+    let t0 = Utc::now() - chrono::Duration::days(5);
+    // Parked, reporting every six hours for five days, drifting a few metres.
+    let steps: Vec<Step> = (0..20)
+        .map(|i| at(t0, i * 6 * 3600, (SHENZHEN.0 + (i % 3) as f64 * 0.00003, SHENZHEN.1), 0.0, false))
+        .collect();
+    play(&daemon, &car, &steps, 3600).await;
+    wait_for(&pool, car.vehicle, "stationary", None).await;
+    let (count, severity, _) = only(&pool, car.vehicle, "stationary").await;
+    assert_eq!((count, severity.as_str()), (1, "low"));
+}
+
+#[sqlx::test(migrator = "leasewatch_ingest::MIGRATOR")]
+async fn leaving_a_contract_geofence_fires_once(pool: PgPool) {
+    let car = car(&pool, 23, 0, 0).await;
+    sqlx::query(
+        "INSERT INTO geofences (name, scope, scope_id, shape, trigger, region_id)
+         VALUES ('Home district', 'contract', $1, $2, 'exit', 1)",
+    )
+    .bind(car.contract)
+    .bind(serde_json::json!({"circle": {"latitude": SHENZHEN.0, "longitude": SHENZHEN.1, "radius_m": 2000}}))
+    .execute(&pool)
+    .await
+    .unwrap();
+    let daemon = start(&pool).await;
+    let t0 = Utc::now() - chrono::Duration::hours(1);
+    // Out and back in, twice: only leaving alerts, and the open alert is updated, not repeated.
+    let offsets = [0.0, 0.005, 0.01, 0.03, 0.05, 0.01, 0.0, 0.03, 0.05];
+    let steps: Vec<Step> = offsets
+        .iter()
+        .enumerate()
+        .map(|(i, d)| at(t0, i as i64 * 60, (SHENZHEN.0 + d, SHENZHEN.1), 40.0, true))
+        .collect();
+    play(&daemon, &car, &steps, 60).await;
+    wait_for(&pool, car.vehicle, "geofence", None).await;
+    let (count, severity, evidence) = only(&pool, car.vehicle, "geofence").await;
+    assert_eq!((count, severity.as_str(), evidence["crossing"].as_str()), (1, "medium", Some("left")));
+    let occurrences: i32 = sqlx::query_scalar("SELECT occurrences FROM alerts WHERE vehicle_id = $1")
+        .bind(car.vehicle)
+        .fetch_one(&pool)
+        .await
+        .unwrap();
+    assert_eq!(occurrences, 2);
+}
+
+#[sqlx::test(migrator = "leasewatch_ingest::MIGRATOR")]
+async fn financed_vehicles_parked_together_are_a_gathering(pool: PgPool) {
+    let mut cars = Vec::new();
+    for n in 0..6 {
+        cars.push(car(&pool, 30 + n, 0, 0).await);
+    }
+    let daemon = start(&pool).await;
+    let t0 = Utc::now() - chrono::Duration::minutes(10);
+    let yard = (23.05, 113.40);
+    for (i, car) in cars.iter().enumerate() {
+        let steps = vec![at(t0, 0, (yard.0 + i as f64 * 0.0001, yard.1), 0.0, false)];
+        play(&daemon, car, &steps, 60).await;
+    }
+    for car in &cars {
+        wait_for(&pool, car.vehicle, "gathering", None).await;
+    }
+    for car in &cars {
+        let (count, severity, evidence) = only(&pool, car.vehicle, "gathering").await;
+        assert_eq!((count, severity.as_str(), evidence["vehicles"].as_array().map(Vec::len)), (1, "high", Some(5)));
+    }
+}
+
+#[sqlx::test(migrator = "leasewatch_ingest::MIGRATOR")]
+async fn wired_and_wireless_trackers_reporting_apart_fire_once(pool: PgPool) {
+    let car = car(&pool, 40, 0, 0).await;
+    let (_, wireless) = second_device(&pool, &car, 41, "wireless").await;
+    let daemon = start(&pool).await;
+    let t0 = Utc::now() - chrono::Duration::minutes(30);
+    play(&daemon, &car, &[at(t0, 0, SHENZHEN, 0.0, false)], 60).await;
+    // The wireless unit is 5 km away a minute later: the wired one was pulled out and moved.
+    let away = (SHENZHEN.0 + 0.045, SHENZHEN.1);
+    let wireless_car = Car { vehicle: car.vehicle, contract: car.contract, device: 0, imei: wireless };
+    play(&daemon, &wireless_car, &[at(t0, 60, away, 0.0, false), at(t0, 120, away, 0.0, false)], 60).await;
+    wait_for(&pool, car.vehicle, "devices_apart", None).await;
+    let (count, severity, evidence) = only(&pool, car.vehicle, "devices_apart").await;
+    assert_eq!((count, severity.as_str()), (1, "high"));
+    assert!(evidence["metres"].as_f64().unwrap() > 4_000.0);
+}
+
+#[sqlx::test(migrator = "leasewatch_ingest::MIGRATOR")]
+async fn a_silent_wired_tracker_beside_a_reporting_wireless_one_fires_once(pool: PgPool) {
+    let car = car(&pool, 42, 0, 0).await;
+    let (_, wireless) = second_device(&pool, &car, 43, "wireless").await;
+    threshold(&pool, "wired_silent", car.contract, serde_json::json!({"wired_silent_after_s": 2})).await;
+    let daemon = start(&pool).await;
+    let t0 = Utc::now() - chrono::Duration::minutes(30);
+    play(&daemon, &car, &[at(t0, 0, SHENZHEN, 0.0, false)], 60).await;
+    let wireless_car = Car { vehicle: car.vehicle, contract: car.contract, device: 0, imei: wireless };
+    for i in 0..5 {
+        play(&daemon, &wireless_car, &[at(t0, 60 + i * 60, SHENZHEN, 0.0, false)], 60).await;
+        tokio::time::sleep(Duration::from_millis(700)).await;
+    }
+    wait_for(&pool, car.vehicle, "wired_silent", None).await;
+    let (count, severity, _) = only(&pool, car.vehicle, "wired_silent").await;
+    assert_eq!((count, severity.as_str()), (1, "high"));
+}
+
+#[sqlx::test(migrator = "leasewatch_ingest::MIGRATOR")]
+async fn every_tracker_of_a_vehicle_silent_fires_once(pool: PgPool) {
+    let car = car(&pool, 44, 0, 0).await;
+    let (_, wireless) = second_device(&pool, &car, 45, "wireless").await;
+    threshold(&pool, "offline", car.contract, serde_json::json!({"offline_after_s": 1})).await;
+    let daemon = start(&pool).await;
+    let t0 = Utc::now() - chrono::Duration::minutes(30);
+    let wireless_car = Car { vehicle: car.vehicle, contract: car.contract, device: 0, imei: wireless };
+    play(&daemon, &car, &[at(t0, 0, SHENZHEN, 0.0, false)], 60).await;
+    play(&daemon, &wireless_car, &[at(t0, 0, SHENZHEN, 0.0, false)], 60).await;
+    wait_for(&pool, car.vehicle, "all_devices_offline", None).await;
+    let found = alerts(&pool, car.vehicle).await;
+    assert_eq!(found.keys().collect::<Vec<_>>(), ["all_devices_offline", "offline"], "{found:?}");
+    assert_eq!((found["all_devices_offline"].0, found["all_devices_offline"].1.as_str()), (1, "high"));
+    assert_eq!(found["offline"].0, 1, "one offline alert per vehicle, updated for the second tracker");
+}

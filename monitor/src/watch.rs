@@ -370,12 +370,13 @@ impl Watch {
                 continue;
             }
             let t = &vehicle.rules.thresholds;
+            // Devices never heard from are an installation matter, not a silence: they count as neither.
             let silent_for = |states: &HashMap<i64, DeviceState>, d: &i64| {
-                states.get(d).and_then(|s| s.last_seen).map_or(i64::MAX, |seen| (now - seen).num_seconds())
+                states.get(d).and_then(|s| s.last_seen).map(|seen| (now - seen).num_seconds())
             };
             for device in devices {
                 let Some(install) = installs.get(device).copied() else { continue };
-                let silent = silent_for(states, device);
+                let Some(silent) = silent_for(states, device) else { continue };
                 let ctx = Ctx { vehicle, install, device_id: *device };
                 let state = states.entry(*device).or_default();
                 let Some(seen) = state.last_seen else { continue };
@@ -389,7 +390,7 @@ impl Watch {
             if devices.len() < 2 {
                 continue;
             }
-            let all_silent = devices.iter().all(|d| silent_for(states, d) >= t.offline_after_s);
+            let all_silent = devices.iter().all(|d| silent_for(states, d).is_some_and(|s| s >= t.offline_after_s));
             let ctx = Ctx { vehicle, install: Install { vehicle_id: *vehicle_id, wired: true }, device_id: devices[0] };
             let key = (*vehicle_id, Rule::AllDevicesOffline);
             if all_silent && !latched.contains(&key) && vehicle.rules.enabled(Rule::AllDevicesOffline) {
@@ -409,8 +410,8 @@ impl Watch {
             let wired = devices.iter().find(|d| installs.get(d).is_some_and(|i| i.wired));
             let wireless = devices.iter().find(|d| installs.get(d).is_some_and(|i| !i.wired));
             let (Some(wired), Some(wireless)) = (wired, wireless) else { continue };
-            let silent = silent_for(states, wired) >= t.wired_silent_after_s
-                && silent_for(states, wireless) < t.wired_silent_after_s;
+            let silent = silent_for(states, wired).is_some_and(|s| s >= t.wired_silent_after_s)
+                && silent_for(states, wireless).is_some_and(|s| s < t.wired_silent_after_s);
             let key = (*vehicle_id, Rule::WiredSilent);
             if silent && !latched.contains(&key) && vehicle.rules.enabled(Rule::WiredSilent) {
                 latched.insert(key);
