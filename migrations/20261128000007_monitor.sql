@@ -146,3 +146,15 @@ ALTER TABLE regions ADD COLUMN adcode text CHECK (adcode ~ '^[0-9]{6}$');
 -- Set on alerts raised or escalated because the contract was overdue; they close themselves when
 -- the contract is brought current.
 ALTER TABLE alerts ADD COLUMN collection boolean NOT NULL DEFAULT false;
+
+-- Where each vehicle usually stands at night and in the day (常驻地), learned day by day from its
+-- parked fixes: one row per ~100 m cell, with the number of distinct local days seen there.
+CREATE TABLE resident_places (
+    vehicle_id   bigint NOT NULL REFERENCES vehicles (id),
+    kind         text NOT NULL CHECK (kind IN ('night', 'day')),
+    latitude     double precision NOT NULL,
+    longitude    double precision NOT NULL,
+    days         integer NOT NULL,
+    last_seen_on date NOT NULL,
+    PRIMARY KEY (vehicle_id, kind, latitude, longitude)
+);

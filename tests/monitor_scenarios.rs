@@ -646,3 +646,42 @@ async fn every_tracker_of_a_vehicle_silent_fires_once(pool: PgPool) {
     assert_eq!((found["all_devices_offline"].0, found["all_devices_offline"].1.as_str()), (1, "high"));
     assert_eq!(found["offline"].0, 1, "one offline alert per vehicle, updated for the second tracker");
 }
+
+#[sqlx::test(migrator = "leasewatch_ingest::MIGRATOR")]
+async fn an_overdue_vehicle_that_stops_coming_home_at_night_escalates(pool: PgPool) {
+    let car = car(&pool, 50, 20, 1).await;
+    let daemon = start(&pool).await;
+    let home = (23.10, 113.30);
+    let elsewhere = (23.16, 113.38);
+    // 02:00 local (UTC+8) on each of the last days.
+    let today = (Utc::now() + chrono::Duration::hours(8)).date_naive();
+    let two_am = |days_ago: i64| {
+        (today - chrono::Duration::days(days_ago)).and_hms_opt(2, 0, 0).unwrap().and_utc() - chrono::Duration::hours(8)
+    };
+    // Home every night, at work (4 km off) every day.
+    let work = (23.13, 113.32);
+    let nights: Vec<Step> = (4..=10)
+        .rev()
+        .flat_map(|d| [at(two_am(d), 0, home, 0.0, false), at(two_am(d), 8 * 3600, work, 0.0, false)])
+        .collect();
+    play(&daemon, &car, &nights, 60).await;
+    // Days are learned in order, oldest first, as the daemon does.
+    for d in (4..=10).rev() {
+        leasewatch_monitor::store::learn_resident_places(&pool, today - chrono::Duration::days(d), 8).await.unwrap();
+    }
+    let days: i32 = sqlx::query_scalar("SELECT days FROM resident_places WHERE vehicle_id = $1 AND kind = 'night'")
+        .bind(car.vehicle)
+        .fetch_one(&pool)
+        .await
+        .unwrap();
+    assert_eq!(days, 7);
+    // Let the monitor reload the learned places.
+    tokio::time::sleep(Duration::from_millis(1500)).await;
+    let away: Vec<Step> = [3, 2].iter().map(|d| at(two_am(*d), 0, elsewhere, 0.0, false)).collect();
+    play(&daemon, &car, &away, 60).await;
+    wait_for(&pool, car.vehicle, "resident_away", None).await;
+    let (count, severity, evidence) = only(&pool, car.vehicle, "resident_away").await;
+    assert_eq!((count, severity.as_str()), (1, "high"), "medium, raised for the overdue contract");
+    assert_eq!(evidence["nights"].as_array().map(Vec::len), Some(2));
+    assert_eq!(evidence["homes"][0]["latitude"], 23.1);
+}

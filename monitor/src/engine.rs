@@ -69,7 +69,7 @@ pub async fn run(
     downlink: Option<Arc<dyn Downlink>>,
     mut shutdown: watch::Receiver<bool>,
 ) {
-    let mut watch = Watch::new(Arc::new(shipped_provinces()));
+    let mut watch = Watch::new(Arc::new(shipped_provinces()), utc_offset_hours);
     if let Err(e) = store::seed_rules(&pool).await {
         tracing::warn!(error = %e, "could not list the rules in the database");
     }
@@ -80,6 +80,8 @@ pub async fn run(
         Ok(devices) => tracing::info!(devices, "monitor state restored"),
         Err(e) => tracing::warn!(error = %e, "could not restore device state"),
     }
+    // Learning resident places scans a day of positions: off the loop, so alerts never wait for it.
+    let learning = tokio::spawn(learn(pool.clone(), utc_offset_hours));
     let mut tick = tokio::time::interval(Duration::from_millis(config.tick_ms.max(10)));
     let mut refresh = tokio::time::interval(Duration::from_secs(config.refresh_secs.max(1)));
     tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
@@ -112,6 +114,20 @@ pub async fn run(
         }
     }
     apply(&pool, &watch, &mut pending).await;
+    learning.abort();
+}
+
+/// Learns the resident places of each day gone by, hourly (idempotent: a day is learned once).
+async fn learn(pool: PgPool, utc_offset_hours: i32) {
+    let mut hourly = tokio::time::interval(Duration::from_secs(3600));
+    loop {
+        hourly.tick().await;
+        match store::catch_up_resident_places(&pool, Utc::now(), utc_offset_hours).await {
+            Ok(0) => {}
+            Ok(days) => tracing::info!(days, "resident places learned"),
+            Err(e) => tracing::warn!(error = %e, "could not learn resident places"),
+        }
+    }
 }
 
 /// Reloads the books' view, closes collection alerts of contracts brought current, and proposes

@@ -112,6 +112,7 @@ rules! {
     Jump => "jump", High, true, ["jump_km"], "Reappeared far from where it went silent";
     Overspeed => "overspeed", Low, false, ["overspeed_kmh", "overspeed_after_s"], "Faster than the limit for a while";
     Gathering => "gathering", High, true, ["gathering_vehicles", "gathering_radius_m"], "Several financed vehicles parked together (异常聚集)";
+    ResidentAway => "resident_away", Medium, true, ["away_nights", "away_radius_m", "resident_days"], "Stopped returning to its usual night parking places (常驻地)";
 }
 
 impl Rule {
@@ -155,6 +156,12 @@ pub struct Thresholds {
     pub gathering_radius_m: f64,
     /// Delinquency bucket (1 = M1) from which a located vehicle gets a repossession task.
     pub repossession_bucket: i32,
+    /// Nights in a row parked away from every resident place before the alert.
+    pub away_nights: u32,
+    /// Farther than this from a resident place counts as away.
+    pub away_radius_m: f64,
+    /// Days seen parked at a place before it counts as a resident place.
+    pub resident_days: i32,
 }
 
 impl Default for Thresholds {
@@ -175,6 +182,9 @@ impl Default for Thresholds {
             gathering_vehicles: 5,
             gathering_radius_m: 200.0,
             repossession_bucket: 2,
+            away_nights: 2,
+            away_radius_m: 1_000.0,
+            resident_days: 3,
         }
     }
 }

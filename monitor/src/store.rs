@@ -4,13 +4,13 @@
 
 use std::collections::HashMap;
 
-use chrono::{DateTime, NaiveDate, Utc};
+use chrono::{DateTime, Duration, NaiveDate, Utc};
 use serde_json::{Map, Value};
 use sqlx::PgPool;
 
 use crate::places::{RiskIndex, RiskLocation, Shape};
 use crate::rules::{Rule, RuleBook, RuleSetting, Scope, ScopeKey};
-use crate::watch::{Fence, Install, LastFix, Payment, Vehicle, Watch};
+use crate::watch::{Fence, Home, Install, LastFix, Payment, Vehicle, Watch};
 
 /// The region ids of a materialized path (`/1/4/9/` → 1, 4, 9).
 pub fn path_ids(path: &str) -> Vec<i64> {
@@ -104,6 +104,18 @@ pub async fn refresh(pool: &PgPool, watch: &mut Watch) -> Result<Vec<i64>, sqlx:
     )
     .fetch_all(pool)
     .await?;
+    let mut homes: HashMap<i64, Vec<Home>> = HashMap::new();
+    let home_rows: Vec<(i64, f64, f64, i32)> = sqlx::query_as(
+        "SELECT vehicle_id, latitude, longitude, days FROM (
+             SELECT *, row_number() OVER (PARTITION BY vehicle_id ORDER BY days DESC, last_seen_on DESC) AS rank
+             FROM resident_places WHERE kind = 'night') r
+         WHERE rank <= 3 ORDER BY vehicle_id, rank",
+    )
+    .fetch_all(pool)
+    .await?;
+    for (vehicle, latitude, longitude, days) in home_rows {
+        homes.entry(vehicle).or_default().push(Home { latitude, longitude, days });
+    }
     let mut vehicles = HashMap::with_capacity(rows.len());
     for (id, region_id, path, contract, number, product, dpd, bucket, hold, province) in rows {
         let regions = path_ids(&path);
@@ -122,7 +134,8 @@ pub async fn refresh(pool: &PgPool, watch: &mut Watch) -> Result<Vec<i64>, sqlx:
             _ => false,
         };
         let fences = fence_scopes.iter().enumerate().filter(|(_, s)| applies(s)).map(|(i, _)| i).collect();
-        vehicles.insert(id, Vehicle { id, region_id, payment, province, rules: book.resolve(&key), fences });
+        let homes = homes.remove(&id).unwrap_or_default();
+        vehicles.insert(id, Vehicle { id, region_id, payment, province, rules: book.resolve(&key), fences, homes });
     }
     watch.set_fences(fences);
     Ok(watch.set_vehicles(vehicles))
@@ -172,4 +185,68 @@ pub async fn seed_rules(pool: &PgPool) -> Result<(), sqlx::Error> {
     .execute(pool)
     .await?;
     Ok(())
+}
+
+/// Resident places are forgotten after this many days without a visit.
+const RESIDENT_MEMORY_DAYS: i64 = 60;
+
+/// Learns one local day of parking into `resident_places`: every ~100 m cell where a vehicle
+/// stood still at night (22:00–06:00) or in the day (09:00–17:00) counts one more day. Days are
+/// learned in order; a day already counted for a place is not counted again. Places not visited
+/// for two months are forgotten.
+pub async fn learn_resident_places(pool: &PgPool, day: NaiveDate, utc_offset_hours: i32) -> Result<u64, sqlx::Error> {
+    let start = day.and_time(chrono::NaiveTime::MIN).and_utc() - Duration::hours(i64::from(utc_offset_hours));
+    let mut tx = pool.begin().await?;
+    let learned = sqlx::query(
+        "INSERT INTO resident_places AS r (vehicle_id, kind, latitude, longitude, days, last_seen_on)
+         SELECT vehicle_id, kind, lat, lon, 1, $3 FROM (
+             SELECT DISTINCT d.vehicle_id, round(p.latitude::numeric, 3)::float8 AS lat, round(p.longitude::numeric, 3)::float8 AS lon,
+                    CASE WHEN h >= 22 OR h < 6 THEN 'night' WHEN h BETWEEN 9 AND 16 THEN 'day' END AS kind
+             FROM positions p JOIN devices d ON d.id = p.device_id,
+                  LATERAL (SELECT extract(hour FROM p.fix_time AT TIME ZONE 'UTC' + make_interval(hours => $4))::int AS h) l
+             WHERE d.vehicle_id IS NOT NULL AND p.fix_time >= $1 AND p.fix_time < $2 AND p.valid AND p.speed_kmh < 1) c
+         WHERE kind IS NOT NULL
+         ON CONFLICT (vehicle_id, kind, latitude, longitude) DO UPDATE
+         SET days = r.days + 1, last_seen_on = EXCLUDED.last_seen_on WHERE r.last_seen_on < EXCLUDED.last_seen_on",
+    )
+    .bind(start)
+    .bind(start + Duration::days(1))
+    .bind(day)
+    .bind(utc_offset_hours)
+    .execute(&mut *tx)
+    .await?;
+    sqlx::query("DELETE FROM resident_places WHERE last_seen_on < $1")
+        .bind(day - Duration::days(RESIDENT_MEMORY_DAYS))
+        .execute(&mut *tx)
+        .await?;
+    sqlx::query(
+        "INSERT INTO finance_jobs (name, done_through) VALUES ('resident_places', $1)
+         ON CONFLICT (name) DO UPDATE SET done_through = greatest(finance_jobs.done_through, EXCLUDED.done_through)",
+    )
+    .bind(day)
+    .execute(&mut *tx)
+    .await?;
+    tx.commit().await?;
+    Ok(learned.rows_affected())
+}
+
+/// Learns every local day not learned yet, through yesterday (at most the last 30 days).
+pub async fn catch_up_resident_places(
+    pool: &PgPool,
+    now: DateTime<Utc>,
+    utc_offset_hours: i32,
+) -> Result<u32, sqlx::Error> {
+    let today = (now + Duration::hours(i64::from(utc_offset_hours))).date_naive();
+    let done: Option<NaiveDate> =
+        sqlx::query_scalar("SELECT done_through FROM finance_jobs WHERE name = 'resident_places'")
+            .fetch_optional(pool)
+            .await?;
+    let mut day = done.map_or(today - Duration::days(30), |d| d + Duration::days(1)).max(today - Duration::days(30));
+    let mut days = 0;
+    while day < today {
+        learn_resident_places(pool, day, utc_offset_hours).await?;
+        day += Duration::days(1);
+        days += 1;
+    }
+    Ok(days)
 }

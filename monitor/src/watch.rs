@@ -51,6 +51,26 @@ pub struct Vehicle {
     pub rules: Resolved,
     /// The geofences that apply to it (indexes into [`Watch::set_fences`]'s list).
     pub fences: Vec<usize>,
+    /// Where it usually stands at night, most frequent first.
+    pub homes: Vec<Home>,
+}
+
+/// A resident place: where a vehicle has stood at night on `days` distinct days.
+#[derive(Debug, Clone, Copy, PartialEq, serde::Serialize)]
+pub struct Home {
+    /// Latitude.
+    pub latitude: f64,
+    /// Longitude.
+    pub longitude: f64,
+    /// Distinct days seen there.
+    pub days: i32,
+}
+
+/// Nights a vehicle spent away from its resident places.
+#[derive(Debug, Clone, Default)]
+struct Away {
+    nights: Vec<NaiveDate>,
+    fired: bool,
 }
 
 /// A geofence ready for tests.
@@ -210,6 +230,9 @@ pub struct Watch {
     provinces: Arc<Provinces>,
     /// Vehicle-level conditions already alerted (so a condition that holds fires once).
     latched: HashSet<(i64, Rule)>,
+    away: HashMap<i64, Away>,
+    /// The company's offset from UTC: nights are local.
+    utc_offset_hours: i32,
 }
 
 /// Only fixes this recent (device time vs. the newest seen) count as "now" for pairs of devices.
@@ -220,9 +243,9 @@ const REAPPEAR_GAP_S: i64 = 1800;
 const PROVINCE_RECHECK_M: f64 = 2_000.0;
 
 impl Watch {
-    /// An empty memory that knows the province boundaries.
-    pub fn new(provinces: Arc<Provinces>) -> Self {
-        Self { provinces, ..Self::default() }
+    /// An empty memory that knows the province boundaries and the company's offset from UTC.
+    pub fn new(provinces: Arc<Provinces>, utc_offset_hours: i32) -> Self {
+        Self { provinces, utc_offset_hours, ..Self::default() }
     }
 
     /// Replaces what is known about devices' installation.
@@ -350,6 +373,8 @@ impl Watch {
                     let state = self.devices.entry(obs.device_id).or_default();
                     places(&ctx, state, &fix, &self.risk, &self.fences, &self.provinces, out);
                     apart(&ctx, &fix, &others, out);
+                    let away = self.away.entry(install.vehicle_id).or_default();
+                    resident(&ctx, away, &fix, self.utc_offset_hours, out);
                     let state = self.devices.entry(obs.device_id).or_default();
                     state.last_valid = Some(fix);
                 }
@@ -773,6 +798,46 @@ fn places(
     }
 }
 
+/// Local hours that count as the middle of the night, when a vehicle is normally at home.
+const NIGHT_HOURS: std::ops::Range<u32> = 0..5;
+/// Away nights remembered (enough for any threshold that makes sense).
+const AWAY_NIGHTS_KEPT: usize = 31;
+
+/// Parked in the middle of the night away from every resident place, night after night.
+fn resident(ctx: &Ctx<'_>, away: &mut Away, fix: &LastFix, utc_offset_hours: i32, out: &mut Vec<Outcome>) {
+    use chrono::Timelike;
+    let t = &ctx.vehicle.rules.thresholds;
+    let homes: Vec<&Home> = ctx.vehicle.homes.iter().filter(|h| h.days >= t.resident_days).collect();
+    if homes.is_empty() || fix.speed_kmh >= 1.0 || !ctx.enabled(Rule::ResidentAway) {
+        return;
+    }
+    let local = fix.time + chrono::Duration::hours(i64::from(utc_offset_hours));
+    if !NIGHT_HOURS.contains(&local.hour()) {
+        return;
+    }
+    if homes.iter().any(|h| distance_m((h.latitude, h.longitude), fix.at()) <= t.away_radius_m) {
+        *away = Away::default();
+        return;
+    }
+    let night = local.date_naive();
+    if !away.nights.contains(&night) {
+        away.nights.push(night);
+        if away.nights.len() > AWAY_NIGHTS_KEPT {
+            away.nights.remove(0);
+        }
+    }
+    if away.nights.len() >= t.away_nights as usize && !away.fired {
+        away.fired = true;
+        let nearest =
+            homes.iter().map(|h| distance_m((h.latitude, h.longitude), fix.at())).fold(f64::INFINITY, f64::min);
+        let title =
+            format!("{} nights away from its usual night parking, {:.1} km off", away.nights.len(), nearest / 1000.0);
+        let evidence =
+            json!({"homes": homes, "nights": away.nights, "fix": fix.evidence(), "nearest_home_m": nearest.round()});
+        out.push(ctx.raise(Rule::ResidentAway, Severity::Medium, title, fix.time, Some(*fix), evidence));
+    }
+}
+
 /// The vehicle's wired and wireless trackers reporting far apart at the same time.
 fn apart(ctx: &Ctx<'_>, fix: &LastFix, others: &[LastFix], out: &mut Vec<Outcome>) {
     let t = &ctx.vehicle.rules.thresholds;
@@ -804,10 +869,11 @@ mod tests {
     }
 
     fn watch(payment: Option<Payment>, thresholds: Thresholds) -> Watch {
-        let mut w = Watch::new(Arc::new(Provinces::default()));
+        let mut w = Watch::new(Arc::new(Provinces::default()), 8);
         w.set_installs(HashMap::from([(DEVICE, Install { vehicle_id: VEHICLE, wired: true })]));
         let rules = Resolved { thresholds, disabled: HashSet::new() };
-        let vehicle = Vehicle { id: VEHICLE, region_id: 1, payment, province: None, rules, fences: vec![] };
+        let vehicle =
+            Vehicle { id: VEHICLE, region_id: 1, payment, province: None, rules, fences: vec![], homes: vec![] };
         w.set_vehicles(HashMap::from([(VEHICLE, vehicle)]));
         w
     }
@@ -934,8 +1000,36 @@ mod tests {
     }
 
     #[test]
+    fn nights_away_from_the_resident_places_alert_once_and_coming_home_resets() {
+        let mut w = watch(active(30, 1), Thresholds::default());
+        let mut vehicles = HashMap::new();
+        if let Some(v) = w.vehicle(VEHICLE) {
+            let mut v = v.clone();
+            v.homes = vec![Home { latitude: 22.5, longitude: 114.0, days: 20 }];
+            vehicles.insert(VEHICLE, v);
+        }
+        w.set_vehicles(vehicles);
+        // 18:00 UTC is 02:00 the next day in UTC+8.
+        let night = |n: i64| {
+            (t0().date_naive().and_hms_opt(18, 0, 0).unwrap_or_default().and_utc() - t0()).num_seconds() + n * 86_400
+        };
+        let mut out = Vec::new();
+        w.observe(&fix(night(0), 22.5, 114.0, 0.0, false, 12.6, AlarmSet::default()), &mut out);
+        w.observe(&fix(night(1), 22.8, 114.3, 0.0, false, 12.6, AlarmSet::default()), &mut out);
+        w.observe(&fix(night(1) + 3600, 22.8, 114.3, 0.0, false, 12.6, AlarmSet::default()), &mut out);
+        assert!(raised(&out).is_empty(), "one night away is not yet a pattern");
+        w.observe(&fix(night(2), 22.8, 114.3, 0.0, false, 12.6, AlarmSet::default()), &mut out);
+        w.observe(&fix(night(3), 22.8, 114.3, 0.0, false, 12.6, AlarmSet::default()), &mut out);
+        assert_eq!(raised(&out), vec![(Rule::ResidentAway, Severity::High, true)]);
+        out.clear();
+        w.observe(&fix(night(4), 22.5, 114.0, 0.0, false, 12.6, AlarmSet::default()), &mut out);
+        w.observe(&fix(night(5), 22.8, 114.3, 0.0, false, 12.6, AlarmSet::default()), &mut out);
+        assert!(raised(&out).is_empty());
+    }
+
+    #[test]
     fn parked_vehicles_gathering_alert_once_each() {
-        let mut w = Watch::new(Arc::new(Provinces::default()));
+        let mut w = Watch::new(Arc::new(Provinces::default()), 8);
         let mut installs = HashMap::new();
         let mut vehicles = HashMap::new();
         for v in 1..=6 {
@@ -943,7 +1037,15 @@ mod tests {
             let rules = Resolved::default();
             vehicles.insert(
                 v,
-                Vehicle { id: v, region_id: 1, payment: active(0, 0), province: None, rules, fences: vec![] },
+                Vehicle {
+                    id: v,
+                    region_id: 1,
+                    payment: active(0, 0),
+                    province: None,
+                    rules,
+                    fences: vec![],
+                    homes: vec![],
+                },
             );
         }
         w.set_installs(installs);
