@@ -158,3 +158,33 @@ CREATE TABLE resident_places (
     last_seen_on date NOT NULL,
     PRIMARY KEY (vehicle_id, kind, latitude, longitude)
 );
+
+-- Webhooks: alert changes POSTed to other systems, signed with the subscription's secret
+-- (sealed at rest). Each change is queued in the transaction that makes it (an outbox), retried
+-- with back-off, and kept as dead after the last attempt for someone to look at and retry.
+CREATE TABLE webhooks (
+    id            bigint GENERATED ALWAYS AS IDENTITY PRIMARY KEY,
+    url           text NOT NULL CHECK (url ~ '^https?://'),
+    secret_sealed bytea NOT NULL,
+    -- Alerts of this region's subtree, at this severity or higher.
+    region_id     bigint NOT NULL REFERENCES regions (id),
+    min_severity  text NOT NULL DEFAULT 'medium' CHECK (min_severity IN ('info', 'low', 'medium', 'high', 'critical')),
+    active        boolean NOT NULL DEFAULT true,
+    created_at    timestamptz NOT NULL DEFAULT now()
+);
+
+CREATE TABLE webhook_deliveries (
+    id           bigint GENERATED ALWAYS AS IDENTITY PRIMARY KEY,
+    webhook_id   bigint NOT NULL REFERENCES webhooks (id),
+    alert_id     bigint NOT NULL REFERENCES alerts (id),
+    payload      jsonb NOT NULL,
+    status       text NOT NULL DEFAULT 'pending' CHECK (status IN ('pending', 'delivered', 'dead')),
+    attempts     integer NOT NULL DEFAULT 0,
+    next_at      timestamptz NOT NULL DEFAULT now(),
+    last_status  integer,
+    last_error   text,
+    created_at   timestamptz NOT NULL DEFAULT now(),
+    delivered_at timestamptz
+);
+CREATE INDEX webhook_deliveries_due ON webhook_deliveries (next_at) WHERE status = 'pending';
+CREATE INDEX webhook_deliveries_webhook ON webhook_deliveries (webhook_id, id);

@@ -1,5 +1,6 @@
 //! Wires the monitor to ingest in one process: committed rows from the writer's stream become
-//! observations, and commands go out through ingest's live sessions.
+//! observations, commands go out through ingest's live sessions, and alert changes go out to the
+//! MQTT broker.
 
 use std::future::Future;
 use std::pin::Pin;
@@ -9,6 +10,7 @@ use chrono::Utc;
 use leasewatch_ingest::connection::Shared;
 use leasewatch_ingest::sessions::SessionError;
 use leasewatch_ingest::writer::Rows;
+use leasewatch_monitor::alerts::Notice;
 use leasewatch_monitor::commands::{Downlink, SendError};
 use leasewatch_monitor::engine::Batch;
 use leasewatch_monitor::observation::{Observation, Seen};
@@ -88,5 +90,38 @@ impl Downlink for SessionDownlink {
                 SessionError::Failed(why) => SendError::Unsupported(why),
             })
         })
+    }
+}
+
+/// Publishes every alert change to `leasewatch/v1/alerts/{region_id}` (QoS 1) until the feed ends.
+pub async fn publish_alerts(mut notices: broadcast::Receiver<Arc<Notice>>, host: String, port: u16) {
+    use rumqttc::{AsyncClient, MqttOptions, QoS};
+    // A clean session: alerts missed while disconnected are in the API; two daemons must not share an id.
+    let mut options = MqttOptions::new(format!("leasewatch-alerts-{}", std::process::id()), host, port);
+    options.set_keep_alive(std::time::Duration::from_secs(30));
+    let (client, mut events) = AsyncClient::new(options, 1_000);
+    // The event loop drives the connection (and reconnects); publishing only queues.
+    tokio::spawn(async move {
+        loop {
+            if let Err(e) = events.poll().await {
+                tracing::warn!(error = %e, "MQTT (alerts) connection lost; retrying");
+                tokio::time::sleep(std::time::Duration::from_secs(1)).await;
+            }
+        }
+    });
+    loop {
+        let notice = match notices.recv().await {
+            Ok(notice) => notice,
+            Err(RecvError::Lagged(missed)) => {
+                tracing::warn!(missed, "alert changes not published to MQTT: the publisher fell behind");
+                continue;
+            }
+            Err(RecvError::Closed) => return,
+        };
+        let topic = format!("leasewatch/v1/alerts/{}", notice.region_id);
+        let payload = serde_json::to_vec(notice.as_ref()).unwrap_or_default();
+        if let Err(e) = client.publish(topic, QoS::AtLeastOnce, false, payload).await {
+            tracing::warn!(error = %e, "alert change not published to MQTT");
+        }
     }
 }

@@ -39,6 +39,7 @@ pub async fn run(config: Config) -> anyhow::Result<()> {
     let stopped_http = stopped.clone();
     let stopped_mqtt = stopped.clone();
     let stopped_monitor = stopped.clone();
+    let stopped_webhooks = stopped.clone();
     let ctx = ListenerContext {
         shared: shared.clone(),
         connections: Arc::new(Semaphore::new(config.ingest.limits.max_connections)),
@@ -65,16 +66,30 @@ pub async fn run(config: Config) -> anyhow::Result<()> {
     drop(ctx);
     let mqtt =
         config.ingest.mqtt.enabled.then(|| tokio::spawn(leasewatch_ingest::mqtt::run(shared.clone(), stopped_mqtt)));
+    let mut alert_feed = leasewatch_admin::alert_feed::AlertFeed::default();
     let admin = if config.admin.enabled {
         leasewatch_admin::bootstrap::prepare(&pool).await.context("cannot prepare the admin API")?;
         let vault = config.admin.vault().context("cannot load the data key")?;
         let promoter = Arc::new(IngestPromoter { pool: pool.clone(), writer: shared.writer.clone() });
-        let state =
-            leasewatch_admin::AppState::new(pool.clone(), vault, config.admin.password_hash).with_promoter(promoter);
+        let state = leasewatch_admin::AppState::new(pool.clone(), vault.clone(), config.admin.password_hash)
+            .with_promoter(promoter);
+        alert_feed = state.alert_feed.clone();
+        // Webhook secrets are sealed with the admin data key: deliveries run where it is loaded.
+        let open: leasewatch_monitor::webhooks::SecretOpener = Arc::new(move |sealed: &[u8]| vault.open(sealed).ok());
+        tokio::spawn(leasewatch_monitor::webhooks::run(pool.clone(), open, stopped_webhooks));
         Some(leasewatch_admin::router(state).context("cannot build the admin API")?)
     } else {
         None
     };
+    if config.monitor.publish_alerts && config.ingest.mqtt.enabled {
+        match alert_feed.subscribe(&pool).await {
+            Ok(notices) => {
+                let (host, port) = (config.ingest.mqtt.host.clone(), config.ingest.mqtt.port);
+                tokio::spawn(leasewatch::monitor_link::publish_alerts(notices, host, port));
+            }
+            Err(e) => tracing::warn!(error = %e, "alert changes will not be published to MQTT"),
+        }
+    }
     let http_listener = TcpListener::bind(config.http_bind)
         .await
         .with_context(|| format!("cannot serve HTTP on {}", config.http_bind))?;

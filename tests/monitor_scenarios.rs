@@ -56,7 +56,7 @@ async fn start(pool: &PgPool) -> Daemon {
     tokio::spawn(run::<Gt06>(socket, ctx));
     let (tx, rx) = mpsc::channel(4096);
     tokio::spawn(feed(shared.writer.subscribe(), tx));
-    let monitor = MonitorConfig { enabled: true, tick_ms: 100, refresh_secs: 1 };
+    let monitor = MonitorConfig { enabled: true, tick_ms: 100, refresh_secs: 1, publish_alerts: false };
     let downlink = Arc::new(SessionDownlink(shared));
     tokio::spawn(engine::run(pool.clone(), monitor, 8, rx, Some(downlink), shutdown));
     Daemon { address, _stop: stop }

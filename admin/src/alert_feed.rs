@@ -28,7 +28,7 @@ impl AlertFeed {
                 let mut listener = PgListener::connect_with(pool).await?;
                 listener.listen(CHANNEL).await?;
                 let (tx, _) = broadcast::channel(BUFFER);
-                tokio::spawn(relay(listener, tx.clone()));
+                tokio::spawn(relay(listener, tx.clone(), pool.clone()));
                 Ok::<_, sqlx::Error>(tx)
             })
             .await?;
@@ -36,10 +36,17 @@ impl AlertFeed {
     }
 }
 
-/// Forwards notifications until the process ends; the listener reconnects by itself.
-async fn relay(mut listener: PgListener, tx: broadcast::Sender<Arc<Notice>>) {
+/// Forwards notifications until the pool closes (the listener holds one of its connections, so it
+/// must let go for the close to finish); the listener reconnects by itself.
+async fn relay(mut listener: PgListener, tx: broadcast::Sender<Arc<Notice>>, pool: PgPool) {
+    let closing = pool.close_event();
+    tokio::pin!(closing);
     loop {
-        match listener.recv().await {
+        let received = tokio::select! {
+            received = listener.recv() => received,
+            _ = &mut closing => return,
+        };
+        match received {
             Ok(n) => match serde_json::from_str::<Notice>(n.payload()) {
                 Ok(notice) => {
                     let _ = tx.send(Arc::new(notice));

@@ -50,10 +50,24 @@ pub struct Owner {
     pub contract_id: Option<i64>,
 }
 
-/// Sends `notice` to listeners when the transaction commits.
+/// Sends `notice` to listeners when the transaction commits, and queues it for every webhook
+/// whose region and severity it matches (delivered by [`crate::webhooks`]).
 pub async fn announce(conn: &mut PgConnection, notice: &Notice) -> Result<(), sqlx::Error> {
     let payload = serde_json::to_string(notice).unwrap_or_default();
-    sqlx::query("SELECT pg_notify($1, $2)").bind(CHANNEL).bind(payload).execute(conn).await?;
+    sqlx::query("SELECT pg_notify($1, $2)").bind(CHANNEL).bind(&payload).execute(&mut *conn).await?;
+    sqlx::query(
+        "INSERT INTO webhook_deliveries (webhook_id, alert_id, payload)
+         SELECT w.id, $1, $2::jsonb FROM webhooks w JOIN regions g ON g.id = w.region_id
+         WHERE w.active AND starts_with($3, g.path)
+           AND array_position(ARRAY['info','low','medium','high','critical'], $4)
+               >= array_position(ARRAY['info','low','medium','high','critical'], w.min_severity)",
+    )
+    .bind(notice.id)
+    .bind(&payload)
+    .bind(&notice.region_path)
+    .bind(&notice.severity)
+    .execute(conn)
+    .await?;
     Ok(())
 }
 

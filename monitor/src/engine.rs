@@ -28,11 +28,13 @@ pub struct MonitorConfig {
     pub tick_ms: u64,
     /// How often contracts, payment status, thresholds and places are reloaded, in seconds.
     pub refresh_secs: u64,
+    /// Publish alert changes to `leasewatch/v1/alerts/{region_id}` on the MQTT broker of ingest.
+    pub publish_alerts: bool,
 }
 
 impl Default for MonitorConfig {
     fn default() -> Self {
-        Self { enabled: true, tick_ms: 1000, refresh_secs: 60 }
+        Self { enabled: true, tick_ms: 1000, refresh_secs: 60, publish_alerts: true }
     }
 }
 

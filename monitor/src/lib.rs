@@ -9,6 +9,7 @@
 //! - [`alerts`]: one open alert per vehicle and rule, its history, and `NOTIFY` to listeners.
 //! - [`tasks`]: repossession tasks proposed with the night parking place.
 //! - [`commands`]: device commands, the engine-cut safety rule, and reply matching.
+//! - [`webhooks`]: signed delivery of alert changes to subscribers, with retries and dead letters.
 //! - [`engine`]: the task that runs it all.
 
 pub mod alerts;
@@ -20,3 +21,4 @@ pub mod rules;
 pub mod store;
 pub mod tasks;
 pub mod watch;
+pub mod webhooks;

@@ -22,6 +22,7 @@ pub mod roles;
 pub mod settings;
 pub mod users;
 pub mod vehicles;
+pub mod webhooks;
 pub mod workflows;
 
 use utoipa_axum::router::OpenApiRouter;
@@ -52,4 +53,5 @@ pub fn routes() -> OpenApiRouter<AppState> {
         .merge(places::router())
         .merge(risk_tasks::router())
         .merge(commands::router())
+        .merge(webhooks::router())
 }

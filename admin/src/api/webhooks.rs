@@ -1,0 +1,231 @@
+//! `/api/v1/webhooks`: subscriptions that receive alert changes as signed POSTs (see
+//! `leasewatch_monitor::webhooks` for the signature), their deliveries, and retrying dead ones.
+//! The secret is sealed at rest and never shown again after creation.
+
+use axum::extract::State;
+use axum::http::StatusCode;
+use chrono::{DateTime, Utc};
+use serde::{Deserialize, Serialize};
+use serde_json::{Value, json};
+use sqlx::{FromRow, Postgres, QueryBuilder};
+use utoipa::{IntoParams, ToSchema};
+use utoipa_axum::router::OpenApiRouter;
+use utoipa_axum::routes;
+
+use crate::audit::{self, Change};
+use crate::error::{ApiError, Checks};
+use crate::extract::{Json, Path, Query};
+use crate::guard::Caller;
+use crate::page::{self, PageParams, Paged};
+use crate::state::AppState;
+
+/// The routes of this module.
+pub fn router() -> OpenApiRouter<AppState> {
+    OpenApiRouter::new().routes(routes!(list, create)).routes(routes!(deliveries)).routes(routes!(retry))
+}
+
+/// A subscription.
+#[derive(Debug, Clone, Serialize, FromRow, ToSchema)]
+pub struct Webhook {
+    /// Id.
+    pub id: i64,
+    /// Where changes are POSTed.
+    pub url: String,
+    /// Alerts of this region's subtree.
+    pub region_id: i64,
+    /// At this severity or higher.
+    pub min_severity: String,
+    /// Delivering.
+    pub active: bool,
+    /// When made.
+    pub created_at: DateTime<Utc>,
+}
+
+const SELECT: &str = "SELECT w.id, w.url, w.region_id, w.min_severity, w.active, w.created_at";
+const FROM: &str = "FROM webhooks w JOIN regions g ON g.id = w.region_id";
+
+/// Subscriptions of the caller's region subtree.
+#[utoipa::path(get, path = "/webhooks", tag = "monitor", params(PageParams),
+    responses((status = 200, description = "A page of subscriptions", body = Paged<Webhook>)), security(("bearer" = ["monitor.read"])))]
+async fn list(
+    State(state): State<AppState>,
+    caller: Caller,
+    Query(page): Query<PageParams>,
+) -> Result<Json<Paged<Webhook>>, ApiError> {
+    let window = page.window(&[("created_at", "w.created_at"), ("url", "w.url")], "created_at", "w.id")?;
+    let filters = |q: &mut QueryBuilder<'_, Postgres>| {
+        q.push(" WHERE starts_with(g.path, ").push_bind(caller.region_path.clone()).push(")");
+    };
+    let (rows, total) = page::fetch(&state.pool, SELECT, FROM, filters, &window).await?;
+    Ok(Json(Paged::new(rows, total, &window)))
+}
+
+/// A new subscription.
+#[derive(Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct NewWebhook {
+    /// `http://` or `https://` URL.
+    #[schema(pattern = "^https?://", max_length = 500)]
+    pub url: String,
+    /// The shared secret the receiver checks signatures with (16 to 200 characters).
+    #[schema(min_length = 16, max_length = 200)]
+    pub secret: String,
+    /// Alerts of this region's subtree, within the caller's.
+    pub region_id: i64,
+    /// At this severity or higher (default `medium`).
+    #[schema(pattern = "^(info|low|medium|high|critical)$")]
+    pub min_severity: Option<String>,
+}
+
+/// Subscribe a URL to alert changes.
+#[utoipa::path(post, path = "/webhooks", tag = "monitor", request_body = NewWebhook,
+    responses((status = 201, description = "Subscribed", body = Webhook)), security(("bearer" = ["monitor.write"])))]
+async fn create(
+    State(state): State<AppState>,
+    caller: Caller,
+    Json(new): Json<NewWebhook>,
+) -> Result<(StatusCode, Json<Webhook>), ApiError> {
+    let mut checks = Checks::default();
+    let url = new.url.trim();
+    checks.check(
+        (url.starts_with("http://") || url.starts_with("https://"))
+            && url.len() <= 500
+            && !url.contains(char::is_whitespace),
+        "url",
+        "must be an http:// or https:// URL of at most 500 characters",
+    );
+    checks.check((16..=200).contains(&new.secret.chars().count()), "secret", "must be 16 to 200 characters");
+    let severity = new.min_severity.as_deref().unwrap_or("medium");
+    checks.check(
+        leasewatch_monitor::rules::Severity::parse(severity).is_some(),
+        "min_severity",
+        "must be info, low, medium, high or critical",
+    );
+    checks.finish()?;
+    let sealed = state.vault.seal(&new.secret).map_err(|e| ApiError::Internal(e.to_string()))?;
+    let mut tx = state.pool.begin().await?;
+    super::users::check_region(&mut tx, &caller, new.region_id).await?;
+    let hook: Webhook = sqlx::query_as(
+        "INSERT INTO webhooks (url, secret_sealed, region_id, min_severity) VALUES ($1, $2, $3, $4)
+         RETURNING id, url, region_id, min_severity, active, created_at",
+    )
+    .bind(url)
+    .bind(sealed)
+    .bind(new.region_id)
+    .bind(severity)
+    .fetch_one(&mut *tx)
+    .await?;
+    let entry = Change {
+        action: "create",
+        entity_type: "webhook",
+        entity_id: hook.id.to_string(),
+        region_id: Some(hook.region_id),
+        before: None,
+        after: Some(json!(hook)),
+    };
+    audit::record(&mut *tx, (&caller).into(), entry).await?;
+    tx.commit().await?;
+    Ok((StatusCode::CREATED, Json(hook)))
+}
+
+/// A delivery.
+#[derive(Debug, Clone, Serialize, FromRow, ToSchema)]
+pub struct Delivery {
+    /// Id.
+    pub id: i64,
+    /// The alert.
+    pub alert_id: i64,
+    /// What was (or will be) sent.
+    #[schema(value_type = Object)]
+    pub payload: Value,
+    /// `pending`, `delivered` or `dead`.
+    pub status: String,
+    /// Attempts made.
+    pub attempts: i32,
+    /// Next attempt, when pending.
+    pub next_at: DateTime<Utc>,
+    /// The receiver's last HTTP status.
+    pub last_status: Option<i32>,
+    /// The last failure.
+    pub last_error: Option<String>,
+    /// When delivered.
+    pub delivered_at: Option<DateTime<Utc>>,
+}
+
+/// Filters of the delivery list.
+#[derive(Debug, Deserialize, IntoParams)]
+#[into_params(parameter_in = Query)]
+pub struct DeliveryFilter {
+    /// `pending`, `delivered` or `dead`.
+    #[param(pattern = "^(pending|delivered|dead)$")]
+    pub status: Option<String>,
+}
+
+async fn visible(state: &AppState, caller: &Caller, id: i64) -> Result<(), ApiError> {
+    let found: bool =
+        sqlx::query_scalar(&format!("SELECT EXISTS (SELECT 1 {FROM} WHERE w.id = $1 AND starts_with(g.path, $2))"))
+            .bind(id)
+            .bind(&caller.region_path)
+            .fetch_one(&state.pool)
+            .await?;
+    if found { Ok(()) } else { Err(ApiError::NotFound("webhook")) }
+}
+
+/// A subscription's deliveries, newest first.
+#[utoipa::path(get, path = "/webhooks/{id}/deliveries", tag = "monitor", params(("id" = i64, Path, description = "Webhook id"), PageParams, DeliveryFilter),
+    responses((status = 200, description = "A page of deliveries", body = Paged<Delivery>)), security(("bearer" = ["monitor.read"])))]
+async fn deliveries(
+    State(state): State<AppState>,
+    caller: Caller,
+    Path(id): Path<i64>,
+    Query(page): Query<PageParams>,
+    Query(filter): Query<DeliveryFilter>,
+) -> Result<Json<Paged<Delivery>>, ApiError> {
+    visible(&state, &caller, id).await?;
+    let window = page.window(&[("id", "d.id")], "-id", "d.id")?;
+    let filters = |q: &mut QueryBuilder<'_, Postgres>| {
+        q.push(" WHERE d.webhook_id = ").push_bind(id);
+        if let Some(status) = &filter.status {
+            q.push(" AND d.status = ").push_bind(status.clone());
+        }
+    };
+    let select = "SELECT d.id, d.alert_id, d.payload, d.status, d.attempts, d.next_at, d.last_status, d.last_error, d.delivered_at";
+    let (rows, total) = page::fetch(&state.pool, select, "FROM webhook_deliveries d", filters, &window).await?;
+    Ok(Json(Paged::new(rows, total, &window)))
+}
+
+/// Try a dead delivery again (from the first attempt's schedule).
+#[utoipa::path(post, path = "/webhooks/{id}/deliveries/{delivery}/actions/retry", tag = "monitor",
+    params(("id" = i64, Path, description = "Webhook id"), ("delivery" = i64, Path, description = "Delivery id")),
+    responses((status = 200, description = "Queued again", body = Delivery)), security(("bearer" = ["monitor.write"])))]
+async fn retry(
+    State(state): State<AppState>,
+    caller: Caller,
+    Path((id, delivery)): Path<(i64, i64)>,
+) -> Result<Json<Delivery>, ApiError> {
+    visible(&state, &caller, id).await?;
+    let mut tx = state.pool.begin().await?;
+    let row: Option<Delivery> = sqlx::query_as(
+        "UPDATE webhook_deliveries d SET status = 'pending', attempts = 0, next_at = now()
+         WHERE d.id = $1 AND d.webhook_id = $2 AND d.status = 'dead'
+         RETURNING d.id, d.alert_id, d.payload, d.status, d.attempts, d.next_at, d.last_status, d.last_error, d.delivered_at",
+    )
+    .bind(delivery)
+    .bind(id)
+    .fetch_optional(&mut *tx)
+    .await?;
+    let Some(row) = row else {
+        return Err(ApiError::invalid_state("only a dead delivery of this webhook can be retried"));
+    };
+    let entry = Change {
+        action: "retry",
+        entity_type: "webhook_delivery",
+        entity_id: delivery.to_string(),
+        region_id: None,
+        before: Some(json!({"status": "dead"})),
+        after: Some(json!({"status": "pending"})),
+    };
+    audit::record(&mut *tx, (&caller).into(), entry).await?;
+    tx.commit().await?;
+    Ok(Json(row))
+}
