@@ -45,7 +45,7 @@ const SELECT: &str = "SELECT w.id, w.url, w.region_id, w.min_severity, w.active,
 const FROM: &str = "FROM webhooks w JOIN regions g ON g.id = w.region_id";
 
 /// Subscriptions of the caller's region subtree.
-#[utoipa::path(get, path = "/webhooks", tag = "monitor", params(PageParams),
+#[utoipa::path(get, path = "/webhooks", tag = "webhooks", params(PageParams),
     responses((status = 200, description = "A page of subscriptions", body = Paged<Webhook>)), security(("bearer" = ["monitor.read"])))]
 async fn list(
     State(state): State<AppState>,
@@ -78,7 +78,7 @@ pub struct NewWebhook {
 }
 
 /// Subscribe a URL to alert changes.
-#[utoipa::path(post, path = "/webhooks", tag = "monitor", request_body = NewWebhook,
+#[utoipa::path(post, path = "/webhooks", tag = "webhooks", request_body = NewWebhook,
     responses((status = 201, description = "Subscribed", body = Webhook)), security(("bearer" = ["monitor.write"])))]
 async fn create(
     State(state): State<AppState>,
@@ -172,7 +172,7 @@ async fn visible(state: &AppState, caller: &Caller, id: i64) -> Result<(), ApiEr
 }
 
 /// A subscription's deliveries, newest first.
-#[utoipa::path(get, path = "/webhooks/{id}/deliveries", tag = "monitor", params(("id" = i64, Path, description = "Webhook id"), PageParams, DeliveryFilter),
+#[utoipa::path(get, path = "/webhooks/{id}/deliveries", tag = "webhooks", params(("id" = i64, Path, description = "Webhook id"), PageParams, DeliveryFilter),
     responses((status = 200, description = "A page of deliveries", body = Paged<Delivery>)), security(("bearer" = ["monitor.read"])))]
 async fn deliveries(
     State(state): State<AppState>,
@@ -195,7 +195,7 @@ async fn deliveries(
 }
 
 /// Try a dead delivery again (from the first attempt's schedule).
-#[utoipa::path(post, path = "/webhooks/{id}/deliveries/{delivery}/actions/retry", tag = "monitor",
+#[utoipa::path(post, path = "/webhooks/{id}/deliveries/{delivery}/actions/retry", tag = "webhooks",
     params(("id" = i64, Path, description = "Webhook id"), ("delivery" = i64, Path, description = "Delivery id")),
     responses((status = 200, description = "Queued again", body = Delivery)), security(("bearer" = ["monitor.write"])))]
 async fn retry(
