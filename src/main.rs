@@ -8,12 +8,14 @@
 //! - `decode.rs`: `leasewatch decode`, the operator's tool for captures from the field.
 //! - `calc.rs`: `leasewatch calc`, the repayment calculator.
 //! - `books.rs`: contract and statement imports, the daily job.
+//! - `replay.rs`: `leasewatch monitor replay`, the rules over stored history.
 
 mod books;
 mod calc;
 mod config;
 mod decode;
 mod http;
+mod replay;
 mod run;
 
 use std::path::PathBuf;
@@ -66,6 +68,11 @@ enum Command {
         #[arg(long)]
         through: Option<chrono::NaiveDate>,
     },
+    /// The risk monitor's tools.
+    Monitor {
+        #[command(subcommand)]
+        command: MonitorCommand,
+    },
     /// Administer the back office.
     Admin {
         #[command(subcommand)]
@@ -85,6 +92,13 @@ enum AdminCommand {
         #[arg(long)]
         display_name: Option<String>,
     },
+}
+
+#[derive(Debug, Subcommand)]
+enum MonitorCommand {
+    /// Re-evaluate the rules over stored history (optionally with candidate thresholds) and
+    /// report which alerts would have fired. Writes nothing.
+    Replay(replay::ReplayArgs),
 }
 
 #[derive(Debug, Subcommand)]
@@ -190,6 +204,11 @@ fn daemon(command: Command, config_file: Option<PathBuf>) -> anyhow::Result<()> 
                 let pool = leasewatch_ingest::db::connect(&config.database_url, 2).await?;
                 leasewatch_ingest::db::migrate(&pool, config.ingest.partitions_ahead_days).await?;
                 books::daily(&pool, through, config.utc_offset_hours).await
+            }
+            Command::Monitor { command: MonitorCommand::Replay(args) } => {
+                let pool = leasewatch_ingest::db::connect(&config.database_url, 2).await?;
+                leasewatch_ingest::db::migrate(&pool, config.ingest.partitions_ahead_days).await?;
+                replay::run(&pool, args, config.utc_offset_hours).await
             }
             Command::Decode(args) => decode::run(args),
             Command::Calc(args) => calc::run(args),

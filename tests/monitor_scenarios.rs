@@ -685,3 +685,30 @@ async fn an_overdue_vehicle_that_stops_coming_home_at_night_escalates(pool: PgPo
     assert_eq!(evidence["nights"].as_array().map(Vec::len), Some(2));
     assert_eq!(evidence["homes"][0]["latitude"], 23.1);
 }
+
+#[sqlx::test(migrator = "leasewatch_ingest::MIGRATOR")]
+async fn replaying_history_finds_what_fired_live_and_what_candidate_thresholds_would_change(pool: PgPool) {
+    let car = car(&pool, 60, 0, 0).await;
+    let daemon = start(&pool).await;
+    let mut t = track(60, SHENZHEN, 10);
+    let from = t.time();
+    let steps = scenario::plan(Scenario::Tow, &mut t, 60, (0.0, 0.0), 0);
+    play(&daemon, &car, &steps, 10).await;
+    wait_for(&pool, car.vehicle, "tow", None).await;
+    let to = t.time() + chrono::Duration::seconds(1);
+
+    let replayed = leasewatch_monitor::replay::replay(&pool, from, to, &[], 8).await.unwrap();
+    assert_eq!(replayed.positions, 60);
+    let fired: Vec<(i64, &str)> = replayed.alerts.iter().map(|a| (a.vehicle_id, a.rule)).collect();
+    assert_eq!(fired, [(car.vehicle, "tow")], "the same alert as live");
+
+    let Value::Object(params) = serde_json::json!({"tow_after_s": 3600}) else { unreachable!() };
+    let patient = leasewatch_monitor::rules::RuleSetting {
+        rule: leasewatch_monitor::rules::Rule::Tow,
+        scope: leasewatch_monitor::rules::Scope::Global,
+        enabled: true,
+        params,
+    };
+    let tuned = leasewatch_monitor::replay::replay(&pool, from, to, &[patient], 8).await.unwrap();
+    assert!(tuned.alerts.is_empty(), "{:?}", tuned.alerts);
+}

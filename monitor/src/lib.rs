@@ -10,6 +10,7 @@
 //! - [`tasks`]: repossession tasks proposed with the night parking place.
 //! - [`commands`]: device commands, the engine-cut safety rule, and reply matching.
 //! - [`webhooks`]: signed delivery of alert changes to subscribers, with retries and dead letters.
+//! - [`replay`]: the rules over stored history with candidate thresholds, for tuning.
 //! - [`engine`]: the task that runs it all.
 
 pub mod alerts;
@@ -17,6 +18,7 @@ pub mod commands;
 pub mod engine;
 pub mod observation;
 pub mod places;
+pub mod replay;
 pub mod rules;
 pub mod store;
 pub mod tasks;

@@ -17,26 +17,39 @@ pub fn path_ids(path: &str) -> Vec<i64> {
     path.split('/').filter_map(|s| s.parse().ok()).collect()
 }
 
-/// The rule settings in force (latest version of each rule and scope).
-pub async fn rule_book(pool: &PgPool) -> Result<RuleBook, sqlx::Error> {
+/// The rule settings in force (latest version of each rule and scope), with `overrides`
+/// replacing those of the same rule and scope.
+pub async fn rule_book(pool: &PgPool, overrides: &[RuleSetting]) -> Result<RuleBook, sqlx::Error> {
     let rows: Vec<(String, String, i64, bool, Value)> = sqlx::query_as(
         "SELECT DISTINCT ON (rule, scope, scope_id) rule, scope, scope_id, enabled, params
          FROM monitor_rules ORDER BY rule, scope, scope_id, version DESC",
     )
     .fetch_all(pool)
     .await?;
-    Ok(RuleBook::new(rows.into_iter().filter_map(|(rule, scope, id, enabled, params)| {
+    let stored = rows.into_iter().filter_map(|(rule, scope, id, enabled, params)| {
         let params = match params {
             Value::Object(map) => map,
             _ => Map::new(),
         };
         Some(RuleSetting { rule: Rule::parse(&rule)?, scope: Scope::parse(&scope, id)?, enabled, params })
-    })))
+    });
+    let kept: Vec<RuleSetting> =
+        stored.filter(|s| !overrides.iter().any(|o| o.rule == s.rule && o.scope == s.scope)).collect();
+    Ok(RuleBook::new(kept.into_iter().chain(overrides.iter().cloned())))
 }
 
 /// Loads everything but device state into `watch`; returns the vehicles whose contract was
 /// just brought current.
 pub async fn refresh(pool: &PgPool, watch: &mut Watch) -> Result<Vec<i64>, sqlx::Error> {
+    refresh_with(pool, watch, &[]).await
+}
+
+/// [`refresh`] with rule settings that replace those stored for the same rule and scope.
+pub async fn refresh_with(
+    pool: &PgPool,
+    watch: &mut Watch,
+    overrides: &[RuleSetting],
+) -> Result<Vec<i64>, sqlx::Error> {
     let installs: Vec<(i64, i64, String)> =
         sqlx::query_as("SELECT id, vehicle_id, kind FROM devices WHERE vehicle_id IS NOT NULL AND status = 'active'")
             .fetch_all(pool)
@@ -80,7 +93,7 @@ pub async fn refresh(pool: &PgPool, watch: &mut Watch) -> Result<Vec<i64>, sqlx:
         fences.push(Fence { id, name, area, on_enter: trigger != "exit", on_exit: trigger != "enter" });
     }
 
-    let book = rule_book(pool).await?;
+    let book = rule_book(pool, overrides).await?;
     type Row = (
         i64,
         i64,
