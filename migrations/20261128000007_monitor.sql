@@ -188,3 +188,14 @@ CREATE TABLE webhook_deliveries (
 );
 CREATE INDEX webhook_deliveries_due ON webhook_deliveries (next_at) WHERE status = 'pending';
 CREATE INDEX webhook_deliveries_webhook ON webhook_deliveries (webhook_id, id);
+
+-- Each active contract's risk score (0–100) with the reasons that drove it, recomputed daily and
+-- when an alert on its vehicle is raised; collection queues are ordered by it.
+CREATE TABLE contract_risk (
+    contract_id bigint PRIMARY KEY REFERENCES contracts (id),
+    score       integer NOT NULL CHECK (score BETWEEN 0 AND 100),
+    band        text NOT NULL CHECK (band IN ('low', 'medium', 'high')),
+    reasons     jsonb NOT NULL,
+    computed_at timestamptz NOT NULL DEFAULT now()
+);
+CREATE INDEX contract_risk_score ON contract_risk (score DESC);

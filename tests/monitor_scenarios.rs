@@ -196,6 +196,18 @@ async fn an_overdue_power_cut_escalates_and_closes_when_the_contract_is_brought_
     assert_eq!((*count, severity.as_str(), status.as_str(), *collection), (1, "critical", "open", true));
     assert_eq!(evidence["payment"]["dpd"], 45);
     assert!(evidence["fix"]["latitude"].is_number());
+    // The alert rescored the contract: days past due, the repossession bucket, the power cut.
+    let (score, band, reasons): (i32, String, Value) =
+        sqlx::query_as("SELECT score, band, reasons FROM contract_risk WHERE contract_id = $1")
+            .bind(car.contract)
+            .fetch_one(&pool)
+            .await
+            .unwrap();
+    let codes: Vec<&str> = reasons.as_array().unwrap().iter().map(|r| r["code"].as_str().unwrap()).collect();
+    assert_eq!(
+        (score, band.as_str(), codes),
+        (38, "medium", vec!["days_past_due", "device_integrity", "repossession_bucket"])
+    );
 
     sqlx::query("UPDATE contracts SET dpd = 0, bucket = 0 WHERE id = $1")
         .bind(car.contract)

@@ -16,7 +16,7 @@ use crate::commands::{self, Downlink};
 use crate::observation::Observation;
 use crate::places::Provinces;
 use crate::watch::{Outcome, Watch};
-use crate::{store, tasks};
+use crate::{risk, store, tasks};
 
 /// The monitor's settings.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -82,8 +82,8 @@ pub async fn run(
         Ok(devices) => tracing::info!(devices, "monitor state restored"),
         Err(e) => tracing::warn!(error = %e, "could not restore device state"),
     }
-    // Learning resident places scans a day of positions: off the loop, so alerts never wait for it.
-    let learning = tokio::spawn(learn(pool.clone(), utc_offset_hours));
+    // Daily work scans a day of positions or every contract: off the loop, so alerts never wait for it.
+    let daily = tokio::spawn(daily(pool.clone(), utc_offset_hours));
     let mut tick = tokio::time::interval(Duration::from_millis(config.tick_ms.max(10)));
     let mut refresh = tokio::time::interval(Duration::from_secs(config.refresh_secs.max(1)));
     tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
@@ -116,18 +116,31 @@ pub async fn run(
         }
     }
     apply(&pool, &watch, &mut pending).await;
-    learning.abort();
+    daily.abort();
 }
 
-/// Learns the resident places of each day gone by, hourly (idempotent: a day is learned once).
-async fn learn(pool: PgPool, utc_offset_hours: i32) {
+/// Checked hourly: learns the resident places of each day gone by (a day is learned once), and
+/// rescores every active contract once a local day (payment status moves with the daily job).
+async fn daily(pool: PgPool, utc_offset_hours: i32) {
     let mut hourly = tokio::time::interval(Duration::from_secs(3600));
+    let mut scored_on = None;
     loop {
         hourly.tick().await;
-        match store::catch_up_resident_places(&pool, Utc::now(), utc_offset_hours).await {
+        let now = Utc::now();
+        match store::catch_up_resident_places(&pool, now, utc_offset_hours).await {
             Ok(0) => {}
             Ok(days) => tracing::info!(days, "resident places learned"),
             Err(e) => tracing::warn!(error = %e, "could not learn resident places"),
+        }
+        let today = (now + chrono::Duration::hours(i64::from(utc_offset_hours))).date_naive();
+        if scored_on != Some(today) {
+            match risk::recompute(&pool, None, now).await {
+                Ok(contracts) => {
+                    scored_on = Some(today);
+                    tracing::info!(contracts, "risk scores recomputed");
+                }
+                Err(e) => tracing::warn!(error = %e, "could not recompute risk scores"),
+            }
         }
     }
 }
@@ -200,6 +213,22 @@ async fn apply(pool: &PgPool, watch: &Watch, pending: &mut Vec<(Outcome, DateTim
             }
         }
         tx.commit().await?;
+        let mut scored: Vec<i64> = pending
+            .iter()
+            .filter_map(|(o, _)| match o {
+                Outcome::Raise(f) => {
+                    watch.vehicle(f.vehicle_id).and_then(|v| v.payment.as_ref()).map(|p| p.contract_id)
+                }
+                _ => None,
+            })
+            .collect();
+        scored.sort_unstable();
+        scored.dedup();
+        if !scored.is_empty() {
+            if let Err(e) = risk::recompute(pool, Some(&scored), Utc::now()).await {
+                tracing::warn!(error = %e, "could not recompute risk scores");
+            }
+        }
         for (device_id, serial, text, at) in replies {
             commands::record_reply(pool, device_id, serial, &text, at).await?;
         }

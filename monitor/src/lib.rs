@@ -8,6 +8,7 @@
 //! - [`store`]: loading contracts, thresholds, places and last state from the database.
 //! - [`alerts`]: one open alert per vehicle and rule, its history, and `NOTIFY` to listeners.
 //! - [`tasks`]: repossession tasks proposed with the night parking place.
+//! - [`risk`]: the contract risk score and its reasons.
 //! - [`commands`]: device commands, the engine-cut safety rule, and reply matching.
 //! - [`webhooks`]: signed delivery of alert changes to subscribers, with retries and dead letters.
 //! - [`replay`]: the rules over stored history with candidate thresholds, for tuning.
@@ -19,6 +20,7 @@ pub mod engine;
 pub mod observation;
 pub mod places;
 pub mod replay;
+pub mod risk;
 pub mod rules;
 pub mod store;
 pub mod tasks;

@@ -17,6 +17,7 @@ pub mod products;
 pub mod quarantine;
 pub mod receipts;
 pub mod regions;
+pub mod risk_scores;
 pub mod risk_tasks;
 pub mod roles;
 pub mod settings;
@@ -51,6 +52,7 @@ pub fn routes() -> OpenApiRouter<AppState> {
         .merge(alerts::router())
         .merge(monitor_rules::router())
         .merge(places::router())
+        .merge(risk_scores::router())
         .merge(risk_tasks::router())
         .merge(commands::router())
         .merge(webhooks::router())

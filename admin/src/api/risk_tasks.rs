@@ -63,11 +63,13 @@ pub struct RiskTask {
     pub updated_at: DateTime<Utc>,
     /// For optimistic concurrency.
     pub version: i32,
+    /// The contract's risk score (0–100), when computed.
+    pub risk_score: Option<i32>,
 }
 
 const SELECT: &str = "SELECT t.id, t.kind, t.status, t.vehicle_id, t.contract_id, t.region_id, t.alert_ids, t.evidence,
-        t.position_code, t.assignee_id, t.note, t.created_at, t.updated_at, t.version";
-const FROM: &str = "FROM risk_tasks t JOIN regions g ON g.id = t.region_id";
+        t.position_code, t.assignee_id, t.note, t.created_at, t.updated_at, t.version, cr.score AS risk_score";
+const FROM: &str = "FROM risk_tasks t JOIN regions g ON g.id = t.region_id LEFT JOIN contract_risk cr ON cr.contract_id = t.contract_id";
 
 async fn load(db: &mut PgConnection, caller: &Caller, id: i64, lock: bool) -> Result<RiskTask, ApiError> {
     let lock = if lock { " FOR UPDATE OF t" } else { "" };
@@ -93,7 +95,7 @@ pub struct TaskFilter {
     pub mine: Option<bool>,
 }
 
-/// Tasks of the caller's region subtree, newest first.
+/// Tasks of the caller's region subtree, newest first (`sort=-risk`: riskiest contracts first).
 #[utoipa::path(get, path = "/risk-tasks", tag = "tasks", params(PageParams, TaskFilter),
     responses((status = 200, description = "A page of tasks", body = Paged<RiskTask>)), security(("bearer" = ["tasks.read"])))]
 async fn list(
@@ -102,7 +104,11 @@ async fn list(
     Query(page): Query<PageParams>,
     Query(filter): Query<TaskFilter>,
 ) -> Result<Json<Paged<RiskTask>>, ApiError> {
-    let window = page.window(&[("created_at", "t.created_at"), ("id", "t.id")], "-created_at", "t.id")?;
+    let window = page.window(
+        &[("created_at", "t.created_at"), ("id", "t.id"), ("risk", "COALESCE(cr.score, 0)")],
+        "-created_at",
+        "t.id",
+    )?;
     let filters = |q: &mut QueryBuilder<'_, Postgres>| {
         q.push(" WHERE starts_with(g.path, ").push_bind(caller.region_path.clone()).push(")");
         if let Some(kind) = &filter.kind {

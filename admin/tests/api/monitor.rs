@@ -202,6 +202,11 @@ async fn collection_tasks_carry_their_alerts_and_go_to_a_holder_of_the_position(
     let dup = app.post("/api/v1/risk-tasks", &lead, json!({"kind": "collection", "alert_ids": [a]})).await;
     assert_eq!((dup.status, dup.code()), (StatusCode::CONFLICT, "duplicate"));
     let id = task.body["id"].as_i64().unwrap();
+    leasewatch_monitor::risk::recompute(&app.pool, Some(&[contract]), Utc::now()).await.unwrap();
+    let queue = app.get("/api/v1/risk-tasks?sort=-risk", &lead).await;
+    assert_eq!(queue.body["items"][0]["risk_score"], 44, "40 days, M2, a power cut, a risk location: {}", queue.body);
+    let score = app.get(&format!("/api/v1/risk-scores/{contract}"), &org.admin).await;
+    assert_eq!(score.body["reasons"][0]["code"], "days_past_due", "{}", score.body);
     let not_a_collector = app
         .post(&format!("/api/v1/risk-tasks/{id}/actions/assign"), &lead, json!({"user_id": org.user("first")}))
         .await;

@@ -1,0 +1,96 @@
+//! `/api/v1/risk-scores`: each active contract's risk score with the reasons that drove it
+//! (payment behaviour and telematics), highest first — the order collectors work in.
+
+use axum::extract::State;
+use chrono::{DateTime, Utc};
+use serde::{Deserialize, Serialize};
+use serde_json::Value;
+use sqlx::{FromRow, Postgres, QueryBuilder};
+use utoipa::{IntoParams, ToSchema};
+use utoipa_axum::router::OpenApiRouter;
+use utoipa_axum::routes;
+
+use crate::error::ApiError;
+use crate::extract::{Json, Path, Query};
+use crate::guard::Caller;
+use crate::page::{self, PageParams, Paged};
+use crate::state::AppState;
+
+/// The routes of this module.
+pub fn router() -> OpenApiRouter<AppState> {
+    OpenApiRouter::new().routes(routes!(list)).routes(routes!(get))
+}
+
+/// A contract's risk score.
+#[derive(Debug, Clone, Serialize, FromRow, ToSchema)]
+pub struct RiskScore {
+    /// The contract.
+    pub contract_id: i64,
+    /// Its number.
+    pub number: String,
+    /// The vehicle.
+    pub vehicle_id: Option<i64>,
+    /// Region.
+    pub region_id: i64,
+    /// 0 (no concern) to 100.
+    pub score: i32,
+    /// `low`, `medium` or `high`.
+    pub band: String,
+    /// What drove it: `code`, `points`, `detail`, most points first.
+    #[schema(value_type = Vec<Object>)]
+    pub reasons: Value,
+    /// When computed.
+    pub computed_at: DateTime<Utc>,
+}
+
+const SELECT: &str =
+    "SELECT r.contract_id, c.number, c.vehicle_id, c.region_id, r.score, r.band, r.reasons, r.computed_at";
+const FROM: &str = "FROM contract_risk r JOIN contracts c ON c.id = r.contract_id JOIN regions g ON g.id = c.region_id";
+
+/// Filters of the score list.
+#[derive(Debug, Deserialize, IntoParams)]
+#[into_params(parameter_in = Query)]
+pub struct ScoreFilter {
+    /// `low`, `medium` or `high`.
+    #[param(pattern = "^(low|medium|high)$")]
+    pub band: Option<String>,
+    /// This score or more.
+    #[param(minimum = 0, maximum = 100)]
+    pub min_score: Option<i32>,
+}
+
+/// Risk scores of the caller's region subtree, highest first.
+#[utoipa::path(get, path = "/risk-scores", tag = "risk", params(PageParams, ScoreFilter),
+    responses((status = 200, description = "A page of scores", body = Paged<RiskScore>)), security(("bearer" = ["contracts.read"])))]
+async fn list(
+    State(state): State<AppState>,
+    caller: Caller,
+    Query(page): Query<PageParams>,
+    Query(filter): Query<ScoreFilter>,
+) -> Result<Json<Paged<RiskScore>>, ApiError> {
+    let window = page.window(&[("score", "r.score"), ("computed_at", "r.computed_at")], "-score", "r.contract_id")?;
+    let filters = |q: &mut QueryBuilder<'_, Postgres>| {
+        q.push(" WHERE starts_with(g.path, ").push_bind(caller.region_path.clone()).push(")");
+        if let Some(band) = &filter.band {
+            q.push(" AND r.band = ").push_bind(band.clone());
+        }
+        if let Some(min) = filter.min_score {
+            q.push(" AND r.score >= ").push_bind(min);
+        }
+    };
+    let (rows, total) = page::fetch(&state.pool, SELECT, FROM, filters, &window).await?;
+    Ok(Json(Paged::new(rows, total, &window)))
+}
+
+/// One contract's risk score.
+#[utoipa::path(get, path = "/risk-scores/{contract_id}", tag = "risk", params(("contract_id" = i64, Path, description = "Contract id")),
+    responses((status = 200, description = "The score", body = RiskScore)), security(("bearer" = ["contracts.read"])))]
+async fn get(State(state): State<AppState>, caller: Caller, Path(id): Path<i64>) -> Result<Json<RiskScore>, ApiError> {
+    let row = sqlx::query_as(&format!("{SELECT} {FROM} WHERE r.contract_id = $1 AND starts_with(g.path, $2)"))
+        .bind(id)
+        .bind(&caller.region_path)
+        .fetch_optional(&state.pool)
+        .await?
+        .ok_or(ApiError::NotFound("risk score"))?;
+    Ok(Json(row))
+}
