@@ -2,6 +2,7 @@
 //!
 //! # Layout
 //! - `main.rs`: the CLI and its subcommands.
+//! - `demo.rs`: `leasewatch demo`, the whole daemon with a seeded company and live vehicles.
 //! - `config.rs`: the daemon's configuration (defaults, TOML file, environment).
 //! - `run.rs`: `leasewatch run`, the daemon.
 //! - `http.rs`: its HTTP server: the admin API, metrics and health.
@@ -14,6 +15,7 @@ mod books;
 mod calc;
 mod config;
 mod decode;
+mod demo;
 mod http;
 mod replay;
 mod run;
@@ -39,6 +41,9 @@ struct Cli {
 
 #[derive(Debug, Subcommand)]
 enum Command {
+    /// See it work: the daemon with a seeded company and simulated vehicles playing every risk
+    /// scenario; prints where to watch the alerts arrive. Starts a private PostgreSQL when none runs.
+    Demo,
     /// Run the daemon: device listeners and the writer (creates and migrates the database first).
     Run,
     /// Create the database if missing and apply the migrations.
@@ -140,6 +145,7 @@ fn daemon(command: Command, config_file: Option<PathBuf>) -> anyhow::Result<()> 
     runtime.block_on(async move {
         match command {
             Command::Run => run::run(config).await,
+            Command::Demo => demo::run(config, std::env::var_os("DATABASE_URL").is_some()).await,
             Command::Migrate => {
                 let pool = leasewatch_ingest::db::connect(&config.database_url, 2).await?;
                 leasewatch_ingest::db::migrate(&pool, config.ingest.partitions_ahead_days).await?;

@@ -1,5 +1,5 @@
-//! `leasewatch run`: the daemon — the TCP listeners, the writer, the admin API and the operations
-//! HTTP endpoints in one process, until SIGTERM
+//! `leasewatch run`: the daemon — the TCP listeners, the writer, the risk monitor, alert delivery,
+//! the admin API and the operations HTTP endpoints in one process, until SIGTERM
 //! or SIGINT; then it stops accepting, lets connections finish their frame, flushes, and exits.
 
 use std::future::Future;

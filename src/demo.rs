@@ -1,0 +1,460 @@
+//! `leasewatch demo`: the whole daemon with a small company and live vehicles, to watch alerts
+//! arrive. It seeds (once) regions, staff, a used-car market, a few hundred contracts of which
+//! some are overdue, each vehicle with a GT06 tracker; starts the daemon; then drives the fleet
+//! in real time and plays each risk scenario over real TCP, saying what to expect.
+//!
+//! The database: `DATABASE_URL` when set; else `leasewatch_demo` on the PostgreSQL listening on
+//! localhost:5432; else a private server started from the installed PostgreSQL binaries in
+//! `.leasewatch-demo/` (as the `postgres` system user when run as root, since `initdb` refuses
+//! root), stopped again when the demo ends.
+
+use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
+use std::process::Command;
+use std::time::Duration;
+
+use anyhow::{Context, bail};
+use chrono::{Datelike, Utc};
+use leasewatch_protocols::{DeviceId, ProtocolKind, Status};
+use leasewatch_simulators::fleet;
+use leasewatch_simulators::scenario::{self, Scenario, Step};
+use leasewatch_simulators::track::Track;
+use serde_json::{Value, json};
+use sqlx::PgPool;
+
+use crate::config::Config;
+
+/// The demo's administrator.
+const USER: &str = "manager";
+/// Their password (a demo on a local machine; change it anywhere else).
+const PASSWORD: &str = "Risk-Desk-2026!";
+/// Contracts in the demo book.
+const CONTRACTS: usize = 300;
+/// Port of a private PostgreSQL, away from a system one.
+const PRIVATE_PORT: u16 = 54329;
+/// Vehicles reserved for the scenarios (the first contracts); the rest are the everyday fleet.
+const SCENARIO_VEHICLES: usize = 8;
+
+/// Runs the demo until Ctrl-C.
+pub async fn run(mut config: Config, database_url_set: bool) -> anyhow::Result<()> {
+    let private = if database_url_set {
+        None
+    } else if tokio::net::TcpStream::connect("127.0.0.1:5432").await.is_ok() {
+        config.database_url = "postgres://postgres@127.0.0.1:5432/leasewatch_demo".into();
+        None
+    } else {
+        let server = PrivateServer::start(Path::new(".leasewatch-demo"))?;
+        config.database_url = format!("postgres://postgres@127.0.0.1:{PRIVATE_PORT}/leasewatch_demo");
+        Some(server)
+    };
+    let result = demo(config).await;
+    if let Some(server) = private {
+        server.stop();
+    }
+    result
+}
+
+async fn demo(mut config: Config) -> anyhow::Result<()> {
+    config.admin.data_key_file = PathBuf::from(".leasewatch-demo/data.key");
+    std::fs::create_dir_all(".leasewatch-demo").context("cannot create .leasewatch-demo")?;
+    let pool = leasewatch_ingest::db::connect(&config.database_url, 4).await?;
+    leasewatch_ingest::db::migrate(&pool, config.ingest.partitions_ahead_days).await?;
+    let seeded = seed_books(&pool, &config).await?;
+    let http = config.http_bind;
+    let gt06 = config.ingest.listeners.gt06.bind;
+    let daemon = tokio::spawn(crate::run::run(config.clone()));
+    let base = format!("http://{}", local(http));
+    wait_ready(&base).await?;
+    let token = login(&base).await?;
+    if seeded {
+        seed_through_api(&base, &token).await?;
+    }
+    let sse = format!("{base}/api/v1/alerts/stream");
+    println!(
+        "\nleasewatch demo is running.\n\
+         \n  API docs      {base}/docs\
+         \n  sign in       {USER} / {PASSWORD}   (POST {base}/api/v1/auth/login)\
+         \n  live alerts   curl -N -H 'Authorization: Bearer {token}' {sse}\
+         \n  alert list    {base}/api/v1/alerts?status=unresolved\
+         \n  tasks         {base}/api/v1/risk-tasks?sort=-risk\
+         \n  risk scores   {base}/api/v1/risk-scores\
+         \n  trackers      GT06 on {gt06}\
+         \n\nThe fleet drives in real time; a scenario plays every 20 seconds. Ctrl-C stops.\n"
+    );
+    let target = local(gt06);
+    fleet_drives(target);
+    tokio::spawn(scenarios(pool.clone(), target));
+    daemon.await.context("the daemon task failed")?
+}
+
+/// `0.0.0.0:p` as `127.0.0.1:p`, for connecting.
+fn local(address: SocketAddr) -> SocketAddr {
+    if address.ip().is_unspecified() { SocketAddr::from(([127, 0, 0, 1], address.port())) } else { address }
+}
+
+async fn wait_ready(base: &str) -> anyhow::Result<()> {
+    let client = reqwest::Client::new();
+    for _ in 0..100 {
+        if client.get(format!("{base}/readyz")).send().await.is_ok_and(|r| r.status().is_success()) {
+            return Ok(());
+        }
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
+    bail!("the daemon did not become ready at {base}")
+}
+
+async fn login(base: &str) -> anyhow::Result<String> {
+    let reply: Value = reqwest::Client::new()
+        .post(format!("{base}/api/v1/auth/login"))
+        .json(&json!({"username": USER, "password": PASSWORD}))
+        .send()
+        .await?
+        .error_for_status()
+        .context("cannot sign in as the demo's administrator")?
+        .json()
+        .await?;
+    reply["access_token"].as_str().map(str::to_owned).context("no access token in the login reply")
+}
+
+/// A VIN with a valid check digit, from a serial number.
+fn vin(n: usize) -> String {
+    let head = "LSVDEMA0";
+    let tail = format!("{:08}", n);
+    "0123456789X"
+        .chars()
+        .map(|c| format!("{head}{c}{tail}"))
+        .find(|v| leasewatch_admin::identity::vin_ok(v))
+        .unwrap_or_default()
+}
+
+/// Where each demo vehicle lives and works: inside Guangzhou or Shenzhen, away from the borders.
+fn home_and_work(n: usize) -> ((f64, f64), (f64, f64)) {
+    let r = |k: usize| ((n * 7 + k * 13) % 97) as f64 / 97.0;
+    let (lat, lon, span) = if n % 2 == 0 { (23.08, 113.25, 0.2) } else { (22.62, 113.95, 0.12) };
+    ((lat + r(1) * span, lon + r(2) * span), (lat + r(3) * span, lon + r(4) * span))
+}
+
+/// Regions, the administrator, the book of contracts with vehicles and trackers, and the daily
+/// job over them. Returns false when the demo database was seeded before.
+async fn seed_books(pool: &PgPool, config: &Config) -> anyhow::Result<bool> {
+    let (utc_offset_hours, password_hash) = (config.utc_offset_hours, config.admin.password_hash);
+    let vault = config.admin.vault().context("cannot load the data key")?;
+    let done: bool =
+        sqlx::query_scalar("SELECT EXISTS (SELECT 1 FROM regions WHERE code = 'GD')").fetch_one(pool).await?;
+    if done {
+        return Ok(false);
+    }
+    println!("seeding the demo company…");
+    sqlx::query(
+        "WITH gd AS (INSERT INTO regions (parent_id, code, name, level, adcode)
+                     SELECT id, 'GD', '广东分公司', 'province', '440000' FROM regions WHERE code = 'HQ' RETURNING id)
+         INSERT INTO regions (parent_id, code, name, level)
+         SELECT gd.id, c.code, c.name, 'city' FROM gd, (VALUES ('GZ', '广州'), ('SZ', '深圳')) AS c(code, name)",
+    )
+    .execute(pool)
+    .await?;
+    let admin = leasewatch_admin::bootstrap::NewAdmin {
+        username: USER.into(),
+        display_name: "风控经理".into(),
+        password: PASSWORD.into(),
+    };
+    leasewatch_admin::bootstrap::create_admin(pool, password_hash, admin)
+        .await
+        .map_err(|e| anyhow::anyhow!("cannot create the demo administrator: {e}"))?;
+
+    let today = Utc::now().date_naive();
+    let mut csv = String::from(
+        "number,region,principal,annual_rate,term,method,start_date,paid_periods,customer_name,vin,plate\n",
+    );
+    for n in 0..CONTRACTS {
+        let months_ago = 6 + (n * 5) % 12;
+        let start = today.checked_sub_months(chrono::Months::new(months_ago as u32)).unwrap_or(today);
+        let start = start.with_day(1).unwrap_or(start);
+        // One in six is behind by one to four installments.
+        let behind = if n % 6 == 1 || n < 2 { 1 + (n / 6) % 4 } else { 0 };
+        let paid = months_ago.saturating_sub(behind);
+        let region = if n % 2 == 0 { "GZ" } else { "SZ" };
+        let principal = 80_000 + (n * 3_700) % 120_000;
+        csv.push_str(&format!(
+            "DEMO-{n:04},{region},{principal},0.085,36,equal-installment,{start},{paid},客户{n:04},{},粤{}{:05}\n",
+            vin(n),
+            if region == "SZ" { "B" } else { "A" },
+            n
+        ));
+    }
+    let rows = leasewatch_admin::books::contracts::parse_csv(csv.as_bytes())
+        .map_err(|e| anyhow::anyhow!("demo book: {:?}", e.first().map(|l| &l.message)))?;
+    let mut tx = pool.begin().await?;
+    leasewatch_admin::books::contracts::import(&mut tx, &vault, &rows)
+        .await
+        .map_err(|e| anyhow::anyhow!("demo book: {e}"))?;
+    tx.commit().await?;
+    sqlx::query("UPDATE vehicles SET status = 'financed' WHERE vin LIKE 'LSVDEMA0%'").execute(pool).await?;
+    let imeis: Vec<String> =
+        (0..CONTRACTS).map(|n| fleet::device_id(ProtocolKind::Gt06, n).as_str().to_owned()).collect();
+    let vins: Vec<String> = (0..CONTRACTS).map(vin).collect();
+    sqlx::query(
+        "INSERT INTO devices (imei, protocol, model, kind, vehicle_id)
+         SELECT t.imei, 'gt06', 'GT06N', 'wired', v.id FROM unnest($1::text[], $2::text[]) AS t(imei, vin)
+         JOIN vehicles v ON v.vin = t.vin ON CONFLICT (imei) DO NOTHING",
+    )
+    .bind(&imeis)
+    .bind(&vins)
+    .execute(pool)
+    .await?;
+    // The daily job over the last four months sets days past due and buckets.
+    let yesterday = crate::books::business_yesterday(utc_offset_hours);
+    sqlx::query(
+        "INSERT INTO finance_jobs (name, done_through) VALUES ('delinquency', $1) ON CONFLICT (name) DO NOTHING",
+    )
+    .bind(yesterday - chrono::Duration::days(120))
+    .execute(pool)
+    .await?;
+    leasewatch_admin::books::delinquency::run_through(pool, yesterday)
+        .await
+        .map_err(|e| anyhow::anyhow!("daily job: {e}"))?;
+    let overdue: i64 = sqlx::query_scalar("SELECT count(*) FROM contracts WHERE dpd > 0").fetch_one(pool).await?;
+    println!("  {CONTRACTS} contracts, {overdue} overdue, each vehicle with a GT06 tracker");
+    Ok(true)
+}
+
+/// What is best made through the API: positions, the engine-cut approval, a used-car market, a
+/// threshold short enough to see a silence alert within minutes.
+async fn seed_through_api(base: &str, token: &str) -> anyhow::Result<()> {
+    let client = reqwest::Client::new();
+    let post = |path: &str, body: Value| {
+        let request = client.post(format!("{base}/api/v1{path}")).bearer_auth(token).json(&body);
+        async move {
+            let reply = request.send().await?;
+            let status = reply.status();
+            let body: Value = reply.json().await.unwrap_or_default();
+            if !status.is_success() {
+                bail!("POST {status}: {body}");
+            }
+            Ok::<Value, anyhow::Error>(body)
+        }
+    };
+    let regions: Value =
+        client.get(format!("{base}/api/v1/regions?limit=200")).bearer_auth(token).send().await?.json().await?;
+    let region = |code: &str| {
+        regions["items"]
+            .as_array()
+            .and_then(|items| items.iter().find(|r| r["code"] == code))
+            .and_then(|r| r["id"].as_i64())
+            .context("demo region missing")
+    };
+    for (code, name) in [("collection", "催收员"), ("repossession", "收车员"), ("risk_approver", "风控审批")]
+    {
+        post("/positions", json!({"code": code, "name": name})).await?;
+    }
+    let stages = json!([{"name": "风控审批", "position": "risk_approver", "actions": ["approve", "reject"]}]);
+    post("/workflow-definitions", json!({"key": "engine_cut", "name": "断油电审批", "stages": stages})).await?;
+    let sz = region("SZ")?;
+    post(
+        "/risk-locations",
+        json!({"name": "布吉二手车市场", "kind": "used_car_market", "latitude": 22.6050, "longitude": 114.1180,
+               "radius_m": 300, "region_id": sz}),
+    )
+    .await?;
+    post("/monitor/rules", json!({"rule": "offline", "scope": "global", "params": {"offline_after_s": 180}})).await?;
+    Ok(())
+}
+
+fn status(ignition: bool) -> Status {
+    Status { ignition: Some(ignition), power_voltage: Some(12.6), battery_percent: Some(90), ..Status::default() }
+}
+
+/// The everyday fleet: each vehicle commutes between home and work at city speed, parking 20
+/// minutes at each end, reporting every 30 seconds in real time over one connection.
+fn fleet_drives(target: SocketAddr) {
+    const INTERVAL_S: u64 = 30;
+    const PARKED_STEPS: usize = 40;
+    for n in SCENARIO_VEHICLES..CONTRACTS {
+        tokio::spawn(async move {
+            let imei = fleet::device_id(ProtocolKind::Gt06, n);
+            let (home, work) = home_and_work(n);
+            // Spread the fleet's reports over the interval.
+            tokio::time::sleep(Duration::from_millis((n as u64 * 97) % (INTERVAL_S * 1000))).await;
+            loop {
+                let mut track = Track::new(n as u64 + 1, Utc::now(), home.0, home.1, INTERVAL_S as i64);
+                let mut steps = Vec::new();
+                // Twelve hours at a time.
+                let mut going = work;
+                while steps.len() < 1440 {
+                    while track.location() != going {
+                        steps.push(Step::Fix(track.drive_towards(going.0, going.1, 35.0), status(true)));
+                    }
+                    steps.extend((0..PARKED_STEPS).map(|_| Step::Fix(track.stay(), status(false))));
+                    going = if going == work { home } else { work };
+                }
+                if scenario::run_gt06(target, &imei, &steps, INTERVAL_S, true).await.is_err() {
+                    tokio::time::sleep(Duration::from_secs(5)).await;
+                }
+            }
+        });
+    }
+}
+
+/// Plays each scenario on its own vehicle, one every 20 seconds, in a loop.
+async fn scenarios(pool: PgPool, target: SocketAddr) {
+    let plays: [(Scenario, &str, usize, (f64, f64), usize, u64); 6] = [
+        (
+            Scenario::PowerCut,
+            "power cut on an overdue contract: a critical power_cut alert (escalated), a collection alert",
+            1,
+            (0.0, 0.0),
+            30,
+            30,
+        ),
+        (Scenario::Tamper, "tracker pried off: a tamper alert", 2, (0.0, 0.0), 30, 30),
+        (Scenario::Tow, "ignition off at 30 km/h: a tow alert", 3, (0.0, 0.0), 60, 10),
+        (
+            Scenario::Dwell,
+            "parks at the Buji used-car market for hours: risk_location_entry, then risk_location_dwell",
+            5,
+            (22.6050, 114.1180),
+            240,
+            60,
+        ),
+        (Scenario::LeaveProvince, "drives from Shenzhen to Changsha: left_province", 4, (28.2282, 112.9388), 400, 60),
+        (Scenario::Offline, "a tracker goes silent: an offline alert after 3 minutes", 6, (0.0, 0.0), 10, 30),
+    ];
+    loop {
+        for (scenario, expect, n, to, ticks, interval) in plays {
+            tokio::time::sleep(Duration::from_secs(20)).await;
+            let number = format!("DEMO-{n:04}");
+            let dpd: Option<i32> = sqlx::query_scalar("SELECT dpd FROM contracts WHERE number = $1")
+                .bind(&number)
+                .fetch_optional(&pool)
+                .await
+                .ok()
+                .flatten();
+            println!("▶ {number} ({} days past due): {expect}", dpd.unwrap_or(0));
+            let imei: DeviceId = fleet::device_id(ProtocolKind::Gt06, n);
+            let start = Utc::now() - chrono::Duration::seconds(ticks as i64 * interval as i64);
+            let mut track = Track::new(n as u64 + 1, start, 22.6400, 114.0300, interval as i64);
+            let steps = if scenario == Scenario::Offline {
+                // A few fixes, then the connection closes and the tracker stays silent.
+                scenario::plan(Scenario::Normal, &mut track, ticks, to, 0)
+            } else {
+                scenario::plan(scenario, &mut track, ticks, to, 0)
+            };
+            if let Err(e) = scenario::run_gt06(target, &imei, &steps, interval, false).await {
+                println!("  the scenario could not be played: {e}");
+            }
+        }
+    }
+}
+
+/// A PostgreSQL server of the demo's own, in a data folder it owns.
+struct PrivateServer {
+    pg_ctl: PathBuf,
+    data: PathBuf,
+    as_postgres: bool,
+}
+
+impl PrivateServer {
+    /// Initialises (first time) and starts the server.
+    fn start(folder: &Path) -> anyhow::Result<Self> {
+        let bin = server_binaries().context(
+            "no PostgreSQL found: nothing listens on localhost:5432, DATABASE_URL is not set, and no server binaries \
+             are installed. Install PostgreSQL (Debian/Ubuntu: `apt-get install postgresql`), or set DATABASE_URL.",
+        )?;
+        std::fs::create_dir_all(folder)?;
+        let folder = folder.canonicalize()?;
+        let data = folder.join("pgdata");
+        let as_postgres = is_root();
+        if as_postgres {
+            // initdb refuses to run as root: the folder belongs to the postgres system user.
+            let status = Command::new("chown").args(["-R", "postgres:postgres"]).arg(&folder).status()?;
+            anyhow::ensure!(status.success(), "cannot give {} to the postgres user (does it exist?)", folder.display());
+        }
+        let server = Self { pg_ctl: bin.join("pg_ctl"), data, as_postgres };
+        if !server.data.join("PG_VERSION").exists() {
+            println!("creating a private PostgreSQL in {}", server.data.display());
+            let initdb = bin.join("initdb");
+            let data = server.data.display().to_string();
+            server.run(&initdb, &["-D", &data, "-U", "postgres", "--auth=trust", "-E", "UTF8"])?;
+        }
+        let data = server.data.display().to_string();
+        let options = format!("-p {PRIVATE_PORT} -c listen_addresses=127.0.0.1 -k {data}");
+        let log = folder.join("postgres.log").display().to_string();
+        server.run(&server.pg_ctl, &["-D", &data, "-o", &options, "-l", &log, "-w", "start"])?;
+        println!("private PostgreSQL listening on 127.0.0.1:{PRIVATE_PORT}");
+        Ok(server)
+    }
+
+    fn run(&self, program: &Path, args: &[&str]) -> anyhow::Result<()> {
+        let mut command = if self.as_postgres {
+            let mut c = Command::new("runuser");
+            c.args(["-u", "postgres", "--"]).arg(program);
+            c
+        } else {
+            Command::new(program)
+        };
+        let output = command.args(args).output().with_context(|| format!("cannot run {}", program.display()))?;
+        if !output.status.success() {
+            bail!("{} failed: {}", program.display(), String::from_utf8_lossy(&output.stderr).trim());
+        }
+        Ok(())
+    }
+
+    fn stop(self) {
+        let data = self.data.display().to_string();
+        if let Err(e) = self.run(&self.pg_ctl, &["-D", &data, "-m", "fast", "stop"]) {
+            eprintln!("leasewatch: could not stop the private PostgreSQL: {e:#}");
+        }
+    }
+}
+
+/// The directory of `initdb` and `pg_ctl`: from `pg_config`, else the newest Debian cluster
+/// version, else the `PATH`.
+fn server_binaries() -> Option<PathBuf> {
+    let has = |dir: &Path| dir.join("initdb").exists() && dir.join("pg_ctl").exists();
+    if let Ok(out) = Command::new("pg_config").arg("--bindir").output() {
+        let dir = PathBuf::from(String::from_utf8_lossy(&out.stdout).trim());
+        if has(&dir) {
+            return Some(dir);
+        }
+    }
+    let mut versions: Vec<PathBuf> = std::fs::read_dir("/usr/lib/postgresql")
+        .into_iter()
+        .flatten()
+        .filter_map(|e| e.ok().map(|e| e.path().join("bin")))
+        .filter(|d| has(d))
+        .collect();
+    versions.sort_by_key(|d| {
+        d.parent().and_then(|v| v.file_name()).and_then(|v| v.to_str()).and_then(|v| v.parse::<u32>().ok())
+    });
+    if let Some(dir) = versions.pop() {
+        return Some(dir);
+    }
+    std::env::var_os("PATH").and_then(|path| std::env::split_paths(&path).find(|d| has(d)))
+}
+
+fn is_root() -> bool {
+    Command::new("id").arg("-u").output().is_ok_and(|o| String::from_utf8_lossy(&o.stdout).trim() == "0")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn demo_vins_carry_a_valid_check_digit() {
+        for n in [0, 1, 299, 12_345] {
+            assert!(leasewatch_admin::identity::vin_ok(&vin(n)), "{}", vin(n));
+        }
+    }
+
+    #[test]
+    fn demo_homes_and_workplaces_stay_inside_guangdong() {
+        let provinces = leasewatch_monitor::engine::shipped_provinces();
+        for n in 0..CONTRACTS {
+            let (home, work) = home_and_work(n);
+            for place in [home, work] {
+                assert_eq!(provinces.locate(place).map(|p| p.adcode.as_str()), Some("440000"), "{n}: {place:?}");
+            }
+        }
+    }
+}
