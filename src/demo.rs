@@ -295,32 +295,77 @@ fn fleet_drives(target: SocketAddr) {
     }
 }
 
+/// One scenario of the demo.
+#[derive(Clone, Copy)]
+struct Play {
+    /// What happens.
+    scenario: Scenario,
+    /// What the audience should see.
+    expect: &'static str,
+    /// The demo vehicle (contract `DEMO-{vehicle}`).
+    vehicle: usize,
+    /// The target point of leave-province and dwell.
+    to: (f64, f64),
+    /// Fixes to send.
+    ticks: usize,
+    /// Seconds between them (in the fixes' times).
+    interval_s: u64,
+}
+
 /// Plays each scenario on its own vehicle, one every 20 seconds, in a loop.
 async fn scenarios(pool: PgPool, target: SocketAddr) {
-    let plays: [(Scenario, &str, usize, (f64, f64), usize, u64); 6] = [
-        (
-            Scenario::PowerCut,
-            "power cut on an overdue contract: a critical power_cut alert (escalated), a collection alert",
-            1,
-            (0.0, 0.0),
-            30,
-            30,
-        ),
-        (Scenario::Tamper, "tracker pried off: a tamper alert", 2, (0.0, 0.0), 30, 30),
-        (Scenario::Tow, "ignition off at 30 km/h: a tow alert", 3, (0.0, 0.0), 60, 10),
-        (
-            Scenario::Dwell,
-            "parks at the Buji used-car market for hours: risk_location_entry, then risk_location_dwell",
-            5,
-            (22.6050, 114.1180),
-            240,
-            60,
-        ),
-        (Scenario::LeaveProvince, "drives from Shenzhen to Changsha: left_province", 4, (28.2282, 112.9388), 400, 60),
-        (Scenario::Offline, "a tracker goes silent: an offline alert after 3 minutes", 6, (0.0, 0.0), 10, 30),
+    let plays = [
+        Play {
+            scenario: Scenario::PowerCut,
+            expect: "power cut on an overdue contract: a critical power_cut alert (escalated), a collection alert",
+            vehicle: 1,
+            to: (0.0, 0.0),
+            ticks: 30,
+            interval_s: 30,
+        },
+        Play {
+            scenario: Scenario::Tamper,
+            expect: "tracker pried off: a tamper alert",
+            vehicle: 2,
+            to: (0.0, 0.0),
+            ticks: 30,
+            interval_s: 30,
+        },
+        Play {
+            scenario: Scenario::Tow,
+            expect: "ignition off at 30 km/h: a tow alert",
+            vehicle: 3,
+            to: (0.0, 0.0),
+            ticks: 60,
+            interval_s: 10,
+        },
+        Play {
+            scenario: Scenario::Dwell,
+            expect: "parks at the Buji used-car market for hours: risk_location_entry, then risk_location_dwell",
+            vehicle: 5,
+            to: (22.6050, 114.1180),
+            ticks: 240,
+            interval_s: 60,
+        },
+        Play {
+            scenario: Scenario::LeaveProvince,
+            expect: "drives from Shenzhen to Changsha: left_province",
+            vehicle: 4,
+            to: (28.2282, 112.9388),
+            ticks: 400,
+            interval_s: 60,
+        },
+        Play {
+            scenario: Scenario::Offline,
+            expect: "a tracker goes silent: an offline alert after 3 minutes",
+            vehicle: 6,
+            to: (0.0, 0.0),
+            ticks: 10,
+            interval_s: 30,
+        },
     ];
     loop {
-        for (scenario, expect, n, to, ticks, interval) in plays {
+        for Play { scenario, expect, vehicle: n, to, ticks, interval_s: interval } in plays {
             tokio::time::sleep(Duration::from_secs(20)).await;
             let number = format!("DEMO-{n:04}");
             let dpd: Option<i32> = sqlx::query_scalar("SELECT dpd FROM contracts WHERE number = $1")
