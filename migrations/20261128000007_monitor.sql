@@ -199,3 +199,10 @@ CREATE TABLE contract_risk (
     computed_at timestamptz NOT NULL DEFAULT now()
 );
 CREATE INDEX contract_risk_score ON contract_risk (score DESC);
+
+-- Where the application says the customer lives (the address geocoded, WGS-84), to compare with
+-- where the vehicle actually spends its nights.
+ALTER TABLE customers
+    ADD COLUMN home_latitude double precision CHECK (home_latitude BETWEEN -90 AND 90),
+    ADD COLUMN home_longitude double precision CHECK (home_longitude BETWEEN -180 AND 180),
+    ADD CONSTRAINT customers_home_both CHECK ((home_latitude IS NULL) = (home_longitude IS NULL));

@@ -724,3 +724,37 @@ async fn replaying_history_finds_what_fired_live_and_what_candidate_thresholds_w
     let tuned = leasewatch_monitor::replay::replay(&pool, from, to, &[patient], 8).await.unwrap();
     assert!(tuned.alerts.is_empty(), "{:?}", tuned.alerts);
 }
+
+#[sqlx::test(migrator = "leasewatch_ingest::MIGRATOR")]
+async fn nights_far_from_the_application_address_fire_once(pool: PgPool) {
+    let car = car(&pool, 70, 0, 0).await;
+    // The application says the lessee lives in Foshan; the vehicle sleeps in Guangzhou, 25 km away.
+    sqlx::query(
+        "WITH c AS (INSERT INTO customers (kind, name, region_id, home_latitude, home_longitude)
+                    VALUES ('individual', '张三', 1, 23.02, 113.12) RETURNING id)
+         UPDATE contracts SET customer_id = (SELECT id FROM c) WHERE id = $1",
+    )
+    .bind(car.contract)
+    .execute(&pool)
+    .await
+    .unwrap();
+    let daemon = start(&pool).await;
+    let home = (23.13, 113.32);
+    let today = (Utc::now() + chrono::Duration::hours(8)).date_naive();
+    let two_am = |days_ago: i64| {
+        (today - chrono::Duration::days(days_ago)).and_hms_opt(2, 0, 0).unwrap().and_utc() - chrono::Duration::hours(8)
+    };
+    let work = (23.16, 113.36);
+    let nights: Vec<Step> = (1..=5)
+        .rev()
+        .flat_map(|d| [at(two_am(d), 0, home, 0.0, false), at(two_am(d), 8 * 3600, work, 0.0, false)])
+        .collect();
+    play(&daemon, &car, &nights, 60).await;
+    for d in (1..=5).rev() {
+        leasewatch_monitor::store::learn_resident_places(&pool, today - chrono::Duration::days(d), 8).await.unwrap();
+    }
+    wait_for(&pool, car.vehicle, "resident_mismatch", None).await;
+    let (count, severity, evidence) = only(&pool, car.vehicle, "resident_mismatch").await;
+    assert_eq!((count, severity.as_str()), (1, "low"));
+    assert_eq!(evidence["declared_home"]["latitude"], 23.02);
+}

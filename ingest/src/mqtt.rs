@@ -11,7 +11,8 @@
 //!   ```
 //!   `fix_time`, `latitude` and `longitude` are required; the rest is optional.
 //! - `devices/{protocol}/{id}/up`: the exact bytes the device would send over TCP in that protocol
-//!   (a bridge, as JT/T 808 MQTT gateways do); the reply is published to `devices/{protocol}/{id}/down`.
+//!   (a bridge, as JT/T 808 MQTT gateways do); the reply is published to `devices/{protocol}/{id}/down`,
+//!   and so are commands to the device, encoded in its protocol.
 //!
 //! The same identity rules, writer and de-duplication as TCP apply. A payload that cannot be read
 //! is kept in the quarantine with the reason, never dropped silently.
@@ -34,6 +35,7 @@ use serde::Deserialize;
 use tokio::sync::{Semaphore, watch};
 
 use crate::connection::{Shared, rows_for};
+use crate::sessions::Bridge;
 use crate::writer::{QuarantineRow, Rows};
 
 /// The JSON telemetry schema.
@@ -255,11 +257,14 @@ struct Work {
     problem: Option<String>,
     /// Bytes to publish back to the device once durable (bridge replies).
     reply: Option<(String, Vec<u8>)>,
+    /// The byte protocol and topic id of a bridged device (its commands go to its `down` topic).
+    bridge: Option<(ProtocolKind, String)>,
 }
 
 /// Decodes a publish (synchronously, so that per-device bridge sessions see frames in order).
 fn prepare(shared: &Shared, sessions: &mut HashMap<(ProtocolKind, String), Session>, publish: &Publish) -> Work {
-    let mut work = Work { protocol: "mqtt", device_id: None, messages: Vec::new(), problem: None, reply: None };
+    let mut work =
+        Work { protocol: "mqtt", device_id: None, messages: Vec::new(), problem: None, reply: None, bridge: None };
     match topic(&publish.topic) {
         None => work.problem = Some(format!("unexpected topic {}", publish.topic)),
         Some(Topic::Telemetry(id)) => {
@@ -288,6 +293,7 @@ fn prepare(shared: &Shared, sessions: &mut HashMap<(ProtocolKind, String), Sessi
                 ProtocolKind::Mqtt => Err("no byte protocol named mqtt".to_owned()),
             };
             work.device_id = session.device_id;
+            work.bridge = Some((protocol, id.clone()));
             if let Err(problem) = result {
                 work.problem = Some(problem);
             }
@@ -342,10 +348,17 @@ async fn complete(shared: &Shared, client: &AsyncClient, publish: &Publish, work
             decoded: serde_json::json!({ "error": problem }).to_string(),
         });
     }
+    let registered = !rows.positions.is_empty() || !rows.events.is_empty();
     if write(shared, rows).await {
         let _ = client.ack(publish).await;
         if let Some((topic, bytes)) = work.reply {
             let _ = client.publish(topic, QoS::AtLeastOnce, false, bytes).await;
+        }
+        if let (true, Some((protocol, topic_id)), Some(id)) = (registered, work.bridge, work.device_id) {
+            if let Ok(Some(key)) = shared.registry.lookup(&id).await {
+                let bridge = Bridge { client: client.clone(), protocol, topic_id, device_id: Some(id) };
+                shared.sessions.register_bridge(key, bridge);
+            }
         }
     }
 }

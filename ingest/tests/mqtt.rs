@@ -1,5 +1,5 @@
 //! MQTT ingestion against the real broker and PostgreSQL: JSON telemetry, the raw-bytes bridge
-//! with its reply on the down topic, and unreadable payloads kept in quarantine.
+//! with its reply and commands on the down topic, and unreadable payloads kept in quarantine.
 
 #![allow(clippy::panic, clippy::unwrap_used, clippy::expect_used)] // tests fail loudly
 
@@ -16,6 +16,10 @@ use sqlx::PgPool;
 use tokio::sync::watch;
 
 async fn start(pool: &PgPool, name: &str) -> watch::Sender<bool> {
+    start_shared(pool, name).await.0
+}
+
+async fn start_shared(pool: &PgPool, name: &str) -> (watch::Sender<bool>, Arc<Shared>) {
     let mut config = IngestConfig::default();
     config.mqtt.publish_positions = true;
     config.mqtt.client_id = format!("leasewatch-test-{name}-{}", std::process::id());
@@ -24,10 +28,10 @@ async fn start(pool: &PgPool, name: &str) -> watch::Sender<bool> {
     let shared =
         Arc::new(Shared { config, registry: Registry::new(pool.clone()), writer, sessions: Default::default() });
     let (stop, shutdown) = watch::channel(false);
-    tokio::spawn(leasewatch_ingest::mqtt::run(shared, shutdown));
+    tokio::spawn(leasewatch_ingest::mqtt::run(shared.clone(), shutdown));
     // Let the subscription reach the broker before publishing.
     tokio::time::sleep(Duration::from_millis(500)).await;
-    stop
+    (stop, shared)
 }
 
 async fn device(pool: &PgPool, imei: &str, protocol: &str) {
@@ -107,4 +111,34 @@ async fn bridged_gt06_bytes_are_decoded_stored_and_answered_on_the_down_topic(po
     assert_eq!(&reply[..6], &[0x78, 0x78, 0x05, 0x01, 0x00, 0x07], "the login's reply, after it was stored");
     let logins = wait_for(&pool, "SELECT count(*) FROM device_events WHERE kind = 'login'", 1).await;
     assert_eq!(logins, 1);
+}
+
+#[sqlx::test(migrator = "leasewatch_ingest::MIGRATOR")]
+async fn a_bridged_device_gets_its_commands_on_the_down_topic(pool: PgPool) {
+    device(&pool, "869000000000003", "gt06").await;
+    let (_stop, shared) = start_shared(&pool, "command").await;
+    let (client, mut down) = subscriber("command", "devices/gt06/869000000000003/down").await;
+    let key: i64 =
+        sqlx::query_scalar("SELECT id FROM devices WHERE imei = '869000000000003'").fetch_one(&pool).await.unwrap();
+    assert!(!shared.sessions.connected(key), "not heard from yet");
+    let mut frames = Vec::new();
+    gt06::device::login(&DeviceId::new(b"869000000000003").unwrap(), 1, &mut frames);
+    client.publish("devices/gt06/869000000000003/up", QoS::AtLeastOnce, false, frames).await.unwrap();
+    tokio::time::timeout(Duration::from_secs(10), down.recv()).await.unwrap().unwrap();
+    assert!(shared.sessions.connected(key));
+
+    let serial = shared.sessions.send(key, leasewatch_protocols::Command::LocateNow).await.unwrap();
+    // Replies to the device's own frames share the topic: the command is the 0x80 frame.
+    let command = tokio::time::timeout(Duration::from_secs(10), async {
+        loop {
+            let frame = down.recv().await.unwrap();
+            if frame.get(3) == Some(&0x80) {
+                return frame;
+            }
+        }
+    })
+    .await
+    .expect("an online command on the down topic");
+    assert_eq!(u32::from_be_bytes([command[5], command[6], command[7], command[8]]), u32::from(serial));
+    assert_eq!(&command[9..9 + usize::from(command[4]) - 4], b"WHERE#");
 }

@@ -113,6 +113,7 @@ rules! {
     Overspeed => "overspeed", Low, false, ["overspeed_kmh", "overspeed_after_s"], "Faster than the limit for a while";
     Gathering => "gathering", High, true, ["gathering_vehicles", "gathering_radius_m"], "Several financed vehicles parked together (异常聚集)";
     ResidentAway => "resident_away", Medium, true, ["away_nights", "away_radius_m", "resident_days"], "Stopped returning to its usual night parking places (常驻地)";
+    ResidentMismatch => "resident_mismatch", Low, true, ["mismatch_km", "resident_days"], "Spends its nights far from the address on the application";
 }
 
 impl Rule {
@@ -162,6 +163,8 @@ pub struct Thresholds {
     pub away_radius_m: f64,
     /// Days seen parked at a place before it counts as a resident place.
     pub resident_days: i32,
+    /// Every resident night place farther than this from the application address is a mismatch.
+    pub mismatch_km: f64,
 }
 
 impl Default for Thresholds {
@@ -185,6 +188,7 @@ impl Default for Thresholds {
             away_nights: 2,
             away_radius_m: 1_000.0,
             resident_days: 3,
+            mismatch_km: 5.0,
         }
     }
 }

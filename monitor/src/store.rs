@@ -38,6 +38,23 @@ pub async fn rule_book(pool: &PgPool, overrides: &[RuleSetting]) -> Result<RuleB
     Ok(RuleBook::new(kept.into_iter().chain(overrides.iter().cloned())))
 }
 
+/// A vehicle with its active contract, customer and province.
+#[derive(sqlx::FromRow)]
+struct VehicleRow {
+    id: i64,
+    region_id: i64,
+    path: String,
+    contract: Option<i64>,
+    number: Option<String>,
+    product: Option<i64>,
+    dpd: Option<i32>,
+    bucket: Option<i32>,
+    hold_until: Option<NaiveDate>,
+    home_latitude: Option<f64>,
+    home_longitude: Option<f64>,
+    province: Option<String>,
+}
+
 /// Loads everything but device state into `watch`; returns the vehicles whose contract was
 /// just brought current.
 pub async fn refresh(pool: &PgPool, watch: &mut Watch) -> Result<Vec<i64>, sqlx::Error> {
@@ -94,24 +111,14 @@ pub async fn refresh_with(
     }
 
     let book = rule_book(pool, overrides).await?;
-    type Row = (
-        i64,
-        i64,
-        String,
-        Option<i64>,
-        Option<String>,
-        Option<i64>,
-        Option<i32>,
-        Option<i32>,
-        Option<NaiveDate>,
-        Option<String>,
-    );
-    let rows: Vec<Row> = sqlx::query_as(
-        "SELECT v.id, g.id, g.path, c.id, c.number, c.product_id, c.dpd, c.bucket, c.hold_until,
+    let rows: Vec<VehicleRow> = sqlx::query_as(
+        "SELECT v.id, g.id AS region_id, g.path, c.id AS contract, c.number, c.product_id AS product, c.dpd, c.bucket,
+                c.hold_until, cu.home_latitude, cu.home_longitude,
                 (SELECT p.adcode FROM regions p WHERE p.adcode IS NOT NULL AND starts_with(g.path, p.path)
-                 ORDER BY length(p.path) DESC LIMIT 1)
+                 ORDER BY length(p.path) DESC LIMIT 1) AS province
          FROM vehicles v
          LEFT JOIN contracts c ON c.vehicle_id = v.id AND c.status = 'active'
+         LEFT JOIN customers cu ON cu.id = c.customer_id
          JOIN regions g ON g.id = COALESCE(c.region_id, v.region_id)
          WHERE EXISTS (SELECT 1 FROM devices d WHERE d.vehicle_id = v.id)",
     )
@@ -130,7 +137,21 @@ pub async fn refresh_with(
         homes.entry(vehicle).or_default().push(Home { latitude, longitude, days });
     }
     let mut vehicles = HashMap::with_capacity(rows.len());
-    for (id, region_id, path, contract, number, product, dpd, bucket, hold, province) in rows {
+    for VehicleRow {
+        id,
+        region_id,
+        path,
+        contract,
+        number,
+        product,
+        dpd,
+        bucket,
+        hold_until,
+        home_latitude,
+        home_longitude,
+        province,
+    } in rows
+    {
         let regions = path_ids(&path);
         let key = ScopeKey { contract, product, regions: regions.clone() };
         let payment = contract.map(|contract_id| Payment {
@@ -138,7 +159,7 @@ pub async fn refresh_with(
             number: number.unwrap_or_default(),
             dpd: dpd.unwrap_or(0),
             bucket: bucket.unwrap_or(0),
-            promise_until: hold,
+            promise_until: hold_until,
         });
         let applies = |(scope, scope_id): &(String, i64)| match scope.as_str() {
             "global" => true,
@@ -148,7 +169,9 @@ pub async fn refresh_with(
         };
         let fences = fence_scopes.iter().enumerate().filter(|(_, s)| applies(s)).map(|(i, _)| i).collect();
         let homes = homes.remove(&id).unwrap_or_default();
-        vehicles.insert(id, Vehicle { id, region_id, payment, province, rules: book.resolve(&key), fences, homes });
+        let declared_home = home_latitude.zip(home_longitude);
+        let rules = book.resolve(&key);
+        vehicles.insert(id, Vehicle { id, region_id, payment, province, rules, fences, homes, declared_home });
     }
     watch.set_fences(fences);
     Ok(watch.set_vehicles(vehicles))

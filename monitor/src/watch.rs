@@ -53,6 +53,8 @@ pub struct Vehicle {
     pub fences: Vec<usize>,
     /// Where it usually stands at night, most frequent first.
     pub homes: Vec<Home>,
+    /// Where the application says the lessee lives.
+    pub declared_home: Option<(f64, f64)>,
 }
 
 /// A resident place: where a vehicle has stood at night on `days` distinct days.
@@ -410,6 +412,29 @@ impl Watch {
                     let evidence = json!({"last_seen": seen, "last_fix": state.last_valid.map(|f| f.evidence())});
                     let title = format!("Device silent since {}", seen.format("%Y-%m-%d %H:%M UTC"));
                     out.push(ctx.raise(Rule::Offline, Severity::Medium, title, now, state.last_valid, evidence));
+                }
+            }
+            if let Some(declared) = vehicle.declared_home {
+                let key = (*vehicle_id, Rule::ResidentMismatch);
+                let learned: Vec<&Home> = vehicle.homes.iter().filter(|h| h.days >= t.resident_days).collect();
+                let nearest_m = learned
+                    .iter()
+                    .map(|h| distance_m((h.latitude, h.longitude), declared))
+                    .fold(f64::INFINITY, f64::min);
+                let far = !learned.is_empty() && nearest_m > t.mismatch_km * 1000.0;
+                if far && !latched.contains(&key) && vehicle.rules.enabled(Rule::ResidentMismatch) {
+                    latched.insert(key);
+                    let ctx = Ctx {
+                        vehicle,
+                        install: Install { vehicle_id: *vehicle_id, wired: true },
+                        device_id: devices[0],
+                    };
+                    let title = format!("Spends its nights {:.1} km from the application address", nearest_m / 1000.0);
+                    let evidence =
+                        json!({"declared_home": {"latitude": declared.0, "longitude": declared.1}, "homes": learned});
+                    out.push(ctx.raise(Rule::ResidentMismatch, Severity::Low, title, now, None, evidence));
+                } else if !far {
+                    latched.remove(&key);
                 }
             }
             if devices.len() < 2 {
@@ -872,8 +897,16 @@ mod tests {
         let mut w = Watch::new(Arc::new(Provinces::default()), 8);
         w.set_installs(HashMap::from([(DEVICE, Install { vehicle_id: VEHICLE, wired: true })]));
         let rules = Resolved { thresholds, disabled: HashSet::new() };
-        let vehicle =
-            Vehicle { id: VEHICLE, region_id: 1, payment, province: None, rules, fences: vec![], homes: vec![] };
+        let vehicle = Vehicle {
+            id: VEHICLE,
+            region_id: 1,
+            payment,
+            province: None,
+            rules,
+            fences: vec![],
+            homes: vec![],
+            declared_home: None,
+        };
         w.set_vehicles(HashMap::from([(VEHICLE, vehicle)]));
         w
     }
@@ -1028,6 +1061,32 @@ mod tests {
     }
 
     #[test]
+    fn nights_far_from_the_application_address_alert_once() {
+        let mut w = watch(active(0, 0), Thresholds::default());
+        let mut out = Vec::new();
+        w.observe(&fix(0, 22.5, 114.0, 0.0, false, 12.6, AlarmSet::default()), &mut out);
+        let with = |w: &mut Watch, homes: Vec<Home>| {
+            let mut v = w.vehicle(VEHICLE).cloned().unwrap_or_else(|| unreachable!());
+            v.homes = homes;
+            v.declared_home = Some((22.5, 114.0));
+            w.set_vehicles(HashMap::from([(VEHICLE, v)]));
+        };
+        with(&mut w, vec![Home { latitude: 22.5005, longitude: 114.0, days: 9 }]);
+        w.tick(t0(), &mut out);
+        assert!(raised(&out).is_empty(), "sleeps where the application says");
+        with(
+            &mut w,
+            vec![
+                Home { latitude: 22.7, longitude: 114.2, days: 9 },
+                Home { latitude: 22.5, longitude: 114.0, days: 1 },
+            ],
+        );
+        w.tick(t0(), &mut out);
+        w.tick(t0() + Duration::seconds(1), &mut out);
+        assert_eq!(raised(&out), vec![(Rule::ResidentMismatch, Severity::Low, false)]);
+    }
+
+    #[test]
     fn parked_vehicles_gathering_alert_once_each() {
         let mut w = Watch::new(Arc::new(Provinces::default()), 8);
         let mut installs = HashMap::new();
@@ -1045,6 +1104,7 @@ mod tests {
                     rules,
                     fences: vec![],
                     homes: vec![],
+                    declared_home: None,
                 },
             );
         }

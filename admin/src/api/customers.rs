@@ -45,12 +45,27 @@ pub struct Customer {
     pub employer: Option<String>,
     /// Region.
     pub region_id: i64,
+    /// Where the application says the customer lives (WGS-84), compared by the monitor with where
+    /// the vehicle spends its nights.
+    pub home_location: Option<Location>,
     /// Emergency contacts, guarantors, a company's legal representative and contacts.
     pub parties: Vec<PartyView>,
     /// For optimistic concurrency.
     pub version: i32,
     /// When created.
     pub created_at: DateTime<Utc>,
+}
+
+/// A point, WGS-84.
+#[derive(Debug, Clone, Copy, Serialize, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct Location {
+    /// Latitude.
+    #[schema(minimum = -90, maximum = 90)]
+    pub latitude: f64,
+    /// Longitude.
+    #[schema(minimum = -180, maximum = 180)]
+    pub longitude: f64,
 }
 
 /// A person around the customer, numbers masked.
@@ -105,6 +120,8 @@ struct Row {
     address: Option<String>,
     employer: Option<String>,
     region_id: i64,
+    home_latitude: Option<f64>,
+    home_longitude: Option<f64>,
     version: i32,
     created_at: DateTime<Utc>,
 }
@@ -144,6 +161,10 @@ impl Row {
             address: self.address,
             employer: self.employer,
             region_id: self.region_id,
+            home_location: self
+                .home_latitude
+                .zip(self.home_longitude)
+                .map(|(latitude, longitude)| Location { latitude, longitude }),
             parties: Vec::new(),
             version: self.version,
             created_at: self.created_at,
@@ -153,7 +174,7 @@ impl Row {
 
 const SELECT: &str =
     "SELECT c.id, c.kind, c.name, c.id_number_sealed, c.phone_sealed, c.address, c.employer, c.region_id,
-        c.version, c.created_at";
+        c.home_latitude, c.home_longitude, c.version, c.created_at";
 const FROM: &str = "FROM customers c JOIN regions g ON g.id = c.region_id";
 
 async fn load(db: &mut PgConnection, caller: &Caller, id: i64) -> Result<Row, ApiError> {
@@ -216,6 +237,8 @@ pub struct NewCustomer {
     pub employer: Option<String>,
     /// Region, within the caller's subtree.
     pub region_id: i64,
+    /// The application address, geocoded (WGS-84).
+    pub home_location: Option<Location>,
     /// Emergency contacts, guarantors, legal representative, contacts.
     #[serde(default)]
     pub parties: Vec<NewParty>,
@@ -239,6 +262,13 @@ async fn create(
     };
     let mut checks = Checks::default();
     checks.text("name", &new.name, 100);
+    if let Some(home) = new.home_location {
+        checks.check(
+            (-90.0..=90.0).contains(&home.latitude) && (-180.0..=180.0).contains(&home.longitude),
+            "home_location",
+            "latitude must be -90 to 90 and longitude -180 to 180",
+        );
+    }
     checks.check(
         !kind.is_empty(),
         "id_number",
@@ -290,8 +320,9 @@ async fn create(
     let mut tx = state.pool.begin().await?;
     super::users::check_region(&mut tx, &caller, new.region_id).await?;
     let id: i64 = sqlx::query_scalar(
-        "INSERT INTO customers (kind, name, id_number_sealed, id_number_index, phone_sealed, address, employer, region_id)
-         VALUES ($1, $2, $3, $4, $5, $6, $7, $8) RETURNING id",
+        "INSERT INTO customers (kind, name, id_number_sealed, id_number_index, phone_sealed, address, employer, region_id,
+                                home_latitude, home_longitude)
+         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10) RETURNING id",
     )
     .bind(kind)
     .bind(new.name.trim())
@@ -301,6 +332,8 @@ async fn create(
     .bind(&new.address)
     .bind(&new.employer)
     .bind(new.region_id)
+    .bind(new.home_location.map(|h| h.latitude))
+    .bind(new.home_location.map(|h| h.longitude))
     .fetch_one(&mut *tx)
     .await?;
     for p in &new.parties {
