@@ -72,7 +72,8 @@ pub async fn run(config: Config) -> anyhow::Result<()> {
         let vault = config.admin.vault().context("cannot load the data key")?;
         let promoter = Arc::new(IngestPromoter { pool: pool.clone(), writer: shared.writer.clone() });
         let state = leasewatch_admin::AppState::new(pool.clone(), vault.clone(), config.admin.password_hash)
-            .with_promoter(promoter);
+            .with_promoter(promoter)
+            .with_shutdown(stopped_webhooks.clone());
         alert_feed = state.alert_feed.clone();
         // Webhook secrets are sealed with the admin data key: deliveries run where it is loaded.
         let open: leasewatch_monitor::webhooks::SecretOpener = Arc::new(move |sealed: &[u8]| vault.open(sealed).ok());

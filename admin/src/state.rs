@@ -26,6 +26,8 @@ pub struct AppState {
     pub promoter: Option<Arc<dyn Promoter>>,
     /// Alert changes as they commit, for live streams.
     pub alert_feed: AlertFeed,
+    /// Turns true when the process shuts down: live streams end so the server can stop.
+    pub shutdown: Option<tokio::sync::watch::Receiver<bool>>,
 }
 
 impl AppState {
@@ -39,7 +41,14 @@ impl AppState {
             hooks: Arc::default(),
             promoter: None,
             alert_feed: AlertFeed::default(),
+            shutdown: None,
         }))
+    }
+
+    /// Sets the shutdown signal that ends live streams.
+    pub fn with_shutdown(mut self, shutdown: tokio::sync::watch::Receiver<bool>) -> Self {
+        self.shutdown = Some(shutdown);
+        self
     }
 
     /// Sets what promotes quarantined devices.

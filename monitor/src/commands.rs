@@ -13,7 +13,7 @@ use leasewatch_protocols::Command;
 use serde_json::{Value, json};
 use sqlx::{PgConnection, PgPool};
 
-use crate::watch::{LastFix, Watch};
+use crate::watch::{DeviceState, Watch};
 
 /// A reply not received within this long marks the command failed.
 const REPLY_TIMEOUT_MIN: i64 = 10;
@@ -55,10 +55,21 @@ pub fn parse(name: &str, params: &Value) -> Option<Command> {
     }
 }
 
-/// Whether an engine cut may go now: the latest fix is recent enough to trust, shows speed 0,
-/// and the ignition off.
-pub fn safe_to_cut(last: Option<&LastFix>) -> bool {
-    last.is_some_and(|f| f.valid && f.speed_kmh < 1.0 && f.ignition == Some(false))
+/// A fix older than this says nothing about whether the vehicle is moving now.
+const FRESH_FIX_S: i64 = 120;
+/// How long a device session may take to accept a command before the dispatcher moves on.
+const SEND_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(5);
+
+/// Whether an engine cut may go now: the latest fix is valid, at most two minutes old, shows
+/// speed 0, and the latest ignition report (from a fix or a status frame) says off.
+pub fn safe_to_cut(state: Option<&DeviceState>, now: DateTime<Utc>) -> bool {
+    let Some(state) = state else { return false };
+    let Some(fix) = state.last_fix else { return false };
+    let ignition_off = match state.ignition {
+        Some((_, on)) => !on,
+        None => fix.ignition == Some(false),
+    };
+    fix.valid && fix.speed_kmh < 1.0 && (now - fix.time).num_seconds() <= FRESH_FIX_S && ignition_off
 }
 
 /// Moves a command to `status`, recording it in the audit log as the monitor.
@@ -106,7 +117,7 @@ pub async fn dispatch(
         };
         if command == Command::EngineCut {
             let last = watch.device(device_id).and_then(|s| s.last_fix);
-            if !safe_to_cut(last.as_ref()) {
+            if !safe_to_cut(watch.device(device_id), now) {
                 if status != "waiting_stop" {
                     let detail = json!({"reason": "vehicle moving or ignition on", "fix": last.map(|f| json!({"speed_kmh": f.speed_kmh, "ignition": f.ignition, "time": f.time}))});
                     transition(&mut conn, id, "waiting_stop", "", detail).await?;
@@ -117,7 +128,10 @@ pub async fn dispatch(
         if !downlink.connected(device_id) {
             continue;
         }
-        match downlink.send(device_id, &command).await {
+        let outcome = tokio::time::timeout(SEND_TIMEOUT, downlink.send(device_id, &command))
+            .await
+            .unwrap_or(Err(SendError::NotConnected));
+        match outcome {
             Ok(serial) => {
                 let set = format!(", serial = {serial}, sent_at = now()");
                 transition(&mut conn, id, "sent", &set, json!({"serial": serial})).await?;
@@ -145,6 +159,32 @@ pub async fn dispatch(
             .await?;
     }
     Ok(sent)
+}
+
+/// Cancels a vehicle's engine cuts that have not gone out (its contract was brought current);
+/// returns how many.
+pub async fn withdraw_engine_cuts(pool: &PgPool, vehicle_id: i64) -> Result<usize, sqlx::Error> {
+    let mut tx = pool.begin().await?;
+    let ids: Vec<i64> = sqlx::query_scalar(
+        "SELECT k.id FROM device_commands k JOIN devices d ON d.id = k.device_id
+         WHERE d.vehicle_id = $1 AND k.command = 'engine_cut' AND k.status IN ('awaiting_approval', 'queued', 'waiting_stop')
+         FOR UPDATE OF k",
+    )
+    .bind(vehicle_id)
+    .fetch_all(&mut *tx)
+    .await?;
+    for id in &ids {
+        transition(
+            &mut tx,
+            *id,
+            "cancelled",
+            ", result = 'contract brought current'",
+            json!({"reason": "contract brought current"}),
+        )
+        .await?;
+    }
+    tx.commit().await?;
+    Ok(ids.len())
 }
 
 /// Records a device's reply to the sent command it echoes (the oldest sent one when the
@@ -180,18 +220,38 @@ pub async fn record_reply(
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::watch::LastFix;
 
-    fn fix(speed_kmh: f64, ignition: Option<bool>) -> LastFix {
-        LastFix { time: Utc::now(), latitude: 22.5, longitude: 114.0, speed_kmh, valid: true, ignition }
+    fn device(speed_kmh: f64, ignition: Option<bool>, age_s: i64, later_ignition: Option<bool>) -> DeviceState {
+        let time = Utc::now() - chrono::Duration::seconds(age_s);
+        let fix = LastFix { time, latitude: 22.5, longitude: 114.0, speed_kmh, valid: true, ignition };
+        let mut state = DeviceState::default();
+        state.last_fix = Some(fix);
+        state.ignition = later_ignition.or(ignition).map(|on| (Utc::now(), on));
+        state
     }
 
     #[test]
     fn an_engine_cut_waits_for_a_standing_vehicle_with_the_ignition_off() {
-        assert!(safe_to_cut(Some(&fix(0.0, Some(false)))));
-        assert!(!safe_to_cut(Some(&fix(0.0, Some(true)))));
-        assert!(!safe_to_cut(Some(&fix(35.0, Some(false)))));
-        assert!(!safe_to_cut(Some(&fix(0.0, None))));
-        assert!(!safe_to_cut(None));
+        let now = Utc::now();
+        assert!(safe_to_cut(Some(&device(0.0, Some(false), 10, None)), now));
+        assert!(!safe_to_cut(Some(&device(0.0, Some(true), 10, None)), now));
+        assert!(!safe_to_cut(Some(&device(35.0, Some(false), 10, None)), now));
+        assert!(!safe_to_cut(Some(&device(0.0, None, 10, None)), now));
+        assert!(!safe_to_cut(None, now));
+    }
+
+    #[test]
+    fn an_old_fix_or_a_later_ignition_report_holds_the_cut() {
+        let now = Utc::now();
+        assert!(
+            !safe_to_cut(Some(&device(0.0, Some(false), 3600, None)), now),
+            "parked an hour ago says nothing about now"
+        );
+        assert!(
+            !safe_to_cut(Some(&device(0.0, Some(false), 10, Some(true))), now),
+            "a heartbeat said the ignition is on"
+        );
     }
 
     #[test]

@@ -148,24 +148,49 @@ async fn daily(pool: PgPool, utc_offset_hours: i32) {
 /// Reloads the books' view, closes collection alerts of contracts brought current, and proposes
 /// repossessions.
 async fn reload(pool: &PgPool, watch: &mut Watch, utc_offset_hours: i32) {
-    let current = match store::refresh(pool, watch).await {
-        Ok(current) => current,
+    if let Err(e) = store::refresh(pool, watch).await {
+        tracing::warn!(error = %e, "could not reload contracts and places");
+        return;
+    }
+    let now = Utc::now();
+    // Read from the books rather than remembered, so a contract paid while the daemon was down
+    // is caught too.
+    let current: Vec<i64> = match sqlx::query_scalar(
+        "SELECT DISTINCT v FROM (
+             SELECT vehicle_id AS v FROM alerts WHERE collection AND status <> 'resolved'
+             UNION SELECT vehicle_id FROM risk_tasks WHERE kind = 'repossession' AND status = 'open'
+             UNION SELECT d.vehicle_id FROM device_commands k JOIN devices d ON d.id = k.device_id
+                   WHERE k.command = 'engine_cut' AND k.status IN ('awaiting_approval', 'queued', 'waiting_stop')) x
+         WHERE v IS NOT NULL
+           AND NOT EXISTS (SELECT 1 FROM contracts c WHERE c.vehicle_id = x.v AND c.status = 'active' AND c.dpd > 0)",
+    )
+    .fetch_all(pool)
+    .await
+    {
+        Ok(v) => v,
         Err(e) => {
-            tracing::warn!(error = %e, "could not reload contracts and places");
-            return;
+            tracing::warn!(error = %e, "could not look for contracts brought current");
+            Vec::new()
         }
     };
-    let now = Utc::now();
     for vehicle_id in current {
         let closed = async {
             let mut tx = pool.begin().await?;
             let notices = alerts::close(&mut tx, vehicle_id, None, "contract brought current", now).await?;
             tx.commit().await?;
             tasks::withdraw_repossession(pool, vehicle_id).await?;
-            Ok::<_, sqlx::Error>(notices.len())
+            let cuts = commands::withdraw_engine_cuts(pool, vehicle_id).await?;
+            Ok::<_, sqlx::Error>((notices.len(), cuts))
         };
         match closed.await {
-            Ok(n) => tracing::info!(vehicle_id, alerts = n, "contract brought current: collection alerts closed"),
+            Ok((alerts, cuts)) => {
+                tracing::info!(
+                    vehicle_id,
+                    alerts,
+                    cuts,
+                    "contract brought current: collection alerts closed, engine cuts withdrawn"
+                );
+            }
             Err(e) => tracing::warn!(vehicle_id, error = %e, "could not close collection alerts"),
         }
     }
@@ -186,14 +211,15 @@ async fn reload(pool: &PgPool, watch: &mut Watch, utc_offset_hours: i32) {
     }
 }
 
-/// Writes outcomes in one transaction; on failure keeps them for the next try.
+/// Writes outcomes in one transaction; on failure keeps them for the next try. Command replies
+/// and risk scores follow the commit, and their failures are only logged: what committed is never
+/// applied twice.
 async fn apply(pool: &PgPool, watch: &Watch, pending: &mut Vec<(Outcome, DateTime<Utc>)>) {
     if pending.is_empty() {
         return;
     }
     let result = async {
         let mut tx = pool.begin().await?;
-        let mut replies = Vec::new();
         for (outcome, detected_at) in pending.iter() {
             match outcome {
                 Outcome::Raise(finding) => {
@@ -207,42 +233,41 @@ async fn apply(pool: &PgPool, watch: &Watch, pending: &mut Vec<(Outcome, DateTim
                 Outcome::Clear { vehicle_id, rule, reason } => {
                     alerts::close(&mut tx, *vehicle_id, Some(*rule), reason, *detected_at).await?;
                 }
-                Outcome::CommandReply { device_id, serial, text, at } => {
-                    replies.push((*device_id, *serial, text.clone(), *at))
-                }
+                Outcome::CommandReply { .. } => {}
             }
         }
-        tx.commit().await?;
-        let mut scored: Vec<i64> = pending
-            .iter()
-            .filter_map(|(o, _)| match o {
-                Outcome::Raise(f) => {
-                    watch.vehicle(f.vehicle_id).and_then(|v| v.payment.as_ref()).map(|p| p.contract_id)
-                }
-                _ => None,
-            })
-            .collect();
-        scored.sort_unstable();
-        scored.dedup();
-        if !scored.is_empty() {
-            if let Err(e) = risk::recompute(pool, Some(&scored), Utc::now()).await {
-                tracing::warn!(error = %e, "could not recompute risk scores");
-            }
-        }
-        for (device_id, serial, text, at) in replies {
-            commands::record_reply(pool, device_id, serial, &text, at).await?;
-        }
-        Ok::<_, sqlx::Error>(())
+        tx.commit().await
     };
-    match result.await {
-        Ok(()) => pending.clear(),
-        Err(e) => {
-            tracing::warn!(error = %e, pending = pending.len(), "could not write alerts; will retry");
-            if pending.len() > PENDING_LIMIT {
-                let excess = pending.len() - PENDING_LIMIT;
-                tracing::error!(dropped = excess, "alert backlog full: oldest outcomes dropped");
-                pending.drain(..excess);
+    if let Err(e) = result.await {
+        tracing::warn!(error = %e, pending = pending.len(), "could not write alerts; will retry");
+        if pending.len() > PENDING_LIMIT {
+            let excess = pending.len() - PENDING_LIMIT;
+            tracing::error!(dropped = excess, "alert backlog full: oldest outcomes dropped");
+            pending.drain(..excess);
+        }
+        return;
+    }
+    let mut scored = Vec::new();
+    for (outcome, _) in pending.drain(..) {
+        match outcome {
+            Outcome::Raise(f) => {
+                if let Some(p) = watch.vehicle(f.vehicle_id).and_then(|v| v.payment.as_ref()) {
+                    scored.push(p.contract_id);
+                }
             }
+            Outcome::CommandReply { device_id, serial, text, at } => {
+                if let Err(e) = commands::record_reply(pool, device_id, serial, &text, at).await {
+                    tracing::warn!(device_id, error = %e, "command reply not recorded");
+                }
+            }
+            Outcome::Clear { .. } => {}
+        }
+    }
+    scored.sort_unstable();
+    scored.dedup();
+    if !scored.is_empty() {
+        if let Err(e) = risk::recompute(pool, Some(&scored), Utc::now()).await {
+            tracing::warn!(error = %e, "could not recompute risk scores");
         }
     }
 }

@@ -55,18 +55,13 @@ struct VehicleRow {
     province: Option<String>,
 }
 
-/// Loads everything but device state into `watch`; returns the vehicles whose contract was
-/// just brought current.
-pub async fn refresh(pool: &PgPool, watch: &mut Watch) -> Result<Vec<i64>, sqlx::Error> {
+/// Loads everything but device state into `watch`.
+pub async fn refresh(pool: &PgPool, watch: &mut Watch) -> Result<(), sqlx::Error> {
     refresh_with(pool, watch, &[]).await
 }
 
 /// [`refresh`] with rule settings that replace those stored for the same rule and scope.
-pub async fn refresh_with(
-    pool: &PgPool,
-    watch: &mut Watch,
-    overrides: &[RuleSetting],
-) -> Result<Vec<i64>, sqlx::Error> {
+pub async fn refresh_with(pool: &PgPool, watch: &mut Watch, overrides: &[RuleSetting]) -> Result<(), sqlx::Error> {
     let installs: Vec<(i64, i64, String)> =
         sqlx::query_as("SELECT id, vehicle_id, kind FROM devices WHERE vehicle_id IS NOT NULL AND status = 'active'")
             .fetch_all(pool)
@@ -174,7 +169,8 @@ pub async fn refresh_with(
         vehicles.insert(id, Vehicle { id, region_id, payment, province, rules, fences, homes, declared_home });
     }
     watch.set_fences(fences);
-    Ok(watch.set_vehicles(vehicles))
+    watch.set_vehicles(vehicles);
+    Ok(())
 }
 
 /// Restores every installed device's last fix and last contact.

@@ -96,11 +96,13 @@ pub async fn propose_repossessions(
         let Some(last) = last else { continue };
         let exists: bool = sqlx::query_scalar(
             "SELECT EXISTS (SELECT 1 FROM risk_tasks WHERE vehicle_id = $1 AND kind = 'repossession'
-                            AND status IN ('open', 'assigned'))",
+                            AND (status IN ('open', 'assigned') OR updated_at > $2 - interval '30 days'))",
         )
         .bind(vehicle_id)
+        .bind(now)
         .fetch_one(pool)
         .await?;
+        // A task done or cancelled in the last 30 days is not proposed again straight away.
         if exists {
             continue;
         }

@@ -153,8 +153,12 @@ pub struct DeviceState {
     pub power_voltage: Option<f64>,
     /// Where and since when it has stood within the stationary radius.
     pub parked: Option<LastFix>,
+    /// The latest ignition report (from a fix or a status frame) and when it was received.
+    pub ignition: Option<(DateTime<Utc>, bool)>,
     offline_fired: bool,
     power_cut: bool,
+    tamper_fired: bool,
+    jamming_alarm_fired: bool,
     stationary_fired: bool,
     tow_since: Option<DateTime<Utc>>,
     tow_fired: bool,
@@ -163,7 +167,9 @@ pub struct DeviceState {
     invalid_run: u32,
     jamming_fired: bool,
     risk: Option<(i64, DateTime<Utc>, i64)>,
-    fences_inside: Option<HashSet<i64>>,
+    /// The fences evaluated for this device and which of them it is inside: a fence is compared
+    /// only from its second evaluation, so a new fence does not "enter" every vehicle already in it.
+    fences_inside: HashMap<i64, bool>,
     province_checked_at: Option<(f64, f64)>,
     outside_province: bool,
     silent: bool,
@@ -263,19 +269,9 @@ impl Watch {
         self.fitted = fitted;
     }
 
-    /// Replaces the vehicles' contracts and thresholds; returns the vehicles whose contract was
-    /// brought current (overdue before, current now).
-    pub fn set_vehicles(&mut self, vehicles: HashMap<i64, Vehicle>) -> Vec<i64> {
-        let mut current = Vec::new();
-        for (id, new) in &vehicles {
-            let was = self.vehicles.get(id).and_then(|v| v.payment.as_ref()).is_some_and(Payment::overdue);
-            let is = new.payment.as_ref().is_some_and(Payment::overdue);
-            if was && !is {
-                current.push(*id);
-            }
-        }
+    /// Replaces the vehicles' contracts and thresholds.
+    pub fn set_vehicles(&mut self, vehicles: HashMap<i64, Vehicle>) {
         self.vehicles = vehicles;
-        current
     }
 
     /// Replaces the risk locations.
@@ -350,10 +346,16 @@ impl Watch {
             Seen::Status { status, alarms } => {
                 let at = obs.server_time;
                 let fix = state.last_valid;
+                if let Some(on) = status.ignition {
+                    state.ignition = Some((obs.server_time, on));
+                }
                 integrity(&ctx, state, *alarms, status, at, fix, out);
             }
             Seen::Fix { position, status, alarms } => {
                 let fix = LastFix::from_position(position, status);
+                if let Some(on) = status.ignition {
+                    state.ignition = Some((obs.server_time, on));
+                }
                 integrity(&ctx, state, *alarms, status, fix.time, Some(fix), out);
                 if state.offline_fired {
                     state.offline_fired = false;
@@ -374,7 +376,7 @@ impl Watch {
                         .collect();
                     let state = self.devices.entry(obs.device_id).or_default();
                     places(&ctx, state, &fix, &self.risk, &self.fences, &self.provinces, out);
-                    apart(&ctx, &fix, &others, out);
+                    apart(&ctx, &fix, &others, &mut self.latched, out);
                     let away = self.away.entry(install.vehicle_id).or_default();
                     resident(&ctx, away, &fix, self.utc_offset_hours, out);
                     let state = self.devices.entry(obs.device_id).or_default();
@@ -625,21 +627,27 @@ fn integrity(
             fix,
             evidence("power_cut"),
         ));
-    } else if status.power_voltage.is_some_and(|v| v >= 6.0) {
+    } else if !alarms.contains(Alarm::PowerCut) && !status.power_voltage.is_some_and(|v| v < 1.0) {
+        // Some protocols report no voltage: a frame without the alarm and without a dead supply ends it.
         state.power_cut = false;
     }
-    for alarm in [Alarm::Tamper, Alarm::LightSensor] {
-        if alarms.contains(alarm) && ctx.enabled(Rule::Tamper) {
+    // Level alarms (JT/T 808 sets the bit in every report while it holds) fire once per episode.
+    let exposed = [Alarm::Tamper, Alarm::LightSensor].into_iter().find(|a| alarms.contains(*a));
+    match exposed {
+        Some(alarm) if !state.tamper_fired && ctx.enabled(Rule::Tamper) => {
+            state.tamper_fired = true;
             let title =
                 if alarm == Alarm::Tamper { "Tracker removed or opened" } else { "Hidden tracker exposed to light" };
             out.push(ctx.raise(Rule::Tamper, Severity::High, title.into(), at, fix, evidence(alarm.name())));
         }
+        Some(_) => {}
+        None => state.tamper_fired = false,
     }
-    if (alarms.contains(Alarm::Jamming) || alarms.contains(Alarm::GnssAntennaCut))
-        && ctx.enabled(Rule::Jamming)
-        && !state.jamming_fired
-    {
-        state.jamming_fired = true;
+    let jammed = alarms.contains(Alarm::Jamming) || alarms.contains(Alarm::GnssAntennaCut);
+    if !jammed {
+        state.jamming_alarm_fired = false;
+    } else if ctx.enabled(Rule::Jamming) && !state.jamming_alarm_fired {
+        state.jamming_alarm_fired = true;
         out.push(ctx.raise(
             Rule::Jamming,
             Severity::High,
@@ -786,22 +794,20 @@ fn places(
             .filter(|f| f.area.contains(fix.at()))
             .map(|f| f.id)
             .collect();
-        if let Some(before) = &state.fences_inside {
-            for fence in ctx.vehicle.fences.iter().filter_map(|i| fences.get(*i)) {
-                let (was, is) = (before.contains(&fence.id), inside.contains(&fence.id));
-                let crossing = match (was, is) {
-                    (false, true) if fence.on_enter => Some("Entered"),
-                    (true, false) if fence.on_exit => Some("Left"),
-                    _ => None,
-                };
-                if let Some(verb) = crossing.filter(|_| ctx.enabled(Rule::Geofence)) {
-                    let title = format!("{verb} geofence {}", fence.name);
-                    let evidence = json!({"geofence": fence.id, "name": fence.name, "crossing": verb.to_lowercase(), "fix": fix.evidence()});
-                    out.push(ctx.raise(Rule::Geofence, Severity::Medium, title, fix.time, Some(*fix), evidence));
-                }
+        for fence in ctx.vehicle.fences.iter().filter_map(|i| fences.get(*i)) {
+            let is = inside.contains(&fence.id);
+            let Some(was) = state.fences_inside.insert(fence.id, is) else { continue };
+            let crossing = match (was, is) {
+                (false, true) if fence.on_enter => Some("Entered"),
+                (true, false) if fence.on_exit => Some("Left"),
+                _ => None,
+            };
+            if let Some(verb) = crossing.filter(|_| ctx.enabled(Rule::Geofence)) {
+                let title = format!("{verb} geofence {}", fence.name);
+                let evidence = json!({"geofence": fence.id, "name": fence.name, "crossing": verb.to_lowercase(), "fix": fix.evidence()});
+                out.push(ctx.raise(Rule::Geofence, Severity::Medium, title, fix.time, Some(*fix), evidence));
             }
         }
-        state.fences_inside = Some(inside);
     }
     if let Some(home) = ctx.vehicle.province.as_deref().and_then(|code| provinces.get(code)) {
         let moved = state.province_checked_at.is_none_or(|at| distance_m(at, fix.at()) >= PROVINCE_RECHECK_M);
@@ -863,19 +869,24 @@ fn resident(ctx: &Ctx<'_>, away: &mut Away, fix: &LastFix, utc_offset_hours: i32
     }
 }
 
-/// The vehicle's wired and wireless trackers reporting far apart at the same time.
-fn apart(ctx: &Ctx<'_>, fix: &LastFix, others: &[LastFix], out: &mut Vec<Outcome>) {
+/// The vehicle's wired and wireless trackers reporting far apart at the same time: once, until
+/// they report together again.
+fn apart(ctx: &Ctx<'_>, fix: &LastFix, others: &[LastFix], latched: &mut HashSet<(i64, Rule)>, out: &mut Vec<Outcome>) {
     let t = &ctx.vehicle.rules.thresholds;
-    for other in others {
-        if (fix.time - other.time).num_seconds().abs() > PAIR_WINDOW_S {
-            continue;
-        }
-        let d = distance_m(fix.at(), other.at());
-        if d > t.devices_apart_m && ctx.enabled(Rule::DevicesApart) {
-            let title = format!("Trackers {:.1} km apart", d / 1000.0);
-            let evidence = json!({"this": fix.evidence(), "other": other.evidence(), "metres": d.round()});
-            out.push(ctx.raise(Rule::DevicesApart, Severity::High, title, fix.time, Some(*fix), evidence));
-        }
+    let key = (ctx.install.vehicle_id, Rule::DevicesApart);
+    let concurrent: Vec<&LastFix> =
+        others.iter().filter(|o| (fix.time - o.time).num_seconds().abs() <= PAIR_WINDOW_S).collect();
+    let Some((other, d)) =
+        concurrent.iter().map(|o| (*o, distance_m(fix.at(), o.at()))).max_by(|a, b| a.1.total_cmp(&b.1))
+    else {
+        return;
+    };
+    if d <= t.devices_apart_m {
+        latched.remove(&key);
+    } else if ctx.enabled(Rule::DevicesApart) && latched.insert(key) {
+        let title = format!("Trackers {:.1} km apart", d / 1000.0);
+        let evidence = json!({"this": fix.evidence(), "other": other.evidence(), "metres": d.round()});
+        out.push(ctx.raise(Rule::DevicesApart, Severity::High, title, fix.time, Some(*fix), evidence));
     }
 }
 

@@ -18,8 +18,9 @@ use tokio::sync::watch;
 pub const MAX_ATTEMPTS: i32 = 10;
 /// Deliveries taken per round.
 const BATCH: i64 = 50;
-/// How long a taken delivery is reserved for the sender before another round may take it.
-const LEASE_S: i64 = 60;
+/// How long a taken delivery is reserved for the sender before another round may take it: longer
+/// than a whole batch at the request timeout, so a slow round is never overtaken.
+const LEASE_S: i64 = 600;
 
 /// Opens a subscription's sealed secret.
 pub type SecretOpener = Arc<dyn Fn(&[u8]) -> Option<String> + Send + Sync>;

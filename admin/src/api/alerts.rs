@@ -227,11 +227,16 @@ async fn stream(
         .await
         .map_err(|e| ApiError::Unavailable(format!("the alert feed is unavailable: {e}")))?;
     let scope = caller.region_path.clone();
-    let events = futures_util::stream::unfold(receiver, move |mut receiver| {
+    let shutdown = state.shutdown.clone();
+    let events = futures_util::stream::unfold((receiver, shutdown), move |(mut receiver, mut shutdown)| {
         let scope = scope.clone();
         async move {
             loop {
-                let event = match receiver.recv().await {
+                let received = tokio::select! {
+                    received = receiver.recv() => received,
+                    () = stopping(&mut shutdown) => return None,
+                };
+                let event = match received {
                     Ok(notice) => {
                         let visible = notice.region_path.starts_with(&scope)
                             && Severity::parse(&notice.severity).is_some_and(|s| s as i32 + 1 >= rank);
@@ -243,11 +248,21 @@ async fn stream(
                     Err(RecvError::Lagged(missed)) => Event::default().event("lagged").data(missed.to_string()),
                     Err(RecvError::Closed) => return None,
                 };
-                return Some((Ok(event), receiver));
+                return Some((Ok(event), (receiver, shutdown)));
             }
         }
     });
     Ok(Sse::new(events).keep_alive(KeepAlive::default()))
+}
+
+/// Resolves when the process starts shutting down (never, without a signal).
+async fn stopping(shutdown: &mut Option<tokio::sync::watch::Receiver<bool>>) {
+    match shutdown {
+        Some(rx) => {
+            let _ = rx.wait_for(|stop| *stop).await;
+        }
+        None => std::future::pending().await,
+    }
 }
 
 fn notice_event(notice: &Arc<Notice>) -> Event {

@@ -93,11 +93,13 @@ pub struct SettingFilter {
     pub history: Option<bool>,
 }
 
-/// The settings in force (or with `history`, every version), newest first.
+/// The settings in force (or with `history`, every version) that concern the caller's region
+/// subtree: global and product settings, and those of its regions and contracts.
 #[utoipa::path(get, path = "/monitor/rules", tag = "monitor", params(SettingFilter),
     responses((status = 200, description = "Settings", body = Vec<RuleSetting>)), security(("bearer" = ["monitor.read"])))]
 async fn list(
     State(state): State<AppState>,
+    caller: Caller,
     Query(filter): Query<SettingFilter>,
 ) -> Result<Json<Vec<RuleSetting>>, ApiError> {
     let latest = if filter.history == Some(true) {
@@ -107,9 +109,15 @@ async fn list(
     };
     let rows = sqlx::query_as(&format!(
         "SELECT id, rule, scope, scope_id, version, enabled, params, created_by, created_at FROM monitor_rules r
-         WHERE ($1::text IS NULL OR rule = $1) {latest} ORDER BY rule, scope, scope_id, version DESC LIMIT 1000"
+         WHERE ($1::text IS NULL OR rule = $1) {latest}
+           AND (scope IN ('global', 'product')
+                OR scope = 'region' AND EXISTS (SELECT 1 FROM regions g WHERE g.id = r.scope_id AND starts_with(g.path, $2))
+                OR scope = 'contract' AND EXISTS (SELECT 1 FROM contracts c JOIN regions g ON g.id = c.region_id
+                                                  WHERE c.id = r.scope_id AND starts_with(g.path, $2)))
+         ORDER BY rule, scope, scope_id, version DESC LIMIT 1000"
     ))
     .bind(&filter.rule)
+    .bind(&caller.region_path)
     .fetch_all(&state.pool)
     .await?;
     Ok(Json(rows))
@@ -174,10 +182,11 @@ async fn create(
     if !exists {
         return Err(ApiError::invalid("scope_id", format!("no {} with this id in your region", new.scope)));
     }
-    if new.scope == "global" && !caller.at_root() {
+    if matches!(new.scope.as_str(), "global" | "product") && !caller.at_root() {
+        // A product's contracts are in every region: its settings are company-wide.
         return Err(ApiError::Forbidden {
             code: "forbidden",
-            detail: "global settings are set at the head office".into(),
+            detail: "global and product settings are set at the head office".into(),
         });
     }
     // Serialises versions of the same rule and scope.
