@@ -967,6 +967,22 @@ mod tests {
     }
 
     #[test]
+    fn a_level_tamper_or_light_alarm_fires_once_per_episode() {
+        let mut w = watch(active(0, 0), Thresholds::default());
+        let mut out = Vec::new();
+        let light = AlarmSet::default().with(Alarm::LightSensor);
+        // JT/T 808 repeats a level alarm in every report while it holds.
+        for s in [0, 10, 20] {
+            w.observe(&fix(s, 22.5, 114.0, 0.0, false, 12.6, light), &mut out);
+        }
+        w.observe(&fix(30, 22.5, 114.0, 0.0, false, 12.6, AlarmSet::default()), &mut out);
+        w.observe(&fix(40, 22.5, 114.0, 0.0, false, 12.6, AlarmSet::default().with(Alarm::Tamper)), &mut out);
+        assert_eq!(raised(&out), vec![(Rule::Tamper, Severity::High, false), (Rule::Tamper, Severity::High, false)]);
+        let Outcome::Raise(first) = &out[0] else { unreachable!() };
+        assert_eq!(first.evidence["alarm"], "light_sensor");
+    }
+
+    #[test]
     fn towing_needs_the_ignition_off_at_speed_for_the_whole_threshold() {
         let mut w = watch(active(0, 0), Thresholds::default());
         let mut out = Vec::new();
