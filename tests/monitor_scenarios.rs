@@ -485,6 +485,16 @@ fn at(start: DateTime<Utc>, s: i64, place: (f64, f64), speed: f64, ignition: boo
     Step::Fix(position, Status { ignition: Some(ignition), power_voltage: Some(12.6), ..Status::default() })
 }
 
+/// Today in UTC+8, the company's time zone.
+fn local_today() -> chrono::NaiveDate {
+    (Utc::now() + chrono::Duration::hours(8)).date_naive()
+}
+
+/// 02:00 in UTC+8, `days_ago` days before `today`.
+fn two_am(today: chrono::NaiveDate, days_ago: i64) -> DateTime<Utc> {
+    (today - chrono::Duration::days(days_ago)).and_hms_opt(2, 0, 0).unwrap().and_utc() - chrono::Duration::hours(8)
+}
+
 /// A second tracker in the same vehicle.
 async fn second_device(pool: &PgPool, car: &Car, n: usize, kind: &str) -> (i64, DeviceId) {
     let imei = leasewatch_simulators::fleet::device_id(leasewatch_protocols::ProtocolKind::Gt06, n);
@@ -667,15 +677,12 @@ async fn an_overdue_vehicle_that_stops_coming_home_at_night_escalates(pool: PgPo
     let home = (23.10, 113.30);
     let elsewhere = (23.16, 113.38);
     // 02:00 local (UTC+8) on each of the last days.
-    let today = (Utc::now() + chrono::Duration::hours(8)).date_naive();
-    let two_am = |days_ago: i64| {
-        (today - chrono::Duration::days(days_ago)).and_hms_opt(2, 0, 0).unwrap().and_utc() - chrono::Duration::hours(8)
-    };
+    let today = local_today();
     // Home every night, at work (4 km off) every day.
     let work = (23.13, 113.32);
     let nights: Vec<Step> = (4..=10)
         .rev()
-        .flat_map(|d| [at(two_am(d), 0, home, 0.0, false), at(two_am(d), 8 * 3600, work, 0.0, false)])
+        .flat_map(|d| [at(two_am(today, d), 0, home, 0.0, false), at(two_am(today, d), 8 * 3600, work, 0.0, false)])
         .collect();
     play(&daemon, &car, &nights, 60).await;
     // Days are learned in order, oldest first, as the daemon does.
@@ -690,7 +697,7 @@ async fn an_overdue_vehicle_that_stops_coming_home_at_night_escalates(pool: PgPo
     assert_eq!(days, 7);
     // Let the monitor reload the learned places.
     tokio::time::sleep(Duration::from_millis(1500)).await;
-    let away: Vec<Step> = [3, 2].iter().map(|d| at(two_am(*d), 0, elsewhere, 0.0, false)).collect();
+    let away: Vec<Step> = [3, 2].iter().map(|d| at(two_am(today, *d), 0, elsewhere, 0.0, false)).collect();
     play(&daemon, &car, &away, 60).await;
     wait_for(&pool, car.vehicle, "resident_away", None).await;
     let (count, severity, evidence) = only(&pool, car.vehicle, "resident_away").await;
@@ -741,14 +748,11 @@ async fn nights_far_from_the_application_address_fire_once(pool: PgPool) {
     .unwrap();
     let daemon = start(&pool).await;
     let home = (23.13, 113.32);
-    let today = (Utc::now() + chrono::Duration::hours(8)).date_naive();
-    let two_am = |days_ago: i64| {
-        (today - chrono::Duration::days(days_ago)).and_hms_opt(2, 0, 0).unwrap().and_utc() - chrono::Duration::hours(8)
-    };
+    let today = local_today();
     let work = (23.16, 113.36);
     let nights: Vec<Step> = (1..=5)
         .rev()
-        .flat_map(|d| [at(two_am(d), 0, home, 0.0, false), at(two_am(d), 8 * 3600, work, 0.0, false)])
+        .flat_map(|d| [at(two_am(today, d), 0, home, 0.0, false), at(two_am(today, d), 8 * 3600, work, 0.0, false)])
         .collect();
     play(&daemon, &car, &nights, 60).await;
     for d in (1..=5).rev() {

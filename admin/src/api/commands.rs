@@ -198,10 +198,7 @@ impl FinishHook for EngineCutDecided {
         outcome: Outcome,
     ) -> Pin<Box<dyn Future<Output = Result<(), ApiError>> + Send + 'a>> {
         Box::pin(async move {
-            let id: i64 = instance
-                .subject_id
-                .parse()
-                .map_err(|_| ApiError::Internal(format!("subject id {} is not a number", instance.subject_id)))?;
+            let id = crate::books::approvals::subject(instance)?;
             let status = if outcome == Outcome::Approved { "queued" } else { "rejected" };
             sqlx::query(
                 "UPDATE device_commands SET status = $2, updated_at = now() WHERE id = $1 AND status = 'awaiting_approval'",

@@ -8,7 +8,7 @@ use chrono::{DateTime, Utc};
 use leasewatch_monitor::rules::{self, Rule, Thresholds};
 use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value, json};
-use sqlx::FromRow;
+use sqlx::{FromRow, PgConnection};
 use utoipa::{IntoParams, ToSchema};
 use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
@@ -123,6 +123,26 @@ async fn list(
     Ok(Json(rows))
 }
 
+/// Whether the region, product or contract a monitor setting (a rule's thresholds, a geofence)
+/// is scoped to exists within the caller's region subtree (global: always).
+pub(crate) async fn scope_in_reach(
+    db: &mut PgConnection,
+    caller: &Caller,
+    scope: &str,
+    scope_id: i64,
+) -> Result<bool, sqlx::Error> {
+    let sql = match scope {
+        "global" => return Ok(true),
+        "region" => "SELECT EXISTS (SELECT 1 FROM regions WHERE id = $1 AND starts_with(path, $2))",
+        "product" => "SELECT EXISTS (SELECT 1 FROM products WHERE id = $1)",
+        _ => {
+            "SELECT EXISTS (SELECT 1 FROM contracts c JOIN regions g ON g.id = c.region_id
+                            WHERE c.id = $1 AND starts_with(g.path, $2))"
+        }
+    };
+    sqlx::query_scalar(sql).bind(scope_id).bind(&caller.region_path).fetch_one(db).await
+}
+
 /// A new version of a rule's setting at one scope.
 #[derive(Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
@@ -162,32 +182,16 @@ async fn create(
         }
         _ => return Err(ApiError::invalid("scope", "must be global, region, product or contract")),
     };
-    let mut tx = state.pool.begin().await?;
-    let exists: bool = match new.scope.as_str() {
-        "global" => true,
-        "region" => sqlx::query_scalar("SELECT EXISTS (SELECT 1 FROM regions WHERE id = $1 AND starts_with(path, $2))")
-            .bind(scope_id)
-            .bind(&caller.region_path)
-            .fetch_one(&mut *tx)
-            .await?,
-        "product" => sqlx::query_scalar("SELECT EXISTS (SELECT 1 FROM products WHERE id = $1)").bind(scope_id).fetch_one(&mut *tx).await?,
-        _ => sqlx::query_scalar(
-            "SELECT EXISTS (SELECT 1 FROM contracts c JOIN regions g ON g.id = c.region_id WHERE c.id = $1 AND starts_with(g.path, $2))",
-        )
-        .bind(scope_id)
-        .bind(&caller.region_path)
-        .fetch_one(&mut *tx)
-        .await?,
-    };
-    if !exists {
-        return Err(ApiError::invalid("scope_id", format!("no {} with this id in your region", new.scope)));
-    }
     if matches!(new.scope.as_str(), "global" | "product") && !caller.at_root() {
         // A product's contracts are in every region: its settings are company-wide.
         return Err(ApiError::Forbidden {
             code: "forbidden",
             detail: "global and product settings are set at the head office".into(),
         });
+    }
+    let mut tx = state.pool.begin().await?;
+    if !scope_in_reach(&mut tx, &caller, &new.scope, scope_id).await? {
+        return Err(ApiError::invalid("scope_id", format!("no {} with this id in your region", new.scope)));
     }
     // Serialises versions of the same rule and scope.
     sqlx::query("SELECT pg_advisory_xact_lock(hashtext($1))")

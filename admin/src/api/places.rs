@@ -324,21 +324,8 @@ async fn create_fence(
     checks.finish()?;
     let mut tx = state.pool.begin().await?;
     super::users::check_region(&mut tx, &caller, new.region_id).await?;
-    let in_scope: bool = match new.scope.as_str() {
-        "global" => caller.at_root(),
-        "region" => sqlx::query_scalar("SELECT EXISTS (SELECT 1 FROM regions WHERE id = $1 AND starts_with(path, $2))")
-            .bind(scope_id)
-            .bind(&caller.region_path)
-            .fetch_one(&mut *tx)
-            .await?,
-        _ => sqlx::query_scalar(
-            "SELECT EXISTS (SELECT 1 FROM contracts c JOIN regions g ON g.id = c.region_id WHERE c.id = $1 AND starts_with(g.path, $2))",
-        )
-        .bind(scope_id)
-        .bind(&caller.region_path)
-        .fetch_one(&mut *tx)
-        .await?,
-    };
+    let in_scope = (new.scope != "global" || caller.at_root())
+        && super::monitor_rules::scope_in_reach(&mut tx, &caller, &new.scope, scope_id).await?;
     if !in_scope {
         return Err(ApiError::invalid(
             "scope_id",

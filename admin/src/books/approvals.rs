@@ -66,7 +66,8 @@ pub async fn submit(
     })
 }
 
-fn subject(instance: &Instance) -> Result<i64, ApiError> {
+/// The numeric id of an instance's subject.
+pub(crate) fn subject(instance: &Instance) -> Result<i64, ApiError> {
     instance
         .subject_id
         .parse()

@@ -182,6 +182,26 @@ async fn thresholds_are_versioned_per_scope_and_only_the_rules_own(pool: sqlx::P
     assert_eq!((gd["version"].as_i64(), gd["params"]["dwell_after_s"].as_i64()), (Some(2), Some(1800)));
     let history = app.get("/api/v1/monitor/rules?rule=risk_location_dwell&history=true", &org.admin).await;
     assert_eq!(history.body.as_array().unwrap().len(), 2);
+
+    // A branch sets thresholds and geofences for its own subtree only.
+    let branch = staff(&app, &org, "sz_risk", "SZ", &["monitor.read", "monitor.write"], &[]).await;
+    let other = json!({"rule": "tow", "scope": "region", "scope_id": org.region("ZJ"), "params": {"tow_after_s": 60}});
+    assert_eq!(app.post("/api/v1/monitor/rules", &branch, other).await.status, StatusCode::UNPROCESSABLE_ENTITY);
+    let product = json!({"rule": "tow", "scope": "product", "scope_id": 1, "enabled": false});
+    assert_eq!(app.post("/api/v1/monitor/rules", &branch, product).await.status, StatusCode::FORBIDDEN);
+    let own = json!({"rule": "tow", "scope": "region", "scope_id": org.region("FT"), "params": {"tow_after_s": 60}});
+    app.create(&branch, "/api/v1/monitor/rules", own).await;
+    let seen = app.get("/api/v1/monitor/rules?rule=risk_location_dwell", &branch).await;
+    assert!(
+        seen.body.as_array().unwrap().iter().all(|r| r["scope"] != "region"),
+        "Guangdong's setting is above SZ: {}",
+        seen.body
+    );
+    let circle = json!({"circle": {"latitude": 22.54, "longitude": 114.06, "radius_m": 500}});
+    let global = json!({"name": "everywhere", "scope": "global", "shape": circle, "trigger": "enter", "region_id": org.region("SZ")});
+    assert_eq!(app.post("/api/v1/geofences", &branch, global).await.status, StatusCode::UNPROCESSABLE_ENTITY);
+    let local = json!({"name": "Futian", "scope": "region", "scope_id": org.region("FT"), "shape": circle, "trigger": "exit", "region_id": org.region("SZ")});
+    app.create(&branch, "/api/v1/geofences", local).await;
 }
 
 #[sqlx::test(migrations = "../migrations")]
