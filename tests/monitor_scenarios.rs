@@ -763,3 +763,21 @@ async fn nights_far_from_the_application_address_fire_once(pool: PgPool) {
     assert_eq!((count, severity.as_str()), (1, "low"));
     assert_eq!(evidence["declared_home"]["latitude"], 23.02);
 }
+
+#[sqlx::test(migrator = "leasewatch_ingest::MIGRATOR")]
+async fn an_engine_cut_not_sent_within_a_week_of_its_request_lapses(pool: PgPool) {
+    let car = car(&pool, 80, 60, 2).await;
+    let _daemon = start(&pool).await;
+    let id: i64 = sqlx::query_scalar(
+        "INSERT INTO device_commands (device_id, command, status, reason, created_at)
+         VALUES ($1, 'engine_cut', 'queued', 'M2, located', now() - interval '8 days') RETURNING id",
+    )
+    .bind(car.device)
+    .fetch_one(&pool)
+    .await
+    .unwrap();
+    wait_status(&pool, id, "cancelled").await;
+    let result: Option<String> =
+        sqlx::query_scalar("SELECT result FROM device_commands WHERE id = $1").bind(id).fetch_one(&pool).await.unwrap();
+    assert_eq!(result.as_deref(), Some("request lapsed"));
+}

@@ -94,6 +94,10 @@ async fn transition(
     Ok(())
 }
 
+/// An engine cut not sent within this many days of its request lapses: the situation it was
+/// approved for is stale, and a new request (and approval) is needed.
+const ENGINE_CUT_LAPSE_DAYS: i64 = 7;
+
 /// Sends what can be sent now; returns how many went out.
 pub async fn dispatch(
     pool: &PgPool,
@@ -101,14 +105,25 @@ pub async fn dispatch(
     downlink: &dyn Downlink,
     now: DateTime<Utc>,
 ) -> Result<usize, sqlx::Error> {
+    let mut sent = 0;
+    let mut conn = pool.acquire().await?;
+    let lapsed: Vec<i64> = sqlx::query_scalar(
+        "SELECT id FROM device_commands WHERE command = 'engine_cut' AND status IN ('queued', 'waiting_stop')
+           AND created_at < $1",
+    )
+    .bind(now - Duration::days(ENGINE_CUT_LAPSE_DAYS))
+    .fetch_all(&mut *conn)
+    .await?;
+    for id in lapsed {
+        let detail = json!({"reason": format!("not sent within {ENGINE_CUT_LAPSE_DAYS} days of the request")});
+        transition(&mut conn, id, "cancelled", ", result = 'request lapsed'", detail).await?;
+    }
     let due: Vec<(i64, i64, String, Value, String)> = sqlx::query_as(
         "SELECT id, device_id, command, params, status FROM device_commands
          WHERE status IN ('queued', 'waiting_stop') ORDER BY id",
     )
-    .fetch_all(pool)
+    .fetch_all(&mut *conn)
     .await?;
-    let mut sent = 0;
-    let mut conn = pool.acquire().await?;
     for (id, device_id, name, params, status) in due {
         let Some(command) = parse(&name, &params) else {
             transition(&mut conn, id, "failed", ", result = 'unknown command'", json!({"reason": "unknown command"}))

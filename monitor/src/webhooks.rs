@@ -4,6 +4,7 @@
 //! refuse replays. A failure is retried with doubling delays; after the last attempt the delivery
 //! is dead (kept for someone to look at and retry through the admin API).
 
+use std::collections::BTreeMap;
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -45,7 +46,8 @@ pub fn backoff_s(attempts: i32) -> i64 {
     (30_i64 << exponent).min(3600)
 }
 
-type Due = (i64, String, Vec<u8>, Value, i32);
+/// A taken delivery: id, subscription, URL, sealed secret, payload, attempts so far.
+type Due = (i64, i64, String, Vec<u8>, Value, i32);
 
 /// Delivers queued webhooks until shutdown.
 pub async fn run(pool: PgPool, open: SecretOpener, mut shutdown: watch::Receiver<bool>) {
@@ -69,7 +71,9 @@ pub async fn run(pool: PgPool, open: SecretOpener, mut shutdown: watch::Receiver
     }
 }
 
-/// Takes due deliveries, sends them, records the outcome; returns how many were sent.
+/// Takes due deliveries and sends them: subscriptions in parallel, so a slow receiver delays
+/// only itself, and each subscription's in order, so a receiver sees an alert's changes as they
+/// happened. Returns how many were sent.
 pub async fn round(
     pool: &PgPool,
     client: &reqwest::Client,
@@ -77,73 +81,97 @@ pub async fn round(
     now: DateTime<Utc>,
 ) -> Result<usize, sqlx::Error> {
     let due: Vec<Due> = sqlx::query_as(
-        "UPDATE webhook_deliveries d SET next_at = $2 + make_interval(secs => $3)
+        "UPDATE webhook_deliveries d SET next_at = $1 + make_interval(secs => $2)
          FROM webhooks w
-         WHERE d.id IN (SELECT id FROM webhook_deliveries WHERE status = 'pending' AND next_at <= $2
-                        ORDER BY id LIMIT $4 FOR UPDATE SKIP LOCKED)
+         WHERE d.id IN (SELECT id FROM webhook_deliveries WHERE status = 'pending' AND next_at <= $1
+                        ORDER BY id LIMIT $3 FOR UPDATE SKIP LOCKED)
            AND w.id = d.webhook_id
-         RETURNING d.id, w.url, w.secret_sealed, d.payload, d.attempts",
+         RETURNING d.id, w.id, w.url, w.secret_sealed, d.payload, d.attempts",
     )
-    .bind(now)
     .bind(now)
     .bind(LEASE_S as f64)
     .bind(BATCH)
     .fetch_all(pool)
     .await?;
     let sent = due.len();
-    for (id, url, sealed, payload, attempts) in due {
-        let body = payload.to_string().into_bytes();
-        let outcome = match open(&sealed) {
-            None => Err((None, "the subscription's secret cannot be opened".to_owned())),
-            Some(secret) => {
-                let timestamp = Utc::now().timestamp();
-                let request = client
-                    .post(&url)
-                    .header("content-type", "application/json")
-                    .header("x-leasewatch-signature", signature(&secret, timestamp, &body))
-                    .header("x-leasewatch-delivery", id.to_string())
-                    .body(body);
-                match request.send().await {
-                    Ok(r) if r.status().is_success() => Ok(i32::from(r.status().as_u16())),
-                    Ok(r) => Err((Some(i32::from(r.status().as_u16())), format!("answered {}", r.status()))),
-                    Err(e) => Err((None, e.to_string())),
-                }
+    let mut by_webhook: BTreeMap<i64, Vec<Due>> = BTreeMap::new();
+    for d in due {
+        by_webhook.entry(d.1).or_default().push(d);
+    }
+    let mut senders = tokio::task::JoinSet::new();
+    for (_, mut deliveries) in by_webhook {
+        deliveries.sort_by_key(|d| d.0);
+        let (pool, client, open) = (pool.clone(), client.clone(), open.clone());
+        senders.spawn(async move {
+            for delivery in deliveries {
+                deliver(&pool, &client, &open, delivery).await?;
             }
-        };
-        let attempts = attempts + 1;
-        match outcome {
-            Ok(status) => {
-                sqlx::query(
-                    "UPDATE webhook_deliveries SET status = 'delivered', attempts = $2, last_status = $3, last_error = NULL,
-                            delivered_at = now() WHERE id = $1",
-                )
-                .bind(id)
-                .bind(attempts)
-                .bind(status)
-                .execute(pool)
-                .await?;
-            }
-            Err((status, error)) => {
-                let dead = attempts >= MAX_ATTEMPTS;
-                sqlx::query(
-                    "UPDATE webhook_deliveries SET status = CASE WHEN $5 THEN 'dead' ELSE 'pending' END, attempts = $2,
-                            last_status = $3, last_error = $4, next_at = now() + make_interval(secs => $6) WHERE id = $1",
-                )
-                .bind(id)
-                .bind(attempts)
-                .bind(status)
-                .bind(&error)
-                .bind(dead)
-                .bind(backoff_s(attempts) as f64)
-                .execute(pool)
-                .await?;
-                if dead {
-                    tracing::warn!(delivery = id, %url, %error, "webhook delivery dead after {MAX_ATTEMPTS} attempts");
-                }
-            }
+            Ok::<_, sqlx::Error>(())
+        });
+    }
+    while let Some(done) = senders.join_next().await {
+        match done {
+            Ok(result) => result?,
+            Err(e) => tracing::warn!(error = %e, "webhook sender failed"),
         }
     }
     Ok(sent)
+}
+
+/// Sends one delivery and records the outcome.
+async fn deliver(pool: &PgPool, client: &reqwest::Client, open: &SecretOpener, due: Due) -> Result<(), sqlx::Error> {
+    let (id, _, url, sealed, payload, attempts) = due;
+    let body = payload.to_string().into_bytes();
+    let outcome = match open(&sealed) {
+        None => Err((None, "the subscription's secret cannot be opened".to_owned())),
+        Some(secret) => {
+            let timestamp = Utc::now().timestamp();
+            let request = client
+                .post(&url)
+                .header("content-type", "application/json")
+                .header("x-leasewatch-signature", signature(&secret, timestamp, &body))
+                .header("x-leasewatch-delivery", id.to_string())
+                .body(body);
+            match request.send().await {
+                Ok(r) if r.status().is_success() => Ok(i32::from(r.status().as_u16())),
+                Ok(r) => Err((Some(i32::from(r.status().as_u16())), format!("answered {}", r.status()))),
+                Err(e) => Err((None, e.to_string())),
+            }
+        }
+    };
+    let attempts = attempts + 1;
+    match outcome {
+        Ok(status) => {
+            sqlx::query(
+                "UPDATE webhook_deliveries SET status = 'delivered', attempts = $2, last_status = $3, last_error = NULL,
+                        delivered_at = now() WHERE id = $1",
+            )
+            .bind(id)
+            .bind(attempts)
+            .bind(status)
+            .execute(pool)
+            .await?;
+        }
+        Err((status, error)) => {
+            let dead = attempts >= MAX_ATTEMPTS;
+            sqlx::query(
+                "UPDATE webhook_deliveries SET status = CASE WHEN $5 THEN 'dead' ELSE 'pending' END, attempts = $2,
+                        last_status = $3, last_error = $4, next_at = now() + make_interval(secs => $6) WHERE id = $1",
+            )
+            .bind(id)
+            .bind(attempts)
+            .bind(status)
+            .bind(&error)
+            .bind(dead)
+            .bind(backoff_s(attempts) as f64)
+            .execute(pool)
+            .await?;
+            if dead {
+                tracing::warn!(delivery = id, %url, %error, "webhook delivery dead after {MAX_ATTEMPTS} attempts");
+            }
+        }
+    }
+    Ok(())
 }
 
 #[cfg(test)]
