@@ -495,6 +495,29 @@ fn two_am(today: chrono::NaiveDate, days_ago: i64) -> DateTime<Utc> {
     (today - chrono::Duration::days(days_ago)).and_hms_opt(2, 0, 0).unwrap().and_utc() - chrono::Duration::hours(8)
 }
 
+/// The vehicle's routine on each of `days_ago` days: parked at `home` at 02:00 local and at `work`
+/// eight hours later; then those days are learned into resident places, oldest first, as the
+/// daemon does.
+async fn settle(
+    pool: &PgPool,
+    daemon: &Daemon,
+    car: &Car,
+    home: (f64, f64),
+    work: (f64, f64),
+    days_ago: std::ops::RangeInclusive<i64>,
+) {
+    let today = local_today();
+    let steps: Vec<Step> = days_ago
+        .clone()
+        .rev()
+        .flat_map(|d| [at(two_am(today, d), 0, home, 0.0, false), at(two_am(today, d), 8 * 3600, work, 0.0, false)])
+        .collect();
+    play(daemon, car, &steps, 60).await;
+    for d in days_ago.rev() {
+        leasewatch_monitor::store::learn_resident_places(pool, today - chrono::Duration::days(d), 8).await.unwrap();
+    }
+}
+
 /// A second tracker in the same vehicle.
 async fn second_device(pool: &PgPool, car: &Car, n: usize, kind: &str) -> (i64, DeviceId) {
     let imei = leasewatch_simulators::fleet::device_id(leasewatch_protocols::ProtocolKind::Gt06, n);
@@ -676,19 +699,8 @@ async fn an_overdue_vehicle_that_stops_coming_home_at_night_escalates(pool: PgPo
     let daemon = start(&pool).await;
     let home = (23.10, 113.30);
     let elsewhere = (23.16, 113.38);
-    // 02:00 local (UTC+8) on each of the last days.
     let today = local_today();
-    // Home every night, at work (4 km off) every day.
-    let work = (23.13, 113.32);
-    let nights: Vec<Step> = (4..=10)
-        .rev()
-        .flat_map(|d| [at(two_am(today, d), 0, home, 0.0, false), at(two_am(today, d), 8 * 3600, work, 0.0, false)])
-        .collect();
-    play(&daemon, &car, &nights, 60).await;
-    // Days are learned in order, oldest first, as the daemon does.
-    for d in (4..=10).rev() {
-        leasewatch_monitor::store::learn_resident_places(&pool, today - chrono::Duration::days(d), 8).await.unwrap();
-    }
+    settle(&pool, &daemon, &car, home, (23.13, 113.32), 4..=10).await;
     let days: i32 = sqlx::query_scalar("SELECT days FROM resident_places WHERE vehicle_id = $1 AND kind = 'night'")
         .bind(car.vehicle)
         .fetch_one(&pool)
@@ -748,16 +760,7 @@ async fn nights_far_from_the_application_address_fire_once(pool: PgPool) {
     .unwrap();
     let daemon = start(&pool).await;
     let home = (23.13, 113.32);
-    let today = local_today();
-    let work = (23.16, 113.36);
-    let nights: Vec<Step> = (1..=5)
-        .rev()
-        .flat_map(|d| [at(two_am(today, d), 0, home, 0.0, false), at(two_am(today, d), 8 * 3600, work, 0.0, false)])
-        .collect();
-    play(&daemon, &car, &nights, 60).await;
-    for d in (1..=5).rev() {
-        leasewatch_monitor::store::learn_resident_places(&pool, today - chrono::Duration::days(d), 8).await.unwrap();
-    }
+    settle(&pool, &daemon, &car, home, (23.16, 113.36), 1..=5).await;
     wait_for(&pool, car.vehicle, "resident_mismatch", None).await;
     let (count, severity, evidence) = only(&pool, car.vehicle, "resident_mismatch").await;
     assert_eq!((count, severity.as_str()), (1, "low"));

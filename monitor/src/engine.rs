@@ -194,17 +194,7 @@ async fn reload(pool: &PgPool, watch: &mut Watch, utc_offset_hours: i32) {
             Err(e) => tracing::warn!(vehicle_id, error = %e, "could not close collection alerts"),
         }
     }
-    let mut due: Vec<i64> = Vec::new();
-    for id in watch.vehicle_ids() {
-        if watch
-            .vehicle(id)
-            .and_then(|v| v.payment.as_ref().map(|p| p.bucket >= v.rules.thresholds.repossession_bucket))
-            == Some(true)
-        {
-            due.push(id);
-        }
-    }
-    match tasks::propose_repossessions(pool, watch, &due, now, utc_offset_hours).await {
+    match tasks::propose_repossessions(pool, watch, now, utc_offset_hours).await {
         Ok(0) => {}
         Ok(made) => tracing::info!(made, "repossession tasks proposed"),
         Err(e) => tracing::warn!(error = %e, "could not propose repossession tasks"),

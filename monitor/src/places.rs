@@ -156,16 +156,6 @@ impl RiskIndex {
         }
         best.map(|(_, l)| l)
     }
-
-    /// How many locations.
-    pub fn len(&self) -> usize {
-        self.locations.len()
-    }
-
-    /// Whether there are none.
-    pub fn is_empty(&self) -> bool {
-        self.locations.is_empty()
-    }
 }
 
 /// One province-level division.

@@ -3,6 +3,8 @@
 //! parking place and the hours the vehicle is usually there. Collection tasks are made by
 //! people from alerts, in the admin API; both share `risk_tasks`.
 
+use std::collections::HashSet;
+
 use chrono::{DateTime, Duration, Utc};
 use serde_json::json;
 use sqlx::PgPool;
@@ -72,16 +74,29 @@ pub async fn night_place(
 }
 
 /// Proposes a repossession task for every located vehicle whose contract reached its
-/// repossession bucket and has none open; returns how many were made.
+/// repossession bucket and has none open (nor one closed in the last 30 days); returns how many
+/// were made.
 pub async fn propose_repossessions(
     pool: &PgPool,
     watch: &Watch,
-    vehicles: &[i64],
     now: DateTime<Utc>,
     utc_offset_hours: i32,
 ) -> Result<usize, sqlx::Error> {
+    // A task done or cancelled in the last 30 days is not proposed again straight away.
+    let taken: HashSet<i64> = sqlx::query_scalar(
+        "SELECT vehicle_id FROM risk_tasks WHERE kind = 'repossession'
+           AND (status IN ('open', 'assigned') OR updated_at > $1 - interval '30 days')",
+    )
+    .bind(now)
+    .fetch_all(pool)
+    .await?
+    .into_iter()
+    .collect();
     let mut made = 0;
-    for vehicle_id in vehicles {
+    for vehicle_id in &watch.vehicle_ids() {
+        if taken.contains(vehicle_id) {
+            continue;
+        }
         let Some(vehicle) = watch.vehicle(*vehicle_id) else { continue };
         let Some(payment) = &vehicle.payment else { continue };
         if payment.bucket < vehicle.rules.thresholds.repossession_bucket {
@@ -94,18 +109,6 @@ pub async fn propose_repossessions(
             .max_by_key(|f| f.time)
             .filter(|f| now - f.time <= Duration::days(LOCATED_WITHIN_DAYS));
         let Some(last) = last else { continue };
-        let exists: bool = sqlx::query_scalar(
-            "SELECT EXISTS (SELECT 1 FROM risk_tasks WHERE vehicle_id = $1 AND kind = 'repossession'
-                            AND (status IN ('open', 'assigned') OR updated_at > $2 - interval '30 days'))",
-        )
-        .bind(vehicle_id)
-        .bind(now)
-        .fetch_one(pool)
-        .await?;
-        // A task done or cancelled in the last 30 days is not proposed again straight away.
-        if exists {
-            continue;
-        }
         let night = night_place(pool, devices, now, utc_offset_hours).await?;
         let alert_ids = crate::alerts::open_ids(pool, *vehicle_id).await?;
         let evidence = json!({

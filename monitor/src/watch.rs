@@ -143,8 +143,6 @@ impl LastFix {
 pub struct DeviceState {
     /// When anything last arrived from it (server time).
     pub last_seen: Option<DateTime<Utc>>,
-    /// Whether its session is open.
-    pub online: bool,
     /// The last fix.
     pub last_fix: Option<LastFix>,
     /// The last valid fix: the one collectors can trust.
@@ -313,11 +311,6 @@ impl Watch {
         self.fitted.get(&vehicle_id).map_or(&[], Vec::as_slice)
     }
 
-    /// The vehicle a device is installed in.
-    pub fn install(&self, device_id: i64) -> Option<Install> {
-        self.installs.get(&device_id).copied()
-    }
-
     /// Takes one committed row and appends what the rules conclude.
     pub fn observe(&mut self, obs: &Observation, out: &mut Vec<Outcome>) {
         if let Seen::CommandReply { serial, text } = &obs.seen {
@@ -334,14 +327,8 @@ impl Watch {
         let state = self.devices.entry(obs.device_id).or_default();
         state.last_seen = Some(state.last_seen.map_or(obs.server_time, |t| t.max(obs.server_time)));
         match &obs.seen {
-            Seen::Online => {
-                state.online = true;
-                state.silent = true;
-            }
-            Seen::Offline => {
-                state.online = false;
-                state.silent = true;
-            }
+            // A session starting or ending: the next fix is a reappearance.
+            Seen::Online | Seen::Offline => state.silent = true,
             Seen::CommandReply { .. } => {}
             Seen::Status { status, alarms } => {
                 let at = obs.server_time;

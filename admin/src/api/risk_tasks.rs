@@ -325,8 +325,7 @@ async fn complete(
     Path(id): Path<i64>,
     Json(body): Json<Close>,
 ) -> Result<Json<RiskTask>, ApiError> {
-    Checks::default().text("note", &body.note, 1000).finish()?;
-    Ok(Json(transition(&state, &caller, id, "done", None, Some(body.note.trim())).await?))
+    close(&state, &caller, id, "done", &body).await
 }
 
 /// Cancel a task.
@@ -339,6 +338,11 @@ async fn cancel(
     Path(id): Path<i64>,
     Json(body): Json<Close>,
 ) -> Result<Json<RiskTask>, ApiError> {
+    close(&state, &caller, id, "cancelled", &body).await
+}
+
+/// Ends a task as `to`, with the note saying how.
+async fn close(state: &AppState, caller: &Caller, id: i64, to: &str, body: &Close) -> Result<Json<RiskTask>, ApiError> {
     Checks::default().text("note", &body.note, 1000).finish()?;
-    Ok(Json(transition(&state, &caller, id, "cancelled", None, Some(body.note.trim())).await?))
+    Ok(Json(transition(state, caller, id, to, None, Some(body.note.trim())).await?))
 }
