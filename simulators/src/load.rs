@@ -46,6 +46,8 @@ pub struct LoadConfig {
     pub progress: bool,
     /// Before every Nth position (0: never), send garbage and a broken frame, as bad links do.
     pub malformed_every: u64,
+    /// Positions sent in one write before waiting for their acknowledgements (at least 1).
+    pub burst: usize,
 }
 
 /// The one-line JSON summary a run ends with.
@@ -65,7 +67,7 @@ pub struct Summary {
     pub acked_per_sec: f64,
     /// Connections that failed mid-run.
     pub errors: u64,
-    /// Seconds measured.
+    /// Seconds from the start (connecting included) to the last acknowledgement.
     pub seconds: f64,
     /// Acknowledgement latency percentiles, milliseconds.
     pub ack_latency_ms: Latency,
@@ -127,7 +129,9 @@ pub async fn run(config: LoadConfig) -> anyhow::Result<Summary> {
         None => (None, None),
     };
     let start_fix = DateTime::<Utc>::from_timestamp(Utc::now().timestamp(), 0).unwrap_or_default();
-    let interval = Duration::from_secs_f64(config.devices as f64 / config.rate.max(0.001));
+    // A device sends `burst` positions every `interval`.
+    let burst = config.burst.max(1);
+    let interval = Duration::from_secs_f64(config.devices as f64 * burst as f64 / config.rate.max(0.001));
     let started = Instant::now();
     let deadline = started + config.duration;
     let mut tasks = tokio::task::JoinSet::new();
@@ -164,6 +168,7 @@ pub async fn run(config: LoadConfig) -> anyhow::Result<Summary> {
                                 &histogram,
                                 ledger.as_ref(),
                                 config.malformed_every,
+                                burst,
                             )
                             .await;
                         if result.is_ok() {
@@ -201,7 +206,8 @@ pub async fn run(config: LoadConfig) -> anyhow::Result<Summary> {
         })
     });
     while tasks.join_next().await.is_some() {}
-    let seconds = started.elapsed().as_secs_f64().min(config.duration.as_secs_f64()).max(1e-9);
+    // Until the last acknowledgement of a position sent before the deadline came back.
+    let seconds = started.elapsed().as_secs_f64().max(1e-9);
     if let Some(t) = ticker {
         t.abort();
     }
@@ -321,6 +327,7 @@ impl Device {
         histogram: &Mutex<Histogram<u64>>,
         ledger: Option<&mpsc::Sender<(DeviceId, i64)>>,
         malformed_every: u64,
+        burst: usize,
     ) -> anyhow::Result<()> {
         let deadline = tokio::time::Instant::from_std(deadline);
         // Slow devices (a low rate over many devices) may not be due before the run ends.
@@ -330,30 +337,37 @@ impl Device {
         let mut tick = tokio::time::interval(interval);
         tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
         loop {
-            if tokio::time::timeout_at(deadline, tick.tick()).await.is_err() {
+            // A device behind its schedule finds its tick ready at once: the deadline is checked apart.
+            if tokio::time::timeout_at(deadline, tick.tick()).await.is_err() || Instant::now() >= deadline.into_std() {
                 return Ok(());
             }
-            if state.unacked.is_none() {
+            // What a previous connection left unacknowledged goes again first.
+            while state.unacked.len() < burst {
                 state.next_frame(self);
             }
-            let Some((frame, fix)) = &state.unacked else { continue };
             let sent_at = Instant::now();
-            if malformed_every > 0 && u64::from(state.serial) % malformed_every == 0 {
-                // Noise, a frame start with an impossible length, and a truncated frame.
-                conn.wr.write_all(b"\x00\xffnoise\x78\x78\x01\x12\x79\x79\xff\xff\x78\x78\x1f\x12\x0b").await?;
+            let mut out = Vec::with_capacity(state.unacked.iter().map(|(f, _, _)| f.len() + 32).sum());
+            for (frame, _, serial) in &state.unacked {
+                if malformed_every > 0 && u64::from(*serial) % malformed_every == 0 {
+                    // Noise, a frame start with an impossible length, and a truncated frame.
+                    out.extend_from_slice(b"\x00\xffnoise\x78\x78\x01\x12\x79\x79\xff\xff\x78\x78\x1f\x12\x0b");
+                }
+                out.extend_from_slice(frame);
             }
-            conn.wr.write_all(frame).await?;
-            counters.sent.fetch_add(1, Ordering::Relaxed);
-            self.read_ack(&mut conn, false).await?;
-            let micros = sent_at.elapsed().as_micros() as u64;
-            counters.acked.fetch_add(1, Ordering::Relaxed);
-            if let Ok(mut h) = histogram.lock() {
-                let _ = h.record(micros.max(1));
+            conn.wr.write_all(&out).await?;
+            counters.sent.fetch_add(state.unacked.len() as u64, Ordering::Relaxed);
+            for _ in 0..state.unacked.len() {
+                self.read_ack(&mut conn, false).await?;
+                let micros = sent_at.elapsed().as_micros() as u64;
+                counters.acked.fetch_add(1, Ordering::Relaxed);
+                if let Ok(mut h) = histogram.lock() {
+                    let _ = h.record(micros.max(1));
+                }
+                let (_, fix, _) = state.unacked.remove(0);
+                if let Some(ledger) = ledger {
+                    let _ = ledger.send((self.id, fix)).await;
+                }
             }
-            if let Some(ledger) = ledger {
-                let _ = ledger.send((self.id, *fix)).await;
-            }
-            state.unacked = None;
         }
     }
 }
@@ -363,8 +377,8 @@ struct DriveState {
     track: Track,
     terminal: Option<Terminal>,
     serial: u16,
-    /// The frame sent last and not acknowledged yet, with its fix time.
-    unacked: Option<(Vec<u8>, i64)>,
+    /// The frames sent and not acknowledged yet, with their fix times and serials, oldest first.
+    unacked: Vec<(Vec<u8>, i64, u16)>,
 }
 
 impl DriveState {
@@ -374,7 +388,7 @@ impl DriveState {
             track: Track::new(device.index as u64 + 1, device.start_fix, lat, lon, 1),
             terminal: Terminal::from_device_id(&device.id).ok(),
             serial: 1,
-            unacked: None,
+            unacked: Vec::new(),
         }
     }
 
@@ -399,7 +413,7 @@ impl DriveState {
                 teltonika::device::codec8(std::slice::from_ref(&msg), &mut frame);
             }
         }
+        self.unacked.push((frame, fix.fix_time.timestamp(), self.serial));
         self.serial = self.serial.wrapping_add(1);
-        self.unacked = Some((frame, fix.fix_time.timestamp()));
     }
 }

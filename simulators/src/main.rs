@@ -123,6 +123,10 @@ enum Command {
         /// Before every Nth position of a device, send garbage and a broken frame (0: never).
         #[arg(long, default_value_t = 0)]
         malformed_every: u64,
+        /// Positions a device sends in one write before it waits for their acknowledgements, as a
+        /// tracker uploading its backlog does (1: one at a time).
+        #[arg(long, default_value_t = 1, value_parser = clap::value_parser!(u16).range(1..=1000))]
+        burst: u16,
     },
 }
 
@@ -171,7 +175,7 @@ fn main() -> anyhow::Result<()> {
             print!("{}", fleet::devices_csv(protocol, devices));
             Ok(())
         }
-        Command::Load { protocol, target, devices, rate, duration, ledger, first_device, quiet, malformed_every } => {
+        Command::Load { protocol, target, devices, rate, duration, ledger, first_device, quiet, malformed_every, burst } => {
             let config = load::LoadConfig {
                 protocol,
                 target,
@@ -182,6 +186,7 @@ fn main() -> anyhow::Result<()> {
                 first_device,
                 progress: !quiet,
                 malformed_every,
+                burst: usize::from(burst),
             };
             let runtime = tokio::runtime::Builder::new_multi_thread().enable_all().build()?;
             let summary = runtime.block_on(load::run(config))?;
