@@ -108,6 +108,9 @@ pub struct WriterConfig {
     pub batch_rows: usize,
     /// Milliseconds a row may wait for its batch to fill (the floor of ack latency).
     pub flush_ms: u64,
+    /// Batches in their transactions at once: the next batch is written while the last commits,
+    /// so the database's cores and the daemon's work overlap.
+    pub concurrent_batches: usize,
     /// Batches the channel holds before connections stop reading (back-pressure).
     pub channel_capacity: usize,
     /// The spool file, used while the database is unreachable.
@@ -123,6 +126,7 @@ impl Default for WriterConfig {
         Self {
             batch_rows: 5_000,
             flush_ms: 20,
+            concurrent_batches: 2,
             channel_capacity: 10_000,
             spool_path: PathBuf::from("spool/leasewatch.spool"),
             spool_max_bytes: 1 << 30,

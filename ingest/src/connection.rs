@@ -81,11 +81,16 @@ pub async fn serve<P: Protocol, S: AsyncRead + AsyncWrite + Unpin>(
     // Commands for the device, once it is known.
     let mut commands: Option<Registration> = None;
     let closed = 'session: loop {
-        loop {
+        // Every whole frame in the buffer (a device uploading its backlog sends many at once): their
+        // rows go to the writer as one request and their replies out in one write.
+        let mut rows = Rows::default();
+        reply.clear();
+        let mut came_online = None;
+        let ended = loop {
             let chunk = match codec.decode(&mut buf) {
                 Ok(Some(chunk)) => chunk,
-                Ok(None) => break,
-                Err(e) => break 'session Closed::Io(e.to_string()),
+                Ok(None) => break None,
+                Err(e) => break Some(Closed::Io(e.to_string())),
             };
             let frame = match chunk {
                 Chunk::Frame(frame) => {
@@ -97,7 +102,7 @@ pub async fn serve<P: Protocol, S: AsyncRead + AsyncWrite + Unpin>(
                     metrics.errors.increment(1);
                     tracing::debug!(%peer, protocol = %P::KIND, %error, "skipped bytes");
                     if errors > limits.error_budget {
-                        break 'session Closed::ErrorBudget;
+                        break Some(Closed::ErrorBudget);
                     }
                     continue;
                 }
@@ -118,39 +123,40 @@ pub async fn serve<P: Protocol, S: AsyncRead + AsyncWrite + Unpin>(
                     metrics.errors.increment(1);
                     tracing::debug!(%peer, protocol = %P::KIND, %error, frame = %hex(&frame), "undecodable frame");
                     if errors > limits.error_budget {
-                        break 'session Closed::ErrorBudget;
+                        break Some(Closed::ErrorBudget);
                     }
                     continue;
                 }
             };
-            let mut rows =
-                match rows_for(&shared, P::KIND.name(), session.device_id, &messages, &frame, &peer_text).await {
-                    Ok(rows) => rows,
-                    Err(Refused::Unregistered) => break 'session Closed::Unregistered,
-                    Err(Refused::Lookup) => break 'session Closed::WriteFailed,
-                };
-            let mut came_online = None;
-            if let (None, Some(id)) = (online, session.device_id) {
+            match add_rows(&shared, &mut rows, P::KIND.name(), session.device_id, &messages, &frame, &peer_text).await {
+                Ok(()) => {}
+                Err(Refused::Unregistered) => break Some(Closed::Unregistered),
+                Err(Refused::Lookup) => break Some(Closed::WriteFailed),
+            }
+            if let (None, None, Some(id)) = (online, came_online, session.device_id) {
                 if let Ok(Some(key)) = shared.registry.lookup(&id).await {
                     rows.add_presence(key, Utc::now(), P::KIND, true, "connected");
                     came_online = Some(key);
                 }
             }
-            if let Err(error) = shared.writer.write(rows).await {
-                tracing::warn!(%peer, %error, "rows not durable: closing without acknowledging");
-                break 'session Closed::WriteFailed;
-            }
-            if let Some(key) = came_online {
-                commands = Some(shared.sessions.register(key));
-            }
-            online = online.or(came_online);
-            reply.clear();
             P::write_reply(&ack, &mut session, Utc::now(), &mut reply);
-            if !reply.is_empty() {
-                if let Err(e) = socket.write_all(&reply).await {
-                    break 'session Closed::Io(e.to_string());
-                }
+        };
+        // What was accepted before a refusal is still made durable and acknowledged.
+        if let Err(error) = shared.writer.write(rows).await {
+            tracing::warn!(%peer, %error, "rows not durable: closing without acknowledging");
+            break 'session Closed::WriteFailed;
+        }
+        if let Some(key) = came_online {
+            commands = Some(shared.sessions.register(key));
+        }
+        online = online.or(came_online);
+        if !reply.is_empty() {
+            if let Err(e) = socket.write_all(&reply).await {
+                break 'session Closed::Io(e.to_string());
             }
+        }
+        if let Some(closed) = ended {
+            break 'session closed;
         }
         if buf.capacity() - buf.len() < 64 {
             buf.reserve(READ_BUFFER);
@@ -234,18 +240,18 @@ pub enum Refused {
     Lookup,
 }
 
-/// The rows for one decoded frame, following the identity rules: a registered device's messages
-/// go to positions and events; anything else goes to quarantine, or is refused.
-pub async fn rows_for(
+/// Adds the rows for one decoded frame to `rows`, following the identity rules: a registered
+/// device's messages go to positions and events; anything else goes to quarantine, or is refused.
+pub async fn add_rows(
     shared: &Shared,
+    rows: &mut Rows,
     protocol: &'static str,
     device_id: Option<DeviceId>,
     messages: &[Message],
     frame: &[u8],
     peer: &str,
-) -> Result<Rows, Refused> {
+) -> Result<(), Refused> {
     let now = Utc::now();
-    let mut rows = Rows::default();
     let key = match &device_id {
         Some(id) => shared.registry.lookup(id).await.map_err(|e| {
             tracing::warn!(%peer, error = %e, "device lookup failed");
@@ -268,7 +274,7 @@ pub async fn rows_for(
             decoded: serde_json::to_string(messages).unwrap_or_else(|_| "[]".to_owned()),
         }),
     }
-    Ok(rows)
+    Ok(())
 }
 
 fn hex(bytes: &[u8]) -> String {

@@ -118,6 +118,19 @@ impl CopyBuffer {
         self
     }
 
+    /// A jsonb value serialized from `value` straight into the payload (`{}` when it cannot be).
+    pub fn jsonb_of<T: serde::Serialize + ?Sized>(&mut self, value: &T) -> &mut Self {
+        let at = self.buf.len();
+        self.buf.extend_from_slice(&[0, 0, 0, 0, 1]);
+        if serde_json::to_writer(&mut self.buf, value).is_err() {
+            self.buf.truncate(at + 5);
+            self.buf.extend_from_slice(b"{}");
+        }
+        let len = (self.buf.len() - at - 4) as i32;
+        self.buf[at..at + 4].copy_from_slice(&len.to_be_bytes());
+        self
+    }
+
     /// Writes the trailer; the payload is ready to send.
     pub fn finish(&mut self) -> &[u8] {
         self.buf.extend_from_slice(&(-1_i16).to_be_bytes());
@@ -153,5 +166,13 @@ mod tests {
         let t = DateTime::from_timestamp(946_684_801, 0).unwrap_or_default();
         c.row(1).timestamptz(t);
         assert_eq!(&c.finish()[21..33], &[0, 0, 0, 8, 0, 0, 0, 0, 0, 0x0F, 0x42, 0x40]);
+    }
+
+    #[test]
+    fn jsonb_is_written_in_place_with_its_length() {
+        let mut c = CopyBuffer::default();
+        c.start();
+        c.row(1).jsonb_of(&[1, 2]);
+        assert_eq!(&c.finish()[21..], b"\0\0\0\x06\x01[1,2]\xff\xff");
     }
 }

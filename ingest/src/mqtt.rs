@@ -34,7 +34,7 @@ use rumqttc::{AsyncClient, Event, MqttOptions, Packet, Publish, QoS};
 use serde::Deserialize;
 use tokio::sync::{Semaphore, watch};
 
-use crate::connection::{Shared, rows_for};
+use crate::connection::{Shared, add_rows};
 use crate::sessions::Bridge;
 use crate::writer::{QuarantineRow, Rows};
 
@@ -325,9 +325,9 @@ fn bridge<P: Protocol>(
 /// Writes the rows, then acknowledges to the broker and publishes any reply.
 async fn complete(shared: &Shared, client: &AsyncClient, publish: &Publish, work: Work) {
     let peer = format!("mqtt:{}", publish.topic);
-    let mut rows = match rows_for(shared, work.protocol, work.device_id, &work.messages, &publish.payload, &peer).await
-    {
-        Ok(rows) => rows,
+    let mut rows = Rows::default();
+    match add_rows(shared, &mut rows, work.protocol, work.device_id, &work.messages, &publish.payload, &peer).await {
+        Ok(()) => {}
         Err(crate::connection::Refused::Unregistered) => {
             // The broker would redeliver an unacknowledged message forever: acknowledge, say so.
             tracing::warn!(topic = %publish.topic, "message from an unregistered device refused");

@@ -14,7 +14,10 @@ use std::time::Duration;
 use chrono::{DateTime, Utc};
 use leasewatch_protocols::{AttrKey, AttrValue, Message, MessageKind, ProtocolKind};
 use sqlx::{PgConnection, PgPool};
+use futures_util::StreamExt;
+use futures_util::stream::FuturesOrdered;
 use tokio::sync::{broadcast, mpsc, oneshot};
+use tokio::time::Instant;
 
 use crate::config::WriterConfig;
 use crate::copy::{CopyBuffer, EMPTY_PAYLOAD_LEN};
@@ -194,98 +197,145 @@ async fn run(
         }
     };
     let retry = Duration::from_millis(config.retry_ms.max(10));
+    let flush = Duration::from_millis(config.flush_ms);
+    let concurrent = config.concurrent_batches.max(1);
     // While the database is known to be down, batches go straight to the spool until this instant.
-    let mut down_until: Option<tokio::time::Instant> = None;
-    if let Some(spool) = spool.as_mut() {
-        if !spool.is_empty() && replay(&pool, spool).await.is_err() {
-            down_until = Some(tokio::time::Instant::now() + retry);
-        }
-    }
+    // A spool left by an earlier run is replayed first, like any other.
+    let mut down_until: Option<Instant> = None;
+    // The batch being gathered: its requests, their rows, and when it is due.
     let mut pending: Vec<Request> = Vec::new();
-    let mut buffers = Buffers::default();
+    let mut pending_rows = 0;
+    let mut due_at: Option<Instant> = None;
+    // Batches in their transactions; they complete, and are acknowledged, in the order they started.
+    let mut in_flight = FuturesOrdered::new();
+    let mut free: Vec<Buffers> = Vec::new();
+    let mut open = true;
     loop {
+        let now = Instant::now();
+        // Once the database may be back, the spool goes first: new batches wait until it is replayed.
         let spooled = spool.as_ref().is_some_and(|s| !s.is_empty());
-        let first = if spooled {
-            match tokio::time::timeout(retry, rx.recv()).await {
-                Ok(request) => request,
-                Err(_) => {
-                    // Idle with batches in the spool: try the database again.
-                    if let Some(spool) = spool.as_mut() {
-                        down_until = replay(&pool, spool).await.err().map(|()| tokio::time::Instant::now() + retry);
-                    }
-                    continue;
-                }
+        let replay_due = spooled && down_until.is_none_or(|until| now >= until);
+        if replay_due && in_flight.is_empty() {
+            if let Some(spool) = spool.as_mut() {
+                down_until = replay(&pool, spool).await.err().map(|()| Instant::now() + retry);
             }
-        } else {
-            rx.recv().await
-        };
-        let Some(first) = first else { break };
-        let mut rows = first.rows.len();
-        pending.push(first);
-        let deadline = tokio::time::Instant::now() + Duration::from_millis(config.flush_ms);
-        while rows < config.batch_rows {
-            match tokio::time::timeout_at(deadline, rx.recv()).await {
-                Ok(Some(request)) => {
-                    rows += request.rows.len();
+            continue;
+        }
+        let due = !pending.is_empty() && (pending_rows >= config.batch_rows || !open || due_at.is_none_or(|t| now >= t));
+        if due && !replay_due && in_flight.len() < concurrent {
+            let mut buffers = free.pop().unwrap_or_default();
+            buffers.encode(pending.iter().map(|r| &r.rows));
+            let down = down_until.is_some_and(|until| now < until);
+            in_flight.push_back(apply_batch(pool.clone(), buffers, std::mem::take(&mut pending), pending_rows, down));
+            pending_rows = 0;
+            due_at = None;
+            continue;
+        }
+        if !open && pending.is_empty() && in_flight.is_empty() {
+            break;
+        }
+        tokio::select! {
+            Some(done) = in_flight.next(), if !in_flight.is_empty() => {
+                complete(done, &mut spool, &mut down_until, retry, &committed, &mut free);
+                metrics::writer_state(rx.len(), spool.as_ref().map_or(0, Spool::bytes));
+            }
+            request = rx.recv(), if open && pending_rows < config.batch_rows => match request {
+                Some(request) => {
+                    if pending.is_empty() {
+                        due_at = Some(Instant::now() + flush);
+                    }
+                    pending_rows += request.rows.len();
                     pending.push(request);
                 }
-                Ok(None) | Err(_) => break,
-            }
-        }
-        buffers.encode(pending.iter().map(|r| &r.rows));
-        let now = tokio::time::Instant::now();
-        let db_result = match down_until {
-            Some(until) if now < until => Err("database down".to_owned()),
-            _ => apply(&pool, buffers.parts()).await.map_err(|e| e.to_string()),
-        };
-        if db_result.is_ok() {
-            metrics::batch_written(rows, now.elapsed().as_secs_f64());
-        }
-        let result = match db_result {
-            Ok(()) => {
-                down_until = None;
-                Ok(())
-            }
-            Err(why) => {
-                if down_until.is_none_or(|until| now >= until) {
-                    tracing::warn!(error = %why, rows, "database unavailable: spooling");
-                    down_until = Some(now + retry);
-                }
-                match spool.as_mut().map(|s| s.append(buffers.parts())) {
-                    Some(Ok(())) => {
-                        metrics::batch_spooled();
-                        Ok(())
-                    }
-                    Some(Err(e)) => {
-                        tracing::error!(error = %e, rows, "cannot spool: not acknowledged, devices will resend");
-                        Err(WriteError::Database(why))
-                    }
-                    None => Err(WriteError::Database(why)),
-                }
-            }
-        };
-        let mut durable = Rows::default();
-        for request in pending.drain(..) {
-            let _ = request.done.send(result.clone());
-            if result.is_ok() && committed.receiver_count() > 0 {
-                let Rows { positions, events, quarantine: _ } = request.rows;
-                durable.positions.extend(positions);
-                durable.events.extend(events);
-            }
-        }
-        if !durable.is_empty() {
-            let _ = committed.send(Arc::new(durable));
-        }
-        metrics::writer_state(rx.len(), spool.as_ref().map_or(0, Spool::bytes));
-        if down_until.is_some_and(|until| tokio::time::Instant::now() >= until) {
-            if let Some(spool) = spool.as_mut().filter(|s| !s.is_empty()) {
-                down_until = replay(&pool, spool).await.err().map(|()| tokio::time::Instant::now() + retry);
-            }
+                None => open = false,
+            },
+            () = sleep_until(due_at), if !due => {}
+            // With batches in the spool, try the database again when the wait is over.
+            () = sleep_until(down_until), if spooled => {}
         }
     }
     // Every handle is gone: one last attempt to empty the spool before the process ends.
     if let Some(spool) = spool.as_mut().filter(|s| !s.is_empty()) {
         let _ = replay(&pool, spool).await;
+    }
+}
+
+/// Sleeps until `at`; forever when there is no such instant.
+async fn sleep_until(at: Option<Instant>) {
+    match at {
+        Some(t) => tokio::time::sleep_until(t).await,
+        None => std::future::pending().await,
+    }
+}
+
+/// A batch back from its transaction.
+struct Done {
+    result: Result<(), String>,
+    buffers: Buffers,
+    requests: Vec<Request>,
+    rows: usize,
+    started: Instant,
+}
+
+/// Writes one encoded batch in its own transaction (or fails at once when the database is down).
+async fn apply_batch(pool: PgPool, buffers: Buffers, requests: Vec<Request>, rows: usize, down: bool) -> Done {
+    let started = Instant::now();
+    let result = if down {
+        Err("database down".to_owned())
+    } else {
+        apply(&pool, buffers.parts()).await.map_err(|e| e.to_string())
+    };
+    Done { result, buffers, requests, rows, started }
+}
+
+/// Acknowledges a batch back from the database: committed, else spooled, else refused; hands the
+/// durable rows to the committed stream and keeps its buffers for the next batch.
+fn complete(
+    done: Done,
+    spool: &mut Option<Spool>,
+    down_until: &mut Option<Instant>,
+    retry: Duration,
+    committed: &broadcast::Sender<Arc<Rows>>,
+    free: &mut Vec<Buffers>,
+) {
+    let Done { result, buffers, requests, rows, started } = done;
+    let result = match result {
+        Ok(()) => {
+            metrics::batch_written(rows, started.elapsed().as_secs_f64());
+            *down_until = None;
+            Ok(())
+        }
+        Err(why) => {
+            let now = Instant::now();
+            if down_until.is_none_or(|until| now >= until) {
+                tracing::warn!(error = %why, rows, "database unavailable: spooling");
+                *down_until = Some(now + retry);
+            }
+            match spool.as_mut().map(|s| s.append(buffers.parts())) {
+                Some(Ok(())) => {
+                    metrics::batch_spooled();
+                    Ok(())
+                }
+                Some(Err(e)) => {
+                    tracing::error!(error = %e, rows, "cannot spool: not acknowledged, devices will resend");
+                    Err(WriteError::Database(why))
+                }
+                None => Err(WriteError::Database(why)),
+            }
+        }
+    };
+    free.push(buffers);
+    let mut durable = Rows::default();
+    for request in requests {
+        let _ = request.done.send(result.clone());
+        if result.is_ok() && committed.receiver_count() > 0 {
+            let Rows { positions, events, quarantine: _ } = request.rows;
+            durable.positions.extend(positions);
+            durable.events.extend(events);
+        }
+    }
+    if !durable.is_empty() {
+        let _ = committed.send(Arc::new(durable));
     }
 }
 
@@ -309,15 +359,6 @@ struct Buffers {
     positions: CopyBuffer,
     events: CopyBuffer,
     quarantine: CopyBuffer,
-    json: Vec<u8>,
-}
-
-fn attributes_json(message: &Message, out: &mut Vec<u8>) -> String {
-    out.clear();
-    if serde_json::to_writer(&mut *out, &message.attributes).is_err() {
-        return "{}".to_owned();
-    }
-    String::from_utf8_lossy(out).into_owned()
 }
 
 impl Buffers {
@@ -330,7 +371,6 @@ impl Buffers {
             for row in &rows.positions {
                 let Some(p) = row.message.position else { continue };
                 let s = &row.message.status;
-                let json = attributes_json(&row.message, &mut self.json);
                 self.positions
                     .row(16)
                     .int8(row.device)
@@ -348,10 +388,9 @@ impl Buffers {
                     .int2(s.battery_percent.map(i16::from))
                     .opt_int8(s.odometer_m.and_then(|m| i64::try_from(m).ok()))
                     .int4(row.message.alarms.bits() as i32)
-                    .jsonb(&json);
+                    .jsonb_of(&row.message.attributes);
             }
             for row in &rows.events {
-                let json = attributes_json(&row.message, &mut self.json);
                 self.events
                     .row(6)
                     .int8(row.device)
@@ -359,7 +398,7 @@ impl Buffers {
                     .text(row.kind)
                     .timestamptz(row.server_time)
                     .int4(row.message.alarms.bits() as i32)
-                    .jsonb(&json);
+                    .jsonb_of(&row.message.attributes);
             }
             for row in &rows.quarantine {
                 self.quarantine.row(6).text(row.protocol);
