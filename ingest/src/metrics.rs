@@ -13,6 +13,7 @@
 //! | `leasewatch_writer_queue` | gauge | | requests waiting for the writer |
 //! | `leasewatch_spool_bytes` | gauge | | bytes in the spool |
 //! | `leasewatch_spooled_batches_total` | counter | | batches written to the spool |
+//! | `leasewatch_deduplicated_batches_total` | counter | | batches that held resent positions (de-duplicated through staging) |
 
 use leasewatch_protocols::ProtocolKind;
 use metrics::{Counter, Gauge, counter, gauge, histogram};
@@ -62,6 +63,11 @@ pub fn connection_refused(reason: &'static str) {
 pub fn batch_written(rows: usize, seconds: f64) {
     histogram!("leasewatch_batch_rows").record(rows as f64);
     histogram!("leasewatch_write_seconds").record(seconds);
+}
+
+/// A batch held positions stored already (resends) and took the de-duplicating path.
+pub fn batch_deduplicated() {
+    counter!("leasewatch_deduplicated_batches_total").increment(1);
 }
 
 /// A batch went to the spool.

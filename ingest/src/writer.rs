@@ -12,7 +12,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use chrono::{DateTime, Utc};
-use leasewatch_protocols::{AttrKey, AttrValue, Message, MessageKind, ProtocolKind};
+use leasewatch_protocols::{AttrKey, AttrValue, Message, MessageKind, Position, ProtocolKind};
 use sqlx::{PgConnection, PgPool};
 use futures_util::StreamExt;
 use futures_util::stream::FuturesOrdered;
@@ -23,7 +23,7 @@ use crate::config::WriterConfig;
 use crate::copy::{CopyBuffer, EMPTY_PAYLOAD_LEN};
 use crate::devices::DeviceKey;
 use crate::metrics;
-use crate::spool::Spool;
+use crate::spool::{Spool, SpooledBatch};
 
 /// A position row.
 #[derive(Debug, Clone, PartialEq)]
@@ -283,7 +283,7 @@ async fn apply_batch(pool: PgPool, buffers: Buffers, requests: Vec<Request>, row
     let result = if down {
         Err("database down".to_owned())
     } else {
-        apply(&pool, buffers.parts()).await.map_err(|e| e.to_string())
+        apply(&pool, &buffers).await.map_err(|e| e.to_string())
     };
     Done { result, buffers, requests, rows, started }
 }
@@ -344,7 +344,7 @@ fn complete(
 async fn replay(pool: &PgPool, spool: &mut Spool) -> Result<(), ()> {
     let batches = spool.read_all().map_err(|e| tracing::error!(error = %e, "cannot read the spool"))?;
     for batch in &batches {
-        apply(pool, [&batch.positions, &batch.events, &batch.quarantine]).await.map_err(|e| {
+        apply_spooled(pool, batch).await.map_err(|e| {
             tracing::debug!(error = %e, "database still unavailable");
         })?;
     }
@@ -357,39 +357,64 @@ async fn replay(pool: &PgPool, spool: &mut Spool) -> Result<(), ()> {
 #[derive(Debug, Default)]
 struct Buffers {
     positions: CopyBuffer,
+    state: CopyBuffer,
     events: CopyBuffer,
     quarantine: CopyBuffer,
 }
 
 impl Buffers {
-    /// Encodes the rows of `batches` as three binary COPY payloads.
-    fn encode<'a>(&mut self, batches: impl Iterator<Item = &'a Rows>) {
+    /// Encodes the rows of `batches` as binary COPY payloads. Positions are sorted by device and fix
+    /// time with duplicates dropped, and the last of each device becomes its latest state.
+    fn encode<'a>(&mut self, batches: impl Iterator<Item = &'a Rows> + Clone) {
         self.positions.start();
+        self.state.start();
         self.events.start();
         self.quarantine.start();
-        for rows in batches {
-            for row in &rows.positions {
-                let Some(p) = row.message.position else { continue };
-                let s = &row.message.status;
-                self.positions
-                    .row(16)
-                    .int8(row.device)
+        let mut fixes: Vec<(DeviceKey, &Position, &PositionRow)> = batches
+            .clone()
+            .flat_map(|rows| &rows.positions)
+            .filter_map(|row| row.message.position.as_ref().map(|p| (row.device, p, row)))
+            .collect();
+        fixes.sort_by_key(|&(device, p, _)| (device, p.fix_time));
+        fixes.dedup_by_key(|&mut (device, p, _)| (device, p.fix_time));
+        for (i, &(device, p, row)) in fixes.iter().enumerate() {
+            let s = &row.message.status;
+            self.positions
+                .row(16)
+                .int8(device)
+                .timestamptz(p.fix_time)
+                .timestamptz(row.server_time)
+                .float8(p.latitude)
+                .float8(p.longitude)
+                .float4(Some(p.speed_kmh as f32))
+                .float4(Some(p.course as f32))
+                .float4(p.altitude.map(|a| a as f32))
+                .int2(p.satellites.map(i16::from))
+                .bool(Some(p.valid))
+                .bool(s.ignition)
+                .float4(s.power_voltage.map(|v| v as f32))
+                .int2(s.battery_percent.map(i16::from))
+                .opt_int8(s.odometer_m.and_then(|m| i64::try_from(m).ok()))
+                .int4(row.message.alarms.bits() as i32)
+                .jsonb_of(&row.message.attributes);
+            if fixes.get(i + 1).is_none_or(|&(next, _, _)| next != device) {
+                self.state
+                    .row(12)
+                    .int8(device)
                     .timestamptz(p.fix_time)
                     .timestamptz(row.server_time)
                     .float8(p.latitude)
                     .float8(p.longitude)
                     .float4(Some(p.speed_kmh as f32))
                     .float4(Some(p.course as f32))
-                    .float4(p.altitude.map(|a| a as f32))
-                    .int2(p.satellites.map(i16::from))
                     .bool(Some(p.valid))
                     .bool(s.ignition)
                     .float4(s.power_voltage.map(|v| v as f32))
                     .int2(s.battery_percent.map(i16::from))
-                    .opt_int8(s.odometer_m.and_then(|m| i64::try_from(m).ok()))
-                    .int4(row.message.alarms.bits() as i32)
-                    .jsonb_of(&row.message.attributes);
+                    .int4(row.message.alarms.bits() as i32);
             }
+        }
+        for rows in batches {
             for row in &rows.events {
                 self.events
                     .row(6)
@@ -410,11 +435,12 @@ impl Buffers {
             }
         }
         self.positions.finish();
+        self.state.finish();
         self.events.finish();
         self.quarantine.finish();
     }
 
-    /// The three payloads: positions, events, quarantine.
+    /// The payloads the spool keeps: positions, events, quarantine (the state follows from positions).
     fn parts(&self) -> [&[u8]; 3] {
         [self.positions.bytes(), self.events.bytes(), self.quarantine.bytes()]
     }
@@ -430,18 +456,49 @@ fn event_kind(kind: MessageKind) -> &'static str {
     }
 }
 
-/// Writes three COPY payloads in one transaction: positions and events through staging tables
-/// that drop duplicates, the latest state per device, and quarantined frames.
-async fn apply(pool: &PgPool, [positions, events, quarantine]: [&[u8]; 3]) -> Result<(), sqlx::Error> {
+/// Writes a batch in one transaction. Positions, unique within the batch, go in by a direct COPY;
+/// when some are stored already (a device resending what was not acknowledged), the transaction
+/// falls back to the staging path that drops them. Then the latest state per device, events
+/// through staging, and quarantined frames.
+async fn apply(pool: &PgPool, buffers: &Buffers) -> Result<(), sqlx::Error> {
     let mut tx = pool.begin().await?;
     create_staging(&mut tx).await?;
-    copy_in(&mut tx, "COPY positions_staging FROM STDIN (FORMAT binary)", positions).await?;
-    copy_in(&mut tx, "COPY events_staging FROM STDIN (FORMAT binary)", events).await?;
-    let quarantine_copy =
-        "COPY quarantine (protocol, imei, received_at, peer, frame, decoded) FROM STDIN (FORMAT binary)";
-    copy_in(&mut tx, quarantine_copy, quarantine).await?;
+    let positions = buffers.positions.bytes();
+    if positions.len() > EMPTY_PAYLOAD_LEN {
+        sqlx::query("SAVEPOINT direct").execute(&mut *tx).await?;
+        match copy_in(&mut tx, "COPY positions FROM STDIN (FORMAT binary)", positions).await {
+            Ok(()) => {}
+            Err(sqlx::Error::Database(e)) if e.is_unique_violation() => {
+                sqlx::query("ROLLBACK TO SAVEPOINT direct").execute(&mut *tx).await?;
+                metrics::batch_deduplicated();
+                copy_in(&mut tx, "COPY positions_staging FROM STDIN (FORMAT binary)", positions).await?;
+                sqlx::query(INSERT_STAGED_POSITIONS).execute(&mut *tx).await?;
+            }
+            Err(e) => return Err(e),
+        }
+    }
+    copy_in(&mut tx, "COPY state_staging FROM STDIN (FORMAT binary)", buffers.state.bytes()).await?;
+    sqlx::query(UPSERT_STATE).execute(&mut *tx).await?;
+    copy_in(&mut tx, "COPY events_staging FROM STDIN (FORMAT binary)", buffers.events.bytes()).await?;
+    sqlx::query(INSERT_STAGED_EVENTS).execute(&mut *tx).await?;
+    copy_quarantine(&mut tx, buffers.quarantine.bytes()).await?;
+    tx.commit().await
+}
+
+/// Writes a spooled batch in one transaction, all through staging.
+async fn apply_spooled(pool: &PgPool, batch: &SpooledBatch) -> Result<(), sqlx::Error> {
+    let mut tx = pool.begin().await?;
+    create_staging(&mut tx).await?;
+    copy_in(&mut tx, "COPY positions_staging FROM STDIN (FORMAT binary)", &batch.positions).await?;
+    copy_in(&mut tx, "COPY events_staging FROM STDIN (FORMAT binary)", &batch.events).await?;
+    copy_quarantine(&mut tx, &batch.quarantine).await?;
     merge_staging(&mut tx).await?;
     tx.commit().await
+}
+
+async fn copy_quarantine(conn: &mut PgConnection, payload: &[u8]) -> Result<(), sqlx::Error> {
+    let statement = "COPY quarantine (protocol, imei, received_at, peer, frame, decoded) FROM STDIN (FORMAT binary)";
+    copy_in(conn, statement, payload).await
 }
 
 /// Sends one binary COPY payload (nothing when it holds no tuple).
@@ -458,6 +515,7 @@ async fn copy_in(conn: &mut PgConnection, statement: &str, payload: &[u8]) -> Re
 pub async fn create_staging(conn: &mut PgConnection) -> Result<(), sqlx::Error> {
     for statement in [
         "CREATE TEMP TABLE IF NOT EXISTS positions_staging (LIKE positions INCLUDING DEFAULTS) ON COMMIT DELETE ROWS",
+        "CREATE TEMP TABLE IF NOT EXISTS state_staging (LIKE device_state INCLUDING DEFAULTS) ON COMMIT DELETE ROWS",
         "CREATE TEMP TABLE IF NOT EXISTS events_staging (LIKE device_events INCLUDING DEFAULTS) ON COMMIT DELETE ROWS",
     ] {
         sqlx::query(statement).execute(&mut *conn).await?;
@@ -468,26 +526,27 @@ pub async fn create_staging(conn: &mut PgConnection) -> Result<(), sqlx::Error> 
 /// Moves staged rows into place: positions and events without duplicates (sorted, which also keeps
 /// index inserts local), and the latest state of each device.
 pub async fn merge_staging(conn: &mut PgConnection) -> Result<(), sqlx::Error> {
-    for statement in MERGE {
+    for statement in [INSERT_STAGED_POSITIONS, STATE_FROM_STAGED_POSITIONS, UPSERT_STATE, INSERT_STAGED_EVENTS] {
         sqlx::query(statement).execute(&mut *conn).await?;
     }
     Ok(())
 }
 
-/// The statements of [`merge_staging`].
-const MERGE: [&str; 3] = [
-    "INSERT INTO positions SELECT DISTINCT ON (device_id, fix_time) * FROM positions_staging
-         ORDER BY device_id, fix_time ON CONFLICT DO NOTHING",
-    "INSERT INTO device_state AS s (device_id, fix_time, server_time, latitude, longitude, speed_kmh, course,
-             valid, ignition, power_voltage, battery, alarms)
-         SELECT DISTINCT ON (device_id) device_id, fix_time, server_time, latitude, longitude, speed_kmh, course,
-             valid, ignition, power_voltage, battery, alarms
-         FROM positions_staging ORDER BY device_id, fix_time DESC
-         ON CONFLICT (device_id) DO UPDATE SET fix_time = EXCLUDED.fix_time, server_time = EXCLUDED.server_time,
-             latitude = EXCLUDED.latitude, longitude = EXCLUDED.longitude, speed_kmh = EXCLUDED.speed_kmh,
-             course = EXCLUDED.course, valid = EXCLUDED.valid, ignition = EXCLUDED.ignition,
-             power_voltage = EXCLUDED.power_voltage, battery = EXCLUDED.battery, alarms = EXCLUDED.alarms
-         WHERE s.fix_time < EXCLUDED.fix_time",
-    "INSERT INTO device_events SELECT DISTINCT ON (device_id, time, kind) * FROM events_staging
-         ORDER BY device_id, time, kind ON CONFLICT DO NOTHING",
-];
+const INSERT_STAGED_POSITIONS: &str = "INSERT INTO positions SELECT DISTINCT ON (device_id, fix_time) *
+    FROM positions_staging ORDER BY device_id, fix_time ON CONFLICT DO NOTHING";
+
+const STATE_FROM_STAGED_POSITIONS: &str = "INSERT INTO state_staging
+    SELECT DISTINCT ON (device_id) device_id, fix_time, server_time, latitude, longitude, speed_kmh, course,
+        valid, ignition, power_voltage, battery, alarms
+    FROM positions_staging ORDER BY device_id, fix_time DESC";
+
+/// The staged state (one row per device) replaces an older one.
+const UPSERT_STATE: &str = "INSERT INTO device_state AS s SELECT * FROM state_staging
+    ON CONFLICT (device_id) DO UPDATE SET fix_time = EXCLUDED.fix_time, server_time = EXCLUDED.server_time,
+        latitude = EXCLUDED.latitude, longitude = EXCLUDED.longitude, speed_kmh = EXCLUDED.speed_kmh,
+        course = EXCLUDED.course, valid = EXCLUDED.valid, ignition = EXCLUDED.ignition,
+        power_voltage = EXCLUDED.power_voltage, battery = EXCLUDED.battery, alarms = EXCLUDED.alarms
+    WHERE s.fix_time < EXCLUDED.fix_time";
+
+const INSERT_STAGED_EVENTS: &str = "INSERT INTO device_events SELECT DISTINCT ON (device_id, time, kind) *
+    FROM events_staging ORDER BY device_id, time, kind ON CONFLICT DO NOTHING";

@@ -109,3 +109,30 @@ async fn daily_distance_and_online_time_come_from_consecutive_fixes(pool: PgPool
     let rows: i64 = sqlx::query_scalar("SELECT count(*) FROM device_daily").fetch_one(&pool).await.unwrap();
     assert_eq!(rows, 2);
 }
+
+#[sqlx::test(migrator = "leasewatch_ingest::MIGRATOR")]
+async fn a_batch_resending_stored_positions_stores_only_the_new_ones_and_the_latest_state(pool: PgPool) {
+    let row = NewDevice { imei: "864717003283582".into(), protocol: "gt06".into(), model: None, sim: None, kind: None };
+    import(&pool, &[row]).await.unwrap();
+    let device: i64 = sqlx::query_scalar("SELECT id FROM devices").fetch_one(&pool).await.unwrap();
+    let dir = std::env::temp_dir().join(format!("leasewatch-writer-resend-{}", std::process::id()));
+    let config = WriterConfig { spool_path: dir.join("spool"), flush_ms: 5, ..WriterConfig::default() };
+    let (writer, task) = Writer::start(pool.clone(), config);
+    // A batch with a duplicate inside it, then one that resends the first three fixes with two new.
+    let mut first = positions(device, 3);
+    first.positions.push(first.positions[1].clone());
+    writer.write(first).await.unwrap();
+    writer.write(positions(device, 5)).await.unwrap();
+    // The connection that took the fallback path is usable for the next batch.
+    for _ in 0..3 {
+        writer.write(positions(device, 6)).await.unwrap();
+    }
+    drop(writer);
+    task.await.unwrap();
+    let stored: i64 = sqlx::query_scalar("SELECT count(*) FROM positions").fetch_one(&pool).await.unwrap();
+    assert_eq!(stored, 6);
+    let latest: DateTime<Utc> =
+        sqlx::query_scalar("SELECT fix_time FROM device_state WHERE device_id = $1").bind(device).fetch_one(&pool).await.unwrap();
+    assert_eq!(latest.timestamp(), 1_767_225_600 + 5);
+    let _ = std::fs::remove_dir_all(dir);
+}
