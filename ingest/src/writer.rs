@@ -226,7 +226,9 @@ async fn run(
             let mut buffers = free.pop().unwrap_or_default();
             buffers.encode(pending.iter().map(|r| &r.rows));
             let down = down_until.is_some_and(|until| now < until);
-            in_flight.push_back(apply_batch(pool.clone(), buffers, std::mem::take(&mut pending), pending_rows, down));
+            // A task of its own, so that its transaction goes on while this loop gathers and encodes.
+            let batch = apply_batch(pool.clone(), buffers, std::mem::take(&mut pending), pending_rows, down);
+            in_flight.push_back(tokio::spawn(batch));
             pending_rows = 0;
             due_at = None;
             continue;
@@ -235,8 +237,12 @@ async fn run(
             break;
         }
         tokio::select! {
-            Some(done) = in_flight.next(), if !in_flight.is_empty() => {
-                complete(done, &mut spool, &mut down_until, retry, &committed, &mut free);
+            Some(joined) = in_flight.next(), if !in_flight.is_empty() => {
+                match joined {
+                    Ok(done) => complete(done, &mut spool, &mut down_until, retry, &committed, &mut free),
+                    // Its senders are gone with it: those connections acknowledge nothing and close.
+                    Err(e) => tracing::error!(error = %e, "a batch's task failed"),
+                }
                 metrics::writer_state(rx.len(), spool.as_ref().map_or(0, Spool::bytes));
             }
             request = rx.recv(), if open && pending_rows < config.batch_rows => match request {
@@ -353,11 +359,46 @@ async fn replay(pool: &PgPool, spool: &mut Spool) -> Result<(), ()> {
     Ok(())
 }
 
+/// The latest state of each device in a batch, column by column (bound as arrays).
+#[derive(Debug, Default)]
+struct StateColumns {
+    device: Vec<i64>,
+    fix_time: Vec<DateTime<Utc>>,
+    server_time: Vec<DateTime<Utc>>,
+    latitude: Vec<f64>,
+    longitude: Vec<f64>,
+    speed: Vec<f32>,
+    course: Vec<f32>,
+    valid: Vec<bool>,
+    ignition: Vec<Option<bool>>,
+    power_voltage: Vec<Option<f32>>,
+    battery: Vec<Option<i16>>,
+    alarms: Vec<i32>,
+}
+
+impl StateColumns {
+    /// Empties every column, keeping its memory.
+    fn clear(&mut self) {
+        self.device.clear();
+        self.fix_time.clear();
+        self.server_time.clear();
+        self.latitude.clear();
+        self.longitude.clear();
+        self.speed.clear();
+        self.course.clear();
+        self.valid.clear();
+        self.ignition.clear();
+        self.power_voltage.clear();
+        self.battery.clear();
+        self.alarms.clear();
+    }
+}
+
 /// COPY buffers reused from batch to batch.
 #[derive(Debug, Default)]
 struct Buffers {
     positions: CopyBuffer,
-    state: CopyBuffer,
+    state: StateColumns,
     events: CopyBuffer,
     quarantine: CopyBuffer,
 }
@@ -367,7 +408,7 @@ impl Buffers {
     /// time with duplicates dropped, and the last of each device becomes its latest state.
     fn encode<'a>(&mut self, batches: impl Iterator<Item = &'a Rows> + Clone) {
         self.positions.start();
-        self.state.start();
+        self.state.clear();
         self.events.start();
         self.quarantine.start();
         let mut fixes: Vec<(DeviceKey, &Position, &PositionRow)> = batches
@@ -398,33 +439,35 @@ impl Buffers {
                 .int4(row.message.alarms.bits() as i32)
                 .jsonb_of(&row.message.attributes);
             if fixes.get(i + 1).is_none_or(|&(next, _, _)| next != device) {
-                self.state
-                    .row(12)
-                    .int8(device)
-                    .timestamptz(p.fix_time)
-                    .timestamptz(row.server_time)
-                    .float8(p.latitude)
-                    .float8(p.longitude)
-                    .float4(Some(p.speed_kmh as f32))
-                    .float4(Some(p.course as f32))
-                    .bool(Some(p.valid))
-                    .bool(s.ignition)
-                    .float4(s.power_voltage.map(|v| v as f32))
-                    .int2(s.battery_percent.map(i16::from))
-                    .int4(row.message.alarms.bits() as i32);
+                let state = &mut self.state;
+                state.device.push(device);
+                state.fix_time.push(p.fix_time);
+                state.server_time.push(row.server_time);
+                state.latitude.push(p.latitude);
+                state.longitude.push(p.longitude);
+                state.speed.push(p.speed_kmh as f32);
+                state.course.push(p.course as f32);
+                state.valid.push(p.valid);
+                state.ignition.push(s.ignition);
+                state.power_voltage.push(s.power_voltage.map(|v| v as f32));
+                state.battery.push(s.battery_percent.map(i16::from));
+                state.alarms.push(row.message.alarms.bits() as i32);
             }
         }
+        let mut events: Vec<&EventRow> = batches.clone().flat_map(|rows| &rows.events).collect();
+        events.sort_by_key(|e| (e.device, e.time, e.kind));
+        events.dedup_by_key(|e| (e.device, e.time, e.kind));
+        for row in events {
+            self.events
+                .row(6)
+                .int8(row.device)
+                .timestamptz(row.time)
+                .text(row.kind)
+                .timestamptz(row.server_time)
+                .int4(row.message.alarms.bits() as i32)
+                .jsonb_of(&row.message.attributes);
+        }
         for rows in batches {
-            for row in &rows.events {
-                self.events
-                    .row(6)
-                    .int8(row.device)
-                    .timestamptz(row.time)
-                    .text(row.kind)
-                    .timestamptz(row.server_time)
-                    .int4(row.message.alarms.bits() as i32)
-                    .jsonb_of(&row.message.attributes);
-            }
             for row in &rows.quarantine {
                 self.quarantine.row(6).text(row.protocol);
                 match &row.imei {
@@ -435,7 +478,6 @@ impl Buffers {
             }
         }
         self.positions.finish();
-        self.state.finish();
         self.events.finish();
         self.quarantine.finish();
     }
@@ -456,33 +498,63 @@ fn event_kind(kind: MessageKind) -> &'static str {
     }
 }
 
-/// Writes a batch in one transaction. Positions, unique within the batch, go in by a direct COPY;
-/// when some are stored already (a device resending what was not acknowledged), the transaction
-/// falls back to the staging path that drops them. Then the latest state per device, events
-/// through staging, and quarantined frames.
+/// Writes a batch in one transaction: positions and events (each unique within the batch) by
+/// direct COPY, the latest state per device, quarantined frames. No temporary table is touched
+/// unless some rows were stored already (a device resending what was not acknowledged).
 async fn apply(pool: &PgPool, buffers: &Buffers) -> Result<(), sqlx::Error> {
     let mut tx = pool.begin().await?;
-    create_staging(&mut tx).await?;
     let positions = buffers.positions.bytes();
-    if positions.len() > EMPTY_PAYLOAD_LEN {
-        sqlx::query("SAVEPOINT direct").execute(&mut *tx).await?;
-        match copy_in(&mut tx, "COPY positions FROM STDIN (FORMAT binary)", positions).await {
-            Ok(()) => {}
-            Err(sqlx::Error::Database(e)) if e.is_unique_violation() => {
-                sqlx::query("ROLLBACK TO SAVEPOINT direct").execute(&mut *tx).await?;
-                metrics::batch_deduplicated();
-                copy_in(&mut tx, "COPY positions_staging FROM STDIN (FORMAT binary)", positions).await?;
-                sqlx::query(INSERT_STAGED_POSITIONS).execute(&mut *tx).await?;
-            }
-            Err(e) => return Err(e),
-        }
+    copy_new(&mut tx, "positions", "COPY positions_staging FROM STDIN (FORMAT binary)", INSERT_STAGED_POSITIONS, positions)
+        .await?;
+    let events = buffers.events.bytes();
+    copy_new(&mut tx, "device_events", "COPY events_staging FROM STDIN (FORMAT binary)", INSERT_STAGED_EVENTS, events)
+        .await?;
+    let state = &buffers.state;
+    if !state.device.is_empty() {
+        sqlx::query(UPSERT_STATE)
+            .bind(&state.device)
+            .bind(&state.fix_time)
+            .bind(&state.server_time)
+            .bind(&state.latitude)
+            .bind(&state.longitude)
+            .bind(&state.speed)
+            .bind(&state.course)
+            .bind(&state.valid)
+            .bind(&state.ignition)
+            .bind(&state.power_voltage)
+            .bind(&state.battery)
+            .bind(&state.alarms)
+            .execute(&mut *tx)
+            .await?;
     }
-    copy_in(&mut tx, "COPY state_staging FROM STDIN (FORMAT binary)", buffers.state.bytes()).await?;
-    sqlx::query(UPSERT_STATE).execute(&mut *tx).await?;
-    copy_in(&mut tx, "COPY events_staging FROM STDIN (FORMAT binary)", buffers.events.bytes()).await?;
-    sqlx::query(INSERT_STAGED_EVENTS).execute(&mut *tx).await?;
     copy_quarantine(&mut tx, buffers.quarantine.bytes()).await?;
     tx.commit().await
+}
+
+/// COPYs `payload` straight into `table`. When some of its rows are there already, the COPY is
+/// undone and the rows go through staging, whence `merge` moves only the new ones.
+async fn copy_new(
+    conn: &mut PgConnection,
+    table: &str,
+    staged_copy: &str,
+    merge: &str,
+    payload: &[u8],
+) -> Result<(), sqlx::Error> {
+    if payload.len() <= EMPTY_PAYLOAD_LEN {
+        return Ok(());
+    }
+    sqlx::query("SAVEPOINT direct").execute(&mut *conn).await?;
+    match copy_in(conn, &format!("COPY {table} FROM STDIN (FORMAT binary)"), payload).await {
+        Err(sqlx::Error::Database(e)) if e.is_unique_violation() => {
+            sqlx::query("ROLLBACK TO SAVEPOINT direct").execute(&mut *conn).await?;
+            metrics::batch_deduplicated();
+            create_staging(conn).await?;
+            copy_in(conn, staged_copy, payload).await?;
+            sqlx::query(merge).execute(&mut *conn).await?;
+            Ok(())
+        }
+        other => other,
+    }
 }
 
 /// Writes a spooled batch in one transaction, all through staging.
@@ -515,7 +587,6 @@ async fn copy_in(conn: &mut PgConnection, statement: &str, payload: &[u8]) -> Re
 pub async fn create_staging(conn: &mut PgConnection) -> Result<(), sqlx::Error> {
     for statement in [
         "CREATE TEMP TABLE IF NOT EXISTS positions_staging (LIKE positions INCLUDING DEFAULTS) ON COMMIT DELETE ROWS",
-        "CREATE TEMP TABLE IF NOT EXISTS state_staging (LIKE device_state INCLUDING DEFAULTS) ON COMMIT DELETE ROWS",
         "CREATE TEMP TABLE IF NOT EXISTS events_staging (LIKE device_events INCLUDING DEFAULTS) ON COMMIT DELETE ROWS",
     ] {
         sqlx::query(statement).execute(&mut *conn).await?;
@@ -526,7 +597,7 @@ pub async fn create_staging(conn: &mut PgConnection) -> Result<(), sqlx::Error> 
 /// Moves staged rows into place: positions and events without duplicates (sorted, which also keeps
 /// index inserts local), and the latest state of each device.
 pub async fn merge_staging(conn: &mut PgConnection) -> Result<(), sqlx::Error> {
-    for statement in [INSERT_STAGED_POSITIONS, STATE_FROM_STAGED_POSITIONS, UPSERT_STATE, INSERT_STAGED_EVENTS] {
+    for statement in [INSERT_STAGED_POSITIONS, UPSERT_STAGED_STATE, INSERT_STAGED_EVENTS] {
         sqlx::query(statement).execute(&mut *conn).await?;
     }
     Ok(())
@@ -535,18 +606,35 @@ pub async fn merge_staging(conn: &mut PgConnection) -> Result<(), sqlx::Error> {
 const INSERT_STAGED_POSITIONS: &str = "INSERT INTO positions SELECT DISTINCT ON (device_id, fix_time) *
     FROM positions_staging ORDER BY device_id, fix_time ON CONFLICT DO NOTHING";
 
-const STATE_FROM_STAGED_POSITIONS: &str = "INSERT INTO state_staging
-    SELECT DISTINCT ON (device_id) device_id, fix_time, server_time, latitude, longitude, speed_kmh, course,
-        valid, ignition, power_voltage, battery, alarms
-    FROM positions_staging ORDER BY device_id, fix_time DESC";
+/// An upsert of `device_state` from `$source` (its columns in the table's order): a newer fix
+/// replaces an older one.
+macro_rules! upsert_state {
+    ($source:literal) => {
+        concat!(
+            "INSERT INTO device_state AS s (device_id, fix_time, server_time, latitude, longitude, speed_kmh,
+                course, valid, ignition, power_voltage, battery, alarms) ",
+            $source,
+            " ON CONFLICT (device_id) DO UPDATE SET fix_time = EXCLUDED.fix_time, server_time = EXCLUDED.server_time,
+                latitude = EXCLUDED.latitude, longitude = EXCLUDED.longitude, speed_kmh = EXCLUDED.speed_kmh,
+                course = EXCLUDED.course, valid = EXCLUDED.valid, ignition = EXCLUDED.ignition,
+                power_voltage = EXCLUDED.power_voltage, battery = EXCLUDED.battery, alarms = EXCLUDED.alarms
+            WHERE s.fix_time < EXCLUDED.fix_time"
+        )
+    };
+}
 
-/// The staged state (one row per device) replaces an older one.
-const UPSERT_STATE: &str = "INSERT INTO device_state AS s SELECT * FROM state_staging
-    ON CONFLICT (device_id) DO UPDATE SET fix_time = EXCLUDED.fix_time, server_time = EXCLUDED.server_time,
-        latitude = EXCLUDED.latitude, longitude = EXCLUDED.longitude, speed_kmh = EXCLUDED.speed_kmh,
-        course = EXCLUDED.course, valid = EXCLUDED.valid, ignition = EXCLUDED.ignition,
-        power_voltage = EXCLUDED.power_voltage, battery = EXCLUDED.battery, alarms = EXCLUDED.alarms
-    WHERE s.fix_time < EXCLUDED.fix_time";
+/// The latest state of each device in the batch, bound column by column.
+const UPSERT_STATE: &str = upsert_state!(
+    "SELECT * FROM unnest($1::int8[], $2::timestamptz[], $3::timestamptz[], $4::float8[], $5::float8[],
+        $6::float4[], $7::float4[], $8::bool[], $9::bool[], $10::float4[], $11::int2[], $12::int4[])"
+);
+
+/// The latest state of each device among the staged positions.
+const UPSERT_STAGED_STATE: &str = upsert_state!(
+    "SELECT DISTINCT ON (device_id) device_id, fix_time, server_time, latitude, longitude, speed_kmh, course,
+        valid, ignition, power_voltage, battery, alarms
+    FROM positions_staging ORDER BY device_id, fix_time DESC"
+);
 
 const INSERT_STAGED_EVENTS: &str = "INSERT INTO device_events SELECT DISTINCT ON (device_id, time, kind) *
     FROM events_staging ORDER BY device_id, time, kind ON CONFLICT DO NOTHING";

@@ -111,7 +111,7 @@ async fn daily_distance_and_online_time_come_from_consecutive_fixes(pool: PgPool
 }
 
 #[sqlx::test(migrator = "leasewatch_ingest::MIGRATOR")]
-async fn a_batch_resending_stored_positions_stores_only_the_new_ones_and_the_latest_state(pool: PgPool) {
+async fn resent_positions_and_events_are_stored_once_with_the_latest_state(pool: PgPool) {
     let row = NewDevice { imei: "864717003283582".into(), protocol: "gt06".into(), model: None, sim: None, kind: None };
     import(&pool, &[row]).await.unwrap();
     let device: i64 = sqlx::query_scalar("SELECT id FROM devices").fetch_one(&pool).await.unwrap();
@@ -127,6 +127,15 @@ async fn a_batch_resending_stored_positions_stores_only_the_new_ones_and_the_lat
     for _ in 0..3 {
         writer.write(positions(device, 6)).await.unwrap();
     }
+    // An event resent, and twice within one batch.
+    let at = DateTime::from_timestamp(1_767_225_600, 0).unwrap();
+    for copies in [1, 2] {
+        let mut events = Rows::default();
+        for _ in 0..copies {
+            events.add_presence(device, at, ProtocolKind::Gt06, true, "connected");
+        }
+        writer.write(events).await.unwrap();
+    }
     drop(writer);
     task.await.unwrap();
     let stored: i64 = sqlx::query_scalar("SELECT count(*) FROM positions").fetch_one(&pool).await.unwrap();
@@ -134,5 +143,7 @@ async fn a_batch_resending_stored_positions_stores_only_the_new_ones_and_the_lat
     let latest: DateTime<Utc> =
         sqlx::query_scalar("SELECT fix_time FROM device_state WHERE device_id = $1").bind(device).fetch_one(&pool).await.unwrap();
     assert_eq!(latest.timestamp(), 1_767_225_600 + 5);
+    let events: i64 = sqlx::query_scalar("SELECT count(*) FROM device_events").fetch_one(&pool).await.unwrap();
+    assert_eq!(events, 1);
     let _ = std::fs::remove_dir_all(dir);
 }
