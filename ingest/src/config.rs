@@ -125,7 +125,7 @@ impl Default for WriterConfig {
     fn default() -> Self {
         Self {
             batch_rows: 5_000,
-            flush_ms: 20,
+            flush_ms: 10,
             concurrent_batches: 2,
             channel_capacity: 10_000,
             spool_path: PathBuf::from("spool/leasewatch.spool"),

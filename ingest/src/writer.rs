@@ -13,6 +13,7 @@ use std::time::Duration;
 
 use chrono::{DateTime, Utc};
 use leasewatch_protocols::{AttrKey, AttrValue, Message, MessageKind, Position, ProtocolKind};
+use sqlx::postgres::PgPoolOptions;
 use sqlx::{PgConnection, PgPool};
 use futures_util::StreamExt;
 use futures_util::stream::FuturesOrdered;
@@ -153,11 +154,29 @@ pub struct Writer {
 }
 
 impl Writer {
-    /// Starts the writer task on `pool`; it runs until every handle is dropped, then flushes and ends.
+    /// Starts the writer on the database `pool` names; it runs until every handle is dropped, then
+    /// flushes and ends. It has a thread and connections of its own, so that thousands of busy
+    /// device connections cannot delay a commit (and with it every acknowledgement).
     pub fn start(pool: PgPool, config: WriterConfig) -> (Self, tokio::task::JoinHandle<()>) {
         let (tx, rx) = mpsc::channel(config.channel_capacity.max(1));
         let (committed, _) = broadcast::channel(COMMITTED_CAPACITY);
-        let task = tokio::spawn(run(pool, config, rx, committed.clone()));
+        let stream = committed.clone();
+        let options = (*pool.connect_options()).clone();
+        let acquire_timeout = pool.options().get_acquire_timeout();
+        let task = tokio::task::spawn_blocking(move || {
+            let runtime = match tokio::runtime::Builder::new_current_thread().enable_all().build() {
+                Ok(runtime) => runtime,
+                Err(e) => return tracing::error!(error = %e, "cannot start the writer: nothing is acknowledged"),
+            };
+            runtime.block_on(async move {
+                let pool = PgPoolOptions::new()
+                    .max_connections(config.concurrent_batches.max(1) as u32)
+                    .acquire_timeout(acquire_timeout)
+                    .connect_lazy_with(options);
+                run(pool.clone(), config, rx, stream).await;
+                pool.close().await;
+            });
+        });
         (Self { tx, committed }, task)
     }
 
