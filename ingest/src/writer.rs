@@ -12,11 +12,11 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use chrono::{DateTime, Utc};
+use futures_util::StreamExt;
+use futures_util::stream::FuturesOrdered;
 use leasewatch_protocols::{AttrKey, AttrValue, Message, MessageKind, Position, ProtocolKind};
 use sqlx::postgres::PgPoolOptions;
 use sqlx::{PgConnection, PgPool};
-use futures_util::StreamExt;
-use futures_util::stream::FuturesOrdered;
 use tokio::sync::{broadcast, mpsc, oneshot};
 use tokio::time::Instant;
 
@@ -240,7 +240,8 @@ async fn run(
             }
             continue;
         }
-        let due = !pending.is_empty() && (pending_rows >= config.batch_rows || !open || due_at.is_none_or(|t| now >= t));
+        let due =
+            !pending.is_empty() && (pending_rows >= config.batch_rows || !open || due_at.is_none_or(|t| now >= t));
         if due && !replay_due && in_flight.len() < concurrent {
             let mut buffers = free.pop().unwrap_or_default();
             buffers.encode(pending.iter().map(|r| &r.rows));
@@ -305,11 +306,8 @@ struct Done {
 /// Writes one encoded batch in its own transaction (or fails at once when the database is down).
 async fn apply_batch(pool: PgPool, buffers: Buffers, requests: Vec<Request>, rows: usize, down: bool) -> Done {
     let started = Instant::now();
-    let result = if down {
-        Err("database down".to_owned())
-    } else {
-        apply(&pool, &buffers).await.map_err(|e| e.to_string())
-    };
+    let result =
+        if down { Err("database down".to_owned()) } else { apply(&pool, &buffers).await.map_err(|e| e.to_string()) };
     Done { result, buffers, requests, rows, started }
 }
 
@@ -523,8 +521,14 @@ fn event_kind(kind: MessageKind) -> &'static str {
 async fn apply(pool: &PgPool, buffers: &Buffers) -> Result<(), sqlx::Error> {
     let mut tx = pool.begin().await?;
     let positions = buffers.positions.bytes();
-    copy_new(&mut tx, "positions", "COPY positions_staging FROM STDIN (FORMAT binary)", INSERT_STAGED_POSITIONS, positions)
-        .await?;
+    copy_new(
+        &mut tx,
+        "positions",
+        "COPY positions_staging FROM STDIN (FORMAT binary)",
+        INSERT_STAGED_POSITIONS,
+        positions,
+    )
+    .await?;
     let events = buffers.events.bytes();
     copy_new(&mut tx, "device_events", "COPY events_staging FROM STDIN (FORMAT binary)", INSERT_STAGED_EVENTS, events)
         .await?;

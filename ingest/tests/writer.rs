@@ -140,8 +140,11 @@ async fn resent_positions_and_events_are_stored_once_with_the_latest_state(pool:
     task.await.unwrap();
     let stored: i64 = sqlx::query_scalar("SELECT count(*) FROM positions").fetch_one(&pool).await.unwrap();
     assert_eq!(stored, 6);
-    let latest: DateTime<Utc> =
-        sqlx::query_scalar("SELECT fix_time FROM device_state WHERE device_id = $1").bind(device).fetch_one(&pool).await.unwrap();
+    let latest: DateTime<Utc> = sqlx::query_scalar("SELECT fix_time FROM device_state WHERE device_id = $1")
+        .bind(device)
+        .fetch_one(&pool)
+        .await
+        .unwrap();
     assert_eq!(latest.timestamp(), 1_767_225_600 + 5);
     let events: i64 = sqlx::query_scalar("SELECT count(*) FROM device_events").fetch_one(&pool).await.unwrap();
     assert_eq!(events, 1);

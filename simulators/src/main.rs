@@ -175,7 +175,18 @@ fn main() -> anyhow::Result<()> {
             print!("{}", fleet::devices_csv(protocol, devices));
             Ok(())
         }
-        Command::Load { protocol, target, devices, rate, duration, ledger, first_device, quiet, malformed_every, burst } => {
+        Command::Load {
+            protocol,
+            target,
+            devices,
+            rate,
+            duration,
+            ledger,
+            first_device,
+            quiet,
+            malformed_every,
+            burst,
+        } => {
             let config = load::LoadConfig {
                 protocol,
                 target,
