@@ -114,7 +114,9 @@ impl CopyBuffer {
     pub fn jsonb(&mut self, json: &str) -> &mut Self {
         self.buf.extend_from_slice(&(json.len() as i32 + 1).to_be_bytes());
         self.buf.push(1);
+        let at = self.buf.len();
         self.buf.extend_from_slice(json.as_bytes());
+        replace_nul_escapes(&mut self.buf[at..]);
         self
     }
 
@@ -126,6 +128,7 @@ impl CopyBuffer {
             self.buf.truncate(at + 5);
             self.buf.extend_from_slice(b"{}");
         }
+        replace_nul_escapes(&mut self.buf[at + 5..]);
         let len = (self.buf.len() - at - 4) as i32;
         self.buf[at..at + 4].copy_from_slice(&len.to_be_bytes());
         self
@@ -148,6 +151,22 @@ impl CopyBuffer {
     }
 }
 
+/// PostgreSQL's jsonb refuses the escape `\u0000`, which a device's text can carry: it becomes
+/// U+FFFD, in place (both escapes are six bytes). In JSON text every backslash starts an escape.
+fn replace_nul_escapes(json: &mut [u8]) {
+    let mut i = 0;
+    while i + 1 < json.len() {
+        if json[i] != b'\\' {
+            i += 1;
+        } else if json[i + 1..].starts_with(b"u0000") {
+            json[i + 2..i + 6].copy_from_slice(b"fffd");
+            i += 6;
+        } else {
+            i += 2;
+        }
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -166,6 +185,17 @@ mod tests {
         let t = DateTime::from_timestamp(946_684_801, 0).unwrap_or_default();
         c.row(1).timestamptz(t);
         assert_eq!(&c.finish()[21..33], &[0, 0, 0, 8, 0, 0, 0, 0, 0, 0x0F, 0x42, 0x40]);
+    }
+
+    #[test]
+    fn a_nul_in_json_text_becomes_the_replacement_character() {
+        let mut c = CopyBuffer::default();
+        c.start();
+        c.row(2).jsonb_of("a\0b\\u0000").jsonb(r#""\u0000""#);
+        let bytes = c.finish();
+        let text = String::from_utf8_lossy(bytes);
+        assert!(text.contains(r#""a\ufffdb\\u0000""#), "{text}");
+        assert!(text.contains(r#""\ufffd""#), "{text}");
     }
 
     #[test]

@@ -8,6 +8,7 @@
 //! them either are the senders told so: they acknowledge nothing, the devices resend, and the
 //! de-duplication on (device, fix time) and (device, time, kind) keeps resends single.
 
+use std::path::Path;
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -134,6 +135,9 @@ pub enum WriteError {
     /// The database refused or could not be reached; nothing was committed.
     #[error("database unavailable: {0}")]
     Database(String),
+    /// The database refused these rows for what they hold; they are not acknowledged.
+    #[error("refused by the database: {0}")]
+    Refused(String),
     /// The writer has shut down.
     #[error("the writer has stopped")]
     Stopped,
@@ -236,7 +240,7 @@ async fn run(
         let replay_due = spooled && down_until.is_none_or(|until| now >= until);
         if replay_due && in_flight.is_empty() {
             if let Some(spool) = spool.as_mut() {
-                down_until = replay(&pool, spool).await.err().map(|()| Instant::now() + retry);
+                down_until = replay(&pool, spool, &config.spool_path).await.err().map(|()| Instant::now() + retry);
             }
             continue;
         }
@@ -277,12 +281,12 @@ async fn run(
             },
             () = sleep_until(due_at), if !due => {}
             // With batches in the spool, try the database again when the wait is over.
-            () = sleep_until(down_until), if spooled => {}
+            () = sleep_until(down_until), if spooled && !replay_due => {}
         }
     }
     // Every handle is gone: one last attempt to empty the spool before the process ends.
     if let Some(spool) = spool.as_mut().filter(|s| !s.is_empty()) {
-        let _ = replay(&pool, spool).await;
+        let _ = replay(&pool, spool, &config.spool_path).await;
     }
 }
 
@@ -296,19 +300,66 @@ async fn sleep_until(at: Option<Instant>) {
 
 /// A batch back from its transaction.
 struct Done {
-    result: Result<(), String>,
+    outcome: Outcome,
     buffers: Buffers,
     requests: Vec<Request>,
     rows: usize,
     started: Instant,
 }
 
+/// What the database did with a batch.
+enum Outcome {
+    /// Committed whole.
+    Committed,
+    /// Not reached, or failing: nothing committed (the batch goes to the spool).
+    Unavailable(String),
+    /// Refused for what some rows hold: written request by request; `Some` says why one was refused.
+    Split(Vec<Option<String>>),
+}
+
+/// Whether the database refused a statement for the data it carried (a data exception or an
+/// integrity violation, SQLSTATE classes 22 and 23), which no retry will change.
+fn refused_for_content(e: &sqlx::Error) -> bool {
+    matches!(e, sqlx::Error::Database(db) if db.code().is_some_and(|c| c.starts_with("22") || c.starts_with("23")))
+}
+
 /// Writes one encoded batch in its own transaction (or fails at once when the database is down).
+/// A batch refused for its content is written again request by request, so that one bad frame
+/// costs only its own acknowledgement.
 async fn apply_batch(pool: PgPool, buffers: Buffers, requests: Vec<Request>, rows: usize, down: bool) -> Done {
     let started = Instant::now();
-    let result =
-        if down { Err("database down".to_owned()) } else { apply(&pool, &buffers).await.map_err(|e| e.to_string()) };
-    Done { result, buffers, requests, rows, started }
+    let outcome = if down {
+        Outcome::Unavailable("database down".to_owned())
+    } else {
+        match apply(&pool, &buffers).await {
+            Ok(()) => Outcome::Committed,
+            Err(e) if refused_for_content(&e) => {
+                tracing::warn!(error = %e, rows, "batch refused for its content: writing it request by request");
+                split(&pool, &requests).await
+            }
+            Err(e) => Outcome::Unavailable(e.to_string()),
+        }
+    };
+    Done { outcome, buffers, requests, rows, started }
+}
+
+/// Writes each request of a refused batch in a transaction of its own.
+async fn split(pool: &PgPool, requests: &[Request]) -> Outcome {
+    let mut buffers = Buffers::default();
+    let mut refused = Vec::with_capacity(requests.len());
+    for request in requests {
+        buffers.encode(std::iter::once(&request.rows));
+        match apply(pool, &buffers).await {
+            Ok(()) => refused.push(None),
+            Err(e) if refused_for_content(&e) => {
+                tracing::warn!(error = %e, "rows refused by the database: not acknowledged");
+                refused.push(Some(e.to_string()));
+            }
+            // Rows committed before this are committed again from the spool: harmless.
+            Err(e) => return Outcome::Unavailable(e.to_string()),
+        }
+    }
+    Outcome::Split(refused)
 }
 
 /// Acknowledges a batch back from the database: committed, else spooled, else refused; hands the
@@ -321,20 +372,24 @@ fn complete(
     committed: &broadcast::Sender<Arc<Rows>>,
     free: &mut Vec<Buffers>,
 ) {
-    let Done { result, buffers, requests, rows, started } = done;
-    let result = match result {
-        Ok(()) => {
+    let Done { outcome, buffers, requests, rows, started } = done;
+    let results: Vec<Result<(), WriteError>> = match outcome {
+        Outcome::Committed => {
             metrics::batch_written(rows, started.elapsed().as_secs_f64());
             *down_until = None;
-            Ok(())
+            vec![Ok(()); requests.len()]
         }
-        Err(why) => {
+        Outcome::Split(refused) => {
+            *down_until = None;
+            refused.into_iter().map(|why| why.map_or(Ok(()), |why| Err(WriteError::Refused(why)))).collect()
+        }
+        Outcome::Unavailable(why) => {
             let now = Instant::now();
             if down_until.is_none_or(|until| now >= until) {
                 tracing::warn!(error = %why, rows, "database unavailable: spooling");
                 *down_until = Some(now + retry);
             }
-            match spool.as_mut().map(|s| s.append(buffers.parts())) {
+            let result = match spool.as_mut().map(|s| s.append(buffers.parts())) {
                 Some(Ok(())) => {
                     metrics::batch_spooled();
                     Ok(())
@@ -344,14 +399,16 @@ fn complete(
                     Err(WriteError::Database(why))
                 }
                 None => Err(WriteError::Database(why)),
-            }
+            };
+            vec![result; requests.len()]
         }
     };
     free.push(buffers);
     let mut durable = Rows::default();
-    for request in requests {
-        let _ = request.done.send(result.clone());
-        if result.is_ok() && committed.receiver_count() > 0 {
+    for (request, result) in requests.into_iter().zip(results) {
+        let ok = result.is_ok();
+        let _ = request.done.send(result);
+        if ok && committed.receiver_count() > 0 {
             let Rows { positions, events, quarantine: _ } = request.rows;
             durable.positions.extend(positions);
             durable.events.extend(events);
@@ -364,12 +421,30 @@ fn complete(
 
 /// Replays the spool into the database in order, then empties it. `Err` when the database is
 /// still unavailable (the spool is kept whole: replaying twice is harmless thanks to de-duplication).
-async fn replay(pool: &PgPool, spool: &mut Spool) -> Result<(), ()> {
+/// A batch the database refuses for its content is set aside in `<spool>.refused`, for people to
+/// look at, instead of holding back everything after it.
+async fn replay(pool: &PgPool, spool: &mut Spool, path: &Path) -> Result<(), ()> {
     let batches = spool.read_all().map_err(|e| tracing::error!(error = %e, "cannot read the spool"))?;
     for batch in &batches {
-        apply_spooled(pool, batch).await.map_err(|e| {
-            tracing::debug!(error = %e, "database still unavailable");
-        })?;
+        match apply_spooled(pool, batch).await {
+            Ok(()) => {}
+            Err(e) if refused_for_content(&e) => {
+                let aside = path.with_extension("refused");
+                tracing::error!(error = %e, file = %aside.display(), "a spooled batch was refused for its content: set aside");
+                Spool::open(&aside, u64::MAX)
+                    .and_then(|mut s| {
+                        s.append([&batch.positions, &batch.events, &batch.quarantine])
+                            .map_err(|e| std::io::Error::other(e.to_string()))
+                    })
+                    .map_err(
+                        |e| tracing::error!(error = %e, "cannot set the refused batch aside: the spool is kept"),
+                    )?;
+            }
+            Err(e) => {
+                tracing::debug!(error = %e, "database still unavailable");
+                return Err(());
+            }
+        }
     }
     spool.clear().map_err(|e| tracing::error!(error = %e, "cannot truncate the spool"))?;
     tracing::info!(batches = batches.len(), "spool replayed into the database");

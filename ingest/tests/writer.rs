@@ -150,3 +150,25 @@ async fn resent_positions_and_events_are_stored_once_with_the_latest_state(pool:
     assert_eq!(events, 1);
     let _ = std::fs::remove_dir_all(dir);
 }
+
+#[sqlx::test(migrator = "leasewatch_ingest::MIGRATOR")]
+async fn rows_the_database_refuses_cost_only_their_own_acknowledgement(pool: PgPool) {
+    let row = NewDevice { imei: "864717003283583".into(), protocol: "gt06".into(), model: None, sim: None, kind: None };
+    import(&pool, &[row]).await.unwrap();
+    let device: i64 = sqlx::query_scalar("SELECT id FROM devices").fetch_one(&pool).await.unwrap();
+    let dir = std::env::temp_dir().join(format!("leasewatch-writer-refused-{}", std::process::id()));
+    let config = WriterConfig { spool_path: dir.join("spool"), flush_ms: 200, ..WriterConfig::default() };
+    let (writer, task) = Writer::start(pool.clone(), config.clone());
+    // In one batch: a registered device, and one deleted since (its latest state breaks a foreign key).
+    let (good, bad) = tokio::join!(writer.write(positions(device, 3)), writer.write(positions(device + 1000, 2)));
+    assert!(good.is_ok());
+    assert!(matches!(bad, Err(leasewatch_ingest::writer::WriteError::Refused(_))), "{bad:?}");
+    // The writer goes on writing to the database, not to the spool.
+    writer.write(positions(device, 5)).await.unwrap();
+    drop(writer);
+    task.await.unwrap();
+    let stored: Vec<i64> = sqlx::query_scalar("SELECT device_id FROM positions").fetch_all(&pool).await.unwrap();
+    assert_eq!(stored, vec![device; 5]);
+    assert_eq!(std::fs::metadata(&config.spool_path).map(|m| m.len()).unwrap_or(0), 0);
+    let _ = std::fs::remove_dir_all(dir);
+}

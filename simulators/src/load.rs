@@ -67,7 +67,8 @@ pub struct Summary {
     pub acked_per_sec: f64,
     /// Connections that failed mid-run.
     pub errors: u64,
-    /// Seconds from the start (connecting included) to the last acknowledgement.
+    /// Seconds from the start until every device finished: connecting, reconnections after failures and the
+    /// last acknowledgement included.
     pub seconds: f64,
     /// Acknowledgement latency percentiles, milliseconds.
     pub ack_latency_ms: Latency,
@@ -206,7 +207,7 @@ pub async fn run(config: LoadConfig) -> anyhow::Result<Summary> {
         })
     });
     while tasks.join_next().await.is_some() {}
-    // Until the last acknowledgement of a position sent before the deadline came back.
+    // Until every device finished (its last acknowledgement back, or its last reconnection given up).
     let seconds = started.elapsed().as_secs_f64().max(1e-9);
     if let Some(t) = ticker {
         t.abort();
