@@ -7,8 +7,9 @@
 //! record: magic "LWSP" | payload length u32 | CRC-32C of payload u32 | payload
 //! payload: 3 × (length u32 | COPY bytes)      positions, events, quarantine
 //! ```
-//! A record cut short by a crash mid-append fails its length or checksum and ends the replay: it
-//! was never acknowledged.
+//! A record cut short by a crash or a full disk mid-append was never acknowledged. It is cut off:
+//! when the spool is opened, and when an append fails, so that later records are never written
+//! after it (where a replay, which stops at the first bad record, could not reach them).
 
 use std::fs::{File, OpenOptions};
 use std::io::{Read, Seek, SeekFrom, Write};
@@ -61,9 +62,16 @@ impl Spool {
         if let Some(dir) = path.parent() {
             std::fs::create_dir_all(dir)?;
         }
-        let file = OpenOptions::new().read(true).append(true).create(true).open(path)?;
-        let bytes = file.metadata()?.len();
-        Ok(Self { path: path.to_owned(), file, bytes, max_bytes })
+        let mut file = OpenOptions::new().read(true).append(true).create(true).open(path)?;
+        let mut data = Vec::new();
+        file.read_to_end(&mut data)?;
+        let whole = whole_len(&data);
+        if whole < data.len() {
+            tracing::warn!(path = %path.display(), bytes = data.len() - whole, "spool: cutting off a torn last record");
+            file.set_len(whole as u64)?;
+            file.sync_all()?;
+        }
+        Ok(Self { path: path.to_owned(), file, bytes: whole as u64, max_bytes })
     }
 
     /// Bytes in the spool.
@@ -93,8 +101,11 @@ impl Spool {
         }
         let crc = CRC32C.checksum(&record[12..]);
         record[8..12].copy_from_slice(&crc.to_be_bytes());
-        self.file.write_all(&record)?;
-        self.file.sync_data()?;
+        if let Err(e) = self.file.write_all(&record).and_then(|()| self.file.sync_data()) {
+            // Whatever part of the record reached the file goes: the next append starts clean.
+            let _ = self.file.set_len(self.bytes);
+            return Err(e.into());
+        }
         self.bytes += total;
         Ok(())
     }
@@ -117,16 +128,30 @@ impl Spool {
     }
 }
 
+/// The first record of `data` when it checks out: its payload and its whole length.
+fn record(data: &[u8]) -> Option<(&[u8], usize)> {
+    if data.len() < 12 || &data[..4] != MAGIC {
+        return None;
+    }
+    let len = u32::from_be_bytes([data[4], data[5], data[6], data[7]]) as usize;
+    let crc = u32::from_be_bytes([data[8], data[9], data[10], data[11]]);
+    let payload = data.get(12..12 + len)?;
+    (CRC32C.checksum(payload) == crc).then_some((payload, 12 + len))
+}
+
+/// The length of the whole records at the start of `data`.
+fn whole_len(data: &[u8]) -> usize {
+    let mut at = 0;
+    while let Some((_, len)) = record(&data[at..]) {
+        at += len;
+    }
+    at
+}
+
 /// Splits spool bytes into batches, stopping at the first record that does not check out.
 pub fn parse(mut data: &[u8]) -> Vec<SpooledBatch> {
     let mut batches = Vec::new();
-    while data.len() >= 12 && &data[..4] == MAGIC {
-        let len = u32::from_be_bytes([data[4], data[5], data[6], data[7]]) as usize;
-        let crc = u32::from_be_bytes([data[8], data[9], data[10], data[11]]);
-        let Some(payload) = data.get(12..12 + len) else { break };
-        if CRC32C.checksum(payload) != crc {
-            break;
-        }
+    while let Some((payload, len)) = record(data) {
         let mut parts = Vec::with_capacity(3);
         let mut rest = payload;
         while rest.len() >= 4 {
@@ -140,7 +165,7 @@ pub fn parse(mut data: &[u8]) -> Vec<SpooledBatch> {
             Err(_) => break,
         };
         batches.push(SpooledBatch { positions, events, quarantine });
-        data = &data[12 + len..];
+        data = &data[len..];
     }
     batches
 }
@@ -181,6 +206,25 @@ mod tests {
         let last = data.len() - 1;
         data[last] ^= 0xFF;
         assert_eq!(parse(&data).len(), 1);
+        let _ = std::fs::remove_file(&path);
+    }
+
+    #[test]
+    fn a_torn_record_left_by_a_crash_is_cut_off_so_later_batches_replay() {
+        let path = temp("reopen");
+        let _ = std::fs::remove_file(&path);
+        let mut spool = Spool::open(&path, 1 << 20).unwrap_or_else(|e| panic!("{e}"));
+        spool.append([b"first", b"", b""]).unwrap_or_else(|e| panic!("{e}"));
+        drop(spool);
+        // A crash mid-append: half a record at the end of the file.
+        let mut file = OpenOptions::new().append(true).open(&path).unwrap_or_else(|e| panic!("{e}"));
+        file.write_all(b"LWSP\0\0\0\x40half").unwrap_or_else(|e| panic!("{e}"));
+        drop(file);
+        let mut spool = Spool::open(&path, 1 << 20).unwrap_or_else(|e| panic!("{e}"));
+        spool.append([b"after", b"", b""]).unwrap_or_else(|e| panic!("{e}"));
+        let batches = spool.read_all().unwrap_or_default();
+        let positions: Vec<&[u8]> = batches.iter().map(|b| b.positions.as_slice()).collect();
+        assert_eq!(positions, [&b"first"[..], &b"after"[..]]);
         let _ = std::fs::remove_file(&path);
     }
 
