@@ -36,12 +36,17 @@ fn positions(device: i64, count: i64) -> Rows {
     rows
 }
 
+/// Registers one GT06 device; returns its id and a spool folder for the test named `name`.
+async fn registered_device(pool: &PgPool, imei: &str, name: &str) -> (i64, std::path::PathBuf) {
+    let row = NewDevice { imei: imei.into(), protocol: "gt06".into(), model: None, sim: None, kind: None };
+    import(pool, &[row]).await.unwrap();
+    let device = sqlx::query_scalar("SELECT id FROM devices WHERE imei = $1").bind(imei).fetch_one(pool).await.unwrap();
+    (device, std::env::temp_dir().join(format!("leasewatch-writer-{name}-{}", std::process::id())))
+}
+
 #[sqlx::test(migrator = "leasewatch_ingest::MIGRATOR")]
 async fn batches_written_while_the_database_is_down_are_spooled_then_replayed_once(pool: PgPool) {
-    let row = NewDevice { imei: "864717003283581".into(), protocol: "gt06".into(), model: None, sim: None, kind: None };
-    import(&pool, &[row]).await.unwrap();
-    let device: i64 = sqlx::query_scalar("SELECT id FROM devices").fetch_one(&pool).await.unwrap();
-    let dir = std::env::temp_dir().join(format!("leasewatch-writer-test-{}", std::process::id()));
+    let (device, dir) = registered_device(&pool, "864717003283581", "test").await;
     let config = WriterConfig { spool_path: dir.join("spool"), retry_ms: 50, flush_ms: 5, ..WriterConfig::default() };
     let _ = std::fs::remove_file(&config.spool_path);
 
@@ -112,10 +117,7 @@ async fn daily_distance_and_online_time_come_from_consecutive_fixes(pool: PgPool
 
 #[sqlx::test(migrator = "leasewatch_ingest::MIGRATOR")]
 async fn resent_positions_and_events_are_stored_once_with_the_latest_state(pool: PgPool) {
-    let row = NewDevice { imei: "864717003283582".into(), protocol: "gt06".into(), model: None, sim: None, kind: None };
-    import(&pool, &[row]).await.unwrap();
-    let device: i64 = sqlx::query_scalar("SELECT id FROM devices").fetch_one(&pool).await.unwrap();
-    let dir = std::env::temp_dir().join(format!("leasewatch-writer-resend-{}", std::process::id()));
+    let (device, dir) = registered_device(&pool, "864717003283582", "resend").await;
     let config = WriterConfig { spool_path: dir.join("spool"), flush_ms: 5, ..WriterConfig::default() };
     let (writer, task) = Writer::start(pool.clone(), config);
     // A batch with a duplicate inside it, then one that resends the first three fixes with two new.
@@ -153,10 +155,7 @@ async fn resent_positions_and_events_are_stored_once_with_the_latest_state(pool:
 
 #[sqlx::test(migrator = "leasewatch_ingest::MIGRATOR")]
 async fn rows_the_database_refuses_cost_only_their_own_acknowledgement(pool: PgPool) {
-    let row = NewDevice { imei: "864717003283583".into(), protocol: "gt06".into(), model: None, sim: None, kind: None };
-    import(&pool, &[row]).await.unwrap();
-    let device: i64 = sqlx::query_scalar("SELECT id FROM devices").fetch_one(&pool).await.unwrap();
-    let dir = std::env::temp_dir().join(format!("leasewatch-writer-refused-{}", std::process::id()));
+    let (device, dir) = registered_device(&pool, "864717003283583", "refused").await;
     let config = WriterConfig { spool_path: dir.join("spool"), flush_ms: 200, ..WriterConfig::default() };
     let (writer, task) = Writer::start(pool.clone(), config.clone());
     // In one batch: a registered device, and one deleted since (its latest state breaks a foreign key).
