@@ -56,6 +56,9 @@ pub enum Closed {
 /// Buffer capacity of an idle connection; it grows only while a frame is being received.
 const READ_BUFFER: usize = 256;
 
+/// The most a connection uploading its backlog reads at once.
+const MAX_READ: usize = 8 * 1024;
+
 /// Serves one device connection until it closes, fails, idles out, or shutdown is signalled.
 pub async fn serve<P: Protocol, S: AsyncRead + AsyncWrite + Unpin>(
     mut socket: S,
@@ -70,6 +73,10 @@ pub async fn serve<P: Protocol, S: AsyncRead + AsyncWrite + Unpin>(
     });
     let mut codec = FrameCodec::<P>::new(limits.max_frame_len);
     let mut buf = BytesMut::with_capacity(READ_BUFFER);
+    // How much the next read asks for: it doubles while reads fill it (a backlog upload, whose
+    // burst then arrives in one read and is acknowledged in one write) and falls back when the
+    // device sends little again, so idle connections stay small.
+    let mut read_size = READ_BUFFER;
     let mut messages: Vec<Message> = Vec::with_capacity(4);
     let mut reply = Vec::with_capacity(64);
     let mut errors = 0_u32;
@@ -158,9 +165,13 @@ pub async fn serve<P: Protocol, S: AsyncRead + AsyncWrite + Unpin>(
         if let Some(closed) = ended {
             break 'session closed;
         }
-        if buf.capacity() - buf.len() < 64 {
-            buf.reserve(READ_BUFFER);
+        if buf.is_empty() && buf.capacity() > 2 * read_size {
+            buf = BytesMut::with_capacity(read_size);
         }
+        if buf.capacity() - buf.len() < read_size / 2 {
+            buf.reserve(read_size);
+        }
+        let room = buf.capacity() - buf.len();
         let read = tokio::select! {
             read = tokio::time::timeout(idle, socket.read_buf(&mut buf)) => read,
             Some(outbound) = next_command(&mut commands) => {
@@ -175,7 +186,7 @@ pub async fn serve<P: Protocol, S: AsyncRead + AsyncWrite + Unpin>(
             Err(_) => break 'session Closed::Idle,
             Ok(Err(e)) => break 'session Closed::Io(e.to_string()),
             Ok(Ok(0)) => break 'session Closed::ByPeer,
-            Ok(Ok(_)) => {}
+            Ok(Ok(n)) => read_size = next_read_size(read_size, n, room),
         }
     };
     if let (Some(key), Some(registration)) = (online, &commands) {
@@ -195,6 +206,18 @@ pub async fn serve<P: Protocol, S: AsyncRead + AsyncWrite + Unpin>(
         }
     }
     closed
+}
+
+/// The size of the next read after one that got `n` bytes into `room`: double when it filled
+/// the room, half when it got under a quarter of it, within [`READ_BUFFER`, `MAX_READ`].
+fn next_read_size(size: usize, n: usize, room: usize) -> usize {
+    if n >= room {
+        (size * 2).min(MAX_READ)
+    } else if n < size / 4 {
+        (size / 2).max(READ_BUFFER)
+    } else {
+        size
+    }
 }
 
 /// The next command for the device; never ready before the device is known.
@@ -279,4 +302,24 @@ pub async fn add_rows(
 
 fn hex(bytes: &[u8]) -> String {
     leasewatch_protocols::message::HexDisplay(bytes).to_string()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn reads_grow_while_a_backlog_fills_them_and_shrink_back_when_the_device_goes_quiet() {
+        let mut size = READ_BUFFER;
+        for _ in 0..10 {
+            size = next_read_size(size, size, size);
+        }
+        assert_eq!(size, MAX_READ);
+        // A read that got part of its room keeps the size: the burst fitted.
+        assert_eq!(next_read_size(size, size / 2, size), size);
+        for _ in 0..10 {
+            size = next_read_size(size, 20, size);
+        }
+        assert_eq!(size, READ_BUFFER);
+    }
 }

@@ -124,7 +124,7 @@ pub async fn run(config: LoadConfig) -> anyhow::Result<Summary> {
     let histogram = Arc::new(Mutex::new(Histogram::<u64>::new_with_bounds(1, 120_000_000, 3)?));
     let (ledger_tx, ledger_task) = match &config.ledger {
         Some(path) => {
-            let (tx, rx) = mpsc::channel::<(DeviceId, i64)>(100_000);
+            let (tx, rx) = mpsc::channel::<Vec<(DeviceId, i64)>>(10_000);
             (Some(tx), Some(tokio::spawn(write_ledger(path.clone(), rx))))
         }
         None => (None, None),
@@ -248,11 +248,13 @@ fn progress_bar(duration: Duration) -> indicatif::ProgressBar {
     bar
 }
 
-async fn write_ledger(path: PathBuf, mut rx: mpsc::Receiver<(DeviceId, i64)>) -> anyhow::Result<()> {
+async fn write_ledger(path: PathBuf, mut rx: mpsc::Receiver<Vec<(DeviceId, i64)>>) -> anyhow::Result<()> {
     use std::io::Write;
     let mut out = std::io::BufWriter::new(std::fs::File::create(&path)?);
-    while let Some((id, fix)) = rx.recv().await {
-        writeln!(out, "{id},{fix}")?;
+    while let Some(acked) = rx.recv().await {
+        for (id, fix) in acked {
+            writeln!(out, "{id},{fix}")?;
+        }
     }
     out.flush()?;
     Ok(())
@@ -309,6 +311,8 @@ impl Device {
                 let _ = conn.buf.split_to(need);
                 return Ok(());
             }
+            // Room for a whole burst's acknowledgements in one read.
+            conn.buf.reserve(1024);
             let n = tokio::time::timeout(Duration::from_secs(60), conn.rd.read_buf(&mut conn.buf)).await??;
             if n == 0 {
                 anyhow::bail!("closed by the server");
@@ -326,7 +330,7 @@ impl Device {
         deadline: Instant,
         counters: &Counters,
         histogram: &Mutex<Histogram<u64>>,
-        ledger: Option<&mpsc::Sender<(DeviceId, i64)>>,
+        ledger: Option<&mpsc::Sender<Vec<(DeviceId, i64)>>>,
         malformed_every: u64,
         burst: usize,
     ) -> anyhow::Result<()> {
@@ -357,18 +361,28 @@ impl Device {
             }
             conn.wr.write_all(&out).await?;
             counters.sent.fetch_add(state.unacked.len() as u64, Ordering::Relaxed);
-            for _ in 0..state.unacked.len() {
-                self.read_ack(&mut conn, false).await?;
-                let micros = sent_at.elapsed().as_micros() as u64;
-                counters.acked.fetch_add(1, Ordering::Relaxed);
-                if let Ok(mut h) = histogram.lock() {
-                    let _ = h.record(micros.max(1));
+            // The burst's acknowledgements are counted together (one lock, one ledger message), also
+            // those that came before a failure.
+            let mut latencies = Vec::with_capacity(state.unacked.len());
+            let mut read = Ok(());
+            while latencies.len() < state.unacked.len() {
+                read = self.read_ack(&mut conn, false).await;
+                if read.is_err() {
+                    break;
                 }
-                let (_, fix, _) = state.unacked.remove(0);
-                if let Some(ledger) = ledger {
-                    let _ = ledger.send((self.id, fix)).await;
+                latencies.push(sent_at.elapsed().as_micros() as u64);
+            }
+            counters.acked.fetch_add(latencies.len() as u64, Ordering::Relaxed);
+            if let Ok(mut h) = histogram.lock() {
+                for micros in &latencies {
+                    let _ = h.record((*micros).max(1));
                 }
             }
+            let acked = state.unacked.drain(..latencies.len()).map(|(_, fix, _)| (self.id, fix)).collect();
+            if let Some(ledger) = ledger {
+                let _ = ledger.send(acked).await;
+            }
+            read?;
         }
     }
 }
