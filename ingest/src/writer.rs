@@ -426,7 +426,7 @@ fn complete(
 async fn replay(pool: &PgPool, spool: &mut Spool, path: &Path) -> Result<(), ()> {
     let batches = spool.read_all().map_err(|e| tracing::error!(error = %e, "cannot read the spool"))?;
     for batch in &batches {
-        match apply_spooled(pool, batch).await {
+        match apply_staged(pool, &batch.positions, &batch.events, &batch.quarantine).await {
             Ok(()) => {}
             Err(e) if refused_for_content(&e) => {
                 let aside = path.with_extension("refused");
@@ -592,21 +592,24 @@ fn event_kind(kind: MessageKind) -> &'static str {
 
 /// Writes a batch in one transaction: positions and events (each unique within the batch) by
 /// direct COPY, the latest state per device, quarantined frames. No temporary table is touched
-/// unless some rows were stored already (a device resending what was not acknowledged).
+/// unless some rows were stored already (a device resending what was not acknowledged): then the
+/// transaction is undone and the batch goes again through staging, which drops those rows.
 async fn apply(pool: &PgPool, buffers: &Buffers) -> Result<(), sqlx::Error> {
+    match apply_direct(pool, buffers).await {
+        Err(sqlx::Error::Database(e)) if e.is_unique_violation() => {
+            metrics::batch_deduplicated();
+            let [positions, events, quarantine] = buffers.parts();
+            apply_staged(pool, positions, events, quarantine).await
+        }
+        other => other,
+    }
+}
+
+/// The common case, in as few round trips as the protocol allows: no savepoint, no staging.
+async fn apply_direct(pool: &PgPool, buffers: &Buffers) -> Result<(), sqlx::Error> {
     let mut tx = pool.begin().await?;
-    let positions = buffers.positions.bytes();
-    copy_new(
-        &mut tx,
-        "positions",
-        "COPY positions_staging FROM STDIN (FORMAT binary)",
-        INSERT_STAGED_POSITIONS,
-        positions,
-    )
-    .await?;
-    let events = buffers.events.bytes();
-    copy_new(&mut tx, "device_events", "COPY events_staging FROM STDIN (FORMAT binary)", INSERT_STAGED_EVENTS, events)
-        .await?;
+    copy_in(&mut tx, "COPY positions FROM STDIN (FORMAT binary)", buffers.positions.bytes()).await?;
+    copy_in(&mut tx, "COPY device_events FROM STDIN (FORMAT binary)", buffers.events.bytes()).await?;
     let state = &buffers.state;
     if !state.device.is_empty() {
         sqlx::query(UPSERT_STATE)
@@ -629,39 +632,13 @@ async fn apply(pool: &PgPool, buffers: &Buffers) -> Result<(), sqlx::Error> {
     tx.commit().await
 }
 
-/// COPYs `payload` straight into `table`. When some of its rows are there already, the COPY is
-/// undone and the rows go through staging, whence `merge` moves only the new ones.
-async fn copy_new(
-    conn: &mut PgConnection,
-    table: &str,
-    staged_copy: &str,
-    merge: &str,
-    payload: &[u8],
-) -> Result<(), sqlx::Error> {
-    if payload.len() <= EMPTY_PAYLOAD_LEN {
-        return Ok(());
-    }
-    sqlx::query("SAVEPOINT direct").execute(&mut *conn).await?;
-    match copy_in(conn, &format!("COPY {table} FROM STDIN (FORMAT binary)"), payload).await {
-        Err(sqlx::Error::Database(e)) if e.is_unique_violation() => {
-            sqlx::query("ROLLBACK TO SAVEPOINT direct").execute(&mut *conn).await?;
-            metrics::batch_deduplicated();
-            create_staging(conn).await?;
-            copy_in(conn, staged_copy, payload).await?;
-            sqlx::query(merge).execute(&mut *conn).await?;
-            Ok(())
-        }
-        other => other,
-    }
-}
-
-/// Writes a spooled batch in one transaction, all through staging.
-async fn apply_spooled(pool: &PgPool, batch: &SpooledBatch) -> Result<(), sqlx::Error> {
+/// Writes a batch's payloads in one transaction, all through staging (spooled batches, resends).
+async fn apply_staged(pool: &PgPool, positions: &[u8], events: &[u8], quarantine: &[u8]) -> Result<(), sqlx::Error> {
     let mut tx = pool.begin().await?;
     create_staging(&mut tx).await?;
-    copy_in(&mut tx, "COPY positions_staging FROM STDIN (FORMAT binary)", &batch.positions).await?;
-    copy_in(&mut tx, "COPY events_staging FROM STDIN (FORMAT binary)", &batch.events).await?;
-    copy_quarantine(&mut tx, &batch.quarantine).await?;
+    copy_in(&mut tx, "COPY positions_staging FROM STDIN (FORMAT binary)", positions).await?;
+    copy_in(&mut tx, "COPY events_staging FROM STDIN (FORMAT binary)", events).await?;
+    copy_quarantine(&mut tx, quarantine).await?;
     merge_staging(&mut tx).await?;
     tx.commit().await
 }
