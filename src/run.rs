@@ -23,7 +23,14 @@ use crate::config::Config;
 
 /// Runs the daemon.
 pub async fn run(config: Config) -> anyhow::Result<()> {
+    // Durations as histograms with buckets, which Prometheus can aggregate and compare across
+    // instances (a summary's quantiles cannot be).
     let metrics = metrics_exporter_prometheus::PrometheusBuilder::new()
+        .set_buckets_for_metric(
+            metrics_exporter_prometheus::Matcher::Suffix("_seconds".to_owned()),
+            &[0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0],
+        )
+        .context("cannot set the metrics' buckets")?
         .install_recorder()
         .context("cannot install the metrics recorder")?;
     let pool = leasewatch_ingest::db::connect(&config.database_url, config.database_pool).await?;

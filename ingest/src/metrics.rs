@@ -10,6 +10,7 @@
 //! | `leasewatch_connections_refused_total` | counter | reason | connections refused by a limit |
 //! | `leasewatch_batch_rows` | histogram | | rows per writer batch |
 //! | `leasewatch_write_seconds` | histogram | | time to commit a batch |
+//! | `leasewatch_durable_seconds` | histogram | | from rows reaching the writer to their answer (what devices wait for) |
 //! | `leasewatch_writer_queue` | gauge | | requests waiting for the writer |
 //! | `leasewatch_spool_bytes` | gauge | | bytes in the spool |
 //! | `leasewatch_spooled_batches_total` | counter | | batches written to the spool |
@@ -63,6 +64,11 @@ pub fn connection_refused(reason: &'static str) {
 pub fn batch_written(rows: usize, seconds: f64) {
     histogram!("leasewatch_batch_rows").record(rows as f64);
     histogram!("leasewatch_write_seconds").record(seconds);
+}
+
+/// The writer answered a request `seconds` after it arrived.
+pub fn request_answered(seconds: f64) {
+    histogram!("leasewatch_durable_seconds").record(seconds);
 }
 
 /// A batch held positions stored already (resends) and took the de-duplicating path.

@@ -25,7 +25,7 @@ use crate::config::WriterConfig;
 use crate::copy::{CopyBuffer, EMPTY_PAYLOAD_LEN};
 use crate::devices::DeviceKey;
 use crate::metrics;
-use crate::spool::{Spool, SpooledBatch};
+use crate::spool::Spool;
 
 /// A position row.
 #[derive(Debug, Clone, PartialEq)]
@@ -148,6 +148,7 @@ pub enum WriteError {
 struct Request {
     rows: Rows,
     done: oneshot::Sender<Result<(), WriteError>>,
+    sent: Instant,
 }
 
 /// The handle connections use to write rows.
@@ -191,7 +192,7 @@ impl Writer {
             return Ok(());
         }
         let (done, answer) = oneshot::channel();
-        self.tx.send(Request { rows, done }).await.map_err(|_| WriteError::Stopped)?;
+        self.tx.send(Request { rows, done, sent: Instant::now() }).await.map_err(|_| WriteError::Stopped)?;
         answer.await.map_err(|_| WriteError::Stopped)?
     }
 
@@ -407,6 +408,7 @@ fn complete(
     let mut durable = Rows::default();
     for (request, result) in requests.into_iter().zip(results) {
         let ok = result.is_ok();
+        metrics::request_answered(request.sent.elapsed().as_secs_f64());
         let _ = request.done.send(result);
         if ok && committed.receiver_count() > 0 {
             let Rows { positions, events, quarantine: _ } = request.rows;
