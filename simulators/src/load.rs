@@ -1,6 +1,7 @@
 //! The load generator: N simulated devices over real TCP, a fixed offered rate of positions
 //! spread over them, and what came back: acknowledgements, their latency (HDR histogram), and
-//! a ledger of every acknowledged position for loss checks.
+//! a ledger of every acknowledged position for loss checks. H02 devices get no acknowledgement:
+//! they send at the rate, and their ledger holds what was sent.
 
 use std::net::{IpAddr, Ipv4Addr, SocketAddr};
 use std::path::PathBuf;
@@ -13,7 +14,7 @@ use chrono::{DateTime, Utc};
 use hdrhistogram::Histogram;
 use leasewatch_protocols::jt808::Terminal;
 use leasewatch_protocols::{
-    AttrKey, AttrValue, DeviceId, Jt808, Message, MessageKind, Protocol, ProtocolKind, Scan, Status, gt06, jt808,
+    AttrKey, AttrValue, DeviceId, Jt808, Message, MessageKind, Protocol, ProtocolKind, Scan, Status, gt06, h02, jt808,
     teltonika,
 };
 use serde::Serialize;
@@ -28,7 +29,7 @@ use crate::track::Track;
 /// What to run.
 #[derive(Debug, Clone)]
 pub struct LoadConfig {
-    /// gt06, jt808 or teltonika (protocols that acknowledge).
+    /// gt06, jt808, teltonika or h02 (which sends without acknowledgements).
     pub protocol: ProtocolKind,
     /// The daemon's listener.
     pub target: SocketAddr,
@@ -38,7 +39,7 @@ pub struct LoadConfig {
     pub rate: f64,
     /// How long to send.
     pub duration: Duration,
-    /// Where to write `imei,fix_time_unix` for every acknowledged position.
+    /// Where to write `imei,fix_time_unix` for every acknowledged position (every sent one for h02).
     pub ledger: Option<PathBuf>,
     /// Index of the first simulated device (to run several generators side by side).
     pub first_device: usize,
@@ -61,6 +62,8 @@ pub struct Summary {
     pub connect_failures: u64,
     /// Positions sent.
     pub sent: u64,
+    /// Positions sent per second over the run.
+    pub sent_per_sec: f64,
     /// Positions acknowledged.
     pub acked: u64,
     /// Acknowledged positions per second over the run.
@@ -117,8 +120,8 @@ const CITIES: [(f64, f64); 6] = [
 
 /// Runs the load and returns its summary.
 pub async fn run(config: LoadConfig) -> anyhow::Result<Summary> {
-    if !matches!(config.protocol, ProtocolKind::Gt06 | ProtocolKind::Jt808 | ProtocolKind::Teltonika) {
-        anyhow::bail!("load needs a protocol that acknowledges positions: gt06, jt808 or teltonika");
+    if config.protocol == ProtocolKind::Mqtt {
+        anyhow::bail!("load speaks TCP: gt06, jt808, teltonika or h02 (MQTT devices: the `mqtt` command)");
     }
     let counters = Arc::new(Counters::default());
     let histogram = Arc::new(Mutex::new(Histogram::<u64>::new_with_bounds(1, 120_000_000, 3)?));
@@ -221,11 +224,13 @@ pub async fn run(config: LoadConfig) -> anyhow::Result<Summary> {
     let h = histogram.lock().map_err(|_| anyhow::anyhow!("histogram poisoned"))?;
     let ms = |q: f64| h.value_at_quantile(q) as f64 / 1000.0;
     let acked = counters.acked.load(Ordering::Relaxed);
+    let sent = counters.sent.load(Ordering::Relaxed);
     Ok(Summary {
         protocol: config.protocol.to_string(),
         connected: counters.connected.load(Ordering::Relaxed),
         connect_failures: counters.connect_failures.load(Ordering::Relaxed),
-        sent: counters.sent.load(Ordering::Relaxed),
+        sent,
+        sent_per_sec: sent as f64 / seconds,
         acked,
         acked_per_sec: acked as f64 / seconds,
         errors: counters.errors.load(Ordering::Relaxed),
@@ -361,6 +366,14 @@ impl Device {
             }
             conn.wr.write_all(&out).await?;
             counters.sent.fetch_add(state.unacked.len() as u64, Ordering::Relaxed);
+            if self.protocol == ProtocolKind::H02 {
+                // Nothing comes back: what was written is all the device will ever know.
+                let sent = state.unacked.drain(..).map(|(_, fix, _)| (self.id, fix)).collect();
+                if let Some(ledger) = ledger {
+                    let _ = ledger.send(sent).await;
+                }
+                continue;
+            }
             // The burst's acknowledgements are counted together (one lock, one ledger message), also
             // those that came before a failure.
             let mut latencies = Vec::with_capacity(state.unacked.len());
@@ -420,6 +433,11 @@ impl DriveState {
                 if let Some(t) = &self.terminal {
                     jt808::device::location(t, self.serial, &msg, &mut frame);
                 }
+            }
+            ProtocolKind::H02 => {
+                // Status bits are active-low alarms; bit 10 set is ignition on.
+                let status = if fix.speed_kmh > 0.0 { 0xFFFF_FFFF } else { 0xFFFF_FBFF };
+                h02::device::position(&device.id, &fix, status, &mut frame);
             }
             _ => {
                 msg.attributes.set("priority", AttrValue::Int(0));

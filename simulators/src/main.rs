@@ -96,7 +96,7 @@ enum Command {
     },
     /// Drive a fixed offered rate of positions from many devices over TCP; ends with a JSON summary.
     Load {
-        /// gt06, jt808 or teltonika.
+        /// gt06, jt808, teltonika or h02 (which sends without waiting: H02 has no acknowledgements).
         #[arg(long, short)]
         protocol: ProtocolKind,
         /// The daemon's listener.
@@ -111,7 +111,7 @@ enum Command {
         /// Seconds to run.
         #[arg(long, default_value_t = 60)]
         duration: u64,
-        /// Write `imei,fix_time_unix` for every acknowledged position here.
+        /// Write `imei,fix_time_unix` for every acknowledged position here (for h02: every position sent).
         #[arg(long)]
         ledger: Option<PathBuf>,
         /// Index of the first device (to split a fleet over several generators).
