@@ -24,6 +24,8 @@ use tokio::sync::{Semaphore, watch};
 async fn start<P: Protocol + 'static>(pool: &PgPool, tag: &str) -> (SocketAddr, watch::Sender<bool>) {
     let mut config = IngestConfig::default();
     config.writer.spool_path = std::env::temp_dir().join(format!("leasewatch-load-{}-{tag}", std::process::id()));
+    // A spool left by an earlier process with the same id would be replayed into this database.
+    let _ = std::fs::remove_file(&config.writer.spool_path);
     let (writer, _task) = Writer::start(pool.clone(), config.writer.clone());
     let shared =
         Arc::new(Shared { config, registry: Registry::new(pool.clone()), writer, sessions: Default::default() });
@@ -97,6 +99,7 @@ async fn every_acknowledged_gt06_position_is_stored_once_through_garbage_and_rec
     assert!(summary.acked > 0 && summary.acked <= summary.sent, "{summary:?}");
     assert_eq!(std::fs::read_to_string(&ledger).unwrap().lines().count() as u64, summary.acked);
     assert_eq!(not_stored_once(&pool, &ledger).await, 0);
+    let _ = std::fs::remove_file(&ledger);
 }
 
 #[sqlx::test(migrator = "leasewatch_ingest::MIGRATOR")]
@@ -110,7 +113,7 @@ async fn h02_devices_send_without_acknowledgements_and_every_sent_position_is_st
     assert_eq!(std::fs::read_to_string(&ledger).unwrap().lines().count() as u64, summary.sent);
     // Nothing tells an H02 device its rows are durable: wait for the writer to catch up.
     let mut stored = 0_i64;
-    for _ in 0..100 {
+    for _ in 0..400 {
         stored = sqlx::query_scalar("SELECT count(*) FROM positions").fetch_one(&pool).await.unwrap();
         if stored as u64 == summary.sent {
             break;
@@ -119,4 +122,5 @@ async fn h02_devices_send_without_acknowledgements_and_every_sent_position_is_st
     }
     assert_eq!(stored as u64, summary.sent);
     assert_eq!(not_stored_once(&pool, &ledger).await, 0);
+    let _ = std::fs::remove_file(&ledger);
 }

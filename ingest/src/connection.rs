@@ -13,6 +13,7 @@ use chrono::Utc;
 use leasewatch_protocols::{Chunk, DeviceId, FrameCodec, Message, Outgoing, Protocol, Session, SessionConfig};
 use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt};
 use tokio::sync::watch;
+use tokio::time::Instant;
 use tokio_util::codec::Decoder;
 
 use crate::config::{IngestConfig, UnknownDevices};
@@ -59,6 +60,9 @@ const READ_BUFFER: usize = 256;
 /// The most a connection uploading its backlog reads at once.
 const MAX_READ: usize = 8 * 1024;
 
+/// How long a connection with a grown buffer may wait for data before giving the memory back.
+const QUIET: Duration = Duration::from_secs(2);
+
 /// Serves one device connection until it closes, fails, idles out, or shutdown is signalled.
 pub async fn serve<P: Protocol, S: AsyncRead + AsyncWrite + Unpin>(
     mut socket: S,
@@ -74,8 +78,8 @@ pub async fn serve<P: Protocol, S: AsyncRead + AsyncWrite + Unpin>(
     let mut codec = FrameCodec::<P>::new(limits.max_frame_len);
     let mut buf = BytesMut::with_capacity(READ_BUFFER);
     // How much the next read asks for: it doubles while reads fill it (a backlog upload, whose
-    // burst then arrives in one read and is acknowledged in one write) and falls back when the
-    // device sends little again, so idle connections stay small.
+    // burst then arrives in one read and is acknowledged in one write), falls back when the device
+    // sends little again, and starts over when it has been quiet, so idle connections stay small.
     let mut read_size = READ_BUFFER;
     let mut messages: Vec<Message> = Vec::with_capacity(4);
     let mut reply = Vec::with_capacity(64);
@@ -83,6 +87,7 @@ pub async fn serve<P: Protocol, S: AsyncRead + AsyncWrite + Unpin>(
     let metrics = ConnectionMetrics::open(P::KIND);
     let peer_text = peer.to_string();
     let idle = Duration::from_secs(limits.idle_timeout_secs.max(1));
+    let mut idle_at = Instant::now() + idle;
     // The registered device this session speaks for, once its first rows are durable.
     let mut online: Option<DeviceKey> = None;
     // Commands for the device, once it is known.
@@ -169,11 +174,15 @@ pub async fn serve<P: Protocol, S: AsyncRead + AsyncWrite + Unpin>(
             buf = BytesMut::with_capacity(read_size);
         }
         if buf.capacity() - buf.len() < read_size / 2 {
-            buf.reserve(read_size);
+            // `read_size` in all, the unfinished frame included, so that the consumed front of the
+            // buffer is reused instead of the buffer doubling.
+            buf.reserve(read_size.saturating_sub(buf.len()).max(64));
         }
         let room = buf.capacity() - buf.len();
+        let shrink_at = (buf.is_empty() && buf.capacity() > 2 * READ_BUFFER).then(|| Instant::now() + QUIET);
+        let wake = shrink_at.map_or(idle_at, |at| at.min(idle_at));
         let read = tokio::select! {
-            read = tokio::time::timeout(idle, socket.read_buf(&mut buf)) => read,
+            read = tokio::time::timeout_at(wake, socket.read_buf(&mut buf)) => read,
             Some(outbound) = next_command(&mut commands) => {
                 if let Err(e) = send_command::<P, S>(&mut socket, &mut session, outbound).await {
                     break 'session Closed::Io(e);
@@ -183,10 +192,17 @@ pub async fn serve<P: Protocol, S: AsyncRead + AsyncWrite + Unpin>(
             _ = shutdown.changed() => break 'session Closed::Shutdown,
         };
         match read {
+            Err(_) if Instant::now() < idle_at => {
+                read_size = READ_BUFFER;
+                buf = BytesMut::with_capacity(READ_BUFFER);
+            }
             Err(_) => break 'session Closed::Idle,
             Ok(Err(e)) => break 'session Closed::Io(e.to_string()),
             Ok(Ok(0)) => break 'session Closed::ByPeer,
-            Ok(Ok(n)) => read_size = next_read_size(read_size, n, room),
+            Ok(Ok(n)) => {
+                idle_at = Instant::now() + idle;
+                read_size = next_read_size(read_size, n, room);
+            }
         }
     };
     if let (Some(key), Some(registration)) = (online, &commands) {

@@ -10,7 +10,7 @@
 //! | `leasewatch_connections_refused_total` | counter | reason | connections refused by a limit |
 //! | `leasewatch_batch_rows` | histogram | | rows per writer batch |
 //! | `leasewatch_write_seconds` | histogram | | time to commit a batch |
-//! | `leasewatch_durable_seconds` | histogram | | from rows reaching the writer to their answer (what devices wait for) |
+//! | `leasewatch_durable_seconds` | histogram | | from a connection handing rows to the writer (a wait on the full queue included) to its answer, whatever it is: what devices wait for |
 //! | `leasewatch_writer_queue` | gauge | | requests waiting for the writer |
 //! | `leasewatch_spool_bytes` | gauge | | bytes in the spool |
 //! | `leasewatch_spooled_batches_total` | counter | | batches written to the spool |

@@ -105,6 +105,37 @@ async fn positions_are_acknowledged_after_commit_and_resends_are_stored_once(poo
     assert!((lat - 31.2304).abs() < 1e-6 && speed == 42.0);
 }
 
+/// A backlog of 300 frames (12 KB) in one write, then silence long enough for the connection to
+/// give its grown buffer back, then more frames: each frame is acknowledged once and stored.
+#[sqlx::test(migrator = "leasewatch_ingest::MIGRATOR")]
+async fn a_backlog_upload_then_a_quiet_spell_loses_nothing(pool: PgPool) {
+    register(&pool, "864717003283581").await;
+    let (address, _stop) = start(&pool, UnknownDevices::Quarantine).await;
+    let mut device = TcpStream::connect(address).await.unwrap();
+    let mut frame = Vec::new();
+    gt06::device::login(&DeviceId::new(b"864717003283581").unwrap(), 1, &mut frame);
+    device.write_all(&frame).await.unwrap();
+    reply(&mut device).await;
+    let mut serial = 2_u16;
+    for (burst, pause) in [(300, Duration::from_millis(2500)), (40, Duration::ZERO)] {
+        let mut backlog = Vec::new();
+        for _ in 0..burst {
+            gt06::device::position(&fix(i64::from(serial)), serial, &mut backlog);
+            serial += 1;
+        }
+        device.write_all(&backlog).await.unwrap();
+        let mut acks = vec![0_u8; 10 * burst];
+        tokio::time::timeout(Duration::from_secs(10), device.read_exact(&mut acks)).await.unwrap().unwrap();
+        let first = serial - burst as u16;
+        for (i, ack) in acks.chunks(10).enumerate() {
+            assert_eq!(u16::from_be_bytes([ack[4], ack[5]]), first + i as u16, "acknowledged in order, once each");
+        }
+        tokio::time::sleep(pause).await;
+    }
+    let stored: i64 = sqlx::query_scalar("SELECT count(*) FROM positions").fetch_one(&pool).await.unwrap();
+    assert_eq!(stored, 340);
+}
+
 #[sqlx::test(migrator = "leasewatch_ingest::MIGRATOR")]
 async fn a_session_start_and_end_are_online_and_offline_events(pool: PgPool) {
     register(&pool, "864717003283581").await;

@@ -60,7 +60,7 @@ pub struct Summary {
     pub connected: u64,
     /// Devices that could not connect or log in.
     pub connect_failures: u64,
-    /// Positions sent.
+    /// Positions sent, resends after a reconnection included.
     pub sent: u64,
     /// Positions sent per second over the run.
     pub sent_per_sec: f64,
