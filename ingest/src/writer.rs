@@ -661,7 +661,7 @@ async fn copy_in(conn: &mut PgConnection, statement: &str, payload: &[u8]) -> Re
 }
 
 /// Creates this connection's staging tables (temporary, emptied at every commit).
-pub async fn create_staging(conn: &mut PgConnection) -> Result<(), sqlx::Error> {
+async fn create_staging(conn: &mut PgConnection) -> Result<(), sqlx::Error> {
     for statement in [
         "CREATE TEMP TABLE IF NOT EXISTS positions_staging (LIKE positions INCLUDING DEFAULTS) ON COMMIT DELETE ROWS",
         "CREATE TEMP TABLE IF NOT EXISTS events_staging (LIKE device_events INCLUDING DEFAULTS) ON COMMIT DELETE ROWS",
@@ -673,7 +673,7 @@ pub async fn create_staging(conn: &mut PgConnection) -> Result<(), sqlx::Error> 
 
 /// Moves staged rows into place: positions and events without duplicates (sorted, which also keeps
 /// index inserts local), and the latest state of each device.
-pub async fn merge_staging(conn: &mut PgConnection) -> Result<(), sqlx::Error> {
+async fn merge_staging(conn: &mut PgConnection) -> Result<(), sqlx::Error> {
     for statement in [INSERT_STAGED_POSITIONS, UPSERT_STAGED_STATE, INSERT_STAGED_EVENTS] {
         sqlx::query(statement).execute(&mut *conn).await?;
     }

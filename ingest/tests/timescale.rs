@@ -1,18 +1,19 @@
-//! The TimescaleDB storage path: migrations make hypertables with compression, and the writer's
-//! staging, de-duplication and latest-state statements work on them. Runs against the PGlite
-//! TimescaleDB server that `scripts/test.sh` starts (`LEASEWATCH_TIMESCALE_URL`).
-//!
-//! PGlite's wire server cannot take `COPY ... FROM STDIN` (it aborts), so here the staging tables
-//! are filled with INSERT; everything the writer does after its COPY is the same code.
+//! The TimescaleDB storage path: migrations make hypertables with compression, and the writer
+//! stores positions and events in them: by direct COPY, and through staging when a batch resends
+//! rows stored already. Runs against the PGlite TimescaleDB server that `scripts/test.sh` starts
+//! (`LEASEWATCH_TIMESCALE_URL`; `scripts/timescale/server.mjs` makes `COPY ... FROM STDIN` work there).
 
 #![allow(clippy::panic, clippy::unwrap_used, clippy::expect_used)] // tests fail loudly
 
 use chrono::{DateTime, Utc};
+use leasewatch_ingest::config::WriterConfig;
 use leasewatch_ingest::devices::{NewDevice, import};
+use leasewatch_ingest::writer::{Rows, Writer};
+use leasewatch_protocols::{Message, MessageKind, Position, ProtocolKind};
 use sqlx::postgres::PgPoolOptions;
 
 #[tokio::test]
-async fn migrations_and_the_writers_merge_work_on_timescaledb_hypertables() {
+async fn migrations_make_hypertables_and_the_writer_stores_into_them_once() {
     let url = std::env::var("LEASEWATCH_TIMESCALE_URL")
         .expect("LEASEWATCH_TIMESCALE_URL must name a TimescaleDB server: run scripts/test.sh, which starts one");
     // PGlite serves one connection at a time.
@@ -55,27 +56,52 @@ async fn migrations_and_the_writers_merge_work_on_timescaledb_hypertables() {
         .unwrap();
     let device: i64 =
         sqlx::query_scalar("SELECT id FROM devices WHERE imei = $1").bind(&imei).fetch_one(&pool).await.unwrap();
-    let mut conn = pool.acquire().await.unwrap();
-    // Written twice (a resend of the whole batch), across several daily chunks.
+    // The writer itself, on its own connection (PGlite serves one at a time): the same positions
+    // written twice across several daily chunks, the second time as a resend, plus an event.
+    pool.close().await;
+    let config = WriterConfig {
+        spool_path: std::env::temp_dir().join(format!("leasewatch-timescale-{}", std::process::id())),
+        concurrent_batches: 1,
+        ..WriterConfig::default()
+    };
+    let _ = std::fs::remove_file(&config.spool_path);
+    let (writer, task) = Writer::start(pool.clone(), config.clone());
+    let messages: Vec<Message> = (0..50_i64)
+        .map(|i| {
+            let mut m = Message::new(ProtocolKind::Gt06, MessageKind::Position);
+            m.position = Some(Position {
+                fix_time: DateTime::from_timestamp(1_767_225_600 + i * 3600, 0).unwrap(),
+                latitude: 30.0,
+                longitude: 120.0 + i as f64 * 0.01,
+                speed_kmh: 30.0,
+                course: 90.0,
+                altitude: None,
+                satellites: None,
+                valid: true,
+                cell: None,
+            });
+            m
+        })
+        .collect();
     for _ in 0..2 {
-        let mut tx = sqlx::Connection::begin(&mut *conn).await.unwrap();
-        leasewatch_ingest::writer::create_staging(&mut tx).await.unwrap();
-        for i in 0..50_i64 {
-            sqlx::query(
-                "INSERT INTO positions_staging (device_id, fix_time, server_time, latitude, longitude, speed_kmh, course, valid)
-                 VALUES ($1, $2, now(), 30, $3, 30, 90, true)",
-            )
-            .bind(device)
-            .bind(DateTime::<Utc>::from_timestamp(1_767_225_600 + i * 3600, 0).unwrap())
-            .bind(120.0 + i as f64 * 0.01)
-            .execute(&mut *tx)
-            .await
-            .unwrap();
-        }
-        leasewatch_ingest::writer::merge_staging(&mut tx).await.unwrap();
-        tx.commit().await.unwrap();
+        let mut rows = Rows::default();
+        rows.add_messages(device, Utc::now(), &messages);
+        writer.write(rows).await.expect("committed");
     }
-    drop(conn);
+    let mut rows = Rows::default();
+    rows.add_presence(device, Utc::now(), ProtocolKind::Gt06, true, "connected");
+    writer.write(rows).await.expect("committed");
+    drop(writer);
+    task.await.unwrap();
+    let spooled = std::fs::metadata(&config.spool_path).map_or(0, |m| m.len());
+    assert_eq!(spooled, 0, "committed, not spooled");
+    let pool = PgPoolOptions::new().max_connections(1).connect(&url).await.unwrap();
+    let online: i64 = sqlx::query_scalar("SELECT count(*) FROM device_events WHERE device_id = $1 AND kind = 'online'")
+        .bind(device)
+        .fetch_one(&pool)
+        .await
+        .unwrap();
+    assert_eq!(online, 1);
     let stored: i64 = sqlx::query_scalar("SELECT count(*) FROM positions WHERE device_id = $1")
         .bind(device)
         .fetch_one(&pool)
