@@ -11,13 +11,12 @@ use anyhow::Context;
 use chrono::Utc;
 use leasewatch_admin::api::quarantine::{PromoteFailure, Promoted, Promoter, Registration};
 use leasewatch_ingest::connection::Shared;
-use leasewatch_ingest::devices::Registry;
-use leasewatch_ingest::listener::{self, ListenerContext, PerIp};
+use leasewatch_ingest::listener::{self, ListenerContext};
 use leasewatch_ingest::quarantine;
 use leasewatch_ingest::writer::Writer;
 use leasewatch_protocols::{Gt06, H02, Jt808, ProtocolKind, Teltonika};
 use tokio::net::TcpListener;
-use tokio::sync::{Semaphore, watch};
+use tokio::sync::watch;
 
 use crate::config::Config;
 
@@ -35,25 +34,13 @@ pub async fn run(config: Config) -> anyhow::Result<()> {
         .context("cannot install the metrics recorder")?;
     let pool = leasewatch_ingest::db::connect(&config.database_url, config.database_pool).await?;
     leasewatch_ingest::db::migrate(&pool, config.ingest.partitions_ahead_days).await?;
-    let (writer, writer_task) = Writer::start(pool.clone(), config.ingest.writer.clone());
-    let shared = Arc::new(Shared {
-        config: config.ingest.clone(),
-        registry: Registry::new(pool.clone()),
-        writer,
-        sessions: Default::default(),
-    });
+    let (shared, writer_task) = Shared::start(config.ingest.clone(), &pool);
     let (stop, stopped) = watch::channel(false);
     let stopped_http = stopped.clone();
     let stopped_mqtt = stopped.clone();
     let stopped_monitor = stopped.clone();
     let stopped_webhooks = stopped.clone();
-    let ctx = ListenerContext {
-        shared: shared.clone(),
-        connections: Arc::new(Semaphore::new(config.ingest.limits.max_connections)),
-        per_ip: Arc::new(PerIp::default()),
-        shutdown: stopped,
-        drain: Duration::from_secs(config.shutdown_drain_secs),
-    };
+    let ctx = ListenerContext::new(shared.clone(), stopped, Duration::from_secs(config.shutdown_drain_secs));
     let mut listeners = tokio::task::JoinSet::new();
     for protocol in ProtocolKind::ALL {
         let Some(settings) = config.ingest.listeners.get(protocol).filter(|s| s.enabled) else { continue };

@@ -6,19 +6,17 @@
 
 use std::net::SocketAddr;
 use std::path::Path;
-use std::sync::Arc;
 use std::time::Duration;
 
 use leasewatch_ingest::config::IngestConfig;
 use leasewatch_ingest::connection::Shared;
-use leasewatch_ingest::devices::{Registry, import, parse_csv};
-use leasewatch_ingest::listener::{ListenerContext, PerIp, run};
-use leasewatch_ingest::writer::Writer;
+use leasewatch_ingest::devices::{import, parse_csv};
+use leasewatch_ingest::listener::{ListenerContext, run};
 use leasewatch_protocols::{Gt06, H02, Protocol, ProtocolKind};
 use leasewatch_simulators::{fleet, load};
 use sqlx::PgPool;
 use tokio::net::TcpListener;
-use tokio::sync::{Semaphore, watch};
+use tokio::sync::watch;
 
 /// A listener for protocol `P` and its writer, on a fresh database.
 async fn start<P: Protocol + 'static>(pool: &PgPool, tag: &str) -> (SocketAddr, watch::Sender<bool>) {
@@ -26,20 +24,11 @@ async fn start<P: Protocol + 'static>(pool: &PgPool, tag: &str) -> (SocketAddr, 
     config.writer.spool_path = std::env::temp_dir().join(format!("leasewatch-load-{}-{tag}", std::process::id()));
     // A spool left by an earlier process with the same id would be replayed into this database.
     let _ = std::fs::remove_file(&config.writer.spool_path);
-    let (writer, _task) = Writer::start(pool.clone(), config.writer.clone());
-    let shared =
-        Arc::new(Shared { config, registry: Registry::new(pool.clone()), writer, sessions: Default::default() });
+    let (shared, _task) = Shared::start(config, pool);
     let socket = TcpListener::bind("127.0.0.1:0").await.unwrap();
     let address = socket.local_addr().unwrap();
     let (stop, shutdown) = watch::channel(false);
-    let ctx = ListenerContext {
-        shared,
-        connections: Arc::new(Semaphore::new(1000)),
-        per_ip: Arc::new(PerIp::default()),
-        shutdown,
-        drain: Duration::from_secs(1),
-    };
-    tokio::spawn(run::<P>(socket, ctx));
+    tokio::spawn(run::<P>(socket, ListenerContext::new(shared, shutdown, Duration::from_secs(1))));
     (address, stop)
 }
 

@@ -14,9 +14,7 @@ use chrono::{DateTime, Utc};
 use leasewatch::monitor_link::{SessionDownlink, feed};
 use leasewatch_ingest::config::IngestConfig;
 use leasewatch_ingest::connection::Shared;
-use leasewatch_ingest::devices::Registry;
-use leasewatch_ingest::listener::{ListenerContext, PerIp, run};
-use leasewatch_ingest::writer::Writer;
+use leasewatch_ingest::listener::{ListenerContext, run};
 use leasewatch_monitor::engine::{self, MonitorConfig};
 use leasewatch_protocols::{DeviceId, Gt06, Position, Status, gt06};
 use leasewatch_simulators::scenario::{self, Scenario, Step};
@@ -25,7 +23,7 @@ use serde_json::Value;
 use sqlx::PgPool;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::{TcpListener, TcpStream};
-use tokio::sync::{Semaphore, mpsc, watch};
+use tokio::sync::{mpsc, watch};
 
 const SHENZHEN: (f64, f64) = (22.54, 114.06);
 
@@ -40,20 +38,11 @@ async fn start(pool: &PgPool) -> Daemon {
     config.writer.spool_path =
         std::env::temp_dir().join(format!("leasewatch-monitor-{}-{}", std::process::id(), seed()));
     config.writer.flush_ms = 5;
-    let (writer, _task) = Writer::start(pool.clone(), config.writer.clone());
-    let shared =
-        Arc::new(Shared { config, registry: Registry::new(pool.clone()), writer, sessions: Default::default() });
+    let (shared, _task) = Shared::start(config, pool);
     let socket = TcpListener::bind("127.0.0.1:0").await.unwrap();
     let address = socket.local_addr().unwrap();
     let (stop, shutdown) = watch::channel(false);
-    let ctx = ListenerContext {
-        shared: shared.clone(),
-        connections: Arc::new(Semaphore::new(5000)),
-        per_ip: Arc::new(PerIp::default()),
-        shutdown: shutdown.clone(),
-        drain: Duration::from_secs(1),
-    };
-    tokio::spawn(run::<Gt06>(socket, ctx));
+    tokio::spawn(run::<Gt06>(socket, ListenerContext::new(shared.clone(), shutdown.clone(), Duration::from_secs(1))));
     let (tx, rx) = mpsc::channel(4096);
     tokio::spawn(feed(shared.writer.subscribe(), tx));
     let monitor = MonitorConfig { enabled: true, tick_ms: 100, refresh_secs: 1, publish_alerts: false };

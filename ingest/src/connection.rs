@@ -35,6 +35,16 @@ pub struct Shared {
     pub sessions: Sessions,
 }
 
+impl Shared {
+    /// What connections share under `config`, with the writer started on `pool`; the handle is
+    /// the writer's task, which ends once every writer handle is dropped.
+    pub fn start(config: IngestConfig, pool: &sqlx::PgPool) -> (Arc<Self>, tokio::task::JoinHandle<()>) {
+        let (writer, task) = Writer::start(pool.clone(), config.writer.clone());
+        let shared = Self { config, registry: Registry::new(pool.clone()), writer, sessions: Sessions::default() };
+        (Arc::new(shared), task)
+    }
+}
+
 /// Why a connection ended.
 #[derive(Debug, PartialEq, Eq)]
 pub enum Closed {

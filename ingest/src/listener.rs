@@ -56,6 +56,14 @@ pub struct ListenerContext {
     pub drain: Duration,
 }
 
+impl ListenerContext {
+    /// The context for listeners serving `shared`, with its connection limits, until `shutdown`.
+    pub fn new(shared: Arc<Shared>, shutdown: watch::Receiver<bool>, drain: Duration) -> Self {
+        let connections = Arc::new(Semaphore::new(shared.config.limits.max_connections));
+        Self { shared, connections, per_ip: Arc::new(PerIp::default()), shutdown, drain }
+    }
+}
+
 /// Accepts device connections on `listener` until shutdown is signalled, then waits up to
 /// `drain` for open connections to finish the frame they are on.
 pub async fn run<P: Protocol + 'static>(listener: TcpListener, ctx: ListenerContext) {

@@ -8,8 +8,7 @@ use std::time::Duration;
 
 use leasewatch_ingest::config::IngestConfig;
 use leasewatch_ingest::connection::Shared;
-use leasewatch_ingest::devices::{NewDevice, Registry, import};
-use leasewatch_ingest::writer::Writer;
+use leasewatch_ingest::devices::{NewDevice, import};
 use leasewatch_protocols::{DeviceId, gt06};
 use rumqttc::{AsyncClient, Event, MqttOptions, Packet, QoS};
 use sqlx::PgPool;
@@ -24,9 +23,7 @@ async fn start_shared(pool: &PgPool, name: &str) -> (watch::Sender<bool>, Arc<Sh
     config.mqtt.publish_positions = true;
     config.mqtt.client_id = format!("leasewatch-test-{name}-{}", std::process::id());
     config.writer.spool_path = std::env::temp_dir().join(format!("leasewatch-mqtt-{name}-{}", std::process::id()));
-    let (writer, _task) = Writer::start(pool.clone(), config.writer.clone());
-    let shared =
-        Arc::new(Shared { config, registry: Registry::new(pool.clone()), writer, sessions: Default::default() });
+    let (shared, _task) = Shared::start(config, pool);
     let (stop, shutdown) = watch::channel(false);
     tokio::spawn(leasewatch_ingest::mqtt::run(shared.clone(), shutdown));
     // Let the subscription reach the broker before publishing.

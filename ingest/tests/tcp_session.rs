@@ -3,39 +3,28 @@
 
 #![allow(clippy::panic, clippy::unwrap_used, clippy::expect_used)] // tests fail loudly
 
-use std::sync::Arc;
 use std::time::Duration;
 
 use leasewatch_ingest::config::{IngestConfig, UnknownDevices};
 use leasewatch_ingest::connection::Shared;
-use leasewatch_ingest::devices::{NewDevice, Registry, import};
-use leasewatch_ingest::listener::{ListenerContext, PerIp, run};
-use leasewatch_ingest::writer::Writer;
+use leasewatch_ingest::devices::{NewDevice, import};
+use leasewatch_ingest::listener::{ListenerContext, run};
 use leasewatch_protocols::{DeviceId, Gt06, Position, gt06};
 use sqlx::PgPool;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::{TcpListener, TcpStream};
-use tokio::sync::{Semaphore, watch};
+use tokio::sync::watch;
 
 /// Starts a GT06 listener on a free port; returns its address and the shutdown switch.
 async fn start(pool: &PgPool, unknown: UnknownDevices) -> (std::net::SocketAddr, watch::Sender<bool>) {
     let mut config = IngestConfig { unknown_devices: unknown, ..IngestConfig::default() };
     config.writer.spool_path =
         std::env::temp_dir().join(format!("leasewatch-tcp-{}-{}", std::process::id(), address_seed()));
-    let (writer, _task) = Writer::start(pool.clone(), config.writer.clone());
-    let shared =
-        Arc::new(Shared { config, registry: Registry::new(pool.clone()), writer, sessions: Default::default() });
+    let (shared, _task) = Shared::start(config, pool);
     let socket = TcpListener::bind("127.0.0.1:0").await.unwrap();
     let address = socket.local_addr().unwrap();
     let (stop, shutdown) = watch::channel(false);
-    let ctx = ListenerContext {
-        shared,
-        connections: Arc::new(Semaphore::new(100)),
-        per_ip: Arc::new(PerIp::default()),
-        shutdown,
-        drain: Duration::from_secs(1),
-    };
-    tokio::spawn(run::<Gt06>(socket, ctx));
+    tokio::spawn(run::<Gt06>(socket, ListenerContext::new(shared, shutdown, Duration::from_secs(1))));
     (address, stop)
 }
 
@@ -63,6 +52,16 @@ fn fix(second: i64) -> Position {
         valid: true,
         cell: None,
     }
+}
+
+/// A connection from device `imei` that has logged in (its login acknowledged).
+async fn logged_in(address: std::net::SocketAddr, imei: &[u8]) -> TcpStream {
+    let mut device = TcpStream::connect(address).await.unwrap();
+    let mut frame = Vec::new();
+    gt06::device::login(&DeviceId::new(imei).unwrap(), 1, &mut frame);
+    device.write_all(&frame).await.unwrap();
+    reply(&mut device).await;
+    device
 }
 
 async fn reply(stream: &mut TcpStream) -> Vec<u8> {
@@ -111,11 +110,7 @@ async fn positions_are_acknowledged_after_commit_and_resends_are_stored_once(poo
 async fn a_backlog_upload_then_a_quiet_spell_loses_nothing(pool: PgPool) {
     register(&pool, "864717003283581").await;
     let (address, _stop) = start(&pool, UnknownDevices::Quarantine).await;
-    let mut device = TcpStream::connect(address).await.unwrap();
-    let mut frame = Vec::new();
-    gt06::device::login(&DeviceId::new(b"864717003283581").unwrap(), 1, &mut frame);
-    device.write_all(&frame).await.unwrap();
-    reply(&mut device).await;
+    let mut device = logged_in(address, b"864717003283581").await;
     let mut serial = 2_u16;
     for (burst, pause) in [(300, Duration::from_millis(2500)), (40, Duration::ZERO)] {
         let mut backlog = Vec::new();
@@ -140,11 +135,7 @@ async fn a_backlog_upload_then_a_quiet_spell_loses_nothing(pool: PgPool) {
 async fn a_session_start_and_end_are_online_and_offline_events(pool: PgPool) {
     register(&pool, "864717003283581").await;
     let (address, _stop) = start(&pool, UnknownDevices::Quarantine).await;
-    let mut device = TcpStream::connect(address).await.unwrap();
-    let mut frame = Vec::new();
-    gt06::device::login(&DeviceId::new(b"864717003283581").unwrap(), 1, &mut frame);
-    device.write_all(&frame).await.unwrap();
-    reply(&mut device).await;
+    let device = logged_in(address, b"864717003283581").await;
     drop(device);
     let mut kinds = Vec::new();
     for _ in 0..50 {
