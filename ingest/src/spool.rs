@@ -174,15 +174,17 @@ pub fn parse(mut data: &[u8]) -> Vec<SpooledBatch> {
 mod tests {
     use super::*;
 
-    fn temp(name: &str) -> PathBuf {
-        std::env::temp_dir().join(format!("leasewatch-spool-{name}-{}", std::process::id()))
+    /// A new, empty spool of `max_bytes` named for the test `name`, and its path.
+    fn fresh(name: &str, max_bytes: u64) -> (PathBuf, Spool) {
+        let path = std::env::temp_dir().join(format!("leasewatch-spool-{name}-{}", std::process::id()));
+        let _ = std::fs::remove_file(&path);
+        let spool = Spool::open(&path, max_bytes).unwrap_or_else(|e| panic!("{e}"));
+        (path, spool)
     }
 
     #[test]
     fn batches_come_back_in_order_and_clearing_empties_the_file() {
-        let path = temp("order");
-        let _ = std::fs::remove_file(&path);
-        let mut spool = Spool::open(&path, 1 << 20).unwrap_or_else(|e| panic!("{e}"));
+        let (path, mut spool) = fresh("order", 1 << 20);
         spool.append([b"p1", b"", b"q1"]).unwrap_or_else(|e| panic!("{e}"));
         spool.append([b"p2", b"e2", b""]).unwrap_or_else(|e| panic!("{e}"));
         let batches = spool.read_all().unwrap_or_default();
@@ -195,9 +197,7 @@ mod tests {
 
     #[test]
     fn a_torn_last_record_is_ignored_and_earlier_ones_survive() {
-        let path = temp("torn");
-        let _ = std::fs::remove_file(&path);
-        let mut spool = Spool::open(&path, 1 << 20).unwrap_or_else(|e| panic!("{e}"));
+        let (path, mut spool) = fresh("torn", 1 << 20);
         spool.append([b"first", b"", b""]).unwrap_or_else(|e| panic!("{e}"));
         spool.append([b"second", b"", b""]).unwrap_or_else(|e| panic!("{e}"));
         let mut data = std::fs::read(&path).unwrap_or_default();
@@ -211,9 +211,7 @@ mod tests {
 
     #[test]
     fn a_torn_record_left_by_a_crash_is_cut_off_so_later_batches_replay() {
-        let path = temp("reopen");
-        let _ = std::fs::remove_file(&path);
-        let mut spool = Spool::open(&path, 1 << 20).unwrap_or_else(|e| panic!("{e}"));
+        let (path, mut spool) = fresh("reopen", 1 << 20);
         spool.append([b"first", b"", b""]).unwrap_or_else(|e| panic!("{e}"));
         drop(spool);
         // A crash mid-append: half a record at the end of the file.
@@ -230,9 +228,7 @@ mod tests {
 
     #[test]
     fn a_full_spool_refuses_instead_of_growing() {
-        let path = temp("full");
-        let _ = std::fs::remove_file(&path);
-        let mut spool = Spool::open(&path, 40).unwrap_or_else(|e| panic!("{e}"));
+        let (path, mut spool) = fresh("full", 40);
         assert!(spool.append([b"0123456789", b"", b""]).is_ok());
         assert!(matches!(spool.append([b"0123456789", b"", b""]), Err(SpoolError::Full { .. })));
         let _ = std::fs::remove_file(&path);
