@@ -6,7 +6,7 @@ use std::path::{Path, PathBuf};
 use anyhow::{Context, bail};
 use chrono::NaiveDate;
 use clap::Subcommand;
-use leasewatch_admin::books::{contracts, delinquency, receipts};
+use leasewatch_backoffice::books::{contracts, delinquency, receipts};
 use sqlx::PgPool;
 
 use crate::config::Config;

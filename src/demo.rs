@@ -123,7 +123,7 @@ fn vin(n: usize) -> String {
     "0123456789X"
         .chars()
         .map(|c| format!("{head}{c}{tail}"))
-        .find(|v| leasewatch_admin::identity::vin_ok(v))
+        .find(|v| leasewatch_backoffice::kit::identity::vin_ok(v))
         .unwrap_or_default()
 }
 
@@ -153,12 +153,12 @@ async fn seed_books(pool: &PgPool, config: &Config) -> anyhow::Result<bool> {
     )
     .execute(pool)
     .await?;
-    let admin = leasewatch_admin::bootstrap::NewAdmin {
+    let admin = leasewatch_backoffice::system::bootstrap::NewAdmin {
         username: USER.into(),
         display_name: "风控经理".into(),
         password: PASSWORD.into(),
     };
-    leasewatch_admin::bootstrap::create_admin(pool, password_hash, admin)
+    leasewatch_backoffice::system::bootstrap::create_admin(pool, password_hash, admin)
         .await
         .map_err(|e| anyhow::anyhow!("cannot create the demo administrator: {e}"))?;
 
@@ -182,10 +182,10 @@ async fn seed_books(pool: &PgPool, config: &Config) -> anyhow::Result<bool> {
             n
         ));
     }
-    let rows = leasewatch_admin::books::contracts::parse_csv(csv.as_bytes())
+    let rows = leasewatch_backoffice::books::contracts::parse_csv(csv.as_bytes())
         .map_err(|e| anyhow::anyhow!("demo book: {:?}", e.first().map(|l| &l.message)))?;
     let mut tx = pool.begin().await?;
-    leasewatch_admin::books::contracts::import(&mut tx, &vault, &rows)
+    leasewatch_backoffice::books::contracts::import(&mut tx, &vault, &rows)
         .await
         .map_err(|e| anyhow::anyhow!("demo book: {e}"))?;
     tx.commit().await?;
@@ -210,7 +210,7 @@ async fn seed_books(pool: &PgPool, config: &Config) -> anyhow::Result<bool> {
     .bind(yesterday - chrono::Duration::days(120))
     .execute(pool)
     .await?;
-    leasewatch_admin::books::delinquency::run_through(pool, yesterday)
+    leasewatch_backoffice::books::delinquency::run_through(pool, yesterday)
         .await
         .map_err(|e| anyhow::anyhow!("daily job: {e}"))?;
     let overdue: i64 = sqlx::query_scalar("SELECT count(*) FROM contracts WHERE dpd > 0").fetch_one(pool).await?;
@@ -494,7 +494,7 @@ mod tests {
     #[test]
     fn demo_vins_carry_a_valid_check_digit() {
         for n in [0, 1, 299, 12_345] {
-            assert!(leasewatch_admin::identity::vin_ok(&vin(n)), "{}", vin(n));
+            assert!(leasewatch_backoffice::kit::identity::vin_ok(&vin(n)), "{}", vin(n));
         }
     }
 

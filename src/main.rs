@@ -181,13 +181,15 @@ fn daemon(command: Command, config_file: Option<PathBuf>) -> anyhow::Result<()> 
                 let pool = leasewatch_ingest::db::connect(&config.database_url, 2).await?;
                 leasewatch_ingest::db::migrate(&pool, config.ingest.partitions_ahead_days).await?;
                 let display_name = display_name.unwrap_or_else(|| username.clone());
-                let new = leasewatch_admin::bootstrap::NewAdmin { username, display_name, password };
-                match leasewatch_admin::bootstrap::create_admin(&pool, config.admin.password_hash, new).await {
+                let new = leasewatch_backoffice::system::bootstrap::NewAdmin { username, display_name, password };
+                match leasewatch_backoffice::system::bootstrap::create_admin(&pool, config.admin.password_hash, new)
+                    .await
+                {
                     Ok(id) => {
                         println!("{}", serde_json::json!({"created_user": id}));
                         Ok(())
                     }
-                    Err(leasewatch_admin::ApiError::Validation(errors)) => {
+                    Err(leasewatch_backoffice::Error::Validation(errors)) => {
                         for e in &errors {
                             eprintln!("{}: {}", e.field, e.message);
                         }

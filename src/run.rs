@@ -62,7 +62,7 @@ pub async fn run(config: Config) -> anyhow::Result<()> {
         config.ingest.mqtt.enabled.then(|| tokio::spawn(leasewatch_ingest::mqtt::run(shared.clone(), stopped_mqtt)));
     let mut alert_feed = leasewatch_admin::alert_feed::AlertFeed::default();
     let admin = if config.admin.enabled {
-        leasewatch_admin::bootstrap::prepare(&pool).await.context("cannot prepare the admin API")?;
+        leasewatch_backoffice::system::bootstrap::prepare(&pool).await.context("cannot prepare the admin API")?;
         let vault = config.admin.vault().context("cannot load the data key")?;
         let promoter = Arc::new(IngestPromoter { pool: pool.clone(), writer: shared.writer.clone() });
         let state = leasewatch_admin::AppState::new(pool.clone(), vault.clone(), config.admin.password_hash)
@@ -182,11 +182,15 @@ async fn maintain(pool: sqlx::PgPool, config: leasewatch_ingest::config::IngestC
         if let Err(e) = leasewatch_ingest::db::refresh_daily(&pool, today - chrono::Duration::days(1), today).await {
             tracing::warn!(error = %e, "could not refresh daily distance and online time");
         }
-        if let Err(e) = leasewatch_admin::bootstrap::housekeeping(&pool).await {
-            tracing::warn!(error = %e, "could not expire sessions and idempotency keys");
+        if let Err(e) = leasewatch_backoffice::system::bootstrap::housekeeping(&pool).await {
+            tracing::warn!(error = %e, "could not expire sessions");
+        }
+        // The HTTP surface's own upkeep: replayable answers to `Idempotency-Key` are kept a day.
+        if let Err(e) = leasewatch_admin::idempotency::expire(&pool).await {
+            tracing::warn!(error = %e, "could not expire idempotency keys");
         }
         let yesterday = crate::books::business_yesterday(utc_offset_hours);
-        match leasewatch_admin::books::delinquency::run_through(&pool, yesterday).await {
+        match leasewatch_backoffice::books::delinquency::run_through(&pool, yesterday).await {
             Ok(days) if !days.is_empty() => tracing::info!(days = days.len(), through = %yesterday, "daily job done"),
             Ok(_) => {}
             Err(e) => tracing::warn!(error = %e, "the daily job failed; it will catch up at the next run"),

@@ -5,8 +5,8 @@ use std::path::{Path, PathBuf};
 
 use serde::{Deserialize, Serialize};
 
-use crate::crypto::Vault;
-use crate::password::HashCost;
+use backoffice::system::crypto::Vault;
+use backoffice::system::password::HashCost;
 
 /// Settings of the admin API.
 #[derive(Debug, Clone, Deserialize, Serialize, PartialEq, Eq)]
@@ -46,7 +46,7 @@ pub enum KeyError {
     },
     /// The key is malformed.
     #[error("data key: {0}")]
-    Key(#[from] crate::crypto::CryptoError),
+    Key(#[from] backoffice::system::crypto::CryptoError),
 }
 
 impl AdminConfig {

@@ -4,17 +4,9 @@
 
 use axum::http::{HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
+pub use backoffice::error::{Checks, FieldError};
 use serde::Serialize;
 use utoipa::ToSchema;
-
-/// One invalid field of a request.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, ToSchema)]
-pub struct FieldError {
-    /// The field, as named in the request (`password`, `stages[1].position`).
-    pub field: String,
-    /// What is wrong with it, for people.
-    pub message: String,
-}
 
 /// An RFC 9457 problem document.
 #[derive(Debug, Serialize, ToSchema)]
@@ -136,31 +128,24 @@ impl ApiError {
 /// Named constraints become 4xx where they can be caused by a request; the rest is a 500.
 impl From<sqlx::Error> for ApiError {
     fn from(e: sqlx::Error) -> Self {
-        if let sqlx::Error::Database(db) = &e {
-            let constraint = db.constraint().unwrap_or("a constraint").to_owned();
-            match db.code().as_deref() {
-                Some("23505") => {
-                    return Self::Conflict {
-                        code: "duplicate",
-                        detail: format!("a record with this value exists ({constraint})"),
-                    };
-                }
-                Some("23503") => {
-                    return Self::Validation(vec![FieldError {
-                        field: constraint,
-                        message: "refers to a record that does not exist, or is still referred to".to_owned(),
-                    }]);
-                }
-                Some("23514") => {
-                    return Self::Validation(vec![FieldError {
-                        field: constraint,
-                        message: "value not allowed".to_owned(),
-                    }]);
-                }
-                _ => {}
-            }
+        backoffice::Error::from(e).into()
+    }
+}
+
+/// Each business failure answers with its status: missing → 404, refused → 403, conflicting → 409,
+/// invalid → 422.
+impl From<backoffice::Error> for ApiError {
+    fn from(e: backoffice::Error) -> Self {
+        use backoffice::Error as E;
+        match e {
+            E::BadRequest(detail) => Self::BadRequest(detail),
+            E::Forbidden { code, detail } => Self::Forbidden { code, detail },
+            E::NotFound(what) => Self::NotFound(what),
+            E::Conflict { code, detail } => Self::Conflict { code, detail },
+            E::Validation(errors) => Self::Validation(errors),
+            E::Unavailable(detail) => Self::Unavailable(detail),
+            E::Internal(detail) => Self::Internal(detail),
         }
-        Self::Internal(e.to_string())
     }
 }
 
@@ -193,31 +178,5 @@ impl IntoResponse for ApiError {
             response.headers_mut().insert(header::WWW_AUTHENTICATE, HeaderValue::from_static("Bearer"));
         }
         response
-    }
-}
-
-/// Collects field errors so that a request learns everything wrong with it at once.
-#[derive(Debug, Default)]
-pub struct Checks(Vec<FieldError>);
-
-impl Checks {
-    /// Records `message` against `field` unless `ok`.
-    pub fn check(&mut self, ok: bool, field: &str, message: impl Into<String>) -> &mut Self {
-        if !ok {
-            self.0.push(FieldError { field: field.to_owned(), message: message.into() });
-        }
-        self
-    }
-
-    /// A required text field: trimmed non-empty, at most `max` characters.
-    pub fn text(&mut self, field: &str, value: &str, max: usize) -> &mut Self {
-        let len = value.trim().chars().count();
-        self.check(len > 0, field, "must not be empty");
-        self.check(len <= max, field, format!("must be at most {max} characters"))
-    }
-
-    /// `Ok` when nothing failed, else the 422.
-    pub fn finish(&mut self) -> Result<(), ApiError> {
-        if self.0.is_empty() { Ok(()) } else { Err(ApiError::Validation(std::mem::take(&mut self.0))) }
     }
 }

@@ -6,7 +6,7 @@
 //! permission, applies `Idempotency-Key` where the operation documents that header, and hands
 //! handlers the [`Caller`].
 
-use std::collections::{HashMap, HashSet};
+use std::collections::HashMap;
 use std::sync::Arc;
 
 use axum::extract::{ConnectInfo, FromRequestParts, MatchedPath, Request, State};
@@ -17,7 +17,10 @@ use axum::response::{IntoResponse, Response};
 use chrono::{DateTime, Utc};
 use serde_json::Value;
 
-use crate::crypto::token_hash;
+use backoffice::Actor;
+pub use backoffice::RequestMeta;
+use backoffice::system::crypto::token_hash;
+
 use crate::error::ApiError;
 use crate::state::AppState;
 
@@ -70,7 +73,7 @@ impl RouteTable {
                 };
                 let requirement = requirement(operation).map_err(|p| error(&p))?;
                 if let Requirement::Permission(p) = &requirement {
-                    if !crate::permissions::exists(p) {
+                    if !backoffice::system::permissions::exists(p) {
                         return Err(error(&format!("permission `{p}` is not in the catalogue")));
                     }
                 }
@@ -109,20 +112,14 @@ fn requirement(operation: &Value) -> Result<Requirement, String> {
     }
 }
 
-/// Where a request came from, for the audit log.
-#[derive(Debug, Clone, Default)]
-pub struct RequestMeta {
-    /// The `x-request-id` the server gave the request.
-    pub request_id: Option<String>,
-    /// The peer's address.
-    pub client_addr: Option<String>,
-}
+/// The request's id and peer address.
+pub struct Meta(pub RequestMeta);
 
-impl<S: Send + Sync> FromRequestParts<S> for RequestMeta {
+impl<S: Send + Sync> FromRequestParts<S> for Meta {
     type Rejection = std::convert::Infallible;
 
     async fn from_request_parts(parts: &mut Parts, _: &S) -> Result<Self, Self::Rejection> {
-        Ok(meta(&parts.headers, &parts.extensions))
+        Ok(Self(meta(&parts.headers, &parts.extensions)))
     }
 }
 
@@ -135,36 +132,20 @@ fn meta(headers: &HeaderMap, extensions: &Extensions) -> RequestMeta {
     }
 }
 
-/// The signed-in user making the request.
+/// The signed-in user making the request: the back office's [`Actor`] and the login session.
 #[derive(Debug, Clone)]
 pub struct Caller {
-    /// Their id.
-    pub user_id: i64,
-    /// Their login name.
-    pub username: String,
+    /// Who they are, what they may do, where they see.
+    pub actor: Actor,
     /// Their login session.
     pub session_id: i64,
-    /// Their region.
-    pub region_id: i64,
-    /// Their region's path: they see records whose region path starts with it.
-    pub region_path: String,
-    /// What their roles allow.
-    pub permissions: HashSet<String>,
-    /// Their positions' codes.
-    pub positions: Vec<String>,
-    /// Where the request came from.
-    pub meta: RequestMeta,
 }
 
-impl Caller {
-    /// Whether they hold `permission`.
-    pub fn can(&self, permission: &str) -> bool {
-        self.permissions.contains(permission)
-    }
+impl std::ops::Deref for Caller {
+    type Target = Actor;
 
-    /// Whether their region is a root of the region tree (they see records without a region).
-    pub fn at_root(&self) -> bool {
-        self.region_path.matches('/').count() == 2
+    fn deref(&self) -> &Actor {
+        &self.actor
     }
 }
 
@@ -286,16 +267,16 @@ async fn authenticate(state: &AppState, token: Option<String>, meta: RequestMeta
             detail: "the access token has expired; refresh it or sign in again".into(),
         });
     }
-    Ok(Caller {
+    let actor = Actor {
         user_id: row.user_id,
         username: row.username,
-        session_id: row.session_id,
         region_id: row.region_id,
         region_path: row.region_path,
         permissions: row.permissions.into_iter().collect(),
         positions: row.positions,
         meta,
-    })
+    };
+    Ok(Caller { actor, session_id: row.session_id })
 }
 
 #[cfg(test)]
@@ -328,8 +309,10 @@ mod tests {
         use axum::body::Body;
         use tower::ServiceExt;
         let pool = sqlx::postgres::PgPoolOptions::new().connect_lazy("postgres://nobody@127.0.0.1:1/none").unwrap();
-        let vault = crate::crypto::Vault::from_base64(&crate::crypto::Vault::generate_key().unwrap()).unwrap();
-        let state = AppState::new(pool, vault, crate::password::HashCost::default());
+        let vault =
+            backoffice::system::crypto::Vault::from_base64(&backoffice::system::crypto::Vault::generate_key().unwrap())
+                .unwrap();
+        let state = AppState::new(pool, vault, backoffice::system::password::HashCost::default());
         let guard = Guard { state, routes: Arc::new(RouteTable::default()) };
         let app = axum::Router::new()
             .route("/api/v1/secret", axum::routing::get(|| async { "secret" }))

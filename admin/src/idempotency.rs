@@ -10,8 +10,8 @@ use axum::middleware::Next;
 use axum::response::Response;
 use sqlx::PgPool;
 
-use crate::crypto::digest;
 use crate::error::ApiError;
+use backoffice::system::crypto::digest;
 
 /// Bodies larger than this are not accepted by the API anyway.
 const MAX_BODY: usize = 2 * 1024 * 1024;

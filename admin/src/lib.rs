@@ -1,44 +1,28 @@
-//! leasewatch admin: the HTTP API of the back office, mounted by `leasewatch run`.
+//! leasewatch admin: the HTTP face of the back office, mounted by `leasewatch run`. Handlers are
+//! thin: extract → a `leasewatch-backoffice` service → response; the business lives there.
 //!
 //! # Layout
 //! - `api/`: one module per resource, each a `router()` of annotated handlers.
-//! - `guard.rs`: deny by default: authentication, the permission each route declares, region scope.
-//! - `error.rs`: the one error type, answered as `application/problem+json`.
+//! - `guard.rs`: deny by default: authentication, the permission each route declares, region scope;
+//!   hands handlers the [`guard::Caller`] (the back office's actor plus the session).
+//! - `error.rs`: the one HTTP error type, answered as `application/problem+json`.
 //! - `extract.rs`: body, query and path extractors whose failures are problem documents.
-//! - `page.rs`: pagination, sorting and the list query.
-//! - `amount.rs`: money in responses, always with its cents.
-//! - `audit.rs`: the append-only audit log.
 //! - `alert_feed.rs`: alert changes as they commit (`LISTEN`), fanned out to live streams.
 //! - `idempotency.rs`: `Idempotency-Key` on POSTs that create money movements or tasks.
-//! - `workflow/`: the workflow engine (definitions, instances, tasks, history).
-//! - `crypto.rs`, `password.rs`: sealed sensitive fields and masks, tokens, argon2id and the password policy.
-//! - `permissions.rs`, `settings.rs`: the catalogues of permissions and tunable settings.
 //! - `docs.rs`: the OpenAPI document and the `/docs` page.
-//! - `bootstrap.rs`: start-up synchronisation, the first administrator, housekeeping.
 //! - `config.rs`, `state.rs`: configuration and the shared application context.
 //!
 //! Conventions for every resource are in `admin/README.md`.
 
 pub mod alert_feed;
-pub mod amount;
 pub mod api;
-pub mod audit;
-pub mod books;
-pub mod bootstrap;
 pub mod config;
-pub mod crypto;
 pub mod docs;
 pub mod error;
 pub mod extract;
 pub mod guard;
 pub mod idempotency;
-pub mod identity;
-pub mod page;
-pub mod password;
-pub mod permissions;
-pub mod settings;
 pub mod state;
-pub mod workflow;
 
 use std::sync::Arc;
 use std::time::Instant;

@@ -1,15 +1,14 @@
 //! The one application context every handler receives.
 
-use std::collections::HashMap;
 use std::sync::Arc;
 
+use backoffice::system::crypto::Vault;
+use backoffice::system::password::HashCost;
+use backoffice::system::workflow::hooks::Hooks;
 use sqlx::PgPool;
 
 use crate::alert_feed::AlertFeed;
 use crate::api::quarantine::Promoter;
-use crate::crypto::Vault;
-use crate::password::HashCost;
-use crate::workflow::engine::FinishHook;
 
 /// Shared by every request.
 #[derive(Clone)]
@@ -20,8 +19,8 @@ pub struct AppState {
     pub vault: Vault,
     /// Argon2id cost of new password hashes.
     pub hash_cost: HashCost,
-    /// What business modules do when a workflow instance on their subject type finishes.
-    pub hooks: Arc<HashMap<String, Arc<dyn FinishHook>>>,
+    /// What the back-office areas do when a workflow instance on their subject type finishes.
+    pub hooks: Hooks,
     /// Promotes quarantined devices, where this process runs ingest.
     pub promoter: Option<Arc<dyn Promoter>>,
     /// Alert changes as they commit, for live streams.
@@ -31,18 +30,17 @@ pub struct AppState {
 }
 
 impl AppState {
-    /// A context with the workflow hooks of the books (write-off reversal, deposit offset) and of
-    /// device commands (engine cut).
+    /// A context with the maker-checker hooks of every back-office area.
     pub fn new(pool: PgPool, vault: Vault, hash_cost: HashCost) -> Self {
-        crate::api::commands::register(crate::books::approvals::register(Self {
+        Self {
             pool,
             vault,
             hash_cost,
-            hooks: Arc::default(),
+            hooks: backoffice::approval_hooks(),
             promoter: None,
             alert_feed: AlertFeed::default(),
             shutdown: None,
-        }))
+        }
     }
 
     /// Sets the shutdown signal that ends live streams.
@@ -54,12 +52,6 @@ impl AppState {
     /// Sets what promotes quarantined devices.
     pub fn with_promoter(mut self, promoter: Arc<dyn Promoter>) -> Self {
         self.promoter = Some(promoter);
-        self
-    }
-
-    /// Adds the hook run when an instance on `subject_type` finishes.
-    pub fn with_hook(mut self, subject_type: &str, hook: Arc<dyn FinishHook>) -> Self {
-        Arc::make_mut(&mut self.hooks).insert(subject_type.to_owned(), hook);
         self
     }
 }

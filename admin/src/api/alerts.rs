@@ -18,12 +18,12 @@ use utoipa::{IntoParams, ToSchema};
 use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
 
-use crate::audit::{self, Change};
 use crate::error::{ApiError, Checks};
 use crate::extract::{Json, Path, Query};
 use crate::guard::Caller;
-use crate::page::{self, PageParams, Paged};
 use crate::state::AppState;
+use backoffice::kit::audit::{self, Change};
+use backoffice::kit::list::{self, PageParams, Paged};
 
 /// The routes of this module.
 pub fn router() -> OpenApiRouter<AppState> {
@@ -195,7 +195,7 @@ async fn list(
             q.push(" AND a.collection = ").push_bind(c);
         }
     };
-    let (rows, total) = page::fetch(&state.pool, SELECT, FROM, filters, &window).await?;
+    let (rows, total) = list::fetch(&state.pool, SELECT, FROM, filters, &window).await?;
     Ok(Json(Paged::new(rows, total, &window)))
 }
 
@@ -356,7 +356,7 @@ async fn change(
         before: Some(json!({"status": before.status})),
         after: Some(json!({"status": after.status, "note": note})),
     };
-    audit::record(&mut *tx, caller.into(), entry).await?;
+    audit::record(&mut *tx, caller.author(), entry).await?;
     tx.commit().await?;
     Ok(after)
 }

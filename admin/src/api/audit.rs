@@ -13,8 +13,8 @@ use utoipa_axum::routes;
 use crate::error::ApiError;
 use crate::extract::{Json, Query};
 use crate::guard::Caller;
-use crate::page::{self, PageParams, Paged};
 use crate::state::AppState;
+use backoffice::kit::list::{self, PageParams, Paged};
 
 /// The routes of this module.
 pub fn router() -> OpenApiRouter<AppState> {
@@ -109,6 +109,6 @@ async fn list(
             q.push(" AND a.at < ").push_bind(to);
         }
     };
-    let (rows, total) = page::fetch(&state.pool, SELECT, FROM, filters, &window).await?;
+    let (rows, total) = list::fetch(&state.pool, SELECT, FROM, filters, &window).await?;
     Ok(Json(Paged::new(rows, total, &window)))
 }

@@ -12,14 +12,14 @@ use utoipa_axum::routes;
 use axum::extract::State;
 
 use super::users::{UserView, load_view};
-use crate::audit::{self, Actor, Change};
-use crate::crypto::{new_token, token_hash};
 use crate::error::ApiError;
 use crate::extract::Json;
-use crate::guard::{Caller, RequestMeta};
-use crate::password::{self, Policy};
-use crate::settings;
+use crate::guard::{Caller, Meta, RequestMeta};
 use crate::state::AppState;
+use backoffice::kit::audit::{self, Author, Change};
+use backoffice::system::crypto::{new_token, token_hash};
+use backoffice::system::password::{self, Policy};
+use backoffice::system::settings;
 
 /// The routes of this module.
 pub fn router() -> OpenApiRouter<AppState> {
@@ -110,7 +110,7 @@ fn locked(until: DateTime<Utc>) -> ApiError {
     responses((status = 200, description = "Signed in", body = Tokens)), security(()))]
 async fn login(
     State(state): State<AppState>,
-    meta: RequestMeta,
+    Meta(meta): Meta,
     Json(request): Json<LoginRequest>,
 ) -> Result<Json<Tokens>, ApiError> {
     let candidate: Option<Candidate> = sqlx::query_as(
@@ -122,7 +122,7 @@ async fn login(
     let Some(user) = candidate.filter(|u| u.active) else {
         // Take as long as a real check, so that timing does not tell which names exist.
         password::verify(request.password, password::DECOY_HASH.to_owned()).await;
-        let actor = Actor { user_id: None, username: Some(&request.username), meta: &meta };
+        let actor = Author { user_id: None, username: Some(&request.username), meta: &meta };
         audit::record(
             &state.pool,
             actor,
@@ -131,7 +131,7 @@ async fn login(
         .await?;
         return Err(invalid_credentials());
     };
-    let actor = Actor { user_id: Some(user.id), username: Some(&user.username), meta: &meta };
+    let actor = Author { user_id: Some(user.id), username: Some(&user.username), meta: &meta };
     if let Some(until) = user.locked_until.filter(|t| *t > Utc::now()) {
         audit::record(
             &state.pool,
@@ -237,7 +237,7 @@ async fn issue(
     responses((status = 200, description = "New tokens", body = Tokens)), security(()))]
 async fn refresh(
     State(state): State<AppState>,
-    meta: RequestMeta,
+    Meta(meta): Meta,
     Json(request): Json<RefreshRequest>,
 ) -> Result<Json<Tokens>, ApiError> {
     let mut tx = state.pool.begin().await?;
@@ -272,7 +272,7 @@ async fn logout(State(state): State<AppState>, caller: Caller) -> Result<axum::h
         .await?;
     audit::record(
         &mut *tx,
-        (&caller).into(),
+        caller.author(),
         login_change("logout", &caller.user_id.to_string(), Some(caller.region_id), json!({})),
     )
     .await?;
@@ -285,7 +285,7 @@ async fn logout(State(state): State<AppState>, caller: Caller) -> Result<axum::h
     responses((status = 200, description = "The caller", body = Me)), security(("bearer" = [])))]
 async fn me(State(state): State<AppState>, caller: Caller) -> Result<Json<Me>, ApiError> {
     let user = load_view(&state, &caller.region_path, caller.user_id).await?;
-    let mut permissions: Vec<String> = caller.permissions.into_iter().collect();
+    let mut permissions: Vec<String> = caller.permissions.iter().cloned().collect();
     permissions.sort_unstable();
     Ok(Json(Me { user, permissions }))
 }
@@ -338,7 +338,7 @@ pub(super) async fn set_password(
         .await?;
     audit::record(
         &mut *tx,
-        caller.into(),
+        caller.author(),
         Change {
             action: "set_password",
             entity_type: "user",

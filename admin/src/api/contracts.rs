@@ -13,13 +13,13 @@ use utoipa::{IntoParams, ToSchema};
 use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
 
-use crate::audit::{self, Change};
-use crate::books::contracts::{self as book, ImportSummary, LineError};
 use crate::error::{ApiError, FieldError};
 use crate::extract::{Json, Path, Query};
 use crate::guard::Caller;
-use crate::page::{self, PageParams, Paged};
 use crate::state::AppState;
+use backoffice::books::contracts::{self as book, ImportSummary, LineError};
+use backoffice::kit::audit::{self, Change};
+use backoffice::kit::list::{self, PageParams, Paged};
 
 /// The routes of this module.
 pub fn router() -> OpenApiRouter<AppState> {
@@ -51,7 +51,7 @@ pub struct Contract {
     pub region_id: i64,
     /// Financed amount.
     #[schema(value_type = String)]
-    #[serde(serialize_with = "crate::amount::cents")]
+    #[serde(serialize_with = "backoffice::kit::amount::cents")]
     pub principal: Decimal,
     /// Start date (set on activation).
     pub start_date: Option<NaiveDate>,
@@ -63,19 +63,19 @@ pub struct Contract {
     pub bucket: i32,
     /// Overdue principal, interest and fees.
     #[schema(value_type = String)]
-    #[serde(serialize_with = "crate::amount::cents")]
+    #[serde(serialize_with = "backoffice::kit::amount::cents")]
     pub overdue_amount: Decimal,
     /// Penalty accrued and unpaid.
     #[schema(value_type = String)]
-    #[serde(serialize_with = "crate::amount::cents")]
+    #[serde(serialize_with = "backoffice::kit::amount::cents")]
     pub penalty_open: Decimal,
     /// Customer credit held.
     #[schema(value_type = String)]
-    #[serde(serialize_with = "crate::amount::cents")]
+    #[serde(serialize_with = "backoffice::kit::amount::cents")]
     pub credit: Decimal,
     /// Deposit held.
     #[schema(value_type = String)]
-    #[serde(serialize_with = "crate::amount::cents")]
+    #[serde(serialize_with = "backoffice::kit::amount::cents")]
     pub deposit_held: Decimal,
     /// Last payment's value date.
     pub last_payment_on: Option<NaiveDate>,
@@ -150,7 +150,7 @@ async fn list(
             q.push(" AND c.customer_id = ").push_bind(c);
         }
     };
-    let (rows, total) = page::fetch(&state.pool, SELECT, FROM, filters, &window).await?;
+    let (rows, total) = list::fetch(&state.pool, SELECT, FROM, filters, &window).await?;
     Ok(Json(Paged::new(rows, total, &window)))
 }
 
@@ -167,11 +167,11 @@ pub struct Receivable {
     pub component: String,
     /// Amount due.
     #[schema(value_type = String)]
-    #[serde(serialize_with = "crate::amount::cents")]
+    #[serde(serialize_with = "backoffice::kit::amount::cents")]
     pub amount: Decimal,
     /// Amount paid.
     #[schema(value_type = String)]
-    #[serde(serialize_with = "crate::amount::cents")]
+    #[serde(serialize_with = "backoffice::kit::amount::cents")]
     pub paid: Decimal,
 }
 
@@ -244,7 +244,7 @@ async fn import(
         before: None,
         after: Some(json!(summary)),
     };
-    audit::record(&mut *tx, (&caller).into(), entry).await?;
+    audit::record(&mut *tx, caller.author(), entry).await?;
     tx.commit().await?;
     Ok(Json(summary))
 }
@@ -277,7 +277,7 @@ async fn settlement_quote(
     let mut db = state.pool.acquire().await?;
     load(&mut db, &caller, id).await?;
     let date = date.date.unwrap_or_else(|| Utc::now().date_naive());
-    Ok(Json(crate::books::settlement::quote(&mut db, id, date).await?))
+    Ok(Json(backoffice::books::settlement::quote(&mut db, id, date).await?))
 }
 
 /// The day to settle on.
@@ -310,7 +310,7 @@ async fn settle(
     if before.version != request.version {
         return Err(ApiError::stale(before.version));
     }
-    let quote = crate::books::settlement::execute(&mut tx, id, request.date).await?;
+    let quote = backoffice::books::settlement::execute(&mut tx, id, request.date).await?;
     let entry = Change {
         action: "settle",
         entity_type: "contract",
@@ -319,7 +319,7 @@ async fn settle(
         before: Some(json!({"status": before.status})),
         after: Some(json!({"status": "settled", "quote": quote})),
     };
-    audit::record(&mut *tx, (&caller).into(), entry).await?;
+    audit::record(&mut *tx, caller.author(), entry).await?;
     tx.commit().await?;
     Ok(Json(quote))
 }
@@ -378,7 +378,7 @@ async fn promise(
         before: Some(json!({"hold_until": before.hold_until})),
         after: Some(json!({"hold_until": after.hold_until, "note": promise.note})),
     };
-    audit::record(&mut *tx, (&caller).into(), entry).await?;
+    audit::record(&mut *tx, caller.author(), entry).await?;
     tx.commit().await?;
     Ok(Json(after))
 }
@@ -388,31 +388,31 @@ async fn promise(
 pub struct Reconciliation {
     /// Principal, interest and fees scheduled.
     #[schema(value_type = String)]
-    #[serde(serialize_with = "crate::amount::cents")]
+    #[serde(serialize_with = "backoffice::kit::amount::cents")]
     pub scheduled: Decimal,
     /// Penalty accrued.
     #[schema(value_type = String)]
-    #[serde(serialize_with = "crate::amount::cents")]
+    #[serde(serialize_with = "backoffice::kit::amount::cents")]
     pub penalty_accrued: Decimal,
     /// Paid on the items before the contract was imported.
     #[schema(value_type = String)]
-    #[serde(serialize_with = "crate::amount::cents")]
+    #[serde(serialize_with = "backoffice::kit::amount::cents")]
     pub paid_before_import: Decimal,
     /// Receipts written off to the contract.
     #[schema(value_type = String)]
-    #[serde(serialize_with = "crate::amount::cents")]
+    #[serde(serialize_with = "backoffice::kit::amount::cents")]
     pub received: Decimal,
     /// Allocated to the items from receipts and credit.
     #[schema(value_type = String)]
-    #[serde(serialize_with = "crate::amount::cents")]
+    #[serde(serialize_with = "backoffice::kit::amount::cents")]
     pub written_off: Decimal,
     /// Still open on the items (due or not).
     #[schema(value_type = String)]
-    #[serde(serialize_with = "crate::amount::cents")]
+    #[serde(serialize_with = "backoffice::kit::amount::cents")]
     pub open: Decimal,
     /// Credit held.
     #[schema(value_type = String)]
-    #[serde(serialize_with = "crate::amount::cents")]
+    #[serde(serialize_with = "backoffice::kit::amount::cents")]
     pub credit: Decimal,
     /// Whether every yuan received is written off or held as credit (received = written off + credit).
     pub balanced: bool,
@@ -478,7 +478,7 @@ pub struct PaymentStatus {
     pub bucket: i32,
     /// Overdue amount.
     #[schema(value_type = String)]
-    #[serde(serialize_with = "crate::amount::cents")]
+    #[serde(serialize_with = "backoffice::kit::amount::cents")]
     pub overdue_amount: Decimal,
     /// Last payment's value date.
     pub last_payment_on: Option<NaiveDate>,
@@ -486,7 +486,7 @@ pub struct PaymentStatus {
     pub next_due_date: Option<NaiveDate>,
     /// Amount due then.
     #[schema(value_type = Option<String>)]
-    #[serde(serialize_with = "crate::amount::cents_opt")]
+    #[serde(serialize_with = "backoffice::kit::amount::cents_opt")]
     pub next_due_amount: Option<Decimal>,
     /// An active promise to pay, until.
     pub promise_until: Option<NaiveDate>,
@@ -538,23 +538,23 @@ pub struct ApprovalRequest {
     params(("id" = i64, Path, description = "Contract id"),
            ("Idempotency-Key" = Option<String>, Header, description = "Makes retries safe: the first response is replayed")),
     request_body = ApprovalRequest,
-    responses((status = 201, description = "Submitted for approval", body = crate::workflow::engine::Instance)),
+    responses((status = 201, description = "Submitted for approval", body = backoffice::system::workflow::engine::Instance)),
     security(("bearer" = ["contracts.write"])))]
 async fn request_deposit_offset(
     State(state): State<AppState>,
     caller: Caller,
     Path(id): Path<i64>,
     Json(request): Json<ApprovalRequest>,
-) -> Result<(axum::http::StatusCode, Json<crate::workflow::engine::Instance>), ApiError> {
+) -> Result<(axum::http::StatusCode, Json<backoffice::system::workflow::engine::Instance>), ApiError> {
     let mut tx = state.pool.begin().await?;
     let contract = load(&mut tx, &caller, id).await?;
     if contract.deposit_held <= Decimal::ZERO {
         return Err(ApiError::invalid_state("the contract holds no deposit"));
     }
-    let instance = crate::books::approvals::submit(
+    let instance = backoffice::kit::approvals::submit(
         &mut tx,
         &caller,
-        crate::books::approvals::DEPOSIT_OFFSET,
+        backoffice::books::approvals::DEPOSIT_OFFSET,
         id,
         contract.region_id,
         &format!("保证金冲抵 {} — {}", contract.number, request.reason.trim()),
@@ -594,7 +594,7 @@ async fn originate(
         before: None,
         after: Some(json!(contract)),
     };
-    audit::record(&mut *tx, (&caller).into(), entry).await?;
+    audit::record(&mut *tx, caller.author(), entry).await?;
     tx.commit().await?;
     Ok((axum::http::StatusCode::CREATED, Json(contract)))
 }
@@ -635,7 +635,7 @@ async fn activate(
         before: Some(json!({"status": before.status})),
         after: Some(json!({"status": contract.status, "disbursed_on": a.disbursed_on})),
     };
-    audit::record(&mut *tx, (&caller).into(), entry).await?;
+    audit::record(&mut *tx, caller.author(), entry).await?;
     let receivables = sqlx::query_as(
         "SELECT id, period, due_date, component, amount, paid FROM receivables WHERE contract_id = $1 ORDER BY due_date, period, id",
     )

@@ -12,14 +12,14 @@ use utoipa::{IntoParams, ToSchema};
 use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
 
-use crate::audit::{self, Change};
-use crate::crypto::Sensitive;
 use crate::error::{ApiError, Checks};
 use crate::extract::{Json, Path, Query};
 use crate::guard::Caller;
-use crate::identity;
-use crate::page::{self, PageParams, Paged};
 use crate::state::AppState;
+use backoffice::kit::audit::{self, Change};
+use backoffice::kit::identity;
+use backoffice::kit::list::{self, PageParams, Paged};
+use backoffice::system::crypto::Sensitive;
 
 /// The routes of this module.
 pub fn router() -> OpenApiRouter<AppState> {
@@ -216,7 +216,7 @@ async fn list(
             q.push(" AND c.id_number_index = ").push_bind(index.clone());
         }
     };
-    let (rows, total) = page::fetch::<Row>(&state.pool, SELECT, FROM, filters, &window).await?;
+    let (rows, total) = list::fetch::<Row>(&state.pool, SELECT, FROM, filters, &window).await?;
     Ok(Json(Paged::new(rows.into_iter().map(|r| r.view(&state)).collect(), total, &window)))
 }
 
@@ -360,7 +360,7 @@ async fn create(
         before: None,
         after: Some(json!(view)),
     };
-    audit::record(&mut *tx, (&caller).into(), entry).await?;
+    audit::record(&mut *tx, caller.author(), entry).await?;
     tx.commit().await?;
     Ok((StatusCode::CREATED, Json(view)))
 }
@@ -405,7 +405,7 @@ async fn reveal(
         before: None,
         after: Some(json!({"fields": ["id_number", "phone"]})),
     };
-    audit::record(&mut *tx, (&caller).into(), entry).await?;
+    audit::record(&mut *tx, caller.author(), entry).await?;
     tx.commit().await?;
     Ok(Json(numbers))
 }

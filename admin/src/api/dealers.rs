@@ -1,78 +1,39 @@
-//! `/api/v1/dealers`: the dealers (经销商) that bring contracts, with their tier (used by rate tables).
+//! `/api/v1/dealers`: the dealers (经销商) that bring contracts — add, view, list, update, suspend,
+//! reinstate and blacklist with a reason; the service is `backoffice::dealers::dealer`.
 
 use axum::extract::State;
 use axum::http::StatusCode;
-use chrono::{DateTime, Utc};
-use serde::{Deserialize, Serialize};
-use serde_json::json;
-use sqlx::{FromRow, Postgres, QueryBuilder};
-use utoipa::ToSchema;
+use backoffice::dealers::dealer::{self, Dealer, DealerFilter, DealerUpdate, NewDealer, StatusRequest};
+use backoffice::dealers::status::Change;
+use backoffice::kit::list::{PageParams, Paged};
 use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
 
-use crate::audit::{self, Change};
-use crate::error::{ApiError, Checks};
-use crate::extract::{Json, Query};
+use crate::error::ApiError;
+use crate::extract::{Json, Path, Query};
 use crate::guard::Caller;
-use crate::page::{self, PageParams, Paged};
 use crate::state::AppState;
 
 /// The routes of this module.
 pub fn router() -> OpenApiRouter<AppState> {
-    OpenApiRouter::new().routes(routes!(list, create))
+    OpenApiRouter::new()
+        .routes(routes!(list, create))
+        .routes(routes!(get, update))
+        .routes(routes!(suspend))
+        .routes(routes!(reinstate))
+        .routes(routes!(blacklist))
 }
-
-/// A dealer.
-#[derive(Debug, Clone, Serialize, FromRow, ToSchema)]
-pub struct Dealer {
-    /// Id.
-    pub id: i64,
-    /// Unique code.
-    pub code: String,
-    /// Name.
-    pub name: String,
-    /// Tier (`standard`, `gold`...).
-    pub tier: String,
-    /// Region.
-    pub region_id: i64,
-    /// When added.
-    pub created_at: DateTime<Utc>,
-}
-
-const SELECT: &str = "SELECT d.id, d.code, d.name, d.tier, d.region_id, d.created_at";
-const FROM: &str = "FROM dealers d JOIN regions g ON g.id = d.region_id";
 
 /// List the dealers of the caller's region subtree.
-#[utoipa::path(get, path = "/dealers", tag = "dealers", params(PageParams),
+#[utoipa::path(get, path = "/dealers", tag = "dealers", params(PageParams, DealerFilter),
     responses((status = 200, description = "A page of dealers", body = Paged<Dealer>)), security(("bearer" = ["dealers.read"])))]
 async fn list(
     State(state): State<AppState>,
     caller: Caller,
     Query(page): Query<PageParams>,
+    Query(filter): Query<DealerFilter>,
 ) -> Result<Json<Paged<Dealer>>, ApiError> {
-    let window = page.window(&[("code", "d.code"), ("name", "d.name")], "code", "d.id")?;
-    let filters = |q: &mut QueryBuilder<'_, Postgres>| {
-        q.push(" WHERE starts_with(g.path, ").push_bind(caller.region_path.clone()).push(")");
-    };
-    let (rows, total) = page::fetch(&state.pool, SELECT, FROM, filters, &window).await?;
-    Ok(Json(Paged::new(rows, total, &window)))
-}
-
-/// A new dealer.
-#[derive(Deserialize, ToSchema)]
-#[serde(deny_unknown_fields)]
-pub struct NewDealer {
-    /// Unique code.
-    #[schema(pattern = r"^[A-Za-z0-9_-]{1,32}$")]
-    pub code: String,
-    /// Name.
-    #[schema(min_length = 1, max_length = 100, pattern = r"\S")]
-    pub name: String,
-    /// Tier.
-    #[schema(pattern = r"^[a-z0-9_]{1,32}$")]
-    pub tier: Option<String>,
-    /// Region, within the caller's subtree.
-    pub region_id: i64,
+    Ok(Json(dealer::list(&state.pool, &caller, &page, &filter).await?))
 }
 
 /// Add a dealer.
@@ -83,39 +44,86 @@ async fn create(
     caller: Caller,
     Json(new): Json<NewDealer>,
 ) -> Result<(StatusCode, Json<Dealer>), ApiError> {
-    let mut checks = Checks::default();
-    checks.check(
-        (1..=32).contains(&new.code.len())
-            && new.code.chars().all(|c| c.is_ascii_alphanumeric() || matches!(c, '-' | '_')),
-        "code",
-        "must be 1 to 32 letters, digits, - or _",
-    );
-    checks.text("name", &new.name, 100);
-    if let Some(tier) = &new.tier {
-        super::positions::check_code(&mut checks, "tier", tier);
-    }
-    checks.finish()?;
     let mut tx = state.pool.begin().await?;
-    super::users::check_region(&mut tx, &caller, new.region_id).await?;
-    let dealer: Dealer = sqlx::query_as(
-        "INSERT INTO dealers (code, name, tier, region_id) VALUES ($1, $2, $3, $4)
-         RETURNING id, code, name, tier, region_id, created_at",
-    )
-    .bind(&new.code)
-    .bind(new.name.trim())
-    .bind(new.tier.as_deref().unwrap_or("standard"))
-    .bind(new.region_id)
-    .fetch_one(&mut *tx)
-    .await?;
-    let entry = Change {
-        action: "create",
-        entity_type: "dealer",
-        entity_id: dealer.id.to_string(),
-        region_id: Some(dealer.region_id),
-        before: None,
-        after: Some(json!(dealer)),
-    };
-    audit::record(&mut *tx, (&caller).into(), entry).await?;
+    let dealer = dealer::create(&mut tx, &caller, &new).await?;
     tx.commit().await?;
     Ok((StatusCode::CREATED, Json(dealer)))
+}
+
+/// One dealer.
+#[utoipa::path(get, path = "/dealers/{id}", tag = "dealers", params(("id" = i64, Path, description = "Dealer id")),
+    responses((status = 200, description = "The dealer", body = Dealer)), security(("bearer" = ["dealers.read"])))]
+async fn get(State(state): State<AppState>, caller: Caller, Path(id): Path<i64>) -> Result<Json<Dealer>, ApiError> {
+    let mut conn = state.pool.acquire().await?;
+    Ok(Json(dealer::get(&mut conn, &caller, id).await?))
+}
+
+/// Change a dealer's particulars (with the version that was read).
+#[utoipa::path(patch, path = "/dealers/{id}", tag = "dealers", request_body = DealerUpdate,
+    params(("id" = i64, Path, description = "Dealer id")),
+    responses((status = 200, description = "Updated", body = Dealer)), security(("bearer" = ["dealers.write"])))]
+async fn update(
+    State(state): State<AppState>,
+    caller: Caller,
+    Path(id): Path<i64>,
+    Json(changes): Json<DealerUpdate>,
+) -> Result<Json<Dealer>, ApiError> {
+    let mut tx = state.pool.begin().await?;
+    let dealer = dealer::update(&mut tx, &caller, id, &changes).await?;
+    tx.commit().await?;
+    Ok(Json(dealer))
+}
+
+async fn change(
+    state: &AppState,
+    caller: &Caller,
+    id: i64,
+    change: Change,
+    request: &StatusRequest,
+) -> Result<Json<Dealer>, ApiError> {
+    let mut tx = state.pool.begin().await?;
+    let dealer = dealer::change_status(&mut tx, caller, id, change, request).await?;
+    tx.commit().await?;
+    Ok(Json(dealer))
+}
+
+/// Suspend a dealer: no new business until reinstated.
+#[utoipa::path(post, path = "/dealers/{id}/actions/suspend", tag = "dealers", request_body = StatusRequest,
+    params(("id" = i64, Path, description = "Dealer id")),
+    responses((status = 200, description = "Suspended", body = Dealer)), security(("bearer" = ["dealers.manage"])))]
+async fn suspend(
+    State(state): State<AppState>,
+    caller: Caller,
+    Path(id): Path<i64>,
+    Json(request): Json<StatusRequest>,
+) -> Result<Json<Dealer>, ApiError> {
+    change(&state, &caller, id, Change::Suspend, &request).await
+}
+
+/// Reinstate a suspended dealer; for a blacklisted one, request the `dealer_reinstatement`
+/// approval (the dealer stays blacklisted until it is approved).
+#[utoipa::path(post, path = "/dealers/{id}/actions/reinstate", tag = "dealers", request_body = StatusRequest,
+    params(("id" = i64, Path, description = "Dealer id")),
+    responses((status = 200, description = "Reinstated, or submitted for approval", body = Dealer)),
+    security(("bearer" = ["dealers.manage"])))]
+async fn reinstate(
+    State(state): State<AppState>,
+    caller: Caller,
+    Path(id): Path<i64>,
+    Json(request): Json<StatusRequest>,
+) -> Result<Json<Dealer>, ApiError> {
+    change(&state, &caller, id, Change::Reinstate, &request).await
+}
+
+/// Blacklist a dealer: no new business; lifting it needs approval.
+#[utoipa::path(post, path = "/dealers/{id}/actions/blacklist", tag = "dealers", request_body = StatusRequest,
+    params(("id" = i64, Path, description = "Dealer id")),
+    responses((status = 200, description = "Blacklisted", body = Dealer)), security(("bearer" = ["dealers.manage"])))]
+async fn blacklist(
+    State(state): State<AppState>,
+    caller: Caller,
+    Path(id): Path<i64>,
+    Json(request): Json<StatusRequest>,
+) -> Result<Json<Dealer>, ApiError> {
+    change(&state, &caller, id, Change::Blacklist, &request).await
 }

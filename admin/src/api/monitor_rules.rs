@@ -13,11 +13,11 @@ use utoipa::{IntoParams, ToSchema};
 use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
 
-use crate::audit::{self, Change};
 use crate::error::ApiError;
 use crate::extract::{Json, Query};
 use crate::guard::Caller;
 use crate::state::AppState;
+use backoffice::kit::audit::{self, Change};
 
 /// The routes of this module.
 pub fn router() -> OpenApiRouter<AppState> {
@@ -220,7 +220,7 @@ async fn create(
         before: None,
         after: Some(json!(setting)),
     };
-    audit::record(&mut *tx, (&caller).into(), entry).await?;
+    audit::record(&mut *tx, caller.author(), entry).await?;
     tx.commit().await?;
     Ok((StatusCode::CREATED, Json(setting)))
 }

@@ -14,12 +14,12 @@ use utoipa::ToSchema;
 use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
 
-use crate::audit::{self, Change};
 use crate::error::{ApiError, Checks};
 use crate::extract::{Json, Path, Query};
 use crate::guard::Caller;
-use crate::page::{self, PageParams, Paged};
 use crate::state::AppState;
+use backoffice::kit::audit::{self, Change};
+use backoffice::kit::list::{self, PageParams, Paged};
 
 /// The routes of this module.
 pub fn router() -> OpenApiRouter<AppState> {
@@ -70,7 +70,7 @@ async fn list_risk(
     let filters = |q: &mut QueryBuilder<'_, Postgres>| {
         q.push(" WHERE starts_with(g.path, ").push_bind(caller.region_path.clone()).push(")");
     };
-    let (rows, total) = page::fetch(&state.pool, RISK_SELECT, RISK_FROM, filters, &window).await?;
+    let (rows, total) = list::fetch(&state.pool, RISK_SELECT, RISK_FROM, filters, &window).await?;
     Ok(Json(Paged::new(rows, total, &window)))
 }
 
@@ -143,7 +143,7 @@ async fn create_risk(
         before: None,
         after: Some(json!(location)),
     };
-    audit::record(&mut *tx, (&caller).into(), entry).await?;
+    audit::record(&mut *tx, caller.author(), entry).await?;
     tx.commit().await?;
     Ok((StatusCode::CREATED, Json(location)))
 }
@@ -212,7 +212,7 @@ async fn update_risk(
         before: Some(json!(before)),
         after: Some(json!(after)),
     };
-    audit::record(&mut *tx, (&caller).into(), entry).await?;
+    audit::record(&mut *tx, caller.author(), entry).await?;
     tx.commit().await?;
     Ok(Json(after))
 }
@@ -257,7 +257,7 @@ async fn list_fences(
     let filters = |q: &mut QueryBuilder<'_, Postgres>| {
         q.push(" WHERE starts_with(g.path, ").push_bind(caller.region_path.clone()).push(")");
     };
-    let (rows, total) = page::fetch(&state.pool, FENCE_SELECT, FENCE_FROM, filters, &window).await?;
+    let (rows, total) = list::fetch(&state.pool, FENCE_SELECT, FENCE_FROM, filters, &window).await?;
     Ok(Json(Paged::new(rows, total, &window)))
 }
 
@@ -352,7 +352,7 @@ async fn create_fence(
         before: None,
         after: Some(json!(fence)),
     };
-    audit::record(&mut *tx, (&caller).into(), entry).await?;
+    audit::record(&mut *tx, caller.author(), entry).await?;
     tx.commit().await?;
     Ok((StatusCode::CREATED, Json(fence)))
 }

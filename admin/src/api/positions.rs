@@ -11,12 +11,12 @@ use utoipa::ToSchema;
 use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
 
-use crate::audit::{self, Change};
 use crate::error::{ApiError, Checks};
 use crate::extract::{Json, Path, Query};
 use crate::guard::Caller;
-use crate::page::{self, PageParams, Paged};
 use crate::state::AppState;
+use backoffice::kit::audit::{self, Change};
+use backoffice::kit::list::{self, PageParams, Paged};
 
 /// The routes of this module.
 pub fn router() -> OpenApiRouter<AppState> {
@@ -62,7 +62,7 @@ async fn list(
 ) -> Result<Json<Paged<Position>>, ApiError> {
     let window = page.window(SORTS, "code", "p.id")?;
     let (rows, total) =
-        page::fetch(&state.pool, SELECT, FROM, |_: &mut QueryBuilder<'_, Postgres>| {}, &window).await?;
+        list::fetch(&state.pool, SELECT, FROM, |_: &mut QueryBuilder<'_, Postgres>| {}, &window).await?;
     Ok(Json(Paged::new(rows, total, &window)))
 }
 
@@ -122,7 +122,7 @@ async fn create(
         before: None,
         after: Some(json!(position)),
     };
-    audit::record(&mut *tx, (&caller).into(), change).await?;
+    audit::record(&mut *tx, caller.author(), change).await?;
     tx.commit().await?;
     Ok((StatusCode::CREATED, Json(position)))
 }
@@ -181,7 +181,7 @@ async fn update(
         before: Some(json!(before)),
         after: Some(json!(after)),
     };
-    audit::record(&mut *tx, (&caller).into(), change).await?;
+    audit::record(&mut *tx, caller.author(), change).await?;
     tx.commit().await?;
     Ok(Json(after))
 }

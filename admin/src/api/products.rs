@@ -14,13 +14,13 @@ use utoipa::{IntoParams, ToSchema};
 use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
 
-use crate::audit::{self, Change};
-pub use crate::books::products::Rules;
 use crate::error::{ApiError, Checks};
 use crate::extract::{Json, Path, Query};
 use crate::guard::Caller;
-use crate::page::{self, PageParams, Paged};
 use crate::state::AppState;
+use backoffice::kit::audit::{self, Change};
+use backoffice::kit::list::{self, PageParams, Paged};
+pub use backoffice::products::product::Rules;
 
 /// The routes of this module.
 pub fn router() -> OpenApiRouter<AppState> {
@@ -70,7 +70,7 @@ async fn list(
             q.push(" WHERE p.version = (SELECT max(version) FROM products x WHERE x.code = p.code)");
         }
     };
-    let (rows, total) = page::fetch(&state.pool, SELECT, FROM, filters, &window).await?;
+    let (rows, total) = list::fetch(&state.pool, SELECT, FROM, filters, &window).await?;
     Ok(Json(Paged::new(rows, total, &window)))
 }
 
@@ -133,7 +133,7 @@ async fn create(
         before: None,
         after: Some(json!(product)),
     };
-    audit::record(&mut *tx, (&caller).into(), entry).await?;
+    audit::record(&mut *tx, caller.author(), entry).await?;
     tx.commit().await?;
     Ok((StatusCode::CREATED, Json(product)))
 }

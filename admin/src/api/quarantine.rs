@@ -13,12 +13,12 @@ use utoipa::ToSchema;
 use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
 
-use crate::audit::{self, Change};
 use crate::error::{ApiError, Checks};
 use crate::extract::{Json, Path, Query};
 use crate::guard::Caller;
-use crate::page::{PageParams, Paged};
 use crate::state::AppState;
+use backoffice::kit::audit::{self, Change};
+use backoffice::kit::list::{PageParams, Paged};
 
 /// The routes of this module.
 pub fn router() -> OpenApiRouter<AppState> {
@@ -92,7 +92,7 @@ async fn list(
     let total: i64 = sqlx::query_scalar("SELECT count(DISTINCT imei) FROM quarantine").fetch_one(&state.pool).await?;
     let mut q =
         QueryBuilder::<Postgres>::new(format!("{SELECT} {FROM} WHERE imei IS NOT NULL GROUP BY imei ORDER BY "));
-    q.push(&window.order_by).push(" LIMIT ").push_bind(window.limit).push(" OFFSET ").push_bind(window.offset);
+    q.push(window.order_by()).push(" LIMIT ").push_bind(window.limit).push(" OFFSET ").push_bind(window.offset);
     let rows = q.build_query_as().fetch_all(&state.pool).await?;
     Ok(Json(Paged::new(rows, total, &window)))
 }
@@ -147,6 +147,6 @@ async fn promote(
         before: Some(json!({"imei": imei, "quarantined": promoted.frames})),
         after: Some(json!(promoted)),
     };
-    audit::record(&state.pool, (&caller).into(), entry).await?;
+    audit::record(&state.pool, caller.author(), entry).await?;
     Ok(Json(promoted))
 }

@@ -13,13 +13,13 @@ use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
 
 use super::contracts::line_errors;
-use crate::audit::{self, Change};
-use crate::books::receipts::{self as book, StatementRow, StatementSummary};
 use crate::error::{ApiError, Checks};
 use crate::extract::{Json, Path, Query};
 use crate::guard::Caller;
-use crate::page::{self, PageParams, Paged};
 use crate::state::AppState;
+use backoffice::books::receipts::{self as book, StatementRow, StatementSummary};
+use backoffice::kit::audit::{self, Change};
+use backoffice::kit::list::{self, PageParams, Paged};
 
 /// The routes of this module.
 pub fn router() -> OpenApiRouter<AppState> {
@@ -45,7 +45,7 @@ pub struct Receipt {
     pub received_on: NaiveDate,
     /// Amount.
     #[schema(value_type = String)]
-    #[serde(serialize_with = "crate::amount::cents")]
+    #[serde(serialize_with = "backoffice::kit::amount::cents")]
     pub amount: Decimal,
     /// Payer.
     pub payer: Option<String>,
@@ -116,7 +116,7 @@ async fn list(
             q.push(" AND r.received_on < ").push_bind(t);
         }
     };
-    let (rows, total) = page::fetch(&state.pool, SELECT, FROM, filters, &window).await?;
+    let (rows, total) = list::fetch(&state.pool, SELECT, FROM, filters, &window).await?;
     Ok(Json(Paged::new(rows, total, &window)))
 }
 
@@ -186,7 +186,7 @@ async fn import_rows(
         before: None,
         after: Some(json!(summary)),
     };
-    audit::record(&mut *tx, caller.into(), entry).await?;
+    audit::record(&mut *tx, caller.author(), entry).await?;
     tx.commit().await?;
     Ok(summary)
 }
@@ -253,7 +253,7 @@ async fn claim(
         before: Some(json!(before)),
         after: Some(json!(after)),
     };
-    audit::record(&mut *tx, (&caller).into(), entry).await?;
+    audit::record(&mut *tx, caller.author(), entry).await?;
     tx.commit().await?;
     Ok(Json(after))
 }
@@ -281,7 +281,7 @@ async fn write_off(
         before: Some(json!({"status": before.status})),
         after: Some(json!({"status": after.status})),
     };
-    audit::record(&mut *tx, (&caller).into(), entry).await?;
+    audit::record(&mut *tx, caller.author(), entry).await?;
     tx.commit().await?;
     Ok(Json(after))
 }
@@ -341,7 +341,7 @@ async fn add_account(
         before: None,
         after: Some(json!(account)),
     };
-    audit::record(&mut *tx, (&caller).into(), entry).await?;
+    audit::record(&mut *tx, caller.author(), entry).await?;
     tx.commit().await?;
     Ok((StatusCode::CREATED, Json(account)))
 }
@@ -352,14 +352,14 @@ async fn add_account(
     params(("id" = i64, Path, description = "Receipt id"),
            ("Idempotency-Key" = Option<String>, Header, description = "Makes retries safe: the first response is replayed")),
     request_body = super::contracts::ApprovalRequest,
-    responses((status = 201, description = "Submitted for approval", body = crate::workflow::engine::Instance)),
+    responses((status = 201, description = "Submitted for approval", body = backoffice::system::workflow::engine::Instance)),
     security(("bearer" = ["receipts.write"])))]
 async fn request_reversal(
     State(state): State<AppState>,
     caller: Caller,
     Path(id): Path<i64>,
     Json(request): Json<super::contracts::ApprovalRequest>,
-) -> Result<(StatusCode, Json<crate::workflow::engine::Instance>), ApiError> {
+) -> Result<(StatusCode, Json<backoffice::system::workflow::engine::Instance>), ApiError> {
     let mut tx = state.pool.begin().await?;
     let receipt = load(&mut tx, &caller, id).await?;
     if receipt.status != "written_off" {
@@ -370,9 +370,15 @@ async fn request_reversal(
         .fetch_one(&mut *tx)
         .await?;
     let title = format!("反核销 {} {} — {}", receipt.bank_reference, receipt.amount, request.reason.trim());
-    let instance =
-        crate::books::approvals::submit(&mut tx, &caller, crate::books::approvals::REVERSAL, id, region, &title)
-            .await?;
+    let instance = backoffice::kit::approvals::submit(
+        &mut tx,
+        &caller,
+        backoffice::books::approvals::REVERSAL,
+        id,
+        region,
+        &title,
+    )
+    .await?;
     tx.commit().await?;
     Ok((StatusCode::CREATED, Json(instance)))
 }

@@ -11,12 +11,12 @@ use utoipa::{IntoParams, ToSchema};
 use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
 
-use crate::audit::{self, Change};
 use crate::error::{ApiError, Checks};
 use crate::extract::{Json, Path, Query};
 use crate::guard::Caller;
-use crate::page::{self, PageParams, Paged};
 use crate::state::AppState;
+use backoffice::kit::audit::{self, Change};
+use backoffice::kit::list::{self, PageParams, Paged};
 
 /// The routes of this module.
 pub fn router() -> OpenApiRouter<AppState> {
@@ -90,7 +90,7 @@ async fn list(
             q.push(" AND g.parent_id = ").push_bind(parent);
         }
     };
-    let (rows, total) = page::fetch(&state.pool, SELECT, FROM, filters, &window).await?;
+    let (rows, total) = list::fetch(&state.pool, SELECT, FROM, filters, &window).await?;
     Ok(Json(Paged::new(rows, total, &window)))
 }
 
@@ -152,7 +152,7 @@ async fn create(
             .fetch_one(&mut *tx)
             .await?;
     let region = load(&mut tx, &caller, id).await?;
-    audit::record(&mut *tx, (&caller).into(), change("create", &region, None)).await?;
+    audit::record(&mut *tx, caller.author(), change("create", &region, None)).await?;
     tx.commit().await?;
     Ok((StatusCode::CREATED, Json(region)))
 }
@@ -239,7 +239,7 @@ async fn update(
     .execute(&mut *tx)
     .await?;
     let after = load(&mut tx, &caller, id).await?;
-    audit::record(&mut *tx, (&caller).into(), change("update", &after, Some(&before))).await?;
+    audit::record(&mut *tx, caller.author(), change("update", &after, Some(&before))).await?;
     tx.commit().await?;
     Ok(Json(after))
 }

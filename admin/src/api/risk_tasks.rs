@@ -13,12 +13,12 @@ use utoipa::{IntoParams, ToSchema};
 use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
 
-use crate::audit::{self, Change};
 use crate::error::{ApiError, Checks};
 use crate::extract::{Json, Path, Query};
 use crate::guard::Caller;
-use crate::page::{self, PageParams, Paged};
 use crate::state::AppState;
+use backoffice::kit::audit::{self, Change};
+use backoffice::kit::list::{self, PageParams, Paged};
 
 /// The routes of this module.
 pub fn router() -> OpenApiRouter<AppState> {
@@ -121,7 +121,7 @@ async fn list(
             q.push(" AND t.assignee_id = ").push_bind(caller.user_id);
         }
     };
-    let (rows, total) = page::fetch(&state.pool, SELECT, FROM, filters, &window).await?;
+    let (rows, total) = list::fetch(&state.pool, SELECT, FROM, filters, &window).await?;
     Ok(Json(Paged::new(rows, total, &window)))
 }
 
@@ -221,7 +221,7 @@ async fn create(
         before: None,
         after: Some(json!({"kind": task.kind, "alert_ids": task.alert_ids})),
     };
-    audit::record(&mut *tx, (&caller).into(), entry).await?;
+    audit::record(&mut *tx, caller.author(), entry).await?;
     tx.commit().await?;
     Ok((StatusCode::CREATED, Json(task)))
 }
@@ -297,7 +297,7 @@ async fn transition(
         before: Some(json!({"status": before.status, "assignee_id": before.assignee_id})),
         after: Some(json!({"status": after.status, "assignee_id": after.assignee_id, "note": note})),
     };
-    audit::record(&mut *tx, caller.into(), entry).await?;
+    audit::record(&mut *tx, caller.author(), entry).await?;
     tx.commit().await?;
     Ok(after)
 }

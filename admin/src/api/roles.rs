@@ -10,12 +10,12 @@ use utoipa::ToSchema;
 use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
 
-use crate::audit::{self, Change};
 use crate::error::{ApiError, Checks};
 use crate::extract::{Json, Path, Query};
 use crate::guard::Caller;
-use crate::page::{self, PageParams, Paged};
 use crate::state::AppState;
+use backoffice::kit::audit::{self, Change};
+use backoffice::kit::list::{self, PageParams, Paged};
 
 /// The routes of this module.
 pub fn router() -> OpenApiRouter<AppState> {
@@ -61,7 +61,7 @@ async fn load(db: &mut PgConnection, id: i64) -> Result<Role, ApiError> {
 async fn list(State(state): State<AppState>, Query(page): Query<PageParams>) -> Result<Json<Paged<Role>>, ApiError> {
     let window = page.window(SORTS, "name", "r.id")?;
     let (rows, total) =
-        page::fetch(&state.pool, SELECT, FROM, |_: &mut QueryBuilder<'_, Postgres>| {}, &window).await?;
+        list::fetch(&state.pool, SELECT, FROM, |_: &mut QueryBuilder<'_, Postgres>| {}, &window).await?;
     Ok(Json(Paged::new(rows, total, &window)))
 }
 
@@ -89,7 +89,7 @@ pub struct NewRole {
 
 fn check_permissions(checks: &mut Checks, caller: &Caller, permissions: &[String]) -> Result<(), ApiError> {
     for p in permissions {
-        checks.check(crate::permissions::exists(p), "permissions", format!("`{p}` is not a permission"));
+        checks.check(backoffice::system::permissions::exists(p), "permissions", format!("`{p}` is not a permission"));
     }
     checks.finish()?;
     match permissions.iter().find(|p| !caller.can(p)) {
@@ -144,7 +144,7 @@ async fn create(
         .await?;
     set_permissions(&mut tx, id, &new.permissions).await?;
     let role = load(&mut tx, id).await?;
-    audit::record(&mut *tx, (&caller).into(), change("create", &role, None)).await?;
+    audit::record(&mut *tx, caller.author(), change("create", &role, None)).await?;
     tx.commit().await?;
     Ok((StatusCode::CREATED, Json(role)))
 }
@@ -202,7 +202,7 @@ async fn update(
         set_permissions(&mut tx, id, permissions).await?;
     }
     let after = load(&mut tx, id).await?;
-    audit::record(&mut *tx, (&caller).into(), change("update", &after, Some(&before))).await?;
+    audit::record(&mut *tx, caller.author(), change("update", &after, Some(&before))).await?;
     tx.commit().await?;
     Ok(Json(after))
 }
@@ -221,7 +221,7 @@ pub struct Permission {
     responses((status = 200, description = "Every permission", body = Vec<Permission>)), security(("bearer" = ["roles.read"])))]
 async fn permissions() -> Json<Vec<Permission>> {
     Json(
-        crate::permissions::CATALOGUE
+        backoffice::system::permissions::CATALOGUE
             .iter()
             .map(|(name, description)| Permission { name: (*name).to_owned(), description: (*description).to_owned() })
             .collect(),

@@ -7,12 +7,12 @@ use utoipa::ToSchema;
 use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
 
-use crate::audit::{self, Change};
 use crate::error::ApiError;
 use crate::extract::{Json, Path};
 use crate::guard::Caller;
-use crate::settings::{CATALOGUE, Setting, find};
 use crate::state::AppState;
+use backoffice::kit::audit::{self, Change};
+use backoffice::system::settings::{CATALOGUE, Setting, find};
 
 /// The routes of this module.
 pub fn router() -> OpenApiRouter<AppState> {
@@ -111,7 +111,7 @@ async fn put(
         before: Some(json!(before)),
         after: Some(json!(after)),
     };
-    audit::record(&mut *tx, (&caller).into(), entry).await?;
+    audit::record(&mut *tx, caller.author(), entry).await?;
     tx.commit().await?;
     Ok(Json(after))
 }

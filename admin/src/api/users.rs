@@ -11,13 +11,13 @@ use utoipa::{IntoParams, ToSchema};
 use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
 
-use crate::audit::{self, Change};
-use crate::crypto::Sensitive;
 use crate::error::{ApiError, Checks};
 use crate::extract::{Json, Path, Query};
 use crate::guard::Caller;
-use crate::page::{self, PageParams, Paged};
 use crate::state::AppState;
+use backoffice::kit::audit::{self, Change};
+use backoffice::kit::list::{self, PageParams, Paged};
+use backoffice::system::crypto::Sensitive;
 
 /// The routes of this module.
 pub fn router() -> OpenApiRouter<AppState> {
@@ -170,7 +170,7 @@ async fn list(
             query.push_bind(position.clone()).push(")");
         }
     };
-    let (rows, total) = page::fetch::<UserRow>(&state.pool, SELECT, FROM, filters, &window).await?;
+    let (rows, total) = list::fetch::<UserRow>(&state.pool, SELECT, FROM, filters, &window).await?;
     Ok(Json(Paged::new(rows.into_iter().map(|r| r.view(&state)).collect(), total, &window)))
 }
 
@@ -235,10 +235,11 @@ async fn create(
         check_phone(&mut checks, phone);
     }
     checks.finish()?;
-    let min_length = crate::settings::get_int(&state.pool, crate::settings::PASSWORD_MIN_LENGTH).await?;
-    crate::password::Policy { min_length: usize::try_from(min_length).unwrap_or(10) }
+    let min_length =
+        backoffice::system::settings::get_int(&state.pool, backoffice::system::settings::PASSWORD_MIN_LENGTH).await?;
+    backoffice::system::password::Policy { min_length: usize::try_from(min_length).unwrap_or(10) }
         .check(&new.username, &new.password)?;
-    let hash = crate::password::hash(new.password, state.hash_cost).await?;
+    let hash = backoffice::system::password::hash(new.password, state.hash_cost).await?;
     let sealed = new
         .phone
         .as_deref()
@@ -260,7 +261,7 @@ async fn create(
     set_roles(&mut tx, &caller, id, &new.roles).await?;
     set_positions(&mut tx, id, &new.positions).await?;
     let view = load_row(&mut tx, &caller.region_path, id, false).await?.view(&state);
-    audit::record(&mut *tx, (&caller).into(), change("create", &view, None, Some(&view))).await?;
+    audit::record(&mut *tx, caller.author(), change("create", &view, None, Some(&view))).await?;
     tx.commit().await?;
     Ok((StatusCode::CREATED, Json(view)))
 }
@@ -418,7 +419,7 @@ async fn update(
         revoke(&mut tx, id).await?;
     }
     let after = load_row(&mut tx, &caller.region_path, id, false).await?.view(&state);
-    audit::record(&mut *tx, (&caller).into(), change("update", &after, Some(&before), Some(&after))).await?;
+    audit::record(&mut *tx, caller.author(), change("update", &after, Some(&before), Some(&after))).await?;
     tx.commit().await?;
     Ok(Json(after))
 }
@@ -471,7 +472,7 @@ async fn unlock(
         .execute(&mut *tx)
         .await?;
     let after = load_row(&mut tx, &caller.region_path, id, false).await?.view(&state);
-    audit::record(&mut *tx, (&caller).into(), change("unlock", &after, Some(&before), Some(&after))).await?;
+    audit::record(&mut *tx, caller.author(), change("unlock", &after, Some(&before), Some(&after))).await?;
     tx.commit().await?;
     Ok(Json(after))
 }
@@ -497,7 +498,7 @@ async fn revoke_sessions(
     let revoked = revoke(&mut tx, id).await?;
     let mut entry = change("revoke_sessions", &user, None, None);
     entry.after = Some(json!({"revoked": revoked}));
-    audit::record(&mut *tx, (&caller).into(), entry).await?;
+    audit::record(&mut *tx, caller.author(), entry).await?;
     tx.commit().await?;
     Ok(Json(Revoked { revoked }))
 }
@@ -526,7 +527,7 @@ async fn reveal(
         row.phone_sealed.map(|s| state.vault.open(&s)).transpose().map_err(|e| ApiError::Internal(e.to_string()))?;
     audit::record(
         &mut *tx,
-        (&caller).into(),
+        caller.author(),
         Change {
             action: "reveal",
             entity_type: "user",

@@ -12,13 +12,13 @@ use utoipa::{IntoParams, ToSchema};
 use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
 
-use crate::audit::{self, Change};
 use crate::error::{ApiError, Checks};
 use crate::extract::{Json, Path, Query};
 use crate::guard::Caller;
-use crate::identity;
-use crate::page::{self, PageParams, Paged};
 use crate::state::AppState;
+use backoffice::kit::audit::{self, Change};
+use backoffice::kit::identity;
+use backoffice::kit::list::{self, PageParams, Paged};
 
 /// The routes of this module.
 pub fn router() -> OpenApiRouter<AppState> {
@@ -132,7 +132,7 @@ async fn list(
             q.push(" AND v.status = ").push_bind(status.clone());
         }
     };
-    let (rows, total) = page::fetch(&state.pool, SELECT, FROM, filters, &window).await?;
+    let (rows, total) = list::fetch(&state.pool, SELECT, FROM, filters, &window).await?;
     Ok(Json(Paged::new(rows, total, &window)))
 }
 
@@ -204,7 +204,7 @@ async fn create(
         before: None,
         after: Some(json!(vehicle)),
     };
-    audit::record(&mut *tx, (&caller).into(), entry).await?;
+    audit::record(&mut *tx, caller.author(), entry).await?;
     tx.commit().await?;
     Ok((StatusCode::CREATED, Json(vehicle)))
 }
@@ -284,7 +284,7 @@ async fn set_status(
         before: Some(json!({"status": before.status})),
         after: Some(json!({"status": after.status})),
     };
-    audit::record(&mut *tx, (&caller).into(), entry).await?;
+    audit::record(&mut *tx, caller.author(), entry).await?;
     tx.commit().await?;
     Ok(Json(after))
 }
@@ -327,7 +327,7 @@ async fn install(
         before: Some(json!({"imei": install.imei, "vehicle_id": previous})),
         after: Some(json!({"imei": install.imei, "vehicle_id": id})),
     };
-    audit::record(&mut *tx, (&caller).into(), entry).await?;
+    audit::record(&mut *tx, caller.author(), entry).await?;
     let devices = sqlx::query_as(
         "SELECT id, imei, protocol, kind, last_seen FROM devices WHERE vehicle_id = $1 ORDER BY kind, id",
     )

@@ -12,12 +12,12 @@ use utoipa::{IntoParams, ToSchema};
 use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
 
-use crate::audit::{self, Change};
 use crate::error::{ApiError, Checks};
 use crate::extract::{Json, Path, Query};
 use crate::guard::Caller;
-use crate::page::{self, PageParams, Paged};
 use crate::state::AppState;
+use backoffice::kit::audit::{self, Change};
+use backoffice::kit::list::{self, PageParams, Paged};
 
 /// The routes of this module.
 pub fn router() -> OpenApiRouter<AppState> {
@@ -56,7 +56,7 @@ async fn list(
     let filters = |q: &mut QueryBuilder<'_, Postgres>| {
         q.push(" WHERE starts_with(g.path, ").push_bind(caller.region_path.clone()).push(")");
     };
-    let (rows, total) = page::fetch(&state.pool, SELECT, FROM, filters, &window).await?;
+    let (rows, total) = list::fetch(&state.pool, SELECT, FROM, filters, &window).await?;
     Ok(Json(Paged::new(rows, total, &window)))
 }
 
@@ -123,7 +123,7 @@ async fn create(
         before: None,
         after: Some(json!(hook)),
     };
-    audit::record(&mut *tx, (&caller).into(), entry).await?;
+    audit::record(&mut *tx, caller.author(), entry).await?;
     tx.commit().await?;
     Ok((StatusCode::CREATED, Json(hook)))
 }
@@ -190,7 +190,7 @@ async fn deliveries(
         }
     };
     let select = "SELECT d.id, d.alert_id, d.payload, d.status, d.attempts, d.next_at, d.last_status, d.last_error, d.delivered_at";
-    let (rows, total) = page::fetch(&state.pool, select, "FROM webhook_deliveries d", filters, &window).await?;
+    let (rows, total) = list::fetch(&state.pool, select, "FROM webhook_deliveries d", filters, &window).await?;
     Ok(Json(Paged::new(rows, total, &window)))
 }
 
@@ -225,7 +225,7 @@ async fn retry(
         before: Some(json!({"status": "dead"})),
         after: Some(json!({"status": "pending"})),
     };
-    audit::record(&mut *tx, (&caller).into(), entry).await?;
+    audit::record(&mut *tx, caller.author(), entry).await?;
     tx.commit().await?;
     Ok(Json(row))
 }

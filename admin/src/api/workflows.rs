@@ -12,14 +12,14 @@ use utoipa::{IntoParams, ToSchema};
 use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
 
-use crate::audit::{self, Change};
 use crate::error::{ApiError, Checks};
 use crate::extract::{Json, Path, Query};
 use crate::guard::Caller;
-use crate::page::{self, PageParams, Paged};
 use crate::state::AppState;
-use crate::workflow::definition::{self, Action, Stage};
-use crate::workflow::engine::{self, ActRequest, HistoryEntry, Instance, NewInstance, Task};
+use backoffice::kit::audit::{self, Change};
+use backoffice::kit::list::{self, PageParams, Paged};
+use backoffice::system::workflow::definition::{self, Action, Stage};
+use backoffice::system::workflow::engine::{self, ActRequest, HistoryEntry, Instance, NewInstance, Task};
 
 /// The routes of this module.
 pub fn router() -> OpenApiRouter<AppState> {
@@ -67,7 +67,7 @@ async fn list_definitions(
     let filters = |q: &mut QueryBuilder<'_, Postgres>| {
         q.push(" WHERE d.version = (SELECT max(version) FROM workflow_definitions x WHERE x.key = d.key)");
     };
-    let (rows, total) = page::fetch(&state.pool, DEF_SELECT, DEF_FROM, filters, &window).await?;
+    let (rows, total) = list::fetch(&state.pool, DEF_SELECT, DEF_FROM, filters, &window).await?;
     Ok(Json(Paged::new(rows, total, &window)))
 }
 
@@ -160,7 +160,7 @@ async fn create_definition(
         before: None,
         after: Some(json!(definition)),
     };
-    audit::record(&mut *tx, (&caller).into(), entry).await?;
+    audit::record(&mut *tx, caller.author(), entry).await?;
     tx.commit().await?;
     Ok((StatusCode::CREATED, Json(definition)))
 }
@@ -206,7 +206,7 @@ async fn list_instances(
         }
     };
     let (rows, total) =
-        page::fetch(&state.pool, engine::INSTANCE_SELECT, engine::INSTANCE_FROM, filters, &window).await?;
+        list::fetch(&state.pool, engine::INSTANCE_SELECT, engine::INSTANCE_FROM, filters, &window).await?;
     Ok(Json(Paged::new(rows, total, &window)))
 }
 
@@ -299,7 +299,7 @@ async fn inbox(
             q.push(" AND t.due_at < now()");
         }
     };
-    let (rows, total) = page::fetch(&state.pool, engine::TASK_SELECT, engine::TASK_FROM, filters, &window).await?;
+    let (rows, total) = list::fetch(&state.pool, engine::TASK_SELECT, engine::TASK_FROM, filters, &window).await?;
     Ok(Json(Paged::new(rows, total, &window)))
 }
 
@@ -328,7 +328,7 @@ async fn act(
     Json(request): Json<ActRequest>,
 ) -> Result<Json<Instance>, ApiError> {
     let mut tx = state.pool.begin().await?;
-    let instance = engine::act(&mut tx, &state, &caller, id, action, &request).await?;
+    let instance = engine::act(&mut tx, &state.hooks, &caller, id, action, &request).await?;
     tx.commit().await?;
     Ok(Json(instance))
 }

@@ -8,9 +8,9 @@
 use std::collections::HashMap;
 use std::time::Instant;
 
+use backoffice::books::{contracts, delinquency, receipts};
+use backoffice::system::crypto::Vault;
 use chrono::{Duration, NaiveDate};
-use leasewatch_admin::books::{contracts, delinquency, receipts};
-use leasewatch_admin::crypto::Vault;
 use leasewatch_finance::money::CENT;
 use leasewatch_finance::{Decimal, Method, Rounding, Terms, Timing, schedule};
 use rust_decimal_macros::dec;
@@ -355,7 +355,7 @@ async fn settling_early_returns_interest_paid_for_later_periods(pool: PgPool) {
     .unwrap();
     assert!(prepaid_interest > Decimal::ZERO);
     let mut db = pool.acquire().await.unwrap();
-    let quote = leasewatch_admin::books::settlement::quote(&mut db, id, today).await.unwrap();
+    let quote = backoffice::books::settlement::quote(&mut db, id, today).await.unwrap();
     drop(db);
     // The customer pays exactly the quote; the prepaid interest is counted as held.
     sqlx::query("INSERT INTO receiving_accounts (code, bank, name) VALUES ('A', 'B', 'C')")
@@ -365,7 +365,7 @@ async fn settling_early_returns_interest_paid_for_later_periods(pool: PgPool) {
     let statement = format!("reference,date,amount,payer,remark\nS-1,{today},{},x,HT-9\n", quote.total);
     let mut tx = pool.begin().await.unwrap();
     receipts::import_statement(&mut tx, "A", &receipts::parse_statement(statement.as_bytes()).unwrap()).await.unwrap();
-    leasewatch_admin::books::settlement::execute(&mut tx, id, today).await.unwrap();
+    backoffice::books::settlement::execute(&mut tx, id, today).await.unwrap();
     tx.commit().await.unwrap();
     let (open, status): (Decimal, String) = sqlx::query_as(
         "SELECT (SELECT sum(amount - paid) FROM receivables WHERE contract_id = $1), (SELECT status FROM contracts WHERE id = $1)",

@@ -6,9 +6,10 @@ use std::pin::Pin;
 use std::sync::{Arc, Mutex};
 
 use axum::http::{Method, StatusCode};
-use leasewatch_admin::ApiError;
-use leasewatch_admin::workflow::definition::Outcome;
-use leasewatch_admin::workflow::engine::{FinishHook, Instance};
+use backoffice::Error;
+use backoffice::system::workflow::definition::Outcome;
+use backoffice::system::workflow::engine::Instance;
+use backoffice::system::workflow::hooks::FinishHook;
 use serde_json::{Value, json};
 use sqlx::{PgConnection, PgPool};
 
@@ -24,7 +25,7 @@ impl FinishHook for Recorder {
         _: &'a mut PgConnection,
         instance: &'a Instance,
         outcome: Outcome,
-    ) -> Pin<Box<dyn Future<Output = Result<(), ApiError>> + Send + 'a>> {
+    ) -> Pin<Box<dyn Future<Output = Result<(), Error>> + Send + 'a>> {
         self.0.lock().unwrap().push((instance.subject_id.clone(), outcome));
         Box::pin(async { Ok(()) })
     }
@@ -55,7 +56,9 @@ async fn a_request_goes_through_approve_transfer_return_and_reject(pool: PgPool)
     let recorder = Arc::new(Recorder::default());
     let state = {
         let app = App::new(pool.clone()).await;
-        app.state.clone().with_hook("credit_application", recorder.clone())
+        let mut state = app.state.clone();
+        state.hooks = state.hooks.with("credit_application", recorder.clone());
+        state
     };
     let app = App::with_state(state).await;
     let org = org(&app).await;

@@ -5,23 +5,17 @@
 use serde_json::Value;
 use sqlx::PgExecutor;
 
-use crate::guard::{Caller, RequestMeta};
+use crate::actor::RequestMeta;
 
-/// Who acted: a signed-in caller, or someone signing in.
+/// Who made a change: a signed-in actor, or someone signing in.
 #[derive(Debug, Clone, Copy)]
-pub struct Actor<'a> {
+pub struct Author<'a> {
     /// The user, when known.
     pub user_id: Option<i64>,
     /// The name they gave or hold.
     pub username: Option<&'a str>,
     /// Where the request came from.
     pub meta: &'a RequestMeta,
-}
-
-impl<'a> From<&'a Caller> for Actor<'a> {
-    fn from(caller: &'a Caller) -> Self {
-        Self { user_id: Some(caller.user_id), username: Some(&caller.username), meta: &caller.meta }
-    }
 }
 
 /// One change to record.
@@ -41,23 +35,23 @@ pub struct Change<'a> {
     pub after: Option<Value>,
 }
 
-/// Appends `change` by `actor`.
-pub async fn record(db: impl PgExecutor<'_>, actor: Actor<'_>, change: Change<'_>) -> Result<(), sqlx::Error> {
+/// Appends `change` by `author`.
+pub async fn record(db: impl PgExecutor<'_>, author: Author<'_>, change: Change<'_>) -> Result<(), sqlx::Error> {
     sqlx::query(
         "INSERT INTO audit_log (user_id, username, action, entity_type, entity_id, region_id, before, after,
                                 request_id, client_addr)
          VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)",
     )
-    .bind(actor.user_id)
-    .bind(actor.username)
+    .bind(author.user_id)
+    .bind(author.username)
     .bind(change.action)
     .bind(change.entity_type)
     .bind(change.entity_id)
     .bind(change.region_id)
     .bind(change.before)
     .bind(change.after)
-    .bind(actor.meta.request_id.as_deref())
-    .bind(actor.meta.client_addr.as_deref())
+    .bind(author.meta.request_id.as_deref())
+    .bind(author.meta.client_addr.as_deref())
     .execute(db)
     .await?;
     Ok(())

@@ -1,9 +1,6 @@
 //! The workflow engine over the database: starting an instance on a business object, claiming
 //! and acting on tasks, and the hook through which a business module learns the outcome. Every
-//! function runs inside the caller's transaction and writes the history and the audit log.
-
-use std::future::Future;
-use std::pin::Pin;
+//! function runs inside the actor's transaction and writes the history and the audit log.
 
 use chrono::{DateTime, Duration, Utc};
 use serde::{Deserialize, Serialize};
@@ -12,23 +9,11 @@ use sqlx::types::Json as SqlJson;
 use sqlx::{FromRow, PgConnection};
 use utoipa::ToSchema;
 
-use super::definition::{self, Action, Outcome, Stage, Step};
-use crate::audit::{self, Change};
-use crate::error::ApiError;
-use crate::guard::Caller;
-use crate::state::AppState;
-
-/// What a business module does when an instance on its subject type finishes, in the same
-/// transaction (an approved write-off posts its entries; a rejected one releases its hold).
-pub trait FinishHook: Send + Sync {
-    /// Called once, when `instance` ends with `outcome`.
-    fn finished<'a>(
-        &'a self,
-        tx: &'a mut PgConnection,
-        instance: &'a Instance,
-        outcome: Outcome,
-    ) -> Pin<Box<dyn Future<Output = Result<(), ApiError>> + Send + 'a>>;
-}
+use super::definition::{self, Action, Stage, Step};
+use super::hooks::Hooks;
+use crate::actor::Actor;
+use crate::error::Error;
+use crate::kit::audit::{self, Change};
 
 /// A definition as stored.
 #[derive(Debug, Clone, FromRow)]
@@ -184,7 +169,7 @@ pub const TASK_FROM: &str =
     "FROM workflow_tasks t JOIN workflow_instances i ON i.id = t.instance_id JOIN regions r ON r.id = i.region_id";
 
 /// The latest version of the definition `key`.
-pub async fn latest_definition(db: &mut PgConnection, key: &str) -> Result<Option<DefinitionRow>, ApiError> {
+pub async fn latest_definition(db: &mut PgConnection, key: &str) -> Result<Option<DefinitionRow>, Error> {
     Ok(sqlx::query_as(
         "SELECT id, key, version, name, stages FROM workflow_definitions WHERE key = $1 ORDER BY version DESC LIMIT 1",
     )
@@ -193,18 +178,18 @@ pub async fn latest_definition(db: &mut PgConnection, key: &str) -> Result<Optio
     .await?)
 }
 
-/// The instance `id`, if it is in the caller's region subtree.
-pub async fn instance(db: &mut PgConnection, caller: &Caller, id: i64) -> Result<Instance, ApiError> {
+/// The instance `id`, if it is in the actor's region subtree.
+pub async fn instance(db: &mut PgConnection, actor: &Actor, id: i64) -> Result<Instance, Error> {
     sqlx::query_as(&format!("{INSTANCE_SELECT} {INSTANCE_FROM} WHERE i.id = $1 AND starts_with(r.path, $2)"))
         .bind(id)
-        .bind(&caller.region_path)
+        .bind(&actor.region_path)
         .fetch_optional(db)
         .await?
-        .ok_or(ApiError::NotFound("workflow instance"))
+        .ok_or(Error::NotFound("workflow instance"))
 }
 
 /// The history of instance `id`, oldest first.
-pub async fn history(db: &mut PgConnection, id: i64) -> Result<Vec<HistoryEntry>, ApiError> {
+pub async fn history(db: &mut PgConnection, id: i64) -> Result<Vec<HistoryEntry>, Error> {
     Ok(sqlx::query_as(
         "SELECT h.id, h.stage, h.action, h.actor_id, u.username AS actor, h.note, h.to_stage, h.to_user_id, h.at
          FROM workflow_history h JOIN users u ON u.id = h.actor_id WHERE h.instance_id = $1 ORDER BY h.id",
@@ -215,15 +200,15 @@ pub async fn history(db: &mut PgConnection, id: i64) -> Result<Vec<HistoryEntry>
 }
 
 /// The tasks of instance `id`, oldest first.
-pub async fn tasks(db: &mut PgConnection, id: i64) -> Result<Vec<Task>, ApiError> {
+pub async fn tasks(db: &mut PgConnection, id: i64) -> Result<Vec<Task>, Error> {
     Ok(sqlx::query_as(&format!("{TASK_SELECT} {TASK_FROM} WHERE t.instance_id = $1 ORDER BY t.id"))
         .bind(id)
         .fetch_all(db)
         .await?)
 }
 
-/// Submits `new` by `caller`: the instance waits at the first stage.
-pub async fn start(db: &mut PgConnection, caller: &Caller, new: &NewInstance) -> Result<Instance, ApiError> {
+/// Submits `new` by `actor`: the instance waits at the first stage.
+pub async fn start(db: &mut PgConnection, actor: &Actor, new: &NewInstance) -> Result<Instance, Error> {
     let mut checks = crate::error::Checks::default();
     checks
         .text("subject_type", &new.subject_type, 64)
@@ -233,16 +218,16 @@ pub async fn start(db: &mut PgConnection, caller: &Caller, new: &NewInstance) ->
         .finish()?;
     let definition = latest_definition(db, &new.definition_key)
         .await?
-        .ok_or_else(|| ApiError::invalid("definition_key", "no workflow definition has this key"))?;
-    let region_id = new.region_id.unwrap_or(caller.region_id);
+        .ok_or_else(|| Error::invalid("definition_key", "no workflow definition has this key"))?;
+    let region_id = new.region_id.unwrap_or(actor.region_id);
     let in_scope: bool =
         sqlx::query_scalar("SELECT EXISTS (SELECT 1 FROM regions WHERE id = $1 AND starts_with(path, $2))")
             .bind(region_id)
-            .bind(&caller.region_path)
+            .bind(&actor.region_path)
             .fetch_one(&mut *db)
             .await?;
     if !in_scope {
-        return Err(ApiError::invalid("region_id", "is not a region you work in"));
+        return Err(Error::invalid("region_id", "is not a region you work in"));
     }
     let id: i64 = sqlx::query_scalar(
         "INSERT INTO workflow_instances (definition_id, subject_type, subject_id, title, region_id, maker_id)
@@ -253,16 +238,16 @@ pub async fn start(db: &mut PgConnection, caller: &Caller, new: &NewInstance) ->
     .bind(new.subject_id.trim())
     .bind(new.title.trim())
     .bind(region_id)
-    .bind(caller.user_id)
+    .bind(actor.user_id)
     .fetch_one(&mut *db)
     .await?;
-    let first = definition.stages.0.first().ok_or_else(|| ApiError::Internal("a definition without stages".into()))?;
+    let first = definition.stages.0.first().ok_or_else(|| Error::Internal("a definition without stages".into()))?;
     open_task(db, id, 0, first, None).await?;
-    log(db, Entry::new(id, None, 0, "submit", caller.user_id)).await?;
-    let instance = instance(db, caller, id).await?;
+    log(db, Entry::new(id, None, 0, "submit", actor.user_id)).await?;
+    let instance = instance(db, actor, id).await?;
     audit::record(
         &mut *db,
-        caller.into(),
+        actor.author(),
         Change {
             action: "submit",
             entity_type: "workflow_instance",
@@ -276,19 +261,19 @@ pub async fn start(db: &mut PgConnection, caller: &Caller, new: &NewInstance) ->
     Ok(instance)
 }
 
-/// Takes the open task `task_id` for `caller`.
-pub async fn claim(db: &mut PgConnection, caller: &Caller, task_id: i64) -> Result<Task, ApiError> {
-    let task = lock_task(db, caller, task_id).await?;
+/// Takes the open task `task_id` for `actor`.
+pub async fn claim(db: &mut PgConnection, actor: &Actor, task_id: i64) -> Result<Task, Error> {
+    let task = lock_task(db, actor, task_id).await?;
     match task.assignee_id {
-        Some(user) if user == caller.user_id => {}
-        Some(_) => return Err(ApiError::invalid_state("the task is claimed by another user")),
+        Some(user) if user == actor.user_id => {}
+        Some(_) => return Err(Error::invalid_state("the task is claimed by another user")),
         None => {
             sqlx::query("UPDATE workflow_tasks SET assignee_id = $2 WHERE id = $1")
                 .bind(task_id)
-                .bind(caller.user_id)
+                .bind(actor.user_id)
                 .execute(&mut *db)
                 .await?;
-            log(db, Entry::new(task.instance_id, Some(task_id), task.stage, "claim", caller.user_id)).await?;
+            log(db, Entry::new(task.instance_id, Some(task_id), task.stage, "claim", actor.user_id)).await?;
         }
     }
     sqlx::query_as(&format!("{TASK_SELECT} {TASK_FROM} WHERE t.id = $1"))
@@ -312,8 +297,8 @@ struct LockedTask {
     stages: SqlJson<Vec<Stage>>,
 }
 
-/// The open task `task_id`, locked with its instance, if `caller` holds its position in its region.
-async fn lock_task(db: &mut PgConnection, caller: &Caller, task_id: i64) -> Result<LockedTask, ApiError> {
+/// The open task `task_id`, locked with its instance, if `actor` holds its position in its region.
+async fn lock_task(db: &mut PgConnection, actor: &Actor, task_id: i64) -> Result<LockedTask, Error> {
     let task: LockedTask = sqlx::query_as(
         "SELECT t.instance_id, t.stage, t.assignee_id, t.status, i.maker_id, i.region_id, r.path AS region_path,
                 i.subject_type, d.stages
@@ -323,56 +308,55 @@ async fn lock_task(db: &mut PgConnection, caller: &Caller, task_id: i64) -> Resu
          FOR UPDATE OF t, i",
     )
     .bind(task_id)
-    .bind(&caller.region_path)
-    .bind(&caller.positions)
+    .bind(&actor.region_path)
+    .bind(&actor.positions)
     .fetch_optional(&mut *db)
     .await?
-    .ok_or(ApiError::NotFound("task"))?;
+    .ok_or(Error::NotFound("task"))?;
     if task.status != "open" {
-        return Err(ApiError::invalid_state(format!("the task is {}", task.status)));
+        return Err(Error::invalid_state(format!("the task is {}", task.status)));
     }
     Ok(task)
 }
 
-/// Applies `action` by `caller` to the open task `task_id`; returns the instance after it.
+/// Applies `action` by `actor` to the open task `task_id`; returns the instance after it.
 pub async fn act(
     db: &mut PgConnection,
-    state: &AppState,
-    caller: &Caller,
+    hooks: &Hooks,
+    actor: &Actor,
     task_id: i64,
     action: Action,
     request: &ActRequest,
-) -> Result<Instance, ApiError> {
-    let task = lock_task(db, caller, task_id).await?;
-    if task.assignee_id.is_some_and(|a| a != caller.user_id) {
-        return Err(ApiError::invalid_state("the task is assigned to another user"));
+) -> Result<Instance, Error> {
+    let task = lock_task(db, actor, task_id).await?;
+    if task.assignee_id.is_some_and(|a| a != actor.user_id) {
+        return Err(Error::invalid_state("the task is assigned to another user"));
     }
-    if action == Action::Approve && task.maker_id == caller.user_id {
-        return Err(ApiError::Forbidden {
+    if action == Action::Approve && task.maker_id == actor.user_id {
+        return Err(Error::Forbidden {
             code: "maker_cannot_approve",
             detail: "the maker of a request cannot approve it".into(),
         });
     }
     let note = request.note.as_deref().map(str::trim).filter(|n| !n.is_empty());
     if matches!(action, Action::Reject | Action::Return | Action::Note) && note.is_none() {
-        return Err(ApiError::invalid("note", format!("`{}` needs a note saying why", action.as_str())));
+        return Err(Error::invalid("note", format!("`{}` needs a note saying why", action.as_str())));
     }
     if note.is_some_and(|n| n.chars().count() > 2000) {
-        return Err(ApiError::invalid("note", "must be at most 2000 characters"));
+        return Err(Error::invalid("note", "must be at most 2000 characters"));
     }
-    let current = usize::try_from(task.stage).map_err(|_| ApiError::Internal("negative stage".into()))?;
+    let current = usize::try_from(task.stage).map_err(|_| Error::Internal("negative stage".into()))?;
     let to_stage = request.to_stage.and_then(|s| usize::try_from(s).ok());
     let step = definition::step(&task.stages.0, current, action, to_stage).map_err(|e| match e {
-        definition::StepError::BadReturn { .. } => ApiError::invalid("to_stage", e.to_string()),
-        other => ApiError::invalid_state(other.to_string()),
+        definition::StepError::BadReturn { .. } => Error::invalid("to_stage", e.to_string()),
+        other => Error::invalid_state(other.to_string()),
     })?;
-    let before = instance(db, caller, task.instance_id).await?;
+    let before = instance(db, actor, task.instance_id).await?;
     let mut to_user = None;
     match step {
         Step::Noted => {}
         Step::Reassign => {
-            let target =
-                request.to_user_id.ok_or_else(|| ApiError::invalid("to_user_id", "`transfer` needs a user"))?;
+            let target = request.to_user_id.ok_or_else(|| Error::invalid("to_user_id", "`transfer` needs a user"))?;
             let position = &task.stages.0[current].position;
             let eligible: bool = sqlx::query_scalar(
                 "SELECT EXISTS (SELECT 1 FROM users u JOIN regions r ON r.id = u.region_id
@@ -385,7 +369,7 @@ pub async fn act(
             .fetch_one(&mut *db)
             .await?;
             if !eligible || target == task.maker_id {
-                return Err(ApiError::invalid(
+                return Err(Error::invalid(
                     "to_user_id",
                     format!(
                         "must be an active user other than the maker, holding `{position}`, whose region covers the request"
@@ -400,7 +384,7 @@ pub async fn act(
             to_user = Some(target);
         }
         Step::Advance(next) | Step::Back(next) => {
-            close_task(db, task_id, caller.user_id, action).await?;
+            close_task(db, task_id, actor.user_id, action).await?;
             let assignee = match step {
                 // A returned request goes back to whoever approved that stage before.
                 Step::Back(_) => {
@@ -424,7 +408,7 @@ pub async fn act(
                 .await?;
         }
         Step::Finish(outcome) => {
-            close_task(db, task_id, caller.user_id, action).await?;
+            close_task(db, task_id, actor.user_id, action).await?;
             sqlx::query(
                 "UPDATE workflow_instances SET status = $2, finished_at = now(), version = version + 1 WHERE id = $1",
             )
@@ -442,18 +426,18 @@ pub async fn act(
         note,
         to_stage,
         to_user,
-        ..Entry::new(task.instance_id, Some(task_id), task.stage, action.as_str(), caller.user_id)
+        ..Entry::new(task.instance_id, Some(task_id), task.stage, action.as_str(), actor.user_id)
     };
     log(db, entry).await?;
-    let after = instance(db, caller, task.instance_id).await?;
+    let after = instance(db, actor, task.instance_id).await?;
     if let Step::Finish(outcome) = step {
-        if let Some(hook) = state.hooks.get(&task.subject_type) {
+        if let Some(hook) = hooks.get(&task.subject_type) {
             hook.finished(db, &after, outcome).await?;
         }
     }
     audit::record(
         &mut *db,
-        caller.into(),
+        actor.author(),
         Change {
             action: action.as_str(),
             entity_type: "workflow_instance",
@@ -469,16 +453,13 @@ pub async fn act(
 }
 
 /// Withdraws an active instance; only its maker may.
-pub async fn cancel(db: &mut PgConnection, caller: &Caller, id: i64) -> Result<Instance, ApiError> {
-    let before = instance(db, caller, id).await?;
-    if before.maker_id != caller.user_id {
-        return Err(ApiError::Forbidden {
-            code: "not_the_maker",
-            detail: "only the maker can withdraw a request".into(),
-        });
+pub async fn cancel(db: &mut PgConnection, actor: &Actor, id: i64) -> Result<Instance, Error> {
+    let before = instance(db, actor, id).await?;
+    if before.maker_id != actor.user_id {
+        return Err(Error::Forbidden { code: "not_the_maker", detail: "only the maker can withdraw a request".into() });
     }
     if before.status != "active" {
-        return Err(ApiError::invalid_state(format!("the request is already {}", before.status)));
+        return Err(Error::invalid_state(format!("the request is already {}", before.status)));
     }
     sqlx::query("UPDATE workflow_tasks SET status = 'cancelled', completed_at = now() WHERE instance_id = $1 AND status = 'open'")
         .bind(id)
@@ -490,11 +471,11 @@ pub async fn cancel(db: &mut PgConnection, caller: &Caller, id: i64) -> Result<I
     .bind(id)
     .execute(&mut *db)
     .await?;
-    log(db, Entry::new(id, None, before.stage, "cancel", caller.user_id)).await?;
-    let after = instance(db, caller, id).await?;
+    log(db, Entry::new(id, None, before.stage, "cancel", actor.user_id)).await?;
+    let after = instance(db, actor, id).await?;
     audit::record(
         &mut *db,
-        caller.into(),
+        actor.author(),
         Change {
             action: "cancel",
             entity_type: "workflow_instance",
@@ -514,7 +495,7 @@ async fn open_task(
     index: usize,
     stage: &Stage,
     assignee: Option<i64>,
-) -> Result<(), ApiError> {
+) -> Result<(), Error> {
     let due = stage.sla_hours.map(|h| Utc::now() + Duration::hours(h.into()));
     sqlx::query(
         "INSERT INTO workflow_tasks (instance_id, stage, position_code, assignee_id, due_at) VALUES ($1, $2, $3, $4, $5)",
@@ -529,7 +510,7 @@ async fn open_task(
     Ok(())
 }
 
-async fn close_task(db: &mut PgConnection, task_id: i64, user: i64, action: Action) -> Result<(), ApiError> {
+async fn close_task(db: &mut PgConnection, task_id: i64, user: i64, action: Action) -> Result<(), Error> {
     sqlx::query(
         "UPDATE workflow_tasks SET status = 'done', completed_at = now(), completed_by = $2, outcome = $3 WHERE id = $1",
     )
@@ -559,7 +540,7 @@ impl<'a> Entry<'a> {
     }
 }
 
-async fn log(db: &mut PgConnection, e: Entry<'_>) -> Result<(), ApiError> {
+async fn log(db: &mut PgConnection, e: Entry<'_>) -> Result<(), Error> {
     sqlx::query(
         "INSERT INTO workflow_history (instance_id, task_id, stage, action, actor_id, note, to_stage, to_user_id)
          VALUES ($1, $2, $3, $4, $5, $6, $7, $8)",

@@ -206,7 +206,7 @@ mod tests {
         s[0].actions.push(Action::Return);
         let mut checks = Checks::default();
         validate(&mut checks, &s);
-        let Err(crate::error::ApiError::Validation(errors)) = checks.finish() else { panic!("accepted") };
+        let Err(crate::error::Error::Validation(errors)) = checks.finish() else { panic!("accepted") };
         assert_eq!(errors.len(), 2);
         let mut checks = Checks::default();
         validate(&mut checks, &[]);

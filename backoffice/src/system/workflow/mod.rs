@@ -2,8 +2,9 @@
 //! any business object, tasks in the inboxes of the stage's position, and the history.
 //!
 //! - `definition.rs`: stages, actions and what an action does (pure).
-//! - `engine.rs`: starting, claiming, acting and cancelling over the database, and the hook
-//!   through which business modules learn an outcome.
+//! - `engine.rs`: starting, claiming, acting and cancelling over the database.
+//! - `hooks.rs`: the hooks through which business areas learn an outcome.
 
 pub mod definition;
 pub mod engine;
+pub mod hooks;

@@ -3,7 +3,6 @@
 //!
 //! - `contracts.rs`: importing a book of contracts from CSV, with schedules and paid-to-date state.
 //! - `receipts.rs`: bank statements, claiming, write-off and customer credit.
-//! - `products.rs`: product rules and the terms of a contract originated under them.
 //! - `ledger.rs`: balanced double entries for every money movement.
 //! - `approvals.rs`: write-off reversal and deposit offset, carried out when their workflow is approved.
 //! - `settlement.rs`: the early settlement quote and its execution.
@@ -13,6 +12,5 @@ pub mod approvals;
 pub mod contracts;
 pub mod delinquency;
 pub mod ledger;
-pub mod products;
 pub mod receipts;
 pub mod settlement;

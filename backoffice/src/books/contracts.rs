@@ -20,9 +20,9 @@ use sqlx::PgConnection;
 use sqlx::types::Json as SqlJson;
 
 use super::ledger::{self, Account, Entry, Posting};
-use crate::crypto::Vault;
-use crate::error::ApiError;
-use crate::identity;
+use crate::error::Error;
+use crate::kit::identity;
+use crate::system::crypto::Vault;
 
 /// One CSV row.
 #[derive(Debug, Clone, Deserialize)]
@@ -165,8 +165,8 @@ fn component_name(c: Component) -> &'static str {
     }
 }
 
-/// Imports `rows` in the caller's transaction. Region codes must exist.
-pub async fn import(db: &mut PgConnection, vault: &Vault, rows: &[ContractRow]) -> Result<ImportSummary, ApiError> {
+/// Imports `rows` in the actor's transaction. Region codes must exist.
+pub async fn import(db: &mut PgConnection, vault: &Vault, rows: &[ContractRow]) -> Result<ImportSummary, Error> {
     let numbers: Vec<&str> = rows.iter().map(|r| r.number.as_str()).collect();
     let existing: Vec<String> = sqlx::query_scalar("SELECT number FROM contracts WHERE number = ANY($1)")
         .bind(&numbers)
@@ -186,7 +186,7 @@ pub async fn import(db: &mut PgConnection, vault: &Vault, rows: &[ContractRow]) 
             .into_iter()
             .collect();
     if let Some(row) = rows.iter().find(|r| !regions.contains_key(&r.region)) {
-        return Err(ApiError::invalid(
+        return Err(Error::invalid(
             "region",
             format!("contract {}: no region has the code {}", row.number, row.region),
         ));
@@ -200,11 +200,11 @@ pub async fn import(db: &mut PgConnection, vault: &Vault, rows: &[ContractRow]) 
             .fetch_optional(&mut *db)
             .await?;
     if let Some((vin, status)) = taken {
-        return Err(ApiError::invalid("vin", format!("the vehicle {vin} is {status}, not in stock")));
+        return Err(Error::invalid("vin", format!("the vehicle {vin} is {status}, not in stock")));
     }
     let mut seen = std::collections::HashSet::new();
     if let Some(vin) = vins.iter().find(|v| !seen.insert(*v)) {
-        return Err(ApiError::invalid("vin", format!("the vehicle {vin} backs two contracts in this import")));
+        return Err(Error::invalid("vin", format!("the vehicle {vin} backs two contracts in this import")));
     }
     let customers = upsert_customers(db, vault, &rows, &regions).await?;
     let vehicles = upsert_vehicles(db, &rows, &regions).await?;
@@ -219,8 +219,7 @@ pub async fn import(db: &mut PgConnection, vault: &Vault, rows: &[ContractRow]) 
     let mut postings = Vec::new();
     for ((row, id), (customer, vehicle)) in rows.iter().zip(&ids).zip(customers.iter().zip(&vehicles)) {
         let terms = row.terms();
-        let quote =
-            schedule(&terms).map_err(|e| ApiError::invalid("terms", format!("contract {}: {e}", row.number)))?;
+        let quote = schedule(&terms).map_err(|e| Error::invalid("terms", format!("contract {}: {e}", row.number)))?;
         // A book being migrated collected its upfront fees at signing.
         let paid = r.push_schedule(*id, &quote, row.paid_periods.unwrap_or(0), true);
         let last_paid = paid.last_due;
@@ -373,7 +372,7 @@ impl ReceivableColumns {
     }
 
     /// Writes the items; returns how many.
-    pub(crate) async fn insert(&self, db: &mut PgConnection) -> Result<u64, ApiError> {
+    pub(crate) async fn insert(&self, db: &mut PgConnection) -> Result<u64, Error> {
         Ok(sqlx::query(
             "INSERT INTO receivables (contract_id, period, due_date, component, amount, paid)
              SELECT * FROM unnest($1::bigint[], $2::int[], $3::date[], $4::text[], $5::numeric[], $6::numeric[])",
@@ -396,8 +395,8 @@ async fn upsert_customers(
     vault: &Vault,
     rows: &[&ContractRow],
     regions: &HashMap<String, i64>,
-) -> Result<Vec<Option<i64>>, ApiError> {
-    let seal = |v: &str| vault.seal(v).map_err(|e| ApiError::Internal(e.to_string()));
+) -> Result<Vec<Option<i64>>, Error> {
+    let seal = |v: &str| vault.seal(v).map_err(|e| Error::Internal(e.to_string()));
     let mut out = Vec::with_capacity(rows.len());
     let (mut kind, mut name, mut sealed, mut index, mut phone, mut region) =
         (Vec::new(), Vec::new(), Vec::new(), Vec::new(), Vec::new(), Vec::new());
@@ -466,7 +465,7 @@ async fn upsert_vehicles(
     db: &mut PgConnection,
     rows: &[&ContractRow],
     regions: &HashMap<String, i64>,
-) -> Result<Vec<Option<i64>>, ApiError> {
+) -> Result<Vec<Option<i64>>, Error> {
     let (mut vins, mut plates, mut region) = (Vec::new(), Vec::new(), Vec::new());
     for row in rows {
         if let Some(vin) = row.vin.as_deref().filter(|v| !v.is_empty()) {
@@ -547,48 +546,38 @@ pub struct Origination {
 }
 
 /// Creates a pending contract from `o`; the schedule is made when it is activated. Returns its id.
-pub async fn originate(
-    db: &mut PgConnection,
-    o: &Origination,
-    region_id: i64,
-    today: NaiveDate,
-) -> Result<i64, ApiError> {
-    let rules: Option<SqlJson<super::products::Rules>> = sqlx::query_scalar("SELECT rules FROM products WHERE id = $1")
-        .bind(o.product_id)
-        .fetch_optional(&mut *db)
-        .await?;
-    let rules = rules.ok_or_else(|| ApiError::invalid("product_id", "no such product version"))?.0;
+pub async fn originate(db: &mut PgConnection, o: &Origination, region_id: i64, today: NaiveDate) -> Result<i64, Error> {
+    let rules: Option<SqlJson<crate::products::product::Rules>> =
+        sqlx::query_scalar("SELECT rules FROM products WHERE id = $1")
+            .bind(o.product_id)
+            .fetch_optional(&mut *db)
+            .await?;
+    let rules = rules.ok_or_else(|| Error::invalid("product_id", "no such product version"))?.0;
     let vehicle: Option<(String, String)> =
         sqlx::query_as("SELECT status, vehicle_type FROM vehicles WHERE id = $1 FOR UPDATE")
             .bind(o.vehicle_id)
             .fetch_optional(&mut *db)
             .await?;
     let vehicle_type = match vehicle {
-        None => return Err(ApiError::invalid("vehicle_id", "no such vehicle")),
+        None => return Err(Error::invalid("vehicle_id", "no such vehicle")),
         Some((status, kind)) if status == "in_stock" => kind,
         Some((other, _)) => {
-            return Err(ApiError::invalid("vehicle_id", format!("the vehicle is {other}, not in stock")));
+            return Err(Error::invalid("vehicle_id", format!("the vehicle is {other}, not in stock")));
         }
     };
     let tier: Option<String> = match o.dealer_id {
-        Some(dealer) => Some(
-            sqlx::query_scalar("SELECT tier FROM dealers WHERE id = $1")
-                .bind(dealer)
-                .fetch_optional(&mut *db)
-                .await?
-                .ok_or_else(|| ApiError::invalid("dealer_id", "no such dealer"))?,
-        ),
+        Some(dealer) => Some(crate::dealers::dealer::tier_for_new_business(db, dealer).await?),
         None => None,
     };
-    let deal = super::products::Deal {
+    let deal = crate::products::product::Deal {
         price: o.price,
         down_payment: o.down_payment,
         term: o.term,
         vehicle_type: &vehicle_type,
         dealer_tier: tier.as_deref(),
     };
-    let terms = rules.terms(&deal, today).map_err(|m| ApiError::invalid("down_payment", m))?;
-    schedule(&terms).map_err(|e| ApiError::invalid("term", e.to_string()))?;
+    let terms = rules.terms(&deal, today).map_err(|m| Error::invalid("down_payment", m))?;
+    schedule(&terms).map_err(|e| Error::invalid("term", e.to_string()))?;
     Ok(sqlx::query_scalar(
         "INSERT INTO contracts (number, customer_id, vehicle_id, dealer_id, product_id, region_id, terms, principal,
                                 price, down_payment, status)
@@ -610,18 +599,18 @@ pub async fn originate(
 
 /// Activates the pending `contract` on the day the money went out: its schedule starts then,
 /// its items are written, the disbursement and the deposit are booked, the vehicle is financed.
-pub async fn activate(db: &mut PgConnection, contract: i64, disbursed_on: NaiveDate) -> Result<u64, ApiError> {
+pub async fn activate(db: &mut PgConnection, contract: i64, disbursed_on: NaiveDate) -> Result<u64, Error> {
     let row: Option<(String, SqlJson<Terms>, Option<i64>)> =
         sqlx::query_as("SELECT status, terms, vehicle_id FROM contracts WHERE id = $1 FOR UPDATE")
             .bind(contract)
             .fetch_optional(&mut *db)
             .await?;
-    let Some((status, terms, vehicle)) = row else { return Err(ApiError::NotFound("contract")) };
+    let Some((status, terms, vehicle)) = row else { return Err(Error::NotFound("contract")) };
     if status != "pending" {
-        return Err(ApiError::invalid_state(format!("the contract is {status}, not pending")));
+        return Err(Error::invalid_state(format!("the contract is {status}, not pending")));
     }
     let terms = Terms { start: disbursed_on, ..terms.0 };
-    let quote = schedule(&terms).map_err(|e| ApiError::Internal(format!("stored terms: {e}")))?;
+    let quote = schedule(&terms).map_err(|e| Error::Internal(format!("stored terms: {e}")))?;
     let mut items = ReceivableColumns::default();
     items.push_schedule(contract, &quote, 0, false);
     let written = items.insert(db).await?;
@@ -644,7 +633,7 @@ pub async fn activate(db: &mut PgConnection, contract: i64, disbursed_on: NaiveD
         .await?
         .rows_affected();
         if reserved == 0 {
-            return Err(ApiError::invalid_state("the vehicle is no longer in stock: another contract financed it"));
+            return Err(Error::invalid_state("the vehicle is no longer in stock: another contract financed it"));
         }
     }
     let book = |kind, entries| Posting {

@@ -5,7 +5,7 @@ use argon2::password_hash::phc::PasswordHash;
 use argon2::password_hash::{PasswordHasher, PasswordVerifier};
 use argon2::{Algorithm, Argon2, Params, Version};
 
-use crate::error::{ApiError, Checks};
+use crate::error::{Checks, Error};
 
 /// The rules a new password must meet.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -16,7 +16,7 @@ pub struct Policy {
 
 impl Policy {
     /// Checks `password` for the user `username`; the messages say what to change.
-    pub fn check(&self, username: &str, password: &str) -> Result<(), ApiError> {
+    pub fn check(&self, username: &str, password: &str) -> Result<(), Error> {
         let classes = [
             password.chars().any(|c| c.is_lowercase()),
             password.chars().any(|c| c.is_uppercase()),
@@ -61,22 +61,22 @@ impl Default for HashCost {
     }
 }
 
-fn hasher(cost: HashCost) -> Result<Argon2<'static>, ApiError> {
+fn hasher(cost: HashCost) -> Result<Argon2<'static>, Error> {
     let params = Params::new(cost.memory_kib, cost.iterations, 1, None)
-        .map_err(|e| ApiError::Internal(format!("bad argon2 parameters: {e}")))?;
+        .map_err(|e| Error::Internal(format!("bad argon2 parameters: {e}")))?;
     Ok(Argon2::new(Algorithm::Argon2id, Version::V0x13, params))
 }
 
 /// The PHC string (`$argon2id$v=19$...`) of `password` under a fresh salt.
-pub async fn hash(password: String, cost: HashCost) -> Result<String, ApiError> {
+pub async fn hash(password: String, cost: HashCost) -> Result<String, Error> {
     tokio::task::spawn_blocking(move || {
         hasher(cost)?
             .hash_password(password.as_bytes())
             .map(|h| h.to_string())
-            .map_err(|e| ApiError::Internal(format!("cannot hash a password: {e}")))
+            .map_err(|e| Error::Internal(format!("cannot hash a password: {e}")))
     })
     .await
-    .map_err(|e| ApiError::Internal(format!("hashing task failed: {e}")))?
+    .map_err(|e| Error::Internal(format!("hashing task failed: {e}")))?
 }
 
 /// Whether `password` matches `phc`. An unreadable stored hash never matches.
@@ -110,7 +110,7 @@ mod tests {
 
     #[test]
     fn short_plain_or_name_bearing_passwords_are_refused_with_reasons() {
-        let Err(ApiError::Validation(errors)) = policy().check("zhangsan", "abc") else { panic!("accepted") };
+        let Err(Error::Validation(errors)) = policy().check("zhangsan", "abc") else { panic!("accepted") };
         assert_eq!(errors.len(), 2);
         assert!(policy().check("zhangsan", "alllowercaseletters").is_err());
         assert!(policy().check("zhangsan", "Zhangsan-2026!").is_err());

@@ -11,7 +11,7 @@ use serde::{Deserialize, Serialize};
 use sqlx::{PgConnection, PgPool};
 
 use super::receipts::{Batch, Source, open_items};
-use crate::error::ApiError;
+use crate::error::Error;
 
 /// A product's delinquency rules (defaults where a product says nothing, or for imported contracts without one).
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
@@ -42,7 +42,7 @@ const JOB: &str = "delinquency";
 
 /// Runs every day from the day after the last one done (or the earliest contract start) through
 /// `through`, one transaction per day.
-pub async fn run_through(pool: &PgPool, through: NaiveDate) -> Result<Vec<DaySummary>, ApiError> {
+pub async fn run_through(pool: &PgPool, through: NaiveDate) -> Result<Vec<DaySummary>, Error> {
     let done: Option<NaiveDate> = sqlx::query_scalar("SELECT done_through FROM finance_jobs WHERE name = $1")
         .bind(JOB)
         .fetch_optional(pool)
@@ -99,8 +99,8 @@ struct Overdue {
     rules: Option<sqlx::types::Json<Rules>>,
 }
 
-/// Runs one day inside the caller's transaction.
-pub async fn run_day(db: &mut PgConnection, day: NaiveDate) -> Result<DaySummary, ApiError> {
+/// Runs one day inside the actor's transaction.
+pub async fn run_day(db: &mut PgConnection, day: NaiveDate) -> Result<DaySummary, Error> {
     let mut summary = DaySummary { day, ..DaySummary::default() };
     summary.credit_applied = apply_credit(db, day).await?;
 
@@ -161,7 +161,7 @@ pub async fn run_day(db: &mut PgConnection, day: NaiveDate) -> Result<DaySummary
 }
 
 /// Applies customer credit to items due by `day`; returns the amount applied.
-async fn apply_credit(db: &mut PgConnection, day: NaiveDate) -> Result<Decimal, ApiError> {
+async fn apply_credit(db: &mut PgConnection, day: NaiveDate) -> Result<Decimal, Error> {
     let holders: Vec<(i64, Decimal)> = sqlx::query_as(
         "SELECT c.id, c.credit FROM contracts c WHERE c.status = 'active' AND c.credit > 0
            AND EXISTS (SELECT 1 FROM receivables r WHERE r.contract_id = c.id AND r.paid < r.amount AND r.due_date <= $1)
@@ -201,7 +201,7 @@ struct Columns {
 }
 
 impl Columns {
-    async fn write(self, db: &mut PgConnection, day: NaiveDate) -> Result<(), ApiError> {
+    async fn write(self, db: &mut PgConnection, day: NaiveDate) -> Result<(), Error> {
         // Contracts that were past due and are no longer: back to current, with their event.
         let cleared: Vec<(i64, i32)> = sqlx::query_as(
             "UPDATE contracts c SET dpd = 0, bucket = 0, overdue_amount = 0, as_of = $1,

@@ -12,13 +12,13 @@ use sqlx::types::Json as SqlJson;
 
 use super::ledger::{self, Account, Entry, Posting};
 use super::receipts::{Batch, Source, open_items};
-use crate::error::ApiError;
+use crate::error::Error;
 
 /// The period number of settlement charges.
 const SETTLEMENT_PERIOD: i32 = 10_000;
 
 /// The quote for settling `contract` on `date`; money held (credit and deposit) is offset.
-pub async fn quote(db: &mut PgConnection, contract: i64, date: NaiveDate) -> Result<Quote, ApiError> {
+pub async fn quote(db: &mut PgConnection, contract: i64, date: NaiveDate) -> Result<Quote, Error> {
     let (terms, start, held, status, fee_rule): (
         SqlJson<Terms>,
         Option<NaiveDate>,
@@ -32,13 +32,11 @@ pub async fn quote(db: &mut PgConnection, contract: i64, date: NaiveDate) -> Res
     .bind(contract)
     .fetch_optional(&mut *db)
     .await?
-    .ok_or(ApiError::NotFound("contract"))?;
+    .ok_or(Error::NotFound("contract"))?;
     let Some(start) = start.filter(|_| status == "active") else {
-        return Err(ApiError::invalid_state(format!(
-            "the contract is {status}: only an active contract can be settled"
-        )));
+        return Err(Error::invalid_state(format!("the contract is {status}: only an active contract can be settled")));
     };
-    let rows = schedule(&terms.0).map_err(|e| ApiError::Internal(format!("stored terms: {e}")))?.rows;
+    let rows = schedule(&terms.0).map_err(|e| Error::Internal(format!("stored terms: {e}")))?.rows;
     let (overdue, penalty, prepaid, prepaid_other): (Decimal, Decimal, Decimal, Decimal) = sqlx::query_as(
         "SELECT COALESCE(sum(amount - paid) FILTER (WHERE component <> 'penalty' AND due_date <= $2), 0),
                 COALESCE(sum(amount - paid) FILTER (WHERE component = 'penalty'), 0),
@@ -71,18 +69,18 @@ pub async fn quote(db: &mut PgConnection, contract: i64, date: NaiveDate) -> Res
 }
 
 /// Settles `contract` on `date` with the money it holds; 409 when that is not enough.
-pub async fn execute(db: &mut PgConnection, contract: i64, date: NaiveDate) -> Result<Quote, ApiError> {
+pub async fn execute(db: &mut PgConnection, contract: i64, date: NaiveDate) -> Result<Quote, Error> {
     let status: String = sqlx::query_scalar("SELECT status FROM contracts WHERE id = $1 FOR UPDATE")
         .bind(contract)
         .fetch_optional(&mut *db)
         .await?
-        .ok_or(ApiError::NotFound("contract"))?;
+        .ok_or(Error::NotFound("contract"))?;
     if status != "active" {
-        return Err(ApiError::invalid_state(format!("the contract is {status}")));
+        return Err(Error::invalid_state(format!("the contract is {status}")));
     }
     let quote = quote(db, contract, date).await?;
     if quote.total > Decimal::ZERO {
-        return Err(ApiError::invalid_state(format!(
+        return Err(Error::invalid_state(format!(
             "{} more is needed to settle on {date}: register the customer's payment first",
             quote.total
         )));
@@ -157,7 +155,7 @@ pub async fn execute(db: &mut PgConnection, contract: i64, date: NaiveDate) -> R
     let credit_left = batch.allocate(contract, open, credit, Source::Credit, date);
     let deposit_left = batch.allocate(contract, open, deposit, Source::Deposit, date);
     if open.iter().any(|i| i.open > Decimal::ZERO) {
-        return Err(ApiError::Internal("settlement left items open".into()));
+        return Err(Error::Internal("settlement left items open".into()));
     }
     batch.write(db).await?;
     let refund = Posting {

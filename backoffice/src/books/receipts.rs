@@ -18,7 +18,7 @@ use sqlx::PgConnection;
 
 use super::contracts::LineError;
 use super::ledger::{self, Account, Entry, Posting};
-use crate::error::ApiError;
+use crate::error::Error;
 
 /// One statement line.
 #[derive(Debug, Clone, Deserialize)]
@@ -93,12 +93,12 @@ pub async fn import_statement(
     db: &mut PgConnection,
     account: &str,
     rows: &[StatementRow],
-) -> Result<StatementSummary, ApiError> {
+) -> Result<StatementSummary, Error> {
     let account_id: i64 = sqlx::query_scalar("SELECT id FROM receiving_accounts WHERE code = $1")
         .bind(account)
         .fetch_optional(&mut *db)
         .await?
-        .ok_or_else(|| ApiError::invalid("account", format!("no receiving account has the code {account}")))?;
+        .ok_or_else(|| Error::invalid("account", format!("no receiving account has the code {account}")))?;
     let references: Vec<&str> = rows.iter().map(|r| r.reference.as_str()).collect();
     let dates: Vec<NaiveDate> = rows.iter().map(|r| r.date).collect();
     let amounts: Vec<Decimal> = rows.iter().map(|r| r.amount).collect();
@@ -143,7 +143,7 @@ pub async fn import_statement(
 
 /// Claims the unclaimed receipts among `ids` whose remark or payer contains a contract number
 /// as a word.
-pub async fn claim_by_remark(db: &mut PgConnection, ids: &[i64]) -> Result<u64, ApiError> {
+pub async fn claim_by_remark(db: &mut PgConnection, ids: &[i64]) -> Result<u64, Error> {
     Ok(sqlx::query(
         "UPDATE receipts r SET contract_id = m.contract_id, status = 'claimed'
          FROM (SELECT DISTINCT ON (r.id) r.id, c.id AS contract_id
@@ -162,13 +162,13 @@ pub async fn claim_by_remark(db: &mut PgConnection, ids: &[i64]) -> Result<u64, 
 }
 
 /// Claims receipt `receipt` to contract `contract` by hand.
-pub async fn claim(db: &mut PgConnection, receipt: i64, contract: i64) -> Result<(), ApiError> {
+pub async fn claim(db: &mut PgConnection, receipt: i64, contract: i64) -> Result<(), Error> {
     let active: Option<bool> = sqlx::query_scalar("SELECT status = 'active' FROM contracts WHERE id = $1")
         .bind(contract)
         .fetch_optional(&mut *db)
         .await?;
     if active != Some(true) {
-        return Err(ApiError::invalid_state("receipts are claimed to active contracts only"));
+        return Err(Error::invalid_state("receipts are claimed to active contracts only"));
     }
     let updated =
         sqlx::query("UPDATE receipts SET contract_id = $2, status = 'claimed' WHERE id = $1 AND status = 'unclaimed'")
@@ -178,7 +178,7 @@ pub async fn claim(db: &mut PgConnection, receipt: i64, contract: i64) -> Result
             .await?
             .rows_affected();
     if updated == 0 {
-        return Err(ApiError::invalid_state("the receipt is not unclaimed"));
+        return Err(Error::invalid_state("the receipt is not unclaimed"));
     }
     Ok(())
 }
@@ -208,7 +208,7 @@ pub(crate) async fn open_items(
     db: &mut PgConnection,
     contracts: &[i64],
     due_by: NaiveDate,
-) -> Result<HashMap<i64, Vec<Item>>, ApiError> {
+) -> Result<HashMap<i64, Vec<Item>>, Error> {
     let rows: Vec<OpenRow> = sqlx::query_as(
         "SELECT id, contract_id, period, due_date, component, amount - paid AS open
          FROM receivables WHERE contract_id = ANY($1) AND paid < amount AND due_date <= $2",
@@ -258,7 +258,7 @@ pub(crate) struct Batch {
 
 impl Batch {
     /// A batch for `contracts`, with their products' allocation orders.
-    pub(crate) async fn for_contracts(db: &mut PgConnection, contracts: &[i64]) -> Result<Self, ApiError> {
+    pub(crate) async fn for_contracts(db: &mut PgConnection, contracts: &[i64]) -> Result<Self, Error> {
         let rows: Vec<(i64, sqlx::types::Json<Order>)> = sqlx::query_as(
             "SELECT c.id, p.rules -> 'allocation' FROM contracts c JOIN products p ON p.id = c.product_id
              WHERE c.id = ANY($1) AND p.rules ? 'allocation'",
@@ -314,7 +314,7 @@ impl Batch {
     }
 
     /// Writes everything gathered.
-    pub(crate) async fn write(self, db: &mut PgConnection) -> Result<(), ApiError> {
+    pub(crate) async fn write(self, db: &mut PgConnection) -> Result<(), Error> {
         sqlx::query(
             "UPDATE receivables r SET paid = r.paid + a.amount
              FROM (SELECT receivable, sum(amount) AS amount FROM unnest($1::bigint[], $2::numeric[]) AS t(receivable, amount)
@@ -353,7 +353,7 @@ impl Batch {
 }
 
 /// Writes off the claimed receipts among `ids` (oldest first); returns how many.
-pub async fn write_off(db: &mut PgConnection, ids: &[i64]) -> Result<u64, ApiError> {
+pub async fn write_off(db: &mut PgConnection, ids: &[i64]) -> Result<u64, Error> {
     let receipts: Vec<(i64, i64, NaiveDate, Decimal)> = sqlx::query_as(
         "SELECT id, contract_id, received_on, amount FROM receipts
          WHERE id = ANY($1) AND status = 'claimed' ORDER BY received_on, id FOR UPDATE",

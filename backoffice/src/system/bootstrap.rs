@@ -4,15 +4,15 @@
 use serde_json::json;
 use sqlx::PgPool;
 
-use crate::audit::{self, Actor, Change};
-use crate::error::{ApiError, Checks};
-use crate::guard::RequestMeta;
-use crate::password::{self, HashCost, Policy};
-use crate::settings;
+use crate::actor::RequestMeta;
+use crate::error::{Checks, Error};
+use crate::kit::audit::{self, Author, Change};
+use crate::system::password::{self, HashCost, Policy};
+use crate::system::settings;
 
 /// Writes the permission catalogue; run at every start.
 pub async fn prepare(pool: &PgPool) -> Result<(), sqlx::Error> {
-    crate::permissions::sync(pool).await
+    crate::system::permissions::sync(pool).await
 }
 
 /// An administrator to create from the command line.
@@ -27,10 +27,10 @@ pub struct NewAdmin {
 
 /// Creates a user at the company region holding the built-in administrator role (which is created
 /// with every permission when missing). Returns the user's id.
-pub async fn create_admin(pool: &PgPool, cost: HashCost, new: NewAdmin) -> Result<i64, ApiError> {
+pub async fn create_admin(pool: &PgPool, cost: HashCost, new: NewAdmin) -> Result<i64, Error> {
     prepare(pool).await?;
     let mut checks = Checks::default();
-    crate::api::users::check_username(&mut checks, &new.username);
+    checks.username(&new.username);
     checks.text("display_name", &new.display_name, 100).finish()?;
     let min_length = settings::get_int(pool, settings::PASSWORD_MIN_LENGTH).await?;
     Policy { min_length: usize::try_from(min_length).unwrap_or(10) }.check(&new.username, &new.password)?;
@@ -63,7 +63,7 @@ pub async fn create_admin(pool: &PgPool, cost: HashCost, new: NewAdmin) -> Resul
         .execute(&mut *tx)
         .await?;
     let meta = RequestMeta { request_id: None, client_addr: Some("command line".to_owned()) };
-    let actor = Actor { user_id: None, username: Some("leasewatch admin create-user"), meta: &meta };
+    let author = Author { user_id: None, username: Some("leasewatch admin create-user"), meta: &meta };
     let change = Change {
         action: "create",
         entity_type: "user",
@@ -72,14 +72,13 @@ pub async fn create_admin(pool: &PgPool, cost: HashCost, new: NewAdmin) -> Resul
         before: None,
         after: Some(json!({"username": new.username, "roles": ["administrator"]})),
     };
-    audit::record(&mut *tx, actor, change).await?;
+    audit::record(&mut *tx, author, change).await?;
     tx.commit().await?;
     Ok(id)
 }
 
-/// Removes sessions a day past their refresh expiry and idempotency keys older than a day.
+/// Removes sessions a day past their refresh expiry.
 pub async fn housekeeping(pool: &PgPool) -> Result<(), sqlx::Error> {
     sqlx::query("DELETE FROM auth_sessions WHERE refresh_expires_at < now() - interval '1 day'").execute(pool).await?;
-    crate::idempotency::expire(pool).await?;
     Ok(())
 }

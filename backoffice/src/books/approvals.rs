@@ -14,64 +14,20 @@ use sqlx::PgConnection;
 
 use super::ledger::{self, Account, Entry, Posting};
 use super::receipts::{Batch, Source, open_items};
-use crate::error::ApiError;
-use crate::state::AppState;
-use crate::workflow::definition::Outcome;
-use crate::workflow::engine::{FinishHook, Instance};
+use crate::error::Error;
+use crate::kit::approvals::subject;
+use crate::system::workflow::definition::Outcome;
+use crate::system::workflow::engine::Instance;
+use crate::system::workflow::hooks::{FinishHook, Hooks};
 
 /// Subject type of a write-off reversal request (subject id: the receipt).
 pub const REVERSAL: &str = "receipt_reversal";
 /// Subject type of a deposit offset request (subject id: the contract).
 pub const DEPOSIT_OFFSET: &str = "deposit_offset";
 
-/// `state` with the hooks of this module registered.
-pub fn register(state: AppState) -> AppState {
-    state
-        .with_hook(REVERSAL, Arc::new(WhenApproved::Reverse))
-        .with_hook(DEPOSIT_OFFSET, Arc::new(WhenApproved::OffsetDeposit))
-}
-
-/// Submits a request of `kind` on `subject` into the workflow of the same key; 422 when the
-/// company has not defined that workflow yet.
-pub async fn submit(
-    db: &mut PgConnection,
-    caller: &crate::guard::Caller,
-    kind: &str,
-    subject: i64,
-    region_id: i64,
-    title: &str,
-) -> Result<Instance, ApiError> {
-    let pending: bool = sqlx::query_scalar(
-        "SELECT EXISTS (SELECT 1 FROM workflow_instances WHERE subject_type = $1 AND subject_id = $2 AND status = 'active')",
-    )
-    .bind(kind)
-    .bind(subject.to_string())
-    .fetch_one(&mut *db)
-    .await?;
-    if pending {
-        return Err(ApiError::invalid_state("a request on this is already waiting for approval"));
-    }
-    let new = crate::workflow::engine::NewInstance {
-        definition_key: kind.to_owned(),
-        subject_type: kind.to_owned(),
-        subject_id: subject.to_string(),
-        title: title.chars().take(200).collect(),
-        region_id: Some(region_id),
-    };
-    crate::workflow::engine::start(db, caller, &new).await.map_err(|e| match e {
-        ApiError::Validation(errors) if errors.iter().any(|f| f.field == "definition_key") => ApiError::invalid_state(
-            format!("define the `{kind}` workflow (POST /api/v1/workflow-definitions) before requesting this"),
-        ),
-        other => other,
-    })
-}
-
-/// The numeric id of an instance's subject.
-pub(crate) fn subject(instance: &Instance) -> Result<i64, ApiError> {
-    instance
-        .subject_id
-        .parse()
-        .map_err(|_| ApiError::Internal(format!("subject id {} is not a number", instance.subject_id)))
+/// `hooks` with the approvals of the books declared.
+pub fn hooks(hooks: Hooks) -> Hooks {
+    hooks.with(REVERSAL, Arc::new(WhenApproved::Reverse)).with(DEPOSIT_OFFSET, Arc::new(WhenApproved::OffsetDeposit))
 }
 
 /// What an approved request carries out on its subject.
@@ -90,7 +46,7 @@ impl FinishHook for WhenApproved {
         tx: &'a mut PgConnection,
         instance: &'a Instance,
         outcome: Outcome,
-    ) -> Pin<Box<dyn Future<Output = Result<(), ApiError>> + Send + 'a>> {
+    ) -> Pin<Box<dyn Future<Output = Result<(), Error>> + Send + 'a>> {
         Box::pin(async move {
             if outcome != Outcome::Approved {
                 return Ok(());
@@ -105,22 +61,22 @@ impl FinishHook for WhenApproved {
 }
 
 /// Reverses the write-off of `receipt`.
-pub async fn reverse(db: &mut PgConnection, receipt: i64) -> Result<(), ApiError> {
+pub async fn reverse(db: &mut PgConnection, receipt: i64) -> Result<(), Error> {
     let row: Option<(i64, Decimal, String)> =
         sqlx::query_as("SELECT contract_id, amount, status FROM receipts WHERE id = $1 FOR UPDATE")
             .bind(receipt)
             .fetch_optional(&mut *db)
             .await?;
-    let Some((contract, amount, status)) = row else { return Err(ApiError::NotFound("receipt")) };
+    let Some((contract, amount, status)) = row else { return Err(Error::NotFound("receipt")) };
     if status != "written_off" {
-        return Err(ApiError::invalid_state(format!("the receipt is {status}, not written off")));
+        return Err(Error::invalid_state(format!("the receipt is {status}, not written off")));
     }
     let active: bool = sqlx::query_scalar("SELECT status = 'active' FROM contracts WHERE id = $1")
         .bind(contract)
         .fetch_one(&mut *db)
         .await?;
     if !active {
-        return Err(ApiError::invalid_state("the contract is no longer active: its write-offs stay as they are"));
+        return Err(Error::invalid_state("the contract is no longer active: its write-offs stay as they are"));
     }
     // Net of earlier reversals: a receipt reversed, claimed again and reversed again undoes only
     // its latest write-off.
@@ -140,7 +96,7 @@ pub async fn reverse(db: &mut PgConnection, receipt: i64) -> Result<(), ApiError
         .fetch_one(&mut *db)
         .await?;
     if credit < to_credit {
-        return Err(ApiError::invalid_state("the credit this receipt created has been used since; reverse that first"));
+        return Err(Error::invalid_state("the credit this receipt created has been used since; reverse that first"));
     }
     let ids: Vec<i64> = allocated.iter().map(|a| a.0).collect();
     let amounts: Vec<Decimal> = allocated.iter().map(|a| a.1).collect();
@@ -201,17 +157,17 @@ pub async fn reverse(db: &mut PgConnection, receipt: i64) -> Result<(), ApiError
 }
 
 /// Applies the deposit held by `contract` to its items due today; returns the amount applied.
-pub async fn offset_deposit(db: &mut PgConnection, contract: i64) -> Result<Decimal, ApiError> {
+pub async fn offset_deposit(db: &mut PgConnection, contract: i64) -> Result<Decimal, Error> {
     let held: Decimal = sqlx::query_scalar("SELECT deposit_held FROM contracts WHERE id = $1 FOR UPDATE")
         .bind(contract)
         .fetch_optional(&mut *db)
         .await?
-        .ok_or(ApiError::NotFound("contract"))?;
+        .ok_or(Error::NotFound("contract"))?;
     let today = Utc::now().date_naive();
     let mut items = open_items(db, &[contract], today).await?;
     let due = items.entry(contract).or_default();
     if held.is_zero() || due.is_empty() {
-        return Err(ApiError::invalid_state("there is no deposit held, or nothing due to offset it against"));
+        return Err(Error::invalid_state("there is no deposit held, or nothing due to offset it against"));
     }
     let mut batch = Batch::for_contracts(db, &[contract]).await?;
     let left = batch.allocate(contract, due, held, Source::Deposit, today);

@@ -10,7 +10,7 @@ use leasewatch_finance::Decimal;
 use leasewatch_finance::allocation::Component;
 use sqlx::PgConnection;
 
-use crate::error::ApiError;
+use crate::error::Error;
 
 /// A ledger account.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -103,9 +103,9 @@ pub fn balanced(entries: &[Entry]) -> bool {
 }
 
 /// Posts `postings` in two statements whatever their number.
-pub async fn post(db: &mut PgConnection, postings: &[Posting]) -> Result<(), ApiError> {
+pub async fn post(db: &mut PgConnection, postings: &[Posting]) -> Result<(), Error> {
     if let Some(p) = postings.iter().find(|p| !balanced(&p.entries)) {
-        return Err(ApiError::Internal(format!("unbalanced {} posting for contract {:?}", p.kind, p.contract_id)));
+        return Err(Error::Internal(format!("unbalanced {} posting for contract {:?}", p.kind, p.contract_id)));
     }
     let postings: Vec<&Posting> =
         postings.iter().filter(|p| p.entries.iter().any(|e| !e.debit.is_zero() || !e.credit.is_zero())).collect();

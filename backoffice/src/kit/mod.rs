@@ -1,0 +1,15 @@
+//! The resource kit: what every back-office resource repeats, written once.
+//!
+//! - `list.rs`: region-scoped load and list, typed filters, sort whitelist, page and keyset paging.
+//! - `audit.rs`: the append-only audit log's change record.
+//! - `version.rs`: versioned updates (optimistic locking).
+//! - `approvals.rs`: maker-checker hooks each area declares, and submitting a request for approval.
+//! - `identity.rs`: check digits of national IDs, credit codes and VINs.
+//! - `amount.rs`: money in answers, always with its cents.
+
+pub mod amount;
+pub mod approvals;
+pub mod audit;
+pub mod identity;
+pub mod list;
+pub mod version;

@@ -1,0 +1,22 @@
+//! Versioned updates: a change names the version it was read at; a record changed since is a
+//! conflict that names its current version, so no one overwrites what they did not see.
+
+use crate::error::Error;
+
+/// `Ok` when the record is still at the version the change was read at.
+pub fn check(read: i32, current: i32) -> Result<(), Error> {
+    if read == current { Ok(()) } else { Err(Error::stale(current)) }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_stale_version_is_a_conflict_naming_the_current_one() {
+        assert!(check(3, 3).is_ok());
+        let Err(Error::Conflict { code, detail }) = check(2, 3) else { panic!("accepted") };
+        assert_eq!(code, "version_conflict");
+        assert!(detail.contains('3'));
+    }
+}

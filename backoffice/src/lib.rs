@@ -1,0 +1,37 @@
+//! leasewatch back office: the leasing business as services over the database. It knows nothing of
+//! HTTP: callers (the admin API and console, the CLI, the daily job, the demo) pass an [`Actor`]
+//! and a connection or transaction, and get values or an [`Error`].
+//!
+//! # Layout
+//! - `actor.rs`: who acts (user, permissions, region scope, request id for the audit).
+//! - `error.rs`: the one error type, and `Checks`, which collects every bad field at once.
+//! - `kit/`: what every resource repeats: scoped load and list, audit, versions, approvals.
+//! - `system/`: permissions, settings, sealed fields, passwords, the workflow engine, bootstrap.
+//! - `dealers/`: dealers (经销商管理).
+//! - `products/`: product rules (产品管理).
+//! - `assets/`: vehicles and their trackers' commands (车辆管理).
+//! - `books/`: contracts, receipts, the ledger, delinquency, settlement (合同 / 财务).
+//!
+//! Adding an area: `docs/adding-an-area.md`.
+
+pub mod actor;
+pub mod assets;
+pub mod books;
+pub mod dealers;
+pub mod error;
+pub mod kit;
+pub mod products;
+pub mod system;
+
+pub use crate::actor::{Actor, RequestMeta};
+pub use crate::error::{Checks, Error, FieldError};
+
+use crate::system::workflow::hooks::Hooks;
+
+/// The maker-checker hooks of every area, for the workflow engine.
+pub fn approval_hooks() -> Hooks {
+    let hooks = Hooks::default();
+    let hooks = books::approvals::hooks(hooks);
+    let hooks = dealers::dealer::hooks(hooks);
+    assets::device_commands::hooks(hooks)
+}

@@ -1,0 +1,16 @@
+//! System (系统管理): the permission catalogue, tunable settings, sealed fields and passwords,
+//! the workflow engine, and start-up and upkeep.
+//!
+//! - `permissions.rs`: every permission a route can require.
+//! - `settings.rs`: tunable parameters with bounds and defaults.
+//! - `crypto.rs`: sealed sensitive fields and their masks, tokens.
+//! - `password.rs`: the password policy and argon2id hashing.
+//! - `workflow/`: the workflow engine (流程管理) and its maker-checker hooks.
+//! - `bootstrap.rs`: the permission catalogue at start, the first administrator, housekeeping.
+
+pub mod bootstrap;
+pub mod crypto;
+pub mod password;
+pub mod permissions;
+pub mod settings;
+pub mod workflow;
