@@ -474,6 +474,18 @@ async fn a_contract_is_originated_under_a_product_and_activated_on_disbursement(
         "below the rate table's down payment: {}",
         refused.body
     );
+    // A suspended dealer brings no new business.
+    let suspend = json!({"version": 1, "reason": "资质复核中"});
+    app.post(&format!("/api/v1/dealers/{dealer}/actions/suspend"), admin, suspend).await;
+    let refused = app.post("/api/v1/contracts", admin, quote.clone()).await;
+    assert_eq!(refused.status, StatusCode::UNPROCESSABLE_ENTITY);
+    assert_eq!(refused.body["errors"][0]["field"], "dealer_id", "{}", refused.body);
+    app.post(
+        &format!("/api/v1/dealers/{dealer}/actions/reinstate"),
+        admin,
+        json!({"version": 2, "reason": "复核通过"}),
+    )
+    .await;
     let created = app.post("/api/v1/contracts", admin, quote.clone()).await;
     assert_eq!(created.status, StatusCode::CREATED, "{}", created.body);
     assert_eq!(
