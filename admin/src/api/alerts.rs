@@ -5,6 +5,8 @@
 use std::convert::Infallible;
 use std::sync::Arc;
 
+use std::marker::PhantomData;
+
 use axum::extract::State;
 use axum::response::sse::{Event, KeepAlive, Sse};
 use chrono::{DateTime, Utc};
@@ -12,7 +14,7 @@ use leasewatch_monitor::alerts::{self as monitor_alerts, Notice};
 use leasewatch_monitor::rules::Severity;
 use serde::{Deserialize, Serialize};
 use serde_json::{Value, json};
-use sqlx::{FromRow, PgConnection, Postgres, QueryBuilder};
+use sqlx::{FromRow, PgConnection};
 use tokio::sync::broadcast::error::RecvError;
 use utoipa::{IntoParams, ToSchema};
 use utoipa_axum::router::OpenApiRouter;
@@ -23,7 +25,7 @@ use crate::extract::{Json, Path, Query};
 use crate::guard::Caller;
 use crate::state::AppState;
 use backoffice::kit::audit::{self, Change};
-use backoffice::kit::list::{self, PageParams, Paged};
+use backoffice::kit::list::{PageParams, Paged, Table};
 
 /// The routes of this module.
 pub fn router() -> OpenApiRouter<AppState> {
@@ -109,22 +111,23 @@ pub struct AlertDetail {
     pub history: Vec<AlertChange>,
 }
 
-const SELECT: &str = "SELECT a.id, a.vehicle_id, a.device_id, a.contract_id, a.region_id, a.rule, a.severity, a.status,
+/// How alerts are read.
+const TABLE: Table<Alert> = Table {
+    name: "alert",
+    select: "SELECT a.id, a.vehicle_id, a.device_id, a.contract_id, a.region_id, a.rule, a.severity, a.status,
         a.title, a.evidence, a.occurrences, a.first_at, a.last_at, a.latitude, a.longitude, a.collection,
-        a.acknowledged_by, a.acknowledged_at, a.resolved_by, a.resolved_at, a.resolution, a.version";
-const FROM: &str = "FROM alerts a JOIN regions g ON g.id = a.region_id";
+        a.acknowledged_by, a.acknowledged_at, a.resolved_by, a.resolved_at, a.resolution, a.version",
+    from: "FROM alerts a JOIN regions g ON g.id = a.region_id",
+    id: "a.id",
+    region_path: Some("g.path"),
+    also_visible: None,
+    root_also_sees: None,
+    sorts: &[("last_at", "a.last_at"), ("first_at", "a.first_at"), ("severity", RANK), ("id", "a.id")],
+    default_sort: "-severity",
+    row: PhantomData,
+};
 /// Severity as a number, for sorting and thresholds.
 const RANK: &str = "array_position(ARRAY['info','low','medium','high','critical'], a.severity)";
-
-async fn load(db: &mut PgConnection, caller: &Caller, id: i64, lock: bool) -> Result<Alert, ApiError> {
-    let lock = if lock { " FOR UPDATE OF a" } else { "" };
-    sqlx::query_as(&format!("{SELECT} {FROM} WHERE a.id = $1 AND starts_with(g.path, $2){lock}"))
-        .bind(id)
-        .bind(&caller.region_path)
-        .fetch_optional(db)
-        .await?
-        .ok_or(ApiError::NotFound("alert"))
-}
 
 /// Filters of the alert list.
 #[derive(Debug, Deserialize, IntoParams)]
@@ -164,39 +167,25 @@ async fn list(
     Query(page): Query<PageParams>,
     Query(filter): Query<AlertFilter>,
 ) -> Result<Json<Paged<Alert>>, ApiError> {
-    let window = page.window(
-        &[("last_at", "a.last_at"), ("first_at", "a.first_at"), ("severity", RANK), ("id", "a.id")],
-        "-severity",
-        "a.id",
-    )?;
     let rank = min_rank(filter.min_severity.as_deref())?;
-    let filters = |q: &mut QueryBuilder<'_, Postgres>| {
-        q.push(" WHERE starts_with(g.path, ").push_bind(caller.region_path.clone()).push(")");
-        match filter.status.as_deref() {
-            Some("unresolved") => {
-                q.push(" AND a.status <> 'resolved'");
+    let items = TABLE
+        .list(&state.pool, &caller, &page, |f| {
+            match filter.status.as_deref() {
+                Some("unresolved") => {
+                    f.and().push("a.status <> 'resolved'");
+                }
+                status => {
+                    f.eq("a.status", status.map(str::to_owned));
+                }
             }
-            Some(status) => {
-                q.push(" AND a.status = ").push_bind(status.to_owned());
-            }
-            None => {}
-        }
-        if let Some(rule) = &filter.rule {
-            q.push(" AND a.rule = ").push_bind(rule.clone());
-        }
-        q.push(format!(" AND {RANK} >= ")).push_bind(rank);
-        if let Some(v) = filter.vehicle_id {
-            q.push(" AND a.vehicle_id = ").push_bind(v);
-        }
-        if let Some(c) = filter.contract_id {
-            q.push(" AND a.contract_id = ").push_bind(c);
-        }
-        if let Some(c) = filter.collection {
-            q.push(" AND a.collection = ").push_bind(c);
-        }
-    };
-    let (rows, total) = list::fetch(&state.pool, SELECT, FROM, filters, &window).await?;
-    Ok(Json(Paged::new(rows, total, &window)))
+            f.eq("a.rule", filter.rule.clone())
+                .at_least(RANK, Some(rank))
+                .eq("a.vehicle_id", filter.vehicle_id)
+                .eq("a.contract_id", filter.contract_id)
+                .eq("a.collection", filter.collection);
+        })
+        .await?;
+    Ok(Json(items))
 }
 
 /// Parameters of the live stream.
@@ -283,7 +272,7 @@ async fn get(
     Path(id): Path<i64>,
 ) -> Result<Json<AlertDetail>, ApiError> {
     let mut conn = state.pool.acquire().await?;
-    let alert = load(&mut conn, &caller, id, false).await?;
+    let alert = TABLE.load(&mut conn, &caller, id).await?;
     let history =
         sqlx::query_as("SELECT at, action, severity, user_id, note FROM alert_history WHERE alert_id = $1 ORDER BY id")
             .bind(id)
@@ -318,7 +307,7 @@ async fn change(
     note: Option<&str>,
 ) -> Result<Alert, ApiError> {
     let mut tx = state.pool.begin().await?;
-    let before = load(&mut tx, caller, id, true).await?;
+    let before = TABLE.lock(&mut tx, caller, id).await?;
     let (status, sql) = match (action, before.status.as_str()) {
         ("acknowledged", "open") => (
             "acknowledged",
@@ -332,7 +321,7 @@ async fn change(
     };
     sqlx::query(sql).bind(id).bind(caller.user_id).bind(note).execute(&mut *tx).await?;
     monitor_alerts::history(&mut tx, id, action, &before.severity, Some(caller.user_id), note).await?;
-    let after = load(&mut tx, caller, id, false).await?;
+    let after = TABLE.load(&mut tx, caller, id).await?;
     let notice = Notice {
         id,
         action: action.to_owned(),

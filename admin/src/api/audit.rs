@@ -1,11 +1,13 @@
 //! `/api/v1/audit-events`: the audit log, queried by entity, user and time, within the caller's
 //! region subtree (records without a region are visible from the company level only).
 
+use std::marker::PhantomData;
+
 use axum::extract::State;
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
-use sqlx::{FromRow, Postgres, QueryBuilder};
+use sqlx::FromRow;
 use utoipa::{IntoParams, ToSchema};
 use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
@@ -14,7 +16,7 @@ use crate::error::ApiError;
 use crate::extract::{Json, Query};
 use crate::guard::Caller;
 use crate::state::AppState;
-use backoffice::kit::list::{self, PageParams, Paged};
+use backoffice::kit::list::{PageParams, Paged, Table};
 
 /// The routes of this module.
 pub fn router() -> OpenApiRouter<AppState> {
@@ -68,10 +70,21 @@ pub struct AuditFilter {
     pub to: Option<DateTime<Utc>>,
 }
 
-const SELECT: &str = "SELECT a.id, a.at, a.user_id, a.username, a.action, a.entity_type, a.entity_id, a.region_id,
-        a.before, a.after, a.request_id, a.client_addr";
-const FROM: &str = "FROM audit_log a LEFT JOIN regions g ON g.id = a.region_id";
-const SORTS: &[(&str, &str)] = &[("at", "a.at"), ("id", "a.id")];
+/// How the audit log is read: the records of the caller's region subtree, and company-wide records
+/// (users, roles, settings) for callers at the head office.
+const TABLE: Table<AuditEvent> = Table {
+    name: "audit record",
+    select: "SELECT a.id, a.at, a.user_id, a.username, a.action, a.entity_type, a.entity_id, a.region_id,
+        a.before, a.after, a.request_id, a.client_addr",
+    from: "FROM audit_log a LEFT JOIN regions g ON g.id = a.region_id",
+    id: "a.id",
+    region_path: Some("g.path"),
+    also_visible: None,
+    root_also_sees: Some("a.region_id IS NULL"),
+    sorts: &[("at", "a.at"), ("id", "a.id")],
+    default_sort: "-at",
+    row: PhantomData,
+};
 
 /// Query the audit log (newest first by default).
 #[utoipa::path(get, path = "/audit-events", tag = "audit", params(PageParams, AuditFilter),
@@ -83,32 +96,15 @@ async fn list(
     Query(page): Query<PageParams>,
     Query(filter): Query<AuditFilter>,
 ) -> Result<Json<Paged<AuditEvent>>, ApiError> {
-    let window = page.window(SORTS, "-at", "a.id")?;
-    let filters = |q: &mut QueryBuilder<'_, Postgres>| {
-        q.push(" WHERE (starts_with(g.path, ").push_bind(caller.region_path.clone()).push(")");
-        if caller.at_root() {
-            q.push(" OR a.region_id IS NULL");
-        }
-        q.push(")");
-        if let Some(t) = &filter.entity_type {
-            q.push(" AND a.entity_type = ").push_bind(t.clone());
-        }
-        if let Some(id) = &filter.entity_id {
-            q.push(" AND a.entity_id = ").push_bind(id.clone());
-        }
-        if let Some(user) = filter.user_id {
-            q.push(" AND a.user_id = ").push_bind(user);
-        }
-        if let Some(action) = &filter.action {
-            q.push(" AND a.action = ").push_bind(action.clone());
-        }
-        if let Some(from) = filter.from {
-            q.push(" AND a.at >= ").push_bind(from);
-        }
-        if let Some(to) = filter.to {
-            q.push(" AND a.at < ").push_bind(to);
-        }
-    };
-    let (rows, total) = list::fetch(&state.pool, SELECT, FROM, filters, &window).await?;
-    Ok(Json(Paged::new(rows, total, &window)))
+    let items = TABLE
+        .list(&state.pool, &caller, &page, |f| {
+            f.eq("a.entity_type", filter.entity_type.clone())
+                .eq("a.entity_id", filter.entity_id.clone())
+                .eq("a.user_id", filter.user_id)
+                .eq("a.action", filter.action.clone())
+                .at_least("a.at", filter.from)
+                .before("a.at", filter.to);
+        })
+        .await?;
+    Ok(Json(items))
 }

@@ -284,7 +284,7 @@ async fn logout(State(state): State<AppState>, caller: Caller) -> Result<axum::h
 #[utoipa::path(get, path = "/auth/me", tag = "auth",
     responses((status = 200, description = "The caller", body = Me)), security(("bearer" = [])))]
 async fn me(State(state): State<AppState>, caller: Caller) -> Result<Json<Me>, ApiError> {
-    let user = load_view(&state, &caller.region_path, caller.user_id).await?;
+    let user = load_view(&state, &caller, caller.user_id).await?;
     let mut permissions: Vec<String> = caller.permissions.iter().cloned().collect();
     permissions.sort_unstable();
     Ok(Json(Me { user, permissions }))

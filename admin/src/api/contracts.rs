@@ -2,13 +2,15 @@
 //! with the schedule, the early settlement quote, promises to pay, the reconciliation report
 //! (勾稽), and the payment status the monitor and collectors read.
 
+use std::marker::PhantomData;
+
 use axum::extract::State;
 use chrono::{DateTime, NaiveDate, Utc};
 use leasewatch_finance::Decimal;
 use leasewatch_finance::settlement;
 use serde::{Deserialize, Serialize};
 use serde_json::json;
-use sqlx::{FromRow, PgConnection, Postgres, QueryBuilder};
+use sqlx::FromRow;
 use utoipa::{IntoParams, ToSchema};
 use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
@@ -19,7 +21,7 @@ use crate::guard::Caller;
 use crate::state::AppState;
 use backoffice::books::contracts::{self as book, ImportSummary, LineError};
 use backoffice::kit::audit::{self, Change};
-use backoffice::kit::list::{self, PageParams, Paged};
+use backoffice::kit::list::{PageParams, Paged, Table};
 
 /// The routes of this module.
 pub fn router() -> OpenApiRouter<AppState> {
@@ -89,21 +91,26 @@ pub struct Contract {
     pub created_at: DateTime<Utc>,
 }
 
-const SELECT: &str = "SELECT c.id, c.number, c.customer_id, c.vehicle_id, c.region_id, c.principal, c.start_date,
+/// How contracts are read.
+const TABLE: Table<Contract> = Table {
+    name: "contract",
+    select: "SELECT c.id, c.number, c.customer_id, c.vehicle_id, c.region_id, c.principal, c.start_date,
         c.status, c.dpd, c.bucket, c.overdue_amount, c.penalty_open, c.credit, c.deposit_held, c.last_payment_on,
-        c.hold_until, c.as_of, c.version, c.created_at";
-const FROM: &str = "FROM contracts c JOIN regions g ON g.id = c.region_id";
-const SORTS: &[(&str, &str)] =
-    &[("number", "c.number"), ("dpd", "c.dpd"), ("overdue_amount", "c.overdue_amount"), ("start_date", "c.start_date")];
-
-async fn load(db: &mut PgConnection, caller: &Caller, id: i64) -> Result<Contract, ApiError> {
-    sqlx::query_as(&format!("{SELECT} {FROM} WHERE c.id = $1 AND starts_with(g.path, $2)"))
-        .bind(id)
-        .bind(&caller.region_path)
-        .fetch_optional(db)
-        .await?
-        .ok_or(ApiError::NotFound("contract"))
-}
+        c.hold_until, c.as_of, c.version, c.created_at",
+    from: "FROM contracts c JOIN regions g ON g.id = c.region_id",
+    id: "c.id",
+    region_path: Some("g.path"),
+    also_visible: None,
+    root_also_sees: None,
+    sorts: &[
+        ("number", "c.number"),
+        ("dpd", "c.dpd"),
+        ("overdue_amount", "c.overdue_amount"),
+        ("start_date", "c.start_date"),
+    ],
+    default_sort: "number",
+    row: PhantomData,
+};
 
 /// Filters of the contract list.
 #[derive(Debug, Deserialize, IntoParams)]
@@ -131,27 +138,16 @@ async fn list(
     Query(page): Query<PageParams>,
     Query(filter): Query<ContractFilter>,
 ) -> Result<Json<Paged<Contract>>, ApiError> {
-    let window = page.window(SORTS, "number", "c.id")?;
-    let filters = |q: &mut QueryBuilder<'_, Postgres>| {
-        q.push(" WHERE starts_with(g.path, ").push_bind(caller.region_path.clone()).push(")");
-        if let Some(n) = &filter.number {
-            q.push(" AND c.number = ").push_bind(n.clone());
-        }
-        if let Some(s) = &filter.status {
-            q.push(" AND c.status = ").push_bind(s.clone());
-        }
-        if let Some(b) = filter.bucket {
-            q.push(" AND c.bucket = ").push_bind(b);
-        }
-        if let Some(d) = filter.min_dpd {
-            q.push(" AND c.dpd >= ").push_bind(d);
-        }
-        if let Some(c) = filter.customer_id {
-            q.push(" AND c.customer_id = ").push_bind(c);
-        }
-    };
-    let (rows, total) = list::fetch(&state.pool, SELECT, FROM, filters, &window).await?;
-    Ok(Json(Paged::new(rows, total, &window)))
+    let items = TABLE
+        .list(&state.pool, &caller, &page, |f| {
+            f.eq("c.number", filter.number.clone())
+                .eq("c.status", filter.status.clone())
+                .eq("c.bucket", filter.bucket)
+                .at_least("c.dpd", filter.min_dpd)
+                .eq("c.customer_id", filter.customer_id);
+        })
+        .await?;
+    Ok(Json(items))
 }
 
 /// One receivable item.
@@ -193,7 +189,7 @@ async fn get(
     Path(id): Path<i64>,
 ) -> Result<Json<ContractDetail>, ApiError> {
     let mut db = state.pool.acquire().await?;
-    let contract = load(&mut db, &caller, id).await?;
+    let contract = TABLE.load(&mut db, &caller, id).await?;
     let receivables = sqlx::query_as(
         "SELECT id, period, due_date, component, amount, paid FROM receivables WHERE contract_id = $1
          ORDER BY due_date, period, array_position(ARRAY['penalty','fee','interest','principal'], component)",
@@ -275,7 +271,7 @@ async fn settlement_quote(
     Query(date): Query<QuoteDate>,
 ) -> Result<Json<settlement::Quote>, ApiError> {
     let mut db = state.pool.acquire().await?;
-    load(&mut db, &caller, id).await?;
+    TABLE.load(&mut db, &caller, id).await?;
     let date = date.date.unwrap_or_else(|| Utc::now().date_naive());
     Ok(Json(backoffice::books::settlement::quote(&mut db, id, date).await?))
 }
@@ -306,7 +302,7 @@ async fn settle(
         return Err(ApiError::invalid("date", "cannot be in the future"));
     }
     let mut tx = state.pool.begin().await?;
-    let before = load(&mut tx, &caller, id).await?;
+    let before = TABLE.load(&mut tx, &caller, id).await?;
     if before.version != request.version {
         return Err(ApiError::stale(before.version));
     }
@@ -355,7 +351,7 @@ async fn promise(
     }
     let mut tx = state.pool.begin().await?;
     sqlx::query("SELECT 1 FROM contracts WHERE id = $1 FOR UPDATE").bind(id).execute(&mut *tx).await?;
-    let before = load(&mut tx, &caller, id).await?;
+    let before = TABLE.load(&mut tx, &caller, id).await?;
     if before.version != promise.version {
         return Err(ApiError::stale(before.version));
     }
@@ -369,7 +365,7 @@ async fn promise(
         .bind(json!({"until": promise.until, "note": promise.note, "by": caller.username}))
         .execute(&mut *tx)
         .await?;
-    let after = load(&mut tx, &caller, id).await?;
+    let after = TABLE.load(&mut tx, &caller, id).await?;
     let entry = Change {
         action: "promise",
         entity_type: "contract",
@@ -428,7 +424,7 @@ async fn reconciliation(
     Path(id): Path<i64>,
 ) -> Result<Json<Reconciliation>, ApiError> {
     let mut db = state.pool.acquire().await?;
-    load(&mut db, &caller, id).await?;
+    TABLE.load(&mut db, &caller, id).await?;
     let r: Reconciliation = sqlx::query_as(
         "WITH items AS (
              SELECT COALESCE(sum(amount) FILTER (WHERE component <> 'penalty'), 0) AS scheduled,
@@ -547,7 +543,7 @@ async fn request_deposit_offset(
     Json(request): Json<ApprovalRequest>,
 ) -> Result<(axum::http::StatusCode, Json<backoffice::system::workflow::engine::Instance>), ApiError> {
     let mut tx = state.pool.begin().await?;
-    let contract = load(&mut tx, &caller, id).await?;
+    let contract = TABLE.load(&mut tx, &caller, id).await?;
     if contract.deposit_held <= Decimal::ZERO {
         return Err(ApiError::invalid_state("the contract holds no deposit"));
     }
@@ -585,7 +581,7 @@ async fn originate(
     .await?;
     let Some(region) = region else { return Err(ApiError::invalid("customer_id", "no such customer in your region")) };
     let id = book::originate(&mut tx, &o, region, Utc::now().date_naive()).await?;
-    let contract = load(&mut tx, &caller, id).await?;
+    let contract = TABLE.load(&mut tx, &caller, id).await?;
     let entry = Change {
         action: "create",
         entity_type: "contract",
@@ -621,12 +617,12 @@ async fn activate(
     Json(a): Json<Activation>,
 ) -> Result<Json<ContractDetail>, ApiError> {
     let mut tx = state.pool.begin().await?;
-    let before = load(&mut tx, &caller, id).await?;
+    let before = TABLE.load(&mut tx, &caller, id).await?;
     if before.version != a.version {
         return Err(ApiError::stale(before.version));
     }
     book::activate(&mut tx, id, a.disbursed_on).await?;
-    let contract = load(&mut tx, &caller, id).await?;
+    let contract = TABLE.load(&mut tx, &caller, id).await?;
     let entry = Change {
         action: "activate",
         entity_type: "contract",

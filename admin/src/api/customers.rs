@@ -2,12 +2,14 @@
 //! code). Numbers are check-digit validated, sealed at rest, found by a blind index, masked in
 //! views and revealed (audited) only with `sensitive.reveal`.
 
+use std::marker::PhantomData;
+
 use axum::extract::State;
 use axum::http::StatusCode;
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 use serde_json::json;
-use sqlx::{FromRow, PgConnection, Postgres, QueryBuilder};
+use sqlx::{FromRow, PgConnection};
 use utoipa::{IntoParams, ToSchema};
 use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
@@ -18,7 +20,7 @@ use crate::guard::Caller;
 use crate::state::AppState;
 use backoffice::kit::audit::{self, Change};
 use backoffice::kit::identity;
-use backoffice::kit::list::{self, PageParams, Paged};
+use backoffice::kit::list::{PageParams, Paged, Table};
 use backoffice::system::crypto::Sensitive;
 
 /// The routes of this module.
@@ -172,19 +174,20 @@ impl Row {
     }
 }
 
-const SELECT: &str =
-    "SELECT c.id, c.kind, c.name, c.id_number_sealed, c.phone_sealed, c.address, c.employer, c.region_id,
-        c.home_latitude, c.home_longitude, c.version, c.created_at";
-const FROM: &str = "FROM customers c JOIN regions g ON g.id = c.region_id";
-
-async fn load(db: &mut PgConnection, caller: &Caller, id: i64) -> Result<Row, ApiError> {
-    sqlx::query_as(&format!("{SELECT} {FROM} WHERE c.id = $1 AND starts_with(g.path, $2)"))
-        .bind(id)
-        .bind(&caller.region_path)
-        .fetch_optional(db)
-        .await?
-        .ok_or(ApiError::NotFound("customer"))
-}
+/// How customers are read.
+const TABLE: Table<Row> = Table {
+    name: "customer",
+    select: "SELECT c.id, c.kind, c.name, c.id_number_sealed, c.phone_sealed, c.address, c.employer, c.region_id,
+        c.home_latitude, c.home_longitude, c.version, c.created_at",
+    from: "FROM customers c JOIN regions g ON g.id = c.region_id",
+    id: "c.id",
+    region_path: Some("g.path"),
+    also_visible: None,
+    root_also_sees: None,
+    sorts: &[("name", "c.name"), ("created_at", "c.created_at")],
+    default_sort: "name",
+    row: PhantomData,
+};
 
 /// Filters of the customer list.
 #[derive(Debug, Deserialize, IntoParams)]
@@ -205,19 +208,16 @@ async fn list(
     Query(page): Query<PageParams>,
     Query(filter): Query<CustomerFilter>,
 ) -> Result<Json<Paged<Customer>>, ApiError> {
-    let window = page.window(&[("name", "c.name"), ("created_at", "c.created_at")], "name", "c.id")?;
     let index = filter.id_number.as_deref().map(|n| state.vault.index(n));
-    let filters = |q: &mut QueryBuilder<'_, Postgres>| {
-        q.push(" WHERE starts_with(g.path, ").push_bind(caller.region_path.clone()).push(")");
-        if let Some(name) = filter.q.as_deref().filter(|n| !n.is_empty()) {
-            q.push(" AND strpos(c.name, ").push_bind(name.to_owned()).push(") > 0");
-        }
-        if let Some(index) = &index {
-            q.push(" AND c.id_number_index = ").push_bind(index.clone());
-        }
-    };
-    let (rows, total) = list::fetch::<Row>(&state.pool, SELECT, FROM, filters, &window).await?;
-    Ok(Json(Paged::new(rows.into_iter().map(|r| r.view(&state)).collect(), total, &window)))
+    let rows = TABLE
+        .list(&state.pool, &caller, &page, |f| {
+            if let Some(name) = filter.q.as_deref().filter(|n| !n.is_empty()) {
+                f.and().push("strpos(c.name, ").push_bind(name.to_owned()).push(") > 0");
+            }
+            f.eq("c.id_number_index", index.clone());
+        })
+        .await?;
+    Ok(Json(rows.map(|r| r.view(&state))))
 }
 
 /// A new customer.
@@ -318,7 +318,7 @@ async fn create(
     checks.finish()?;
     let seal = |v: &str| state.vault.seal(v).map_err(|e| ApiError::Internal(e.to_string()));
     let mut tx = state.pool.begin().await?;
-    super::users::check_region(&mut tx, &caller, new.region_id).await?;
+    backoffice::kit::list::region_in_scope(&mut tx, &caller, new.region_id).await?;
     let id: i64 = sqlx::query_scalar(
         "INSERT INTO customers (kind, name, id_number_sealed, id_number_index, phone_sealed, address, employer, region_id,
                                 home_latitude, home_longitude)
@@ -350,7 +350,7 @@ async fn create(
         .execute(&mut *tx)
         .await?;
     }
-    let mut view = load(&mut tx, &caller, id).await?.view(&state);
+    let mut view = TABLE.load(&mut tx, &caller, id).await?.view(&state);
     view.parties = parties(&mut tx, &state, id).await?;
     let entry = Change {
         action: "create",
@@ -370,7 +370,7 @@ async fn create(
     responses((status = 200, description = "The customer", body = Customer)), security(("bearer" = ["customers.read"])))]
 async fn get(State(state): State<AppState>, caller: Caller, Path(id): Path<i64>) -> Result<Json<Customer>, ApiError> {
     let mut db = state.pool.acquire().await?;
-    let mut view = load(&mut db, &caller, id).await?.view(&state);
+    let mut view = TABLE.load(&mut db, &caller, id).await?.view(&state);
     view.parties = parties(&mut db, &state, id).await?;
     Ok(Json(view))
 }
@@ -393,7 +393,7 @@ async fn reveal(
     Path(id): Path<i64>,
 ) -> Result<Json<CustomerNumbers>, ApiError> {
     let mut tx = state.pool.begin().await?;
-    let row = load(&mut tx, &caller, id).await?;
+    let row = TABLE.load(&mut tx, &caller, id).await?;
     let open =
         |s: Option<Vec<u8>>| s.map(|s| state.vault.open(&s)).transpose().map_err(|e| ApiError::Internal(e.to_string()));
     let numbers = CustomerNumbers { id_number: open(row.id_number_sealed)?, phone: open(row.phone_sealed)? };

@@ -3,13 +3,15 @@
 //! dwell; geofences (circles or polygons, for everyone, a region or one contract) alert on
 //! entering or leaving. Coordinates are WGS-84, as trackers report them.
 
+use std::marker::PhantomData;
+
 use axum::extract::State;
 use axum::http::StatusCode;
 use chrono::{DateTime, Utc};
 use leasewatch_monitor::places::Shape;
 use serde::{Deserialize, Serialize};
 use serde_json::{Value, json};
-use sqlx::{FromRow, Postgres, QueryBuilder};
+use sqlx::FromRow;
 use utoipa::ToSchema;
 use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
@@ -19,7 +21,7 @@ use crate::extract::{Json, Path, Query};
 use crate::guard::Caller;
 use crate::state::AppState;
 use backoffice::kit::audit::{self, Change};
-use backoffice::kit::list::{self, PageParams, Paged};
+use backoffice::kit::list::{PageParams, Paged, Table};
 
 /// The routes of this module.
 pub fn router() -> OpenApiRouter<AppState> {
@@ -54,9 +56,19 @@ pub struct RiskLocation {
     pub created_at: DateTime<Utc>,
 }
 
-const RISK_SELECT: &str =
-    "SELECT r.id, r.name, r.kind, r.latitude, r.longitude, r.radius_m, r.region_id, r.active, r.version, r.created_at";
-const RISK_FROM: &str = "FROM risk_locations r JOIN regions g ON g.id = r.region_id";
+/// How risk locations are read.
+const RISKS: Table<RiskLocation> = Table {
+    name: "risk location",
+    select: "SELECT r.id, r.name, r.kind, r.latitude, r.longitude, r.radius_m, r.region_id, r.active, r.version, r.created_at",
+    from: "FROM risk_locations r JOIN regions g ON g.id = r.region_id",
+    id: "r.id",
+    region_path: Some("g.path"),
+    also_visible: None,
+    root_also_sees: None,
+    sorts: &[("name", "r.name"), ("created_at", "r.created_at")],
+    default_sort: "name",
+    row: PhantomData,
+};
 
 /// Risk locations of the caller's region subtree.
 #[utoipa::path(get, path = "/risk-locations", tag = "monitor", params(PageParams),
@@ -66,12 +78,7 @@ async fn list_risk(
     caller: Caller,
     Query(page): Query<PageParams>,
 ) -> Result<Json<Paged<RiskLocation>>, ApiError> {
-    let window = page.window(&[("name", "r.name"), ("created_at", "r.created_at")], "name", "r.id")?;
-    let filters = |q: &mut QueryBuilder<'_, Postgres>| {
-        q.push(" WHERE starts_with(g.path, ").push_bind(caller.region_path.clone()).push(")");
-    };
-    let (rows, total) = list::fetch(&state.pool, RISK_SELECT, RISK_FROM, filters, &window).await?;
-    Ok(Json(Paged::new(rows, total, &window)))
+    Ok(Json(RISKS.list(&state.pool, &caller, &page, |_| {}).await?))
 }
 
 /// A new risk location.
@@ -121,7 +128,7 @@ async fn create_risk(
     checks.check((10..=10_000).contains(&new.radius_m), "radius_m", "must be 10 to 10000 metres");
     checks.finish()?;
     let mut tx = state.pool.begin().await?;
-    super::users::check_region(&mut tx, &caller, new.region_id).await?;
+    backoffice::kit::list::region_in_scope(&mut tx, &caller, new.region_id).await?;
     let id: i64 = sqlx::query_scalar(
         "INSERT INTO risk_locations (name, kind, latitude, longitude, radius_m, region_id) VALUES ($1, $2, $3, $4, $5, $6) RETURNING id",
     )
@@ -133,8 +140,7 @@ async fn create_risk(
     .bind(new.region_id)
     .fetch_one(&mut *tx)
     .await?;
-    let location: RiskLocation =
-        sqlx::query_as(&format!("{RISK_SELECT} {RISK_FROM} WHERE r.id = $1")).bind(id).fetch_one(&mut *tx).await?;
+    let location = RISKS.load(&mut tx, &caller, id).await?;
     let entry = Change {
         action: "create",
         entity_type: "risk_location",
@@ -181,14 +187,7 @@ async fn update_risk(
     checks.check(patch.radius_m.is_none_or(|r| (10..=10_000).contains(&r)), "radius_m", "must be 10 to 10000 metres");
     checks.finish()?;
     let mut tx = state.pool.begin().await?;
-    let before: RiskLocation = sqlx::query_as(&format!(
-        "{RISK_SELECT} {RISK_FROM} WHERE r.id = $1 AND starts_with(g.path, $2) FOR UPDATE OF r"
-    ))
-    .bind(id)
-    .bind(&caller.region_path)
-    .fetch_optional(&mut *tx)
-    .await?
-    .ok_or(ApiError::NotFound("risk location"))?;
+    let before = RISKS.lock(&mut tx, &caller, id).await?;
     if before.version != patch.version {
         return Err(ApiError::stale(before.version));
     }
@@ -202,8 +201,7 @@ async fn update_risk(
     .bind(patch.active)
     .execute(&mut *tx)
     .await?;
-    let after: RiskLocation =
-        sqlx::query_as(&format!("{RISK_SELECT} {RISK_FROM} WHERE r.id = $1")).bind(id).fetch_one(&mut *tx).await?;
+    let after = RISKS.load(&mut tx, &caller, id).await?;
     let entry = Change {
         action: "update",
         entity_type: "risk_location",
@@ -241,9 +239,19 @@ pub struct Geofence {
     pub created_at: DateTime<Utc>,
 }
 
-const FENCE_SELECT: &str =
-    "SELECT f.id, f.name, f.scope, f.scope_id, f.shape, f.trigger, f.region_id, f.active, f.created_at";
-const FENCE_FROM: &str = "FROM geofences f JOIN regions g ON g.id = f.region_id";
+/// How geofences are read.
+const FENCES: Table<Geofence> = Table {
+    name: "geofence",
+    select: "SELECT f.id, f.name, f.scope, f.scope_id, f.shape, f.trigger, f.region_id, f.active, f.created_at",
+    from: "FROM geofences f JOIN regions g ON g.id = f.region_id",
+    id: "f.id",
+    region_path: Some("g.path"),
+    also_visible: None,
+    root_also_sees: None,
+    sorts: &[("name", "f.name"), ("created_at", "f.created_at")],
+    default_sort: "name",
+    row: PhantomData,
+};
 
 /// Geofences of the caller's region subtree.
 #[utoipa::path(get, path = "/geofences", tag = "monitor", params(PageParams),
@@ -253,12 +261,7 @@ async fn list_fences(
     caller: Caller,
     Query(page): Query<PageParams>,
 ) -> Result<Json<Paged<Geofence>>, ApiError> {
-    let window = page.window(&[("name", "f.name"), ("created_at", "f.created_at")], "name", "f.id")?;
-    let filters = |q: &mut QueryBuilder<'_, Postgres>| {
-        q.push(" WHERE starts_with(g.path, ").push_bind(caller.region_path.clone()).push(")");
-    };
-    let (rows, total) = list::fetch(&state.pool, FENCE_SELECT, FENCE_FROM, filters, &window).await?;
-    Ok(Json(Paged::new(rows, total, &window)))
+    Ok(Json(FENCES.list(&state.pool, &caller, &page, |_| {}).await?))
 }
 
 /// A new geofence.
@@ -323,7 +326,7 @@ async fn create_fence(
     );
     checks.finish()?;
     let mut tx = state.pool.begin().await?;
-    super::users::check_region(&mut tx, &caller, new.region_id).await?;
+    backoffice::kit::list::region_in_scope(&mut tx, &caller, new.region_id).await?;
     let in_scope = (new.scope != "global" || caller.at_root())
         && super::monitor_rules::scope_in_reach(&mut tx, &caller, &new.scope, scope_id).await?;
     if !in_scope {

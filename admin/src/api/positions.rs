@@ -1,12 +1,14 @@
 //! `/api/v1/positions`: staff_positions (岗位: 初审员, 复审员, 催收员, 财务...) that workflow stages are
 //! assigned to.
 
+use std::marker::PhantomData;
+
 use axum::extract::State;
 use axum::http::StatusCode;
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 use serde_json::json;
-use sqlx::{FromRow, PgConnection, Postgres, QueryBuilder};
+use sqlx::FromRow;
 use utoipa::ToSchema;
 use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
@@ -16,7 +18,7 @@ use crate::extract::{Json, Path, Query};
 use crate::guard::Caller;
 use crate::state::AppState;
 use backoffice::kit::audit::{self, Change};
-use backoffice::kit::list::{self, PageParams, Paged};
+use backoffice::kit::list::{PageParams, Paged, Table};
 
 /// The routes of this module.
 pub fn router() -> OpenApiRouter<AppState> {
@@ -40,17 +42,19 @@ pub struct Position {
     pub created_at: DateTime<Utc>,
 }
 
-const SELECT: &str = "SELECT p.id, p.code, p.name, p.description, p.version, p.created_at";
-const FROM: &str = "FROM staff_positions p";
-const SORTS: &[(&str, &str)] = &[("code", "p.code"), ("name", "p.name"), ("id", "p.id")];
-
-async fn load(db: &mut PgConnection, id: i64) -> Result<Position, ApiError> {
-    sqlx::query_as(&format!("{SELECT} {FROM} WHERE p.id = $1"))
-        .bind(id)
-        .fetch_optional(db)
-        .await?
-        .ok_or(ApiError::NotFound("position"))
-}
+/// How positions are read: company-wide, every reader sees them.
+const TABLE: Table<Position> = Table {
+    name: "position",
+    select: "SELECT p.id, p.code, p.name, p.description, p.version, p.created_at",
+    from: "FROM staff_positions p",
+    id: "p.id",
+    region_path: None,
+    also_visible: None,
+    root_also_sees: None,
+    sorts: &[("code", "p.code"), ("name", "p.name"), ("id", "p.id")],
+    default_sort: "code",
+    row: PhantomData,
+};
 
 /// List positions.
 #[utoipa::path(get, path = "/positions", tag = "positions", params(PageParams),
@@ -58,12 +62,10 @@ async fn load(db: &mut PgConnection, id: i64) -> Result<Position, ApiError> {
     security(("bearer" = ["positions.read"])))]
 async fn list(
     State(state): State<AppState>,
+    caller: Caller,
     Query(page): Query<PageParams>,
 ) -> Result<Json<Paged<Position>>, ApiError> {
-    let window = page.window(SORTS, "code", "p.id")?;
-    let (rows, total) =
-        list::fetch(&state.pool, SELECT, FROM, |_: &mut QueryBuilder<'_, Postgres>| {}, &window).await?;
-    Ok(Json(Paged::new(rows, total, &window)))
+    Ok(Json(TABLE.list(&state.pool, &caller, &page, |_| {}).await?))
 }
 
 /// A new position.
@@ -82,16 +84,6 @@ pub struct NewPosition {
     pub description: String,
 }
 
-/// Checks a code: 1 to 64 lower-case letters, digits or `_`.
-pub(crate) fn check_code(checks: &mut Checks, field: &str, code: &str) {
-    checks.check(
-        (1..=64).contains(&code.len())
-            && code.chars().all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '_'),
-        field,
-        "must be 1 to 64 lower-case letters, digits or `_`",
-    );
-}
-
 /// Create a position.
 #[utoipa::path(post, path = "/positions", tag = "positions", request_body = NewPosition,
     responses((status = 201, description = "Created", body = Position)), security(("bearer" = ["positions.write"])))]
@@ -101,7 +93,7 @@ async fn create(
     Json(new): Json<NewPosition>,
 ) -> Result<(StatusCode, Json<Position>), ApiError> {
     let mut checks = Checks::default();
-    check_code(&mut checks, "code", &new.code);
+    checks.code("code", &new.code);
     checks.text("name", &new.name, 100);
     checks.check(new.description.chars().count() <= 500, "description", "must be at most 500 characters");
     checks.finish()?;
@@ -113,7 +105,7 @@ async fn create(
             .bind(new.description.trim())
             .fetch_one(&mut *tx)
             .await?;
-    let position = load(&mut tx, id).await?;
+    let position = TABLE.load(&mut tx, &caller, id).await?;
     let change = Change {
         action: "create",
         entity_type: "position",
@@ -159,7 +151,7 @@ async fn update(
     checks.finish()?;
     let mut tx = state.pool.begin().await?;
     sqlx::query("SELECT 1 FROM staff_positions WHERE id = $1 FOR UPDATE").bind(id).execute(&mut *tx).await?;
-    let before = load(&mut tx, id).await?;
+    let before = TABLE.load(&mut tx, &caller, id).await?;
     if before.version != update.version {
         return Err(ApiError::stale(before.version));
     }
@@ -172,7 +164,7 @@ async fn update(
     .bind(update.description.as_deref().map(str::trim))
     .execute(&mut *tx)
     .await?;
-    let after = load(&mut tx, id).await?;
+    let after = TABLE.load(&mut tx, &caller, id).await?;
     let change = Change {
         action: "update",
         entity_type: "position",

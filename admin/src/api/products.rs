@@ -3,13 +3,15 @@
 //! the early-settlement fee, rounding and buckets. Posting an existing code adds a version; a
 //! contract keeps the version it was signed on.
 
+use std::marker::PhantomData;
+
 use axum::extract::State;
 use axum::http::StatusCode;
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 use serde_json::json;
+use sqlx::FromRow;
 use sqlx::types::Json as SqlJson;
-use sqlx::{FromRow, Postgres, QueryBuilder};
 use utoipa::{IntoParams, ToSchema};
 use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
@@ -19,7 +21,7 @@ use crate::extract::{Json, Path, Query};
 use crate::guard::Caller;
 use crate::state::AppState;
 use backoffice::kit::audit::{self, Change};
-use backoffice::kit::list::{self, PageParams, Paged};
+use backoffice::kit::list::{PageParams, Paged, Table};
 pub use backoffice::products::product::Rules;
 
 /// The routes of this module.
@@ -45,8 +47,19 @@ pub struct Product {
     pub created_at: DateTime<Utc>,
 }
 
-const SELECT: &str = "SELECT p.id, p.code, p.version, p.name, p.rules, p.created_at";
-const FROM: &str = "FROM products p";
+/// How products are read: company-wide, every reader sees them.
+const TABLE: Table<Product> = Table {
+    name: "product",
+    select: "SELECT p.id, p.code, p.version, p.name, p.rules, p.created_at",
+    from: "FROM products p",
+    id: "p.id",
+    region_path: None,
+    also_visible: None,
+    root_also_sees: None,
+    sorts: &[("code", "p.code"), ("created_at", "p.created_at")],
+    default_sort: "code",
+    row: PhantomData,
+};
 
 /// Which versions to list.
 #[derive(Debug, Deserialize, IntoParams)]
@@ -61,29 +74,25 @@ pub struct ProductFilter {
     responses((status = 200, description = "A page of products", body = Paged<Product>)), security(("bearer" = ["products.read"])))]
 async fn list(
     State(state): State<AppState>,
+    caller: Caller,
     Query(page): Query<PageParams>,
     Query(filter): Query<ProductFilter>,
 ) -> Result<Json<Paged<Product>>, ApiError> {
-    let window = page.window(&[("code", "p.code"), ("created_at", "p.created_at")], "code", "p.id")?;
-    let filters = |q: &mut QueryBuilder<'_, Postgres>| {
-        if filter.all_versions != Some(true) {
-            q.push(" WHERE p.version = (SELECT max(version) FROM products x WHERE x.code = p.code)");
-        }
-    };
-    let (rows, total) = list::fetch(&state.pool, SELECT, FROM, filters, &window).await?;
-    Ok(Json(Paged::new(rows, total, &window)))
+    let items = TABLE
+        .list(&state.pool, &caller, &page, |f| {
+            if filter.all_versions != Some(true) {
+                f.and().push("p.version = (SELECT max(version) FROM products x WHERE x.code = p.code)");
+            }
+        })
+        .await?;
+    Ok(Json(items))
 }
 
 /// One product version.
 #[utoipa::path(get, path = "/products/{id}", tag = "products", params(("id" = i64, Path, description = "Product version id")),
     responses((status = 200, description = "The product", body = Product)), security(("bearer" = ["products.read"])))]
-async fn get(State(state): State<AppState>, Path(id): Path<i64>) -> Result<Json<Product>, ApiError> {
-    sqlx::query_as(&format!("{SELECT} {FROM} WHERE p.id = $1"))
-        .bind(id)
-        .fetch_optional(&state.pool)
-        .await?
-        .map(Json)
-        .ok_or(ApiError::NotFound("product"))
+async fn get(State(state): State<AppState>, caller: Caller, Path(id): Path<i64>) -> Result<Json<Product>, ApiError> {
+    Ok(Json(TABLE.load(&mut *state.pool.acquire().await?, &caller, id).await?))
 }
 
 /// A product, or a new version of one.
@@ -109,7 +118,7 @@ async fn create(
     Json(new): Json<NewProduct>,
 ) -> Result<(StatusCode, Json<Product>), ApiError> {
     let mut checks = Checks::default();
-    super::positions::check_code(&mut checks, "code", &new.code);
+    checks.code("code", &new.code);
     checks.text("name", &new.name, 100);
     new.rules.check(&mut checks);
     checks.finish()?;

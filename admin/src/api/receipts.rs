@@ -1,13 +1,15 @@
 //! `/api/v1/receipts` and `/api/v1/receiving-accounts`: money received — registered by hand or
 //! imported from bank statements — claimed (认领) to contracts and written off (核销).
 
+use std::marker::PhantomData;
+
 use axum::extract::State;
 use axum::http::StatusCode;
 use chrono::{DateTime, NaiveDate, Utc};
 use leasewatch_finance::Decimal;
 use serde::{Deserialize, Serialize};
 use serde_json::json;
-use sqlx::{FromRow, PgConnection, Postgres, QueryBuilder};
+use sqlx::FromRow;
 use utoipa::{IntoParams, ToSchema};
 use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
@@ -19,7 +21,7 @@ use crate::guard::Caller;
 use crate::state::AppState;
 use backoffice::books::receipts::{self as book, StatementRow, StatementSummary};
 use backoffice::kit::audit::{self, Change};
-use backoffice::kit::list::{self, PageParams, Paged};
+use backoffice::kit::list::{PageParams, Paged, Table};
 
 /// The routes of this module.
 pub fn router() -> OpenApiRouter<AppState> {
@@ -59,21 +61,21 @@ pub struct Receipt {
     pub created_at: DateTime<Utc>,
 }
 
-const SELECT: &str = "SELECT r.id, r.account_id, r.bank_reference, r.received_on, r.amount, r.payer, r.remark,
-        r.contract_id, r.status, r.created_at";
-// Unclaimed receipts belong to no region yet: finance staff of any region see them.
-const FROM: &str =
-    "FROM receipts r LEFT JOIN contracts c ON c.id = r.contract_id LEFT JOIN regions g ON g.id = c.region_id";
-const SORTS: &[(&str, &str)] = &[("received_on", "r.received_on"), ("amount", "r.amount"), ("id", "r.id")];
-
-async fn load(db: &mut PgConnection, caller: &Caller, id: i64) -> Result<Receipt, ApiError> {
-    sqlx::query_as(&format!("{SELECT} {FROM} WHERE r.id = $1 AND (r.contract_id IS NULL OR starts_with(g.path, $2))"))
-        .bind(id)
-        .bind(&caller.region_path)
-        .fetch_optional(db)
-        .await?
-        .ok_or(ApiError::NotFound("receipt"))
-}
+/// How receipts are read. Unclaimed receipts belong to no region yet: finance staff of any region
+/// see them.
+const TABLE: Table<Receipt> = Table {
+    name: "receipt",
+    select: "SELECT r.id, r.account_id, r.bank_reference, r.received_on, r.amount, r.payer, r.remark,
+        r.contract_id, r.status, r.created_at",
+    from: "FROM receipts r LEFT JOIN contracts c ON c.id = r.contract_id LEFT JOIN regions g ON g.id = c.region_id",
+    id: "r.id",
+    region_path: Some("g.path"),
+    also_visible: Some("r.contract_id IS NULL"),
+    root_also_sees: None,
+    sorts: &[("received_on", "r.received_on"), ("amount", "r.amount"), ("id", "r.id")],
+    default_sort: "-received_on",
+    row: PhantomData,
+};
 
 /// Filters of the receipt list.
 #[derive(Debug, Deserialize, IntoParams)]
@@ -98,26 +100,15 @@ async fn list(
     Query(page): Query<PageParams>,
     Query(filter): Query<ReceiptFilter>,
 ) -> Result<Json<Paged<Receipt>>, ApiError> {
-    let window = page.window(SORTS, "-received_on", "r.id")?;
-    let filters = |q: &mut QueryBuilder<'_, Postgres>| {
-        q.push(" WHERE (r.contract_id IS NULL OR starts_with(g.path, ")
-            .push_bind(caller.region_path.clone())
-            .push("))");
-        if let Some(s) = &filter.status {
-            q.push(" AND r.status = ").push_bind(s.clone());
-        }
-        if let Some(c) = filter.contract_id {
-            q.push(" AND r.contract_id = ").push_bind(c);
-        }
-        if let Some(f) = filter.from {
-            q.push(" AND r.received_on >= ").push_bind(f);
-        }
-        if let Some(t) = filter.to {
-            q.push(" AND r.received_on < ").push_bind(t);
-        }
-    };
-    let (rows, total) = list::fetch(&state.pool, SELECT, FROM, filters, &window).await?;
-    Ok(Json(Paged::new(rows, total, &window)))
+    let items = TABLE
+        .list(&state.pool, &caller, &page, |f| {
+            f.eq("r.status", filter.status.clone())
+                .eq("r.contract_id", filter.contract_id)
+                .at_least("r.received_on", filter.from)
+                .before("r.received_on", filter.to);
+        })
+        .await?;
+    Ok(Json(items))
 }
 
 /// A receipt registered by hand.
@@ -233,7 +224,7 @@ async fn claim(
     Json(request): Json<ClaimRequest>,
 ) -> Result<Json<Receipt>, ApiError> {
     let mut tx = state.pool.begin().await?;
-    let before = load(&mut tx, &caller, id).await?;
+    let before = TABLE.load(&mut tx, &caller, id).await?;
     let region: Option<i64> = sqlx::query_scalar(
         "SELECT c.region_id FROM contracts c JOIN regions g ON g.id = c.region_id WHERE c.id = $1 AND starts_with(g.path, $2)",
     )
@@ -244,7 +235,7 @@ async fn claim(
     let Some(region) = region else { return Err(ApiError::invalid("contract_id", "no such contract in your region")) };
     book::claim(&mut tx, id, request.contract_id).await?;
     book::write_off(&mut tx, &[id]).await?;
-    let after = load(&mut tx, &caller, id).await?;
+    let after = TABLE.load(&mut tx, &caller, id).await?;
     let entry = Change {
         action: "claim",
         entity_type: "receipt",
@@ -267,12 +258,12 @@ async fn write_off(
     Path(id): Path<i64>,
 ) -> Result<Json<Receipt>, ApiError> {
     let mut tx = state.pool.begin().await?;
-    let before = load(&mut tx, &caller, id).await?;
+    let before = TABLE.load(&mut tx, &caller, id).await?;
     if before.status != "claimed" {
         return Err(ApiError::invalid_state(format!("the receipt is {}", before.status)));
     }
     book::write_off(&mut tx, &[id]).await?;
-    let after = load(&mut tx, &caller, id).await?;
+    let after = TABLE.load(&mut tx, &caller, id).await?;
     let entry = Change {
         action: "write_off",
         entity_type: "receipt",
@@ -361,7 +352,7 @@ async fn request_reversal(
     Json(request): Json<super::contracts::ApprovalRequest>,
 ) -> Result<(StatusCode, Json<backoffice::system::workflow::engine::Instance>), ApiError> {
     let mut tx = state.pool.begin().await?;
-    let receipt = load(&mut tx, &caller, id).await?;
+    let receipt = TABLE.load(&mut tx, &caller, id).await?;
     if receipt.status != "written_off" {
         return Err(ApiError::invalid_state(format!("the receipt is {}, not written off", receipt.status)));
     }

@@ -1,12 +1,14 @@
 //! `/api/v1/regions`: the region tree (company → province → city → branch). A caller sees and
 //! edits only their own region's subtree.
 
+use std::marker::PhantomData;
+
 use axum::extract::State;
 use axum::http::StatusCode;
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 use serde_json::json;
-use sqlx::{FromRow, PgConnection, Postgres, QueryBuilder};
+use sqlx::FromRow;
 use utoipa::{IntoParams, ToSchema};
 use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
@@ -16,7 +18,7 @@ use crate::extract::{Json, Path, Query};
 use crate::guard::Caller;
 use crate::state::AppState;
 use backoffice::kit::audit::{self, Change};
-use backoffice::kit::list::{self, PageParams, Paged};
+use backoffice::kit::list::{PageParams, Paged, Table};
 
 /// The routes of this module.
 pub fn router() -> OpenApiRouter<AppState> {
@@ -47,18 +49,19 @@ pub struct Region {
     pub created_at: DateTime<Utc>,
 }
 
-const SELECT: &str = "SELECT g.id, g.parent_id, g.code, g.name, g.level, g.path, g.version, g.created_at";
-const FROM: &str = "FROM regions g";
-const SORTS: &[(&str, &str)] = &[("path", "g.path"), ("code", "g.code"), ("name", "g.name"), ("id", "g.id")];
-
-async fn load(db: &mut PgConnection, caller: &Caller, id: i64) -> Result<Region, ApiError> {
-    sqlx::query_as(&format!("{SELECT} {FROM} WHERE g.id = $1 AND starts_with(g.path, $2)"))
-        .bind(id)
-        .bind(&caller.region_path)
-        .fetch_optional(db)
-        .await?
-        .ok_or(ApiError::NotFound("region"))
-}
+/// How regions are read: a user sees their own region and those below it.
+const TABLE: Table<Region> = Table {
+    name: "region",
+    select: "SELECT g.id, g.parent_id, g.code, g.name, g.level, g.path, g.version, g.created_at",
+    from: "FROM regions g",
+    id: "g.id",
+    region_path: Some("g.path"),
+    also_visible: None,
+    root_also_sees: None,
+    sorts: &[("path", "g.path"), ("code", "g.code"), ("name", "g.name"), ("id", "g.id")],
+    default_sort: "path",
+    row: PhantomData,
+};
 
 /// Filters of the region list.
 #[derive(Debug, Deserialize, IntoParams)]
@@ -80,25 +83,19 @@ async fn list(
     Query(page): Query<PageParams>,
     Query(filter): Query<RegionFilter>,
 ) -> Result<Json<Paged<Region>>, ApiError> {
-    let window = page.window(SORTS, "path", "g.id")?;
-    let filters = |q: &mut QueryBuilder<'_, Postgres>| {
-        q.push(" WHERE starts_with(g.path, ").push_bind(caller.region_path.clone()).push(")");
-        if let Some(level) = &filter.level {
-            q.push(" AND g.level = ").push_bind(level.clone());
-        }
-        if let Some(parent) = filter.parent_id {
-            q.push(" AND g.parent_id = ").push_bind(parent);
-        }
-    };
-    let (rows, total) = list::fetch(&state.pool, SELECT, FROM, filters, &window).await?;
-    Ok(Json(Paged::new(rows, total, &window)))
+    let items = TABLE
+        .list(&state.pool, &caller, &page, |f| {
+            f.eq("g.level", filter.level.clone()).eq("g.parent_id", filter.parent_id);
+        })
+        .await?;
+    Ok(Json(items))
 }
 
 /// View one region.
 #[utoipa::path(get, path = "/regions/{id}", tag = "regions", params(("id" = i64, Path, description = "Region id")),
     responses((status = 200, description = "The region", body = Region)), security(("bearer" = ["regions.read"])))]
 async fn get(State(state): State<AppState>, caller: Caller, Path(id): Path<i64>) -> Result<Json<Region>, ApiError> {
-    Ok(Json(load(&mut *state.pool.acquire().await?, &caller, id).await?))
+    Ok(Json(TABLE.load(&mut *state.pool.acquire().await?, &caller, id).await?))
 }
 
 /// A new region.
@@ -136,7 +133,8 @@ async fn create(
     Json(new): Json<NewRegion>,
 ) -> Result<(StatusCode, Json<Region>), ApiError> {
     let mut tx = state.pool.begin().await?;
-    let parent = load(&mut tx, &caller, new.parent_id)
+    let parent = TABLE
+        .load(&mut tx, &caller, new.parent_id)
         .await
         .map_err(|_| ApiError::invalid("parent_id", "is not a region in your subtree"))?;
     let mut checks = Checks::default();
@@ -151,7 +149,7 @@ async fn create(
             .bind(&new.level)
             .fetch_one(&mut *tx)
             .await?;
-    let region = load(&mut tx, &caller, id).await?;
+    let region = TABLE.load(&mut tx, &caller, id).await?;
     audit::record(&mut *tx, caller.author(), change("create", &region, None)).await?;
     tx.commit().await?;
     Ok((StatusCode::CREATED, Json(region)))
@@ -203,7 +201,7 @@ async fn update(
     let mut tx = state.pool.begin().await?;
     // One region move at a time, so that two moves cannot make a cycle.
     sqlx::query("LOCK TABLE regions IN SHARE ROW EXCLUSIVE MODE").execute(&mut *tx).await?;
-    let before = load(&mut tx, &caller, id).await?;
+    let before = TABLE.load(&mut tx, &caller, id).await?;
     if before.version != update.version {
         return Err(ApiError::stale(before.version));
     }
@@ -211,7 +209,8 @@ async fn update(
         if id == caller.region_id || before.parent_id.is_none() {
             return Err(ApiError::invalid("parent_id", "your own region and the company cannot be moved"));
         }
-        let parent = load(&mut tx, &caller, parent_id)
+        let parent = TABLE
+            .load(&mut tx, &caller, parent_id)
             .await
             .map_err(|_| ApiError::invalid("parent_id", "is not a region in your subtree"))?;
         let mut checks = Checks::default();
@@ -238,7 +237,7 @@ async fn update(
     .bind(update.name.as_deref().map(str::trim))
     .execute(&mut *tx)
     .await?;
-    let after = load(&mut tx, &caller, id).await?;
+    let after = TABLE.load(&mut tx, &caller, id).await?;
     audit::record(&mut *tx, caller.author(), change("update", &after, Some(&before))).await?;
     tx.commit().await?;
     Ok(Json(after))

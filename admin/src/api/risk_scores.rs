@@ -1,11 +1,13 @@
 //! `/api/v1/risk-scores`: each active contract's risk score with the reasons that drove it
 //! (payment behaviour and telematics), highest first — the order collectors work in.
 
+use std::marker::PhantomData;
+
 use axum::extract::State;
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
-use sqlx::{FromRow, Postgres, QueryBuilder};
+use sqlx::FromRow;
 use utoipa::{IntoParams, ToSchema};
 use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
@@ -14,7 +16,7 @@ use crate::error::ApiError;
 use crate::extract::{Json, Path, Query};
 use crate::guard::Caller;
 use crate::state::AppState;
-use backoffice::kit::list::{self, PageParams, Paged};
+use backoffice::kit::list::{PageParams, Paged, Table};
 
 /// The routes of this module.
 pub fn router() -> OpenApiRouter<AppState> {
@@ -43,9 +45,19 @@ pub struct RiskScore {
     pub computed_at: DateTime<Utc>,
 }
 
-const SELECT: &str =
-    "SELECT r.contract_id, c.number, c.vehicle_id, c.region_id, r.score, r.band, r.reasons, r.computed_at";
-const FROM: &str = "FROM contract_risk r JOIN contracts c ON c.id = r.contract_id JOIN regions g ON g.id = c.region_id";
+/// How risk scores are read, with their contract.
+const TABLE: Table<RiskScore> = Table {
+    name: "risk score",
+    select: "SELECT r.contract_id, c.number, c.vehicle_id, c.region_id, r.score, r.band, r.reasons, r.computed_at",
+    from: "FROM contract_risk r JOIN contracts c ON c.id = r.contract_id JOIN regions g ON g.id = c.region_id",
+    id: "r.contract_id",
+    region_path: Some("g.path"),
+    also_visible: None,
+    root_also_sees: None,
+    sorts: &[("score", "r.score"), ("computed_at", "r.computed_at")],
+    default_sort: "-score",
+    row: PhantomData,
+};
 
 /// Filters of the score list.
 #[derive(Debug, Deserialize, IntoParams)]
@@ -68,29 +80,18 @@ async fn list(
     Query(page): Query<PageParams>,
     Query(filter): Query<ScoreFilter>,
 ) -> Result<Json<Paged<RiskScore>>, ApiError> {
-    let window = page.window(&[("score", "r.score"), ("computed_at", "r.computed_at")], "-score", "r.contract_id")?;
-    let filters = |q: &mut QueryBuilder<'_, Postgres>| {
-        q.push(" WHERE starts_with(g.path, ").push_bind(caller.region_path.clone()).push(")");
-        if let Some(band) = &filter.band {
-            q.push(" AND r.band = ").push_bind(band.clone());
-        }
-        if let Some(min) = filter.min_score {
-            q.push(" AND r.score >= ").push_bind(min);
-        }
-    };
-    let (rows, total) = list::fetch(&state.pool, SELECT, FROM, filters, &window).await?;
-    Ok(Json(Paged::new(rows, total, &window)))
+    let items = TABLE
+        .list(&state.pool, &caller, &page, |f| {
+            f.eq("r.band", filter.band.clone()).at_least("r.score", filter.min_score);
+        })
+        .await?;
+    Ok(Json(items))
 }
 
 /// One contract's risk score.
 #[utoipa::path(get, path = "/risk-scores/{contract_id}", tag = "risk", params(("contract_id" = i64, Path, description = "Contract id")),
     responses((status = 200, description = "The score", body = RiskScore)), security(("bearer" = ["contracts.read"])))]
 async fn get(State(state): State<AppState>, caller: Caller, Path(id): Path<i64>) -> Result<Json<RiskScore>, ApiError> {
-    let row = sqlx::query_as(&format!("{SELECT} {FROM} WHERE r.contract_id = $1 AND starts_with(g.path, $2)"))
-        .bind(id)
-        .bind(&caller.region_path)
-        .fetch_optional(&state.pool)
-        .await?
-        .ok_or(ApiError::NotFound("risk score"))?;
+    let row = TABLE.load(&mut *state.pool.acquire().await?, &caller, id).await?;
     Ok(Json(row))
 }

@@ -3,12 +3,14 @@
 //! located vehicle's contract reaches the repossession bucket. A task goes to a user holding its
 //! position (`collection` or `repossession`) in the task's region, and ends done or cancelled.
 
+use std::marker::PhantomData;
+
 use axum::extract::State;
 use axum::http::StatusCode;
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 use serde_json::{Value, json};
-use sqlx::{FromRow, PgConnection, Postgres, QueryBuilder};
+use sqlx::FromRow;
 use utoipa::{IntoParams, ToSchema};
 use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
@@ -18,7 +20,7 @@ use crate::extract::{Json, Path, Query};
 use crate::guard::Caller;
 use crate::state::AppState;
 use backoffice::kit::audit::{self, Change};
-use backoffice::kit::list::{self, PageParams, Paged};
+use backoffice::kit::list::{PageParams, Paged, Table};
 
 /// The routes of this module.
 pub fn router() -> OpenApiRouter<AppState> {
@@ -67,19 +69,20 @@ pub struct RiskTask {
     pub risk_score: Option<i32>,
 }
 
-const SELECT: &str = "SELECT t.id, t.kind, t.status, t.vehicle_id, t.contract_id, t.region_id, t.alert_ids, t.evidence,
-        t.position_code, t.assignee_id, t.note, t.created_at, t.updated_at, t.version, cr.score AS risk_score";
-const FROM: &str = "FROM risk_tasks t JOIN regions g ON g.id = t.region_id LEFT JOIN contract_risk cr ON cr.contract_id = t.contract_id";
-
-async fn load(db: &mut PgConnection, caller: &Caller, id: i64, lock: bool) -> Result<RiskTask, ApiError> {
-    let lock = if lock { " FOR UPDATE OF t" } else { "" };
-    sqlx::query_as(&format!("{SELECT} {FROM} WHERE t.id = $1 AND starts_with(g.path, $2){lock}"))
-        .bind(id)
-        .bind(&caller.region_path)
-        .fetch_optional(db)
-        .await?
-        .ok_or(ApiError::NotFound("task"))
-}
+/// How tasks are read, with their contract's risk score.
+const TABLE: Table<RiskTask> = Table {
+    name: "task",
+    select: "SELECT t.id, t.kind, t.status, t.vehicle_id, t.contract_id, t.region_id, t.alert_ids, t.evidence,
+        t.position_code, t.assignee_id, t.note, t.created_at, t.updated_at, t.version, cr.score AS risk_score",
+    from: "FROM risk_tasks t JOIN regions g ON g.id = t.region_id LEFT JOIN contract_risk cr ON cr.contract_id = t.contract_id",
+    id: "t.id",
+    region_path: Some("g.path"),
+    also_visible: None,
+    root_also_sees: None,
+    sorts: &[("created_at", "t.created_at"), ("id", "t.id"), ("risk", "COALESCE(cr.score, 0)")],
+    default_sort: "-created_at",
+    row: PhantomData,
+};
 
 /// Filters of the task list.
 #[derive(Debug, Deserialize, IntoParams)]
@@ -104,25 +107,14 @@ async fn list(
     Query(page): Query<PageParams>,
     Query(filter): Query<TaskFilter>,
 ) -> Result<Json<Paged<RiskTask>>, ApiError> {
-    let window = page.window(
-        &[("created_at", "t.created_at"), ("id", "t.id"), ("risk", "COALESCE(cr.score, 0)")],
-        "-created_at",
-        "t.id",
-    )?;
-    let filters = |q: &mut QueryBuilder<'_, Postgres>| {
-        q.push(" WHERE starts_with(g.path, ").push_bind(caller.region_path.clone()).push(")");
-        if let Some(kind) = &filter.kind {
-            q.push(" AND t.kind = ").push_bind(kind.clone());
-        }
-        if let Some(status) = &filter.status {
-            q.push(" AND t.status = ").push_bind(status.clone());
-        }
-        if filter.mine == Some(true) {
-            q.push(" AND t.assignee_id = ").push_bind(caller.user_id);
-        }
-    };
-    let (rows, total) = list::fetch(&state.pool, SELECT, FROM, filters, &window).await?;
-    Ok(Json(Paged::new(rows, total, &window)))
+    let items = TABLE
+        .list(&state.pool, &caller, &page, |f| {
+            f.eq("t.kind", filter.kind.clone())
+                .eq("t.status", filter.status.clone())
+                .eq("t.assignee_id", (filter.mine == Some(true)).then_some(caller.user_id));
+        })
+        .await?;
+    Ok(Json(items))
 }
 
 /// A task with its evidence.
@@ -130,7 +122,7 @@ async fn list(
     responses((status = 200, description = "The task", body = RiskTask)), security(("bearer" = ["tasks.read"])))]
 async fn get(State(state): State<AppState>, caller: Caller, Path(id): Path<i64>) -> Result<Json<RiskTask>, ApiError> {
     let mut conn = state.pool.acquire().await?;
-    Ok(Json(load(&mut conn, &caller, id, false).await?))
+    Ok(Json(TABLE.load(&mut conn, &caller, id).await?))
 }
 
 /// An alert a task is made from: id, vehicle, contract, region, rule, severity, title, evidence.
@@ -212,7 +204,7 @@ async fn create(
             detail: format!("the vehicle already has an open {} task", new.kind),
         });
     };
-    let task = load(&mut tx, &caller, id, false).await?;
+    let task = TABLE.load(&mut tx, &caller, id).await?;
     let entry = Change {
         action: "create",
         entity_type: "risk_task",
@@ -252,7 +244,7 @@ async fn transition(
     note: Option<&str>,
 ) -> Result<RiskTask, ApiError> {
     let mut tx = state.pool.begin().await?;
-    let before = load(&mut tx, caller, id, true).await?;
+    let before = TABLE.lock(&mut tx, caller, id).await?;
     if !matches!(before.status.as_str(), "open" | "assigned") {
         return Err(ApiError::invalid_state(format!("the task is {}", before.status)));
     }
@@ -288,7 +280,7 @@ async fn transition(
     .bind(note)
     .execute(&mut *tx)
     .await?;
-    let after = load(&mut tx, caller, id, false).await?;
+    let after = TABLE.load(&mut tx, caller, id).await?;
     let entry = Change {
         action: to,
         entity_type: "risk_task",

@@ -1,11 +1,13 @@
 //! `/api/v1/roles` and `/api/v1/permissions`: roles (角色) are named sets of permissions.
 
+use std::marker::PhantomData;
+
 use axum::extract::State;
 use axum::http::StatusCode;
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 use serde_json::json;
-use sqlx::{FromRow, PgConnection, Postgres, QueryBuilder};
+use sqlx::{FromRow, PgConnection};
 use utoipa::ToSchema;
 use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
@@ -15,7 +17,7 @@ use crate::extract::{Json, Path, Query};
 use crate::guard::Caller;
 use crate::state::AppState;
 use backoffice::kit::audit::{self, Change};
-use backoffice::kit::list::{self, PageParams, Paged};
+use backoffice::kit::list::{PageParams, Paged, Table};
 
 /// The routes of this module.
 pub fn router() -> OpenApiRouter<AppState> {
@@ -41,35 +43,38 @@ pub struct Role {
     pub created_at: DateTime<Utc>,
 }
 
-const SELECT: &str = "SELECT r.id, r.name, r.description,
+/// How roles are read: company-wide, every reader sees them.
+const TABLE: Table<Role> = Table {
+    name: "role",
+    select: "SELECT r.id, r.name, r.description,
         ARRAY(SELECT permission FROM role_permissions WHERE role_id = r.id ORDER BY permission) AS permissions,
-        r.builtin, r.version, r.created_at";
-const FROM: &str = "FROM roles r";
-const SORTS: &[(&str, &str)] = &[("name", "r.name"), ("created_at", "r.created_at"), ("id", "r.id")];
-
-async fn load(db: &mut PgConnection, id: i64) -> Result<Role, ApiError> {
-    sqlx::query_as(&format!("{SELECT} {FROM} WHERE r.id = $1"))
-        .bind(id)
-        .fetch_optional(db)
-        .await?
-        .ok_or(ApiError::NotFound("role"))
-}
+        r.builtin, r.version, r.created_at",
+    from: "FROM roles r",
+    id: "r.id",
+    region_path: None,
+    also_visible: None,
+    root_also_sees: None,
+    sorts: &[("name", "r.name"), ("created_at", "r.created_at"), ("id", "r.id")],
+    default_sort: "name",
+    row: PhantomData,
+};
 
 /// List roles.
 #[utoipa::path(get, path = "/roles", tag = "roles", params(PageParams),
     responses((status = 200, description = "A page of roles", body = Paged<Role>)), security(("bearer" = ["roles.read"])))]
-async fn list(State(state): State<AppState>, Query(page): Query<PageParams>) -> Result<Json<Paged<Role>>, ApiError> {
-    let window = page.window(SORTS, "name", "r.id")?;
-    let (rows, total) =
-        list::fetch(&state.pool, SELECT, FROM, |_: &mut QueryBuilder<'_, Postgres>| {}, &window).await?;
-    Ok(Json(Paged::new(rows, total, &window)))
+async fn list(
+    State(state): State<AppState>,
+    caller: Caller,
+    Query(page): Query<PageParams>,
+) -> Result<Json<Paged<Role>>, ApiError> {
+    Ok(Json(TABLE.list(&state.pool, &caller, &page, |_| {}).await?))
 }
 
 /// View one role.
 #[utoipa::path(get, path = "/roles/{id}", tag = "roles", params(("id" = i64, Path, description = "Role id")),
     responses((status = 200, description = "The role", body = Role)), security(("bearer" = ["roles.read"])))]
-async fn get(State(state): State<AppState>, Path(id): Path<i64>) -> Result<Json<Role>, ApiError> {
-    Ok(Json(load(&mut *state.pool.acquire().await?, id).await?))
+async fn get(State(state): State<AppState>, caller: Caller, Path(id): Path<i64>) -> Result<Json<Role>, ApiError> {
+    Ok(Json(TABLE.load(&mut *state.pool.acquire().await?, &caller, id).await?))
 }
 
 /// A new role.
@@ -143,7 +148,7 @@ async fn create(
         .fetch_one(&mut *tx)
         .await?;
     set_permissions(&mut tx, id, &new.permissions).await?;
-    let role = load(&mut tx, id).await?;
+    let role = TABLE.load(&mut tx, &caller, id).await?;
     audit::record(&mut *tx, caller.author(), change("create", &role, None)).await?;
     tx.commit().await?;
     Ok((StatusCode::CREATED, Json(role)))
@@ -183,7 +188,7 @@ async fn update(
     check_permissions(&mut checks, &caller, update.permissions.as_deref().unwrap_or_default())?;
     let mut tx = state.pool.begin().await?;
     sqlx::query("SELECT 1 FROM roles WHERE id = $1 FOR UPDATE").bind(id).execute(&mut *tx).await?;
-    let before = load(&mut tx, id).await?;
+    let before = TABLE.load(&mut tx, &caller, id).await?;
     if before.builtin {
         return Err(ApiError::invalid_state("the built-in administrator role cannot be edited"));
     }
@@ -201,7 +206,7 @@ async fn update(
     if let Some(permissions) = &update.permissions {
         set_permissions(&mut tx, id, permissions).await?;
     }
-    let after = load(&mut tx, id).await?;
+    let after = TABLE.load(&mut tx, &caller, id).await?;
     audit::record(&mut *tx, caller.author(), change("update", &after, Some(&before))).await?;
     tx.commit().await?;
     Ok(Json(after))

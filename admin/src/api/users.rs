@@ -1,12 +1,14 @@
 //! `/api/v1/users`: back-office users, their roles, positions and region; password reset,
 //! unlock, session revocation, and the audited reveal of their phone number.
 
+use std::marker::PhantomData;
+
 use axum::extract::State;
 use axum::http::StatusCode;
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 use serde_json::json;
-use sqlx::{FromRow, PgConnection, Postgres, QueryBuilder};
+use sqlx::{FromRow, PgConnection};
 use utoipa::{IntoParams, ToSchema};
 use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
@@ -16,7 +18,7 @@ use crate::extract::{Json, Path, Query};
 use crate::guard::Caller;
 use crate::state::AppState;
 use backoffice::kit::audit::{self, Change};
-use backoffice::kit::list::{self, PageParams, Paged};
+use backoffice::kit::list::{PageParams, Paged, Table};
 use backoffice::system::crypto::Sensitive;
 
 /// The routes of this module.
@@ -72,11 +74,22 @@ struct UserRow {
     created_at: DateTime<Utc>,
 }
 
-const SELECT: &str = "SELECT u.id, u.username, u.display_name, u.phone_sealed, u.region_id, u.active, u.locked_until,
+/// How users are read.
+const TABLE: Table<UserRow> = Table {
+    name: "user",
+    select: "SELECT u.id, u.username, u.display_name, u.phone_sealed, u.region_id, u.active, u.locked_until,
         ARRAY(SELECT r.name FROM user_roles ur JOIN roles r ON r.id = ur.role_id WHERE ur.user_id = u.id ORDER BY r.name) AS roles,
         ARRAY(SELECT p.code FROM user_positions up JOIN staff_positions p ON p.id = up.position_id WHERE up.user_id = u.id ORDER BY p.code) AS positions,
-        u.version, u.created_at";
-const FROM: &str = "FROM users u JOIN regions rg ON rg.id = u.region_id";
+        u.version, u.created_at",
+    from: "FROM users u JOIN regions rg ON rg.id = u.region_id",
+    id: "u.id",
+    region_path: Some("rg.path"),
+    also_visible: None,
+    root_also_sees: None,
+    sorts: &[("username", "u.username"), ("display_name", "u.display_name"), ("created_at", "u.created_at"), ("id", "u.id")],
+    default_sort: "username",
+    row: PhantomData,
+};
 
 impl UserRow {
     fn view(self, state: &AppState) -> UserView {
@@ -103,20 +116,10 @@ impl UserRow {
     }
 }
 
-async fn load_row(db: &mut PgConnection, region_path: &str, id: i64, lock: bool) -> Result<UserRow, ApiError> {
-    let lock = if lock { " FOR UPDATE OF u" } else { "" };
-    sqlx::query_as(&format!("{SELECT} {FROM} WHERE u.id = $1 AND starts_with(rg.path, $2){lock}"))
-        .bind(id)
-        .bind(region_path)
-        .fetch_optional(db)
-        .await?
-        .ok_or(ApiError::NotFound("user"))
-}
-
-/// The user `id` as seen from `region_path`.
-pub async fn load_view(state: &AppState, region_path: &str, id: i64) -> Result<UserView, ApiError> {
+/// The user `id` as the caller sees them.
+pub async fn load_view(state: &AppState, caller: &Caller, id: i64) -> Result<UserView, ApiError> {
     let mut db = state.pool.acquire().await?;
-    Ok(load_row(&mut db, region_path, id, false).await?.view(state))
+    Ok(TABLE.load(&mut db, caller, id).await?.view(state))
 }
 
 /// Filters of the user list.
@@ -135,9 +138,6 @@ pub struct UserFilter {
     pub position: Option<String>,
 }
 
-const SORTS: &[(&str, &str)] =
-    &[("username", "u.username"), ("display_name", "u.display_name"), ("created_at", "u.created_at"), ("id", "u.id")];
-
 /// List the users in the caller's region subtree.
 #[utoipa::path(get, path = "/users", tag = "users", params(PageParams, UserFilter),
     responses((status = 200, description = "A page of users", body = Paged<UserView>)),
@@ -148,30 +148,35 @@ async fn list(
     Query(page): Query<PageParams>,
     Query(filter): Query<UserFilter>,
 ) -> Result<Json<Paged<UserView>>, ApiError> {
-    let window = page.window(SORTS, "username", "u.id")?;
-    let filters = |query: &mut QueryBuilder<'_, Postgres>| {
-        query.push(" WHERE starts_with(rg.path, ").push_bind(caller.region_path.clone()).push(")");
-        if let Some(q) = filter.q.as_deref().filter(|q| !q.is_empty()) {
-            query.push(" AND (strpos(lower(u.username), lower(").push_bind(q.to_owned()).push(")) > 0");
-            query.push(" OR strpos(lower(u.display_name), lower(").push_bind(q.to_owned()).push(")) > 0)");
-        }
-        if let Some(region) = filter.region_id {
-            query.push(" AND starts_with(rg.path, (SELECT path FROM regions WHERE id = ").push_bind(region).push("))");
-        }
-        if let Some(active) = filter.active {
-            query.push(" AND u.active = ").push_bind(active);
-        }
-        if let Some(role) = &filter.role {
-            query.push(" AND EXISTS (SELECT 1 FROM user_roles ur JOIN roles r ON r.id = ur.role_id WHERE ur.user_id = u.id AND r.name = ");
-            query.push_bind(role.clone()).push(")");
-        }
-        if let Some(position) = &filter.position {
-            query.push(" AND EXISTS (SELECT 1 FROM user_positions up JOIN staff_positions p ON p.id = up.position_id WHERE up.user_id = u.id AND p.code = ");
-            query.push_bind(position.clone()).push(")");
-        }
-    };
-    let (rows, total) = list::fetch::<UserRow>(&state.pool, SELECT, FROM, filters, &window).await?;
-    Ok(Json(Paged::new(rows.into_iter().map(|r| r.view(&state)).collect(), total, &window)))
+    let rows = TABLE
+        .list(&state.pool, &caller, &page, |f| {
+            if let Some(q) = filter.q.as_deref().filter(|q| !q.is_empty()) {
+                f.and()
+                    .push("(strpos(lower(u.username), lower(")
+                    .push_bind(q.to_owned())
+                    .push(")) > 0 OR strpos(lower(u.display_name), lower(")
+                    .push_bind(q.to_owned())
+                    .push(")) > 0)");
+            }
+            if let Some(region) = filter.region_id {
+                f.and().push("starts_with(rg.path, (SELECT path FROM regions WHERE id = ").push_bind(region).push("))");
+            }
+            f.eq("u.active", filter.active);
+            if let Some(role) = &filter.role {
+                f.and()
+                    .push("EXISTS (SELECT 1 FROM user_roles ur JOIN roles r ON r.id = ur.role_id WHERE ur.user_id = u.id AND r.name = ")
+                    .push_bind(role.clone())
+                    .push(")");
+            }
+            if let Some(position) = &filter.position {
+                f.and()
+                    .push("EXISTS (SELECT 1 FROM user_positions up JOIN staff_positions p ON p.id = up.position_id WHERE up.user_id = u.id AND p.code = ")
+                    .push_bind(position.clone())
+                    .push(")");
+            }
+        })
+        .await?;
+    Ok(Json(rows.map(|r| r.view(&state))))
 }
 
 /// A new user.
@@ -247,7 +252,7 @@ async fn create(
         .transpose()
         .map_err(|e| ApiError::Internal(e.to_string()))?;
     let mut tx = state.pool.begin().await?;
-    check_region(&mut tx, &caller, new.region_id).await?;
+    backoffice::kit::list::region_in_scope(&mut tx, &caller, new.region_id).await?;
     let id: i64 = sqlx::query_scalar(
         "INSERT INTO users (username, display_name, password_hash, phone_sealed, region_id) VALUES ($1, $2, $3, $4, $5) RETURNING id",
     )
@@ -260,7 +265,7 @@ async fn create(
     .await?;
     set_roles(&mut tx, &caller, id, &new.roles).await?;
     set_positions(&mut tx, id, &new.positions).await?;
-    let view = load_row(&mut tx, &caller.region_path, id, false).await?.view(&state);
+    let view = TABLE.load(&mut tx, &caller, id).await?.view(&state);
     audit::record(&mut *tx, caller.author(), change("create", &view, None, Some(&view))).await?;
     tx.commit().await?;
     Ok((StatusCode::CREATED, Json(view)))
@@ -278,15 +283,6 @@ fn change<'a>(action: &'a str, user: &UserView, before: Option<&UserView>, after
 }
 
 /// Refuses a region outside the caller's subtree.
-pub(crate) async fn check_region(db: &mut PgConnection, caller: &Caller, region_id: i64) -> Result<(), ApiError> {
-    let ok: bool = sqlx::query_scalar("SELECT EXISTS (SELECT 1 FROM regions WHERE id = $1 AND starts_with(path, $2))")
-        .bind(region_id)
-        .bind(&caller.region_path)
-        .fetch_one(db)
-        .await?;
-    if ok { Ok(()) } else { Err(ApiError::invalid("region_id", "is not a region in your subtree")) }
-}
-
 /// Replaces the roles of `user`: every role must exist, and the caller must hold all it grants.
 async fn set_roles(db: &mut PgConnection, caller: &Caller, user: i64, names: &[String]) -> Result<(), ApiError> {
     let found: Vec<(i64, String, Vec<String>)> = sqlx::query_as(
@@ -337,7 +333,7 @@ async fn set_positions(db: &mut PgConnection, user: i64, codes: &[String]) -> Re
     responses((status = 200, description = "The user", body = UserView)),
     security(("bearer" = ["users.read"])))]
 async fn get(State(state): State<AppState>, caller: Caller, Path(id): Path<i64>) -> Result<Json<UserView>, ApiError> {
-    Ok(Json(load_view(&state, &caller.region_path, id).await?))
+    Ok(Json(load_view(&state, &caller, id).await?))
 }
 
 /// Changes to a user; absent fields stay as they are.
@@ -382,12 +378,12 @@ async fn update(
     checks.check(!(id == caller.user_id && update.active == Some(false)), "active", "you cannot deactivate yourself");
     checks.finish()?;
     let mut tx = state.pool.begin().await?;
-    let before = load_row(&mut tx, &caller.region_path, id, true).await?.view(&state);
+    let before = TABLE.lock(&mut tx, &caller, id).await?.view(&state);
     if before.version != update.version {
         return Err(ApiError::stale(before.version));
     }
     if let Some(region) = update.region_id {
-        check_region(&mut tx, &caller, region).await?;
+        backoffice::kit::list::region_in_scope(&mut tx, &caller, region).await?;
     }
     let phone = match update.phone.as_deref() {
         None => None,
@@ -418,7 +414,7 @@ async fn update(
     if update.active == Some(false) {
         revoke(&mut tx, id).await?;
     }
-    let after = load_row(&mut tx, &caller.region_path, id, false).await?.view(&state);
+    let after = TABLE.load(&mut tx, &caller, id).await?.view(&state);
     audit::record(&mut *tx, caller.author(), change("update", &after, Some(&before), Some(&after))).await?;
     tx.commit().await?;
     Ok(Json(after))
@@ -451,7 +447,7 @@ async fn reset_password(
     Path(id): Path<i64>,
     Json(reset): Json<PasswordReset>,
 ) -> Result<StatusCode, ApiError> {
-    let user = load_view(&state, &caller.region_path, id).await?;
+    let user = load_view(&state, &caller, id).await?;
     super::auth::set_password(&state, &caller, id, &user.username, reset.new_password, None).await?;
     Ok(StatusCode::NO_CONTENT)
 }
@@ -466,12 +462,12 @@ async fn unlock(
     Path(id): Path<i64>,
 ) -> Result<Json<UserView>, ApiError> {
     let mut tx = state.pool.begin().await?;
-    let before = load_row(&mut tx, &caller.region_path, id, true).await?.view(&state);
+    let before = TABLE.lock(&mut tx, &caller, id).await?.view(&state);
     sqlx::query("UPDATE users SET failed_logins = 0, locked_until = NULL, version = version + 1 WHERE id = $1")
         .bind(id)
         .execute(&mut *tx)
         .await?;
-    let after = load_row(&mut tx, &caller.region_path, id, false).await?.view(&state);
+    let after = TABLE.load(&mut tx, &caller, id).await?.view(&state);
     audit::record(&mut *tx, caller.author(), change("unlock", &after, Some(&before), Some(&after))).await?;
     tx.commit().await?;
     Ok(Json(after))
@@ -494,7 +490,7 @@ async fn revoke_sessions(
     Path(id): Path<i64>,
 ) -> Result<Json<Revoked>, ApiError> {
     let mut tx = state.pool.begin().await?;
-    let user = load_row(&mut tx, &caller.region_path, id, true).await?.view(&state);
+    let user = TABLE.lock(&mut tx, &caller, id).await?.view(&state);
     let revoked = revoke(&mut tx, id).await?;
     let mut entry = change("revoke_sessions", &user, None, None);
     entry.after = Some(json!({"revoked": revoked}));
@@ -521,7 +517,7 @@ async fn reveal(
     Path(id): Path<i64>,
 ) -> Result<Json<Revealed>, ApiError> {
     let mut tx = state.pool.begin().await?;
-    let row = load_row(&mut tx, &caller.region_path, id, false).await?;
+    let row = TABLE.load(&mut tx, &caller, id).await?;
     let region_id = row.region_id;
     let phone =
         row.phone_sealed.map(|s| state.vault.open(&s)).transpose().map_err(|e| ApiError::Internal(e.to_string()))?;

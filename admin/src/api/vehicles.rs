@@ -2,12 +2,14 @@
 //! contract's life (in stock → financed → repossessed → disposed, or released when paid off), and
 //! the trackers installed in them (wired, wireless) from the device registry.
 
+use std::marker::PhantomData;
+
 use axum::extract::State;
 use axum::http::StatusCode;
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 use serde_json::json;
-use sqlx::{FromRow, PgConnection, Postgres, QueryBuilder};
+use sqlx::FromRow;
 use utoipa::{IntoParams, ToSchema};
 use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
@@ -18,7 +20,7 @@ use crate::guard::Caller;
 use crate::state::AppState;
 use backoffice::kit::audit::{self, Change};
 use backoffice::kit::identity;
-use backoffice::kit::list::{self, PageParams, Paged};
+use backoffice::kit::list::{PageParams, Paged, Table};
 
 /// The routes of this module.
 pub fn router() -> OpenApiRouter<AppState> {
@@ -84,19 +86,20 @@ pub struct VehicleDetail {
     pub devices: Vec<InstalledDevice>,
 }
 
-const SELECT: &str =
-    "SELECT v.id, v.vin, v.plate, v.brand, v.series, v.model, v.colour, v.engine_number, v.vehicle_type,
-        v.status, v.region_id, v.version, v.created_at";
-const FROM: &str = "FROM vehicles v JOIN regions g ON g.id = v.region_id";
-
-async fn load(db: &mut PgConnection, caller: &Caller, id: i64) -> Result<Vehicle, ApiError> {
-    sqlx::query_as(&format!("{SELECT} {FROM} WHERE v.id = $1 AND starts_with(g.path, $2)"))
-        .bind(id)
-        .bind(&caller.region_path)
-        .fetch_optional(db)
-        .await?
-        .ok_or(ApiError::NotFound("vehicle"))
-}
+/// How vehicles are read.
+const TABLE: Table<Vehicle> = Table {
+    name: "vehicle",
+    select: "SELECT v.id, v.vin, v.plate, v.brand, v.series, v.model, v.colour, v.engine_number, v.vehicle_type,
+        v.status, v.region_id, v.version, v.created_at",
+    from: "FROM vehicles v JOIN regions g ON g.id = v.region_id",
+    id: "v.id",
+    region_path: Some("g.path"),
+    also_visible: None,
+    root_also_sees: None,
+    sorts: &[("vin", "v.vin"), ("created_at", "v.created_at")],
+    default_sort: "vin",
+    row: PhantomData,
+};
 
 /// Filters of the vehicle list.
 #[derive(Debug, Deserialize, IntoParams)]
@@ -119,21 +122,14 @@ async fn list(
     Query(page): Query<PageParams>,
     Query(filter): Query<VehicleFilter>,
 ) -> Result<Json<Paged<Vehicle>>, ApiError> {
-    let window = page.window(&[("vin", "v.vin"), ("created_at", "v.created_at")], "vin", "v.id")?;
-    let filters = |q: &mut QueryBuilder<'_, Postgres>| {
-        q.push(" WHERE starts_with(g.path, ").push_bind(caller.region_path.clone()).push(")");
-        if let Some(vin) = &filter.vin {
-            q.push(" AND v.vin = ").push_bind(vin.to_ascii_uppercase());
-        }
-        if let Some(plate) = &filter.plate {
-            q.push(" AND v.plate = ").push_bind(plate.clone());
-        }
-        if let Some(status) = &filter.status {
-            q.push(" AND v.status = ").push_bind(status.clone());
-        }
-    };
-    let (rows, total) = list::fetch(&state.pool, SELECT, FROM, filters, &window).await?;
-    Ok(Json(Paged::new(rows, total, &window)))
+    let items = TABLE
+        .list(&state.pool, &caller, &page, |f| {
+            f.eq("v.vin", filter.vin.as_ref().map(|v| v.to_ascii_uppercase()))
+                .eq("v.plate", filter.plate.clone())
+                .eq("v.status", filter.status.clone());
+        })
+        .await?;
+    Ok(Json(items))
 }
 
 /// A new vehicle.
@@ -179,7 +175,7 @@ async fn create(
     }
     checks.finish()?;
     let mut tx = state.pool.begin().await?;
-    super::users::check_region(&mut tx, &caller, new.region_id).await?;
+    backoffice::kit::list::region_in_scope(&mut tx, &caller, new.region_id).await?;
     let id: i64 = sqlx::query_scalar(
         "INSERT INTO vehicles (vin, plate, brand, series, model, colour, engine_number, vehicle_type, region_id)
          VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9) RETURNING id",
@@ -195,7 +191,7 @@ async fn create(
     .bind(new.region_id)
     .fetch_one(&mut *tx)
     .await?;
-    let vehicle = load(&mut tx, &caller, id).await?;
+    let vehicle = TABLE.load(&mut tx, &caller, id).await?;
     let entry = Change {
         action: "create",
         entity_type: "vehicle",
@@ -218,7 +214,7 @@ async fn get(
     Path(id): Path<i64>,
 ) -> Result<Json<VehicleDetail>, ApiError> {
     let mut db = state.pool.acquire().await?;
-    let vehicle = load(&mut db, &caller, id).await?;
+    let vehicle = TABLE.load(&mut db, &caller, id).await?;
     let devices = sqlx::query_as(
         "SELECT id, imei, protocol, kind, last_seen FROM devices WHERE vehicle_id = $1 ORDER BY kind, id",
     )
@@ -263,7 +259,7 @@ async fn set_status(
 ) -> Result<Json<Vehicle>, ApiError> {
     let mut tx = state.pool.begin().await?;
     sqlx::query("SELECT 1 FROM vehicles WHERE id = $1 FOR UPDATE").bind(id).execute(&mut *tx).await?;
-    let before = load(&mut tx, &caller, id).await?;
+    let before = TABLE.load(&mut tx, &caller, id).await?;
     if before.version != change.version {
         return Err(ApiError::stale(before.version));
     }
@@ -275,7 +271,7 @@ async fn set_status(
         .bind(&change.status)
         .execute(&mut *tx)
         .await?;
-    let after = load(&mut tx, &caller, id).await?;
+    let after = TABLE.load(&mut tx, &caller, id).await?;
     let entry = Change {
         action: "set_status",
         entity_type: "vehicle",
@@ -308,7 +304,7 @@ async fn install(
     Json(install): Json<Install>,
 ) -> Result<Json<VehicleDetail>, ApiError> {
     let mut tx = state.pool.begin().await?;
-    let vehicle = load(&mut tx, &caller, id).await?;
+    let vehicle = TABLE.load(&mut tx, &caller, id).await?;
     let previous: Option<Option<i64>> = sqlx::query_scalar("SELECT vehicle_id FROM devices WHERE imei = $1 FOR UPDATE")
         .bind(&install.imei)
         .fetch_optional(&mut *tx)

@@ -2,12 +2,14 @@
 //! `leasewatch_monitor::webhooks` for the signature), their deliveries, and retrying dead ones.
 //! The secret is sealed at rest and never shown again after creation.
 
+use std::marker::PhantomData;
+
 use axum::extract::State;
 use axum::http::StatusCode;
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 use serde_json::{Value, json};
-use sqlx::{FromRow, Postgres, QueryBuilder};
+use sqlx::FromRow;
 use utoipa::{IntoParams, ToSchema};
 use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
@@ -17,7 +19,7 @@ use crate::extract::{Json, Path, Query};
 use crate::guard::Caller;
 use crate::state::AppState;
 use backoffice::kit::audit::{self, Change};
-use backoffice::kit::list::{self, PageParams, Paged};
+use backoffice::kit::list::{PageParams, Paged, Table};
 
 /// The routes of this module.
 pub fn router() -> OpenApiRouter<AppState> {
@@ -41,8 +43,33 @@ pub struct Webhook {
     pub created_at: DateTime<Utc>,
 }
 
-const SELECT: &str = "SELECT w.id, w.url, w.region_id, w.min_severity, w.active, w.created_at";
-const FROM: &str = "FROM webhooks w JOIN regions g ON g.id = w.region_id";
+/// How subscriptions are read.
+const TABLE: Table<Webhook> = Table {
+    name: "webhook",
+    select: "SELECT w.id, w.url, w.region_id, w.min_severity, w.active, w.created_at",
+    from: "FROM webhooks w JOIN regions g ON g.id = w.region_id",
+    id: "w.id",
+    region_path: Some("g.path"),
+    also_visible: None,
+    root_also_sees: None,
+    sorts: &[("created_at", "w.created_at"), ("url", "w.url")],
+    default_sort: "created_at",
+    row: PhantomData,
+};
+
+/// How a subscription's deliveries are read (once the subscription is known to be visible).
+const DELIVERIES: Table<Delivery> = Table {
+    name: "delivery",
+    select: "SELECT d.id, d.alert_id, d.payload, d.status, d.attempts, d.next_at, d.last_status, d.last_error, d.delivered_at",
+    from: "FROM webhook_deliveries d",
+    id: "d.id",
+    region_path: None,
+    also_visible: None,
+    root_also_sees: None,
+    sorts: &[("id", "d.id")],
+    default_sort: "-id",
+    row: PhantomData,
+};
 
 /// Subscriptions of the caller's region subtree.
 #[utoipa::path(get, path = "/webhooks", tag = "webhooks", params(PageParams),
@@ -52,12 +79,7 @@ async fn list(
     caller: Caller,
     Query(page): Query<PageParams>,
 ) -> Result<Json<Paged<Webhook>>, ApiError> {
-    let window = page.window(&[("created_at", "w.created_at"), ("url", "w.url")], "created_at", "w.id")?;
-    let filters = |q: &mut QueryBuilder<'_, Postgres>| {
-        q.push(" WHERE starts_with(g.path, ").push_bind(caller.region_path.clone()).push(")");
-    };
-    let (rows, total) = list::fetch(&state.pool, SELECT, FROM, filters, &window).await?;
-    Ok(Json(Paged::new(rows, total, &window)))
+    Ok(Json(TABLE.list(&state.pool, &caller, &page, |_| {}).await?))
 }
 
 /// A new subscription.
@@ -104,7 +126,7 @@ async fn create(
     checks.finish()?;
     let sealed = state.vault.seal(&new.secret).map_err(|e| ApiError::Internal(e.to_string()))?;
     let mut tx = state.pool.begin().await?;
-    super::users::check_region(&mut tx, &caller, new.region_id).await?;
+    backoffice::kit::list::region_in_scope(&mut tx, &caller, new.region_id).await?;
     let hook: Webhook = sqlx::query_as(
         "INSERT INTO webhooks (url, secret_sealed, region_id, min_severity) VALUES ($1, $2, $3, $4)
          RETURNING id, url, region_id, min_severity, active, created_at",
@@ -162,13 +184,8 @@ pub struct DeliveryFilter {
 }
 
 async fn visible(state: &AppState, caller: &Caller, id: i64) -> Result<(), ApiError> {
-    let found: bool =
-        sqlx::query_scalar(&format!("SELECT EXISTS (SELECT 1 {FROM} WHERE w.id = $1 AND starts_with(g.path, $2))"))
-            .bind(id)
-            .bind(&caller.region_path)
-            .fetch_one(&state.pool)
-            .await?;
-    if found { Ok(()) } else { Err(ApiError::NotFound("webhook")) }
+    TABLE.load(&mut *state.pool.acquire().await?, caller, id).await?;
+    Ok(())
 }
 
 /// A subscription's deliveries, newest first.
@@ -182,16 +199,12 @@ async fn deliveries(
     Query(filter): Query<DeliveryFilter>,
 ) -> Result<Json<Paged<Delivery>>, ApiError> {
     visible(&state, &caller, id).await?;
-    let window = page.window(&[("id", "d.id")], "-id", "d.id")?;
-    let filters = |q: &mut QueryBuilder<'_, Postgres>| {
-        q.push(" WHERE d.webhook_id = ").push_bind(id);
-        if let Some(status) = &filter.status {
-            q.push(" AND d.status = ").push_bind(status.clone());
-        }
-    };
-    let select = "SELECT d.id, d.alert_id, d.payload, d.status, d.attempts, d.next_at, d.last_status, d.last_error, d.delivered_at";
-    let (rows, total) = list::fetch(&state.pool, select, "FROM webhook_deliveries d", filters, &window).await?;
-    Ok(Json(Paged::new(rows, total, &window)))
+    let items = DELIVERIES
+        .list(&state.pool, &caller, &page, |f| {
+            f.eq("d.webhook_id", Some(id)).eq("d.status", filter.status.clone());
+        })
+        .await?;
+    Ok(Json(items))
 }
 
 /// Try a dead delivery again (from the first attempt's schedule).

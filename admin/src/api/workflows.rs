@@ -1,13 +1,15 @@
 //! `/api/v1/workflow-definitions`, `/api/v1/workflow-instances` and `/api/v1/workflow-tasks`:
 //! editing versioned definitions, submitting requests, the inbox, and acting on tasks.
 
+use std::marker::PhantomData;
+
 use axum::extract::State;
 use axum::http::StatusCode;
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 use serde_json::json;
+use sqlx::FromRow;
 use sqlx::types::Json as SqlJson;
-use sqlx::{FromRow, Postgres, QueryBuilder};
 use utoipa::{IntoParams, ToSchema};
 use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
@@ -17,9 +19,11 @@ use crate::extract::{Json, Path, Query};
 use crate::guard::Caller;
 use crate::state::AppState;
 use backoffice::kit::audit::{self, Change};
-use backoffice::kit::list::{self, PageParams, Paged};
+use backoffice::kit::list::{PageParams, Paged, Table};
 use backoffice::system::workflow::definition::{self, Action, Stage};
-use backoffice::system::workflow::engine::{self, ActRequest, HistoryEntry, Instance, NewInstance, Task};
+use backoffice::system::workflow::engine::{
+    self, ActRequest, HistoryEntry, InboxFilter, Instance, InstanceFilter, NewInstance, Task,
+};
 
 /// The routes of this module.
 pub fn router() -> OpenApiRouter<AppState> {
@@ -52,8 +56,19 @@ pub struct Definition {
     pub created_at: DateTime<Utc>,
 }
 
-const DEF_SELECT: &str = "SELECT d.id, d.key, d.version, d.name, d.stages, d.created_at";
-const DEF_FROM: &str = "FROM workflow_definitions d";
+/// How definitions are read: company-wide, every reader sees them.
+const DEFINITIONS: Table<Definition> = Table {
+    name: "workflow definition",
+    select: "SELECT d.id, d.key, d.version, d.name, d.stages, d.created_at",
+    from: "FROM workflow_definitions d",
+    id: "d.id",
+    region_path: None,
+    also_visible: None,
+    root_also_sees: None,
+    sorts: &[("key", "d.key"), ("name", "d.name")],
+    default_sort: "key",
+    row: PhantomData,
+};
 
 /// The latest version of every definition.
 #[utoipa::path(get, path = "/workflow-definitions", tag = "workflows", params(PageParams),
@@ -61,14 +76,15 @@ const DEF_FROM: &str = "FROM workflow_definitions d";
     security(("bearer" = ["workflows.read"])))]
 async fn list_definitions(
     State(state): State<AppState>,
+    caller: Caller,
     Query(page): Query<PageParams>,
 ) -> Result<Json<Paged<Definition>>, ApiError> {
-    let window = page.window(&[("key", "d.key"), ("name", "d.name")], "key", "d.id")?;
-    let filters = |q: &mut QueryBuilder<'_, Postgres>| {
-        q.push(" WHERE d.version = (SELECT max(version) FROM workflow_definitions x WHERE x.key = d.key)");
-    };
-    let (rows, total) = list::fetch(&state.pool, DEF_SELECT, DEF_FROM, filters, &window).await?;
-    Ok(Json(Paged::new(rows, total, &window)))
+    let items = DEFINITIONS
+        .list(&state.pool, &caller, &page, |f| {
+            f.and().push("d.version = (SELECT max(version) FROM workflow_definitions x WHERE x.key = d.key)");
+        })
+        .await?;
+    Ok(Json(items))
 }
 
 /// Which version to show.
@@ -90,7 +106,8 @@ async fn get_definition(
     Query(v): Query<VersionParam>,
 ) -> Result<Json<Definition>, ApiError> {
     sqlx::query_as(&format!(
-        "{DEF_SELECT} {DEF_FROM} WHERE d.key = $1 AND ($2::int IS NULL OR d.version = $2) ORDER BY d.version DESC LIMIT 1"
+        "{} {} WHERE d.key = $1 AND ($2::int IS NULL OR d.version = $2) ORDER BY d.version DESC LIMIT 1",
+        DEFINITIONS.select, DEFINITIONS.from
     ))
     .bind(key)
     .bind(v.version)
@@ -123,7 +140,7 @@ async fn create_definition(
     Json(new): Json<NewDefinition>,
 ) -> Result<(StatusCode, Json<Definition>), ApiError> {
     let mut checks = Checks::default();
-    super::positions::check_code(&mut checks, "key", &new.key);
+    checks.code("key", &new.key);
     checks.text("name", &new.name, 100);
     definition::validate(&mut checks, &new.stages);
     let codes: Vec<&str> = new.stages.iter().map(|s| s.position.as_str()).collect();
@@ -165,20 +182,6 @@ async fn create_definition(
     Ok((StatusCode::CREATED, Json(definition)))
 }
 
-/// Filters of the instance list.
-#[derive(Debug, Deserialize, IntoParams)]
-#[into_params(parameter_in = Query)]
-pub struct InstanceFilter {
-    /// `active`, `approved`, `rejected` or `cancelled`.
-    pub status: Option<String>,
-    /// The kind of business object.
-    pub subject_type: Option<String>,
-    /// The business object.
-    pub subject_id: Option<String>,
-    /// Submitted by this user.
-    pub maker_id: Option<i64>,
-}
-
 /// List the instances of the caller's region subtree.
 #[utoipa::path(get, path = "/workflow-instances", tag = "workflows", params(PageParams, InstanceFilter),
     responses((status = 200, description = "A page of instances", body = Paged<Instance>)),
@@ -189,25 +192,7 @@ async fn list_instances(
     Query(page): Query<PageParams>,
     Query(filter): Query<InstanceFilter>,
 ) -> Result<Json<Paged<Instance>>, ApiError> {
-    let window = page.window(&[("created_at", "i.created_at"), ("id", "i.id")], "-created_at", "i.id")?;
-    let filters = |q: &mut QueryBuilder<'_, Postgres>| {
-        q.push(" WHERE starts_with(r.path, ").push_bind(caller.region_path.clone()).push(")");
-        if let Some(s) = &filter.status {
-            q.push(" AND i.status = ").push_bind(s.clone());
-        }
-        if let Some(s) = &filter.subject_type {
-            q.push(" AND i.subject_type = ").push_bind(s.clone());
-        }
-        if let Some(s) = &filter.subject_id {
-            q.push(" AND i.subject_id = ").push_bind(s.clone());
-        }
-        if let Some(m) = filter.maker_id {
-            q.push(" AND i.maker_id = ").push_bind(m);
-        }
-    };
-    let (rows, total) =
-        list::fetch(&state.pool, engine::INSTANCE_SELECT, engine::INSTANCE_FROM, filters, &window).await?;
-    Ok(Json(Paged::new(rows, total, &window)))
+    Ok(Json(engine::instances(&state.pool, &caller, &page, &filter).await?))
 }
 
 /// Submit a request into a workflow. Send an `Idempotency-Key` so that a retry cannot submit twice.
@@ -266,16 +251,6 @@ async fn cancel(
     Ok(Json(instance))
 }
 
-/// Filters of the inbox.
-#[derive(Debug, Deserialize, IntoParams)]
-#[into_params(parameter_in = Query)]
-pub struct InboxFilter {
-    /// Only tasks claimed by or transferred to the caller.
-    pub mine: Option<bool>,
-    /// Only overdue tasks.
-    pub overdue: Option<bool>,
-}
-
 /// The caller's inbox: open tasks of their positions in their region subtree, unclaimed or theirs,
 /// except on requests they made.
 #[utoipa::path(get, path = "/workflow-tasks", tag = "workflows", params(PageParams, InboxFilter),
@@ -286,21 +261,7 @@ async fn inbox(
     Query(page): Query<PageParams>,
     Query(filter): Query<InboxFilter>,
 ) -> Result<Json<Paged<Task>>, ApiError> {
-    let window = page.window(&[("due_at", "t.due_at"), ("created_at", "t.created_at")], "created_at", "t.id")?;
-    let filters = |q: &mut QueryBuilder<'_, Postgres>| {
-        q.push(" WHERE t.status = 'open' AND starts_with(r.path, ").push_bind(caller.region_path.clone()).push(")");
-        q.push(" AND t.position_code = ANY(").push_bind(caller.positions.clone()).push(")");
-        q.push(" AND i.maker_id <> ").push_bind(caller.user_id);
-        q.push(" AND (t.assignee_id IS NULL OR t.assignee_id = ").push_bind(caller.user_id).push(")");
-        if filter.mine == Some(true) {
-            q.push(" AND t.assignee_id = ").push_bind(caller.user_id);
-        }
-        if filter.overdue == Some(true) {
-            q.push(" AND t.due_at < now()");
-        }
-    };
-    let (rows, total) = list::fetch(&state.pool, engine::TASK_SELECT, engine::TASK_FROM, filters, &window).await?;
-    Ok(Json(Paged::new(rows, total, &window)))
+    Ok(Json(engine::inbox(&state.pool, &caller, &page, &filter).await?))
 }
 
 /// Claim an open task of one's position.

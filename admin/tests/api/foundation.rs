@@ -122,6 +122,25 @@ async fn lists_page_sort_and_count(pool: PgPool) {
     assert_eq!(bad.status, StatusCode::UNPROCESSABLE_ENTITY);
     let filtered = app.get("/api/v1/users?position=second_reviewer", &org.admin).await.body;
     assert_eq!(filtered["total"], 2);
+
+    // Keyset paging: each page starts after the last id of the one before, in the same order.
+    let mut seen = Vec::new();
+    let mut after = String::new();
+    loop {
+        let page = app.get(&format!("/api/v1/users?limit=5&sort=-username{after}"), &org.admin).await.body;
+        assert_eq!(page["total"], 12, "the total counts every page");
+        let items = page["items"].as_array().unwrap();
+        seen.extend(items.iter().map(|u| u["username"].as_str().unwrap().to_owned()));
+        match items.last() {
+            Some(last) if items.len() == 5 => after = format!("&after={}", last["id"]),
+            _ => break,
+        }
+    }
+    let mut expected = seen.clone();
+    expected.sort_unstable_by(|a, b| b.cmp(a));
+    assert_eq!((seen.len(), &seen), (12, &expected));
+    let both = app.get("/api/v1/users?page=2&after=1", &org.admin).await;
+    assert_eq!(both.status, StatusCode::UNPROCESSABLE_ENTITY);
 }
 
 #[sqlx::test(migrations = "../migrations")]

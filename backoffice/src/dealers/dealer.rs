@@ -4,6 +4,7 @@
 //! Every change is audited; every read is scoped to the actor's region subtree.
 
 use std::future::Future;
+use std::marker::PhantomData;
 use std::pin::Pin;
 use std::sync::Arc;
 
@@ -69,16 +70,18 @@ pub struct Dealer {
 }
 
 /// How dealers are read.
-pub const TABLE: Table = Table {
+pub const TABLE: Table<Dealer> = Table {
     name: "dealer",
     select: "SELECT d.id, d.code, d.name, d.tier, d.region_id, d.credit_code, d.contact_name, d.contact_phone,
                     d.address, d.status, d.status_reason, d.status_changed_at, d.version, d.created_at, d.updated_at",
     from: "FROM dealers d JOIN regions g ON g.id = d.region_id",
     id: "d.id",
-    region_path: "g.path",
+    region_path: Some("g.path"),
     also_visible: None,
+    root_also_sees: None,
     sorts: &[("code", "d.code"), ("name", "d.name"), ("created_at", "d.created_at")],
     default_sort: "code",
+    row: PhantomData,
 };
 
 /// Filters of the dealer list.
@@ -277,7 +280,7 @@ pub async fn update(db: &mut PgConnection, actor: &Actor, id: i64, changes: &Dea
     };
     check(&mut checks, &particulars);
     checks.finish()?;
-    let before: Dealer = TABLE.lock(db, actor, id).await?;
+    let before = TABLE.lock(db, actor, id).await?;
     version::check(changes.version, before.version)?;
     if let Some(region) = changes.region_id {
         list::region_in_scope(db, actor, region).await?;
@@ -325,7 +328,7 @@ pub async fn change_status(
     request: &StatusRequest,
 ) -> Result<Dealer, Error> {
     Checks::default().text("reason", &request.reason, 500).finish()?;
-    let before: Dealer = TABLE.lock(db, actor, id).await?;
+    let before = TABLE.lock(db, actor, id).await?;
     version::check(request.version, before.version)?;
     let to = change.apply(&before.status).map_err(Error::invalid_state)?;
     let reason = request.reason.trim();

@@ -3,6 +3,8 @@
 //! (a row outside it does not exist for them). Lists take `?page=2&limit=50&sort=-created_at`, or
 //! `?after=<id>` for keyset paging, and typed filters pushed through a [`Filter`].
 
+use std::marker::PhantomData;
+
 use serde::{Deserialize, Serialize};
 use sqlx::postgres::PgRow;
 use sqlx::{Encode, FromRow, PgConnection, PgPool, Postgres, QueryBuilder, Type};
@@ -110,28 +112,11 @@ impl<T> Paged<T> {
     pub fn new(items: Vec<T>, total: i64, window: &Window) -> Self {
         Self { items, total, page: window.page, limit: u32::try_from(window.limit).unwrap_or(200) }
     }
-}
 
-/// Runs a list query twice over the same filters: `SELECT count(*) {from}` for the total, and
-/// `{select} {from}` for the window's rows. `filters` pushes the WHERE clause (with binds).
-pub async fn fetch<T>(
-    pool: &PgPool,
-    select: &str,
-    from: &str,
-    filters: impl Fn(&mut QueryBuilder<'_, Postgres>),
-    window: &Window,
-) -> Result<(Vec<T>, i64), sqlx::Error>
-where
-    T: for<'r> FromRow<'r, PgRow> + Send + Unpin,
-{
-    let mut count = QueryBuilder::new(format!("SELECT count(*) {from}"));
-    filters(&mut count);
-    let total: i64 = count.build_query_scalar().fetch_one(pool).await?;
-    let mut rows = QueryBuilder::new(format!("{select} {from}"));
-    filters(&mut rows);
-    rows.push(format!(" ORDER BY {} LIMIT ", window.order_by())).push_bind(window.limit);
-    rows.push(" OFFSET ").push_bind(window.offset);
-    Ok((rows.build_query_as().fetch_all(pool).await?, total))
+    /// The same page with each item turned into a view.
+    pub fn map<U>(self, f: impl FnMut(T) -> U) -> Paged<U> {
+        Paged { items: self.items.into_iter().map(f).collect(), total: self.total, page: self.page, limit: self.limit }
+    }
 }
 
 /// The WHERE clause of a list: the region scope first, then each filter as `AND …`.
@@ -189,9 +174,10 @@ impl<'q> Filter<'q, '_> {
     }
 }
 
-/// How a resource is read: its columns and tables, where its region path is, what it sorts by.
-#[derive(Debug, Clone, Copy)]
-pub struct Table {
+/// How a resource of rows `T` is read: its columns and tables, where its region path is, what it
+/// sorts by.
+#[derive(Debug)]
+pub struct Table<T> {
     /// The resource's name in "not found" answers (`dealer`).
     pub name: &'static str,
     /// `SELECT …` of the resource's columns.
@@ -200,29 +186,41 @@ pub struct Table {
     pub from: &'static str,
     /// The primary key column (`d.id`).
     pub id: &'static str,
-    /// The region path column that scopes rows (`g.path`).
-    pub region_path: &'static str,
-    /// Rows that every actor in scope sees beside their region's (`r.contract_id IS NULL`), if any.
+    /// The region path column that scopes rows (`g.path`); `None` for company-wide records that
+    /// every reader sees (roles, positions, products).
+    pub region_path: Option<&'static str>,
+    /// Rows that every actor sees beside their region's (`r.contract_id IS NULL`: unclaimed receipts).
     pub also_visible: Option<&'static str>,
+    /// Rows that actors at the root of the region tree also see (`a.region_id IS NULL`: company-wide records).
+    pub root_also_sees: Option<&'static str>,
     /// Sortable fields: API name → SQL column.
     pub sorts: &'static [(&'static str, &'static str)],
     /// The sort when none is asked for.
     pub default_sort: &'static str,
+    /// The row type (`PhantomData`).
+    pub row: PhantomData<fn() -> T>,
 }
 
-impl Table {
-    fn scope<'q>(&self, q: &mut QueryBuilder<'q, Postgres>, actor: &Actor) {
-        q.push(" WHERE (starts_with(").push(self.region_path).push(", ").push_bind(actor.region_path.clone()).push(")");
+impl<T> Table<T>
+where
+    T: for<'r> FromRow<'r, PgRow> + Send + Unpin,
+{
+    fn scope(&self, q: &mut QueryBuilder<'_, Postgres>, actor: &Actor) {
+        let Some(path) = self.region_path else {
+            q.push(" WHERE true");
+            return;
+        };
+        q.push(" WHERE (starts_with(").push(path).push(", ").push_bind(actor.region_path.clone()).push(")");
         if let Some(also) = self.also_visible {
+            q.push(" OR ").push(also);
+        }
+        if let Some(also) = self.root_also_sees.filter(|_| actor.at_root()) {
             q.push(" OR ").push(also);
         }
         q.push(")");
     }
 
-    async fn one<T>(&self, db: &mut PgConnection, actor: &Actor, id: i64, lock: &str) -> Result<T, Error>
-    where
-        T: for<'r> FromRow<'r, PgRow> + Send + Unpin,
-    {
+    async fn one(&self, db: &mut PgConnection, actor: &Actor, id: i64, lock: &str) -> Result<T, Error> {
         let mut q = QueryBuilder::new(format!("{} {}", self.select, self.from));
         self.scope(&mut q, actor);
         q.push(format!(" AND {} = ", self.id)).push_bind(id).push(lock);
@@ -230,32 +228,23 @@ impl Table {
     }
 
     /// The row `id`, if it is in the actor's region subtree.
-    pub async fn load<T>(&self, db: &mut PgConnection, actor: &Actor, id: i64) -> Result<T, Error>
-    where
-        T: for<'r> FromRow<'r, PgRow> + Send + Unpin,
-    {
+    pub async fn load(&self, db: &mut PgConnection, actor: &Actor, id: i64) -> Result<T, Error> {
         self.one(db, actor, id, "").await
     }
 
     /// The row `id`, if it is in the actor's region subtree, locked for an update.
-    pub async fn lock<T>(&self, db: &mut PgConnection, actor: &Actor, id: i64) -> Result<T, Error>
-    where
-        T: for<'r> FromRow<'r, PgRow> + Send + Unpin,
-    {
+    pub async fn lock(&self, db: &mut PgConnection, actor: &Actor, id: i64) -> Result<T, Error> {
         self.one(db, actor, id, &format!(" FOR UPDATE OF {}", self.id.split('.').next().unwrap_or(self.id))).await
     }
 
     /// A page of the rows in the actor's region subtree that pass `filters`.
-    pub async fn list<T>(
+    pub async fn list(
         &self,
         pool: &PgPool,
         actor: &Actor,
         page: &PageParams,
         filters: impl for<'q, 'b> Fn(&mut Filter<'q, 'b>),
-    ) -> Result<Paged<T>, Error>
-    where
-        T: for<'r> FromRow<'r, PgRow> + Send + Unpin,
-    {
+    ) -> Result<Paged<T>, Error> {
         let window = page.window(self.sorts, self.default_sort, self.id)?;
         let mut count = QueryBuilder::new(format!("SELECT count(*) {}", self.from));
         self.scope(&mut count, actor);

@@ -2,18 +2,21 @@
 //! and acting on tasks, and the hook through which a business module learns the outcome. Every
 //! function runs inside the actor's transaction and writes the history and the audit log.
 
+use std::marker::PhantomData;
+
 use chrono::{DateTime, Duration, Utc};
 use serde::{Deserialize, Serialize};
 use serde_json::json;
 use sqlx::types::Json as SqlJson;
-use sqlx::{FromRow, PgConnection};
-use utoipa::ToSchema;
+use sqlx::{FromRow, PgConnection, PgPool};
+use utoipa::{IntoParams, ToSchema};
 
 use super::definition::{self, Action, Stage, Step};
 use super::hooks::Hooks;
 use crate::actor::Actor;
 use crate::error::Error;
 use crate::kit::audit::{self, Change};
+use crate::kit::list::{PageParams, Paged, Table};
 
 /// A definition as stored.
 #[derive(Debug, Clone, FromRow)]
@@ -151,22 +154,101 @@ pub struct ActRequest {
     pub to_user_id: Option<i64>,
 }
 
-/// The columns of an instance.
-pub const INSTANCE_SELECT: &str =
-    "SELECT i.id, d.key AS definition_key, d.version AS definition_version, i.subject_type,
-        i.subject_id, i.title, i.region_id, i.maker_id, i.status, i.stage, i.version, i.created_at, i.finished_at";
-/// Where instances are read from; callers add WHERE.
-pub const INSTANCE_FROM: &str = "FROM workflow_instances i JOIN workflow_definitions d ON d.id = i.definition_id
-    JOIN regions r ON r.id = i.region_id";
+/// How instances are read: those of the actor's region subtree.
+pub const INSTANCES: Table<Instance> = Table {
+    name: "workflow instance",
+    select: "SELECT i.id, d.key AS definition_key, d.version AS definition_version, i.subject_type,
+        i.subject_id, i.title, i.region_id, i.maker_id, i.status, i.stage, i.version, i.created_at, i.finished_at",
+    from: "FROM workflow_instances i JOIN workflow_definitions d ON d.id = i.definition_id
+    JOIN regions r ON r.id = i.region_id",
+    id: "i.id",
+    region_path: Some("r.path"),
+    also_visible: None,
+    root_also_sees: None,
+    sorts: &[("created_at", "i.created_at"), ("id", "i.id")],
+    default_sort: "-created_at",
+    row: PhantomData,
+};
 
-/// The columns of a task with its instance's title and subject.
-pub const TASK_SELECT: &str = "SELECT t.id, t.instance_id, i.title, i.subject_type, i.subject_id, t.stage,
+/// How tasks are read, with their instance's title and subject.
+pub const TASKS: Table<Task> = Table {
+    name: "task",
+    select: "SELECT t.id, t.instance_id, i.title, i.subject_type, i.subject_id, t.stage,
         t.position_code, t.assignee_id, t.status, t.due_at,
         (t.status = 'open' AND t.due_at IS NOT NULL AND t.due_at < now()) AS overdue,
-        t.created_at, t.completed_at, t.completed_by, t.outcome";
-/// Where tasks are read from; callers add WHERE.
-pub const TASK_FROM: &str =
-    "FROM workflow_tasks t JOIN workflow_instances i ON i.id = t.instance_id JOIN regions r ON r.id = i.region_id";
+        t.created_at, t.completed_at, t.completed_by, t.outcome",
+    from: "FROM workflow_tasks t JOIN workflow_instances i ON i.id = t.instance_id JOIN regions r ON r.id = i.region_id",
+    id: "t.id",
+    region_path: Some("r.path"),
+    also_visible: None,
+    root_also_sees: None,
+    sorts: &[("due_at", "t.due_at"), ("created_at", "t.created_at")],
+    default_sort: "created_at",
+    row: PhantomData,
+};
+
+/// Filters of the instance list.
+#[derive(Debug, Default, Deserialize, IntoParams)]
+#[into_params(parameter_in = Query)]
+pub struct InstanceFilter {
+    /// `active`, `approved`, `rejected` or `cancelled`.
+    pub status: Option<String>,
+    /// The kind of business object.
+    pub subject_type: Option<String>,
+    /// The business object.
+    pub subject_id: Option<String>,
+    /// Submitted by this user.
+    pub maker_id: Option<i64>,
+}
+
+/// The instances of the actor's region subtree.
+pub async fn instances(
+    pool: &PgPool,
+    actor: &Actor,
+    page: &PageParams,
+    filter: &InstanceFilter,
+) -> Result<Paged<Instance>, Error> {
+    INSTANCES
+        .list(pool, actor, page, |f| {
+            f.eq("i.status", filter.status.clone())
+                .eq("i.subject_type", filter.subject_type.clone())
+                .eq("i.subject_id", filter.subject_id.clone())
+                .eq("i.maker_id", filter.maker_id);
+        })
+        .await
+}
+
+/// Filters of the inbox.
+#[derive(Debug, Default, Deserialize, IntoParams)]
+#[into_params(parameter_in = Query)]
+pub struct InboxFilter {
+    /// Only tasks claimed by or transferred to the caller.
+    pub mine: Option<bool>,
+    /// Only overdue tasks.
+    pub overdue: Option<bool>,
+}
+
+/// The actor's inbox: open tasks of their positions in their region subtree, unclaimed or theirs,
+/// except on requests they made.
+pub async fn inbox(
+    pool: &PgPool,
+    actor: &Actor,
+    page: &PageParams,
+    filter: &InboxFilter,
+) -> Result<Paged<Task>, Error> {
+    TASKS
+        .list(pool, actor, page, |f| {
+            f.eq("t.status", Some("open"));
+            f.and().push("t.position_code = ANY(").push_bind(actor.positions.clone()).push(")");
+            f.and().push("i.maker_id <> ").push_bind(actor.user_id);
+            f.and().push("(t.assignee_id IS NULL OR t.assignee_id = ").push_bind(actor.user_id).push(")");
+            f.eq("t.assignee_id", (filter.mine == Some(true)).then_some(actor.user_id));
+            if filter.overdue == Some(true) {
+                f.and().push("t.due_at < now()");
+            }
+        })
+        .await
+}
 
 /// The latest version of the definition `key`.
 pub async fn latest_definition(db: &mut PgConnection, key: &str) -> Result<Option<DefinitionRow>, Error> {
@@ -180,12 +262,7 @@ pub async fn latest_definition(db: &mut PgConnection, key: &str) -> Result<Optio
 
 /// The instance `id`, if it is in the actor's region subtree.
 pub async fn instance(db: &mut PgConnection, actor: &Actor, id: i64) -> Result<Instance, Error> {
-    sqlx::query_as(&format!("{INSTANCE_SELECT} {INSTANCE_FROM} WHERE i.id = $1 AND starts_with(r.path, $2)"))
-        .bind(id)
-        .bind(&actor.region_path)
-        .fetch_optional(db)
-        .await?
-        .ok_or(Error::NotFound("workflow instance"))
+    INSTANCES.load(db, actor, id).await
 }
 
 /// The history of instance `id`, oldest first.
@@ -201,7 +278,7 @@ pub async fn history(db: &mut PgConnection, id: i64) -> Result<Vec<HistoryEntry>
 
 /// The tasks of instance `id`, oldest first.
 pub async fn tasks(db: &mut PgConnection, id: i64) -> Result<Vec<Task>, Error> {
-    Ok(sqlx::query_as(&format!("{TASK_SELECT} {TASK_FROM} WHERE t.instance_id = $1 ORDER BY t.id"))
+    Ok(sqlx::query_as(&format!("{} {} WHERE t.instance_id = $1 ORDER BY t.id", TASKS.select, TASKS.from))
         .bind(id)
         .fetch_all(db)
         .await?)
@@ -276,7 +353,7 @@ pub async fn claim(db: &mut PgConnection, actor: &Actor, task_id: i64) -> Result
             log(db, Entry::new(task.instance_id, Some(task_id), task.stage, "claim", actor.user_id)).await?;
         }
     }
-    sqlx::query_as(&format!("{TASK_SELECT} {TASK_FROM} WHERE t.id = $1"))
+    sqlx::query_as(&format!("{} {} WHERE t.id = $1", TASKS.select, TASKS.from))
         .bind(task_id)
         .fetch_one(db)
         .await
