@@ -57,8 +57,8 @@ pub async fn run(mut config: Config, database_url_set: bool) -> anyhow::Result<(
 async fn demo(mut config: Config) -> anyhow::Result<()> {
     config.admin.data_key_file = PathBuf::from(".leasewatch-demo/data.key");
     std::fs::create_dir_all(".leasewatch-demo").context("cannot create .leasewatch-demo")?;
-    let pool = leasewatch_ingest::db::connect(&config.database_url, 4).await?;
-    leasewatch_ingest::db::migrate(&pool, config.ingest.partitions_ahead_days).await?;
+    let pool = leasewatch_store::db::connect(&config.database_url, 4).await?;
+    leasewatch_store::db::migrate(&pool, config.ingest.partitions_ahead_days).await?;
     let seeded = seed_books(&pool, &config).await?;
     let http = config.http_bind;
     let gt06 = config.ingest.listeners.gt06.bind;

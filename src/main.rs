@@ -147,8 +147,8 @@ fn daemon(command: Command, config_file: Option<PathBuf>) -> anyhow::Result<()> 
             Command::Run => run::run(config).await,
             Command::Demo => demo::run(config, std::env::var_os("DATABASE_URL").is_some()).await,
             Command::Migrate => {
-                let pool = leasewatch_ingest::db::connect(&config.database_url, 2).await?;
-                leasewatch_ingest::db::migrate(&pool, config.ingest.partitions_ahead_days).await?;
+                let pool = leasewatch_store::db::connect(&config.database_url, 2).await?;
+                leasewatch_store::db::migrate(&pool, config.ingest.partitions_ahead_days).await?;
                 eprintln!("migrations applied");
                 Ok(())
             }
@@ -163,8 +163,8 @@ fn daemon(command: Command, config_file: Option<PathBuf>) -> anyhow::Result<()> 
                         anyhow::bail!("{} bad rows in {}; nothing imported", errors.len(), file.display());
                     }
                 };
-                let pool = leasewatch_ingest::db::connect(&config.database_url, 2).await?;
-                leasewatch_ingest::db::migrate(&pool, config.ingest.partitions_ahead_days).await?;
+                let pool = leasewatch_store::db::connect(&config.database_url, 2).await?;
+                leasewatch_store::db::migrate(&pool, config.ingest.partitions_ahead_days).await?;
                 let summary = leasewatch_ingest::devices::import(&pool, &rows).await?;
                 println!("{}", serde_json::to_string(&summary)?);
                 Ok(())
@@ -178,8 +178,8 @@ fn daemon(command: Command, config_file: Option<PathBuf>) -> anyhow::Result<()> 
                         line.trim_end_matches(['\r', '\n']).to_owned()
                     }
                 };
-                let pool = leasewatch_ingest::db::connect(&config.database_url, 2).await?;
-                leasewatch_ingest::db::migrate(&pool, config.ingest.partitions_ahead_days).await?;
+                let pool = leasewatch_store::db::connect(&config.database_url, 2).await?;
+                leasewatch_store::db::migrate(&pool, config.ingest.partitions_ahead_days).await?;
                 let display_name = display_name.unwrap_or_else(|| username.clone());
                 let new = leasewatch_backoffice::system::bootstrap::NewAdmin { username, display_name, password };
                 match leasewatch_backoffice::system::bootstrap::create_admin(&pool, config.admin.password_hash, new)
@@ -199,23 +199,23 @@ fn daemon(command: Command, config_file: Option<PathBuf>) -> anyhow::Result<()> 
                 }
             }
             Command::Contracts { command } => {
-                let pool = leasewatch_ingest::db::connect(&config.database_url, 2).await?;
-                leasewatch_ingest::db::migrate(&pool, config.ingest.partitions_ahead_days).await?;
+                let pool = leasewatch_store::db::connect(&config.database_url, 2).await?;
+                leasewatch_store::db::migrate(&pool, config.ingest.partitions_ahead_days).await?;
                 books::contracts(&pool, &config, command).await
             }
             Command::Receipts { command } => {
-                let pool = leasewatch_ingest::db::connect(&config.database_url, 2).await?;
-                leasewatch_ingest::db::migrate(&pool, config.ingest.partitions_ahead_days).await?;
+                let pool = leasewatch_store::db::connect(&config.database_url, 2).await?;
+                leasewatch_store::db::migrate(&pool, config.ingest.partitions_ahead_days).await?;
                 books::receipts(&pool, command).await
             }
             Command::Daily { through } => {
-                let pool = leasewatch_ingest::db::connect(&config.database_url, 2).await?;
-                leasewatch_ingest::db::migrate(&pool, config.ingest.partitions_ahead_days).await?;
+                let pool = leasewatch_store::db::connect(&config.database_url, 2).await?;
+                leasewatch_store::db::migrate(&pool, config.ingest.partitions_ahead_days).await?;
                 books::daily(&pool, through, config.utc_offset_hours).await
             }
             Command::Monitor { command: MonitorCommand::Replay(args) } => {
-                let pool = leasewatch_ingest::db::connect(&config.database_url, 2).await?;
-                leasewatch_ingest::db::migrate(&pool, config.ingest.partitions_ahead_days).await?;
+                let pool = leasewatch_store::db::connect(&config.database_url, 2).await?;
+                leasewatch_store::db::migrate(&pool, config.ingest.partitions_ahead_days).await?;
                 replay::run(&pool, args, config.utc_offset_hours).await
             }
             Command::Decode(args) => decode::run(args),

@@ -9,12 +9,12 @@ use std::sync::Arc;
 use chrono::Utc;
 use leasewatch_ingest::connection::Shared;
 use leasewatch_ingest::sessions::SessionError;
-use leasewatch_ingest::writer::Rows;
 use leasewatch_monitor::alerts::Notice;
 use leasewatch_monitor::commands::{Downlink, SendError};
 use leasewatch_monitor::engine::Batch;
 use leasewatch_monitor::observation::{Observation, Seen};
 use leasewatch_protocols::{AttrValue, Command};
+use leasewatch_store::batch::{EventKind, Rows};
 use tokio::sync::broadcast::error::RecvError;
 use tokio::sync::{broadcast, mpsc};
 
@@ -28,9 +28,9 @@ pub fn observations(rows: &Rows) -> Vec<Observation> {
     }
     for e in &rows.events {
         let seen = match e.kind {
-            "online" => Seen::Online,
-            "offline" => Seen::Offline,
-            "command_reply" => {
+            EventKind::Online => Seen::Online,
+            EventKind::Offline => Seen::Offline,
+            EventKind::CommandReply => {
                 let attrs = &e.message.attributes;
                 let serial = ["server_flag", "reply_serial"].iter().find_map(|k| match attrs.named(k) {
                     Some(AttrValue::Int(n)) => Some(*n),

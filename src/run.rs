@@ -2,18 +2,14 @@
 //! the admin API and the operations HTTP endpoints in one process, until SIGTERM
 //! or SIGINT; then it stops accepting, lets connections finish their frame, flushes, and exits.
 
-use std::future::Future;
-use std::pin::Pin;
 use std::sync::Arc;
 use std::time::Duration;
 
 use anyhow::Context;
 use chrono::Utc;
-use leasewatch_admin::api::quarantine::{PromoteFailure, Promoted, Promoter, Registration};
 use leasewatch_ingest::connection::Shared;
 use leasewatch_ingest::listener::{self, ListenerContext};
-use leasewatch_ingest::quarantine;
-use leasewatch_ingest::writer::Writer;
+use leasewatch_ingest::quarantine::WriterPromoter;
 use leasewatch_protocols::{Gt06, H02, Jt808, ProtocolKind, Teltonika};
 use tokio::net::TcpListener;
 use tokio::sync::watch;
@@ -32,8 +28,8 @@ pub async fn run(config: Config) -> anyhow::Result<()> {
         .context("cannot set the metrics' buckets")?
         .install_recorder()
         .context("cannot install the metrics recorder")?;
-    let pool = leasewatch_ingest::db::connect(&config.database_url, config.database_pool).await?;
-    leasewatch_ingest::db::migrate(&pool, config.ingest.partitions_ahead_days).await?;
+    let pool = leasewatch_store::db::connect(&config.database_url, config.database_pool).await?;
+    leasewatch_store::db::migrate(&pool, config.ingest.partitions_ahead_days).await?;
     let (shared, writer_task) = Shared::start(config.ingest.clone(), &pool);
     let (stop, stopped) = watch::channel(false);
     let stopped_http = stopped.clone();
@@ -64,7 +60,7 @@ pub async fn run(config: Config) -> anyhow::Result<()> {
     let admin = if config.admin.enabled {
         leasewatch_backoffice::system::bootstrap::prepare(&pool).await.context("cannot prepare the admin API")?;
         let vault = config.admin.vault().context("cannot load the data key")?;
-        let promoter = Arc::new(IngestPromoter { pool: pool.clone(), writer: shared.writer.clone() });
+        let promoter = Arc::new(WriterPromoter { pool: pool.clone(), writer: shared.writer.clone() });
         let state = leasewatch_admin::AppState::new(pool.clone(), vault.clone(), config.admin.password_hash)
             .with_promoter(promoter)
             .with_shutdown(stopped_webhooks.clone());
@@ -128,39 +124,6 @@ pub async fn run(config: Config) -> anyhow::Result<()> {
     Ok(())
 }
 
-/// Promotes quarantined devices for the admin API through this process's writer.
-struct IngestPromoter {
-    pool: sqlx::PgPool,
-    writer: Writer,
-}
-
-impl Promoter for IngestPromoter {
-    fn promote<'a>(
-        &'a self,
-        imei: &'a str,
-        registration: &'a Registration,
-    ) -> Pin<Box<dyn Future<Output = Result<Promoted, PromoteFailure>> + Send + 'a>> {
-        Box::pin(async move {
-            let details = quarantine::Registration {
-                model: registration.model.clone(),
-                sim: registration.sim.clone(),
-                kind: registration.kind.clone(),
-            };
-            match quarantine::promote(&self.pool, &self.writer, imei, &details).await {
-                Ok(p) => Ok(Promoted {
-                    device_id: p.device_id,
-                    frames: p.frames,
-                    positions: p.positions,
-                    events: p.events,
-                    undecodable: p.undecodable,
-                }),
-                Err(quarantine::PromoteError::NotFound) => Err(PromoteFailure::NotFound),
-                Err(e) => Err(PromoteFailure::Failed(e.to_string())),
-            }
-        })
-    }
-}
-
 /// Upkeep, hourly and idempotent: daily partitions ahead of today, retention, daily distance
 /// and online time per device, the admin API's
 /// expired sessions and idempotency keys, and the books' daily job through yesterday.
@@ -170,16 +133,16 @@ async fn maintain(pool: sqlx::PgPool, config: leasewatch_ingest::config::IngestC
         tick.tick().await;
         let today = Utc::now().date_naive();
         let last = today + chrono::Duration::days(config.partitions_ahead_days.into());
-        if let Err(e) = leasewatch_ingest::db::ensure_partitions(&pool, today, last).await {
+        if let Err(e) = leasewatch_store::db::ensure_partitions(&pool, today, last).await {
             tracing::warn!(error = %e, "could not create partitions");
         }
-        match leasewatch_ingest::db::apply_retention(&pool, config.retention_days, config.compress_after_days).await {
+        match leasewatch_store::db::apply_retention(&pool, config.retention_days, config.compress_after_days).await {
             Ok(0) => {}
             Ok(dropped) => tracing::info!(dropped, "expired partitions dropped"),
             Err(e) => tracing::warn!(error = %e, "could not apply retention"),
         }
         // Yesterday too: late and backlogged fixes still arrive after midnight.
-        if let Err(e) = leasewatch_ingest::db::refresh_daily(&pool, today - chrono::Duration::days(1), today).await {
+        if let Err(e) = leasewatch_store::db::refresh_daily(&pool, today - chrono::Duration::days(1), today).await {
             tracing::warn!(error = %e, "could not refresh daily distance and online time");
         }
         if let Err(e) = leasewatch_backoffice::system::bootstrap::housekeeping(&pool).await {

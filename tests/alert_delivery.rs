@@ -13,7 +13,7 @@ use rumqttc::{AsyncClient, Event, MqttOptions, Packet, QoS};
 use serde_json::{Value, json};
 use sqlx::PgPool;
 
-#[sqlx::test(migrator = "leasewatch_ingest::MIGRATOR")]
+#[sqlx::test(migrator = "leasewatch_store::MIGRATOR")]
 async fn alert_changes_are_published_per_region(pool: PgPool) {
     let region: i64 = sqlx::query_scalar(
         "INSERT INTO regions (parent_id, code, name, level) VALUES (1, 'SZ', 'Shenzhen', 'city') RETURNING id",

@@ -78,7 +78,7 @@ async fn not_stored_once(pool: &PgPool, ledger: &Path) -> usize {
     bad
 }
 
-#[sqlx::test(migrator = "leasewatch_ingest::MIGRATOR")]
+#[sqlx::test(migrator = "leasewatch_store::MIGRATOR")]
 async fn every_acknowledged_gt06_position_is_stored_once_through_garbage_and_reconnections(pool: PgPool) {
     let (address, _stop) = start::<Gt06>(&pool, "gt06").await;
     let ledger = std::env::temp_dir().join(format!("leasewatch-load-{}-gt06.csv", std::process::id()));
@@ -91,7 +91,7 @@ async fn every_acknowledged_gt06_position_is_stored_once_through_garbage_and_rec
     let _ = std::fs::remove_file(&ledger);
 }
 
-#[sqlx::test(migrator = "leasewatch_ingest::MIGRATOR")]
+#[sqlx::test(migrator = "leasewatch_store::MIGRATOR")]
 async fn h02_devices_send_without_acknowledgements_and_every_sent_position_is_stored(pool: PgPool) {
     let (address, _stop) = start::<H02>(&pool, "h02").await;
     let ledger = std::env::temp_dir().join(format!("leasewatch-load-{}-h02.csv", std::process::id()));

@@ -172,7 +172,7 @@ async fn play(daemon: &Daemon, car: &Car, steps: &[Step], interval_s: u64) {
     scenario::run_gt06(daemon.address, &car.imei, steps, interval_s, false).await.unwrap();
 }
 
-#[sqlx::test(migrator = "leasewatch_ingest::MIGRATOR")]
+#[sqlx::test(migrator = "leasewatch_store::MIGRATOR")]
 async fn an_overdue_power_cut_escalates_and_closes_when_the_contract_is_brought_current(pool: PgPool) {
     let car = car(&pool, 1, 45, 2).await;
     let daemon = start(&pool).await;
@@ -213,7 +213,7 @@ async fn an_overdue_power_cut_escalates_and_closes_when_the_contract_is_brought_
     assert_eq!((resolution.as_deref(), by), (Some("contract brought current"), None));
 }
 
-#[sqlx::test(migrator = "leasewatch_ingest::MIGRATOR")]
+#[sqlx::test(migrator = "leasewatch_store::MIGRATOR")]
 async fn a_current_contract_gets_the_base_severity_for_tamper(pool: PgPool) {
     let car = car(&pool, 2, 0, 0).await;
     let daemon = start(&pool).await;
@@ -227,7 +227,7 @@ async fn a_current_contract_gets_the_base_severity_for_tamper(pool: PgPool) {
     assert_eq!(evidence["alarm"], "tamper");
 }
 
-#[sqlx::test(migrator = "leasewatch_ingest::MIGRATOR")]
+#[sqlx::test(migrator = "leasewatch_store::MIGRATOR")]
 async fn towing_fires_once(pool: PgPool) {
     let car = car(&pool, 3, 0, 0).await;
     let daemon = start(&pool).await;
@@ -240,7 +240,7 @@ async fn towing_fires_once(pool: PgPool) {
     assert_eq!(found["tow"].4["fix"]["ignition"], false);
 }
 
-#[sqlx::test(migrator = "leasewatch_ingest::MIGRATOR")]
+#[sqlx::test(migrator = "leasewatch_store::MIGRATOR")]
 async fn leaving_the_province_fires_once_naming_where_it_went(pool: PgPool) {
     let car = car(&pool, 4, 0, 0).await;
     let daemon = start(&pool).await;
@@ -255,7 +255,7 @@ async fn leaving_the_province_fires_once_naming_where_it_went(pool: PgPool) {
     assert_eq!((evidence["province"].as_str(), evidence["now_in"].as_str()), (Some("440000"), Some("430000")));
 }
 
-#[sqlx::test(migrator = "leasewatch_ingest::MIGRATOR")]
+#[sqlx::test(migrator = "leasewatch_store::MIGRATOR")]
 async fn dwelling_at_a_risk_location_alerts_on_entry_and_escalates_one_dwell_alert(pool: PgPool) {
     let car = car(&pool, 5, 0, 0).await;
     let market = (22.60, 114.10);
@@ -290,7 +290,7 @@ async fn dwelling_at_a_risk_location_alerts_on_entry_and_escalates_one_dwell_ale
     assert!(escalations >= 1);
 }
 
-#[sqlx::test(migrator = "leasewatch_ingest::MIGRATOR")]
+#[sqlx::test(migrator = "leasewatch_store::MIGRATOR")]
 async fn silence_alerts_then_closes_and_a_far_reappearance_is_a_jump(pool: PgPool) {
     let car = car(&pool, 6, 0, 0).await;
     threshold(&pool, "offline", car.contract, serde_json::json!({"offline_after_s": 1})).await;
@@ -312,7 +312,7 @@ async fn silence_alerts_then_closes_and_a_far_reappearance_is_a_jump(pool: PgPoo
     assert!(found["jump"].4["km"].as_f64().unwrap() > 90.0);
 }
 
-#[sqlx::test(migrator = "leasewatch_ingest::MIGRATOR")]
+#[sqlx::test(migrator = "leasewatch_store::MIGRATOR")]
 async fn a_well_behaved_fleet_fires_nothing_over_a_simulated_week(pool: PgPool) {
     let vehicles: usize = std::env::var("LEASEWATCH_CONTROL_VEHICLES").ok().and_then(|v| v.parse().ok()).unwrap_or(100);
     let mut cars = Vec::with_capacity(vehicles);
@@ -397,7 +397,7 @@ async fn wait_status(pool: &PgPool, id: i64, status: &str) {
     panic!("command {id} never became {status}: {}", status_of(pool, id).await);
 }
 
-#[sqlx::test(migrator = "leasewatch_ingest::MIGRATOR")]
+#[sqlx::test(migrator = "leasewatch_store::MIGRATOR")]
 async fn an_approved_engine_cut_waits_for_the_vehicle_to_stop_and_records_the_reply(pool: PgPool) {
     let car = car(&pool, 8, 60, 2).await;
     let daemon = start(&pool).await;
@@ -529,7 +529,7 @@ async fn only(pool: &PgPool, vehicle: i64, rule: &str) -> (i64, String, Value) {
     (count, severity, evidence)
 }
 
-#[sqlx::test(migrator = "leasewatch_ingest::MIGRATOR")]
+#[sqlx::test(migrator = "leasewatch_store::MIGRATOR")]
 async fn a_jamming_alarm_fires_once(pool: PgPool) {
     let car = car(&pool, 20, 0, 0).await;
     let daemon = start(&pool).await;
@@ -546,7 +546,7 @@ async fn a_jamming_alarm_fires_once(pool: PgPool) {
     assert_eq!((count, severity.as_str(), evidence["alarm"].as_str()), (1, "high", Some("jamming")));
 }
 
-#[sqlx::test(migrator = "leasewatch_ingest::MIGRATOR")]
+#[sqlx::test(migrator = "leasewatch_store::MIGRATOR")]
 async fn sustained_overspeed_fires_once(pool: PgPool) {
     let car = car(&pool, 21, 0, 0).await;
     let daemon = start(&pool).await;
@@ -560,7 +560,7 @@ async fn sustained_overspeed_fires_once(pool: PgPool) {
     assert_eq!((count, severity.as_str(), evidence["fix"]["speed_kmh"].as_f64()), (1, "low", Some(150.0)));
 }
 
-#[sqlx::test(migrator = "leasewatch_ingest::MIGRATOR")]
+#[sqlx::test(migrator = "leasewatch_store::MIGRATOR")]
 async fn standing_still_for_days_fires_once(pool: PgPool) {
     let car = car(&pool, 22, 0, 0).await;
     let daemon = start(&pool).await;
@@ -575,7 +575,7 @@ async fn standing_still_for_days_fires_once(pool: PgPool) {
     assert_eq!((count, severity.as_str()), (1, "low"));
 }
 
-#[sqlx::test(migrator = "leasewatch_ingest::MIGRATOR")]
+#[sqlx::test(migrator = "leasewatch_store::MIGRATOR")]
 async fn leaving_a_contract_geofence_fires_once(pool: PgPool) {
     let car = car(&pool, 23, 0, 0).await;
     sqlx::query(
@@ -608,7 +608,7 @@ async fn leaving_a_contract_geofence_fires_once(pool: PgPool) {
     assert_eq!(occurrences, 2);
 }
 
-#[sqlx::test(migrator = "leasewatch_ingest::MIGRATOR")]
+#[sqlx::test(migrator = "leasewatch_store::MIGRATOR")]
 async fn financed_vehicles_parked_together_are_a_gathering(pool: PgPool) {
     let mut cars = Vec::new();
     for n in 0..6 {
@@ -630,7 +630,7 @@ async fn financed_vehicles_parked_together_are_a_gathering(pool: PgPool) {
     }
 }
 
-#[sqlx::test(migrator = "leasewatch_ingest::MIGRATOR")]
+#[sqlx::test(migrator = "leasewatch_store::MIGRATOR")]
 async fn wired_and_wireless_trackers_reporting_apart_fire_once(pool: PgPool) {
     let car = car(&pool, 40, 0, 0).await;
     let (_, wireless) = second_device(&pool, &car, 41, "wireless").await;
@@ -647,7 +647,7 @@ async fn wired_and_wireless_trackers_reporting_apart_fire_once(pool: PgPool) {
     assert!(evidence["metres"].as_f64().unwrap() > 4_000.0);
 }
 
-#[sqlx::test(migrator = "leasewatch_ingest::MIGRATOR")]
+#[sqlx::test(migrator = "leasewatch_store::MIGRATOR")]
 async fn a_silent_wired_tracker_beside_a_reporting_wireless_one_fires_once(pool: PgPool) {
     let car = car(&pool, 42, 0, 0).await;
     let (_, wireless) = second_device(&pool, &car, 43, "wireless").await;
@@ -665,7 +665,7 @@ async fn a_silent_wired_tracker_beside_a_reporting_wireless_one_fires_once(pool:
     assert_eq!((count, severity.as_str()), (1, "high"));
 }
 
-#[sqlx::test(migrator = "leasewatch_ingest::MIGRATOR")]
+#[sqlx::test(migrator = "leasewatch_store::MIGRATOR")]
 async fn every_tracker_of_a_vehicle_silent_fires_once(pool: PgPool) {
     let car = car(&pool, 44, 0, 0).await;
     let (_, wireless) = second_device(&pool, &car, 45, "wireless").await;
@@ -682,7 +682,7 @@ async fn every_tracker_of_a_vehicle_silent_fires_once(pool: PgPool) {
     assert_eq!(found["offline"].0, 1, "one offline alert per vehicle, updated for the second tracker");
 }
 
-#[sqlx::test(migrator = "leasewatch_ingest::MIGRATOR")]
+#[sqlx::test(migrator = "leasewatch_store::MIGRATOR")]
 async fn an_overdue_vehicle_that_stops_coming_home_at_night_escalates(pool: PgPool) {
     let car = car(&pool, 50, 20, 1).await;
     let daemon = start(&pool).await;
@@ -707,7 +707,7 @@ async fn an_overdue_vehicle_that_stops_coming_home_at_night_escalates(pool: PgPo
     assert_eq!(evidence["homes"][0]["latitude"], 23.1);
 }
 
-#[sqlx::test(migrator = "leasewatch_ingest::MIGRATOR")]
+#[sqlx::test(migrator = "leasewatch_store::MIGRATOR")]
 async fn replaying_history_finds_what_fired_live_and_what_candidate_thresholds_would_change(pool: PgPool) {
     let car = car(&pool, 60, 0, 0).await;
     let daemon = start(&pool).await;
@@ -734,7 +734,7 @@ async fn replaying_history_finds_what_fired_live_and_what_candidate_thresholds_w
     assert!(tuned.alerts.is_empty(), "{:?}", tuned.alerts);
 }
 
-#[sqlx::test(migrator = "leasewatch_ingest::MIGRATOR")]
+#[sqlx::test(migrator = "leasewatch_store::MIGRATOR")]
 async fn nights_far_from_the_application_address_fire_once(pool: PgPool) {
     let car = car(&pool, 70, 0, 0).await;
     // The application says the lessee lives in Foshan; the vehicle sleeps in Guangzhou, 25 km away.
@@ -756,7 +756,7 @@ async fn nights_far_from_the_application_address_fire_once(pool: PgPool) {
     assert_eq!(evidence["declared_home"]["latitude"], 23.02);
 }
 
-#[sqlx::test(migrator = "leasewatch_ingest::MIGRATOR")]
+#[sqlx::test(migrator = "leasewatch_store::MIGRATOR")]
 async fn an_engine_cut_not_sent_within_a_week_of_its_request_lapses(pool: PgPool) {
     let car = car(&pool, 80, 60, 2).await;
     let _daemon = start(&pool).await;

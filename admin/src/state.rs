@@ -5,10 +5,10 @@ use std::sync::Arc;
 use backoffice::system::crypto::Vault;
 use backoffice::system::password::HashCost;
 use backoffice::system::workflow::hooks::Hooks;
+use leasewatch_store::quarantine::Promoter;
 use sqlx::PgPool;
 
 use crate::alert_feed::AlertFeed;
-use crate::api::quarantine::Promoter;
 
 /// Shared by every request.
 #[derive(Clone)]

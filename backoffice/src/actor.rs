@@ -5,7 +5,6 @@
 use std::collections::HashSet;
 
 use crate::error::Error;
-use crate::kit::audit::Author;
 
 /// Where a request came from, for the audit log.
 #[derive(Debug, Clone, Default)]
@@ -14,6 +13,17 @@ pub struct RequestMeta {
     pub request_id: Option<String>,
     /// The peer's address.
     pub client_addr: Option<String>,
+}
+
+/// Who made a change: a signed-in actor, or someone signing in.
+#[derive(Debug, Clone, Copy)]
+pub struct Author<'a> {
+    /// The user, when known.
+    pub user_id: Option<i64>,
+    /// The name they gave or hold.
+    pub username: Option<&'a str>,
+    /// Where the request came from.
+    pub meta: &'a RequestMeta,
 }
 
 /// A signed-in user acting through a service.

@@ -17,10 +17,14 @@ use tokio::time::Instant;
 use tokio_util::codec::Decoder;
 
 use crate::config::{IngestConfig, UnknownDevices};
-use crate::devices::{DeviceKey, Registry};
+use leasewatch_store::batch::DeviceKey;
+
+use crate::devices::Registry;
 use crate::metrics::ConnectionMetrics;
 use crate::sessions::{Outbound, Registration, Sessions};
-use crate::writer::{QuarantineRow, Rows, Writer};
+use leasewatch_store::batch::{QuarantineRow, Rows};
+
+use crate::writer::Writer;
 
 /// What every connection shares.
 #[derive(Debug)]

@@ -4,11 +4,9 @@ use std::collections::HashMap;
 use std::sync::RwLock;
 
 use leasewatch_protocols::{DeviceId, ProtocolKind};
+use leasewatch_store::batch::DeviceKey;
 use serde::Deserialize;
 use sqlx::PgPool;
-
-/// A registered device's database id.
-pub type DeviceKey = i64;
 
 /// Resolves device ids (IMEIs) to registered devices, caching what the database said.
 #[derive(Debug)]

@@ -2,7 +2,6 @@
 //!
 //! # Layout
 //! - [`config`]: every limit and setting, with named defaults.
-//! - [`db`]: connecting, creating the database, migrating, daily partitions.
 //! - [`devices`]: the device registry (who may send) and the CSV import.
 //! - [`copy`]: PostgreSQL's binary COPY format, encoded by hand into a reused buffer.
 //! - [`writer`]: the batching writer — rows in through a bounded channel, flushed by size or
@@ -18,7 +17,6 @@
 pub mod config;
 pub mod connection;
 pub mod copy;
-pub mod db;
 pub mod devices;
 pub mod listener;
 pub mod metrics;
@@ -27,6 +25,3 @@ pub mod quarantine;
 pub mod sessions;
 pub mod spool;
 pub mod writer;
-
-/// The migrations of the whole schema.
-pub static MIGRATOR: sqlx::migrate::Migrator = sqlx::migrate!("../migrations");

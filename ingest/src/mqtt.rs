@@ -36,7 +36,7 @@ use tokio::sync::{Semaphore, watch};
 
 use crate::connection::{Shared, add_rows};
 use crate::sessions::Bridge;
-use crate::writer::{QuarantineRow, Rows};
+use leasewatch_store::batch::{QuarantineRow, Rows};
 
 /// The JSON telemetry schema.
 #[derive(Debug, Clone, Deserialize, PartialEq)]

@@ -3,27 +3,16 @@
 //! traffic, with the time the frame arrived), and its quarantine rows are removed once durable.
 //! Running it twice changes nothing.
 
+use std::future::Future;
+use std::pin::Pin;
+
 use chrono::{DateTime, Utc};
 use leasewatch_protocols::{Gt06, H02, Jt808, Message, Protocol, Session, Teltonika, decode_all};
-use serde::Serialize;
+use leasewatch_store::batch::Rows;
+use leasewatch_store::quarantine::{PromoteFailure, Promoter, Promotion, Registration};
 use sqlx::PgPool;
 
-use crate::writer::{Rows, WriteError, Writer};
-
-/// What a promotion did.
-#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize)]
-pub struct Promotion {
-    /// The registered device.
-    pub device_id: i64,
-    /// Quarantined frames read.
-    pub frames: u64,
-    /// Positions written from them.
-    pub positions: u64,
-    /// Events written from them.
-    pub events: u64,
-    /// Frames that still did not decode (kept in the quarantine).
-    pub undecodable: u64,
-}
+use crate::writer::{WriteError, Writer};
 
 /// Why a promotion failed.
 #[derive(Debug, thiserror::Error)]
@@ -37,17 +26,6 @@ pub enum PromoteError {
     /// The writer could not make the rows durable; nothing was removed from the quarantine.
     #[error("{0}")]
     Write(#[from] WriteError),
-}
-
-/// The device's registration details.
-#[derive(Debug, Clone, Default)]
-pub struct Registration {
-    /// Model.
-    pub model: Option<String>,
-    /// SIM or ICCID.
-    pub sim: Option<String>,
-    /// `wired` or `wireless`.
-    pub kind: Option<String>,
 }
 
 fn decode(protocol: &str, frame: &[u8], now: DateTime<Utc>) -> Option<Vec<Message>> {
@@ -115,4 +93,27 @@ pub async fn promote(
         "quarantined device promoted"
     );
     Ok(promotion)
+}
+
+/// Promotes quarantined devices through this process's writer, for the admin API.
+pub struct WriterPromoter {
+    /// The database.
+    pub pool: PgPool,
+    /// The writer that makes replayed rows durable.
+    pub writer: Writer,
+}
+
+impl Promoter for WriterPromoter {
+    fn promote<'a>(
+        &'a self,
+        imei: &'a str,
+        registration: &'a Registration,
+    ) -> Pin<Box<dyn Future<Output = Result<Promotion, PromoteFailure>> + Send + 'a>> {
+        Box::pin(async move {
+            promote(&self.pool, &self.writer, imei, registration).await.map_err(|e| match e {
+                PromoteError::NotFound => PromoteFailure::NotFound,
+                other => PromoteFailure::Failed(other.to_string()),
+            })
+        })
+    }
 }

@@ -16,7 +16,7 @@ use leasewatch_protocols::{
 use rumqttc::{AsyncClient, QoS};
 use tokio::sync::{mpsc, oneshot};
 
-use crate::devices::DeviceKey;
+use leasewatch_store::batch::DeviceKey;
 
 /// A command on its way to a connection, and where to say which serial it went out with.
 #[derive(Debug)]

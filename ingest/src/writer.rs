@@ -15,119 +15,18 @@ use std::time::Duration;
 use chrono::{DateTime, Utc};
 use futures_util::StreamExt;
 use futures_util::stream::FuturesOrdered;
-use leasewatch_protocols::{AttrKey, AttrValue, Message, MessageKind, Position, ProtocolKind};
+use leasewatch_protocols::Position;
 use sqlx::postgres::PgPoolOptions;
 use sqlx::{PgConnection, PgPool};
 use tokio::sync::{broadcast, mpsc, oneshot};
 use tokio::time::Instant;
 
+use leasewatch_store::batch::{DeviceKey, EventRow, PositionRow, Rows};
+
 use crate::config::WriterConfig;
 use crate::copy::{CopyBuffer, EMPTY_PAYLOAD_LEN};
-use crate::devices::DeviceKey;
 use crate::metrics;
 use crate::spool::Spool;
-
-/// A position row.
-#[derive(Debug, Clone, PartialEq)]
-pub struct PositionRow {
-    /// The registered device.
-    pub device: DeviceKey,
-    /// When the server received it.
-    pub server_time: DateTime<Utc>,
-    /// The decoded message (its position is `Some`).
-    pub message: Message,
-}
-
-/// A device event row (login, logout, alarm without a fix, command reply, online, offline).
-#[derive(Debug, Clone, PartialEq)]
-pub struct EventRow {
-    /// The registered device.
-    pub device: DeviceKey,
-    /// The `kind` column: `login`, `logout`, `alarm`, `command_reply`, `online` or `offline`.
-    pub kind: &'static str,
-    /// The event's time (the device's, else the server's).
-    pub time: DateTime<Utc>,
-    /// When the server received it.
-    pub server_time: DateTime<Utc>,
-    /// The decoded message.
-    pub message: Message,
-}
-
-/// A frame from a device nobody registered, kept whole.
-#[derive(Debug, Clone, PartialEq)]
-pub struct QuarantineRow {
-    /// The protocol it came in.
-    pub protocol: &'static str,
-    /// The id it gave, when it gave one.
-    pub imei: Option<String>,
-    /// When the server received it.
-    pub received_at: DateTime<Utc>,
-    /// The peer address.
-    pub peer: String,
-    /// The raw frame.
-    pub frame: Vec<u8>,
-    /// The decoded messages as JSON.
-    pub decoded: String,
-}
-
-/// Rows a connection hands to the writer.
-#[derive(Debug, Clone, PartialEq, Default)]
-pub struct Rows {
-    /// Positions.
-    pub positions: Vec<PositionRow>,
-    /// Events.
-    pub events: Vec<EventRow>,
-    /// Quarantined frames.
-    pub quarantine: Vec<QuarantineRow>,
-}
-
-impl Rows {
-    /// How many rows in all.
-    pub fn len(&self) -> usize {
-        self.positions.len() + self.events.len() + self.quarantine.len()
-    }
-
-    /// Whether there are none.
-    pub fn is_empty(&self) -> bool {
-        self.len() == 0
-    }
-
-    /// Adds the rows for `messages` from registered device `device`.
-    pub fn add_messages(&mut self, device: DeviceKey, server_time: DateTime<Utc>, messages: &[Message]) {
-        for message in messages {
-            if message.position.is_some() {
-                self.positions.push(PositionRow { device, server_time, message: message.clone() });
-                continue;
-            }
-            let kind_matters = matches!(
-                message.kind,
-                MessageKind::Login | MessageKind::Logout | MessageKind::Alarm | MessageKind::CommandReply
-            );
-            if kind_matters || !message.alarms.is_empty() {
-                let kind = event_kind(message.kind);
-                self.events.push(EventRow { device, kind, time: server_time, server_time, message: message.clone() });
-            }
-        }
-    }
-}
-
-impl Rows {
-    /// Adds a presence event: the device's session started (`online`) or ended (`offline`, with
-    /// why: `closed`, `idle`, `error`, `shutdown`).
-    pub fn add_presence(
-        &mut self,
-        device: DeviceKey,
-        time: DateTime<Utc>,
-        protocol: ProtocolKind,
-        online: bool,
-        reason: &'static str,
-    ) {
-        let mut message = Message::new(protocol, MessageKind::Heartbeat);
-        message.attributes.push(AttrKey::Name("reason"), AttrValue::Text(reason.to_owned()));
-        let kind = if online { "online" } else { "offline" };
-        self.events.push(EventRow { device, kind, time, server_time: time, message });
-    }
-}
 
 /// Why rows could not be made durable.
 #[derive(Debug, Clone, thiserror::Error)]
@@ -556,7 +455,7 @@ impl Buffers {
                 .row(6)
                 .int8(row.device)
                 .timestamptz(row.time)
-                .text(row.kind)
+                .text(row.kind.as_str())
                 .timestamptz(row.server_time)
                 .int4(row.message.alarms.bits() as i32)
                 .jsonb_of(&row.message.attributes);
@@ -579,16 +478,6 @@ impl Buffers {
     /// The payloads the spool keeps: positions, events, quarantine (the state follows from positions).
     fn parts(&self) -> [&[u8]; 3] {
         [self.positions.bytes(), self.events.bytes(), self.quarantine.bytes()]
-    }
-}
-
-/// The `kind` column of an event: a message without a fix that carries alarms is an alarm.
-fn event_kind(kind: MessageKind) -> &'static str {
-    match kind {
-        MessageKind::Login => "login",
-        MessageKind::Logout => "logout",
-        MessageKind::CommandReply => "command_reply",
-        _ => "alarm",
     }
 }
 

@@ -66,7 +66,7 @@ async fn wait_for(pool: &PgPool, sql: &str, expected: i64) -> i64 {
     got
 }
 
-#[sqlx::test(migrator = "leasewatch_ingest::MIGRATOR")]
+#[sqlx::test(migrator = "leasewatch_store::MIGRATOR")]
 async fn json_telemetry_is_stored_and_a_bad_payload_is_quarantined(pool: PgPool) {
     device(&pool, "869000000000001", "gt06").await;
     let _stop = start(&pool, "json").await;
@@ -96,7 +96,7 @@ async fn json_telemetry_is_stored_and_a_bad_payload_is_quarantined(pool: PgPool)
     assert_eq!(found, Ok(true));
 }
 
-#[sqlx::test(migrator = "leasewatch_ingest::MIGRATOR")]
+#[sqlx::test(migrator = "leasewatch_store::MIGRATOR")]
 async fn bridged_gt06_bytes_are_decoded_stored_and_answered_on_the_down_topic(pool: PgPool) {
     device(&pool, "869000000000002", "gt06").await;
     let _stop = start(&pool, "bridge").await;
@@ -110,7 +110,7 @@ async fn bridged_gt06_bytes_are_decoded_stored_and_answered_on_the_down_topic(po
     assert_eq!(logins, 1);
 }
 
-#[sqlx::test(migrator = "leasewatch_ingest::MIGRATOR")]
+#[sqlx::test(migrator = "leasewatch_store::MIGRATOR")]
 async fn a_bridged_device_gets_its_commands_on_the_down_topic(pool: PgPool) {
     device(&pool, "869000000000003", "gt06").await;
     let (_stop, shared) = start_shared(&pool, "command").await;

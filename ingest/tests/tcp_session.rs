@@ -70,7 +70,7 @@ async fn reply(stream: &mut TcpStream) -> Vec<u8> {
     buf.to_vec()
 }
 
-#[sqlx::test(migrator = "leasewatch_ingest::MIGRATOR")]
+#[sqlx::test(migrator = "leasewatch_store::MIGRATOR")]
 async fn positions_are_acknowledged_after_commit_and_resends_are_stored_once(pool: PgPool) {
     register(&pool, "864717003283581").await;
     let (address, _stop) = start(&pool, UnknownDevices::Quarantine).await;
@@ -106,7 +106,7 @@ async fn positions_are_acknowledged_after_commit_and_resends_are_stored_once(poo
 
 /// A backlog of 300 frames (12 KB) in one write, then silence long enough for the connection to
 /// give its grown buffer back, then more frames: each frame is acknowledged once and stored.
-#[sqlx::test(migrator = "leasewatch_ingest::MIGRATOR")]
+#[sqlx::test(migrator = "leasewatch_store::MIGRATOR")]
 async fn a_backlog_upload_then_a_quiet_spell_loses_nothing(pool: PgPool) {
     register(&pool, "864717003283581").await;
     let (address, _stop) = start(&pool, UnknownDevices::Quarantine).await;
@@ -131,7 +131,7 @@ async fn a_backlog_upload_then_a_quiet_spell_loses_nothing(pool: PgPool) {
     assert_eq!(stored, 340);
 }
 
-#[sqlx::test(migrator = "leasewatch_ingest::MIGRATOR")]
+#[sqlx::test(migrator = "leasewatch_store::MIGRATOR")]
 async fn a_session_start_and_end_are_online_and_offline_events(pool: PgPool) {
     register(&pool, "864717003283581").await;
     let (address, _stop) = start(&pool, UnknownDevices::Quarantine).await;
@@ -156,7 +156,7 @@ async fn a_session_start_and_end_are_online_and_offline_events(pool: PgPool) {
     assert_eq!(offline.1["reason"], "closed");
 }
 
-#[sqlx::test(migrator = "leasewatch_ingest::MIGRATOR")]
+#[sqlx::test(migrator = "leasewatch_store::MIGRATOR")]
 async fn an_unregistered_device_lands_in_quarantine_never_in_positions(pool: PgPool) {
     let (address, _stop) = start(&pool, UnknownDevices::Quarantine).await;
     let mut device = TcpStream::connect(address).await.unwrap();
@@ -174,7 +174,7 @@ async fn an_unregistered_device_lands_in_quarantine_never_in_positions(pool: PgP
 
     // Promoted: registered, and what it sent while unknown is replayed once.
     let (writer, _task) = leasewatch_ingest::writer::Writer::start(pool.clone(), Default::default());
-    let registration = leasewatch_ingest::quarantine::Registration::default();
+    let registration = leasewatch_store::quarantine::Registration::default();
     let promoted =
         leasewatch_ingest::quarantine::promote(&pool, &writer, "864717003283999", &registration).await.unwrap();
     assert_eq!((promoted.frames, promoted.positions, promoted.events, promoted.undecodable), (2, 1, 1, 0));
@@ -188,7 +188,7 @@ async fn an_unregistered_device_lands_in_quarantine_never_in_positions(pool: PgP
     assert!(matches!(again, Err(leasewatch_ingest::quarantine::PromoteError::NotFound)));
 }
 
-#[sqlx::test(migrator = "leasewatch_ingest::MIGRATOR")]
+#[sqlx::test(migrator = "leasewatch_store::MIGRATOR")]
 async fn with_the_reject_policy_an_unregistered_device_is_disconnected_unacknowledged(pool: PgPool) {
     let (address, _stop) = start(&pool, UnknownDevices::Reject).await;
     let mut device = TcpStream::connect(address).await.unwrap();
@@ -200,7 +200,7 @@ async fn with_the_reject_policy_an_unregistered_device_is_disconnected_unacknowl
     assert!(matches!(read, Ok(0) | Err(_)), "closed without a reply");
 }
 
-#[sqlx::test(migrator = "leasewatch_ingest::MIGRATOR")]
+#[sqlx::test(migrator = "leasewatch_store::MIGRATOR")]
 async fn garbage_and_broken_frames_do_not_cost_the_good_frames_around_them(pool: PgPool) {
     register(&pool, "864717003283581").await;
     let (address, _stop) = start(&pool, UnknownDevices::Quarantine).await;
@@ -216,7 +216,7 @@ async fn garbage_and_broken_frames_do_not_cost_the_good_frames_around_them(pool:
     assert_eq!(positions, 1);
 }
 
-#[sqlx::test(migrator = "leasewatch_ingest::MIGRATOR")]
+#[sqlx::test(migrator = "leasewatch_store::MIGRATOR")]
 async fn importing_the_same_devices_twice_changes_nothing(pool: PgPool) {
     let rows = leasewatch_ingest::devices::parse_csv(
         "imei,protocol,model,sim,kind\n864717003283581,gt06,GT06N,,wired\n013800138000,jt808,,,wireless\n".as_bytes(),
@@ -228,7 +228,7 @@ async fn importing_the_same_devices_twice_changes_nothing(pool: PgPool) {
     assert_eq!((again.inserted, again.updated, again.unchanged), (0, 0, 2));
 }
 
-#[sqlx::test(migrator = "leasewatch_ingest::MIGRATOR")]
+#[sqlx::test(migrator = "leasewatch_store::MIGRATOR")]
 async fn daily_partitions_take_over_their_rows_from_the_default_partition(pool: PgPool) {
     register(&pool, "864717003283581").await;
     let id: i64 = sqlx::query_scalar("SELECT id FROM devices").fetch_one(&pool).await.unwrap();
@@ -241,16 +241,16 @@ async fn daily_partitions_take_over_their_rows_from_the_default_partition(pool: 
     .await
     .unwrap();
     let day = chrono::NaiveDate::from_ymd_opt(2030, 5, 5).unwrap();
-    let created = leasewatch_ingest::db::ensure_partitions(&pool, day, day).await.unwrap();
+    let created = leasewatch_store::db::ensure_partitions(&pool, day, day).await.unwrap();
     assert_eq!(created, 2);
     let in_day: i64 = sqlx::query_scalar("SELECT count(*) FROM positions_20300505").fetch_one(&pool).await.unwrap();
     assert_eq!(in_day, 1);
-    let dropped = leasewatch_ingest::db::drop_partitions(&pool, day + chrono::Duration::days(1)).await.unwrap();
+    let dropped = leasewatch_store::db::drop_partitions(&pool, day + chrono::Duration::days(1)).await.unwrap();
     assert!(dropped >= 2);
     // Retention from the configuration keeps today's partitions.
     let today = chrono::Utc::now().date_naive();
-    leasewatch_ingest::db::ensure_partitions(&pool, today, today).await.unwrap();
-    leasewatch_ingest::db::apply_retention(&pool, 30, 7).await.unwrap();
+    leasewatch_store::db::ensure_partitions(&pool, today, today).await.unwrap();
+    leasewatch_store::db::apply_retention(&pool, 30, 7).await.unwrap();
     let name = format!("positions_{}", today.format("%Y%m%d"));
     let kept: bool =
         sqlx::query_scalar("SELECT to_regclass($1) IS NOT NULL").bind(&name).fetch_one(&pool).await.unwrap();

@@ -8,8 +8,9 @@
 use chrono::{DateTime, Utc};
 use leasewatch_ingest::config::WriterConfig;
 use leasewatch_ingest::devices::{NewDevice, import};
-use leasewatch_ingest::writer::{Rows, Writer};
+use leasewatch_ingest::writer::Writer;
 use leasewatch_protocols::{Message, MessageKind, Position, ProtocolKind};
+use leasewatch_store::batch::Rows;
 use sqlx::postgres::PgPoolOptions;
 
 #[tokio::test]
@@ -18,7 +19,7 @@ async fn migrations_make_hypertables_and_the_writer_stores_into_them_once() {
         .expect("LEASEWATCH_TIMESCALE_URL must name a TimescaleDB server: run scripts/test.sh, which starts one");
     // PGlite serves one connection at a time.
     let pool = PgPoolOptions::new().max_connections(1).connect(&url).await.unwrap();
-    leasewatch_ingest::MIGRATOR.run(&pool).await.unwrap();
+    leasewatch_store::MIGRATOR.run(&pool).await.unwrap();
     let hypertables: Vec<String> =
         sqlx::query_scalar("SELECT hypertable_name::text FROM timescaledb_information.hypertables ORDER BY 1")
             .fetch_all(&pool)
@@ -33,14 +34,12 @@ async fn migrations_make_hypertables_and_the_writer_stores_into_them_once() {
     .unwrap();
     assert!(compressed);
     assert_eq!(
-        leasewatch_ingest::db::ensure_partitions(&pool, Utc::now().date_naive(), Utc::now().date_naive())
-            .await
-            .unwrap(),
+        leasewatch_store::db::ensure_partitions(&pool, Utc::now().date_naive(), Utc::now().date_naive()).await.unwrap(),
         0
     );
     // Retention and compression become policies; applying them twice (a restart) replaces them.
     for _ in 0..2 {
-        leasewatch_ingest::db::apply_retention(&pool, 400, 7).await.unwrap();
+        leasewatch_store::db::apply_retention(&pool, 400, 7).await.unwrap();
     }
     let policies: i64 = sqlx::query_scalar(
         "SELECT count(*) FROM timescaledb_information.jobs WHERE proc_name IN ('policy_retention', 'policy_compression')",
@@ -116,6 +115,6 @@ async fn migrations_make_hypertables_and_the_writer_stores_into_them_once() {
     assert!((last - 120.49).abs() < 1e-9);
     // The daily figures come from the hypertable by the same query as on plain PostgreSQL.
     let day = DateTime::<Utc>::from_timestamp(1_767_225_600, 0).unwrap().date_naive();
-    let written = leasewatch_ingest::db::refresh_daily(&pool, day, day + chrono::Duration::days(3)).await.unwrap();
+    let written = leasewatch_store::db::refresh_daily(&pool, day, day + chrono::Duration::days(3)).await.unwrap();
     assert!(written >= 2, "{written}");
 }

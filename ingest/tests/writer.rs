@@ -8,8 +8,9 @@ use std::time::Duration;
 use chrono::{DateTime, Utc};
 use leasewatch_ingest::config::WriterConfig;
 use leasewatch_ingest::devices::{NewDevice, import};
-use leasewatch_ingest::writer::{Rows, Writer};
+use leasewatch_ingest::writer::Writer;
 use leasewatch_protocols::{Message, MessageKind, Position, ProtocolKind};
+use leasewatch_store::batch::Rows;
 use sqlx::PgPool;
 use sqlx::postgres::PgPoolOptions;
 
@@ -44,7 +45,7 @@ async fn registered_device(pool: &PgPool, imei: &str, name: &str) -> (i64, std::
     (device, std::env::temp_dir().join(format!("leasewatch-writer-{name}-{}", std::process::id())))
 }
 
-#[sqlx::test(migrator = "leasewatch_ingest::MIGRATOR")]
+#[sqlx::test(migrator = "leasewatch_store::MIGRATOR")]
 async fn batches_written_while_the_database_is_down_are_spooled_then_replayed_once(pool: PgPool) {
     let (device, dir) = registered_device(&pool, "864717003283581", "test").await;
     let config = WriterConfig { spool_path: dir.join("spool"), retry_ms: 50, flush_ms: 5, ..WriterConfig::default() };
@@ -73,7 +74,7 @@ async fn batches_written_while_the_database_is_down_are_spooled_then_replayed_on
     let _ = std::fs::remove_dir_all(&dir);
 }
 
-#[sqlx::test(migrator = "leasewatch_ingest::MIGRATOR")]
+#[sqlx::test(migrator = "leasewatch_store::MIGRATOR")]
 async fn daily_distance_and_online_time_come_from_consecutive_fixes(pool: PgPool) {
     let fixes = [
         ("2026-03-01T00:00:00Z", 30.00, true),
@@ -98,7 +99,7 @@ async fn daily_distance_and_online_time_come_from_consecutive_fixes(pool: PgPool
         .unwrap();
     }
     let day = |d| chrono::NaiveDate::from_ymd_opt(2026, 3, d).unwrap();
-    let written = leasewatch_ingest::db::refresh_daily(&pool, day(1), day(2)).await.unwrap();
+    let written = leasewatch_store::db::refresh_daily(&pool, day(1), day(2)).await.unwrap();
     assert_eq!(written, 2);
     let (positions, distance, online): (i32, f64, i32) =
         sqlx::query_as("SELECT positions, distance_m, online_seconds FROM device_daily WHERE day = '2026-03-01'")
@@ -110,12 +111,12 @@ async fn daily_distance_and_online_time_come_from_consecutive_fixes(pool: PgPool
     assert!((distance - 3.0 * 1111.95).abs() < 1.0, "{distance}");
     assert_eq!(online, 120);
     // Recomputing gives the same rows, not more.
-    assert_eq!(leasewatch_ingest::db::refresh_daily(&pool, day(1), day(2)).await.unwrap(), 2);
+    assert_eq!(leasewatch_store::db::refresh_daily(&pool, day(1), day(2)).await.unwrap(), 2);
     let rows: i64 = sqlx::query_scalar("SELECT count(*) FROM device_daily").fetch_one(&pool).await.unwrap();
     assert_eq!(rows, 2);
 }
 
-#[sqlx::test(migrator = "leasewatch_ingest::MIGRATOR")]
+#[sqlx::test(migrator = "leasewatch_store::MIGRATOR")]
 async fn resent_positions_and_events_are_stored_once_with_the_latest_state(pool: PgPool) {
     let (device, dir) = registered_device(&pool, "864717003283582", "resend").await;
     let config = WriterConfig { spool_path: dir.join("spool"), flush_ms: 5, ..WriterConfig::default() };
@@ -153,7 +154,7 @@ async fn resent_positions_and_events_are_stored_once_with_the_latest_state(pool:
     let _ = std::fs::remove_dir_all(dir);
 }
 
-#[sqlx::test(migrator = "leasewatch_ingest::MIGRATOR")]
+#[sqlx::test(migrator = "leasewatch_store::MIGRATOR")]
 async fn rows_the_database_refuses_cost_only_their_own_acknowledgement(pool: PgPool) {
     let (device, dir) = registered_device(&pool, "864717003283583", "refused").await;
     let config = WriterConfig { spool_path: dir.join("spool"), flush_ms: 200, ..WriterConfig::default() };

@@ -5,6 +5,7 @@
 use std::collections::HashMap;
 
 use geo::{BoundingRect, Contains, Distance, Haversine, MultiPolygon, Point, Polygon, Rect};
+use leasewatch_store::risk_location::RiskLocation;
 use serde::{Deserialize, Serialize};
 
 /// Metres between two points (latitude, longitude).
@@ -97,23 +98,6 @@ impl Area {
     }
 }
 
-/// A risk location.
-#[derive(Debug, Clone, PartialEq, Serialize)]
-pub struct RiskLocation {
-    /// Id.
-    pub id: i64,
-    /// Name.
-    pub name: String,
-    /// `pawn_shop`, `used_car_market`, `impound_lot`, `other`.
-    pub kind: String,
-    /// Centre latitude.
-    pub latitude: f64,
-    /// Centre longitude.
-    pub longitude: f64,
-    /// Radius in metres.
-    pub radius_m: f64,
-}
-
 /// Grid cells of 0.2° (about 22 km north–south): wider than the largest risk location (10 km),
 /// so a point's own cell and its neighbours hold every location that can contain it.
 const CELL_DEG: f64 = 0.2;
@@ -148,7 +132,7 @@ impl RiskIndex {
                 for &i in self.cells.get(&(r + dr, c + dc)).into_iter().flatten() {
                     let l = &self.locations[i];
                     let d = distance_m((l.latitude, l.longitude), at);
-                    if d <= l.radius_m && best.is_none_or(|(bd, _)| d < bd) {
+                    if d <= f64::from(l.radius_m) && best.is_none_or(|(bd, _)| d < bd) {
                         best = Some((d, l));
                     }
                 }
@@ -297,9 +281,13 @@ mod tests {
             latitude: lat,
             longitude: lon,
             radius_m: r,
+            region_id: 1,
+            active: true,
+            version: 1,
+            created_at: chrono::Utc::now(),
         };
         // 22.6 is a cell edge: a location just north of it still covers a point just south.
-        let index = RiskIndex::new(vec![at(1, 22.6005, 114.0, 300.0), at(2, 30.0, 120.0, 100.0)]);
+        let index = RiskIndex::new(vec![at(1, 22.6005, 114.0, 300), at(2, 30.0, 120.0, 100)]);
         assert_eq!(index.find((22.5995, 114.0)).map(|l| l.id), Some(1));
         assert_eq!(index.find((22.61, 114.0)), None);
         assert_eq!(index.find((30.0005, 120.0)).map(|l| l.id), Some(2));

@@ -8,7 +8,7 @@ use chrono::{DateTime, Duration, NaiveDate, Utc};
 use serde_json::{Map, Value};
 use sqlx::PgPool;
 
-use crate::places::{RiskIndex, RiskLocation, Shape};
+use crate::places::{RiskIndex, Shape};
 use crate::rules::{Rule, RuleBook, RuleSetting, Scope, ScopeKey};
 use crate::watch::{Fence, Home, Install, LastFix, Payment, Vehicle, Watch};
 
@@ -70,22 +70,7 @@ pub async fn refresh_with(pool: &PgPool, watch: &mut Watch, overrides: &[RuleSet
         installs.into_iter().map(|(d, v, kind)| (d, Install { vehicle_id: v, wired: kind == "wired" })).collect(),
     );
 
-    let risk: Vec<(i64, String, String, f64, f64, i32)> =
-        sqlx::query_as("SELECT id, name, kind, latitude, longitude, radius_m FROM risk_locations WHERE active")
-            .fetch_all(pool)
-            .await?;
-    watch.set_risk_locations(RiskIndex::new(
-        risk.into_iter()
-            .map(|(id, name, kind, latitude, longitude, r)| RiskLocation {
-                id,
-                name,
-                kind,
-                latitude,
-                longitude,
-                radius_m: f64::from(r),
-            })
-            .collect(),
-    ));
+    watch.set_risk_locations(RiskIndex::new(leasewatch_store::risk_location::watched(pool).await?));
 
     let fence_rows: Vec<(i64, String, String, i64, Value, String)> =
         sqlx::query_as("SELECT id, name, scope, scope_id, shape, trigger FROM geofences WHERE active ORDER BY id")

@@ -880,9 +880,9 @@ fn apart(ctx: &Ctx<'_>, fix: &LastFix, others: &[LastFix], latched: &mut HashSet
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::places::RiskLocation;
     use crate::rules::Thresholds;
     use chrono::Duration;
+    use leasewatch_store::risk_location::RiskLocation;
 
     const DEVICE: i64 = 10;
     const VEHICLE: i64 = 1;
@@ -992,7 +992,11 @@ mod tests {
             kind: "used_car_market".into(),
             latitude: 22.6,
             longitude: 114.1,
-            radius_m: 300.0,
+            radius_m: 300,
+            region_id: 1,
+            active: true,
+            version: 1,
+            created_at: Utc::now(),
         }]));
         let mut out = Vec::new();
         w.observe(&fix(0, 22.5, 114.0, 50.0, true, 12.6, AlarmSet::default()), &mut out);

@@ -5,6 +5,7 @@
 //! - [`protocol`]: the [`Protocol`] trait (scan, decode, reply, command), the per-connection [`Session`], [`Command`]s.
 //! - [`stream`]: splitting byte streams into frames — a tokio-util decoder and an in-memory iterator.
 //! - [`gt06`], [`jt808`], [`teltonika`], [`h02`]: one module per protocol, each with its device-side encoders.
+//! - `reassembly.rs`: JT/T 808 sub-packages held until the whole message is in.
 //! - [`checksum`]: CRC-ITU, CRC-16/IBM and XOR.
 //! - [`error`]: typed errors with byte offsets.
 //!
@@ -19,6 +20,7 @@ pub mod jt808;
 pub mod message;
 mod parse;
 pub mod protocol;
+mod reassembly;
 pub mod stream;
 pub mod teltonika;
 

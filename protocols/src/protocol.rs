@@ -4,8 +4,8 @@ use chrono::{DateTime, Utc};
 use thiserror::Error;
 
 use crate::error::{DecodeError, ErrorKind};
-use crate::jt808::Reassembly;
 use crate::message::{DeviceId, Message, ProtocolKind};
+use crate::reassembly::Reassembly;
 
 /// The result of looking for a frame at the start of a buffer.
 #[derive(Debug, Clone, PartialEq, Eq)]

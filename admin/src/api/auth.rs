@@ -16,9 +16,10 @@ use crate::error::ApiError;
 use crate::extract::Json;
 use crate::guard::{Caller, Meta, RequestMeta};
 use crate::state::AppState;
-use backoffice::kit::audit::{self, Author, Change};
+use backoffice::actor::Author;
+use backoffice::kit::audit::{self, Change};
 use backoffice::system::crypto::{new_token, token_hash};
-use backoffice::system::password::{self, Policy};
+use backoffice::system::password;
 use backoffice::system::settings;
 
 /// The routes of this module.
@@ -305,50 +306,15 @@ async fn change_password(
     if !password::verify(request.current_password, current).await {
         return Err(ApiError::invalid("current_password", "is not the current password"));
     }
-    set_password(&state, &caller, caller.user_id, &caller.username, request.new_password, Some(caller.session_id))
-        .await?;
+    password::set(
+        &state.pool,
+        state.hash_cost,
+        &caller,
+        caller.user_id,
+        &caller.username,
+        request.new_password,
+        Some(caller.session_id),
+    )
+    .await?;
     Ok(axum::http::StatusCode::NO_CONTENT)
-}
-
-/// Replaces the password of `user_id` after the policy check, revoking their sessions except `keep`.
-pub(super) async fn set_password(
-    state: &AppState,
-    caller: &Caller,
-    user_id: i64,
-    username: &str,
-    new_password: String,
-    keep: Option<i64>,
-) -> Result<(), ApiError> {
-    let min_length = settings::get_int(&state.pool, settings::PASSWORD_MIN_LENGTH).await?;
-    Policy { min_length: usize::try_from(min_length).unwrap_or(10) }.check(username, &new_password)?;
-    let hash = password::hash(new_password, state.hash_cost).await?;
-    let mut tx = state.pool.begin().await?;
-    let region_id: i64 = sqlx::query_scalar(
-        "UPDATE users SET password_hash = $2, failed_logins = 0, locked_until = NULL, version = version + 1,
-             updated_at = now() WHERE id = $1 RETURNING region_id",
-    )
-    .bind(user_id)
-    .bind(hash)
-    .fetch_one(&mut *tx)
-    .await?;
-    sqlx::query("UPDATE auth_sessions SET revoked_at = now() WHERE user_id = $1 AND revoked_at IS NULL AND id IS DISTINCT FROM $2")
-        .bind(user_id)
-        .bind(keep)
-        .execute(&mut *tx)
-        .await?;
-    audit::record(
-        &mut *tx,
-        caller.author(),
-        Change {
-            action: "set_password",
-            entity_type: "user",
-            entity_id: user_id.to_string(),
-            region_id: Some(region_id),
-            before: None,
-            after: Some(json!({"password": "(changed)"})),
-        },
-    )
-    .await?;
-    tx.commit().await?;
-    Ok(())
 }

@@ -22,6 +22,7 @@ use crate::guard::Caller;
 use crate::state::AppState;
 use backoffice::kit::audit::{self, Change};
 use backoffice::kit::list::{PageParams, Paged, Table};
+use leasewatch_store::risk_location::RiskLocation;
 
 /// The routes of this module.
 pub fn router() -> OpenApiRouter<AppState> {
@@ -29,31 +30,6 @@ pub fn router() -> OpenApiRouter<AppState> {
         .routes(routes!(list_risk, create_risk))
         .routes(routes!(update_risk))
         .routes(routes!(list_fences, create_fence))
-}
-
-/// A risk location.
-#[derive(Debug, Clone, Serialize, FromRow, ToSchema)]
-pub struct RiskLocation {
-    /// Id.
-    pub id: i64,
-    /// Name.
-    pub name: String,
-    /// `pawn_shop`, `used_car_market`, `impound_lot` or `other`.
-    pub kind: String,
-    /// Centre latitude.
-    pub latitude: f64,
-    /// Centre longitude.
-    pub longitude: f64,
-    /// Radius in metres.
-    pub radius_m: i32,
-    /// Region that keeps it.
-    pub region_id: i64,
-    /// Watched.
-    pub active: bool,
-    /// For optimistic concurrency.
-    pub version: i32,
-    /// When added.
-    pub created_at: DateTime<Utc>,
 }
 
 /// How risk locations are read.

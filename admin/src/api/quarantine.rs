@@ -1,12 +1,9 @@
 //! `/api/v1/quarantine`: devices that sent data before anyone registered them. Their frames wait
 //! here (never in positions); promoting one registers it and replays what it sent.
 
-use std::future::Future;
-use std::pin::Pin;
-
 use axum::extract::State;
 use chrono::{DateTime, Utc};
-use serde::{Deserialize, Serialize};
+use serde::Serialize;
 use serde_json::json;
 use sqlx::{FromRow, Postgres, QueryBuilder};
 use utoipa::ToSchema;
@@ -19,47 +16,11 @@ use crate::guard::Caller;
 use crate::state::AppState;
 use backoffice::kit::audit::{self, Change};
 use backoffice::kit::list::{PageParams, Paged};
+use leasewatch_store::quarantine::{PromoteFailure, Promotion, Registration};
 
 /// The routes of this module.
 pub fn router() -> OpenApiRouter<AppState> {
     OpenApiRouter::new().routes(routes!(list)).routes(routes!(promote))
-}
-
-/// What a promotion did.
-#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
-pub struct Promoted {
-    /// The registered device.
-    pub device_id: i64,
-    /// Quarantined frames read.
-    pub frames: u64,
-    /// Positions written.
-    pub positions: u64,
-    /// Events written.
-    pub events: u64,
-    /// Frames that did not decode (kept in the quarantine).
-    pub undecodable: u64,
-}
-
-/// Why a promotion failed.
-#[derive(Debug, thiserror::Error)]
-pub enum PromoteFailure {
-    /// Nothing is quarantined for the device.
-    #[error("nothing is quarantined for this device")]
-    NotFound,
-    /// The data could not be made durable; nothing was removed from the quarantine.
-    #[error("{0}")]
-    Failed(String),
-}
-
-/// Registers a quarantined device and replays its frames; provided by the ingest side of the
-/// process that serves this API.
-pub trait Promoter: Send + Sync {
-    /// Promotes `imei` with the given registration details.
-    fn promote<'a>(
-        &'a self,
-        imei: &'a str,
-        registration: &'a Registration,
-    ) -> Pin<Box<dyn Future<Output = Result<Promoted, PromoteFailure>> + Send + 'a>>;
 }
 
 /// A quarantined device.
@@ -97,23 +58,10 @@ async fn list(
     Ok(Json(Paged::new(rows, total, &window)))
 }
 
-/// Registration details for a promoted device.
-#[derive(Debug, Clone, Default, Deserialize, ToSchema)]
-#[serde(deny_unknown_fields)]
-pub struct Registration {
-    /// Model.
-    pub model: Option<String>,
-    /// SIM number or ICCID.
-    pub sim: Option<String>,
-    /// `wired` (default) or `wireless`.
-    #[schema(pattern = r"^(wired|wireless)$")]
-    pub kind: Option<String>,
-}
-
 /// Register a quarantined device and replay what it sent into positions and events.
 #[utoipa::path(post, path = "/quarantine/{imei}/actions/promote", tag = "devices",
     params(("imei" = String, Path, description = "IMEI or terminal id")), request_body = Registration,
-    responses((status = 200, description = "Promoted", body = Promoted),
+    responses((status = 200, description = "Promoted", body = Promotion),
               (status = 503, description = "This process does not run ingest", body = crate::error::Problem)),
     security(("bearer" = ["devices.write"])))]
 async fn promote(
@@ -121,7 +69,7 @@ async fn promote(
     caller: Caller,
     Path(imei): Path<String>,
     Json(registration): Json<Registration>,
-) -> Result<Json<Promoted>, ApiError> {
+) -> Result<Json<Promotion>, ApiError> {
     let mut checks = Checks::default();
     checks.check(
         registration.kind.as_deref().is_none_or(|k| matches!(k, "wired" | "wireless")),

@@ -448,7 +448,16 @@ async fn reset_password(
     Json(reset): Json<PasswordReset>,
 ) -> Result<StatusCode, ApiError> {
     let user = load_view(&state, &caller, id).await?;
-    super::auth::set_password(&state, &caller, id, &user.username, reset.new_password, None).await?;
+    backoffice::system::password::set(
+        &state.pool,
+        state.hash_cost,
+        &caller,
+        id,
+        &user.username,
+        reset.new_password,
+        None,
+    )
+    .await?;
     Ok(StatusCode::NO_CONTENT)
 }
 

@@ -5,18 +5,7 @@
 use serde_json::Value;
 use sqlx::PgExecutor;
 
-use crate::actor::RequestMeta;
-
-/// Who made a change: a signed-in actor, or someone signing in.
-#[derive(Debug, Clone, Copy)]
-pub struct Author<'a> {
-    /// The user, when known.
-    pub user_id: Option<i64>,
-    /// The name they gave or hold.
-    pub username: Option<&'a str>,
-    /// Where the request came from.
-    pub meta: &'a RequestMeta,
-}
+use crate::actor::Author;
 
 /// One change to record.
 #[derive(Debug, Clone)]

@@ -4,9 +4,9 @@
 use serde_json::json;
 use sqlx::PgPool;
 
-use crate::actor::RequestMeta;
+use crate::actor::{Author, RequestMeta};
 use crate::error::{Checks, Error};
-use crate::kit::audit::{self, Author, Change};
+use crate::kit::audit::{self, Change};
 use crate::system::password::{self, HashCost, Policy};
 use crate::system::settings;
 

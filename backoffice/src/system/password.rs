@@ -1,11 +1,17 @@
-//! Passwords: the policy a new password must meet, and argon2id hashing (run off the async
+//! Passwords: the policy a new password must meet, setting a user's password, and argon2id hashing (run off the async
 //! threads, since a hash costs tens of milliseconds by design).
 
 use argon2::password_hash::phc::PasswordHash;
 use argon2::password_hash::{PasswordHasher, PasswordVerifier};
 use argon2::{Algorithm, Argon2, Params, Version};
 
+use serde_json::json;
+use sqlx::PgPool;
+
+use crate::actor::Actor;
 use crate::error::{Checks, Error};
+use crate::kit::audit::{self, Change};
+use crate::system::settings;
 
 /// The rules a new password must meet.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -94,6 +100,50 @@ pub async fn verify(password: String, phc: String) -> bool {
 /// takes as long as one for a known name.
 pub const DECOY_HASH: &str =
     "$argon2id$v=19$m=19456,t=2,p=1$c29tZXNhbHRzb21lc2FsdA$0oTUhXFDJl3HTNFzmyBN0K4Hh0zVvGdbA8AjvhkEdWw";
+
+/// Replaces the password of `user_id` after the policy check, revoking their sessions except `keep`.
+pub async fn set(
+    pool: &PgPool,
+    cost: HashCost,
+    actor: &Actor,
+    user_id: i64,
+    username: &str,
+    new_password: String,
+    keep: Option<i64>,
+) -> Result<(), Error> {
+    let min_length = settings::get_int(pool, settings::PASSWORD_MIN_LENGTH).await?;
+    Policy { min_length: usize::try_from(min_length).unwrap_or(10) }.check(username, &new_password)?;
+    let hash = hash(new_password, cost).await?;
+    let mut tx = pool.begin().await?;
+    let region_id: i64 = sqlx::query_scalar(
+        "UPDATE users SET password_hash = $2, failed_logins = 0, locked_until = NULL, version = version + 1,
+             updated_at = now() WHERE id = $1 RETURNING region_id",
+    )
+    .bind(user_id)
+    .bind(hash)
+    .fetch_one(&mut *tx)
+    .await?;
+    sqlx::query("UPDATE auth_sessions SET revoked_at = now() WHERE user_id = $1 AND revoked_at IS NULL AND id IS DISTINCT FROM $2")
+        .bind(user_id)
+        .bind(keep)
+        .execute(&mut *tx)
+        .await?;
+    audit::record(
+        &mut *tx,
+        actor.author(),
+        Change {
+            action: "set_password",
+            entity_type: "user",
+            entity_id: user_id.to_string(),
+            region_id: Some(region_id),
+            before: None,
+            after: Some(json!({"password": "(changed)"})),
+        },
+    )
+    .await?;
+    tx.commit().await?;
+    Ok(())
+}
 
 #[cfg(test)]
 mod tests {

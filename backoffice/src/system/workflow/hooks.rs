@@ -11,7 +11,7 @@ use std::sync::Arc;
 use sqlx::PgConnection;
 
 use super::definition::Outcome;
-use super::engine::Instance;
+use super::records::Instance;
 use crate::error::Error;
 
 /// What an area does when an instance on its subject type finishes.

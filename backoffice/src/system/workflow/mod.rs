@@ -3,8 +3,10 @@
 //!
 //! - `definition.rs`: stages, actions and what an action does (pure).
 //! - `engine.rs`: starting, claiming, acting and cancelling over the database.
+//! - `records.rs`: definitions as stored, instances, tasks, history.
 //! - `hooks.rs`: the hooks through which business areas learn an outcome.
 
 pub mod definition;
 pub mod engine;
 pub mod hooks;
+pub mod records;

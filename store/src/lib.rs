@@ -1,0 +1,18 @@
+//! leasewatch store: the one schema, the pool, and the records that cross parts, so that ingest,
+//! the monitor, the back office and the binary share types instead of copying them.
+//!
+//! # Layout
+//! - [`db`]: connecting (creating the database when missing), migrating, daily partitions, retention.
+//! - [`batch`]: the rows a committed batch holds (positions, typed device events, quarantined
+//!   frames): what ingest writes and the monitor reads.
+//! - [`quarantine`]: promoting a quarantined device — the request, the result, and the trait
+//!   through which the HTTP side asks the ingest side.
+//! - [`risk_location`]: risk locations (二押点), kept by the back office, watched by the monitor.
+
+pub mod batch;
+pub mod db;
+pub mod quarantine;
+pub mod risk_location;
+
+/// The migrations of the whole schema.
+pub static MIGRATOR: sqlx::migrate::Migrator = sqlx::migrate!("../migrations");
