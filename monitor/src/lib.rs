@@ -4,7 +4,7 @@
 //! - [`observation`]: what the monitor sees (one committed position or event).
 //! - [`rules`]: the rules, their thresholds, and scoped, versioned overrides.
 //! - [`places`]: distances, geofence shapes, risk locations, province boundaries.
-//! - [`watch`]: per-device and per-vehicle state and the rule evaluation (pure).
+//! - [`watch`]: per-device and per-vehicle state and the rule evaluation (pure), one file per rule family.
 //! - [`store`]: loading contracts, thresholds, places and last state from the database.
 //! - [`alerts`]: one open alert per vehicle and rule, its history, and `NOTIFY` to listeners.
 //! - [`tasks`]: repossession tasks proposed with the night parking place.

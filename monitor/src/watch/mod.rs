@@ -1,0 +1,210 @@
+//! The monitor's memory and its rules: per device (last fix, motion, ignition, dwell, power, last
+//! seen) and per vehicle (its devices, contract, province, thresholds). `observe` takes one
+//! committed row and says which alerts to raise or clear; `tick` does the same for rules about
+//! time passing (silence, gatherings). Pure: no clock but the one passed in, no I/O.
+//!
+//! - `state.rs`: what is remembered per vehicle and per device.
+//! - `outcome.rs`: what the rules conclude, and the payment-aware raising of an alert.
+//! - one file per rule family: `integrity.rs` (power cut, tamper, jamming alarms), `motion.rs`
+//!   (reappearance, towing, overspeed, invalid-fix runs, standing still), `locations.rs` (risk
+//!   locations, geofences, province), `apart.rs` (trackers apart), `resident.rs` (nights away from
+//!   the resident places, far from the application address), `silence.rs` (silent devices and
+//!   vehicles, the wired tracker silent), `gathering.rs` (parked vehicles gathering).
+
+mod apart;
+mod gathering;
+mod integrity;
+mod locations;
+mod motion;
+mod outcome;
+mod resident;
+mod silence;
+mod state;
+#[cfg(test)]
+mod tests;
+
+use std::collections::{HashMap, HashSet};
+use std::sync::Arc;
+
+use chrono::{DateTime, Utc};
+
+use self::outcome::Ctx;
+pub use self::outcome::{Finding, Outcome};
+use self::state::Away;
+pub use self::state::{DeviceState, Fence, Home, Install, LastFix, Payment, Vehicle};
+use crate::observation::{Observation, Seen};
+use crate::places::{Provinces, RiskIndex};
+use crate::rules::Rule;
+
+/// One vehicle as `tick` looks at it.
+struct Due<'a> {
+    vehicle_id: i64,
+    vehicle: &'a Vehicle,
+    devices: &'a [i64],
+    installs: &'a HashMap<i64, Install>,
+    now: DateTime<Utc>,
+}
+
+/// The monitor's memory.
+#[derive(Debug, Default)]
+pub struct Watch {
+    devices: HashMap<i64, DeviceState>,
+    installs: HashMap<i64, Install>,
+    vehicles: HashMap<i64, Vehicle>,
+    /// The devices of each vehicle.
+    fitted: HashMap<i64, Vec<i64>>,
+    risk: RiskIndex,
+    fences: Vec<Fence>,
+    provinces: Arc<Provinces>,
+    /// Vehicle-level conditions already alerted (so a condition that holds fires once).
+    latched: HashSet<(i64, Rule)>,
+    away: HashMap<i64, Away>,
+    /// The company's offset from UTC: nights are local.
+    utc_offset_hours: i32,
+}
+
+impl Watch {
+    /// An empty memory that knows the province boundaries and the company's offset from UTC.
+    pub fn new(provinces: Arc<Provinces>, utc_offset_hours: i32) -> Self {
+        Self { provinces, utc_offset_hours, ..Self::default() }
+    }
+
+    /// Replaces what is known about devices' installation.
+    pub fn set_installs(&mut self, installs: HashMap<i64, Install>) {
+        let mut fitted: HashMap<i64, Vec<i64>> = HashMap::new();
+        for (device, install) in &installs {
+            fitted.entry(install.vehicle_id).or_default().push(*device);
+        }
+        for devices in fitted.values_mut() {
+            devices.sort_unstable();
+        }
+        self.installs = installs;
+        self.fitted = fitted;
+    }
+
+    /// Replaces the vehicles' contracts and thresholds.
+    pub fn set_vehicles(&mut self, vehicles: HashMap<i64, Vehicle>) {
+        self.vehicles = vehicles;
+    }
+
+    /// Replaces the risk locations.
+    pub fn set_risk_locations(&mut self, index: RiskIndex) {
+        self.risk = index;
+    }
+
+    /// Replaces the geofences (vehicles refer to them by index).
+    pub fn set_fences(&mut self, fences: Vec<Fence>) {
+        self.fences = fences;
+    }
+
+    /// Restores a device's last fix and last contact from storage, at start-up.
+    pub fn restore(&mut self, device_id: i64, last_fix: Option<LastFix>, last_seen: Option<DateTime<Utc>>) {
+        let state = self.devices.entry(device_id).or_default();
+        state.last_fix = last_fix;
+        state.last_valid = last_fix.filter(|f| f.valid);
+        state.parked = last_fix.filter(|f| f.speed_kmh < 1.0);
+        state.last_seen = last_seen;
+    }
+
+    /// A device's state.
+    pub fn device(&self, device_id: i64) -> Option<&DeviceState> {
+        self.devices.get(&device_id)
+    }
+
+    /// A vehicle's context.
+    pub fn vehicle(&self, vehicle_id: i64) -> Option<&Vehicle> {
+        self.vehicles.get(&vehicle_id)
+    }
+
+    /// Every vehicle with a tracker.
+    pub fn vehicle_ids(&self) -> Vec<i64> {
+        self.vehicles.keys().copied().collect()
+    }
+
+    /// The devices fitted to a vehicle.
+    pub fn devices_of(&self, vehicle_id: i64) -> &[i64] {
+        self.fitted.get(&vehicle_id).map_or(&[], Vec::as_slice)
+    }
+
+    /// Takes one committed row and appends what the rules conclude.
+    pub fn observe(&mut self, obs: &Observation, out: &mut Vec<Outcome>) {
+        if let Seen::CommandReply { serial, text } = &obs.seen {
+            out.push(Outcome::CommandReply {
+                device_id: obs.device_id,
+                serial: *serial,
+                text: text.clone(),
+                at: obs.server_time,
+            });
+        }
+        let Some(install) = self.installs.get(&obs.device_id).copied() else { return };
+        let Some(vehicle) = self.vehicles.get(&install.vehicle_id) else { return };
+        let ctx = Ctx { vehicle, install, device_id: obs.device_id };
+        let state = self.devices.entry(obs.device_id).or_default();
+        state.last_seen = Some(state.last_seen.map_or(obs.server_time, |t| t.max(obs.server_time)));
+        match &obs.seen {
+            // A session starting or ending: the next fix is a reappearance.
+            Seen::Online | Seen::Offline => state.silent = true,
+            Seen::CommandReply { .. } => {}
+            Seen::Status { status, alarms } => {
+                let at = obs.server_time;
+                let fix = state.last_valid;
+                if let Some(on) = status.ignition {
+                    state.ignition = Some((obs.server_time, on));
+                }
+                integrity::check(&ctx, state, *alarms, status, at, fix, out);
+            }
+            Seen::Fix { position, status, alarms } => {
+                let fix = LastFix::from_position(position, status);
+                if let Some(on) = status.ignition {
+                    state.ignition = Some((obs.server_time, on));
+                }
+                integrity::check(&ctx, state, *alarms, status, fix.time, Some(fix), out);
+                if state.offline_fired {
+                    state.offline_fired = false;
+                    out.push(ctx.clear(Rule::Offline, "the device reported again"));
+                }
+                if fix.valid {
+                    motion::reappearance(&ctx, state, &fix, out);
+                }
+                motion::motion(&ctx, state, &fix, out);
+                if fix.valid {
+                    let others: Vec<LastFix> = self
+                        .fitted
+                        .get(&install.vehicle_id)
+                        .into_iter()
+                        .flatten()
+                        .filter(|d| **d != obs.device_id)
+                        .filter_map(|d| self.devices.get(d).and_then(|s| s.last_valid))
+                        .collect();
+                    let state = self.devices.entry(obs.device_id).or_default();
+                    locations::check(&ctx, state, &fix, &self.risk, &self.fences, &self.provinces, out);
+                    apart::apart(&ctx, &fix, &others, &mut self.latched, out);
+                    let away = self.away.entry(install.vehicle_id).or_default();
+                    resident::away(&ctx, away, &fix, self.utc_offset_hours, out);
+                    let state = self.devices.entry(obs.device_id).or_default();
+                    state.last_valid = Some(fix);
+                }
+                let state = self.devices.entry(obs.device_id).or_default();
+                state.last_fix = Some(fix);
+                state.power_voltage = status.power_voltage.or(state.power_voltage);
+            }
+        }
+    }
+
+    /// Rules about time passing, evaluated at `now`: silent devices and vehicles, the wired unit
+    /// silent beside a reporting wireless one, nights far from the application address, and
+    /// gatherings of parked vehicles.
+    pub fn tick(&mut self, now: DateTime<Utc>, out: &mut Vec<Outcome>) {
+        for (vehicle_id, devices) in &self.fitted {
+            let Some(vehicle) = self.vehicles.get(vehicle_id) else { continue };
+            if vehicle.payment.is_none() {
+                continue;
+            }
+            let due = Due { vehicle_id: *vehicle_id, vehicle, devices, installs: &self.installs, now };
+            silence::devices(&due, &mut self.devices, out);
+            resident::mismatch(&due, &mut self.latched, out);
+            silence::vehicle(&due, &self.devices, &mut self.latched, out);
+        }
+        self.gatherings(now, out);
+    }
+}
