@@ -1,5 +1,6 @@
 //! Commands to devices: engine cut and restore, locate now, reporting interval. Requests are rows
-//! of `device_commands` (made by the admin API; an engine cut only once its request is approved).
+//! of `device_commands` (asked for through the back office; an engine cut only queued once its
+//! request is approved). This module is the one writer of `device_commands`.
 //! The dispatcher sends queued commands through the device's live session, holds an engine cut
 //! until the latest fix shows the vehicle standing with the ignition off, leaves commands for
 //! offline devices queued until they connect, and matches replies by the serial the device echoes.
@@ -70,6 +71,55 @@ pub fn safe_to_cut(state: Option<&DeviceState>, now: DateTime<Utc>) -> bool {
         None => fix.ignition == Some(false),
     };
     fix.valid && fix.speed_kmh < 1.0 && (now - fix.time).num_seconds() <= FRESH_FIX_S && ignition_off
+}
+
+/// Stores a requested command in `status` (`queued`, or `awaiting_approval` for an engine cut);
+/// returns its id.
+pub async fn request(
+    db: &mut PgConnection,
+    device_id: i64,
+    command: &str,
+    params: &Value,
+    status: &str,
+    reason: &str,
+    requested_by: i64,
+) -> Result<i64, sqlx::Error> {
+    sqlx::query_scalar(
+        "INSERT INTO device_commands (device_id, command, params, status, reason, requested_by)
+         VALUES ($1, $2, $3, $4, $5, $6) RETURNING id",
+    )
+    .bind(device_id)
+    .bind(command)
+    .bind(params)
+    .bind(status)
+    .bind(reason)
+    .bind(requested_by)
+    .fetch_one(db)
+    .await
+}
+
+/// Links a command to the approval request that decides it.
+pub async fn await_approval(db: &mut PgConnection, id: i64, workflow_instance_id: i64) -> Result<(), sqlx::Error> {
+    sqlx::query("UPDATE device_commands SET workflow_instance_id = $2 WHERE id = $1")
+        .bind(id)
+        .bind(workflow_instance_id)
+        .execute(db)
+        .await?;
+    Ok(())
+}
+
+/// Queues an approved command for dispatch, or marks a rejected one; a command no longer awaiting
+/// approval is left as it is.
+pub async fn decide(db: &mut PgConnection, id: i64, approved: bool) -> Result<(), sqlx::Error> {
+    let status = if approved { "queued" } else { "rejected" };
+    sqlx::query(
+        "UPDATE device_commands SET status = $2, updated_at = now() WHERE id = $1 AND status = 'awaiting_approval'",
+    )
+    .bind(id)
+    .bind(status)
+    .execute(db)
+    .await?;
+    Ok(())
 }
 
 /// Moves a command to `status`, recording it in the audit log as the monitor.

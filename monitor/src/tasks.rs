@@ -1,15 +1,74 @@
 //! Repossession (收车) tasks the monitor proposes: when a contract reaches the repossession
 //! bucket and its vehicle is located, a task with the last trustworthy fix, the likely night
 //! parking place and the hours the vehicle is usually there. Collection tasks are made by
-//! people from alerts, in the admin API; both share `risk_tasks`.
+//! people from alerts, through the admin API. This module is the one writer of `risk_tasks`.
 
 use std::collections::HashSet;
 
 use chrono::{DateTime, Duration, Utc};
+use serde_json::Value;
 use serde_json::json;
-use sqlx::PgPool;
+use sqlx::{PgConnection, PgPool};
 
 use crate::watch::Watch;
+
+/// A task to open.
+#[derive(Debug, Clone)]
+pub struct NewTask<'a> {
+    /// `collection` or `repossession` (also the position that works it).
+    pub kind: &'a str,
+    /// The vehicle.
+    pub vehicle_id: i64,
+    /// Its contract.
+    pub contract_id: Option<i64>,
+    /// The region the task belongs to.
+    pub region_id: i64,
+    /// The alerts it comes from.
+    pub alert_ids: &'a [i64],
+    /// What the worker needs to know.
+    pub evidence: &'a Value,
+    /// A note from whoever opened it.
+    pub note: Option<&'a str>,
+}
+
+/// Opens a task unless the vehicle already has an open one of its kind; returns its id when made.
+pub async fn open(db: &mut PgConnection, new: &NewTask<'_>) -> Result<Option<i64>, sqlx::Error> {
+    sqlx::query_scalar(
+        "INSERT INTO risk_tasks (kind, vehicle_id, contract_id, region_id, alert_ids, evidence, position_code, note)
+         VALUES ($1, $2, $3, $4, $5, $6, $1, $7)
+         ON CONFLICT (vehicle_id, kind) WHERE status IN ('open', 'assigned') DO NOTHING RETURNING id",
+    )
+    .bind(new.kind)
+    .bind(new.vehicle_id)
+    .bind(new.contract_id)
+    .bind(new.region_id)
+    .bind(new.alert_ids)
+    .bind(new.evidence)
+    .bind(new.note)
+    .fetch_optional(db)
+    .await
+}
+
+/// Moves a task to `status` (`assigned`, `done`, `cancelled`), with its assignee and note when given.
+pub async fn set_status(
+    db: &mut PgConnection,
+    id: i64,
+    status: &str,
+    assignee: Option<i64>,
+    note: Option<&str>,
+) -> Result<(), sqlx::Error> {
+    sqlx::query(
+        "UPDATE risk_tasks SET status = $2, assignee_id = COALESCE($3, assignee_id), note = COALESCE($4, note),
+                updated_at = now(), version = version + 1 WHERE id = $1",
+    )
+    .bind(id)
+    .bind(status)
+    .bind(assignee)
+    .bind(note)
+    .execute(db)
+    .await?;
+    Ok(())
+}
 
 /// A vehicle counts as located when its last valid fix is at most this old.
 const LOCATED_WITHIN_DAYS: i64 = 7;
@@ -117,19 +176,18 @@ pub async fn propose_repossessions(
             "night_place": night,
             "payment": {"contract_id": payment.contract_id, "number": payment.number, "dpd": payment.dpd, "bucket": payment.bucket},
         });
-        let inserted = sqlx::query(
-            "INSERT INTO risk_tasks (kind, vehicle_id, contract_id, region_id, alert_ids, evidence, position_code)
-             VALUES ('repossession', $1, $2, $3, $4, $5, 'repossession')
-             ON CONFLICT (vehicle_id, kind) WHERE status IN ('open', 'assigned') DO NOTHING",
-        )
-        .bind(vehicle_id)
-        .bind(payment.contract_id)
-        .bind(vehicle.region_id)
-        .bind(&alert_ids)
-        .bind(&evidence)
-        .execute(pool)
-        .await?;
-        made += usize::try_from(inserted.rows_affected()).unwrap_or(0);
+        let new = NewTask {
+            kind: "repossession",
+            vehicle_id: *vehicle_id,
+            contract_id: Some(payment.contract_id),
+            region_id: vehicle.region_id,
+            alert_ids: &alert_ids,
+            evidence: &evidence,
+            note: None,
+        };
+        if open(&mut *pool.acquire().await?, &new).await?.is_some() {
+            made += 1;
+        }
     }
     Ok(made)
 }

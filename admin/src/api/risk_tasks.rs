@@ -21,6 +21,7 @@ use crate::guard::Caller;
 use crate::state::AppState;
 use backoffice::kit::audit::{self, Change};
 use backoffice::kit::list::{PageParams, Paged, Table};
+use leasewatch_monitor::tasks;
 
 /// The routes of this module.
 pub fn router() -> OpenApiRouter<AppState> {
@@ -184,20 +185,16 @@ async fn create(
         return Err(ApiError::invalid("alert_ids", "must all be alerts of one vehicle"));
     }
     let evidence = json!({"alerts": alerts.iter().map(|a| json!({"id": a.0, "rule": a.4, "severity": a.5, "title": a.6, "evidence": a.7})).collect::<Vec<_>>()});
-    let id: Option<i64> = sqlx::query_scalar(
-        "INSERT INTO risk_tasks (kind, vehicle_id, contract_id, region_id, alert_ids, evidence, position_code, note)
-         VALUES ($1, $2, $3, $4, $5, $6, $1, $7)
-         ON CONFLICT (vehicle_id, kind) WHERE status IN ('open', 'assigned') DO NOTHING RETURNING id",
-    )
-    .bind(&new.kind)
-    .bind(vehicle_id)
-    .bind(contract_id)
-    .bind(region_id)
-    .bind(&ids)
-    .bind(&evidence)
-    .bind(new.note.as_deref().map(str::trim))
-    .fetch_optional(&mut *tx)
-    .await?;
+    let new_task = tasks::NewTask {
+        kind: &new.kind,
+        vehicle_id,
+        contract_id,
+        region_id,
+        alert_ids: &ids,
+        evidence: &evidence,
+        note: new.note.as_deref().map(str::trim),
+    };
+    let id = tasks::open(&mut tx, &new_task).await?;
     let Some(id) = id else {
         return Err(ApiError::Conflict {
             code: "duplicate",
@@ -270,16 +267,7 @@ async fn transition(
             ));
         }
     }
-    sqlx::query(
-        "UPDATE risk_tasks SET status = $2, assignee_id = COALESCE($3, assignee_id), note = COALESCE($4, note),
-                updated_at = now(), version = version + 1 WHERE id = $1",
-    )
-    .bind(id)
-    .bind(to)
-    .bind(assignee)
-    .bind(note)
-    .execute(&mut *tx)
-    .await?;
+    tasks::set_status(&mut tx, id, to, assignee, note).await?;
     let after = TABLE.load(&mut tx, caller, id).await?;
     let entry = Change {
         action: to,

@@ -13,6 +13,8 @@ use serde_json::{Value, json};
 use sqlx::{FromRow, PgConnection};
 use utoipa::ToSchema;
 
+use leasewatch_monitor::commands;
+
 use crate::actor::Actor;
 use crate::error::{Checks, Error};
 use crate::kit::approvals::{self, subject};
@@ -135,25 +137,12 @@ pub async fn request(
     let region = device_region(db, actor, device).await?;
     let needs_approval = new.command == ENGINE_CUT;
     let status = if needs_approval { "awaiting_approval" } else { "queued" };
-    let command_id: i64 = sqlx::query_scalar(
-        "INSERT INTO device_commands (device_id, command, params, status, reason, requested_by) VALUES ($1, $2, $3, $4, $5, $6) RETURNING id",
-    )
-    .bind(device)
-    .bind(&new.command)
-    .bind(&params)
-    .bind(status)
-    .bind(new.reason.trim())
-    .bind(actor.user_id)
-    .fetch_one(&mut *db)
-    .await?;
+    let command_id =
+        commands::request(db, device, &new.command, &params, status, new.reason.trim(), actor.user_id).await?;
     if needs_approval {
         let title = format!("Engine cut on device {device}: {}", new.reason.trim());
         let instance = approvals::submit(db, actor, ENGINE_CUT, command_id, region, &title).await?;
-        sqlx::query("UPDATE device_commands SET workflow_instance_id = $2 WHERE id = $1")
-            .bind(command_id)
-            .bind(instance.id)
-            .execute(&mut *db)
-            .await?;
+        commands::await_approval(db, command_id, instance.id).await?;
     }
     let command: DeviceCommand =
         sqlx::query_as(&format!("{SELECT} WHERE c.id = $1")).bind(command_id).fetch_one(&mut *db).await?;
@@ -181,14 +170,7 @@ impl FinishHook for EngineCutDecided {
     ) -> Pin<Box<dyn Future<Output = Result<(), Error>> + Send + 'a>> {
         Box::pin(async move {
             let id = subject(instance)?;
-            let status = if outcome == Outcome::Approved { "queued" } else { "rejected" };
-            sqlx::query(
-                "UPDATE device_commands SET status = $2, updated_at = now() WHERE id = $1 AND status = 'awaiting_approval'",
-            )
-            .bind(id)
-            .bind(status)
-            .execute(&mut *tx)
-            .await?;
+            commands::decide(tx, id, outcome == Outcome::Approved).await?;
             Ok(())
         })
     }
