@@ -8,10 +8,10 @@ use axum::extract::Request;
 use axum::http::{HeaderValue, StatusCode, header};
 use axum::middleware::Next;
 use axum::response::Response;
+use backoffice::system::crypto::digest;
 use sqlx::PgPool;
 
 use crate::error::ApiError;
-use backoffice::system::crypto::digest;
 
 /// Bodies larger than this are not accepted by the API anyway.
 const MAX_BODY: usize = 2 * 1024 * 1024;

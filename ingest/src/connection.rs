@@ -11,19 +11,16 @@ use std::time::Duration;
 use bytes::BytesMut;
 use chrono::Utc;
 use leasewatch_protocols::{Chunk, DeviceId, FrameCodec, Message, Outgoing, Protocol, Session, SessionConfig};
+use leasewatch_store::batch::{DeviceKey, QuarantineRow, Rows};
 use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt};
 use tokio::sync::watch;
 use tokio::time::Instant;
 use tokio_util::codec::Decoder;
 
 use crate::config::{IngestConfig, UnknownDevices};
-use leasewatch_store::batch::DeviceKey;
-
 use crate::devices::Registry;
 use crate::metrics::ConnectionMetrics;
 use crate::sessions::{Outbound, Registration, Sessions};
-use leasewatch_store::batch::{QuarantineRow, Rows};
-
 use crate::writer::Writer;
 
 /// What every connection shares.

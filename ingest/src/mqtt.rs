@@ -30,13 +30,13 @@ use leasewatch_protocols::{
     Alarm, AttrValue, DeviceId, Gt06, H02, Jt808, Message, MessageKind, Position, Protocol, ProtocolKind, Session,
     Status, Teltonika,
 };
+use leasewatch_store::batch::{QuarantineRow, Rows};
 use rumqttc::{AsyncClient, Event, MqttOptions, Packet, Publish, QoS};
 use serde::Deserialize;
 use tokio::sync::{Semaphore, watch};
 
 use crate::connection::{Shared, add_rows};
 use crate::sessions::Bridge;
-use leasewatch_store::batch::{QuarantineRow, Rows};
 
 /// The JSON telemetry schema.
 #[derive(Debug, Clone, Deserialize, PartialEq)]

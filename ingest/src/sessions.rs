@@ -13,10 +13,9 @@ use chrono::Utc;
 use leasewatch_protocols::{
     Command, CommandError, DeviceId, Gt06, H02, Jt808, Outgoing, Protocol, ProtocolKind, Teltonika,
 };
+use leasewatch_store::batch::DeviceKey;
 use rumqttc::{AsyncClient, QoS};
 use tokio::sync::{mpsc, oneshot};
-
-use leasewatch_store::batch::DeviceKey;
 
 /// A command on its way to a connection, and where to say which serial it went out with.
 #[derive(Debug)]

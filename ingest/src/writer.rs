@@ -16,12 +16,11 @@ use chrono::{DateTime, Utc};
 use futures_util::StreamExt;
 use futures_util::stream::FuturesOrdered;
 use leasewatch_protocols::Position;
+use leasewatch_store::batch::{DeviceKey, EventRow, PositionRow, Rows};
 use sqlx::postgres::PgPoolOptions;
 use sqlx::{PgConnection, PgPool};
 use tokio::sync::{broadcast, mpsc, oneshot};
 use tokio::time::Instant;
-
-use leasewatch_store::batch::{DeviceKey, EventRow, PositionRow, Rows};
 
 use crate::config::WriterConfig;
 use crate::copy::{CopyBuffer, EMPTY_PAYLOAD_LEN};

@@ -9,6 +9,8 @@ use std::marker::PhantomData;
 
 use axum::extract::State;
 use axum::response::sse::{Event, KeepAlive, Sse};
+use backoffice::kit::audit::{self, Change};
+use backoffice::kit::list::{PageParams, Paged, Table};
 use chrono::{DateTime, Utc};
 use leasewatch_monitor::alerts::{self as monitor_alerts, Notice};
 use leasewatch_monitor::rules::Severity;
@@ -24,8 +26,6 @@ use crate::error::{ApiError, Checks};
 use crate::extract::{Json, Path, Query};
 use crate::guard::Caller;
 use crate::state::AppState;
-use backoffice::kit::audit::{self, Change};
-use backoffice::kit::list::{PageParams, Paged, Table};
 
 /// The routes of this module.
 pub fn router() -> OpenApiRouter<AppState> {

@@ -4,6 +4,7 @@
 use std::marker::PhantomData;
 
 use axum::extract::State;
+use backoffice::kit::list::{PageParams, Paged, Table};
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
@@ -16,7 +17,6 @@ use crate::error::ApiError;
 use crate::extract::{Json, Query};
 use crate::guard::Caller;
 use crate::state::AppState;
-use backoffice::kit::list::{PageParams, Paged, Table};
 
 /// The routes of this module.
 pub fn router() -> OpenApiRouter<AppState> {

@@ -10,17 +10,17 @@ use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
 
 use axum::extract::State;
+use backoffice::actor::Author;
+use backoffice::kit::audit::{self, Change};
+use backoffice::system::crypto::{new_token, token_hash};
+use backoffice::system::password;
+use backoffice::system::settings;
 
 use super::users::{UserView, load_view};
 use crate::error::ApiError;
 use crate::extract::Json;
 use crate::guard::{Caller, Meta, RequestMeta};
 use crate::state::AppState;
-use backoffice::actor::Author;
-use backoffice::kit::audit::{self, Change};
-use backoffice::system::crypto::{new_token, token_hash};
-use backoffice::system::password;
-use backoffice::system::settings;
 
 /// The routes of this module.
 pub fn router() -> OpenApiRouter<AppState> {

@@ -5,6 +5,9 @@
 use std::marker::PhantomData;
 
 use axum::extract::State;
+use backoffice::books::contracts::{self as book, ImportSummary, LineError};
+use backoffice::kit::audit::{self, Change};
+use backoffice::kit::list::{PageParams, Paged, Table};
 use chrono::{DateTime, NaiveDate, Utc};
 use leasewatch_finance::Decimal;
 use leasewatch_finance::settlement;
@@ -19,9 +22,6 @@ use crate::error::{ApiError, FieldError};
 use crate::extract::{Json, Path, Query};
 use crate::guard::Caller;
 use crate::state::AppState;
-use backoffice::books::contracts::{self as book, ImportSummary, LineError};
-use backoffice::kit::audit::{self, Change};
-use backoffice::kit::list::{PageParams, Paged, Table};
 
 /// The routes of this module.
 pub fn router() -> OpenApiRouter<AppState> {

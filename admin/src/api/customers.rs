@@ -6,6 +6,10 @@ use std::marker::PhantomData;
 
 use axum::extract::State;
 use axum::http::StatusCode;
+use backoffice::kit::audit::{self, Change};
+use backoffice::kit::identity;
+use backoffice::kit::list::{PageParams, Paged, Table};
+use backoffice::system::crypto::Sensitive;
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 use serde_json::json;
@@ -18,10 +22,6 @@ use crate::error::{ApiError, Checks};
 use crate::extract::{Json, Path, Query};
 use crate::guard::Caller;
 use crate::state::AppState;
-use backoffice::kit::audit::{self, Change};
-use backoffice::kit::identity;
-use backoffice::kit::list::{PageParams, Paged, Table};
-use backoffice::system::crypto::Sensitive;
 
 /// The routes of this module.
 pub fn router() -> OpenApiRouter<AppState> {

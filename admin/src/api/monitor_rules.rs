@@ -4,6 +4,7 @@
 
 use axum::extract::State;
 use axum::http::StatusCode;
+use backoffice::kit::audit::{self, Change};
 use chrono::{DateTime, Utc};
 use leasewatch_monitor::rules::{self, Rule, Thresholds};
 use serde::{Deserialize, Serialize};
@@ -17,7 +18,6 @@ use crate::error::ApiError;
 use crate::extract::{Json, Query};
 use crate::guard::Caller;
 use crate::state::AppState;
-use backoffice::kit::audit::{self, Change};
 
 /// The routes of this module.
 pub fn router() -> OpenApiRouter<AppState> {

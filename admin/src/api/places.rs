@@ -7,8 +7,11 @@ use std::marker::PhantomData;
 
 use axum::extract::State;
 use axum::http::StatusCode;
+use backoffice::kit::audit::{self, Change};
+use backoffice::kit::list::{PageParams, Paged, Table};
 use chrono::{DateTime, Utc};
 use leasewatch_monitor::places::Shape;
+use leasewatch_store::risk_location::RiskLocation;
 use serde::{Deserialize, Serialize};
 use serde_json::{Value, json};
 use sqlx::FromRow;
@@ -20,9 +23,6 @@ use crate::error::{ApiError, Checks};
 use crate::extract::{Json, Path, Query};
 use crate::guard::Caller;
 use crate::state::AppState;
-use backoffice::kit::audit::{self, Change};
-use backoffice::kit::list::{PageParams, Paged, Table};
-use leasewatch_store::risk_location::RiskLocation;
 
 /// The routes of this module.
 pub fn router() -> OpenApiRouter<AppState> {

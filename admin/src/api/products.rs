@@ -7,6 +7,8 @@ use std::marker::PhantomData;
 
 use axum::extract::State;
 use axum::http::StatusCode;
+use backoffice::kit::audit::{self, Change};
+use backoffice::kit::list::{PageParams, Paged, Table};
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 use serde_json::json;
@@ -20,8 +22,6 @@ use crate::error::{ApiError, Checks};
 use crate::extract::{Json, Path, Query};
 use crate::guard::Caller;
 use crate::state::AppState;
-use backoffice::kit::audit::{self, Change};
-use backoffice::kit::list::{PageParams, Paged, Table};
 pub use backoffice::products::product::Rules;
 
 /// The routes of this module.

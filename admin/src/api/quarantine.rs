@@ -2,7 +2,10 @@
 //! here (never in positions); promoting one registers it and replays what it sent.
 
 use axum::extract::State;
+use backoffice::kit::audit::{self, Change};
+use backoffice::kit::list::{PageParams, Paged};
 use chrono::{DateTime, Utc};
+use leasewatch_store::quarantine::{PromoteFailure, Promotion, Registration};
 use serde::Serialize;
 use serde_json::json;
 use sqlx::{FromRow, Postgres, QueryBuilder};
@@ -14,9 +17,6 @@ use crate::error::{ApiError, Checks};
 use crate::extract::{Json, Path, Query};
 use crate::guard::Caller;
 use crate::state::AppState;
-use backoffice::kit::audit::{self, Change};
-use backoffice::kit::list::{PageParams, Paged};
-use leasewatch_store::quarantine::{PromoteFailure, Promotion, Registration};
 
 /// The routes of this module.
 pub fn router() -> OpenApiRouter<AppState> {

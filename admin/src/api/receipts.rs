@@ -5,6 +5,9 @@ use std::marker::PhantomData;
 
 use axum::extract::State;
 use axum::http::StatusCode;
+use backoffice::books::receipts::{self as book, StatementRow, StatementSummary};
+use backoffice::kit::audit::{self, Change};
+use backoffice::kit::list::{PageParams, Paged, Table};
 use chrono::{DateTime, NaiveDate, Utc};
 use leasewatch_finance::Decimal;
 use serde::{Deserialize, Serialize};
@@ -19,9 +22,6 @@ use crate::error::{ApiError, Checks};
 use crate::extract::{Json, Path, Query};
 use crate::guard::Caller;
 use crate::state::AppState;
-use backoffice::books::receipts::{self as book, StatementRow, StatementSummary};
-use backoffice::kit::audit::{self, Change};
-use backoffice::kit::list::{PageParams, Paged, Table};
 
 /// The routes of this module.
 pub fn router() -> OpenApiRouter<AppState> {

@@ -7,7 +7,10 @@ use std::marker::PhantomData;
 
 use axum::extract::State;
 use axum::http::StatusCode;
+use backoffice::kit::audit::{self, Change};
+use backoffice::kit::list::{PageParams, Paged, Table};
 use chrono::{DateTime, Utc};
+use leasewatch_monitor::tasks;
 use serde::{Deserialize, Serialize};
 use serde_json::{Value, json};
 use sqlx::FromRow;
@@ -19,9 +22,6 @@ use crate::error::{ApiError, Checks};
 use crate::extract::{Json, Path, Query};
 use crate::guard::Caller;
 use crate::state::AppState;
-use backoffice::kit::audit::{self, Change};
-use backoffice::kit::list::{PageParams, Paged, Table};
-use leasewatch_monitor::tasks;
 
 /// The routes of this module.
 pub fn router() -> OpenApiRouter<AppState> {

@@ -4,6 +4,8 @@ use std::marker::PhantomData;
 
 use axum::extract::State;
 use axum::http::StatusCode;
+use backoffice::kit::audit::{self, Change};
+use backoffice::kit::list::{PageParams, Paged, Table};
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 use serde_json::json;
@@ -16,8 +18,6 @@ use crate::error::{ApiError, Checks};
 use crate::extract::{Json, Path, Query};
 use crate::guard::Caller;
 use crate::state::AppState;
-use backoffice::kit::audit::{self, Change};
-use backoffice::kit::list::{PageParams, Paged, Table};
 
 /// The routes of this module.
 pub fn router() -> OpenApiRouter<AppState> {

@@ -1,6 +1,8 @@
 //! `/api/v1/settings`: the tunable parameters, each validated against its declaration and audited.
 
 use axum::extract::State;
+use backoffice::kit::audit::{self, Change};
+use backoffice::system::settings::{CATALOGUE, Setting, find};
 use serde::{Deserialize, Serialize};
 use serde_json::{Value, json};
 use utoipa::ToSchema;
@@ -11,8 +13,6 @@ use crate::error::ApiError;
 use crate::extract::{Json, Path};
 use crate::guard::Caller;
 use crate::state::AppState;
-use backoffice::kit::audit::{self, Change};
-use backoffice::system::settings::{CATALOGUE, Setting, find};
 
 /// The routes of this module.
 pub fn router() -> OpenApiRouter<AppState> {

@@ -5,6 +5,12 @@ use std::marker::PhantomData;
 
 use axum::extract::State;
 use axum::http::StatusCode;
+use backoffice::kit::audit::{self, Change};
+use backoffice::kit::list::{PageParams, Paged, Table};
+use backoffice::system::workflow::definition::{self, Action, Stage};
+use backoffice::system::workflow::engine::{
+    self, ActRequest, HistoryEntry, InboxFilter, Instance, InstanceFilter, NewInstance, Task,
+};
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 use serde_json::json;
@@ -18,12 +24,6 @@ use crate::error::{ApiError, Checks};
 use crate::extract::{Json, Path, Query};
 use crate::guard::Caller;
 use crate::state::AppState;
-use backoffice::kit::audit::{self, Change};
-use backoffice::kit::list::{PageParams, Paged, Table};
-use backoffice::system::workflow::definition::{self, Action, Stage};
-use backoffice::system::workflow::engine::{
-    self, ActRequest, HistoryEntry, InboxFilter, Instance, InstanceFilter, NewInstance, Task,
-};
 
 /// The routes of this module.
 pub fn router() -> OpenApiRouter<AppState> {
