@@ -5,8 +5,6 @@
 use std::convert::Infallible;
 use std::sync::Arc;
 
-use std::marker::PhantomData;
-
 use axum::extract::State;
 use axum::response::sse::{Event, KeepAlive, Sse};
 use backoffice::kit::audit::{self, Change};
@@ -112,20 +110,16 @@ pub struct AlertDetail {
 }
 
 /// How alerts are read.
-const TABLE: Table<Alert> = Table {
-    name: "alert",
-    select: "SELECT a.id, a.vehicle_id, a.device_id, a.contract_id, a.region_id, a.rule, a.severity, a.status,
+const TABLE: Table<Alert> = Table::new(
+    "alert",
+    "SELECT a.id, a.vehicle_id, a.device_id, a.contract_id, a.region_id, a.rule, a.severity, a.status,
         a.title, a.evidence, a.occurrences, a.first_at, a.last_at, a.latitude, a.longitude, a.collection,
         a.acknowledged_by, a.acknowledged_at, a.resolved_by, a.resolved_at, a.resolution, a.version",
-    from: "FROM alerts a JOIN regions g ON g.id = a.region_id",
-    id: "a.id",
-    region_path: Some("g.path"),
-    also_visible: None,
-    root_also_sees: None,
-    sorts: &[("last_at", "a.last_at"), ("first_at", "a.first_at"), ("severity", RANK), ("id", "a.id")],
-    default_sort: "-severity",
-    row: PhantomData,
-};
+    "FROM alerts a JOIN regions g ON g.id = a.region_id",
+    "a.id",
+)
+.scoped("g.path")
+.sorted(&[("last_at", "a.last_at"), ("first_at", "a.first_at"), ("severity", RANK), ("id", "a.id")], "-severity");
 /// Severity as a number, for sorting and thresholds.
 const RANK: &str = "array_position(ARRAY['info','low','medium','high','critical'], a.severity)";
 

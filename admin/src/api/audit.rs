@@ -1,8 +1,6 @@
 //! `/api/v1/audit-events`: the audit log, queried by entity, user and time, within the caller's
 //! region subtree (records without a region are visible from the company level only).
 
-use std::marker::PhantomData;
-
 use axum::extract::State;
 use backoffice::kit::list::{PageParams, Paged, Table};
 use chrono::{DateTime, Utc};
@@ -72,19 +70,16 @@ pub struct AuditFilter {
 
 /// How the audit log is read: the records of the caller's region subtree, and company-wide records
 /// (users, roles, settings) for callers at the head office.
-const TABLE: Table<AuditEvent> = Table {
-    name: "audit record",
-    select: "SELECT a.id, a.at, a.user_id, a.username, a.action, a.entity_type, a.entity_id, a.region_id,
+const TABLE: Table<AuditEvent> = Table::new(
+    "audit record",
+    "SELECT a.id, a.at, a.user_id, a.username, a.action, a.entity_type, a.entity_id, a.region_id,
         a.before, a.after, a.request_id, a.client_addr",
-    from: "FROM audit_log a LEFT JOIN regions g ON g.id = a.region_id",
-    id: "a.id",
-    region_path: Some("g.path"),
-    also_visible: None,
-    root_also_sees: Some("a.region_id IS NULL"),
-    sorts: &[("at", "a.at"), ("id", "a.id")],
-    default_sort: "-at",
-    row: PhantomData,
-};
+    "FROM audit_log a LEFT JOIN regions g ON g.id = a.region_id",
+    "a.id",
+)
+.scoped("g.path")
+.root_also_sees("a.region_id IS NULL")
+.sorted(&[("at", "a.at"), ("id", "a.id")], "-at");
 
 /// Query the audit log (newest first by default).
 #[utoipa::path(get, path = "/audit-events", tag = "audit", params(PageParams, AuditFilter),

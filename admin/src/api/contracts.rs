@@ -2,8 +2,6 @@
 //! with the schedule, the early settlement quote, promises to pay, the reconciliation report
 //! (勾稽), and the payment status the monitor and collectors read.
 
-use std::marker::PhantomData;
-
 use axum::extract::State;
 use backoffice::books::contracts::{self as book, ImportSummary, LineError};
 use backoffice::kit::audit::{self, Change};
@@ -92,25 +90,19 @@ pub struct Contract {
 }
 
 /// How contracts are read.
-const TABLE: Table<Contract> = Table {
-    name: "contract",
-    select: "SELECT c.id, c.number, c.customer_id, c.vehicle_id, c.region_id, c.principal, c.start_date,
+const TABLE: Table<Contract> = Table::new(
+    "contract",
+    "SELECT c.id, c.number, c.customer_id, c.vehicle_id, c.region_id, c.principal, c.start_date,
         c.status, c.dpd, c.bucket, c.overdue_amount, c.penalty_open, c.credit, c.deposit_held, c.last_payment_on,
         c.hold_until, c.as_of, c.version, c.created_at",
-    from: "FROM contracts c JOIN regions g ON g.id = c.region_id",
-    id: "c.id",
-    region_path: Some("g.path"),
-    also_visible: None,
-    root_also_sees: None,
-    sorts: &[
-        ("number", "c.number"),
-        ("dpd", "c.dpd"),
-        ("overdue_amount", "c.overdue_amount"),
-        ("start_date", "c.start_date"),
-    ],
-    default_sort: "number",
-    row: PhantomData,
-};
+    "FROM contracts c JOIN regions g ON g.id = c.region_id",
+    "c.id",
+)
+.scoped("g.path")
+.sorted(
+    &[("number", "c.number"), ("dpd", "c.dpd"), ("overdue_amount", "c.overdue_amount"), ("start_date", "c.start_date")],
+    "number",
+);
 
 /// Filters of the contract list.
 #[derive(Debug, Deserialize, IntoParams)]

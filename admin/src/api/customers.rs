@@ -2,8 +2,6 @@
 //! code). Numbers are check-digit validated, sealed at rest, found by a blind index, masked in
 //! views and revealed (audited) only with `sensitive.reveal`.
 
-use std::marker::PhantomData;
-
 use axum::extract::State;
 use axum::http::StatusCode;
 use backoffice::kit::audit::{self, Change};
@@ -175,19 +173,15 @@ impl Row {
 }
 
 /// How customers are read.
-const TABLE: Table<Row> = Table {
-    name: "customer",
-    select: "SELECT c.id, c.kind, c.name, c.id_number_sealed, c.phone_sealed, c.address, c.employer, c.region_id,
+const TABLE: Table<Row> = Table::new(
+    "customer",
+    "SELECT c.id, c.kind, c.name, c.id_number_sealed, c.phone_sealed, c.address, c.employer, c.region_id,
         c.home_latitude, c.home_longitude, c.version, c.created_at",
-    from: "FROM customers c JOIN regions g ON g.id = c.region_id",
-    id: "c.id",
-    region_path: Some("g.path"),
-    also_visible: None,
-    root_also_sees: None,
-    sorts: &[("name", "c.name"), ("created_at", "c.created_at")],
-    default_sort: "name",
-    row: PhantomData,
-};
+    "FROM customers c JOIN regions g ON g.id = c.region_id",
+    "c.id",
+)
+.scoped("g.path")
+.sorted(&[("name", "c.name"), ("created_at", "c.created_at")], "name");
 
 /// Filters of the customer list.
 #[derive(Debug, Deserialize, IntoParams)]

@@ -3,8 +3,6 @@
 //! dwell; geofences (circles or polygons, for everyone, a region or one contract) alert on
 //! entering or leaving. Coordinates are WGS-84, as trackers report them.
 
-use std::marker::PhantomData;
-
 use axum::extract::State;
 use axum::http::StatusCode;
 use backoffice::kit::audit::{self, Change};
@@ -33,18 +31,14 @@ pub fn router() -> OpenApiRouter<AppState> {
 }
 
 /// How risk locations are read.
-const RISKS: Table<RiskLocation> = Table {
-    name: "risk location",
-    select: "SELECT r.id, r.name, r.kind, r.latitude, r.longitude, r.radius_m, r.region_id, r.active, r.version, r.created_at",
-    from: "FROM risk_locations r JOIN regions g ON g.id = r.region_id",
-    id: "r.id",
-    region_path: Some("g.path"),
-    also_visible: None,
-    root_also_sees: None,
-    sorts: &[("name", "r.name"), ("created_at", "r.created_at")],
-    default_sort: "name",
-    row: PhantomData,
-};
+const RISKS: Table<RiskLocation> = Table::new(
+    "risk location",
+    "SELECT r.id, r.name, r.kind, r.latitude, r.longitude, r.radius_m, r.region_id, r.active, r.version, r.created_at",
+    "FROM risk_locations r JOIN regions g ON g.id = r.region_id",
+    "r.id",
+)
+.scoped("g.path")
+.sorted(&[("name", "r.name"), ("created_at", "r.created_at")], "name");
 
 /// Risk locations of the caller's region subtree.
 #[utoipa::path(get, path = "/risk-locations", tag = "monitor", params(PageParams),
@@ -216,18 +210,14 @@ pub struct Geofence {
 }
 
 /// How geofences are read.
-const FENCES: Table<Geofence> = Table {
-    name: "geofence",
-    select: "SELECT f.id, f.name, f.scope, f.scope_id, f.shape, f.trigger, f.region_id, f.active, f.created_at",
-    from: "FROM geofences f JOIN regions g ON g.id = f.region_id",
-    id: "f.id",
-    region_path: Some("g.path"),
-    also_visible: None,
-    root_also_sees: None,
-    sorts: &[("name", "f.name"), ("created_at", "f.created_at")],
-    default_sort: "name",
-    row: PhantomData,
-};
+const FENCES: Table<Geofence> = Table::new(
+    "geofence",
+    "SELECT f.id, f.name, f.scope, f.scope_id, f.shape, f.trigger, f.region_id, f.active, f.created_at",
+    "FROM geofences f JOIN regions g ON g.id = f.region_id",
+    "f.id",
+)
+.scoped("g.path")
+.sorted(&[("name", "f.name"), ("created_at", "f.created_at")], "name");
 
 /// Geofences of the caller's region subtree.
 #[utoipa::path(get, path = "/geofences", tag = "monitor", params(PageParams),

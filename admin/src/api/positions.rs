@@ -1,8 +1,6 @@
 //! `/api/v1/positions`: staff_positions (岗位: 初审员, 复审员, 催收员, 财务...) that workflow stages are
 //! assigned to.
 
-use std::marker::PhantomData;
-
 use axum::extract::State;
 use axum::http::StatusCode;
 use backoffice::kit::audit::{self, Change};
@@ -43,18 +41,13 @@ pub struct Position {
 }
 
 /// How positions are read: company-wide, every reader sees them.
-const TABLE: Table<Position> = Table {
-    name: "position",
-    select: "SELECT p.id, p.code, p.name, p.description, p.version, p.created_at",
-    from: "FROM staff_positions p",
-    id: "p.id",
-    region_path: None,
-    also_visible: None,
-    root_also_sees: None,
-    sorts: &[("code", "p.code"), ("name", "p.name"), ("id", "p.id")],
-    default_sort: "code",
-    row: PhantomData,
-};
+const TABLE: Table<Position> = Table::new(
+    "position",
+    "SELECT p.id, p.code, p.name, p.description, p.version, p.created_at",
+    "FROM staff_positions p",
+    "p.id",
+)
+.sorted(&[("code", "p.code"), ("name", "p.name"), ("id", "p.id")], "code");
 
 /// List positions.
 #[utoipa::path(get, path = "/positions", tag = "positions", params(PageParams),

@@ -3,8 +3,6 @@
 //! the early-settlement fee, rounding and buckets. Posting an existing code adds a version; a
 //! contract keeps the version it was signed on.
 
-use std::marker::PhantomData;
-
 use axum::extract::State;
 use axum::http::StatusCode;
 use backoffice::kit::audit::{self, Change};
@@ -48,18 +46,9 @@ pub struct Product {
 }
 
 /// How products are read: company-wide, every reader sees them.
-const TABLE: Table<Product> = Table {
-    name: "product",
-    select: "SELECT p.id, p.code, p.version, p.name, p.rules, p.created_at",
-    from: "FROM products p",
-    id: "p.id",
-    region_path: None,
-    also_visible: None,
-    root_also_sees: None,
-    sorts: &[("code", "p.code"), ("created_at", "p.created_at")],
-    default_sort: "code",
-    row: PhantomData,
-};
+const TABLE: Table<Product> =
+    Table::new("product", "SELECT p.id, p.code, p.version, p.name, p.rules, p.created_at", "FROM products p", "p.id")
+        .sorted(&[("code", "p.code"), ("created_at", "p.created_at")], "code");
 
 /// Which versions to list.
 #[derive(Debug, Deserialize, IntoParams)]

@@ -1,8 +1,6 @@
 //! `/api/v1/receipts` and `/api/v1/receiving-accounts`: money received — registered by hand or
 //! imported from bank statements — claimed (认领) to contracts and written off (核销).
 
-use std::marker::PhantomData;
-
 use axum::extract::State;
 use axum::http::StatusCode;
 use backoffice::books::receipts::{self as book, StatementRow, StatementSummary};
@@ -63,19 +61,16 @@ pub struct Receipt {
 
 /// How receipts are read. Unclaimed receipts belong to no region yet: finance staff of any region
 /// see them.
-const TABLE: Table<Receipt> = Table {
-    name: "receipt",
-    select: "SELECT r.id, r.account_id, r.bank_reference, r.received_on, r.amount, r.payer, r.remark,
+const TABLE: Table<Receipt> = Table::new(
+    "receipt",
+    "SELECT r.id, r.account_id, r.bank_reference, r.received_on, r.amount, r.payer, r.remark,
         r.contract_id, r.status, r.created_at",
-    from: "FROM receipts r LEFT JOIN contracts c ON c.id = r.contract_id LEFT JOIN regions g ON g.id = c.region_id",
-    id: "r.id",
-    region_path: Some("g.path"),
-    also_visible: Some("r.contract_id IS NULL"),
-    root_also_sees: None,
-    sorts: &[("received_on", "r.received_on"), ("amount", "r.amount"), ("id", "r.id")],
-    default_sort: "-received_on",
-    row: PhantomData,
-};
+    "FROM receipts r LEFT JOIN contracts c ON c.id = r.contract_id LEFT JOIN regions g ON g.id = c.region_id",
+    "r.id",
+)
+.scoped("g.path")
+.also_visible("r.contract_id IS NULL")
+.sorted(&[("received_on", "r.received_on"), ("amount", "r.amount"), ("id", "r.id")], "-received_on");
 
 /// Filters of the receipt list.
 #[derive(Debug, Deserialize, IntoParams)]

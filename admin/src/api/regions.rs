@@ -1,8 +1,6 @@
 //! `/api/v1/regions`: the region tree (company → province → city → branch). A caller sees and
 //! edits only their own region's subtree.
 
-use std::marker::PhantomData;
-
 use axum::extract::State;
 use axum::http::StatusCode;
 use backoffice::kit::audit::{self, Change};
@@ -50,18 +48,14 @@ pub struct Region {
 }
 
 /// How regions are read: a user sees their own region and those below it.
-const TABLE: Table<Region> = Table {
-    name: "region",
-    select: "SELECT g.id, g.parent_id, g.code, g.name, g.level, g.path, g.version, g.created_at",
-    from: "FROM regions g",
-    id: "g.id",
-    region_path: Some("g.path"),
-    also_visible: None,
-    root_also_sees: None,
-    sorts: &[("path", "g.path"), ("code", "g.code"), ("name", "g.name"), ("id", "g.id")],
-    default_sort: "path",
-    row: PhantomData,
-};
+const TABLE: Table<Region> = Table::new(
+    "region",
+    "SELECT g.id, g.parent_id, g.code, g.name, g.level, g.path, g.version, g.created_at",
+    "FROM regions g",
+    "g.id",
+)
+.scoped("g.path")
+.sorted(&[("path", "g.path"), ("code", "g.code"), ("name", "g.name"), ("id", "g.id")], "path");
 
 /// Filters of the region list.
 #[derive(Debug, Deserialize, IntoParams)]

@@ -1,8 +1,6 @@
 //! `/api/v1/risk-scores`: each active contract's risk score with the reasons that drove it
 //! (payment behaviour and telematics), highest first — the order collectors work in.
 
-use std::marker::PhantomData;
-
 use axum::extract::State;
 use backoffice::kit::list::{PageParams, Paged, Table};
 use chrono::{DateTime, Utc};
@@ -46,18 +44,14 @@ pub struct RiskScore {
 }
 
 /// How risk scores are read, with their contract.
-const TABLE: Table<RiskScore> = Table {
-    name: "risk score",
-    select: "SELECT r.contract_id, c.number, c.vehicle_id, c.region_id, r.score, r.band, r.reasons, r.computed_at",
-    from: "FROM contract_risk r JOIN contracts c ON c.id = r.contract_id JOIN regions g ON g.id = c.region_id",
-    id: "r.contract_id",
-    region_path: Some("g.path"),
-    also_visible: None,
-    root_also_sees: None,
-    sorts: &[("score", "r.score"), ("computed_at", "r.computed_at")],
-    default_sort: "-score",
-    row: PhantomData,
-};
+const TABLE: Table<RiskScore> = Table::new(
+    "risk score",
+    "SELECT r.contract_id, c.number, c.vehicle_id, c.region_id, r.score, r.band, r.reasons, r.computed_at",
+    "FROM contract_risk r JOIN contracts c ON c.id = r.contract_id JOIN regions g ON g.id = c.region_id",
+    "r.contract_id",
+)
+.scoped("g.path")
+.sorted(&[("score", "r.score"), ("computed_at", "r.computed_at")], "-score");
 
 /// Filters of the score list.
 #[derive(Debug, Deserialize, IntoParams)]

@@ -3,8 +3,6 @@
 //! located vehicle's contract reaches the repossession bucket. A task goes to a user holding its
 //! position (`collection` or `repossession`) in the task's region, and ends done or cancelled.
 
-use std::marker::PhantomData;
-
 use axum::extract::State;
 use axum::http::StatusCode;
 use backoffice::kit::audit::{self, Change};
@@ -71,19 +69,15 @@ pub struct RiskTask {
 }
 
 /// How tasks are read, with their contract's risk score.
-const TABLE: Table<RiskTask> = Table {
-    name: "task",
-    select: "SELECT t.id, t.kind, t.status, t.vehicle_id, t.contract_id, t.region_id, t.alert_ids, t.evidence,
+const TABLE: Table<RiskTask> = Table::new(
+    "task",
+    "SELECT t.id, t.kind, t.status, t.vehicle_id, t.contract_id, t.region_id, t.alert_ids, t.evidence,
         t.position_code, t.assignee_id, t.note, t.created_at, t.updated_at, t.version, cr.score AS risk_score",
-    from: "FROM risk_tasks t JOIN regions g ON g.id = t.region_id LEFT JOIN contract_risk cr ON cr.contract_id = t.contract_id",
-    id: "t.id",
-    region_path: Some("g.path"),
-    also_visible: None,
-    root_also_sees: None,
-    sorts: &[("created_at", "t.created_at"), ("id", "t.id"), ("risk", "COALESCE(cr.score, 0)")],
-    default_sort: "-created_at",
-    row: PhantomData,
-};
+    "FROM risk_tasks t JOIN regions g ON g.id = t.region_id LEFT JOIN contract_risk cr ON cr.contract_id = t.contract_id",
+    "t.id",
+)
+.scoped("g.path")
+.sorted(&[("created_at", "t.created_at"), ("id", "t.id"), ("risk", "COALESCE(cr.score, 0)")], "-created_at");
 
 /// Filters of the task list.
 #[derive(Debug, Deserialize, IntoParams)]

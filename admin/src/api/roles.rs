@@ -1,7 +1,5 @@
 //! `/api/v1/roles` and `/api/v1/permissions`: roles (角色) are named sets of permissions.
 
-use std::marker::PhantomData;
-
 use axum::extract::State;
 use axum::http::StatusCode;
 use backoffice::kit::audit::{self, Change};
@@ -44,20 +42,15 @@ pub struct Role {
 }
 
 /// How roles are read: company-wide, every reader sees them.
-const TABLE: Table<Role> = Table {
-    name: "role",
-    select: "SELECT r.id, r.name, r.description,
+const TABLE: Table<Role> = Table::new(
+    "role",
+    "SELECT r.id, r.name, r.description,
         ARRAY(SELECT permission FROM role_permissions WHERE role_id = r.id ORDER BY permission) AS permissions,
         r.builtin, r.version, r.created_at",
-    from: "FROM roles r",
-    id: "r.id",
-    region_path: None,
-    also_visible: None,
-    root_also_sees: None,
-    sorts: &[("name", "r.name"), ("created_at", "r.created_at"), ("id", "r.id")],
-    default_sort: "name",
-    row: PhantomData,
-};
+    "FROM roles r",
+    "r.id",
+)
+.sorted(&[("name", "r.name"), ("created_at", "r.created_at"), ("id", "r.id")], "name");
 
 /// List roles.
 #[utoipa::path(get, path = "/roles", tag = "roles", params(PageParams),

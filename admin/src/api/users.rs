@@ -1,8 +1,6 @@
 //! `/api/v1/users`: back-office users, their roles, positions and region; password reset,
 //! unlock, session revocation, and the audited reveal of their phone number.
 
-use std::marker::PhantomData;
-
 use axum::extract::State;
 use axum::http::StatusCode;
 use backoffice::kit::audit::{self, Change};
@@ -75,21 +73,17 @@ struct UserRow {
 }
 
 /// How users are read.
-const TABLE: Table<UserRow> = Table {
-    name: "user",
-    select: "SELECT u.id, u.username, u.display_name, u.phone_sealed, u.region_id, u.active, u.locked_until,
+const TABLE: Table<UserRow> = Table::new(
+    "user",
+    "SELECT u.id, u.username, u.display_name, u.phone_sealed, u.region_id, u.active, u.locked_until,
         ARRAY(SELECT r.name FROM user_roles ur JOIN roles r ON r.id = ur.role_id WHERE ur.user_id = u.id ORDER BY r.name) AS roles,
         ARRAY(SELECT p.code FROM user_positions up JOIN staff_positions p ON p.id = up.position_id WHERE up.user_id = u.id ORDER BY p.code) AS positions,
         u.version, u.created_at",
-    from: "FROM users u JOIN regions rg ON rg.id = u.region_id",
-    id: "u.id",
-    region_path: Some("rg.path"),
-    also_visible: None,
-    root_also_sees: None,
-    sorts: &[("username", "u.username"), ("display_name", "u.display_name"), ("created_at", "u.created_at"), ("id", "u.id")],
-    default_sort: "username",
-    row: PhantomData,
-};
+    "FROM users u JOIN regions rg ON rg.id = u.region_id",
+    "u.id",
+)
+.scoped("rg.path")
+.sorted(&[("username", "u.username"), ("display_name", "u.display_name"), ("created_at", "u.created_at"), ("id", "u.id")], "username");
 
 impl UserRow {
     fn view(self, state: &AppState) -> UserView {

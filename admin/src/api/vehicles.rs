@@ -2,8 +2,6 @@
 //! contract's life (in stock → financed → repossessed → disposed, or released when paid off), and
 //! the trackers installed in them (wired, wireless) from the device registry.
 
-use std::marker::PhantomData;
-
 use axum::extract::State;
 use axum::http::StatusCode;
 use backoffice::kit::audit::{self, Change};
@@ -87,19 +85,15 @@ pub struct VehicleDetail {
 }
 
 /// How vehicles are read.
-const TABLE: Table<Vehicle> = Table {
-    name: "vehicle",
-    select: "SELECT v.id, v.vin, v.plate, v.brand, v.series, v.model, v.colour, v.engine_number, v.vehicle_type,
+const TABLE: Table<Vehicle> = Table::new(
+    "vehicle",
+    "SELECT v.id, v.vin, v.plate, v.brand, v.series, v.model, v.colour, v.engine_number, v.vehicle_type,
         v.status, v.region_id, v.version, v.created_at",
-    from: "FROM vehicles v JOIN regions g ON g.id = v.region_id",
-    id: "v.id",
-    region_path: Some("g.path"),
-    also_visible: None,
-    root_also_sees: None,
-    sorts: &[("vin", "v.vin"), ("created_at", "v.created_at")],
-    default_sort: "vin",
-    row: PhantomData,
-};
+    "FROM vehicles v JOIN regions g ON g.id = v.region_id",
+    "v.id",
+)
+.scoped("g.path")
+.sorted(&[("vin", "v.vin"), ("created_at", "v.created_at")], "vin");
 
 /// Filters of the vehicle list.
 #[derive(Debug, Deserialize, IntoParams)]

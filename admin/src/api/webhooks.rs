@@ -2,8 +2,6 @@
 //! `leasewatch_monitor::webhooks` for the signature), their deliveries, and retrying dead ones.
 //! The secret is sealed at rest and never shown again after creation.
 
-use std::marker::PhantomData;
-
 use axum::extract::State;
 use axum::http::StatusCode;
 use backoffice::kit::audit::{self, Change};
@@ -44,32 +42,23 @@ pub struct Webhook {
 }
 
 /// How subscriptions are read.
-const TABLE: Table<Webhook> = Table {
-    name: "webhook",
-    select: "SELECT w.id, w.url, w.region_id, w.min_severity, w.active, w.created_at",
-    from: "FROM webhooks w JOIN regions g ON g.id = w.region_id",
-    id: "w.id",
-    region_path: Some("g.path"),
-    also_visible: None,
-    root_also_sees: None,
-    sorts: &[("created_at", "w.created_at"), ("url", "w.url")],
-    default_sort: "created_at",
-    row: PhantomData,
-};
+const TABLE: Table<Webhook> = Table::new(
+    "webhook",
+    "SELECT w.id, w.url, w.region_id, w.min_severity, w.active, w.created_at",
+    "FROM webhooks w JOIN regions g ON g.id = w.region_id",
+    "w.id",
+)
+.scoped("g.path")
+.sorted(&[("created_at", "w.created_at"), ("url", "w.url")], "created_at");
 
 /// How a subscription's deliveries are read (once the subscription is known to be visible).
-const DELIVERIES: Table<Delivery> = Table {
-    name: "delivery",
-    select: "SELECT d.id, d.alert_id, d.payload, d.status, d.attempts, d.next_at, d.last_status, d.last_error, d.delivered_at",
-    from: "FROM webhook_deliveries d",
-    id: "d.id",
-    region_path: None,
-    also_visible: None,
-    root_also_sees: None,
-    sorts: &[("id", "d.id")],
-    default_sort: "-id",
-    row: PhantomData,
-};
+const DELIVERIES: Table<Delivery> = Table::new(
+    "delivery",
+    "SELECT d.id, d.alert_id, d.payload, d.status, d.attempts, d.next_at, d.last_status, d.last_error, d.delivered_at",
+    "FROM webhook_deliveries d",
+    "d.id",
+)
+.sorted(&[("id", "d.id")], "-id");
 
 /// Subscriptions of the caller's region subtree.
 #[utoipa::path(get, path = "/webhooks", tag = "webhooks", params(PageParams),

@@ -1,8 +1,6 @@
 //! `/api/v1/workflow-definitions`, `/api/v1/workflow-instances` and `/api/v1/workflow-tasks`:
 //! editing versioned definitions, submitting requests, the inbox, and acting on tasks.
 
-use std::marker::PhantomData;
-
 use axum::extract::State;
 use axum::http::StatusCode;
 use backoffice::kit::audit::{self, Change};
@@ -57,18 +55,13 @@ pub struct Definition {
 }
 
 /// How definitions are read: company-wide, every reader sees them.
-const DEFINITIONS: Table<Definition> = Table {
-    name: "workflow definition",
-    select: "SELECT d.id, d.key, d.version, d.name, d.stages, d.created_at",
-    from: "FROM workflow_definitions d",
-    id: "d.id",
-    region_path: None,
-    also_visible: None,
-    root_also_sees: None,
-    sorts: &[("key", "d.key"), ("name", "d.name")],
-    default_sort: "key",
-    row: PhantomData,
-};
+const DEFINITIONS: Table<Definition> = Table::new(
+    "workflow definition",
+    "SELECT d.id, d.key, d.version, d.name, d.stages, d.created_at",
+    "FROM workflow_definitions d",
+    "d.id",
+)
+.sorted(&[("key", "d.key"), ("name", "d.name")], "key");
 
 /// The latest version of every definition.
 #[utoipa::path(get, path = "/workflow-definitions", tag = "workflows", params(PageParams),

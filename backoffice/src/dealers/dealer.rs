@@ -4,7 +4,6 @@
 //! Every change is audited; every read is scoped to the actor's region subtree.
 
 use std::future::Future;
-use std::marker::PhantomData;
 use std::pin::Pin;
 use std::sync::Arc;
 
@@ -70,19 +69,15 @@ pub struct Dealer {
 }
 
 /// How dealers are read.
-pub const TABLE: Table<Dealer> = Table {
-    name: "dealer",
-    select: "SELECT d.id, d.code, d.name, d.tier, d.region_id, d.credit_code, d.contact_name, d.contact_phone,
+pub const TABLE: Table<Dealer> = Table::new(
+    "dealer",
+    "SELECT d.id, d.code, d.name, d.tier, d.region_id, d.credit_code, d.contact_name, d.contact_phone,
                     d.address, d.status, d.status_reason, d.status_changed_at, d.version, d.created_at, d.updated_at",
-    from: "FROM dealers d JOIN regions g ON g.id = d.region_id",
-    id: "d.id",
-    region_path: Some("g.path"),
-    also_visible: None,
-    root_also_sees: None,
-    sorts: &[("code", "d.code"), ("name", "d.name"), ("created_at", "d.created_at")],
-    default_sort: "code",
-    row: PhantomData,
-};
+    "FROM dealers d JOIN regions g ON g.id = d.region_id",
+    "d.id",
+)
+.scoped("g.path")
+.sorted(&[("code", "d.code"), ("name", "d.name"), ("created_at", "d.created_at")], "code");
 
 /// Filters of the dealer list.
 #[derive(Debug, Default, Deserialize, IntoParams)]

@@ -201,6 +201,45 @@ pub struct Table<T> {
     pub row: PhantomData<fn() -> T>,
 }
 
+impl<T> Table<T> {
+    /// A resource named `name` (in "not found" answers), read with `select` from `from` and keyed
+    /// by `id`; company-wide (every reader sees every row) until [`Table::scoped`].
+    pub const fn new(name: &'static str, select: &'static str, from: &'static str, id: &'static str) -> Self {
+        Self {
+            name,
+            select,
+            from,
+            id,
+            region_path: None,
+            also_visible: None,
+            root_also_sees: None,
+            sorts: &[],
+            default_sort: "",
+            row: PhantomData,
+        }
+    }
+
+    /// Rows seen only within the reader's region subtree, by this region path column.
+    pub const fn scoped(self, region_path: &'static str) -> Self {
+        Self { region_path: Some(region_path), ..self }
+    }
+
+    /// Rows every reader sees beside their region's (`r.contract_id IS NULL`).
+    pub const fn also_visible(self, clause: &'static str) -> Self {
+        Self { also_visible: Some(clause), ..self }
+    }
+
+    /// Rows readers at the root of the region tree also see (`a.region_id IS NULL`).
+    pub const fn root_also_sees(self, clause: &'static str) -> Self {
+        Self { root_also_sees: Some(clause), ..self }
+    }
+
+    /// The sortable fields (API name → SQL column) and the sort when none is asked for.
+    pub const fn sorted(self, sorts: &'static [(&'static str, &'static str)], default_sort: &'static str) -> Self {
+        Self { sorts, default_sort, ..self }
+    }
+}
+
 impl<T> Table<T>
 where
     T: for<'r> FromRow<'r, PgRow> + Send + Unpin,

@@ -2,8 +2,6 @@
 //! and acting on tasks, and the hook through which a business module learns the outcome. Every
 //! function runs inside the actor's transaction and writes the history and the audit log.
 
-use std::marker::PhantomData;
-
 use chrono::{Duration, Utc};
 use serde::Deserialize;
 use serde_json::json;
@@ -20,37 +18,29 @@ use crate::kit::audit::{self, Change};
 use crate::kit::list::{PageParams, Paged, Table};
 
 /// How instances are read: those of the actor's region subtree.
-pub const INSTANCES: Table<Instance> = Table {
-    name: "workflow instance",
-    select: "SELECT i.id, d.key AS definition_key, d.version AS definition_version, i.subject_type,
+pub const INSTANCES: Table<Instance> = Table::new(
+    "workflow instance",
+    "SELECT i.id, d.key AS definition_key, d.version AS definition_version, i.subject_type,
         i.subject_id, i.title, i.region_id, i.maker_id, i.status, i.stage, i.version, i.created_at, i.finished_at",
-    from: "FROM workflow_instances i JOIN workflow_definitions d ON d.id = i.definition_id
+    "FROM workflow_instances i JOIN workflow_definitions d ON d.id = i.definition_id
     JOIN regions r ON r.id = i.region_id",
-    id: "i.id",
-    region_path: Some("r.path"),
-    also_visible: None,
-    root_also_sees: None,
-    sorts: &[("created_at", "i.created_at"), ("id", "i.id")],
-    default_sort: "-created_at",
-    row: PhantomData,
-};
+    "i.id",
+)
+.scoped("r.path")
+.sorted(&[("created_at", "i.created_at"), ("id", "i.id")], "-created_at");
 
 /// How tasks are read, with their instance's title and subject.
-pub const TASKS: Table<Task> = Table {
-    name: "task",
-    select: "SELECT t.id, t.instance_id, i.title, i.subject_type, i.subject_id, t.stage,
+pub const TASKS: Table<Task> = Table::new(
+    "task",
+    "SELECT t.id, t.instance_id, i.title, i.subject_type, i.subject_id, t.stage,
         t.position_code, t.assignee_id, t.status, t.due_at,
         (t.status = 'open' AND t.due_at IS NOT NULL AND t.due_at < now()) AS overdue,
         t.created_at, t.completed_at, t.completed_by, t.outcome",
-    from: "FROM workflow_tasks t JOIN workflow_instances i ON i.id = t.instance_id JOIN regions r ON r.id = i.region_id",
-    id: "t.id",
-    region_path: Some("r.path"),
-    also_visible: None,
-    root_also_sees: None,
-    sorts: &[("due_at", "t.due_at"), ("created_at", "t.created_at")],
-    default_sort: "created_at",
-    row: PhantomData,
-};
+    "FROM workflow_tasks t JOIN workflow_instances i ON i.id = t.instance_id JOIN regions r ON r.id = i.region_id",
+    "t.id",
+)
+.scoped("r.path")
+.sorted(&[("due_at", "t.due_at"), ("created_at", "t.created_at")], "created_at");
 
 /// Filters of the instance list.
 #[derive(Debug, Default, Deserialize, IntoParams)]
