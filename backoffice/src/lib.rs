@@ -12,7 +12,7 @@
 //! - `assets/`: vehicles and their trackers' commands (车辆管理).
 //! - `books/`: contracts, receipts, the ledger, delinquency, settlement (合同 / 财务).
 //!
-//! Adding an area: `docs/adding-an-area.md`.
+//! Adding an area: `backoffice/README.md` walks through the dealers, file by file.
 
 pub mod actor;
 pub mod assets;
