@@ -331,14 +331,10 @@ async fn change(
         detected_at: Utc::now(),
     };
     monitor_alerts::announce(&mut tx, &notice).await?;
-    let entry = Change {
-        action: if status == "resolved" { "resolve" } else { "acknowledge" },
-        entity_type: "alert",
-        entity_id: id.to_string(),
-        region_id: Some(after.region_id),
-        before: Some(json!({"status": before.status})),
-        after: Some(json!({"status": after.status, "note": note})),
-    };
+    let entry =
+        Change::new(if status == "resolved" { "resolve" } else { "acknowledge" }, "alert", id, Some(after.region_id))
+            .before(json!({"status": before.status}))
+            .after(json!({"status": after.status, "note": note}));
     audit::record(&mut *tx, caller.author(), entry).await?;
     tx.commit().await?;
     Ok(after)

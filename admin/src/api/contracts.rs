@@ -224,14 +224,7 @@ async fn import(
         return Err(ApiError::invalid("region", format!("{code} is not a region in your subtree")));
     }
     let summary = book::import(&mut tx, &state.vault, &rows).await?;
-    let entry = Change {
-        action: "import",
-        entity_type: "contract",
-        entity_id: "batch".to_owned(),
-        region_id: Some(caller.region_id),
-        before: None,
-        after: Some(json!(summary)),
-    };
+    let entry = Change::new("import", "contract", "batch".to_owned(), Some(caller.region_id)).after(json!(summary));
     audit::record(&mut *tx, caller.author(), entry).await?;
     tx.commit().await?;
     Ok(Json(summary))
@@ -299,14 +292,9 @@ async fn settle(
         return Err(ApiError::stale(before.version));
     }
     let quote = backoffice::books::settlement::execute(&mut tx, id, request.date).await?;
-    let entry = Change {
-        action: "settle",
-        entity_type: "contract",
-        entity_id: id.to_string(),
-        region_id: Some(before.region_id),
-        before: Some(json!({"status": before.status})),
-        after: Some(json!({"status": "settled", "quote": quote})),
-    };
+    let entry = Change::new("settle", "contract", id, Some(before.region_id))
+        .before(json!({"status": before.status}))
+        .after(json!({"status": "settled", "quote": quote}));
     audit::record(&mut *tx, caller.author(), entry).await?;
     tx.commit().await?;
     Ok(Json(quote))
@@ -358,14 +346,9 @@ async fn promise(
         .execute(&mut *tx)
         .await?;
     let after = TABLE.load(&mut tx, &caller, id).await?;
-    let entry = Change {
-        action: "promise",
-        entity_type: "contract",
-        entity_id: id.to_string(),
-        region_id: Some(after.region_id),
-        before: Some(json!({"hold_until": before.hold_until})),
-        after: Some(json!({"hold_until": after.hold_until, "note": promise.note})),
-    };
+    let entry = Change::new("promise", "contract", id, Some(after.region_id))
+        .before(json!({"hold_until": before.hold_until}))
+        .after(json!({"hold_until": after.hold_until, "note": promise.note}));
     audit::record(&mut *tx, caller.author(), entry).await?;
     tx.commit().await?;
     Ok(Json(after))
@@ -574,14 +557,7 @@ async fn originate(
     let Some(region) = region else { return Err(ApiError::invalid("customer_id", "no such customer in your region")) };
     let id = book::originate(&mut tx, &o, region, Utc::now().date_naive()).await?;
     let contract = TABLE.load(&mut tx, &caller, id).await?;
-    let entry = Change {
-        action: "create",
-        entity_type: "contract",
-        entity_id: id.to_string(),
-        region_id: Some(region),
-        before: None,
-        after: Some(json!(contract)),
-    };
+    let entry = Change::new("create", "contract", id, Some(region)).after(json!(contract));
     audit::record(&mut *tx, caller.author(), entry).await?;
     tx.commit().await?;
     Ok((axum::http::StatusCode::CREATED, Json(contract)))
@@ -615,14 +591,9 @@ async fn activate(
     }
     book::activate(&mut tx, id, a.disbursed_on).await?;
     let contract = TABLE.load(&mut tx, &caller, id).await?;
-    let entry = Change {
-        action: "activate",
-        entity_type: "contract",
-        entity_id: id.to_string(),
-        region_id: Some(contract.region_id),
-        before: Some(json!({"status": before.status})),
-        after: Some(json!({"status": contract.status, "disbursed_on": a.disbursed_on})),
-    };
+    let entry = Change::new("activate", "contract", id, Some(contract.region_id))
+        .before(json!({"status": before.status}))
+        .after(json!({"status": contract.status, "disbursed_on": a.disbursed_on}));
     audit::record(&mut *tx, caller.author(), entry).await?;
     let receivables = sqlx::query_as(
         "SELECT id, period, due_date, component, amount, paid FROM receivables WHERE contract_id = $1 ORDER BY due_date, period, id",

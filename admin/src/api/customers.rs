@@ -346,14 +346,7 @@ async fn create(
     }
     let mut view = TABLE.load(&mut tx, &caller, id).await?.view(&state);
     view.parties = parties(&mut tx, &state, id).await?;
-    let entry = Change {
-        action: "create",
-        entity_type: "customer",
-        entity_id: id.to_string(),
-        region_id: Some(view.region_id),
-        before: None,
-        after: Some(json!(view)),
-    };
+    let entry = Change::new("create", "customer", id, Some(view.region_id)).after(json!(view));
     audit::record(&mut *tx, caller.author(), entry).await?;
     tx.commit().await?;
     Ok((StatusCode::CREATED, Json(view)))
@@ -391,14 +384,8 @@ async fn reveal(
     let open =
         |s: Option<Vec<u8>>| s.map(|s| state.vault.open(&s)).transpose().map_err(|e| ApiError::Internal(e.to_string()));
     let numbers = CustomerNumbers { id_number: open(row.id_number_sealed)?, phone: open(row.phone_sealed)? };
-    let entry = Change {
-        action: "reveal",
-        entity_type: "customer",
-        entity_id: id.to_string(),
-        region_id: Some(row.region_id),
-        before: None,
-        after: Some(json!({"fields": ["id_number", "phone"]})),
-    };
+    let entry =
+        Change::new("reveal", "customer", id, Some(row.region_id)).after(json!({"fields": ["id_number", "phone"]}));
     audit::record(&mut *tx, caller.author(), entry).await?;
     tx.commit().await?;
     Ok(Json(numbers))

@@ -212,14 +212,7 @@ async fn create(
     .bind(caller.user_id)
     .fetch_one(&mut *tx)
     .await?;
-    let entry = Change {
-        action: "create",
-        entity_type: "monitor_rule",
-        entity_id: setting.id.to_string(),
-        region_id: None,
-        before: None,
-        after: Some(json!(setting)),
-    };
+    let entry = Change::new("create", "monitor_rule", setting.id, None).after(json!(setting));
     audit::record(&mut *tx, caller.author(), entry).await?;
     tx.commit().await?;
     Ok((StatusCode::CREATED, Json(setting)))

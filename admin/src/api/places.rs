@@ -111,14 +111,7 @@ async fn create_risk(
     .fetch_one(&mut *tx)
     .await?;
     let location = RISKS.load(&mut tx, &caller, id).await?;
-    let entry = Change {
-        action: "create",
-        entity_type: "risk_location",
-        entity_id: id.to_string(),
-        region_id: Some(location.region_id),
-        before: None,
-        after: Some(json!(location)),
-    };
+    let entry = Change::new("create", "risk_location", id, Some(location.region_id)).after(json!(location));
     audit::record(&mut *tx, caller.author(), entry).await?;
     tx.commit().await?;
     Ok((StatusCode::CREATED, Json(location)))
@@ -172,14 +165,8 @@ async fn update_risk(
     .execute(&mut *tx)
     .await?;
     let after = RISKS.load(&mut tx, &caller, id).await?;
-    let entry = Change {
-        action: "update",
-        entity_type: "risk_location",
-        entity_id: id.to_string(),
-        region_id: Some(after.region_id),
-        before: Some(json!(before)),
-        after: Some(json!(after)),
-    };
+    let entry =
+        Change::new("update", "risk_location", id, Some(after.region_id)).before(json!(before)).after(json!(after));
     audit::record(&mut *tx, caller.author(), entry).await?;
     tx.commit().await?;
     Ok(Json(after))
@@ -313,14 +300,7 @@ async fn create_fence(
     .bind(new.region_id)
     .fetch_one(&mut *tx)
     .await?;
-    let entry = Change {
-        action: "create",
-        entity_type: "geofence",
-        entity_id: fence.id.to_string(),
-        region_id: Some(fence.region_id),
-        before: None,
-        after: Some(json!(fence)),
-    };
+    let entry = Change::new("create", "geofence", fence.id, Some(fence.region_id)).after(json!(fence));
     audit::record(&mut *tx, caller.author(), entry).await?;
     tx.commit().await?;
     Ok((StatusCode::CREATED, Json(fence)))

@@ -99,14 +99,7 @@ async fn create(
             .fetch_one(&mut *tx)
             .await?;
     let position = TABLE.load(&mut tx, &caller, id).await?;
-    let change = Change {
-        action: "create",
-        entity_type: "position",
-        entity_id: id.to_string(),
-        region_id: None,
-        before: None,
-        after: Some(json!(position)),
-    };
+    let change = Change::new("create", "position", id, None).after(json!(position));
     audit::record(&mut *tx, caller.author(), change).await?;
     tx.commit().await?;
     Ok((StatusCode::CREATED, Json(position)))
@@ -158,14 +151,7 @@ async fn update(
     .execute(&mut *tx)
     .await?;
     let after = TABLE.load(&mut tx, &caller, id).await?;
-    let change = Change {
-        action: "update",
-        entity_type: "position",
-        entity_id: id.to_string(),
-        region_id: None,
-        before: Some(json!(before)),
-        after: Some(json!(after)),
-    };
+    let change = Change::new("update", "position", id, None).before(json!(before)).after(json!(after));
     audit::record(&mut *tx, caller.author(), change).await?;
     tx.commit().await?;
     Ok(Json(after))

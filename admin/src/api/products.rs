@@ -123,14 +123,7 @@ async fn create(
     .bind(SqlJson(&new.rules))
     .fetch_one(&mut *tx)
     .await?;
-    let entry = Change {
-        action: "create",
-        entity_type: "product",
-        entity_id: product.id.to_string(),
-        region_id: None,
-        before: None,
-        after: Some(json!(product)),
-    };
+    let entry = Change::new("create", "product", product.id, None).after(json!(product));
     audit::record(&mut *tx, caller.author(), entry).await?;
     tx.commit().await?;
     Ok((StatusCode::CREATED, Json(product)))

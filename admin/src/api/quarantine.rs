@@ -87,14 +87,9 @@ async fn promote(
         PromoteFailure::NotFound => ApiError::NotFound("quarantined device"),
         PromoteFailure::Failed(message) => ApiError::Unavailable(message),
     })?;
-    let entry = Change {
-        action: "promote",
-        entity_type: "device",
-        entity_id: promoted.device_id.to_string(),
-        region_id: None,
-        before: Some(json!({"imei": imei, "quarantined": promoted.frames})),
-        after: Some(json!(promoted)),
-    };
+    let entry = Change::new("promote", "device", promoted.device_id, None)
+        .before(json!({"imei": imei, "quarantined": promoted.frames}))
+        .after(json!(promoted));
     audit::record(&state.pool, caller.author(), entry).await?;
     Ok(Json(promoted))
 }

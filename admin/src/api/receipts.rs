@@ -164,14 +164,7 @@ async fn import_rows(
 ) -> Result<StatementSummary, ApiError> {
     let mut tx = state.pool.begin().await?;
     let summary = book::import_statement(&mut tx, account, rows).await?;
-    let entry = Change {
-        action: "import",
-        entity_type: "receipt",
-        entity_id: account.to_owned(),
-        region_id: None,
-        before: None,
-        after: Some(json!(summary)),
-    };
+    let entry = Change::new("import", "receipt", account.to_owned(), None).after(json!(summary));
     audit::record(&mut *tx, caller.author(), entry).await?;
     tx.commit().await?;
     Ok(summary)
@@ -231,14 +224,7 @@ async fn claim(
     book::claim(&mut tx, id, request.contract_id).await?;
     book::write_off(&mut tx, &[id]).await?;
     let after = TABLE.load(&mut tx, &caller, id).await?;
-    let entry = Change {
-        action: "claim",
-        entity_type: "receipt",
-        entity_id: id.to_string(),
-        region_id: Some(region),
-        before: Some(json!(before)),
-        after: Some(json!(after)),
-    };
+    let entry = Change::new("claim", "receipt", id, Some(region)).before(json!(before)).after(json!(after));
     audit::record(&mut *tx, caller.author(), entry).await?;
     tx.commit().await?;
     Ok(Json(after))
@@ -259,14 +245,9 @@ async fn write_off(
     }
     book::write_off(&mut tx, &[id]).await?;
     let after = TABLE.load(&mut tx, &caller, id).await?;
-    let entry = Change {
-        action: "write_off",
-        entity_type: "receipt",
-        entity_id: id.to_string(),
-        region_id: None,
-        before: Some(json!({"status": before.status})),
-        after: Some(json!({"status": after.status})),
-    };
+    let entry = Change::new("write_off", "receipt", id, None)
+        .before(json!({"status": before.status}))
+        .after(json!({"status": after.status}));
     audit::record(&mut *tx, caller.author(), entry).await?;
     tx.commit().await?;
     Ok(Json(after))
@@ -319,14 +300,7 @@ async fn add_account(
         .bind(account.name.trim())
         .execute(&mut *tx)
         .await?;
-    let entry = Change {
-        action: "create",
-        entity_type: "receiving_account",
-        entity_id: account.code.clone(),
-        region_id: None,
-        before: None,
-        after: Some(json!(account)),
-    };
+    let entry = Change::new("create", "receiving_account", account.code.clone(), None).after(json!(account));
     audit::record(&mut *tx, caller.author(), entry).await?;
     tx.commit().await?;
     Ok((StatusCode::CREATED, Json(account)))

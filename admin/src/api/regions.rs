@@ -150,14 +150,7 @@ async fn create(
 }
 
 fn change<'a>(action: &'a str, region: &Region, before: Option<&Region>) -> Change<'a> {
-    Change {
-        action,
-        entity_type: "region",
-        entity_id: region.id.to_string(),
-        region_id: Some(region.id),
-        before: before.map(|b| json!(b)),
-        after: Some(json!(region)),
-    }
+    Change::new(action, "region", region.id, Some(region.id)).before(before.map(|b| json!(b))).after(json!(region))
 }
 
 /// Changes to a region; moving it moves its subtree.

@@ -196,14 +196,8 @@ async fn create(
         });
     };
     let task = TABLE.load(&mut tx, &caller, id).await?;
-    let entry = Change {
-        action: "create",
-        entity_type: "risk_task",
-        entity_id: id.to_string(),
-        region_id: Some(region_id),
-        before: None,
-        after: Some(json!({"kind": task.kind, "alert_ids": task.alert_ids})),
-    };
+    let entry = Change::new("create", "risk_task", id, Some(region_id))
+        .after(json!({"kind": task.kind, "alert_ids": task.alert_ids}));
     audit::record(&mut *tx, caller.author(), entry).await?;
     tx.commit().await?;
     Ok((StatusCode::CREATED, Json(task)))
@@ -263,14 +257,9 @@ async fn transition(
     }
     tasks::set_status(&mut tx, id, to, assignee, note).await?;
     let after = TABLE.load(&mut tx, caller, id).await?;
-    let entry = Change {
-        action: to,
-        entity_type: "risk_task",
-        entity_id: id.to_string(),
-        region_id: Some(after.region_id),
-        before: Some(json!({"status": before.status, "assignee_id": before.assignee_id})),
-        after: Some(json!({"status": after.status, "assignee_id": after.assignee_id, "note": note})),
-    };
+    let entry = Change::new(to, "risk_task", id, Some(after.region_id))
+        .before(json!({"status": before.status, "assignee_id": before.assignee_id}))
+        .after(json!({"status": after.status, "assignee_id": after.assignee_id, "note": note}));
     audit::record(&mut *tx, caller.author(), entry).await?;
     tx.commit().await?;
     Ok(after)

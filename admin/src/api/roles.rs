@@ -112,14 +112,7 @@ async fn set_permissions(db: &mut PgConnection, id: i64, permissions: &[String])
 }
 
 fn change<'a>(action: &'a str, role: &Role, before: Option<&Role>) -> Change<'a> {
-    Change {
-        action,
-        entity_type: "role",
-        entity_id: role.id.to_string(),
-        region_id: None,
-        before: before.map(|b| json!(b)),
-        after: Some(json!(role)),
-    }
+    Change::new(action, "role", role.id, None).before(before.map(|b| json!(b))).after(json!(role))
 }
 
 /// Create a role.

@@ -103,14 +103,8 @@ async fn put(
     .fetch_one(&mut *tx)
     .await?;
     let (before, after) = (view(setting, before.as_ref()), view(setting, Some(&after)));
-    let entry = Change {
-        action: "update",
-        entity_type: "setting",
-        entity_id: setting.key.to_owned(),
-        region_id: None,
-        before: Some(json!(before)),
-        after: Some(json!(after)),
-    };
+    let entry =
+        Change::new("update", "setting", setting.key.to_owned(), None).before(json!(before)).after(json!(after));
     audit::record(&mut *tx, caller.author(), entry).await?;
     tx.commit().await?;
     Ok(Json(after))

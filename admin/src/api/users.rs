@@ -266,17 +266,11 @@ async fn create(
 }
 
 fn change<'a>(action: &'a str, user: &UserView, before: Option<&UserView>, after: Option<&UserView>) -> Change<'a> {
-    Change {
-        action,
-        entity_type: "user",
-        entity_id: user.id.to_string(),
-        region_id: Some(user.region_id),
-        before: before.map(|v| json!(v)),
-        after: after.map(|v| json!(v)),
-    }
+    Change::new(action, "user", user.id, Some(user.region_id))
+        .before(before.map(|v| json!(v)))
+        .after(after.map(|v| json!(v)))
 }
 
-/// Refuses a region outside the caller's subtree.
 /// Replaces the roles of `user`: every role must exist, and the caller must hold all it grants.
 async fn set_roles(db: &mut PgConnection, caller: &Caller, user: i64, names: &[String]) -> Result<(), ApiError> {
     let found: Vec<(i64, String, Vec<String>)> = sqlx::query_as(
@@ -527,14 +521,7 @@ async fn reveal(
     audit::record(
         &mut *tx,
         caller.author(),
-        Change {
-            action: "reveal",
-            entity_type: "user",
-            entity_id: id.to_string(),
-            region_id: Some(region_id),
-            before: None,
-            after: Some(json!({"fields": ["phone"]})),
-        },
+        Change::new("reveal", "user", id, Some(region_id)).after(json!({"fields": ["phone"]})),
     )
     .await?;
     tx.commit().await?;

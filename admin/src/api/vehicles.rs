@@ -186,14 +186,7 @@ async fn create(
     .fetch_one(&mut *tx)
     .await?;
     let vehicle = TABLE.load(&mut tx, &caller, id).await?;
-    let entry = Change {
-        action: "create",
-        entity_type: "vehicle",
-        entity_id: id.to_string(),
-        region_id: Some(vehicle.region_id),
-        before: None,
-        after: Some(json!(vehicle)),
-    };
+    let entry = Change::new("create", "vehicle", id, Some(vehicle.region_id)).after(json!(vehicle));
     audit::record(&mut *tx, caller.author(), entry).await?;
     tx.commit().await?;
     Ok((StatusCode::CREATED, Json(vehicle)))
@@ -266,14 +259,9 @@ async fn set_status(
         .execute(&mut *tx)
         .await?;
     let after = TABLE.load(&mut tx, &caller, id).await?;
-    let entry = Change {
-        action: "set_status",
-        entity_type: "vehicle",
-        entity_id: id.to_string(),
-        region_id: Some(after.region_id),
-        before: Some(json!({"status": before.status})),
-        after: Some(json!({"status": after.status})),
-    };
+    let entry = Change::new("set_status", "vehicle", id, Some(after.region_id))
+        .before(json!({"status": before.status}))
+        .after(json!({"status": after.status}));
     audit::record(&mut *tx, caller.author(), entry).await?;
     tx.commit().await?;
     Ok(Json(after))
@@ -309,14 +297,9 @@ async fn install(
         .bind(id)
         .execute(&mut *tx)
         .await?;
-    let entry = Change {
-        action: "install_device",
-        entity_type: "vehicle",
-        entity_id: id.to_string(),
-        region_id: Some(vehicle.region_id),
-        before: Some(json!({"imei": install.imei, "vehicle_id": previous})),
-        after: Some(json!({"imei": install.imei, "vehicle_id": id})),
-    };
+    let entry = Change::new("install_device", "vehicle", id, Some(vehicle.region_id))
+        .before(json!({"imei": install.imei, "vehicle_id": previous}))
+        .after(json!({"imei": install.imei, "vehicle_id": id}));
     audit::record(&mut *tx, caller.author(), entry).await?;
     let devices = sqlx::query_as(
         "SELECT id, imei, protocol, kind, last_seen FROM devices WHERE vehicle_id = $1 ORDER BY kind, id",

@@ -126,14 +126,7 @@ async fn create(
     .bind(severity)
     .fetch_one(&mut *tx)
     .await?;
-    let entry = Change {
-        action: "create",
-        entity_type: "webhook",
-        entity_id: hook.id.to_string(),
-        region_id: Some(hook.region_id),
-        before: None,
-        after: Some(json!(hook)),
-    };
+    let entry = Change::new("create", "webhook", hook.id, Some(hook.region_id)).after(json!(hook));
     audit::record(&mut *tx, caller.author(), entry).await?;
     tx.commit().await?;
     Ok((StatusCode::CREATED, Json(hook)))
@@ -219,14 +212,9 @@ async fn retry(
     let Some(row) = row else {
         return Err(ApiError::invalid_state("only a dead delivery of this webhook can be retried"));
     };
-    let entry = Change {
-        action: "retry",
-        entity_type: "webhook_delivery",
-        entity_id: delivery.to_string(),
-        region_id: None,
-        before: Some(json!({"status": "dead"})),
-        after: Some(json!({"status": "pending"})),
-    };
+    let entry = Change::new("retry", "webhook_delivery", delivery, None)
+        .before(json!({"status": "dead"}))
+        .after(json!({"status": "pending"}));
     audit::record(&mut *tx, caller.author(), entry).await?;
     tx.commit().await?;
     Ok(Json(row))

@@ -162,14 +162,7 @@ async fn create_definition(
     .bind(caller.user_id)
     .fetch_one(&mut *tx)
     .await?;
-    let entry = Change {
-        action: "create",
-        entity_type: "workflow_definition",
-        entity_id: definition.id.to_string(),
-        region_id: None,
-        before: None,
-        after: Some(json!(definition)),
-    };
+    let entry = Change::new("create", "workflow_definition", definition.id, None).after(json!(definition));
     audit::record(&mut *tx, caller.author(), entry).await?;
     tx.commit().await?;
     Ok((StatusCode::CREATED, Json(definition)))

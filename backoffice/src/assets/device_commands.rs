@@ -146,14 +146,7 @@ pub async fn request(
     }
     let command: DeviceCommand =
         sqlx::query_as(&format!("{SELECT} WHERE c.id = $1")).bind(command_id).fetch_one(&mut *db).await?;
-    let entry = Change {
-        action: "request",
-        entity_type: "device_command",
-        entity_id: command_id.to_string(),
-        region_id: Some(region),
-        before: None,
-        after: Some(json!(command)),
-    };
+    let entry = Change::new("request", "device_command", command_id, Some(region)).after(json!(command));
     audit::record(db, actor.author(), entry).await?;
     Ok(command)
 }

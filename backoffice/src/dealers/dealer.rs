@@ -359,14 +359,9 @@ async fn record(
     before: Option<&Dealer>,
     after: &Dealer,
 ) -> Result<(), Error> {
-    let change = Change {
-        action,
-        entity_type: "dealer",
-        entity_id: after.id.to_string(),
-        region_id: Some(after.region_id),
-        before: before.map(|b| json!(b)),
-        after: Some(json!(after)),
-    };
+    let change = Change::new(action, "dealer", after.id, Some(after.region_id))
+        .before(before.map(|b| json!(b)))
+        .after(json!(after));
     Ok(audit::record(db, actor.author(), change).await?)
 }
 

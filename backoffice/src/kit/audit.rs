@@ -24,6 +24,23 @@ pub struct Change<'a> {
     pub after: Option<Value>,
 }
 
+impl<'a> Change<'a> {
+    /// `action` done to the entity `entity_type` `entity_id`, of `region_id` (`None`: company-wide).
+    pub fn new(action: &'a str, entity_type: &'a str, entity_id: impl ToString, region_id: Option<i64>) -> Self {
+        Self { action, entity_type, entity_id: entity_id.to_string(), region_id, before: None, after: None }
+    }
+
+    /// With the values before (masked where sensitive).
+    pub fn before(self, before: impl Into<Option<Value>>) -> Self {
+        Self { before: before.into(), ..self }
+    }
+
+    /// With the values after (masked where sensitive).
+    pub fn after(self, after: impl Into<Option<Value>>) -> Self {
+        Self { after: after.into(), ..self }
+    }
+}
+
 /// Appends `change` by `author`.
 pub async fn record(db: impl PgExecutor<'_>, author: Author<'_>, change: Change<'_>) -> Result<(), sqlx::Error> {
     sqlx::query(

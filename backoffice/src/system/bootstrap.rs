@@ -64,14 +64,8 @@ pub async fn create_admin(pool: &PgPool, cost: HashCost, new: NewAdmin) -> Resul
         .await?;
     let meta = RequestMeta { request_id: None, client_addr: Some("command line".to_owned()) };
     let author = Author { user_id: None, username: Some("leasewatch admin create-user"), meta: &meta };
-    let change = Change {
-        action: "create",
-        entity_type: "user",
-        entity_id: id.to_string(),
-        region_id: Some(region),
-        before: None,
-        after: Some(json!({"username": new.username, "roles": ["administrator"]})),
-    };
+    let change = Change::new("create", "user", id, Some(region))
+        .after(json!({"username": new.username, "roles": ["administrator"]}));
     audit::record(&mut *tx, author, change).await?;
     tx.commit().await?;
     Ok(id)

@@ -131,14 +131,7 @@ pub async fn set(
     audit::record(
         &mut *tx,
         actor.author(),
-        Change {
-            action: "set_password",
-            entity_type: "user",
-            entity_id: user_id.to_string(),
-            region_id: Some(region_id),
-            before: None,
-            after: Some(json!({"password": "(changed)"})),
-        },
+        Change::new("set_password", "user", user_id, Some(region_id)).after(json!({"password": "(changed)"})),
     )
     .await?;
     tx.commit().await?;

@@ -180,14 +180,7 @@ pub async fn start(db: &mut PgConnection, actor: &Actor, new: &NewInstance) -> R
     audit::record(
         &mut *db,
         actor.author(),
-        Change {
-            action: "submit",
-            entity_type: "workflow_instance",
-            entity_id: id.to_string(),
-            region_id: Some(region_id),
-            before: None,
-            after: Some(json!(instance)),
-        },
+        Change::new("submit", "workflow_instance", id, Some(region_id)).after(json!(instance)),
     )
     .await?;
     Ok(instance)
@@ -370,15 +363,10 @@ pub async fn act(
     audit::record(
         &mut *db,
         actor.author(),
-        Change {
-            action: action.as_str(),
-            entity_type: "workflow_instance",
-            entity_id: after.id.to_string(),
-            region_id: Some(task.region_id),
-            before: Some(json!({"status": before.status, "stage": before.stage})),
-            after: Some(json!({"status": after.status, "stage": after.stage, "task": task_id, "note": note,
+        Change::new(action.as_str(), "workflow_instance", after.id, Some(task.region_id))
+            .before(json!({"status": before.status, "stage": before.stage}))
+            .after(json!({"status": after.status, "stage": after.stage, "task": task_id, "note": note,
                                "to_user_id": to_user})),
-        },
     )
     .await?;
     Ok(after)
@@ -408,14 +396,9 @@ pub async fn cancel(db: &mut PgConnection, actor: &Actor, id: i64) -> Result<Ins
     audit::record(
         &mut *db,
         actor.author(),
-        Change {
-            action: "cancel",
-            entity_type: "workflow_instance",
-            entity_id: id.to_string(),
-            region_id: Some(after.region_id),
-            before: Some(json!({"status": before.status})),
-            after: Some(json!({"status": after.status})),
-        },
+        Change::new("cancel", "workflow_instance", id, Some(after.region_id))
+            .before(json!({"status": before.status}))
+            .after(json!({"status": after.status})),
     )
     .await?;
     Ok(after)
