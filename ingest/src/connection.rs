@@ -1,7 +1,8 @@
 //! One device's TCP session. The only code that touches a device's socket.
 //!
-//! Frames are read, decoded and turned into rows; the rows go to the writer; the reply that tells
-//! the device its message arrived is written only after the writer says the rows are committed.
+//! A thin driver around the [`FrameReader`](crate::frames::FrameReader), which decodes without I/O:
+//! bytes are read into it, its frames become rows, the rows go to the writer, and the reply that
+//! tells the device its message arrived is written only after the writer says they are committed.
 //! While the writer is busy this task does not read, so a device cannot outrun the database.
 
 use std::net::SocketAddr;
@@ -10,16 +11,15 @@ use std::time::Duration;
 
 use bytes::BytesMut;
 use chrono::Utc;
-use leasewatch_protocols::{Chunk, DeviceId, FrameCodec, Message, Outgoing, Protocol, Session, SessionConfig};
+use leasewatch_protocols::{DeviceId, Message, Outgoing, Protocol, Session, SessionConfig};
 use leasewatch_store::batch::{DeviceKey, QuarantineRow, Rows};
 use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt};
 use tokio::sync::watch;
 use tokio::time::Instant;
-use tokio_util::codec::Decoder;
 
 use crate::config::{IngestConfig, UnknownDevices};
 use crate::devices::Registry;
-use crate::metrics::ConnectionMetrics;
+use crate::frames::{FrameReader, Next};
 use crate::sessions::{Outbound, Registration, Sessions};
 use crate::writer::Writer;
 
@@ -82,20 +82,17 @@ pub async fn serve<P: Protocol, S: AsyncRead + AsyncWrite + Unpin>(
     mut shutdown: watch::Receiver<bool>,
 ) -> Closed {
     let limits = &shared.config.limits;
-    let mut session = Session::new(SessionConfig {
+    let config = SessionConfig {
         reject_bad_checksum: shared.config.listeners.get(P::KIND).is_some_and(|l| l.reject_bad_checksum),
         max_frame_len: limits.max_frame_len,
-    });
-    let mut codec = FrameCodec::<P>::new(limits.max_frame_len);
+    };
+    let mut frames = FrameReader::<P>::new(config, limits.error_budget);
     let mut buf = BytesMut::with_capacity(READ_BUFFER);
     // How much the next read asks for: it doubles while reads fill it (a backlog upload, whose
     // burst then arrives in one read and is acknowledged in one write), falls back when the device
     // sends little again, and starts over when it has been quiet, so idle connections stay small.
     let mut read_size = READ_BUFFER;
-    let mut messages: Vec<Message> = Vec::with_capacity(4);
     let mut reply = Vec::with_capacity(64);
-    let mut errors = 0_u32;
-    let metrics = ConnectionMetrics::open(P::KIND);
     let peer_text = peer.to_string();
     let idle = Duration::from_secs(limits.idle_timeout_secs.max(1));
     let mut idle_at = Instant::now() + idle;
@@ -110,59 +107,25 @@ pub async fn serve<P: Protocol, S: AsyncRead + AsyncWrite + Unpin>(
         reply.clear();
         let mut came_online = None;
         let ended = loop {
-            let chunk = match codec.decode(&mut buf) {
-                Ok(Some(chunk)) => chunk,
-                Ok(None) => break None,
-                Err(e) => break Some(Closed::Io(e.to_string())),
+            let (frame, ack) = match frames.next(&mut buf) {
+                Next::Frame { frame, ack } => (frame, ack),
+                Next::NeedBytes => break None,
+                Next::OverBudget => break Some(Closed::ErrorBudget),
+                Next::Broken(e) => break Some(Closed::Io(e)),
             };
-            let frame = match chunk {
-                Chunk::Frame(frame) => {
-                    metrics.frames.increment(1);
-                    frame
-                }
-                Chunk::Skipped { error, .. } => {
-                    errors += 1;
-                    metrics.errors.increment(1);
-                    tracing::debug!(%peer, protocol = %P::KIND, %error, "skipped bytes");
-                    if errors > limits.error_budget {
-                        break Some(Closed::ErrorBudget);
-                    }
-                    continue;
-                }
-            };
-            messages.clear();
-            let checksum_failures = session.checksum_failures;
-            let decoded = P::decode(&frame, &mut session, &mut messages);
-            if session.checksum_failures != checksum_failures {
-                metrics.checksum_failures.increment(1);
-            }
-            let ack = match decoded {
-                Ok(ack) => {
-                    metrics.messages.increment(messages.len() as u64);
-                    ack
-                }
-                Err(error) => {
-                    errors += 1;
-                    metrics.errors.increment(1);
-                    tracing::debug!(%peer, protocol = %P::KIND, %error, frame = %hex(&frame), "undecodable frame");
-                    if errors > limits.error_budget {
-                        break Some(Closed::ErrorBudget);
-                    }
-                    continue;
-                }
-            };
-            match add_rows(&shared, &mut rows, P::KIND.name(), session.device_id, &messages, &frame, &peer_text).await {
+            let device = frames.session.device_id;
+            match add_rows(&shared, &mut rows, P::KIND.name(), device, frames.messages(), &frame, &peer_text).await {
                 Ok(()) => {}
                 Err(Refused::Unregistered) => break Some(Closed::Unregistered),
                 Err(Refused::Lookup) => break Some(Closed::WriteFailed),
             }
-            if let (None, None, Some(id)) = (online, came_online, session.device_id) {
+            if let (None, None, Some(id)) = (online, came_online, device) {
                 if let Ok(Some(key)) = shared.registry.lookup(&id).await {
                     rows.add_presence(key, Utc::now(), P::KIND, true, "connected");
                     came_online = Some(key);
                 }
             }
-            P::write_reply(&ack, &mut session, Utc::now(), &mut reply);
+            frames.reply(&ack, Utc::now(), &mut reply);
         };
         // What was accepted before a refusal is still made durable and acknowledged.
         if let Err(error) = shared.writer.write(rows).await {
@@ -195,7 +158,7 @@ pub async fn serve<P: Protocol, S: AsyncRead + AsyncWrite + Unpin>(
         let read = tokio::select! {
             read = tokio::time::timeout_at(wake, socket.read_buf(&mut buf)) => read,
             Some(outbound) = next_command(&mut commands) => {
-                if let Err(e) = send_command::<P, S>(&mut socket, &mut session, outbound).await {
+                if let Err(e) = send_command::<P, S>(&mut socket, &mut frames.session, outbound).await {
                     break 'session Closed::Io(e);
                 }
                 continue;
@@ -325,10 +288,6 @@ pub async fn add_rows(
         }),
     }
     Ok(())
-}
-
-fn hex(bytes: &[u8]) -> String {
-    leasewatch_protocols::message::HexDisplay(bytes).to_string()
 }
 
 #[cfg(test)]

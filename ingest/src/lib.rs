@@ -7,6 +7,8 @@
 //! - [`writer`]: the batching writer — rows in through a bounded channel, flushed by size or
 //!   time with binary COPY into a de-duplicating staging path, acknowledged after commit.
 //! - [`spool`]: the local append-only spool that keeps acknowledging while the database is down.
+//! - [`frames`]: the protocol side of a connection without I/O: frames decoded one at a time,
+//!   replies, the error budget.
 //! - [`connection`]: one device's TCP session: frames in, rows to the writer, replies out only
 //!   once the rows are durable.
 //! - [`metrics`]: every ingest metric, defined in one place.
@@ -18,6 +20,7 @@ pub mod config;
 pub mod connection;
 pub mod copy;
 pub mod devices;
+pub mod frames;
 pub mod listener;
 pub mod metrics;
 pub mod mqtt;
