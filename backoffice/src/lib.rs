@@ -9,6 +9,7 @@
 //! - `system/`: permissions, settings, sealed fields, passwords, the workflow engine, bootstrap.
 //! - `dealers/`: dealers (经销商管理).
 //! - `products/`: product rules (产品管理).
+//! - `customers/`: lessees and the people around them (客户).
 //! - `assets/`: vehicles and their trackers' commands (车辆管理).
 //! - `books/`: contracts, receipts, the ledger, delinquency, settlement (合同 / 财务).
 //!
@@ -17,6 +18,7 @@
 pub mod actor;
 pub mod assets;
 pub mod books;
+pub mod customers;
 pub mod dealers;
 pub mod error;
 pub mod kit;

@@ -1,22 +1,14 @@
-//! `/api/v1/customers`: lessees — individuals (national ID) and companies (unified social credit
-//! code). Numbers are check-digit validated, sealed at rest, found by a blind index, masked in
-//! views and revealed (audited) only with `sensitive.reveal`.
+//! `/api/v1/customers`: lessees, numbers masked, revealed only with `sensitive.reveal`; the service
+//! is `backoffice::customers::customer`.
 
 use axum::extract::State;
 use axum::http::StatusCode;
-use backoffice::kit::audit::{self, Change};
-use backoffice::kit::identity;
-use backoffice::kit::list::{PageParams, Paged, Table};
-use backoffice::system::crypto::Sensitive;
-use chrono::{DateTime, Utc};
-use serde::{Deserialize, Serialize};
-use serde_json::json;
-use sqlx::{FromRow, PgConnection};
-use utoipa::{IntoParams, ToSchema};
+use backoffice::customers::customer::{self, Customer, CustomerFilter, CustomerNumbers, NewCustomer};
+use backoffice::kit::list::{PageParams, Paged};
 use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
 
-use crate::error::{ApiError, Checks};
+use crate::error::ApiError;
 use crate::extract::{Json, Path, Query};
 use crate::guard::Caller;
 use crate::state::AppState;
@@ -24,173 +16,6 @@ use crate::state::AppState;
 /// The routes of this module.
 pub fn router() -> OpenApiRouter<AppState> {
     OpenApiRouter::new().routes(routes!(list, create)).routes(routes!(get)).routes(routes!(reveal))
-}
-
-/// A customer as shown: numbers masked.
-#[derive(Debug, Clone, Serialize, ToSchema)]
-pub struct Customer {
-    /// Id.
-    pub id: i64,
-    /// `individual` or `company`.
-    pub kind: String,
-    /// Name.
-    pub name: String,
-    /// Masked national ID or credit code.
-    pub id_number: Option<String>,
-    /// Masked phone.
-    pub phone: Option<String>,
-    /// Address.
-    pub address: Option<String>,
-    /// Employer.
-    pub employer: Option<String>,
-    /// Region.
-    pub region_id: i64,
-    /// Where the application says the customer lives (WGS-84), compared by the monitor with where
-    /// the vehicle spends its nights.
-    pub home_location: Option<Location>,
-    /// Emergency contacts, guarantors, a company's legal representative and contacts.
-    pub parties: Vec<PartyView>,
-    /// For optimistic concurrency.
-    pub version: i32,
-    /// When created.
-    pub created_at: DateTime<Utc>,
-}
-
-/// A point, WGS-84.
-#[derive(Debug, Clone, Copy, Serialize, Deserialize, ToSchema)]
-#[serde(deny_unknown_fields)]
-pub struct Location {
-    /// Latitude.
-    #[schema(minimum = -90, maximum = 90)]
-    pub latitude: f64,
-    /// Longitude.
-    #[schema(minimum = -180, maximum = 180)]
-    pub longitude: f64,
-}
-
-/// A person around the customer, numbers masked.
-#[derive(Debug, Clone, Serialize, ToSchema)]
-pub struct PartyView {
-    /// `emergency_contact`, `guarantor`, `legal_representative` or `contact`.
-    pub role: String,
-    /// Name.
-    pub name: String,
-    /// Relation to the customer.
-    pub relation: Option<String>,
-    /// Masked phone.
-    pub phone: Option<String>,
-    /// Masked national ID.
-    pub id_number: Option<String>,
-}
-
-/// A person around a new customer.
-#[derive(Debug, Clone, Deserialize, ToSchema)]
-#[serde(deny_unknown_fields)]
-pub struct NewParty {
-    /// `emergency_contact`, `guarantor`, `legal_representative` or `contact`.
-    #[schema(pattern = r"^(emergency_contact|guarantor|legal_representative|contact)$")]
-    pub role: String,
-    /// Name.
-    #[schema(min_length = 1, max_length = 100, pattern = r"\S")]
-    pub name: String,
-    /// Relation to the customer (配偶, 父母, 同事...).
-    pub relation: Option<String>,
-    /// Phone.
-    pub phone: Option<String>,
-    /// National ID (guarantors, legal representatives).
-    pub id_number: Option<String>,
-}
-
-#[derive(FromRow)]
-struct PartyRow {
-    role: String,
-    name: String,
-    relation: Option<String>,
-    phone_sealed: Option<Vec<u8>>,
-    id_number_sealed: Option<Vec<u8>>,
-}
-
-#[derive(FromRow)]
-struct Row {
-    id: i64,
-    kind: String,
-    name: String,
-    id_number_sealed: Option<Vec<u8>>,
-    phone_sealed: Option<Vec<u8>>,
-    address: Option<String>,
-    employer: Option<String>,
-    region_id: i64,
-    home_latitude: Option<f64>,
-    home_longitude: Option<f64>,
-    version: i32,
-    created_at: DateTime<Utc>,
-}
-
-fn masked(state: &AppState, sealed: Option<Vec<u8>>, kind: Sensitive) -> Option<String> {
-    sealed.map(|s| state.vault.open(&s).map_or_else(|_| "(unreadable)".to_owned(), |v| kind.mask(&v)))
-}
-
-async fn parties(db: &mut PgConnection, state: &AppState, customer: i64) -> Result<Vec<PartyView>, ApiError> {
-    let rows: Vec<PartyRow> = sqlx::query_as(
-        "SELECT role, name, relation, phone_sealed, id_number_sealed FROM customer_parties WHERE customer_id = $1 ORDER BY id",
-    )
-    .bind(customer)
-    .fetch_all(db)
-    .await?;
-    Ok(rows
-        .into_iter()
-        .map(|p| PartyView {
-            role: p.role,
-            name: p.name,
-            relation: p.relation,
-            phone: masked(state, p.phone_sealed, Sensitive::Phone),
-            id_number: masked(state, p.id_number_sealed, Sensitive::NationalId),
-        })
-        .collect())
-}
-
-impl Row {
-    fn view(self, state: &AppState) -> Customer {
-        let open = |sealed: Option<Vec<u8>>, kind: Sensitive| masked(state, sealed, kind);
-        Customer {
-            id: self.id,
-            kind: self.kind,
-            name: self.name,
-            id_number: open(self.id_number_sealed, Sensitive::NationalId),
-            phone: open(self.phone_sealed, Sensitive::Phone),
-            address: self.address,
-            employer: self.employer,
-            region_id: self.region_id,
-            home_location: self
-                .home_latitude
-                .zip(self.home_longitude)
-                .map(|(latitude, longitude)| Location { latitude, longitude }),
-            parties: Vec::new(),
-            version: self.version,
-            created_at: self.created_at,
-        }
-    }
-}
-
-/// How customers are read.
-const TABLE: Table<Row> = Table::new(
-    "customer",
-    "SELECT c.id, c.kind, c.name, c.id_number_sealed, c.phone_sealed, c.address, c.employer, c.region_id,
-        c.home_latitude, c.home_longitude, c.version, c.created_at",
-    "FROM customers c JOIN regions g ON g.id = c.region_id",
-    "c.id",
-)
-.scoped("g.path")
-.sorted(&[("name", "c.name"), ("created_at", "c.created_at")], "name");
-
-/// Filters of the customer list.
-#[derive(Debug, Deserialize, IntoParams)]
-#[into_params(parameter_in = Query)]
-pub struct CustomerFilter {
-    /// Part of the name.
-    pub q: Option<String>,
-    /// The full national ID or credit code (found through the blind index).
-    pub id_number: Option<String>,
 }
 
 /// List the customers of the caller's region subtree.
@@ -202,40 +27,7 @@ async fn list(
     Query(page): Query<PageParams>,
     Query(filter): Query<CustomerFilter>,
 ) -> Result<Json<Paged<Customer>>, ApiError> {
-    let index = filter.id_number.as_deref().map(|n| state.vault.index(n));
-    let rows = TABLE
-        .list(&state.pool, &caller, &page, |f| {
-            if let Some(name) = filter.q.as_deref().filter(|n| !n.is_empty()) {
-                f.and().push("strpos(c.name, ").push_bind(name.to_owned()).push(") > 0");
-            }
-            f.eq("c.id_number_index", index.clone());
-        })
-        .await?;
-    Ok(Json(rows.map(|r| r.view(&state))))
-}
-
-/// A new customer.
-#[derive(Deserialize, ToSchema)]
-#[serde(deny_unknown_fields)]
-pub struct NewCustomer {
-    /// Name.
-    #[schema(min_length = 1, max_length = 100, pattern = r"\S")]
-    pub name: String,
-    /// National ID (individual) or unified social credit code (company); the kind follows it.
-    pub id_number: String,
-    /// Mobile phone.
-    pub phone: Option<String>,
-    /// Address.
-    pub address: Option<String>,
-    /// Employer.
-    pub employer: Option<String>,
-    /// Region, within the caller's subtree.
-    pub region_id: i64,
-    /// The application address, geocoded (WGS-84).
-    pub home_location: Option<Location>,
-    /// Emergency contacts, guarantors, legal representative, contacts.
-    #[serde(default)]
-    pub parties: Vec<NewParty>,
+    Ok(Json(customer::list(&state.pool, &state.vault, &caller, &page, &filter).await?))
 }
 
 /// Register a customer; a number already registered is a 409.
@@ -246,129 +38,17 @@ async fn create(
     caller: Caller,
     Json(new): Json<NewCustomer>,
 ) -> Result<(StatusCode, Json<Customer>), ApiError> {
-    let number = new.id_number.trim().to_ascii_uppercase();
-    let kind = if identity::national_id_ok(&number) {
-        "individual"
-    } else if identity::credit_code_ok(&number) {
-        "company"
-    } else {
-        ""
-    };
-    let mut checks = Checks::default();
-    checks.text("name", &new.name, 100);
-    if let Some(home) = new.home_location {
-        checks.check(
-            (-90.0..=90.0).contains(&home.latitude) && (-180.0..=180.0).contains(&home.longitude),
-            "home_location",
-            "latitude must be -90 to 90 and longitude -180 to 180",
-        );
-    }
-    checks.check(
-        !kind.is_empty(),
-        "id_number",
-        "is neither a national ID nor a credit code (check the last character)",
-    );
-    if let Some(phone) = &new.phone {
-        checks.check(
-            phone.chars().filter(char::is_ascii_digit).count() >= 5 && phone.len() <= 24,
-            "phone",
-            "is not a phone number",
-        );
-    }
-    checks.check(
-        new.address.as_ref().is_none_or(|a| a.chars().count() <= 200),
-        "address",
-        "must be at most 200 characters",
-    );
-    checks.check(
-        new.employer.as_ref().is_none_or(|a| a.chars().count() <= 200),
-        "employer",
-        "must be at most 200 characters",
-    );
-    checks.check(new.parties.len() <= 20, "parties", "at most 20");
-    for (i, p) in new.parties.iter().enumerate() {
-        checks.check(
-            matches!(p.role.as_str(), "emergency_contact" | "guarantor" | "legal_representative" | "contact"),
-            &format!("parties[{i}].role"),
-            "must be emergency_contact, guarantor, legal_representative or contact",
-        );
-        checks.text(&format!("parties[{i}].name"), &p.name, 100);
-        checks.check(
-            p.relation.as_ref().is_none_or(|r| r.chars().count() <= 32),
-            &format!("parties[{i}].relation"),
-            "at most 32 characters",
-        );
-        checks.check(
-            p.id_number.as_deref().is_none_or(|n| identity::national_id_ok(&n.trim().to_ascii_uppercase())),
-            &format!("parties[{i}].id_number"),
-            "is not a national ID (check the last character)",
-        );
-        checks.check(
-            p.role != "guarantor" || p.id_number.is_some(),
-            &format!("parties[{i}].id_number"),
-            "a guarantor needs a national ID",
-        );
-    }
-    checks.finish()?;
-    let seal = |v: &str| state.vault.seal(v).map_err(|e| ApiError::Internal(e.to_string()));
     let mut tx = state.pool.begin().await?;
-    backoffice::kit::list::region_in_scope(&mut tx, &caller, new.region_id).await?;
-    let id: i64 = sqlx::query_scalar(
-        "INSERT INTO customers (kind, name, id_number_sealed, id_number_index, phone_sealed, address, employer, region_id,
-                                home_latitude, home_longitude)
-         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10) RETURNING id",
-    )
-    .bind(kind)
-    .bind(new.name.trim())
-    .bind(seal(&number)?)
-    .bind(state.vault.index(&number))
-    .bind(new.phone.as_deref().map(seal).transpose()?)
-    .bind(&new.address)
-    .bind(&new.employer)
-    .bind(new.region_id)
-    .bind(new.home_location.map(|h| h.latitude))
-    .bind(new.home_location.map(|h| h.longitude))
-    .fetch_one(&mut *tx)
-    .await?;
-    for p in &new.parties {
-        sqlx::query(
-            "INSERT INTO customer_parties (customer_id, role, name, relation, phone_sealed, id_number_sealed)
-             VALUES ($1, $2, $3, $4, $5, $6)",
-        )
-        .bind(id)
-        .bind(&p.role)
-        .bind(p.name.trim())
-        .bind(&p.relation)
-        .bind(p.phone.as_deref().map(seal).transpose()?)
-        .bind(p.id_number.as_deref().map(|n| seal(&n.trim().to_ascii_uppercase())).transpose()?)
-        .execute(&mut *tx)
-        .await?;
-    }
-    let mut view = TABLE.load(&mut tx, &caller, id).await?.view(&state);
-    view.parties = parties(&mut tx, &state, id).await?;
-    let entry = Change::new("create", "customer", id, Some(view.region_id)).after(json!(view));
-    audit::record(&mut *tx, caller.author(), entry).await?;
+    let customer = customer::create(&mut tx, &state.vault, &caller, &new).await?;
     tx.commit().await?;
-    Ok((StatusCode::CREATED, Json(view)))
+    Ok((StatusCode::CREATED, Json(customer)))
 }
 
 /// One customer.
 #[utoipa::path(get, path = "/customers/{id}", tag = "customers", params(("id" = i64, Path, description = "Customer id")),
     responses((status = 200, description = "The customer", body = Customer)), security(("bearer" = ["customers.read"])))]
 async fn get(State(state): State<AppState>, caller: Caller, Path(id): Path<i64>) -> Result<Json<Customer>, ApiError> {
-    let mut db = state.pool.acquire().await?;
-    let mut view = TABLE.load(&mut db, &caller, id).await?.view(&state);
-    view.parties = parties(&mut db, &state, id).await?;
-    Ok(Json(view))
-}
-
-/// A customer's numbers in full.
-#[derive(Serialize, ToSchema)]
-pub struct CustomerNumbers {
-    /// National ID or credit code.
-    pub id_number: Option<String>,
-    /// Phone.
-    pub phone: Option<String>,
+    Ok(Json(customer::get(&mut *state.pool.acquire().await?, &state.vault, &caller, id).await?))
 }
 
 /// Show a customer's numbers in full; the reveal is audited.
@@ -380,13 +60,7 @@ async fn reveal(
     Path(id): Path<i64>,
 ) -> Result<Json<CustomerNumbers>, ApiError> {
     let mut tx = state.pool.begin().await?;
-    let row = TABLE.load(&mut tx, &caller, id).await?;
-    let open =
-        |s: Option<Vec<u8>>| s.map(|s| state.vault.open(&s)).transpose().map_err(|e| ApiError::Internal(e.to_string()));
-    let numbers = CustomerNumbers { id_number: open(row.id_number_sealed)?, phone: open(row.phone_sealed)? };
-    let entry =
-        Change::new("reveal", "customer", id, Some(row.region_id)).after(json!({"fields": ["id_number", "phone"]}));
-    audit::record(&mut *tx, caller.author(), entry).await?;
+    let numbers = customer::reveal(&mut tx, &state.vault, &caller, id).await?;
     tx.commit().await?;
     Ok(Json(numbers))
 }
