@@ -77,25 +77,22 @@ pub enum ApiError {
 impl ApiError {
     /// A 422 for one field.
     pub fn invalid(field: &str, message: impl Into<String>) -> Self {
-        Self::Validation(vec![FieldError { field: field.to_owned(), message: message.into() }])
+        backoffice::Error::invalid(field, message).into()
     }
 
     /// A 403 for a missing permission.
     pub fn missing_permission(permission: &str) -> Self {
-        Self::Forbidden { code: "forbidden", detail: format!("this needs the permission `{permission}`") }
+        backoffice::Error::missing_permission(permission).into()
     }
 
     /// A 409 for an update made against an older version of the record.
     pub fn stale(current: i32) -> Self {
-        Self::Conflict {
-            code: "version_conflict",
-            detail: format!("the record changed since it was read; its version is now {current}"),
-        }
+        backoffice::Error::stale(current).into()
     }
 
     /// A 409 for an action the record's state does not allow.
     pub fn invalid_state(detail: impl Into<String>) -> Self {
-        Self::Conflict { code: "invalid_state", detail: detail.into() }
+        backoffice::Error::invalid_state(detail).into()
     }
 
     fn status(&self) -> StatusCode {

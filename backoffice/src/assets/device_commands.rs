@@ -3,10 +3,6 @@
 //! is queued only when approved; the monitor then sends it once the vehicle stands still with the
 //! ignition off. Commands to an offline device wait for its next session. Every step is audited.
 
-use std::future::Future;
-use std::pin::Pin;
-use std::sync::Arc;
-
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 use serde_json::{Value, json};
@@ -17,18 +13,16 @@ use leasewatch_monitor::commands;
 
 use crate::actor::Actor;
 use crate::error::{Checks, Error};
-use crate::kit::approvals::{self, subject};
+use crate::kit::approvals;
 use crate::kit::audit::{self, Change};
-use crate::system::workflow::definition::Outcome;
-use crate::system::workflow::engine::Instance;
-use crate::system::workflow::hooks::{FinishHook, Hooks};
+use crate::system::workflow::hooks::{Decision, HookFuture, Hooks};
 
 /// Subject type (and workflow key) of an engine-cut request; subject id: the command.
 pub const ENGINE_CUT: &str = "engine_cut";
 
 /// `hooks` with the engine-cut approval declared.
 pub fn hooks(hooks: Hooks) -> Hooks {
-    hooks.with(ENGINE_CUT, Arc::new(EngineCutDecided))
+    hooks.on(ENGINE_CUT, engine_cut_decided)
 }
 
 /// A command to a device.
@@ -152,19 +146,6 @@ pub async fn request(
 }
 
 /// Queues an approved engine cut for the monitor; marks a rejected one.
-struct EngineCutDecided;
-
-impl FinishHook for EngineCutDecided {
-    fn finished<'a>(
-        &'a self,
-        tx: &'a mut PgConnection,
-        instance: &'a Instance,
-        outcome: Outcome,
-    ) -> Pin<Box<dyn Future<Output = Result<(), Error>> + Send + 'a>> {
-        Box::pin(async move {
-            let id = subject(instance)?;
-            commands::decide(tx, id, outcome == Outcome::Approved).await?;
-            Ok(())
-        })
-    }
+fn engine_cut_decided<'a>(tx: &'a mut PgConnection, decision: Decision<'a>) -> HookFuture<'a> {
+    Box::pin(async move { Ok(commands::decide(tx, decision.subject, decision.approved()).await?) })
 }

@@ -3,10 +3,6 @@
 //! starts a workflow instance on the receipt or contract; the movement happens in the hook, in the
 //! transaction that approves the last stage. A rejected request changes nothing.
 
-use std::future::Future;
-use std::pin::Pin;
-use std::sync::Arc;
-
 use chrono::Utc;
 use leasewatch_finance::Decimal;
 use serde_json::json;
@@ -15,10 +11,7 @@ use sqlx::PgConnection;
 use super::ledger::{self, Account, Entry, Posting};
 use super::receipts::{Batch, Source, open_items};
 use crate::error::Error;
-use crate::kit::approvals::subject;
-use crate::system::workflow::definition::Outcome;
-use crate::system::workflow::engine::Instance;
-use crate::system::workflow::hooks::{FinishHook, Hooks};
+use crate::system::workflow::hooks::{Decision, HookFuture, Hooks};
 
 /// Subject type of a write-off reversal request (subject id: the receipt).
 pub const REVERSAL: &str = "receipt_reversal";
@@ -27,37 +20,23 @@ pub const DEPOSIT_OFFSET: &str = "deposit_offset";
 
 /// `hooks` with the approvals of the books declared.
 pub fn hooks(hooks: Hooks) -> Hooks {
-    hooks.with(REVERSAL, Arc::new(WhenApproved::Reverse)).with(DEPOSIT_OFFSET, Arc::new(WhenApproved::OffsetDeposit))
+    hooks.on(REVERSAL, reversal_decided).on(DEPOSIT_OFFSET, offset_decided)
 }
 
-/// What an approved request carries out on its subject.
-#[derive(Debug, Clone, Copy)]
-enum WhenApproved {
-    /// Undo a receipt's write-off: items are open again, credit it created is taken back, and the
-    /// money returns to unapplied receipts for a correct claim.
-    Reverse,
-    /// Offset the deposit against everything due.
-    OffsetDeposit,
+/// Undoes a receipt's write-off once approved: items are open again, credit it created is taken
+/// back, and the money returns to unapplied receipts for a correct claim.
+fn reversal_decided<'a>(tx: &'a mut PgConnection, decision: Decision<'a>) -> HookFuture<'a> {
+    Box::pin(async move { if decision.approved() { reverse(tx, decision.subject).await } else { Ok(()) } })
 }
 
-impl FinishHook for WhenApproved {
-    fn finished<'a>(
-        &'a self,
-        tx: &'a mut PgConnection,
-        instance: &'a Instance,
-        outcome: Outcome,
-    ) -> Pin<Box<dyn Future<Output = Result<(), Error>> + Send + 'a>> {
-        Box::pin(async move {
-            if outcome != Outcome::Approved {
-                return Ok(());
-            }
-            let subject = subject(instance)?;
-            match self {
-                Self::Reverse => reverse(tx, subject).await,
-                Self::OffsetDeposit => offset_deposit(tx, subject).await.map(|_| ()),
-            }
-        })
-    }
+/// Offsets the deposit against everything due once approved.
+fn offset_decided<'a>(tx: &'a mut PgConnection, decision: Decision<'a>) -> HookFuture<'a> {
+    Box::pin(async move {
+        if decision.approved() {
+            offset_deposit(tx, decision.subject).await?;
+        }
+        Ok(())
+    })
 }
 
 /// Reverses the write-off of `receipt`.

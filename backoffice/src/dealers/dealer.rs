@@ -3,10 +3,6 @@
 //! `dealer_reinstatement`): the dealer stays blacklisted until a second person approves.
 //! Every change is audited; every read is scoped to the actor's region subtree.
 
-use std::future::Future;
-use std::pin::Pin;
-use std::sync::Arc;
-
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 use serde_json::json;
@@ -16,21 +12,19 @@ use utoipa::{IntoParams, ToSchema};
 use super::status::Change as StatusChange;
 use crate::actor::Actor;
 use crate::error::{Checks, Error};
-use crate::kit::approvals::{self, subject};
+use crate::kit::approvals;
 use crate::kit::audit::{self, Change};
 use crate::kit::identity;
 use crate::kit::list::{self, PageParams, Paged, Table};
 use crate::kit::version;
-use crate::system::workflow::definition::Outcome;
-use crate::system::workflow::engine::Instance;
-use crate::system::workflow::hooks::{FinishHook, Hooks};
+use crate::system::workflow::hooks::{Decision, HookFuture, Hooks};
 
 /// Subject type (and workflow key) of a request to lift a dealer's blacklisting; subject id: the dealer.
 pub const REINSTATEMENT: &str = "dealer_reinstatement";
 
 /// `hooks` with the dealers' approvals declared.
 pub fn hooks(hooks: Hooks) -> Hooks {
-    hooks.with(REINSTATEMENT, Arc::new(ReinstatementDecided))
+    hooks.on(REINSTATEMENT, reinstatement_decided)
 }
 
 /// A dealer.
@@ -379,22 +373,12 @@ pub async fn tier_for_new_business(db: &mut PgConnection, id: i64) -> Result<Str
 }
 
 /// Reinstates a dealer whose reinstatement was approved.
-struct ReinstatementDecided;
-
-impl FinishHook for ReinstatementDecided {
-    fn finished<'a>(
-        &'a self,
-        tx: &'a mut PgConnection,
-        instance: &'a Instance,
-        outcome: Outcome,
-    ) -> Pin<Box<dyn Future<Output = Result<(), Error>> + Send + 'a>> {
-        Box::pin(async move {
-            if outcome != Outcome::Approved {
-                return Ok(());
-            }
-            let id = subject(instance)?;
-            let reason = format!("reinstatement approved: {}", instance.title);
-            set_status(tx, id, "active", &reason).await
-        })
-    }
+fn reinstatement_decided<'a>(tx: &'a mut PgConnection, decision: Decision<'a>) -> HookFuture<'a> {
+    Box::pin(async move {
+        if !decision.approved() {
+            return Ok(());
+        }
+        let reason = format!("reinstatement approved: {}", decision.title);
+        set_status(tx, decision.subject, "active", &reason).await
+    })
 }

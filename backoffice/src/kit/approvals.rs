@@ -42,11 +42,3 @@ pub async fn submit(
         other => other,
     })
 }
-
-/// The numeric id of an instance's subject.
-pub fn subject(instance: &Instance) -> Result<i64, Error> {
-    instance
-        .subject_id
-        .parse()
-        .map_err(|_| Error::Internal(format!("subject id {} is not a number", instance.subject_id)))
-}

@@ -25,6 +25,45 @@ pub trait FinishHook: Send + Sync {
     ) -> Pin<Box<dyn Future<Output = Result<(), Error>> + Send + 'a>>;
 }
 
+/// What the hook of a plain function learns: which object was decided, and how.
+#[derive(Debug, Clone, Copy)]
+pub struct Decision<'a> {
+    /// The subject's id (a numeric id: receipts, contracts, dealers, commands).
+    pub subject: i64,
+    /// The request's title.
+    pub title: &'a str,
+    /// How it ended.
+    pub outcome: Outcome,
+}
+
+impl Decision<'_> {
+    /// Whether the request was approved.
+    pub fn approved(&self) -> bool {
+        self.outcome == Outcome::Approved
+    }
+}
+
+/// What a hook returns.
+pub type HookFuture<'a> = Pin<Box<dyn Future<Output = Result<(), Error>> + Send + 'a>>;
+
+/// An area's hook as a plain function of the finishing transaction and the decision.
+pub type HookFn = for<'a> fn(&'a mut PgConnection, Decision<'a>) -> HookFuture<'a>;
+
+/// A [`HookFn`] as a [`FinishHook`]: the subject id is read as a number.
+struct Plain(HookFn);
+
+impl FinishHook for Plain {
+    fn finished<'a>(&'a self, tx: &'a mut PgConnection, instance: &'a Instance, outcome: Outcome) -> HookFuture<'a> {
+        match instance.subject_id.parse() {
+            Ok(subject) => (self.0)(tx, Decision { subject, title: &instance.title, outcome }),
+            Err(_) => {
+                let id = instance.subject_id.clone();
+                Box::pin(async move { Err(Error::Internal(format!("subject id {id} is not a number"))) })
+            }
+        }
+    }
+}
+
 /// Subject type → the hook of the area that owns it.
 #[derive(Clone, Default)]
 pub struct Hooks(Arc<HashMap<String, Arc<dyn FinishHook>>>);
@@ -34,6 +73,11 @@ impl Hooks {
     pub fn with(mut self, subject_type: &str, hook: Arc<dyn FinishHook>) -> Self {
         Arc::make_mut(&mut self.0).insert(subject_type.to_owned(), hook);
         self
+    }
+
+    /// Adds `hook`, a plain function, run when an instance on `subject_type` finishes.
+    pub fn on(self, subject_type: &str, hook: HookFn) -> Self {
+        self.with(subject_type, Arc::new(Plain(hook)))
     }
 
     /// The hook for `subject_type`, if an area declared one.
