@@ -142,6 +142,16 @@ impl Checks {
         )
     }
 
+    /// A phone number: 5 to 20 digits, optionally with `+`, `-` or spaces.
+    pub fn phone(&mut self, field: &str, phone: &str) -> &mut Self {
+        let digits = phone.chars().filter(char::is_ascii_digit).count();
+        self.check(
+            (5..=20).contains(&digits) && phone.chars().all(|c| c.is_ascii_digit() || matches!(c, '+' | '-' | ' ')),
+            field,
+            "must be 5 to 20 digits, optionally with +, - or spaces",
+        )
+    }
+
     /// `Ok` when nothing failed, else every failure at once.
     pub fn finish(&mut self) -> Result<(), Error> {
         if self.0.is_empty() { Ok(()) } else { Err(Error::Validation(std::mem::take(&mut self.0))) }

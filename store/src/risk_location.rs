@@ -31,8 +31,8 @@ pub struct RiskLocation {
     pub created_at: DateTime<Utc>,
 }
 
-/// The columns of a risk location, for queries that read it.
-pub const COLUMNS: &str =
+/// The columns of a risk location.
+const COLUMNS: &str =
     "r.id, r.name, r.kind, r.latitude, r.longitude, r.radius_m, r.region_id, r.active, r.version, r.created_at";
 
 /// The locations being watched.

@@ -199,25 +199,6 @@ pub struct NewUser {
     pub positions: Vec<String>,
 }
 
-/// Checks a user name's shape.
-pub(crate) fn check_username(checks: &mut Checks, username: &str) {
-    checks.check(
-        (3..=64).contains(&username.chars().count())
-            && username.chars().all(|c| c.is_ascii_alphanumeric() || matches!(c, '.' | '_' | '-')),
-        "username",
-        "must be 3 to 64 letters, digits, `.`, `_` or `-`",
-    );
-}
-
-fn check_phone(checks: &mut Checks, phone: &str) {
-    let digits = phone.chars().filter(char::is_ascii_digit).count();
-    checks.check(
-        (5..=20).contains(&digits) && phone.chars().all(|c| c.is_ascii_digit() || matches!(c, '+' | '-' | ' ')),
-        "phone",
-        "must be 5 to 20 digits, optionally with +, - or spaces",
-    );
-}
-
 /// Create a user.
 #[utoipa::path(post, path = "/users", tag = "users", request_body = NewUser,
     responses((status = 201, description = "Created", body = UserView)),
@@ -228,10 +209,10 @@ async fn create(
     Json(new): Json<NewUser>,
 ) -> Result<(StatusCode, Json<UserView>), ApiError> {
     let mut checks = Checks::default();
-    check_username(&mut checks, &new.username);
+    checks.username(&new.username);
     checks.text("display_name", &new.display_name, 100);
     if let Some(phone) = &new.phone {
-        check_phone(&mut checks, phone);
+        checks.phone("phone", phone);
     }
     checks.finish()?;
     let min_length =
@@ -361,7 +342,7 @@ async fn update(
         checks.text("display_name", name, 100);
     }
     if let Some(phone) = update.phone.as_deref().filter(|p| !p.is_empty()) {
-        check_phone(&mut checks, phone);
+        checks.phone("phone", phone);
     }
     checks.check(!(id == caller.user_id && update.active == Some(false)), "active", "you cannot deactivate yourself");
     checks.finish()?;

@@ -201,12 +201,7 @@ fn check(checks: &mut Checks, p: &Particulars<'_>) {
         checks.text("contact_name", name, 100);
     }
     if let Some(phone) = p.contact_phone {
-        let digits = phone.chars().filter(char::is_ascii_digit).count();
-        checks.check(
-            (5..=20).contains(&digits) && phone.chars().all(|c| c.is_ascii_digit() || matches!(c, '+' | '-' | ' ')),
-            "contact_phone",
-            "must be 5 to 20 digits, optionally with +, - or spaces",
-        );
+        checks.phone("contact_phone", phone);
     }
     if let Some(address) = p.address {
         checks.text("address", address, 200);
