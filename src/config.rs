@@ -6,7 +6,7 @@ use std::path::Path;
 
 use figment::Figment;
 use figment::providers::{Env, Format, Serialized, Toml};
-use leasewatch_admin::AdminConfig;
+use leasewatch_backoffice::system::config::BackOfficeConfig;
 use leasewatch_ingest::config::IngestConfig;
 use leasewatch_monitor::engine::MonitorConfig;
 use serde::{Deserialize, Serialize};
@@ -25,8 +25,8 @@ pub struct Config {
     pub http_bind: std::net::SocketAddr,
     /// Device ingest.
     pub ingest: IngestConfig,
-    /// The admin API.
-    pub admin: AdminConfig,
+    /// The back office: the admin API, its data key and password hashing.
+    pub admin: BackOfficeConfig,
     /// The risk monitor.
     pub monitor: MonitorConfig,
     /// The company's offset from UTC in hours: business dates (due dates, the daily job) are its.
@@ -41,7 +41,7 @@ impl Default for Config {
             shutdown_drain_secs: 10,
             http_bind: std::net::SocketAddr::from(([0, 0, 0, 0], 8080)),
             ingest: IngestConfig::default(),
-            admin: AdminConfig::default(),
+            admin: BackOfficeConfig::default(),
             monitor: MonitorConfig::default(),
             utc_offset_hours: 8,
         }

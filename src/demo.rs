@@ -19,6 +19,8 @@ use leasewatch_protocols::{DeviceId, ProtocolKind, Status};
 use leasewatch_simulators::fleet;
 use leasewatch_simulators::scenario::{self, Scenario, Step};
 use leasewatch_simulators::track::Track;
+use leasewatch_store::devices;
+use leasewatch_store::quarantine::Registration;
 use serde_json::{Value, json};
 use sqlx::PgPool;
 
@@ -193,15 +195,19 @@ async fn seed_books(pool: &PgPool, config: &Config) -> anyhow::Result<bool> {
     let imeis: Vec<String> =
         (0..CONTRACTS).map(|n| fleet::device_id(ProtocolKind::Gt06, n).as_str().to_owned()).collect();
     let vins: Vec<String> = (0..CONTRACTS).map(vin).collect();
-    sqlx::query(
-        "INSERT INTO devices (imei, protocol, model, kind, vehicle_id)
-         SELECT t.imei, 'gt06', 'GT06N', 'wired', v.id FROM unnest($1::text[], $2::text[]) AS t(imei, vin)
-         JOIN vehicles v ON v.vin = t.vin ON CONFLICT (imei) DO NOTHING",
+    let installs: Vec<(String, i64)> = sqlx::query_as(
+        "SELECT t.imei, v.id FROM unnest($1::text[], $2::text[]) AS t(imei, vin) JOIN vehicles v ON v.vin = t.vin",
     )
     .bind(&imeis)
     .bind(&vins)
-    .execute(pool)
+    .fetch_all(pool)
     .await?;
+    let tracker = Registration { model: Some("GT06N".to_owned()), sim: None, kind: Some("wired".to_owned()) };
+    let mut db = pool.acquire().await?;
+    for (imei, vehicle_id) in &installs {
+        devices::register(&mut db, imei, "gt06", &tracker).await?;
+        devices::install(&mut db, imei, *vehicle_id).await?;
+    }
     // The daily job over the last four months sets days past due and buckets.
     let yesterday = crate::books::business_yesterday(utc_offset_hours);
     sqlx::query(

@@ -10,13 +10,12 @@
 //! - `alert_feed.rs`: alert changes as they commit (`LISTEN`), fanned out to live streams.
 //! - `idempotency.rs`: `Idempotency-Key` on POSTs that create money movements or tasks.
 //! - `docs.rs`: the OpenAPI document and the `/docs` page.
-//! - `config.rs`, `state.rs`: configuration and the shared application context.
+//! - `state.rs`: the shared application context.
 //!
 //! Conventions for every resource are in `admin/README.md`.
 
 pub mod alert_feed;
 pub mod api;
-pub mod config;
 pub mod docs;
 pub mod error;
 pub mod extract;
@@ -38,7 +37,6 @@ use tower_http::trace::{DefaultOnResponse, TraceLayer};
 use utoipa::OpenApi;
 use utoipa_axum::router::OpenApiRouter;
 
-pub use crate::config::AdminConfig;
 pub use crate::error::ApiError;
 pub use crate::state::AppState;
 

@@ -5,6 +5,8 @@ use std::sync::RwLock;
 
 use leasewatch_protocols::{DeviceId, ProtocolKind};
 use leasewatch_store::batch::DeviceKey;
+use leasewatch_store::devices::{self, Registered};
+use leasewatch_store::quarantine::Registration;
 use serde::Deserialize;
 use sqlx::PgPool;
 
@@ -121,26 +123,11 @@ pub async fn import(pool: &PgPool, rows: &[NewDevice]) -> Result<ImportSummary, 
     let mut tx = pool.begin().await?;
     let mut summary = ImportSummary::default();
     for row in rows {
-        let empty = |v: &Option<String>| v.clone().filter(|s| !s.is_empty());
-        let inserted: Option<bool> = sqlx::query_scalar(
-            "INSERT INTO devices (imei, protocol, model, sim, kind) VALUES ($1, $2, $3, $4, COALESCE($5, 'wired'))
-             ON CONFLICT (imei) DO UPDATE SET protocol = EXCLUDED.protocol, model = EXCLUDED.model,
-                 sim = EXCLUDED.sim, kind = EXCLUDED.kind
-             WHERE (devices.protocol, devices.model, devices.sim, devices.kind)
-                 IS DISTINCT FROM (EXCLUDED.protocol, EXCLUDED.model, EXCLUDED.sim, EXCLUDED.kind)
-             RETURNING (xmax = 0)",
-        )
-        .bind(&row.imei)
-        .bind(&row.protocol)
-        .bind(empty(&row.model))
-        .bind(empty(&row.sim))
-        .bind(empty(&row.kind))
-        .fetch_optional(&mut *tx)
-        .await?;
-        match inserted {
-            Some(true) => summary.inserted += 1,
-            Some(false) => summary.updated += 1,
-            None => summary.unchanged += 1,
+        let registration = Registration { model: row.model.clone(), sim: row.sim.clone(), kind: row.kind.clone() };
+        match devices::register(&mut tx, &row.imei, &row.protocol, &registration).await? {
+            Registered::Inserted => summary.inserted += 1,
+            Registered::Updated => summary.updated += 1,
+            Registered::Unchanged => summary.unchanged += 1,
         }
     }
     tx.commit().await?;

@@ -9,6 +9,7 @@ use std::pin::Pin;
 use chrono::{DateTime, Utc};
 use leasewatch_protocols::{Gt06, H02, Jt808, Message, Protocol, Session, Teltonika, decode_all};
 use leasewatch_store::batch::Rows;
+use leasewatch_store::devices;
 use leasewatch_store::quarantine::{PromoteFailure, Promoter, Promotion, Registration};
 use sqlx::PgPool;
 
@@ -56,17 +57,7 @@ pub async fn promote(
             .fetch_all(pool)
             .await?;
     let Some((_, protocol, _, _)) = frames.first() else { return Err(PromoteError::NotFound) };
-    let device_id: i64 = sqlx::query_scalar(
-        "INSERT INTO devices (imei, protocol, model, sim, kind) VALUES ($1, $2, $3, $4, COALESCE($5, 'wired'))
-         ON CONFLICT (imei) DO UPDATE SET status = 'active' RETURNING id",
-    )
-    .bind(imei)
-    .bind(protocol)
-    .bind(&registration.model)
-    .bind(&registration.sim)
-    .bind(&registration.kind)
-    .fetch_one(pool)
-    .await?;
+    let device_id = devices::register_quarantined(&mut *pool.acquire().await?, imei, protocol, registration).await?;
     let mut rows = Rows::default();
     let mut replayed = Vec::new();
     let mut promotion = Promotion { device_id, frames: frames.len() as u64, ..Promotion::default() };

@@ -3,6 +3,7 @@
 //!
 //! # Layout
 //! - [`db`]: connecting (creating the database when missing), migrating, daily partitions, retention.
+//! - [`devices`]: the device registry's one writer (registration, installation).
 //! - [`batch`]: the rows a committed batch holds (positions, typed device events, quarantined
 //!   frames): what ingest writes and the monitor reads.
 //! - [`quarantine`]: promoting a quarantined device — the request, the result, and the trait
@@ -11,6 +12,7 @@
 
 pub mod batch;
 pub mod db;
+pub mod devices;
 pub mod quarantine;
 pub mod risk_location;
 

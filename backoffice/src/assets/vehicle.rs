@@ -4,6 +4,7 @@
 //! the actor's region subtree.
 
 use chrono::{DateTime, Utc};
+use leasewatch_store::devices;
 use serde::{Deserialize, Serialize};
 use serde_json::json;
 use sqlx::{FromRow, PgConnection, PgPool};
@@ -243,16 +244,8 @@ pub struct Install {
 /// Records a tracker as installed in the vehicle, moving it from any other.
 pub async fn install(db: &mut PgConnection, actor: &Actor, id: i64, install: &Install) -> Result<VehicleDetail, Error> {
     let vehicle = TABLE.load(db, actor, id).await?;
-    let previous: Option<Option<i64>> = sqlx::query_scalar("SELECT vehicle_id FROM devices WHERE imei = $1 FOR UPDATE")
-        .bind(&install.imei)
-        .fetch_optional(&mut *db)
-        .await?;
+    let previous = devices::install(db, &install.imei, id).await?;
     let Some(previous) = previous else { return Err(Error::invalid("imei", "no registered device has this IMEI")) };
-    sqlx::query("UPDATE devices SET vehicle_id = $2 WHERE imei = $1")
-        .bind(&install.imei)
-        .bind(id)
-        .execute(&mut *db)
-        .await?;
     let entry = Change::new("install_device", "vehicle", id, Some(vehicle.region_id))
         .before(json!({"imei": install.imei, "vehicle_id": previous}))
         .after(json!({"imei": install.imei, "vehicle_id": id}));

@@ -6,9 +6,11 @@
 //! - `crypto.rs`: sealed sensitive fields and their masks, tokens.
 //! - `password.rs`: the password policy and argon2id hashing.
 //! - `workflow/`: the workflow engine (流程管理) and its maker-checker hooks.
+//! - `config.rs`: the `[admin]` settings: the data key that opens sealed fields, the hash cost.
 //! - `bootstrap.rs`: the permission catalogue at start, the first administrator, housekeeping.
 
 pub mod bootstrap;
+pub mod config;
 pub mod crypto;
 pub mod password;
 pub mod permissions;

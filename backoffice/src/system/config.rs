@@ -1,17 +1,18 @@
-//! The admin API's configuration: the data key that seals sensitive fields, and the password
-//! hashing cost.
+//! The back office's configuration (the `[admin]` section): whether the API is served, the data key
+//! that seals sensitive fields, and the password hashing cost. The daemon, the CLI and the demo
+//! read it alike.
 
 use std::path::{Path, PathBuf};
 
 use serde::{Deserialize, Serialize};
 
-use backoffice::system::crypto::Vault;
-use backoffice::system::password::HashCost;
+use crate::system::crypto::Vault;
+use crate::system::password::HashCost;
 
-/// Settings of the admin API.
+/// Settings of the back office.
 #[derive(Debug, Clone, Deserialize, Serialize, PartialEq, Eq)]
 #[serde(deny_unknown_fields, default)]
-pub struct AdminConfig {
+pub struct BackOfficeConfig {
     /// Serve the admin API (under `/api/v1`, with `/docs` and `/api/openapi.json`).
     pub enabled: bool,
     /// The AES-256 data key, base64; overrides `data_key_file`. Losing it loses every sealed field.
@@ -22,7 +23,7 @@ pub struct AdminConfig {
     pub password_hash: HashCost,
 }
 
-impl Default for AdminConfig {
+impl Default for BackOfficeConfig {
     fn default() -> Self {
         Self {
             enabled: true,
@@ -46,10 +47,10 @@ pub enum KeyError {
     },
     /// The key is malformed.
     #[error("data key: {0}")]
-    Key(#[from] backoffice::system::crypto::CryptoError),
+    Key(#[from] crate::system::crypto::CryptoError),
 }
 
-impl AdminConfig {
+impl BackOfficeConfig {
     /// The vault for sensitive fields, from `data_key` or the key file (created on first start).
     pub fn vault(&self) -> Result<Vault, KeyError> {
         if let Some(key) = &self.data_key {
@@ -91,7 +92,7 @@ mod tests {
     #[test]
     fn a_missing_key_file_is_created_once_and_then_reused() {
         let dir = std::env::temp_dir().join(format!("leasewatch-key-{}", std::process::id()));
-        let config = AdminConfig { data_key_file: dir.join("k"), ..AdminConfig::default() };
+        let config = BackOfficeConfig { data_key_file: dir.join("k"), ..BackOfficeConfig::default() };
         let sealed = config.vault().unwrap().seal("secret").unwrap();
         assert_eq!(config.vault().unwrap().open(&sealed).unwrap(), "secret");
         #[cfg(unix)]
