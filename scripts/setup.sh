@@ -38,3 +38,10 @@ fi
 if command -v mosquitto >/dev/null && ! (exec 3<>/dev/tcp/127.0.0.1/1883) 2>/dev/null; then
   mosquitto -d -c /etc/mosquitto/mosquitto.conf || mosquitto -d
 fi
+
+# The browser libraries the console embeds, pinned in admin/assets/package-lock.json (install scripts off:
+# nothing runs or phones home).
+assets="$(cd "$(dirname "$0")/../admin/assets" && pwd)"
+if [ ! -f "$assets/node_modules/.package-lock.json" ] || [ "$assets/package-lock.json" -nt "$assets/node_modules/.package-lock.json" ]; then
+  (cd "$assets" && npm ci --ignore-scripts --no-audit --no-fund --silent)
+fi

@@ -1,5 +1,5 @@
 //! The OpenAPI 3.1 document, generated from the handlers' annotations, completed with what every
-//! operation shares (the bearer scheme and the problem responses), and the interactive page.
+//! operation shares (the bearer scheme and the problem responses), and the reference page.
 
 use serde_json::{Value, json};
 use utoipa::OpenApi;
@@ -59,7 +59,18 @@ fn problem(description: &str) -> Value {
     })
 }
 
-/// The interactive documentation page for `spec`.
-pub fn page(spec: &Value) -> String {
-    utoipa_scalar::Scalar::new(spec.clone()).to_html()
-}
+/// The interactive reference page: Swagger UI, served from the binary, reading `/api/openapi.json`.
+pub const PAGE: &str = r#"<!doctype html>
+<html lang="en">
+<head>
+<meta charset="utf-8">
+<title>leasewatch API reference</title>
+<link rel="stylesheet" href="/assets/swagger-ui/swagger-ui.css">
+</head>
+<body>
+<div id="docs"></div>
+<script src="/assets/swagger-ui/swagger-ui-bundle.js"></script>
+<script src="/assets/docs.js"></script>
+</body>
+</html>
+"#;

@@ -10,12 +10,14 @@
 //! - `alert_feed.rs`: alert changes as they commit (`LISTEN`), fanned out to live streams.
 //! - `idempotency.rs`: `Idempotency-Key` on POSTs that create money movements or tasks.
 //! - `docs.rs`: the OpenAPI document and the `/docs` page.
+//! - `assets.rs`: the browser files pages load, embedded at build time from pinned npm packages.
 //! - `state.rs`: the shared application context.
 //!
 //! Conventions for every resource are in `admin/README.md`.
 
 pub mod alert_feed;
 pub mod api;
+pub mod assets;
 pub mod docs;
 pub mod error;
 pub mod extract;
@@ -66,19 +68,19 @@ pub fn openapi() -> Result<Value, serde_json::Error> {
     parts().1
 }
 
-/// The admin API: `/api/v1/...` behind the guard, `/api/openapi.json` and `/docs`.
+/// The admin API: `/api/v1/...` behind the guard, `/api/openapi.json`, `/docs` and its `/assets/`.
 pub fn router(state: AppState) -> Result<Router, RouterError> {
     let (api, spec) = parts();
     let spec = spec?;
     let routes = Arc::new(guard::RouteTable::from_spec(&spec)?);
     let guard = guard::Guard { state: state.clone(), routes };
     let api = api.route_layer(middleware::from_fn_with_state(guard, guard::guard)).with_state(state);
-    let page = docs::page(&spec);
     let spec = Arc::new(spec);
     Ok(Router::new()
         .merge(api)
         .route("/api/openapi.json", get(move || async move { axum::Json(Value::clone(&spec)) }))
-        .route("/docs", get(move || async move { Html(page) }))
+        .route("/docs", get(|| async { Html(docs::PAGE) }))
+        .route("/assets/{*path}", get(assets::serve))
         .fallback(|| async { ApiError::NotFound("route").into_response() }))
 }
 

@@ -213,3 +213,48 @@ fn the_document_is_openapi_3_1_and_every_reference_resolves() {
     ids.dedup();
     assert_eq!(ids.len(), count, "operation ids are not unique");
 }
+
+/// The references a page or a style sheet makes: `src`/`href` attributes and CSS `url(...)`.
+fn references(text: &str) -> Vec<String> {
+    let mut found = Vec::new();
+    for marker in ["src=\"", "href=\"", "url("] {
+        for rest in text.split(marker).skip(1) {
+            let end = rest.find(['"', ')']).unwrap_or(rest.len());
+            let reference = rest[..end].trim_matches(['\'', '"']);
+            if !reference.is_empty() && !reference.starts_with("data:") && !reference.starts_with('#') {
+                found.push(reference.to_owned());
+            }
+        }
+    }
+    found
+}
+
+#[sqlx::test(migrations = "../migrations")]
+async fn the_reference_page_loads_everything_from_the_daemon(pool: PgPool) {
+    let app = App::new(pool).await;
+    let (status, _, page) = app.fetch("/docs").await;
+    assert_eq!(status, StatusCode::OK);
+    let mut pending: Vec<String> = references(&page);
+    assert!(pending.iter().any(|r| r.ends_with("swagger-ui-bundle.js")), "{pending:?}");
+    let mut seen = Vec::new();
+    while let Some(reference) = pending.pop() {
+        assert!(reference.starts_with('/') && !reference.starts_with("//"), "{reference} is not served here");
+        if seen.contains(&reference) {
+            continue;
+        }
+        let (status, media_type, body) = app.fetch(&reference).await;
+        assert_eq!(status, StatusCode::OK, "{reference}");
+        for cdn in ["jsdelivr", "unpkg.com", "cdnjs", "googleapis", "gstatic", "scalar.com"] {
+            assert!(!body.contains(cdn), "{reference} mentions {cdn}");
+        }
+        if media_type.starts_with("text/css") {
+            // Relative to the style sheet, as the browser resolves them.
+            let base = &reference[..reference.rfind('/').unwrap_or(0) + 1];
+            pending.extend(
+                references(&body).into_iter().map(|r| if r.starts_with('/') { r } else { format!("{base}{r}") }),
+            );
+        }
+        seen.push(reference);
+    }
+    assert_eq!(app.fetch("/assets/no-such-file.js").await.0, StatusCode::NOT_FOUND);
+}

@@ -130,6 +130,17 @@ impl App {
 }
 
 impl App {
+    /// Fetches `path` without signing in; returns the status, the media type and the body as text.
+    pub async fn fetch(&self, path: &str) -> (StatusCode, String, String) {
+        let request = Request::builder().uri(path).body(Body::empty()).unwrap();
+        let response = self.router.clone().oneshot(request).await.unwrap();
+        let status = response.status();
+        let media_type =
+            response.headers().get("content-type").map(|v| v.to_str().unwrap().to_owned()).unwrap_or_default();
+        let bytes = to_bytes(response.into_body(), usize::MAX).await.unwrap();
+        (status, media_type, String::from_utf8_lossy(&bytes).into_owned())
+    }
+
     /// Creates something whose answer has no id.
     pub async fn create_plain(&self, token: &str, path: &str, body: Value) {
         let reply = self.post(path, token, body).await;
