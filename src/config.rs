@@ -23,6 +23,8 @@ pub struct Config {
     pub shutdown_drain_secs: u64,
     /// Where the admin API, `/metrics`, `/healthz` and `/readyz` are served.
     pub http_bind: std::net::SocketAddr,
+    /// The bearer token a scraper sends to `/metrics`; without one, only this host may scrape.
+    pub metrics_token: Option<String>,
     /// Device ingest.
     pub ingest: IngestConfig,
     /// The back office: the admin API, its data key and password hashing.
@@ -40,6 +42,7 @@ impl Default for Config {
             database_pool: 8,
             shutdown_drain_secs: 10,
             http_bind: std::net::SocketAddr::from(([0, 0, 0, 0], 8080)),
+            metrics_token: None,
             ingest: IngestConfig::default(),
             admin: BackOfficeConfig::default(),
             monitor: MonitorConfig::default(),

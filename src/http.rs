@@ -1,9 +1,12 @@
 //! The daemon's HTTP server: the admin API (when enabled), Prometheus metrics and health, with
 //! request ids, request logs and per-route latency on everything.
 
+use std::net::{IpAddr, SocketAddr};
+
 use axum::Router;
-use axum::extract::State;
-use axum::http::StatusCode;
+use axum::extract::{ConnectInfo, State};
+use axum::http::{HeaderMap, StatusCode, header};
+use axum::response::{IntoResponse, Response};
 use axum::routing::get;
 use metrics_exporter_prometheus::PrometheusHandle;
 use sqlx::PgPool;
@@ -13,16 +16,38 @@ use tokio::sync::watch;
 #[derive(Clone)]
 struct Ops {
     metrics: PrometheusHandle,
+    metrics_token: Option<String>,
     pool: PgPool,
 }
 
 /// `/metrics`, `/healthz` (the process answers) and `/readyz` (the database answers).
-fn ops(metrics: PrometheusHandle, pool: PgPool) -> Router {
+fn ops(metrics: PrometheusHandle, metrics_token: Option<String>, pool: PgPool) -> Router {
     Router::new()
-        .route("/metrics", get(|State(ops): State<Ops>| async move { ops.metrics.render() }))
+        .route("/metrics", get(scrape))
         .route("/healthz", get(|| async { "ok" }))
         .route("/readyz", get(ready))
-        .with_state(Ops { metrics, pool })
+        .with_state(Ops { metrics, metrics_token, pool })
+}
+
+async fn scrape(State(ops): State<Ops>, ConnectInfo(peer): ConnectInfo<SocketAddr>, headers: HeaderMap) -> Response {
+    let authorization = headers.get(header::AUTHORIZATION).and_then(|v| v.to_str().ok());
+    if may_scrape(ops.metrics_token.as_deref(), peer.ip(), authorization) {
+        ops.metrics.render().into_response()
+    } else {
+        (StatusCode::FORBIDDEN, "metrics: scrape from this host, or send the bearer token set as metrics_token\n")
+            .into_response()
+    }
+}
+
+/// Metrics tell an outsider how big the fleet is and where the service hurts: with a token set,
+/// a scraper must send it; without one, only this host may scrape.
+fn may_scrape(token: Option<&str>, peer: IpAddr, authorization: Option<&str>) -> bool {
+    match token {
+        Some(token) => authorization.and_then(|a| a.strip_prefix("Bearer ")).is_some_and(|given| {
+            given.len() == token.len() && given.bytes().zip(token.bytes()).fold(0, |d, (a, b)| d | (a ^ b)) == 0
+        }),
+        None => peer.to_canonical().is_loopback(),
+    }
 }
 
 async fn ready(State(ops): State<Ops>) -> (StatusCode, &'static str) {
@@ -36,11 +61,12 @@ async fn ready(State(ops): State<Ops>) -> (StatusCode, &'static str) {
 pub async fn serve(
     listener: tokio::net::TcpListener,
     metrics: PrometheusHandle,
+    metrics_token: Option<String>,
     pool: PgPool,
     admin: Option<Router>,
     mut shutdown: watch::Receiver<bool>,
 ) -> anyhow::Result<()> {
-    let mut app = ops(metrics, pool);
+    let mut app = ops(metrics, metrics_token, pool);
     if let Some(admin) = admin {
         app = app.merge(admin);
     }
@@ -51,4 +77,21 @@ pub async fn serve(
         })
         .await?;
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn metrics_are_for_this_host_or_the_token_holder() {
+        let here: IpAddr = [127, 0, 0, 1].into();
+        let elsewhere: IpAddr = [203, 0, 113, 9].into();
+        assert!(may_scrape(None, here, None));
+        assert!(may_scrape(None, "::ffff:127.0.0.1".parse().unwrap(), None));
+        assert!(!may_scrape(None, elsewhere, None));
+        assert!(may_scrape(Some("s3cret"), elsewhere, Some("Bearer s3cret")));
+        assert!(!may_scrape(Some("s3cret"), elsewhere, Some("Bearer s3cre")));
+        assert!(!may_scrape(Some("s3cret"), here, None));
+    }
 }

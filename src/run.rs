@@ -85,7 +85,14 @@ pub async fn run(config: Config) -> anyhow::Result<()> {
         .await
         .with_context(|| format!("cannot serve HTTP on {}", config.http_bind))?;
     tracing::info!(address = %config.http_bind, admin = config.admin.enabled, "serving HTTP (/api/v1, /docs, /metrics, /healthz, /readyz)");
-    let http = tokio::spawn(crate::http::serve(http_listener, metrics, pool.clone(), admin, stopped_http));
+    let http = tokio::spawn(crate::http::serve(
+        http_listener,
+        metrics,
+        config.metrics_token.clone(),
+        pool.clone(),
+        admin,
+        stopped_http,
+    ));
     let monitor = config.monitor.enabled.then(|| {
         let (tx, rx) = tokio::sync::mpsc::channel(4096);
         tokio::spawn(leasewatch::monitor_link::feed(shared.writer.subscribe(), tx));
