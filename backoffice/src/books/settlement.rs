@@ -10,8 +10,9 @@ use serde_json::json;
 use sqlx::PgConnection;
 use sqlx::types::Json as SqlJson;
 
+use super::allocation::{Batch, Source};
 use super::ledger::{self, Account, Entry, Posting};
-use super::receipts::{Batch, Source, open_items};
+use super::receivables::{self, open_items};
 use crate::error::Error;
 
 /// The period number of settlement charges.
@@ -118,9 +119,7 @@ pub async fn execute(db: &mut PgConnection, contract: i64, date: NaiveDate) -> R
             .await?;
         let mut entries: Vec<Entry> = prepaid
             .iter()
-            .map(|(_, component, paid)| {
-                Entry::debit(if component == "fee" { Account::FeeIncome } else { Account::InterestIncome }, *paid)
-            })
+            .map(|(_, component, paid)| Entry::debit(Account::for_component(receivables::component(component)), *paid))
             .collect();
         entries.push(Entry::credit(Account::CustomerCredit, back));
         let posting = Posting {
