@@ -167,12 +167,8 @@ pub async fn reverse(db: &mut PgConnection, receipt: i64) -> Result<(), Error> {
         entries,
     };
     ledger::post(db, &[posting]).await?;
-    sqlx::query("INSERT INTO contract_events (contract_id, as_of, kind, detail) VALUES ($1, current_date, 'write_off_reversed', $2)")
-        .bind(contract)
-        .bind(json!({"receipt": receipt, "amount": amount}))
-        .execute(db)
-        .await?;
-    Ok(())
+    contract::record_event(db, contract, None, "write_off_reversed", json!({"receipt": receipt, "amount": amount}))
+        .await
 }
 
 /// Applies the deposit held by `contract` to its items due today; returns the amount applied.
@@ -197,10 +193,6 @@ pub async fn offset_deposit(db: &mut PgConnection, contract: i64) -> Result<Deci
         .bind(applied)
         .execute(&mut *db)
         .await?;
-    sqlx::query("INSERT INTO contract_events (contract_id, as_of, kind, detail) VALUES ($1, current_date, 'deposit_offset', $2)")
-        .bind(contract)
-        .bind(json!({"applied": applied}))
-        .execute(db)
-        .await?;
+    contract::record_event(db, contract, None, "deposit_offset", json!({"applied": applied})).await?;
     Ok(applied)
 }

@@ -7,12 +7,12 @@ use chrono::{DateTime, Duration, NaiveDate, Utc};
 use leasewatch_finance::settlement::Quote;
 use leasewatch_finance::{Decimal, Terms, schedule};
 use serde::{Deserialize, Serialize};
-use serde_json::json;
+use serde_json::{Value, json};
 use sqlx::types::Json as SqlJson;
 use sqlx::{FromRow, PgConnection, PgPool};
 use utoipa::{IntoParams, ToSchema};
 
-use super::ledger::{self, Account, Entry, Posting};
+use super::ledger::{self, Posting};
 use super::receivables::{self, Receivable, ReceivableColumns};
 use super::settlement;
 use crate::actor::Actor;
@@ -297,32 +297,27 @@ async fn start(db: &mut PgConnection, contract: i64, disbursed_on: NaiveDate) ->
             return Err(Error::invalid_state("the vehicle is no longer in stock: another contract financed it"));
         }
     }
-    let book = |kind, entries| Posting {
-        kind,
-        contract_id: Some(contract),
-        receipt_id: None,
-        booked_on: disbursed_on,
-        entries,
-    };
-    ledger::post(
-        db,
-        &[
-            book(
-                "disbursement",
-                vec![
-                    Entry::debit(Account::LoansReceivable, terms.principal),
-                    Entry::credit(Account::Bank, terms.principal),
-                ],
-            ),
-            book(
-                "deposit_received",
-                vec![
-                    Entry::debit(Account::Bank, terms.deposit),
-                    Entry::credit(Account::DepositLiability, terms.deposit),
-                ],
-            ),
-        ],
+    ledger::post(db, &Posting::disbursement(contract, disbursed_on, terms.principal, terms.deposit)).await?;
+    Ok(())
+}
+
+/// Adds `kind` with its `detail` to the events of `contract`, as of `as_of` (the database's today
+/// when `None`).
+pub(crate) async fn record_event(
+    db: &mut PgConnection,
+    contract: i64,
+    as_of: Option<NaiveDate>,
+    kind: &str,
+    detail: Value,
+) -> Result<(), Error> {
+    sqlx::query(
+        "INSERT INTO contract_events (contract_id, as_of, kind, detail) VALUES ($1, COALESCE($2, current_date), $3, $4)",
     )
+    .bind(contract)
+    .bind(as_of)
+    .bind(kind)
+    .bind(detail)
+    .execute(db)
     .await?;
     Ok(())
 }
@@ -396,13 +391,8 @@ pub async fn promise(db: &mut PgConnection, actor: &Actor, id: i64, promise: &Pr
         .bind(promise.until)
         .execute(&mut *db)
         .await?;
-    sqlx::query(
-        "INSERT INTO contract_events (contract_id, as_of, kind, detail) VALUES ($1, current_date, 'promise_to_pay', $2)",
-    )
-    .bind(id)
-    .bind(json!({"until": promise.until, "note": promise.note, "by": actor.username}))
-    .execute(&mut *db)
-    .await?;
+    let detail = json!({"until": promise.until, "note": promise.note, "by": actor.username});
+    record_event(db, id, None, "promise_to_pay", detail).await?;
     let after = TABLE.load(db, actor, id).await?;
     let entry = Change::new("promise", "contract", id, Some(after.region_id))
         .before(json!({"hold_until": before.hold_until}))

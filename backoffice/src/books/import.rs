@@ -47,34 +47,24 @@ pub struct ContractRow {
     /// Start date.
     pub start_date: NaiveDate,
     /// Arrears (default) or advance.
-    #[serde(default)]
     pub payment_timing: Option<Timing>,
     /// Residual.
-    #[serde(default)]
     pub residual: Option<Decimal>,
     /// Deposit held.
-    #[serde(default)]
     pub deposit: Option<Decimal>,
     /// Upfront fee.
-    #[serde(default)]
     pub fee: Option<Decimal>,
     /// Installments paid in full before the import.
-    #[serde(default)]
     pub paid_periods: Option<u32>,
     /// Customer name.
-    #[serde(default)]
     pub customer_name: Option<String>,
     /// National ID or unified social credit code.
-    #[serde(default)]
     pub id_number: Option<String>,
     /// Phone.
-    #[serde(default)]
     pub phone: Option<String>,
     /// Vehicle VIN.
-    #[serde(default)]
     pub vin: Option<String>,
     /// Plate.
-    #[serde(default)]
     pub plate: Option<String>,
 }
 
@@ -236,38 +226,18 @@ pub async fn import(db: &mut PgConnection, vault: &Vault, rows: &[ContractRow]) 
         c.deposit.push(terms.deposit);
         c.last_paid.push(last_paid);
         let start = terms.start;
-        postings.push(Posting {
-            kind: "disbursement",
-            contract_id: Some(*id),
-            receipt_id: None,
-            booked_on: start,
-            entries: vec![
-                Entry::debit(Account::LoansReceivable, terms.principal),
-                Entry::credit(Account::Bank, terms.principal),
-            ],
-        });
-        postings.push(Posting {
-            kind: "deposit_received",
-            contract_id: Some(*id),
-            receipt_id: None,
-            booked_on: start,
-            entries: vec![
-                Entry::debit(Account::Bank, terms.deposit),
-                Entry::credit(Account::DepositLiability, terms.deposit),
-            ],
-        });
-        postings.push(Posting {
-            kind: "imported_repayments",
-            contract_id: Some(*id),
-            receipt_id: None,
-            booked_on: last_paid.unwrap_or(start),
-            entries: vec![
+        postings.extend(Posting::disbursement(*id, start, terms.principal, terms.deposit));
+        postings.push(Posting::contract(
+            "imported_repayments",
+            *id,
+            last_paid.unwrap_or(start),
+            vec![
                 Entry::debit(Account::Bank, paid.principal + paid.interest + paid.fee),
                 Entry::credit(Account::LoansReceivable, paid.principal),
                 Entry::credit(Account::InterestIncome, paid.interest),
                 Entry::credit(Account::FeeIncome, paid.fee),
             ],
-        });
+        ));
     }
     sqlx::query(
         "INSERT INTO contracts (id, number, customer_id, vehicle_id, region_id, terms, principal, start_date, deposit_held, last_payment_on)

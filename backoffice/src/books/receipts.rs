@@ -108,10 +108,8 @@ pub struct StatementRow {
     /// Amount received.
     pub amount: Decimal,
     /// Payer's name.
-    #[serde(default)]
     pub payer: Option<String>,
     /// Remark (where customers write the contract number).
-    #[serde(default)]
     pub remark: Option<String>,
 }
 
