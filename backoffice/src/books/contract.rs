@@ -247,7 +247,7 @@ pub struct Activation {
 /// Activates the pending contract `id` on disbursement, if the actor read its current version;
 /// audited.
 pub async fn activate(db: &mut PgConnection, actor: &Actor, id: i64, a: &Activation) -> Result<ContractDetail, Error> {
-    let before = TABLE.load(db, actor, id).await?;
+    let before = TABLE.lock(db, actor, id).await?;
     version::check(a.version, before.version)?;
     start(db, id, a.disbursed_on).await?;
     let after = detail(db, actor, id).await?;
@@ -350,7 +350,7 @@ pub struct Settle {
 /// audited with the quote.
 pub async fn settle(db: &mut PgConnection, actor: &Actor, id: i64, request: &Settle) -> Result<Quote, Error> {
     Checks::default().check(request.date <= Utc::now().date_naive(), "date", "cannot be in the future").finish()?;
-    let before = TABLE.load(db, actor, id).await?;
+    let before = TABLE.lock(db, actor, id).await?;
     version::check(request.version, before.version)?;
     let quote = settlement::execute(db, id, request.date).await?;
     let entry = Change::new("settle", "contract", id, Some(before.region_id))
