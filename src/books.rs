@@ -6,7 +6,7 @@ use std::path::{Path, PathBuf};
 use anyhow::{Context, bail};
 use chrono::NaiveDate;
 use clap::Subcommand;
-use leasewatch_backoffice::books::{contracts, delinquency, receipts};
+use leasewatch_backoffice::books::{delinquency, import, receipts};
 use sqlx::PgPool;
 
 use crate::config::Config;
@@ -53,7 +53,7 @@ fn read(file: &Path) -> anyhow::Result<std::fs::File> {
     std::fs::File::open(file).with_context(|| format!("cannot read {}", file.display()))
 }
 
-fn report(file: &Path, errors: &[contracts::LineError]) -> anyhow::Error {
+fn report(file: &Path, errors: &[import::LineError]) -> anyhow::Error {
     for e in errors {
         eprintln!("{}:{}: {}", file.display(), e.line, e.message);
     }
@@ -63,13 +63,13 @@ fn report(file: &Path, errors: &[contracts::LineError]) -> anyhow::Error {
 /// Runs a contract command.
 pub async fn contracts(pool: &PgPool, config: &Config, command: ContractsCommand) -> anyhow::Result<()> {
     let ContractsCommand::Import { file } = command;
-    let rows = contracts::parse_csv(read(&file)?).map_err(|e| report(&file, &e))?;
+    let rows = import::parse_csv(read(&file)?).map_err(|e| report(&file, &e))?;
     let vault = config.admin.vault().context("cannot load the data key")?;
     // A transaction per chunk keeps memory flat on large books; a re-run skips what is in.
-    let mut total = contracts::ImportSummary::default();
+    let mut total = import::ImportSummary::default();
     for chunk in rows.chunks(5_000) {
         let mut tx = pool.begin().await?;
-        let summary = contracts::import(&mut tx, &vault, chunk).await.map_err(|e| anyhow::anyhow!("{e}: {e:?}"))?;
+        let summary = import::import(&mut tx, &vault, chunk).await.map_err(|e| anyhow::anyhow!("{e}: {e:?}"))?;
         tx.commit().await?;
         total.imported += summary.imported;
         total.skipped += summary.skipped;

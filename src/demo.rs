@@ -184,10 +184,10 @@ async fn seed_books(pool: &PgPool, config: &Config) -> anyhow::Result<bool> {
             n
         ));
     }
-    let rows = leasewatch_backoffice::books::contracts::parse_csv(csv.as_bytes())
+    let rows = leasewatch_backoffice::books::import::parse_csv(csv.as_bytes())
         .map_err(|e| anyhow::anyhow!("demo book: {:?}", e.first().map(|l| &l.message)))?;
     let mut tx = pool.begin().await?;
-    leasewatch_backoffice::books::contracts::import(&mut tx, &vault, &rows)
+    leasewatch_backoffice::books::import::import(&mut tx, &vault, &rows)
         .await
         .map_err(|e| anyhow::anyhow!("demo book: {e}"))?;
     tx.commit().await?;

@@ -8,7 +8,7 @@
 use std::collections::HashMap;
 use std::time::Instant;
 
-use backoffice::books::{contracts, delinquency, receipts};
+use backoffice::books::{delinquency, import, receipts};
 use backoffice::system::crypto::Vault;
 use chrono::{Duration, NaiveDate};
 use leasewatch_finance::money::CENT;
@@ -128,19 +128,15 @@ async fn a_simulated_year_of_payments_gives_the_dpd_buckets_and_penalties_of_an_
         let (name, id) = if i == 0 { ("张三", "11010519491231002X") } else { ("", "") };
         csv.push_str(&format!("HT-{i:06},HQ,{},{},12,{method},{},{name},{id}\n", t.principal, t.annual_rate, t.start));
     }
-    let rows = contracts::parse_csv(csv.as_bytes()).unwrap();
+    let rows = import::parse_csv(csv.as_bytes()).unwrap();
     let started = Instant::now();
     let mut tx = pool.begin().await.unwrap();
-    let summary = contracts::import(&mut tx, &vault, &rows).await.unwrap();
+    let summary = import::import(&mut tx, &vault, &rows).await.unwrap();
     tx.commit().await.unwrap();
     eprintln!("imported {} contracts in {:?}", summary.imported, started.elapsed());
     assert_eq!(summary.imported, n as u64);
     let mut tx = pool.begin().await.unwrap();
-    assert_eq!(
-        contracts::import(&mut tx, &vault, &rows).await.unwrap().skipped,
-        n as u64,
-        "a re-import changes nothing"
-    );
+    assert_eq!(import::import(&mut tx, &vault, &rows).await.unwrap().skipped, n as u64, "a re-import changes nothing");
     tx.commit().await.unwrap();
 
     // The payments each customer will make, by value date.
@@ -283,9 +279,9 @@ async fn ten_thousand_contracts_and_a_ten_thousand_line_statement_are_imported_m
         csv.push_str(&format!("HT-{i:06},HQ,{},{},12,{method},{}\n", t.principal, t.annual_rate, t.start));
     }
     let started = Instant::now();
-    let rows = contracts::parse_csv(csv.as_bytes()).unwrap();
+    let rows = import::parse_csv(csv.as_bytes()).unwrap();
     let mut tx = pool.begin().await.unwrap();
-    let summary = contracts::import(&mut tx, &vault, &rows).await.unwrap();
+    let summary = import::import(&mut tx, &vault, &rows).await.unwrap();
     tx.commit().await.unwrap();
     eprintln!("{N} contracts imported in {:?}", started.elapsed());
     assert_eq!((summary.imported, summary.receivables), (N as u64, N as u64 * 24));
@@ -340,9 +336,9 @@ async fn settling_early_returns_interest_paid_for_later_periods(pool: PgPool) {
     let csv = format!(
         "number,region,principal,annual_rate,term,method,start_date,paid_periods\nHT-9,HQ,12000,0.12,12,equal-installment,{start},3\n"
     );
-    let rows = contracts::parse_csv(csv.as_bytes()).unwrap();
+    let rows = import::parse_csv(csv.as_bytes()).unwrap();
     let mut tx = pool.begin().await.unwrap();
-    contracts::import(&mut tx, &vault, &rows).await.unwrap();
+    import::import(&mut tx, &vault, &rows).await.unwrap();
     tx.commit().await.unwrap();
     let id: i64 = sqlx::query_scalar("SELECT id FROM contracts WHERE number = 'HT-9'").fetch_one(&pool).await.unwrap();
     let prepaid_interest: Decimal = sqlx::query_scalar(

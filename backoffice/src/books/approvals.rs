@@ -5,12 +5,19 @@
 
 use chrono::Utc;
 use leasewatch_finance::Decimal;
+use serde::Deserialize;
 use serde_json::json;
 use sqlx::PgConnection;
+use utoipa::ToSchema;
 
+use super::allocation::{Batch, Source};
 use super::ledger::{self, Account, Entry, Posting};
-use super::receipts::{Batch, Source, open_items};
+use super::receivables::open_items;
+use super::{contract, receipts, receivables};
+use crate::actor::Actor;
 use crate::error::Error;
+use crate::kit::approvals;
+use crate::system::workflow::engine::Instance;
 use crate::system::workflow::hooks::{Decision, HookFuture, Hooks};
 
 /// Subject type of a write-off reversal request (subject id: the receipt).
@@ -21,6 +28,47 @@ pub const DEPOSIT_OFFSET: &str = "deposit_offset";
 /// `hooks` with the approvals of the books declared.
 pub fn hooks(hooks: Hooks) -> Hooks {
     hooks.on(REVERSAL, reversal_decided).on(DEPOSIT_OFFSET, offset_decided)
+}
+
+/// A request that needs approval.
+#[derive(Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct ApprovalRequest {
+    /// Why.
+    #[schema(min_length = 1, max_length = 500, pattern = r"\S")]
+    pub reason: String,
+}
+
+/// Asks for the deposit of the contract `id` to be offset against what is due (保证金冲抵).
+pub async fn request_deposit_offset(
+    db: &mut PgConnection,
+    actor: &Actor,
+    id: i64,
+    request: &ApprovalRequest,
+) -> Result<Instance, Error> {
+    let contract = contract::TABLE.load(db, actor, id).await?;
+    if contract.deposit_held <= Decimal::ZERO {
+        return Err(Error::invalid_state("the contract holds no deposit"));
+    }
+    let title = format!("保证金冲抵 {} — {}", contract.number, request.reason.trim());
+    approvals::submit(db, actor, DEPOSIT_OFFSET, id, contract.region_id, &title).await
+}
+
+/// Asks for the write-off of the receipt `id` to be reversed (反核销).
+pub async fn request_reversal(
+    db: &mut PgConnection,
+    actor: &Actor,
+    id: i64,
+    request: &ApprovalRequest,
+) -> Result<Instance, Error> {
+    let receipt = receipts::TABLE.load(db, actor, id).await?;
+    let contract_id = receipt.contract_id.filter(|_| receipt.status == "written_off");
+    let Some(contract_id) = contract_id else {
+        return Err(Error::invalid_state(format!("the receipt is {}, not written off", receipt.status)));
+    };
+    let region = contract::TABLE.load(db, actor, contract_id).await?.region_id;
+    let title = format!("反核销 {} {} — {}", receipt.bank_reference, receipt.amount, request.reason.trim());
+    approvals::submit(db, actor, REVERSAL, id, region, &title).await
 }
 
 /// Undoes a receipt's write-off once approved: items are open again, credit it created is taken
@@ -107,15 +155,7 @@ pub async fn reverse(db: &mut PgConnection, receipt: i64) -> Result<(), Error> {
         .await?;
     let mut entries: Vec<Entry> = allocated
         .iter()
-        .map(|(_, a, component)| {
-            let account = match component.as_str() {
-                "penalty" => Account::PenaltyIncome,
-                "fee" => Account::FeeIncome,
-                "interest" => Account::InterestIncome,
-                _ => Account::LoansReceivable,
-            };
-            Entry::debit(account, *a)
-        })
+        .map(|(_, a, component)| Entry::debit(Account::for_component(receivables::component(component)), *a))
         .collect();
     entries.push(Entry::debit(Account::CustomerCredit, to_credit));
     entries.push(Entry::credit(Account::UnappliedReceipts, amount));
@@ -127,12 +167,8 @@ pub async fn reverse(db: &mut PgConnection, receipt: i64) -> Result<(), Error> {
         entries,
     };
     ledger::post(db, &[posting]).await?;
-    sqlx::query("INSERT INTO contract_events (contract_id, as_of, kind, detail) VALUES ($1, current_date, 'write_off_reversed', $2)")
-        .bind(contract)
-        .bind(json!({"receipt": receipt, "amount": amount}))
-        .execute(db)
-        .await?;
-    Ok(())
+    contract::record_event(db, contract, None, "write_off_reversed", json!({"receipt": receipt, "amount": amount}))
+        .await
 }
 
 /// Applies the deposit held by `contract` to its items due today; returns the amount applied.
@@ -157,10 +193,6 @@ pub async fn offset_deposit(db: &mut PgConnection, contract: i64) -> Result<Deci
         .bind(applied)
         .execute(&mut *db)
         .await?;
-    sqlx::query("INSERT INTO contract_events (contract_id, as_of, kind, detail) VALUES ($1, current_date, 'deposit_offset', $2)")
-        .bind(contract)
-        .bind(json!({"applied": applied}))
-        .execute(db)
-        .await?;
+    contract::record_event(db, contract, None, "deposit_offset", json!({"applied": applied})).await?;
     Ok(applied)
 }

@@ -10,7 +10,8 @@ use leasewatch_finance::delinquency::{Buckets, PenaltyRule, days_past_due};
 use serde::{Deserialize, Serialize};
 use sqlx::{PgConnection, PgPool};
 
-use super::receipts::{Batch, Source, open_items};
+use super::allocation::{Batch, Source};
+use super::receivables::open_items;
 use crate::error::Error;
 
 /// A product's delinquency rules (defaults where a product says nothing, or for imported contracts without one).

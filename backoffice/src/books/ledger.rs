@@ -97,6 +97,31 @@ pub struct Posting {
     pub entries: Vec<Entry>,
 }
 
+impl Posting {
+    /// A transaction of `contract` (no receipt) booked on `booked_on`.
+    pub fn contract(kind: &'static str, contract: i64, booked_on: NaiveDate, entries: Vec<Entry>) -> Self {
+        Self { kind, contract_id: Some(contract), receipt_id: None, booked_on, entries }
+    }
+
+    /// The money a contract starts with on `on`: the `principal` paid out and the `deposit` taken.
+    pub fn disbursement(contract: i64, on: NaiveDate, principal: Decimal, deposit: Decimal) -> [Self; 2] {
+        [
+            Self::contract(
+                "disbursement",
+                contract,
+                on,
+                vec![Entry::debit(Account::LoansReceivable, principal), Entry::credit(Account::Bank, principal)],
+            ),
+            Self::contract(
+                "deposit_received",
+                contract,
+                on,
+                vec![Entry::debit(Account::Bank, deposit), Entry::credit(Account::DepositLiability, deposit)],
+            ),
+        ]
+    }
+}
+
 /// Whether `entries` balance.
 pub fn balanced(entries: &[Entry]) -> bool {
     entries.iter().map(|e| e.debit).sum::<Decimal>() == entries.iter().map(|e| e.credit).sum::<Decimal>()

@@ -10,8 +10,9 @@ use serde_json::json;
 use sqlx::PgConnection;
 use sqlx::types::Json as SqlJson;
 
+use super::allocation::{Batch, Source};
 use super::ledger::{self, Account, Entry, Posting};
-use super::receipts::{Batch, Source, open_items};
+use super::receivables::{self, open_items};
 use crate::error::Error;
 
 /// The period number of settlement charges.
@@ -118,18 +119,10 @@ pub async fn execute(db: &mut PgConnection, contract: i64, date: NaiveDate) -> R
             .await?;
         let mut entries: Vec<Entry> = prepaid
             .iter()
-            .map(|(_, component, paid)| {
-                Entry::debit(if component == "fee" { Account::FeeIncome } else { Account::InterestIncome }, *paid)
-            })
+            .map(|(_, component, paid)| Entry::debit(Account::for_component(receivables::component(component)), *paid))
             .collect();
         entries.push(Entry::credit(Account::CustomerCredit, back));
-        let posting = Posting {
-            kind: "prepaid_interest_returned",
-            contract_id: Some(contract),
-            receipt_id: None,
-            booked_on: date,
-            entries,
-        };
+        let posting = Posting::contract("prepaid_interest_returned", contract, date, entries);
         ledger::post(db, &[posting]).await?;
     }
     sqlx::query(
@@ -158,17 +151,16 @@ pub async fn execute(db: &mut PgConnection, contract: i64, date: NaiveDate) -> R
         return Err(Error::Internal("settlement left items open".into()));
     }
     batch.write(db).await?;
-    let refund = Posting {
-        kind: "settlement_refund",
-        contract_id: Some(contract),
-        receipt_id: None,
-        booked_on: date,
-        entries: vec![
+    let refund = Posting::contract(
+        "settlement_refund",
+        contract,
+        date,
+        vec![
             Entry::debit(Account::CustomerCredit, credit_left),
             Entry::debit(Account::DepositLiability, deposit_left),
             Entry::credit(Account::Bank, credit_left + deposit_left),
         ],
-    };
+    );
     ledger::post(db, &[refund]).await?;
     sqlx::query(
         "UPDATE contracts SET status = 'settled', credit = 0, deposit_held = 0, dpd = 0, bucket = 0, overdue_amount = 0,
@@ -181,11 +173,6 @@ pub async fn execute(db: &mut PgConnection, contract: i64, date: NaiveDate) -> R
         .bind(contract)
         .execute(&mut *db)
         .await?;
-    sqlx::query("INSERT INTO contract_events (contract_id, as_of, kind, detail) VALUES ($1, $2, 'settled', $3)")
-        .bind(contract)
-        .bind(date)
-        .bind(json!(quote))
-        .execute(db)
-        .await?;
+    super::contract::record_event(db, contract, Some(date), "settled", json!(quote)).await?;
     Ok(quote)
 }

@@ -1,5 +1,7 @@
 //! Money in responses: always a decimal string with its cents (`"0.00"`, `"1500.00"`), whatever
-//! scale the database or the arithmetic left on the value.
+//! scale the database or the arithmetic left on the value. A money field of a record is
+//! `#[serde(serialize_with = "cents")]` (with `cents` imported); utoipa's `decimal` feature already
+//! documents a `Decimal` as a string, so it needs no `#[schema(value_type = String)]`.
 
 use leasewatch_finance::Decimal;
 use serde::Serializer;

@@ -1,5 +1,5 @@
-//! Contracts and their receivable items: bulk import of an existing book from CSV (the first thing
-//! a company does) with schedules and paid-to-date state, and activation of a single contract.
+//! Importing an existing book of contracts from CSV (the first thing a company does), with
+//! schedules and paid-to-date state, customers and vehicles.
 //!
 //! ```text
 //! number,region,principal,annual_rate,term,method,start_date[,payment_timing,residual,deposit,fee,
@@ -12,15 +12,19 @@
 use std::collections::HashMap;
 
 use chrono::NaiveDate;
-use leasewatch_finance::allocation::Component;
 use leasewatch_finance::money::CENT;
-use leasewatch_finance::{Decimal, Method, Quote, Rounding, Terms, Timing, schedule};
+use leasewatch_finance::{Decimal, Method, Rounding, Terms, Timing, schedule};
 use serde::{Deserialize, Serialize};
+use serde_json::json;
 use sqlx::PgConnection;
 use sqlx::types::Json as SqlJson;
+use utoipa::ToSchema;
 
 use super::ledger::{self, Account, Entry, Posting};
-use crate::error::Error;
+use super::receivables::ReceivableColumns;
+use crate::actor::Actor;
+use crate::error::{Error, FieldError};
+use crate::kit::audit::{self, Change};
 use crate::kit::identity;
 use crate::system::crypto::Vault;
 
@@ -43,34 +47,24 @@ pub struct ContractRow {
     /// Start date.
     pub start_date: NaiveDate,
     /// Arrears (default) or advance.
-    #[serde(default)]
     pub payment_timing: Option<Timing>,
     /// Residual.
-    #[serde(default)]
     pub residual: Option<Decimal>,
     /// Deposit held.
-    #[serde(default)]
     pub deposit: Option<Decimal>,
     /// Upfront fee.
-    #[serde(default)]
     pub fee: Option<Decimal>,
     /// Installments paid in full before the import.
-    #[serde(default)]
     pub paid_periods: Option<u32>,
     /// Customer name.
-    #[serde(default)]
     pub customer_name: Option<String>,
     /// National ID or unified social credit code.
-    #[serde(default)]
     pub id_number: Option<String>,
     /// Phone.
-    #[serde(default)]
     pub phone: Option<String>,
     /// Vehicle VIN.
-    #[serde(default)]
     pub vin: Option<String>,
     /// Plate.
-    #[serde(default)]
     pub plate: Option<String>,
 }
 
@@ -145,8 +139,15 @@ pub fn parse_csv(text: impl std::io::Read) -> Result<Vec<ContractRow>, Vec<LineE
     if errors.is_empty() { Ok(rows) } else { Err(errors) }
 }
 
+/// Bad CSV lines as invalid fields named `line N`.
+pub fn invalid_lines(errors: Vec<LineError>) -> Error {
+    Error::Validation(
+        errors.into_iter().map(|e| FieldError { field: format!("line {}", e.line), message: e.message }).collect(),
+    )
+}
+
 /// What an import did.
-#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, utoipa::ToSchema)]
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, ToSchema)]
 pub struct ImportSummary {
     /// Contracts created.
     pub imported: u64,
@@ -154,15 +155,6 @@ pub struct ImportSummary {
     pub skipped: u64,
     /// Receivable items written.
     pub receivables: u64,
-}
-
-fn component_name(c: Component) -> &'static str {
-    match c {
-        Component::Principal => "principal",
-        Component::Interest => "interest",
-        Component::Fee => "fee",
-        Component::Penalty => "penalty",
-    }
 }
 
 /// Imports `rows` in the actor's transaction. Region codes must exist.
@@ -234,38 +226,18 @@ pub async fn import(db: &mut PgConnection, vault: &Vault, rows: &[ContractRow]) 
         c.deposit.push(terms.deposit);
         c.last_paid.push(last_paid);
         let start = terms.start;
-        postings.push(Posting {
-            kind: "disbursement",
-            contract_id: Some(*id),
-            receipt_id: None,
-            booked_on: start,
-            entries: vec![
-                Entry::debit(Account::LoansReceivable, terms.principal),
-                Entry::credit(Account::Bank, terms.principal),
-            ],
-        });
-        postings.push(Posting {
-            kind: "deposit_received",
-            contract_id: Some(*id),
-            receipt_id: None,
-            booked_on: start,
-            entries: vec![
-                Entry::debit(Account::Bank, terms.deposit),
-                Entry::credit(Account::DepositLiability, terms.deposit),
-            ],
-        });
-        postings.push(Posting {
-            kind: "imported_repayments",
-            contract_id: Some(*id),
-            receipt_id: None,
-            booked_on: last_paid.unwrap_or(start),
-            entries: vec![
+        postings.extend(Posting::disbursement(*id, start, terms.principal, terms.deposit));
+        postings.push(Posting::contract(
+            "imported_repayments",
+            *id,
+            last_paid.unwrap_or(start),
+            vec![
                 Entry::debit(Account::Bank, paid.principal + paid.interest + paid.fee),
                 Entry::credit(Account::LoansReceivable, paid.principal),
                 Entry::credit(Account::InterestIncome, paid.interest),
                 Entry::credit(Account::FeeIncome, paid.fee),
             ],
-        });
+        ));
     }
     sqlx::query(
         "INSERT INTO contracts (id, number, customer_id, vehicle_id, region_id, terms, principal, start_date, deposit_held, last_payment_on)
@@ -309,84 +281,39 @@ struct ContractColumns {
     last_paid: Vec<Option<NaiveDate>>,
 }
 
-/// Receivable items gathered in columns and written in one statement.
-#[derive(Default)]
-pub(crate) struct ReceivableColumns {
-    contract: Vec<i64>,
-    period: Vec<i32>,
-    due_date: Vec<NaiveDate>,
-    component: Vec<&'static str>,
-    amount: Vec<Decimal>,
-    paid: Vec<Decimal>,
+/// A book to import.
+#[derive(Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct ImportRequest {
+    /// The CSV text (see `admin/README.md` for its columns).
+    pub csv: String,
 }
 
-/// What was already paid of a schedule.
-#[derive(Debug, Default)]
-pub(crate) struct Paid {
-    pub(crate) principal: Decimal,
-    pub(crate) interest: Decimal,
-    pub(crate) fee: Decimal,
-    pub(crate) last_due: Option<NaiveDate>,
-}
-
-impl ReceivableColumns {
-    /// Adds the items of `quote` for `contract`: the first `paid_periods` installments paid in
-    /// full, and the upfront fee (period 0) paid when `upfront_paid`.
-    pub(crate) fn push_schedule(
-        &mut self,
-        contract: i64,
-        quote: &Quote,
-        paid_periods: u32,
-        upfront_paid: bool,
-    ) -> Paid {
-        let mut out = Paid::default();
-        for item in &quote.rows {
-            let paid = if item.period == 0 { upfront_paid } else { item.period <= paid_periods };
-            if paid {
-                out.last_due = Some(item.due_date);
-            }
-            for (component, amount) in [
-                (Component::Fee, item.fee),
-                (Component::Interest, item.interest),
-                (Component::Principal, item.principal),
-            ] {
-                if amount.is_zero() {
-                    continue;
-                }
-                self.contract.push(contract);
-                self.period.push(i32::try_from(item.period).unwrap_or(i32::MAX));
-                self.due_date.push(item.due_date);
-                self.component.push(component_name(component));
-                self.amount.push(amount);
-                self.paid.push(if paid { amount } else { Decimal::ZERO });
-                if paid {
-                    match component {
-                        Component::Principal => out.principal += amount,
-                        Component::Interest => out.interest += amount,
-                        _ => out.fee += amount,
-                    }
-                }
-            }
-        }
-        out
+/// Imports the book the actor sent: every bad line is reported and nothing is imported then; every
+/// region must be in the actor's subtree. The import is audited.
+pub async fn import_book(
+    db: &mut PgConnection,
+    vault: &Vault,
+    actor: &Actor,
+    request: &ImportRequest,
+) -> Result<ImportSummary, Error> {
+    let rows = parse_csv(request.csv.as_bytes()).map_err(invalid_lines)?;
+    let codes: Vec<&str> = rows.iter().map(|r| r.region.as_str()).collect();
+    let outside: Option<String> = sqlx::query_scalar(
+        "SELECT code FROM unnest($1::text[]) AS t(code)
+         WHERE NOT EXISTS (SELECT 1 FROM regions g WHERE g.code = t.code AND starts_with(g.path, $2)) LIMIT 1",
+    )
+    .bind(&codes)
+    .bind(&actor.region_path)
+    .fetch_optional(&mut *db)
+    .await?;
+    if let Some(code) = outside {
+        return Err(Error::invalid("region", format!("{code} is not a region in your subtree")));
     }
-
-    /// Writes the items; returns how many.
-    pub(crate) async fn insert(&self, db: &mut PgConnection) -> Result<u64, Error> {
-        Ok(sqlx::query(
-            "INSERT INTO receivables (contract_id, period, due_date, component, amount, paid)
-             SELECT * FROM unnest($1::bigint[], $2::int[], $3::date[], $4::text[], $5::numeric[], $6::numeric[])",
-        )
-        .bind(&self.contract)
-        .bind(&self.period)
-        .bind(&self.due_date)
-        .bind(&self.component)
-        .bind(&self.amount)
-        .bind(&self.paid)
-        .execute(db)
-        .await?
-        .rows_affected())
-    }
+    let summary = import(db, vault, &rows).await?;
+    let entry = Change::new("import", "contract", "batch", Some(actor.region_id)).after(json!(summary));
+    audit::record(db, actor.author(), entry).await?;
+    Ok(summary)
 }
 
 /// The customer of each row (found by ID number, or created); `None` when the row names none.
@@ -518,150 +445,4 @@ mod tests {
         assert_eq!(rows[0].paid_periods, Some(8));
         assert_eq!(rows[0].method, Method::EqualInstallment);
     }
-}
-
-/// A contract to originate from a quote under a product version.
-#[derive(Debug, Clone, Deserialize, utoipa::ToSchema)]
-#[serde(deny_unknown_fields)]
-pub struct Origination {
-    /// Contract number, unique.
-    #[schema(pattern = r"^[A-Za-z0-9/_-]{1,64}$")]
-    pub number: String,
-    /// The customer.
-    pub customer_id: i64,
-    /// The vehicle (in stock).
-    pub vehicle_id: i64,
-    /// The dealer.
-    pub dealer_id: Option<i64>,
-    /// The product version signed on.
-    pub product_id: i64,
-    /// Vehicle price.
-    #[schema(value_type = String)]
-    pub price: Decimal,
-    /// Down payment.
-    #[schema(value_type = String)]
-    pub down_payment: Decimal,
-    /// Months.
-    pub term: u32,
-}
-
-/// Creates a pending contract from `o`; the schedule is made when it is activated. Returns its id.
-pub async fn originate(db: &mut PgConnection, o: &Origination, region_id: i64, today: NaiveDate) -> Result<i64, Error> {
-    let rules: Option<SqlJson<crate::products::product::Rules>> =
-        sqlx::query_scalar("SELECT rules FROM products WHERE id = $1")
-            .bind(o.product_id)
-            .fetch_optional(&mut *db)
-            .await?;
-    let rules = rules.ok_or_else(|| Error::invalid("product_id", "no such product version"))?.0;
-    let vehicle: Option<(String, String)> =
-        sqlx::query_as("SELECT status, vehicle_type FROM vehicles WHERE id = $1 FOR UPDATE")
-            .bind(o.vehicle_id)
-            .fetch_optional(&mut *db)
-            .await?;
-    let vehicle_type = match vehicle {
-        None => return Err(Error::invalid("vehicle_id", "no such vehicle")),
-        Some((status, kind)) if status == "in_stock" => kind,
-        Some((other, _)) => {
-            return Err(Error::invalid("vehicle_id", format!("the vehicle is {other}, not in stock")));
-        }
-    };
-    let tier: Option<String> = match o.dealer_id {
-        Some(dealer) => Some(crate::dealers::dealer::tier_for_new_business(db, dealer).await?),
-        None => None,
-    };
-    let deal = crate::products::product::Deal {
-        price: o.price,
-        down_payment: o.down_payment,
-        term: o.term,
-        vehicle_type: &vehicle_type,
-        dealer_tier: tier.as_deref(),
-    };
-    let terms = rules.terms(&deal, today).map_err(|m| Error::invalid("down_payment", m))?;
-    schedule(&terms).map_err(|e| Error::invalid("term", e.to_string()))?;
-    Ok(sqlx::query_scalar(
-        "INSERT INTO contracts (number, customer_id, vehicle_id, dealer_id, product_id, region_id, terms, principal,
-                                price, down_payment, status)
-         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, 'pending') RETURNING id",
-    )
-    .bind(&o.number)
-    .bind(o.customer_id)
-    .bind(o.vehicle_id)
-    .bind(o.dealer_id)
-    .bind(o.product_id)
-    .bind(region_id)
-    .bind(SqlJson(&terms))
-    .bind(terms.principal)
-    .bind(o.price)
-    .bind(o.down_payment)
-    .fetch_one(db)
-    .await?)
-}
-
-/// Activates the pending `contract` on the day the money went out: its schedule starts then,
-/// its items are written, the disbursement and the deposit are booked, the vehicle is financed.
-pub async fn activate(db: &mut PgConnection, contract: i64, disbursed_on: NaiveDate) -> Result<u64, Error> {
-    let row: Option<(String, SqlJson<Terms>, Option<i64>)> =
-        sqlx::query_as("SELECT status, terms, vehicle_id FROM contracts WHERE id = $1 FOR UPDATE")
-            .bind(contract)
-            .fetch_optional(&mut *db)
-            .await?;
-    let Some((status, terms, vehicle)) = row else { return Err(Error::NotFound("contract")) };
-    if status != "pending" {
-        return Err(Error::invalid_state(format!("the contract is {status}, not pending")));
-    }
-    let terms = Terms { start: disbursed_on, ..terms.0 };
-    let quote = schedule(&terms).map_err(|e| Error::Internal(format!("stored terms: {e}")))?;
-    let mut items = ReceivableColumns::default();
-    items.push_schedule(contract, &quote, 0, false);
-    let written = items.insert(db).await?;
-    sqlx::query(
-        "UPDATE contracts SET status = 'active', terms = $2, start_date = $3, activated_on = $3, deposit_held = $4,
-             version = version + 1 WHERE id = $1",
-    )
-    .bind(contract)
-    .bind(SqlJson(&terms))
-    .bind(disbursed_on)
-    .bind(terms.deposit)
-    .execute(&mut *db)
-    .await?;
-    if let Some(vehicle) = vehicle {
-        let reserved = sqlx::query(
-            "UPDATE vehicles SET status = 'financed', version = version + 1 WHERE id = $1 AND status = 'in_stock'",
-        )
-        .bind(vehicle)
-        .execute(&mut *db)
-        .await?
-        .rows_affected();
-        if reserved == 0 {
-            return Err(Error::invalid_state("the vehicle is no longer in stock: another contract financed it"));
-        }
-    }
-    let book = |kind, entries| Posting {
-        kind,
-        contract_id: Some(contract),
-        receipt_id: None,
-        booked_on: disbursed_on,
-        entries,
-    };
-    ledger::post(
-        db,
-        &[
-            book(
-                "disbursement",
-                vec![
-                    Entry::debit(Account::LoansReceivable, terms.principal),
-                    Entry::credit(Account::Bank, terms.principal),
-                ],
-            ),
-            book(
-                "deposit_received",
-                vec![
-                    Entry::debit(Account::Bank, terms.deposit),
-                    Entry::credit(Account::DepositLiability, terms.deposit),
-                ],
-            ),
-        ],
-    )
-    .await?;
-    Ok(written)
 }
