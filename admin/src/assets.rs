@@ -31,6 +31,8 @@ const CSS: &str = "text/css; charset=utf-8";
 
 /// Every file served under `/assets/`.
 pub static ASSETS: &[Asset] = &[
+    asset!("console.css", CSS, "console.css"),
+    asset!("console.js", JS, "console.js"),
     asset!("docs.js", JS, "docs.js"),
     asset!("htmx.min.js", JS, "node_modules/htmx.org/dist/htmx.min.js"),
     asset!("swagger-ui/swagger-ui-bundle.js", JS, "node_modules/swagger-ui-dist/swagger-ui-bundle.js"),

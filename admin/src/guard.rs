@@ -123,7 +123,7 @@ impl<S: Send + Sync> FromRequestParts<S> for Meta {
     }
 }
 
-fn meta(headers: &HeaderMap, extensions: &Extensions) -> RequestMeta {
+pub(crate) fn meta(headers: &HeaderMap, extensions: &Extensions) -> RequestMeta {
     RequestMeta {
         request_id: headers.get("x-request-id").and_then(|v| v.to_str().ok()).map(str::to_owned),
         client_addr: extensions
@@ -240,7 +240,11 @@ fn bearer(headers: &HeaderMap) -> Option<&str> {
         .map(str::trim)
 }
 
-async fn authenticate(state: &AppState, token: Option<String>, meta: RequestMeta) -> Result<Caller, ApiError> {
+pub(crate) async fn authenticate(
+    state: &AppState,
+    token: Option<String>,
+    meta: RequestMeta,
+) -> Result<Caller, ApiError> {
     let token = token.ok_or_else(unauthenticated)?;
     let row: Option<SessionRow> = sqlx::query_as(
         "SELECT s.id AS session_id, u.id AS user_id, u.username, u.region_id, r.path AS region_path,

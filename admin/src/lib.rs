@@ -3,6 +3,7 @@
 //!
 //! # Layout
 //! - `api/`: one module per resource, each a `router()` of annotated handlers.
+//! - `console/`: the staff console's pages (templates in `admin/templates/`).
 //! - `guard.rs`: deny by default: authentication, the permission each route declares, region scope;
 //!   hands handlers the [`guard::Caller`] (the back office's actor plus the session).
 //! - `error.rs`: the one HTTP error type, answered as `application/problem+json`.
@@ -18,6 +19,7 @@
 pub mod alert_feed;
 pub mod api;
 pub mod assets;
+pub mod console;
 pub mod docs;
 pub mod error;
 pub mod extract;
@@ -74,10 +76,12 @@ pub fn router(state: AppState) -> Result<Router, RouterError> {
     let spec = spec?;
     let routes = Arc::new(guard::RouteTable::from_spec(&spec)?);
     let guard = guard::Guard { state: state.clone(), routes };
-    let api = api.route_layer(middleware::from_fn_with_state(guard, guard::guard)).with_state(state);
+    let api = api.route_layer(middleware::from_fn_with_state(guard, guard::guard)).with_state(state.clone());
     let spec = Arc::new(spec);
+    let console = console::router().with_state(state);
     Ok(Router::new()
         .merge(api)
+        .merge(console)
         .route("/api/openapi.json", get(move || async move { axum::Json(Value::clone(&spec)) }))
         .route("/docs", get(|| async { Html(docs::PAGE) }))
         .route("/assets/{*path}", get(assets::serve))

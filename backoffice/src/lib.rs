@@ -12,6 +12,7 @@
 //! - `customers/`: lessees and the people around them (客户).
 //! - `assets/`: vehicles and their trackers' commands (车辆管理).
 //! - `books/`: contracts, receipts, the ledger, delinquency, settlement (合同 / 财务).
+//! - `reports/`: figures over the book and the fleet (报表).
 //!
 //! Adding an area: `backoffice/README.md` walks through the dealers, file by file.
 
@@ -23,6 +24,7 @@ pub mod dealers;
 pub mod error;
 pub mod kit;
 pub mod products;
+pub mod reports;
 pub mod system;
 
 pub use crate::actor::{Actor, RequestMeta};

@@ -6,6 +6,7 @@
 mod access;
 mod auth;
 mod books;
+mod console;
 mod dealers;
 mod foundation;
 mod monitor;

@@ -132,7 +132,17 @@ impl App {
 impl App {
     /// Fetches `path` without signing in; returns the status, the media type and the body as text.
     pub async fn fetch(&self, path: &str) -> (StatusCode, String, String) {
-        let request = Request::builder().uri(path).body(Body::empty()).unwrap();
+        self.fetch_with(path, &[]).await
+    }
+
+    /// Fetches `path` with `headers` (a session cookie...); returns the status, the media type and
+    /// the body as text.
+    pub async fn fetch_with(&self, path: &str, headers: &[(&str, &str)]) -> (StatusCode, String, String) {
+        let mut request = Request::builder().uri(path);
+        for (name, value) in headers {
+            request = request.header(*name, *value);
+        }
+        let request = request.body(Body::empty()).unwrap();
         let response = self.router.clone().oneshot(request).await.unwrap();
         let status = response.status();
         let media_type =

@@ -7,6 +7,7 @@
 //! - `password.rs`: the password policy and argon2id hashing.
 //! - `workflow/`: the workflow engine (流程管理) and its maker-checker hooks.
 //! - `config.rs`: the `[admin]` settings: the data key that opens sealed fields, the hash cost.
+//! - `throttle.rs`: growing sign-in delays by account and source address, instead of a lock.
 //! - `bootstrap.rs`: the permission catalogue at start, the first administrator, housekeeping.
 
 pub mod bootstrap;
@@ -15,4 +16,5 @@ pub mod crypto;
 pub mod password;
 pub mod permissions;
 pub mod settings;
+pub mod throttle;
 pub mod workflow;

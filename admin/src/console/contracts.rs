@@ -1,0 +1,151 @@
+//! Contract pages (合同): the list with filters, and one contract with its schedule.
+
+use askama::Template;
+use axum::extract::{OriginalUri, Path, State};
+use axum::response::Response;
+use backoffice::books::contract::{self, ContractFilter};
+
+use super::format::{date, money};
+use super::i18n::Lang;
+use super::list::{self, Cell, Column, FilterField, ListQuery, ListSpec};
+use super::page::{PageError, Shell, render};
+use super::session::Staff;
+use crate::state::AppState;
+
+const STATUSES: &[&str] = &["pending", "active", "settled", "closed"];
+
+fn status_label(lang: Lang, status: &str) -> String {
+    lang.t(&format!("contract.status.{status}")).to_owned()
+}
+
+/// `GET /contracts`.
+pub async fn list(
+    State(state): State<AppState>,
+    staff: Staff,
+    OriginalUri(uri): OriginalUri,
+) -> Result<Response, PageError> {
+    staff.require("contracts.read")?;
+    let query: ListQuery<ContractFilter> = ListQuery::from_uri(&uri)?;
+    let lang = staff.lang;
+    let field = |name: &'static str, label: &'static str, input: &'static str| FilterField {
+        name,
+        label: lang.t(label),
+        input,
+        options: Vec::new(),
+        value: query.value(name),
+    };
+    let statuses = STATUSES.iter().map(|s| ((*s).to_owned(), status_label(lang, s))).collect();
+    let spec = ListSpec {
+        path: "/contracts",
+        title: "nav.contracts",
+        filters: vec![
+            field("number", "contract.number", "text"),
+            FilterField { options: statuses, ..field("status", "contract.status", "text") },
+            field("bucket", "field.bucket", "number"),
+            field("min_dpd", "contract.min_dpd", "number"),
+        ],
+        columns: vec![
+            Column::plain(lang.t("contract.number")).sorted("number"),
+            Column::plain(lang.t("contract.status")),
+            Column::plain(lang.t("contract.principal")).numeric(),
+            Column::plain(lang.t("contract.start_date")).sorted("start_date"),
+            Column::plain(lang.t("contract.dpd")).sorted("dpd").numeric(),
+            Column::plain(lang.t("field.bucket")),
+            Column::plain(lang.t("field.overdue_amount")).sorted("overdue_amount").numeric(),
+            Column::plain(lang.t("contract.last_payment_on")),
+        ],
+    };
+    let (pool, actor, filter) = (&state.pool, &staff.caller.actor, &query.filter);
+    list::respond(
+        &staff,
+        spec,
+        &query,
+        |page| Box::pin(async move { contract::list(pool, actor, &page, filter).await }),
+        |c| {
+            let cells = vec![
+                Cell::link(c.number.clone(), format!("/contracts/{}", c.id)),
+                Cell::text(status_label(lang, &c.status)),
+                Cell::text(money(&c.principal)),
+                Cell::text(date(&c.start_date)),
+                Cell::text(c.dpd.to_string()),
+                Cell::text(format!("M{}", c.bucket)),
+                Cell::text(money(&c.overdue_amount)),
+                Cell::text(date(&c.last_payment_on)),
+            ];
+            (c.id, cells)
+        },
+    )
+    .await
+}
+
+/// One line of the schedule as shown.
+struct Line {
+    period: i32,
+    due_date: String,
+    component: String,
+    amount: String,
+    paid: String,
+    open: String,
+    settled: bool,
+}
+
+#[derive(Template)]
+#[template(path = "contract.html")]
+struct ContractPage {
+    shell: Shell,
+    number: String,
+    status: String,
+    principal: String,
+    start_date: String,
+    dpd: i32,
+    bucket: String,
+    overdue_amount: String,
+    penalty_open: String,
+    credit: String,
+    deposit_held: String,
+    last_payment_on: String,
+    hold_until: String,
+    as_of: String,
+    lines: Vec<Line>,
+}
+
+/// `GET /contracts/{id}`.
+pub async fn page(State(state): State<AppState>, staff: Staff, Path(id): Path<i64>) -> Result<Response, PageError> {
+    staff.require("contracts.read")?;
+    let mut db = state.pool.acquire().await?;
+    let detail = contract::detail(&mut db, &staff, id).await?;
+    let lang = staff.lang;
+    let c = detail.contract;
+    let mut shell = Shell::new(&staff, "/contracts", "nav.contracts");
+    shell.title = format!("{} {}", lang.t("contract.title"), c.number);
+    let lines = detail
+        .receivables
+        .iter()
+        .map(|r| Line {
+            period: r.period,
+            due_date: r.due_date.format("%Y-%m-%d").to_string(),
+            component: lang.t(&format!("component.{}", r.component)).to_owned(),
+            amount: money(&r.amount),
+            paid: money(&r.paid),
+            open: money(&(r.amount - r.paid)),
+            settled: r.paid >= r.amount,
+        })
+        .collect();
+    Ok(render(&ContractPage {
+        shell,
+        number: c.number,
+        status: status_label(lang, &c.status),
+        principal: money(&c.principal),
+        start_date: date(&c.start_date),
+        dpd: c.dpd,
+        bucket: format!("M{}", c.bucket),
+        overdue_amount: money(&c.overdue_amount),
+        penalty_open: money(&c.penalty_open),
+        credit: money(&c.credit),
+        deposit_held: money(&c.deposit_held),
+        last_payment_on: date(&c.last_payment_on),
+        hold_until: date(&c.hold_until),
+        as_of: date(&c.as_of),
+        lines,
+    }))
+}

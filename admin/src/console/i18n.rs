@@ -1,0 +1,190 @@
+//! The console's words in Simplified Chinese (the default) and English, chosen by the `lang`
+//! cookie. Pages ask for a key; a key missing from the catalogue shows as itself.
+
+use axum::http::HeaderMap;
+
+/// A language of the console.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum Lang {
+    /// 简体中文.
+    #[default]
+    Zh,
+    /// English.
+    En,
+}
+
+/// The cookie that keeps the choice.
+pub const COOKIE: &str = "lw_lang";
+
+impl Lang {
+    /// The language from the request's cookie.
+    pub fn from_headers(headers: &HeaderMap) -> Self {
+        match super::session::cookie(headers, COOKIE) {
+            Some("en") => Self::En,
+            _ => Self::Zh,
+        }
+    }
+
+    /// From a code (`zh`, `en`).
+    pub fn from_code(code: &str) -> Option<Self> {
+        match code {
+            "zh" => Some(Self::Zh),
+            "en" => Some(Self::En),
+            _ => None,
+        }
+    }
+
+    /// Its code, for `<html lang>` and the cookie.
+    pub fn code(self) -> &'static str {
+        match self {
+            Self::Zh => "zh-CN",
+            Self::En => "en",
+        }
+    }
+
+    /// The other language, offered in the header.
+    pub fn other(self) -> (&'static str, &'static str) {
+        match self {
+            Self::Zh => ("en", "English"),
+            Self::En => ("zh", "中文"),
+        }
+    }
+
+    /// The text of `key`.
+    pub fn t(self, key: &str) -> &str {
+        match MESSAGES.iter().find(|(k, _, _)| *k == key) {
+            Some((_, zh, en)) => match self {
+                Self::Zh => zh,
+                Self::En => en,
+            },
+            None => key,
+        }
+    }
+}
+
+/// Key, Chinese, English.
+pub(crate) static MESSAGES: &[(&str, &str, &str)] = &[
+    ("app.name", "租赁风控与业务平台", "leasewatch back office"),
+    ("nav.dashboard", "工作台", "Dashboard"),
+    ("nav.contracts", "合同", "Contracts"),
+    ("nav.dealers", "经销商", "Dealers"),
+    ("nav.docs", "接口文档", "API reference"),
+    ("action.sign_in", "登录", "Sign in"),
+    ("action.sign_out", "退出", "Sign out"),
+    ("action.filter", "查询", "Filter"),
+    ("action.reset", "重置", "Reset"),
+    ("action.export_csv", "导出 CSV", "Export CSV"),
+    ("action.next_page", "下一页", "Next page"),
+    ("action.first_page", "第一页", "First page"),
+    ("list.total", "共", "Total"),
+    ("login.title", "员工登录", "Staff sign-in"),
+    ("login.username", "用户名", "User name"),
+    ("login.password", "密码", "Password"),
+    ("login.failed", "用户名或密码错误", "Wrong user name or password"),
+    ("error.forbidden", "无权访问", "Not allowed"),
+    (
+        "error.forbidden_detail",
+        "您没有打开此页面的权限，或该记录不在您的区域内。",
+        "You may not open this page, or the record is outside your region.",
+    ),
+    ("error.not_found", "未找到", "Not found"),
+    ("error.not_found_detail", "没有这个页面或记录。", "There is no such page or record."),
+    ("error.invalid", "请求有误", "The request is not valid"),
+    ("error.invalid_detail", "请检查输入后重试：", "Check what was entered and try again:"),
+    ("error.failed", "出错了", "Something went wrong"),
+    (
+        "error.failed_detail",
+        "请求未能完成，请稍后再试。已记录请求编号。",
+        "The request could not be completed; try again later. The request id was logged.",
+    ),
+    ("error.csrf", "页面已过期", "The page has expired"),
+    (
+        "error.csrf_detail",
+        "表单缺少有效的安全令牌，请刷新页面后重试。",
+        "The form lacks a valid security token: reload the page and try again.",
+    ),
+    ("dashboard.title", "工作台", "Dashboard"),
+    ("dashboard.alerts", "未处理告警", "Open alerts"),
+    ("dashboard.buckets", "在贷合同（按逾期阶段）", "Active contracts by bucket"),
+    ("dashboard.tasks", "催收与收车任务", "Collection and repossession tasks"),
+    ("dashboard.trackers", "定位设备", "Trackers"),
+    ("dashboard.reporting", "10 分钟内上报", "reported in the last 10 minutes"),
+    ("dashboard.none", "暂无", "None"),
+    ("field.severity", "级别", "Severity"),
+    ("field.open", "未处理", "Open"),
+    ("field.acknowledged", "已确认", "Acknowledged"),
+    ("field.bucket", "逾期阶段", "Bucket"),
+    ("field.contracts", "合同数", "Contracts"),
+    ("field.overdue_amount", "逾期金额", "Overdue amount"),
+    ("field.kind", "类型", "Kind"),
+    ("field.mine", "我的", "Mine"),
+    ("contract.title", "合同", "Contract"),
+    ("contract.number", "合同编号", "Contract number"),
+    ("contract.status", "状态", "Status"),
+    ("contract.status.pending", "待放款", "Pending"),
+    ("contract.status.active", "还款中", "Active"),
+    ("contract.status.settled", "已结清", "Settled"),
+    ("contract.status.closed", "已关闭", "Closed"),
+    ("contract.principal", "融资金额", "Financed amount"),
+    ("contract.start_date", "起租日", "Start date"),
+    ("contract.dpd", "逾期天数", "Days past due"),
+    ("contract.min_dpd", "逾期天数不少于", "At least days past due"),
+    ("contract.last_payment_on", "最近还款日", "Last payment"),
+    ("contract.penalty_open", "未付罚息", "Penalty unpaid"),
+    ("contract.hold_until", "承诺还款至", "Promise to pay until"),
+    ("contract.as_of", "数据日期", "Figures as of"),
+    ("contract.credit", "客户余款", "Customer credit"),
+    ("contract.deposit_held", "保证金", "Deposit held"),
+    ("contract.summary", "合同概要", "Summary"),
+    ("contract.delinquency", "逾期情况", "Delinquency"),
+    ("contract.money_held", "代管资金", "Money held"),
+    ("contract.schedule", "还款计划", "Repayment schedule"),
+    ("schedule.period", "期数", "Period"),
+    ("schedule.due_date", "应还日", "Due date"),
+    ("schedule.component", "科目", "Component"),
+    ("schedule.amount", "应还", "Due"),
+    ("schedule.paid", "已还", "Paid"),
+    ("schedule.open", "未还", "Open"),
+    ("component.principal", "本金", "Principal"),
+    ("component.interest", "利息", "Interest"),
+    ("component.fee", "费用", "Fee"),
+    ("component.penalty", "罚息", "Penalty"),
+    ("severity.critical", "紧急", "Critical"),
+    ("severity.high", "高", "High"),
+    ("severity.medium", "中", "Medium"),
+    ("severity.low", "低", "Low"),
+    ("severity.info", "提示", "Info"),
+    ("task.collection", "催收", "Collection"),
+    ("task.repossession", "收车", "Repossession"),
+];
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn every_key_the_templates_use_is_in_the_catalogue_once() {
+        let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("templates");
+        for entry in std::fs::read_dir(dir).unwrap() {
+            let path = entry.unwrap().path();
+            let text = std::fs::read_to_string(&path).unwrap();
+            for used in text.split("t(\"").skip(1).map(|s| &s[..s.find('"').unwrap()]) {
+                assert!(
+                    MESSAGES.iter().any(|(k, _, _)| *k == used),
+                    "{}: {used} is not in the catalogue",
+                    path.display()
+                );
+            }
+        }
+        for (i, (key, _, _)) in MESSAGES.iter().enumerate() {
+            assert!(!MESSAGES[i + 1..].iter().any(|(k, _, _)| k == key), "{key} twice");
+        }
+    }
+
+    #[test]
+    fn chinese_unless_english_is_chosen() {
+        assert_eq!(Lang::default().t("nav.contracts"), "合同");
+        assert_eq!(Lang::En.t("nav.contracts"), "Contracts");
+        assert_eq!(Lang::En.t("no.such.key"), "no.such.key");
+    }
+}

@@ -1,0 +1,297 @@
+//! The one way to write a list page: filters in a form (GET, so a list can be bookmarked and
+//! shared), sortable columns, keyset paging ("next page" starts after the last row shown, as fast
+//! on the thousandth page as the first), and CSV export of everything the filters match. A page
+//! module names its filters and columns and turns each record into cells; this module does the
+//! rest, with `templates/list.html`.
+
+use askama::Template;
+use axum::extract::Query;
+use axum::extract::rejection::QueryRejection;
+use axum::http::{Uri, header};
+use axum::response::{IntoResponse, Response};
+use backoffice::kit::list::{PageParams, Paged};
+use futures_util::future::BoxFuture;
+use serde::de::DeserializeOwned;
+
+use super::page::{PageError, Shell, render};
+use super::session::Staff;
+
+/// Rows one CSV export may hold; a wider export asks for narrower filters.
+pub const EXPORT_LIMIT: usize = 100_000;
+
+/// A filter field of the form.
+#[derive(Debug, Clone)]
+pub struct FilterField {
+    /// Query parameter.
+    pub name: &'static str,
+    /// Label, in the user's language.
+    pub label: &'static str,
+    /// `text`, `number` or `date`; ignored when there are options.
+    pub input: &'static str,
+    /// Choices (value, label) for a select; empty for a free field.
+    pub options: Vec<(String, String)>,
+    /// The value sent.
+    pub value: String,
+}
+
+/// A column: its label, and the sort key when it can be sorted by.
+#[derive(Debug, Clone)]
+pub struct Column {
+    /// Label, in the user's language.
+    pub label: &'static str,
+    /// Sort key, if sortable.
+    pub sort: Option<&'static str>,
+    /// Numbers are right-aligned.
+    pub numeric: bool,
+}
+
+impl Column {
+    /// A column that cannot be sorted by.
+    pub const fn plain(label: &'static str) -> Self {
+        Self { label, sort: None, numeric: false }
+    }
+
+    /// Sortable by `key`.
+    pub const fn sorted(self, key: &'static str) -> Self {
+        Self { sort: Some(key), ..self }
+    }
+
+    /// Right-aligned.
+    pub const fn numeric(self) -> Self {
+        Self { numeric: true, ..self }
+    }
+}
+
+/// One cell: its text, and where it links to.
+#[derive(Debug, Clone)]
+pub struct Cell {
+    /// The text (escaped when rendered).
+    pub text: String,
+    /// A link, if the cell opens something.
+    pub href: Option<String>,
+}
+
+impl Cell {
+    /// A cell of text.
+    pub fn text(text: impl Into<String>) -> Self {
+        Self { text: text.into(), href: None }
+    }
+
+    /// A cell that links to `href`.
+    pub fn link(text: impl Into<String>, href: String) -> Self {
+        Self { text: text.into(), href: Some(href) }
+    }
+}
+
+/// A column header as rendered: the link that sorts by it, and the current direction.
+struct Header {
+    label: &'static str,
+    numeric: bool,
+    href: Option<String>,
+    direction: &'static str,
+}
+
+#[derive(Template)]
+#[template(path = "list.html")]
+struct ListPage {
+    shell: Shell,
+    action: String,
+    filters: Vec<FilterField>,
+    headers: Vec<Header>,
+    numeric: Vec<bool>,
+    rows: Vec<Vec<Cell>>,
+    total: i64,
+    next: Option<String>,
+    first: Option<String>,
+    export: String,
+}
+
+/// What a list page is: where it lives, its title, filters and columns.
+pub struct ListSpec {
+    /// Its path (`/contracts`).
+    pub path: &'static str,
+    /// Its title key.
+    pub title: &'static str,
+    /// The filter form.
+    pub filters: Vec<FilterField>,
+    /// The columns.
+    pub columns: Vec<Column>,
+}
+
+/// The query of a list page: paging and sort, the page's own filters, and the export format.
+pub struct ListQuery<F> {
+    /// Paging and sort.
+    pub page: PageParams,
+    /// The page's filters.
+    pub filter: F,
+    /// `csv` to export.
+    pub format: Option<String>,
+    /// The filters and sort, without paging, as sent.
+    pairs: Vec<(String, String)>,
+}
+
+#[derive(serde::Deserialize)]
+struct Format {
+    format: Option<String>,
+}
+
+impl<F: DeserializeOwned> ListQuery<F> {
+    /// Reads the query of `uri`. Empty fields (as a form sends them) count as absent; a value of
+    /// the wrong kind is refused with the field named.
+    pub fn from_uri(uri: &Uri) -> Result<Self, PageError> {
+        let sent: Vec<(String, String)> = serde_urlencoded::from_str(uri.query().unwrap_or(""))
+            .map_err(|e| PageError::Invalid(format!("query: {e}")))?;
+        let given: Vec<(String, String)> = sent.into_iter().filter(|(_, v)| !v.trim().is_empty()).collect();
+        let encoded = serde_urlencoded::to_string(&given).map_err(|e| PageError::Invalid(format!("query: {e}")))?;
+        // Axum's reading names the field in its message.
+        let cleaned: Uri = format!("/?{encoded}").parse().map_err(|_| PageError::Invalid("query".to_owned()))?;
+        let read = |e: QueryRejection| PageError::Invalid(e.body_text());
+        let page = Query::<PageParams>::try_from_uri(&cleaned).map_err(read)?.0;
+        let filter = Query::<F>::try_from_uri(&cleaned).map_err(read)?.0;
+        let format = Query::<Format>::try_from_uri(&cleaned).map_err(read)?.0.format;
+        let pairs = given.into_iter().filter(|(k, _)| !matches!(k.as_str(), "after" | "page" | "format")).collect();
+        Ok(Self { page, filter, format, pairs })
+    }
+}
+
+impl<F> ListQuery<F> {
+    /// The query string with `changes` applied (a value of `None` drops the parameter).
+    fn with(&self, changes: &[(&str, Option<&str>)]) -> String {
+        let mut pairs: Vec<(&str, &str)> = self
+            .pairs
+            .iter()
+            .filter(|(k, _)| !changes.iter().any(|(c, _)| c == k))
+            .map(|(k, v)| (k.as_str(), v.as_str()))
+            .collect();
+        pairs.extend(changes.iter().filter_map(|(k, v)| v.map(|v| (*k, v))));
+        serde_urlencoded::to_string(&pairs).unwrap_or_default()
+    }
+
+    /// The value sent for filter `name`.
+    pub fn value(&self, name: &str) -> String {
+        self.pairs.iter().find(|(k, _)| k == name).map(|(_, v)| v.clone()).unwrap_or_default()
+    }
+}
+
+/// A page of records on its way from the back office.
+pub type Fetch<'a, T> = BoxFuture<'a, Result<Paged<T>, backoffice::Error>>;
+
+/// Answers a list page: the page of rows `fetch` returns for the query, as HTML, or every row
+/// the filters match as CSV when `format=csv`. `cells` turns a record into its row.
+pub async fn respond<'a, T, F>(
+    staff: &Staff,
+    spec: ListSpec,
+    query: &ListQuery<F>,
+    fetch: impl Fn(PageParams) -> Fetch<'a, T>,
+    cells: impl Fn(&T) -> (i64, Vec<Cell>),
+) -> Result<Response, PageError> {
+    if query.format.as_deref() == Some("csv") {
+        return export(spec, query, fetch, cells).await;
+    }
+    if query.format.is_some() {
+        return Err(PageError::Invalid("format: only csv can be exported".to_owned()));
+    }
+    let page = fetch(query.page.clone()).await?;
+    let limit = page.limit as usize;
+    let full = page.items.len() == limit;
+    let rows: Vec<(i64, Vec<Cell>)> = page.items.iter().map(&cells).collect();
+    let last = rows.last().map(|(id, _)| *id);
+    let sort = query.page.sort.clone().unwrap_or_default();
+    let headers = spec
+        .columns
+        .iter()
+        .map(|c| {
+            let (href, direction) = match c.sort {
+                Some(key) => {
+                    let (next, direction) = if sort == key {
+                        (format!("-{key}"), "ascending")
+                    } else if sort == format!("-{key}") {
+                        (key.to_owned(), "descending")
+                    } else {
+                        (key.to_owned(), "none")
+                    };
+                    (Some(format!("{}?{}", spec.path, query.with(&[("sort", Some(&next))]))), direction)
+                }
+                None => (None, "none"),
+            };
+            Header { label: c.label, numeric: c.numeric, href, direction }
+        })
+        .collect();
+    let paged = query.page.after.is_some() || query.page.page.is_some_and(|p| p > 1);
+    let page = ListPage {
+        shell: Shell::new(staff, spec.path, spec.title),
+        action: spec.path.to_owned(),
+        filters: spec.filters,
+        headers,
+        numeric: spec.columns.iter().map(|c| c.numeric).collect(),
+        rows: rows.into_iter().map(|(_, cells)| cells).collect(),
+        total: page.total,
+        next: last
+            .filter(|_| full)
+            .map(|id| format!("{}?{}", spec.path, query.with(&[("after", Some(&id.to_string()))]))),
+        first: paged.then(|| format!("{}?{}", spec.path, query.with(&[]))),
+        export: format!("{}?{}", spec.path, query.with(&[("format", Some("csv"))])),
+    };
+    Ok(render(&page))
+}
+
+/// Every row the filters match, as CSV (UTF-8 with a byte-order mark, which spreadsheet programs
+/// need to read Chinese), fetched page by page after the last row.
+async fn export<'a, T, F>(
+    spec: ListSpec,
+    query: &ListQuery<F>,
+    fetch: impl Fn(PageParams) -> Fetch<'a, T>,
+    cells: impl Fn(&T) -> (i64, Vec<Cell>),
+) -> Result<Response, PageError> {
+    let mut out = csv::Writer::from_writer(b"\xEF\xBB\xBF".to_vec());
+    let write = |out: &mut csv::Writer<Vec<u8>>, row: Vec<&str>| {
+        out.write_record(row).map_err(|e| {
+            tracing::error!(error = %e, "csv export failed");
+            PageError::Failed
+        })
+    };
+    write(&mut out, spec.columns.iter().map(|c| c.label).collect())?;
+    let mut params = PageParams { page: None, limit: Some(200), sort: query.page.sort.clone(), after: None };
+    let mut written = 0;
+    loop {
+        let page = fetch(params.clone()).await?;
+        let count = page.items.len();
+        for item in &page.items {
+            let (id, row) = cells(item);
+            write(&mut out, row.iter().map(|c| c.text.as_str()).collect())?;
+            params.after = Some(id);
+        }
+        written += count;
+        if count < 200 || written >= EXPORT_LIMIT {
+            break;
+        }
+    }
+    let bytes = out.into_inner().map_err(|_| PageError::Failed)?;
+    let file = format!("attachment; filename=\"{}.csv\"", spec.path.trim_start_matches('/').replace('/', "-"));
+    Ok(([(header::CONTENT_TYPE, "text/csv; charset=utf-8".to_owned()), (header::CONTENT_DISPOSITION, file)], bytes)
+        .into_response())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[derive(Debug, serde::Deserialize)]
+    struct Filter {
+        number: Option<String>,
+        bucket: Option<i32>,
+    }
+
+    #[test]
+    fn empty_fields_are_absent_and_links_keep_the_filters() {
+        let uri: Uri = "/contracts?number=GD%202&status=&bucket=&sort=-dpd&after=9".parse().unwrap();
+        let query = ListQuery::<Filter>::from_uri(&uri).unwrap();
+        assert_eq!(query.filter.number.as_deref(), Some("GD 2"));
+        assert_eq!(query.filter.bucket, None);
+        assert_eq!(query.page.after, Some(9));
+        assert_eq!(query.with(&[("after", Some("12"))]), "number=GD+2&sort=-dpd&after=12");
+        assert_eq!(query.value("number"), "GD 2");
+        let wrong: Uri = "/contracts?bucket=first".parse().unwrap();
+        assert!(matches!(ListQuery::<Filter>::from_uri(&wrong), Err(PageError::Invalid(m)) if m.contains("bucket")));
+    }
+}

@@ -1,0 +1,102 @@
+//! The staff console's pages against a real database: signed-out visitors are sent to sign in,
+//! pages show only what the user's permissions and region allow, list pages filter, sort, page
+//! and export, and a record outside the region is a 403 page.
+
+use axum::http::StatusCode;
+use backoffice::books::import;
+use backoffice::system::crypto::Vault;
+use serde_json::json;
+use sqlx::PgPool;
+
+use crate::support::{App, PASSWORD, org};
+
+/// Imports `csv` (contract rows) into the books.
+async fn import_book(pool: &PgPool, csv: &str) {
+    let vault = Vault::from_base64(&Vault::generate_key().unwrap()).unwrap();
+    let rows = import::parse_csv(csv.as_bytes()).unwrap();
+    let mut tx = pool.begin().await.unwrap();
+    import::import(&mut tx, &vault, &rows).await.unwrap();
+    tx.commit().await.unwrap();
+}
+
+async fn contract_id(pool: &PgPool, number: &str) -> i64 {
+    sqlx::query_scalar("SELECT id FROM contracts WHERE number = $1").bind(number).fetch_one(pool).await.unwrap()
+}
+
+#[sqlx::test(migrations = "../migrations")]
+async fn staff_see_their_regions_contracts_and_nothing_else(pool: PgPool) {
+    let app = App::new(pool.clone()).await;
+    let org = org(&app).await;
+    app.create(&org.admin, "/api/v1/roles", json!({"name": "collector", "permissions": ["contracts.read"]})).await;
+    let body = json!({"username": "gd_collector", "display_name": "GD collector", "password": PASSWORD,
+                      "phone": "13812345678", "region_id": org.region("GD"), "roles": ["collector"], "positions": []});
+    app.create(&org.admin, "/api/v1/users", body).await;
+    let start = chrono::Utc::now().date_naive() - chrono::Duration::days(100);
+    let mut csv = "number,region,principal,annual_rate,term,method,start_date,paid_periods\n".to_owned();
+    for (number, region, paid) in [("GD-1", "GD", 1), ("GD-2", "SZ", 3), ("GD-3", "FT", 0), ("ZJ-1", "ZJ", 0)] {
+        csv.push_str(&format!("{number},{region},12000,0.12,12,equal-installment,{start},{paid}\n"));
+    }
+    import_book(&pool, &csv).await;
+
+    // Signed out: to the sign-in page, and back here afterwards.
+    let (status, _, _) = app.fetch("/contracts?bucket=1").await;
+    assert_eq!(status, StatusCode::SEE_OTHER);
+
+    let token = app.login("gd_collector").await;
+    let cookie = format!("lw_session={token}");
+    let with = [("cookie", cookie.as_str())];
+    let (status, media_type, page) = app.fetch_with("/", &with).await;
+    assert_eq!(status, StatusCode::OK, "{page}");
+    assert!(media_type.starts_with("text/html"));
+    assert!(page.contains("工作台") && page.contains(r#"href="/contracts""#), "{page}");
+    let (_, _, english) = app.fetch_with("/", &[("cookie", &format!("{cookie}; lw_lang=en"))]).await;
+    assert!(english.contains("Dashboard") && english.contains("Contracts"));
+
+    // The list: the region subtree only, filters, empty fields ignored, a wrong value refused.
+    let (status, _, list) = app.fetch_with("/contracts", &with).await;
+    assert_eq!(status, StatusCode::OK, "{list}");
+    for number in ["GD-1", "GD-2", "GD-3"] {
+        assert!(list.contains(number), "{number} missing");
+    }
+    assert!(!list.contains("ZJ-1"));
+    let (_, _, one) = app.fetch_with("/contracts?number=GD-2&status=&bucket=", &with).await;
+    assert!(one.contains("GD-2") && !one.contains("GD-1"), "{one}");
+    let (status, _, refused) = app.fetch_with("/contracts?bucket=first", &with).await;
+    assert_eq!(status, StatusCode::BAD_REQUEST);
+    assert!(refused.contains("bucket"), "{refused}");
+
+    // Keyset paging: the next page starts after the last row shown.
+    let (_, _, first) = app.fetch_with("/contracts?limit=2&sort=number", &with).await;
+    assert!(first.contains("GD-1") && first.contains("GD-2") && !first.contains(">GD-3<"));
+    let next = first.split("rel=\"next\"").next().unwrap();
+    let href = &next[next.rfind("href=\"").unwrap() + 6..];
+    let href = href[..href.find('"').unwrap()].replace("&#38;", "&");
+    assert!(href.contains("after="), "{href}");
+    let (_, _, second) = app.fetch_with(&href, &with).await;
+    assert!(second.contains(">GD-3<") && !second.contains(">GD-1<"), "{second}");
+
+    // Export: every matching row, readable by spreadsheet programs.
+    let (status, media_type, csv) = app.fetch_with("/contracts?format=csv&sort=-number", &with).await;
+    assert_eq!(status, StatusCode::OK);
+    assert!(media_type.starts_with("text/csv"));
+    let lines: Vec<&str> = csv.trim_start_matches('\u{feff}').lines().collect();
+    assert_eq!(lines.len(), 4, "{csv}");
+    assert!(lines[0].starts_with("合同编号") && lines[1].starts_with("GD-3"), "{csv}");
+
+    // One contract: its schedule and days past due; another region's is a 403 page.
+    let (status, _, contract) =
+        app.fetch_with(&format!("/contracts/{}", contract_id(&pool, "GD-3").await), &with).await;
+    assert_eq!(status, StatusCode::OK);
+    assert!(contract.contains(r#"id="schedule""#) && contract.contains(r#"id="dpd""#), "{contract}");
+    assert_eq!(contract.matches("<tr").count(), 1 + 24, "a header and two items a period");
+    let (status, _, refused) = app.fetch_with(&format!("/contracts/{}", contract_id(&pool, "ZJ-1").await), &with).await;
+    assert_eq!(status, StatusCode::FORBIDDEN);
+    assert!(refused.contains("无权访问"));
+
+    // Without the permission: no entry in the navigation, and the page is refused.
+    let nobody = app.login("nobody").await;
+    let nobody = [("cookie", &*format!("lw_session={nobody}"))];
+    let (_, _, home) = app.fetch_with("/", &nobody).await;
+    assert!(!home.contains(r#"href="/contracts""#));
+    assert_eq!(app.fetch_with("/contracts", &nobody).await.0, StatusCode::FORBIDDEN);
+}
