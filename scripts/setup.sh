@@ -14,6 +14,9 @@ command -v mosquitto >/dev/null || need+=(mosquitto)
 command -v curl >/dev/null || need+=(curl ca-certificates)
 command -v node >/dev/null || need+=(nodejs)
 command -v npm >/dev/null || need+=(npm)
+# The console's browser tests drive Debian's Chromium through chromedriver; nothing downloads a browser.
+command -v chromium >/dev/null || need+=(chromium)
+command -v chromedriver >/dev/null || need+=(chromium-driver)
 if [ ${#need[@]} -gt 0 ]; then
   if [ "$(id -u)" = 0 ]; then
     echo "setup: installing ${need[*]}"

@@ -70,7 +70,8 @@ pub fn openapi() -> Result<Value, serde_json::Error> {
     parts().1
 }
 
-/// The admin API: `/api/v1/...` behind the guard, `/api/openapi.json`, `/docs` and its `/assets/`.
+/// The admin API (`/api/v1/...` behind the guard, `/api/openapi.json`, `/docs`) and the staff console
+/// with the `/assets/` both load.
 pub fn router(state: AppState) -> Result<Router, RouterError> {
     let (api, spec) = parts();
     let spec = spec?;
@@ -78,14 +79,25 @@ pub fn router(state: AppState) -> Result<Router, RouterError> {
     let guard = guard::Guard { state: state.clone(), routes };
     let api = api.route_layer(middleware::from_fn_with_state(guard, guard::guard)).with_state(state.clone());
     let spec = Arc::new(spec);
-    let console = console::router().with_state(state);
-    Ok(Router::new()
-        .merge(api)
-        .merge(console)
-        .route("/api/openapi.json", get(move || async move { axum::Json(Value::clone(&spec)) }))
+    let pages = console::router()
+        .with_state(state)
         .route("/docs", get(|| async { Html(docs::PAGE) }))
         .route("/assets/{*path}", get(assets::serve))
-        .fallback(|| async { ApiError::NotFound("route").into_response() }))
+        .layer(middleware::from_fn(console::protect));
+    Ok(Router::new()
+        .merge(api)
+        .merge(pages)
+        .route("/api/openapi.json", get(move || async move { axum::Json(Value::clone(&spec)) }))
+        .fallback(not_found))
+}
+
+/// Unknown paths: a problem document under `/api/`, the console's page elsewhere.
+async fn not_found(uri: axum::http::Uri) -> Response {
+    if uri.path().starts_with("/api/") {
+        ApiError::NotFound("route").into_response()
+    } else {
+        console::page::PageError::NotFound.into_response()
+    }
 }
 
 /// Request ids (`x-request-id`, made when the client sent none) on every response and log line,

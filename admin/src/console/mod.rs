@@ -7,6 +7,7 @@
 //! - `page.rs`: the shell every page shares (navigation by permission) and the error pages.
 //! - `i18n.rs`: Simplified Chinese by default, English on request.
 //! - `format.rs`: money, dates and times as staff read them.
+//! - `language.rs`: the language switch.
 //! - `list.rs`: the one way to write a list page (filters, sort, keyset paging, CSV export).
 //! - one module per area's pages: `dashboard.rs`, `contracts.rs`...
 
@@ -14,11 +15,16 @@ pub mod contracts;
 pub mod dashboard;
 pub mod format;
 pub mod i18n;
+pub mod language;
 pub mod list;
 pub mod page;
 pub mod session;
 
 use axum::Router;
+use axum::extract::Request;
+use axum::http::{HeaderValue, header};
+use axum::middleware::Next;
+use axum::response::Response;
 use axum::routing::get;
 
 use crate::state::AppState;
@@ -29,4 +35,27 @@ pub fn router() -> Router<AppState> {
         .route("/", get(dashboard::page))
         .route("/contracts", get(contracts::list))
         .route("/contracts/{id}", get(contracts::page))
+        .route("/lang/{code}", get(language::switch))
+}
+
+/// What the browser may load and do on console pages: scripts and styles from this site only (no
+/// inline script, so injected markup cannot run), no framing, no guessing of media types.
+/// Inline styles are allowed: the map and the reference page set them.
+const POLICY: &str = "default-src 'self'; script-src 'self'; style-src 'self' 'unsafe-inline'; \
+                      img-src 'self' data: blob:; object-src 'none'; base-uri 'self'; form-action 'self'; \
+                      frame-ancestors 'none'";
+
+/// Adds the console's security headers; pages (not assets) are never cached.
+pub async fn protect(request: Request, next: Next) -> Response {
+    let asset = request.uri().path().starts_with("/assets/");
+    let mut response = next.run(request).await;
+    let headers = response.headers_mut();
+    headers.insert(header::CONTENT_SECURITY_POLICY, HeaderValue::from_static(POLICY));
+    headers.insert(header::X_CONTENT_TYPE_OPTIONS, HeaderValue::from_static("nosniff"));
+    headers.insert(header::X_FRAME_OPTIONS, HeaderValue::from_static("DENY"));
+    headers.insert(header::REFERRER_POLICY, HeaderValue::from_static("same-origin"));
+    if !asset {
+        headers.insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
+    }
+    response
 }

@@ -37,6 +37,8 @@ pub struct Shell {
     pub username: String,
     /// The token forms send back.
     pub csrf: String,
+    /// The page's own path, to come back to after switching language.
+    pub here: String,
 }
 
 impl Shell {
@@ -54,6 +56,7 @@ impl Shell {
             nav,
             username: staff.username.clone(),
             csrf: staff.csrf.clone(),
+            here: serde_urlencoded::to_string([("next", href)]).unwrap_or_default(),
         }
     }
 
@@ -157,7 +160,7 @@ impl IntoResponse for PageError {
     fn into_response(self) -> Response {
         let (status, key) = match self {
             Self::SignIn { next } => {
-                let next = if next.starts_with('/') && !next.starts_with("//") { next } else { "/".to_owned() };
+                let next = super::language::local_path(Some(&next)).to_owned();
                 let to = format!("/login?{}", serde_urlencoded::to_string([("next", next)]).unwrap_or_default());
                 return (StatusCode::SEE_OTHER, [(header::CACHE_CONTROL, "no-store")], Redirect::to(&to))
                     .into_response();

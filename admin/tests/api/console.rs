@@ -38,9 +38,13 @@ async fn staff_see_their_regions_contracts_and_nothing_else(pool: PgPool) {
     }
     import_book(&pool, &csv).await;
 
-    // Signed out: to the sign-in page, and back here afterwards.
-    let (status, _, _) = app.fetch("/contracts?bucket=1").await;
-    assert_eq!(status, StatusCode::SEE_OTHER);
+    // Signed out: every page sends to the sign-in page; an unknown page is the console's 404.
+    for page in ["/", "/contracts?bucket=1", "/contracts/1"] {
+        assert_eq!(app.fetch(page).await.0, StatusCode::SEE_OTHER, "{page}");
+    }
+    let (status, media_type, _) = app.fetch("/no-such-page").await;
+    assert_eq!((status, media_type.starts_with("text/html")), (StatusCode::NOT_FOUND, true));
+    assert_eq!(app.call(axum::http::Method::GET, "/api/v1/no-such", None, None).await.code(), "not_found");
 
     let token = app.login("gd_collector").await;
     let cookie = format!("lw_session={token}");
