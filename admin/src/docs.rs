@@ -39,6 +39,9 @@ pub fn complete(spec: &mut Value) {
             };
             add("400", "The request cannot be read");
             add("401", "Not signed in, or the token is invalid or expired");
+            if public {
+                add("429", "Too many failed sign-ins: try again after `Retry-After` seconds");
+            }
             if !public {
                 add("403", "A permission is missing, or the action is not allowed to this user");
                 add("404", "No such record in the caller's region");

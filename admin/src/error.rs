@@ -41,6 +41,9 @@ pub enum ApiError {
         /// For people.
         detail: String,
     },
+    /// 429: too many failed sign-ins; `Retry-After` says when to try again.
+    #[error("too many failed sign-ins: try again in {0} s")]
+    TooManyRequests(u64),
     /// 403: authenticated, but not allowed.
     #[error("{detail}")]
     Forbidden {
@@ -99,6 +102,7 @@ impl ApiError {
         match self {
             Self::BadRequest(_) => StatusCode::BAD_REQUEST,
             Self::Unauthenticated { .. } => StatusCode::UNAUTHORIZED,
+            Self::TooManyRequests(_) => StatusCode::TOO_MANY_REQUESTS,
             Self::Forbidden { .. } => StatusCode::FORBIDDEN,
             Self::NotFound(_) => StatusCode::NOT_FOUND,
             Self::Conflict { .. } => StatusCode::CONFLICT,
@@ -114,6 +118,7 @@ impl ApiError {
             Self::BadRequest(_) => "bad_request",
             Self::Unauthenticated { code, .. } | Self::Forbidden { code, .. } | Self::Conflict { code, .. } => code,
             Self::NotFound(_) => "not_found",
+            Self::TooManyRequests(_) => "too_many_attempts",
             Self::UnsupportedMediaType => "unsupported_media_type",
             Self::Validation(_) => "validation_failed",
             Self::Unavailable(_) => "unavailable",
@@ -136,6 +141,8 @@ impl From<backoffice::Error> for ApiError {
         use backoffice::Error as E;
         match e {
             E::BadRequest(detail) => Self::BadRequest(detail),
+            E::Unauthenticated { code, detail } => Self::Unauthenticated { code, detail },
+            E::Throttled { retry_after } => Self::TooManyRequests(retry_after),
             E::Forbidden { code, detail } => Self::Forbidden { code, detail },
             E::NotFound(what) => Self::NotFound(what),
             E::Conflict { code, detail } => Self::Conflict { code, detail },
@@ -157,6 +164,10 @@ impl IntoResponse for ApiError {
             other => other.to_string(),
         };
         let code = self.code().to_owned();
+        let retry_after = match &self {
+            Self::TooManyRequests(seconds) => Some(*seconds),
+            _ => None,
+        };
         let errors = match self {
             Self::Validation(errors) => errors,
             _ => Vec::new(),
@@ -171,6 +182,9 @@ impl IntoResponse for ApiError {
         };
         let mut response = (status, axum::Json(problem)).into_response();
         response.headers_mut().insert(header::CONTENT_TYPE, HeaderValue::from_static("application/problem+json"));
+        if let Some(seconds) = retry_after {
+            response.headers_mut().insert(header::RETRY_AFTER, HeaderValue::from(seconds));
+        }
         if status == StatusCode::UNAUTHORIZED {
             response.headers_mut().insert(header::WWW_AUTHENTICATE, HeaderValue::from_static("Bearer"));
         }

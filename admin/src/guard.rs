@@ -14,12 +14,10 @@ use axum::http::request::Parts;
 use axum::http::{Extensions, HeaderMap, Method, header};
 use axum::middleware::Next;
 use axum::response::{IntoResponse, Response};
-use chrono::{DateTime, Utc};
 use serde_json::Value;
 
 use backoffice::Actor;
 pub use backoffice::RequestMeta;
-use backoffice::system::crypto::token_hash;
 
 use crate::error::ApiError;
 use crate::state::AppState;
@@ -220,18 +218,6 @@ async fn check(guard: &Guard, mut request: Request, next: Next) -> Result<Respon
     }
 }
 
-#[derive(sqlx::FromRow)]
-struct SessionRow {
-    session_id: i64,
-    user_id: i64,
-    username: String,
-    region_id: i64,
-    region_path: String,
-    access_expires_at: DateTime<Utc>,
-    permissions: Vec<String>,
-    positions: Vec<String>,
-}
-
 fn bearer(headers: &HeaderMap) -> Option<&str> {
     headers
         .get(header::AUTHORIZATION)
@@ -246,41 +232,8 @@ pub(crate) async fn authenticate(
     meta: RequestMeta,
 ) -> Result<Caller, ApiError> {
     let token = token.ok_or_else(unauthenticated)?;
-    let row: Option<SessionRow> = sqlx::query_as(
-        "SELECT s.id AS session_id, u.id AS user_id, u.username, u.region_id, r.path AS region_path,
-                s.access_expires_at,
-                ARRAY(SELECT DISTINCT rp.permission FROM user_roles ur
-                      JOIN role_permissions rp ON rp.role_id = ur.role_id WHERE ur.user_id = u.id) AS permissions,
-                ARRAY(SELECT p.code FROM user_positions up
-                      JOIN staff_positions p ON p.id = up.position_id WHERE up.user_id = u.id ORDER BY p.code) AS positions
-         FROM auth_sessions s JOIN users u ON u.id = s.user_id JOIN regions r ON r.id = u.region_id
-         WHERE s.access_hash = $1 AND s.revoked_at IS NULL AND u.active",
-    )
-    .bind(token_hash(&token))
-    .fetch_optional(&state.pool)
-    .await?;
-    let Some(row) = row else {
-        return Err(ApiError::Unauthenticated {
-            code: "invalid_token",
-            detail: "the access token is unknown or was revoked; sign in again".into(),
-        });
-    };
-    if row.access_expires_at <= Utc::now() {
-        return Err(ApiError::Unauthenticated {
-            code: "token_expired",
-            detail: "the access token has expired; refresh it or sign in again".into(),
-        });
-    }
-    let actor = Actor {
-        user_id: row.user_id,
-        username: row.username,
-        region_id: row.region_id,
-        region_path: row.region_path,
-        permissions: row.permissions.into_iter().collect(),
-        positions: row.positions,
-        meta,
-    };
-    Ok(Caller { actor, session_id: row.session_id })
+    let (actor, session_id) = backoffice::system::sessions::actor(&state.pool, &token, meta).await?;
+    Ok(Caller { actor, session_id })
 }
 
 #[cfg(test)]

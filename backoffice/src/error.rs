@@ -21,6 +21,20 @@ pub enum Error {
     /// The request cannot be read (a file that is not CSV, an unreadable value).
     #[error("{0}")]
     BadRequest(String),
+    /// No valid credentials: a sign-in refused, a token unknown, expired or revoked.
+    #[error("{detail}")]
+    Unauthenticated {
+        /// `invalid_credentials`, `invalid_token`, `token_expired`.
+        code: &'static str,
+        /// For people.
+        detail: String,
+    },
+    /// Too many failed sign-ins: the next try must wait.
+    #[error("too many failed sign-ins: try again in {retry_after} s")]
+    Throttled {
+        /// Seconds to wait.
+        retry_after: u64,
+    },
     /// The actor may not do this.
     #[error("{detail}")]
     Forbidden {

@@ -390,11 +390,7 @@ async fn update(
 }
 
 async fn revoke(db: &mut PgConnection, user: i64) -> Result<u64, ApiError> {
-    Ok(sqlx::query("UPDATE auth_sessions SET revoked_at = now() WHERE user_id = $1 AND revoked_at IS NULL")
-        .bind(user)
-        .execute(db)
-        .await?
-        .rows_affected())
+    Ok(backoffice::system::sessions::revoke_all(db, user, None).await?)
 }
 
 /// A new password set by an administrator.
@@ -445,6 +441,7 @@ async fn unlock(
         .bind(id)
         .execute(&mut *tx)
         .await?;
+    backoffice::system::sign_in::forget_failures(&mut tx, &before.username).await?;
     let after = TABLE.load(&mut tx, &caller, id).await?.view(&state);
     audit::record(&mut *tx, caller.author(), change("unlock", &after, Some(&before), Some(&after))).await?;
     tx.commit().await?;

@@ -4,6 +4,7 @@ use askama::Template;
 use axum::extract::{OriginalUri, Path, State};
 use axum::response::Response;
 use backoffice::books::contract::{self, ContractFilter};
+use backoffice::customers::customer;
 
 use super::format::{date, money};
 use super::i18n::Lang;
@@ -89,10 +90,18 @@ struct Line {
     settled: bool,
 }
 
+/// The lessee as shown on the contract: numbers masked.
+struct Lessee {
+    name: String,
+    id_number: String,
+    phone: String,
+}
+
 #[derive(Template)]
 #[template(path = "contract.html")]
 struct ContractPage {
     shell: Shell,
+    lessee: Option<Lessee>,
     number: String,
     status: String,
     principal: String,
@@ -116,6 +125,14 @@ pub async fn page(State(state): State<AppState>, staff: Staff, Path(id): Path<i6
     let detail = contract::detail(&mut db, &staff, id).await?;
     let lang = staff.lang;
     let c = detail.contract;
+    let lessee = match c.customer_id.filter(|_| staff.can("customers.read")) {
+        Some(id) => {
+            let customer = customer::get(&mut db, &state.vault, &staff, id).await?;
+            let dash = |v: Option<String>| v.unwrap_or_else(|| "—".to_owned());
+            Some(Lessee { name: customer.name, id_number: dash(customer.id_number), phone: dash(customer.phone) })
+        }
+        None => None,
+    };
     let mut shell = Shell::new(&staff, "/contracts", "nav.contracts");
     shell.title = format!("{} {}", lang.t("contract.title"), c.number);
     let lines = detail
@@ -133,6 +150,7 @@ pub async fn page(State(state): State<AppState>, staff: Staff, Path(id): Path<i6
         .collect();
     Ok(render(&ContractPage {
         shell,
+        lessee,
         number: c.number,
         status: status_label(lang, &c.status),
         principal: money(&c.principal),

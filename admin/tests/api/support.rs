@@ -106,6 +106,22 @@ impl App {
             .await
     }
 
+    /// Signs in from the address `peer` and returns the whole reply.
+    pub async fn login_from(&self, username: &str, password: &str, peer: &str) -> Reply {
+        let body = json!({"username": username, "password": password}).to_string();
+        let mut request = Request::post("/api/v1/auth/login")
+            .header("content-type", "application/json")
+            .body(Body::from(body))
+            .unwrap();
+        let address: std::net::SocketAddr = format!("{peer}:40000").parse().unwrap();
+        request.extensions_mut().insert(axum::extract::ConnectInfo(address));
+        let response = self.router.clone().oneshot(request).await.unwrap();
+        let status = response.status();
+        let headers = response.headers().clone();
+        let bytes = to_bytes(response.into_body(), usize::MAX).await.unwrap();
+        Reply { status, body: serde_json::from_slice(&bytes).unwrap_or(Value::Null), headers }
+    }
+
     /// Signs in and returns the access token.
     pub async fn login(&self, username: &str) -> String {
         let reply = self.login_reply(username, PASSWORD).await;

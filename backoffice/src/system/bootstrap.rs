@@ -71,8 +71,8 @@ pub async fn create_admin(pool: &PgPool, cost: HashCost, new: NewAdmin) -> Resul
     Ok(id)
 }
 
-/// Removes sessions a day past their refresh expiry.
+/// Removes sessions a day past their refresh expiry, and sign-in failures too old to count.
 pub async fn housekeeping(pool: &PgPool) -> Result<(), sqlx::Error> {
-    sqlx::query("DELETE FROM auth_sessions WHERE refresh_expires_at < now() - interval '1 day'").execute(pool).await?;
-    Ok(())
+    crate::system::sessions::purge_expired(pool).await?;
+    crate::system::sign_in::purge(pool).await
 }

@@ -7,6 +7,8 @@
 //! - `password.rs`: the password policy and argon2id hashing.
 //! - `workflow/`: the workflow engine (流程管理) and its maker-checker hooks.
 //! - `config.rs`: the `[admin]` settings: the data key that opens sealed fields, the hash cost.
+//! - `sessions.rs`: sign-in sessions and their tokens (the one writer of `auth_sessions`).
+//! - `sign_in.rs`: signing in with a password, for the API and the console.
 //! - `throttle.rs`: growing sign-in delays by account and source address, instead of a lock.
 //! - `bootstrap.rs`: the permission catalogue at start, the first administrator, housekeeping.
 
@@ -15,6 +17,8 @@ pub mod config;
 pub mod crypto;
 pub mod password;
 pub mod permissions;
+pub mod sessions;
 pub mod settings;
+pub mod sign_in;
 pub mod throttle;
 pub mod workflow;

@@ -101,6 +101,23 @@ pub async fn verify(password: String, phc: String) -> bool {
 pub const DECOY_HASH: &str =
     "$argon2id$v=19$m=19456,t=2,p=1$c29tZXNhbHRzb21lc2FsdA$0oTUhXFDJl3HTNFzmyBN0K4Hh0zVvGdbA8AjvhkEdWw";
 
+/// The actor changes their own password, proving the current one; their other sessions end.
+pub async fn change_own(
+    pool: &PgPool,
+    cost: HashCost,
+    actor: &Actor,
+    session_id: i64,
+    current_password: String,
+    new_password: String,
+) -> Result<(), Error> {
+    let current: String =
+        sqlx::query_scalar("SELECT password_hash FROM users WHERE id = $1").bind(actor.user_id).fetch_one(pool).await?;
+    if !verify(current_password, current).await {
+        return Err(Error::invalid("current_password", "is not the current password"));
+    }
+    set(pool, cost, actor, actor.user_id, &actor.username, new_password, Some(session_id)).await
+}
+
 /// Replaces the password of `user_id` after the policy check, revoking their sessions except `keep`.
 pub async fn set(
     pool: &PgPool,
@@ -123,11 +140,7 @@ pub async fn set(
     .bind(hash)
     .fetch_one(&mut *tx)
     .await?;
-    sqlx::query("UPDATE auth_sessions SET revoked_at = now() WHERE user_id = $1 AND revoked_at IS NULL AND id IS DISTINCT FROM $2")
-        .bind(user_id)
-        .bind(keep)
-        .execute(&mut *tx)
-        .await?;
+    crate::system::sessions::revoke_all(&mut tx, user_id, keep).await?;
     audit::record(
         &mut *tx,
         actor.author(),

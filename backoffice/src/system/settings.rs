@@ -23,14 +23,14 @@ pub struct Setting {
 pub const CATALOGUE: &[Setting] = &[
     Setting {
         key: "auth.max_failed_logins",
-        description: "Consecutive failed logins that lock an account",
+        description: "Failed sign-ins to one account from one address before each further try must wait (1 s, 2 s, 4 s...)",
         default: 5,
         min: 3,
         max: 20,
     },
     Setting {
         key: "auth.lockout_minutes",
-        description: "How long a locked account stays locked",
+        description: "The longest wait between sign-in tries from an address that keeps failing",
         default: 15,
         min: 1,
         max: 1440,

@@ -1,5 +1,5 @@
 //! Sign-in throttling: growing delays instead of a lock. Failed sign-ins are counted three ways
-//! over a window: for the account from this address, from this address for any account, and for
+//! over a day: for the account from this address, from this address for any account, and for
 //! the account from anywhere. Each count has its own free attempts and its own ceiling; the
 //! longest wait wins. A stranger guessing from one address is slowed to one try in 15 minutes,
 //! while what they can do to the account's owner, who signs in from elsewhere, is capped at a
@@ -9,8 +9,13 @@ use std::time::Duration;
 
 use chrono::{DateTime, Utc};
 
-/// The window failures are counted over.
-pub const WINDOW: Duration = Duration::from_secs(15 * 60);
+/// The window failures are counted over: a day, longer than any wait, so that waiting out the
+/// longest delay does not buy a guesser fresh free tries.
+pub const WINDOW: Duration = Duration::from_secs(24 * 3600);
+
+/// The account's own short ceiling: many sources guessing one account slow it only this much, so
+/// that its owner is never shut out for long.
+pub const ACCOUNT_CEILING: Duration = Duration::from_secs(30);
 
 /// How one count slows sign-ins: so many free failures, then 1 s, 2 s, 4 s... up to the ceiling.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -32,12 +37,40 @@ impl Curve {
     }
 }
 
-/// The account from this address: the guesser's own attempts.
-pub const PAIR: Curve = Curve { free: 3, ceiling: WINDOW };
-/// This address, any account: one source trying many accounts.
-pub const SOURCE: Curve = Curve { free: 10, ceiling: WINDOW };
-/// The account from anywhere: many sources, one account. Short, so that the owner is never shut out.
-pub const ACCOUNT: Curve = Curve { free: 5, ceiling: Duration::from_secs(30) };
+/// The three curves.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Policy {
+    /// The account from this address: the guesser's own tries.
+    pub pair: Curve,
+    /// This address, any account: one source trying many accounts.
+    pub source: Curve,
+    /// The account from anywhere: many sources, one account.
+    pub account: Curve,
+}
+
+impl Policy {
+    /// The policy of the settings `auth.max_failed_logins` (free failures for an account from an
+    /// address) and `auth.lockout_minutes` (the longest wait).
+    pub fn new(free: u32, longest: Duration) -> Self {
+        Self {
+            pair: Curve { free, ceiling: longest },
+            source: Curve { free: free.saturating_mul(4), ceiling: longest },
+            account: Curve { free, ceiling: longest.min(ACCOUNT_CEILING) },
+        }
+    }
+
+    /// How long the attempt at `now` must still wait; `None` when it may go ahead.
+    pub fn wait(&self, failures: &Failures, now: DateTime<Utc>) -> Option<Duration> {
+        [(self.pair, failures.pair), (self.source, failures.source), (self.account, failures.account)]
+            .into_iter()
+            .filter_map(|(curve, (count, last))| {
+                let last = last?;
+                let until = last + chrono::Duration::from_std(curve.wait(count)).ok()?;
+                (until - now).to_std().ok().filter(|d| !d.is_zero())
+            })
+            .max()
+    }
+}
 
 /// Failures counted in the window, and when the last of each count happened.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
@@ -50,18 +83,6 @@ pub struct Failures {
     pub account: (u32, Option<DateTime<Utc>>),
 }
 
-/// How long the attempt at `now` must still wait; `None` when it may go ahead.
-pub fn wait(failures: &Failures, now: DateTime<Utc>) -> Option<Duration> {
-    [(PAIR, failures.pair), (SOURCE, failures.source), (ACCOUNT, failures.account)]
-        .into_iter()
-        .filter_map(|(curve, (count, last))| {
-            let last = last?;
-            let until = last + chrono::Duration::from_std(curve.wait(count)).ok()?;
-            (until - now).to_std().ok().filter(|d| !d.is_zero())
-        })
-        .max()
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -70,28 +91,35 @@ mod tests {
         DateTime::from_timestamp(1_800_000_000 + seconds, 0).unwrap()
     }
 
+    const FIFTEEN_MINUTES: Duration = Duration::from_secs(900);
+
+    fn policy() -> Policy {
+        Policy::new(3, FIFTEEN_MINUTES)
+    }
+
     #[test]
     fn delays_grow_and_stop_at_the_ceiling() {
-        let waits: Vec<u64> = (0..8).map(|n| PAIR.wait(n).as_secs()).collect();
+        let waits: Vec<u64> = (0..8).map(|n| policy().pair.wait(n).as_secs()).collect();
         assert_eq!(waits, [0, 0, 0, 1, 2, 4, 8, 16]);
-        assert_eq!(PAIR.wait(40), WINDOW);
-        assert_eq!(ACCOUNT.wait(40), Duration::from_secs(30));
+        assert_eq!(policy().pair.wait(40), FIFTEEN_MINUTES);
+        assert_eq!(policy().account.wait(40), ACCOUNT_CEILING);
+        assert_eq!(policy().source.wait(11), Duration::ZERO);
     }
 
     #[test]
     fn a_guesser_waits_long_while_the_owner_waits_little() {
         // Twelve wrong passwords from one address a second apart.
         let guesser = Failures { pair: (12, Some(at(12))), source: (12, Some(at(12))), account: (12, Some(at(12))) };
-        assert_eq!(wait(&guesser, at(13)), Some(Duration::from_secs(511)));
+        assert_eq!(policy().wait(&guesser, at(13)), Some(Duration::from_secs(511)));
         // The owner, from their own address, meets only the account's short wait.
         let owner = Failures { pair: (0, None), source: (0, None), account: (12, Some(at(12))) };
-        assert_eq!(wait(&owner, at(13)), Some(Duration::from_secs(29)));
-        assert_eq!(wait(&owner, at(42)), None);
+        assert_eq!(policy().wait(&owner, at(13)), Some(Duration::from_secs(29)));
+        assert_eq!(policy().wait(&owner, at(42)), None);
     }
 
     #[test]
     fn a_few_typos_cost_nothing() {
         let typos = Failures { pair: (2, Some(at(0))), source: (2, Some(at(0))), account: (2, Some(at(0))) };
-        assert_eq!(wait(&typos, at(1)), None);
+        assert_eq!(policy().wait(&typos, at(1)), None);
     }
 }
