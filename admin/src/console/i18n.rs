@@ -81,6 +81,8 @@ pub(crate) static MESSAGES: &[(&str, &str, &str)] = &[
     ("login.username", "用户名", "User name"),
     ("login.password", "密码", "Password"),
     ("login.failed", "用户名或密码错误", "Wrong user name or password"),
+    ("login.throttled", "尝试次数过多，请 {seconds} 秒后再试", "Too many tries: try again in {seconds} s"),
+    ("login.expired", "登录页面已过期，请重新输入", "The sign-in page expired: enter your details again"),
     ("error.forbidden", "无权访问", "Not allowed"),
     (
         "error.forbidden_detail",

@@ -6,6 +6,7 @@
 //! - `session.rs`: the session cookie, the signed-in [`session::Staff`], the CSRF token.
 //! - `page.rs`: the shell every page shares (navigation by permission) and the error pages.
 //! - `i18n.rs`: Simplified Chinese by default, English on request.
+//! - `sign_in.rs`: signing in and out.
 //! - `format.rs`: money, dates and times as staff read them.
 //! - `language.rs`: the language switch.
 //! - `list.rs`: the one way to write a list page (filters, sort, keyset paging, CSV export).
@@ -19,13 +20,14 @@ pub mod language;
 pub mod list;
 pub mod page;
 pub mod session;
+pub mod sign_in;
 
 use axum::Router;
 use axum::extract::Request;
 use axum::http::{HeaderValue, header};
 use axum::middleware::Next;
 use axum::response::Response;
-use axum::routing::get;
+use axum::routing::{get, post};
 
 use crate::state::AppState;
 
@@ -36,6 +38,8 @@ pub fn router() -> Router<AppState> {
         .route("/contracts", get(contracts::list))
         .route("/contracts/{id}", get(contracts::page))
         .route("/lang/{code}", get(language::switch))
+        .route("/login", get(sign_in::form).post(sign_in::submit))
+        .route("/logout", post(sign_in::sign_out))
 }
 
 /// What the browser may load and do on console pages: scripts and styles from this site only (no

@@ -103,6 +103,7 @@ impl FromRequestParts<AppState> for Staff {
             Err(crate::error::ApiError::Unauthenticated { .. }) => return Err(PageError::SignIn { next }),
             Err(e) => return Err(PageError::from(e)),
         };
+        backoffice::system::sessions::keep_alive(&state.pool, caller.session_id).await?;
         Ok(Self { caller, csrf: csrf_token(&token), lang, tls: over_tls(&parts.headers) })
     }
 }

@@ -19,6 +19,14 @@ async fn import_book(pool: &PgPool, csv: &str) {
     tx.commit().await.unwrap();
 }
 
+/// The CSRF token the dashboard carries.
+async fn home_csrf(app: &App, headers: &[(&str, &str)]) -> String {
+    let (_, _, page) = app.fetch_with("/", headers).await;
+    let marker = r#"name="csrf-token" content=""#;
+    let at = page.find(marker).unwrap() + marker.len();
+    page[at..at + page[at..].find('"').unwrap()].to_owned()
+}
+
 async fn contract_id(pool: &PgPool, number: &str) -> i64 {
     sqlx::query_scalar("SELECT id FROM contracts WHERE number = $1").bind(number).fetch_one(pool).await.unwrap()
 }
@@ -96,6 +104,17 @@ async fn staff_see_their_regions_contracts_and_nothing_else(pool: PgPool) {
     let (status, _, refused) = app.fetch_with(&format!("/contracts/{}", contract_id(&pool, "ZJ-1").await), &with).await;
     assert_eq!(status, StatusCode::FORBIDDEN);
     assert!(refused.contains("无权访问"));
+
+    // Signing out needs the session's CSRF token, which every page carries.
+    let (status, _, _) = app.post_form("/logout", "", &with).await;
+    assert_eq!(status, StatusCode::FORBIDDEN);
+    let (status, _, _) = app.post_form("/logout", "csrf=forged", &with).await;
+    assert_eq!(status, StatusCode::FORBIDDEN);
+    let csrf = home_csrf(&app, &with).await;
+    let (status, headers, _) = app.post_form("/logout", &format!("csrf={csrf}"), &with).await;
+    assert_eq!(status, StatusCode::SEE_OTHER);
+    assert!(headers["set-cookie"].to_str().unwrap().contains("Max-Age=0"));
+    assert_eq!(app.fetch_with("/", &with).await.0, StatusCode::SEE_OTHER, "the session ended");
 
     // Without the permission: no entry in the navigation, and the page is refused.
     let nobody = app.login("nobody").await;

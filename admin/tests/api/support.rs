@@ -106,6 +106,18 @@ impl App {
             .await
     }
 
+    /// Posts a form (`a=1&b=2`) with `headers`; returns the status, the headers and the body as text.
+    pub async fn post_form(&self, path: &str, form: &str, headers: &[(&str, &str)]) -> (StatusCode, HeaderMap, String) {
+        let mut request = Request::post(path).header("content-type", "application/x-www-form-urlencoded");
+        for (name, value) in headers {
+            request = request.header(*name, *value);
+        }
+        let response = self.router.clone().oneshot(request.body(Body::from(form.to_owned())).unwrap()).await.unwrap();
+        let (status, headers) = (response.status(), response.headers().clone());
+        let bytes = to_bytes(response.into_body(), usize::MAX).await.unwrap();
+        (status, headers, String::from_utf8_lossy(&bytes).into_owned())
+    }
+
     /// Signs in from the address `peer` and returns the whole reply.
     pub async fn login_from(&self, username: &str, password: &str, peer: &str) -> Reply {
         let body = json!({"username": username, "password": password}).to_string();

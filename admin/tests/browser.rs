@@ -1,0 +1,171 @@
+//! The console in a real browser: Debian's Chromium driven through chromedriver (WebDriver),
+//! against the router served on a local port over a fresh migrated database. Nothing here
+//! downloads a browser: `scripts/setup.sh` installs the `chromium` and `chromium-driver` packages.
+
+#![allow(clippy::panic, clippy::unwrap_used, clippy::expect_used)] // tests fail loudly
+
+#[path = "api/support.rs"]
+#[allow(dead_code)]
+mod support;
+
+use std::process::{Child, Command, Stdio};
+use std::time::Duration;
+
+use fantoccini::{Client, ClientBuilder, Locator};
+use serde_json::json;
+use sqlx::PgPool;
+
+use support::{App, PASSWORD, org};
+
+/// chromedriver, stopped when the test ends.
+struct Driver(Child);
+
+impl Drop for Driver {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}
+
+fn free_port() -> u16 {
+    std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port()
+}
+
+/// Starts chromedriver and opens a headless Chromium session through it.
+async fn browser() -> (Driver, Client) {
+    let port = free_port();
+    let binary = std::env::var("CHROMEDRIVER").unwrap_or_else(|_| "/usr/bin/chromedriver".to_owned());
+    let child = Command::new(&binary)
+        .arg(format!("--port={port}"))
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap_or_else(|e| panic!("{binary}: {e} (scripts/setup.sh installs chromium-driver)"));
+    let driver = Driver(child);
+    for _ in 0..100 {
+        if tokio::net::TcpStream::connect(("127.0.0.1", port)).await.is_ok() {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    let chromium = std::env::var("CHROMIUM").unwrap_or_else(|_| "/usr/bin/chromium".to_owned());
+    let capabilities = json!({
+        "browserName": "chrome",
+        "goog:chromeOptions": {
+            "binary": chromium,
+            "args": ["--headless=new", "--no-sandbox", "--disable-gpu", "--disable-dev-shm-usage",
+                     "--window-size=1366,900", "--lang=zh-CN"]
+        }
+    });
+    let serde_json::Value::Object(capabilities) = capabilities else { unreachable!() };
+    let client = ClientBuilder::new(hyper_util::client::legacy::connect::HttpConnector::new())
+        .capabilities(capabilities)
+        .connect(&format!("http://127.0.0.1:{port}"))
+        .await
+        .expect("a Chromium session through chromedriver");
+    (driver, client)
+}
+
+/// Serves the app's router on a local port; returns its base URL.
+async fn serve(app: &App) -> String {
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let address = listener.local_addr().unwrap();
+    let router = app.router.clone();
+    tokio::spawn(async move {
+        axum::serve(listener, router.into_make_service_with_connect_info::<std::net::SocketAddr>()).await.unwrap();
+    });
+    format!("http://localhost:{}", address.port())
+}
+
+/// The text of the first element `css` matches once `done` accepts it, waiting up to ten seconds
+/// (while a page loads, the old one's elements may still answer, or vanish under the finger).
+async fn text_when(client: &Client, css: &str, done: impl Fn(&str) -> bool) -> String {
+    let mut last = String::new();
+    for _ in 0..100 {
+        if let Ok(element) = client.find(Locator::Css(css)).await {
+            if let Ok(text) = element.text().await {
+                if done(&text) {
+                    return text;
+                }
+                last = text;
+            }
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    panic!("{css}: {last:?} after ten seconds");
+}
+
+/// Waits until the first element `css` matches reads `expected`.
+async fn text_of(client: &Client, css: &str, expected: &str) {
+    text_when(client, css, |t| t == expected).await;
+}
+
+#[sqlx::test(migrations = "../migrations")]
+async fn staff_work_in_the_console_in_chromium(pool: PgPool) {
+    let app = App::new(pool.clone()).await;
+    org(&app).await;
+    let start = chrono::Utc::now().date_naive() - chrono::Duration::days(100);
+    let csv = format!(
+        "number,region,principal,annual_rate,term,method,start_date,paid_periods,customer_name,id_number\n\
+         GD-1,GD,12000,0.12,12,equal-installment,{start},1,<script>alert(1)</script>,11010519491231002X\n"
+    );
+    let vault = app.state.vault.clone();
+    let rows = backoffice::books::import::parse_csv(csv.as_bytes()).unwrap();
+    let mut tx = pool.begin().await.unwrap();
+    backoffice::books::import::import(&mut tx, &vault, &rows).await.unwrap();
+    tx.commit().await.unwrap();
+    // The daily job sets days past due.
+    let yesterday = chrono::Utc::now().date_naive() - chrono::Duration::days(1);
+    sqlx::query("INSERT INTO finance_jobs (name, done_through) VALUES ('delinquency', $1)")
+        .bind(start - chrono::Duration::days(1))
+        .execute(&pool)
+        .await
+        .unwrap();
+    backoffice::books::delinquency::run_through(&pool, yesterday).await.unwrap();
+    let base = serve(&app).await;
+    let (_driver, client) = browser().await;
+
+    // Signed out, the console asks to sign in; a wrong password is said beside the form.
+    client.goto(&format!("{base}/contracts")).await.unwrap();
+    let sign_in = async |password: &str| {
+        client.wait().at_most(Duration::from_secs(10)).for_element(Locator::Id("username")).await.unwrap();
+        client.find(Locator::Id("username")).await.unwrap().send_keys("admin").await.unwrap();
+        client.find(Locator::Id("password")).await.unwrap().send_keys(password).await.unwrap();
+        client.find(Locator::Css("form button[type=submit]")).await.unwrap().click().await.unwrap();
+    };
+    sign_in("Wrong-Passw0rd").await;
+    text_of(&client, ".problem", "用户名或密码错误").await;
+    client.find(Locator::Id("username")).await.unwrap().clear().await.unwrap();
+    sign_in(PASSWORD).await;
+    // Back to the page asked for, then home.
+    text_of(&client, "main h1", "合同").await;
+    client.find(Locator::LinkText("工作台")).await.unwrap().click().await.unwrap();
+    text_of(&client, "main h1", "工作台").await;
+
+    // From the navigation to the list, from the list to the contract.
+    client.find(Locator::LinkText("合同")).await.unwrap().click().await.unwrap();
+    client
+        .wait()
+        .at_most(Duration::from_secs(10))
+        .for_element(Locator::LinkText("GD-1"))
+        .await
+        .unwrap()
+        .click()
+        .await
+        .unwrap();
+    let dpd = text_when(&client, "#dpd", |t| !t.is_empty()).await;
+    assert!(dpd.parse::<i32>().unwrap() > 0, "100 days in, one paid: {dpd}");
+    let rows = client.find_all(Locator::Css("#schedule tbody tr")).await.unwrap();
+    assert_eq!(rows.len(), 25, "12 periods of principal and interest, and the penalty accrued");
+    // A name that is markup is shown as text and runs nothing.
+    text_of(&client, "#lessee", "<script>alert(1)</script>").await;
+    assert!(client.get_alert_text().await.is_err(), "no dialog opened");
+
+    // The API reference renders its operations from the daemon's own files.
+    client.goto(&format!("{base}/docs")).await.unwrap();
+    let operations = client.wait().at_most(Duration::from_secs(20)).for_element(Locator::Css(".opblock")).await;
+    assert!(operations.is_ok(), "the reference page shows operations");
+    assert!(client.find_all(Locator::Css(".opblock")).await.unwrap().len() > 50);
+
+    client.close().await.unwrap();
+}
