@@ -66,12 +66,12 @@ pub async fn list(
             let cells = vec![
                 Cell::link(c.number.clone(), format!("/contracts/{}", c.id)),
                 Cell::text(status_label(lang, &c.status)),
-                Cell::text(money(&c.principal)),
-                Cell::text(date(&c.start_date)),
-                Cell::text(c.dpd.to_string()),
+                Cell::amount(c.principal),
+                Cell::date(c.start_date),
+                Cell::number(c.dpd),
                 Cell::text(format!("M{}", c.bucket)),
-                Cell::text(money(&c.overdue_amount)),
-                Cell::text(date(&c.last_payment_on)),
+                Cell::amount(c.overdue_amount),
+                Cell::date(c.last_payment_on),
             ];
             (c.id, cells)
         },

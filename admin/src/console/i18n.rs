@@ -74,6 +74,7 @@ pub(crate) static MESSAGES: &[(&str, &str, &str)] = &[
     ("action.filter", "查询", "Filter"),
     ("action.reset", "重置", "Reset"),
     ("action.export_csv", "导出 CSV", "Export CSV"),
+    ("action.export_xlsx", "导出 Excel", "Export Excel"),
     ("action.next_page", "下一页", "Next page"),
     ("action.first_page", "第一页", "First page"),
     ("list.total", "共", "Total"),

@@ -1,6 +1,6 @@
 //! The one way to write a list page: filters in a form (GET, so a list can be bookmarked and
 //! shared), sortable columns, keyset paging ("next page" starts after the last row shown, as fast
-//! on the thousandth page as the first), and CSV export of everything the filters match. A page
+//! on the thousandth page as the first), and CSV or XLSX export of everything the filters match. A page
 //! module names its filters and columns and turns each record into cells; this module does the
 //! rest, with `templates/list.html`.
 
@@ -10,9 +10,13 @@ use axum::extract::rejection::QueryRejection;
 use axum::http::{Uri, header};
 use axum::response::{IntoResponse, Response};
 use backoffice::kit::list::{PageParams, Paged};
+use chrono::NaiveDate;
 use futures_util::future::BoxFuture;
+use leasewatch_finance::Decimal;
+use rust_xlsxwriter::{Format, Workbook, XlsxError};
 use serde::de::DeserializeOwned;
 
+use super::format;
 use super::page::{PageError, Shell, render};
 use super::session::Staff;
 
@@ -62,11 +66,24 @@ impl Column {
     }
 }
 
-/// One cell: its text, and where it links to.
+/// What a cell holds, typed, so that an export keeps numbers as numbers and dates as dates.
+#[derive(Debug, Clone)]
+pub enum Value {
+    /// Text.
+    Text(String),
+    /// Money, shown as ¥1,234.56.
+    Amount(Decimal),
+    /// A count or a number of days.
+    Number(i64),
+    /// A day, or none.
+    Date(Option<NaiveDate>),
+}
+
+/// One cell: its value, and where it links to.
 #[derive(Debug, Clone)]
 pub struct Cell {
-    /// The text (escaped when rendered).
-    pub text: String,
+    /// The value.
+    pub value: Value,
     /// A link, if the cell opens something.
     pub href: Option<String>,
 }
@@ -74,12 +91,50 @@ pub struct Cell {
 impl Cell {
     /// A cell of text.
     pub fn text(text: impl Into<String>) -> Self {
-        Self { text: text.into(), href: None }
+        Self { value: Value::Text(text.into()), href: None }
     }
 
-    /// A cell that links to `href`.
+    /// A cell of money.
+    pub fn amount(amount: Decimal) -> Self {
+        Self { value: Value::Amount(amount), href: None }
+    }
+
+    /// A cell of a number.
+    pub fn number(number: impl Into<i64>) -> Self {
+        Self { value: Value::Number(number.into()), href: None }
+    }
+
+    /// A cell of a day.
+    pub fn date(day: Option<NaiveDate>) -> Self {
+        Self { value: Value::Date(day), href: None }
+    }
+
+    /// A cell of text that links to `href`.
     pub fn link(text: impl Into<String>, href: String) -> Self {
-        Self { text: text.into(), href: Some(href) }
+        Self { value: Value::Text(text.into()), href: Some(href) }
+    }
+
+    /// As shown on the page.
+    pub fn shown(&self) -> String {
+        match &self.value {
+            Value::Text(text) => text.clone(),
+            Value::Amount(amount) => format::money(amount),
+            Value::Number(n) => n.to_string(),
+            Value::Date(day) => format::date(day),
+        }
+    }
+
+    /// As written to CSV: plain figures (`1234.50`) that spreadsheets read as numbers.
+    fn plain(&self) -> String {
+        match &self.value {
+            Value::Amount(amount) => {
+                let mut amount = *amount;
+                amount.rescale(2);
+                amount.to_string()
+            }
+            Value::Date(None) => String::new(),
+            _ => self.shown(),
+        }
     }
 }
 
@@ -103,7 +158,8 @@ struct ListPage {
     total: i64,
     next: Option<String>,
     first: Option<String>,
-    export: String,
+    export_csv: String,
+    export_xlsx: String,
 }
 
 /// What a list page is: where it lives, its title, filters and columns.
@@ -131,7 +187,7 @@ pub struct ListQuery<F> {
 }
 
 #[derive(serde::Deserialize)]
-struct Format {
+struct FormatParam {
     format: Option<String>,
 }
 
@@ -148,7 +204,7 @@ impl<F: DeserializeOwned> ListQuery<F> {
         let read = |e: QueryRejection| PageError::Invalid(e.body_text());
         let page = Query::<PageParams>::try_from_uri(&cleaned).map_err(read)?.0;
         let filter = Query::<F>::try_from_uri(&cleaned).map_err(read)?.0;
-        let format = Query::<Format>::try_from_uri(&cleaned).map_err(read)?.0.format;
+        let format = Query::<FormatParam>::try_from_uri(&cleaned).map_err(read)?.0.format;
         let pairs = given.into_iter().filter(|(k, _)| !matches!(k.as_str(), "after" | "page" | "format")).collect();
         Ok(Self { page, filter, format, pairs })
     }
@@ -177,7 +233,7 @@ impl<F> ListQuery<F> {
 pub type Fetch<'a, T> = BoxFuture<'a, Result<Paged<T>, backoffice::Error>>;
 
 /// Answers a list page: the page of rows `fetch` returns for the query, as HTML, or every row
-/// the filters match as CSV when `format=csv`. `cells` turns a record into its row.
+/// the filters match as CSV (`format=csv`) or XLSX (`format=xlsx`). `cells` turns a record into its row.
 pub async fn respond<'a, T, F>(
     staff: &Staff,
     spec: ListSpec,
@@ -185,11 +241,11 @@ pub async fn respond<'a, T, F>(
     fetch: impl Fn(PageParams) -> Fetch<'a, T>,
     cells: impl Fn(&T) -> (i64, Vec<Cell>),
 ) -> Result<Response, PageError> {
-    if query.format.as_deref() == Some("csv") {
-        return export(spec, query, fetch, cells).await;
-    }
-    if query.format.is_some() {
-        return Err(PageError::Invalid("format: only csv can be exported".to_owned()));
+    match query.format.as_deref() {
+        None => {}
+        Some("csv") => return export(spec, query, Export::Csv, fetch, cells).await,
+        Some("xlsx") => return export(spec, query, Export::Xlsx, fetch, cells).await,
+        Some(other) => return Err(PageError::Invalid(format!("format: {other} is not csv or xlsx"))),
     }
     let page = fetch(query.page.clone()).await?;
     let limit = page.limit as usize;
@@ -230,46 +286,96 @@ pub async fn respond<'a, T, F>(
             .filter(|_| full)
             .map(|id| format!("{}?{}", spec.path, query.with(&[("after", Some(&id.to_string()))]))),
         first: paged.then(|| format!("{}?{}", spec.path, query.with(&[]))),
-        export: format!("{}?{}", spec.path, query.with(&[("format", Some("csv"))])),
+        export_csv: format!("{}?{}", spec.path, query.with(&[("format", Some("csv"))])),
+        export_xlsx: format!("{}?{}", spec.path, query.with(&[("format", Some("xlsx"))])),
     };
     Ok(render(&page))
 }
 
-/// Every row the filters match, as CSV (UTF-8 with a byte-order mark, which spreadsheet programs
-/// need to read Chinese), fetched page by page after the last row.
+/// Every row the filters match, fetched page by page after the last row, as CSV or XLSX.
 async fn export<'a, T, F>(
     spec: ListSpec,
     query: &ListQuery<F>,
+    format: Export,
     fetch: impl Fn(PageParams) -> Fetch<'a, T>,
     cells: impl Fn(&T) -> (i64, Vec<Cell>),
 ) -> Result<Response, PageError> {
-    let mut out = csv::Writer::from_writer(b"\xEF\xBB\xBF".to_vec());
-    let write = |out: &mut csv::Writer<Vec<u8>>, row: Vec<&str>| {
-        out.write_record(row).map_err(|e| {
-            tracing::error!(error = %e, "csv export failed");
-            PageError::Failed
-        })
-    };
-    write(&mut out, spec.columns.iter().map(|c| c.label).collect())?;
+    let mut rows = Vec::new();
     let mut params = PageParams { page: None, limit: Some(200), sort: query.page.sort.clone(), after: None };
-    let mut written = 0;
     loop {
         let page = fetch(params.clone()).await?;
         let count = page.items.len();
         for item in &page.items {
             let (id, row) = cells(item);
-            write(&mut out, row.iter().map(|c| c.text.as_str()).collect())?;
+            rows.push(row);
             params.after = Some(id);
         }
-        written += count;
-        if count < 200 || written >= EXPORT_LIMIT {
+        if count < 200 || rows.len() >= EXPORT_LIMIT {
             break;
         }
     }
-    let bytes = out.into_inner().map_err(|_| PageError::Failed)?;
-    let file = format!("attachment; filename=\"{}.csv\"", spec.path.trim_start_matches('/').replace('/', "-"));
-    Ok(([(header::CONTENT_TYPE, "text/csv; charset=utf-8".to_owned()), (header::CONTENT_DISPOSITION, file)], bytes)
-        .into_response())
+    let labels: Vec<&str> = spec.columns.iter().map(|c| c.label).collect();
+    let failed = |e: &dyn std::fmt::Display| {
+        tracing::error!(error = %e, "export failed");
+        PageError::Failed
+    };
+    let (bytes, media_type, extension) = match format {
+        Export::Csv => (csv_file(&labels, &rows).map_err(|e| failed(&e))?, "text/csv; charset=utf-8", "csv"),
+        Export::Xlsx => (
+            xlsx_file(&labels, &rows).map_err(|e| failed(&e))?,
+            "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet",
+            "xlsx",
+        ),
+    };
+    let name = spec.path.trim_start_matches('/').replace('/', "-");
+    let file = format!("attachment; filename=\"{name}.{extension}\"");
+    Ok(([(header::CONTENT_TYPE, media_type.to_owned()), (header::CONTENT_DISPOSITION, file)], bytes).into_response())
+}
+
+/// The formats a list exports to.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Export {
+    Csv,
+    Xlsx,
+}
+
+/// CSV in UTF-8 with a byte-order mark, which spreadsheet programs need to read Chinese.
+fn csv_file(labels: &[&str], rows: &[Vec<Cell>]) -> Result<Vec<u8>, csv::Error> {
+    let mut out = csv::Writer::from_writer(b"\xEF\xBB\xBF".to_vec());
+    out.write_record(labels)?;
+    for row in rows {
+        out.write_record(row.iter().map(Cell::plain))?;
+    }
+    out.into_inner().map_err(|e| csv::Error::from(e.into_error()))
+}
+
+/// A workbook of one sheet: money as numbers in yuan, days as dates, the header row frozen.
+fn xlsx_file(labels: &[&str], rows: &[Vec<Cell>]) -> Result<Vec<u8>, XlsxError> {
+    let mut book = Workbook::new();
+    let sheet = book.add_worksheet();
+    let bold = Format::new().set_bold();
+    let money = Format::new().set_num_format("¥#,##0.00");
+    let day = Format::new().set_num_format("yyyy-mm-dd");
+    for (column, label) in (0u16..).zip(labels) {
+        sheet.write_string_with_format(0, column, *label, &bold)?;
+        sheet.set_column_width(column, 14)?;
+    }
+    sheet.set_freeze_panes(1, 0)?;
+    for (row, cells) in (1u32..).zip(rows) {
+        for (column, cell) in (0u16..).zip(cells) {
+            match &cell.value {
+                Value::Text(text) => sheet.write_string(row, column, text).map(|_| ())?,
+                // A workbook holds numbers as binary floating point: the cents survive, to 15 digits.
+                Value::Amount(amount) => sheet
+                    .write_number_with_format(row, column, f64::try_from(*amount).unwrap_or(f64::NAN), &money)
+                    .map(|_| ())?,
+                Value::Number(n) => sheet.write_number(row, column, *n as f64).map(|_| ())?,
+                Value::Date(Some(d)) => sheet.write_date_with_format(row, column, d, &day).map(|_| ())?,
+                Value::Date(None) => {}
+            }
+        }
+    }
+    book.save_to_buffer()
 }
 
 #[cfg(test)]

@@ -95,6 +95,15 @@ async fn staff_see_their_regions_contracts_and_nothing_else(pool: PgPool) {
     assert_eq!(lines.len(), 4, "{csv}");
     assert!(lines[0].starts_with("合同编号") && lines[1].starts_with("GD-3"), "{csv}");
 
+    let (status, xlsx) = app.fetch_bytes("/contracts?format=xlsx&sort=number", &with).await;
+    assert_eq!(status, StatusCode::OK);
+    let mut book: calamine::Xlsx<_> = calamine::open_workbook_from_rs(std::io::Cursor::new(xlsx)).unwrap();
+    use calamine::Reader;
+    let sheet = book.worksheet_range_at(0).unwrap().unwrap();
+    assert_eq!(sheet.height(), 4);
+    assert_eq!(sheet.get_value((1, 0)), Some(&calamine::Data::String("GD-1".into())));
+    assert_eq!(sheet.get_value((1, 2)), Some(&calamine::Data::Float(12000.0)), "money stays a number");
+
     // One contract: its schedule and days past due; another region's is a 403 page.
     let (status, _, contract) =
         app.fetch_with(&format!("/contracts/{}", contract_id(&pool, "GD-3").await), &with).await;

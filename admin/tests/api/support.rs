@@ -106,6 +106,17 @@ impl App {
             .await
     }
 
+    /// Fetches `path` with `headers`; returns the status and the body's bytes.
+    pub async fn fetch_bytes(&self, path: &str, headers: &[(&str, &str)]) -> (StatusCode, Vec<u8>) {
+        let mut request = Request::builder().uri(path);
+        for (name, value) in headers {
+            request = request.header(*name, *value);
+        }
+        let response = self.router.clone().oneshot(request.body(Body::empty()).unwrap()).await.unwrap();
+        let status = response.status();
+        (status, to_bytes(response.into_body(), usize::MAX).await.unwrap().to_vec())
+    }
+
     /// Posts a form (`a=1&b=2`) with `headers`; returns the status, the headers and the body as text.
     pub async fn post_form(&self, path: &str, form: &str, headers: &[(&str, &str)]) -> (StatusCode, HeaderMap, String) {
         let mut request = Request::post(path).header("content-type", "application/x-www-form-urlencoded");
