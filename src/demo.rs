@@ -132,7 +132,7 @@ fn vin(n: usize) -> String {
 /// Where each demo vehicle lives and works: inside Guangzhou or Shenzhen, away from the borders.
 fn home_and_work(n: usize) -> ((f64, f64), (f64, f64)) {
     let r = |k: usize| ((n * 7 + k * 13) % 97) as f64 / 97.0;
-    let (lat, lon, span) = if n % 2 == 0 { (23.08, 113.25, 0.2) } else { (22.62, 113.95, 0.12) };
+    let (lat, lon, span) = if n.is_multiple_of(2) { (23.08, 113.25, 0.2) } else { (22.62, 113.95, 0.12) };
     ((lat + r(1) * span, lon + r(2) * span), (lat + r(3) * span, lon + r(4) * span))
 }
 

@@ -70,10 +70,10 @@ impl RouteTable {
                     problem: problem.to_owned(),
                 };
                 let requirement = requirement(operation).map_err(|p| error(&p))?;
-                if let Requirement::Permission(p) = &requirement {
-                    if !backoffice::system::permissions::exists(p) {
-                        return Err(error(&format!("permission `{p}` is not in the catalogue")));
-                    }
+                if let Requirement::Permission(p) = &requirement
+                    && !backoffice::system::permissions::exists(p)
+                {
+                    return Err(error(&format!("permission `{p}` is not in the catalogue")));
                 }
                 let idempotent = operation.get("parameters").and_then(Value::as_array).is_some_and(|ps| {
                     ps.iter().any(|p| p.get("name").and_then(Value::as_str) == Some("Idempotency-Key"))

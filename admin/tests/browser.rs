@@ -82,13 +82,13 @@ async fn serve(app: &App) -> String {
 async fn text_when(client: &Client, css: &str, done: impl Fn(&str) -> bool) -> String {
     let mut last = String::new();
     for _ in 0..100 {
-        if let Ok(element) = client.find(Locator::Css(css)).await {
-            if let Ok(text) = element.text().await {
-                if done(&text) {
-                    return text;
-                }
-                last = text;
+        if let Ok(element) = client.find(Locator::Css(css)).await
+            && let Ok(text) = element.text().await
+        {
+            if done(&text) {
+                return text;
             }
+            last = text;
         }
         tokio::time::sleep(Duration::from_millis(100)).await;
     }

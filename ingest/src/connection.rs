@@ -119,11 +119,11 @@ pub async fn serve<P: Protocol, S: AsyncRead + AsyncWrite + Unpin>(
                 Err(Refused::Unregistered) => break Some(Closed::Unregistered),
                 Err(Refused::Lookup) => break Some(Closed::WriteFailed),
             }
-            if let (None, None, Some(id)) = (online, came_online, device) {
-                if let Ok(Some(key)) = shared.registry.lookup(&id).await {
-                    rows.add_presence(key, Utc::now(), P::KIND, true, "connected");
-                    came_online = Some(key);
-                }
+            if let (None, None, Some(id)) = (online, came_online, device)
+                && let Ok(Some(key)) = shared.registry.lookup(&id).await
+            {
+                rows.add_presence(key, Utc::now(), P::KIND, true, "connected");
+                came_online = Some(key);
             }
             frames.reply(&ack, Utc::now(), &mut reply);
         };
@@ -136,10 +136,10 @@ pub async fn serve<P: Protocol, S: AsyncRead + AsyncWrite + Unpin>(
             commands = Some(shared.sessions.register(key));
         }
         online = online.or(came_online);
-        if !reply.is_empty() {
-            if let Err(e) = socket.write_all(&reply).await {
-                break 'session Closed::Io(e.to_string());
-            }
+        if !reply.is_empty()
+            && let Err(e) = socket.write_all(&reply).await
+        {
+            break 'session Closed::Io(e.to_string());
         }
         if let Some(closed) = ended {
             break 'session closed;

@@ -30,12 +30,12 @@ impl PerIp {
     }
 
     fn leave(&self, ip: IpAddr) {
-        if let Ok(mut map) = self.0.lock() {
-            if let Some(n) = map.get_mut(&ip) {
-                *n -= 1;
-                if *n == 0 {
-                    map.remove(&ip);
-                }
+        if let Ok(mut map) = self.0.lock()
+            && let Some(n) = map.get_mut(&ip)
+        {
+            *n -= 1;
+            if *n == 0 {
+                map.remove(&ip);
             }
         }
     }

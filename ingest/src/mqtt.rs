@@ -354,11 +354,11 @@ async fn complete(shared: &Shared, client: &AsyncClient, publish: &Publish, work
         if let Some((topic, bytes)) = work.reply {
             let _ = client.publish(topic, QoS::AtLeastOnce, false, bytes).await;
         }
-        if let (true, Some((protocol, topic_id)), Some(id)) = (registered, work.bridge, work.device_id) {
-            if let Ok(Some(key)) = shared.registry.lookup(&id).await {
-                let bridge = Bridge { client: client.clone(), protocol, topic_id, device_id: Some(id) };
-                shared.sessions.register_bridge(key, bridge);
-            }
+        if let (true, Some((protocol, topic_id)), Some(id)) = (registered, work.bridge, work.device_id)
+            && let Ok(Some(key)) = shared.registry.lookup(&id).await
+        {
+            let bridge = Bridge { client: client.clone(), protocol, topic_id, device_id: Some(id) };
+            shared.sessions.register_bridge(key, bridge);
         }
     }
 }

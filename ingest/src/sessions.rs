@@ -115,10 +115,10 @@ impl Sessions {
 
     /// Removes the registration of a closing connection, unless a newer route replaced it.
     pub fn leave(&self, device: DeviceKey, number: u64) {
-        if let Ok(mut open) = self.open.write() {
-            if matches!(open.get(&device), Some(Route::Connection(n, _)) if *n == number) {
-                open.remove(&device);
-            }
+        if let Ok(mut open) = self.open.write()
+            && matches!(open.get(&device), Some(Route::Connection(n, _)) if *n == number)
+        {
+            open.remove(&device);
         }
     }
 

@@ -105,11 +105,10 @@ pub async fn run(
                 watch.tick(now, &mut out);
                 pending.extend(out.drain(..).map(|o| (o, now)));
                 apply(&pool, &watch, &mut pending).await;
-                if let Some(downlink) = &downlink {
-                    if let Err(e) = commands::dispatch(&pool, &watch, downlink.as_ref(), now).await {
+                if let Some(downlink) = &downlink
+                    && let Err(e) = commands::dispatch(&pool, &watch, downlink.as_ref(), now).await {
                         tracing::warn!(error = %e, "command dispatch failed");
                     }
-                }
             }
             _ = refresh.tick() => reload(&pool, &mut watch, utc_offset_hours).await,
             _ = shutdown.changed() => break,
@@ -255,9 +254,9 @@ async fn apply(pool: &PgPool, watch: &Watch, pending: &mut Vec<(Outcome, DateTim
     }
     scored.sort_unstable();
     scored.dedup();
-    if !scored.is_empty() {
-        if let Err(e) = risk::recompute(pool, Some(&scored), Utc::now()).await {
-            tracing::warn!(error = %e, "could not recompute risk scores");
-        }
+    if !scored.is_empty()
+        && let Err(e) = risk::recompute(pool, Some(&scored), Utc::now()).await
+    {
+        tracing::warn!(error = %e, "could not recompute risk scores");
     }
 }

@@ -249,12 +249,11 @@ fn text_position(f: &[&str], at: usize, command: &str, msg: &mut Message) -> Res
     let extra = &f[(status_at + 1).min(f.len())..];
     let hex = |i: usize| extra.get(i).and_then(|v| u64::from_str_radix(v, 16).ok());
     let dec = |i: usize| extra.get(i).and_then(|v| v.parse::<u64>().ok());
-    if command != "V19" {
-        if let (Some(mcc), Some(mnc), Some(lac), Some(cell_id)) = (dec(0), dec(1), dec(2), hex(3).or(dec(3))) {
-            if let Some(p) = msg.position.as_mut() {
-                p.cell = Some(CellInfo { mcc: mcc as u16, mnc: mnc as u16, lac: lac as u32, cell_id });
-            }
-        }
+    if command != "V19"
+        && let (Some(mcc), Some(mnc), Some(lac), Some(cell_id)) = (dec(0), dec(1), dec(2), hex(3).or(dec(3)))
+        && let Some(p) = msg.position.as_mut()
+    {
+        p.cell = Some(CellInfo { mcc: mcc as u16, mnc: mnc as u16, lac: lac as u32, cell_id });
     }
     if !extra.is_empty() {
         msg.attributes.set("extra", AttrValue::Text(extra.join(",")));

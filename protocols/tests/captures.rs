@@ -51,21 +51,21 @@ fn check_position(expected: &Value, msg: &Message, coordinate_tolerance: f64) ->
         ("course", p.course, 0.01),
         ("altitude", p.altitude.unwrap_or(f64::NAN), 0.5),
     ] {
-        if let Some(want) = expected.get(key).and_then(Value::as_f64) {
-            if !close(actual, want, tolerance) {
-                problems.push(format!("{key} {actual} != {want}"));
-            }
+        if let Some(want) = expected.get(key).and_then(Value::as_f64)
+            && !close(actual, want, tolerance)
+        {
+            problems.push(format!("{key} {actual} != {want}"));
         }
     }
-    if let Some(want) = expected.get("valid").and_then(Value::as_bool) {
-        if p.valid != want {
-            problems.push(format!("valid {} != {want}", p.valid));
-        }
+    if let Some(want) = expected.get("valid").and_then(Value::as_bool)
+        && p.valid != want
+    {
+        problems.push(format!("valid {} != {want}", p.valid));
     }
-    if let Some(want) = expected.get("satellites").and_then(Value::as_u64) {
-        if p.satellites.map(u64::from) != Some(want) {
-            problems.push(format!("satellites {:?} != {want}", p.satellites));
-        }
+    if let Some(want) = expected.get("satellites").and_then(Value::as_u64)
+        && p.satellites.map(u64::from) != Some(want)
+    {
+        problems.push(format!("satellites {:?} != {want}", p.satellites));
     }
     problems
 }
@@ -75,16 +75,16 @@ fn check_common(line: &Value, msgs: &[Message], reply: &[u8], problems: &mut Vec
         problems.push("no message".into());
         return;
     };
-    if let Some(id) = line.get("device_id").and_then(Value::as_str) {
-        if first.device_id.map(|d| d.to_string()).as_deref() != Some(id) {
-            problems.push(format!("device_id {:?} != {id}", first.device_id));
-        }
+    if let Some(id) = line.get("device_id").and_then(Value::as_str)
+        && first.device_id.map(|d| d.to_string()).as_deref() != Some(id)
+    {
+        problems.push(format!("device_id {:?} != {id}", first.device_id));
     }
     let ok = line.get("crc_ok").or(line.get("checksum_ok")).and_then(Value::as_bool);
-    if let Some(ok) = ok {
-        if first.checksum_ok != ok {
-            problems.push(format!("checksum_ok {} != {ok}", first.checksum_ok));
-        }
+    if let Some(ok) = ok
+        && first.checksum_ok != ok
+    {
+        problems.push(format!("checksum_ok {} != {ok}", first.checksum_ok));
     }
     let _ = reply;
 }
@@ -152,10 +152,10 @@ fn gt06_real_frames_decode_to_their_stated_values() {
                         Some("low_battery") => Some("low_battery"),
                         _ => None,
                     };
-                    if let Some(want) = expected_alarm {
-                        if !msg.alarms.iter().any(|a| a.name() == want) {
-                            problems.push(format!("alarms {:?} lack {want}", msg.alarms));
-                        }
+                    if let Some(want) = expected_alarm
+                        && !msg.alarms.iter().any(|a| a.name() == want)
+                    {
+                        problems.push(format!("alarms {:?} lack {want}", msg.alarms));
                     }
                 }
             }
@@ -202,15 +202,15 @@ fn jt808_real_frames_decode_to_their_stated_values() {
                     } else {
                         problems.extend(check_position(line, msg, 2e-6));
                     }
-                    if let Some(acc) = line.get("acc").and_then(Value::as_bool) {
-                        if msg.status.ignition != Some(acc) {
-                            problems.push(format!("ignition {:?} != {acc}", msg.status.ignition));
-                        }
+                    if let Some(acc) = line.get("acc").and_then(Value::as_bool)
+                        && msg.status.ignition != Some(acc)
+                    {
+                        problems.push(format!("ignition {:?} != {acc}", msg.status.ignition));
                     }
-                    if let Some(serial) = line.get("serial").and_then(Value::as_u64) {
-                        if msg.serial != Some(serial as u32) {
-                            problems.push(format!("serial {:?} != {serial}", msg.serial));
-                        }
+                    if let Some(serial) = line.get("serial").and_then(Value::as_u64)
+                        && msg.serial != Some(serial as u32)
+                    {
+                        problems.push(format!("serial {:?} != {serial}", msg.serial));
                     }
                     if let Some(bits) = line.get("alarm_bits").and_then(Value::as_str) {
                         let want = i64::from_str_radix(bits.trim_start_matches("0x"), 16).unwrap_or(-1);
@@ -313,10 +313,10 @@ fn teltonika_real_frames_decode_to_their_stated_values() {
                         }
                     }
                 }
-                if let Some(want) = line.get("expected_reply").and_then(Value::as_str) {
-                    if reply != hex(want) {
-                        problems.push(format!("reply {} != {want}", hex::encode_upper(&reply)));
-                    }
+                if let Some(want) = line.get("expected_reply").and_then(Value::as_str)
+                    && reply != hex(want)
+                {
+                    problems.push(format!("reply {} != {want}", hex::encode_upper(&reply)));
                 }
                 if let Some(text) = line.get("text").and_then(Value::as_str) {
                     let got = msgs.first().and_then(|m| m.attributes.named("text").or(m.attributes.named("command")));

@@ -100,7 +100,7 @@ fn terms(i: usize) -> Terms {
         principal: Decimal::from(20_000 + (i % 97) * 100),
         annual_rate: dec!(0.1188),
         term: 12,
-        method: if i % 7 == 0 { Method::EqualPrincipal } else { Method::EqualInstallment },
+        method: if i.is_multiple_of(7) { Method::EqualPrincipal } else { Method::EqualInstallment },
         start: d(2024, 1, 1) + Duration::days((i % 28) as i64),
         timing: Timing::Arrears,
         residual: Decimal::ZERO,

@@ -92,15 +92,16 @@ impl ContractRow {
         if !number_ok {
             return Err("number: 1 to 64 letters, digits, -, _ or /".into());
         }
-        if let Some(id) = self.id_number.as_deref().filter(|s| !s.is_empty()) {
-            if !identity::national_id_ok(id) && !identity::credit_code_ok(id) {
-                return Err(format!("id_number {id}: neither a national ID nor a credit code (check digit)"));
-            }
+        if let Some(id) = self.id_number.as_deref().filter(|s| !s.is_empty())
+            && !identity::national_id_ok(id)
+            && !identity::credit_code_ok(id)
+        {
+            return Err(format!("id_number {id}: neither a national ID nor a credit code (check digit)"));
         }
-        if let Some(vin) = self.vin.as_deref().filter(|s| !s.is_empty()) {
-            if !identity::vin_ok(vin) {
-                return Err(format!("vin {vin}: not a valid VIN (check digit)"));
-            }
+        if let Some(vin) = self.vin.as_deref().filter(|s| !s.is_empty())
+            && !identity::vin_ok(vin)
+        {
+            return Err(format!("vin {vin}: not a valid VIN (check digit)"));
         }
         if self.paid_periods.unwrap_or(0) > self.term {
             return Err("paid_periods is more than the term".into());

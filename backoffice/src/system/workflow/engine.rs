@@ -355,10 +355,10 @@ pub async fn act(
     };
     log(db, entry).await?;
     let after = instance(db, actor, task.instance_id).await?;
-    if let Step::Finish(outcome) = step {
-        if let Some(hook) = hooks.get(&task.subject_type) {
-            hook.finished(db, &after, outcome).await?;
-        }
+    if let Step::Finish(outcome) = step
+        && let Some(hook) = hooks.get(&task.subject_type)
+    {
+        hook.finished(db, &after, outcome).await?;
     }
     audit::record(
         &mut *db,
