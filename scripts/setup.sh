@@ -17,6 +17,8 @@ command -v npm >/dev/null || need+=(npm)
 # The console's browser tests drive Debian's Chromium through chromedriver; nothing downloads a browser.
 command -v chromium >/dev/null || need+=(chromium)
 command -v chromedriver >/dev/null || need+=(chromium-driver)
+# Chinese text in the browser tests' screenshots.
+[ -d /usr/share/fonts/opentype/noto ] || need+=(fonts-noto-cjk)
 if [ ${#need[@]} -gt 0 ]; then
   if [ "$(id -u)" = 0 ]; then
     echo "setup: installing ${need[*]}"

@@ -74,8 +74,9 @@ async fn demo(mut config: Config) -> anyhow::Result<()> {
     let sse = format!("{base}/api/v1/alerts/stream");
     println!(
         "\nleasewatch demo is running.\n\
+         \n  console       {base}/   (sign in as {USER} / {PASSWORD})\
          \n  API docs      {base}/docs\
-         \n  sign in       {USER} / {PASSWORD}   (POST {base}/api/v1/auth/login)\
+         \n  API sign-in   POST {base}/api/v1/auth/login with the same user\
          \n  live alerts   curl -N -H 'Authorization: Bearer {token}' {sse}\
          \n  alert list    {base}/api/v1/alerts?status=unresolved\
          \n  tasks         {base}/api/v1/risk-tasks?sort=-risk\

@@ -63,7 +63,8 @@ pub async fn run(config: Config) -> anyhow::Result<()> {
         let promoter = Arc::new(WriterPromoter { pool: pool.clone(), writer: shared.writer.clone() });
         let state = leasewatch_admin::AppState::new(pool.clone(), vault.clone(), config.admin.password_hash)
             .with_promoter(promoter)
-            .with_shutdown(stopped_webhooks.clone());
+            .with_shutdown(stopped_webhooks.clone())
+            .with_utc_offset(config.utc_offset_hours);
         alert_feed = state.alert_feed.clone();
         // Webhook secrets are sealed with the admin data key: deliveries run where it is loaded.
         let open: leasewatch_monitor::webhooks::SecretOpener = Arc::new(move |sealed: &[u8]| vault.open(sealed).ok());

@@ -27,6 +27,8 @@ pub struct AppState {
     pub alert_feed: AlertFeed,
     /// Turns true when the process shuts down: live streams end so the server can stop.
     pub shutdown: Option<tokio::sync::watch::Receiver<bool>>,
+    /// The company's offset from UTC in hours: the console shows times in its zone.
+    pub utc_offset_hours: i32,
 }
 
 impl AppState {
@@ -40,7 +42,14 @@ impl AppState {
             promoter: None,
             alert_feed: AlertFeed::default(),
             shutdown: None,
+            utc_offset_hours: 8,
         }
+    }
+
+    /// Sets the company's offset from UTC.
+    pub fn with_utc_offset(mut self, hours: i32) -> Self {
+        self.utc_offset_hours = hours;
+        self
     }
 
     /// Sets the shutdown signal that ends live streams.

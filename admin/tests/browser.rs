@@ -100,6 +100,13 @@ async fn text_of(client: &Client, css: &str, expected: &str) {
     text_when(client, css, |t| t == expected).await;
 }
 
+/// Saves what the browser shows as `target/screenshots/{name}.png` (the README's pictures).
+async fn screenshot(client: &Client, name: &str) {
+    let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../target/screenshots");
+    std::fs::create_dir_all(&dir).unwrap();
+    std::fs::write(dir.join(format!("{name}.png")), client.screenshot().await.unwrap()).unwrap();
+}
+
 #[sqlx::test(migrations = "../migrations")]
 async fn staff_work_in_the_console_in_chromium(pool: PgPool) {
     let app = App::new(pool.clone()).await;
@@ -141,6 +148,7 @@ async fn staff_work_in_the_console_in_chromium(pool: PgPool) {
     text_of(&client, "main h1", "合同").await;
     client.find(Locator::LinkText("工作台")).await.unwrap().click().await.unwrap();
     text_of(&client, "main h1", "工作台").await;
+    screenshot(&client, "console-dashboard").await;
 
     // From the navigation to the list, from the list to the contract.
     client.find(Locator::LinkText("合同")).await.unwrap().click().await.unwrap();

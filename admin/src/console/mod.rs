@@ -10,7 +10,8 @@
 //! - `format.rs`: money, dates and times as staff read them.
 //! - `language.rs`: the language switch.
 //! - `list.rs`: the one way to write a list page (filters, sort, keyset paging, CSV export).
-//! - one module per area's pages: `dashboard.rs`, `contracts.rs`...
+//! - one module per area's pages: `dashboard.rs`, `contracts.rs`, `workflow.rs` (the approval inbox;
+//!   `templates/workflow_history.html` is how a request's steps are shown anywhere)...
 
 pub mod contracts;
 pub mod dashboard;
@@ -21,6 +22,7 @@ pub mod list;
 pub mod page;
 pub mod session;
 pub mod sign_in;
+pub mod workflow;
 
 use axum::Router;
 use axum::extract::Request;
@@ -37,6 +39,8 @@ pub fn router() -> Router<AppState> {
         .route("/", get(dashboard::page))
         .route("/contracts", get(contracts::list))
         .route("/contracts/{id}", get(contracts::page))
+        .route("/workflow", get(workflow::inbox))
+        .route("/workflow/tasks/{id}", get(workflow::task).post(workflow::act))
         .route("/lang/{code}", get(language::switch))
         .route("/login", get(sign_in::form).post(sign_in::submit))
         .route("/logout", post(sign_in::sign_out))

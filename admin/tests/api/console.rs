@@ -132,3 +132,52 @@ async fn staff_see_their_regions_contracts_and_nothing_else(pool: PgPool) {
     assert!(!home.contains(r#"href="/contracts""#));
     assert_eq!(app.fetch_with("/contracts", &nobody).await.0, StatusCode::FORBIDDEN);
 }
+
+#[sqlx::test(migrations = "../migrations")]
+async fn a_reviewer_decides_in_the_approval_inbox(pool: PgPool) {
+    let app = App::new(pool).await;
+    let org = org(&app).await;
+    let stages = json!([
+        {"name": "初审", "position": "first_reviewer", "actions": ["approve", "reject", "note"], "sla_hours": 24},
+        {"name": "复审", "position": "second_reviewer", "actions": ["approve", "reject", "return", "note"]}
+    ]);
+    let body = json!({"key": "credit_review", "name": "信审", "stages": stages});
+    app.create(&org.admin, "/api/v1/workflow-definitions", body).await;
+    let maker = app.login("maker").await;
+    let submit = json!({"definition_key": "credit_review", "subject_type": "credit_application", "subject_id": "A-1",
+                        "title": "<b>张三</b> 车贷申请"});
+    app.create(&maker, "/api/v1/workflow-instances", submit).await;
+
+    let first = app.login("first").await;
+    let cookie = format!("lw_session={first}");
+    let with = [("cookie", cookie.as_str())];
+    let (status, _, inbox) = app.fetch_with("/workflow", &with).await;
+    assert_eq!(status, StatusCode::OK, "{inbox}");
+    assert!(inbox.contains("&#60;b&#62;张三&#60;/b&#62; 车贷申请"), "the title is text: {inbox}");
+    let at = inbox.find("/workflow/tasks/").unwrap();
+    let task = &inbox[at..at + inbox[at..].find('"').unwrap()];
+    let (status, _, page) = app.fetch_with(task, &with).await;
+    assert_eq!(status, StatusCode::OK);
+    assert!(page.contains(r#"name="action" value="approve""#) && page.contains(r#"id="history""#));
+
+    // A refusal is said beside the form, and what was typed stays.
+    let csrf = home_csrf(&app, &with).await;
+    let (status, _, refused) = app.post_form(task, &format!("csrf={csrf}&action=reject&note="), &with).await;
+    assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY, "a rejection needs a reason: {refused}");
+    assert!(refused.contains(r#"class="field-error""#));
+    // Without the token nothing happens.
+    let (status, _, _) = app.post_form(task, "action=approve&note=ok", &with).await;
+    assert_eq!(status, StatusCode::FORBIDDEN);
+    let (status, headers, _) = app
+        .post_form(task, &format!("csrf={csrf}&action=approve&note=%E6%9D%90%E6%96%99%E9%BD%90%E5%85%A8"), &with)
+        .await;
+    assert_eq!(status, StatusCode::SEE_OTHER);
+    assert_eq!(headers["location"], "/workflow");
+    let (_, _, after) = app.fetch_with(task, &with).await;
+    assert!(after.contains("材料齐全") && !after.contains(r#"value="approve""#), "done: {after}");
+
+    // The maker, though of the position, does not see their own request to decide.
+    let maker_cookie = format!("lw_session={maker}");
+    let (_, _, theirs) = app.fetch_with("/workflow", &[("cookie", maker_cookie.as_str())]).await;
+    assert!(!theirs.contains("/workflow/tasks/"));
+}
