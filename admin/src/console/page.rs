@@ -21,8 +21,12 @@ pub struct NavItem {
 }
 
 /// The navigation: link, label key, the permission that opens it.
-const NAV: &[(&str, &str, &str)] =
-    &[("/", "nav.dashboard", ""), ("/contracts", "nav.contracts", "contracts.read"), ("/docs", "nav.docs", "")];
+const NAV: &[(&str, &str, &str)] = &[
+    ("/", "nav.dashboard", ""),
+    ("/contracts", "nav.contracts", "contracts.read"),
+    ("/workflow", "nav.workflow", "workflows.read"),
+    ("/docs", "nav.docs", ""),
+];
 
 /// The frame around a page's content.
 #[derive(Debug, Clone)]

@@ -153,6 +153,7 @@ async fn a_reviewer_decides_in_the_approval_inbox(pool: PgPool) {
     let with = [("cookie", cookie.as_str())];
     let (status, _, inbox) = app.fetch_with("/workflow", &with).await;
     assert_eq!(status, StatusCode::OK, "{inbox}");
+    assert!(inbox.contains(r#"href="/workflow" aria-current="page""#), "in the navigation");
     assert!(inbox.contains("&#60;b&#62;张三&#60;/b&#62; 车贷申请"), "the title is text: {inbox}");
     let at = inbox.find("/workflow/tasks/").unwrap();
     let task = &inbox[at..at + inbox[at..].find('"').unwrap()];
