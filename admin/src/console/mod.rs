@@ -10,11 +10,12 @@
 //! - `format.rs`: money, dates and times as staff read them.
 //! - `language.rs`: the language switch.
 //! - `list.rs`: the one way to write a list page (filters, sort, keyset paging, CSV export).
-//! - one module per area's pages: `dashboard.rs`, `contracts.rs`, `workflow.rs` (the approval inbox;
+//! - one module per area's pages: `dashboard.rs`, `contracts.rs`, `dealers.rs`, `workflow.rs` (the approval inbox;
 //!   `templates/workflow_history.html` is how a request's steps are shown anywhere)...
 
 pub mod contracts;
 pub mod dashboard;
+pub mod dealers;
 pub mod format;
 pub mod i18n;
 pub mod language;
@@ -39,6 +40,7 @@ pub fn router() -> Router<AppState> {
         .route("/", get(dashboard::page))
         .route("/contracts", get(contracts::list))
         .route("/contracts/{id}", get(contracts::page))
+        .route("/dealers", get(dealers::list))
         .route("/workflow", get(workflow::inbox))
         .route("/workflow/tasks/{id}", get(workflow::task).post(workflow::act))
         .route("/lang/{code}", get(language::switch))

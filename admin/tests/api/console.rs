@@ -182,3 +182,28 @@ async fn a_reviewer_decides_in_the_approval_inbox(pool: PgPool) {
     let (_, _, theirs) = app.fetch_with("/workflow", &[("cookie", maker_cookie.as_str())]).await;
     assert!(!theirs.contains("/workflow/tasks/"));
 }
+
+#[sqlx::test(migrations = "../migrations")]
+async fn the_dealer_list_searches_and_escapes(pool: PgPool) {
+    let app = App::new(pool).await;
+    let org = org(&app).await;
+    for (code, name, region) in
+        [("D-1", "深圳福田车行", "SZ"), ("D-2", "<img src=x onerror=alert(1)>", "GD"), ("D-3", "杭州车行", "ZJ")]
+    {
+        app.create(&org.admin, "/api/v1/dealers", json!({"code": code, "name": name, "region_id": org.region(region)}))
+            .await;
+    }
+    let cookie = format!("lw_session={}", org.admin);
+    let with = [("cookie", cookie.as_str())];
+    let (status, _, page) = app.fetch_with("/dealers?q=%E7%A6%8F%E7%94%B0", &with).await;
+    assert_eq!(status, StatusCode::OK, "{page}");
+    assert!(page.contains("深圳福田车行") && !page.contains("杭州车行"));
+    let (_, _, all) = app.fetch_with("/dealers", &with).await;
+    assert!(all.contains("&#60;img src=x onerror=alert(1)&#62;") && !all.contains("<img src=x"), "{all}");
+    // Without the permission, no page.
+    let nobody = app.login("nobody").await;
+    assert_eq!(
+        app.fetch_with("/dealers", &[("cookie", &*format!("lw_session={nobody}"))]).await.0,
+        StatusCode::FORBIDDEN
+    );
+}
