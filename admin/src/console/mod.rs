@@ -10,7 +10,7 @@
 //! - `format.rs`: money, dates and times as staff read them.
 //! - `language.rs`: the language switch.
 //! - `list.rs`: the one way to write a list page (filters, sort, keyset paging, CSV export).
-//! - one module per area's pages: `dashboard.rs`, `contracts.rs`, `dealers.rs`, `workflow.rs` (the approval inbox;
+//! - one module per area's pages: `dashboard.rs`, `contracts.rs`, `dealers.rs`, `vehicles.rs`, `workflow.rs` (the approval inbox;
 //!   `templates/workflow_history.html` is how a request's steps are shown anywhere)...
 
 pub mod contracts;
@@ -23,6 +23,7 @@ pub mod list;
 pub mod page;
 pub mod session;
 pub mod sign_in;
+pub mod vehicles;
 pub mod workflow;
 
 use axum::Router;
@@ -41,6 +42,9 @@ pub fn router() -> Router<AppState> {
         .route("/contracts", get(contracts::list))
         .route("/contracts/{id}", get(contracts::page))
         .route("/dealers", get(dealers::list))
+        .route("/vehicles", get(vehicles::list))
+        .route("/vehicles/{id}", get(vehicles::page))
+        .route("/vehicles/{id}/devices/{device}/commands", post(vehicles::command))
         .route("/workflow", get(workflow::inbox))
         .route("/workflow/tasks/{id}", get(workflow::task).post(workflow::act))
         .route("/lang/{code}", get(language::switch))

@@ -24,6 +24,7 @@ pub struct NavItem {
 const NAV: &[(&str, &str, &str)] = &[
     ("/", "nav.dashboard", ""),
     ("/contracts", "nav.contracts", "contracts.read"),
+    ("/vehicles", "nav.vehicles", "vehicles.read"),
     ("/dealers", "nav.dealers", "dealers.read"),
     ("/workflow", "nav.workflow", "workflows.read"),
     ("/docs", "nav.docs", ""),

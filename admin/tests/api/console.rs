@@ -207,3 +207,60 @@ async fn the_dealer_list_searches_and_escapes(pool: PgPool) {
         StatusCode::FORBIDDEN
     );
 }
+
+#[sqlx::test(migrations = "../migrations")]
+async fn an_engine_cut_is_requested_on_the_vehicle_and_approved_in_the_inbox(pool: PgPool) {
+    let app = App::new(pool.clone()).await;
+    let org = org(&app).await;
+    let stages = json!([{"name": "风控审批", "position": "final_reviewer", "actions": ["approve", "reject"]}]);
+    app.create(
+        &org.admin,
+        "/api/v1/workflow-definitions",
+        json!({"key": "engine_cut", "name": "断油电", "stages": stages}),
+    )
+    .await;
+    let vehicle: i64 = sqlx::query_scalar(
+        "INSERT INTO vehicles (vin, plate, region_id, status) VALUES ('LSVCONSOLE0000001', '粤B12345', $1, 'financed') RETURNING id",
+    )
+    .bind(org.region("SZ"))
+    .fetch_one(&pool)
+    .await
+    .unwrap();
+    let device: i64 = sqlx::query_scalar(
+        "INSERT INTO devices (imei, protocol, kind, vehicle_id) VALUES ('861000000000042', 'gt06', 'wired', $1) RETURNING id",
+    )
+    .bind(vehicle)
+    .fetch_one(&pool)
+    .await
+    .unwrap();
+
+    let cookie = format!("lw_session={}", org.admin);
+    let with = [("cookie", cookie.as_str())];
+    let (status, _, page) = app.fetch_with(&format!("/vehicles/{vehicle}"), &with).await;
+    assert_eq!(status, StatusCode::OK, "{page}");
+    assert!(page.contains("粤B12345") && page.contains("861000000000042") && page.contains("有线"));
+    let csrf = home_csrf(&app, &with).await;
+    let path = format!("/vehicles/{vehicle}/devices/{device}/commands");
+    let (status, _, refused) = app.post_form(&path, &format!("csrf={csrf}&command=engine_cut&reason="), &with).await;
+    assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY, "a reason is needed: {refused}");
+    assert!(refused.contains(r#"data-field="reason""#));
+    let form = format!("csrf={csrf}&command=engine_cut&reason=M2%20at%20a%20pawn%20shop");
+    let (status, _, _) = app.post_form(&path, &form, &with).await;
+    assert_eq!(status, StatusCode::SEE_OTHER);
+    let (_, _, waiting) = app.fetch_with(&format!("/vehicles/{vehicle}"), &with).await;
+    assert!(waiting.contains(r#"aria-label="待审批""#), "{waiting}");
+
+    // A second person approves it in their inbox; the command is then on its way.
+    let approver = app.login("final").await;
+    let approver = format!("lw_session={approver}");
+    let approver = [("cookie", approver.as_str())];
+    let (_, _, inbox) = app.fetch_with("/workflow", &approver).await;
+    let at = inbox.find("/workflow/tasks/").expect("the engine cut waits in the inbox");
+    let task = &inbox[at..at + inbox[at..].find('"').unwrap()];
+    let csrf = home_csrf(&app, &approver).await;
+    let (status, _, _) = app.post_form(task, &format!("csrf={csrf}&action=approve&note=located"), &approver).await;
+    assert_eq!(status, StatusCode::SEE_OTHER);
+    let (_, _, approved) = app.fetch_with(&format!("/vehicles/{vehicle}"), &with).await;
+    assert!(approved.contains(r#"aria-label="排队中""#), "{approved}");
+    assert_eq!(approved.matches(r#"<li class="done">"#).count(), 2, "requested and approved");
+}
