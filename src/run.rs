@@ -60,6 +60,12 @@ pub async fn run(config: Config) -> anyhow::Result<()> {
     let admin = if config.admin.enabled {
         leasewatch_backoffice::system::bootstrap::prepare(&pool).await.context("cannot prepare the admin API")?;
         let vault = config.admin.vault().context("cannot load the data key")?;
+        let indexed = leasewatch_backoffice::customers::customer::index_phones(&pool, &vault)
+            .await
+            .map_err(|e| anyhow::anyhow!("cannot index customers' phones: {e}"))?;
+        if indexed > 0 {
+            tracing::info!(customers = indexed, "indexed customers' phones for search");
+        }
         let promoter = Arc::new(WriterPromoter { pool: pool.clone(), writer: shared.writer.clone() });
         let state = leasewatch_admin::AppState::new(pool.clone(), vault.clone(), config.admin.password_hash)
             .with_promoter(promoter)

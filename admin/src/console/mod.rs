@@ -10,7 +10,8 @@
 //! - `format.rs`: money, dates and times as staff read them.
 //! - `language.rs`: the language switch.
 //! - `list.rs`: the one way to write a list page (filters, sort, keyset paging, CSV export).
-//! - one module per area's pages: `dashboard.rs`, `contracts.rs`, `dealers.rs`, `vehicles.rs`, `workflow.rs` (the approval inbox;
+//! - one module per area's pages: `dashboard.rs`, `contracts.rs`, `dealers.rs`, `vehicles.rs`, `workflow.rs`, `search.rs` (the
+//!   header's search box) (the approval inbox;
 //!   `templates/workflow_history.html` is how a request's steps are shown anywhere)...
 
 pub mod contracts;
@@ -21,6 +22,7 @@ pub mod i18n;
 pub mod language;
 pub mod list;
 pub mod page;
+pub mod search;
 pub mod session;
 pub mod sign_in;
 pub mod vehicles;
@@ -41,6 +43,7 @@ pub fn router() -> Router<AppState> {
         .route("/", get(dashboard::page))
         .route("/contracts", get(contracts::list))
         .route("/contracts/{id}", get(contracts::page))
+        .route("/search", get(search::page))
         .route("/dealers", get(dealers::list))
         .route("/vehicles", get(vehicles::list))
         .route("/vehicles/{id}", get(vehicles::page))

@@ -4,18 +4,16 @@
 
 use axum::http::StatusCode;
 use backoffice::books::import;
-use backoffice::system::crypto::Vault;
 use serde_json::json;
 use sqlx::PgPool;
 
 use crate::support::{App, PASSWORD, org};
 
-/// Imports `csv` (contract rows) into the books.
-async fn import_book(pool: &PgPool, csv: &str) {
-    let vault = Vault::from_base64(&Vault::generate_key().unwrap()).unwrap();
+/// Imports `csv` (contract rows) into the books, sealing with the app's key.
+async fn import_book(app: &App, csv: &str) {
     let rows = import::parse_csv(csv.as_bytes()).unwrap();
-    let mut tx = pool.begin().await.unwrap();
-    import::import(&mut tx, &vault, &rows).await.unwrap();
+    let mut tx = app.pool.begin().await.unwrap();
+    import::import(&mut tx, &app.state.vault, &rows).await.unwrap();
     tx.commit().await.unwrap();
 }
 
@@ -44,7 +42,7 @@ async fn staff_see_their_regions_contracts_and_nothing_else(pool: PgPool) {
     for (number, region, paid) in [("GD-1", "GD", 1), ("GD-2", "SZ", 3), ("GD-3", "FT", 0), ("ZJ-1", "ZJ", 0)] {
         csv.push_str(&format!("{number},{region},12000,0.12,12,equal-installment,{start},{paid}\n"));
     }
-    import_book(&pool, &csv).await;
+    import_book(&app, &csv).await;
 
     // Signed out: every page sends to the sign-in page; an unknown page is the console's 404.
     for page in ["/", "/contracts?bucket=1", "/contracts/1"] {
@@ -263,4 +261,67 @@ async fn an_engine_cut_is_requested_on_the_vehicle_and_approved_in_the_inbox(poo
     let (_, _, approved) = app.fetch_with(&format!("/vehicles/{vehicle}"), &with).await;
     assert!(approved.contains(r#"aria-label="排队中""#), "{approved}");
     assert_eq!(approved.matches(r#"<li class="done">"#).count(), 2, "requested and approved");
+}
+
+#[sqlx::test(migrations = "../migrations")]
+async fn one_box_finds_contracts_vehicles_and_customers_in_the_region(pool: PgPool) {
+    let app = App::new(pool.clone()).await;
+    let org = org(&app).await;
+    let start = chrono::Utc::now().date_naive() - chrono::Duration::days(40);
+    let mut csv =
+        "number,region,principal,annual_rate,term,method,start_date,customer_name,id_number,phone,vin,plate\n"
+            .to_owned();
+    for row in [
+        "HT-2026-001,SZ,90000,0.1,36,equal-installment,{start},王小明,11010519491231002X,13812345678,LSVAB4BR3EN000101,粤B12345",
+        "HT-2026-002,SZ,90000,0.1,36,equal-installment,{start},李四,,+86 139 0000 1111,LSVAB4BR9EN000202,粤B67890",
+        "HT-2026-003,ZJ,90000,0.1,36,equal-installment,{start},王小明,,13700000000,LSVAB4BR4EN000303,浙A11111",
+    ] {
+        csv.push_str(&row.replace("{start}", &start.to_string()));
+        csv.push('\n');
+    }
+    import_book(&app, &csv).await;
+    sqlx::query(
+        "INSERT INTO devices (imei, protocol, vehicle_id) SELECT '861000000000777', 'gt06', id FROM vehicles WHERE vin = 'LSVAB4BR9EN000202'",
+    )
+    .execute(&pool)
+    .await
+    .unwrap();
+    app.create(
+        &org.admin,
+        "/api/v1/roles",
+        json!({"name": "desk", "permissions": ["contracts.read", "vehicles.read", "customers.read"]}),
+    )
+    .await;
+    let body = json!({"username": "gd_desk", "display_name": "GD desk", "password": PASSWORD,
+                      "phone": "13812345678", "region_id": org.region("GD"), "roles": ["desk"], "positions": []});
+    app.create(&org.admin, "/api/v1/users", body).await;
+    let token = app.login("gd_desk").await;
+    let cookie = format!("lw_session={token}");
+    let with = [("cookie", cookie.as_str())];
+    let go = async |q: &str| {
+        let path = format!("/search?{}", serde_urlencoded::to_string([("q", q)]).unwrap());
+        let (status, headers, body) = app.fetch_all(&path, &with).await;
+        (status, headers.get("location").map(|l| l.to_str().unwrap().to_owned()), body)
+    };
+    let vehicle = |vin: &str| {
+        let pool = pool.clone();
+        let vin = vin.to_owned();
+        async move {
+            let id: i64 =
+                sqlx::query_scalar("SELECT id FROM vehicles WHERE vin = $1").bind(vin).fetch_one(&pool).await.unwrap();
+            format!("/vehicles/{id}")
+        }
+    };
+    // One hit goes straight to its page.
+    assert_eq!(go("ht-2026-001").await.1, Some(format!("/contracts/{}", contract_id(&pool, "HT-2026-001").await)));
+    assert_eq!(go("粤B 12345").await.1, Some(vehicle("LSVAB4BR3EN000101").await));
+    assert_eq!(go("000202").await.1, Some(vehicle("LSVAB4BR9EN000202").await), "a VIN's tail");
+    assert_eq!(go("861000000000777").await.1, Some(vehicle("LSVAB4BR9EN000202").await), "a tracker's IMEI");
+    // Customers by name, ID number and phone (through the blind index), this region's only.
+    let (_, _, by_name) = go("王小明").await;
+    assert!(by_name.contains("HT-2026-001") && !by_name.contains("HT-2026-003"), "{by_name}");
+    assert!(go("11010519491231002x").await.2.contains("HT-2026-001"));
+    assert!(go("139-0000-1111").await.2.contains("HT-2026-002"), "the phone typed another way");
+    assert!(go("浙A11111").await.2.contains("没有找到"));
+    assert!(go("H").await.2.contains("field-error"));
 }

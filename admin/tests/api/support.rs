@@ -106,6 +106,18 @@ impl App {
             .await
     }
 
+    /// Fetches `path` with `headers`; returns the status, the headers and the body as text.
+    pub async fn fetch_all(&self, path: &str, headers: &[(&str, &str)]) -> (StatusCode, HeaderMap, String) {
+        let mut request = Request::builder().uri(path);
+        for (name, value) in headers {
+            request = request.header(*name, *value);
+        }
+        let response = self.router.clone().oneshot(request.body(Body::empty()).unwrap()).await.unwrap();
+        let (status, headers) = (response.status(), response.headers().clone());
+        let bytes = to_bytes(response.into_body(), usize::MAX).await.unwrap();
+        (status, headers, String::from_utf8_lossy(&bytes).into_owned())
+    }
+
     /// Fetches `path` with `headers`; returns the status and the body's bytes.
     pub async fn fetch_bytes(&self, path: &str, headers: &[(&str, &str)]) -> (StatusCode, Vec<u8>) {
         let mut request = Request::builder().uri(path);

@@ -328,6 +328,7 @@ async fn upsert_customers(
     let mut out = Vec::with_capacity(rows.len());
     let (mut kind, mut name, mut sealed, mut index, mut phone, mut region) =
         (Vec::new(), Vec::new(), Vec::new(), Vec::new(), Vec::new(), Vec::new());
+    let mut phone_index = Vec::new();
     let mut slots = Vec::new();
     for (i, row) in rows.iter().enumerate() {
         let Some(customer) = row.customer_name.as_deref().filter(|n| !n.is_empty()) else {
@@ -342,6 +343,7 @@ async fn upsert_customers(
         sealed.push(id_number.map(seal).transpose()?);
         index.push(id_number.map(|n| vault.index(n)));
         phone.push(row.phone.as_deref().filter(|p| !p.is_empty()).map(seal).transpose()?);
+        phone_index.push(row.phone.as_deref().filter(|p| !p.is_empty()).map(|p| vault.index(&identity::phone_key(p))));
         region.push(regions[&row.region]);
     }
     if slots.is_empty() {
@@ -350,18 +352,19 @@ async fn upsert_customers(
     // One statement; a customer appearing twice in the file (same ID number) is one customer.
     let ids: Vec<(i64, i64)> = sqlx::query_as(
         "WITH input AS (
-             SELECT * FROM unnest($1::text[], $2::text[], $3::bytea[], $4::bytea[], $5::bytea[], $6::bigint[])
-                 WITH ORDINALITY AS t(kind, name, sealed, index, phone, region, n)
+             SELECT * FROM unnest($1::text[], $2::text[], $3::bytea[], $4::bytea[], $5::bytea[], $6::bigint[],
+                                  $7::bytea[])
+                 WITH ORDINALITY AS t(kind, name, sealed, index, phone, region, phone_index, n)
          ), distinct_keyed AS (
              SELECT DISTINCT ON (index) * FROM input WHERE index IS NOT NULL ORDER BY index, n
          ), keyed AS (
-             INSERT INTO customers (kind, name, id_number_sealed, id_number_index, phone_sealed, region_id)
-             SELECT kind, name, sealed, index, phone, region FROM distinct_keyed
+             INSERT INTO customers (kind, name, id_number_sealed, id_number_index, phone_sealed, region_id, phone_index)
+             SELECT kind, name, sealed, index, phone, region, phone_index FROM distinct_keyed
              ON CONFLICT (id_number_index) DO UPDATE SET id_number_index = customers.id_number_index
              RETURNING id, id_number_index
          ), unkeyed AS (
-             INSERT INTO customers (kind, name, phone_sealed, region_id)
-             SELECT kind, name, phone, region FROM input WHERE index IS NULL ORDER BY n
+             INSERT INTO customers (kind, name, phone_sealed, region_id, phone_index)
+             SELECT kind, name, phone, region, phone_index FROM input WHERE index IS NULL ORDER BY n
              RETURNING id
          ), unkeyed_numbered AS (
              SELECT id, row_number() OVER (ORDER BY id) AS k FROM unkeyed
@@ -378,6 +381,7 @@ async fn upsert_customers(
     .bind(&index)
     .bind(&phone)
     .bind(&region)
+    .bind(&phone_index)
     .fetch_all(&mut *db)
     .await?;
     for (n, id) in ids {

@@ -298,8 +298,8 @@ pub async fn create(db: &mut PgConnection, vault: &Vault, actor: &Actor, new: &N
     list::region_in_scope(db, actor, new.region_id).await?;
     let id: i64 = sqlx::query_scalar(
         "INSERT INTO customers (kind, name, id_number_sealed, id_number_index, phone_sealed, address, employer, region_id,
-                                home_latitude, home_longitude)
-         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10) RETURNING id",
+                                home_latitude, home_longitude, phone_index)
+         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11) RETURNING id",
     )
     .bind(kind)
     .bind(new.name.trim())
@@ -311,6 +311,7 @@ pub async fn create(db: &mut PgConnection, vault: &Vault, actor: &Actor, new: &N
     .bind(new.region_id)
     .bind(new.home_location.map(|h| h.latitude))
     .bind(new.home_location.map(|h| h.longitude))
+    .bind(new.phone.as_deref().map(|p| vault.index(&identity::phone_key(p))))
     .fetch_one(&mut *db)
     .await?;
     for p in &new.parties {
@@ -332,6 +333,36 @@ pub async fn create(db: &mut PgConnection, vault: &Vault, actor: &Actor, new: &N
     let entry = Change::new("create", "customer", id, Some(view.region_id)).after(json!(view));
     audit::record(&mut *db, actor.author(), entry).await?;
     Ok(view)
+}
+
+/// Indexes the phones of customers sealed before phones had a blind index, in batches; returns
+/// how many were indexed. Cheap when there are none: run at start.
+pub async fn index_phones(pool: &PgPool, vault: &Vault) -> Result<u64, Error> {
+    let mut done = 0;
+    loop {
+        let rows: Vec<(i64, Vec<u8>)> = sqlx::query_as(
+            "SELECT id, phone_sealed FROM customers WHERE phone_sealed IS NOT NULL AND phone_index IS NULL
+             ORDER BY id LIMIT 1000",
+        )
+        .fetch_all(pool)
+        .await?;
+        if rows.is_empty() {
+            return Ok(done);
+        }
+        let mut ids = Vec::with_capacity(rows.len());
+        let mut keys = Vec::with_capacity(rows.len());
+        for (id, sealed) in rows {
+            let phone = vault.open(&sealed).map_err(|e| Error::Internal(format!("customer {id}: {e}")))?;
+            ids.push(id);
+            keys.push(vault.index(&identity::phone_key(&phone)));
+        }
+        sqlx::query("UPDATE customers c SET phone_index = t.key FROM unnest($1::bigint[], $2::bytea[]) AS t(id, key) WHERE c.id = t.id")
+            .bind(&ids)
+            .bind(&keys)
+            .execute(pool)
+            .await?;
+        done += ids.len() as u64;
+    }
 }
 
 /// The customer `id` with the people around them, numbers masked.

@@ -61,6 +61,16 @@ pub fn vin_ok(vin: &str) -> bool {
     bytes[8].to_ascii_uppercase() == check
 }
 
+/// A phone number as the blind index keys it: its digits, without China's country code, so that
+/// `+86 138-1234-5678` and `13812345678` find each other.
+pub fn phone_key(phone: &str) -> String {
+    let digits: String = phone.chars().filter(char::is_ascii_digit).collect();
+    match digits.strip_prefix("86") {
+        Some(national) if national.len() == 11 => national.to_owned(),
+        _ => digits,
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -87,5 +97,12 @@ mod tests {
         assert!(vin_ok("11111111111111111"));
         assert!(!vin_ok("1M8GDM9A1KP042788"));
         assert!(!vin_ok("1M8GDM9AXKP04278O"));
+    }
+
+    #[test]
+    fn phones_are_keyed_by_their_national_digits() {
+        assert_eq!(phone_key("+86 138-1234-5678"), "13812345678");
+        assert_eq!(phone_key("138 1234 5678"), "13812345678");
+        assert_eq!(phone_key("0755-8888 1234"), "075588881234");
     }
 }
