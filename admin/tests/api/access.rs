@@ -5,7 +5,7 @@ use axum::http::{Method, StatusCode};
 use serde_json::{Value, json};
 use sqlx::PgPool;
 
-use crate::support::{App, org};
+use crate::support::{App, org, references};
 
 #[sqlx::test(migrations = "../migrations")]
 async fn each_user_reaches_exactly_what_their_roles_and_region_allow(pool: PgPool) {
@@ -212,21 +212,6 @@ fn the_document_is_openapi_3_1_and_every_reference_resolves() {
     ids.sort();
     ids.dedup();
     assert_eq!(ids.len(), count, "operation ids are not unique");
-}
-
-/// The references a page or a style sheet makes: `src`/`href` attributes and CSS `url(...)`.
-fn references(text: &str) -> Vec<String> {
-    let mut found = Vec::new();
-    for marker in ["src=\"", "href=\"", "url("] {
-        for rest in text.split(marker).skip(1) {
-            let end = rest.find(['"', ')']).unwrap_or(rest.len());
-            let reference = rest[..end].trim_matches(['\'', '"']);
-            if !reference.is_empty() && !reference.starts_with("data:") && !reference.starts_with('#') {
-                found.push(reference.to_owned());
-            }
-        }
-    }
-    found
 }
 
 #[sqlx::test(migrations = "../migrations")]

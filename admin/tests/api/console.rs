@@ -7,7 +7,7 @@ use backoffice::books::import;
 use serde_json::json;
 use sqlx::PgPool;
 
-use crate::support::{App, PASSWORD, org};
+use crate::support::{App, PASSWORD, org, references};
 
 /// Imports `csv` (contract rows) into the books, sealing with the app's key.
 async fn import_book(app: &App, csv: &str) {
@@ -324,4 +324,58 @@ async fn one_box_finds_contracts_vehicles_and_customers_in_the_region(pool: PgPo
     assert!(go("139-0000-1111").await.2.contains("HT-2026-002"), "the phone typed another way");
     assert!(go("浙A11111").await.2.contains("没有找到"));
     assert!(go("H").await.2.contains("field-error"));
+}
+
+#[sqlx::test(migrations = "../migrations")]
+async fn every_console_page_loads_only_what_the_daemon_serves(pool: PgPool) {
+    let app = App::new(pool.clone()).await;
+    let org = org(&app).await;
+    let start = chrono::Utc::now().date_naive() - chrono::Duration::days(40);
+    let csv = format!(
+        "number,region,principal,annual_rate,term,method,start_date,customer_name,vin,plate\n\
+         HT-1,SZ,90000,0.1,12,equal-installment,{start},王小明,LSVAB4BR3EN000101,粤B12345\n"
+    );
+    import_book(&app, &csv).await;
+    app.create(
+        &org.admin,
+        "/api/v1/dealers",
+        json!({"code": "D-1", "name": "深圳车行", "region_id": org.region("SZ")}),
+    )
+    .await;
+    let cookie = format!("lw_session={}", org.admin);
+    let with = [("cookie", cookie.as_str())];
+    // Every page reachable by links from the dashboard, and everything each one loads.
+    let mut pending = vec!["/".to_owned(), "/search?q=HT".to_owned(), "/login".to_owned()];
+    let mut seen: Vec<String> = Vec::new();
+    while let Some(path) = pending.pop() {
+        if seen.contains(&path) || seen.len() > 300 {
+            continue;
+        }
+        seen.push(path.clone());
+        let (status, headers, body) = app.fetch_all(&path, &with).await;
+        assert!(status.is_success() || status.is_redirection(), "{path}: {status}");
+        let media_type = headers.get("content-type").map(|v| v.to_str().unwrap().to_owned()).unwrap_or_default();
+        // Scripts are code, not markup: what they load is what the pages and styles name.
+        let markup = media_type.starts_with("text/html") || media_type.starts_with("text/css");
+        for reference in references(&body).into_iter().filter(|_| markup) {
+            assert!(!reference.contains("://") && !reference.starts_with("//"), "{path} refers to {reference}");
+            // Relative to the referring file, as the browser resolves them.
+            let reference = if reference.starts_with('/') {
+                reference
+            } else {
+                format!("{}{reference}", &path[..path.rfind('/').unwrap_or(0) + 1])
+            };
+            // Pages are followed; exports, sign-out and the language switch are not pages.
+            let page = !reference.contains("format=") && !reference.starts_with("/lang/") && reference != "/logout";
+            if (media_type.starts_with("text/html") && page) || reference.starts_with("/assets/") {
+                pending.push(reference);
+            }
+        }
+        for cdn in ["jsdelivr", "unpkg.com", "cdnjs", "googleapis", "gstatic", "bootcdn", "staticfile.org"] {
+            assert!(!body.contains(cdn), "{path} mentions {cdn}");
+        }
+    }
+    assert!(seen.iter().any(|p| p.starts_with("/contracts/")), "{seen:?}");
+    assert!(seen.iter().any(|p| p.starts_with("/vehicles/")), "{seen:?}");
+    assert!(seen.iter().any(|p| p.starts_with("/assets/htmx")), "{seen:?}");
 }

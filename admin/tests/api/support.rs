@@ -273,3 +273,19 @@ pub async fn org(app: &App) -> Org {
     );
     Org { admin, regions, users }
 }
+
+/// The references a page or a style sheet makes: `src`, `href` and `action` attributes, CSS `url(...)`;
+/// fragments and `data:` URLs left out, `&#38;` read as `&`.
+pub fn references(text: &str) -> Vec<String> {
+    let mut found = Vec::new();
+    for marker in ["src=\"", "href=\"", "action=\"", "url("] {
+        for rest in text.split(marker).skip(1) {
+            let end = rest.find(['"', ')']).unwrap_or(rest.len());
+            let reference = rest[..end].trim_matches(['\'', '"']).replace("&#38;", "&");
+            if !reference.is_empty() && !reference.starts_with("data:") && !reference.starts_with('#') {
+                found.push(reference);
+            }
+        }
+    }
+    found
+}
