@@ -34,6 +34,8 @@ pub static ASSETS: &[Asset] = &[
     asset!("console.css", CSS, "console.css"),
     asset!("console.js", JS, "console.js"),
     asset!("docs.js", JS, "docs.js"),
+    asset!("map.js", JS, "map.js"),
+    asset!("provinces.geojson", "application/geo+json", "../../data/provinces.geojson"),
     asset!("htmx.min.js", JS, "node_modules/htmx.org/dist/htmx.min.js"),
     asset!("swagger-ui/swagger-ui-bundle.js", JS, "node_modules/swagger-ui-dist/swagger-ui-bundle.js"),
     asset!("swagger-ui/swagger-ui.css", CSS, "node_modules/swagger-ui-dist/swagger-ui.css"),

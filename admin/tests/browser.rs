@@ -169,6 +169,36 @@ async fn staff_work_in_the_console_in_chromium(pool: PgPool) {
     text_of(&client, "#lessee", "<script>alert(1)</script>").await;
     assert!(client.get_alert_text().await.is_err(), "no dialog opened");
 
+    // The map: the province outlines and the vehicles at their last fixes, from the daemon alone.
+    for (n, (lat, lon)) in [(22.54, 114.06), (23.13, 113.26), (39.90, 116.40)].into_iter().enumerate() {
+        let vehicle: i64 = sqlx::query_scalar(
+            "INSERT INTO vehicles (vin, plate, region_id, status) SELECT $1, $2, id, 'financed' FROM regions WHERE code = 'GD'
+             RETURNING id",
+        )
+        .bind(format!("LSVMAP00000000{n:03}"))
+        .bind(format!("粤B0000{n}"))
+        .fetch_one(&pool)
+        .await
+        .unwrap();
+        sqlx::query(
+            "WITH d AS (INSERT INTO devices (imei, protocol, vehicle_id) VALUES ($1, 'gt06', $2) RETURNING id)
+             INSERT INTO device_state (device_id, fix_time, server_time, latitude, longitude, speed_kmh, course, valid)
+             SELECT id, now(), now(), $3, $4, 0, 0, true FROM d",
+        )
+        .bind(format!("86100000000{n:04}"))
+        .bind(vehicle)
+        .bind(lat)
+        .bind(lon)
+        .execute(&pool)
+        .await
+        .unwrap();
+    }
+    client.goto(&format!("{base}/map")).await.unwrap();
+    text_of(&client, "#map-count", "3").await;
+    let drawn = client.find_all(Locator::Css("#map path.leaflet-interactive, #map .marker-cluster")).await.unwrap();
+    assert!(!drawn.is_empty(), "outlines and vehicles are drawn");
+    screenshot(&client, "console-map").await;
+
     // The API reference renders its operations from the daemon's own files.
     client.goto(&format!("{base}/docs")).await.unwrap();
     let operations = client.wait().at_most(Duration::from_secs(20)).for_element(Locator::Css(".opblock")).await;

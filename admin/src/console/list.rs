@@ -155,7 +155,7 @@ struct ListPage {
     headers: Vec<Header>,
     numeric: Vec<bool>,
     rows: Vec<Vec<Cell>>,
-    total: i64,
+    total: String,
     next: Option<String>,
     first: Option<String>,
     export_csv: String,
@@ -281,7 +281,7 @@ pub async fn respond<'a, T, F>(
         headers,
         numeric: spec.columns.iter().map(|c| c.numeric).collect(),
         rows: rows.into_iter().map(|(_, cells)| cells).collect(),
-        total: page.total,
+        total: if page.total_is_more { format!("{}+", page.total) } else { page.total.to_string() },
         next: last
             .filter(|_| full)
             .map(|id| format!("{}?{}", spec.path, query.with(&[("after", Some(&id.to_string()))]))),

@@ -10,7 +10,7 @@
 //! - `format.rs`: money, dates and times as staff read them.
 //! - `language.rs`: the language switch.
 //! - `list.rs`: the one way to write a list page (filters, sort, keyset paging, CSV export).
-//! - one module per area's pages: `dashboard.rs`, `contracts.rs`, `dealers.rs`, `vehicles.rs`, `workflow.rs`, `search.rs` (the
+//! - one module per area's pages: `dashboard.rs`, `contracts.rs`, `dealers.rs`, `map.rs`, `products.rs`, `vehicles.rs`, `workflow.rs`, `search.rs` (the
 //!   header's search box) (the approval inbox;
 //!   `templates/workflow_history.html` is how a request's steps are shown anywhere)...
 
@@ -21,7 +21,9 @@ pub mod format;
 pub mod i18n;
 pub mod language;
 pub mod list;
+pub mod map;
 pub mod page;
+pub mod products;
 pub mod search;
 pub mod session;
 pub mod sign_in;
@@ -44,7 +46,11 @@ pub fn router() -> Router<AppState> {
         .route("/contracts", get(contracts::list))
         .route("/contracts/{id}", get(contracts::page))
         .route("/search", get(search::page))
+        .route("/map", get(map::page))
+        .route("/map/vehicles.json", get(map::vehicles))
         .route("/dealers", get(dealers::list))
+        .route("/products", get(products::list))
+        .route("/products/{id}", get(products::page))
         .route("/vehicles", get(vehicles::list))
         .route("/vehicles/{id}", get(vehicles::page))
         .route("/vehicles/{id}/devices/{device}/commands", post(vehicles::command))

@@ -24,8 +24,10 @@ pub struct NavItem {
 const NAV: &[(&str, &str, &str)] = &[
     ("/", "nav.dashboard", ""),
     ("/contracts", "nav.contracts", "contracts.read"),
+    ("/map", "nav.map", "vehicles.read"),
     ("/vehicles", "nav.vehicles", "vehicles.read"),
     ("/dealers", "nav.dealers", "dealers.read"),
+    ("/products", "nav.products", "products.read"),
     ("/workflow", "nav.workflow", "workflows.read"),
     ("/docs", "nav.docs", ""),
 ];

@@ -234,6 +234,19 @@ async fn an_engine_cut_is_requested_on_the_vehicle_and_approved_in_the_inbox(poo
 
     let cookie = format!("lw_session={}", org.admin);
     let with = [("cookie", cookie.as_str())];
+    // On the map at its tracker's last fix.
+    sqlx::query(
+        "INSERT INTO device_state (device_id, fix_time, server_time, latitude, longitude, speed_kmh, course, valid)
+         VALUES ($1, now(), now(), 22.54, 114.06, 0, 0, true)",
+    )
+    .bind(device)
+    .execute(&pool)
+    .await
+    .unwrap();
+    let (status, _, fixes) = app.fetch_with("/map/vehicles.json", &with).await;
+    assert_eq!(status, StatusCode::OK);
+    let fixes: serde_json::Value = serde_json::from_str(&fixes).unwrap();
+    assert_eq!(fixes, json!([[vehicle, 22.54, 114.06, null, 0, "粤B12345"]]));
     let (status, _, page) = app.fetch_with(&format!("/vehicles/{vehicle}"), &with).await;
     assert_eq!(status, StatusCode::OK, "{page}");
     assert!(page.contains("粤B12345") && page.contains("861000000000042") && page.contains("有线"));
@@ -342,6 +355,13 @@ async fn every_console_page_loads_only_what_the_daemon_serves(pool: PgPool) {
         json!({"code": "D-1", "name": "深圳车行", "region_id": org.region("SZ")}),
     )
     .await;
+    let rules = json!({
+        "method": "equal-installment",
+        "rates": [{"term": 36, "min_down_payment": "0.2", "annual_rate": "0.0999"}],
+        "fees": [{"name": "GPS", "amount": "1500", "financed": true}],
+        "deposit_ratio": "0.05"
+    });
+    app.create(&org.admin, "/api/v1/products", json!({"code": "car_36", "name": "新车36期", "rules": rules})).await;
     let cookie = format!("lw_session={}", org.admin);
     let with = [("cookie", cookie.as_str())];
     // Every page reachable by links from the dashboard, and everything each one loads.
@@ -365,8 +385,9 @@ async fn every_console_page_loads_only_what_the_daemon_serves(pool: PgPool) {
             } else {
                 format!("{}{reference}", &path[..path.rfind('/').unwrap_or(0) + 1])
             };
-            // Pages are followed; exports, sign-out and the language switch are not pages.
-            let page = !reference.contains("format=") && !reference.starts_with("/lang/") && reference != "/logout";
+            // Pages are followed once each (sorting and paging links repeat their page); exports,
+            // sign-out and the language switch are not pages.
+            let page = !reference.contains('?') && !reference.starts_with("/lang/") && reference != "/logout";
             if (media_type.starts_with("text/html") && page) || reference.starts_with("/assets/") {
                 pending.push(reference);
             }
@@ -377,5 +398,8 @@ async fn every_console_page_loads_only_what_the_daemon_serves(pool: PgPool) {
     }
     assert!(seen.iter().any(|p| p.starts_with("/contracts/")), "{seen:?}");
     assert!(seen.iter().any(|p| p.starts_with("/vehicles/")), "{seen:?}");
+    let product = seen.iter().find(|p| p.starts_with("/products/")).expect("a product page");
+    let (_, _, page) = app.fetch_with(product, &with).await;
+    assert!(page.contains("9.99%") && page.contains("等额本息") && page.contains("¥1,500.00"), "{page}");
     assert!(seen.iter().any(|p| p.starts_with("/assets/htmx")), "{seen:?}");
 }

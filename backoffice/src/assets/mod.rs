@@ -2,6 +2,8 @@
 //!
 //! - `vehicle.rs`: vehicles, their status and their trackers.
 //! - `device_commands.rs`: engine cut (with approval), restore, locate, reporting interval.
+//! - `fleet.rs`: every vehicle at its last fix, for the map.
 
 pub mod device_commands;
+pub mod fleet;
 pub mod vehicle;

@@ -37,8 +37,11 @@ pub struct PageParams {
 pub struct Paged<T> {
     /// The items of this page.
     pub items: Vec<T>,
-    /// Items matching the filters, over all pages.
+    /// Items matching the filters, over all pages, counted up to 10,000 (`total_is_more` says when
+    /// there are more): counting a million rows would cost more than the page.
     pub total: i64,
+    /// Whether more items than `total` match.
+    pub total_is_more: bool,
     /// This page's number.
     pub page: u32,
     /// Items per page.
@@ -107,15 +110,30 @@ impl PageParams {
     }
 }
 
+/// How far a list counts the rows that match.
+pub const COUNT_UP_TO: i64 = 10_000;
+
 impl<T> Paged<T> {
     /// The page of `items` within `total`.
-    pub fn new(items: Vec<T>, total: i64, window: &Window) -> Self {
-        Self { items, total, page: window.page, limit: u32::try_from(window.limit).unwrap_or(200) }
+    pub fn new(items: Vec<T>, counted: i64, window: &Window) -> Self {
+        Self {
+            items,
+            total: counted.min(COUNT_UP_TO),
+            total_is_more: counted > COUNT_UP_TO,
+            page: window.page,
+            limit: u32::try_from(window.limit).unwrap_or(200),
+        }
     }
 
     /// The same page with each item turned into a view.
     pub fn map<U>(self, f: impl FnMut(T) -> U) -> Paged<U> {
-        Paged { items: self.items.into_iter().map(f).collect(), total: self.total, page: self.page, limit: self.limit }
+        Paged {
+            items: self.items.into_iter().map(f).collect(),
+            total: self.total,
+            total_is_more: self.total_is_more,
+            page: self.page,
+            limit: self.limit,
+        }
     }
 }
 
@@ -285,10 +303,11 @@ where
         filters: impl for<'q, 'b> Fn(&mut Filter<'q, 'b>),
     ) -> Result<Paged<T>, Error> {
         let window = page.window(self.sorts, self.default_sort, self.id)?;
-        let mut count = QueryBuilder::new(format!("SELECT count(*) {}", self.from));
+        let mut count = QueryBuilder::new(format!("SELECT count(*) FROM (SELECT 1 {}", self.from));
         self.scope(&mut count, actor);
         filters(&mut Filter { query: &mut count });
-        let total: i64 = count.build_query_scalar().fetch_one(pool).await?;
+        count.push(" LIMIT ").push_bind(COUNT_UP_TO + 1).push(") matching");
+        let counted: i64 = count.build_query_scalar().fetch_one(pool).await?;
         let mut rows = QueryBuilder::new(format!("{} {}", self.select, self.from));
         self.scope(&mut rows, actor);
         filters(&mut Filter { query: &mut rows });
@@ -307,7 +326,7 @@ where
             rows.push(" OFFSET ").push_bind(window.offset);
         }
         let items = rows.build_query_as().fetch_all(pool).await?;
-        Ok(Paged::new(items, total, &window))
+        Ok(Paged::new(items, counted, &window))
     }
 }
 

@@ -1,0 +1,50 @@
+// The fleet map: province outlines shipped with the daemon as the base, every vehicle's last fix
+// clustered (chunked loading keeps the page responsive with tens of thousands), coloured by bucket.
+(function () {
+  const element = document.getElementById("map");
+  if (!element) return;
+  // Without a tile layer nothing sets the zoom range, which clustering needs.
+  const map = L.map(element, { preferCanvas: true, minZoom: 3, maxZoom: 18 }).setView([32, 108], 4);
+  fetch("/assets/provinces.geojson")
+    .then((r) => r.json())
+    .then((provinces) => {
+      L.geoJSON(provinces, { style: { color: "#7b8794", weight: 1, fillColor: "#e4e7eb", fillOpacity: 0.6 } }).addTo(map);
+    });
+  const colours = ["#067647", "#b54708", "#b42318", "#7a271a"];
+  const clusters = L.markerClusterGroup({ chunkedLoading: true, showCoverageOnHover: false });
+  map.addLayer(clusters);
+  const count = document.getElementById("map-count");
+  const label = element.dataset.vehicleLabel || "";
+
+  function load(query) {
+    clusters.clearLayers();
+    fetch("/map/vehicles.json?" + query, { credentials: "same-origin" })
+      .then((r) => r.json())
+      .then((rows) => {
+        const markers = rows.map(([id, lat, lon, bucket, alerts, name]) => {
+          const colour = colours[Math.min(bucket || 0, colours.length - 1)];
+          const marker = L.circleMarker([lat, lon], { radius: alerts > 0 ? 7 : 5, color: colour, fillOpacity: 0.8 });
+          const link = document.createElement("a");
+          link.href = "/vehicles/" + id;
+          link.textContent = label + " " + name;
+          marker.bindPopup(link);
+          return marker;
+        });
+        clusters.addLayers(markers);
+        count.textContent = String(rows.length);
+        element.dataset.loaded = String(rows.length);
+      })
+      .catch((error) => {
+        element.dataset.error = String(error);
+      });
+  }
+
+  const form = document.getElementById("map-filters");
+  form.addEventListener("submit", (event) => {
+    event.preventDefault();
+    const query = new URLSearchParams();
+    for (const [key, value] of new FormData(form)) if (value) query.append(key, value);
+    load(query.toString());
+  });
+  load("");
+})();
