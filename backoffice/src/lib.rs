@@ -13,6 +13,7 @@
 //! - `assets/`: vehicles and their trackers' commands (车辆管理).
 //! - `books/`: contracts, receipts, the ledger, delinquency, settlement (合同 / 财务).
 //! - `reports/`: figures over the book and the fleet (报表).
+//! - `risk/`: alerts, collection and repossession tasks, risk scores, places, monitor rules, webhooks (风控).
 //!
 //! Adding an area: `backoffice/README.md` walks through the dealers, file by file.
 
@@ -25,6 +26,7 @@ pub mod error;
 pub mod kit;
 pub mod products;
 pub mod reports;
+pub mod risk;
 pub mod system;
 
 pub use crate::actor::{Actor, RequestMeta};

@@ -1,0 +1,5 @@
+//! Risk control (风控): what the monitor raised and what people do about it.
+//!
+//! - `alerts.rs`: alerts listed, read with their history, acknowledged and resolved with a reason.
+
+pub mod alerts;
