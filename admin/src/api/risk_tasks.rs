@@ -5,7 +5,7 @@
 use axum::extract::State;
 use axum::http::StatusCode;
 use backoffice::kit::list::{PageParams, Paged};
-use backoffice::risk::tasks::{self, Assign, Close, NewTask, RiskTask, TaskFilter};
+use backoffice::risk::tasks::{self, Assign, Close, Ending, NewTask, RiskTask, TaskFilter};
 use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
 
@@ -84,10 +84,7 @@ async fn complete(
     Path(id): Path<i64>,
     Json(body): Json<Close>,
 ) -> Result<Json<RiskTask>, ApiError> {
-    let mut tx = state.pool.begin().await?;
-    let task = tasks::complete(&mut tx, &caller, id, &body).await?;
-    tx.commit().await?;
-    Ok(Json(task))
+    close(&state, &caller, id, Ending::Done, &body).await
 }
 
 /// Cancel a task.
@@ -100,8 +97,19 @@ async fn cancel(
     Path(id): Path<i64>,
     Json(body): Json<Close>,
 ) -> Result<Json<RiskTask>, ApiError> {
+    close(&state, &caller, id, Ending::Cancelled, &body).await
+}
+
+/// Ends a task as `ending`, in one transaction.
+async fn close(
+    state: &AppState,
+    caller: &Caller,
+    id: i64,
+    ending: Ending,
+    body: &Close,
+) -> Result<Json<RiskTask>, ApiError> {
     let mut tx = state.pool.begin().await?;
-    let task = tasks::cancel(&mut tx, &caller, id, &body).await?;
+    let task = tasks::close(&mut tx, caller, id, ending, body).await?;
     tx.commit().await?;
     Ok(Json(task))
 }

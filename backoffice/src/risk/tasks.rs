@@ -196,20 +196,35 @@ pub async fn assign(db: &mut PgConnection, actor: &Actor, id: i64, body: &Assign
     transition(db, actor, id, "assigned", Some(body.user_id), None).await
 }
 
-/// Marks an open or assigned task done, saying how.
-pub async fn complete(db: &mut PgConnection, actor: &Actor, id: i64, body: &Close) -> Result<RiskTask, Error> {
-    close(db, actor, id, "done", body).await
+/// How a task ends.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Ending {
+    /// The work was done.
+    Done,
+    /// The task is no longer needed.
+    Cancelled,
 }
 
-/// Cancels an open or assigned task, saying why.
-pub async fn cancel(db: &mut PgConnection, actor: &Actor, id: i64, body: &Close) -> Result<RiskTask, Error> {
-    close(db, actor, id, "cancelled", body).await
+impl Ending {
+    /// The task's status after it (`done` or `cancelled`), also the audited action.
+    pub fn status(self) -> &'static str {
+        match self {
+            Self::Done => "done",
+            Self::Cancelled => "cancelled",
+        }
+    }
 }
 
-/// Ends a task as `to`, with the note saying how.
-async fn close(db: &mut PgConnection, actor: &Actor, id: i64, to: &str, body: &Close) -> Result<RiskTask, Error> {
+/// Ends an open or assigned task, with the note saying how.
+pub async fn close(
+    db: &mut PgConnection,
+    actor: &Actor,
+    id: i64,
+    ending: Ending,
+    body: &Close,
+) -> Result<RiskTask, Error> {
     Checks::default().text("note", &body.note, 1000).finish()?;
-    transition(db, actor, id, to, None, Some(body.note.trim())).await
+    transition(db, actor, id, ending.status(), None, Some(body.note.trim())).await
 }
 
 async fn transition(
