@@ -1,4 +1,4 @@
-//! Rebuilds when a migration is added, so that the embedded migrations are never stale.
+//! Rebuilds when a migration is added, so that the migrations the tests embed are never stale.
 
 fn main() {
     println!("cargo:rerun-if-changed=../migrations");

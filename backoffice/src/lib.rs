@@ -13,6 +13,7 @@
 //! - `assets/`: vehicles and their trackers' commands (车辆管理).
 //! - `books/`: contracts, receipts, the ledger, delinquency, settlement (合同 / 财务).
 //! - `reports/`: figures over the book and the fleet (报表).
+//! - `risk/`: alerts, collection and repossession tasks, risk scores, places, monitor rules, webhooks (风控).
 //! - `search/`: finding any record by the number or name at hand (全局搜索).
 //!
 //! Adding an area: `backoffice/README.md` walks through the dealers, file by file.
@@ -26,6 +27,7 @@ pub mod error;
 pub mod kit;
 pub mod products;
 pub mod reports;
+pub mod risk;
 pub mod search;
 pub mod system;
 

@@ -8,7 +8,7 @@ use backoffice::customers::customer;
 
 use super::format::{date, money};
 use super::i18n::Lang;
-use super::list::{self, Cell, Column, FilterField, ListQuery, ListSpec};
+use super::list::{self, Cell, Column, ListQuery, ListSpec};
 use super::page::{PageError, Shell, render};
 use super::session::Staff;
 use crate::state::AppState;
@@ -28,22 +28,15 @@ pub async fn list(
     staff.require("contracts.read")?;
     let query: ListQuery<ContractFilter> = ListQuery::from_uri(&uri)?;
     let lang = staff.lang;
-    let field = |name: &'static str, label: &'static str, input: &'static str| FilterField {
-        name,
-        label: lang.t(label),
-        input,
-        options: Vec::new(),
-        value: query.value(name),
-    };
     let statuses = STATUSES.iter().map(|s| ((*s).to_owned(), status_label(lang, s))).collect();
     let spec = ListSpec {
         path: "/contracts",
         title: "nav.contracts",
         filters: vec![
-            field("number", "contract.number", "text"),
-            FilterField { options: statuses, ..field("status", "contract.status", "text") },
-            field("bucket", "field.bucket", "number"),
-            field("min_dpd", "contract.min_dpd", "number"),
+            query.field("number", lang.t("contract.number"), "text"),
+            query.choice("status", lang.t("contract.status"), statuses),
+            query.field("bucket", lang.t("field.bucket"), "number"),
+            query.field("min_dpd", lang.t("contract.min_dpd"), "number"),
         ],
         columns: vec![
             Column::plain(lang.t("contract.number")).sorted("number"),

@@ -4,7 +4,7 @@ use axum::extract::{OriginalUri, State};
 use axum::response::Response;
 use backoffice::dealers::dealer::{self, DealerFilter};
 
-use super::list::{self, Cell, Column, FilterField, ListQuery, ListSpec};
+use super::list::{self, Cell, Column, ListQuery, ListSpec};
 use super::page::PageError;
 use super::session::Staff;
 use crate::state::AppState;
@@ -25,27 +25,13 @@ pub async fn list(
         path: "/dealers",
         title: "nav.dealers",
         filters: vec![
-            FilterField {
-                name: "q",
-                label: lang.t("dealer.q"),
-                input: "text",
-                options: Vec::new(),
-                value: query.value("q"),
-            },
-            FilterField {
-                name: "status",
-                label: lang.t("dealer.status"),
-                input: "text",
-                options: STATUSES.iter().map(|s| ((*s).to_owned(), status(s))).collect(),
-                value: query.value("status"),
-            },
-            FilterField {
-                name: "tier",
-                label: lang.t("dealer.tier"),
-                input: "text",
-                options: Vec::new(),
-                value: query.value("tier"),
-            },
+            query.field("q", lang.t("dealer.q"), "text"),
+            query.choice(
+                "status",
+                lang.t("dealer.status"),
+                STATUSES.iter().map(|s| ((*s).to_owned(), status(s))).collect(),
+            ),
+            query.field("tier", lang.t("dealer.tier"), "text"),
         ],
         columns: vec![
             Column::plain(lang.t("dealer.code")).sorted("code"),

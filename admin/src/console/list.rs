@@ -227,6 +227,16 @@ impl<F> ListQuery<F> {
     pub fn value(&self, name: &str) -> String {
         self.pairs.iter().find(|(k, _)| k == name).map(|(_, v)| v.clone()).unwrap_or_default()
     }
+
+    /// A free filter field (`input`: `text`, `number` or `date`) with the value sent.
+    pub fn field(&self, name: &'static str, label: &'static str, input: &'static str) -> FilterField {
+        FilterField { name, label, input, options: Vec::new(), value: self.value(name) }
+    }
+
+    /// A filter that chooses among `options` (value, label), with the value sent.
+    pub fn choice(&self, name: &'static str, label: &'static str, options: Vec<(String, String)>) -> FilterField {
+        FilterField { options, ..self.field(name, label, "text") }
+    }
 }
 
 /// A page of records on its way from the back office.

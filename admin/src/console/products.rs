@@ -8,7 +8,7 @@ use backoffice::products::catalog::{self, ProductFilter};
 use leasewatch_finance::{Decimal, Method};
 
 use super::format::{local_time, money};
-use super::list::{self, Cell, Column, FilterField, ListQuery, ListSpec};
+use super::list::{self, Cell, Column, ListQuery, ListSpec};
 use super::page::{PageError, Shell, render};
 use super::session::Staff;
 use crate::state::AppState;
@@ -25,13 +25,11 @@ pub async fn list(
     let spec = ListSpec {
         path: "/products",
         title: "nav.products",
-        filters: vec![FilterField {
-            name: "all_versions",
-            label: lang.t("product.all_versions"),
-            input: "text",
-            options: vec![("true".to_owned(), lang.t("workflow.yes").to_owned())],
-            value: query.value("all_versions"),
-        }],
+        filters: vec![query.choice(
+            "all_versions",
+            lang.t("product.all_versions"),
+            vec![("true".to_owned(), lang.t("workflow.yes").to_owned())],
+        )],
         columns: vec![
             Column::plain(lang.t("product.code")).sorted("code"),
             Column::plain(lang.t("product.version")).numeric(),

@@ -14,7 +14,7 @@ use serde::Deserialize;
 
 use super::format::local_time;
 use super::i18n::Lang;
-use super::list::{self, Cell, Column, FilterField, ListQuery, ListSpec};
+use super::list::{self, Cell, Column, ListQuery, ListSpec};
 use super::page::{PageError, Shell, render};
 use super::session::Staff;
 use crate::state::AppState;
@@ -28,17 +28,13 @@ pub async fn list(
     staff.require("vehicles.read")?;
     let query: ListQuery<VehicleFilter> = ListQuery::from_uri(&uri)?;
     let lang = staff.lang;
-    let text = |name: &'static str, label: &'static str| FilterField {
-        name,
-        label: lang.t(label),
-        input: "text",
-        options: Vec::new(),
-        value: query.value(name),
-    };
     let spec = ListSpec {
         path: "/vehicles",
         title: "nav.vehicles",
-        filters: vec![text("plate", "vehicle.plate"), text("vin", "vehicle.vin")],
+        filters: vec![
+            query.field("plate", lang.t("vehicle.plate"), "text"),
+            query.field("vin", lang.t("vehicle.vin"), "text"),
+        ],
         columns: vec![
             Column::plain(lang.t("vehicle.plate")),
             Column::plain(lang.t("vehicle.vin")).sorted("vin"),

@@ -13,7 +13,7 @@ use serde::Deserialize;
 
 use super::format::local_time;
 use super::i18n::Lang;
-use super::list::{self, Cell, Column, FilterField, ListQuery, ListSpec};
+use super::list::{self, Cell, Column, ListQuery, ListSpec};
 use super::page::{PageError, Shell, render};
 use super::session::Staff;
 use crate::state::AppState;
@@ -32,20 +32,8 @@ pub async fn inbox(
         path: "/workflow",
         title: "nav.workflow",
         filters: vec![
-            FilterField {
-                name: "mine",
-                label: lang.t("workflow.mine"),
-                input: "text",
-                options: yes_no.clone(),
-                value: query.value("mine"),
-            },
-            FilterField {
-                name: "overdue",
-                label: lang.t("workflow.overdue"),
-                input: "text",
-                options: yes_no,
-                value: query.value("overdue"),
-            },
+            query.choice("mine", lang.t("workflow.mine"), yes_no.clone()),
+            query.choice("overdue", lang.t("workflow.overdue"), yes_no),
         ],
         columns: vec![
             Column::plain(lang.t("workflow.title")),

@@ -5,6 +5,7 @@
 //! - `settings.rs`: tunable parameters with bounds and defaults.
 //! - `crypto.rs`: sealed sensitive fields and their masks, tokens.
 //! - `password.rs`: the password policy and argon2id hashing.
+//! - `positions.rs`: staff positions (岗位) that workflow stages and risk tasks go to.
 //! - `workflow/`: the workflow engine (流程管理) and its maker-checker hooks.
 //! - `config.rs`: the `[admin]` settings: the data key that opens sealed fields, the hash cost.
 //! - `sessions.rs`: sign-in sessions and their tokens (the one writer of `auth_sessions`).
@@ -17,6 +18,7 @@ pub mod config;
 pub mod crypto;
 pub mod password;
 pub mod permissions;
+pub mod positions;
 pub mod sessions;
 pub mod settings;
 pub mod sign_in;
