@@ -31,6 +31,7 @@ const CSS: &str = "text/css; charset=utf-8";
 
 /// Every file served under `/assets/`.
 pub static ASSETS: &[Asset] = &[
+    asset!("alerts.js", JS, "alerts.js"),
     asset!("console.css", CSS, "console.css"),
     asset!("console.js", JS, "console.js"),
     asset!("docs.js", JS, "docs.js"),

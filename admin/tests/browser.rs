@@ -199,6 +199,50 @@ async fn staff_work_in_the_console_in_chromium(pool: PgPool) {
     assert!(!drawn.is_empty(), "outlines and vehicles are drawn");
     screenshot(&client, "console-map").await;
 
+    // The alert board: a power cut on the overdue contract's vehicle appears without a reload.
+    client.goto(&format!("{base}/alerts?status=unresolved")).await.unwrap();
+    text_of(&client, "main h1", "告警").await;
+    tokio::time::sleep(Duration::from_millis(500)).await;
+    let (vehicle, contract, region): (i64, i64, i64) = sqlx::query_as(
+        "SELECT v.id, c.id, c.region_id FROM vehicles v, contracts c WHERE v.vin = 'LSVMAP00000000000' AND c.number = 'GD-1'",
+    )
+    .fetch_one(&pool)
+    .await
+    .unwrap();
+    let finding = leasewatch_monitor::watch::Finding {
+        vehicle_id: vehicle,
+        device_id: None,
+        rule: leasewatch_monitor::rules::Rule::PowerCut,
+        severity: leasewatch_monitor::rules::Severity::High,
+        title: "断电 粤B00000".to_owned(),
+        at: chrono::Utc::now(),
+        location: Some((22.54, 114.06)),
+        evidence: json!({"alarm": "power_cut"}),
+        collection: true,
+    };
+    let mut tx = pool.begin().await.unwrap();
+    let owner = leasewatch_monitor::alerts::Owner { region_id: region, contract_id: Some(contract) };
+    leasewatch_monitor::alerts::raise(&mut tx, &finding, owner, chrono::Utc::now()).await.unwrap();
+    tx.commit().await.unwrap();
+    let started = std::time::Instant::now();
+    text_when(&client, "tr.fresh a", |t| t == "断电 粤B00000").await;
+    assert!(started.elapsed() < Duration::from_secs(2), "appeared after {:?}", started.elapsed());
+    // Acknowledged from its page, which leads on to the contract.
+    client.find(Locator::Css("tr.fresh a")).await.unwrap().click().await.unwrap();
+    client
+        .wait()
+        .at_most(Duration::from_secs(10))
+        .for_element(Locator::Id("acknowledge"))
+        .await
+        .unwrap()
+        .click()
+        .await
+        .unwrap();
+    text_of(&client, "main h1", "告警").await;
+    client.goto(&format!("{base}/alerts?status=open")).await.unwrap();
+    text_of(&client, "main h1", "告警").await;
+    assert!(client.find(Locator::LinkText("断电 粤B00000")).await.is_err(), "it left the open list");
+
     // The API reference renders its operations from the daemon's own files.
     client.goto(&format!("{base}/docs")).await.unwrap();
     let operations = client.wait().at_most(Duration::from_secs(20)).for_element(Locator::Css(".opblock")).await;

@@ -4,18 +4,15 @@
 //! `backoffice::risk::alerts`; the stream's HTTP side stays here.
 
 use std::convert::Infallible;
-use std::sync::Arc;
 
 use axum::extract::State;
 use axum::response::sse::{Event, KeepAlive, Sse};
 use backoffice::kit::list::{PageParams, Paged};
 use backoffice::risk::alerts::{self, Acknowledge, Alert, AlertDetail, AlertFilter, Resolve, StreamFilter};
-use leasewatch_monitor::alerts::Notice;
-use serde_json::json;
-use tokio::sync::broadcast::error::RecvError;
 use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
 
+use crate::alert_feed;
 use crate::error::ApiError;
 use crate::extract::{Json, Path, Query};
 use crate::guard::Caller;
@@ -56,51 +53,7 @@ async fn stream(
     Query(filter): Query<StreamFilter>,
 ) -> Result<Sse<impl futures_util::Stream<Item = Result<Event, Infallible>>>, ApiError> {
     let rank = alerts::min_rank(filter.min_severity.as_deref())?;
-    let receiver = state
-        .alert_feed
-        .subscribe(&state.pool)
-        .await
-        .map_err(|e| ApiError::Unavailable(format!("the alert feed is unavailable: {e}")))?;
-    let scope = caller.region_path.clone();
-    let shutdown = state.shutdown.clone();
-    let events = futures_util::stream::unfold((receiver, shutdown), move |(mut receiver, mut shutdown)| {
-        let scope = scope.clone();
-        async move {
-            loop {
-                let received = tokio::select! {
-                    received = receiver.recv() => received,
-                    () = stopping(&mut shutdown) => return None,
-                };
-                let event = match received {
-                    Ok(notice) if alerts::notice_visible(&notice, &scope, rank) => notice_event(&notice),
-                    Ok(_) => continue,
-                    Err(RecvError::Lagged(missed)) => Event::default().event("lagged").data(missed.to_string()),
-                    Err(RecvError::Closed) => return None,
-                };
-                return Some((Ok(event), (receiver, shutdown)));
-            }
-        }
-    });
-    Ok(Sse::new(events).keep_alive(KeepAlive::default()))
-}
-
-/// Resolves when the process starts shutting down (never, without a signal).
-async fn stopping(shutdown: &mut Option<tokio::sync::watch::Receiver<bool>>) {
-    match shutdown {
-        Some(rx) => {
-            let _ = rx.wait_for(|stop| *stop).await;
-        }
-        None => std::future::pending().await,
-    }
-}
-
-fn notice_event(notice: &Arc<Notice>) -> Event {
-    let data = json!({
-        "id": notice.id, "vehicle_id": notice.vehicle_id, "contract_id": notice.contract_id,
-        "region_id": notice.region_id, "rule": notice.rule, "severity": notice.severity, "status": notice.status,
-        "title": notice.title, "collection": notice.collection, "detected_at": notice.detected_at,
-    });
-    Event::default().event(notice.action.as_str()).id(notice.id.to_string()).data(data.to_string())
+    Ok(Sse::new(alert_feed::events(&state, &caller.region_path, rank).await?).keep_alive(KeepAlive::default()))
 }
 
 /// An alert with its history.

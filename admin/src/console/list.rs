@@ -160,6 +160,7 @@ struct ListPage {
     first: Option<String>,
     export_csv: String,
     export_xlsx: String,
+    script: Option<&'static str>,
 }
 
 /// What a list page is: where it lives, its title, filters and columns.
@@ -172,6 +173,8 @@ pub struct ListSpec {
     pub filters: Vec<FilterField>,
     /// The columns.
     pub columns: Vec<Column>,
+    /// A script of the page's own under `/assets/` (the alert board's live feed), if any.
+    pub script: Option<&'static str>,
 }
 
 /// The query of a list page: paging and sort, the page's own filters, and the export format.
@@ -298,6 +301,7 @@ pub async fn respond<'a, T, F>(
         first: paged.then(|| format!("{}?{}", spec.path, query.with(&[]))),
         export_csv: format!("{}?{}", spec.path, query.with(&[("format", Some("csv"))])),
         export_xlsx: format!("{}?{}", spec.path, query.with(&[("format", Some("xlsx"))])),
+        script: spec.script,
     };
     Ok(render(&page))
 }

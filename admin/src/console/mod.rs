@@ -10,10 +10,11 @@
 //! - `format.rs`: money, dates and times as staff read them.
 //! - `language.rs`: the language switch.
 //! - `list.rs`: the one way to write a list page (filters, sort, keyset paging, CSV export).
-//! - one module per area's pages: `dashboard.rs`, `contracts.rs`, `dealers.rs`, `map.rs`, `products.rs`, `vehicles.rs`, `workflow.rs`, `search.rs` (the
+//! - one module per area's pages: `dashboard.rs`, `alerts.rs` (the live board), `contracts.rs`, `dealers.rs`, `map.rs`, `products.rs`, `vehicles.rs`, `workflow.rs`, `search.rs` (the
 //!   header's search box) (the approval inbox;
 //!   `templates/workflow_history.html` is how a request's steps are shown anywhere)...
 
+pub mod alerts;
 pub mod contracts;
 pub mod dashboard;
 pub mod dealers;
@@ -43,6 +44,9 @@ use crate::state::AppState;
 pub fn router() -> Router<AppState> {
     Router::new()
         .route("/", get(dashboard::page))
+        .route("/alerts", get(alerts::board))
+        .route("/alerts/stream", get(alerts::stream))
+        .route("/alerts/{id}", get(alerts::page).post(alerts::act))
         .route("/contracts", get(contracts::list))
         .route("/contracts/{id}", get(contracts::page))
         .route("/search", get(search::page))

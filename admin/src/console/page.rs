@@ -23,6 +23,7 @@ pub struct NavItem {
 /// The navigation: link, label key, the permission that opens it.
 const NAV: &[(&str, &str, &str)] = &[
     ("/", "nav.dashboard", ""),
+    ("/alerts?status=unresolved", "nav.alerts", "alerts.read"),
     ("/contracts", "nav.contracts", "contracts.read"),
     ("/map", "nav.map", "vehicles.read"),
     ("/vehicles", "nav.vehicles", "vehicles.read"),
@@ -56,7 +57,11 @@ impl Shell {
         let nav = NAV
             .iter()
             .filter(|(_, _, permission)| permission.is_empty() || staff.can(permission))
-            .map(|(link, key, _)| NavItem { href: link, label: lang.t(key), current: *link == href })
+            .map(|(link, key, _)| NavItem {
+                href: link,
+                label: lang.t(key),
+                current: link.split('?').next() == Some(href),
+            })
             .collect();
         Self {
             lang,

@@ -41,6 +41,7 @@ pub async fn list(
             Column::plain(lang.t("vehicle.model")),
             Column::plain(lang.t("vehicle.status")),
         ],
+        script: None,
     };
     let (pool, actor, filter) = (&state.pool, &staff.caller.actor, &query.filter);
     list::respond(

@@ -403,3 +403,42 @@ async fn every_console_page_loads_only_what_the_daemon_serves(pool: PgPool) {
     assert!(page.contains("9.99%") && page.contains("等额本息") && page.contains("¥1,500.00"), "{page}");
     assert!(seen.iter().any(|p| p.starts_with("/assets/htmx")), "{seen:?}");
 }
+
+#[sqlx::test(migrations = "../migrations")]
+async fn alerts_arrive_on_the_board_live_and_leave_it_when_resolved(pool: PgPool) {
+    use futures_util::StreamExt;
+    use leasewatch_monitor::rules::{Rule, Severity};
+    use tower::ServiceExt;
+
+    let app = App::new(pool).await;
+    let org = org(&app).await;
+    let (vehicle, contract, _) = crate::monitor::financed(&app, org.region("SZ"), 7).await;
+    let cookie = format!("lw_session={}", org.admin);
+    let with = [("cookie", cookie.as_str())];
+    // The board's feed: the session cookie is enough, as a browser's EventSource sends it.
+    let request = axum::http::Request::get("/alerts/stream").header("cookie", &cookie).body(axum::body::Body::empty());
+    let response = app.router.clone().oneshot(request.unwrap()).await.unwrap();
+    assert_eq!(response.headers()["content-type"], "text/event-stream");
+    let mut events = response.into_body().into_data_stream();
+    let id = crate::monitor::raise(&app, vehicle, contract, org.region("SZ"), Rule::PowerCut, Severity::High).await;
+    let chunk = tokio::time::timeout(std::time::Duration::from_secs(2), events.next()).await;
+    let chunk = String::from_utf8(chunk.expect("within 2 s").unwrap().unwrap().to_vec()).unwrap();
+    assert!(chunk.contains("event: opened") && chunk.contains(&format!("\"id\":{id}")), "{chunk}");
+
+    let (_, _, board) = app.fetch_with("/alerts?status=unresolved", &with).await;
+    assert!(board.contains(&format!("/alerts/{id}")) && board.contains("/assets/alerts.js"), "{board}");
+    let (status, _, page) = app.fetch_with(&format!("/alerts/{id}"), &with).await;
+    assert_eq!(status, StatusCode::OK);
+    assert!(page.contains(&format!(r#"href="/contracts/{contract}""#)), "to the contract page: {page}");
+    let csrf = home_csrf(&app, &with).await;
+    let path = format!("/alerts/{id}");
+    let (status, _, _) = app.post_form(&path, &format!("csrf={csrf}&action=acknowledge&note=calling"), &with).await;
+    assert_eq!(status, StatusCode::SEE_OTHER);
+    let (status, _, refused) = app.post_form(&path, &format!("csrf={csrf}&action=resolve&resolution="), &with).await;
+    assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY);
+    assert!(refused.contains(r#"data-field="resolution""#), "{refused}");
+    let (status, _, _) = app.post_form(&path, &format!("csrf={csrf}&action=resolve&resolution=paid"), &with).await;
+    assert_eq!(status, StatusCode::SEE_OTHER);
+    let (_, _, board) = app.fetch_with("/alerts?status=unresolved", &with).await;
+    assert!(!board.contains(&format!("/alerts/{id}\"")), "resolved alerts leave the open list");
+}

@@ -17,7 +17,7 @@ use tower::ServiceExt;
 use crate::support::{App, Org, PASSWORD, org};
 
 /// A financed vehicle in `region` with a contract and a wired tracker: (vehicle, contract, device).
-async fn financed(app: &App, region: i64, n: i64) -> (i64, i64, i64) {
+pub(crate) async fn financed(app: &App, region: i64, n: i64) -> (i64, i64, i64) {
     let vehicle: i64 =
         sqlx::query_scalar("INSERT INTO vehicles (vin, region_id, status) VALUES ($1, $2, 'financed') RETURNING id")
             .bind(format!("LSVMON{n:011}"))
@@ -45,7 +45,7 @@ async fn financed(app: &App, region: i64, n: i64) -> (i64, i64, i64) {
 }
 
 /// Raises an alert as the monitor does.
-async fn raise(app: &App, vehicle: i64, contract: i64, region: i64, rule: Rule, severity: Severity) -> i64 {
+pub(crate) async fn raise(app: &App, vehicle: i64, contract: i64, region: i64, rule: Rule, severity: Severity) -> i64 {
     let finding = Finding {
         vehicle_id: vehicle,
         device_id: None,
