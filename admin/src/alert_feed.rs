@@ -16,7 +16,6 @@ use tokio::sync::broadcast::error::RecvError;
 use tokio::sync::{OnceCell, broadcast};
 
 use crate::error::ApiError;
-use crate::state::AppState;
 
 /// Notices buffered for slow streams; a stream further behind is told it missed some.
 const BUFFER: usize = 4096;
@@ -72,19 +71,18 @@ async fn relay(mut listener: PgListener, tx: broadcast::Sender<Arc<Notice>>, poo
 /// The alert changes `region_path`'s readers see at severity rank `rank` or higher, as
 /// Server-Sent Events, until the process shuts down: each event is named by the change and carries
 /// the alert's id, vehicle, contract, rule, severity, status and title; a `lagged` event says how
-/// many changes a slow reader missed. The API's stream and the console's alert board both use it.
+/// many changes a slow reader missed; the stream ends when `shutdown` turns true. The API's
+/// stream and the console's alert board both use it.
 pub async fn events(
-    state: &AppState,
+    feed: &AlertFeed,
+    pool: &PgPool,
+    shutdown: Option<tokio::sync::watch::Receiver<bool>>,
     region_path: &str,
     rank: i32,
 ) -> Result<impl futures_util::Stream<Item = Result<Event, Infallible>> + use<>, ApiError> {
-    let receiver = state
-        .alert_feed
-        .subscribe(&state.pool)
-        .await
-        .map_err(|e| ApiError::Unavailable(format!("the alert feed is unavailable: {e}")))?;
+    let receiver =
+        feed.subscribe(pool).await.map_err(|e| ApiError::Unavailable(format!("the alert feed is unavailable: {e}")))?;
     let scope = region_path.to_owned();
-    let shutdown = state.shutdown.clone();
     Ok(futures_util::stream::unfold((receiver, shutdown), move |(mut receiver, mut shutdown)| {
         let scope = scope.clone();
         async move {

@@ -96,7 +96,7 @@ async fn not_found(uri: axum::http::Uri) -> Response {
     if uri.path().starts_with("/api/") {
         ApiError::NotFound("route").into_response()
     } else {
-        console::page::PageError::NotFound.into_response()
+        console::error::PageError::NotFound.into_response()
     }
 }
 

@@ -53,7 +53,10 @@ async fn stream(
     Query(filter): Query<StreamFilter>,
 ) -> Result<Sse<impl futures_util::Stream<Item = Result<Event, Infallible>>>, ApiError> {
     let rank = alerts::min_rank(filter.min_severity.as_deref())?;
-    Ok(Sse::new(alert_feed::events(&state, &caller.region_path, rank).await?).keep_alive(KeepAlive::default()))
+    Ok(Sse::new(
+        alert_feed::events(&state.alert_feed, &state.pool, state.shutdown.clone(), &caller.region_path, rank).await?,
+    )
+    .keep_alive(KeepAlive::default()))
 }
 
 /// An alert with its history.

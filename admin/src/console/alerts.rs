@@ -13,10 +13,11 @@ use axum::response::{IntoResponse, Redirect, Response};
 use backoffice::risk::alerts::{self, Acknowledge, AlertFilter, Resolve};
 use serde::Deserialize;
 
+use super::error::PageError;
 use super::format::local_time;
 use super::i18n::Lang;
 use super::list::{self, Cell, Column, ListQuery, ListSpec};
-use super::page::{PageError, Shell, render};
+use super::page::{Shell, render};
 use super::session::Staff;
 use crate::alert_feed;
 use crate::state::AppState;
@@ -82,7 +83,8 @@ pub async fn stream(
     staff: Staff,
 ) -> Result<Sse<impl futures_util::Stream<Item = Result<Event, Infallible>>>, PageError> {
     staff.require("alerts.read")?;
-    let events = alert_feed::events(&state, &staff.region_path, 1).await?;
+    let events =
+        alert_feed::events(&state.alert_feed, &state.pool, state.shutdown.clone(), &staff.region_path, 1).await?;
     Ok(Sse::new(events).keep_alive(KeepAlive::default()))
 }
 

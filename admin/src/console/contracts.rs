@@ -6,10 +6,11 @@ use axum::response::Response;
 use backoffice::books::contract::{self, ContractFilter};
 use backoffice::customers::customer;
 
+use super::error::PageError;
 use super::format::{date, money};
 use super::i18n::Lang;
 use super::list::{self, Cell, Column, ListQuery, ListSpec};
-use super::page::{PageError, Shell, render};
+use super::page::{Shell, render};
 use super::session::Staff;
 use crate::state::AppState;
 

@@ -5,8 +5,9 @@ use axum::extract::State;
 use axum::response::Response;
 use backoffice::reports::overview;
 
+use super::error::PageError;
 use super::format::money;
-use super::page::{PageError, Shell, render};
+use super::page::{Shell, render};
 use super::session::Staff;
 use crate::state::AppState;
 

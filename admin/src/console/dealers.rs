@@ -4,8 +4,8 @@ use axum::extract::{OriginalUri, State};
 use axum::response::Response;
 use backoffice::dealers::dealer::{self, DealerFilter};
 
+use super::error::PageError;
 use super::list::{self, Cell, Column, ListQuery, ListSpec};
-use super::page::PageError;
 use super::session::Staff;
 use crate::state::AppState;
 

@@ -19,7 +19,7 @@ pub const COOKIE: &str = "lw_lang";
 impl Lang {
     /// The language from the request's cookie.
     pub fn from_headers(headers: &HeaderMap) -> Self {
-        match super::session::cookie(headers, COOKIE) {
+        match super::cookies::cookie(headers, COOKIE) {
             Some("en") => Self::En,
             _ => Self::Zh,
         }

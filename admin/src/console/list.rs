@@ -16,8 +16,9 @@ use leasewatch_finance::Decimal;
 use rust_xlsxwriter::{Format, Workbook, XlsxError};
 use serde::de::DeserializeOwned;
 
+use super::error::PageError;
 use super::format;
-use super::page::{PageError, Shell, render};
+use super::page::{Shell, render};
 use super::session::Staff;
 
 /// Rows one CSV export may hold; a wider export asks for narrower filters.

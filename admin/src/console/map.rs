@@ -9,7 +9,8 @@ use axum::response::{IntoResponse, Response};
 use backoffice::assets::fleet::{self, FleetFilter};
 use serde_json::{Value, json};
 
-use super::page::{PageError, Shell, render};
+use super::error::PageError;
+use super::page::{Shell, render};
 use super::session::Staff;
 use crate::state::AppState;
 

@@ -4,7 +4,9 @@
 //! every script and style comes from `/assets/`, embedded in the binary.
 //!
 //! - `session.rs`: the session cookie, the signed-in [`session::Staff`], the CSRF token.
-//! - `page.rs`: the shell every page shares (navigation by permission) and the error pages.
+//! - `page.rs`: the shell every page shares (navigation by permission) and rendering.
+//! - `error.rs`: why a page is not shown, and the pages that say so.
+//! - `cookies.rs`: reading a request's cookies.
 //! - `i18n.rs`: Simplified Chinese by default, English on request.
 //! - `sign_in.rs`: signing in and out.
 //! - `format.rs`: money, dates and times as staff read them.
@@ -16,8 +18,10 @@
 
 pub mod alerts;
 pub mod contracts;
+pub mod cookies;
 pub mod dashboard;
 pub mod dealers;
+pub mod error;
 pub mod format;
 pub mod i18n;
 pub mod language;

@@ -7,9 +7,10 @@ use axum::response::Response;
 use backoffice::products::catalog::{self, ProductFilter};
 use leasewatch_finance::{Decimal, Method};
 
+use super::error::PageError;
 use super::format::{local_time, money};
 use super::list::{self, Cell, Column, ListQuery, ListSpec};
-use super::page::{PageError, Shell, render};
+use super::page::{Shell, render};
 use super::session::Staff;
 use crate::state::AppState;
 

@@ -6,7 +6,8 @@ use axum::response::{IntoResponse, Redirect, Response};
 use backoffice::search::find::{self, Found};
 use serde::Deserialize;
 
-use super::page::{PageError, Shell, render};
+use super::error::PageError;
+use super::page::{Shell, render};
 use super::session::Staff;
 use crate::state::AppState;
 

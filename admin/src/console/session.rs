@@ -8,28 +8,18 @@
 //! storage and dies with the session.
 
 use axum::extract::FromRequestParts;
+use axum::http::HeaderMap;
 use axum::http::request::Parts;
-use axum::http::{HeaderMap, header};
 use backoffice::system::crypto::token_hash;
 
+use super::cookies::cookie;
+use super::error::PageError;
 use super::i18n::Lang;
-use super::page::PageError;
 use crate::guard::{self, Caller};
 use crate::state::AppState;
 
 /// The session cookie.
 pub const COOKIE: &str = "lw_session";
-
-/// The value of cookie `name`, if the request sent it.
-pub fn cookie<'a>(headers: &'a HeaderMap, name: &str) -> Option<&'a str> {
-    headers
-        .get_all(header::COOKIE)
-        .iter()
-        .filter_map(|v| v.to_str().ok())
-        .flat_map(|v| v.split(';'))
-        .filter_map(|pair| pair.trim().split_once('='))
-        .find_map(|(k, v)| (k == name).then_some(v))
-}
 
 /// The `Set-Cookie` value that keeps `token` for the browser session.
 pub fn set_cookie(token: &str, secure: bool) -> String {
@@ -111,15 +101,6 @@ impl FromRequestParts<AppState> for Staff {
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn cookies_are_found_among_others() {
-        let mut headers = HeaderMap::new();
-        headers.append(header::COOKIE, "a=1; lw_session=tok; lw_lang=en".parse().unwrap());
-        assert_eq!(cookie(&headers, COOKIE), Some("tok"));
-        assert_eq!(cookie(&headers, "lw_lang"), Some("en"));
-        assert_eq!(cookie(&headers, "missing"), None);
-    }
 
     #[test]
     fn the_session_cookie_is_out_of_scripts_and_other_sites_reach() {

@@ -15,10 +15,13 @@ use backoffice::system::sign_in::{self, LoginRequest};
 use serde::Deserialize;
 use serde_json::json;
 
+use super::cookies::cookie;
+use super::error::PageError;
+use super::error::local_path;
 use super::i18n::Lang;
-use super::language::{Next, local_path};
-use super::page::{PageError, render};
-use super::session::{Staff, clear_cookie, cookie, over_tls, set_cookie};
+use super::language::Next;
+use super::page::render;
+use super::session::{Staff, clear_cookie, over_tls, set_cookie};
 use crate::guard::Meta;
 use crate::state::AppState;
 

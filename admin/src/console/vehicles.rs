@@ -12,10 +12,11 @@ use backoffice::assets::device_commands::{self, NewCommand};
 use backoffice::assets::vehicle::{self, VehicleFilter};
 use serde::Deserialize;
 
+use super::error::PageError;
 use super::format::local_time;
 use super::i18n::Lang;
 use super::list::{self, Cell, Column, ListQuery, ListSpec};
-use super::page::{PageError, Shell, render};
+use super::page::{Shell, render};
 use super::session::Staff;
 use crate::state::AppState;
 

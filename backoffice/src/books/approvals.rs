@@ -13,7 +13,7 @@ use utoipa::ToSchema;
 use super::allocation::{Batch, Source};
 use super::ledger::{self, Account, Entry, Posting};
 use super::receivables::open_items;
-use super::{contract, receipts, receivables};
+use super::{contract, events, receipts, receivables};
 use crate::actor::Actor;
 use crate::error::Error;
 use crate::kit::approvals;
@@ -167,8 +167,7 @@ pub async fn reverse(db: &mut PgConnection, receipt: i64) -> Result<(), Error> {
         entries,
     };
     ledger::post(db, &[posting]).await?;
-    contract::record_event(db, contract, None, "write_off_reversed", json!({"receipt": receipt, "amount": amount}))
-        .await
+    events::record(db, contract, None, "write_off_reversed", json!({"receipt": receipt, "amount": amount})).await
 }
 
 /// Applies the deposit held by `contract` to its items due today; returns the amount applied.
@@ -193,6 +192,6 @@ pub async fn offset_deposit(db: &mut PgConnection, contract: i64) -> Result<Deci
         .bind(applied)
         .execute(&mut *db)
         .await?;
-    contract::record_event(db, contract, None, "deposit_offset", json!({"applied": applied})).await?;
+    events::record(db, contract, None, "deposit_offset", json!({"applied": applied})).await?;
     Ok(applied)
 }

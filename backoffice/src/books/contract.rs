@@ -7,14 +7,14 @@ use chrono::{DateTime, Duration, NaiveDate, Utc};
 use leasewatch_finance::settlement::Quote;
 use leasewatch_finance::{Decimal, Terms, schedule};
 use serde::{Deserialize, Serialize};
-use serde_json::{Value, json};
+use serde_json::json;
 use sqlx::types::Json as SqlJson;
 use sqlx::{FromRow, PgConnection, PgPool};
 use utoipa::{IntoParams, ToSchema};
 
 use super::ledger::{self, Posting};
 use super::receivables::{self, Receivable, ReceivableColumns};
-use super::settlement;
+use super::{events, settlement};
 use crate::actor::Actor;
 use crate::dealers::dealer;
 use crate::error::{Checks, Error};
@@ -301,27 +301,6 @@ async fn start(db: &mut PgConnection, contract: i64, disbursed_on: NaiveDate) ->
     Ok(())
 }
 
-/// Adds `kind` with its `detail` to the events of `contract`, as of `as_of` (the database's today
-/// when `None`).
-pub(crate) async fn record_event(
-    db: &mut PgConnection,
-    contract: i64,
-    as_of: Option<NaiveDate>,
-    kind: &str,
-    detail: Value,
-) -> Result<(), Error> {
-    sqlx::query(
-        "INSERT INTO contract_events (contract_id, as_of, kind, detail) VALUES ($1, COALESCE($2, current_date), $3, $4)",
-    )
-    .bind(contract)
-    .bind(as_of)
-    .bind(kind)
-    .bind(detail)
-    .execute(db)
-    .await?;
-    Ok(())
-}
-
 /// The settlement date.
 #[derive(Debug, Deserialize, IntoParams)]
 #[into_params(parameter_in = Query)]
@@ -392,7 +371,7 @@ pub async fn promise(db: &mut PgConnection, actor: &Actor, id: i64, promise: &Pr
         .execute(&mut *db)
         .await?;
     let detail = json!({"until": promise.until, "note": promise.note, "by": actor.username});
-    record_event(db, id, None, "promise_to_pay", detail).await?;
+    events::record(db, id, None, "promise_to_pay", detail).await?;
     let after = TABLE.load(db, actor, id).await?;
     let entry = Change::new("promise", "contract", id, Some(after.region_id))
         .before(json!({"hold_until": before.hold_until}))

@@ -11,12 +11,14 @@
 //! - `approvals.rs`: write-off reversal and deposit offset: requested, and carried out when their
 //!   workflow is approved.
 //! - `settlement.rs`: the early settlement quote and its execution.
+//! - `events.rs`: what happened to a contract (promises, settlement, offsets, reversals).
 //! - `delinquency.rs`: the daily job: credit at due dates, days past due, buckets, penalty, events.
 
 pub mod allocation;
 pub mod approvals;
 pub mod contract;
 pub mod delinquency;
+pub mod events;
 pub mod import;
 pub mod ledger;
 pub mod receipts;

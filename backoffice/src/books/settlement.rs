@@ -173,6 +173,6 @@ pub async fn execute(db: &mut PgConnection, contract: i64, date: NaiveDate) -> R
         .bind(contract)
         .execute(&mut *db)
         .await?;
-    super::contract::record_event(db, contract, Some(date), "settled", json!(quote)).await?;
+    super::events::record(db, contract, Some(date), "settled", json!(quote)).await?;
     Ok(quote)
 }
