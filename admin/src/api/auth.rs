@@ -13,9 +13,9 @@ use backoffice::kit::audit::{self, Change};
 use backoffice::system::sessions;
 pub use backoffice::system::sessions::Tokens;
 pub use backoffice::system::sign_in::LoginRequest;
+use backoffice::system::users::{self, UserView};
 use backoffice::system::{password, sign_in};
 
-use super::users::{UserView, load_view};
 use crate::error::ApiError;
 use crate::extract::Json;
 use crate::guard::{Caller, Meta};
@@ -96,7 +96,7 @@ async fn logout(State(state): State<AppState>, caller: Caller) -> Result<axum::h
 #[utoipa::path(get, path = "/auth/me", tag = "auth",
     responses((status = 200, description = "The caller", body = Me)), security(("bearer" = [])))]
 async fn me(State(state): State<AppState>, caller: Caller) -> Result<Json<Me>, ApiError> {
-    let user = load_view(&state, &caller, caller.user_id).await?;
+    let user = users::get(&mut *state.pool.acquire().await?, &state.vault, &caller, caller.user_id).await?;
     let mut permissions: Vec<String> = caller.permissions.iter().cloned().collect();
     permissions.sort_unstable();
     Ok(Json(Me { user, permissions }))

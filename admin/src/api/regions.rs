@@ -1,19 +1,14 @@
 //! `/api/v1/regions`: the region tree (company → province → city → branch). A caller sees and
-//! edits only their own region's subtree.
+//! edits only their own region's subtree; the service is `backoffice::system::regions`.
 
 use axum::extract::State;
 use axum::http::StatusCode;
-use backoffice::kit::audit::{self, Change};
-use backoffice::kit::list::{PageParams, Paged, Table};
-use chrono::{DateTime, Utc};
-use serde::{Deserialize, Serialize};
-use serde_json::json;
-use sqlx::FromRow;
-use utoipa::{IntoParams, ToSchema};
+use backoffice::kit::list::{PageParams, Paged};
+use backoffice::system::regions::{self, NewRegion, Region, RegionFilter, RegionUpdate};
 use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
 
-use crate::error::{ApiError, Checks};
+use crate::error::ApiError;
 use crate::extract::{Json, Path, Query};
 use crate::guard::Caller;
 use crate::state::AppState;
@@ -21,50 +16,6 @@ use crate::state::AppState;
 /// The routes of this module.
 pub fn router() -> OpenApiRouter<AppState> {
     OpenApiRouter::new().routes(routes!(list, create)).routes(routes!(get, update))
-}
-
-/// The levels of the tree, from the root down.
-const LEVELS: &[&str] = &["company", "province", "city", "branch"];
-
-/// A region.
-#[derive(Debug, Clone, Serialize, FromRow, ToSchema)]
-pub struct Region {
-    /// Id.
-    pub id: i64,
-    /// Parent region; none for the company.
-    pub parent_id: Option<i64>,
-    /// Unique code (`GD-SZ`).
-    pub code: String,
-    /// Name.
-    pub name: String,
-    /// `company`, `province`, `city` or `branch`.
-    pub level: String,
-    /// Ids from the root, `/1/4/9/`.
-    pub path: String,
-    /// For optimistic concurrency.
-    pub version: i32,
-    /// When created.
-    pub created_at: DateTime<Utc>,
-}
-
-/// How regions are read: a user sees their own region and those below it.
-const TABLE: Table<Region> = Table::new(
-    "region",
-    "SELECT g.id, g.parent_id, g.code, g.name, g.level, g.path, g.version, g.created_at",
-    "FROM regions g",
-    "g.id",
-)
-.scoped("g.path")
-.sorted(&[("path", "g.path"), ("code", "g.code"), ("name", "g.name"), ("id", "g.id")], "path");
-
-/// Filters of the region list.
-#[derive(Debug, Deserialize, IntoParams)]
-#[into_params(parameter_in = Query)]
-pub struct RegionFilter {
-    /// Only this level.
-    pub level: Option<String>,
-    /// Only direct children of this region.
-    pub parent_id: Option<i64>,
 }
 
 /// List the regions of the caller's subtree.
@@ -77,45 +28,14 @@ async fn list(
     Query(page): Query<PageParams>,
     Query(filter): Query<RegionFilter>,
 ) -> Result<Json<Paged<Region>>, ApiError> {
-    let items = TABLE
-        .list(&state.pool, &caller, &page, |f| {
-            f.eq("g.level", filter.level.clone()).eq("g.parent_id", filter.parent_id);
-        })
-        .await?;
-    Ok(Json(items))
+    Ok(Json(regions::list(&state.pool, &caller, &page, &filter).await?))
 }
 
 /// View one region.
 #[utoipa::path(get, path = "/regions/{id}", tag = "regions", params(("id" = i64, Path, description = "Region id")),
     responses((status = 200, description = "The region", body = Region)), security(("bearer" = ["regions.read"])))]
 async fn get(State(state): State<AppState>, caller: Caller, Path(id): Path<i64>) -> Result<Json<Region>, ApiError> {
-    Ok(Json(TABLE.load(&mut *state.pool.acquire().await?, &caller, id).await?))
-}
-
-/// A new region.
-#[derive(Deserialize, ToSchema)]
-#[serde(deny_unknown_fields)]
-pub struct NewRegion {
-    /// Parent, within the caller's subtree.
-    pub parent_id: i64,
-    /// Unique code.
-    #[schema(min_length = 1, max_length = 32, pattern = r"\S")]
-    pub code: String,
-    /// Name.
-    #[schema(min_length = 1, max_length = 100, pattern = r"\S")]
-    pub name: String,
-    /// A level below the parent's.
-    #[schema(pattern = r"^(province|city|branch)$")]
-    pub level: String,
-}
-
-fn check_level(checks: &mut Checks, parent: &Region, level: &str) {
-    let depth = |l: &str| LEVELS.iter().position(|x| *x == l);
-    checks.check(
-        matches!((depth(&parent.level), depth(level)), (Some(p), Some(c)) if c > p),
-        "level",
-        format!("must be one of {} and below the parent's level `{}`", LEVELS.join(", "), parent.level),
-    );
+    Ok(Json(regions::get(&mut *state.pool.acquire().await?, &caller, id).await?))
 }
 
 /// Create a region under one of the caller's.
@@ -127,44 +47,9 @@ async fn create(
     Json(new): Json<NewRegion>,
 ) -> Result<(StatusCode, Json<Region>), ApiError> {
     let mut tx = state.pool.begin().await?;
-    let parent = TABLE
-        .load(&mut tx, &caller, new.parent_id)
-        .await
-        .map_err(|_| ApiError::invalid("parent_id", "is not a region in your subtree"))?;
-    let mut checks = Checks::default();
-    checks.text("code", &new.code, 32).text("name", &new.name, 100);
-    check_level(&mut checks, &parent, &new.level);
-    checks.finish()?;
-    let id: i64 =
-        sqlx::query_scalar("INSERT INTO regions (parent_id, code, name, level) VALUES ($1, $2, $3, $4) RETURNING id")
-            .bind(parent.id)
-            .bind(new.code.trim())
-            .bind(new.name.trim())
-            .bind(&new.level)
-            .fetch_one(&mut *tx)
-            .await?;
-    let region = TABLE.load(&mut tx, &caller, id).await?;
-    audit::record(&mut *tx, caller.author(), change("create", &region, None)).await?;
+    let region = regions::create(&mut tx, &caller, &new).await?;
     tx.commit().await?;
     Ok((StatusCode::CREATED, Json(region)))
-}
-
-fn change<'a>(action: &'a str, region: &Region, before: Option<&Region>) -> Change<'a> {
-    Change::new(action, "region", region.id, Some(region.id)).before(before.map(|b| json!(b))).after(json!(region))
-}
-
-/// Changes to a region; moving it moves its subtree.
-#[derive(Deserialize, ToSchema)]
-#[serde(deny_unknown_fields)]
-pub struct RegionUpdate {
-    /// The version read.
-    pub version: i32,
-    /// New code.
-    pub code: Option<String>,
-    /// New name.
-    pub name: Option<String>,
-    /// New parent, within the caller's subtree and outside the region's own.
-    pub parent_id: Option<i64>,
 }
 
 /// Update a region.
@@ -177,55 +62,8 @@ async fn update(
     Path(id): Path<i64>,
     Json(update): Json<RegionUpdate>,
 ) -> Result<Json<Region>, ApiError> {
-    let mut checks = Checks::default();
-    if let Some(code) = &update.code {
-        checks.text("code", code, 32);
-    }
-    if let Some(name) = &update.name {
-        checks.text("name", name, 100);
-    }
-    checks.finish()?;
     let mut tx = state.pool.begin().await?;
-    // One region move at a time, so that two moves cannot make a cycle.
-    sqlx::query("LOCK TABLE regions IN SHARE ROW EXCLUSIVE MODE").execute(&mut *tx).await?;
-    let before = TABLE.load(&mut tx, &caller, id).await?;
-    if before.version != update.version {
-        return Err(ApiError::stale(before.version));
-    }
-    if let Some(parent_id) = update.parent_id.filter(|p| Some(*p) != before.parent_id) {
-        if id == caller.region_id || before.parent_id.is_none() {
-            return Err(ApiError::invalid("parent_id", "your own region and the company cannot be moved"));
-        }
-        let parent = TABLE
-            .load(&mut tx, &caller, parent_id)
-            .await
-            .map_err(|_| ApiError::invalid("parent_id", "is not a region in your subtree"))?;
-        let mut checks = Checks::default();
-        checks.check(!parent.path.starts_with(&before.path), "parent_id", "cannot be the region itself or below it");
-        check_level(&mut checks, &parent, &before.level);
-        checks.finish()?;
-        let new_path = format!("{}{}/", parent.path, id);
-        sqlx::query("UPDATE regions SET path = $2 || substr(path, length($1) + 1) WHERE starts_with(path, $1)")
-            .bind(&before.path)
-            .bind(&new_path)
-            .execute(&mut *tx)
-            .await?;
-        sqlx::query("UPDATE regions SET parent_id = $2 WHERE id = $1")
-            .bind(id)
-            .bind(parent_id)
-            .execute(&mut *tx)
-            .await?;
-    }
-    sqlx::query(
-        "UPDATE regions SET code = COALESCE($2, code), name = COALESCE($3, name), version = version + 1 WHERE id = $1",
-    )
-    .bind(id)
-    .bind(update.code.as_deref().map(str::trim))
-    .bind(update.name.as_deref().map(str::trim))
-    .execute(&mut *tx)
-    .await?;
-    let after = TABLE.load(&mut tx, &caller, id).await?;
-    audit::record(&mut *tx, caller.author(), change("update", &after, Some(&before))).await?;
+    let region = regions::update(&mut tx, &caller, id, &update).await?;
     tx.commit().await?;
-    Ok(Json(after))
+    Ok(Json(region))
 }

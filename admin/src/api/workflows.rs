@@ -3,22 +3,18 @@
 
 use axum::extract::State;
 use axum::http::StatusCode;
-use backoffice::kit::audit::{self, Change};
-use backoffice::kit::list::{PageParams, Paged, Table};
-use backoffice::system::workflow::definition::{self, Action, Stage};
+use backoffice::kit::list::{PageParams, Paged};
+use backoffice::system::workflow::definition::Action;
+use backoffice::system::workflow::definitions::{self, Definition, NewDefinition};
 use backoffice::system::workflow::engine::{
     self, ActRequest, HistoryEntry, InboxFilter, Instance, InstanceFilter, NewInstance, Task,
 };
-use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
-use serde_json::json;
-use sqlx::FromRow;
-use sqlx::types::Json as SqlJson;
 use utoipa::{IntoParams, ToSchema};
 use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
 
-use crate::error::{ApiError, Checks};
+use crate::error::ApiError;
 use crate::extract::{Json, Path, Query};
 use crate::guard::Caller;
 use crate::state::AppState;
@@ -36,33 +32,6 @@ pub fn router() -> OpenApiRouter<AppState> {
         .routes(routes!(act))
 }
 
-/// A version of a workflow definition.
-#[derive(Debug, Serialize, FromRow, ToSchema)]
-pub struct Definition {
-    /// Id of this version.
-    pub id: i64,
-    /// Key shared by its versions (`credit_review`).
-    pub key: String,
-    /// Version, from 1.
-    pub version: i32,
-    /// Name.
-    pub name: String,
-    /// Ordered stages.
-    #[schema(value_type = Vec<Stage>)]
-    pub stages: SqlJson<Vec<Stage>>,
-    /// When this version was made.
-    pub created_at: DateTime<Utc>,
-}
-
-/// How definitions are read: company-wide, every reader sees them.
-const DEFINITIONS: Table<Definition> = Table::new(
-    "workflow definition",
-    "SELECT d.id, d.key, d.version, d.name, d.stages, d.created_at",
-    "FROM workflow_definitions d",
-    "d.id",
-)
-.sorted(&[("key", "d.key"), ("name", "d.name")], "key");
-
 /// The latest version of every definition.
 #[utoipa::path(get, path = "/workflow-definitions", tag = "workflows", params(PageParams),
     responses((status = 200, description = "A page of definitions", body = Paged<Definition>)),
@@ -72,12 +41,7 @@ async fn list_definitions(
     caller: Caller,
     Query(page): Query<PageParams>,
 ) -> Result<Json<Paged<Definition>>, ApiError> {
-    let items = DEFINITIONS
-        .list(&state.pool, &caller, &page, |f| {
-            f.and().push("d.version = (SELECT max(version) FROM workflow_definitions x WHERE x.key = d.key)");
-        })
-        .await?;
-    Ok(Json(items))
+    Ok(Json(definitions::list_latest(&state.pool, &caller, &page).await?))
 }
 
 /// Which version to show.
@@ -98,30 +62,7 @@ async fn get_definition(
     Path(key): Path<String>,
     Query(v): Query<VersionParam>,
 ) -> Result<Json<Definition>, ApiError> {
-    sqlx::query_as(&format!(
-        "{} {} WHERE d.key = $1 AND ($2::int IS NULL OR d.version = $2) ORDER BY d.version DESC LIMIT 1",
-        DEFINITIONS.select, DEFINITIONS.from
-    ))
-    .bind(key)
-    .bind(v.version)
-    .fetch_optional(&state.pool)
-    .await?
-    .map(Json)
-    .ok_or(ApiError::NotFound("workflow definition"))
-}
-
-/// A definition, or a new version of one.
-#[derive(Deserialize, ToSchema)]
-#[serde(deny_unknown_fields)]
-pub struct NewDefinition {
-    /// Key: lower-case letters, digits and `_`; an existing key gets a new version.
-    #[schema(pattern = r"^[a-z0-9_]{1,64}$")]
-    pub key: String,
-    /// Name.
-    #[schema(min_length = 1, max_length = 100, pattern = r"\S")]
-    pub name: String,
-    /// Ordered stages; every position must exist.
-    pub stages: Vec<Stage>,
+    Ok(Json(definitions::get(&state.pool, &key, v.version).await?))
 }
 
 /// Create a definition, or the next version of an existing one (running instances keep theirs).
@@ -132,38 +73,8 @@ async fn create_definition(
     caller: Caller,
     Json(new): Json<NewDefinition>,
 ) -> Result<(StatusCode, Json<Definition>), ApiError> {
-    let mut checks = Checks::default();
-    checks.code("key", &new.key);
-    checks.text("name", &new.name, 100);
-    definition::validate(&mut checks, &new.stages);
-    let codes: Vec<&str> = new.stages.iter().map(|s| s.position.as_str()).collect();
-    let known: Vec<String> = sqlx::query_scalar("SELECT code FROM staff_positions WHERE code = ANY($1)")
-        .bind(&codes)
-        .fetch_all(&state.pool)
-        .await?;
-    for (i, code) in codes.iter().enumerate() {
-        checks.check(known.iter().any(|k| k == code), &format!("stages[{i}].position"), "no position has this code");
-    }
-    checks.finish()?;
     let mut tx = state.pool.begin().await?;
-    // Versions of one key are numbered one at a time.
-    sqlx::query("SELECT pg_advisory_xact_lock(hashtext('workflow_definitions:' || $1))")
-        .bind(&new.key)
-        .execute(&mut *tx)
-        .await?;
-    let definition: Definition = sqlx::query_as(
-        "INSERT INTO workflow_definitions (key, version, name, stages, created_by)
-         SELECT $1, COALESCE(max(version), 0) + 1, $2, $3, $4 FROM workflow_definitions WHERE key = $1
-         RETURNING id, key, version, name, stages, created_at",
-    )
-    .bind(&new.key)
-    .bind(new.name.trim())
-    .bind(SqlJson(&new.stages))
-    .bind(caller.user_id)
-    .fetch_one(&mut *tx)
-    .await?;
-    let entry = Change::new("create", "workflow_definition", definition.id, None).after(json!(definition));
-    audit::record(&mut *tx, caller.author(), entry).await?;
+    let definition = definitions::create(&mut tx, &caller, &new).await?;
     tx.commit().await?;
     Ok((StatusCode::CREATED, Json(definition)))
 }

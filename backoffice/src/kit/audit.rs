@@ -1,11 +1,17 @@
 //! The audit log: every mutation records who, when, which entity, the action, the values before
 //! and after, the request id and the client address. Rows are written in the same transaction
-//! as the change they describe; the database refuses to update or delete them.
+//! as the change they describe; the database refuses to update or delete them. Staff read them
+//! with [`list`], scoped to their region.
 
+use chrono::{DateTime, Utc};
+use serde::{Deserialize, Serialize};
 use serde_json::Value;
-use sqlx::PgExecutor;
+use sqlx::{FromRow, PgExecutor, PgPool};
+use utoipa::{IntoParams, ToSchema};
 
-use crate::actor::Author;
+use crate::actor::{Actor, Author};
+use crate::error::Error;
+use crate::kit::list::{PageParams, Paged, Table};
 
 /// One change to record.
 #[derive(Debug, Clone)]
@@ -61,4 +67,84 @@ pub async fn record(db: impl PgExecutor<'_>, author: Author<'_>, change: Change<
     .execute(db)
     .await?;
     Ok(())
+}
+
+/// One audit record.
+#[derive(Debug, Serialize, FromRow, ToSchema)]
+pub struct AuditEvent {
+    /// Id, increasing.
+    pub id: i64,
+    /// When.
+    pub at: DateTime<Utc>,
+    /// Who (absent for failed logins of unknown names).
+    pub user_id: Option<i64>,
+    /// Their user name.
+    pub username: Option<String>,
+    /// What was done.
+    pub action: String,
+    /// The kind of entity.
+    pub entity_type: String,
+    /// Its id.
+    pub entity_id: Option<String>,
+    /// Its region.
+    pub region_id: Option<i64>,
+    /// Values before.
+    pub before: Option<Value>,
+    /// Values after.
+    pub after: Option<Value>,
+    /// The request's id.
+    pub request_id: Option<String>,
+    /// The client's address.
+    pub client_addr: Option<String>,
+}
+
+/// Filters of the audit query.
+#[derive(Debug, Deserialize, IntoParams)]
+#[into_params(parameter_in = Query)]
+pub struct AuditFilter {
+    /// Entity kind (`user`, `workflow_instance`...).
+    pub entity_type: Option<String>,
+    /// Entity id.
+    pub entity_id: Option<String>,
+    /// Acting user.
+    pub user_id: Option<i64>,
+    /// Action.
+    pub action: Option<String>,
+    /// From this time (inclusive).
+    pub from: Option<DateTime<Utc>>,
+    /// Until this time (exclusive).
+    pub to: Option<DateTime<Utc>>,
+}
+
+/// How the audit log is read: the records of the actor's region subtree, and company-wide records
+/// (users, roles, settings) for actors at the head office.
+const TABLE: Table<AuditEvent> = Table::new(
+    "audit record",
+    "SELECT a.id, a.at, a.user_id, a.username, a.action, a.entity_type, a.entity_id, a.region_id,
+        a.before, a.after, a.request_id, a.client_addr",
+    "FROM audit_log a LEFT JOIN regions g ON g.id = a.region_id",
+    "a.id",
+)
+.scoped("g.path")
+.root_also_sees("a.region_id IS NULL")
+.sorted(&[("at", "a.at"), ("id", "a.id")], "-at");
+
+/// The audit records of the actor's region subtree (and company-wide ones at the head office),
+/// newest first by default.
+pub async fn list(
+    pool: &PgPool,
+    actor: &Actor,
+    page: &PageParams,
+    filter: &AuditFilter,
+) -> Result<Paged<AuditEvent>, Error> {
+    TABLE
+        .list(pool, actor, page, |f| {
+            f.eq("a.entity_type", filter.entity_type.clone())
+                .eq("a.entity_id", filter.entity_id.clone())
+                .eq("a.user_id", filter.user_id)
+                .eq("a.action", filter.action.clone())
+                .at_least("a.at", filter.from)
+                .before("a.at", filter.to);
+        })
+        .await
 }

@@ -5,6 +5,9 @@
 //! - `settings.rs`: tunable parameters with bounds and defaults.
 //! - `crypto.rs`: sealed sensitive fields and their masks, tokens.
 //! - `password.rs`: the password policy and argon2id hashing.
+//! - `users.rs`: back-office users, their roles, positions and region.
+//! - `roles.rs`: roles, named sets of permissions.
+//! - `regions.rs`: the region tree that scopes every record.
 //! - `positions.rs`: staff positions (岗位) that workflow stages and risk tasks go to.
 //! - `workflow/`: the workflow engine (流程管理) and its maker-checker hooks.
 //! - `config.rs`: the `[admin]` settings: the data key that opens sealed fields, the hash cost.
@@ -19,8 +22,11 @@ pub mod crypto;
 pub mod password;
 pub mod permissions;
 pub mod positions;
+pub mod regions;
+pub mod roles;
 pub mod sessions;
 pub mod settings;
 pub mod sign_in;
 pub mod throttle;
+pub mod users;
 pub mod workflow;

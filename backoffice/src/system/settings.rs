@@ -1,8 +1,14 @@
 //! The settings store: tunable parameters with a type, bounds and a default, declared here and
-//! changed through the API (validated and audited). Code reads them with [`get_int`].
+//! changed through the API and the console (validated and audited). Code reads them with [`get_int`].
 
-use serde_json::Value;
-use sqlx::PgExecutor;
+use serde::{Deserialize, Serialize};
+use serde_json::{Value, json};
+use sqlx::{PgConnection, PgExecutor, PgPool};
+use utoipa::ToSchema;
+
+use crate::actor::Actor;
+use crate::error::Error;
+use crate::kit::audit::{self, Change};
 
 /// One tunable parameter.
 #[derive(Debug, Clone, Copy)]
@@ -79,6 +85,90 @@ pub async fn get_int(db: impl PgExecutor<'_>, setting: &Setting) -> Result<i64, 
     let stored: Option<Value> =
         sqlx::query_scalar("SELECT value FROM settings WHERE key = $1").bind(setting.key).fetch_optional(db).await?;
     Ok(stored.and_then(|v| setting.validate(&v).ok()).unwrap_or(setting.default))
+}
+
+/// A setting with its current value.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct SettingView {
+    /// Its key.
+    pub key: String,
+    /// What it controls.
+    pub description: String,
+    /// The value in force.
+    pub value: i64,
+    /// The value when never set.
+    pub default: i64,
+    /// Smallest allowed.
+    pub min: i64,
+    /// Largest allowed.
+    pub max: i64,
+    /// For optimistic concurrency: 0 while never set.
+    pub version: i32,
+}
+
+fn view(setting: &Setting, stored: Option<&(String, Value, i32)>) -> SettingView {
+    SettingView {
+        key: setting.key.to_owned(),
+        description: setting.description.to_owned(),
+        value: stored.and_then(|(_, v, _)| setting.validate(v).ok()).unwrap_or(setting.default),
+        default: setting.default,
+        min: setting.min,
+        max: setting.max,
+        version: stored.map_or(0, |(_, _, v)| *v),
+    }
+}
+
+/// Every setting and its value in force, in catalogue order.
+pub async fn list(pool: &PgPool) -> Result<Vec<SettingView>, Error> {
+    let stored: Vec<(String, Value, i32)> =
+        sqlx::query_as("SELECT key, value, version FROM settings").fetch_all(pool).await?;
+    Ok(CATALOGUE.iter().map(|s| view(s, stored.iter().find(|(k, _, _)| k == s.key))).collect())
+}
+
+/// A new value.
+#[derive(Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct SettingChange {
+    /// The value.
+    pub value: Value,
+    /// The version read (0 for a setting never set).
+    pub version: i32,
+}
+
+/// Sets the value of `key` (with the version that was read), within its bounds; audited.
+pub async fn set(
+    db: &mut PgConnection,
+    actor: &Actor,
+    key: &str,
+    change: &SettingChange,
+) -> Result<SettingView, Error> {
+    let setting = find(key).ok_or(Error::NotFound("setting"))?;
+    let value = setting.validate(&change.value).map_err(|m| Error::invalid("value", m))?;
+    let before: Option<(String, Value, i32)> =
+        sqlx::query_as("SELECT key, value, version FROM settings WHERE key = $1 FOR UPDATE")
+            .bind(setting.key)
+            .fetch_optional(&mut *db)
+            .await?;
+    let current = before.as_ref().map_or(0, |(_, _, v)| *v);
+    if current != change.version {
+        return Err(Error::stale(current));
+    }
+    let after: (String, Value, i32) = sqlx::query_as(
+        "INSERT INTO settings (key, value, updated_by) VALUES ($1, $2, $3)
+         ON CONFLICT (key) DO UPDATE SET value = EXCLUDED.value, version = settings.version + 1,
+             updated_by = EXCLUDED.updated_by, updated_at = now()
+         RETURNING key, value, version",
+    )
+    .bind(setting.key)
+    .bind(json!(value))
+    .bind(actor.user_id)
+    .fetch_one(&mut *db)
+    .await?;
+    let (before, after) = (view(setting, before.as_ref()), view(setting, Some(&after)));
+    let entry =
+        Change::new("update", "setting", setting.key.to_owned(), None).before(json!(before)).after(json!(after));
+    audit::record(&mut *db, actor.author(), entry).await?;
+    Ok(after)
 }
 
 /// `auth.max_failed_logins`.

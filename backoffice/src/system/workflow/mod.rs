@@ -3,10 +3,12 @@
 //!
 //! - `definition.rs`: stages, actions and what an action does (pure).
 //! - `engine.rs`: starting, claiming, acting and cancelling over the database.
+//! - `definitions.rs`: definitions as staff read and write them, versioned.
 //! - `records.rs`: definitions as stored, instances, tasks, history.
 //! - `hooks.rs`: the hooks through which business areas learn an outcome.
 
 pub mod definition;
+pub mod definitions;
 pub mod engine;
 pub mod hooks;
 pub mod records;
