@@ -22,6 +22,7 @@ pub mod cookies;
 pub mod dashboard;
 pub mod dealers;
 pub mod error;
+pub mod form;
 pub mod format;
 pub mod i18n;
 pub mod language;
@@ -32,6 +33,7 @@ pub mod products;
 pub mod search;
 pub mod session;
 pub mod sign_in;
+pub mod tasks;
 pub mod vehicles;
 pub mod workflow;
 
@@ -62,6 +64,8 @@ pub fn router() -> Router<AppState> {
         .route("/vehicles", get(vehicles::list))
         .route("/vehicles/{id}", get(vehicles::page))
         .route("/vehicles/{id}/devices/{device}/commands", post(vehicles::command))
+        .route("/tasks", get(tasks::list))
+        .route("/tasks/{id}", get(tasks::page).post(tasks::act))
         .route("/workflow", get(workflow::inbox))
         .route("/workflow/tasks/{id}", get(workflow::task).post(workflow::act))
         .route("/lang/{code}", get(language::switch))

@@ -51,14 +51,23 @@ pub struct RiskTask {
     pub version: i32,
     /// The contract's risk score (0–100), when computed.
     pub risk_score: Option<i32>,
+    /// The vehicle's plate.
+    pub plate: Option<String>,
+    /// The contract's number.
+    pub contract_number: Option<String>,
+    /// Who has it, by name.
+    pub assignee_name: Option<String>,
 }
 
 /// How tasks are read, with their contract's risk score.
 const TABLE: Table<RiskTask> = Table::new(
     "task",
     "SELECT t.id, t.kind, t.status, t.vehicle_id, t.contract_id, t.region_id, t.alert_ids, t.evidence,
-        t.position_code, t.assignee_id, t.note, t.created_at, t.updated_at, t.version, cr.score AS risk_score",
-    "FROM risk_tasks t JOIN regions g ON g.id = t.region_id LEFT JOIN contract_risk cr ON cr.contract_id = t.contract_id",
+        t.position_code, t.assignee_id, t.note, t.created_at, t.updated_at, t.version, cr.score AS risk_score,
+        v.plate, c.number AS contract_number, u.display_name AS assignee_name",
+    "FROM risk_tasks t JOIN regions g ON g.id = t.region_id LEFT JOIN contract_risk cr ON cr.contract_id = t.contract_id
+     JOIN vehicles v ON v.id = t.vehicle_id LEFT JOIN contracts c ON c.id = t.contract_id
+     LEFT JOIN users u ON u.id = t.assignee_id",
     "t.id",
 )
 .scoped("g.path")
@@ -76,6 +85,12 @@ pub struct TaskFilter {
     pub status: Option<String>,
     /// Only the actor's own.
     pub mine: Option<bool>,
+    /// Only tasks for a position the actor holds: their group's queue.
+    pub group: Option<bool>,
+    /// Only tasks of this contract.
+    pub contract_id: Option<i64>,
+    /// Only tasks of this vehicle.
+    pub vehicle_id: Option<i64>,
 }
 
 /// Tasks of the actor's region subtree, newest first (`sort=-risk`: riskiest contracts first).
@@ -89,7 +104,12 @@ pub async fn list(
         .list(pool, actor, page, |f| {
             f.eq("t.kind", filter.kind.clone())
                 .eq("t.status", filter.status.clone())
-                .eq("t.assignee_id", (filter.mine == Some(true)).then_some(actor.user_id));
+                .eq("t.assignee_id", (filter.mine == Some(true)).then_some(actor.user_id))
+                .eq("t.contract_id", filter.contract_id)
+                .eq("t.vehicle_id", filter.vehicle_id);
+            if filter.group == Some(true) {
+                f.and().push("t.position_code = ANY(").push_bind(actor.positions.clone()).push(")");
+            }
         })
         .await
 }
@@ -194,6 +214,12 @@ pub struct Close {
 /// Gives an open or assigned task to an active user of its region holding its position.
 pub async fn assign(db: &mut PgConnection, actor: &Actor, id: i64, body: &Assign) -> Result<RiskTask, Error> {
     transition(db, actor, id, "assigned", Some(body.user_id), None).await
+}
+
+/// The actor takes an open task of a position they hold, or one assigned to someone else
+/// (reassignment when a collector is absent).
+pub async fn claim(db: &mut PgConnection, actor: &Actor, id: i64) -> Result<RiskTask, Error> {
+    transition(db, actor, id, "assigned", Some(actor.user_id), None).await
 }
 
 /// How a task ends.
