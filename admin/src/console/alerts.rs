@@ -7,13 +7,13 @@ use std::convert::Infallible;
 use askama::Template;
 use axum::Form;
 use axum::extract::{OriginalUri, Path, State};
-use axum::http::StatusCode;
 use axum::response::sse::{Event, KeepAlive, Sse};
 use axum::response::{IntoResponse, Redirect, Response};
 use backoffice::risk::alerts::{self, Acknowledge, AlertFilter, Resolve};
 use serde::Deserialize;
 
 use super::error::PageError;
+use super::form::{self, Problems};
 use super::format::local_time;
 use super::i18n::Lang;
 use super::list::{self, Cell, Column, ListQuery, ListSpec};
@@ -115,7 +115,7 @@ struct AlertPage {
     history: Vec<Change>,
     note: String,
     resolution_typed: String,
-    problem: Option<(String, String)>,
+    problems: Problems,
 }
 
 async fn alert_page(
@@ -123,7 +123,7 @@ async fn alert_page(
     staff: &Staff,
     id: i64,
     typed: (&str, &str),
-    problem: Option<(String, String)>,
+    problems: Problems,
 ) -> Result<AlertPage, PageError> {
     let mut db = state.pool.acquire().await?;
     let detail = alerts::get(&mut db, staff, id).await?;
@@ -157,14 +157,14 @@ async fn alert_page(
             .collect(),
         note: typed.0.to_owned(),
         resolution_typed: typed.1.to_owned(),
-        problem,
+        problems,
     })
 }
 
 /// `GET /alerts/{id}`.
 pub async fn page(State(state): State<AppState>, staff: Staff, Path(id): Path<i64>) -> Result<Response, PageError> {
     staff.require("alerts.read")?;
-    Ok(render(&alert_page(&state, &staff, id, ("", ""), None).await?))
+    Ok(render(&alert_page(&state, &staff, id, ("", ""), Problems::default()).await?))
 }
 
 /// The acknowledge and resolve forms' fields.
@@ -209,13 +209,8 @@ pub async fn act(
         }
         Err(e) => {
             drop(tx);
-            let problem = match e {
-                backoffice::Error::Validation(errors) => errors.into_iter().next().map(|f| (f.field, f.message)),
-                backoffice::Error::Conflict { detail, .. } => Some(("action".to_owned(), detail)),
-                other => return Err(PageError::from(other)),
-            };
-            let page = alert_page(&state, &staff, id, (&form.note, &form.resolution), problem).await?;
-            Ok((StatusCode::UNPROCESSABLE_ENTITY, render(&page)).into_response())
+            let problems = Problems::of(e)?;
+            Ok(form::refused(&alert_page(&state, &staff, id, (&form.note, &form.resolution), problems).await?))
         }
     }
 }

@@ -25,9 +25,8 @@ impl Problems {
             backoffice::Error::Validation(errors) => {
                 Ok(Self { fields: errors.into_iter().map(|e| (e.field, e.message)).collect(), general: None })
             }
-            backoffice::Error::Conflict { detail, .. } | backoffice::Error::Forbidden { code: "cannot_grant", detail } => {
-                Ok(Self::general(detail))
-            }
+            backoffice::Error::Conflict { detail, .. }
+            | backoffice::Error::Forbidden { code: "cannot_grant", detail } => Ok(Self::general(detail)),
             other => Err(PageError::from(other)),
         }
     }

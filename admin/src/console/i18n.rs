@@ -291,6 +291,8 @@ pub(crate) static MESSAGES: &[(&str, &str, &str)] = &[
     ("workflow.action.return", "退回", "Return"),
     ("workflow.action.transfer", "转件", "Transfer"),
     ("workflow.action.note", "备注", "Note"),
+    ("workflow.transfer_to", "转交给", "Transfer to"),
+    ("workflow.transfer_to_whom", "请选择转交给谁", "Choose who takes the task"),
     ("workflow.action.cancel", "撤销", "Cancel"),
     ("severity.critical", "紧急", "Critical"),
     ("severity.high", "高", "High"),

@@ -4,16 +4,14 @@
 use askama::Template;
 use axum::Form;
 use axum::extract::{OriginalUri, Path, State};
-use axum::http::StatusCode;
 use axum::response::{IntoResponse, Redirect, Response};
 use backoffice::system::workflow::definition::Action;
 use backoffice::system::workflow::engine::{self, InboxFilter, TASKS};
 use backoffice::system::workflow::records::ActRequest;
-use serde::Deserialize;
 
 use super::error::PageError;
+use super::form::{self, Fields, Problems};
 use super::format::local_time;
-use super::i18n::Lang;
 use super::list::{self, Cell, Column, ListQuery, ListSpec};
 use super::page::{Shell, render};
 use super::session::Staff;
@@ -91,17 +89,28 @@ struct TaskPage {
     overdue: bool,
     open: bool,
     may_act: bool,
+    /// The stage's actions as (value, label), transfer apart.
+    actions: Vec<(String, String)>,
+    /// Who the task may be handed to, as (user id, name); empty when the stage does not allow it.
+    transferees: Vec<(String, String)>,
     history: Vec<Step>,
     note: String,
-    problem: Option<(String, String)>,
+    to_user: String,
+    problems: Problems,
+}
+
+/// What the user typed into the decision form.
+struct Typed<'a> {
+    note: &'a str,
+    to_user: &'a str,
 }
 
 async fn task_page(
     state: &AppState,
     staff: &Staff,
     id: i64,
-    note: &str,
-    problem: Option<(String, String)>,
+    typed: Typed<'_>,
+    problems: Problems,
 ) -> Result<TaskPage, PageError> {
     let mut db = state.pool.acquire().await?;
     let task = TASKS.load(&mut db, staff, id).await?;
@@ -119,7 +128,20 @@ async fn task_page(
             note: h.note.unwrap_or_default(),
         })
         .collect();
-    let may_act = staff.can("workflows.act") && staff.positions.contains(&task.position_code);
+    let open = task.status == "open";
+    let may_act = open && staff.can("workflows.act") && staff.positions.contains(&task.position_code);
+    let (mut actions, mut transferees) = (Vec::new(), Vec::new());
+    if may_act {
+        let choices = engine::choices(&mut db, staff, id).await?;
+        for action in choices.actions {
+            let value = action.as_str();
+            if action == Action::Transfer {
+                transferees = choices.transferees.iter().map(|(id, name)| (id.to_string(), name.clone())).collect();
+            } else {
+                actions.push((value.to_owned(), lang.t(&format!("workflow.action.{value}")).to_owned()));
+            }
+        }
+    }
     let mut shell = Shell::new(staff, "/workflow", "nav.workflow");
     shell.title = format!("{} · {}", lang.t("nav.workflow"), task.title);
     Ok(TaskPage {
@@ -131,54 +153,61 @@ async fn task_page(
         position: task.position_code,
         due: task.due_at.map(|d| local_time(&d, offset)).unwrap_or_else(|| "—".to_owned()),
         overdue: task.overdue,
-        open: task.status == "open",
+        open,
         may_act,
+        actions,
+        transferees,
         title: task.title,
         history,
-        note: note.to_owned(),
-        problem,
+        note: typed.note.to_owned(),
+        to_user: typed.to_user.to_owned(),
+        problems,
     })
 }
 
 /// `GET /workflow/tasks/{id}`.
 pub async fn task(State(state): State<AppState>, staff: Staff, Path(id): Path<i64>) -> Result<Response, PageError> {
     staff.require("workflows.read")?;
-    Ok(render(&task_page(&state, &staff, id, "", None).await?))
+    let typed = Typed { note: "", to_user: "" };
+    Ok(render(&task_page(&state, &staff, id, typed, Problems::default()).await?))
 }
 
-/// The action form's fields.
-#[derive(Debug, Deserialize)]
-pub struct ActForm {
-    /// The session's CSRF token.
-    #[serde(default)]
-    pub csrf: String,
-    /// `approve`, `reject`, `return` or `note`.
-    pub action: String,
-    /// Why.
-    #[serde(default)]
-    pub note: String,
-}
-
-/// `POST /workflow/tasks/{id}`: acts on the task, then back to the inbox; a refusal is shown
-/// beside the form with what was typed kept.
+/// `POST /workflow/tasks/{id}`: `action` approve, reject, return, transfer (with `to_user_id`) or
+/// note, with `note`; then back to the inbox. A refusal is shown beside the form with what was
+/// typed kept.
 pub async fn act(
     State(state): State<AppState>,
     staff: Staff,
     Path(id): Path<i64>,
-    Form(form): Form<ActForm>,
+    Form(fields): Form<Vec<(String, String)>>,
 ) -> Result<Response, PageError> {
-    staff.check_csrf(&form.csrf)?;
+    let fields = Fields(fields);
+    staff.check_csrf(fields.one("csrf"))?;
     staff.require("workflows.act")?;
-    let action = match form.action.as_str() {
+    let action = match fields.one("action") {
         "approve" => Action::Approve,
         "reject" => Action::Reject,
         "return" => Action::Return,
+        "transfer" => Action::Transfer,
         "note" => Action::Note,
-        other => return Err(PageError::Invalid(format!("action: {other} is not approve, reject, return or note"))),
+        other => {
+            return Err(PageError::Invalid(format!(
+                "action: {other} is not approve, reject, return, transfer or note"
+            )));
+        }
     };
-    let note = Some(form.note.trim().to_owned()).filter(|n| !n.is_empty());
+    let typed = Typed { note: fields.one("note"), to_user: fields.one("to_user_id") };
+    let mut problems = Problems::default();
+    let to_user_id = if action == Action::Transfer { fields.number("to_user_id", &mut problems) } else { None };
+    if action == Action::Transfer && to_user_id.is_none() && problems.is_empty() {
+        problems.add("to_user_id", staff.lang.t("workflow.transfer_to_whom"));
+    }
+    if !problems.is_empty() {
+        return Ok(form::refused(&task_page(&state, &staff, id, typed, problems).await?));
+    }
+    let note = Some(typed.note.trim().to_owned()).filter(|n| !n.is_empty());
     let to_stage = (action == Action::Return).then_some(0);
-    let request = ActRequest { note, to_stage, to_user_id: None };
+    let request = ActRequest { note, to_stage, to_user_id };
     let mut tx = state.pool.begin().await?;
     match engine::act(&mut tx, &state.hooks, &staff, id, action, &request).await {
         Ok(_) => {
@@ -187,24 +216,13 @@ pub async fn act(
         }
         Err(e) => {
             drop(tx);
-            let problem = refusal(staff.lang, e)?;
-            let page = task_page(&state, &staff, id, &form.note, Some(problem)).await?;
-            Ok((StatusCode::UNPROCESSABLE_ENTITY, render(&page)).into_response())
+            let problems = match e {
+                backoffice::Error::Forbidden { code: "maker_cannot_approve", .. } => {
+                    Problems::general(staff.lang.t("workflow.maker_cannot_approve"))
+                }
+                other => Problems::of(other)?,
+            };
+            Ok(form::refused(&task_page(&state, &staff, id, typed, problems).await?))
         }
-    }
-}
-
-/// A refusal the user can act on, as (field, message); anything else is an error page.
-fn refusal(lang: Lang, e: backoffice::Error) -> Result<(String, String), PageError> {
-    match e {
-        backoffice::Error::Validation(errors) => {
-            let first = errors.into_iter().next().map(|f| (f.field, f.message)).unwrap_or_default();
-            Ok(first)
-        }
-        backoffice::Error::Conflict { detail, .. } => Ok(("action".to_owned(), detail)),
-        backoffice::Error::Forbidden { code: "maker_cannot_approve", .. } => {
-            Ok(("action".to_owned(), lang.t("workflow.maker_cannot_approve").to_owned()))
-        }
-        other => Err(PageError::from(other)),
     }
 }

@@ -137,7 +137,7 @@ async fn a_reviewer_decides_in_the_approval_inbox(pool: PgPool) {
     let org = org(&app).await;
     let stages = json!([
         {"name": "初审", "position": "first_reviewer", "actions": ["approve", "reject", "note"], "sla_hours": 24},
-        {"name": "复审", "position": "second_reviewer", "actions": ["approve", "reject", "return", "note"]}
+        {"name": "复审", "position": "second_reviewer", "actions": ["approve", "reject", "return", "transfer", "note"]}
     ]);
     let body = json!({"key": "credit_review", "name": "信审", "stages": stages});
     app.create(&org.admin, "/api/v1/workflow-definitions", body).await;
@@ -179,6 +179,30 @@ async fn a_reviewer_decides_in_the_approval_inbox(pool: PgPool) {
     let maker_cookie = format!("lw_session={maker}");
     let (_, _, theirs) = app.fetch_with("/workflow", &[("cookie", maker_cookie.as_str())]).await;
     assert!(!theirs.contains("/workflow/tasks/"));
+
+    // 转件: the second reviewer hands the task to a colleague of the position, who then has it.
+    let second = format!("lw_session={}", app.login("second").await);
+    let with = [("cookie", second.as_str())];
+    let (_, _, inbox) = app.fetch_with("/workflow", &with).await;
+    let at = inbox.find("/workflow/tasks/").unwrap();
+    let task = inbox[at..at + inbox[at..].find('"').unwrap()].to_owned();
+    let (_, _, page) = app.fetch_with(&task, &with).await;
+    assert!(page.contains(r#"value="return""#) && !page.contains(r#"value="transfer" class"#), "{page}");
+    let colleague = org.user("second_b");
+    assert!(page.contains(&format!(r#"<option value="{colleague}""#)), "a colleague to hand to: {page}");
+    assert!(!page.contains(&format!(r#"<option value="{}""#, org.user("second"))), "not oneself");
+    let csrf = home_csrf(&app, &with).await;
+    let outsider = org.user("zj_first");
+    let (status, _, refused) =
+        app.post_form(&task, &format!("csrf={csrf}&action=transfer&to_user_id={outsider}"), &with).await;
+    assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY);
+    assert!(refused.contains(r#"data-field="to_user_id""#), "{refused}");
+    let (status, _, _) =
+        app.post_form(&task, &format!("csrf={csrf}&action=transfer&to_user_id={colleague}"), &with).await;
+    assert_eq!(status, StatusCode::SEE_OTHER);
+    let theirs = format!("lw_session={}", app.login("second_b").await);
+    let (_, _, inbox) = app.fetch_with("/workflow?mine=true", &[("cookie", theirs.as_str())]).await;
+    assert!(inbox.contains(&task), "now the colleague's: {inbox}");
 }
 
 #[sqlx::test(migrations = "../migrations")]
@@ -441,4 +465,50 @@ async fn alerts_arrive_on_the_board_live_and_leave_it_when_resolved(pool: PgPool
     assert_eq!(status, StatusCode::SEE_OTHER);
     let (_, _, board) = app.fetch_with("/alerts?status=unresolved", &with).await;
     assert!(!board.contains(&format!("/alerts/{id}\"")), "resolved alerts leave the open list");
+}
+
+#[sqlx::test(migrations = "../migrations")]
+async fn a_collector_claims_a_task_of_the_group_and_records_its_outcome(pool: PgPool) {
+    use leasewatch_monitor::rules::{Rule, Severity};
+
+    let app = App::new(pool).await;
+    let org = org(&app).await;
+    app.create(&org.admin, "/api/v1/positions", json!({"code": "collection", "name": "催收员"})).await;
+    let lead =
+        crate::monitor::staff(&app, &org, "lead", "SZ", &["tasks.read", "tasks.write", "alerts.read"], &[]).await;
+    let collector =
+        crate::monitor::staff(&app, &org, "collector", "FT", &["tasks.read", "tasks.write"], &["collection"]).await;
+    let (vehicle, contract, _) = crate::monitor::financed(&app, org.region("FT"), 3).await;
+    let alert = crate::monitor::raise(&app, vehicle, contract, org.region("FT"), Rule::PowerCut, Severity::High).await;
+    let task = app.post("/api/v1/risk-tasks", &lead, json!({"kind": "collection", "alert_ids": [alert]})).await;
+    let id = task.body["id"].as_i64().unwrap();
+
+    let cookie = format!("lw_session={collector}");
+    let with = [("cookie", cookie.as_str())];
+    let (status, _, mine) = app.fetch_with("/tasks?mine=true", &with).await;
+    assert_eq!(status, StatusCode::OK, "{mine}");
+    assert!(!mine.contains(&format!("/tasks/{id}\"")), "nobody's yet: {mine}");
+    let (_, _, group) = app.fetch_with("/tasks?group=true", &with).await;
+    assert!(group.contains(&format!("/tasks/{id}\"")), "the collection group's: {group}");
+
+    let path = format!("/tasks/{id}");
+    let (_, _, page) = app.fetch_with(&path, &with).await;
+    assert!(page.contains(&format!("/alerts/{alert}")) && page.contains(r#"id="claim""#), "{page}");
+    let csrf = home_csrf(&app, &with).await;
+    let (status, _, _) = app.post_form(&path, "action=claim", &with).await;
+    assert_eq!(status, StatusCode::FORBIDDEN, "no CSRF token, no change");
+    let (status, _, _) = app.post_form(&path, &format!("csrf={csrf}&action=claim"), &with).await;
+    assert_eq!(status, StatusCode::SEE_OTHER);
+    let (_, _, mine) = app.fetch_with("/tasks?mine=true", &with).await;
+    assert!(mine.contains(&format!("/tasks/{id}\"")), "now mine: {mine}");
+
+    let (status, _, refused) =
+        app.post_form(&path, &format!("csrf={csrf}&action=close&outcome=done&note="), &with).await;
+    assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY);
+    assert!(refused.contains(r#"data-field="note""#), "the note is asked for beside its field: {refused}");
+    let body = format!("csrf={csrf}&action=close&outcome=done&note=%E5%B7%B2%E8%BF%98%E6%AC%BE");
+    let (status, _, _) = app.post_form(&path, &body, &with).await;
+    assert_eq!(status, StatusCode::SEE_OTHER);
+    let (_, _, page) = app.fetch_with(&path, &with).await;
+    assert!(page.contains("已还款") && !page.contains(r#"id="close""#), "{page}");
 }

@@ -66,7 +66,7 @@ pub(crate) async fn raise(app: &App, vehicle: i64, contract: i64, region: i64, r
 }
 
 /// A user with `permissions` (a role made for them) in `region`, holding `positions`.
-async fn staff(app: &App, org: &Org, name: &str, region: &str, permissions: &[&str], positions: &[&str]) -> String {
+pub async fn staff(app: &App, org: &Org, name: &str, region: &str, permissions: &[&str], positions: &[&str]) -> String {
     app.create(&org.admin, "/api/v1/roles", json!({"name": format!("{name}_role"), "permissions": permissions})).await;
     let body = json!({"username": name, "display_name": name, "password": PASSWORD, "region_id": org.region(region),
                       "roles": [format!("{name}_role")], "positions": positions});

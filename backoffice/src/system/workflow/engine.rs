@@ -244,6 +244,39 @@ async fn lock_task(db: &mut PgConnection, actor: &Actor, task_id: i64) -> Result
     Ok(task)
 }
 
+/// What the holder of an open task may do with it: the stage's actions and who it may be
+/// transferred to (id, display name).
+pub struct Choices {
+    /// The actions the stage allows.
+    pub actions: Vec<Action>,
+    /// The users the task may be handed to (转件).
+    pub transferees: Vec<(i64, String)>,
+}
+
+/// The choices `actor` has on the open task `task_id`.
+pub async fn choices(db: &mut PgConnection, actor: &Actor, task_id: i64) -> Result<Choices, Error> {
+    let task = lock_task(db, actor, task_id).await?;
+    let stage = usize::try_from(task.stage).ok().and_then(|s| task.stages.0.get(s)).cloned();
+    let Some(stage) = stage else { return Err(Error::Internal("the task's stage is not in its definition".into())) };
+    let mut transferees = transferees(db, &task, &stage.position).await?;
+    transferees.retain(|(id, _)| *id != actor.user_id);
+    Ok(Choices { actions: stage.actions, transferees })
+}
+
+/// Active users other than the maker, holding `position`, whose region covers the task's request.
+async fn transferees(db: &mut PgConnection, task: &LockedTask, position: &str) -> Result<Vec<(i64, String)>, Error> {
+    Ok(sqlx::query_as(
+        "SELECT u.id, u.display_name FROM users u JOIN regions r ON r.id = u.region_id
+            JOIN user_positions up ON up.user_id = u.id JOIN staff_positions p ON p.id = up.position_id
+            WHERE u.active AND p.code = $1 AND starts_with($2, r.path) AND u.id <> $3 ORDER BY u.display_name, u.id",
+    )
+    .bind(position)
+    .bind(&task.region_path)
+    .bind(task.maker_id)
+    .fetch_all(&mut *db)
+    .await?)
+}
+
 /// Applies `action` by `actor` to the open task `task_id`; returns the instance after it.
 pub async fn act(
     db: &mut PgConnection,
@@ -283,17 +316,7 @@ pub async fn act(
         Step::Reassign => {
             let target = request.to_user_id.ok_or_else(|| Error::invalid("to_user_id", "`transfer` needs a user"))?;
             let position = &task.stages.0[current].position;
-            let eligible: bool = sqlx::query_scalar(
-                "SELECT EXISTS (SELECT 1 FROM users u JOIN regions r ON r.id = u.region_id
-                    JOIN user_positions up ON up.user_id = u.id JOIN staff_positions p ON p.id = up.position_id
-                    WHERE u.id = $1 AND u.active AND p.code = $2 AND starts_with($3, r.path))",
-            )
-            .bind(target)
-            .bind(position)
-            .bind(&task.region_path)
-            .fetch_one(&mut *db)
-            .await?;
-            if !eligible || target == task.maker_id {
+            if !transferees(db, &task, position).await?.iter().any(|(id, _)| *id == target) {
                 return Err(Error::invalid(
                     "to_user_id",
                     format!(
