@@ -9,6 +9,7 @@ use axum::Form;
 use axum::extract::{OriginalUri, Path, State};
 use axum::response::sse::{Event, KeepAlive, Sse};
 use axum::response::{IntoResponse, Redirect, Response};
+use backoffice::kit::list::PageParams;
 use backoffice::risk::alerts::{self, Acknowledge, AlertFilter, Resolve};
 use serde::Deserialize;
 
@@ -27,6 +28,51 @@ const SEVERITIES: &[&str] = &["critical", "high", "medium", "low", "info"];
 
 fn word(lang: Lang, group: &str, value: &str) -> String {
     lang.t(&format!("{group}.{value}")).to_owned()
+}
+
+/// An alert as a line of another page (a vehicle's, a contract's).
+pub struct AlertLine {
+    /// Its id.
+    pub id: i64,
+    /// Its title.
+    pub title: String,
+    /// Its severity's code (for the colour).
+    pub severity_code: String,
+    /// Its severity in words.
+    pub severity: String,
+    /// Its status in words.
+    pub status: String,
+    /// When it was last seen, local time.
+    pub last_at: String,
+}
+
+/// The 20 most severe and recent alerts of a vehicle or a contract; none without `alerts.read`.
+pub async fn lines(
+    state: &AppState,
+    staff: &Staff,
+    vehicle_id: Option<i64>,
+    contract_id: Option<i64>,
+) -> Result<Vec<AlertLine>, PageError> {
+    if !staff.can("alerts.read") {
+        return Ok(Vec::new());
+    }
+    let filter =
+        AlertFilter { status: None, rule: None, min_severity: None, vehicle_id, contract_id, collection: None };
+    let page = PageParams { limit: Some(20), ..PageParams::default() };
+    let found = alerts::list(&state.pool, staff, &page, &filter).await?;
+    let lang = staff.lang;
+    Ok(found
+        .items
+        .into_iter()
+        .map(|a| AlertLine {
+            id: a.id,
+            title: a.title,
+            severity: word(lang, "severity", &a.severity),
+            severity_code: a.severity,
+            status: word(lang, "alert.status", &a.status),
+            last_at: local_time(&a.last_at, state.utc_offset_hours),
+        })
+        .collect())
 }
 
 /// `GET /alerts`.

@@ -3,11 +3,18 @@
 use askama::Template;
 use axum::extract::{OriginalUri, Path, State};
 use axum::response::Response;
+use backoffice::assets::vehicle;
 use backoffice::books::contract::{self, ContractFilter};
+use backoffice::books::receipts::{self, ReceiptFilter};
 use backoffice::customers::customer;
+use backoffice::kit::audit::{self, AuditFilter};
+use backoffice::kit::list::PageParams;
+use backoffice::risk::scores;
+use backoffice::risk::tasks::{self, TaskFilter};
 
+use super::alerts::AlertLine;
 use super::error::PageError;
-use super::format::{date, money};
+use super::format::{date, local_time, money};
 use super::i18n::Lang;
 use super::list::{self, Cell, Column, ListQuery, ListSpec};
 use super::page::{Shell, render};
@@ -111,6 +118,41 @@ struct ContractPage {
     hold_until: String,
     as_of: String,
     lines: Vec<Line>,
+    /// The financed vehicle: (id, plate or VIN).
+    vehicle: Option<(i64, String)>,
+    /// The risk score and its band, when computed.
+    risk: Option<(i32, String)>,
+    /// What the score is made of: (reason, points).
+    reasons: Vec<(String, i32)>,
+    receipts: Vec<ReceiptLine>,
+    alerts: Vec<AlertLine>,
+    tasks: Vec<TaskLine>,
+    trail: Vec<TrailLine>,
+}
+
+/// A receipt claimed to the contract.
+struct ReceiptLine {
+    received_on: String,
+    amount: String,
+    reference: String,
+    payer: String,
+    status: String,
+}
+
+/// A collection or repossession task of the contract.
+struct TaskLine {
+    id: i64,
+    kind: String,
+    status: String,
+    assignee: String,
+    created_at: String,
+}
+
+/// One change of the contract in the audit log.
+struct TrailLine {
+    at: String,
+    who: String,
+    action: String,
 }
 
 /// `GET /contracts/{id}`.
@@ -143,6 +185,88 @@ pub async fn page(State(state): State<AppState>, staff: Staff, Path(id): Path<i6
             settled: r.paid >= r.amount,
         })
         .collect();
+    let offset = state.utc_offset_hours;
+    let few = PageParams { limit: Some(20), ..PageParams::default() };
+    let vehicle = match c.vehicle_id.filter(|_| staff.can("vehicles.read")) {
+        Some(v) => {
+            let v = vehicle::detail(&mut db, &staff, v).await?.vehicle;
+            Some((v.id, v.plate.unwrap_or(v.vin)))
+        }
+        None => None,
+    };
+    let (risk, reasons) = match scores::get(&mut db, &staff, id).await {
+        Ok(score) => {
+            let reasons = score.reasons.as_array().cloned().unwrap_or_default();
+            let reasons = reasons
+                .iter()
+                .map(|r| {
+                    let code = r.get("code").and_then(|c| c.as_str()).unwrap_or_default();
+                    let points = r.get("points").and_then(|p| p.as_i64()).unwrap_or_default();
+                    (lang.t(&format!("risk.reason.{code}")).to_owned(), i32::try_from(points).unwrap_or_default())
+                })
+                .collect();
+            (Some((score.score, lang.t(&format!("risk.band.{}", score.band)).to_owned())), reasons)
+        }
+        Err(backoffice::Error::NotFound(_)) => (None, Vec::new()),
+        Err(e) => return Err(e.into()),
+    };
+    let receipts = if staff.can("receipts.read") {
+        let filter = ReceiptFilter { status: None, contract_id: Some(id), from: None, to: None };
+        receipts::list(&state.pool, &staff, &few, &filter)
+            .await?
+            .items
+            .into_iter()
+            .map(|r| ReceiptLine {
+                received_on: r.received_on.format("%Y-%m-%d").to_string(),
+                amount: money(&r.amount),
+                reference: r.bank_reference,
+                payer: r.payer.unwrap_or_default(),
+                status: lang.t(&format!("receipt.status.{}", r.status)).to_owned(),
+            })
+            .collect()
+    } else {
+        Vec::new()
+    };
+    let tasks = if staff.can("tasks.read") {
+        let filter = TaskFilter { contract_id: Some(id), ..TaskFilter::default() };
+        tasks::list(&state.pool, &staff, &few, &filter)
+            .await?
+            .items
+            .into_iter()
+            .map(|t| TaskLine {
+                id: t.id,
+                kind: lang.t(&format!("task.kind.{}", t.kind)).to_owned(),
+                status: lang.t(&format!("task.status.{}", t.status)).to_owned(),
+                assignee: t.assignee_name.unwrap_or_default(),
+                created_at: local_time(&t.created_at, offset),
+            })
+            .collect()
+    } else {
+        Vec::new()
+    };
+    let trail = if staff.can("audit.read") {
+        let filter = AuditFilter {
+            entity_type: Some("contract".to_owned()),
+            entity_id: Some(id.to_string()),
+            user_id: None,
+            action: None,
+            from: None,
+            to: None,
+        };
+        audit::list(&state.pool, &staff, &few, &filter)
+            .await?
+            .items
+            .into_iter()
+            .map(|a| TrailLine {
+                at: local_time(&a.at, offset),
+                who: a.username.unwrap_or_else(|| "—".to_owned()),
+                action: a.action,
+            })
+            .collect()
+    } else {
+        Vec::new()
+    };
+    let alerts = super::alerts::lines(&state, &staff, None, Some(id)).await?;
     Ok(render(&ContractPage {
         shell,
         lessee,
@@ -160,5 +284,12 @@ pub async fn page(State(state): State<AppState>, staff: Staff, Path(id): Path<i6
         hold_until: date(&c.hold_until),
         as_of: date(&c.as_of),
         lines,
+        vehicle,
+        risk,
+        reasons,
+        receipts,
+        alerts,
+        tasks,
+        trail,
     }))
 }

@@ -9,9 +9,10 @@ use axum::extract::{OriginalUri, Path, State};
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Redirect, Response};
 use backoffice::assets::device_commands::{self, NewCommand};
-use backoffice::assets::vehicle::{self, VehicleFilter};
+use backoffice::assets::vehicle::{self, InstalledDevice, VehicleFilter};
 use serde::Deserialize;
 
+use super::alerts::AlertLine;
 use super::error::PageError;
 use super::format::local_time;
 use super::i18n::Lang;
@@ -94,6 +95,33 @@ fn steps(lang: Lang, command: &str, status: &str) -> Vec<(String, bool)> {
     path.iter().enumerate().map(|(i, s)| (lang.t(&format!("command.step.{s}")).to_owned(), i < reached)).collect()
 }
 
+/// Whether a command in `status` has yet to end.
+fn under_way(status: &str) -> bool {
+    matches!(status, "awaiting_approval" | "queued" | "waiting_stop" | "sent")
+}
+
+/// The latest fix in words: when, where, how fast, the ignition.
+fn last_fix(lang: Lang, offset: i32, d: &InstalledDevice) -> String {
+    let (Some(at), Some(lat), Some(lon)) = (d.fix_time, d.latitude, d.longitude) else {
+        return lang.t("device.no_fix").to_owned();
+    };
+    let mut parts = vec![local_time(&at, offset)];
+    if d.valid == Some(false) {
+        parts.push(lang.t("device.invalid_fix").to_owned());
+    } else {
+        parts.push(format!("{lat:.5}, {lon:.5}"));
+    }
+    if let Some(speed) = d.speed_kmh {
+        parts.push(format!("{speed:.0} km/h"));
+    }
+    match d.ignition {
+        Some(true) => parts.push(lang.t("device.ignition_on").to_owned()),
+        Some(false) => parts.push(lang.t("device.ignition_off").to_owned()),
+        None => {}
+    }
+    parts.join(" · ")
+}
+
 /// A tracker with its commands.
 struct DeviceView {
     id: i64,
@@ -101,6 +129,10 @@ struct DeviceView {
     protocol: String,
     kind: String,
     last_seen: String,
+    /// Where and how its latest fix found the vehicle.
+    last_fix: String,
+    /// Whether a command is under way (the progress refreshes itself).
+    live: bool,
     commands: Vec<CommandView>,
 }
 
@@ -114,6 +146,7 @@ struct VehiclePage {
     model: String,
     status: String,
     devices: Vec<DeviceView>,
+    alerts: Vec<AlertLine>,
     may_command: bool,
     problem: Option<(i64, String, String)>,
 }
@@ -132,6 +165,7 @@ async fn vehicle_page(
     for d in detail.devices {
         let commands =
             if staff.can("commands.read") { device_commands::list(&mut db, staff, d.id).await? } else { Vec::new() };
+        let live = commands.iter().any(|c| under_way(&c.status));
         let commands = commands
             .into_iter()
             .take(20)
@@ -144,12 +178,15 @@ async fn vehicle_page(
                 result: c.result.unwrap_or_default(),
             })
             .collect();
+        let fix = last_fix(lang, offset, &d);
         devices.push(DeviceView {
             id: d.id,
             imei: d.imei,
             protocol: d.protocol,
             kind: lang.t(&format!("device.kind.{}", d.kind)).to_owned(),
             last_seen: d.last_seen.map(|t| local_time(&t, offset)).unwrap_or_else(|| "—".to_owned()),
+            last_fix: fix,
+            live,
             commands,
         });
     }
@@ -165,6 +202,7 @@ async fn vehicle_page(
         status: lang.t(&format!("vehicle.status.{}", v.status)).to_owned(),
         vin: v.vin,
         devices,
+        alerts: super::alerts::lines(state, staff, Some(id), None).await?,
         may_command: staff.can("commands.send"),
         problem,
     })

@@ -511,4 +511,16 @@ async fn a_collector_claims_a_task_of_the_group_and_records_its_outcome(pool: Pg
     assert_eq!(status, StatusCode::SEE_OTHER);
     let (_, _, page) = app.fetch_with(&path, &with).await;
     assert!(page.contains("已还款") && !page.contains(r#"id="close""#), "{page}");
+
+    // The contract's page gathers its vehicle, risk score with reasons, alerts, tasks and trail.
+    leasewatch_monitor::risk::recompute(&app.pool, Some(&[contract]), chrono::Utc::now()).await.unwrap();
+    let admin = format!("lw_session={}", org.admin);
+    let with = [("cookie", admin.as_str())];
+    let (status, _, page) = app.fetch_with(&format!("/contracts/{contract}"), &with).await;
+    assert_eq!(status, StatusCode::OK, "{page}");
+    assert!(page.contains(&format!(r#"href="/vehicles/{vehicle}""#)), "{page}");
+    assert!(page.contains(r#"id="risk-score""#) && page.contains("逾期天数 +16"), "40 days past due: {page}");
+    assert!(page.contains(&format!(r#"href="/alerts/{alert}""#)) && page.contains(&format!(r#"href="/tasks/{id}""#)));
+    let (_, _, page) = app.fetch_with(&format!("/vehicles/{vehicle}"), &with).await;
+    assert!(page.contains(&format!(r#"href="/alerts/{alert}""#)) && page.contains("无定位"), "{page}");
 }

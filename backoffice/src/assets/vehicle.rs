@@ -61,6 +61,18 @@ pub struct InstalledDevice {
     pub kind: String,
     /// Last heard from.
     pub last_seen: Option<DateTime<Utc>>,
+    /// Its latest fix: when it was taken.
+    pub fix_time: Option<DateTime<Utc>>,
+    /// Its latest fix: latitude (WGS-84).
+    pub latitude: Option<f64>,
+    /// Its latest fix: longitude (WGS-84).
+    pub longitude: Option<f64>,
+    /// Its latest fix: speed in km/h.
+    pub speed_kmh: Option<f32>,
+    /// Its latest fix: whether the receiver had a position.
+    pub valid: Option<bool>,
+    /// The latest ignition report.
+    pub ignition: Option<bool>,
 }
 
 /// A vehicle with its trackers.
@@ -171,7 +183,9 @@ pub async fn create(db: &mut PgConnection, actor: &Actor, new: &NewVehicle) -> R
 
 async fn installed(db: &mut PgConnection, vehicle: Vehicle) -> Result<VehicleDetail, Error> {
     let devices = sqlx::query_as(
-        "SELECT id, imei, protocol, kind, last_seen FROM devices WHERE vehicle_id = $1 ORDER BY kind, id",
+        "SELECT d.id, d.imei, d.protocol, d.kind, d.last_seen, s.fix_time, s.latitude, s.longitude, s.speed_kmh,
+            s.valid, s.ignition
+         FROM devices d LEFT JOIN device_state s ON s.device_id = d.id WHERE d.vehicle_id = $1 ORDER BY d.kind, d.id",
     )
     .bind(vehicle.id)
     .fetch_all(db)

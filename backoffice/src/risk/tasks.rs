@@ -74,7 +74,7 @@ const TABLE: Table<RiskTask> = Table::new(
 .sorted(&[("created_at", "t.created_at"), ("id", "t.id"), ("risk", "COALESCE(cr.score, 0)")], "-created_at");
 
 /// Filters of the task list.
-#[derive(Debug, Deserialize, IntoParams)]
+#[derive(Debug, Default, Deserialize, IntoParams)]
 #[into_params(parameter_in = Query)]
 pub struct TaskFilter {
     /// `collection` or `repossession`.
