@@ -1,19 +1,34 @@
 //! The console in a real browser: Debian's Chromium driven through chromedriver (WebDriver),
-//! against the router served on a local port over a fresh migrated database. Nothing here
-//! downloads a browser: `scripts/setup.sh` installs the `chromium` and `chromium-driver` packages.
+//! against the daemon's parts on a fresh migrated database: the console and API router on a local
+//! port, the GT06 listener with the writer, and the monitor with its command dispatcher, so that a
+//! simulated tracker's fixes and replies reach the pages. Nothing here downloads a browser:
+//! `scripts/setup.sh` installs the `chromium` and `chromium-driver` packages.
 
 #![allow(clippy::panic, clippy::unwrap_used, clippy::expect_used)] // tests fail loudly
 
-#[path = "api/support.rs"]
+extern crate leasewatch_backoffice as backoffice;
+
+#[path = "../admin/tests/api/support.rs"]
 #[allow(dead_code)]
 mod support;
 
+use std::net::SocketAddr;
 use std::process::{Child, Command, Stdio};
+use std::sync::Arc;
 use std::time::Duration;
 
 use fantoccini::{Client, ClientBuilder, Locator};
+use leasewatch::monitor_link::{SessionDownlink, feed};
+use leasewatch_ingest::config::IngestConfig;
+use leasewatch_ingest::connection::Shared;
+use leasewatch_ingest::listener::{ListenerContext, run};
+use leasewatch_monitor::engine::{self, MonitorConfig};
+use leasewatch_protocols::{DeviceId, Gt06, Position, Status, gt06};
 use serde_json::json;
 use sqlx::PgPool;
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
+use tokio::net::{TcpListener, TcpStream};
+use tokio::sync::{mpsc, watch};
 
 use support::{App, PASSWORD, org};
 
@@ -100,6 +115,80 @@ async fn text_of(client: &Client, css: &str, expected: &str) {
     text_when(client, css, |t| t == expected).await;
 }
 
+/// The GT06 listener, the writer and the monitor with its command dispatcher; returns the
+/// listener's address and the switch that stops them.
+async fn telematics(pool: &PgPool) -> (SocketAddr, watch::Sender<bool>) {
+    let mut config = IngestConfig::default();
+    config.writer.spool_path = std::env::temp_dir().join(format!("leasewatch-console-{}", std::process::id()));
+    config.writer.flush_ms = 5;
+    let (shared, _task) = Shared::start(config, pool);
+    let socket = TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let address = socket.local_addr().unwrap();
+    let (stop, shutdown) = watch::channel(false);
+    tokio::spawn(run::<Gt06>(socket, ListenerContext::new(shared.clone(), shutdown.clone(), Duration::from_secs(1))));
+    let (tx, rx) = mpsc::channel(4096);
+    tokio::spawn(feed(shared.writer.subscribe(), tx));
+    let monitor = MonitorConfig { enabled: true, tick_ms: 100, refresh_secs: 1, publish_alerts: false };
+    let downlink = Arc::new(SessionDownlink(shared));
+    tokio::spawn(engine::run(pool.clone(), monitor, 8, rx, Some(downlink), shutdown));
+    (address, stop)
+}
+
+/// A GT06 tracker in a car: a fix every half second, driving until `parked` says otherwise, and
+/// a reply to every command it receives.
+async fn tracker(address: SocketAddr, imei: DeviceId, parked: watch::Receiver<bool>) {
+    let mut frame = Vec::new();
+    gt06::device::login(&imei, 1, &mut frame);
+    let socket = TcpStream::connect(address).await.unwrap();
+    let (mut reader, mut writer) = socket.into_split();
+    writer.write_all(&frame).await.unwrap();
+    let (commands, mut received) = mpsc::channel::<u32>(4);
+    tokio::spawn(async move {
+        loop {
+            let mut head = [0_u8; 3];
+            if reader.read_exact(&mut head).await.is_err() {
+                return;
+            }
+            let mut rest = vec![0_u8; usize::from(head[2]) + 2];
+            if reader.read_exact(&mut rest).await.is_err() {
+                return;
+            }
+            // An online command (0x80): its server flag comes back in the reply.
+            if rest[0] == 0x80 && rest.len() > 6 {
+                let _ = commands.send(u32::from_be_bytes([rest[2], rest[3], rest[4], rest[5]])).await;
+            }
+        }
+    });
+    let mut serial = 2_u16;
+    let mut tick = tokio::time::interval(Duration::from_millis(500));
+    loop {
+        frame.clear();
+        tokio::select! {
+            _ = tick.tick() => {
+                let parked = *parked.borrow();
+                let status = Status { ignition: Some(!parked), power_voltage: Some(12.6), ..Status::default() };
+                let fix = Position {
+                    fix_time: chrono::Utc::now(),
+                    latitude: 22.54,
+                    longitude: 114.06,
+                    speed_kmh: if parked { 0.0 } else { 42.0 },
+                    course: 90.0,
+                    altitude: None,
+                    satellites: Some(9),
+                    valid: true,
+                    cell: None,
+                };
+                gt06::device::position_22(&fix, &status, serial, &mut frame);
+            }
+            Some(flag) = received.recv() => gt06::device::command_reply("DYD=Success!", flag, serial, &mut frame),
+        }
+        serial = serial.wrapping_add(1);
+        if writer.write_all(&frame).await.is_err() {
+            return;
+        }
+    }
+}
+
 /// Saves what the browser shows as `target/screenshots/{name}.png` (the README's pictures).
 async fn screenshot(client: &Client, name: &str) {
     let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../target/screenshots");
@@ -107,10 +196,10 @@ async fn screenshot(client: &Client, name: &str) {
     std::fs::write(dir.join(format!("{name}.png")), client.screenshot().await.unwrap()).unwrap();
 }
 
-#[sqlx::test(migrations = "../migrations")]
+#[sqlx::test(migrator = "leasewatch_store::MIGRATOR")]
 async fn staff_work_in_the_console_in_chromium(pool: PgPool) {
     let app = App::new(pool.clone()).await;
-    org(&app).await;
+    let org = org(&app).await;
     let start = chrono::Utc::now().date_naive() - chrono::Duration::days(100);
     let csv = format!(
         "number,region,principal,annual_rate,term,method,start_date,paid_periods,customer_name,id_number\n\
@@ -134,16 +223,16 @@ async fn staff_work_in_the_console_in_chromium(pool: PgPool) {
 
     // Signed out, the console asks to sign in; a wrong password is said beside the form.
     client.goto(&format!("{base}/contracts")).await.unwrap();
-    let sign_in = async |password: &str| {
+    let sign_in = async |username: &str, password: &str| {
         client.wait().at_most(Duration::from_secs(10)).for_element(Locator::Id("username")).await.unwrap();
-        client.find(Locator::Id("username")).await.unwrap().send_keys("admin").await.unwrap();
+        client.find(Locator::Id("username")).await.unwrap().send_keys(username).await.unwrap();
         client.find(Locator::Id("password")).await.unwrap().send_keys(password).await.unwrap();
         client.find(Locator::Css("form button[type=submit]")).await.unwrap().click().await.unwrap();
     };
-    sign_in("Wrong-Passw0rd").await;
+    sign_in("admin", "Wrong-Passw0rd").await;
     text_of(&client, ".problem", "用户名或密码错误").await;
     client.find(Locator::Id("username")).await.unwrap().clear().await.unwrap();
-    sign_in(PASSWORD).await;
+    sign_in("admin", PASSWORD).await;
     // Back to the page asked for, then home.
     text_of(&client, "main h1", "合同").await;
     client.find(Locator::LinkText("工作台")).await.unwrap().click().await.unwrap();
@@ -227,8 +316,17 @@ async fn staff_work_in_the_console_in_chromium(pool: PgPool) {
     let started = std::time::Instant::now();
     text_when(&client, "tr.fresh a", |t| t == "断电 粤B00000").await;
     assert!(started.elapsed() < Duration::from_secs(2), "appeared after {:?}", started.elapsed());
-    // Acknowledged from its page, which leads on to the contract.
+    // Its page leads on to the contract, with its schedule and days past due; back, acknowledged.
     client.find(Locator::Css("tr.fresh a")).await.unwrap().click().await.unwrap();
+    let alert_page =
+        client.wait().at_most(Duration::from_secs(10)).for_element(Locator::Id("acknowledge")).await.unwrap();
+    drop(alert_page);
+    let alert_url = client.current_url().await.unwrap();
+    client.find(Locator::Id("alert-contract")).await.unwrap().click().await.unwrap();
+    let dpd = text_when(&client, "#dpd", |t| !t.is_empty()).await;
+    assert!(dpd.parse::<i32>().unwrap() > 0, "{dpd}");
+    assert!(!client.find_all(Locator::Css("#schedule tbody tr")).await.unwrap().is_empty());
+    client.goto(alert_url.as_str()).await.unwrap();
     client
         .wait()
         .at_most(Duration::from_secs(10))
@@ -242,6 +340,106 @@ async fn staff_work_in_the_console_in_chromium(pool: PgPool) {
     client.goto(&format!("{base}/alerts?status=open")).await.unwrap();
     text_of(&client, "main h1", "告警").await;
     assert!(client.find(Locator::LinkText("断电 粤B00000")).await.is_err(), "it left the open list");
+
+    // An engine cut: asked for on the vehicle's page by one user, approved in the inbox by another,
+    // held while the tracker reports the car moving, sent once it stands, acknowledged by the tracker.
+    let stages = json!([{"name": "风控审批", "position": "final_reviewer", "actions": ["approve", "reject"]}]);
+    let definition = json!({"key": "engine_cut", "name": "断油电", "stages": stages});
+    app.create(&org.admin, "/api/v1/workflow-definitions", definition).await;
+    let imei = leasewatch_simulators::fleet::device_id(leasewatch_protocols::ProtocolKind::Gt06, 77);
+    let car: i64 = sqlx::query_scalar(
+        "INSERT INTO vehicles (vin, plate, region_id, status) VALUES ('LSVCUT00000000077', '粤B77777', $1, 'financed') RETURNING id",
+    )
+    .bind(org.region("SZ"))
+    .fetch_one(&pool)
+    .await
+    .unwrap();
+    // Sixty days overdue: an engine cut for a contract brought current is withdrawn.
+    sqlx::query(
+        "INSERT INTO contracts (number, vehicle_id, region_id, terms, principal, start_date, dpd, bucket)
+         VALUES ('CUT-1', $1, $2, '{}', 100000, CURRENT_DATE - 100, 60, 2)",
+    )
+    .bind(car)
+    .bind(org.region("SZ"))
+    .execute(&pool)
+    .await
+    .unwrap();
+    let device: i64 = sqlx::query_scalar(
+        "INSERT INTO devices (imei, protocol, kind, vehicle_id) VALUES ($1, 'gt06', 'wired', $2) RETURNING id",
+    )
+    .bind(imei.as_str())
+    .bind(car)
+    .fetch_one(&pool)
+    .await
+    .unwrap();
+    let (address, _stop) = telematics(&pool).await;
+    let (park, parked) = watch::channel(false);
+    tokio::spawn(tracker(address, imei, parked));
+    for _ in 0..100 {
+        let fixes: i64 = sqlx::query_scalar("SELECT count(*) FROM device_state WHERE device_id = $1")
+            .bind(device)
+            .fetch_one(&pool)
+            .await
+            .unwrap();
+        if fixes > 0 {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    client.goto(&format!("{base}/vehicles/{car}")).await.unwrap();
+    text_when(&client, &format!("#last-fix-{device}"), |t| t.contains("42 km/h")).await;
+    client.find(Locator::Id(&format!("command-{device}"))).await.unwrap().select_by_value("engine_cut").await.unwrap();
+    client
+        .find(Locator::Id(&format!("reason-{device}")))
+        .await
+        .unwrap()
+        .send_keys("M3，车辆位于风险地点")
+        .await
+        .unwrap();
+    let request = format!("form[action='/vehicles/{car}/devices/{device}/commands'] button[type=submit]");
+    client.find(Locator::Css(&request)).await.unwrap().click().await.unwrap();
+    let progress = format!("#commands-{device} .state");
+    text_of(&client, &progress, "待审批").await;
+    let sign_out = async || {
+        client.find(Locator::Css("form[action='/logout'] button")).await.unwrap().click().await.unwrap();
+    };
+    sign_out().await;
+    sign_in("final", PASSWORD).await;
+    client.goto(&format!("{base}/workflow")).await.unwrap();
+    client
+        .wait()
+        .at_most(Duration::from_secs(10))
+        .for_element(Locator::Css("a[href^='/workflow/tasks/']"))
+        .await
+        .unwrap()
+        .click()
+        .await
+        .unwrap();
+    client
+        .wait()
+        .at_most(Duration::from_secs(10))
+        .for_element(Locator::Css("button[value=approve]"))
+        .await
+        .unwrap()
+        .click()
+        .await
+        .unwrap();
+    text_of(&client, "main h1", "待办审批").await;
+    sign_out().await;
+    sign_in("admin", PASSWORD).await;
+    client.goto(&format!("{base}/vehicles/{car}")).await.unwrap();
+    text_of(&client, &progress, "等待停车").await;
+    // The page follows the command by itself; while the car moves, nothing is sent.
+    tokio::time::sleep(Duration::from_secs(3)).await;
+    text_of(&client, &progress, "等待停车").await;
+    park.send(true).unwrap();
+    text_of(&client, &progress, "设备已确认").await;
+    let result: Option<String> = sqlx::query_scalar("SELECT result FROM device_commands WHERE device_id = $1")
+        .bind(device)
+        .fetch_one(&pool)
+        .await
+        .unwrap();
+    assert_eq!(result.as_deref(), Some("DYD=Success!"));
 
     // The API reference renders its operations from the daemon's own files.
     client.goto(&format!("{base}/docs")).await.unwrap();
