@@ -57,6 +57,7 @@ pub async fn list(
             Column::plain(lang.t("contract.last_payment_on")),
         ],
         script: None,
+        tabs: &[],
     };
     let (pool, actor, filter) = (&state.pool, &staff.caller.actor, &query.filter);
     list::respond(

@@ -42,6 +42,7 @@ pub async fn list(
             Column::plain(lang.t("dealer.contact")),
         ],
         script: None,
+        tabs: &[],
     };
     let (pool, actor, filter) = (&state.pool, &staff.caller.actor, &query.filter);
     list::respond(

@@ -162,6 +162,8 @@ struct ListPage {
     export_csv: String,
     export_xlsx: String,
     script: Option<&'static str>,
+    /// (path, title, whether this page).
+    tabs: Vec<(&'static str, String, bool)>,
 }
 
 /// What a list page is: where it lives, its title, filters and columns.
@@ -176,6 +178,8 @@ pub struct ListSpec {
     pub columns: Vec<Column>,
     /// A script of the page's own under `/assets/` (the alert board's live feed), if any.
     pub script: Option<&'static str>,
+    /// Sibling pages of one area (path, title key), shown as tabs above the filters.
+    pub tabs: &'static [(&'static str, &'static str)],
 }
 
 /// The query of a list page: paging and sort, the page's own filters, and the export format.
@@ -303,6 +307,7 @@ pub async fn respond<'a, T, F>(
         export_csv: format!("{}?{}", spec.path, query.with(&[("format", Some("csv"))])),
         export_xlsx: format!("{}?{}", spec.path, query.with(&[("format", Some("xlsx"))])),
         script: spec.script,
+        tabs: spec.tabs.iter().map(|(path, key)| (*path, staff.lang.t(key).to_owned(), *path == spec.path)).collect(),
     };
     Ok(render(&page))
 }

@@ -33,6 +33,7 @@ pub mod products;
 pub mod search;
 pub mod session;
 pub mod sign_in;
+pub mod system;
 pub mod tasks;
 pub mod vehicles;
 pub mod workflow;
@@ -64,6 +65,11 @@ pub fn router() -> Router<AppState> {
         .route("/vehicles", get(vehicles::list))
         .route("/vehicles/{id}", get(vehicles::page))
         .route("/vehicles/{id}/devices/{device}/commands", post(vehicles::command))
+        .route("/system/users", get(system::users))
+        .route("/system/users/{id}", get(system::user).post(system::edit_user))
+        .route("/system/roles", get(system::roles))
+        .route("/system/positions", get(system::positions))
+        .route("/system/regions", get(system::regions))
         .route("/tasks", get(tasks::list))
         .route("/tasks/{id}", get(tasks::page).post(tasks::act))
         .route("/workflow", get(workflow::inbox))

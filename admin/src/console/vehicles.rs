@@ -44,6 +44,7 @@ pub async fn list(
             Column::plain(lang.t("vehicle.status")),
         ],
         script: None,
+        tabs: &[],
     };
     let (pool, actor, filter) = (&state.pool, &staff.caller.actor, &query.filter);
     list::respond(

@@ -42,6 +42,7 @@ pub async fn inbox(
             Column::plain(lang.t("workflow.created_at")).sorted("created_at"),
         ],
         script: None,
+        tabs: &[],
     };
     let offset = state.utc_offset_hours;
     let (pool, actor, filter) = (&state.pool, &staff.caller.actor, &query.filter);

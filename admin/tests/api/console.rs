@@ -524,3 +524,54 @@ async fn a_collector_claims_a_task_of_the_group_and_records_its_outcome(pool: Pg
     let (_, _, page) = app.fetch_with(&format!("/vehicles/{vehicle}"), &with).await;
     assert!(page.contains(&format!(r#"href="/alerts/{alert}""#)) && page.contains("无定位"), "{page}");
 }
+
+#[sqlx::test(migrations = "../migrations")]
+async fn an_administrator_edits_a_user_on_the_system_pages(pool: PgPool) {
+    let app = App::new(pool).await;
+    let org = org(&app).await;
+    let cookie = format!("lw_session={}", org.admin);
+    let with = [("cookie", cookie.as_str())];
+    for (path, expected) in [
+        ("/system/users?q=second", "second_b"),
+        ("/system/roles", "reviewer"),
+        ("/system/positions", "final_reviewer"),
+        ("/system/regions", "FT"),
+    ] {
+        let (status, _, page) = app.fetch_with(path, &with).await;
+        assert_eq!(status, StatusCode::OK, "{path}: {page}");
+        assert!(page.contains(expected) && page.contains(r#"class="tabs""#), "{path}: {page}");
+    }
+    let id = org.user("first");
+    let path = format!("/system/users/{id}");
+    let (_, _, page) = app.fetch_with(&path, &with).await;
+    assert!(page.contains(r#"name="roles" value="reviewer" checked"#), "{page}");
+    let marker = r#"name="version" value=""#;
+    let at = page.find(marker).unwrap() + marker.len();
+    let version = &page[at..at + page[at..].find('"').unwrap()];
+    let csrf = home_csrf(&app, &with).await;
+    let form = |phone: &str| {
+        format!(
+            "csrf={csrf}&action=save&version={version}&display_name=First&phone={phone}&region_id={}&active=true\
+             &roles=reviewer&roles=requester&positions=first_reviewer&positions=second_reviewer",
+            org.region("GD")
+        )
+    };
+    let (status, _, refused) = app.post_form(&path, &form("not-a-phone"), &with).await;
+    assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY);
+    assert!(refused.contains(r#"data-field="phone""#), "beside the phone: {refused}");
+    assert!(refused.contains(r#"name="roles" value="requester" checked"#), "what was ticked stays: {refused}");
+    let (status, headers, saved) = app.post_form(&path, &form(""), &with).await;
+    assert_eq!(status, StatusCode::SEE_OTHER, "{saved}");
+    assert_eq!(headers["location"], format!("/system/users/{id}?done=saved"));
+    let user = app.get(&format!("/api/v1/users/{id}"), &org.admin).await;
+    assert_eq!(user.body["roles"], json!(["requester", "reviewer"]), "{}", user.body);
+    assert_eq!(user.body["positions"], json!(["first_reviewer", "second_reviewer"]));
+    assert_eq!(user.body["region_id"], org.region("GD"));
+    // The same form sent again carries a stale version: said at the top, nothing changed.
+    let (status, _, stale) = app.post_form(&path, &form(""), &with).await;
+    assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY, "{stale}");
+    assert!(stale.contains("form-error"), "{stale}");
+    // A region manager of Zhejiang cannot open a Guangdong user.
+    let zj = format!("lw_session={}", app.login("zj_manager").await);
+    assert_eq!(app.fetch_with(&path, &[("cookie", zj.as_str())]).await.0, StatusCode::FORBIDDEN);
+}
