@@ -11,12 +11,21 @@
       L.geoJSON(provinces, { style: { color: "#7b8794", weight: 1, fillColor: "#e4e7eb", fillOpacity: 0.6 } }).addTo(map);
     });
   const colours = ["#067647", "#b54708", "#b42318", "#7a271a"];
-  const clusters = L.markerClusterGroup({ chunkedLoading: true, showCoverageOnHover: false });
+  // Markers are added in chunks between frames; when the last chunk is in, the page says so
+  // (data-rendered-ms: milliseconds since navigation, read by scripts/bench-map).
+  const clusters = L.markerClusterGroup({
+    chunkedLoading: true,
+    showCoverageOnHover: false,
+    chunkProgress: (processed, total) => {
+      if (total > 0 && processed === total) element.dataset.renderedMs = String(Math.round(performance.now()));
+    },
+  });
   map.addLayer(clusters);
   const count = document.getElementById("map-count");
   const label = element.dataset.vehicleLabel || "";
 
   function load(query) {
+    delete element.dataset.renderedMs;
     clusters.clearLayers();
     fetch("/map/vehicles.json?" + query, { credentials: "same-origin" })
       .then((r) => r.json())
@@ -30,6 +39,7 @@
           marker.bindPopup(link);
           return marker;
         });
+        if (markers.length === 0) element.dataset.renderedMs = String(Math.round(performance.now()));
         clusters.addLayers(markers);
         count.textContent = String(rows.length);
         element.dataset.loaded = String(rows.length);
