@@ -191,7 +191,7 @@ async fn tracker(address: SocketAddr, imei: DeviceId, parked: watch::Receiver<bo
 
 /// Saves what the browser shows as `target/screenshots/{name}.png` (the README's pictures).
 async fn screenshot(client: &Client, name: &str) {
-    let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../target/screenshots");
+    let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("target/screenshots");
     std::fs::create_dir_all(&dir).unwrap();
     std::fs::write(dir.join(format!("{name}.png")), client.screenshot().await.unwrap()).unwrap();
 }
