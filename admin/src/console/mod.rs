@@ -28,6 +28,7 @@ pub mod i18n;
 pub mod language;
 pub mod list;
 pub mod map;
+pub mod monitor;
 pub mod page;
 pub mod products;
 pub mod search;
@@ -65,6 +66,8 @@ pub fn router() -> Router<AppState> {
         .route("/vehicles", get(vehicles::list))
         .route("/vehicles/{id}", get(vehicles::page))
         .route("/vehicles/{id}/devices/{device}/commands", post(vehicles::command))
+        .route("/monitor/risk-locations", get(monitor::risk_locations))
+        .route("/monitor/rules", get(monitor::rules))
         .route("/system/users", get(system::users))
         .route("/system/users/{id}", get(system::user).post(system::edit_user))
         .route("/system/roles", get(system::roles))

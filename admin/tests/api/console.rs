@@ -571,6 +571,17 @@ async fn an_administrator_edits_a_user_on_the_system_pages(pool: PgPool) {
     let (status, _, stale) = app.post_form(&path, &form(""), &with).await;
     assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY, "{stale}");
     assert!(stale.contains("form-error"), "{stale}");
+    // The monitor's settings: risk locations and rule thresholds.
+    let place = json!({"name": "<b>福田典当行</b>", "kind": "pawn_shop", "latitude": 22.54, "longitude": 114.06,
+                       "radius_m": 300, "region_id": org.region("SZ")});
+    app.create(&org.admin, "/api/v1/risk-locations", place).await;
+    let rule = json!({"rule": "tow", "scope": "region", "scope_id": org.region("GD"), "params": {"tow_after_s": 60}});
+    app.create(&org.admin, "/api/v1/monitor/rules", rule).await;
+    let (status, _, places) = app.fetch_with("/monitor/risk-locations", &with).await;
+    assert_eq!(status, StatusCode::OK, "{places}");
+    assert!(places.contains("&#60;b&#62;福田典当行") && places.contains("22.54000, 114.06000"), "{places}");
+    let (_, _, rules) = app.fetch_with("/monitor/rules?rule=tow", &with).await;
+    assert!(rules.contains("tow_after_s") && rules.contains(r#"href="/monitor/risk-locations""#), "{rules}");
     // A region manager of Zhejiang cannot open a Guangdong user.
     let zj = format!("lw_session={}", app.login("zj_manager").await);
     assert_eq!(app.fetch_with(&path, &[("cookie", zj.as_str())]).await.0, StatusCode::FORBIDDEN);
