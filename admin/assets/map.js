@@ -5,10 +5,26 @@
   if (!element) return;
   // Without a tile layer nothing sets the zoom range, which clustering needs.
   const map = L.map(element, { preferCanvas: true, minZoom: 3, maxZoom: 18 }).setView([32, 108], 4);
+  // Layers the user can switch: the province outlines, the vehicles, the risk locations.
+  const layers = L.control.layers(null, null, { collapsed: false }).addTo(map);
   fetch("/assets/provinces.geojson")
     .then((r) => r.json())
     .then((provinces) => {
-      L.geoJSON(provinces, { style: { color: "#7b8794", weight: 1, fillColor: "#e4e7eb", fillOpacity: 0.6 } }).addTo(map);
+      const outlines = L.geoJSON(provinces, {
+        style: { color: "#7b8794", weight: 1, fillColor: "#e4e7eb", fillOpacity: 0.6 },
+      }).addTo(map);
+      outlines.bringToBack();
+      layers.addOverlay(outlines, element.dataset.layerProvinces || "");
+    });
+  fetch("/map/places.json", { credentials: "same-origin" })
+    .then((r) => r.json())
+    .then((rows) => {
+      const places = L.layerGroup(
+        rows.map(([lat, lon, radius, name]) =>
+          L.circle([lat, lon], { radius, color: "#b42318", weight: 1, fillOpacity: 0.15 }).bindTooltip(name),
+        ),
+      ).addTo(map);
+      layers.addOverlay(places, element.dataset.layerPlaces || "");
     });
   const colours = ["#067647", "#b54708", "#b42318", "#7a271a"];
   // Markers are added in chunks between frames; when the last chunk is in, the page says so
@@ -21,6 +37,7 @@
     },
   });
   map.addLayer(clusters);
+  layers.addOverlay(clusters, element.dataset.layerVehicles || "");
   const count = document.getElementById("map-count");
   const label = element.dataset.vehicleLabel || "";
 

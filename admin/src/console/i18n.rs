@@ -82,6 +82,8 @@ pub(crate) static MESSAGES: &[(&str, &str, &str)] = &[
     ("action.reset", "重置", "Reset"),
     ("action.save", "保存", "Save"),
     ("nav.monitor", "监控设置", "Monitoring"),
+    ("map.layer.vehicles", "车辆", "Vehicles"),
+    ("map.layer.provinces", "省界", "Provinces"),
     ("monitor.risk_locations", "风险地点", "Risk locations"),
     ("monitor.rules", "规则阈值", "Rule thresholds"),
     ("place.name", "名称", "Name"),

@@ -7,6 +7,9 @@ use axum::Json;
 use axum::extract::{Query, State};
 use axum::response::{IntoResponse, Response};
 use backoffice::assets::fleet::{self, FleetFilter};
+use backoffice::kit::list::PageParams;
+use backoffice::risk::places;
+use backoffice::system::regions::{self, RegionFilter};
 use serde_json::{Value, json};
 
 use super::error::PageError;
@@ -18,12 +21,59 @@ use crate::state::AppState;
 #[template(path = "map.html")]
 struct MapPage {
     shell: Shell,
+    /// The regions of the user's subtree, as (id, indented name).
+    regions: Vec<(String, String)>,
+    /// The vehicle statuses, as (code, name).
+    statuses: Vec<(String, String)>,
 }
 
 /// `GET /map`.
-pub async fn page(staff: Staff) -> Result<Response, PageError> {
+pub async fn page(State(state): State<AppState>, staff: Staff) -> Result<Response, PageError> {
     staff.require("vehicles.read")?;
-    Ok(render(&MapPage { shell: Shell::new(&staff, "/map", "nav.map") }))
+    let all = PageParams { limit: Some(200), ..PageParams::default() };
+    let regions = if staff.can("regions.read") {
+        regions::list(&state.pool, &staff, &all, &RegionFilter::default()).await?.items
+    } else {
+        Vec::new()
+    };
+    let regions = regions
+        .into_iter()
+        .map(|g| {
+            (g.id.to_string(), format!("{}{}", "· ".repeat(g.path.matches('/').count().saturating_sub(2)), g.name))
+        })
+        .collect();
+    let statuses = ["financed", "in_stock", "repossessed", "disposed", "released"]
+        .into_iter()
+        .map(|s| (s.to_owned(), staff.lang.t(&format!("vehicle.status.{s}")).to_owned()))
+        .collect();
+    Ok(render(&MapPage { shell: Shell::new(&staff, "/map", "nav.map"), regions, statuses }))
+}
+
+/// `GET /map/places.json`: the watched risk locations as `[[latitude, longitude, radius_m, name], ...]`,
+/// a layer of the map; empty without `monitor.read`.
+pub async fn places(State(state): State<AppState>, staff: Staff) -> Result<Response, PageError> {
+    staff.require("vehicles.read")?;
+    if !staff.can("monitor.read") {
+        return Ok(Json(Vec::<Value>::new()).into_response());
+    }
+    let all = PageParams { limit: Some(200), ..PageParams::default() };
+    let mut rows = Vec::new();
+    let mut page = places::risk_locations(&state.pool, &staff, &all).await?;
+    loop {
+        let last = page.items.last().map(|p| p.id);
+        let full = page.items.len() == 200;
+        rows.extend(
+            page.items.into_iter().filter(|p| p.active).map(|p| json!([p.latitude, p.longitude, p.radius_m, p.name])),
+        );
+        match last.filter(|_| full) {
+            Some(after) => {
+                let next = PageParams { after: Some(after), ..all.clone() };
+                page = places::risk_locations(&state.pool, &staff, &next).await?;
+            }
+            None => break,
+        }
+    }
+    Ok(Json(rows).into_response())
 }
 
 /// `GET /map/vehicles.json`: `[[id, latitude, longitude, bucket, alerts, label], ...]`, compact

@@ -59,6 +59,7 @@ pub fn router() -> Router<AppState> {
         .route("/contracts/{id}", get(contracts::page))
         .route("/search", get(search::page))
         .route("/map", get(map::page))
+        .route("/map/places.json", get(map::places))
         .route("/map/vehicles.json", get(map::vehicles))
         .route("/dealers", get(dealers::list))
         .route("/products", get(products::list))

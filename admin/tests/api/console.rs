@@ -582,6 +582,16 @@ async fn an_administrator_edits_a_user_on_the_system_pages(pool: PgPool) {
     assert!(places.contains("&#60;b&#62;福田典当行") && places.contains("22.54000, 114.06000"), "{places}");
     let (_, _, rules) = app.fetch_with("/monitor/rules?rule=tow", &with).await;
     assert!(rules.contains("tow_after_s") && rules.contains(r#"href="/monitor/risk-locations""#), "{rules}");
+    // The map draws them as a layer, and filters vehicles by region and status.
+    let (_, _, layer) = app.fetch_with("/map/places.json", &with).await;
+    assert_eq!(
+        serde_json::from_str::<serde_json::Value>(&layer).unwrap(),
+        json!([[22.54, 114.06, 300, "<b>福田典当行</b>"]])
+    );
+    let (_, _, map) = app.fetch_with("/map", &with).await;
+    assert!(
+        map.contains(&format!(r#"<option value="{}">"#, org.region("FT"))) && map.contains(r#"value="repossessed""#)
+    );
     // A region manager of Zhejiang cannot open a Guangdong user.
     let zj = format!("lw_session={}", app.login("zj_manager").await);
     assert_eq!(app.fetch_with(&path, &[("cookie", zj.as_str())]).await.0, StatusCode::FORBIDDEN);
