@@ -440,6 +440,20 @@ async fn staff_work_in_the_console_in_chromium(pool: PgPool) {
         .await
         .unwrap();
     assert_eq!(result.as_deref(), Some("DYD=Success!"));
+    // Its day on the map: the track the tracker drew, played back from the vehicle's page.
+    client.find(Locator::Id("vehicle-track")).await.unwrap().click().await.unwrap();
+    let mut drawn = 0;
+    for _ in 0..100 {
+        let shown = client.execute("return document.getElementById('map').dataset.trackPoints || '0'", vec![]).await;
+        drawn = shown.unwrap().as_str().unwrap_or("0").parse().unwrap();
+        if drawn > 0 {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    assert!(drawn > 5, "the day's fixes are drawn: {drawn}");
+    client.find(Locator::Id("track-play")).await.unwrap().click().await.unwrap();
+    text_when(&client, "#track-summary", |t| t.contains("km/h")).await;
 
     // The API reference renders its operations from the daemon's own files.
     client.goto(&format!("{base}/docs")).await.unwrap();

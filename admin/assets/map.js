@@ -5,6 +5,8 @@
   if (!element) return;
   // Without a tile layer nothing sets the zoom range, which clustering needs.
   const map = L.map(element, { preferCanvas: true, minZoom: 3, maxZoom: 18 }).setView([32, 108], 4);
+  // The track player below draws on the same map.
+  window.leasewatchMap = map;
   // Layers the user can switch: the province outlines, the vehicles, the risk locations.
   const layers = L.control.layers(null, null, { collapsed: false }).addTo(map);
   fetch("/assets/provinces.geojson")
@@ -74,4 +76,84 @@
     load(query.toString());
   });
   load("");
+})();
+
+// A vehicle's track for a chosen day (the map opened as /map?vehicle=ID): the path, its stops and
+// alarms marked, and a marker played back along it.
+(function () {
+  const form = document.getElementById("track-form");
+  const element = document.getElementById("map");
+  if (!form || !element || !element._leaflet_id) return;
+  const map = window.leasewatchMap;
+  const slider = document.getElementById("track-at");
+  const summary = document.getElementById("track-summary");
+  const layer = L.layerGroup().addTo(map);
+  let points = [];
+  let cursor = null;
+  let timer = null;
+
+  function place(i) {
+    const p = points[i];
+    if (!p) return;
+    cursor.setLatLng([p[1], p[2]]);
+    summary.textContent = new Date(p[0]).toLocaleString() + " · " + Math.round(p[3]) + " km/h";
+  }
+
+  function show(track) {
+    layer.clearLayers();
+    points = track.points;
+    element.dataset.trackPoints = String(points.length);
+    slider.max = String(Math.max(points.length - 1, 0));
+    slider.value = "0";
+    summary.textContent = points.length + " " + (element.dataset.pointsLabel || "");
+    if (points.length === 0) return;
+    const path = L.polyline(points.map((p) => [p[1], p[2]]), { color: "#175cd3", weight: 3 }).addTo(layer);
+    for (const [lat, lon, from, to] of track.stops) {
+      const minutes = Math.round((to - from) / 60000);
+      L.circleMarker([lat, lon], { radius: 6, color: "#344054", fillColor: "#fff", fillOpacity: 1 })
+        .bindTooltip((element.dataset.stopLabel || "") + " " + minutes + " min, " + new Date(from).toLocaleTimeString())
+        .addTo(layer);
+    }
+    for (const p of points.filter((p) => p[4] !== 0)) {
+      L.circleMarker([p[1], p[2]], { radius: 5, color: "#b42318", fillColor: "#b42318", fillOpacity: 1 })
+        .bindTooltip((element.dataset.alarmLabel || "") + " " + new Date(p[0]).toLocaleTimeString())
+        .addTo(layer);
+    }
+    cursor = L.circleMarker([points[0][1], points[0][2]], { radius: 8, color: "#175cd3", fillOpacity: 1 }).addTo(layer);
+    map.fitBounds(path.getBounds(), { maxZoom: 15 });
+  }
+
+  function load() {
+    const query = new URLSearchParams({ vehicle_id: form.dataset.vehicle, day: document.getElementById("track-day").value });
+    fetch("/map/track.json?" + query, { credentials: "same-origin" })
+      .then((r) => r.json())
+      .then(show)
+      .catch((error) => {
+        element.dataset.error = String(error);
+      });
+  }
+
+  form.addEventListener("submit", (event) => {
+    event.preventDefault();
+    load();
+  });
+  slider.addEventListener("input", () => place(Number(slider.value)));
+  document.getElementById("track-play").addEventListener("click", () => {
+    if (timer) {
+      clearInterval(timer);
+      timer = null;
+      return;
+    }
+    timer = setInterval(() => {
+      const next = Number(slider.value) + 1;
+      if (next >= points.length) {
+        clearInterval(timer);
+        timer = null;
+        return;
+      }
+      slider.value = String(next);
+      place(next);
+    }, 100);
+  });
+  load();
 })();

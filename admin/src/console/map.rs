@@ -7,9 +7,12 @@ use axum::Json;
 use axum::extract::{Query, State};
 use axum::response::{IntoResponse, Response};
 use backoffice::assets::fleet::{self, FleetFilter};
+use backoffice::assets::vehicle;
 use backoffice::kit::list::PageParams;
 use backoffice::risk::places;
 use backoffice::system::regions::{self, RegionFilter};
+use chrono::{Duration, NaiveDate, NaiveTime, Utc};
+use serde::Deserialize;
 use serde_json::{Value, json};
 
 use super::error::PageError;
@@ -25,11 +28,33 @@ struct MapPage {
     regions: Vec<(String, String)>,
     /// The vehicle statuses, as (code, name).
     statuses: Vec<(String, String)>,
+    /// The vehicle whose track may be shown: (id, plate or VIN), and the day proposed.
+    track: Option<(i64, String, String)>,
+}
+
+/// The map's own query: a vehicle whose track to offer.
+#[derive(Deserialize)]
+pub struct MapQuery {
+    /// The vehicle.
+    vehicle: Option<i64>,
 }
 
 /// `GET /map`.
-pub async fn page(State(state): State<AppState>, staff: Staff) -> Result<Response, PageError> {
+pub async fn page(
+    State(state): State<AppState>,
+    staff: Staff,
+    Query(query): Query<MapQuery>,
+) -> Result<Response, PageError> {
     staff.require("vehicles.read")?;
+    let track = match query.vehicle {
+        Some(id) => {
+            let mut db = state.pool.acquire().await?;
+            let v = vehicle::detail(&mut db, &staff, id).await?.vehicle;
+            let today = (Utc::now() + Duration::hours(i64::from(state.utc_offset_hours))).date_naive();
+            Some((v.id, v.plate.unwrap_or(v.vin), today.format("%Y-%m-%d").to_string()))
+        }
+        None => None,
+    };
     let all = PageParams { limit: Some(200), ..PageParams::default() };
     let regions = if staff.can("regions.read") {
         regions::list(&state.pool, &staff, &all, &RegionFilter::default()).await?.items
@@ -46,7 +71,7 @@ pub async fn page(State(state): State<AppState>, staff: Staff) -> Result<Respons
         .into_iter()
         .map(|s| (s.to_owned(), staff.lang.t(&format!("vehicle.status.{s}")).to_owned()))
         .collect();
-    Ok(render(&MapPage { shell: Shell::new(&staff, "/map", "nav.map"), regions, statuses }))
+    Ok(render(&MapPage { shell: Shell::new(&staff, "/map", "nav.map"), regions, statuses, track }))
 }
 
 /// `GET /map/places.json`: the watched risk locations as `[[latitude, longitude, radius_m, name], ...]`,
@@ -88,4 +113,35 @@ pub async fn vehicles(
     let rows: Vec<Value> =
         fixes.into_iter().map(|f| json!([f.id, f.latitude, f.longitude, f.bucket, f.alerts, f.label])).collect();
     Ok(Json(rows).into_response())
+}
+
+/// Which track: a vehicle and a day of the company's calendar.
+#[derive(Deserialize)]
+pub struct TrackQuery {
+    /// The vehicle.
+    vehicle_id: i64,
+    /// The day (`YYYY-MM-DD`), in the company's time zone.
+    day: NaiveDate,
+}
+
+/// `GET /map/track.json?vehicle_id=&day=`: the vehicle's fixes that day as
+/// `{"points": [[ms, latitude, longitude, speed, alarms], ...], "stops": [[latitude, longitude, from_ms, to_ms], ...]}`.
+pub async fn track(
+    State(state): State<AppState>,
+    staff: Staff,
+    Query(query): Query<TrackQuery>,
+) -> Result<Response, PageError> {
+    staff.require("vehicles.read")?;
+    let midnight = query.day.and_time(NaiveTime::MIN).and_utc() - Duration::hours(i64::from(state.utc_offset_hours));
+    let mut db = state.pool.acquire().await?;
+    let points = fleet::track(&mut db, &staff, query.vehicle_id, midnight, midnight + Duration::days(1)).await?;
+    let stops: Vec<Value> = fleet::stops(&points, 5)
+        .into_iter()
+        .map(|s| json!([s.latitude, s.longitude, s.from.timestamp_millis(), s.to.timestamp_millis()]))
+        .collect();
+    let points: Vec<Value> = points
+        .into_iter()
+        .map(|p| json!([p.fix_time.timestamp_millis(), p.latitude, p.longitude, p.speed_kmh, p.alarms]))
+        .collect();
+    Ok(Json(json!({"points": points, "stops": stops})).into_response())
 }

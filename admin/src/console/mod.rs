@@ -60,6 +60,7 @@ pub fn router() -> Router<AppState> {
         .route("/search", get(search::page))
         .route("/map", get(map::page))
         .route("/map/places.json", get(map::places))
+        .route("/map/track.json", get(map::track))
         .route("/map/vehicles.json", get(map::vehicles))
         .route("/dealers", get(dealers::list))
         .route("/products", get(products::list))
