@@ -70,7 +70,9 @@ pub async fn run(config: Config) -> anyhow::Result<()> {
         let state = leasewatch_admin::AppState::new(pool.clone(), vault.clone(), config.admin.password_hash)
             .with_promoter(promoter)
             .with_shutdown(stopped_webhooks.clone())
-            .with_utc_offset(config.utc_offset_hours);
+            .with_utc_offset(config.utc_offset_hours)
+            .with_tile_url(config.admin.tile_url.clone())
+            .map_err(|e| anyhow::anyhow!(e))?;
         alert_feed = state.alert_feed.clone();
         // Webhook secrets are sealed with the admin data key: deliveries run where it is loaded.
         let open: leasewatch_monitor::webhooks::SecretOpener = Arc::new(move |sealed: &[u8]| vault.open(sealed).ok());

@@ -7,6 +7,8 @@
   const map = L.map(element, { preferCanvas: true, minZoom: 3, maxZoom: 18 }).setView([32, 108], 4);
   // The track player below draws on the same map.
   window.leasewatchMap = map;
+  // A tile server of the company's own, when configured, under everything else.
+  if (element.dataset.tileUrl) L.tileLayer(element.dataset.tileUrl, { maxZoom: 18 }).addTo(map);
   // Layers the user can switch: the province outlines, the vehicles, the risk locations.
   const layers = L.control.layers(null, null, { collapsed: false }).addTo(map);
   fetch("/assets/provinces.geojson")

@@ -80,10 +80,10 @@ pub fn router(state: AppState) -> Result<Router, RouterError> {
     let api = api.route_layer(middleware::from_fn_with_state(guard, guard::guard)).with_state(state.clone());
     let spec = Arc::new(spec);
     let pages = console::router()
-        .with_state(state)
+        .with_state(state.clone())
         .route("/docs", get(|| async { Html(docs::PAGE) }))
         .route("/assets/{*path}", get(assets::serve))
-        .layer(middleware::from_fn(console::protect));
+        .layer(middleware::from_fn_with_state(state, console::protect));
     Ok(Router::new()
         .merge(api)
         .merge(pages)

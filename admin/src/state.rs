@@ -29,6 +29,8 @@ pub struct AppState {
     pub shutdown: Option<tokio::sync::watch::Receiver<bool>>,
     /// The company's offset from UTC in hours: the console shows times in its zone.
     pub utc_offset_hours: i32,
+    /// The map tile server's URL template, when the company has one.
+    pub tile_url: Option<String>,
 }
 
 impl AppState {
@@ -43,7 +45,19 @@ impl AppState {
             alert_feed: AlertFeed::default(),
             shutdown: None,
             utc_offset_hours: 8,
+            tile_url: None,
         }
+    }
+
+    /// Sets the map tile server; a URL whose origin cannot be allowed safely is refused.
+    pub fn with_tile_url(mut self, url: Option<String>) -> Result<Self, String> {
+        if let Some(url) = &url
+            && crate::console::tile_origin(url).is_none()
+        {
+            return Err(format!("admin.tile_url {url:?} is not an http(s) URL template"));
+        }
+        self.tile_url = url;
+        Ok(self)
     }
 
     /// Sets the company's offset from UTC.

@@ -30,6 +30,8 @@ struct MapPage {
     statuses: Vec<(String, String)>,
     /// The vehicle whose track may be shown: (id, plate or VIN), and the day proposed.
     track: Option<(i64, String, String)>,
+    /// The company's tile server, or empty.
+    tile_url: String,
 }
 
 /// The map's own query: a vehicle whose track to offer.
@@ -71,7 +73,13 @@ pub async fn page(
         .into_iter()
         .map(|s| (s.to_owned(), staff.lang.t(&format!("vehicle.status.{s}")).to_owned()))
         .collect();
-    Ok(render(&MapPage { shell: Shell::new(&staff, "/map", "nav.map"), regions, statuses, track }))
+    Ok(render(&MapPage {
+        shell: Shell::new(&staff, "/map", "nav.map"),
+        regions,
+        statuses,
+        track,
+        tile_url: state.tile_url.clone().unwrap_or_default(),
+    }))
 }
 
 /// `GET /map/places.json`: the watched risk locations as `[[latitude, longitude, radius_m, name], ...]`,

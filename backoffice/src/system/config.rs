@@ -21,6 +21,9 @@ pub struct BackOfficeConfig {
     pub data_key_file: PathBuf,
     /// Argon2id cost of password hashes.
     pub password_hash: HashCost,
+    /// A map tile server of the company's own (`https://tiles.example.com/{z}/{x}/{y}.png`), drawn
+    /// under the console's map; without it the map draws the shipped province outlines alone.
+    pub tile_url: Option<String>,
 }
 
 impl Default for BackOfficeConfig {
@@ -30,6 +33,7 @@ impl Default for BackOfficeConfig {
             data_key: None,
             data_key_file: PathBuf::from("leasewatch.key"),
             password_hash: HashCost::default(),
+            tile_url: None,
         }
     }
 }
