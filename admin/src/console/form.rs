@@ -8,6 +8,7 @@ use axum::response::{IntoResponse, Response};
 
 use super::error::PageError;
 use super::page::render;
+use super::session::Staff;
 
 /// What a refused form says back.
 #[derive(Debug, Default, Clone)]
@@ -67,6 +68,14 @@ impl Problems {
     pub fn is_empty(&self) -> bool {
         self.fields.is_empty() && self.general.is_none()
     }
+}
+
+/// A posted form accepted from `staff`: its CSRF token checked, then `permission`; its fields.
+pub fn accept(staff: &Staff, sent: Vec<(String, String)>, permission: &str) -> Result<Fields, PageError> {
+    let fields = Fields(sent);
+    staff.check_csrf(fields.one("csrf"))?;
+    staff.require(permission)?;
+    Ok(fields)
 }
 
 /// A posted form's fields as sent, in order; a field may repeat (a group of checkboxes).

@@ -13,7 +13,7 @@ use backoffice::system::{positions, roles};
 use serde::Deserialize;
 
 use super::error::PageError;
-use super::form::{self, Fields, Problems};
+use super::form::{self, Problems};
 use super::format::local_time;
 use super::list::{self, Cell, Column, ListQuery, ListSpec};
 use super::page::{Shell, render};
@@ -320,9 +320,7 @@ pub async fn edit_user(
     Path(id): Path<i64>,
     Form(fields): Form<Vec<(String, String)>>,
 ) -> Result<Response, PageError> {
-    let fields = Fields(fields);
-    staff.check_csrf(fields.one("csrf"))?;
-    staff.require("users.write")?;
+    let fields = form::accept(&staff, fields, "users.write")?;
     let mut problems = Problems::default();
     let mut tx = state.pool.begin().await?;
     let (done, shown) = match fields.one("action") {

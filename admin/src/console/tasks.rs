@@ -10,7 +10,7 @@ use backoffice::risk::tasks::{self, Close, Ending, TaskFilter};
 use serde_json::Value;
 
 use super::error::PageError;
-use super::form::{self, Fields, Problems};
+use super::form::{self, Problems};
 use super::format::local_time;
 use super::i18n::Lang;
 use super::list::{self, Cell, Column, ListQuery, ListSpec};
@@ -203,9 +203,7 @@ pub async fn act(
     Path(id): Path<i64>,
     Form(fields): Form<Vec<(String, String)>>,
 ) -> Result<Response, PageError> {
-    let fields = Fields(fields);
-    staff.check_csrf(fields.one("csrf"))?;
-    staff.require("tasks.write")?;
+    let fields = form::accept(&staff, fields, "tasks.write")?;
     let (outcome, note) = (fields.one("outcome"), fields.one("note"));
     let mut tx = state.pool.begin().await?;
     let done = match fields.one("action") {

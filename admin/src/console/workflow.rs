@@ -10,7 +10,7 @@ use backoffice::system::workflow::engine::{self, InboxFilter, TASKS};
 use backoffice::system::workflow::records::ActRequest;
 
 use super::error::PageError;
-use super::form::{self, Fields, Problems};
+use super::form::{self, Problems};
 use super::format::local_time;
 use super::list::{self, Cell, Column, ListQuery, ListSpec};
 use super::page::{Shell, render};
@@ -182,9 +182,7 @@ pub async fn act(
     Path(id): Path<i64>,
     Form(fields): Form<Vec<(String, String)>>,
 ) -> Result<Response, PageError> {
-    let fields = Fields(fields);
-    staff.check_csrf(fields.one("csrf"))?;
-    staff.require("workflows.act")?;
+    let fields = form::accept(&staff, fields, "workflows.act")?;
     let action = match fields.one("action") {
         "approve" => Action::Approve,
         "reject" => Action::Reject,
