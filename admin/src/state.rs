@@ -52,7 +52,7 @@ impl AppState {
     /// Sets the map tile server; a URL whose origin cannot be allowed safely is refused.
     pub fn with_tile_url(mut self, url: Option<String>) -> Result<Self, String> {
         if let Some(url) = &url
-            && crate::console::tile_origin(url).is_none()
+            && crate::console::policy::tile_origin(url).is_none()
         {
             return Err(format!("admin.tile_url {url:?} is not an http(s) URL template"));
         }

@@ -30,6 +30,7 @@ pub mod list;
 pub mod map;
 pub mod monitor;
 pub mod page;
+pub mod policy;
 pub mod products;
 pub mod search;
 pub mod session;
@@ -84,36 +85,13 @@ pub fn router() -> Router<AppState> {
         .route("/logout", post(sign_in::sign_out))
 }
 
-/// What the browser may load and do on console pages: scripts and styles from this site only (no
-/// inline script, so injected markup cannot run), no framing, no guessing of media types; images
-/// also from the company's tile server when one is configured. Inline styles are allowed: the map
-/// and the reference page set them.
-pub fn policy(tile_origin: Option<&str>) -> String {
-    let tiles = tile_origin.map(|o| format!(" {o}")).unwrap_or_default();
-    format!(
-        "default-src 'self'; script-src 'self'; style-src 'self' 'unsafe-inline'; \
-         img-src 'self' data: blob:{tiles}; object-src 'none'; base-uri 'self'; form-action 'self'; \
-         frame-ancestors 'none'"
-    )
-}
-
-/// The origin (`https://host[:port]`) of a tile URL template, if it is a plain http(s) URL.
-pub fn tile_origin(url: &str) -> Option<String> {
-    let (scheme, rest) = url.split_once("://")?;
-    let host = rest.split('/').next()?;
-    let plain = |c: char| c.is_ascii_alphanumeric() || matches!(c, '.' | '-' | ':' | '{' | '}');
-    let fine = matches!(scheme, "http" | "https") && !host.is_empty() && host.chars().all(plain);
-    // `{s}` subdomains stand for any subdomain of the host.
-    fine.then(|| format!("{scheme}://{}", host.replace("{s}", "*")))
-}
-
 /// Adds the console's security headers; pages (not assets) are never cached.
 pub async fn protect(State(state): State<AppState>, request: Request, next: Next) -> Response {
     let asset = request.uri().path().starts_with("/assets/");
     let mut response = next.run(request).await;
-    let origin = state.tile_url.as_deref().and_then(tile_origin);
+    let origin = state.tile_url.as_deref().and_then(policy::tile_origin);
     let headers = response.headers_mut();
-    if let Ok(value) = HeaderValue::from_str(&policy(origin.as_deref())) {
+    if let Ok(value) = HeaderValue::from_str(&policy::policy(origin.as_deref())) {
         headers.insert(header::CONTENT_SECURITY_POLICY, value);
     }
     headers.insert(header::X_CONTENT_TYPE_OPTIONS, HeaderValue::from_static("nosniff"));
@@ -123,28 +101,4 @@ pub async fn protect(State(state): State<AppState>, request: Request, next: Next
         headers.insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
     }
     response
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn a_tile_server_is_allowed_images_and_nothing_else() {
-        assert_eq!(
-            tile_origin("https://tiles.example.com/{z}/{x}/{y}.png").as_deref(),
-            Some("https://tiles.example.com")
-        );
-        assert_eq!(
-            tile_origin("http://{s}.tile.local:8081/{z}/{x}/{y}.png").as_deref(),
-            Some("http://*.tile.local:8081")
-        );
-        for refused in ["javascript:alert(1)", "https://a.com;script-src *", "ftp://x/{z}", "https:///{z}", "tiles/{z}"]
-        {
-            assert_eq!(tile_origin(refused), None, "{refused}");
-        }
-        let with = policy(Some("https://tiles.example.com"));
-        assert!(with.contains("img-src 'self' data: blob: https://tiles.example.com;"), "{with}");
-        assert!(with.contains("script-src 'self';") && !policy(None).contains("tiles"));
-    }
 }
