@@ -22,13 +22,23 @@
     });
   fetch("/map/places.json", { credentials: "same-origin" })
     .then((r) => r.json())
-    .then((rows) => {
+    .then((found) => {
       const places = L.layerGroup(
-        rows.map(([lat, lon, radius, name]) =>
+        found.risk_locations.map(([lat, lon, radius, name]) =>
           L.circle([lat, lon], { radius, color: "#b42318", weight: 1, fillOpacity: 0.15 }).bindTooltip(name),
         ),
       ).addTo(map);
       layers.addOverlay(places, element.dataset.layerPlaces || "");
+      const style = { color: "#6941c6", weight: 2, fillOpacity: 0.05, dashArray: "4 4" };
+      const fences = L.layerGroup(
+        found.geofences.map(([name, shape]) => {
+          const fence = shape.circle
+            ? L.circle([shape.circle.latitude, shape.circle.longitude], { radius: shape.circle.radius_m, ...style })
+            : L.polygon((shape.polygon || []).map(([lon, lat]) => [lat, lon]), style);
+          return fence.bindTooltip(name);
+        }),
+      ).addTo(map);
+      layers.addOverlay(fences, element.dataset.layerFences || "");
     });
   const colours = ["#067647", "#b54708", "#b42318", "#7a271a"];
   // Markers are added in chunks between frames; when the last chunk is in, the page says so

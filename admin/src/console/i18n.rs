@@ -93,6 +93,7 @@ pub(crate) static MESSAGES: &[(&str, &str, &str)] = &[
     ("map.points", "个定位点", "fixes"),
     ("vehicle.track", "查看轨迹", "Track on the map"),
     ("map.layer.provinces", "省界", "Provinces"),
+    ("map.layer.geofences", "电子围栏", "Geofences"),
     ("monitor.risk_locations", "风险地点", "Risk locations"),
     ("monitor.rules", "规则阈值", "Rule thresholds"),
     ("place.name", "名称", "Name"),

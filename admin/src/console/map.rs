@@ -8,7 +8,7 @@ use axum::extract::{Query, State};
 use axum::response::{IntoResponse, Response};
 use backoffice::assets::fleet::{self, FleetFilter};
 use backoffice::assets::vehicle;
-use backoffice::kit::list::PageParams;
+use backoffice::kit::list::{PageParams, Paged};
 use backoffice::risk::places;
 use backoffice::system::regions::{self, RegionFilter};
 use chrono::{Duration, NaiveDate, NaiveTime, Utc};
@@ -82,31 +82,45 @@ pub async fn page(
     }))
 }
 
-/// `GET /map/places.json`: the watched risk locations as `[[latitude, longitude, radius_m, name], ...]`,
-/// a layer of the map; empty without `monitor.read`.
+/// `GET /map/places.json`: the map's layers of watched places, `{"risk_locations": [[latitude,
+/// longitude, radius_m, name], ...], "geofences": [[name, shape], ...]}` (active ones; a shape as the
+/// API writes it: `{"circle": {...}}` or `{"polygon": [[longitude, latitude], ...]}`); empty
+/// without `monitor.read`.
 pub async fn places(State(state): State<AppState>, staff: Staff) -> Result<Response, PageError> {
     staff.require("vehicles.read")?;
     if !staff.can("monitor.read") {
-        return Ok(Json(Vec::<Value>::new()).into_response());
+        return Ok(Json(json!({"risk_locations": [], "geofences": []})).into_response());
     }
-    let all = PageParams { limit: Some(200), ..PageParams::default() };
+    let (pool, actor) = (&state.pool, &staff.caller.actor);
+    let locations = every(|page| async move { places::risk_locations(pool, actor, &page).await }, |p| p.id).await?;
+    let fences = every(|page| async move { places::geofences(pool, actor, &page).await }, |g| g.id).await?;
+    let locations: Vec<Value> = locations
+        .into_iter()
+        .filter(|p| p.active)
+        .map(|p| json!([p.latitude, p.longitude, p.radius_m, p.name]))
+        .collect();
+    let fences: Vec<Value> = fences.into_iter().filter(|g| g.active).map(|g| json!([g.name, g.shape])).collect();
+    Ok(Json(json!({"risk_locations": locations, "geofences": fences})).into_response())
+}
+
+/// Every row of a keyset-paged list, page after page.
+async fn every<T, F, Fut>(mut fetch: F, id: fn(&T) -> i64) -> Result<Vec<T>, backoffice::Error>
+where
+    F: FnMut(PageParams) -> Fut,
+    Fut: Future<Output = Result<Paged<T>, backoffice::Error>>,
+{
+    const PAGE: u32 = 200;
     let mut rows = Vec::new();
-    let mut page = places::risk_locations(&state.pool, &staff, &all).await?;
+    let mut after = None;
     loop {
-        let last = page.items.last().map(|p| p.id);
-        let full = page.items.len() == 200;
-        rows.extend(
-            page.items.into_iter().filter(|p| p.active).map(|p| json!([p.latitude, p.longitude, p.radius_m, p.name])),
-        );
-        match last.filter(|_| full) {
-            Some(after) => {
-                let next = PageParams { after: Some(after), ..all.clone() };
-                page = places::risk_locations(&state.pool, &staff, &next).await?;
-            }
-            None => break,
+        let page = fetch(PageParams { limit: Some(PAGE), after, ..PageParams::default() }).await?;
+        let full = page.items.len() == PAGE as usize;
+        after = page.items.last().map(id);
+        rows.extend(page.items);
+        if !full {
+            return Ok(rows);
         }
     }
-    Ok(Json(rows).into_response())
 }
 
 /// `GET /map/vehicles.json`: `[[id, latitude, longitude, bucket, alerts, label], ...]`, compact

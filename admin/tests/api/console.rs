@@ -582,12 +582,16 @@ async fn an_administrator_edits_a_user_on_the_system_pages(pool: PgPool) {
     assert!(places.contains("&#60;b&#62;福田典当行") && places.contains("22.54000, 114.06000"), "{places}");
     let (_, _, rules) = app.fetch_with("/monitor/rules?rule=tow", &with).await;
     assert!(rules.contains("tow_after_s") && rules.contains(r#"href="/monitor/risk-locations""#), "{rules}");
-    // The map draws them as a layer, and filters vehicles by region and status.
+    // The map draws them and the geofences as layers, and filters vehicles by region and status.
+    let circle = json!({"circle": {"latitude": 22.54, "longitude": 114.06, "radius_m": 500}});
+    let fence = json!({"name": "Futian", "scope": "region", "scope_id": org.region("FT"), "shape": circle,
+                       "trigger": "exit", "region_id": org.region("SZ")});
+    app.create(&org.admin, "/api/v1/geofences", fence).await;
     let (_, _, layer) = app.fetch_with("/map/places.json", &with).await;
-    assert_eq!(
-        serde_json::from_str::<serde_json::Value>(&layer).unwrap(),
-        json!([[22.54, 114.06, 300, "<b>福田典当行</b>"]])
-    );
+    let layer: serde_json::Value = serde_json::from_str(&layer).unwrap();
+    assert_eq!(layer["risk_locations"], json!([[22.54, 114.06, 300, "<b>福田典当行</b>"]]));
+    assert_eq!(layer["geofences"][0][0], "Futian", "{layer}");
+    assert_eq!(layer["geofences"][0][1]["circle"]["radius_m"], 500, "{layer}");
     let (_, _, map) = app.fetch_with("/map", &with).await;
     assert!(
         map.contains(&format!(r#"<option value="{}">"#, org.region("FT"))) && map.contains(r#"value="repossessed""#)
