@@ -8,26 +8,23 @@
 
 extern crate leasewatch_backoffice as backoffice;
 
+#[path = "support/telematics.rs"]
+mod telematics;
+
 #[path = "../admin/tests/api/support.rs"]
 #[allow(dead_code)]
 mod support;
 
 use std::net::SocketAddr;
 use std::process::{Child, Command, Stdio};
-use std::sync::Arc;
 use std::time::Duration;
 
 use fantoccini::{Client, ClientBuilder, Locator};
-use leasewatch::monitor_link::{SessionDownlink, feed};
-use leasewatch_ingest::config::IngestConfig;
-use leasewatch_ingest::connection::Shared;
-use leasewatch_ingest::listener::{ListenerContext, run};
-use leasewatch_monitor::engine::{self, MonitorConfig};
-use leasewatch_protocols::{DeviceId, Gt06, Position, Status, gt06};
+use leasewatch_protocols::{DeviceId, Position, Status, gt06};
 use serde_json::json;
 use sqlx::PgPool;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
-use tokio::net::{TcpListener, TcpStream};
+use tokio::net::TcpStream;
 use tokio::sync::{mpsc, watch};
 
 use support::{App, PASSWORD, org};
@@ -113,25 +110,6 @@ async fn text_when(client: &Client, css: &str, done: impl Fn(&str) -> bool) -> S
 /// Waits until the first element `css` matches reads `expected`.
 async fn text_of(client: &Client, css: &str, expected: &str) {
     text_when(client, css, |t| t == expected).await;
-}
-
-/// The GT06 listener, the writer and the monitor with its command dispatcher; returns the
-/// listener's address and the switch that stops them.
-async fn telematics(pool: &PgPool) -> (SocketAddr, watch::Sender<bool>) {
-    let mut config = IngestConfig::default();
-    config.writer.spool_path = std::env::temp_dir().join(format!("leasewatch-console-{}", std::process::id()));
-    config.writer.flush_ms = 5;
-    let (shared, _task) = Shared::start(config, pool);
-    let socket = TcpListener::bind("127.0.0.1:0").await.unwrap();
-    let address = socket.local_addr().unwrap();
-    let (stop, shutdown) = watch::channel(false);
-    tokio::spawn(run::<Gt06>(socket, ListenerContext::new(shared.clone(), shutdown.clone(), Duration::from_secs(1))));
-    let (tx, rx) = mpsc::channel(4096);
-    tokio::spawn(feed(shared.writer.subscribe(), tx));
-    let monitor = MonitorConfig { enabled: true, tick_ms: 100, refresh_secs: 1, publish_alerts: false };
-    let downlink = Arc::new(SessionDownlink(shared));
-    tokio::spawn(engine::run(pool.clone(), monitor, 8, rx, Some(downlink), shutdown));
-    (address, stop)
 }
 
 /// A GT06 tracker in a car: a fix every half second, driving until `parked` says otherwise, and
@@ -372,7 +350,8 @@ async fn staff_work_in_the_console_in_chromium(pool: PgPool) {
     .fetch_one(&pool)
     .await
     .unwrap();
-    let (address, _stop) = telematics(&pool).await;
+    let daemon = telematics::start(&pool).await;
+    let address = daemon.address;
     let (park, parked) = watch::channel(false);
     tokio::spawn(tracker(address, imei, parked));
     for _ in 0..100 {

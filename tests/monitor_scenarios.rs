@@ -5,57 +5,22 @@
 
 #![allow(clippy::panic, clippy::unwrap_used, clippy::expect_used)] // tests fail loudly
 
+#[path = "support/telematics.rs"]
+mod telematics;
+
 use std::collections::BTreeMap;
-use std::net::SocketAddr;
-use std::sync::Arc;
 use std::time::Duration;
 
 use chrono::{DateTime, Utc};
-use leasewatch::monitor_link::{SessionDownlink, feed};
-use leasewatch_ingest::config::IngestConfig;
-use leasewatch_ingest::connection::Shared;
-use leasewatch_ingest::listener::{ListenerContext, run};
-use leasewatch_monitor::engine::{self, MonitorConfig};
-use leasewatch_protocols::{DeviceId, Gt06, Position, Status, gt06};
+use leasewatch_protocols::{DeviceId, Position, Status, gt06};
 use leasewatch_simulators::scenario::{self, Scenario, Step};
 use leasewatch_simulators::track::Track;
 use serde_json::Value;
 use sqlx::PgPool;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
-use tokio::net::{TcpListener, TcpStream};
-use tokio::sync::{mpsc, watch};
+use tokio::net::TcpStream;
 
 const SHENZHEN: (f64, f64) = (22.54, 114.06);
-
-/// Ingest (GT06 listener and writer) and the monitor, on a fresh database.
-struct Daemon {
-    address: SocketAddr,
-    _stop: watch::Sender<bool>,
-}
-
-async fn start(pool: &PgPool) -> Daemon {
-    let mut config = IngestConfig::default();
-    config.writer.spool_path =
-        std::env::temp_dir().join(format!("leasewatch-monitor-{}-{}", std::process::id(), seed()));
-    config.writer.flush_ms = 5;
-    let (shared, _task) = Shared::start(config, pool);
-    let socket = TcpListener::bind("127.0.0.1:0").await.unwrap();
-    let address = socket.local_addr().unwrap();
-    let (stop, shutdown) = watch::channel(false);
-    tokio::spawn(run::<Gt06>(socket, ListenerContext::new(shared.clone(), shutdown.clone(), Duration::from_secs(1))));
-    let (tx, rx) = mpsc::channel(4096);
-    tokio::spawn(feed(shared.writer.subscribe(), tx));
-    let monitor = MonitorConfig { enabled: true, tick_ms: 100, refresh_secs: 1, publish_alerts: false };
-    let downlink = Arc::new(SessionDownlink(shared));
-    tokio::spawn(engine::run(pool.clone(), monitor, 8, rx, Some(downlink), shutdown));
-    Daemon { address, _stop: stop }
-}
-
-fn seed() -> u64 {
-    use std::sync::atomic::{AtomicU64, Ordering};
-    static NEXT: AtomicU64 = AtomicU64::new(0);
-    NEXT.fetch_add(1, Ordering::Relaxed)
-}
 
 /// The Guangdong branch every test vehicle belongs to.
 async fn guangdong(pool: &PgPool) -> i64 {
@@ -168,14 +133,14 @@ fn track(seed: u64, at: (f64, f64), interval_s: i64) -> Track {
     Track::new(seed, Utc::now() - chrono::Duration::hours(6), at.0, at.1, interval_s)
 }
 
-async fn play(daemon: &Daemon, car: &Car, steps: &[Step], interval_s: u64) {
+async fn play(daemon: &telematics::Daemon, car: &Car, steps: &[Step], interval_s: u64) {
     scenario::run_gt06(daemon.address, &car.imei, steps, interval_s, false).await.unwrap();
 }
 
 #[sqlx::test(migrator = "leasewatch_store::MIGRATOR")]
 async fn an_overdue_power_cut_escalates_and_closes_when_the_contract_is_brought_current(pool: PgPool) {
     let car = car(&pool, 1, 45, 2).await;
-    let daemon = start(&pool).await;
+    let daemon = telematics::start(&pool).await;
     let steps = scenario::plan(Scenario::PowerCut, &mut track(1, SHENZHEN, 30), 40, (0.0, 0.0), 0);
     play(&daemon, &car, &steps, 30).await;
     wait_for(&pool, car.vehicle, "power_cut", None).await;
@@ -216,7 +181,7 @@ async fn an_overdue_power_cut_escalates_and_closes_when_the_contract_is_brought_
 #[sqlx::test(migrator = "leasewatch_store::MIGRATOR")]
 async fn a_current_contract_gets_the_base_severity_for_tamper(pool: PgPool) {
     let car = car(&pool, 2, 0, 0).await;
-    let daemon = start(&pool).await;
+    let daemon = telematics::start(&pool).await;
     let steps = scenario::plan(Scenario::Tamper, &mut track(2, SHENZHEN, 30), 30, (0.0, 0.0), 0);
     play(&daemon, &car, &steps, 30).await;
     wait_for(&pool, car.vehicle, "tamper", None).await;
@@ -230,7 +195,7 @@ async fn a_current_contract_gets_the_base_severity_for_tamper(pool: PgPool) {
 #[sqlx::test(migrator = "leasewatch_store::MIGRATOR")]
 async fn towing_fires_once(pool: PgPool) {
     let car = car(&pool, 3, 0, 0).await;
-    let daemon = start(&pool).await;
+    let daemon = telematics::start(&pool).await;
     let steps = scenario::plan(Scenario::Tow, &mut track(3, SHENZHEN, 10), 60, (0.0, 0.0), 0);
     play(&daemon, &car, &steps, 10).await;
     wait_for(&pool, car.vehicle, "tow", None).await;
@@ -243,7 +208,7 @@ async fn towing_fires_once(pool: PgPool) {
 #[sqlx::test(migrator = "leasewatch_store::MIGRATOR")]
 async fn leaving_the_province_fires_once_naming_where_it_went(pool: PgPool) {
     let car = car(&pool, 4, 0, 0).await;
-    let daemon = start(&pool).await;
+    let daemon = telematics::start(&pool).await;
     let changsha = (28.23, 112.94);
     let steps = scenario::plan(Scenario::LeaveProvince, &mut track(4, SHENZHEN, 60), 400, changsha, 0);
     play(&daemon, &car, &steps, 60).await;
@@ -269,7 +234,7 @@ async fn dwelling_at_a_risk_location_alerts_on_entry_and_escalates_one_dwell_ale
     .await
     .unwrap();
     threshold(&pool, "risk_location_dwell", car.contract, serde_json::json!({"dwell_after_s": 600})).await;
-    let daemon = start(&pool).await;
+    let daemon = telematics::start(&pool).await;
     let steps = scenario::plan(Scenario::Dwell, &mut track(5, SHENZHEN, 60), 60, market, 0);
     play(&daemon, &car, &steps, 60).await;
     wait_for(&pool, car.vehicle, "risk_location_dwell", None).await;
@@ -294,7 +259,7 @@ async fn dwelling_at_a_risk_location_alerts_on_entry_and_escalates_one_dwell_ale
 async fn silence_alerts_then_closes_and_a_far_reappearance_is_a_jump(pool: PgPool) {
     let car = car(&pool, 6, 0, 0).await;
     threshold(&pool, "offline", car.contract, serde_json::json!({"offline_after_s": 1})).await;
-    let daemon = start(&pool).await;
+    let daemon = telematics::start(&pool).await;
     let mut t = track(6, SHENZHEN, 30);
     let before = scenario::plan(Scenario::Normal, &mut t, 10, (0.0, 0.0), 0);
     play(&daemon, &car, &before, 30).await;
@@ -319,7 +284,7 @@ async fn a_well_behaved_fleet_fires_nothing_over_a_simulated_week(pool: PgPool) 
     for n in 0..vehicles {
         cars.push(car(&pool, 1000 + n, 0, 0).await);
     }
-    let daemon = start(&pool).await;
+    let daemon = telematics::start(&pool).await;
     let start_at: DateTime<Utc> = Utc::now() - chrono::Duration::days(7);
     let mut tasks = tokio::task::JoinSet::new();
     for (n, car) in cars.iter().enumerate() {
@@ -400,7 +365,7 @@ async fn wait_status(pool: &PgPool, id: i64, status: &str) {
 #[sqlx::test(migrator = "leasewatch_store::MIGRATOR")]
 async fn an_approved_engine_cut_waits_for_the_vehicle_to_stop_and_records_the_reply(pool: PgPool) {
     let car = car(&pool, 8, 60, 2).await;
-    let daemon = start(&pool).await;
+    let daemon = telematics::start(&pool).await;
     let mut socket = TcpStream::connect(daemon.address).await.unwrap();
     let mut frame = Vec::new();
     gt06::device::login(&car.imei, 1, &mut frame);
@@ -489,7 +454,7 @@ fn two_am(today: chrono::NaiveDate, days_ago: i64) -> DateTime<Utc> {
 /// daemon does.
 async fn settle(
     pool: &PgPool,
-    daemon: &Daemon,
+    daemon: &telematics::Daemon,
     car: &Car,
     home: (f64, f64),
     work: (f64, f64),
@@ -532,7 +497,7 @@ async fn only(pool: &PgPool, vehicle: i64, rule: &str) -> (i64, String, Value) {
 #[sqlx::test(migrator = "leasewatch_store::MIGRATOR")]
 async fn a_jamming_alarm_fires_once(pool: PgPool) {
     let car = car(&pool, 20, 0, 0).await;
-    let daemon = start(&pool).await;
+    let daemon = telematics::start(&pool).await;
     let t0 = Utc::now() - chrono::Duration::hours(1);
     let Step::Fix(p, st) = at(t0, 60, SHENZHEN, 30.0, true) else { unreachable!() };
     let steps = vec![
@@ -549,7 +514,7 @@ async fn a_jamming_alarm_fires_once(pool: PgPool) {
 #[sqlx::test(migrator = "leasewatch_store::MIGRATOR")]
 async fn sustained_overspeed_fires_once(pool: PgPool) {
     let car = car(&pool, 21, 0, 0).await;
-    let daemon = start(&pool).await;
+    let daemon = telematics::start(&pool).await;
     let t0 = Utc::now() - chrono::Duration::hours(1);
     // 150 km/h for three minutes, a fix every 10 s (moving north ~420 m per fix).
     let steps: Vec<Step> =
@@ -563,7 +528,7 @@ async fn sustained_overspeed_fires_once(pool: PgPool) {
 #[sqlx::test(migrator = "leasewatch_store::MIGRATOR")]
 async fn standing_still_for_days_fires_once(pool: PgPool) {
     let car = car(&pool, 22, 0, 0).await;
-    let daemon = start(&pool).await;
+    let daemon = telematics::start(&pool).await;
     let t0 = Utc::now() - chrono::Duration::days(5);
     // Parked, reporting every six hours for five days, drifting a few metres.
     let steps: Vec<Step> = (0..20)
@@ -587,7 +552,7 @@ async fn leaving_a_contract_geofence_fires_once(pool: PgPool) {
     .execute(&pool)
     .await
     .unwrap();
-    let daemon = start(&pool).await;
+    let daemon = telematics::start(&pool).await;
     let t0 = Utc::now() - chrono::Duration::hours(1);
     // Out and back in, twice: only leaving alerts, and the open alert is updated, not repeated.
     let offsets = [0.0, 0.005, 0.01, 0.03, 0.05, 0.01, 0.0, 0.03, 0.05];
@@ -614,7 +579,7 @@ async fn financed_vehicles_parked_together_are_a_gathering(pool: PgPool) {
     for n in 0..6 {
         cars.push(car(&pool, 30 + n, 0, 0).await);
     }
-    let daemon = start(&pool).await;
+    let daemon = telematics::start(&pool).await;
     let t0 = Utc::now() - chrono::Duration::minutes(10);
     let yard = (23.05, 113.40);
     for (i, car) in cars.iter().enumerate() {
@@ -634,7 +599,7 @@ async fn financed_vehicles_parked_together_are_a_gathering(pool: PgPool) {
 async fn wired_and_wireless_trackers_reporting_apart_fire_once(pool: PgPool) {
     let car = car(&pool, 40, 0, 0).await;
     let (_, wireless) = second_device(&pool, &car, 41, "wireless").await;
-    let daemon = start(&pool).await;
+    let daemon = telematics::start(&pool).await;
     let t0 = Utc::now() - chrono::Duration::minutes(30);
     play(&daemon, &car, &[at(t0, 0, SHENZHEN, 0.0, false)], 60).await;
     // The wireless unit is 5 km away a minute later: the wired one was pulled out and moved.
@@ -652,7 +617,7 @@ async fn a_silent_wired_tracker_beside_a_reporting_wireless_one_fires_once(pool:
     let car = car(&pool, 42, 0, 0).await;
     let (_, wireless) = second_device(&pool, &car, 43, "wireless").await;
     threshold(&pool, "wired_silent", car.contract, serde_json::json!({"wired_silent_after_s": 2})).await;
-    let daemon = start(&pool).await;
+    let daemon = telematics::start(&pool).await;
     let t0 = Utc::now() - chrono::Duration::minutes(30);
     play(&daemon, &car, &[at(t0, 0, SHENZHEN, 0.0, false)], 60).await;
     let wireless_car = Car { vehicle: car.vehicle, contract: car.contract, device: 0, imei: wireless };
@@ -670,7 +635,7 @@ async fn every_tracker_of_a_vehicle_silent_fires_once(pool: PgPool) {
     let car = car(&pool, 44, 0, 0).await;
     let (_, wireless) = second_device(&pool, &car, 45, "wireless").await;
     threshold(&pool, "offline", car.contract, serde_json::json!({"offline_after_s": 1})).await;
-    let daemon = start(&pool).await;
+    let daemon = telematics::start(&pool).await;
     let t0 = Utc::now() - chrono::Duration::minutes(30);
     let wireless_car = Car { vehicle: car.vehicle, contract: car.contract, device: 0, imei: wireless };
     play(&daemon, &car, &[at(t0, 0, SHENZHEN, 0.0, false)], 60).await;
@@ -685,7 +650,7 @@ async fn every_tracker_of_a_vehicle_silent_fires_once(pool: PgPool) {
 #[sqlx::test(migrator = "leasewatch_store::MIGRATOR")]
 async fn an_overdue_vehicle_that_stops_coming_home_at_night_escalates(pool: PgPool) {
     let car = car(&pool, 50, 20, 1).await;
-    let daemon = start(&pool).await;
+    let daemon = telematics::start(&pool).await;
     let home = (23.10, 113.30);
     let elsewhere = (23.16, 113.38);
     let today = local_today();
@@ -710,7 +675,7 @@ async fn an_overdue_vehicle_that_stops_coming_home_at_night_escalates(pool: PgPo
 #[sqlx::test(migrator = "leasewatch_store::MIGRATOR")]
 async fn replaying_history_finds_what_fired_live_and_what_candidate_thresholds_would_change(pool: PgPool) {
     let car = car(&pool, 60, 0, 0).await;
-    let daemon = start(&pool).await;
+    let daemon = telematics::start(&pool).await;
     let mut t = track(60, SHENZHEN, 10);
     let from = t.time();
     let steps = scenario::plan(Scenario::Tow, &mut t, 60, (0.0, 0.0), 0);
@@ -747,7 +712,7 @@ async fn nights_far_from_the_application_address_fire_once(pool: PgPool) {
     .execute(&pool)
     .await
     .unwrap();
-    let daemon = start(&pool).await;
+    let daemon = telematics::start(&pool).await;
     let home = (23.13, 113.32);
     settle(&pool, &daemon, &car, home, (23.16, 113.36), 1..=5).await;
     wait_for(&pool, car.vehicle, "resident_mismatch", None).await;
@@ -759,7 +724,7 @@ async fn nights_far_from_the_application_address_fire_once(pool: PgPool) {
 #[sqlx::test(migrator = "leasewatch_store::MIGRATOR")]
 async fn an_engine_cut_not_sent_within_a_week_of_its_request_lapses(pool: PgPool) {
     let car = car(&pool, 80, 60, 2).await;
-    let _daemon = start(&pool).await;
+    let _daemon = telematics::start(&pool).await;
     let id: i64 = sqlx::query_scalar(
         "INSERT INTO device_commands (device_id, command, status, reason, created_at)
          VALUES ($1, 'engine_cut', 'queued', 'M2, located', now() - interval '8 days') RETURNING id",

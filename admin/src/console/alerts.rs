@@ -16,7 +16,6 @@ use serde::Deserialize;
 use super::error::PageError;
 use super::form::{self, Problems};
 use super::format::local_time;
-use super::i18n::Lang;
 use super::list::{self, Cell, Column, ListQuery, ListSpec};
 use super::page::{Shell, render};
 use super::session::Staff;
@@ -25,10 +24,6 @@ use crate::state::AppState;
 
 const STATUSES: &[&str] = &["unresolved", "open", "acknowledged", "resolved"];
 const SEVERITIES: &[&str] = &["critical", "high", "medium", "low", "info"];
-
-fn word(lang: Lang, group: &str, value: &str) -> String {
-    lang.t(&format!("{group}.{value}")).to_owned()
-}
 
 /// An alert as a line of another page (a vehicle's, a contract's).
 pub struct AlertLine {
@@ -67,9 +62,9 @@ pub async fn lines(
         .map(|a| AlertLine {
             id: a.id,
             title: a.title,
-            severity: word(lang, "severity", &a.severity),
+            severity: lang.word("severity", &a.severity),
             severity_code: a.severity,
-            status: word(lang, "alert.status", &a.status),
+            status: lang.word("alert.status", &a.status),
             last_at: local_time(&a.last_at, state.utc_offset_hours),
         })
         .collect())
@@ -85,7 +80,7 @@ pub async fn board(
     let query: ListQuery<AlertFilter> = ListQuery::from_uri(&uri)?;
     let lang = staff.lang;
     let options =
-        |group: &str, values: &[&str]| values.iter().map(|v| ((*v).to_owned(), word(lang, group, v))).collect();
+        |group: &str, values: &[&str]| values.iter().map(|v| ((*v).to_owned(), lang.word(group, v))).collect();
     let spec = ListSpec {
         path: "/alerts",
         title: "nav.alerts",
@@ -113,9 +108,9 @@ pub async fn board(
         |a| {
             let cells = vec![
                 Cell::text(local_time(&a.last_at, offset)),
-                Cell::text(word(lang, "severity", &a.severity)),
+                Cell::text(lang.word("severity", &a.severity)),
                 Cell::link(a.title.clone(), format!("/alerts/{}", a.id)),
-                Cell::text(word(lang, "alert.status", &a.status)),
+                Cell::text(lang.word("alert.status", &a.status)),
                 Cell::number(a.occurrences),
             ];
             (a.id, cells)
@@ -181,9 +176,9 @@ async fn alert_page(
     Ok(AlertPage {
         shell,
         id: a.id,
-        severity: word(lang, "severity", &a.severity),
+        severity: lang.word("severity", &a.severity),
         severity_code: a.severity,
-        status: word(lang, "alert.status", &a.status),
+        status: lang.word("alert.status", &a.status),
         first_at: local_time(&a.first_at, offset),
         last_at: local_time(&a.last_at, offset),
         occurrences: a.occurrences,
@@ -198,7 +193,7 @@ async fn alert_page(
             .into_iter()
             .map(|h| Change {
                 at: local_time(&h.at, offset),
-                action: word(lang, "alert.action", &h.action),
+                action: lang.word("alert.action", &h.action),
                 note: h.note.unwrap_or_default(),
             })
             .collect(),

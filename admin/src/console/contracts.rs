@@ -190,7 +190,7 @@ pub async fn page(State(state): State<AppState>, staff: Staff, Path(id): Path<i6
     let few = PageParams { limit: Some(20), ..PageParams::default() };
     let vehicle = match c.vehicle_id.filter(|_| staff.can("vehicles.read")) {
         Some(v) => {
-            let v = vehicle::detail(&mut db, &staff, v).await?.vehicle;
+            let v = vehicle::TABLE.load(&mut db, &staff, v).await?;
             Some((v.id, v.plate.unwrap_or(v.vin)))
         }
         None => None,
@@ -206,7 +206,7 @@ pub async fn page(State(state): State<AppState>, staff: Staff, Path(id): Path<i6
                     (lang.t(&format!("risk.reason.{code}")).to_owned(), i32::try_from(points).unwrap_or_default())
                 })
                 .collect();
-            (Some((score.score, lang.t(&format!("risk.band.{}", score.band)).to_owned())), reasons)
+            (Some((score.score, lang.word("risk.band", &score.band))), reasons)
         }
         Err(backoffice::Error::NotFound(_)) => (None, Vec::new()),
         Err(e) => return Err(e.into()),
@@ -222,7 +222,7 @@ pub async fn page(State(state): State<AppState>, staff: Staff, Path(id): Path<i6
                 amount: money(&r.amount),
                 reference: r.bank_reference,
                 payer: r.payer.unwrap_or_default(),
-                status: lang.t(&format!("receipt.status.{}", r.status)).to_owned(),
+                status: lang.word("receipt.status", &r.status),
             })
             .collect()
     } else {
@@ -236,8 +236,8 @@ pub async fn page(State(state): State<AppState>, staff: Staff, Path(id): Path<i6
             .into_iter()
             .map(|t| TaskLine {
                 id: t.id,
-                kind: lang.t(&format!("task.kind.{}", t.kind)).to_owned(),
-                status: lang.t(&format!("task.status.{}", t.status)).to_owned(),
+                kind: lang.word("task.kind", &t.kind),
+                status: lang.word("task.status", &t.status),
                 assignee: t.assignee_name.unwrap_or_default(),
                 created_at: local_time(&t.created_at, offset),
             })

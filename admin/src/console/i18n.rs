@@ -50,6 +50,16 @@ impl Lang {
         }
     }
 
+    /// The word for `value` of a `group` of codes (`task.status` + `open`).
+    pub fn word(self, group: &str, value: &str) -> String {
+        self.t(&format!("{group}.{value}")).to_owned()
+    }
+
+    /// Yes or no, in words.
+    pub fn yes_no(self, yes: bool) -> String {
+        self.t(if yes { "system.yes" } else { "system.no" }).to_owned()
+    }
+
     /// The text of `key`.
     pub fn t(self, key: &str) -> &str {
         match MESSAGES.iter().find(|(k, _, _)| *k == key) {

@@ -10,7 +10,6 @@ use backoffice::assets::fleet::{self, FleetFilter};
 use backoffice::assets::vehicle;
 use backoffice::kit::list::{PageParams, Paged};
 use backoffice::risk::places;
-use backoffice::system::regions::{self, RegionFilter};
 use chrono::{Duration, NaiveDate, NaiveTime, Utc};
 use serde::Deserialize;
 use serde_json::{Value, json};
@@ -57,18 +56,8 @@ pub async fn page(
         }
         None => None,
     };
-    let all = PageParams { limit: Some(200), ..PageParams::default() };
-    let regions = if staff.can("regions.read") {
-        regions::list(&state.pool, &staff, &all, &RegionFilter::default()).await?.items
-    } else {
-        Vec::new()
-    };
-    let regions = regions
-        .into_iter()
-        .map(|g| {
-            (g.id.to_string(), format!("{}{}", "· ".repeat(g.path.matches('/').count().saturating_sub(2)), g.name))
-        })
-        .collect();
+    let regions =
+        if staff.can("regions.read") { super::system::region_choices(&state, &staff).await? } else { Vec::new() };
     let statuses = ["financed", "in_stock", "repossessed", "disposed", "released"]
         .into_iter()
         .map(|s| (s.to_owned(), staff.lang.t(&format!("vehicle.status.{s}")).to_owned()))

@@ -52,7 +52,7 @@ pub async fn risk_locations(
                 Cell::text(p.kind.clone()),
                 Cell::text(format!("{:.5}, {:.5}", p.latitude, p.longitude)),
                 Cell::number(p.radius_m),
-                Cell::text(lang.t(if p.active { "system.yes" } else { "system.no" }).to_owned()),
+                Cell::text(lang.yes_no(p.active)),
             ];
             (p.id, cells)
         },
@@ -101,7 +101,7 @@ pub async fn rules(
                 Cell::text(r.rule.clone()),
                 Cell::text(format!("{} {}", r.scope, r.scope_id)),
                 Cell::number(r.version),
-                Cell::text(lang.t(if r.enabled { "system.yes" } else { "system.no" }).to_owned()),
+                Cell::text(lang.yes_no(r.enabled)),
                 Cell::text(r.params.to_string()),
             ];
             (r.id, cells)

@@ -32,9 +32,12 @@ const TABS: &[(&str, &str)] = &[
 #[derive(Deserialize)]
 pub struct NoFilter {}
 
-/// Yes or no, in words.
-fn yes_no(staff: &Staff, yes: bool) -> String {
-    staff.lang.t(if yes { "system.yes" } else { "system.no" }).to_owned()
+/// The regions of the user's subtree for a choice, as (id, name indented by depth).
+pub async fn region_choices(state: &AppState, staff: &Staff) -> Result<Vec<(String, String)>, PageError> {
+    let all = PageParams { limit: Some(200), ..PageParams::default() };
+    let found = regions::list(&state.pool, staff, &all, &RegionFilter::default()).await?.items;
+    let depth = |path: &str| path.matches('/').count().saturating_sub(2);
+    Ok(found.into_iter().map(|g| (g.id.to_string(), format!("{}{}", "· ".repeat(depth(&g.path)), g.name))).collect())
 }
 
 /// `GET /system/users`.
@@ -46,7 +49,7 @@ pub async fn users(
     staff.require("users.read")?;
     let query: ListQuery<UserFilter> = ListQuery::from_uri(&uri)?;
     let lang = staff.lang;
-    let answers = vec![("true".to_owned(), yes_no(&staff, true)), ("false".to_owned(), yes_no(&staff, false))];
+    let answers = vec![("true".to_owned(), lang.yes_no(true)), ("false".to_owned(), lang.yes_no(false))];
     let spec = ListSpec {
         path: "/system/users",
         title: "nav.system",
@@ -68,7 +71,6 @@ pub async fn users(
         tabs: TABS,
     };
     let (pool, vault, actor, filter) = (&state.pool, &state.vault, &staff.caller.actor, &query.filter);
-    let staff_ref = &staff;
     list::respond(
         &staff,
         spec,
@@ -81,7 +83,7 @@ pub async fn users(
                 Cell::text(u.region_name.clone()),
                 Cell::text(u.roles.join(", ")),
                 Cell::text(u.positions.join(", ")),
-                Cell::text(yes_no(staff_ref, u.active)),
+                Cell::text(lang.yes_no(u.active)),
             ];
             (u.id, cells)
         },
@@ -253,13 +255,7 @@ async fn user_page(
     drop(db);
     let shown = shown.unwrap_or_else(|| Shown::of(&user));
     let all = PageParams { limit: Some(200), ..PageParams::default() };
-    let mut regions = Vec::new();
-    for g in regions::list(&state.pool, staff, &all, &RegionFilter::default()).await?.items {
-        regions.push((
-            g.id.to_string(),
-            format!("{} {}", "·".repeat(g.path.matches('/').count().saturating_sub(2)), g.name),
-        ));
-    }
+    let regions = region_choices(state, staff).await?;
     let roles = if staff.can("roles.read") { roles::list(&state.pool, staff, &all).await?.items } else { Vec::new() };
     let roles = roles.into_iter().map(|r| (r.name.clone(), r.name.clone(), shown.roles.contains(&r.name))).collect();
     let positions =

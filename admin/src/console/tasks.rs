@@ -12,7 +12,6 @@ use serde_json::Value;
 use super::error::PageError;
 use super::form::{self, Problems};
 use super::format::local_time;
-use super::i18n::Lang;
 use super::list::{self, Cell, Column, ListQuery, ListSpec};
 use super::page::{Shell, render};
 use super::session::Staff;
@@ -20,10 +19,6 @@ use crate::state::AppState;
 
 const KINDS: &[&str] = &["collection", "repossession"];
 const STATUSES: &[&str] = &["open", "assigned", "done", "cancelled"];
-
-fn word(lang: Lang, group: &str, value: &str) -> String {
-    lang.t(&format!("{group}.{value}")).to_owned()
-}
 
 /// `GET /tasks`.
 pub async fn list(
@@ -35,7 +30,7 @@ pub async fn list(
     let query: ListQuery<TaskFilter> = ListQuery::from_uri(&uri)?;
     let lang = staff.lang;
     let options =
-        |group: &str, values: &[&str]| values.iter().map(|v| ((*v).to_owned(), word(lang, group, v))).collect();
+        |group: &str, values: &[&str]| values.iter().map(|v| ((*v).to_owned(), lang.word(group, v))).collect();
     let yes = || vec![("true".to_owned(), lang.t("task.yes").to_owned())];
     let spec = ListSpec {
         path: "/tasks",
@@ -68,14 +63,14 @@ pub async fn list(
         |t| {
             let cells = vec![
                 Cell::link(local_time(&t.created_at, offset), format!("/tasks/{}", t.id)),
-                Cell::text(word(lang, "task.kind", &t.kind)),
+                Cell::text(lang.word("task.kind", &t.kind)),
                 Cell::link(t.plate.clone().unwrap_or_else(|| "—".to_owned()), format!("/vehicles/{}", t.vehicle_id)),
                 match (&t.contract_number, t.contract_id) {
                     (Some(number), Some(id)) => Cell::link(number.clone(), format!("/contracts/{id}")),
                     _ => Cell::text("—"),
                 },
                 t.risk_score.map_or_else(|| Cell::text("—"), Cell::number),
-                Cell::text(word(lang, "task.status", &t.status)),
+                Cell::text(lang.word("task.status", &t.status)),
                 Cell::text(t.assignee_name.clone().unwrap_or_default()),
             ];
             (t.id, cells)
@@ -146,7 +141,7 @@ async fn task_page(
     let t = tasks::get(&mut db, staff, id).await?;
     let (lang, offset) = (staff.lang, state.utc_offset_hours);
     let mut shell = Shell::new(staff, "/tasks", "nav.tasks");
-    shell.title = format!("{} #{}", word(lang, "task.kind", &t.kind), t.id);
+    shell.title = format!("{} #{}", lang.word("task.kind", &t.kind), t.id);
     let alerts = t.evidence.get("alerts").and_then(Value::as_array).cloned().unwrap_or_default();
     let evidence = match t.evidence {
         Value::Object(mut map) => {
@@ -162,8 +157,8 @@ async fn task_page(
     Ok(TaskPage {
         shell,
         id: t.id,
-        kind: word(lang, "task.kind", &t.kind),
-        status: word(lang, "task.status", &t.status),
+        kind: lang.word("task.kind", &t.kind),
+        status: lang.word("task.status", &t.status),
         vehicle: (t.vehicle_id, t.plate.unwrap_or_else(|| format!("#{}", t.vehicle_id))),
         contract: t.contract_id.map(|c| (c, t.contract_number.unwrap_or_else(|| format!("#{c}")))),
         risk_score: t.risk_score.map_or_else(|| "—".to_owned(), |s| s.to_string()),
@@ -178,7 +173,7 @@ async fn task_page(
             .map(|a| SourceAlert {
                 id: a.get("id").and_then(Value::as_i64).unwrap_or_default(),
                 title: a.get("title").and_then(Value::as_str).unwrap_or_default().to_owned(),
-                severity: word(lang, "severity", a.get("severity").and_then(Value::as_str).unwrap_or_default()),
+                severity: lang.word("severity", a.get("severity").and_then(Value::as_str).unwrap_or_default()),
             })
             .collect(),
         may_claim: open && staff.can("tasks.write") && holds_position && t.assignee_id != Some(staff.user_id),

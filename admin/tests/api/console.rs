@@ -592,6 +592,12 @@ async fn an_administrator_edits_a_user_on_the_system_pages(pool: PgPool) {
     assert_eq!(layer["risk_locations"], json!([[22.54, 114.06, 300, "<b>福田典当行</b>"]]));
     assert_eq!(layer["geofences"][0][0], "Futian", "{layer}");
     assert_eq!(layer["geofences"][0][1]["circle"]["radius_m"], 500, "{layer}");
+    // A track asked for with a day that is not one is refused, not guessed.
+    let (status, _, _) = app.fetch_with("/map/track.json?vehicle_id=1&day=yesterday", &with).await;
+    assert_eq!(status, StatusCode::BAD_REQUEST);
+    // A vehicle the user may not see, or none at all, answers alike.
+    let (status, _, _) = app.fetch_with("/map/track.json?vehicle_id=999999&day=2026-12-01", &with).await;
+    assert_eq!(status, StatusCode::FORBIDDEN);
     let (_, _, map) = app.fetch_with("/map", &with).await;
     assert!(
         map.contains(&format!(r#"<option value="{}">"#, org.region("FT"))) && map.contains(r#"value="repossessed""#)
