@@ -119,6 +119,8 @@ pub struct WriterConfig {
     pub spool_max_bytes: u64,
     /// Milliseconds between attempts to reach the database again while the spool holds batches.
     pub retry_ms: u64,
+    /// Milliseconds between reports of the positions acknowledged (the dashboard's positions/s).
+    pub throughput_report_ms: u64,
 }
 
 impl Default for WriterConfig {
@@ -131,6 +133,7 @@ impl Default for WriterConfig {
             spool_path: PathBuf::from("spool/leasewatch.spool"),
             spool_max_bytes: 1 << 30,
             retry_ms: 1_000,
+            throughput_report_ms: 10_000,
         }
     }
 }

@@ -15,6 +15,7 @@
 //! - [`mqtt`]: the MQTT subscriber — JSON telemetry and the raw-bytes bridge, acknowledged after durable.
 //! - [`listener`]: the accept loop per protocol, with its connection limits.
 //! - [`quarantine`]: promoting an unregistered device and replaying what it sent.
+//! - [`throughput`]: the positions each node acknowledged, reported for the dashboard.
 
 pub mod config;
 pub mod connection;
@@ -27,4 +28,5 @@ pub mod mqtt;
 pub mod quarantine;
 pub mod sessions;
 pub mod spool;
+pub mod throughput;
 pub mod writer;

@@ -26,6 +26,7 @@ use crate::config::WriterConfig;
 use crate::copy::{CopyBuffer, EMPTY_PAYLOAD_LEN};
 use crate::metrics;
 use crate::spool::Spool;
+use crate::throughput;
 
 /// Why rows could not be made durable.
 #[derive(Debug, Clone, thiserror::Error)]
@@ -132,6 +133,11 @@ async fn run(
     let mut in_flight = FuturesOrdered::new();
     let mut free: Vec<Buffers> = Vec::new();
     let mut open = true;
+    // Positions acknowledged since the last throughput report, and when that was.
+    let node = throughput::node_name();
+    let report_every = Duration::from_millis(config.throughput_report_ms.max(100));
+    let mut acknowledged: u64 = 0;
+    let mut reported = Instant::now();
     loop {
         let now = Instant::now();
         // Once the database may be back, the spool goes first: new batches wait until it is replayed.
@@ -162,7 +168,7 @@ async fn run(
         tokio::select! {
             Some(joined) = in_flight.next(), if !in_flight.is_empty() => {
                 match joined {
-                    Ok(done) => complete(done, &mut spool, &mut down_until, retry, &committed, &mut free),
+                    Ok(done) => acknowledged += complete(done, &mut spool, &mut down_until, retry, &committed, &mut free),
                     // Its senders are gone with it: those connections acknowledge nothing and close.
                     Err(e) => tracing::error!(error = %e, "a batch's task failed"),
                 }
@@ -179,6 +185,19 @@ async fn run(
                 None => open = false,
             },
             () = sleep_until(due_at), if !due => {}
+            () = tokio::time::sleep_until(reported + report_every) => {
+                if acknowledged > 0 {
+                    let (pool, node, span) = (pool.clone(), node.clone(), reported.elapsed());
+                    // Off the loop: a slow or absent database delays no acknowledgement.
+                    tokio::spawn(async move {
+                        if let Err(e) = throughput::record(&pool, &node, acknowledged, span).await {
+                            tracing::debug!(error = %e, "throughput not reported");
+                        }
+                    });
+                }
+                acknowledged = 0;
+                reported = Instant::now();
+            }
             // With batches in the spool, try the database again when the wait is over.
             () = sleep_until(down_until), if spooled && !replay_due => {}
         }
@@ -262,7 +281,8 @@ async fn split(pool: &PgPool, requests: &[Request]) -> Outcome {
 }
 
 /// Acknowledges a batch back from the database: committed, else spooled, else refused; hands the
-/// durable rows to the committed stream and keeps its buffers for the next batch.
+/// durable rows to the committed stream and keeps its buffers for the next batch. Returns how many
+/// positions were acknowledged.
 fn complete(
     done: Done,
     spool: &mut Option<Spool>,
@@ -270,7 +290,7 @@ fn complete(
     retry: Duration,
     committed: &broadcast::Sender<Arc<Rows>>,
     free: &mut Vec<Buffers>,
-) {
+) -> u64 {
     let Done { outcome, buffers, requests, rows, started } = done;
     let results: Vec<Result<(), WriteError>> = match outcome {
         Outcome::Committed => {
@@ -304,10 +324,14 @@ fn complete(
     };
     free.push(buffers);
     let mut durable = Rows::default();
+    let mut positions = 0;
     for (request, result) in requests.into_iter().zip(results) {
         let ok = result.is_ok();
         metrics::request_answered(request.sent.elapsed().as_secs_f64());
         let _ = request.done.send(result);
+        if ok {
+            positions += request.rows.positions.len() as u64;
+        }
         if ok && committed.receiver_count() > 0 {
             let Rows { positions, events, quarantine: _ } = request.rows;
             durable.positions.extend(positions);
@@ -317,6 +341,7 @@ fn complete(
     if !durable.is_empty() {
         let _ = committed.send(Arc::new(durable));
     }
+    positions
 }
 
 /// Replays the spool into the database in order, then empties it. `Err` when the database is

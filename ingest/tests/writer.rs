@@ -172,3 +172,32 @@ async fn rows_the_database_refuses_cost_only_their_own_acknowledgement(pool: PgP
     assert_eq!(std::fs::metadata(&config.spool_path).map(|m| m.len()).unwrap_or(0), 0);
     let _ = std::fs::remove_dir_all(dir);
 }
+
+#[sqlx::test(migrator = "leasewatch_store::MIGRATOR")]
+async fn acknowledged_positions_are_reported_for_the_dashboard(pool: PgPool) {
+    let (device, dir) = registered_device(&pool, "864717003283583", "throughput").await;
+    let config = WriterConfig {
+        spool_path: dir.join("spool"),
+        flush_ms: 5,
+        throughput_report_ms: 100,
+        ..WriterConfig::default()
+    };
+    let (writer, task) = Writer::start(pool.clone(), config);
+    writer.write(positions(device, 7)).await.unwrap();
+    writer.write(positions(device, 3)).await.unwrap();
+    let mut reported = 0i64;
+    for _ in 0..50 {
+        reported = sqlx::query_scalar("SELECT COALESCE(sum(positions), 0)::bigint FROM ingest_throughput")
+            .fetch_one(&pool)
+            .await
+            .unwrap();
+        if reported == 10 {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    assert_eq!(reported, 10, "every acknowledged position is counted once, resends included");
+    drop(writer);
+    task.await.unwrap();
+    let _ = std::fs::remove_dir_all(&dir);
+}

@@ -1,4 +1,5 @@
-//! The dashboard (工作台): open alerts by severity, active contracts by bucket, tasks, trackers.
+//! The dashboard (工作台): open alerts by severity, active contracts by bucket, tasks, trackers and
+//! the positions per second coming in.
 
 use askama::Template;
 use axum::extract::State;
@@ -6,7 +7,7 @@ use axum::response::Response;
 use backoffice::reports::overview;
 
 use super::error::PageError;
-use super::format::money;
+use super::format::{count, money};
 use super::page::{Shell, render};
 use super::session::Staff;
 use crate::state::AppState;
@@ -42,6 +43,7 @@ struct Dashboard {
     tasks: Vec<TaskRow>,
     trackers: i64,
     trackers_reporting: i64,
+    positions_per_second: String,
 }
 
 /// `GET /`.
@@ -80,5 +82,6 @@ pub async fn page(State(state): State<AppState>, staff: Staff) -> Result<Respons
         tasks,
         trackers: figures.trackers,
         trackers_reporting: figures.trackers_reporting,
+        positions_per_second: count(figures.positions_per_second),
     }))
 }

@@ -1,4 +1,4 @@
-//! How values read on a page: money as ¥1,234.56, times in the company's time zone.
+//! How values read on a page: money as ¥1,234.56, counts as 12,345, times in the company's time zone.
 
 use chrono::{DateTime, FixedOffset, NaiveDate, Utc};
 use leasewatch_finance::Decimal;
@@ -9,15 +9,26 @@ pub fn money(amount: &Decimal) -> String {
     amount.rescale(2);
     let text = amount.abs().to_string();
     let (whole, cents) = text.split_once('.').unwrap_or((&text, "00"));
-    let mut grouped = String::with_capacity(whole.len() + whole.len() / 3);
-    for (i, digit) in whole.chars().enumerate() {
-        if i > 0 && (whole.len() - i) % 3 == 0 {
+    let sign = if amount.is_sign_negative() && !amount.is_zero() { "-" } else { "" };
+    format!("{sign}¥{}.{cents}", thousands(whole))
+}
+
+/// A whole number with thousands separators: `12,345`.
+pub fn count(n: i64) -> String {
+    let sign = if n < 0 { "-" } else { "" };
+    format!("{sign}{}", thousands(&n.unsigned_abs().to_string()))
+}
+
+/// Digits grouped by three from the right.
+fn thousands(digits: &str) -> String {
+    let mut grouped = String::with_capacity(digits.len() + digits.len() / 3);
+    for (i, digit) in digits.chars().enumerate() {
+        if i > 0 && (digits.len() - i).is_multiple_of(3) {
             grouped.push(',');
         }
         grouped.push(digit);
     }
-    let sign = if amount.is_sign_negative() && !amount.is_zero() { "-" } else { "" };
-    format!("{sign}¥{grouped}.{cents}")
+    grouped
 }
 
 /// `time` in the company's zone (`utc_offset_hours` east of UTC), to the minute.
@@ -46,6 +57,14 @@ mod tests {
         assert_eq!(money(&dec!(-0.5)), "-¥0.50");
         assert_eq!(money(&dec!(1000000)), "¥1,000,000.00");
         assert_eq!(money(&dec!(999.999)), "¥1,000.00");
+    }
+
+    #[test]
+    fn counts_are_grouped() {
+        assert_eq!(count(0), "0");
+        assert_eq!(count(999), "999");
+        assert_eq!(count(12_345), "12,345");
+        assert_eq!(count(-1_000_000), "-1,000,000");
     }
 
     #[test]

@@ -189,6 +189,7 @@ pub(crate) static MESSAGES: &[(&str, &str, &str)] = &[
     ("dashboard.tasks", "催收与收车任务", "Collection and repossession tasks"),
     ("dashboard.trackers", "定位设备", "Trackers"),
     ("dashboard.reporting", "10 分钟内上报", "reported in the last 10 minutes"),
+    ("dashboard.positions_per_second", "每秒定位（近 1 分钟）", "positions per second (last minute)"),
     ("dashboard.none", "暂无", "None"),
     ("field.severity", "级别", "Severity"),
     ("field.open", "未处理", "Open"),

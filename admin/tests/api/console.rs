@@ -52,6 +52,13 @@ async fn staff_see_their_regions_contracts_and_nothing_else(pool: PgPool) {
     assert_eq!((status, media_type.starts_with("text/html")), (StatusCode::NOT_FOUND, true));
     assert_eq!(app.call(axum::http::Method::GET, "/api/v1/no-such", None, None).await.code(), "not_found");
 
+    // Two ingest nodes' reports over the last minute: 1,200 in 10 s and 300 in 10 s.
+    sqlx::query(
+        "INSERT INTO ingest_throughput (node, positions, seconds) VALUES ('a', 600, 5), ('a', 600, 5), ('b', 300, 10)",
+    )
+    .execute(&app.pool)
+    .await
+    .unwrap();
     let token = app.login("gd_collector").await;
     let cookie = format!("lw_session={token}");
     let with = [("cookie", cookie.as_str())];
@@ -59,6 +66,7 @@ async fn staff_see_their_regions_contracts_and_nothing_else(pool: PgPool) {
     assert_eq!(status, StatusCode::OK, "{page}");
     assert!(media_type.starts_with("text/html"));
     assert!(page.contains("工作台") && page.contains(r#"href="/contracts""#), "{page}");
+    assert!(page.contains(r#"<p class="figure" id="positions-per-second">150</p>"#), "{page}");
     let (_, _, english) = app.fetch_with("/", &[("cookie", &format!("{cookie}; lw_lang=en"))]).await;
     assert!(english.contains("Dashboard") && english.contains("Contracts"));
 

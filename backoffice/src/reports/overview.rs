@@ -1,6 +1,8 @@
 //! The figures a member of staff sees first: open alerts by severity, active contracts by bucket
 //! with their overdue amounts, open collection and repossession tasks (theirs and their region's),
-//! and how many trackers reported lately. Every figure counts only the reader's region subtree.
+//! how many trackers reported lately, and the positions per second the ingest nodes acknowledge.
+//! Every figure but the last counts only the reader's region subtree; the throughput is the
+//! whole system's.
 
 use leasewatch_finance::Decimal;
 use serde::Serialize;
@@ -55,6 +57,8 @@ pub struct Overview {
     pub trackers: i64,
     /// Of them, those heard from in the last ten minutes.
     pub trackers_reporting: i64,
+    /// Positions per second all ingest nodes acknowledged over the last minute.
+    pub positions_per_second: i64,
 }
 
 /// The figures for `actor`'s region subtree.
@@ -98,5 +102,13 @@ pub async fn overview(pool: &PgPool, actor: &Actor) -> Result<Overview, Error> {
     .bind(path)
     .fetch_one(pool)
     .await?;
-    Ok(Overview { alerts, buckets, tasks, trackers, trackers_reporting })
+    // Each node's count over the span its reports cover, summed over the nodes.
+    let positions_per_second: i64 = sqlx::query_scalar(
+        "SELECT COALESCE(round(sum(rate)), 0)::bigint FROM (
+             SELECT sum(positions) / sum(seconds) AS rate FROM ingest_throughput
+             WHERE at > now() - interval '1 minute' GROUP BY node) nodes",
+    )
+    .fetch_one(pool)
+    .await?;
+    Ok(Overview { alerts, buckets, tasks, trackers, trackers_reporting, positions_per_second })
 }
