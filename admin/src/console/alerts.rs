@@ -96,7 +96,7 @@ pub async fn board(
             Column::plain(lang.t("alert.occurrences")).numeric(),
         ],
         script: Some("alerts.js"),
-        tabs: &[],
+        ..ListSpec::default()
     };
     let offset = state.utc_offset_hours;
     let (pool, actor, filter) = (&state.pool, &staff.caller.actor, &query.filter);

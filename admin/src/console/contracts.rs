@@ -56,8 +56,7 @@ pub async fn list(
             Column::plain(lang.t("field.overdue_amount")).sorted("overdue_amount").numeric(),
             Column::plain(lang.t("contract.last_payment_on")),
         ],
-        script: None,
-        tabs: &[],
+        ..ListSpec::default()
     };
     let (pool, actor, filter) = (&state.pool, &staff.caller.actor, &query.filter);
     list::respond(

@@ -41,8 +41,7 @@ pub async fn list(
             Column::plain(lang.t("dealer.status_reason")),
             Column::plain(lang.t("dealer.contact")),
         ],
-        script: None,
-        tabs: &[],
+        ..ListSpec::default()
     };
     let (pool, actor, filter) = (&state.pool, &staff.caller.actor, &query.filter);
     list::respond(

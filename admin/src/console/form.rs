@@ -6,7 +6,10 @@
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
 
+use serde::Deserialize;
+
 use super::error::PageError;
+use super::i18n::Lang;
 use super::page::render;
 use super::session::Staff;
 
@@ -104,6 +107,24 @@ impl Fields {
             problems.fields.push((name.to_owned(), "must be a number".to_owned()));
         }
         parsed
+    }
+}
+
+/// The outcome a page says after a button sent the user back to it (`?done=saved`).
+#[derive(Debug, Default, Deserialize)]
+pub struct Done {
+    /// `saved`, `unlocked` or `signed_out`.
+    #[serde(default)]
+    done: String,
+}
+
+impl Done {
+    /// The outcome in words, or an empty string when there is none (or it is not one we say).
+    pub fn said(&self, lang: Lang) -> String {
+        match self.done.as_str() {
+            "saved" | "unlocked" | "signed_out" => lang.t(&format!("system.done.{}", self.done)).to_owned(),
+            _ => String::new(),
+        }
     }
 }
 

@@ -164,9 +164,11 @@ struct ListPage {
     script: Option<&'static str>,
     /// (path, title, whether this page).
     tabs: Vec<(&'static str, String, bool)>,
+    create: Option<&'static str>,
 }
 
 /// What a list page is: where it lives, its title, filters and columns.
+#[derive(Default)]
 pub struct ListSpec {
     /// Its path (`/contracts`).
     pub path: &'static str,
@@ -180,6 +182,8 @@ pub struct ListSpec {
     pub script: Option<&'static str>,
     /// Sibling pages of one area (path, title key), shown as tabs above the filters.
     pub tabs: &'static [(&'static str, &'static str)],
+    /// The page that adds an item, when the reader may add one.
+    pub create: Option<&'static str>,
 }
 
 /// The query of a list page: paging and sort, the page's own filters, and the export format.
@@ -308,6 +312,7 @@ pub async fn respond<'a, T, F>(
         export_xlsx: format!("{}?{}", spec.path, query.with(&[("format", Some("xlsx"))])),
         script: spec.script,
         tabs: spec.tabs.iter().map(|(path, key)| (*path, staff.lang.t(key).to_owned(), *path == spec.path)).collect(),
+        create: spec.create,
     };
     Ok(render(&page))
 }

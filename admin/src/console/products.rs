@@ -37,8 +37,7 @@ pub async fn list(
             Column::plain(lang.t("product.name")),
             Column::plain(lang.t("product.created_at")).sorted("created_at"),
         ],
-        script: None,
-        tabs: &[],
+        ..ListSpec::default()
     };
     let offset = state.utc_offset_hours;
     let (pool, actor, filter) = (&state.pool, &staff.caller.actor, &query.filter);

@@ -13,7 +13,7 @@ use backoffice::system::{positions, roles};
 use serde::Deserialize;
 
 use super::error::PageError;
-use super::form::{self, Problems};
+use super::form::{self, Done, Problems};
 use super::format::local_time;
 use super::list::{self, Cell, Column, ListQuery, ListSpec};
 use super::page::{Shell, render};
@@ -67,8 +67,8 @@ pub async fn users(
             Column::plain(lang.t("user.positions")),
             Column::plain(lang.t("user.active")),
         ],
-        script: None,
         tabs: TABS,
+        ..ListSpec::default()
     };
     let (pool, vault, actor, filter) = (&state.pool, &state.vault, &staff.caller.actor, &query.filter);
     list::respond(
@@ -109,8 +109,8 @@ pub async fn roles(
             Column::plain(lang.t("role.description")),
             Column::plain(lang.t("role.permissions")),
         ],
-        script: None,
         tabs: TABS,
+        ..ListSpec::default()
     };
     let (pool, actor) = (&state.pool, &staff.caller.actor);
     list::respond(
@@ -144,8 +144,8 @@ pub async fn positions(
             Column::plain(lang.t("position.name")),
             Column::plain(lang.t("position.description")),
         ],
-        script: None,
         tabs: TABS,
+        ..ListSpec::default()
     };
     let (pool, actor) = (&state.pool, &staff.caller.actor);
     list::respond(
@@ -177,8 +177,8 @@ pub async fn regions(
             Column::plain(lang.t("region.name")).sorted("name"),
             Column::plain(lang.t("region.level")),
         ],
-        script: None,
         tabs: TABS,
+        ..ListSpec::default()
     };
     let (pool, actor, filter) = (&state.pool, &staff.caller.actor, &query.filter);
     list::respond(
@@ -285,14 +285,6 @@ async fn user_page(
     })
 }
 
-/// The outcome shown after a button, from the query (`?done=saved`).
-#[derive(Deserialize)]
-pub struct Done {
-    /// `saved`, `unlocked` or `signed_out`.
-    #[serde(default)]
-    done: String,
-}
-
 /// `GET /system/users/{id}`.
 pub async fn user(
     State(state): State<AppState>,
@@ -301,10 +293,7 @@ pub async fn user(
     axum::extract::Query(done): axum::extract::Query<Done>,
 ) -> Result<Response, PageError> {
     staff.require("users.read")?;
-    let done = match done.done.as_str() {
-        "saved" | "unlocked" | "signed_out" => staff.lang.t(&format!("system.done.{}", done.done)).to_owned(),
-        _ => String::new(),
-    };
+    let done = done.said(staff.lang);
     Ok(render(&user_page(&state, &staff, id, None, Problems::default(), &done).await?))
 }
 

@@ -50,8 +50,7 @@ pub async fn list(
             Column::plain(lang.t("task.status")),
             Column::plain(lang.t("task.assignee")),
         ],
-        script: None,
-        tabs: &[],
+        ..ListSpec::default()
     };
     let offset = state.utc_offset_hours;
     let (pool, actor, filter) = (&state.pool, &staff.caller.actor, &query.filter);

@@ -43,8 +43,7 @@ pub async fn list(
             Column::plain(lang.t("vehicle.model")),
             Column::plain(lang.t("vehicle.status")),
         ],
-        script: None,
-        tabs: &[],
+        ..ListSpec::default()
     };
     let (pool, actor, filter) = (&state.pool, &staff.caller.actor, &query.filter);
     list::respond(

@@ -41,8 +41,7 @@ pub async fn inbox(
             Column::plain(lang.t("workflow.due_at")).sorted("due_at"),
             Column::plain(lang.t("workflow.created_at")).sorted("created_at"),
         ],
-        script: None,
-        tabs: &[],
+        ..ListSpec::default()
     };
     let offset = state.utc_offset_hours;
     let (pool, actor, filter) = (&state.pool, &staff.caller.actor, &query.filter);

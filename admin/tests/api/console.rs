@@ -588,8 +588,11 @@ async fn an_administrator_edits_a_user_on_the_system_pages(pool: PgPool) {
     let (status, _, places) = app.fetch_with("/monitor/risk-locations", &with).await;
     assert_eq!(status, StatusCode::OK, "{places}");
     assert!(places.contains("&#60;b&#62;福田典当行") && places.contains("22.54000, 114.06000"), "{places}");
-    let (_, _, rules) = app.fetch_with("/monitor/rules?rule=tow", &with).await;
-    assert!(rules.contains("tow_after_s") && rules.contains(r#"href="/monitor/risk-locations""#), "{rules}");
+    let (_, _, rules) = app.fetch_with("/monitor/rules", &with).await;
+    assert!(
+        rules.contains(r#"href="/monitor/rules/tow""#) && rules.contains(r#"href="/monitor/risk-locations""#),
+        "{rules}"
+    );
     // The map draws them and the geofences as layers, and filters vehicles by region and status.
     let circle = json!({"circle": {"latitude": 22.54, "longitude": 114.06, "radius_m": 500}});
     let fence = json!({"name": "Futian", "scope": "region", "scope_id": org.region("FT"), "shape": circle,
@@ -611,6 +614,88 @@ async fn an_administrator_edits_a_user_on_the_system_pages(pool: PgPool) {
         map.contains(&format!(r#"<option value="{}">"#, org.region("FT"))) && map.contains(r#"value="repossessed""#)
     );
     // A region manager of Zhejiang cannot open a Guangdong user.
+    let zj = format!("lw_session={}", app.login("zj_manager").await);
+    assert_eq!(app.fetch_with(&path, &[("cookie", zj.as_str())]).await.0, StatusCode::FORBIDDEN);
+}
+
+#[sqlx::test(migrations = "../migrations")]
+async fn rule_thresholds_and_risk_locations_are_set_on_their_pages(pool: PgPool) {
+    let app = App::new(pool).await;
+    let org = org(&app).await;
+    let cookie = format!("lw_session={}", org.admin);
+    let with = [("cookie", cookie.as_str())];
+    let csrf = home_csrf(&app, &with).await;
+
+    // Every rule is listed in words, and its page offers each of its thresholds with the default.
+    let (_, _, rules) = app.fetch_with("/monitor/rules", &with).await;
+    assert!(rules.contains("拖车 (tow)") && rules.contains(r#"href="/monitor/rules/resident_away""#), "{rules}");
+    let (status, _, page) = app.fetch_with("/monitor/rules/tow", &with).await;
+    assert_eq!(status, StatusCode::OK, "{page}");
+    assert!(page.contains(r#"name="param_tow_after_s""#) && page.contains("拖车判定（秒） (默认 120)"), "{page}");
+    assert!(page.contains(r#"<option value="global""#), "the head office may set company-wide: {page}");
+    assert_eq!(app.fetch_with("/monitor/rules/no_such_rule", &with).await.0, StatusCode::NOT_FOUND);
+
+    // A threshold of the wrong kind is refused beside its field, with what was typed kept.
+    let gd = org.region("GD");
+    let form = |after: &str| {
+        format!("csrf={csrf}&scope=region:{gd}&enabled=true&param_tow_speed_kmh=&param_tow_after_s={after}")
+    };
+    let (status, _, refused) = app.post_form("/monitor/rules/tow", &form("2.5"), &with).await;
+    assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY);
+    assert!(refused.contains(r#"data-field="param_tow_after_s""#) && refused.contains(r#"value="2.5""#), "{refused}");
+    let (status, headers, _) = app.post_form("/monitor/rules/tow", &form("120"), &with).await;
+    assert_eq!(status, StatusCode::SEE_OTHER);
+    assert_eq!(headers["location"], "/monitor/rules/tow?done=saved");
+    let set = app.get("/api/v1/monitor/rules?rule=tow", &org.admin).await;
+    assert_eq!(set.body[0]["scope"], "region");
+    assert_eq!(set.body[0]["scope_id"], gd);
+    assert_eq!(set.body[0]["params"], json!({"tow_after_s": 120}), "an empty threshold is not set: {}", set.body);
+    let (_, _, page) = app.fetch_with("/monitor/rules/tow?done=saved", &with).await;
+    assert!(page.contains(r#"id="done""#) && page.contains("拖车判定（秒） = 120"), "{page}");
+    // Without the form's token nothing is set.
+    let (status, _, _) = app.post_form("/monitor/rules/tow", &form("90").replace(&csrf, "forged"), &with).await;
+    assert_eq!(status, StatusCode::FORBIDDEN);
+
+    // A risk location is added on its page: a missing coordinate is said beside the field.
+    let (_, _, list) = app.fetch_with("/monitor/risk-locations", &with).await;
+    assert!(list.contains(r#"href="/monitor/risk-locations/new""#), "{list}");
+    let sz = org.region("SZ");
+    let new = |latitude: &str| {
+        format!(
+            "csrf={csrf}&name=%E7%A6%8F%E7%94%B0%E5%85%B8%E5%BD%93%E8%A1%8C&kind=pawn_shop&latitude={latitude}&longitude=114.06&radius_m=300&region_id={sz}"
+        )
+    };
+    let (status, _, refused) = app.post_form("/monitor/risk-locations/new", &new(""), &with).await;
+    assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY);
+    assert!(refused.contains(r#"data-field="latitude""#) && refused.contains("福田典当行"), "{refused}");
+    let (status, _, refused) = app.post_form("/monitor/risk-locations/new", &new("95"), &with).await;
+    assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY, "{refused}");
+    assert!(refused.contains(r#"data-field="latitude""#), "{refused}");
+    let (status, headers, _) = app.post_form("/monitor/risk-locations/new", &new("22.54"), &with).await;
+    assert_eq!(status, StatusCode::SEE_OTHER);
+    let location = headers["location"].to_str().unwrap().to_owned();
+    let path = location.trim_end_matches("?done=saved").to_owned();
+    let (_, _, page) = app.fetch_with(&location, &with).await;
+    assert!(
+        page.contains("典当行") && page.contains("22.540000, 114.060000") && page.contains(r#"id="done""#),
+        "{page}"
+    );
+    // Its page changes the radius and stops watching it; a radius out of bounds is refused.
+    let edit = |radius: &str| format!("csrf={csrf}&version=1&name=Futian&radius_m={radius}&active=false");
+    let (status, _, refused) = app.post_form(&path, &edit("5"), &with).await;
+    assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY);
+    assert!(refused.contains(r#"data-field="radius_m""#) && refused.contains(r#"value="5""#), "{refused}");
+    let (status, _, _) = app.post_form(&path, &edit("500"), &with).await;
+    assert_eq!(status, StatusCode::SEE_OTHER);
+    let stored = app.get("/api/v1/risk-locations", &org.admin).await;
+    assert_eq!(stored.body["items"][0]["radius_m"], 500);
+    assert_eq!(stored.body["items"][0]["active"], false);
+    assert_eq!(stored.body["items"][0]["name"], "Futian");
+    // The same form again carries the old version: refused at the top.
+    let (status, _, stale) = app.post_form(&path, &edit("600"), &with).await;
+    assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY);
+    assert!(stale.contains("form-error"), "{stale}");
+    // Zhejiang's manager cannot open a Shenzhen location.
     let zj = format!("lw_session={}", app.login("zj_manager").await);
     assert_eq!(app.fetch_with(&path, &[("cookie", zj.as_str())]).await.0, StatusCode::FORBIDDEN);
 }

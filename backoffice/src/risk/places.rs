@@ -33,6 +33,11 @@ pub async fn risk_locations(pool: &PgPool, actor: &Actor, page: &PageParams) -> 
     RISKS.list(pool, actor, page, |_| {}).await
 }
 
+/// The risk location `id`, if in the actor's region subtree.
+pub async fn risk_location(db: &mut PgConnection, actor: &Actor, id: i64) -> Result<RiskLocation, Error> {
+    RISKS.load(db, actor, id).await
+}
+
 /// A new risk location.
 #[derive(Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
