@@ -699,3 +699,76 @@ async fn rule_thresholds_and_risk_locations_are_set_on_their_pages(pool: PgPool)
     let zj = format!("lw_session={}", app.login("zj_manager").await);
     assert_eq!(app.fetch_with(&path, &[("cookie", zj.as_str())]).await.0, StatusCode::FORBIDDEN);
 }
+
+#[sqlx::test(migrations = "../migrations")]
+async fn users_roles_and_regions_are_added_on_the_system_pages(pool: PgPool) {
+    let app = App::new(pool).await;
+    let org = org(&app).await;
+    let cookie = format!("lw_session={}", org.admin);
+    let with = [("cookie", cookie.as_str())];
+    let csrf = home_csrf(&app, &with).await;
+
+    // A role: its permissions are ticked from the catalogue, in words.
+    let (_, _, roles) = app.fetch_with("/system/roles", &with).await;
+    assert!(roles.contains(r#"href="/system/roles/new""#), "{roles}");
+    let (_, _, page) = app.fetch_with("/system/roles/new", &with).await;
+    assert!(page.contains(r#"value="alerts.act""#) && page.contains("确认与关闭告警 (alerts.act)"), "{page}");
+    let role =
+        |name: &str| format!("csrf={csrf}&name={name}&description=&permissions=alerts.read&permissions=alerts.act");
+    let (status, _, refused) = app.post_form("/system/roles/new", &role("+"), &with).await;
+    assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY);
+    assert!(refused.contains(r#"data-field="name""#), "{refused}");
+    assert!(refused.contains(r#"name="permissions" value="alerts.act" checked"#), "ticks stay: {refused}");
+    let (status, headers, _) = app.post_form("/system/roles/new", &role("watcher"), &with).await;
+    assert_eq!(status, StatusCode::SEE_OTHER);
+    let path = headers["location"].to_str().unwrap().trim_end_matches("?done=saved").to_owned();
+    let (_, _, page) = app.fetch_with(&path, &with).await;
+    assert!(page.contains(r#"value="watcher""#) && page.contains(r#"name="permissions" value="alerts.read" checked"#));
+    // Editing replaces the permissions; a permission the editor does not hold cannot be granted.
+    let edit = format!("csrf={csrf}&version=1&name=watcher&description=Alert+desk&permissions=alerts.read");
+    assert_eq!(app.post_form(&path, &edit, &with).await.0, StatusCode::SEE_OTHER);
+    let gd = format!("lw_session={}", app.login("gd_manager").await);
+    let gd_with = [("cookie", gd.as_str())];
+    let (status, _, _) = app.post_form(&path, &edit.replace("version=1", "version=2"), &gd_with).await;
+    assert_eq!(status, StatusCode::FORBIDDEN, "roles.write is not the user manager's");
+    // The administrator's own role is shown, not edited.
+    let builtin: i64 = sqlx::query_scalar("SELECT id FROM roles WHERE builtin").fetch_one(&app.pool).await.unwrap();
+    let (_, _, page) = app.fetch_with(&format!("/system/roles/{builtin}"), &with).await;
+    assert!(page.contains(r#"id="builtin""#) && !page.contains(r#"id="save""#), "{page}");
+
+    // A user: the initial password must meet the policy, said beside it and never shown again.
+    let sz = org.region("SZ");
+    let user = |password: &str| {
+        format!(
+            "csrf={csrf}&username=desk1&password={password}&display_name=Desk&phone=13800000000&region_id={sz}&roles=watcher"
+        )
+    };
+    let (status, _, refused) = app.post_form("/system/users/new", &user("short"), &with).await;
+    assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY);
+    assert!(refused.contains(r#"data-field="password""#) && !refused.contains(r#"value="short""#), "{refused}");
+    assert!(refused.contains(r#"value="desk1""#) && refused.contains(r#"name="roles" value="watcher" checked"#));
+    let (status, headers, _) = app.post_form("/system/users/new", &user(PASSWORD), &with).await;
+    assert_eq!(status, StatusCode::SEE_OTHER);
+    assert!(headers["location"].to_str().unwrap().starts_with("/system/users/"));
+    let token = app.login("desk1").await;
+    let (status, _, _) = app.fetch_with("/alerts", &[("cookie", &format!("lw_session={token}"))]).await;
+    assert_eq!(status, StatusCode::OK, "the new user signs in and opens what the role allows");
+
+    // A region, under one of the user's subtree and below its parent's level.
+    let (_, _, page) = app.fetch_with("/system/regions/new", &with).await;
+    assert!(page.contains(r#"name="parent_id""#) && page.contains("网点"), "{page}");
+    let region = |level: &str| format!("csrf={csrf}&parent_id={sz}&code=SZ-NS&name=%E5%8D%97%E5%B1%B1&level={level}");
+    let (status, _, refused) = app.post_form("/system/regions/new", &region("province"), &with).await;
+    assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY);
+    assert!(refused.contains(r#"data-field="level""#) && refused.contains("南山"), "{refused}");
+    let (status, headers, _) = app.post_form("/system/regions/new", &region("branch"), &with).await;
+    assert_eq!(status, StatusCode::SEE_OTHER);
+    let (_, _, list) = app.fetch_with(headers["location"].to_str().unwrap(), &with).await;
+    assert!(list.contains("南山") && list.contains("SZ-NS"), "{list}");
+    // A user manager without regions.write adds none.
+    let zj = format!("lw_session={}", app.login("zj_manager").await);
+    let zj_with = [("cookie", zj.as_str())];
+    let zj_csrf = home_csrf(&app, &zj_with).await;
+    let body = region("branch").replace(&csrf, &zj_csrf).replace("SZ-NS", "SZ-X");
+    assert_eq!(app.post_form("/system/regions/new", &body, &zj_with).await.0, StatusCode::FORBIDDEN);
+}
