@@ -484,6 +484,23 @@ pub(crate) static MESSAGES: &[(&str, &str, &str)] = &[
     ("product.name", "产品名称", "Name"),
     ("product.created_at", "创建时间", "Created"),
     ("product.method", "还款方式", "Method"),
+    ("product.next_version", "发布新版本", "Next version"),
+    (
+        "product.next_version_help",
+        "以本版本为底稿：已签合同仍按原版本执行；罚息、冲抵顺序、逾期阶段等沿用本版本。",
+        "Starts from this version: signed contracts keep theirs; penalties, allocation order and buckets are carried over.",
+    ),
+    (
+        "product.rates_text",
+        "利率表（每行：期数, 最低首付比例, 年利率[, 车辆类型[, 经销商等级]]）",
+        "Rate table (a line each: term, minimum down payment, annual rate[, vehicle type[, dealer tier]])",
+    ),
+    (
+        "product.fees_text",
+        "费用（每行：名称, 金额, 融资 或 首付）",
+        "Fees (a line each: name, amount, financed or upfront)",
+    ),
+    ("product.save_version", "保存为新版本", "Save as the next version"),
     ("product.method.equal_installment", "等额本息", "Equal installments"),
     ("product.method.equal_principal", "等额本金", "Equal principal"),
     ("product.method.flat", "平息", "Flat rate"),

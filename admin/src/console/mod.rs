@@ -65,7 +65,7 @@ pub fn router() -> Router<AppState> {
         .route("/map/vehicles.json", get(map::vehicles))
         .route("/dealers", get(dealers::list))
         .route("/products", get(products::list))
-        .route("/products/{id}", get(products::page))
+        .route("/products/{id}", get(products::page).post(products::next_version))
         .route("/vehicles", get(vehicles::list))
         .route("/vehicles/{id}", get(vehicles::page))
         .route("/vehicles/{id}/devices/{device}/commands", post(vehicles::command))

@@ -772,3 +772,75 @@ async fn users_roles_and_regions_are_added_on_the_system_pages(pool: PgPool) {
     let body = region("branch").replace(&csrf, &zj_csrf).replace("SZ-NS", "SZ-X");
     assert_eq!(app.post_form("/system/regions/new", &body, &zj_with).await.0, StatusCode::FORBIDDEN);
 }
+
+#[sqlx::test(migrations = "../migrations")]
+async fn a_products_next_version_is_made_from_its_page(pool: PgPool) {
+    let app = App::new(pool).await;
+    let org = org(&app).await;
+    let cookie = format!("lw_session={}", org.admin);
+    let with = [("cookie", cookie.as_str())];
+    let csrf = home_csrf(&app, &with).await;
+    let rules = json!({
+        "method": "equal-installment",
+        "rates": [{"term": 36, "min_down_payment": "0.2", "annual_rate": "0.08995"},
+                  {"term": 24, "min_down_payment": "0.3", "annual_rate": "0.07", "dealer_tier": "A"}],
+        "fees": [{"name": "GPS", "amount": "1500", "financed": true}],
+        "deposit_ratio": "0.05",
+        "penalty": {"daily_rate": "0.0007", "grace_days": 5, "base": "principal", "rounding": "half-up"}
+    });
+    let first =
+        app.create(&org.admin, "/api/v1/products", json!({"code": "car", "name": "新车", "rules": rules})).await;
+    let path = format!("/products/{first}");
+    // The form starts from this version, exactly: a rate is not rounded on its way through.
+    let (_, _, page) = app.fetch_with(&path, &with).await;
+    assert!(page.contains("36, 20%, 8.995%\n24, 30%, 7%, , A"), "{page}");
+    assert!(page.contains("GPS, 1500, financed") && page.contains(r#"value="5%""#), "{page}");
+
+    let form = |rates: &str| {
+        serde_urlencoded::to_string([
+            ("csrf", csrf.as_str()),
+            ("name", "新车 2027"),
+            ("method", "equal_principal"),
+            ("deposit_ratio", "0.1"),
+            ("residual_ratio", "0%"),
+            ("rates", rates),
+            ("fees", "GPS, 1800, financed"),
+        ])
+        .unwrap()
+    };
+    // A wrong line is said beside the table with its number; nothing is made.
+    let (status, _, refused) = app.post_form(&path, &form("36, 20%, 8.5%\n24, 30%, 150%"), &with).await;
+    assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY);
+    assert!(
+        refused.contains(r#"data-field="rates""#) && refused.contains("line 2: must be a fraction between 0 and 1"),
+        "{refused}"
+    );
+    assert!(refused.contains("24, 30%, 150%"), "what was typed stays: {refused}");
+    let (status, _, refused) = app.post_form(&path, &form("36, twenty, 8.5%"), &with).await;
+    assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY);
+    assert!(refused.contains("line 1: `twenty` is not a percentage or a fraction"), "{refused}");
+    // A good table makes version 2; the rules not on the form are carried over.
+    let (status, headers, _) = app.post_form(&path, &form("36, 20%, 8.5%\n48, 25%, 9%"), &with).await;
+    assert_eq!(status, StatusCode::SEE_OTHER);
+    let next = headers["location"].to_str().unwrap().to_owned();
+    let id: i64 = next.trim_start_matches("/products/").trim_end_matches("?done=saved").parse().unwrap();
+    let made = app.get(&format!("/api/v1/products/{id}"), &org.admin).await;
+    assert_eq!((made.body["code"].as_str(), made.body["version"].as_i64()), (Some("car"), Some(2)), "{}", made.body);
+    assert_eq!(made.body["name"], "新车 2027");
+    assert_eq!(made.body["rules"]["method"], "equal-principal");
+    assert_eq!(
+        made.body["rules"]["rates"][1],
+        json!({"term": 48, "min_down_payment": "0.25", "annual_rate": "0.09", "vehicle_type": null, "dealer_tier": null})
+    );
+    assert_eq!(made.body["rules"]["fees"][0]["amount"], "1800");
+    assert_eq!(made.body["rules"]["deposit_ratio"], "0.1");
+    assert_eq!(made.body["rules"]["penalty"]["base"], "principal");
+    let (_, _, page) = app.fetch_with(&next, &with).await;
+    assert!(page.contains(r#"id="done""#) && page.contains("等额本金"), "{page}");
+    // Version 1 stays as it was.
+    let old = app.get(&format!("/api/v1/products/{first}"), &org.admin).await;
+    assert_eq!(old.body["rules"]["rates"][0]["annual_rate"], "0.08995");
+    // Reading products is not making them.
+    let zj = format!("lw_session={}", app.login("zj_manager").await);
+    assert_eq!(app.post_form(&path, &form("36, 20%, 8.5%"), &[("cookie", zj.as_str())]).await.0, StatusCode::FORBIDDEN);
+}
