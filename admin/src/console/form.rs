@@ -4,9 +4,9 @@
 //! names no field (a stale version, a duplicate, a wrong state) is said at the top of the form.
 
 use axum::http::StatusCode;
-use axum::response::{IntoResponse, Response};
-
+use axum::response::{IntoResponse, Redirect, Response};
 use serde::Deserialize;
+use sqlx::{Postgres, Transaction};
 
 use super::error::PageError;
 use super::i18n::Lang;
@@ -124,6 +124,26 @@ impl Done {
         match self.done.as_str() {
             "saved" | "unlocked" | "signed_out" => lang.t(&format!("system.done.{}", self.done)).to_owned(),
             _ => String::new(),
+        }
+    }
+}
+
+/// Ends a form's transaction with what the service made of it: committed, the user is sent on to
+/// `to(&saved)`; refused, the problems to show on the form again (the transaction rolled back).
+/// Errors that are not the user's to fix are an error page.
+pub async fn finish<T>(
+    tx: Transaction<'_, Postgres>,
+    outcome: Result<T, backoffice::Error>,
+    to: impl FnOnce(&T) -> String,
+) -> Result<Result<Response, Problems>, PageError> {
+    match outcome {
+        Ok(saved) => {
+            tx.commit().await?;
+            Ok(Ok(Redirect::to(&to(&saved)).into_response()))
+        }
+        Err(e) => {
+            drop(tx);
+            Ok(Err(Problems::of(e)?))
         }
     }
 }

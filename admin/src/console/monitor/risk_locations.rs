@@ -5,7 +5,7 @@
 use askama::Template;
 use axum::Form;
 use axum::extract::{OriginalUri, Path, Query, State};
-use axum::response::{IntoResponse, Redirect, Response};
+use axum::response::Response;
 use backoffice::risk::places::{self, NewRiskLocation, RiskLocationPatch};
 
 use super::TABS;
@@ -203,14 +203,10 @@ pub async fn create(
         region_id,
     };
     let mut tx = state.pool.begin().await?;
-    match places::create_risk_location(&mut tx, &staff, &new).await {
-        Ok(place) => {
-            tx.commit().await?;
-            Ok(Redirect::to(&format!("/monitor/risk-locations/{}?done=saved", place.id)).into_response())
-        }
-        Err(e) => {
-            drop(tx);
-            let problems = Problems::of(e)?;
+    let outcome = places::create_risk_location(&mut tx, &staff, &new).await;
+    match form::finish(tx, outcome, |p| format!("/monitor/risk-locations/{}?done=saved", p.id)).await? {
+        Ok(saved) => Ok(saved),
+        Err(problems) => {
             Ok(form::refused(&place_page(&state, &staff, None, Some(Shown::typed(&fields)), problems, "").await?))
         }
     }
@@ -260,14 +256,9 @@ pub async fn edit(
         active: Some(fields.one("active") == "true"),
     };
     let mut tx = state.pool.begin().await?;
-    match places::update_risk_location(&mut tx, &staff, id, &patch).await {
-        Ok(_) => {
-            tx.commit().await?;
-            Ok(Redirect::to(&format!("/monitor/risk-locations/{id}?done=saved")).into_response())
-        }
-        Err(e) => {
-            drop(tx);
-            refuse(Problems::of(e)?).await
-        }
+    let outcome = places::update_risk_location(&mut tx, &staff, id, &patch).await;
+    match form::finish(tx, outcome, |_| format!("/monitor/risk-locations/{id}?done=saved")).await? {
+        Ok(saved) => Ok(saved),
+        Err(problems) => refuse(problems).await,
     }
 }

@@ -5,7 +5,7 @@
 use askama::Template;
 use axum::Form;
 use axum::extract::{OriginalUri, Path, Query, State};
-use axum::response::{IntoResponse, Redirect, Response};
+use axum::response::Response;
 use backoffice::kit::list::Paged;
 use backoffice::risk::rules::{self, NewSetting, RuleInfo, RuleSetting, SettingFilter};
 use serde_json::{Map, Number, Value};
@@ -295,16 +295,10 @@ pub async fn set(
     }
     let new = NewSetting { rule: rule.clone(), scope, scope_id, enabled: Some(typed.enabled), params: Some(params) };
     let mut tx = state.pool.begin().await?;
-    match rules::create(&mut tx, &staff, &new).await {
-        Ok(_) => {
-            tx.commit().await?;
-            Ok(Redirect::to(&format!("/monitor/rules/{rule}?done=saved")).into_response())
-        }
-        Err(e) => {
-            drop(tx);
-            let problems = Problems::of(e)?;
-            Ok(form::refused(&rule_page(&state, &staff, &info, Some(typed), problems, "").await?))
-        }
+    let outcome = rules::create(&mut tx, &staff, &new).await;
+    match form::finish(tx, outcome, |_| format!("/monitor/rules/{rule}?done=saved")).await? {
+        Ok(saved) => Ok(saved),
+        Err(problems) => Ok(form::refused(&rule_page(&state, &staff, &info, Some(typed), problems, "").await?)),
     }
 }
 

@@ -7,7 +7,7 @@ pub mod table_text;
 use askama::Template;
 use axum::Form;
 use axum::extract::{OriginalUri, Path, Query, State};
-use axum::response::{IntoResponse, Redirect, Response};
+use axum::response::Response;
 use backoffice::error::FieldError;
 use backoffice::products::catalog::{self, NewProduct, Product, ProductFilter};
 use leasewatch_finance::{Decimal, Method};
@@ -271,16 +271,10 @@ pub async fn next_version(
     }
     let new = NewProduct { code: current.code.clone(), name: typed.name.clone(), rules };
     let mut tx = state.pool.begin().await?;
-    match catalog::create(&mut tx, &staff, &new).await {
-        Ok(product) => {
-            tx.commit().await?;
-            Ok(Redirect::to(&format!("/products/{}?done=saved", product.id)).into_response())
-        }
-        Err(e) => {
-            drop(tx);
-            let problems = Problems::of(on_form(e))?;
-            Ok(form::refused(&product_page(&state, &staff, id, Some(typed), problems, "").await?))
-        }
+    let outcome = catalog::create(&mut tx, &staff, &new).await.map_err(on_form);
+    match form::finish(tx, outcome, |product| format!("/products/{}?done=saved", product.id)).await? {
+        Ok(saved) => Ok(saved),
+        Err(problems) => Ok(form::refused(&product_page(&state, &staff, id, Some(typed), problems, "").await?)),
     }
 }
 

@@ -3,7 +3,7 @@
 use askama::Template;
 use axum::Form;
 use axum::extract::{OriginalUri, State};
-use axum::response::{IntoResponse, Redirect, Response};
+use axum::response::Response;
 use backoffice::system::regions::{self, NewRegion, RegionFilter};
 
 use super::{TABS, region_choices};
@@ -132,17 +132,10 @@ pub async fn create(
         level: fields.one("level").to_owned(),
     };
     let mut tx = state.pool.begin().await?;
-    match regions::create(&mut tx, &staff, &new).await {
-        Ok(region) => {
-            tx.commit().await?;
-            // The list of the parent's children shows the new one.
-            Ok(Redirect::to(&format!("/system/regions?parent_id={}", region.parent_id.unwrap_or(parent_id)))
-                .into_response())
-        }
-        Err(e) => {
-            drop(tx);
-            let problems = Problems::of(e)?;
-            Ok(form::refused(&region_page(&state, &staff, typed, problems).await?))
-        }
+    let outcome = regions::create(&mut tx, &staff, &new).await;
+    // The list of the parent's children shows the new one.
+    match form::finish(tx, outcome, |_| format!("/system/regions?parent_id={parent_id}")).await? {
+        Ok(saved) => Ok(saved),
+        Err(problems) => Ok(form::refused(&region_page(&state, &staff, typed, problems).await?)),
     }
 }

@@ -5,7 +5,7 @@
 use askama::Template;
 use axum::Form;
 use axum::extract::{OriginalUri, Path, Query, State};
-use axum::response::{IntoResponse, Redirect, Response};
+use axum::response::Response;
 use backoffice::system::permissions::CATALOGUE;
 use backoffice::system::roles::{self, NewRole, RoleUpdate};
 
@@ -158,16 +158,10 @@ pub async fn create(
         permissions: shown.permissions.clone(),
     };
     let mut tx = state.pool.begin().await?;
-    match roles::create(&mut tx, &staff, &new).await {
-        Ok(role) => {
-            tx.commit().await?;
-            Ok(Redirect::to(&format!("/system/roles/{}?done=saved", role.id)).into_response())
-        }
-        Err(e) => {
-            drop(tx);
-            let problems = Problems::of(e)?;
-            Ok(form::refused(&role_page(&state, &staff, None, Some(shown), problems, "").await?))
-        }
+    let outcome = roles::create(&mut tx, &staff, &new).await;
+    match form::finish(tx, outcome, |role| format!("/system/roles/{}?done=saved", role.id)).await? {
+        Ok(saved) => Ok(saved),
+        Err(problems) => Ok(form::refused(&role_page(&state, &staff, None, Some(shown), problems, "").await?)),
     }
 }
 
@@ -204,15 +198,9 @@ pub async fn edit(
         permissions: Some(shown.permissions.clone()),
     };
     let mut tx = state.pool.begin().await?;
-    match roles::update(&mut tx, &staff, id, &update).await {
-        Ok(_) => {
-            tx.commit().await?;
-            Ok(Redirect::to(&format!("/system/roles/{id}?done=saved")).into_response())
-        }
-        Err(e) => {
-            drop(tx);
-            let problems = Problems::of(e)?;
-            Ok(form::refused(&role_page(&state, &staff, Some(id), Some(shown), problems, "").await?))
-        }
+    let outcome = roles::update(&mut tx, &staff, id, &update).await;
+    match form::finish(tx, outcome, |_| format!("/system/roles/{id}?done=saved")).await? {
+        Ok(saved) => Ok(saved),
+        Err(problems) => Ok(form::refused(&role_page(&state, &staff, Some(id), Some(shown), problems, "").await?)),
     }
 }

@@ -236,16 +236,10 @@ pub async fn create(
         positions: shown.positions.clone(),
     };
     let mut tx = state.pool.begin().await?;
-    match users::create(&mut tx, &state.vault, state.hash_cost, &staff, new).await {
-        Ok(user) => {
-            tx.commit().await?;
-            Ok(Redirect::to(&format!("/system/users/{}?done=saved", user.id)).into_response())
-        }
-        Err(e) => {
-            drop(tx);
-            let problems = Problems::of(e)?;
-            Ok(form::refused(&user_page(&state, &staff, None, Some(shown), problems, "").await?))
-        }
+    let outcome = users::create(&mut tx, &state.vault, state.hash_cost, &staff, new).await;
+    match form::finish(tx, outcome, |user| format!("/system/users/{}?done=saved", user.id)).await? {
+        Ok(saved) => Ok(saved),
+        Err(problems) => Ok(form::refused(&user_page(&state, &staff, None, Some(shown), problems, "").await?)),
     }
 }
 
