@@ -1,13 +1,15 @@
-//! The dashboard (工作台): open alerts by severity, active contracts by bucket, tasks, trackers and
-//! the positions per second coming in.
+//! The dashboard (工作台): open alerts by severity, active contracts by bucket, tasks, the approvals
+//! waiting for the reader (due today, overdue), trackers and the positions per second coming in.
 
 use askama::Template;
 use axum::extract::State;
 use axum::response::Response;
 use backoffice::reports::overview;
+use backoffice::system::workflow::engine::{self, InboxCounts};
+use chrono::Duration;
 
 use super::error::PageError;
-use super::format::{count, money};
+use super::format::{company_today, count, day_starts, money};
 use super::page::{Shell, render};
 use super::session::Staff;
 use crate::state::AppState;
@@ -44,11 +46,19 @@ struct Dashboard {
     trackers: i64,
     trackers_reporting: i64,
     positions_per_second: String,
+    /// The approvals waiting for the reader, when they act on any.
+    approvals: Option<InboxCounts>,
 }
 
 /// `GET /`.
 pub async fn page(State(state): State<AppState>, staff: Staff) -> Result<Response, PageError> {
     let figures = overview::overview(&state.pool, &staff).await?;
+    let approvals = if staff.can("workflows.act") {
+        let day_ends = day_starts(company_today(state.utc_offset_hours) + Duration::days(1), state.utc_offset_hours);
+        Some(engine::inbox_counts(&state.pool, &staff, day_ends).await?)
+    } else {
+        None
+    };
     let shell = Shell::new(&staff, "/", "dashboard.title");
     let lang = staff.lang;
     let alerts = figures
@@ -83,5 +93,6 @@ pub async fn page(State(state): State<AppState>, staff: Staff) -> Result<Respons
         trackers: figures.trackers,
         trackers_reporting: figures.trackers_reporting,
         positions_per_second: count(figures.positions_per_second),
+        approvals,
     }))
 }

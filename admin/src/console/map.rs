@@ -10,11 +10,12 @@ use backoffice::assets::fleet::{self, FleetFilter};
 use backoffice::assets::vehicle;
 use backoffice::kit::list::{PageParams, Paged};
 use backoffice::risk::places;
-use chrono::{Duration, NaiveDate, NaiveTime, Utc};
+use chrono::{Duration, NaiveDate};
 use serde::Deserialize;
 use serde_json::{Value, json};
 
 use super::error::PageError;
+use super::format::{company_today, day_starts};
 use super::page::{Shell, render};
 use super::session::Staff;
 use crate::state::AppState;
@@ -51,7 +52,7 @@ pub async fn page(
         Some(id) => {
             let mut db = state.pool.acquire().await?;
             let v = vehicle::detail(&mut db, &staff, id).await?.vehicle;
-            let today = (Utc::now() + Duration::hours(i64::from(state.utc_offset_hours))).date_naive();
+            let today = company_today(state.utc_offset_hours);
             Some((v.id, v.plate.unwrap_or(v.vin), today.format("%Y-%m-%d").to_string()))
         }
         None => None,
@@ -143,7 +144,7 @@ pub async fn track(
     Query(query): Query<TrackQuery>,
 ) -> Result<Response, PageError> {
     staff.require("vehicles.read")?;
-    let midnight = query.day.and_time(NaiveTime::MIN).and_utc() - Duration::hours(i64::from(state.utc_offset_hours));
+    let midnight = day_starts(query.day, state.utc_offset_hours);
     let mut db = state.pool.acquire().await?;
     let points = fleet::track(&mut db, &staff, query.vehicle_id, midnight, midnight + Duration::days(1)).await?;
     let stops: Vec<Value> = fleet::stops(&points, 5)

@@ -161,6 +161,18 @@ async fn a_reviewer_decides_in_the_approval_inbox(pool: PgPool) {
     assert_eq!(status, StatusCode::OK, "{inbox}");
     assert!(inbox.contains(r#"href="/workflow" aria-current="page""#), "in the navigation");
     assert!(inbox.contains("&#60;b&#62;张三&#60;/b&#62; 车贷申请"), "the title is text: {inbox}");
+    // The dashboard counts what waits for the reviewer, what falls due today and what is late.
+    let (_, _, home) = app.fetch_with("/", &with).await;
+    assert!(home.contains(r#"id="approvals-waiting">1<"#) && home.contains(r#"id="approvals-overdue">0<"#), "{home}");
+    sqlx::query("UPDATE workflow_tasks SET due_at = now() - interval '1 hour'").execute(&app.pool).await.unwrap();
+    let (_, _, home) = app.fetch_with("/", &with).await;
+    assert!(home.contains(r#"id="approvals-overdue">1<"#) && home.contains(r#"id="approvals-due-today">0<"#));
+    // Halfway between now and the end of the company's day (UTC+8).
+    let later_today =
+        "now() + (date_trunc('day', now() + interval '8 hours', 'UTC') + interval '16 hours' - now()) / 2";
+    sqlx::query(&format!("UPDATE workflow_tasks SET due_at = {later_today}")).execute(&app.pool).await.unwrap();
+    let (_, _, home) = app.fetch_with("/", &with).await;
+    assert!(home.contains(r#"id="approvals-due-today">1<"#), "{home}");
     let at = inbox.find("/workflow/tasks/").unwrap();
     let task = &inbox[at..at + inbox[at..].find('"').unwrap()];
     let (status, _, page) = app.fetch_with(task, &with).await;

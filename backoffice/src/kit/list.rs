@@ -294,6 +294,21 @@ where
         self.one(db, actor, id, &format!(" FOR UPDATE OF {}", self.id.split('.').next().unwrap_or(self.id))).await
     }
 
+    /// How many rows in the actor's region subtree pass `filters`, counting no further than `cap`.
+    pub async fn count_up_to(
+        &self,
+        pool: &PgPool,
+        actor: &Actor,
+        cap: i64,
+        filters: impl for<'q, 'b> Fn(&mut Filter<'q, 'b>),
+    ) -> Result<i64, Error> {
+        let mut count = QueryBuilder::new(format!("SELECT count(*) FROM (SELECT 1 {}", self.from));
+        self.scope(&mut count, actor);
+        filters(&mut Filter { query: &mut count });
+        count.push(" LIMIT ").push_bind(cap).push(") matching");
+        Ok(count.build_query_scalar().fetch_one(pool).await?)
+    }
+
     /// A page of the rows in the actor's region subtree that pass `filters`.
     pub async fn list(
         &self,
@@ -303,11 +318,7 @@ where
         filters: impl for<'q, 'b> Fn(&mut Filter<'q, 'b>),
     ) -> Result<Paged<T>, Error> {
         let window = page.window(self.sorts, self.default_sort, self.id)?;
-        let mut count = QueryBuilder::new(format!("SELECT count(*) FROM (SELECT 1 {}", self.from));
-        self.scope(&mut count, actor);
-        filters(&mut Filter { query: &mut count });
-        count.push(" LIMIT ").push_bind(COUNT_UP_TO + 1).push(") matching");
-        let counted: i64 = count.build_query_scalar().fetch_one(pool).await?;
+        let counted = self.count_up_to(pool, actor, COUNT_UP_TO + 1, &filters).await?;
         let mut rows = QueryBuilder::new(format!("{} {}", self.select, self.from));
         self.scope(&mut rows, actor);
         filters(&mut Filter { query: &mut rows });

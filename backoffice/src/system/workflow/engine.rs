@@ -2,8 +2,8 @@
 //! and acting on tasks, and the hook through which a business module learns the outcome. Every
 //! function runs inside the actor's transaction and writes the history and the audit log.
 
-use chrono::{Duration, Utc};
-use serde::Deserialize;
+use chrono::{DateTime, Duration, Utc};
+use serde::{Deserialize, Serialize};
 use serde_json::json;
 use sqlx::types::Json as SqlJson;
 use sqlx::{FromRow, PgConnection, PgPool};
@@ -15,7 +15,7 @@ pub use super::records::{ActRequest, DefinitionRow, HistoryEntry, Instance, NewI
 use crate::actor::Actor;
 use crate::error::Error;
 use crate::kit::audit::{self, Change};
-use crate::kit::list::{PageParams, Paged, Table};
+use crate::kit::list::{self, Filter, PageParams, Paged, Table};
 
 /// How instances are read: those of the actor's region subtree.
 pub const INSTANCES: Table<Instance> = Table::new(
@@ -93,16 +93,52 @@ pub async fn inbox(
 ) -> Result<Paged<Task>, Error> {
     TASKS
         .list(pool, actor, page, |f| {
-            f.eq("t.status", Some("open"));
-            f.and().push("t.position_code = ANY(").push_bind(actor.positions.clone()).push(")");
-            f.and().push("i.maker_id <> ").push_bind(actor.user_id);
-            f.and().push("(t.assignee_id IS NULL OR t.assignee_id = ").push_bind(actor.user_id).push(")");
+            waiting_for(f, actor);
             f.eq("t.assignee_id", (filter.mine == Some(true)).then_some(actor.user_id));
             if filter.overdue == Some(true) {
                 f.and().push("t.due_at < now()");
             }
         })
         .await
+}
+
+/// What the actor's inbox holds: open tasks of their positions, unclaimed or theirs, except on
+/// requests they made.
+fn waiting_for(f: &mut Filter<'_, '_>, actor: &Actor) {
+    f.eq("t.status", Some("open"));
+    f.and().push("t.position_code = ANY(").push_bind(actor.positions.clone()).push(")");
+    f.and().push("i.maker_id <> ").push_bind(actor.user_id);
+    f.and().push("(t.assignee_id IS NULL OR t.assignee_id = ").push_bind(actor.user_id).push(")");
+}
+
+/// How much of the actor's inbox is waiting, is due before `day_ends`, and is overdue.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize)]
+pub struct InboxCounts {
+    /// Every task waiting.
+    pub waiting: i64,
+    /// Not yet overdue, due before the end of the day.
+    pub due_today: i64,
+    /// Past due.
+    pub overdue: i64,
+}
+
+/// Counts the actor's inbox (up to 10,000 of each).
+pub async fn inbox_counts(pool: &PgPool, actor: &Actor, day_ends: DateTime<Utc>) -> Result<InboxCounts, Error> {
+    let cap = list::COUNT_UP_TO;
+    let waiting = TASKS.count_up_to(pool, actor, cap, |f| waiting_for(f, actor)).await?;
+    let due_today = TASKS
+        .count_up_to(pool, actor, cap, |f| {
+            waiting_for(f, actor);
+            f.and().push("t.due_at >= now() AND t.due_at < ").push_bind(day_ends);
+        })
+        .await?;
+    let overdue = TASKS
+        .count_up_to(pool, actor, cap, |f| {
+            waiting_for(f, actor);
+            f.and().push("t.due_at < now()");
+        })
+        .await?;
+    Ok(InboxCounts { waiting, due_today, overdue })
 }
 
 /// The latest version of the definition `key`.
