@@ -331,6 +331,7 @@ pub(crate) static MESSAGES: &[(&str, &str, &str)] = &[
         "Request device commands (an engine cut also needs an approval)",
     ),
     ("role.title", "角色", "Role"),
+    ("position.new", "新增岗位", "New position"),
     ("user.phone", "手机号", "Phone"),
     ("region.new", "新增区域", "New region"),
     ("region.parent", "上级区域", "Parent region"),

@@ -81,6 +81,7 @@ pub fn router() -> Router<AppState> {
         .route("/system/roles/new", get(system::roles::new).post(system::roles::create))
         .route("/system/roles/{id}", get(system::roles::page).post(system::roles::edit))
         .route("/system/positions", get(system::positions::list))
+        .route("/system/positions/new", get(system::positions::new).post(system::positions::create))
         .route("/system/regions", get(system::regions::list))
         .route("/system/regions/new", get(system::regions::new).post(system::regions::create))
         .route("/tasks", get(tasks::list))

@@ -766,6 +766,15 @@ async fn users_roles_and_regions_are_added_on_the_system_pages(pool: PgPool) {
     let (status, _, _) = app.fetch_with("/alerts", &[("cookie", &format!("lw_session={token}"))]).await;
     assert_eq!(status, StatusCode::OK, "the new user signs in and opens what the role allows");
 
+    // A position: its code is checked beside the field.
+    let position = |code: &str| format!("csrf={csrf}&code={code}&name=%E5%A4%96%E8%AE%BF%E5%91%98&description=");
+    let (status, _, refused) = app.post_form("/system/positions/new", &position("Home+Visit"), &with).await;
+    assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY);
+    assert!(refused.contains(r#"data-field="code""#) && refused.contains("外访员"), "{refused}");
+    assert_eq!(app.post_form("/system/positions/new", &position("home_visitor"), &with).await.0, StatusCode::SEE_OTHER);
+    let (_, _, list) = app.fetch_with("/system/positions", &with).await;
+    assert!(list.contains("home_visitor") && list.contains(r#"href="/system/positions/new""#), "{list}");
+
     // A region, under one of the user's subtree and below its parent's level.
     let (_, _, page) = app.fetch_with("/system/regions/new", &with).await;
     assert!(page.contains(r#"name="parent_id""#) && page.contains("网点"), "{page}");
