@@ -104,7 +104,8 @@ async fn text_when(client: &Client, css: &str, done: impl Fn(&str) -> bool) -> S
         }
         tokio::time::sleep(Duration::from_millis(100)).await;
     }
-    panic!("{css}: {last:?} after ten seconds");
+    let source = client.source().await.unwrap_or_default();
+    panic!("{css}: {last:?} after ten seconds; the page: {source}");
 }
 
 /// Waits until the first element `css` matches reads `expected`.
@@ -206,6 +207,9 @@ async fn staff_work_in_the_console_in_chromium(pool: PgPool) {
         client.find(Locator::Id("username")).await.unwrap().send_keys(username).await.unwrap();
         client.find(Locator::Id("password")).await.unwrap().send_keys(password).await.unwrap();
         client.find(Locator::Css("form button[type=submit]")).await.unwrap().click().await.unwrap();
+        // Signed in (the page has the sign-out button) or refused: only then may the next page be asked for.
+        let answered = Locator::Css("form[action='/logout'] button, .problem");
+        client.wait().at_most(Duration::from_secs(10)).for_element(answered).await.unwrap();
     };
     sign_in("admin", "Wrong-Passw0rd").await;
     text_of(&client, ".problem", "用户名或密码错误").await;
@@ -318,6 +322,40 @@ async fn staff_work_in_the_console_in_chromium(pool: PgPool) {
     client.goto(&format!("{base}/alerts?status=open")).await.unwrap();
     text_of(&client, "main h1", "告警").await;
     assert!(client.find(Locator::LinkText("断电 粤B00000")).await.is_err(), "it left the open list");
+    // A state-changing request without the page's token is refused, from the signed-in browser too.
+    let forged = client
+        .execute_async(
+            "const done = arguments[arguments.length - 1];
+             fetch(arguments[0], {method: 'POST', headers: {'content-type': 'application/x-www-form-urlencoded'},
+                                  body: 'action=resolve&resolution=forged'}).then(r => done(r.status));",
+            vec![json!(alert_url.path())],
+        )
+        .await
+        .unwrap();
+    assert_eq!(forged, json!(403));
+    let status: String = sqlx::query_scalar("SELECT status FROM alerts WHERE contract_id = $1")
+        .bind(contract)
+        .fetch_one(&pool)
+        .await
+        .unwrap();
+    assert_eq!(status, "acknowledged", "the forged request changed nothing");
+
+    // A collector of Zhejiang opening a Guangdong contract by its address gets the refusal page.
+    app.create(&org.admin, "/api/v1/roles", json!({"name": "collector", "permissions": ["contracts.read"]})).await;
+    let collector = json!({"username": "zj_collector", "display_name": "ZJ collector", "password": PASSWORD,
+                           "region_id": org.region("ZJ"), "roles": ["collector"], "positions": []});
+    app.create(&org.admin, "/api/v1/users", collector).await;
+    client.find(Locator::Css("form[action='/logout'] button")).await.unwrap().click().await.unwrap();
+    sign_in("zj_collector", PASSWORD).await;
+    text_of(&client, "main h1", "工作台").await;
+    client.goto(&format!("{base}/contracts/{contract}")).await.unwrap();
+    text_of(&client, "main h1", "无权访问").await;
+    client.goto(&format!("{base}/contracts")).await.unwrap();
+    text_of(&client, "main h1", "合同").await;
+    assert!(client.find(Locator::LinkText("GD-1")).await.is_err(), "nor is it listed");
+    client.find(Locator::Css("form[action='/logout'] button")).await.unwrap().click().await.unwrap();
+    sign_in("admin", PASSWORD).await;
+    text_of(&client, "main h1", "工作台").await;
 
     // An engine cut: asked for on the vehicle's page by one user, approved in the inbox by another,
     // held while the tracker reports the car moving, sent once it stands, acknowledged by the tracker.

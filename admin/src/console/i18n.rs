@@ -395,6 +395,7 @@ pub(crate) static MESSAGES: &[(&str, &str, &str)] = &[
     ("dashboard.reporting", "10 分钟内上报", "reported in the last 10 minutes"),
     ("dashboard.positions_per_second", "每秒定位（近 1 分钟）", "positions per second (last minute)"),
     ("dashboard.none", "暂无", "None"),
+    ("dashboard.ingest", "定位接入", "Positions coming in"),
     ("dashboard.approvals", "待我审批", "Waiting for my approval"),
     ("dashboard.waiting", "待处理", "Waiting"),
     ("dashboard.due_today", "今日到期", "Due today"),
