@@ -12,6 +12,7 @@
 //! - `customers/`: lessees and the people around them (客户).
 //! - `assets/`: vehicles and their trackers' commands (车辆管理).
 //! - `books/`: contracts, receipts, the ledger, delinquency, settlement (合同 / 财务).
+//! - `postloan/`: collections after the loan is made: parameters, collection groups (贷后管理).
 //! - `reports/`: figures over the book and the fleet (报表).
 //! - `risk/`: alerts, collection and repossession tasks, risk scores, places, monitor rules, webhooks (风控).
 //! - `search/`: finding any record by the number or name at hand (全局搜索).
@@ -25,6 +26,7 @@ pub mod customers;
 pub mod dealers;
 pub mod error;
 pub mod kit;
+pub mod postloan;
 pub mod products;
 pub mod reports;
 pub mod risk;

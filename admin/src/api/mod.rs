@@ -13,6 +13,7 @@ pub mod dealers;
 pub mod monitor_rules;
 pub mod places;
 pub mod positions;
+pub mod postloan;
 pub mod products;
 pub mod quarantine;
 pub mod receipts;
@@ -56,4 +57,5 @@ pub fn routes() -> OpenApiRouter<AppState> {
         .merge(risk_tasks::router())
         .merge(commands::router())
         .merge(webhooks::router())
+        .merge(postloan::router())
 }

@@ -31,6 +31,7 @@ pub mod map;
 pub mod monitor;
 pub mod page;
 pub mod policy;
+pub mod postloan;
 pub mod products;
 pub mod search;
 pub mod session;
@@ -84,6 +85,13 @@ pub fn router() -> Router<AppState> {
         .route("/system/positions/new", get(system::positions::new).post(system::positions::create))
         .route("/system/regions", get(system::regions::list))
         .route("/system/regions/new", get(system::regions::new).post(system::regions::create))
+        .route("/postloan/states", get(postloan::codes::states))
+        .route("/postloan/categories", get(postloan::codes::categories))
+        .route("/postloan/codes/new", get(postloan::codes::new).post(postloan::codes::create))
+        .route("/postloan/codes/{id}", get(postloan::codes::page).post(postloan::codes::edit))
+        .route("/postloan/groups", get(postloan::groups::list))
+        .route("/postloan/groups/new", get(postloan::groups::new).post(postloan::groups::create))
+        .route("/postloan/groups/{id}", get(postloan::groups::page).post(postloan::groups::edit))
         .route("/tasks", get(tasks::list))
         .route("/tasks/{id}", get(tasks::page).post(tasks::act))
         .route("/workflow", get(workflow::inbox))

@@ -10,5 +10,6 @@ mod console;
 mod dealers;
 mod foundation;
 mod monitor;
+mod postloan;
 mod support;
 mod workflow;

@@ -47,6 +47,8 @@ pub const CATALOGUE: &[(&str, &str)] = &[
     ("tasks.write", "Create collection tasks from alerts, assign, complete and cancel tasks"),
     ("commands.read", "View commands sent to devices"),
     ("commands.send", "Request device commands (an engine cut also needs an approval)"),
+    ("postloan.read", "View post-loan parameters and collection groups"),
+    ("postloan.configure", "Change post-loan parameters: collection states, categories, groups and their members"),
 ];
 
 /// Whether `name` is in the catalogue.

@@ -1,0 +1,123 @@
+//! `/api/v1/collection-codes` and `/api/v1/collection-groups`: the post-loan parameters (贷后参数配置) —
+//! collection states and categories, collection groups with their buckets, regions and members; the
+//! services are `backoffice::postloan`.
+
+use axum::extract::State;
+use axum::http::StatusCode;
+use backoffice::kit::list::{PageParams, Paged};
+use backoffice::postloan::codes::{self, CodeFilter, CodeUpdate, CollectionCode, NewCode};
+use backoffice::postloan::groups::{self, CollectionGroup, GroupFilter, GroupUpdate, NewGroup};
+use utoipa_axum::router::OpenApiRouter;
+use utoipa_axum::routes;
+
+use crate::error::ApiError;
+use crate::extract::{Json, Path, Query};
+use crate::guard::Caller;
+use crate::state::AppState;
+
+/// The routes of this module.
+pub fn router() -> OpenApiRouter<AppState> {
+    OpenApiRouter::new()
+        .routes(routes!(list_codes, create_code))
+        .routes(routes!(update_code))
+        .routes(routes!(list_groups, create_group))
+        .routes(routes!(get_group, update_group))
+}
+
+/// List the collection states and categories.
+#[utoipa::path(get, path = "/collection-codes", tag = "postloan", params(PageParams, CodeFilter),
+    responses((status = 200, description = "A page of codes", body = Paged<CollectionCode>)),
+    security(("bearer" = ["postloan.read"])))]
+async fn list_codes(
+    State(state): State<AppState>,
+    caller: Caller,
+    Query(page): Query<PageParams>,
+    Query(filter): Query<CodeFilter>,
+) -> Result<Json<Paged<CollectionCode>>, ApiError> {
+    Ok(Json(codes::list(&state.pool, &caller, &page, &filter).await?))
+}
+
+/// Add a collection state or category.
+#[utoipa::path(post, path = "/collection-codes", tag = "postloan", request_body = NewCode,
+    responses((status = 201, description = "Added", body = CollectionCode)), security(("bearer" = ["postloan.configure"])))]
+async fn create_code(
+    State(state): State<AppState>,
+    caller: Caller,
+    Json(new): Json<NewCode>,
+) -> Result<(StatusCode, Json<CollectionCode>), ApiError> {
+    let mut tx = state.pool.begin().await?;
+    let code = codes::create(&mut tx, &caller, &new).await?;
+    tx.commit().await?;
+    Ok((StatusCode::CREATED, Json(code)))
+}
+
+/// Rename, reorder, retire or restore a code (with the version that was read).
+#[utoipa::path(patch, path = "/collection-codes/{id}", tag = "postloan", request_body = CodeUpdate,
+    params(("id" = i64, Path, description = "Code id")),
+    responses((status = 200, description = "Changed", body = CollectionCode)), security(("bearer" = ["postloan.configure"])))]
+async fn update_code(
+    State(state): State<AppState>,
+    caller: Caller,
+    Path(id): Path<i64>,
+    Json(changes): Json<CodeUpdate>,
+) -> Result<Json<CollectionCode>, ApiError> {
+    let mut tx = state.pool.begin().await?;
+    let code = codes::update(&mut tx, &caller, id, &changes).await?;
+    tx.commit().await?;
+    Ok(Json(code))
+}
+
+/// List the collection groups kept by the caller's region subtree.
+#[utoipa::path(get, path = "/collection-groups", tag = "postloan", params(PageParams, GroupFilter),
+    responses((status = 200, description = "A page of groups", body = Paged<CollectionGroup>)),
+    security(("bearer" = ["postloan.read"])))]
+async fn list_groups(
+    State(state): State<AppState>,
+    caller: Caller,
+    Query(page): Query<PageParams>,
+    Query(filter): Query<GroupFilter>,
+) -> Result<Json<Paged<CollectionGroup>>, ApiError> {
+    Ok(Json(groups::list(&state.pool, &caller, &page, &filter).await?))
+}
+
+/// Add a collection group with its members.
+#[utoipa::path(post, path = "/collection-groups", tag = "postloan", request_body = NewGroup,
+    responses((status = 201, description = "Added", body = CollectionGroup)), security(("bearer" = ["postloan.configure"])))]
+async fn create_group(
+    State(state): State<AppState>,
+    caller: Caller,
+    Json(new): Json<NewGroup>,
+) -> Result<(StatusCode, Json<CollectionGroup>), ApiError> {
+    let mut tx = state.pool.begin().await?;
+    let group = groups::create(&mut tx, &caller, &new).await?;
+    tx.commit().await?;
+    Ok((StatusCode::CREATED, Json(group)))
+}
+
+/// One collection group with its members.
+#[utoipa::path(get, path = "/collection-groups/{id}", tag = "postloan", params(("id" = i64, Path, description = "Group id")),
+    responses((status = 200, description = "The group", body = CollectionGroup)), security(("bearer" = ["postloan.read"])))]
+async fn get_group(
+    State(state): State<AppState>,
+    caller: Caller,
+    Path(id): Path<i64>,
+) -> Result<Json<CollectionGroup>, ApiError> {
+    let mut conn = state.pool.acquire().await?;
+    Ok(Json(groups::get(&mut conn, &caller, id).await?))
+}
+
+/// Change a group: name, region, buckets, regions worked, whether it gets work, every member.
+#[utoipa::path(patch, path = "/collection-groups/{id}", tag = "postloan", request_body = GroupUpdate,
+    params(("id" = i64, Path, description = "Group id")),
+    responses((status = 200, description = "Changed", body = CollectionGroup)), security(("bearer" = ["postloan.configure"])))]
+async fn update_group(
+    State(state): State<AppState>,
+    caller: Caller,
+    Path(id): Path<i64>,
+    Json(changes): Json<GroupUpdate>,
+) -> Result<Json<CollectionGroup>, ApiError> {
+    let mut tx = state.pool.begin().await?;
+    let group = groups::update(&mut tx, &caller, id, &changes).await?;
+    tx.commit().await?;
+    Ok(Json(group))
+}

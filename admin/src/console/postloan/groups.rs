@@ -1,0 +1,307 @@
+//! Collection groups (催收组别) with their members (催收组员): the list, a page that adds one, and a
+//! group's page where its name, region, buckets, the regions it works, its members (who leads, who
+//! is absent) and whether it gets work are changed.
+
+use askama::Template;
+use axum::Form;
+use axum::extract::{OriginalUri, Path, Query, State};
+use axum::response::Response;
+use backoffice::kit::list::PageParams;
+use backoffice::postloan::groups::{self, GroupFilter, GroupUpdate, MAX_BUCKET, MemberSpec, NewGroup};
+use backoffice::system::users::{self, UserFilter};
+
+use super::TABS;
+use crate::console::error::PageError;
+use crate::console::form::{self, Done, Fields, Problems};
+use crate::console::list::{self, Cell, Column, ListQuery, ListSpec};
+use crate::console::page::{Shell, render};
+use crate::console::session::Staff;
+use crate::console::system::region_choices;
+use crate::state::AppState;
+
+/// `GET /postloan/groups`.
+pub async fn list(
+    State(state): State<AppState>,
+    staff: Staff,
+    OriginalUri(uri): OriginalUri,
+) -> Result<Response, PageError> {
+    staff.require("postloan.read")?;
+    let query: ListQuery<GroupFilter> = ListQuery::from_uri(&uri)?;
+    let lang = staff.lang;
+    let spec = ListSpec {
+        path: "/postloan/groups",
+        title: "nav.postloan",
+        filters: vec![query.field("bucket", lang.t("field.bucket"), "number")],
+        columns: vec![
+            Column::plain(lang.t("group.code")).sorted("code"),
+            Column::plain(lang.t("group.name")).sorted("name"),
+            Column::plain(lang.t("group.region")),
+            Column::plain(lang.t("group.buckets")),
+            Column::plain(lang.t("group.members")),
+            Column::plain(lang.t("group.active")),
+        ],
+        tabs: TABS,
+        create: staff.can("postloan.configure").then_some("/postloan/groups/new"),
+        ..ListSpec::default()
+    };
+    let (pool, actor, filter) = (&state.pool, &staff.caller.actor, &query.filter);
+    list::respond(
+        &staff,
+        spec,
+        &query,
+        |page| Box::pin(async move { groups::list(pool, actor, &page, filter).await }),
+        |g| {
+            let members: Vec<String> = g.members.iter().map(|m| m.display_name.clone()).collect();
+            let cells = vec![
+                Cell::link(g.code.clone(), format!("/postloan/groups/{}", g.id)),
+                Cell::text(g.name.clone()),
+                Cell::text(g.region_name.clone()),
+                Cell::text(buckets_text(&g.buckets)),
+                Cell::text(members.join("、")),
+                Cell::text(lang.yes_no(g.active)),
+            ];
+            (g.id, cells)
+        },
+    )
+    .await
+}
+
+/// Buckets as collectors name them: `M1 M2`.
+fn buckets_text(buckets: &[i32]) -> String {
+    buckets.iter().map(|b| format!("M{b}")).collect::<Vec<_>>().join(" ")
+}
+
+#[derive(Template)]
+#[template(path = "postloan_group.html")]
+struct GroupPage {
+    shell: Shell,
+    /// `None` while being added.
+    id: Option<i64>,
+    version: i32,
+    code: String,
+    group_name: String,
+    region: String,
+    regions: Vec<(String, String)>,
+    active: bool,
+    /// (value, label, ticked) for each box group.
+    buckets: Vec<(String, String, bool)>,
+    worked: Vec<(String, String, bool)>,
+    members: Vec<(String, String, bool)>,
+    absent: Vec<(String, String, bool)>,
+    leaders: Vec<(String, String)>,
+    leader: String,
+    may_edit: bool,
+    problems: Problems,
+    general: Vec<String>,
+    done: String,
+}
+
+/// What the form shows: the group as stored, or what was typed.
+#[derive(Default)]
+struct Shown {
+    code: String,
+    name: String,
+    region: String,
+    active: bool,
+    buckets: Vec<String>,
+    worked: Vec<String>,
+    members: Vec<String>,
+    absent: Vec<String>,
+    leader: String,
+}
+
+impl Shown {
+    fn typed(fields: &Fields) -> Self {
+        Self {
+            code: fields.one("code").trim().to_owned(),
+            name: fields.one("name").to_owned(),
+            region: fields.one("region_id").to_owned(),
+            active: fields.one("active") != "false",
+            buckets: fields.all("buckets"),
+            worked: fields.all("regions"),
+            members: fields.all("members"),
+            absent: fields.all("absent"),
+            leader: fields.one("leader").to_owned(),
+        }
+    }
+
+    /// The members as the service takes them; `problems` hears of what is not a number.
+    fn member_specs(&self, problems: &mut Problems) -> Vec<MemberSpec> {
+        let mut specs = Vec::new();
+        for member in &self.members {
+            match member.parse() {
+                Ok(user_id) => specs.push(MemberSpec {
+                    user_id,
+                    leader: *member == self.leader,
+                    active: !self.absent.contains(member),
+                }),
+                Err(_) => problems.add("members", format!("`{member}` is not a user")),
+            }
+        }
+        specs
+    }
+}
+
+/// Numbers ticked in a box group; `problems` hears of what is not one.
+fn numbers<T: std::str::FromStr>(values: &[String], field: &str, problems: &mut Problems) -> Vec<T> {
+    let parsed: Vec<T> = values.iter().filter_map(|v| v.parse().ok()).collect();
+    if parsed.len() != values.len() {
+        problems.add(field, "holds a value that is not a number");
+    }
+    parsed
+}
+
+async fn group_page(
+    state: &AppState,
+    staff: &Staff,
+    id: Option<i64>,
+    typed: Option<Shown>,
+    problems: Problems,
+    done: &str,
+) -> Result<GroupPage, PageError> {
+    let lang = staff.lang;
+    let mut shell = Shell::new(staff, "/postloan/groups", "nav.postloan");
+    let (version, stored) = match id {
+        Some(id) => {
+            let g = groups::get(&mut *state.pool.acquire().await?, staff, id).await?;
+            shell.title = format!("{} {}", lang.t("group.title"), g.name);
+            let stored = Shown {
+                code: g.code,
+                name: g.name,
+                region: g.region_id.to_string(),
+                active: g.active,
+                buckets: g.buckets.iter().map(ToString::to_string).collect(),
+                worked: g.regions.iter().map(ToString::to_string).collect(),
+                members: g.members.iter().map(|m| m.user_id.to_string()).collect(),
+                absent: g.members.iter().filter(|m| !m.active).map(|m| m.user_id.to_string()).collect(),
+                leader: g.members.iter().find(|m| m.leader).map(|m| m.user_id.to_string()).unwrap_or_default(),
+            };
+            (g.version, stored)
+        }
+        None => {
+            shell.title = lang.t("group.new").to_owned();
+            (0, Shown { region: staff.caller.actor.region_id.to_string(), active: true, ..Shown::default() })
+        }
+    };
+    let shown = match typed {
+        // A group's code is fixed once given.
+        Some(typed) if id.is_some() => Shown { code: stored.code, ..typed },
+        Some(typed) => typed,
+        None => stored,
+    };
+    let regions = region_choices(state, staff).await?;
+    let all = PageParams { limit: Some(200), ..PageParams::default() };
+    let staff_filter = UserFilter { active: Some(true), ..UserFilter::default() };
+    let people = users::list(&state.pool, &state.vault, staff, &all, &staff_filter).await?.items;
+    let people: Vec<(String, String)> = people
+        .into_iter()
+        .map(|u| (u.id.to_string(), format!("{} ({}, {})", u.display_name, u.username, u.region_name)))
+        .collect();
+    let ticks = |options: &[(String, String)], ticked: &[String]| -> Vec<(String, String, bool)> {
+        options.iter().map(|(v, l)| (v.clone(), l.clone(), ticked.contains(v))).collect()
+    };
+    let bucket_options: Vec<(String, String)> = (1..=MAX_BUCKET).map(|b| (b.to_string(), format!("M{b}"))).collect();
+    let mut leaders = vec![(String::new(), lang.t("group.no_leader").to_owned())];
+    leaders.extend(people.iter().filter(|(v, _)| shown.members.contains(v)).cloned());
+    Ok(GroupPage {
+        shell,
+        id,
+        version,
+        buckets: ticks(&bucket_options, &shown.buckets),
+        worked: ticks(&regions, &shown.worked),
+        members: ticks(&people, &shown.members),
+        absent: ticks(&people, &shown.absent).into_iter().filter(|(v, _, _)| shown.members.contains(v)).collect(),
+        leaders,
+        leader: shown.leader,
+        code: shown.code,
+        group_name: shown.name,
+        region: shown.region,
+        regions,
+        active: shown.active,
+        may_edit: staff.can("postloan.configure"),
+        general: problems.others(&["code", "name", "region_id", "buckets", "regions", "members", "leader", "active"]),
+        problems,
+        done: done.to_owned(),
+    })
+}
+
+/// `GET /postloan/groups/new`.
+pub async fn new(State(state): State<AppState>, staff: Staff) -> Result<Response, PageError> {
+    staff.require("postloan.configure")?;
+    Ok(render(&group_page(&state, &staff, None, None, Problems::default(), "").await?))
+}
+
+/// `POST /postloan/groups/new`: adds the group and opens its page.
+pub async fn create(
+    State(state): State<AppState>,
+    staff: Staff,
+    Form(fields): Form<Vec<(String, String)>>,
+) -> Result<Response, PageError> {
+    let fields = form::accept(&staff, fields, "postloan.configure")?;
+    let mut problems = Problems::default();
+    let shown = Shown::typed(&fields);
+    let region_id = fields.number("region_id", &mut problems);
+    let buckets = numbers(&shown.buckets, "buckets", &mut problems);
+    let regions = numbers(&shown.worked, "regions", &mut problems);
+    let members = shown.member_specs(&mut problems);
+    let Some(region_id) = region_id.filter(|_| problems.is_empty()) else {
+        if problems.is_empty() {
+            problems.add("region_id", "is required");
+        }
+        return Ok(form::refused(&group_page(&state, &staff, None, Some(shown), problems, "").await?));
+    };
+    let new = NewGroup { code: shown.code.clone(), name: shown.name.clone(), region_id, buckets, regions, members };
+    let mut tx = state.pool.begin().await?;
+    let outcome = groups::create(&mut tx, &staff, &new).await;
+    match form::finish(tx, outcome, |g| format!("/postloan/groups/{}?done=saved", g.id)).await? {
+        Ok(saved) => Ok(saved),
+        Err(problems) => Ok(form::refused(&group_page(&state, &staff, None, Some(shown), problems, "").await?)),
+    }
+}
+
+/// `GET /postloan/groups/{id}`.
+pub async fn page(
+    State(state): State<AppState>,
+    staff: Staff,
+    Path(id): Path<i64>,
+    Query(done): Query<Done>,
+) -> Result<Response, PageError> {
+    staff.require("postloan.read")?;
+    let done = done.said(staff.lang);
+    Ok(render(&group_page(&state, &staff, Some(id), None, Problems::default(), &done).await?))
+}
+
+/// `POST /postloan/groups/{id}`: saves the group and its members, with the version read.
+pub async fn edit(
+    State(state): State<AppState>,
+    staff: Staff,
+    Path(id): Path<i64>,
+    Form(fields): Form<Vec<(String, String)>>,
+) -> Result<Response, PageError> {
+    let fields = form::accept(&staff, fields, "postloan.configure")?;
+    let mut problems = Problems::default();
+    let shown = Shown::typed(&fields);
+    let version = fields.number("version", &mut problems).unwrap_or_default();
+    let region_id = fields.number("region_id", &mut problems);
+    let buckets = numbers(&shown.buckets, "buckets", &mut problems);
+    let regions = numbers(&shown.worked, "regions", &mut problems);
+    let members = shown.member_specs(&mut problems);
+    if !problems.is_empty() {
+        return Ok(form::refused(&group_page(&state, &staff, Some(id), Some(shown), problems, "").await?));
+    }
+    let update = GroupUpdate {
+        version,
+        name: Some(shown.name.clone()),
+        region_id,
+        buckets: Some(buckets),
+        regions: Some(regions),
+        active: Some(shown.active),
+        members: Some(members),
+    };
+    let mut tx = state.pool.begin().await?;
+    let outcome = groups::update(&mut tx, &staff, id, &update).await;
+    match form::finish(tx, outcome, |_| format!("/postloan/groups/{id}?done=saved")).await? {
+        Ok(saved) => Ok(saved),
+        Err(problems) => Ok(form::refused(&group_page(&state, &staff, Some(id), Some(shown), problems, "").await?)),
+    }
+}

@@ -1,0 +1,198 @@
+//! Post-loan parameters: collection states and categories, collection groups with their members,
+//! each scoped, versioned and audited, through the API and the console.
+
+use axum::http::StatusCode;
+use serde_json::json;
+use sqlx::PgPool;
+
+use crate::support::{App, org};
+
+#[sqlx::test(migrations = "../migrations")]
+async fn collection_states_and_categories_are_kept_and_retired_not_removed(pool: PgPool) {
+    let app = App::new(pool).await;
+    let org = org(&app).await;
+    let body = json!({"kind": "state", "code": "promised", "name": "已承诺还款", "position": 2});
+    let promised = app.create(&org.admin, "/api/v1/collection-codes", body).await;
+    app.create(
+        &org.admin,
+        "/api/v1/collection-codes",
+        json!({"kind": "category", "code": "promised", "name": "承诺类"}),
+    )
+    .await;
+    // The same code twice in one kind is a conflict; a wrong kind and a bad code are said by field.
+    let again = app
+        .post("/api/v1/collection-codes", &org.admin, json!({"kind": "state", "code": "promised", "name": "x"}))
+        .await;
+    assert_eq!((again.status, again.code()), (StatusCode::CONFLICT, "duplicate"), "{}", again.body);
+    let bad = app
+        .post("/api/v1/collection-codes", &org.admin, json!({"kind": "mood", "code": "Bad Code", "name": " "}))
+        .await;
+    assert_eq!(bad.status, StatusCode::UNPROCESSABLE_ENTITY);
+    let fields: Vec<&str> =
+        bad.body["errors"].as_array().unwrap().iter().map(|e| e["field"].as_str().unwrap()).collect();
+    assert_eq!(fields, ["kind", "code", "name"]);
+    // Retired with the version read; a stale version changes nothing.
+    let path = format!("/api/v1/collection-codes/{promised}");
+    let retired = app.patch(&path, &org.admin, json!({"version": 1, "active": false})).await;
+    assert_eq!((retired.status, retired.body["active"].as_bool()), (StatusCode::OK, Some(false)), "{}", retired.body);
+    let stale = app.patch(&path, &org.admin, json!({"version": 1, "name": "late"})).await;
+    assert_eq!(stale.status, StatusCode::CONFLICT);
+    let states = app.get("/api/v1/collection-codes?kind=state&active=false", &org.admin).await;
+    assert_eq!(states.body["items"][0]["name"], "已承诺还款");
+    let audit = app
+        .get(&format!("/api/v1/audit-events?entity_type=collection_code&entity_id={promised}&sort=id"), &org.admin)
+        .await;
+    let actions: Vec<&str> =
+        audit.body["items"].as_array().unwrap().iter().map(|e| e["action"].as_str().unwrap()).collect();
+    assert_eq!(actions, ["create", "update"]);
+    // Reading them is not keeping them.
+    let reader = app.login("gd_manager").await;
+    let refused =
+        app.post("/api/v1/collection-codes", &reader, json!({"kind": "state", "code": "x", "name": "x"})).await;
+    assert_eq!(refused.status, StatusCode::FORBIDDEN);
+}
+
+#[sqlx::test(migrations = "../migrations")]
+async fn a_collection_group_works_its_buckets_and_regions_with_its_members(pool: PgPool) {
+    let app = App::new(pool).await;
+    let org = org(&app).await;
+    let (gd, sz, zj) = (org.region("GD"), org.region("SZ"), org.region("ZJ"));
+    let (second, second_b, zj_first) = (org.user("second"), org.user("second_b"), org.user("zj_first"));
+    let body = json!({"code": "gd_m1", "name": "广东 M1 组", "region_id": gd, "buckets": [2, 1, 2], "regions": [sz],
+                      "members": [{"user_id": second, "leader": true}, {"user_id": second_b, "active": false}]});
+    let group = app.create(&org.admin, "/api/v1/collection-groups", body).await;
+    let path = format!("/api/v1/collection-groups/{group}");
+    let read = app.get(&path, &org.admin).await;
+    assert_eq!(read.body["buckets"], json!([1, 2]), "in order, once each");
+    assert_eq!(read.body["members"][0]["username"], "second");
+    assert_eq!(read.body["members"][0]["leader"], true);
+    assert_eq!(read.body["members"][1]["active"], false, "absent: no new work");
+
+    // Two leaders, a bucket that is not collected, a member or a region outside a Guangdong keeper's
+    // reach: each refused by its field, nothing added.
+    app.create(
+        &org.admin,
+        "/api/v1/roles",
+        json!({"name": "postloan_admin", "permissions": ["postloan.read", "postloan.configure"]}),
+    )
+    .await;
+    let keeper = json!({"username": "gd_keeper", "display_name": "GD", "password": crate::support::PASSWORD,
+                        "region_id": gd, "roles": ["postloan_admin"], "positions": []});
+    app.create(&org.admin, "/api/v1/users", keeper).await;
+    let gd_keeper = app.login("gd_keeper").await;
+    let two_leaders = json!([{"user_id": second, "leader": true}, {"user_id": second_b, "leader": true}]);
+    for (members, buckets, regions, field) in [
+        (two_leaders, json!([1]), json!([]), "members"),
+        (json!([]), json!([0]), json!([]), "buckets"),
+        (json!([{"user_id": zj_first}]), json!([1]), json!([]), "members"),
+        (json!([]), json!([1]), json!([zj]), "regions"),
+    ] {
+        let body = json!({"code": "bad", "name": "x", "region_id": gd, "buckets": buckets, "regions": regions, "members": members});
+        let refused = app.post("/api/v1/collection-groups", &gd_keeper, body).await;
+        assert_eq!(refused.status, StatusCode::UNPROCESSABLE_ENTITY, "{}", refused.body);
+        assert_eq!(refused.body["errors"][0]["field"], field, "{}", refused.body);
+    }
+    let kept: i64 = sqlx::query_scalar("SELECT count(*) FROM collection_groups").fetch_one(&app.pool).await.unwrap();
+    assert_eq!(kept, 1);
+    // The group is changed as a whole; members are replaced, the old ones kept in the audit.
+    let changed = app
+        .patch(
+            &path,
+            &org.admin,
+            json!({"version": 1, "buckets": [3], "members": [{"user_id": second_b, "leader": true}]}),
+        )
+        .await;
+    assert_eq!(changed.status, StatusCode::OK, "{}", changed.body);
+    assert_eq!(changed.body["members"].as_array().unwrap().len(), 1);
+    assert_eq!(changed.body["buckets"], json!([3]));
+    let audit = app
+        .get(&format!("/api/v1/audit-events?entity_type=collection_group&entity_id={group}&sort=id"), &org.admin)
+        .await;
+    assert_eq!(audit.body["items"][1]["before"]["members"][0]["username"], "second", "{}", audit.body);
+    // Filters: by bucket and by member.
+    let by_bucket = app.get("/api/v1/collection-groups?bucket=3", &org.admin).await;
+    assert_eq!(by_bucket.body["items"].as_array().unwrap().len(), 1);
+    let by_member = app.get(&format!("/api/v1/collection-groups?user_id={second}"), &org.admin).await;
+    assert!(by_member.body["items"].as_array().unwrap().is_empty());
+    // Zhejiang sees no Guangdong group, by list or by id.
+    app.create(&org.admin, "/api/v1/roles", json!({"name": "postloan_reader", "permissions": ["postloan.read"]})).await;
+    let zj_reader = json!({"username": "zj_reader", "display_name": "ZJ", "password": crate::support::PASSWORD,
+                           "region_id": zj, "roles": ["postloan_reader"], "positions": []});
+    app.create(&org.admin, "/api/v1/users", zj_reader).await;
+    let zj_token = app.login("zj_reader").await;
+    assert_eq!(app.get(&path, &zj_token).await.status, StatusCode::NOT_FOUND);
+    assert!(app.get("/api/v1/collection-groups", &zj_token).await.body["items"].as_array().unwrap().is_empty());
+}
+
+#[sqlx::test(migrations = "../migrations")]
+async fn post_loan_parameters_are_kept_on_their_pages(pool: PgPool) {
+    let app = App::new(pool).await;
+    let org = org(&app).await;
+    let cookie = format!("lw_session={}", org.admin);
+    let with = [("cookie", cookie.as_str())];
+    let (_, _, home) = app.fetch_with("/", &with).await;
+    let marker = r#"name="csrf" value=""#;
+    let at = home.find(marker).unwrap() + marker.len();
+    let csrf = home[at..at + home[at..].find('"').unwrap()].to_owned();
+    assert!(home.contains(r#"href="/postloan/groups""#), "in the navigation");
+
+    // A state: a bad code said beside its field, then added and retired.
+    let (_, _, page) = app.fetch_with("/postloan/codes/new?kind=state", &with).await;
+    assert!(page.contains(r#"name="kind" value="state""#), "{page}");
+    let form = |code: &str| {
+        serde_urlencoded::to_string([
+            ("csrf", csrf.as_str()),
+            ("kind", "state"),
+            ("code", code),
+            ("name", "失联"),
+            ("description", ""),
+            ("position", "3"),
+        ])
+        .unwrap()
+    };
+    let (status, _, refused) = app.post_form("/postloan/codes/new", &form("Lost Contact"), &with).await;
+    assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY);
+    assert!(refused.contains(r#"data-field="code""#) && refused.contains("失联"), "{refused}");
+    let (status, headers, _) = app.post_form("/postloan/codes/new", &form("lost_contact"), &with).await;
+    assert_eq!(status, StatusCode::SEE_OTHER);
+    let code_path = headers["location"].to_str().unwrap().trim_end_matches("?done=saved").to_owned();
+    let retire = format!("csrf={csrf}&version=1&name=%E5%A4%B1%E8%81%94&description=&position=3&active=false");
+    assert_eq!(app.post_form(&code_path, &retire, &with).await.0, StatusCode::SEE_OTHER);
+    let (_, _, states) = app.fetch_with("/postloan/states", &with).await;
+    assert!(states.contains("lost_contact") && states.contains(r#"href="/postloan/codes/new?kind=state""#), "{states}");
+    let (_, _, categories) = app.fetch_with("/postloan/categories", &with).await;
+    assert!(!categories.contains("lost_contact"), "a state is not a category");
+
+    // A group with members, a leader and an absent member; no bucket ticked is refused beside the boxes.
+    let (gd, second, second_b) =
+        (org.region("GD").to_string(), org.user("second").to_string(), org.user("second_b").to_string());
+    let group = |buckets: &[&str]| {
+        let mut fields = vec![
+            ("csrf", csrf.as_str()),
+            ("code", "gd_m2"),
+            ("name", "广东 M2 组"),
+            ("region_id", gd.as_str()),
+            ("members", second.as_str()),
+            ("members", second_b.as_str()),
+            ("absent", second_b.as_str()),
+            ("leader", second.as_str()),
+        ];
+        fields.extend(buckets.iter().map(|b| ("buckets", *b)));
+        serde_urlencoded::to_string(fields).unwrap()
+    };
+    let (status, _, refused) = app.post_form("/postloan/groups/new", &group(&[]), &with).await;
+    assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY);
+    assert!(refused.contains(r#"data-field="buckets""#), "{refused}");
+    assert!(refused.contains(&format!(r#"name="members" value="{second_b}" checked"#)), "ticks stay: {refused}");
+    let (status, headers, _) = app.post_form("/postloan/groups/new", &group(&["2", "3"]), &with).await;
+    assert_eq!(status, StatusCode::SEE_OTHER);
+    let location = headers["location"].to_str().unwrap().to_owned();
+    let (_, _, page) = app.fetch_with(&location, &with).await;
+    assert!(
+        page.contains(r#"id="done""#) && page.contains(&format!(r#"<option value="{second}" selected>"#)),
+        "{page}"
+    );
+    assert!(page.contains(&format!(r#"name="absent" value="{second_b}" checked"#)), "{page}");
+    let (_, _, list) = app.fetch_with("/postloan/groups", &with).await;
+    assert!(list.contains("M2 M3") && list.contains("广东 M2 组"), "{list}");
+}

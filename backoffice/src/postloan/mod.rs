@@ -1,0 +1,6 @@
+//! Post-loan (贷后管理): turning an overdue contract into money. Today its parameters (贷后参数配置):
+//! the collection states and categories a contract's collection is recorded with, and the
+//! collection groups that work the overdue book, with their buckets, regions and members.
+
+pub mod codes;
+pub mod groups;
