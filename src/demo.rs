@@ -226,7 +226,8 @@ async fn seed_books(pool: &PgPool, config: &Config) -> anyhow::Result<bool> {
 }
 
 /// What is best made through the API: positions, the engine-cut approval, a used-car market, a
-/// threshold short enough to see a silence alert within minutes.
+/// threshold short enough to see a silence alert within minutes, the post-loan parameters with two
+/// collectors and their group.
 async fn seed_through_api(base: &str, token: &str) -> anyhow::Result<()> {
     let client = reqwest::Client::new();
     let post = |path: &str, body: Value| {
@@ -264,6 +265,34 @@ async fn seed_through_api(base: &str, token: &str) -> anyhow::Result<()> {
     )
     .await?;
     post("/monitor/rules", json!({"rule": "offline", "scope": "global", "params": {"offline_after_s": 180}})).await?;
+    // Post-loan: the collection states and categories, two collectors and the group they work in.
+    for (position, (kind, code, name)) in [
+        ("state", "to_contact", "待联系"),
+        ("state", "promised", "已承诺还款"),
+        ("state", "lost_contact", "失联"),
+        ("state", "refused", "拒绝还款"),
+        ("category", "phone", "电话催收"),
+        ("category", "visit", "外访催收"),
+        ("category", "legal", "法务催收"),
+    ]
+    .into_iter()
+    .enumerate()
+    {
+        post("/collection-codes", json!({"kind": kind, "code": code, "name": name, "position": position})).await?;
+    }
+    let permissions = ["contracts.read", "alerts.read", "tasks.read", "tasks.write", "postloan.read"];
+    post("/roles", json!({"name": "collector", "description": "催收员", "permissions": permissions})).await?;
+    let gd = region("GD")?;
+    let mut members = Vec::new();
+    for (username, name, region_code) in [("collector1", "催收员一", "SZ"), ("collector2", "催收员二", "GZ")] {
+        let user = json!({"username": username, "display_name": name, "password": PASSWORD,
+                          "region_id": region(region_code)?, "roles": ["collector"], "positions": ["collection"]});
+        let id = post("/users", user).await?["id"].as_i64().context("no user id")?;
+        members.push(json!({"user_id": id, "leader": members.is_empty()}));
+    }
+    let group =
+        json!({"code": "gd_early", "name": "广东 M1–M2 组", "region_id": gd, "buckets": [1, 2], "members": members});
+    post("/collection-groups", group).await?;
     Ok(())
 }
 
