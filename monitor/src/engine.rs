@@ -118,8 +118,9 @@ pub async fn run(
     daily.abort();
 }
 
-/// Checked hourly: learns the resident places of each day gone by (a day is learned once), and
-/// rescores every active contract once a local day (payment status moves with the daily job).
+/// Checked hourly: learns the resident places of each day gone by (a day is learned once),
+/// rescores every active contract once a local day (payment status moves with the daily job), and
+/// in the other hours scores the active contracts that have no score yet.
 async fn daily(pool: PgPool, utc_offset_hours: i32) {
     let mut hourly = tokio::time::interval(Duration::from_secs(3600));
     let mut scored_on = None;
@@ -139,6 +140,13 @@ async fn daily(pool: PgPool, utc_offset_hours: i32) {
                     tracing::info!(contracts, "risk scores recomputed");
                 }
                 Err(e) => tracing::warn!(error = %e, "could not recompute risk scores"),
+            }
+        } else {
+            // Contracts imported or activated since: the queues ordered by score list only scored ones.
+            match risk::score_unscored(&pool, now).await {
+                Ok(0) => {}
+                Ok(contracts) => tracing::info!(contracts, "risk scores of new contracts computed"),
+                Err(e) => tracing::warn!(error = %e, "could not score new contracts"),
             }
         }
     }

@@ -94,6 +94,21 @@ pub fn score(f: &Features) -> Score {
 
 type Row = (i64, i32, i32, i64, i64, i64, i64, i64, i64);
 
+/// Scores the active contracts that have no score yet (imported or activated since the day's
+/// rescoring), so that every active contract stands in the queues ordered by score; returns how many.
+pub async fn score_unscored(pool: &PgPool, now: DateTime<Utc>) -> Result<usize, sqlx::Error> {
+    let unscored: Vec<i64> = sqlx::query_scalar(
+        "SELECT c.id FROM contracts c
+         WHERE c.status = 'active' AND NOT EXISTS (SELECT 1 FROM contract_risk r WHERE r.contract_id = c.id)",
+    )
+    .fetch_all(pool)
+    .await?;
+    if unscored.is_empty() {
+        return Ok(0);
+    }
+    recompute(pool, Some(&unscored), now).await
+}
+
 /// Recomputes the scores of `contracts` (every active contract when `None`); returns how many.
 pub async fn recompute(pool: &PgPool, contracts: Option<&[i64]>, now: DateTime<Utc>) -> Result<usize, sqlx::Error> {
     let rows: Vec<Row> = sqlx::query_as(

@@ -1,12 +1,14 @@
-//! `/api/v1/collection-codes` and `/api/v1/collection-groups`: the post-loan parameters (贷后参数配置) —
-//! collection states and categories, collection groups with their buckets, regions and members; the
-//! services are `backoffice::postloan`.
+//! Post-loan (贷后管理): `/api/v1/overdue-contracts`, the overdue customers query (逾期客户查询), and
+//! `/api/v1/collection-codes` and `/api/v1/collection-groups`, the parameters (贷后参数配置) — collection
+//! states and categories, collection groups with their buckets, regions and members; the services
+//! are `backoffice::postloan`.
 
 use axum::extract::State;
 use axum::http::StatusCode;
 use backoffice::kit::list::{PageParams, Paged};
 use backoffice::postloan::codes::{self, CodeFilter, CodeUpdate, CollectionCode, NewCode};
 use backoffice::postloan::groups::{self, CollectionGroup, GroupFilter, GroupUpdate, NewGroup};
+use backoffice::postloan::overdue::{self, OverdueContract, OverdueFilter};
 use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
 
@@ -18,10 +20,25 @@ use crate::state::AppState;
 /// The routes of this module.
 pub fn router() -> OpenApiRouter<AppState> {
     OpenApiRouter::new()
+        .routes(routes!(list_overdue))
         .routes(routes!(list_codes, create_code))
         .routes(routes!(update_code))
         .routes(routes!(list_groups, create_group))
         .routes(routes!(get_group, update_group))
+}
+
+/// The overdue active contracts of the caller's region subtree, most risky first by default
+/// (`sort=-risk`; also `dpd`, `overdue_amount`, `number`).
+#[utoipa::path(get, path = "/overdue-contracts", tag = "postloan", params(PageParams, OverdueFilter),
+    responses((status = 200, description = "A page of overdue contracts", body = Paged<OverdueContract>)),
+    security(("bearer" = ["postloan.read"])))]
+async fn list_overdue(
+    State(state): State<AppState>,
+    caller: Caller,
+    Query(page): Query<PageParams>,
+    Query(filter): Query<OverdueFilter>,
+) -> Result<Json<Paged<OverdueContract>>, ApiError> {
+    Ok(Json(overdue::list(&state.pool, &caller, &page, &filter).await?))
 }
 
 /// List the collection states and categories.

@@ -85,6 +85,7 @@ pub fn router() -> Router<AppState> {
         .route("/system/positions/new", get(system::positions::new).post(system::positions::create))
         .route("/system/regions", get(system::regions::list))
         .route("/system/regions/new", get(system::regions::new).post(system::regions::create))
+        .route("/postloan/overdue", get(postloan::overdue::list))
         .route("/postloan/states", get(postloan::codes::states))
         .route("/postloan/categories", get(postloan::codes::categories))
         .route("/postloan/codes/new", get(postloan::codes::new).post(postloan::codes::create))

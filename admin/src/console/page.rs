@@ -30,7 +30,7 @@ const NAV: &[(&str, &str, &str)] = &[
     ("/products", "nav.products", "products.read"),
     ("/tasks?group=true", "nav.tasks", "tasks.read"),
     ("/workflow", "nav.workflow", "workflows.read"),
-    ("/postloan/groups", "nav.postloan", "postloan.read"),
+    ("/postloan/overdue", "nav.postloan", "postloan.read"),
     ("/monitor/risk-locations", "nav.monitor", "monitor.read"),
     ("/system/users", "nav.system", "users.read"),
     ("/docs", "nav.docs", ""),

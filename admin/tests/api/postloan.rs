@@ -134,7 +134,7 @@ async fn post_loan_parameters_are_kept_on_their_pages(pool: PgPool) {
     let marker = r#"name="csrf" value=""#;
     let at = home.find(marker).unwrap() + marker.len();
     let csrf = home[at..at + home[at..].find('"').unwrap()].to_owned();
-    assert!(home.contains(r#"href="/postloan/groups""#), "in the navigation");
+    assert!(home.contains(r#"href="/postloan/overdue""#), "in the navigation");
 
     // A state: a bad code said beside its field, then added and retired.
     let (_, _, page) = app.fetch_with("/postloan/codes/new?kind=state", &with).await;
@@ -195,4 +195,109 @@ async fn post_loan_parameters_are_kept_on_their_pages(pool: PgPool) {
     assert!(page.contains(&format!(r#"name="absent" value="{second_b}" checked"#)), "{page}");
     let (_, _, list) = app.fetch_with("/postloan/groups", &with).await;
     assert!(list.contains("M2 M3") && list.contains("广东 M2 组"), "{list}");
+}
+
+/// Puts an active contract in `region` with its delinquency and (if given) its risk score; returns its id.
+async fn overdue(
+    app: &App,
+    number: &str,
+    region: i64,
+    dpd: i32,
+    amount: i32,
+    promise: Option<i32>,
+    score: Option<i32>,
+) -> i64 {
+    let bucket = if dpd == 0 { 0 } else { 1 + (dpd - 1) / 30 };
+    let id: i64 = sqlx::query_scalar(
+        "INSERT INTO contracts (number, region_id, terms, principal, start_date, dpd, bucket, overdue_amount, hold_until)
+         VALUES ($1, $2, '{}', 100000, CURRENT_DATE - 200, $3, $4, $5, CURRENT_DATE + $6) RETURNING id",
+    )
+    .bind(number)
+    .bind(region)
+    .bind(dpd)
+    .bind(bucket)
+    .bind(rust_decimal::Decimal::from(amount))
+    .bind(promise)
+    .fetch_one(&app.pool)
+    .await
+    .unwrap();
+    if let Some(score) = score {
+        sqlx::query("INSERT INTO contract_risk (contract_id, score, band, reasons) VALUES ($1, $2, 'medium', '[]')")
+            .bind(id)
+            .bind(score)
+            .execute(&app.pool)
+            .await
+            .unwrap();
+    }
+    id
+}
+
+#[sqlx::test(migrations = "../migrations")]
+async fn overdue_customers_are_listed_most_risky_first_with_the_filters_collections_use(pool: PgPool) {
+    let app = App::new(pool).await;
+    let org = org(&app).await;
+    let (gd, sz, ft, zj) = (org.region("GD"), org.region("SZ"), org.region("FT"), org.region("ZJ"));
+    overdue(&app, "FT-M2", ft, 45, 9000, Some(5), Some(70)).await;
+    overdue(&app, "GD-M3", gd, 75, 20000, Some(-3), Some(90)).await;
+    overdue(&app, "SZ-CURRENT", sz, 0, 0, None, Some(10)).await;
+    overdue(&app, "ZJ-M2", zj, 50, 8000, None, Some(95)).await;
+    // Imported since the day's scoring: listed once the monitor's hourly pass has scored it.
+    overdue(&app, "SZ-M1", sz, 12, 3000, None, None).await;
+    let numbers = |reply: &crate::support::Reply| -> Vec<String> {
+        reply.body["items"].as_array().unwrap().iter().map(|c| c["number"].as_str().unwrap().to_owned()).collect()
+    };
+    // Guangdong's reader sees Guangdong's overdue contracts, most risky first; not the current one, not Zhejiang's.
+    app.create(&org.admin, "/api/v1/roles", json!({"name": "collector", "permissions": ["postloan.read"]})).await;
+    let body = json!({"username": "gd_collector", "display_name": "GD", "password": crate::support::PASSWORD,
+                      "region_id": gd, "roles": ["collector"], "positions": []});
+    app.create(&org.admin, "/api/v1/users", body).await;
+    let token = app.login("gd_collector").await;
+    let before = app.get("/api/v1/overdue-contracts", &token).await;
+    assert_eq!(numbers(&before), ["GD-M3", "FT-M2"]);
+    let scored = leasewatch_monitor::risk::score_unscored(&app.pool, chrono::Utc::now()).await.unwrap();
+    assert_eq!(scored, 1);
+    let all = app.get("/api/v1/overdue-contracts", &token).await;
+    assert_eq!(all.status, StatusCode::OK, "{}", all.body);
+    assert_eq!(numbers(&all), ["GD-M3", "FT-M2", "SZ-M1"]);
+    assert_eq!(all.body["items"][0]["promise"], "broken");
+    assert_eq!(all.body["items"][1]["promise"], "pending");
+    assert_eq!(all.body["items"][2]["promise"], "none");
+    for (query, expected) in [
+        ("bucket=2", vec!["FT-M2"]),
+        ("min_dpd=30&max_dpd=60", vec!["FT-M2"]),
+        ("min_amount=5000", vec!["GD-M3", "FT-M2"]),
+        ("max_amount=5000", vec!["SZ-M1"]),
+        (&format!("region_id={sz}"), vec!["FT-M2", "SZ-M1"]),
+        ("promise=broken", vec!["GD-M3"]),
+        ("promise=none", vec!["SZ-M1"]),
+        ("min_score=60", vec!["GD-M3", "FT-M2"]),
+        ("sort=risk", vec!["SZ-M1", "FT-M2", "GD-M3"]),
+        ("sort=-dpd", vec!["GD-M3", "FT-M2", "SZ-M1"]),
+        ("sort=overdue_amount", vec!["SZ-M1", "FT-M2", "GD-M3"]),
+    ] {
+        let reply = app.get(&format!("/api/v1/overdue-contracts?{query}"), &token).await;
+        assert_eq!(numbers(&reply), expected, "{query}: {}", reply.body);
+    }
+    // A group working M1–M2 in Shenzhen's subtree sees what it works.
+    let group = json!({"code": "sz_early", "name": "深圳 M1–M2", "region_id": gd, "buckets": [1, 2], "regions": [sz]});
+    let group = app.create(&org.admin, "/api/v1/collection-groups", group).await;
+    let worked = app.get(&format!("/api/v1/overdue-contracts?group_id={group}"), &token).await;
+    assert_eq!(numbers(&worked), ["FT-M2", "SZ-M1"]);
+    // Paging on by the keyset keeps the order.
+    let first = app.get("/api/v1/overdue-contracts?limit=1", &token).await;
+    let after = first.body["items"][0]["id"].as_i64().unwrap();
+    let next = app.get(&format!("/api/v1/overdue-contracts?limit=1&after={after}"), &token).await;
+    assert_eq!(numbers(&next), ["FT-M2"]);
+    let wrong = app.get("/api/v1/overdue-contracts?promise=maybe", &token).await;
+    assert_eq!(wrong.status, StatusCode::UNPROCESSABLE_ENTITY);
+
+    // The console's list: the same rows, and the export.
+    let cookie = format!("lw_session={token}");
+    let with = [("cookie", cookie.as_str())];
+    let (status, _, page) = app.fetch_with("/postloan/overdue?promise=pending", &with).await;
+    assert_eq!(status, StatusCode::OK, "{page}");
+    assert!(page.contains("FT-M2") && !page.contains("GD-M3") && page.contains("待兑现"), "{page}");
+    let (status, _, csv) = app.fetch_with("/postloan/overdue?format=csv", &with).await;
+    assert_eq!(status, StatusCode::OK);
+    assert_eq!(csv.lines().count(), 4, "a header and three contracts: {csv}");
 }

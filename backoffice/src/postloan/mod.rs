@@ -1,6 +1,8 @@
 //! Post-loan (贷后管理): turning an overdue contract into money. Today its parameters (贷后参数配置):
 //! the collection states and categories a contract's collection is recorded with, and the
-//! collection groups that work the overdue book, with their buckets, regions and members.
+//! collection groups that work the overdue book, with their buckets, regions and members; and the
+//! overdue customers query (逾期客户查询).
 
 pub mod codes;
 pub mod groups;
+pub mod overdue;

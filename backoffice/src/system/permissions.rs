@@ -47,7 +47,7 @@ pub const CATALOGUE: &[(&str, &str)] = &[
     ("tasks.write", "Create collection tasks from alerts, assign, complete and cancel tasks"),
     ("commands.read", "View commands sent to devices"),
     ("commands.send", "Request device commands (an engine cut also needs an approval)"),
-    ("postloan.read", "View post-loan parameters and collection groups"),
+    ("postloan.read", "View overdue customers, post-loan parameters and collection groups"),
     ("postloan.configure", "Change post-loan parameters: collection states, categories, groups and their members"),
 ];
 

@@ -38,8 +38,8 @@ async fn list_of(
     query.filter.kind = Some(kind.to_owned());
     let lang = staff.lang;
     let (path, create) = match kind {
-        "category" => (TABS[1].0, "/postloan/codes/new?kind=category"),
-        _ => (TABS[0].0, "/postloan/codes/new?kind=state"),
+        "category" => (TABS[2].0, "/postloan/codes/new?kind=category"),
+        _ => (TABS[1].0, "/postloan/codes/new?kind=state"),
     };
     let answers = vec![("true".to_owned(), lang.yes_no(true)), ("false".to_owned(), lang.yes_no(false))];
     let spec = ListSpec {
@@ -162,8 +162,8 @@ async fn code_page(
         Some(typed) => typed,
         None => stored,
     };
-    // The tab (list) the code's kind is kept in: states first, categories second.
-    let (list, tab) = if shown.kind == "category" { TABS[1] } else { TABS[0] };
+    // The tab (list) the code's kind is kept in: states after the overdue list, then categories.
+    let (list, tab) = if shown.kind == "category" { TABS[2] } else { TABS[1] };
     let mut shell = Shell::new(staff, list, "nav.postloan");
     shell.title = match id {
         Some(_) => format!("{} {}", lang.word("code.kind", &shown.kind), shown.code),
