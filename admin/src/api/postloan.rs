@@ -1,4 +1,5 @@
-//! Post-loan (贷后管理): `/api/v1/overdue-contracts`, the overdue customers query (逾期客户查询), and
+//! Post-loan (贷后管理): `/api/v1/overdue-contracts`, the overdue customers query (逾期客户查询);
+//! `/api/v1/contracts/{id}/contacts`, the collection contacts (电话催收登记) under the contact rules; and
 //! `/api/v1/collection-codes` and `/api/v1/collection-groups`, the parameters (贷后参数配置) — collection
 //! states and categories, collection groups with their buckets, regions and members; the services
 //! are `backoffice::postloan`.
@@ -7,6 +8,7 @@ use axum::extract::State;
 use axum::http::StatusCode;
 use backoffice::kit::list::{PageParams, Paged};
 use backoffice::postloan::codes::{self, CodeFilter, CodeUpdate, CollectionCode, NewCode};
+use backoffice::postloan::contacts::{self, Contact, NewContact};
 use backoffice::postloan::groups::{self, CollectionGroup, GroupFilter, GroupUpdate, NewGroup};
 use backoffice::postloan::overdue::{self, OverdueContract, OverdueFilter};
 use utoipa_axum::router::OpenApiRouter;
@@ -21,6 +23,7 @@ use crate::state::AppState;
 pub fn router() -> OpenApiRouter<AppState> {
     OpenApiRouter::new()
         .routes(routes!(list_overdue))
+        .routes(routes!(list_contacts, record_contact))
         .routes(routes!(list_codes, create_code))
         .routes(routes!(update_code))
         .routes(routes!(list_groups, create_group))
@@ -39,6 +42,35 @@ async fn list_overdue(
     Query(filter): Query<OverdueFilter>,
 ) -> Result<Json<Paged<OverdueContract>>, ApiError> {
     Ok(Json(overdue::list(&state.pool, &caller, &page, &filter).await?))
+}
+
+/// The contacts made about a contract, newest first.
+#[utoipa::path(get, path = "/contracts/{id}/contacts", tag = "postloan", params(("id" = i64, Path, description = "Contract id")),
+    responses((status = 200, description = "Its contacts", body = Vec<Contact>)), security(("bearer" = ["postloan.read"])))]
+async fn list_contacts(
+    State(state): State<AppState>,
+    caller: Caller,
+    Path(id): Path<i64>,
+) -> Result<Json<Vec<Contact>>, ApiError> {
+    let mut conn = state.pool.acquire().await?;
+    Ok(Json(contacts::of_contract(&mut conn, &caller, id).await?))
+}
+
+/// Record a call, message or visit about a contract, with any promise to pay (which holds its
+/// bucket until the date); refused outside the allowed hours or over the day's cap (409 `contact_rules`).
+#[utoipa::path(post, path = "/contracts/{id}/contacts", tag = "postloan", request_body = NewContact,
+    params(("id" = i64, Path, description = "Contract id")),
+    responses((status = 201, description = "Recorded", body = Contact)), security(("bearer" = ["postloan.collect"])))]
+async fn record_contact(
+    State(state): State<AppState>,
+    caller: Caller,
+    Path(id): Path<i64>,
+    Json(new): Json<NewContact>,
+) -> Result<(StatusCode, Json<Contact>), ApiError> {
+    let mut tx = state.pool.begin().await?;
+    let contact = contacts::record(&mut tx, &caller, id, &new, chrono::Utc::now(), state.utc_offset_hours).await?;
+    tx.commit().await?;
+    Ok((StatusCode::CREATED, Json(contact)))
 }
 
 /// List the collection states and categories.

@@ -301,3 +301,87 @@ async fn overdue_customers_are_listed_most_risky_first_with_the_filters_collecti
     assert_eq!(status, StatusCode::OK);
     assert_eq!(csv.lines().count(), 4, "a header and three contracts: {csv}");
 }
+
+#[sqlx::test(migrations = "../migrations")]
+async fn a_call_with_a_promise_is_recorded_within_the_contact_rules(pool: PgPool) {
+    let app = App::new(pool).await;
+    let org = org(&app).await;
+    let contract = overdue(&app, "SZ-CALL", org.region("SZ"), 20, 3000, None, Some(30)).await;
+    app.create(&org.admin, "/api/v1/collection-codes", json!({"kind": "state", "code": "promised", "name": "已承诺"}))
+        .await;
+    app.create(
+        &org.admin,
+        "/api/v1/roles",
+        json!({"name": "caller", "permissions": ["postloan.read", "postloan.collect"]}),
+    )
+    .await;
+    let body = json!({"username": "sz_caller", "display_name": "深圳催收", "password": crate::support::PASSWORD,
+                      "region_id": org.region("SZ"), "roles": ["caller"], "positions": []});
+    app.create(&org.admin, "/api/v1/users", body).await;
+    let caller = app.login("sz_caller").await;
+    let path = format!("/api/v1/contracts/{contract}/contacts");
+    // Every hour of the day allowed, so the test does not depend on when it runs.
+    let set = async |key: &str, value: i64, version: i64| {
+        let path = format!("/api/v1/settings/{key}");
+        app.call(axum::http::Method::PUT, &path, Some(&org.admin), Some(json!({"value": value, "version": version})))
+            .await
+    };
+    assert_eq!(set("postloan.contact_from_hour", 0, 0).await.status, StatusCode::OK);
+    assert_eq!(set("postloan.contact_until_hour", 24, 0).await.status, StatusCode::OK);
+
+    // A promise in the past is refused by its field, nothing recorded.
+    let yesterday = (chrono::Utc::now() + chrono::Duration::hours(8)).date_naive() - chrono::Duration::days(1);
+    let late = json!({"channel": "phone", "party": "customer", "result": "connected", "promise_amount": "3000",
+                      "promise_date": yesterday});
+    let refused = app.post(&path, &caller, late).await;
+    assert_eq!(refused.status, StatusCode::UNPROCESSABLE_ENTITY);
+    assert_eq!(refused.body["errors"][0]["field"], "promise_date");
+    // A call that connected, with a promise a week out: recorded, the contract held until then.
+    let due = yesterday + chrono::Duration::days(8);
+    let call = json!({"channel": "phone", "party": "customer", "result": "connected", "state_code": "promised",
+                      "note": "下周一还款", "promise_amount": "3000", "promise_date": due});
+    let made = app.post(&path, &caller, call).await;
+    assert_eq!(made.status, StatusCode::CREATED, "{}", made.body);
+    assert_eq!(made.body["user_name"], "深圳催收");
+    let held: Option<chrono::NaiveDate> = sqlx::query_scalar("SELECT hold_until FROM contracts WHERE id = $1")
+        .bind(contract)
+        .fetch_one(&app.pool)
+        .await
+        .unwrap();
+    assert_eq!(held, Some(due));
+    let queue = app.get("/api/v1/overdue-contracts?promise=pending", &caller).await;
+    assert_eq!(queue.body["items"][0]["number"], "SZ-CALL");
+    // Two more calls make the day's three; the fourth is refused with the reason; a guarantor is counted apart.
+    for _ in 0..2 {
+        let call = json!({"channel": "phone", "party": "customer", "result": "no_answer"});
+        assert_eq!(app.post(&path, &caller, call).await.status, StatusCode::CREATED);
+    }
+    let fourth =
+        app.post(&path, &caller, json!({"channel": "phone", "party": "customer", "result": "no_answer"})).await;
+    assert_eq!((fourth.status, fourth.code()), (StatusCode::CONFLICT, "contact_rules"), "{}", fourth.body);
+    assert!(fourth.body["detail"].as_str().unwrap().contains("cap"), "{}", fourth.body);
+    let guarantor = json!({"channel": "phone", "party": "guarantor", "result": "switched_off"});
+    assert_eq!(app.post(&path, &caller, guarantor).await.status, StatusCode::CREATED);
+    // Outside the allowed hours nothing is recorded, whoever is called.
+    let hour = (chrono::Utc::now() + chrono::Duration::hours(8)).format("%H").to_string().parse::<i64>().unwrap();
+    let (from, until) = if hour == 23 { (0, 23) } else { (hour + 1, 24) };
+    assert_eq!(set("postloan.contact_until_hour", until, 1).await.status, StatusCode::OK);
+    assert_eq!(set("postloan.contact_from_hour", from, 1).await.status, StatusCode::OK);
+    let night =
+        app.post(&path, &caller, json!({"channel": "sms", "party": "emergency_contact", "result": "connected"})).await;
+    assert_eq!(night.code(), "contact_rules", "{}", night.body);
+    assert!(night.body["detail"].as_str().unwrap().contains("allowed from"), "{}", night.body);
+    // The history, newest first; a Zhejiang collector sees none of it.
+    let history = app.get(&path, &caller).await;
+    assert_eq!(history.body.as_array().unwrap().len(), 4);
+    assert_eq!(history.body[3]["promise_amount"], "3000.00");
+    let body = json!({"username": "zj_caller", "display_name": "浙江催收", "password": crate::support::PASSWORD,
+                      "region_id": org.region("ZJ"), "roles": ["caller"], "positions": []});
+    app.create(&org.admin, "/api/v1/users", body).await;
+    let zj = app.login("zj_caller").await;
+    assert_eq!(app.get(&path, &zj).await.status, StatusCode::NOT_FOUND);
+    let call = json!({"channel": "phone", "party": "guarantor", "result": "no_answer"});
+    assert_eq!(app.post(&path, &zj, call).await.status, StatusCode::NOT_FOUND);
+    let audit = app.get(&format!("/api/v1/audit-events?entity_type=collection_contact&sort=id"), &org.admin).await;
+    assert_eq!(audit.body["items"].as_array().unwrap().len(), 4);
+}

@@ -1,8 +1,10 @@
 //! Post-loan (贷后管理): turning an overdue contract into money. Today its parameters (贷后参数配置):
 //! the collection states and categories a contract's collection is recorded with, and the
 //! collection groups that work the overdue book, with their buckets, regions and members; and the
-//! overdue customers query (逾期客户查询).
+//! overdue customers query (逾期客户查询); the contacts made about an overdue contract (电话催收登记)
+//! under the contact rules.
 
 pub mod codes;
+pub mod contacts;
 pub mod groups;
 pub mod overdue;

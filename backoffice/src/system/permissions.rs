@@ -48,6 +48,7 @@ pub const CATALOGUE: &[(&str, &str)] = &[
     ("commands.read", "View commands sent to devices"),
     ("commands.send", "Request device commands (an engine cut also needs an approval)"),
     ("postloan.read", "View overdue customers, post-loan parameters and collection groups"),
+    ("postloan.collect", "Record collection contacts (calls, messages, visits) and promises to pay"),
     ("postloan.configure", "Change post-loan parameters: collection states, categories, groups and their members"),
 ];
 

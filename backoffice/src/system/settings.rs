@@ -62,6 +62,27 @@ pub const CATALOGUE: &[Setting] = &[
         min: 8,
         max: 64,
     },
+    Setting {
+        key: "postloan.contact_from_hour",
+        description: "The first hour of the company's day in which a customer or a third party may be contacted",
+        default: 8,
+        min: 0,
+        max: 23,
+    },
+    Setting {
+        key: "postloan.contact_until_hour",
+        description: "The hour of the company's day from which no one may be contacted any more",
+        default: 21,
+        min: 1,
+        max: 24,
+    },
+    Setting {
+        key: "postloan.contacts_per_day",
+        description: "Contacts a day with one contract's customer, or with each kind of third party",
+        default: 3,
+        min: 1,
+        max: 20,
+    },
 ];
 
 /// The declaration of `key`.
