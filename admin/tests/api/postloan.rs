@@ -382,6 +382,6 @@ async fn a_call_with_a_promise_is_recorded_within_the_contact_rules(pool: PgPool
     assert_eq!(app.get(&path, &zj).await.status, StatusCode::NOT_FOUND);
     let call = json!({"channel": "phone", "party": "guarantor", "result": "no_answer"});
     assert_eq!(app.post(&path, &zj, call).await.status, StatusCode::NOT_FOUND);
-    let audit = app.get(&format!("/api/v1/audit-events?entity_type=collection_contact&sort=id"), &org.admin).await;
+    let audit = app.get("/api/v1/audit-events?entity_type=collection_contact&sort=id", &org.admin).await;
     assert_eq!(audit.body["items"].as_array().unwrap().len(), 4);
 }
