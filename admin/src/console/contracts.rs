@@ -1,7 +1,9 @@
-//! Contract pages (合同): the list with filters, and one contract with its schedule.
+//! Contract pages (合同): the list with filters, and one contract with its schedule, its collection
+//! record and the form that records a contact.
 
 use askama::Template;
-use axum::extract::{OriginalUri, Path, State};
+use axum::Form;
+use axum::extract::{OriginalUri, Path, Query, State};
 use axum::response::Response;
 use backoffice::assets::vehicle;
 use backoffice::books::contract::{self, ContractFilter};
@@ -9,15 +11,19 @@ use backoffice::books::receipts::{self, ReceiptFilter};
 use backoffice::customers::customer;
 use backoffice::kit::audit::{self, AuditFilter};
 use backoffice::kit::list::PageParams;
+use backoffice::postloan::contacts;
 use backoffice::risk::scores;
 use backoffice::risk::tasks::{self, TaskFilter};
+use chrono::Utc;
 
 use super::alerts::AlertLine;
 use super::error::PageError;
+use super::form::{self, Done, Problems};
 use super::format::{date, local_time, money};
 use super::i18n::Lang;
 use super::list::{self, Cell, Column, ListQuery, ListSpec};
 use super::page::{Shell, render};
+use super::postloan::contacts::{ContactSection, Typed, section as contacts_section};
 use super::session::Staff;
 use crate::state::AppState;
 
@@ -128,6 +134,10 @@ struct ContractPage {
     alerts: Vec<AlertLine>,
     tasks: Vec<TaskLine>,
     trail: Vec<TrailLine>,
+    /// The collection record, for those who may read it.
+    contacts: Option<ContactSection>,
+    contract_id: i64,
+    done: String,
 }
 
 /// A receipt claimed to the contract.
@@ -156,21 +166,62 @@ struct TrailLine {
 }
 
 /// `GET /contracts/{id}`.
-pub async fn page(State(state): State<AppState>, staff: Staff, Path(id): Path<i64>) -> Result<Response, PageError> {
+pub async fn page(
+    State(state): State<AppState>,
+    staff: Staff,
+    Path(id): Path<i64>,
+    Query(done): Query<Done>,
+) -> Result<Response, PageError> {
     staff.require("contracts.read")?;
+    let done = done.said(staff.lang);
+    Ok(render(&contract_page(&state, &staff, id, None, Problems::default(), &done).await?))
+}
+
+/// `POST /contracts/{id}`: records a call, message or visit from the collection form; back to the
+/// contract, or the page again with the refusal beside the form.
+pub async fn record_contact(
+    State(state): State<AppState>,
+    staff: Staff,
+    Path(id): Path<i64>,
+    Form(fields): Form<Vec<(String, String)>>,
+) -> Result<Response, PageError> {
+    let fields = form::accept(&staff, fields, "postloan.collect")?;
+    staff.require("contracts.read")?;
+    let typed = Typed::of(&fields);
+    let mut problems = Problems::default();
+    let contact = typed.contact(&mut problems);
+    if problems.is_empty() {
+        let mut tx = state.pool.begin().await?;
+        let outcome = contacts::record(&mut tx, &staff, id, &contact, Utc::now(), state.utc_offset_hours).await;
+        match form::finish(tx, outcome, |_| format!("/contracts/{id}?done=saved#contacts")).await? {
+            Ok(saved) => return Ok(saved),
+            Err(refused) => problems = refused,
+        }
+    }
+    Ok(form::refused(&contract_page(&state, &staff, id, Some(typed), problems, "").await?))
+}
+
+async fn contract_page(
+    state: &AppState,
+    staff: &Staff,
+    id: i64,
+    typed: Option<Typed>,
+    problems: Problems,
+    done: &str,
+) -> Result<ContractPage, PageError> {
     let mut db = state.pool.acquire().await?;
-    let detail = contract::detail(&mut db, &staff, id).await?;
+    let detail = contract::detail(&mut db, staff, id).await?;
     let lang = staff.lang;
     let c = detail.contract;
     let lessee = match c.customer_id.filter(|_| staff.can("customers.read")) {
         Some(id) => {
-            let customer = customer::get(&mut db, &state.vault, &staff, id).await?;
+            let customer = customer::get(&mut db, &state.vault, staff, id).await?;
             let dash = |v: Option<String>| v.unwrap_or_else(|| "—".to_owned());
             Some(Lessee { name: customer.name, id_number: dash(customer.id_number), phone: dash(customer.phone) })
         }
         None => None,
     };
-    let mut shell = Shell::new(&staff, "/contracts", "nav.contracts");
+    let mut shell = Shell::new(staff, "/contracts", "nav.contracts");
     shell.title = format!("{} {}", lang.t("contract.title"), c.number);
     let lines = detail
         .receivables
@@ -189,12 +240,12 @@ pub async fn page(State(state): State<AppState>, staff: Staff, Path(id): Path<i6
     let few = PageParams { limit: Some(20), ..PageParams::default() };
     let vehicle = match c.vehicle_id.filter(|_| staff.can("vehicles.read")) {
         Some(v) => {
-            let v = vehicle::TABLE.load(&mut db, &staff, v).await?;
+            let v = vehicle::TABLE.load(&mut db, staff, v).await?;
             Some((v.id, v.plate.unwrap_or(v.vin)))
         }
         None => None,
     };
-    let (risk, reasons) = match scores::get(&mut db, &staff, id).await {
+    let (risk, reasons) = match scores::get(&mut db, staff, id).await {
         Ok(score) => {
             let reasons = score.reasons.as_array().cloned().unwrap_or_default();
             let reasons = reasons
@@ -212,7 +263,7 @@ pub async fn page(State(state): State<AppState>, staff: Staff, Path(id): Path<i6
     };
     let receipts = if staff.can("receipts.read") {
         let filter = ReceiptFilter { status: None, contract_id: Some(id), from: None, to: None };
-        receipts::list(&state.pool, &staff, &few, &filter)
+        receipts::list(&state.pool, staff, &few, &filter)
             .await?
             .items
             .into_iter()
@@ -229,7 +280,7 @@ pub async fn page(State(state): State<AppState>, staff: Staff, Path(id): Path<i6
     };
     let tasks = if staff.can("tasks.read") {
         let filter = TaskFilter { contract_id: Some(id), ..TaskFilter::default() };
-        tasks::list(&state.pool, &staff, &few, &filter)
+        tasks::list(&state.pool, staff, &few, &filter)
             .await?
             .items
             .into_iter()
@@ -253,7 +304,7 @@ pub async fn page(State(state): State<AppState>, staff: Staff, Path(id): Path<i6
             from: None,
             to: None,
         };
-        audit::list(&state.pool, &staff, &few, &filter)
+        audit::list(&state.pool, staff, &few, &filter)
             .await?
             .items
             .into_iter()
@@ -266,8 +317,10 @@ pub async fn page(State(state): State<AppState>, staff: Staff, Path(id): Path<i6
     } else {
         Vec::new()
     };
-    let alerts = super::alerts::lines(&state, &staff, None, Some(id)).await?;
-    Ok(render(&ContractPage {
+    let alerts = super::alerts::lines(state, staff, None, Some(id)).await?;
+    drop(db);
+    let contacts = contacts_section(state, staff, id, typed, problems).await?;
+    Ok(ContractPage {
         shell,
         lessee,
         number: c.number,
@@ -291,5 +344,8 @@ pub async fn page(State(state): State<AppState>, staff: Staff, Path(id): Path<i6
         alerts,
         tasks,
         trail,
-    }))
+        contacts,
+        contract_id: id,
+        done: done.to_owned(),
+    })
 }

@@ -58,7 +58,7 @@ pub fn router() -> Router<AppState> {
         .route("/alerts/stream", get(alerts::stream))
         .route("/alerts/{id}", get(alerts::page).post(alerts::act))
         .route("/contracts", get(contracts::list))
-        .route("/contracts/{id}", get(contracts::page))
+        .route("/contracts/{id}", get(contracts::page).post(contracts::record_contact))
         .route("/search", get(search::page))
         .route("/map", get(map::page))
         .route("/map/places.json", get(map::places))

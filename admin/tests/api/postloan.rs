@@ -385,3 +385,57 @@ async fn a_call_with_a_promise_is_recorded_within_the_contact_rules(pool: PgPool
     let audit = app.get("/api/v1/audit-events?entity_type=collection_contact&sort=id", &org.admin).await;
     assert_eq!(audit.body["items"].as_array().unwrap().len(), 4);
 }
+
+#[sqlx::test(migrations = "../migrations")]
+async fn a_collector_records_a_call_on_the_contract_page(pool: PgPool) {
+    let app = App::new(pool).await;
+    let org = org(&app).await;
+    let contract = overdue(&app, "SZ-PAGE", org.region("SZ"), 33, 4500, None, Some(50)).await;
+    let all_day = json!({"value": 0, "version": 0});
+    let set = app
+        .call(axum::http::Method::PUT, "/api/v1/settings/postloan.contact_from_hour", Some(&org.admin), Some(all_day))
+        .await;
+    assert_eq!(set.status, StatusCode::OK);
+    let all_night = json!({"value": 24, "version": 0});
+    let set = app
+        .call(
+            axum::http::Method::PUT,
+            "/api/v1/settings/postloan.contact_until_hour",
+            Some(&org.admin),
+            Some(all_night),
+        )
+        .await;
+    assert_eq!(set.status, StatusCode::OK);
+    let cookie = format!("lw_session={}", org.admin);
+    let with = [("cookie", cookie.as_str())];
+    let path = format!("/contracts/{contract}");
+    let (_, _, page) = app.fetch_with(&path, &with).await;
+    assert!(page.contains(r#"id="contact-form""#) && page.contains("无人接听"), "{page}");
+    let marker = r#"name="csrf" value=""#;
+    let at = page.find(marker).unwrap() + marker.len();
+    let csrf = page[at..at + page[at..].find('"').unwrap()].to_owned();
+    let today = (chrono::Utc::now() + chrono::Duration::hours(8)).date_naive();
+    let form = |date: &str| {
+        serde_urlencoded::to_string([
+            ("csrf", csrf.as_str()),
+            ("channel", "phone"),
+            ("party", "customer"),
+            ("result", "connected"),
+            ("state_code", ""),
+            ("note", "月底前还清"),
+            ("promise_amount", "¥4,500"),
+            ("promise_date", date),
+        ])
+        .unwrap()
+    };
+    let past = (today - chrono::Duration::days(2)).format("%Y-%m-%d").to_string();
+    let (status, _, refused) = app.post_form(&path, &form(&past), &with).await;
+    assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY);
+    assert!(refused.contains(r#"data-field="promise_date""#) && refused.contains("月底前还清"), "{refused}");
+    let due = (today + chrono::Duration::days(5)).format("%Y-%m-%d").to_string();
+    let (status, headers, _) = app.post_form(&path, &form(&due), &with).await;
+    assert_eq!(status, StatusCode::SEE_OTHER);
+    assert_eq!(headers["location"], format!("{path}?done=saved#contacts"));
+    let (_, _, page) = app.fetch_with(&format!("{path}?done=saved"), &with).await;
+    assert!(page.contains(r#"id="contact-history""#) && page.contains("¥4,500.00") && page.contains(&due), "{page}");
+}

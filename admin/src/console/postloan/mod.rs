@@ -2,6 +2,7 @@
 //! states, categories and groups), as tabs of one area.
 
 pub mod codes;
+pub mod contacts;
 pub mod groups;
 pub mod overdue;
 
