@@ -142,7 +142,8 @@ pub async fn run(config: Config) -> anyhow::Result<()> {
 
 /// Upkeep, hourly and idempotent: daily partitions ahead of today, retention, daily distance
 /// and online time per device, the admin API's
-/// expired sessions and idempotency keys, and the books' daily job through yesterday.
+/// expired sessions and idempotency keys, the books' daily job through yesterday, and the
+/// collection distribution after it.
 async fn maintain(pool: sqlx::PgPool, config: leasewatch_ingest::config::IngestConfig, utc_offset_hours: i32) {
     let mut tick = tokio::time::interval(Duration::from_secs(3600));
     loop {
@@ -173,6 +174,19 @@ async fn maintain(pool: sqlx::PgPool, config: leasewatch_ingest::config::IngestC
             Ok(days) if !days.is_empty() => tracing::info!(days = days.len(), through = %yesterday, "daily job done"),
             Ok(_) => {}
             Err(e) => tracing::warn!(error = %e, "the daily job failed; it will catch up at the next run"),
+        }
+        // The morning distribution: what became overdue, or moved bucket, goes to its collectors.
+        match leasewatch_backoffice::postloan::distribution::run(&pool, Utc::now()).await {
+            Ok(d) if d.assigned > 0 || d.released > 0 => {
+                tracing::info!(
+                    assigned = d.assigned,
+                    unplaced = d.unplaced,
+                    released = d.released,
+                    "collections distributed"
+                )
+            }
+            Ok(_) => {}
+            Err(e) => tracing::warn!(error = %e, "the collection distribution failed; it runs again within the hour"),
         }
     }
 }

@@ -9,6 +9,7 @@ use axum::http::StatusCode;
 use backoffice::kit::list::{PageParams, Paged};
 use backoffice::postloan::codes::{self, CodeFilter, CodeUpdate, CollectionCode, NewCode};
 use backoffice::postloan::contacts::{self, Contact, NewContact};
+use backoffice::postloan::distribution::{self, Assign, Assignment, Distributed};
 use backoffice::postloan::groups::{self, CollectionGroup, GroupFilter, GroupUpdate, NewGroup};
 use backoffice::postloan::overdue::{self, OverdueContract, OverdueFilter};
 use utoipa_axum::router::OpenApiRouter;
@@ -24,6 +25,9 @@ pub fn router() -> OpenApiRouter<AppState> {
     OpenApiRouter::new()
         .routes(routes!(list_overdue))
         .routes(routes!(list_contacts, record_contact))
+        .routes(routes!(claim))
+        .routes(routes!(assign))
+        .routes(routes!(distribute))
         .routes(routes!(list_codes, create_code))
         .routes(routes!(update_code))
         .routes(routes!(list_groups, create_group))
@@ -71,6 +75,47 @@ async fn record_contact(
     let contact = contacts::record(&mut tx, &caller, id, &new, chrono::Utc::now(), state.utc_offset_hours).await?;
     tx.commit().await?;
     Ok((StatusCode::CREATED, Json(contact)))
+}
+
+/// Take an overdue contract that has no collector, as a collector of a group that works it.
+#[utoipa::path(post, path = "/contracts/{id}/actions/claim-collection", tag = "postloan",
+    params(("id" = i64, Path, description = "Contract id")),
+    responses((status = 200, description = "Claimed", body = Assignment)), security(("bearer" = ["postloan.collect"])))]
+async fn claim(
+    State(state): State<AppState>,
+    caller: Caller,
+    Path(id): Path<i64>,
+) -> Result<Json<Assignment>, ApiError> {
+    let mut tx = state.pool.begin().await?;
+    let assignment = distribution::claim(&mut tx, &caller, id).await?;
+    tx.commit().await?;
+    Ok(Json(assignment))
+}
+
+/// Give an overdue contract to a collector of a group that works it (the group's leader, or whoever
+/// configures post-loan); how work leaves an absent collector.
+#[utoipa::path(post, path = "/contracts/{id}/actions/assign-collection", tag = "postloan", request_body = Assign,
+    params(("id" = i64, Path, description = "Contract id")),
+    responses((status = 200, description = "Assigned", body = Assignment)), security(("bearer" = ["postloan.collect"])))]
+async fn assign(
+    State(state): State<AppState>,
+    caller: Caller,
+    Path(id): Path<i64>,
+    Json(body): Json<Assign>,
+) -> Result<Json<Assignment>, ApiError> {
+    let mut tx = state.pool.begin().await?;
+    let assignment = distribution::assign(&mut tx, &caller, id, &body).await?;
+    tx.commit().await?;
+    Ok(Json(assignment))
+}
+
+/// Run the distribution now (the daemon runs it after each daily job): overdue contracts without a
+/// fitting assignment go to the groups that work them and their least-loaded collectors.
+#[utoipa::path(post, path = "/collection-distribution/actions/run", tag = "postloan",
+    responses((status = 200, description = "What was distributed", body = Distributed)),
+    security(("bearer" = ["postloan.configure"])))]
+async fn distribute(State(state): State<AppState>, _caller: Caller) -> Result<Json<Distributed>, ApiError> {
+    Ok(Json(distribution::run(&state.pool, chrono::Utc::now()).await?))
 }
 
 /// List the collection states and categories.

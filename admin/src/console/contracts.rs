@@ -11,7 +11,7 @@ use backoffice::books::receipts::{self, ReceiptFilter};
 use backoffice::customers::customer;
 use backoffice::kit::audit::{self, AuditFilter};
 use backoffice::kit::list::PageParams;
-use backoffice::postloan::contacts;
+use backoffice::postloan::{contacts, distribution};
 use backoffice::risk::scores;
 use backoffice::risk::tasks::{self, TaskFilter};
 use chrono::Utc;
@@ -177,8 +177,9 @@ pub async fn page(
     Ok(render(&contract_page(&state, &staff, id, None, Problems::default(), &done).await?))
 }
 
-/// `POST /contracts/{id}`: records a call, message or visit from the collection form; back to the
-/// contract, or the page again with the refusal beside the form.
+/// `POST /contracts/{id}`: records a call, message or visit from the collection form (or with
+/// `action=claim`, takes the contract as its collector); back to the contract, or the page again
+/// with the refusal beside the form.
 pub async fn record_contact(
     State(state): State<AppState>,
     staff: Staff,
@@ -187,6 +188,14 @@ pub async fn record_contact(
 ) -> Result<Response, PageError> {
     let fields = form::accept(&staff, fields, "postloan.collect")?;
     staff.require("contracts.read")?;
+    if fields.one("action") == "claim" {
+        let mut tx = state.pool.begin().await?;
+        let outcome = distribution::claim(&mut tx, &staff, id).await;
+        return match form::finish(tx, outcome, |_| format!("/contracts/{id}?done=saved#contacts")).await? {
+            Ok(saved) => Ok(saved),
+            Err(problems) => Ok(form::refused(&contract_page(&state, &staff, id, None, problems, "").await?)),
+        };
+    }
     let typed = Typed::of(&fields);
     let mut problems = Problems::default();
     let contact = typed.contact(&mut problems);

@@ -411,6 +411,7 @@ async fn a_collector_records_a_call_on_the_contract_page(pool: PgPool) {
     let path = format!("/contracts/{contract}");
     let (_, _, page) = app.fetch_with(&path, &with).await;
     assert!(page.contains(r#"id="contact-form""#) && page.contains("无人接听"), "{page}");
+    assert!(page.contains(r#"id="collector">未分配"#) && page.contains(r#"id="claim-collection""#), "{page}");
     let marker = r#"name="csrf" value=""#;
     let at = page.find(marker).unwrap() + marker.len();
     let csrf = page[at..at + page[at..].find('"').unwrap()].to_owned();
@@ -428,6 +429,10 @@ async fn a_collector_records_a_call_on_the_contract_page(pool: PgPool) {
         ])
         .unwrap()
     };
+    // Claiming needs a group that works the contract: the administrator is in none; said at the top.
+    let (status, _, refused) = app.post_form(&path, &format!("csrf={csrf}&action=claim"), &with).await;
+    assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY);
+    assert!(refused.contains("form-error") && refused.contains("not an active member"), "{refused}");
     let past = (today - chrono::Duration::days(2)).format("%Y-%m-%d").to_string();
     let (status, _, refused) = app.post_form(&path, &form(&past), &with).await;
     assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY);
@@ -438,4 +443,85 @@ async fn a_collector_records_a_call_on_the_contract_page(pool: PgPool) {
     assert_eq!(headers["location"], format!("{path}?done=saved#contacts"));
     let (_, _, page) = app.fetch_with(&format!("{path}?done=saved"), &with).await;
     assert!(page.contains(r#"id="contact-history""#) && page.contains("¥4,500.00") && page.contains(&due), "{page}");
+}
+
+#[sqlx::test(migrations = "../migrations")]
+async fn the_morning_distribution_gives_each_overdue_contract_to_a_collector_of_its_group(pool: PgPool) {
+    let app = App::new(pool).await;
+    let org = org(&app).await;
+    let (gd, sz, ft, zj) = (org.region("GD"), org.region("SZ"), org.region("FT"), org.region("ZJ"));
+    app.create(
+        &org.admin,
+        "/api/v1/roles",
+        json!({"name": "collector", "permissions": ["postloan.read", "postloan.collect"]}),
+    )
+    .await;
+    let mut collectors = Vec::new();
+    for (username, region) in [("col1", gd), ("col2", gd), ("col3", org.region("HQ"))] {
+        let body = json!({"username": username, "display_name": username, "password": crate::support::PASSWORD,
+                          "region_id": region, "roles": ["collector"], "positions": []});
+        collectors.push(app.create(&org.admin, "/api/v1/users", body).await);
+    }
+    let (c1, c2, c3) = (collectors[0], collectors[1], collectors[2]);
+    let early = json!({"code": "gd_early", "name": "广东 M1–M2", "region_id": gd, "buckets": [1, 2],
+                       "members": [{"user_id": c1, "leader": true}, {"user_id": c2}]});
+    app.create(&org.admin, "/api/v1/collection-groups", early).await;
+    let late = json!({"code": "late", "name": "M3 以上", "region_id": org.region("HQ"), "buckets": [3, 4]});
+    let late = app.create(&org.admin, "/api/v1/collection-groups", late).await;
+    let sz1 = overdue(&app, "SZ-1", sz, 10, 1000, None, Some(20)).await;
+    let sz2 = overdue(&app, "SZ-2", sz, 12, 1000, None, Some(20)).await;
+    overdue(&app, "FT-3", ft, 40, 1000, None, Some(20)).await;
+    let gd4 = overdue(&app, "GD-4", gd, 70, 1000, None, Some(20)).await;
+    overdue(&app, "ZJ-5", zj, 10, 1000, None, Some(20)).await;
+
+    let run = app.post("/api/v1/collection-distribution/actions/run", &org.admin, json!({})).await;
+    assert_eq!(run.status, StatusCode::OK, "{}", run.body);
+    assert_eq!(run.body, json!({"assigned": 4, "unplaced": 1, "released": 0}), "Zhejiang's M1 has no group");
+    let admin = org.admin.clone();
+    let held = async |user: i64| {
+        let reply = app.get(&format!("/api/v1/overdue-contracts?collector_id={user}"), &admin).await;
+        reply.body["items"].as_array().unwrap().len()
+    };
+    assert_eq!((held(c1).await, held(c2).await), (2, 1), "three cases shared by load, the tie to the first");
+    let again = app.post("/api/v1/collection-distribution/actions/run", &org.admin, json!({})).await;
+    assert_eq!(again.body["assigned"], 0, "a second run places nothing new: {}", again.body);
+    // The M3 group has no collector yet: the contract waits; once c3 joins, c3 claims it, once.
+    let waiting = app.get("/api/v1/overdue-contracts?unassigned=true", &org.admin).await;
+    let waiting: Vec<&str> =
+        waiting.body["items"].as_array().unwrap().iter().map(|c| c["number"].as_str().unwrap()).collect();
+    assert_eq!(waiting, ["ZJ-5", "GD-4"], "equal scores: the later contract first");
+    let t3 = app.login("col3").await;
+    let claim = format!("/api/v1/contracts/{gd4}/actions/claim-collection");
+    assert_eq!(app.post(&claim, &t3, json!({})).await.status, StatusCode::UNPROCESSABLE_ENTITY, "not yet a member");
+    let joined = app
+        .patch(
+            &format!("/api/v1/collection-groups/{late}"),
+            &org.admin,
+            json!({"version": 1, "members": [{"user_id": c3}]}),
+        )
+        .await;
+    assert_eq!(joined.status, StatusCode::OK, "{}", joined.body);
+    let claimed = app.post(&claim, &t3, json!({})).await;
+    assert_eq!((claimed.status, claimed.body["collector_id"].as_i64()), (StatusCode::OK, Some(c3)), "{}", claimed.body);
+    let t1 = app.login("col1").await;
+    assert_eq!(app.post(&claim, &t1, json!({})).await.status, StatusCode::CONFLICT, "someone has it");
+    // The leader moves work from one collector to another; a member may not.
+    let assign = format!("/api/v1/contracts/{sz1}/actions/assign-collection");
+    let t2 = app.login("col2").await;
+    assert_eq!(app.post(&assign, &t2, json!({"collector_id": c2})).await.status, StatusCode::FORBIDDEN);
+    let moved = app.post(&assign, &t1, json!({"collector_id": c2})).await;
+    assert_eq!((moved.status, moved.body["collector_id"].as_i64()), (StatusCode::OK, Some(c2)), "{}", moved.body);
+    assert_eq!((held(c1).await, held(c2).await), (1, 2));
+    // Paid up: let go at the next run.
+    sqlx::query("UPDATE contracts SET dpd = 0, bucket = 0, overdue_amount = 0 WHERE id = $1")
+        .bind(sz2)
+        .execute(&app.pool)
+        .await
+        .unwrap();
+    let run = app.post("/api/v1/collection-distribution/actions/run", &org.admin, json!({})).await;
+    assert_eq!(run.body["released"], 1, "{}", run.body);
+    let audit = app.get("/api/v1/audit-events?entity_type=collection_assignment&sort=id", &org.admin).await;
+    let actions: Vec<&str> =
+        audit.body["items"].as_array().unwrap().iter().map(|e| e["action"].as_str().unwrap()).collect();
+    assert_eq!(actions, ["claim", "assign"]);
 }

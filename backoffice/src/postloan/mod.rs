@@ -6,5 +6,6 @@
 
 pub mod codes;
 pub mod contacts;
+pub mod distribution;
 pub mod groups;
 pub mod overdue;

@@ -48,6 +48,10 @@ pub struct OverdueContract {
     pub promise: String,
     /// Risk score, 0–100.
     pub risk_score: i32,
+    /// The collector working it, if any.
+    pub collector_id: Option<i64>,
+    /// Their name.
+    pub collector_name: Option<String>,
 }
 
 /// How overdue contracts are read.
@@ -58,12 +62,14 @@ const TABLE: Table<OverdueContract> = Table::new(
         c.hold_until AS promise_until,
         CASE WHEN c.hold_until IS NULL THEN 'none' WHEN c.hold_until >= CURRENT_DATE THEN 'pending' ELSE 'broken' END
             AS promise,
-        r.score AS risk_score",
+        r.score AS risk_score, ca.collector_id, col.display_name AS collector_name",
     "FROM contracts c JOIN regions g ON g.id = c.region_id
      JOIN contract_risk r ON r.contract_id = c.id
      LEFT JOIN customers cu ON cu.id = c.customer_id
      LEFT JOIN products p ON p.id = c.product_id
-     LEFT JOIN dealers d ON d.id = c.dealer_id",
+     LEFT JOIN dealers d ON d.id = c.dealer_id
+     LEFT JOIN collection_assignments ca ON ca.contract_id = c.id
+     LEFT JOIN users col ON col.id = ca.collector_id",
     "c.id",
 )
 .scoped("g.path")
@@ -100,6 +106,10 @@ pub struct OverdueFilter {
     pub promise: Option<String>,
     /// A risk score of at least this.
     pub min_score: Option<i32>,
+    /// Worked by this collector.
+    pub collector_id: Option<i64>,
+    /// Only those without a collector (true) or only those with one (false).
+    pub unassigned: Option<bool>,
 }
 
 /// The overdue active contracts of the actor's region subtree, most risky first by default.
@@ -126,7 +136,17 @@ pub async fn list(
                 .at_most("c.overdue_amount", filter.max_amount)
                 .eq("c.product_id", filter.product_id)
                 .eq("c.dealer_id", filter.dealer_id)
-                .at_least("r.score", filter.min_score);
+                .at_least("r.score", filter.min_score)
+                .eq("ca.collector_id", filter.collector_id);
+            match filter.unassigned {
+                Some(true) => {
+                    f.and().push("ca.collector_id IS NULL");
+                }
+                Some(false) => {
+                    f.and().push("ca.collector_id IS NOT NULL");
+                }
+                None => {}
+            }
             if let Some(region) = filter.region_id {
                 f.and().push("starts_with(g.path, (SELECT path FROM regions WHERE id = ").push_bind(region).push("))");
             }

@@ -114,8 +114,12 @@ pub struct ContactForm {
     pub general: Vec<String>,
 }
 
-/// The section: the history, and the form for a collector.
+/// The section: who works the contract, the history, and the form for a collector.
 pub struct ContactSection {
+    /// The collector working it, if any.
+    pub collector: String,
+    /// Whether the reader may take it (a collector, and no one has it).
+    pub may_claim: bool,
     /// Newest first.
     pub lines: Vec<ContactLine>,
     /// For those who may record contacts.
@@ -138,7 +142,17 @@ pub async fn section(
         return Ok(None);
     }
     let lang = staff.lang;
-    let made = contacts::of_contract(&mut *state.pool.acquire().await?, staff, id).await?;
+    let mut db = state.pool.acquire().await?;
+    let made = contacts::of_contract(&mut db, staff, id).await?;
+    let collector: Option<Option<String>> = sqlx::query_scalar(
+        "SELECT u.display_name FROM collection_assignments a LEFT JOIN users u ON u.id = a.collector_id
+         WHERE a.contract_id = $1",
+    )
+    .bind(id)
+    .fetch_optional(&mut *db)
+    .await?;
+    drop(db);
+    let collector = collector.flatten();
     let lines = made
         .into_iter()
         .map(|c| ContactLine {
@@ -179,5 +193,10 @@ pub async fn section(
     } else {
         None
     };
-    Ok(Some(ContactSection { lines, form }))
+    Ok(Some(ContactSection {
+        may_claim: collector.is_none() && staff.can("postloan.collect"),
+        collector: collector.unwrap_or_default(),
+        lines,
+        form,
+    }))
 }

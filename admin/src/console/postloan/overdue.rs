@@ -46,6 +46,11 @@ pub async fn list(
         query.choice("group_id", lang.t("postloan.groups"), groups),
         query.choice("promise", lang.t("overdue.promise"), promises),
         query.field("min_score", lang.t("overdue.min_score"), "number"),
+        query.choice(
+            "unassigned",
+            lang.t("overdue.unassigned"),
+            vec![("true".to_owned(), lang.yes_no(true)), ("false".to_owned(), lang.yes_no(false))],
+        ),
     ]);
     let spec = ListSpec {
         path: "/postloan/overdue",
@@ -64,6 +69,7 @@ pub async fn list(
             Column::plain(lang.t("contract.last_payment_on")),
             Column::plain(lang.t("overdue.promise")),
             Column::plain(lang.t("contract.risk_score")).sorted("risk").numeric(),
+            Column::plain(lang.t("overdue.collector")),
         ],
         tabs: TABS,
         ..ListSpec::default()
@@ -92,6 +98,7 @@ pub async fn list(
                 Cell::date(c.last_payment_on),
                 Cell::text(promise),
                 Cell::number(c.risk_score),
+                Cell::text(c.collector_name.clone().unwrap_or_default()),
             ];
             (c.id, cells)
         },
