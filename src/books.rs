@@ -1,5 +1,6 @@
-//! `leasewatch contracts import`, `leasewatch receipts import` and `leasewatch books daily`: the
-//! books from the command line (a company's first migration, bank statements, the daily job).
+//! `leasewatch contracts import`, `leasewatch receipts import`, `leasewatch daily` and
+//! `leasewatch distribute`: the books from the command line (a company's first migration, bank
+//! statements, the daily job, the collection distribution).
 
 use std::path::{Path, PathBuf};
 
@@ -102,6 +103,17 @@ pub async fn receipts(pool: &PgPool, command: ReceiptsCommand) -> anyhow::Result
             .await?;
         }
     }
+    Ok(())
+}
+
+/// Runs the collection distribution now; prints what it did and how long it took.
+pub async fn distribute(pool: &PgPool) -> anyhow::Result<()> {
+    let started = std::time::Instant::now();
+    let done = leasewatch_backoffice::postloan::distribution::run(pool, chrono::Utc::now())
+        .await
+        .map_err(|e| anyhow::anyhow!("{e}: {e:?}"))?;
+    println!("{}", serde_json::to_string(&done)?);
+    eprintln!("distributed in {:.2} s", started.elapsed().as_secs_f64());
     Ok(())
 }
 

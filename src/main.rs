@@ -8,7 +8,7 @@
 //! - `http.rs`: its HTTP server: the admin API, metrics and health.
 //! - `decode.rs`: `leasewatch decode`, the operator's tool for captures from the field.
 //! - `calc.rs`: `leasewatch calc`, the repayment calculator.
-//! - `books.rs`: contract and statement imports, the daily job.
+//! - `books.rs`: contract and statement imports, the daily job, the collection distribution.
 //! - `replay.rs`: `leasewatch monitor replay`, the rules over stored history.
 
 mod books;
@@ -73,6 +73,8 @@ enum Command {
         #[arg(long)]
         through: Option<chrono::NaiveDate>,
     },
+    /// The collection distribution (分案), as the daemon runs it after each daily job.
+    Distribute,
     /// The risk monitor's tools.
     Monitor {
         #[command(subcommand)]
@@ -212,6 +214,11 @@ fn daemon(command: Command, config_file: Option<PathBuf>) -> anyhow::Result<()> 
                 let pool = leasewatch_store::db::connect(&config.database_url, 2).await?;
                 leasewatch_store::db::migrate(&pool, config.ingest.partitions_ahead_days).await?;
                 books::daily(&pool, through, config.utc_offset_hours).await
+            }
+            Command::Distribute => {
+                let pool = leasewatch_store::db::connect(&config.database_url, 2).await?;
+                leasewatch_store::db::migrate(&pool, config.ingest.partitions_ahead_days).await?;
+                books::distribute(&pool).await
             }
             Command::Monitor { command: MonitorCommand::Replay(args) } => {
                 let pool = leasewatch_store::db::connect(&config.database_url, 2).await?;
