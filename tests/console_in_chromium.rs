@@ -472,6 +472,47 @@ async fn staff_work_in_the_console_in_chromium(pool: PgPool) {
     client.find(Locator::Id("track-play")).await.unwrap().click().await.unwrap();
     text_when(&client, "#track-summary", |t| t.contains("km/h")).await;
 
+    // A collector's day: the overdue list, the contract claimed, a call with a promise recorded.
+    let permissions = ["contracts.read", "postloan.read", "postloan.collect"];
+    app.create(&org.admin, "/api/v1/roles", json!({"name": "collections", "permissions": permissions})).await;
+    let body = json!({"username": "gd_caller", "display_name": "广东催收", "password": PASSWORD,
+                      "region_id": org.region("GD"), "roles": ["collections"], "positions": []});
+    let caller = app.create(&org.admin, "/api/v1/users", body).await;
+    let group = json!({"code": "gd_all", "name": "广东催收组", "region_id": org.region("GD"),
+                       "buckets": [1, 2, 3, 4, 5, 6], "members": [{"user_id": caller}]});
+    app.create(&org.admin, "/api/v1/collection-groups", group).await;
+    for (key, value) in [("postloan.contact_from_hour", 0), ("postloan.contact_until_hour", 24)] {
+        let path = format!("/api/v1/settings/{key}");
+        let set = app
+            .call(axum::http::Method::PUT, &path, Some(&org.admin), Some(json!({"value": value, "version": 0})))
+            .await;
+        assert_eq!(set.status, axum::http::StatusCode::OK, "{}", set.body);
+    }
+    leasewatch_monitor::risk::score_unscored(&pool, chrono::Utc::now()).await.unwrap();
+    client.find(Locator::Css("form[action='/logout'] button")).await.unwrap().click().await.unwrap();
+    sign_in("gd_caller", PASSWORD).await;
+    client.find(Locator::LinkText("贷后管理")).await.unwrap().click().await.unwrap();
+    client
+        .wait()
+        .at_most(Duration::from_secs(10))
+        .for_element(Locator::LinkText("GD-1"))
+        .await
+        .unwrap()
+        .click()
+        .await
+        .unwrap();
+    text_of(&client, "#collector", "未分配").await;
+    client.find(Locator::Id("claim-collection")).await.unwrap().click().await.unwrap();
+    text_of(&client, "#collector", "广东催收").await;
+    let promised = (chrono::Utc::now() + chrono::Duration::hours(8) + chrono::Duration::days(3)).date_naive();
+    client.find(Locator::Id("note")).await.unwrap().send_keys("答应周五前还款").await.unwrap();
+    client.find(Locator::Id("promise_amount")).await.unwrap().send_keys("2000").await.unwrap();
+    // A date field takes what the keyboard types, in the browser's order; set it as a value instead.
+    let set_date = format!("document.getElementById('promise_date').value = '{promised}'");
+    client.execute(&set_date, vec![]).await.unwrap();
+    client.find(Locator::Id("record-contact")).await.unwrap().click().await.unwrap();
+    text_when(&client, "#contact-history tbody tr", |t| t.contains("¥2,000.00") && t.contains("接通")).await;
+
     // The API reference renders its operations from the daemon's own files.
     client.goto(&format!("{base}/docs")).await.unwrap();
     let operations = client.wait().at_most(Duration::from_secs(20)).for_element(Locator::Css(".opblock")).await;
