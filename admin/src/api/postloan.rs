@@ -1,15 +1,19 @@
 //! Post-loan (贷后管理): `/api/v1/overdue-contracts`, the overdue customers query (逾期客户查询);
-//! `/api/v1/contracts/{id}/contacts`, the collection contacts (电话催收登记) under the contact rules; and
+//! `/api/v1/contracts/{id}/contacts`, the collection contacts (电话催收登记) under the contact rules;
+//! `/api/v1/contracts/{id}/fees`, the customer's fees (客户费用查询); the distribution of the overdue
+//! book to collectors (分案: run, claim, assign); and
 //! `/api/v1/collection-codes` and `/api/v1/collection-groups`, the parameters (贷后参数配置) — collection
 //! states and categories, collection groups with their buckets, regions and members; the services
 //! are `backoffice::postloan`.
 
 use axum::extract::State;
 use axum::http::StatusCode;
+use backoffice::books::contract;
 use backoffice::kit::list::{PageParams, Paged};
 use backoffice::postloan::codes::{self, CodeFilter, CodeUpdate, CollectionCode, NewCode};
 use backoffice::postloan::contacts::{self, Contact, NewContact};
 use backoffice::postloan::distribution::{self, Assign, Assignment, Distributed};
+use backoffice::postloan::fees::{self, FeeLine};
 use backoffice::postloan::groups::{self, CollectionGroup, GroupFilter, GroupUpdate, NewGroup};
 use backoffice::postloan::overdue::{self, OverdueContract, OverdueFilter};
 use utoipa_axum::router::OpenApiRouter;
@@ -25,6 +29,7 @@ pub fn router() -> OpenApiRouter<AppState> {
     OpenApiRouter::new()
         .routes(routes!(list_overdue))
         .routes(routes!(list_contacts, record_contact))
+        .routes(routes!(contract_fees))
         .routes(routes!(claim))
         .routes(routes!(assign))
         .routes(routes!(distribute))
@@ -75,6 +80,21 @@ async fn record_contact(
     let contact = contacts::record(&mut tx, &caller, id, &new, chrono::Utc::now(), state.utc_offset_hours).await?;
     tx.commit().await?;
     Ok((StatusCode::CREATED, Json(contact)))
+}
+
+/// The customer's fees (客户费用查询): what the contract charges by kind, with what is scheduled, due by
+/// today (the company's day), paid, owed and outstanding.
+#[utoipa::path(get, path = "/contracts/{id}/fees", tag = "postloan", params(("id" = i64, Path, description = "Contract id")),
+    responses((status = 200, description = "Its charges by kind", body = Vec<FeeLine>)), security(("bearer" = ["contracts.read"])))]
+async fn contract_fees(
+    State(state): State<AppState>,
+    caller: Caller,
+    Path(id): Path<i64>,
+) -> Result<Json<Vec<FeeLine>>, ApiError> {
+    let mut conn = state.pool.acquire().await?;
+    let detail = contract::detail(&mut conn, &caller, id).await?;
+    let today = (chrono::Utc::now() + chrono::Duration::hours(i64::from(state.utc_offset_hours))).date_naive();
+    Ok(Json(fees::summary(&detail.receivables, today)))
 }
 
 /// Take an overdue contract that has no collector, as a collector of a group that works it.

@@ -11,7 +11,7 @@ use backoffice::books::receipts::{self, ReceiptFilter};
 use backoffice::customers::customer;
 use backoffice::kit::audit::{self, AuditFilter};
 use backoffice::kit::list::PageParams;
-use backoffice::postloan::{contacts, distribution};
+use backoffice::postloan::{contacts, distribution, fees};
 use backoffice::risk::scores;
 use backoffice::risk::tasks::{self, TaskFilter};
 use chrono::Utc;
@@ -19,7 +19,7 @@ use chrono::Utc;
 use super::alerts::AlertLine;
 use super::error::PageError;
 use super::form::{self, Done, Problems};
-use super::format::{date, local_time, money};
+use super::format::{company_today, date, local_time, money};
 use super::i18n::Lang;
 use super::list::{self, Cell, Column, ListQuery, ListSpec};
 use super::page::{Shell, render};
@@ -124,6 +124,8 @@ struct ContractPage {
     hold_until: String,
     as_of: String,
     lines: Vec<Line>,
+    /// The charges by kind: (kind, scheduled, due, paid, owed, outstanding).
+    fees: Vec<[String; 6]>,
     /// The financed vehicle: (id, plate or VIN).
     vehicle: Option<(i64, String)>,
     /// The risk score and its band, when computed.
@@ -246,6 +248,13 @@ async fn contract_page(
         })
         .collect();
     let offset = state.utc_offset_hours;
+    let fees = fees::summary(&detail.receivables, company_today(offset))
+        .into_iter()
+        .map(|f| {
+            let kind = lang.t(&format!("component.{}", f.component)).to_owned();
+            [kind, money(&f.scheduled), money(&f.due), money(&f.paid), money(&f.owed), money(&f.outstanding)]
+        })
+        .collect();
     let few = PageParams { limit: Some(20), ..PageParams::default() };
     let vehicle = match c.vehicle_id.filter(|_| staff.can("vehicles.read")) {
         Some(v) => {
@@ -346,6 +355,7 @@ async fn contract_page(
         hold_until: date(&c.hold_until),
         as_of: date(&c.as_of),
         lines,
+        fees,
         vehicle,
         risk,
         reasons,

@@ -525,3 +525,38 @@ async fn the_morning_distribution_gives_each_overdue_contract_to_a_collector_of_
         audit.body["items"].as_array().unwrap().iter().map(|e| e["action"].as_str().unwrap()).collect();
     assert_eq!(actions, ["claim", "assign"]);
 }
+
+#[sqlx::test(migrations = "../migrations")]
+async fn a_customers_charges_are_summed_by_kind_with_what_is_owed(pool: PgPool) {
+    let app = App::new(pool).await;
+    let org = org(&app).await;
+    // 12,000 over 12 months at 12 %, started about 100 days ago, one installment paid.
+    let start = chrono::Utc::now().date_naive() - chrono::Duration::days(100);
+    let csv = format!(
+        "number,region,principal,annual_rate,term,method,start_date,paid_periods\nFEE-1,SZ,12000,0.12,12,equal-installment,{start},1\n"
+    );
+    let rows = backoffice::books::import::parse_csv(csv.as_bytes()).unwrap();
+    let mut tx = app.pool.begin().await.unwrap();
+    backoffice::books::import::import(&mut tx, &app.state.vault, &rows).await.unwrap();
+    tx.commit().await.unwrap();
+    let id: i64 =
+        sqlx::query_scalar("SELECT id FROM contracts WHERE number = 'FEE-1'").fetch_one(&app.pool).await.unwrap();
+    let fees = app.get(&format!("/api/v1/contracts/{id}/fees"), &org.admin).await;
+    assert_eq!(fees.status, StatusCode::OK, "{}", fees.body);
+    let line = |kind: &str| fees.body.as_array().unwrap().iter().find(|l| l["component"] == kind).cloned().unwrap();
+    let principal = line("principal");
+    assert_eq!(principal["scheduled"], "12000.00");
+    let amount = |v: &serde_json::Value| v.as_str().unwrap().parse::<rust_decimal::Decimal>().unwrap();
+    // Three installments due by now (about 100 days in), one paid: two owed, the rest outstanding.
+    assert!(amount(&principal["paid"]) > rust_decimal::Decimal::ZERO);
+    assert_eq!(amount(&principal["owed"]), amount(&principal["due"]) - amount(&principal["paid"]));
+    assert_eq!(amount(&principal["outstanding"]), amount(&principal["scheduled"]) - amount(&principal["paid"]));
+    assert!(amount(&line("interest")["owed"]) > rust_decimal::Decimal::ZERO);
+    // On the contract's page, in words.
+    let cookie = format!("lw_session={}", org.admin);
+    let (_, _, page) = app.fetch_with(&format!("/contracts/{id}"), &[("cookie", cookie.as_str())]).await;
+    assert!(page.contains(r#"id="fees""#) && page.contains("¥12,000.00") && page.contains("欠款"), "{page}");
+    // Outside the reader's regions: not found.
+    let zj = app.login("zj_manager").await;
+    assert_ne!(app.get(&format!("/api/v1/contracts/{id}/fees"), &zj).await.status, StatusCode::OK);
+}

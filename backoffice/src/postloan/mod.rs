@@ -7,5 +7,6 @@
 pub mod codes;
 pub mod contacts;
 pub mod distribution;
+pub mod fees;
 pub mod groups;
 pub mod overdue;
