@@ -43,5 +43,6 @@ pub fn approval_hooks() -> Hooks {
     let hooks = Hooks::default();
     let hooks = books::approvals::hooks(hooks);
     let hooks = dealers::dealer::hooks(hooks);
+    let hooks = customers::changes::hooks(hooks);
     assets::device_commands::hooks(hooks)
 }

@@ -1,8 +1,10 @@
-//! `/api/v1/customers`: lessees, numbers masked, revealed only with `sensitive.reveal`; the service
-//! is `backoffice::customers::customer`.
+//! `/api/v1/customers`: lessees, numbers masked, revealed only with `sensitive.reveal`, and changes
+//! to their particulars carried out on approval (客户信息变更); the services are
+//! `backoffice::customers::{customer, changes}`.
 
 use axum::extract::State;
 use axum::http::StatusCode;
+use backoffice::customers::changes::{self, ChangeRequest, ChangeView};
 use backoffice::customers::customer::{self, Customer, CustomerFilter, CustomerNumbers, NewCustomer};
 use backoffice::kit::list::{PageParams, Paged};
 use utoipa_axum::router::OpenApiRouter;
@@ -15,7 +17,11 @@ use crate::state::AppState;
 
 /// The routes of this module.
 pub fn router() -> OpenApiRouter<AppState> {
-    OpenApiRouter::new().routes(routes!(list, create)).routes(routes!(get)).routes(routes!(reveal))
+    OpenApiRouter::new()
+        .routes(routes!(list, create))
+        .routes(routes!(get))
+        .routes(routes!(reveal))
+        .routes(routes!(change_history, request_change))
 }
 
 /// List the customers of the caller's region subtree.
@@ -63,4 +69,34 @@ async fn reveal(
     let numbers = customer::reveal(&mut tx, &state.vault, &caller, id).await?;
     tx.commit().await?;
     Ok(Json(numbers))
+}
+
+/// The changes asked for a customer's particulars, newest first, with what each replaced.
+#[utoipa::path(get, path = "/customers/{id}/changes", tag = "customers", params(("id" = i64, Path, description = "Customer id")),
+    responses((status = 200, description = "Its history", body = Vec<ChangeView>)), security(("bearer" = ["customers.read"])))]
+async fn change_history(
+    State(state): State<AppState>,
+    caller: Caller,
+    Path(id): Path<i64>,
+) -> Result<Json<Vec<ChangeView>>, ApiError> {
+    let mut conn = state.pool.acquire().await?;
+    Ok(Json(changes::history(&mut conn, &state.vault, &caller, id).await?))
+}
+
+/// Ask for a change to a customer's address, employer or phone, with a reason: submitted for
+/// approval (workflow `customer_change`), carried out when approved.
+#[utoipa::path(post, path = "/customers/{id}/changes", tag = "customers", request_body = ChangeRequest,
+    params(("id" = i64, Path, description = "Customer id")),
+    responses((status = 201, description = "Asked, waiting for approval", body = ChangeView)),
+    security(("bearer" = ["customers.write"])))]
+async fn request_change(
+    State(state): State<AppState>,
+    caller: Caller,
+    Path(id): Path<i64>,
+    Json(request): Json<ChangeRequest>,
+) -> Result<(StatusCode, Json<ChangeView>), ApiError> {
+    let mut tx = state.pool.begin().await?;
+    let change = changes::request(&mut tx, &state.vault, &caller, id, &request).await?;
+    tx.commit().await?;
+    Ok((StatusCode::CREATED, Json(change)))
 }

@@ -560,3 +560,70 @@ async fn a_customers_charges_are_summed_by_kind_with_what_is_owed(pool: PgPool) 
     let zj = app.login("zj_manager").await;
     assert_ne!(app.get(&format!("/api/v1/contracts/{id}/fees"), &zj).await.status, StatusCode::OK);
 }
+
+#[sqlx::test(migrations = "../migrations")]
+async fn a_customers_particulars_change_only_on_approval_and_the_old_ones_are_kept(pool: PgPool) {
+    let app = App::new(pool).await;
+    let org = org(&app).await;
+    let body = json!({"name": "张三", "id_number": "11010519491231002X", "phone": "13800000001",
+                      "address": "深圳市福田区一路 1 号", "employer": "甲公司", "region_id": org.region("SZ")});
+    let customer = app.create(&org.admin, "/api/v1/customers", body).await;
+    let path = format!("/api/v1/customers/{customer}/changes");
+    let change = json!({"address": "深圳市南山区二路 2 号", "phone": "13900000002", "reason": "客户来电告知搬家"});
+    // Not before the company defines who approves it.
+    let undefined = app.post(&path, &org.admin, change.clone()).await;
+    assert_eq!((undefined.status, undefined.code()), (StatusCode::CONFLICT, "invalid_state"), "{}", undefined.body);
+    let stages = json!([{"name": "复核", "position": "final_reviewer", "actions": ["approve", "reject"]}]);
+    app.create(
+        &org.admin,
+        "/api/v1/workflow-definitions",
+        json!({"key": "customer_change", "name": "客户信息变更", "stages": stages}),
+    )
+    .await;
+    // Nothing asked for, or a phone that is not one: refused by field.
+    let empty = app.post(&path, &org.admin, json!({"reason": "?"})).await;
+    assert_eq!(empty.body["errors"][0]["field"], "address", "{}", empty.body);
+    let bad = app.post(&path, &org.admin, json!({"phone": "call me", "reason": "x"})).await;
+    assert_eq!(bad.body["errors"][0]["field"], "phone", "{}", bad.body);
+    let asked = app.post(&path, &org.admin, change).await;
+    assert_eq!((asked.status, asked.body["status"].as_str()), (StatusCode::CREATED, Some("pending")), "{}", asked.body);
+    let unchanged = app.get(&format!("/api/v1/customers/{customer}"), &org.admin).await;
+    assert_eq!(unchanged.body["address"], "深圳市福田区一路 1 号", "nothing changes before the approval");
+
+    // The second person approves in the inbox: the customer changes, the history keeps the old values.
+    let decide = async |action: &str| {
+        let checker = app.login("final").await;
+        let inbox = app.get("/api/v1/workflow-tasks", &checker).await;
+        let task = inbox.body["items"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|t| t["subject_type"] == "customer_change")
+            .unwrap()["id"]
+            .as_i64()
+            .unwrap();
+        app.post(&format!("/api/v1/workflow-tasks/{task}/actions/claim"), &checker, json!({})).await;
+        let decided =
+            app.post(&format!("/api/v1/workflow-tasks/{task}/actions/{action}"), &checker, json!({"note": "ok"})).await;
+        assert_eq!(decided.status, StatusCode::OK, "{}", decided.body);
+    };
+    decide("approve").await;
+    let changed = app.get(&format!("/api/v1/customers/{customer}"), &org.admin).await;
+    assert_eq!(changed.body["address"], "深圳市南山区二路 2 号");
+    assert_eq!(changed.body["employer"], "甲公司", "what was not asked for stays");
+    assert!(changed.body["phone"].as_str().unwrap().ends_with("0002"), "{}", changed.body);
+    let history = app.get(&path, &org.admin).await;
+    assert_eq!(history.body[0]["status"], "applied");
+    assert_eq!(history.body[0]["old_address"], "深圳市福田区一路 1 号");
+    assert!(history.body[0]["old_phone"].as_str().unwrap().ends_with("0001"), "{}", history.body);
+    // The customer is found by the new number.
+    let cookie = format!("lw_session={}", org.admin);
+    let (_, _, found) = app.fetch_with("/search?q=13900000002", &[("cookie", cookie.as_str())]).await;
+    assert!(found.contains("张三"), "{found}");
+    // A rejected change changes nothing.
+    app.post(&path, &org.admin, json!({"employer": "乙公司", "reason": "未经核实"})).await;
+    decide("reject").await;
+    let kept = app.get(&format!("/api/v1/customers/{customer}"), &org.admin).await;
+    assert_eq!(kept.body["employer"], "甲公司");
+    assert_eq!(app.get(&path, &org.admin).await.body[0]["status"], "rejected");
+}

@@ -117,7 +117,7 @@ pub struct Row {
     created_at: DateTime<Utc>,
 }
 
-fn masked(vault: &Vault, sealed: Option<Vec<u8>>, kind: Sensitive) -> Option<String> {
+pub(crate) fn masked(vault: &Vault, sealed: Option<Vec<u8>>, kind: Sensitive) -> Option<String> {
     sealed.map(|s| vault.open(&s).map_or_else(|_| "(unreadable)".to_owned(), |v| kind.mask(&v)))
 }
 
