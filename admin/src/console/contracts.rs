@@ -100,6 +100,7 @@ struct Line {
 
 /// The lessee as shown on the contract: numbers masked.
 struct Lessee {
+    id: i64,
     name: String,
     id_number: String,
     phone: String,
@@ -228,7 +229,8 @@ async fn contract_page(
         Some(id) => {
             let customer = customer::get(&mut db, &state.vault, staff, id).await?;
             let dash = |v: Option<String>| v.unwrap_or_else(|| "—".to_owned());
-            Some(Lessee { name: customer.name, id_number: dash(customer.id_number), phone: dash(customer.phone) })
+            let (id_number, phone) = (dash(customer.id_number), dash(customer.phone));
+            Some(Lessee { id: customer.id, name: customer.name, id_number, phone })
         }
         None => None,
     };

@@ -19,6 +19,7 @@
 pub mod alerts;
 pub mod contracts;
 pub mod cookies;
+pub mod customers;
 pub mod dashboard;
 pub mod dealers;
 pub mod error;
@@ -59,6 +60,7 @@ pub fn router() -> Router<AppState> {
         .route("/alerts/{id}", get(alerts::page).post(alerts::act))
         .route("/contracts", get(contracts::list))
         .route("/contracts/{id}", get(contracts::page).post(contracts::record_contact))
+        .route("/customers/{id}/changes", get(customers::page).post(customers::ask))
         .route("/search", get(search::page))
         .route("/map", get(map::page))
         .route("/map/places.json", get(map::places))

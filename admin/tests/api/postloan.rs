@@ -620,6 +620,21 @@ async fn a_customers_particulars_change_only_on_approval_and_the_old_ones_are_ke
     let cookie = format!("lw_session={}", org.admin);
     let (_, _, found) = app.fetch_with("/search?q=13900000002", &[("cookie", cookie.as_str())]).await;
     assert!(found.contains("张三"), "{found}");
+    // The console's page: the history in words, and the form, refused beside its field when empty.
+    let page_path = format!("/customers/{customer}/changes");
+    let (status, _, page) = app.fetch_with(&page_path, &[("cookie", cookie.as_str())]).await;
+    assert_eq!(status, StatusCode::OK, "{page}");
+    assert!(
+        page.contains("已生效") && page.contains("深圳市福田区一路 1 号") && page.contains(r#"id="change-form""#),
+        "{page}"
+    );
+    let marker = r#"name="csrf" value=""#;
+    let at = page.find(marker).unwrap() + marker.len();
+    let csrf = &page[at..at + page[at..].find('"').unwrap()];
+    let form = format!("csrf={csrf}&address=&employer=&phone=&reason=x");
+    let (status, _, refused) = app.post_form(&page_path, &form, &[("cookie", cookie.as_str())]).await;
+    assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY);
+    assert!(refused.contains(r#"data-field="address""#), "{refused}");
     // A rejected change changes nothing.
     app.post(&path, &org.admin, json!({"employer": "乙公司", "reason": "未经核实"})).await;
     decide("reject").await;

@@ -1,0 +1,128 @@
+//! A customer's particulars and their changes (客户信息变更): the history of what was asked, approved
+//! or rejected, with the values each change replaced, and the form that asks for a new address,
+//! employer or phone — carried out only when a second person approves in the workflow inbox.
+
+use askama::Template;
+use axum::Form;
+use axum::extract::{Path, Query, State};
+use axum::response::Response;
+use backoffice::customers::changes::{self, ChangeRequest};
+use backoffice::customers::customer;
+
+use super::error::PageError;
+use super::form::{self, Done, Fields, Problems};
+use super::format::local_time;
+use super::page::{Shell, render};
+use super::session::Staff;
+use crate::state::AppState;
+
+/// One change as the history shows it.
+struct ChangeLine {
+    at: String,
+    status: String,
+    asked: String,
+    replaced: String,
+    reason: String,
+}
+
+#[derive(Template)]
+#[template(path = "customer_changes.html")]
+struct ChangesPage {
+    shell: Shell,
+    id: i64,
+    name: String,
+    address: String,
+    employer: String,
+    phone: String,
+    lines: Vec<ChangeLine>,
+    may_ask: bool,
+    typed: [String; 4],
+    problems: Problems,
+    general: Vec<String>,
+    done: String,
+}
+
+/// The fields of the form, in order.
+const FIELDS: [&str; 4] = ["address", "employer", "phone", "reason"];
+
+/// What a change asked for or replaced, in words.
+fn values(address: Option<String>, employer: Option<String>, phone: Option<String>) -> String {
+    [address, employer, phone].into_iter().flatten().collect::<Vec<_>>().join(" · ")
+}
+
+async fn changes_page(
+    state: &AppState,
+    staff: &Staff,
+    id: i64,
+    typed: [String; 4],
+    problems: Problems,
+    done: &str,
+) -> Result<ChangesPage, PageError> {
+    let lang = staff.lang;
+    let mut db = state.pool.acquire().await?;
+    let c = customer::get(&mut db, &state.vault, staff, id).await?;
+    let lines = changes::history(&mut db, &state.vault, staff, id)
+        .await?
+        .into_iter()
+        .map(|k| ChangeLine {
+            at: local_time(&k.created_at, state.utc_offset_hours),
+            status: lang.word("change.status", &k.status),
+            asked: values(k.address, k.employer, k.phone),
+            replaced: values(k.old_address, k.old_employer, k.old_phone),
+            reason: k.reason,
+        })
+        .collect();
+    let mut shell = Shell::new(staff, "/contracts", "nav.contracts");
+    shell.title = format!("{} · {}", lang.t("change.title"), c.name);
+    let dash = |v: Option<String>| v.unwrap_or_else(|| "—".to_owned());
+    Ok(ChangesPage {
+        shell,
+        id,
+        name: c.name,
+        address: dash(c.address),
+        employer: dash(c.employer),
+        phone: dash(c.phone),
+        lines,
+        may_ask: staff.can("customers.write"),
+        typed,
+        general: problems.others(&FIELDS),
+        problems,
+        done: done.to_owned(),
+    })
+}
+
+/// `GET /customers/{id}/changes`.
+pub async fn page(
+    State(state): State<AppState>,
+    staff: Staff,
+    Path(id): Path<i64>,
+    Query(done): Query<Done>,
+) -> Result<Response, PageError> {
+    staff.require("customers.read")?;
+    let done = done.said(staff.lang);
+    Ok(render(&changes_page(&state, &staff, id, Default::default(), Problems::default(), &done).await?))
+}
+
+/// `POST /customers/{id}/changes`: asks for the change; it waits for approval.
+pub async fn ask(
+    State(state): State<AppState>,
+    staff: Staff,
+    Path(id): Path<i64>,
+    Form(fields): Form<Vec<(String, String)>>,
+) -> Result<Response, PageError> {
+    let fields: Fields = form::accept(&staff, fields, "customers.write")?;
+    let typed = FIELDS.map(|f| fields.one(f).to_owned());
+    let optional = |v: &str| Some(v.trim().to_owned()).filter(|v| !v.is_empty());
+    let request = ChangeRequest {
+        address: optional(&typed[0]),
+        employer: optional(&typed[1]),
+        phone: optional(&typed[2]),
+        reason: typed[3].clone(),
+    };
+    let mut tx = state.pool.begin().await?;
+    let outcome = changes::request(&mut tx, &state.vault, &staff, id, &request).await;
+    match form::finish(tx, outcome, |_| format!("/customers/{id}/changes?done=saved")).await? {
+        Ok(saved) => Ok(saved),
+        Err(problems) => Ok(form::refused(&changes_page(&state, &staff, id, typed, problems, "").await?)),
+    }
+}
