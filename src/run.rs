@@ -175,6 +175,15 @@ async fn maintain(pool: sqlx::PgPool, config: leasewatch_ingest::config::IngestC
             Ok(_) => {}
             Err(e) => tracing::warn!(error = %e, "the daily job failed; it will catch up at the next run"),
         }
+        // Promises whose day has passed: kept or broken, once each.
+        match pool.acquire().await {
+            Ok(mut db) => match leasewatch_backoffice::books::events::mark_promises(&mut db, yesterday).await {
+                Ok((0, 0)) => {}
+                Ok((kept, broken)) => tracing::info!(kept, broken, "promises to pay marked"),
+                Err(e) => tracing::warn!(error = %e, "could not mark promises to pay"),
+            },
+            Err(e) => tracing::warn!(error = %e, "could not mark promises to pay"),
+        }
         // The morning distribution: what became overdue, or moved bucket, goes to its collectors.
         match leasewatch_backoffice::postloan::distribution::run(&pool, Utc::now()).await {
             Ok(d) if d.assigned > 0 || d.released > 0 => {

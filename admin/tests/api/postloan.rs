@@ -642,3 +642,24 @@ async fn a_customers_particulars_change_only_on_approval_and_the_old_ones_are_ke
     assert_eq!(kept.body["employer"], "甲公司");
     assert_eq!(app.get(&path, &org.admin).await.body[0]["status"], "rejected");
 }
+
+#[sqlx::test(migrations = "../migrations")]
+async fn promises_whose_day_has_passed_are_marked_kept_or_broken_once(pool: PgPool) {
+    let app = App::new(pool).await;
+    let org = org(&app).await;
+    let sz = org.region("SZ");
+    let broken = overdue(&app, "P-BROKEN", sz, 20, 1000, Some(-1), Some(30)).await;
+    let kept = overdue(&app, "P-KEPT", sz, 0, 0, Some(-2), Some(5)).await;
+    overdue(&app, "P-PENDING", sz, 20, 1000, Some(3), Some(30)).await;
+    let yesterday = chrono::Utc::now().date_naive() - chrono::Duration::days(1);
+    let mut db = app.pool.acquire().await.unwrap();
+    assert_eq!(backoffice::books::events::mark_promises(&mut db, yesterday).await.unwrap(), (1, 1));
+    assert_eq!(backoffice::books::events::mark_promises(&mut db, yesterday).await.unwrap(), (0, 0), "once each");
+    let kinds: Vec<(i64, String)> = sqlx::query_as(
+        "SELECT contract_id, kind FROM contract_events WHERE kind LIKE 'promise_%' ORDER BY contract_id",
+    )
+    .fetch_all(&app.pool)
+    .await
+    .unwrap();
+    assert_eq!(kinds, [(broken, "promise_broken".to_owned()), (kept, "promise_kept".to_owned())]);
+}
