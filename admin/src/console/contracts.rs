@@ -11,6 +11,7 @@ use backoffice::books::receipts::{self, ReceiptFilter};
 use backoffice::customers::customer;
 use backoffice::kit::audit::{self, AuditFilter};
 use backoffice::kit::list::PageParams;
+use backoffice::postloan::distribution::Assign;
 use backoffice::postloan::{contacts, distribution, fees};
 use backoffice::risk::scores;
 use backoffice::risk::tasks::{self, TaskFilter};
@@ -180,9 +181,9 @@ pub async fn page(
     Ok(render(&contract_page(&state, &staff, id, None, Problems::default(), &done).await?))
 }
 
-/// `POST /contracts/{id}`: records a call, message or visit from the collection form (or with
-/// `action=claim`, takes the contract as its collector); back to the contract, or the page again
-/// with the refusal beside the form.
+/// `POST /contracts/{id}`: records a call, message or visit from the collection form (with
+/// `action=claim`, takes the contract as its collector; with `action=assign`, gives it to
+/// `collector_id`); back to the contract, or the page again with the refusal beside the form.
 pub async fn record_contact(
     State(state): State<AppState>,
     staff: Staff,
@@ -191,9 +192,16 @@ pub async fn record_contact(
 ) -> Result<Response, PageError> {
     let fields = form::accept(&staff, fields, "postloan.collect")?;
     staff.require("contracts.read")?;
-    if fields.one("action") == "claim" {
+    let action = fields.one("action");
+    if action == "claim" || action == "assign" {
+        let mut problems = Problems::default();
+        let collector = fields.number("collector_id", &mut problems);
         let mut tx = state.pool.begin().await?;
-        let outcome = distribution::claim(&mut tx, &staff, id).await;
+        let outcome = match (action, collector) {
+            ("assign", Some(collector_id)) => distribution::assign(&mut tx, &staff, id, &Assign { collector_id }).await,
+            ("assign", None) => Err(backoffice::Error::invalid("collector_id", "choose a collector")),
+            _ => distribution::claim(&mut tx, &staff, id).await,
+        };
         return match form::finish(tx, outcome, |_| format!("/contracts/{id}?done=saved#contacts")).await? {
             Ok(saved) => Ok(saved),
             Err(problems) => Ok(form::refused(&contract_page(&state, &staff, id, None, problems, "").await?)),

@@ -368,6 +368,8 @@ pub(crate) static MESSAGES: &[(&str, &str, &str)] = &[
     ("overdue.unassigned", "未分案", "Without a collector"),
     ("contact.nobody", "未分配", "No one yet"),
     ("contact.claim", "认领", "Claim"),
+    ("contact.assign_to", "分配给", "Give to"),
+    ("contact.assign", "分配", "Assign"),
     ("contact.record", "催收记录", "Collection record"),
     ("contact.channel", "方式", "Channel"),
     ("contact.channel.phone", "电话", "Phone"),

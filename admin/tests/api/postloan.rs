@@ -453,7 +453,7 @@ async fn the_morning_distribution_gives_each_overdue_contract_to_a_collector_of_
     app.create(
         &org.admin,
         "/api/v1/roles",
-        json!({"name": "collector", "permissions": ["postloan.read", "postloan.collect"]}),
+        json!({"name": "collector", "permissions": ["contracts.read", "postloan.read", "postloan.collect"]}),
     )
     .await;
     let mut collectors = Vec::new();
@@ -512,6 +512,20 @@ async fn the_morning_distribution_gives_each_overdue_contract_to_a_collector_of_
     let moved = app.post(&assign, &t1, json!({"collector_id": c2})).await;
     assert_eq!((moved.status, moved.body["collector_id"].as_i64()), (StatusCode::OK, Some(c2)), "{}", moved.body);
     assert_eq!((held(c1).await, held(c2).await), (1, 2));
+    // On the contract's page the leader gives the contract back to themselves; a member sees no such form.
+    let leader = format!("lw_session={t1}");
+    let (_, _, page) = app.fetch_with(&format!("/contracts/{sz1}"), &[("cookie", leader.as_str())]).await;
+    assert!(page.contains(r#"id="assign-form""#) && page.contains(&format!(r#"<option value="{c2}">"#)), "{page}");
+    let marker = r#"name="csrf" value=""#;
+    let at = page.find(marker).unwrap() + marker.len();
+    let csrf = &page[at..at + page[at..].find('"').unwrap()];
+    let form = format!("csrf={csrf}&action=assign&collector_id={c1}");
+    let (status, _, _) = app.post_form(&format!("/contracts/{sz1}"), &form, &[("cookie", leader.as_str())]).await;
+    assert_eq!(status, StatusCode::SEE_OTHER);
+    assert_eq!((held(c1).await, held(c2).await), (2, 1));
+    let member = format!("lw_session={t2}");
+    let (_, _, page) = app.fetch_with(&format!("/contracts/{sz1}"), &[("cookie", member.as_str())]).await;
+    assert!(!page.contains(r#"id="assign-form""#), "{page}");
     // Paid up: let go at the next run.
     sqlx::query("UPDATE contracts SET dpd = 0, bucket = 0, overdue_amount = 0 WHERE id = $1")
         .bind(sz2)
@@ -523,7 +537,7 @@ async fn the_morning_distribution_gives_each_overdue_contract_to_a_collector_of_
     let audit = app.get("/api/v1/audit-events?entity_type=collection_assignment&sort=id", &org.admin).await;
     let actions: Vec<&str> =
         audit.body["items"].as_array().unwrap().iter().map(|e| e["action"].as_str().unwrap()).collect();
-    assert_eq!(actions, ["claim", "assign"]);
+    assert_eq!(actions, ["claim", "assign", "assign"]);
 }
 
 #[sqlx::test(migrations = "../migrations")]

@@ -193,6 +193,25 @@ pub struct Assignment {
     pub assigned_by: Option<i64>,
 }
 
+/// The active collectors of the groups that work the contract `contract_id` now (its bucket, its
+/// region), as (user, name, leads the group), by name.
+pub async fn candidates(db: &mut PgConnection, contract_id: i64) -> Result<Vec<(i64, String, bool)>, Error> {
+    Ok(sqlx::query_as(
+        "SELECT u.id, u.display_name, bool_or(m.leader) FROM contracts c JOIN regions g ON g.id = c.region_id
+         JOIN collection_groups cg ON cg.active AND c.bucket = ANY(cg.buckets)
+         JOIN regions kg ON kg.id = cg.region_id
+         JOIN collection_group_members m ON m.group_id = cg.id AND m.active
+         JOIN users u ON u.id = m.user_id AND u.active
+         WHERE c.id = $1
+           AND (cardinality(cg.regions) = 0 AND starts_with(g.path, kg.path)
+                OR EXISTS (SELECT 1 FROM regions wr WHERE wr.id = ANY(cg.regions) AND starts_with(g.path, wr.path)))
+         GROUP BY u.id, u.display_name ORDER BY u.display_name",
+    )
+    .bind(contract_id)
+    .fetch_all(db)
+    .await?)
+}
+
 /// The group (working the contract's bucket in its region) that `collector` is an active member of.
 async fn group_of(db: &mut PgConnection, contract_id: i64, collector: i64) -> Result<Option<(i64, i32)>, Error> {
     Ok(sqlx::query_as(

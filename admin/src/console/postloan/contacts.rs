@@ -5,6 +5,7 @@
 use backoffice::kit::list::PageParams;
 use backoffice::postloan::codes::{self, CodeFilter};
 use backoffice::postloan::contacts::{self, CHANNELS, NewContact, PARTIES, RESULTS};
+use backoffice::postloan::distribution;
 use leasewatch_finance::Decimal;
 
 use crate::console::error::PageError;
@@ -120,6 +121,9 @@ pub struct ContactSection {
     pub collector: String,
     /// Whether the reader may take it (a collector, and no one has it).
     pub may_claim: bool,
+    /// The collectors the reader may give it to (a leader of a group working it, or who configures
+    /// post-loan): (user, name).
+    pub assignable: Vec<(String, String)>,
     /// Newest first.
     pub lines: Vec<ContactLine>,
     /// For those who may record contacts.
@@ -151,8 +155,15 @@ pub async fn section(
     .bind(id)
     .fetch_optional(&mut *db)
     .await?;
+    let candidates = distribution::candidates(&mut db, id).await?;
     drop(db);
     let collector = collector.flatten();
+    let leads = candidates.iter().any(|(user, _, leader)| *leader && *user == staff.caller.actor.user_id);
+    let assignable = if staff.can("postloan.collect") && (leads || staff.can("postloan.configure")) {
+        candidates.into_iter().map(|(user, name, _)| (user.to_string(), name)).collect()
+    } else {
+        Vec::new()
+    };
     let lines = made
         .into_iter()
         .map(|c| ContactLine {
@@ -195,6 +206,7 @@ pub async fn section(
     };
     Ok(Some(ContactSection {
         may_claim: collector.is_none() && staff.can("postloan.collect"),
+        assignable,
         collector: collector.unwrap_or_default(),
         lines,
         form,
