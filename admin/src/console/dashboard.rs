@@ -4,6 +4,7 @@
 use askama::Template;
 use axum::extract::State;
 use axum::response::Response;
+use backoffice::postloan::distribution::{self, Caseload};
 use backoffice::reports::overview;
 use backoffice::system::workflow::engine::{self, InboxCounts};
 use chrono::Duration;
@@ -48,13 +49,24 @@ struct Dashboard {
     positions_per_second: String,
     /// The approvals waiting for the reader, when they act on any.
     approvals: Option<InboxCounts>,
+    /// The reader's collection cases, when they collect.
+    caseload: Option<Caseload>,
+    /// The reader, for the link to their cases.
+    me: i64,
 }
 
 /// `GET /`.
 pub async fn page(State(state): State<AppState>, staff: Staff) -> Result<Response, PageError> {
     let figures = overview::overview(&state.pool, &staff).await?;
+    let today = company_today(state.utc_offset_hours);
+    let caseload = if staff.can("postloan.collect") {
+        let mut db = state.pool.acquire().await?;
+        Some(distribution::caseload(&mut db, staff.caller.actor.user_id, today).await?)
+    } else {
+        None
+    };
     let approvals = if staff.can("workflows.act") {
-        let day_ends = day_starts(company_today(state.utc_offset_hours) + Duration::days(1), state.utc_offset_hours);
+        let day_ends = day_starts(today + Duration::days(1), state.utc_offset_hours);
         Some(engine::inbox_counts(&state.pool, &staff, day_ends).await?)
     } else {
         None
@@ -94,5 +106,7 @@ pub async fn page(State(state): State<AppState>, staff: Staff) -> Result<Respons
         trackers_reporting: figures.trackers_reporting,
         positions_per_second: count(figures.positions_per_second),
         approvals,
+        caseload,
+        me: staff.caller.actor.user_id,
     }))
 }

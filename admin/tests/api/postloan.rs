@@ -512,6 +512,9 @@ async fn the_morning_distribution_gives_each_overdue_contract_to_a_collector_of_
     let moved = app.post(&assign, &t1, json!({"collector_id": c2})).await;
     assert_eq!((moved.status, moved.body["collector_id"].as_i64()), (StatusCode::OK, Some(c2)), "{}", moved.body);
     assert_eq!((held(c1).await, held(c2).await), (1, 2));
+    // The collector's dashboard counts their cases.
+    let (_, _, home) = app.fetch_with("/", &[("cookie", format!("lw_session={t3}").as_str())]).await;
+    assert!(home.contains(r#"id="cases">1<"#) && home.contains(r#"id="promises-broken">0<"#), "{home}");
     // On the contract's page the leader gives the contract back to themselves; a member sees no such form.
     let leader = format!("lw_session={t1}");
     let (_, _, page) = app.fetch_with(&format!("/contracts/{sz1}"), &[("cookie", leader.as_str())]).await;

@@ -212,6 +212,31 @@ pub async fn candidates(db: &mut PgConnection, contract_id: i64) -> Result<Vec<(
     .await?)
 }
 
+/// A collector's day at a glance.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, ToSchema)]
+pub struct Caseload {
+    /// Overdue contracts the collector works.
+    pub cases: i64,
+    /// Of them, those whose promise to pay falls on `today`.
+    pub promised_today: i64,
+    /// Of them, those whose promise has passed unpaid.
+    pub promises_broken: i64,
+}
+
+/// The caseload of `collector` as of the company's `today`.
+pub async fn caseload(db: &mut PgConnection, collector: i64, today: chrono::NaiveDate) -> Result<Caseload, Error> {
+    let (cases, promised_today, promises_broken): (i64, i64, i64) = sqlx::query_as(
+        "SELECT count(*), count(*) FILTER (WHERE c.hold_until = $2), count(*) FILTER (WHERE c.hold_until < $2)
+         FROM collection_assignments a JOIN contracts c ON c.id = a.contract_id
+         WHERE a.collector_id = $1 AND c.status = 'active' AND c.dpd > 0",
+    )
+    .bind(collector)
+    .bind(today)
+    .fetch_one(db)
+    .await?;
+    Ok(Caseload { cases, promised_today, promises_broken })
+}
+
 /// The group (working the contract's bucket in its region) that `collector` is an active member of.
 async fn group_of(db: &mut PgConnection, contract_id: i64, collector: i64) -> Result<Option<(i64, i32)>, Error> {
     Ok(sqlx::query_as(
