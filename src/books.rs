@@ -137,6 +137,5 @@ pub async fn daily(pool: &PgPool, through: Option<NaiveDate>, utc_offset_hours: 
 
 /// Yesterday's date where the company is.
 pub fn business_yesterday(utc_offset_hours: i32) -> NaiveDate {
-    let now = chrono::Utc::now() + chrono::Duration::hours(utc_offset_hours.into());
-    now.date_naive() - chrono::Duration::days(1)
+    leasewatch_backoffice::kit::day::company_today(utc_offset_hours) - chrono::Duration::days(1)
 }

@@ -108,6 +108,11 @@ async fn text_when(client: &Client, css: &str, done: impl Fn(&str) -> bool) -> S
     panic!("{css}: {last:?} after ten seconds; the page: {source}");
 }
 
+/// Clicks `locator` once it is on the page, waiting up to ten seconds.
+async fn click_when(client: &Client, locator: Locator<'_>) {
+    client.wait().at_most(Duration::from_secs(10)).for_element(locator).await.unwrap().click().await.unwrap();
+}
+
 /// Waits until the first element `css` matches reads `expected`.
 async fn text_of(client: &Client, css: &str, expected: &str) {
     text_when(client, css, |t| t == expected).await;
@@ -223,15 +228,7 @@ async fn staff_work_in_the_console_in_chromium(pool: PgPool) {
 
     // From the navigation to the list, from the list to the contract.
     client.find(Locator::LinkText("合同")).await.unwrap().click().await.unwrap();
-    client
-        .wait()
-        .at_most(Duration::from_secs(10))
-        .for_element(Locator::LinkText("GD-1"))
-        .await
-        .unwrap()
-        .click()
-        .await
-        .unwrap();
+    click_when(&client, Locator::LinkText("GD-1")).await;
     let dpd = text_when(&client, "#dpd", |t| !t.is_empty()).await;
     assert!(dpd.parse::<i32>().unwrap() > 0, "100 days in, one paid: {dpd}");
     let rows = client.find_all(Locator::Css("#schedule tbody tr")).await.unwrap();
@@ -309,15 +306,7 @@ async fn staff_work_in_the_console_in_chromium(pool: PgPool) {
     assert!(dpd.parse::<i32>().unwrap() > 0, "{dpd}");
     assert!(!client.find_all(Locator::Css("#schedule tbody tr")).await.unwrap().is_empty());
     client.goto(alert_url.as_str()).await.unwrap();
-    client
-        .wait()
-        .at_most(Duration::from_secs(10))
-        .for_element(Locator::Id("acknowledge"))
-        .await
-        .unwrap()
-        .click()
-        .await
-        .unwrap();
+    click_when(&client, Locator::Id("acknowledge")).await;
     text_of(&client, "main h1", "告警").await;
     client.goto(&format!("{base}/alerts?status=open")).await.unwrap();
     text_of(&client, "main h1", "告警").await;
@@ -423,24 +412,8 @@ async fn staff_work_in_the_console_in_chromium(pool: PgPool) {
     sign_out().await;
     sign_in("final", PASSWORD).await;
     client.goto(&format!("{base}/workflow")).await.unwrap();
-    client
-        .wait()
-        .at_most(Duration::from_secs(10))
-        .for_element(Locator::Css("a[href^='/workflow/tasks/']"))
-        .await
-        .unwrap()
-        .click()
-        .await
-        .unwrap();
-    client
-        .wait()
-        .at_most(Duration::from_secs(10))
-        .for_element(Locator::Css("button[value=approve]"))
-        .await
-        .unwrap()
-        .click()
-        .await
-        .unwrap();
+    click_when(&client, Locator::Css("a[href^='/workflow/tasks/']")).await;
+    click_when(&client, Locator::Css("button[value=approve]")).await;
     text_of(&client, "main h1", "待办审批").await;
     sign_out().await;
     sign_in("admin", PASSWORD).await;
@@ -492,15 +465,7 @@ async fn staff_work_in_the_console_in_chromium(pool: PgPool) {
     client.find(Locator::Css("form[action='/logout'] button")).await.unwrap().click().await.unwrap();
     sign_in("gd_caller", PASSWORD).await;
     client.find(Locator::LinkText("贷后管理")).await.unwrap().click().await.unwrap();
-    client
-        .wait()
-        .at_most(Duration::from_secs(10))
-        .for_element(Locator::LinkText("GD-1"))
-        .await
-        .unwrap()
-        .click()
-        .await
-        .unwrap();
+    click_when(&client, Locator::LinkText("GD-1")).await;
     text_of(&client, "#collector", "未分配").await;
     client.find(Locator::Id("claim-collection")).await.unwrap().click().await.unwrap();
     text_of(&client, "#collector", "广东催收").await;

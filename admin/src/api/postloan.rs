@@ -9,6 +9,7 @@
 use axum::extract::State;
 use axum::http::StatusCode;
 use backoffice::books::contract;
+use backoffice::kit::day::company_today;
 use backoffice::kit::list::{PageParams, Paged};
 use backoffice::postloan::codes::{self, CodeFilter, CodeUpdate, CollectionCode, NewCode};
 use backoffice::postloan::contacts::{self, Contact, NewContact};
@@ -93,8 +94,7 @@ async fn contract_fees(
 ) -> Result<Json<Vec<FeeLine>>, ApiError> {
     let mut conn = state.pool.acquire().await?;
     let detail = contract::detail(&mut conn, &caller, id).await?;
-    let today = (chrono::Utc::now() + chrono::Duration::hours(i64::from(state.utc_offset_hours))).date_naive();
-    Ok(Json(fees::summary(&detail.receivables, today)))
+    Ok(Json(fees::summary(&detail.receivables, company_today(state.utc_offset_hours))))
 }
 
 /// Take an overdue contract that has no collector, as a collector of a group that works it.

@@ -1,6 +1,8 @@
 //! How values read on a page: money as ¥1,234.56, counts as 12,345, times in the company's time zone.
 
-use chrono::{DateTime, Duration, FixedOffset, NaiveDate, NaiveTime, Utc};
+use chrono::{DateTime, FixedOffset, NaiveDate, Utc};
+// The company's calendar is the back office's; pages read it from here with the other formats.
+pub use backoffice::kit::day::{company_today, day_starts};
 use leasewatch_finance::Decimal;
 
 /// `amount` as yuan with thousands separators and two decimals: `¥1,234.56`, `-¥0.50`.
@@ -39,16 +41,6 @@ pub fn local_time(time: &DateTime<Utc>, utc_offset_hours: i32) -> String {
     }
 }
 
-/// Today's date in the company's zone (`utc_offset_hours` east of UTC).
-pub fn company_today(utc_offset_hours: i32) -> NaiveDate {
-    (Utc::now() + Duration::hours(i64::from(utc_offset_hours))).date_naive()
-}
-
-/// When `day` of the company's calendar begins.
-pub fn day_starts(day: NaiveDate, utc_offset_hours: i32) -> DateTime<Utc> {
-    day.and_time(NaiveTime::MIN).and_utc() - Duration::hours(i64::from(utc_offset_hours))
-}
-
 /// A date, or a dash when there is none.
 pub fn date(day: &Option<NaiveDate>) -> String {
     day.map_or_else(|| "—".to_owned(), |d| d.format("%Y-%m-%d").to_string())
@@ -81,8 +73,6 @@ mod tests {
     fn times_are_the_companys() {
         let t = DateTime::parse_from_rfc3339("2026-12-03T16:30:00Z").unwrap().with_timezone(&Utc);
         assert_eq!(local_time(&t, 8), "2026-12-04 00:30");
-        let day = NaiveDate::from_ymd_opt(2026, 12, 4).unwrap();
-        assert_eq!(day_starts(day, 8).to_rfc3339(), "2026-12-03T16:00:00+00:00");
     }
 
     proptest! {

@@ -6,10 +6,12 @@
 //! - `approvals.rs`: maker-checker hooks each area declares, and submitting a request for approval.
 //! - `identity.rs`: check digits of national IDs, credit codes and VINs.
 //! - `amount.rs`: money in answers, always with its cents.
+//! - `day.rs`: the company's calendar (today where the company is, when a day begins).
 
 pub mod amount;
 pub mod approvals;
 pub mod audit;
+pub mod day;
 pub mod identity;
 pub mod list;
 pub mod version;

@@ -15,6 +15,7 @@ use crate::actor::Actor;
 use crate::books::contract::{self, Promise};
 use crate::error::{Checks, Error};
 use crate::kit::audit::{self, Change};
+use crate::kit::day;
 use crate::system::settings::{self, get_int};
 
 /// The channels of contact.
@@ -166,8 +167,7 @@ pub async fn record(
         until_hour: u32::try_from(get_int(&mut *db, setting("postloan.contact_until_hour")?).await?).unwrap_or(21),
         per_day: get_int(&mut *db, setting("postloan.contacts_per_day")?).await?,
     };
-    let day_starts =
-        today.and_hms_opt(0, 0, 0).unwrap_or_default().and_utc() - Duration::hours(i64::from(utc_offset_hours));
+    let day_starts = day::day_starts(today, utc_offset_hours);
     let made_today: i64 = sqlx::query_scalar(
         "SELECT count(*) FROM collection_contacts WHERE contract_id = $1 AND party = $2 AND at >= $3",
     )

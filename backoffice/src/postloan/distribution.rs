@@ -11,6 +11,7 @@ use serde_json::json;
 use sqlx::{PgConnection, PgPool};
 use utoipa::ToSchema;
 
+use super::groups::WORKS_CONTRACT;
 use crate::actor::Actor;
 use crate::books::contract;
 use crate::error::Error;
@@ -196,17 +197,14 @@ pub struct Assignment {
 /// The active collectors of the groups that work the contract `contract_id` now (its bucket, its
 /// region), as (user, name, leads the group), by name.
 pub async fn candidates(db: &mut PgConnection, contract_id: i64) -> Result<Vec<(i64, String, bool)>, Error> {
-    Ok(sqlx::query_as(
+    Ok(sqlx::query_as(&format!(
         "SELECT u.id, u.display_name, bool_or(m.leader) FROM contracts c JOIN regions g ON g.id = c.region_id
-         JOIN collection_groups cg ON cg.active AND c.bucket = ANY(cg.buckets)
-         JOIN regions kg ON kg.id = cg.region_id
+         JOIN collection_groups cg ON cg.active JOIN regions kg ON kg.id = cg.region_id
          JOIN collection_group_members m ON m.group_id = cg.id AND m.active
          JOIN users u ON u.id = m.user_id AND u.active
-         WHERE c.id = $1
-           AND (cardinality(cg.regions) = 0 AND starts_with(g.path, kg.path)
-                OR EXISTS (SELECT 1 FROM regions wr WHERE wr.id = ANY(cg.regions) AND starts_with(g.path, wr.path)))
-         GROUP BY u.id, u.display_name ORDER BY u.display_name",
-    )
+         WHERE c.id = $1 AND {WORKS_CONTRACT}
+         GROUP BY u.id, u.display_name ORDER BY u.display_name"
+    ))
     .bind(contract_id)
     .fetch_all(db)
     .await?)
@@ -239,16 +237,13 @@ pub async fn caseload(db: &mut PgConnection, collector: i64, today: chrono::Naiv
 
 /// The group (working the contract's bucket in its region) that `collector` is an active member of.
 async fn group_of(db: &mut PgConnection, contract_id: i64, collector: i64) -> Result<Option<(i64, i32)>, Error> {
-    Ok(sqlx::query_as(
+    Ok(sqlx::query_as(&format!(
         "SELECT cg.id, c.bucket FROM contracts c JOIN regions g ON g.id = c.region_id
-         JOIN collection_groups cg ON cg.active AND c.bucket = ANY(cg.buckets)
-         JOIN regions kg ON kg.id = cg.region_id
+         JOIN collection_groups cg ON cg.active JOIN regions kg ON kg.id = cg.region_id
          JOIN collection_group_members m ON m.group_id = cg.id AND m.user_id = $2 AND m.active
-         WHERE c.id = $1
-           AND (cardinality(cg.regions) = 0 AND starts_with(g.path, kg.path)
-                OR EXISTS (SELECT 1 FROM regions wr WHERE wr.id = ANY(cg.regions) AND starts_with(g.path, wr.path)))
-         ORDER BY cg.id LIMIT 1",
-    )
+         WHERE c.id = $1 AND {WORKS_CONTRACT}
+         ORDER BY cg.id LIMIT 1"
+    ))
     .bind(contract_id)
     .bind(collector)
     .fetch_optional(db)

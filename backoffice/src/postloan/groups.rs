@@ -64,6 +64,12 @@ pub struct CollectionGroup {
     pub updated_at: DateTime<Utc>,
 }
 
+/// The condition that group `cg` (kept by region `kg`) works contract `c` (in region `g`): the
+/// contract's bucket, in a region the group works or, naming none, in its own region's subtree.
+pub(crate) const WORKS_CONTRACT: &str = "c.bucket = ANY(cg.buckets)
+    AND (cardinality(cg.regions) = 0 AND starts_with(g.path, kg.path)
+         OR EXISTS (SELECT 1 FROM regions wr WHERE wr.id = ANY(cg.regions) AND starts_with(g.path, wr.path)))";
+
 /// How groups are read: those kept by a region of the actor's subtree.
 const TABLE: Table<CollectionGroup> = Table::new(
     "collection group",

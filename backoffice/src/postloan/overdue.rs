@@ -9,6 +9,7 @@ use serde::{Deserialize, Serialize};
 use sqlx::{FromRow, PgPool};
 use utoipa::{IntoParams, ToSchema};
 
+use super::groups::WORKS_CONTRACT;
 use crate::actor::Actor;
 use crate::error::Error;
 use crate::kit::list::{PageParams, Paged, Table};
@@ -151,16 +152,11 @@ pub async fn list(
                 f.and().push("starts_with(g.path, (SELECT path FROM regions WHERE id = ").push_bind(region).push("))");
             }
             if let Some(group) = filter.group_id {
-                // The group's buckets, in the regions it works (or its own region's subtree).
                 f.and()
-                    .push(
+                    .push(format!(
                         "EXISTS (SELECT 1 FROM collection_groups cg JOIN regions kg ON kg.id = cg.region_id
-                         WHERE c.bucket = ANY(cg.buckets)
-                           AND (cardinality(cg.regions) = 0 AND starts_with(g.path, kg.path)
-                                OR EXISTS (SELECT 1 FROM regions wr WHERE wr.id = ANY(cg.regions)
-                                           AND starts_with(g.path, wr.path)))
-                           AND cg.id = ",
-                    )
+                         WHERE {WORKS_CONTRACT} AND cg.id = "
+                    ))
                     .push_bind(group)
                     .push(")");
             }
