@@ -17,8 +17,10 @@ command -v npm >/dev/null || need+=(npm)
 # The console's browser tests drive Debian's Chromium through chromedriver; nothing downloads a browser.
 command -v chromium >/dev/null || need+=(chromium)
 command -v chromedriver >/dev/null || need+=(chromium-driver)
-# Chinese text in the browser tests' screenshots.
+# Chinese text in the browser tests' screenshots, and the font default-notice letters embed.
 [ -d /usr/share/fonts/opentype/noto ] || need+=(fonts-noto-cjk)
+# The letters' tests read the PDFs' text back.
+command -v pdftotext >/dev/null || need+=(poppler-utils)
 if [ ${#need[@]} -gt 0 ]; then
   if [ "$(id -u)" = 0 ]; then
     echo "setup: installing ${need[*]}"

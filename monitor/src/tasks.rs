@@ -105,7 +105,7 @@ pub fn night_window(hours: &[u32]) -> (u32, u32) {
 
 /// The most frequent night parking place of `devices` before `now`.
 pub async fn night_place(
-    pool: &PgPool,
+    db: &mut PgConnection,
     devices: &[i64],
     now: DateTime<Utc>,
     utc_offset_hours: i32,
@@ -123,7 +123,7 @@ pub async fn night_place(
     .bind(now - Duration::days(NIGHT_HISTORY_DAYS))
     .bind(now)
     .bind(utc_offset_hours)
-    .fetch_optional(pool)
+    .fetch_optional(db)
     .await?;
     Ok(row.map(|(latitude, longitude, fixes, hours)| {
         let hours: Vec<u32> = hours.into_iter().filter_map(|h| u32::try_from(h).ok()).collect();
@@ -168,7 +168,7 @@ pub async fn propose_repossessions(
             .max_by_key(|f| f.time)
             .filter(|f| now - f.time <= Duration::days(LOCATED_WITHIN_DAYS));
         let Some(last) = last else { continue };
-        let night = night_place(pool, devices, now, utc_offset_hours).await?;
+        let night = night_place(&mut *pool.acquire().await?, devices, now, utc_offset_hours).await?;
         let alert_ids = crate::alerts::open_ids(pool, *vehicle_id).await?;
         let evidence = json!({
             "last_fix": {"time": last.time, "latitude": last.latitude, "longitude": last.longitude,

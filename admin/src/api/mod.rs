@@ -10,6 +10,7 @@ pub mod commands;
 pub mod contracts;
 pub mod customers;
 pub mod dealers;
+pub mod disposals;
 pub mod monitor_rules;
 pub mod places;
 pub mod positions;
@@ -18,6 +19,7 @@ pub mod products;
 pub mod quarantine;
 pub mod receipts;
 pub mod regions;
+pub mod repossession;
 pub mod risk_scores;
 pub mod risk_tasks;
 pub mod roles;
@@ -58,4 +60,6 @@ pub fn routes() -> OpenApiRouter<AppState> {
         .merge(commands::router())
         .merge(webhooks::router())
         .merge(postloan::router())
+        .merge(repossession::router())
+        .merge(disposals::router())
 }

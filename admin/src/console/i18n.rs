@@ -340,6 +340,21 @@ pub(crate) static MESSAGES: &[(&str, &str, &str)] = &[
         "配置贷后参数（催收状态、类别、催收组及组员）",
         "Change post-loan parameters: collection states, categories, groups and their members",
     ),
+    (
+        "permission.postloan.repossess",
+        "收车管理（收车公司、收车单派单、收车登记、收车费用申请）",
+        "Keep repossession companies, open and dispatch repossession orders, register recoveries, ask for their fees",
+    ),
+    (
+        "permission.postloan.review",
+        "审核他人登记的收车与评估",
+        "Review recoveries and valuations registered by someone else",
+    ),
+    (
+        "permission.postloan.dispose",
+        "车辆处置（入库、评估、出售及差额处理）",
+        "Hold, value and sell recovered vehicles, and settle what their sale leaves",
+    ),
     ("role.title", "角色", "Role"),
     ("nav.postloan", "贷后管理", "Post-loan"),
     ("change.title", "客户信息变更", "Changes to the customer"),

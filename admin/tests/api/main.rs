@@ -11,5 +11,6 @@ mod dealers;
 mod foundation;
 mod monitor;
 mod postloan;
+mod repossession;
 mod support;
 mod workflow;

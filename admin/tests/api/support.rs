@@ -129,6 +129,13 @@ impl App {
         (status, to_bytes(response.into_body(), usize::MAX).await.unwrap().to_vec())
     }
 
+    /// Sends `request` as it is; returns the status and the body's bytes.
+    pub async fn raw(&self, request: Request<Body>) -> (StatusCode, Vec<u8>) {
+        let response = self.router.clone().oneshot(request).await.unwrap();
+        let status = response.status();
+        (status, to_bytes(response.into_body(), usize::MAX).await.unwrap().to_vec())
+    }
+
     /// Posts a form (`a=1&b=2`) with `headers`; returns the status, the headers and the body as text.
     pub async fn post_form(&self, path: &str, form: &str, headers: &[(&str, &str)]) -> (StatusCode, HeaderMap, String) {
         let mut request = Request::post(path).header("content-type", "application/x-www-form-urlencoded");

@@ -3,7 +3,9 @@
 //!
 //! Accounts: `bank` (cash), `loans_receivable` (principal owed), `unapplied_receipts` (received,
 //! not yet written off), `customer_credit` and `deposit_liability` (held for the customer),
-//! `interest_income`, `fee_income`, `penalty_income`.
+//! `interest_income`, `fee_income`, `penalty_income`; after the loan goes bad, `recovery_costs`
+//! (what collection, repossession, storage and litigation cost), `vendor_payable` (owed to those
+//! who did the work) and `loan_losses` (principal written off).
 
 use chrono::NaiveDate;
 use leasewatch_finance::Decimal;
@@ -31,6 +33,12 @@ pub enum Account {
     FeeIncome,
     /// Penalty earned.
     PenaltyIncome,
+    /// Costs of collecting, repossessing, storing and suing.
+    RecoveryCosts,
+    /// Owed to repossession companies, yards, appraisers, courts and lawyers.
+    VendorPayable,
+    /// Principal written off as lost.
+    LoanLosses,
 }
 
 impl Account {
@@ -45,6 +53,9 @@ impl Account {
             Self::InterestIncome => "interest_income",
             Self::FeeIncome => "fee_income",
             Self::PenaltyIncome => "penalty_income",
+            Self::RecoveryCosts => "recovery_costs",
+            Self::VendorPayable => "vendor_payable",
+            Self::LoanLosses => "loan_losses",
         }
     }
 

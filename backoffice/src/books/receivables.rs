@@ -10,6 +10,7 @@ use serde::Serialize;
 use sqlx::{FromRow, PgConnection};
 use utoipa::ToSchema;
 
+use super::ledger::{self, Account, Entry, Posting};
 use crate::error::Error;
 use crate::kit::amount::cents;
 
@@ -30,12 +31,14 @@ pub struct Receivable {
     /// Amount paid.
     #[serde(serialize_with = "cents")]
     pub paid: Decimal,
+    /// For a post-loan fee item, what it charges for (`repossession`, `storage`, `litigation`...).
+    pub charge: Option<String>,
 }
 
 /// The items of `contract` by due date, then period, then penalty, fee, interest and principal.
 pub async fn of_contract(db: &mut PgConnection, contract: i64) -> Result<Vec<Receivable>, Error> {
     Ok(sqlx::query_as(
-        "SELECT id, period, due_date, component, amount, paid FROM receivables WHERE contract_id = $1
+        "SELECT id, period, due_date, component, amount, paid, charge FROM receivables WHERE contract_id = $1
          ORDER BY due_date, period, array_position(ARRAY['penalty','fee','interest','principal'], component)",
     )
     .bind(contract)
@@ -179,4 +182,51 @@ pub(crate) async fn open_items(
         });
     }
     Ok(out)
+}
+
+/// Waives the interest and fees of `contract` falling due after `date` (the contract ends early:
+/// settled, or its vehicle sold); what was already paid on them goes back to the customer's
+/// credit, undoing those allocations.
+pub(crate) async fn waive_after(db: &mut PgConnection, contract: i64, date: NaiveDate) -> Result<(), Error> {
+    let prepaid: Vec<(i64, String, Decimal)> = sqlx::query_as(
+        "SELECT id, component, paid FROM receivables
+         WHERE contract_id = $1 AND due_date > $2 AND component IN ('interest', 'fee') AND charge IS NULL AND paid > 0",
+    )
+    .bind(contract)
+    .bind(date)
+    .fetch_all(&mut *db)
+    .await?;
+    sqlx::query(
+        "UPDATE receivables SET amount = 0, paid = 0
+         WHERE contract_id = $1 AND due_date > $2 AND component IN ('interest', 'fee') AND charge IS NULL",
+    )
+    .bind(contract)
+    .bind(date)
+    .execute(&mut *db)
+    .await?;
+    if !prepaid.is_empty() {
+        let ids: Vec<i64> = prepaid.iter().map(|p| p.0).collect();
+        let undone: Vec<Decimal> = prepaid.iter().map(|p| -p.2).collect();
+        sqlx::query(
+            "INSERT INTO allocations (receivable_id, amount, source) SELECT id, amount, 'reversal' FROM unnest($1::bigint[], $2::numeric[]) AS t(id, amount)",
+        )
+        .bind(&ids)
+        .bind(&undone)
+        .execute(&mut *db)
+        .await?;
+        let back: Decimal = prepaid.iter().map(|p| p.2).sum();
+        sqlx::query("UPDATE contracts SET credit = credit + $2 WHERE id = $1")
+            .bind(contract)
+            .bind(back)
+            .execute(&mut *db)
+            .await?;
+        let mut entries: Vec<Entry> = prepaid
+            .iter()
+            .map(|(_, component, paid)| Entry::debit(Account::for_component(self::component(component)), *paid))
+            .collect();
+        entries.push(Entry::credit(Account::CustomerCredit, back));
+        let posting = Posting::contract("prepaid_interest_returned", contract, date, entries);
+        ledger::post(db, &[posting]).await?;
+    }
+    Ok(())
 }

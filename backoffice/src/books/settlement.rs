@@ -86,45 +86,7 @@ pub async fn execute(db: &mut PgConnection, contract: i64, date: NaiveDate) -> R
             quote.total
         )));
     }
-    // Interest and fees of periods after the settlement date are not owed: waived, and what was
-    // already paid on them goes back to the customer's credit (undoing those allocations).
-    let prepaid: Vec<(i64, String, Decimal)> = sqlx::query_as(
-        "SELECT id, component, paid FROM receivables
-         WHERE contract_id = $1 AND due_date > $2 AND component IN ('interest', 'fee') AND paid > 0",
-    )
-    .bind(contract)
-    .bind(date)
-    .fetch_all(&mut *db)
-    .await?;
-    sqlx::query("UPDATE receivables SET amount = 0, paid = 0 WHERE contract_id = $1 AND due_date > $2 AND component IN ('interest', 'fee')")
-        .bind(contract)
-        .bind(date)
-        .execute(&mut *db)
-        .await?;
-    if !prepaid.is_empty() {
-        let ids: Vec<i64> = prepaid.iter().map(|p| p.0).collect();
-        let undone: Vec<Decimal> = prepaid.iter().map(|p| -p.2).collect();
-        sqlx::query(
-            "INSERT INTO allocations (receivable_id, amount, source) SELECT id, amount, 'reversal' FROM unnest($1::bigint[], $2::numeric[]) AS t(id, amount)",
-        )
-        .bind(&ids)
-        .bind(&undone)
-        .execute(&mut *db)
-        .await?;
-        let back: Decimal = prepaid.iter().map(|p| p.2).sum();
-        sqlx::query("UPDATE contracts SET credit = credit + $2 WHERE id = $1")
-            .bind(contract)
-            .bind(back)
-            .execute(&mut *db)
-            .await?;
-        let mut entries: Vec<Entry> = prepaid
-            .iter()
-            .map(|(_, component, paid)| Entry::debit(Account::for_component(receivables::component(component)), *paid))
-            .collect();
-        entries.push(Entry::credit(Account::CustomerCredit, back));
-        let posting = Posting::contract("prepaid_interest_returned", contract, date, entries);
-        ledger::post(db, &[posting]).await?;
-    }
+    receivables::waive_after(db, contract, date).await?;
     sqlx::query(
         "INSERT INTO receivables (contract_id, period, due_date, component, amount)
          SELECT $1, $2, $3, component, amount FROM (VALUES ('interest', $4::numeric), ('fee', $5::numeric)) AS t(component, amount)

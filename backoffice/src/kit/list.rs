@@ -294,6 +294,15 @@ where
         self.one(db, actor, id, &format!(" FOR UPDATE OF {}", self.id.split('.').next().unwrap_or(self.id))).await
     }
 
+    /// The row `id` wherever it is, locked: for a hook carrying out a request its approval already
+    /// scoped.
+    pub async fn lock_for_hook(&self, db: &mut PgConnection, id: i64) -> Result<T, Error> {
+        let table = self.id.split('.').next().unwrap_or(self.id);
+        let mut q = QueryBuilder::new(format!("{} {} WHERE {} = ", self.select, self.from, self.id));
+        q.push_bind(id).push(format!(" FOR UPDATE OF {table}"));
+        q.build_query_as().fetch_optional(db).await?.ok_or(Error::NotFound(self.name))
+    }
+
     /// How many rows in the actor's region subtree pass `filters`, counting no further than `cap`.
     pub async fn count_up_to(
         &self,

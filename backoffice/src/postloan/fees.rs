@@ -1,5 +1,5 @@
-//! The customer's fees (客户费用查询): what a contract charges by kind — principal, interest, fees and
-//! penalties — with what is scheduled, what has fallen due, what is paid and what is owed. Worked
+//! The customer's fees (客户费用查询): what a contract charges by kind — principal, interest, fees,
+//! penalties and the post-loan charges (collection, litigation, repossession, storage, valuation) — with what is scheduled, what has fallen due, what is paid and what is owed. Worked
 //! out from the contract's receivable items, without the database.
 
 use chrono::NaiveDate;
@@ -13,7 +13,8 @@ use crate::kit::amount::cents;
 /// One kind of charge of a contract.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, ToSchema)]
 pub struct FeeLine {
-    /// `principal`, `interest`, `fee` or `penalty`.
+    /// `principal`, `interest`, `fee`, `penalty`, or a post-loan charge: `repossession`, `storage`,
+    /// `litigation`, `valuation`, `collection`.
     pub component: String,
     /// Everything scheduled (or accrued, for penalties).
     #[serde(serialize_with = "cents")]
@@ -37,15 +38,17 @@ pub struct FeeLine {
     pub outstanding: Decimal,
 }
 
-/// The order charges are listed in: what is collected first first.
-const ORDER: &[&str] = &["penalty", "fee", "interest", "principal"];
+/// The order charges are listed in: the costs of recovery, then what is collected first first.
+const ORDER: &[&str] =
+    &["repossession", "storage", "valuation", "litigation", "collection", "penalty", "fee", "interest", "principal"];
 
 /// The charges of `items` by kind as of `day`, in collection order; kinds without items left out.
 pub fn summary(items: &[Receivable], day: NaiveDate) -> Vec<FeeLine> {
     ORDER
         .iter()
         .filter_map(|kind| {
-            let of_kind: Vec<&Receivable> = items.iter().filter(|r| r.component == *kind).collect();
+            let of_kind: Vec<&Receivable> =
+                items.iter().filter(|r| r.charge.as_deref().unwrap_or(&r.component) == *kind).collect();
             if of_kind.is_empty() {
                 return None;
             }
@@ -68,7 +71,19 @@ mod tests {
     use rust_decimal_macros::dec;
 
     fn item(component: &str, due: &str, amount: Decimal, paid: Decimal) -> Receivable {
-        Receivable { id: 0, period: 1, due_date: due.parse().unwrap(), component: component.into(), amount, paid }
+        let (component, charge) = match component {
+            "repossession" | "storage" => ("fee", Some(component.to_owned())),
+            _ => (component, None),
+        };
+        Receivable {
+            id: 0,
+            period: 1,
+            due_date: due.parse().unwrap(),
+            component: component.into(),
+            amount,
+            paid,
+            charge,
+        }
     }
 
     #[test]
@@ -81,14 +96,21 @@ mod tests {
             item("interest", "2026-12-15", dec!(460), dec!(0)),
             item("principal", "2026-12-15", dec!(2040), dec!(0)),
             item("penalty", "2026-11-30", dec!(12.34), dec!(0)),
+            item("storage", "2026-11-30", dec!(300), dec!(0)),
+            item("repossession", "2026-11-29", dec!(4000), dec!(1000)),
         ];
         let lines = summary(&items, "2026-12-01".parse().unwrap());
         let kinds: Vec<&str> = lines.iter().map(|l| l.component.as_str()).collect();
-        assert_eq!(kinds, ["penalty", "interest", "principal"], "no fees charged: none listed");
-        let interest = &lines[1];
+        assert_eq!(
+            kinds,
+            ["repossession", "storage", "penalty", "interest", "principal"],
+            "post-loan charges first, by kind; no product fees charged: none listed"
+        );
+        assert_eq!((lines[0].owed, lines[1].owed), (dec!(3000), dec!(300)));
+        let interest = &lines[3];
         assert_eq!((interest.scheduled, interest.due, interest.paid), (dec!(1440), dec!(980), dec!(600)));
         assert_eq!((interest.owed, interest.outstanding), (dec!(380), dec!(840)));
-        assert_eq!(lines[2].owed, dec!(2020));
-        assert_eq!(lines[0].owed, dec!(12.34));
+        assert_eq!(lines[4].owed, dec!(2020));
+        assert_eq!(lines[2].owed, dec!(12.34));
     }
 }

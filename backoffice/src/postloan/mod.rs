@@ -2,11 +2,15 @@
 //! the collection states and categories a contract's collection is recorded with, and the
 //! collection groups that work the overdue book, with their buckets, regions and members; and the
 //! overdue customers query (逾期客户查询); the contacts made about an overdue contract (电话催收登记)
-//! under the contact rules.
+//! under the contact rules; post-loan charges (收车/诉讼/存储/评估费用); repossession (现场收车) and
+//! the disposal of the recovered vehicle (车辆处置).
 
+pub mod charges;
 pub mod codes;
 pub mod contacts;
+pub mod disposal;
 pub mod distribution;
 pub mod fees;
 pub mod groups;
 pub mod overdue;
+pub mod repossession;

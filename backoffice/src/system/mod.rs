@@ -2,6 +2,7 @@
 //! the workflow engine, and start-up and upkeep.
 //!
 //! - `permissions.rs`: every permission a route can require.
+//! - `attachments.rs`: photos and scans kept by their content's hash, type-checked by their bytes.
 //! - `settings.rs`: tunable parameters with bounds and defaults.
 //! - `crypto.rs`: sealed sensitive fields and their masks, tokens.
 //! - `password.rs`: the password policy and argon2id hashing.
@@ -16,6 +17,7 @@
 //! - `throttle.rs`: growing sign-in delays by account and source address, instead of a lock.
 //! - `bootstrap.rs`: the permission catalogue at start, the first administrator, housekeeping.
 
+pub mod attachments;
 pub mod bootstrap;
 pub mod config;
 pub mod crypto;

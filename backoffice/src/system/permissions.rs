@@ -50,6 +50,12 @@ pub const CATALOGUE: &[(&str, &str)] = &[
     ("postloan.read", "View overdue customers, post-loan parameters and collection groups"),
     ("postloan.collect", "Record collection contacts (calls, messages, visits) and promises to pay"),
     ("postloan.configure", "Change post-loan parameters: collection states, categories, groups and their members"),
+    (
+        "postloan.repossess",
+        "Keep repossession companies, open and dispatch repossession orders, register recoveries, ask for their fees",
+    ),
+    ("postloan.review", "Review recoveries and valuations registered by someone else"),
+    ("postloan.dispose", "Hold, value and sell recovered vehicles, and settle what their sale leaves"),
 ];
 
 /// Whether `name` is in the catalogue.
