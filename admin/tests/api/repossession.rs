@@ -426,3 +426,60 @@ async fn an_overdue_contract_is_walked_to_its_repossession_sale_and_close(pool: 
     }
     let _ = sz;
 }
+
+#[sqlx::test(migrations = "../migrations")]
+async fn repossession_records_are_seen_and_changed_only_within_the_callers_region(pool: PgPool) {
+    let app = App::new(pool).await;
+    let org = org(&app).await;
+    let (gd, zj) = (org.region("GD"), org.region("ZJ"));
+    let perms = ["postloan.read", "postloan.repossess", "postloan.dispose", "postloan.review", "contracts.read"];
+    let gd_staff = staff(&app, &org, "gd_reposs", "GD", &perms, &[]).await;
+    let zj_staff = staff(&app, &org, "zj_reposs", "ZJ", &perms, &[]).await;
+    let (vehicle, contract, _) = crate::monitor::financed(&app, org.region("SZ"), 77).await;
+    sqlx::query("UPDATE contracts SET status = 'active' WHERE id = $1")
+        .bind(contract)
+        .execute(&app.pool)
+        .await
+        .unwrap();
+    let company = json!({"name": "粤收车", "licence": "L-1", "region_id": gd, "served_region_ids": [gd],
+                         "contact_name": "赵", "contact_phone": "13900000001", "fee_fixed": "1000", "fee_rate": "0"});
+    let company = app.create(&gd_staff, "/api/v1/repossession-companies", company).await;
+    // Zhejiang cannot keep a company for Guangdong, nor open an order on its contract.
+    let foreign = json!({"name": "浙收车", "licence": "L-2", "region_id": zj, "served_region_ids": [gd],
+                         "contact_name": "钱", "contact_phone": "13900000002", "fee_fixed": "1000", "fee_rate": "0"});
+    let refused = app.post("/api/v1/repossession-companies", &zj_staff, foreign).await;
+    assert_eq!(refused.body["errors"][0]["field"], "served_region_ids", "{}", refused.body);
+    let by_hand = json!({"contract_id": contract, "note": "手工收车"});
+    assert_eq!(app.post("/api/v1/repossession-orders", &zj_staff, by_hand.clone()).await.status, StatusCode::NOT_FOUND);
+    let order = app.post("/api/v1/repossession-orders", &gd_staff, by_hand).await;
+    assert_eq!(order.status, StatusCode::CREATED, "{}", order.body);
+    assert_eq!(order.body["vehicle_id"], vehicle);
+    let id = order.body["id"].as_i64().unwrap();
+    for path in [
+        format!("/api/v1/repossession-orders/{id}"),
+        format!("/api/v1/repossession-companies/{company}"),
+        format!("/api/v1/repossession-orders/{id}/links"),
+    ] {
+        assert_eq!(app.get(&path, &zj_staff).await.status, StatusCode::NOT_FOUND, "{path}");
+    }
+    for path in ["/api/v1/repossession-orders", "/api/v1/repossession-companies", "/api/v1/disposals"] {
+        assert_eq!(app.get(path, &zj_staff).await.body["total"], 0, "{path}");
+    }
+    let dispatch = json!({"version": 1, "company_id": company, "agent_name": "钱师傅", "agent_phone": "13700000002"});
+    let foreign_dispatch =
+        app.post(&format!("/api/v1/repossession-orders/{id}/actions/dispatch"), &zj_staff, dispatch.clone()).await;
+    assert_eq!(foreign_dispatch.status, StatusCode::NOT_FOUND);
+    let link = app.post(&format!("/api/v1/repossession-orders/{id}/links"), &gd_staff, json!({})).await;
+    assert_eq!(link.status, StatusCode::CONFLICT, "no link before the order is dispatched: {}", link.body);
+    // A photo over the limit is refused beside its field; nothing is stored.
+    let big = [PNG, &vec![0u8; backoffice::system::attachments::MAX_BYTES][..]].concat();
+    let (status, body) = upload(&app, &gd_staff, &big, "image/png").await;
+    assert_eq!(
+        (status, body["errors"][0]["field"].as_str()),
+        (StatusCode::UNPROCESSABLE_ENTITY, Some("file")),
+        "{body}"
+    );
+    assert!(body["errors"][0]["message"].as_str().unwrap().contains("5 MiB"), "{body}");
+    let stored: i64 = sqlx::query_scalar("SELECT count(*) FROM attachments").fetch_one(&app.pool).await.unwrap();
+    assert_eq!(stored, 0);
+}
