@@ -36,6 +36,7 @@ pub static ASSETS: &[Asset] = &[
     asset!("console.js", JS, "console.js"),
     asset!("docs.js", JS, "docs.js"),
     asset!("map.js", JS, "map.js"),
+    asset!("track.js", JS, "track.js"),
     asset!("provinces.geojson", "application/geo+json", "../../data/provinces.geojson"),
     asset!("htmx.min.js", JS, "node_modules/htmx.org/dist/htmx.min.js"),
     asset!("swagger-ui/swagger-ui-bundle.js", JS, "node_modules/swagger-ui-dist/swagger-ui-bundle.js"),

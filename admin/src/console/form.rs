@@ -67,6 +67,12 @@ impl Problems {
             .collect()
     }
 
+    /// Adds every refusal of `other`.
+    pub fn extend(&mut self, other: Problems) {
+        self.fields.extend(other.fields);
+        self.general = self.general.take().or(other.general);
+    }
+
     /// Whether nothing was refused.
     pub fn is_empty(&self) -> bool {
         self.fields.is_empty() && self.general.is_none()

@@ -34,6 +34,7 @@ pub mod page;
 pub mod policy;
 pub mod postloan;
 pub mod products;
+pub mod record_page;
 pub mod search;
 pub mod session;
 pub mod sign_in;
@@ -95,6 +96,17 @@ pub fn router() -> Router<AppState> {
         .route("/postloan/groups", get(postloan::groups::list))
         .route("/postloan/groups/new", get(postloan::groups::new).post(postloan::groups::create))
         .route("/postloan/groups/{id}", get(postloan::groups::page).post(postloan::groups::edit))
+        .route("/postloan/repossessions", get(postloan::repossession::list))
+        .route("/postloan/repossessions/{id}", get(postloan::repossession::page).post(postloan::repossession::act))
+        .route("/postloan/companies", get(postloan::repossession::companies_list))
+        .route(
+            "/postloan/companies/new",
+            get(postloan::repossession::new_company).post(postloan::repossession::create_company),
+        )
+        .route("/postloan/disposals", get(postloan::disposals::list))
+        .route("/postloan/disposals/{id}", get(postloan::disposals::page).post(postloan::disposals::act))
+        .route("/attachments/{sha256}", get(record_page::attachment))
+        .route("/track/{token}", get(postloan::repossession::track))
         .route("/tasks", get(tasks::list))
         .route("/tasks/{id}", get(tasks::page).post(tasks::act))
         .route("/workflow", get(workflow::inbox))

@@ -136,7 +136,7 @@ async fn anonymous(app: &App, path: &str) -> (StatusCode, Value) {
 async fn an_overdue_contract_is_walked_to_its_repossession_sale_and_close(pool: PgPool) {
     let app = App::new(pool).await;
     let org = org(&app).await;
-    let (gd, sz) = (org.region("GD"), org.region("SZ"));
+    let gd = org.region("GD");
     contacts_any_hour(&app, &org).await;
     define_approvals(&app, &org).await;
     let today = company_today(OFFSET);
@@ -403,6 +403,23 @@ async fn an_overdue_contract_is_walked_to_its_repossession_sale_and_close(pool: 
         "{lost}"
     );
 
+    // The pages say the same: the night window on the order, the proceeds on the disposal.
+    let cookie = format!("lw_session={reposs}");
+    let with = [("cookie", cookie.as_str())];
+    let (_, _, page) = app.fetch_with(&format!("/postloan/repossessions/{id}"), &with).await;
+    assert!(
+        page.contains("22:00–07:00") && page.contains("鹏城收车服务有限公司") && page.contains("¥2,700.00"),
+        "{page}"
+    );
+    let (_, _, page) = app.fetch_with(&format!("/postloan/disposals/{}", disposal["id"]), &with).await;
+    assert!(
+        page.contains("已结案")
+            && page.contains("收车等费用")
+            && page.contains("2850.00")
+            && page.contains("客户表示无力赎车"),
+        "{page}"
+    );
+
     // Every change is in the audit log.
     let actions: Vec<(String, String)> =
         sqlx::query_as("SELECT entity_type, action FROM audit_log ORDER BY id").fetch_all(&app.pool).await.unwrap();
@@ -424,7 +441,6 @@ async fn an_overdue_contract_is_walked_to_its_repossession_sale_and_close(pool: 
     ] {
         assert!(actions.iter().any(|(e, a)| e == wanted.0 && a == wanted.1), "{wanted:?} missing from {actions:?}");
     }
-    let _ = sz;
 }
 
 #[sqlx::test(migrations = "../migrations")]
@@ -482,4 +498,133 @@ async fn repossession_records_are_seen_and_changed_only_within_the_callers_regio
     assert!(body["errors"][0]["message"].as_str().unwrap().contains("5 MiB"), "{body}");
     let stored: i64 = sqlx::query_scalar("SELECT count(*) FROM attachments").fetch_one(&app.pool).await.unwrap();
     assert_eq!(stored, 0);
+}
+
+/// Posts a multipart form of `fields` and one `photo` file (when given) with the session `cookie`.
+async fn post_multipart(
+    app: &App,
+    path: &str,
+    cookie: &str,
+    fields: &[(&str, &str)],
+    photo: Option<(&str, &[u8])>,
+) -> (StatusCode, String) {
+    let boundary = "leasewatchboundary";
+    let mut body = Vec::new();
+    for (name, value) in fields {
+        body.extend(
+            format!("--{boundary}\r\nContent-Disposition: form-data; name=\"{name}\"\r\n\r\n{value}\r\n").as_bytes(),
+        );
+    }
+    if let Some((content_type, bytes)) = photo {
+        body.extend(
+            format!("--{boundary}\r\nContent-Disposition: form-data; name=\"photos\"; filename=\"car.png\"\r\nContent-Type: {content_type}\r\n\r\n").as_bytes(),
+        );
+        body.extend(bytes);
+        body.extend(b"\r\n");
+    }
+    body.extend(format!("--{boundary}--\r\n").as_bytes());
+    let request = axum::http::Request::post(path)
+        .header("content-type", format!("multipart/form-data; boundary={boundary}"))
+        .header("cookie", cookie)
+        .body(axum::body::Body::from(body))
+        .unwrap();
+    let (status, bytes) = app.raw(request).await;
+    (status, String::from_utf8_lossy(&bytes).into_owned())
+}
+
+/// Form fields as the multipart helper takes them.
+fn pairs<'a>(fields: &'a [(&'a str, String)]) -> Vec<(&'a str, &'a str)> {
+    fields.iter().map(|(k, v)| (*k, v.as_str())).collect()
+}
+
+/// The CSRF token of a console page.
+fn csrf(page: &str) -> String {
+    let marker = r#"name="csrf" value=""#;
+    let at = page.find(marker).unwrap() + marker.len();
+    page[at..at + page[at..].find('"').unwrap()].to_owned()
+}
+
+#[sqlx::test(migrations = "../migrations")]
+async fn an_order_is_dispatched_and_its_recovery_registered_with_photos_on_its_page(pool: PgPool) {
+    let app = App::new(pool).await;
+    let org = org(&app).await;
+    let perms = ["postloan.read", "postloan.repossess", "postloan.dispose", "contracts.read"];
+    let token = staff(&app, &org, "gd_reposs", "GD", &perms, &[]).await;
+    let (_, contract, _) = crate::monitor::financed(&app, org.region("SZ"), 78).await;
+    sqlx::query("UPDATE contracts SET status = 'active' WHERE id = $1")
+        .bind(contract)
+        .execute(&app.pool)
+        .await
+        .unwrap();
+    let cookie = format!("lw_session={token}");
+    let with = [("cookie", cookie.as_str())];
+    // A company added on its page, refused beside the field first.
+    let (_, _, new) = app.fetch_with("/postloan/companies/new", &with).await;
+    let mut company = vec![
+        ("csrf", csrf(&new)),
+        ("action", "create".into()),
+        ("name", "鹏城收车".into()),
+        ("licence", "L-9".into()),
+        ("contact_name", "赵".into()),
+        ("contact_phone", "139-0000-0001".into()),
+        ("fee_fixed", "abc".into()),
+        ("fee_rate", "0.02".into()),
+        ("fee_cap", "".into()),
+    ];
+    let (status, page) = post_multipart(&app, "/postloan/companies/new", &cookie, &pairs(&company), None).await;
+    assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY, "{page}");
+    assert!(page.contains(r#"data-field="fee_fixed""#) && page.contains("鹏城收车"), "what was typed is kept: {page}");
+    company[6].1 = "1500".into();
+    let (status, _) = post_multipart(&app, "/postloan/companies/new", &cookie, &pairs(&company), None).await;
+    assert_eq!(status, StatusCode::SEE_OTHER);
+    let (_, _, companies) = app.fetch_with("/postloan/companies", &with).await;
+    assert!(companies.contains("鹏城收车") && companies.contains("¥1,500.00 + 2%"), "{companies}");
+    let company_id = app.get("/api/v1/repossession-companies", &token).await.body["items"][0]["id"].as_i64().unwrap();
+
+    // An order by hand, dispatched on its page.
+    let order = app.post("/api/v1/repossession-orders", &token, json!({"contract_id": contract})).await.body;
+    let path = format!("/postloan/repossessions/{}", order["id"]);
+    let (status, _, page) = app.fetch_with(&path, &with).await;
+    assert_eq!(status, StatusCode::OK, "{page}");
+    let company_id = company_id.to_string();
+    let dispatch = [
+        ("csrf", csrf(&page)),
+        ("action", "dispatch".into()),
+        ("company_id", company_id),
+        ("agent_name", "钱师傅".into()),
+        ("agent_phone", "13700000002".into()),
+    ];
+    let (status, _) = post_multipart(&app, &path, &cookie, &pairs(&dispatch), None).await;
+    assert_eq!(status, StatusCode::SEE_OTHER);
+    // The recovery without a photo of the vehicle is refused beside the photos; with one, registered.
+    let (_, _, page) = app.fetch_with(&path, &with).await;
+    assert!(page.contains("已派单") && page.contains(r#"id="form-recover""#), "{page}");
+    let recover = [
+        ("csrf", csrf(&page)),
+        ("action", "recover".into()),
+        ("recovered_at", "2026-12-01T09:30".into()),
+        ("place", "深圳宝安".into()),
+        ("latitude", "".into()),
+        ("longitude", "".into()),
+        ("mileage_km", "48211".into()),
+        ("condition", "良好".into()),
+        ("keys", "1".into()),
+        ("belongings", "".into()),
+        ("yard", "宝安停车场".into()),
+        ("storage_daily_fee", "50".into()),
+    ];
+    let sent = pairs(&recover);
+    let (status, refused) = post_multipart(&app, &path, &cookie, &sent, Some(("image/png", b"%PDF-1.7"))).await;
+    assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY);
+    assert!(refused.contains(r#"data-field="photos""#) && refused.contains("宝安停车场"), "{refused}");
+    let (status, _) = post_multipart(&app, &path, &cookie, &sent, Some(("image/png", PNG))).await;
+    assert_eq!(status, StatusCode::SEE_OTHER);
+    let (_, _, page) = app.fetch_with(&path, &with).await;
+    assert!(page.contains("已收回待审核") && page.contains(r#"id="photos""#), "{page}");
+    let sha = app.get(&format!("/api/v1/repossession-orders/{}", order["id"]), &token).await.body["photos"][0]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    let (status, bytes) = app.fetch_bytes(&format!("/attachments/{sha}"), &with).await;
+    assert_eq!((status, bytes.as_slice()), (StatusCode::OK, PNG));
 }

@@ -1,14 +1,20 @@
-//! Post-loan (贷后管理): the overdue customers (逾期客户查询) and the parameters (贷后参数配置: collection
+//! Post-loan (贷后管理): the overdue customers (逾期客户查询), repossession orders and companies (现场收车,
+//! 收车公司), the disposal of recovered vehicles (车辆处置) and the parameters (贷后参数配置: collection
 //! states, categories and groups), as tabs of one area.
 
 pub mod codes;
 pub mod contacts;
+pub mod disposals;
 pub mod groups;
 pub mod overdue;
+pub mod repossession;
 
 /// The area's pages, as tabs.
 const TABS: &[(&str, &str)] = &[
     ("/postloan/overdue", "postloan.overdue"),
+    ("/postloan/repossessions", "postloan.repossessions"),
+    ("/postloan/disposals", "postloan.disposals"),
+    ("/postloan/companies", "postloan.companies"),
     ("/postloan/states", "postloan.states"),
     ("/postloan/categories", "postloan.categories"),
     ("/postloan/groups", "postloan.groups"),

@@ -1,0 +1,171 @@
+//! A record's page: its facts, its photos, and the forms that act on it (dispatch, register,
+//! review...). Each form posts back to the page with an `action` field; a refused form is shown
+//! again with what was typed and each message beside its field, the other forms left as they were.
+//! The forms are sent as `multipart/form-data`, so any of them can carry photos.
+
+use askama::Template;
+use axum::extract::{Multipart, Path, State};
+use axum::http::header;
+use axum::response::{IntoResponse, Response};
+use backoffice::system::attachments;
+
+use super::error::PageError;
+use super::form::{Fields, Problems};
+use super::page::Shell;
+use super::session::Staff;
+use crate::state::AppState;
+
+/// One control of a form.
+pub struct Input {
+    /// The field's name (also the service's field, so refusals land beside it).
+    pub name: &'static str,
+    /// Its label.
+    pub label: String,
+    /// `text`, `number`, `date`, `datetime-local`, `tel`, `textarea`, `select` or `file`.
+    pub kind: &'static str,
+    /// What it shows.
+    pub value: String,
+    /// A select's (value, label) choices.
+    pub options: Vec<(String, String)>,
+}
+
+impl Input {
+    /// A plain input of `kind`.
+    pub fn new(name: &'static str, label: &str, kind: &'static str) -> Self {
+        Self { name, label: label.to_owned(), kind, value: String::new(), options: Vec::new() }
+    }
+
+    /// A select among `options`.
+    pub fn select(name: &'static str, label: &str, options: Vec<(String, String)>) -> Self {
+        Self { options, ..Self::new(name, label, "select") }
+    }
+
+    /// With `value` shown.
+    pub fn value(mut self, value: impl Into<String>) -> Self {
+        self.value = value.into();
+        self
+    }
+}
+
+/// A form acting on the record.
+pub struct ActionForm {
+    /// The `action` it posts.
+    pub action: &'static str,
+    /// Its heading.
+    pub title: String,
+    /// Its controls.
+    pub inputs: Vec<Input>,
+    /// Its button.
+    pub button: String,
+    /// What was refused, when it was the one posted.
+    pub problems: Problems,
+}
+
+impl ActionForm {
+    /// A form posting `action`.
+    pub fn new(action: &'static str, title: &str, button: &str, inputs: Vec<Input>) -> Self {
+        Self { action, title: title.to_owned(), inputs, button: button.to_owned(), problems: Problems::default() }
+    }
+
+    /// The refusals no control of the form shows.
+    pub fn unplaced(&self) -> Vec<String> {
+        let names: Vec<&str> = self.inputs.iter().map(|i| i.name).collect();
+        self.problems.others(&names)
+    }
+}
+
+/// A section of facts.
+pub struct Facts {
+    /// Its heading.
+    pub title: String,
+    /// (label, value) lines.
+    pub lines: Vec<(String, String)>,
+}
+
+/// The page.
+#[derive(Template)]
+#[template(path = "record.html")]
+pub struct RecordPage {
+    /// The layout.
+    pub shell: Shell,
+    /// What the last action did.
+    pub done: String,
+    /// Links to related pages: (label, href).
+    pub links: Vec<(String, String)>,
+    /// The facts.
+    pub facts: Vec<Facts>,
+    /// Photos (SHA-256 of each).
+    pub photos: Vec<String>,
+    /// Lines of a history table: headings, rows.
+    pub history: Option<(String, Vec<String>, Vec<Vec<String>>)>,
+    /// The forms the user may use now.
+    pub forms: Vec<ActionForm>,
+    /// Where the forms post.
+    pub post_to: String,
+}
+
+impl RecordPage {
+    /// Puts `problems` (and what was typed in `fields`) on the form of `action`.
+    pub fn refused(mut self, action: &str, fields: &Fields, problems: Problems) -> Self {
+        for form in self.forms.iter_mut().filter(|f| f.action == action) {
+            for input in form.inputs.iter_mut().filter(|i| i.kind != "file") {
+                input.value = fields.one(input.name).to_owned();
+            }
+            form.problems = problems.clone();
+        }
+        if !self.forms.iter().any(|f| f.action == action)
+            && let Some(first) = self.forms.first_mut()
+        {
+            first.problems = problems;
+        }
+        self
+    }
+}
+
+/// A file sent with a form.
+pub struct Upload {
+    /// The type the browser said.
+    pub content_type: Option<String>,
+    /// The bytes.
+    pub bytes: Vec<u8>,
+}
+
+/// A multipart form from `staff`: its fields (CSRF checked, then `permission`) and its files.
+pub async fn accept_multipart(
+    staff: &Staff,
+    mut multipart: Multipart,
+    permission: &str,
+) -> Result<(Fields, Vec<Upload>), PageError> {
+    let mut fields = Vec::new();
+    let mut uploads = Vec::new();
+    loop {
+        let field =
+            multipart.next_field().await.map_err(|e| PageError::Invalid(format!("the form could not be read: {e}")))?;
+        let Some(field) = field else { break };
+        let name = field.name().unwrap_or_default().to_owned();
+        if field.file_name().is_some() {
+            let content_type = field.content_type().map(str::to_owned);
+            let bytes = field.bytes().await.map_err(|e| PageError::Invalid(format!("{name}: {e}")))?;
+            if !bytes.is_empty() {
+                uploads.push(Upload { content_type, bytes: bytes.to_vec() });
+            }
+        } else {
+            let text = field.text().await.map_err(|e| PageError::Invalid(format!("{name}: {e}")))?;
+            fields.push((name, text));
+        }
+    }
+    let fields = super::form::accept(staff, fields, permission)?;
+    Ok((fields, uploads))
+}
+
+/// `GET /attachments/{sha256}`: a photo, to a signed-in user (its hash is the key).
+pub async fn attachment(
+    State(state): State<AppState>,
+    _staff: Staff,
+    Path(sha256): Path<String>,
+) -> Result<Response, PageError> {
+    let mut db = state.pool.acquire().await?;
+    let (content_type, bytes) = attachments::fetch(&mut db, &sha256).await?;
+    Ok(([(header::CONTENT_TYPE, content_type), (header::CACHE_CONTROL, "private, max-age=86400".to_owned())], bytes)
+        .into_response())
+}
