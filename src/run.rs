@@ -71,6 +71,7 @@ pub async fn run(config: Config) -> anyhow::Result<()> {
             .with_promoter(promoter)
             .with_shutdown(stopped_webhooks.clone())
             .with_utc_offset(config.utc_offset_hours)
+            .with_letter_font(&config.admin.letter_font, config.admin.letter_font_index)
             .with_tile_url(config.admin.tile_url.clone())
             .map_err(|e| anyhow::anyhow!(e))?;
         alert_feed = state.alert_feed.clone();

@@ -11,6 +11,7 @@
 //! - `alert_feed.rs`: alert changes as they commit (`LISTEN`), fanned out to live streams.
 //! - `idempotency.rs`: `Idempotency-Key` on POSTs that create money movements or tasks.
 //! - `docs.rs`: the OpenAPI document and the `/docs` page.
+//! - `download.rs`: files to download (exports, letters), named in any script.
 //! - `assets.rs`: the browser files pages load, embedded at build time from pinned npm packages.
 //! - `state.rs`: the shared application context.
 //!
@@ -21,6 +22,7 @@ pub mod api;
 pub mod assets;
 pub mod console;
 pub mod docs;
+pub mod download;
 pub mod error;
 pub mod extract;
 pub mod guard;

@@ -2,6 +2,7 @@
 
 use std::sync::Arc;
 
+use backoffice::postloan::letters::pdf::LetterFont;
 use backoffice::system::crypto::Vault;
 use backoffice::system::password::HashCost;
 use backoffice::system::workflow::hooks::Hooks;
@@ -31,6 +32,8 @@ pub struct AppState {
     pub utc_offset_hours: i32,
     /// The map tile server's URL template, when the company has one.
     pub tile_url: Option<String>,
+    /// The font default-notice letters are set in.
+    pub letter_font: Arc<LetterFont>,
 }
 
 impl AppState {
@@ -46,7 +49,14 @@ impl AppState {
             shutdown: None,
             utc_offset_hours: 8,
             tile_url: None,
+            letter_font: Arc::new(LetterFont::default()),
         }
+    }
+
+    /// Sets the font letters are set in (a TrueType/OpenType file or collection, and the face).
+    pub fn with_letter_font(mut self, path: &std::path::Path, index: u32) -> Self {
+        self.letter_font = LetterFont::new(path, index);
+        self
     }
 
     /// Sets the map tile server; a URL whose origin cannot be allowed safely is refused.

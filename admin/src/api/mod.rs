@@ -11,6 +11,7 @@ pub mod contracts;
 pub mod customers;
 pub mod dealers;
 pub mod disposals;
+pub mod letters;
 pub mod monitor_rules;
 pub mod places;
 pub mod positions;
@@ -62,4 +63,5 @@ pub fn routes() -> OpenApiRouter<AppState> {
         .merge(postloan::router())
         .merge(repossession::router())
         .merge(disposals::router())
+        .merge(letters::router())
 }

@@ -7,8 +7,8 @@
 use askama::Template;
 use axum::extract::Query;
 use axum::extract::rejection::QueryRejection;
-use axum::http::{Uri, header};
-use axum::response::{IntoResponse, Response};
+use axum::http::Uri;
+use axum::response::Response;
 use backoffice::kit::list::{PageParams, Paged};
 use chrono::NaiveDate;
 use futures_util::future::BoxFuture;
@@ -353,8 +353,7 @@ async fn export<'a, T, F>(
         ),
     };
     let name = spec.path.trim_start_matches('/').replace('/', "-");
-    let file = format!("attachment; filename=\"{name}.{extension}\"");
-    Ok(([(header::CONTENT_TYPE, media_type.to_owned()), (header::CONTENT_DISPOSITION, file)], bytes).into_response())
+    Ok(crate::download::attachment(media_type, &format!("{name}.{extension}"), bytes))
 }
 
 /// The formats a list exports to.

@@ -9,6 +9,7 @@ mod books;
 mod console;
 mod dealers;
 mod foundation;
+mod letters;
 mod monitor;
 mod postloan;
 mod repossession;

@@ -198,7 +198,7 @@ async fn post_loan_parameters_are_kept_on_their_pages(pool: PgPool) {
 }
 
 /// Puts an active contract in `region` with its delinquency and (if given) its risk score; returns its id.
-async fn overdue(
+pub(crate) async fn overdue(
     app: &App,
     number: &str,
     region: i64,

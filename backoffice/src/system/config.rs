@@ -6,6 +6,7 @@ use std::path::{Path, PathBuf};
 
 use serde::{Deserialize, Serialize};
 
+use crate::postloan::letters::pdf::LetterFont;
 use crate::system::crypto::Vault;
 use crate::system::password::HashCost;
 
@@ -24,6 +25,10 @@ pub struct BackOfficeConfig {
     /// A map tile server of the company's own (`https://tiles.example.com/{z}/{x}/{y}.png`), drawn
     /// under the console's map; without it the map draws the shipped province outlines alone.
     pub tile_url: Option<String>,
+    /// The CJK font default-notice letters embed: a TrueType/OpenType file or collection.
+    pub letter_font: PathBuf,
+    /// The face of `letter_font` to use (2: Simplified Chinese in Noto Sans CJK's collection).
+    pub letter_font_index: u32,
 }
 
 impl Default for BackOfficeConfig {
@@ -34,6 +39,8 @@ impl Default for BackOfficeConfig {
             data_key_file: PathBuf::from("leasewatch.key"),
             password_hash: HashCost::default(),
             tile_url: None,
+            letter_font: PathBuf::from(LetterFont::DEFAULT_PATH),
+            letter_font_index: LetterFont::DEFAULT_INDEX,
         }
     }
 }
