@@ -43,8 +43,9 @@ fn free_port() -> u16 {
     std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port()
 }
 
-/// Starts chromedriver and opens a headless Chromium session through it.
-async fn browser() -> (Driver, Client) {
+/// Starts chromedriver and opens a headless Chromium session through it, its downloads going to
+/// `downloads`.
+async fn browser(downloads: &std::path::Path) -> (Driver, Client) {
     let port = free_port();
     let binary = std::env::var("CHROMEDRIVER").unwrap_or_else(|_| "/usr/bin/chromedriver".to_owned());
     let child = Command::new(&binary)
@@ -66,7 +67,8 @@ async fn browser() -> (Driver, Client) {
         "goog:chromeOptions": {
             "binary": chromium,
             "args": ["--headless=new", "--no-sandbox", "--disable-gpu", "--disable-dev-shm-usage",
-                     "--window-size=1366,900", "--lang=zh-CN"]
+                     "--window-size=1366,900", "--lang=zh-CN"],
+            "prefs": {"download.default_directory": downloads, "download.prompt_for_download": false}
         }
     });
     let serde_json::Value::Object(capabilities) = capabilities else { unreachable!() };
@@ -203,7 +205,9 @@ async fn staff_work_in_the_console_in_chromium(pool: PgPool) {
         .unwrap();
     backoffice::books::delinquency::run_through(&pool, yesterday).await.unwrap();
     let base = serve(&app).await;
-    let (_driver, client) = browser().await;
+    let downloads = std::env::temp_dir().join(format!("leasewatch-downloads-{}", std::process::id()));
+    std::fs::create_dir_all(&downloads).unwrap();
+    let (_driver, client) = browser(&downloads).await;
 
     // Signed out, the console asks to sign in; a wrong password is said beside the form.
     client.goto(&format!("{base}/contracts")).await.unwrap();
@@ -461,6 +465,9 @@ async fn staff_work_in_the_console_in_chromium(pool: PgPool) {
             .await;
         assert_eq!(set.status, axum::http::StatusCode::OK, "{}", set.body);
     }
+    let template = json!({"stage": 1, "title": "违约通知函", "deadline_days": 7,
+                          "body": "尊敬的 {customer_name}：合同 {contract_number} 欠款 {arrears} 元，请于 {deadline} 前还清。"});
+    app.create(&org.admin, "/api/v1/letter-templates", template).await;
     leasewatch_monitor::risk::score_unscored(&pool, chrono::Utc::now()).await.unwrap();
     client.find(Locator::Css("form[action='/logout'] button")).await.unwrap().click().await.unwrap();
     sign_in("gd_caller", PASSWORD).await;
@@ -477,12 +484,37 @@ async fn staff_work_in_the_console_in_chromium(pool: PgPool) {
     client.execute(&set_date, vec![]).await.unwrap();
     client.find(Locator::Id("record-contact")).await.unwrap().click().await.unwrap();
     text_when(&client, "#contact-history tbody tr", |t| t.contains("¥2,000.00") && t.contains("接通")).await;
+    // The default notice downloads as a PDF naming the contract.
+    client.find(Locator::Id("letter")).await.unwrap().click().await.unwrap();
+    let mut letter = None;
+    for _ in 0..100 {
+        let found = std::fs::read_dir(&downloads)
+            .unwrap()
+            .filter_map(Result::ok)
+            .map(|e| e.path())
+            .find(|p| p.extension().is_some_and(|x| x == "pdf"));
+        if found.is_some() {
+            letter = found;
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    let letter = letter.expect("the letter downloaded");
+    let name = letter.file_name().unwrap().to_string_lossy().into_owned();
+    assert!(name.starts_with("GD-1-违约通知函"), "{name}");
+    let text = Command::new("pdftotext").arg(&letter).arg("-").output().unwrap().stdout;
+    assert!(String::from_utf8_lossy(&text).contains("GD-1"), "{}", String::from_utf8_lossy(&text));
 
     // The API reference renders its operations from the daemon's own files.
     client.goto(&format!("{base}/docs")).await.unwrap();
-    let operations = client.wait().at_most(Duration::from_secs(20)).for_element(Locator::Css(".opblock")).await;
-    assert!(operations.is_ok(), "the reference page shows operations");
-    assert!(client.find_all(Locator::Css(".opblock")).await.unwrap().len() > 50);
+    let tags = client.wait().at_most(Duration::from_secs(20)).for_element(Locator::Css(".opblock-tag")).await;
+    assert!(tags.is_ok(), "the reference page shows its sections");
+    assert!(client.find_all(Locator::Css(".opblock-tag")).await.unwrap().len() > 20);
+    // A section unfolds to its operations.
+    client.find(Locator::Id("operations-tag-repossession")).await.unwrap().click().await.unwrap();
+    let operations = client.wait().at_most(Duration::from_secs(10)).for_element(Locator::Css(".opblock")).await;
+    assert!(operations.is_ok(), "the section's operations show");
+    assert!(client.find_all(Locator::Css(".opblock")).await.unwrap().len() > 10);
 
     client.close().await.unwrap();
 }

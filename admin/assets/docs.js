@@ -6,5 +6,8 @@ window.addEventListener("load", () => {
     deepLinking: true,
     validatorUrl: null,
     tryItOutEnabled: false,
+    // Tags folded: the reference has well over a hundred operations, and Swagger UI stops
+    // rendering a fully unfolded list of that many.
+    docExpansion: "none",
   });
 });

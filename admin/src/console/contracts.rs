@@ -182,7 +182,7 @@ pub async fn page(
 }
 
 /// `POST /contracts/{id}`: records a call, message or visit from the collection form (with
-/// `action=claim`, takes the contract as its collector; with `action=assign`, gives it to
+/// `action=claim`, takes the contract as its collector; with `action=letter`, downloads its default notice; with `action=assign`, gives it to
 /// `collector_id`); back to the contract, or the page again with the refusal beside the form.
 pub async fn record_contact(
     State(state): State<AppState>,
@@ -193,6 +193,9 @@ pub async fn record_contact(
     let fields = form::accept(&staff, fields, "postloan.collect")?;
     staff.require("contracts.read")?;
     let action = fields.one("action");
+    if action == "letter" {
+        return letter(&state, &staff, id).await;
+    }
     if action == "claim" || action == "assign" {
         let mut problems = Problems::default();
         let collector = fields.number("collector_id", &mut problems);
@@ -219,6 +222,21 @@ pub async fn record_contact(
         }
     }
     Ok(form::refused(&contract_page(&state, &staff, id, Some(typed), problems, "").await?))
+}
+
+/// The overdue contract's default-notice letter, as a PDF download (kept and audited like any
+/// generated letter); a contract with no letter to send gets the reason.
+async fn letter(state: &AppState, staff: &Staff, id: i64) -> Result<Response, PageError> {
+    let today = company_today(state.utc_offset_hours);
+    let mut tx = state.pool.begin().await?;
+    match backoffice::postloan::letters::issue::generate(&mut tx, staff, &state.letter_font, id, today).await {
+        Ok(issued) => {
+            tx.commit().await?;
+            Ok(crate::download::attachment("application/pdf", &issued.file_name, issued.pdf))
+        }
+        Err(backoffice::Error::Conflict { detail, .. }) => Err(PageError::Invalid(detail)),
+        Err(e) => Err(e.into()),
+    }
 }
 
 async fn contract_page(

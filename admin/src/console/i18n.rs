@@ -477,6 +477,7 @@ pub(crate) static MESSAGES: &[(&str, &str, &str)] = &[
     ("track.title", "收车实时定位", "Live location"),
     ("track.no_fix", "暂无定位", "No fix yet"),
     ("track.dead", "链接已失效", "This link is no longer live"),
+    ("letter.generate", "生成违约通知函（PDF）", "Default notice (PDF)"),
     ("role.title", "角色", "Role"),
     ("nav.postloan", "贷后管理", "Post-loan"),
     ("change.title", "客户信息变更", "Changes to the customer"),
