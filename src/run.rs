@@ -7,6 +7,9 @@ use std::time::Duration;
 
 use anyhow::Context;
 use chrono::Utc;
+use leasewatch_backoffice::postloan::reminders;
+use leasewatch_backoffice::postloan::reminders::channel::{MessageChannel, Simulator};
+use leasewatch_backoffice::system::crypto::Vault;
 use leasewatch_ingest::connection::Shared;
 use leasewatch_ingest::listener::{self, ListenerContext};
 use leasewatch_ingest::quarantine::WriterPromoter;
@@ -57,9 +60,13 @@ pub async fn run(config: Config) -> anyhow::Result<()> {
     let mqtt =
         config.ingest.mqtt.enabled.then(|| tokio::spawn(leasewatch_ingest::mqtt::run(shared.clone(), stopped_mqtt)));
     let mut alert_feed = leasewatch_admin::alert_feed::AlertFeed::default();
+    // SMS reminders go through the shipped simulator: a provider's adapter replaces it here.
+    let channel: Arc<dyn MessageChannel> = Arc::new(Simulator::default());
+    let mut reminders = None;
     let admin = if config.admin.enabled {
         leasewatch_backoffice::system::bootstrap::prepare(&pool).await.context("cannot prepare the admin API")?;
         let vault = config.admin.vault().context("cannot load the data key")?;
+        reminders = Some(vault.clone());
         let indexed = leasewatch_backoffice::customers::customer::index_phones(&pool, &vault)
             .await
             .map_err(|e| anyhow::anyhow!("cannot index customers' phones: {e}"))?;
@@ -72,6 +79,7 @@ pub async fn run(config: Config) -> anyhow::Result<()> {
             .with_shutdown(stopped_webhooks.clone())
             .with_utc_offset(config.utc_offset_hours)
             .with_letter_font(&config.admin.letter_font, config.admin.letter_font_index)
+            .with_message_channel(channel.clone())
             .with_tile_url(config.admin.tile_url.clone())
             .map_err(|e| anyhow::anyhow!(e))?;
         alert_feed = state.alert_feed.clone();
@@ -117,7 +125,8 @@ pub async fn run(config: Config) -> anyhow::Result<()> {
         ))
     });
     drop(shared);
-    let maintenance = tokio::spawn(maintain(pool.clone(), config.ingest.clone(), config.utc_offset_hours));
+    let reminders = reminders.map(|vault| (vault, channel.clone()));
+    let maintenance = tokio::spawn(maintain(pool.clone(), config.ingest.clone(), config.utc_offset_hours, reminders));
     shutdown_signal().await;
     tracing::info!("shutting down: no new connections, finishing open frames");
     let _ = stop.send(true);
@@ -144,8 +153,13 @@ pub async fn run(config: Config) -> anyhow::Result<()> {
 /// Upkeep, hourly and idempotent: daily partitions ahead of today, retention, daily distance
 /// and online time per device, the admin API's
 /// expired sessions and idempotency keys, the books' daily job through yesterday, and the
-/// collection distribution after it.
-async fn maintain(pool: sqlx::PgPool, config: leasewatch_ingest::config::IngestConfig, utc_offset_hours: i32) {
+/// collection distribution after it, and the SMS reminders.
+async fn maintain(
+    pool: sqlx::PgPool,
+    config: leasewatch_ingest::config::IngestConfig,
+    utc_offset_hours: i32,
+    reminders: Option<(Vault, Arc<dyn MessageChannel>)>,
+) {
     let mut tick = tokio::time::interval(Duration::from_secs(3600));
     loop {
         tick.tick().await;
@@ -197,6 +211,22 @@ async fn maintain(pool: sqlx::PgPool, config: leasewatch_ingest::config::IngestC
             }
             Ok(_) => {}
             Err(e) => tracing::warn!(error = %e, "the collection distribution failed; it runs again within the hour"),
+        }
+        // Reminders and overdue notices: hourly, so the ones the contact hours held go when they open.
+        if let Some((vault, channel)) = &reminders {
+            match reminders::job::run(&pool, vault, channel.as_ref(), Utc::now(), utc_offset_hours).await {
+                Ok(ran) if ran.sent + ran.failed + ran.receipts > 0 => {
+                    tracing::info!(
+                        sent = ran.sent,
+                        failed = ran.failed,
+                        receipts = ran.receipts,
+                        held = ran.held,
+                        "reminders sent"
+                    )
+                }
+                Ok(_) => {}
+                Err(e) => tracing::warn!(error = %e, "the reminders job failed; it runs again within the hour"),
+            }
         }
     }
 }

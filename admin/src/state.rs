@@ -3,6 +3,7 @@
 use std::sync::Arc;
 
 use backoffice::postloan::letters::pdf::LetterFont;
+use backoffice::postloan::reminders::channel::{MessageChannel, Simulator};
 use backoffice::system::crypto::Vault;
 use backoffice::system::password::HashCost;
 use backoffice::system::workflow::hooks::Hooks;
@@ -34,6 +35,8 @@ pub struct AppState {
     pub tile_url: Option<String>,
     /// The font default-notice letters are set in.
     pub letter_font: Arc<LetterFont>,
+    /// Where SMS reminders go out (the simulator unless a provider's adapter is set).
+    pub message_channel: Arc<dyn MessageChannel>,
 }
 
 impl AppState {
@@ -50,7 +53,14 @@ impl AppState {
             utc_offset_hours: 8,
             tile_url: None,
             letter_font: Arc::new(LetterFont::default()),
+            message_channel: Arc::new(Simulator::default()),
         }
+    }
+
+    /// Sets the SMS provider reminders go out through.
+    pub fn with_message_channel(mut self, channel: Arc<dyn MessageChannel>) -> Self {
+        self.message_channel = channel;
+        self
     }
 
     /// Sets the font letters are set in (a TrueType/OpenType file or collection, and the face).

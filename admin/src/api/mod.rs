@@ -20,6 +20,7 @@ pub mod products;
 pub mod quarantine;
 pub mod receipts;
 pub mod regions;
+pub mod reminders;
 pub mod repossession;
 pub mod risk_scores;
 pub mod risk_tasks;
@@ -64,4 +65,5 @@ pub fn routes() -> OpenApiRouter<AppState> {
         .merge(repossession::router())
         .merge(disposals::router())
         .merge(letters::router())
+        .merge(reminders::router())
 }

@@ -391,3 +391,24 @@ pub async fn reveal(db: &mut PgConnection, vault: &Vault, actor: &Actor, id: i64
     audit::record(&mut *db, actor.author(), entry).await?;
     Ok(numbers)
 }
+
+/// A customer's choice about reminders.
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct SmsOptOut {
+    /// True: no more reminders (退订); false: reminders again.
+    pub opt_out: bool,
+}
+
+/// Records the reminders choice of the customer `id` of the actor's region. Audited.
+pub async fn set_sms_opt_out(db: &mut PgConnection, actor: &Actor, id: i64, choice: &SmsOptOut) -> Result<(), Error> {
+    let region = TABLE.lock(db, actor, id).await?.region_id;
+    sqlx::query("UPDATE customers SET sms_opt_out = $2, version = version + 1 WHERE id = $1")
+        .bind(id)
+        .bind(choice.opt_out)
+        .execute(&mut *db)
+        .await?;
+    let entry = Change::new("sms_opt_out", "customer", id, Some(region)).after(json!({"opt_out": choice.opt_out}));
+    audit::record(&mut *db, actor.author(), entry).await?;
+    Ok(())
+}

@@ -7,6 +7,7 @@
 //! - `identity.rs`: check digits of national IDs, credit codes and VINs.
 //! - `amount.rs`: money in answers, always with its cents.
 //! - `day.rs`: the company's calendar (today where the company is, when a day begins).
+//! - `placeholders.rs`: texts with figures in braces (letters, reminders): checked and filled.
 
 pub mod amount;
 pub mod approvals;
@@ -14,4 +15,5 @@ pub mod audit;
 pub mod day;
 pub mod identity;
 pub mod list;
+pub mod placeholders;
 pub mod version;

@@ -32,8 +32,8 @@ pub struct Contact {
     pub id: i64,
     /// The contract.
     pub contract_id: i64,
-    /// Who made it.
-    pub user_id: i64,
+    /// Who made it; none for a message a job sent.
+    pub user_id: Option<i64>,
     /// Their name.
     pub user_name: String,
     /// `phone`, `sms` or `visit`.
@@ -161,22 +161,7 @@ pub async fn record(
             return Err(Error::invalid("state_code", "is not a collection state in use"));
         }
     }
-    let setting = |key| settings::find(key).ok_or_else(|| Error::Internal(format!("setting {key} missing")));
-    let rules = Rules {
-        from_hour: u32::try_from(get_int(&mut *db, setting("postloan.contact_from_hour")?).await?).unwrap_or(8),
-        until_hour: u32::try_from(get_int(&mut *db, setting("postloan.contact_until_hour")?).await?).unwrap_or(21),
-        per_day: get_int(&mut *db, setting("postloan.contacts_per_day")?).await?,
-    };
-    let day_starts = day::day_starts(today, utc_offset_hours);
-    let made_today: i64 = sqlx::query_scalar(
-        "SELECT count(*) FROM collection_contacts WHERE contract_id = $1 AND party = $2 AND at >= $3",
-    )
-    .bind(id)
-    .bind(&new.party)
-    .bind(day_starts)
-    .fetch_one(&mut *db)
-    .await?;
-    if let Some(why) = rules.refusal(local.hour(), made_today) {
+    if let Some(why) = refusal(db, id, &new.party, now, utc_offset_hours).await? {
         return Err(Error::Conflict { code: "contact_rules", detail: why });
     }
     let contact_id: i64 = sqlx::query_scalar(
@@ -206,9 +191,60 @@ pub async fn record(
     Ok(contact)
 }
 
-const SELECT: &str = "SELECT k.id, k.contract_id, k.user_id, u.display_name AS user_name, k.channel, k.party, k.result,
-        k.state_code, k.note, k.promise_amount, k.promise_date, k.at
-    FROM collection_contacts k JOIN users u ON u.id = k.user_id";
+/// The contact rules in force.
+pub async fn rules(db: &mut PgConnection) -> Result<Rules, Error> {
+    let setting = |key| settings::find(key).ok_or_else(|| Error::Internal(format!("setting {key} missing")));
+    Ok(Rules {
+        from_hour: u32::try_from(get_int(&mut *db, setting("postloan.contact_from_hour")?).await?).unwrap_or(8),
+        until_hour: u32::try_from(get_int(&mut *db, setting("postloan.contact_until_hour")?).await?).unwrap_or(21),
+        per_day: get_int(&mut *db, setting("postloan.contacts_per_day")?).await?,
+    })
+}
+
+/// Why a contact with `party` about `contract` may not be made `now`, if it may not: outside the
+/// allowed hours, or over the day's cap (every channel counts, the jobs' messages too).
+pub async fn refusal(
+    db: &mut PgConnection,
+    contract: i64,
+    party: &str,
+    now: DateTime<Utc>,
+    utc_offset_hours: i32,
+) -> Result<Option<String>, Error> {
+    let local = now + Duration::hours(i64::from(utc_offset_hours));
+    let rules = rules(db).await?;
+    let made_today: i64 = sqlx::query_scalar(
+        "SELECT count(*) FROM collection_contacts WHERE contract_id = $1 AND party = $2 AND at >= $3",
+    )
+    .bind(contract)
+    .bind(party)
+    .bind(day::day_starts(local.date_naive(), utc_offset_hours))
+    .fetch_one(&mut *db)
+    .await?;
+    Ok(rules.refusal(local.hour(), made_today))
+}
+
+/// Records a message a job sent the customer about `contract` (no user made it): kept in the
+/// history, counted against the day's cap.
+pub(crate) async fn record_sent(
+    db: &mut PgConnection,
+    contract: i64,
+    note: &str,
+    now: DateTime<Utc>,
+) -> Result<(), Error> {
+    sqlx::query(
+        "INSERT INTO collection_contacts (contract_id, channel, party, result, note, at) VALUES ($1, 'sms', 'customer', 'sent', $2, $3)",
+    )
+    .bind(contract)
+    .bind(note)
+    .bind(now)
+    .execute(db)
+    .await?;
+    Ok(())
+}
+
+const SELECT: &str = "SELECT k.id, k.contract_id, k.user_id, COALESCE(u.display_name, '系统') AS user_name, k.channel,
+        k.party, k.result, k.state_code, k.note, k.promise_amount, k.promise_date, k.at
+    FROM collection_contacts k LEFT JOIN users u ON u.id = k.user_id";
 
 async fn one(db: &mut PgConnection, id: i64) -> Result<Contact, Error> {
     Ok(sqlx::query_as(&format!("{SELECT} WHERE k.id = $1")).bind(id).fetch_one(db).await?)

@@ -13,12 +13,13 @@ use sqlx::{FromRow, PgConnection};
 use utoipa::ToSchema;
 
 use super::pdf::{self, LetterFont};
-use super::template::{self, fill};
+use super::template;
 use crate::actor::Actor;
 use crate::books::contract;
 use crate::error::Error;
 use crate::kit::amount::cents;
 use crate::kit::audit::{self, Change};
+use crate::kit::placeholders::fill;
 
 /// The most letters one batch makes.
 pub const BATCH_LIMIT: usize = 500;

@@ -11,6 +11,7 @@ use utoipa::ToSchema;
 use crate::actor::Actor;
 use crate::error::{Checks, Error};
 use crate::kit::audit::{self, Change};
+use crate::kit::placeholders;
 
 /// The figures a body may name.
 pub const PLACEHOLDERS: &[&str] = &["customer_name", "contract_number", "plate", "arrears", "dpd", "deadline", "date"];
@@ -57,27 +58,6 @@ pub struct NewTemplate {
 const SELECT: &str =
     "SELECT id, stage, version, title, body, deadline_days, created_by, created_at FROM letter_templates";
 
-/// The names in braces in `body` that are not figures a letter has.
-pub fn unknown_placeholders(body: &str) -> Vec<String> {
-    let mut unknown = Vec::new();
-    let mut rest = body;
-    while let Some(open) = rest.find('{') {
-        let after = &rest[open + 1..];
-        let Some(close) = after.find('}') else { break };
-        let name = &after[..close];
-        if !PLACEHOLDERS.contains(&name) {
-            unknown.push(name.to_owned());
-        }
-        rest = &after[close + 1..];
-    }
-    unknown
-}
-
-/// `body` with each `{name}` replaced by its value in `figures`.
-pub fn fill(body: &str, figures: &[(&str, String)]) -> String {
-    figures.iter().fold(body.to_owned(), |text, (name, value)| text.replace(&format!("{{{name}}}"), value))
-}
-
 /// Every version of every stage: stage, then newest version first.
 pub async fn list(db: &mut PgConnection) -> Result<Vec<LetterTemplate>, Error> {
     Ok(sqlx::query_as(&format!("{SELECT} ORDER BY stage, version DESC")).fetch_all(db).await?)
@@ -97,7 +77,7 @@ pub async fn save(db: &mut PgConnection, actor: &Actor, new: &NewTemplate) -> Re
     checks.check((1..=12).contains(&new.stage), "stage", "must be a bucket from 1 to 12");
     checks.text("title", &new.title, 100).text("body", &new.body, 5000);
     checks.check((1..=90).contains(&new.deadline_days), "deadline_days", "must be 1 to 90 days");
-    let unknown = unknown_placeholders(&new.body);
+    let unknown = placeholders::unknown(&new.body, PLACEHOLDERS);
     checks.check(
         unknown.is_empty(),
         "body",
@@ -128,26 +108,4 @@ pub async fn save(db: &mut PgConnection, actor: &Actor, new: &NewTemplate) -> Re
     let entry = Change::new("create", "letter_template", saved.id, None).after(json!(saved));
     audit::record(&mut *db, actor.author(), entry).await?;
     Ok(saved)
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn figures_are_filled_and_unknown_names_found() {
-        let body = "{customer_name}：合同 {contract_number} 欠款 {arrears} 元，请于 {deadline} 前还清。";
-        let filled = fill(
-            body,
-            &[
-                ("customer_name", "李四".into()),
-                ("contract_number", "HT-1".into()),
-                ("arrears", "1,200.00".into()),
-                ("deadline", "2026年12月10日".into()),
-            ],
-        );
-        assert_eq!(filled, "李四：合同 HT-1 欠款 1,200.00 元，请于 2026年12月10日 前还清。");
-        assert!(unknown_placeholders(body).is_empty());
-        assert_eq!(unknown_placeholders("{name} {arrears} {id_number"), ["name"]);
-    }
 }

@@ -1,0 +1,117 @@
+//! SMS reminders: once per installment and stage however often the job runs, never to a customer
+//! who opted out, and only within the contact rules, which say why a message waits.
+
+use axum::http::{Method, StatusCode};
+use chrono::{Duration, Timelike, Utc};
+use serde_json::json;
+use sqlx::PgPool;
+
+use crate::support::{App, Org, org};
+
+/// Sets a setting, whatever its version.
+async fn set(app: &App, org: &Org, key: &str, value: i64) {
+    let path = format!("/api/v1/settings/{key}");
+    let all = app.get("/api/v1/settings", &org.admin).await.body;
+    let version =
+        all.as_array().unwrap().iter().find(|s| s["key"] == key).map_or(0, |s| s["version"].as_i64().unwrap());
+    let reply = app.call(Method::PUT, &path, Some(&org.admin), Some(json!({"value": value, "version": version}))).await;
+    assert_eq!(reply.status, StatusCode::OK, "{}", reply.body);
+}
+
+#[sqlx::test(migrations = "../migrations")]
+async fn reminders_go_once_per_installment_and_stage_within_the_contact_rules(pool: PgPool) {
+    let app = App::new(pool).await;
+    let org = org(&app).await;
+    let today = backoffice::kit::day::company_today(8);
+    let month_ago = |days: i64| today.checked_sub_months(chrono::Months::new(1)).unwrap() + Duration::days(days);
+    // Due in three days; fell due yesterday, unpaid; due in three days but the customer opted out.
+    let csv = format!(
+        "number,region,principal,annual_rate,term,method,start_date,customer_name,id_number,phone\n\
+         HT-SOON,SZ,12000,0.12,12,equal-installment,{},王芳,11010519491231002X,13800000011\n\
+         HT-LATE,SZ,12000,0.12,12,equal-installment,{},李雷,110105194912310038,13800000012\n\
+         HT-QUIET,SZ,12000,0.12,12,equal-installment,{},韩梅梅,110105194912310046,13800000013\n",
+        month_ago(3),
+        month_ago(-1),
+        month_ago(3),
+    );
+    let imported = app.post("/api/v1/contracts/import", &org.admin, json!({"csv": csv})).await;
+    assert_eq!(imported.status, StatusCode::OK, "{}", imported.body);
+    let id = async |number: &str| {
+        app.get(&format!("/api/v1/contracts?number={number}"), &org.admin).await.body["items"][0]["id"]
+            .as_i64()
+            .unwrap()
+    };
+    let (soon, late, quiet) = (id("HT-SOON").await, id("HT-LATE").await, id("HT-QUIET").await);
+    let customer = app.get(&format!("/api/v1/contracts/{quiet}"), &org.admin).await.body["contract"]["customer_id"]
+        .as_i64()
+        .unwrap();
+    let opted = app
+        .post(&format!("/api/v1/customers/{customer}/actions/sms-opt-out"), &org.admin, json!({"opt_out": true}))
+        .await;
+    assert_eq!(opted.status, StatusCode::NO_CONTENT, "{}", opted.body);
+    for (offset, text) in [
+        (-3, "{customer_name}您好，您的合同{contract_number}将于{due_date}还款{amount}元。"),
+        (1, "{customer_name}您好，合同{contract_number}的{amount}元已逾期，请尽快还款。"),
+    ] {
+        let stage = app
+            .call(
+                Method::PUT,
+                "/api/v1/reminder-stages",
+                Some(&org.admin),
+                Some(json!({"offset_days": offset, "template": text, "active": true})),
+            )
+            .await;
+        assert_eq!(stage.status, StatusCode::OK, "{}", stage.body);
+    }
+    let bad = app
+        .call(
+            Method::PUT,
+            "/api/v1/reminder-stages",
+            Some(&org.admin),
+            Some(json!({"offset_days": 7, "template": "{plate}", "active": true})),
+        )
+        .await;
+    assert_eq!(bad.body["errors"][0]["field"], "template", "{}", bad.body);
+
+    // Outside the contact hours nothing goes, and the run says why.
+    let hour = (Utc::now() + Duration::hours(8)).hour() as i64;
+    let (from, until) = if hour == 23 { (0, 23) } else { (hour + 1, 24) };
+    set(&app, &org, "postloan.contact_until_hour", until).await;
+    set(&app, &org, "postloan.contact_from_hour", from).await;
+    let run = app.post("/api/v1/reminders/actions/run", &org.admin, json!({})).await;
+    assert_eq!((run.body["sent"].as_i64(), run.body["held"].as_i64()), (Some(0), Some(2)), "{}", run.body);
+    assert!(run.body["held_because"].as_str().unwrap().contains(":00"), "{}", run.body);
+
+    // Within the hours: one message each, the opted-out customer none; a second run sends nothing.
+    set(&app, &org, "postloan.contact_from_hour", 0).await;
+    set(&app, &org, "postloan.contact_until_hour", 24).await;
+    let run = app.post("/api/v1/reminders/actions/run", &org.admin, json!({})).await;
+    assert_eq!((run.body["sent"].as_i64(), run.body["opted_out"].as_i64()), (Some(2), Some(1)), "{}", run.body);
+    let again = app.post("/api/v1/reminders/actions/run", &org.admin, json!({})).await;
+    assert_eq!((again.body["sent"].as_i64(), again.body["receipts"].as_i64()), (Some(0), Some(0)), "{}", again.body);
+    let soon_messages = app.get(&format!("/api/v1/contracts/{soon}/messages"), &org.admin).await.body;
+    assert_eq!(soon_messages.as_array().unwrap().len(), 1);
+    assert_eq!(
+        (soon_messages[0]["offset_days"].as_i64(), soon_messages[0]["status"].as_str()),
+        (Some(-3), Some("delivered")),
+        "{soon_messages}"
+    );
+    assert!(soon_messages[0]["text"].as_str().unwrap().starts_with("王芳您好"), "{soon_messages}");
+    let late_messages = app.get(&format!("/api/v1/contracts/{late}/messages"), &org.admin).await.body;
+    assert_eq!(late_messages[0]["offset_days"], 1, "{late_messages}");
+    assert!(
+        app.get(&format!("/api/v1/contracts/{quiet}/messages"), &org.admin).await.body.as_array().unwrap().is_empty()
+    );
+    // Each message is a contact in the history, and counts against the day's cap.
+    let contacts = app.get(&format!("/api/v1/contracts/{late}/contacts"), &org.admin).await.body;
+    assert_eq!(
+        (contacts[0]["channel"].as_str(), contacts[0]["result"].as_str()),
+        (Some("sms"), Some("sent")),
+        "{contacts}"
+    );
+    set(&app, &org, "postloan.contacts_per_day", 1).await;
+    let call = json!({"channel": "phone", "party": "customer", "result": "no_answer"});
+    let refused = app.post(&format!("/api/v1/contracts/{late}/contacts"), &org.admin, call).await;
+    assert_eq!((refused.status, refused.code()), (StatusCode::CONFLICT, "contact_rules"), "{}", refused.body);
+    assert!(refused.body["detail"].as_str().unwrap().contains("cap"), "{}", refused.body);
+}
