@@ -15,6 +15,7 @@ pub mod dates;
 pub mod delinquency;
 pub mod irr;
 pub mod money;
+pub mod prepayment;
 pub mod schedule;
 pub mod settlement;
 
