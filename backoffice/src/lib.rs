@@ -42,6 +42,7 @@ use crate::system::workflow::hooks::Hooks;
 pub fn approval_hooks() -> Hooks {
     let hooks = Hooks::default();
     let hooks = books::approvals::hooks(hooks);
+    let hooks = books::prepayment::hooks(hooks);
     let hooks = dealers::dealer::hooks(hooks);
     let hooks = customers::changes::hooks(hooks);
     let hooks = postloan::charges::hooks(hooks);

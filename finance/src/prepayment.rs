@@ -77,6 +77,7 @@ pub struct Plan {
     /// Periods left after.
     pub periods_after: u32,
     /// The terms the rest is scheduled on (from the last due date).
+    #[cfg_attr(feature = "openapi", schema(value_type = Object))]
     pub terms: Terms,
     /// The new periods, numbered on from the last one before the date.
     pub rows: Vec<Row>,

@@ -11,8 +11,11 @@ use backoffice::books::contract::{
     Reconciliation, Settle, StatusQuery,
 };
 use backoffice::books::import::{self, ImportRequest, ImportSummary};
+use backoffice::books::prepayment::{self, PrepaymentQuery, PrepaymentRequest, PrepaymentView};
+use backoffice::kit::day::company_today;
 use backoffice::kit::list::{PageParams, Paged};
 use backoffice::system::workflow::engine::Instance;
+use leasewatch_finance::prepayment::Plan;
 use leasewatch_finance::settlement::Quote;
 use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
@@ -31,6 +34,8 @@ pub fn router() -> OpenApiRouter<AppState> {
         .routes(routes!(import))
         .routes(routes!(settlement_quote))
         .routes(routes!(settle))
+        .routes(routes!(prepayment_quote))
+        .routes(routes!(list_prepayments, request_prepayment))
         .routes(routes!(promise))
         .routes(routes!(request_deposit_offset))
         .routes(routes!(reconciliation))
@@ -200,4 +205,48 @@ async fn activate(
     let detail = contract::activate(&mut tx, &caller, id, &a).await?;
     tx.commit().await?;
     Ok(Json(detail))
+}
+
+/// The plan of a partial prepayment (提前还款): what the customer pays on the day (principal, its
+/// interest so far, the fee) and the schedule that replaces the installments left — lower, or fewer.
+#[utoipa::path(get, path = "/contracts/{id}/prepayment-quote", tag = "contracts",
+    params(("id" = i64, Path, description = "Contract id"), PrepaymentQuery),
+    responses((status = 200, description = "The plan", body = Plan)), security(("bearer" = ["contracts.read"])))]
+async fn prepayment_quote(
+    State(state): State<AppState>,
+    caller: Caller,
+    Path(id): Path<i64>,
+    Query(query): Query<PrepaymentQuery>,
+) -> Result<Json<Plan>, ApiError> {
+    let today = company_today(state.utc_offset_hours);
+    Ok(Json(prepayment::preview(&mut *state.pool.acquire().await?, &caller, id, &query, today).await?))
+}
+
+/// The partial prepayments asked for on a contract, newest first.
+#[utoipa::path(get, path = "/contracts/{id}/prepayments", tag = "contracts", params(("id" = i64, Path, description = "Contract id")),
+    responses((status = 200, description = "Its prepayments", body = Vec<PrepaymentView>)), security(("bearer" = ["contracts.read"])))]
+async fn list_prepayments(
+    State(state): State<AppState>,
+    caller: Caller,
+    Path(id): Path<i64>,
+) -> Result<Json<Vec<PrepaymentView>>, ApiError> {
+    Ok(Json(prepayment::of_contract(&mut *state.pool.acquire().await?, &caller, id).await?))
+}
+
+/// Ask for a partial prepayment with its plan; a second person approves it (workflow
+/// `partial_prepayment`), and it is carried out then, from the customer's credit.
+#[utoipa::path(post, path = "/contracts/{id}/prepayments", tag = "contracts", request_body = PrepaymentRequest,
+    params(("id" = i64, Path, description = "Contract id")),
+    responses((status = 201, description = "Asked for", body = PrepaymentView)), security(("bearer" = ["contracts.write"])))]
+async fn request_prepayment(
+    State(state): State<AppState>,
+    caller: Caller,
+    Path(id): Path<i64>,
+    Json(request): Json<PrepaymentRequest>,
+) -> Result<(axum::http::StatusCode, Json<PrepaymentView>), ApiError> {
+    let today = company_today(state.utc_offset_hours);
+    let mut tx = state.pool.begin().await?;
+    let view = prepayment::request(&mut tx, &caller, id, &request, today).await?;
+    tx.commit().await?;
+    Ok((axum::http::StatusCode::CREATED, Json(view)))
 }

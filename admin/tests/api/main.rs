@@ -12,6 +12,7 @@ mod foundation;
 mod letters;
 mod monitor;
 mod postloan;
+mod prepayment;
 mod reminders;
 mod repossession;
 mod support;

@@ -273,7 +273,7 @@ async fn start(db: &mut PgConnection, contract: i64, disbursed_on: NaiveDate) ->
     let terms = Terms { start: disbursed_on, ..terms.0 };
     let quote = schedule(&terms).map_err(|e| Error::Internal(format!("stored terms: {e}")))?;
     let mut items = ReceivableColumns::default();
-    items.push_schedule(contract, &quote, 0, false);
+    items.push_schedule(contract, &quote.rows, 0, false);
     items.insert(db).await?;
     sqlx::query(
         "UPDATE contracts SET status = 'active', terms = $2, start_date = $3, activated_on = $3, deposit_held = $4,

@@ -214,7 +214,7 @@ pub async fn import(db: &mut PgConnection, vault: &Vault, rows: &[ContractRow]) 
         let terms = row.terms();
         let quote = schedule(&terms).map_err(|e| Error::invalid("terms", format!("contract {}: {e}", row.number)))?;
         // A book being migrated collected its upfront fees at signing.
-        let paid = r.push_schedule(*id, &quote, row.paid_periods.unwrap_or(0), true);
+        let paid = r.push_schedule(*id, &quote.rows, row.paid_periods.unwrap_or(0), true);
         let last_paid = paid.last_due;
         c.id.push(*id);
         c.number.push(row.number.clone());

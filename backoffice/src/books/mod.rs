@@ -11,6 +11,7 @@
 //! - `approvals.rs`: write-off reversal and deposit offset: requested, and carried out when their
 //!   workflow is approved.
 //! - `settlement.rs`: the early settlement quote and its execution.
+//! - `prepayment.rs`: partial prepayment: the new schedule shown, then carried out on approval.
 //! - `events.rs`: what happened to a contract (promises, settlement, offsets, reversals).
 //! - `delinquency.rs`: the daily job: credit at due dates, days past due, buckets, penalty, events.
 
@@ -21,6 +22,7 @@ pub mod delinquency;
 pub mod events;
 pub mod import;
 pub mod ledger;
+pub mod prepayment;
 pub mod receipts;
 pub mod receivables;
 pub mod settlement;

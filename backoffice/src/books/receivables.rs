@@ -5,7 +5,7 @@ use std::collections::HashMap;
 
 use chrono::NaiveDate;
 use leasewatch_finance::allocation::{Component, Item};
-use leasewatch_finance::{Decimal, Quote};
+use leasewatch_finance::{Decimal, Row};
 use serde::Serialize;
 use sqlx::{FromRow, PgConnection};
 use utoipa::ToSchema;
@@ -87,17 +87,11 @@ pub(crate) struct Paid {
 }
 
 impl ReceivableColumns {
-    /// Adds the items of `quote` for `contract`: the first `paid_periods` installments paid in
-    /// full, and the upfront fee (period 0) paid when `upfront_paid`.
-    pub(crate) fn push_schedule(
-        &mut self,
-        contract: i64,
-        quote: &Quote,
-        paid_periods: u32,
-        upfront_paid: bool,
-    ) -> Paid {
+    /// Adds the items of a schedule's `rows` for `contract`: the first `paid_periods` installments
+    /// paid in full, and the upfront fee (period 0) paid when `upfront_paid`.
+    pub(crate) fn push_schedule(&mut self, contract: i64, rows: &[Row], paid_periods: u32, upfront_paid: bool) -> Paid {
         let mut out = Paid::default();
-        for item in &quote.rows {
+        for item in rows {
             let paid = if item.period == 0 { upfront_paid } else { item.period <= paid_periods };
             if paid {
                 out.last_due = Some(item.due_date);

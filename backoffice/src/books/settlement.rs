@@ -51,6 +51,9 @@ pub async fn quote(db: &mut PgConnection, contract: i64, date: NaiveDate) -> Res
     .await?;
     // Interest and fees already paid for later periods come back as credit on settlement.
     let held = held + prepaid_other;
+    // The schedule runs from its terms' start: the disbursement, or the last due date before a
+    // partial prepayment rescheduled it.
+    let start = terms.0.start.max(start);
     let position = Position { rows: &rows, start, overdue, penalty, deposit: held };
     let fee_rule = fee_rule.map(|f| f.0).unwrap_or_default();
     let mut quote = settlement::quote(&position, date, &fee_rule, terms.0.rounding);
