@@ -107,13 +107,18 @@ async fn wait_ready(base: &str) -> anyhow::Result<()> {
 }
 
 async fn login(base: &str) -> anyhow::Result<String> {
+    login_as(base, USER).await
+}
+
+/// Signs in as the demo user `username` (every demo user has the demo's password).
+async fn login_as(base: &str, username: &str) -> anyhow::Result<String> {
     let reply: Value = reqwest::Client::new()
         .post(format!("{base}/api/v1/auth/login"))
-        .json(&json!({"username": USER, "password": PASSWORD}))
+        .json(&json!({"username": username, "password": PASSWORD}))
         .send()
         .await?
         .error_for_status()
-        .context("cannot sign in as the demo's administrator")?
+        .with_context(|| format!("cannot sign in as the demo's {username}"))?
         .json()
         .await?;
     reply["access_token"].as_str().map(str::to_owned).context("no access token in the login reply")
@@ -209,6 +214,7 @@ async fn seed_books(pool: &PgPool, config: &Config) -> anyhow::Result<bool> {
         devices::register(&mut db, imei, "gt06", &tracker).await?;
         devices::install(&mut db, imei, *vehicle_id).await?;
     }
+    seed_history(pool, &installs, utc_offset_hours).await?;
     // The daily job over the last four months sets days past due and buckets.
     let yesterday = crate::books::business_yesterday(utc_offset_hours);
     sqlx::query(
@@ -223,6 +229,67 @@ async fn seed_books(pool: &PgPool, config: &Config) -> anyhow::Result<bool> {
     let overdue: i64 = sqlx::query_scalar("SELECT count(*) FROM contracts WHERE dpd > 0").fetch_one(pool).await?;
     println!("  {CONTRACTS} contracts, {overdue} overdue, each vehicle with a GT06 tracker");
     Ok(true)
+}
+
+/// Days of telematics history the demo starts with.
+const HISTORY_DAYS: i64 = 30;
+
+/// Thirty days of each vehicle's life before the demo goes live, one fix an hour: nights parked at
+/// home, working hours parked at work, driving between; so the monitor learns resident places and
+/// a repossession proposal carries a likely parking place and its hours.
+async fn seed_history(pool: &PgPool, installs: &[(String, i64)], utc_offset_hours: i32) -> anyhow::Result<()> {
+    let devices: Vec<(i64, i64)> =
+        sqlx::query_as("SELECT d.id, d.vehicle_id FROM devices d WHERE d.vehicle_id = ANY($1)")
+            .bind(installs.iter().map(|i| i.1).collect::<Vec<_>>())
+            .fetch_all(pool)
+            .await?;
+    let vehicles: Vec<i64> = installs.iter().map(|i| i.1).collect();
+    let midnight = (Utc::now() + chrono::Duration::hours(utc_offset_hours.into()))
+        .date_naive()
+        .and_hms_opt(0, 0, 0)
+        .unwrap_or_default()
+        .and_utc()
+        - chrono::Duration::hours(utc_offset_hours.into());
+    let (mut ids, mut times, mut lats, mut lons, mut speeds, mut ignitions) =
+        (vec![], vec![], vec![], vec![], vec![], vec![]);
+    for (device, vehicle) in &devices {
+        let n = vehicles.iter().position(|v| v == vehicle).unwrap_or(0);
+        let (home, work) = home_and_work(n);
+        for day in 1..=HISTORY_DAYS {
+            for hour in 0..24 {
+                let ((lat, lon), speed) = match hour {
+                    0..=6 | 20..=23 => (home, 0.0),
+                    9..=17 => (work, 0.0),
+                    _ => (((home.0 + work.0) / 2.0, (home.1 + work.1) / 2.0), 35.0),
+                };
+                ids.push(*device);
+                times.push(midnight - chrono::Duration::days(day) + chrono::Duration::hours(hour));
+                lats.push(lat);
+                lons.push(lon);
+                speeds.push(speed as f32);
+                ignitions.push(speed > 0.0);
+            }
+        }
+    }
+    for chunk in (0..ids.len()).collect::<Vec<_>>().chunks(50_000) {
+        let (from, to) = (chunk[0], chunk[chunk.len() - 1] + 1);
+        sqlx::query(
+            "INSERT INTO positions (device_id, fix_time, server_time, latitude, longitude, speed_kmh, course, valid, ignition)
+             SELECT d, t, t, la, lo, s, 0, true, i
+             FROM unnest($1::bigint[], $2::timestamptz[], $3::float8[], $4::float8[], $5::real[], $6::bool[]) AS x(d, t, la, lo, s, i)
+             ON CONFLICT DO NOTHING",
+        )
+        .bind(&ids[from..to])
+        .bind(&times[from..to])
+        .bind(&lats[from..to])
+        .bind(&lons[from..to])
+        .bind(&speeds[from..to])
+        .bind(&ignitions[from..to])
+        .execute(pool)
+        .await?;
+    }
+    println!("  {} days of telematics history, {} fixes", HISTORY_DAYS, ids.len());
+    Ok(())
 }
 
 /// What is best made through the API: positions, the engine-cut approval, a used-car market, a
@@ -280,7 +347,8 @@ async fn seed_through_api(base: &str, token: &str) -> anyhow::Result<()> {
     {
         post("/collection-codes", json!({"kind": kind, "code": code, "name": name, "position": position})).await?;
     }
-    let permissions = ["contracts.read", "alerts.read", "tasks.read", "tasks.write", "postloan.read"];
+    let permissions =
+        ["contracts.read", "alerts.read", "tasks.read", "tasks.write", "postloan.read", "postloan.collect"];
     post("/roles", json!({"name": "collector", "description": "催收员", "permissions": permissions})).await?;
     let gd = region("GD")?;
     let mut members = Vec::new();
@@ -293,8 +361,165 @@ async fn seed_through_api(base: &str, token: &str) -> anyhow::Result<()> {
     let group =
         json!({"code": "gd_early", "name": "广东 M1–M2 组", "region_id": gd, "buckets": [1, 2], "members": members});
     post("/collection-groups", group).await?;
+    seed_recovery(base, token, &regions).await
+}
+
+/// Letters, reminders, the approvals of post-loan money, a repossession company and work at each
+/// stage of taking a car back: an order dispatched with its agent's live link, and a car recovered,
+/// reviewed and valued, waiting to be sold.
+async fn seed_recovery(base: &str, token: &str, regions: &Value) -> anyhow::Result<()> {
+    let client = reqwest::Client::new();
+    let call = |method: reqwest::Method, path: &str, as_token: &str, body: Value| {
+        let request = client.request(method, format!("{base}/api/v1{path}")).bearer_auth(as_token).json(&body);
+        async move {
+            let reply = request.send().await?;
+            let status = reply.status();
+            let body: Value = reply.json().await.unwrap_or_default();
+            if !status.is_success() {
+                bail!("{status}: {body}");
+            }
+            Ok::<Value, anyhow::Error>(body)
+        }
+    };
+    let post = |path: &str, as_token: &str, body: Value| call(reqwest::Method::POST, path, as_token, body);
+    let gd = regions["items"]
+        .as_array()
+        .and_then(|items| items.iter().find(|r| r["code"] == "GD"))
+        .and_then(|r| r["id"].as_i64())
+        .context("demo region GD missing")?;
+    let stages = json!([{"name": "风控审批", "position": "risk_approver", "actions": ["approve", "reject"]}]);
+    for (key, name) in [
+        ("postloan_charge", "贷后费用审批"),
+        ("vehicle_sale", "车辆出售审批"),
+        ("loss_write_off", "差额核销审批"),
+        ("partial_prepayment", "部分提前还款审批"),
+        ("customer_change", "客户信息变更审批"),
+    ] {
+        post("/workflow-definitions", token, json!({"key": key, "name": name, "stages": stages})).await?;
+    }
+    let notice = "尊敬的 {customer_name}：\n您的融资租赁合同 {contract_number} 已逾期 {dpd} 天，欠款合计人民币 {arrears} 元。\n请于 {deadline} 前还清全部欠款，否则我司将依合同约定收回车辆并追究违约责任。\n特此通知。\n{date}";
+    for (stage, title, days) in [(1, "逾期还款提醒函", 7), (2, "违约通知函", 5), (3, "收车预告函", 3)]
+    {
+        post(
+            "/letter-templates",
+            token,
+            json!({"stage": stage, "title": title, "body": notice, "deadline_days": days}),
+        )
+        .await?;
+    }
+    for (offset, text) in [
+        (-3, "{customer_name}您好，您的合同{contract_number}将于{due_date}还款{amount}元，请按时存入。"),
+        (0, "{customer_name}您好，今天是合同{contract_number}的还款日，应还{amount}元。"),
+        (1, "{customer_name}您好，合同{contract_number}的{amount}元已逾期，请尽快还款。"),
+        (7, "{customer_name}您好，合同{contract_number}已逾期7天，请立即还款，以免影响征信。"),
+    ] {
+        call(
+            reqwest::Method::PUT,
+            "/reminder-stages",
+            token,
+            json!({"offset_days": offset, "template": text, "active": true}),
+        )
+        .await?;
+    }
+    let company = json!({"name": "鹏城车辆收回服务有限公司", "licence": "91440300MA5DEMO001", "region_id": gd,
+                         "served_region_ids": [gd], "contact_name": "赵经理", "contact_phone": "13900000001",
+                         "fee_fixed": "1500", "fee_rate": "0.02", "fee_cap": "6000"});
+    let company = post("/repossession-companies", token, company).await?["id"].as_i64().context("no company id")?;
+    let permissions = ["contracts.read", "tasks.read", "postloan.read", "postloan.repossess", "postloan.dispose"];
+    post("/roles", token, json!({"name": "recovery", "description": "收车与处置", "permissions": permissions})).await?;
+    post("/roles", token, json!({"name": "recovery_review", "description": "收车与评估审核", "permissions": ["postloan.read", "postloan.review"]})).await?;
+    for (username, name, role, positions) in [
+        ("recovery1", "收车专员", "recovery", json!(["repossession"])),
+        ("reviewer1", "贷后审核", "recovery_review", json!([])),
+    ] {
+        let user = json!({"username": username, "display_name": name, "password": PASSWORD, "region_id": gd,
+                          "roles": [role], "positions": positions});
+        post("/users", token, user).await?;
+    }
+    let (recovery, reviewer) = (login_as(base, "recovery1").await?, login_as(base, "reviewer1").await?);
+    // The most overdue contracts, apart from the scenarios' vehicles.
+    let most_overdue: Value = client
+        .get(format!("{base}/api/v1/contracts?sort=-dpd&limit=50"))
+        .bearer_auth(token)
+        .send()
+        .await?
+        .json()
+        .await?;
+    let scenario = |number: &str| number < format!("DEMO-{SCENARIO_VEHICLES:04}").as_str();
+    let ids: Vec<i64> = most_overdue["items"]
+        .as_array()
+        .map(|items| {
+            items
+                .iter()
+                .filter(|c| !scenario(c["number"].as_str().unwrap_or("")))
+                .filter_map(|c| c["id"].as_i64())
+                .collect()
+        })
+        .unwrap_or_default();
+    let [dispatched, recovered, ..] = ids[..] else { return Ok(()) };
+    let dispatch = |version: i64| json!({"version": version, "company_id": company, "agent_name": "钱师傅", "agent_phone": "13700000002"});
+    let first =
+        post("/repossession-orders", &recovery, json!({"contract_id": dispatched, "note": "夜间常停小区"})).await?;
+    let first_id = first["id"].as_i64().context("no order id")?;
+    post(&format!("/repossession-orders/{first_id}/actions/dispatch"), &recovery, dispatch(1)).await?;
+    let link = post(&format!("/repossession-orders/{first_id}/links"), &recovery, json!({"hours": 72})).await?;
+    println!("  a repossession order dispatched; its agent's live link: {base}{}", link["path"].as_str().unwrap_or(""));
+    let second = post("/repossession-orders", &recovery, json!({"contract_id": recovered})).await?;
+    let second_id = second["id"].as_i64().context("no order id")?;
+    post(&format!("/repossession-orders/{second_id}/actions/dispatch"), &recovery, dispatch(1)).await?;
+    let photo: Value = client
+        .post(format!("{base}/api/v1/attachments"))
+        .bearer_auth(&recovery)
+        .header("content-type", "image/png")
+        .body(DEMO_PHOTO.to_vec())
+        .send()
+        .await?
+        .json()
+        .await?;
+    let recovery_form = json!({"version": 2, "recovered_at": Utc::now() - chrono::Duration::days(2), "place": "深圳市宝安区某小区地下车库",
+                               "mileage_km": 48211, "condition": "左前门划痕，轮胎正常", "keys": 1, "belongings": "儿童座椅一个",
+                               "yard": "宝安停车场", "storage_daily_fee": "50", "photos": [photo["sha256"]]});
+    post(&format!("/repossession-orders/{second_id}/actions/register-recovery"), &recovery, recovery_form).await?;
+    post(
+        &format!("/repossession-orders/{second_id}/actions/review"),
+        &reviewer,
+        json!({"version": 3, "approve": true, "note": "照片与登记相符"}),
+    )
+    .await?;
+    let disposals: Value = client
+        .get(format!("{base}/api/v1/disposals?contract_id={recovered}"))
+        .bearer_auth(&recovery)
+        .send()
+        .await?
+        .json()
+        .await?;
+    let disposal = disposals["items"][0]["id"].as_i64().context("no disposal")?;
+    post(
+        &format!("/disposals/{disposal}/notes"),
+        &recovery,
+        json!({"intent": "sell", "note": "客户表示无力赎车，同意处置"}),
+    )
+    .await?;
+    post(
+        &format!("/disposals/{disposal}/actions/dispatch-valuation"),
+        &recovery,
+        json!({"version": 1, "appraiser": "深圳某二手车评估公司"}),
+    )
+    .await?;
+    post(
+        &format!("/disposals/{disposal}/actions/submit-valuation"),
+        &recovery,
+        json!({"version": 2, "amount": "52000", "note": "车况一般"}),
+    )
+    .await?;
+    post(&format!("/disposals/{disposal}/actions/review-valuation"), &reviewer, json!({"version": 3, "approve": true}))
+        .await?;
+    println!("  a recovered car reviewed and valued, ready to be sold (车辆处置)");
     Ok(())
 }
+
+/// A 1×1 PNG: the demo's recovery photo.
+const DEMO_PHOTO: &[u8] = b"\x89PNG\r\n\x1a\n\0\0\0\rIHDR\0\0\0\x01\0\0\0\x01\x08\x06\0\0\0\x1f\x15\xc4\x89\0\0\0\rIDATx\x9cc\xf8\x0f\0\0\x01\x01\0\x05\x18\xd8N\0\0\0\0IEND\xaeB`\x82";
 
 fn status(ignition: bool) -> Status {
     Status { ignition: Some(ignition), power_voltage: Some(12.6), battery_percent: Some(90), ..Status::default() }
