@@ -9,7 +9,7 @@ use axum::http::StatusCode;
 use backoffice::customers::customer::{self, SmsOptOut};
 use backoffice::postloan::reminders::job::{self, Ran};
 use backoffice::postloan::reminders::messages::{self, Message};
-use backoffice::postloan::reminders::stages::{self, SetStage, Stage};
+use backoffice::postloan::reminders::stages::{self, ReminderStage, SetReminderStage};
 use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
 
@@ -29,19 +29,19 @@ pub fn router() -> OpenApiRouter<AppState> {
 
 /// The reminder stages, earliest first.
 #[utoipa::path(get, path = "/reminder-stages", tag = "reminders",
-    responses((status = 200, description = "The stages", body = Vec<Stage>)), security(("bearer" = ["postloan.read"])))]
-async fn list_stages(State(state): State<AppState>, _caller: Caller) -> Result<Json<Vec<Stage>>, ApiError> {
+    responses((status = 200, description = "The stages", body = Vec<ReminderStage>)), security(("bearer" = ["postloan.read"])))]
+async fn list_stages(State(state): State<AppState>, _caller: Caller) -> Result<Json<Vec<ReminderStage>>, ApiError> {
     Ok(Json(stages::list(&mut *state.pool.acquire().await?).await?))
 }
 
 /// Add a stage (days from the due date, with its text), or change the one at those days.
-#[utoipa::path(put, path = "/reminder-stages", tag = "reminders", request_body = SetStage,
-    responses((status = 200, description = "Set", body = Stage)), security(("bearer" = ["postloan.configure"])))]
+#[utoipa::path(put, path = "/reminder-stages", tag = "reminders", request_body = SetReminderStage,
+    responses((status = 200, description = "Set", body = ReminderStage)), security(("bearer" = ["postloan.configure"])))]
 async fn set_stage(
     State(state): State<AppState>,
     caller: Caller,
-    Json(body): Json<SetStage>,
-) -> Result<Json<Stage>, ApiError> {
+    Json(body): Json<SetReminderStage>,
+) -> Result<Json<ReminderStage>, ApiError> {
     let mut tx = state.pool.begin().await?;
     let stage = stages::set(&mut tx, &caller, &body).await?;
     tx.commit().await?;

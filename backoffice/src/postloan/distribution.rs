@@ -172,6 +172,7 @@ async fn crews(db: &mut PgConnection) -> Result<Vec<Crew>, Error> {
 /// An assignment as a request names it.
 #[derive(Debug, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
+#[schema(as = CollectionAssign)]
 pub struct Assign {
     /// The collector, a member of a group that works the contract.
     pub collector_id: i64,

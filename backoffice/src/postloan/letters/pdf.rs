@@ -123,7 +123,7 @@ mod tests {
     fn chinese_wraps_at_characters_and_latin_counts_half() {
         let lines = wrap("尊敬的客户您好您的合同已逾期", 5.0);
         assert_eq!(lines, ["尊敬的客户", "您好您的合", "同已逾期"]);
-        assert_eq!(wrap("HT-0001 ABCDEFGH", 5.0)[0], "HT-0001 ");
+        assert_eq!(wrap("HT-0001 ABCDEFGH", 5.0)[0], "HT-0001 A", "nine Latin characters fill five ems");
         assert_eq!(wrap("", 5.0), [""]);
     }
 }

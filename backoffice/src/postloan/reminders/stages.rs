@@ -16,7 +16,7 @@ pub const PLACEHOLDERS: &[&str] = &["customer_name", "contract_number", "amount"
 
 /// A stage.
 #[derive(Debug, Clone, Serialize, FromRow, ToSchema)]
-pub struct Stage {
+pub struct ReminderStage {
     /// Id.
     pub id: i64,
     /// Days from the due date (negative: before it).
@@ -32,7 +32,7 @@ pub struct Stage {
 /// A stage to set: added, or its text and state changed.
 #[derive(Debug, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
-pub struct SetStage {
+pub struct SetReminderStage {
     /// Days from the due date, -30 to 90.
     #[schema(minimum = -30, maximum = 90)]
     pub offset_days: i32,
@@ -44,14 +44,14 @@ pub struct SetStage {
 }
 
 /// Every stage, earliest first.
-pub async fn list(db: &mut PgConnection) -> Result<Vec<Stage>, Error> {
+pub async fn list(db: &mut PgConnection) -> Result<Vec<ReminderStage>, Error> {
     Ok(sqlx::query_as("SELECT id, offset_days, template, active, version FROM reminder_stages ORDER BY offset_days")
         .fetch_all(db)
         .await?)
 }
 
 /// Adds the stage at `offset_days`, or changes it. Audited.
-pub async fn set(db: &mut PgConnection, actor: &Actor, stage: &SetStage) -> Result<Stage, Error> {
+pub async fn set(db: &mut PgConnection, actor: &Actor, stage: &SetReminderStage) -> Result<ReminderStage, Error> {
     let mut checks = Checks::default();
     checks.check((-30..=90).contains(&stage.offset_days), "offset_days", "must be -30 to 90 days from the due date");
     checks.text("template", &stage.template, 300);
@@ -62,7 +62,7 @@ pub async fn set(db: &mut PgConnection, actor: &Actor, stage: &SetStage) -> Resu
         format!("{{{}}} is not a figure a reminder has", unknown.join("}, {")),
     );
     checks.finish()?;
-    let saved: Stage = sqlx::query_as(
+    let saved: ReminderStage = sqlx::query_as(
         "INSERT INTO reminder_stages (offset_days, template, active) VALUES ($1, $2, $3)
          ON CONFLICT (offset_days) DO UPDATE SET template = EXCLUDED.template, active = EXCLUDED.active,
              version = reminder_stages.version + 1
