@@ -46,6 +46,8 @@ pub fn approval_hooks() -> Hooks {
     let hooks = dealers::dealer::hooks(hooks);
     let hooks = customers::changes::hooks(hooks);
     let hooks = postloan::charges::hooks(hooks);
+    let hooks = postloan::litigation::hooks(hooks);
+    let hooks = postloan::visits::hooks(hooks);
     let hooks = postloan::disposal::sale::hooks(hooks);
     let hooks = postloan::disposal::shortfall::hooks(hooks);
     assets::device_commands::hooks(hooks)

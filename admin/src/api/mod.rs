@@ -11,7 +11,9 @@ pub mod contracts;
 pub mod customers;
 pub mod dealers;
 pub mod disposals;
+pub mod home_visits;
 pub mod letters;
+pub mod litigation;
 pub mod monitor_rules;
 pub mod places;
 pub mod positions;
@@ -66,4 +68,6 @@ pub fn routes() -> OpenApiRouter<AppState> {
         .merge(disposals::router())
         .merge(letters::router())
         .merge(reminders::router())
+        .merge(litigation::router())
+        .merge(home_visits::router())
 }

@@ -10,6 +10,7 @@ mod console;
 mod dealers;
 mod foundation;
 mod letters;
+mod litigation;
 mod monitor;
 mod postloan;
 mod prepayment;
