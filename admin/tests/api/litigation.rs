@@ -124,6 +124,10 @@ async fn a_case_is_approved_registered_staged_charged_and_closed_on_review(pool:
     decide(&app, "litigation_closing", "approve").await;
     let closed = app.get(&path, &legal).await.body;
     assert_eq!(closed["status"], "closed", "{closed}");
+    let cookie = format!("lw_session={legal}");
+    let (_, _, page) =
+        app.fetch_with(&format!("/postloan/litigation/{}", closed["id"]), &[("cookie", cookie.as_str())]).await;
+    assert!(page.contains("已结案") && page.contains("深圳市福田区人民法院") && page.contains("案件受理费"), "{page}");
     assert_eq!(app.get(&path, &zj).await.status, StatusCode::NOT_FOUND);
     assert_eq!(app.get("/api/v1/litigation-cases", &zj).await.body["total"], 0);
     let audited: i64 = sqlx::query_scalar("SELECT count(*) FROM audit_log WHERE entity_type = 'litigation_case'")
@@ -185,6 +189,13 @@ async fn a_visit_goes_to_the_vehicles_places_and_a_far_check_in_is_flagged(pool:
     }
     assert_eq!((results[0]["far"].as_bool(), results[1]["far"].as_bool()), (Some(false), Some(true)), "{results:?}");
     assert!(results[0]["distance_m"].as_i64().unwrap() < 100 && results[1]["distance_m"].as_i64().unwrap() > 10_000);
+    let cookie = format!("lw_session={reviewer}");
+    let (_, _, page) =
+        app.fetch_with(&format!("/postloan/visits/{}", results[1]["id"]), &[("cookie", cookie.as_str())]).await;
+    assert!(
+        page.contains("均超过 1 公里") && page.contains("车辆夜间常停") && page.contains(r#"id="form-review""#),
+        "{page}"
+    );
     let flagged = app.get("/api/v1/home-visits?far=true", &reviewer).await.body;
     assert_eq!(flagged["total"], 1, "the reviewer finds the far check-in: {flagged}");
     let path = format!("/api/v1/home-visits/{}", results[1]["id"]);

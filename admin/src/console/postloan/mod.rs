@@ -6,6 +6,7 @@ pub mod codes;
 pub mod contacts;
 pub mod disposals;
 pub mod groups;
+pub mod litigation;
 pub mod overdue;
 pub mod repossession;
 
@@ -15,6 +16,8 @@ const TABS: &[(&str, &str)] = &[
     ("/postloan/repossessions", "postloan.repossessions"),
     ("/postloan/disposals", "postloan.disposals"),
     ("/postloan/companies", "postloan.companies"),
+    ("/postloan/litigation", "postloan.litigation"),
+    ("/postloan/visits", "postloan.visits"),
     ("/postloan/states", "postloan.states"),
     ("/postloan/categories", "postloan.categories"),
     ("/postloan/groups", "postloan.groups"),
