@@ -33,6 +33,7 @@ pub mod monitor;
 pub mod page;
 pub mod policy;
 pub mod postloan;
+pub mod prepayment;
 pub mod products;
 pub mod record_page;
 pub mod search;
@@ -61,6 +62,7 @@ pub fn router() -> Router<AppState> {
         .route("/alerts/{id}", get(alerts::page).post(alerts::act))
         .route("/contracts", get(contracts::list))
         .route("/contracts/{id}", get(contracts::page).post(contracts::record_contact))
+        .route("/contracts/{id}/prepayment", get(prepayment::show).post(prepayment::act))
         .route("/customers/{id}/changes", get(customers::page).post(customers::ask))
         .route("/search", get(search::page))
         .route("/map", get(map::page))

@@ -5,6 +5,7 @@ use axum::http::StatusCode;
 use serde_json::{Value, json};
 use sqlx::PgPool;
 
+use crate::repossession::{csrf, pairs, post_multipart};
 use crate::support::{App, org};
 
 #[sqlx::test(migrations = "../migrations")]
@@ -58,6 +59,30 @@ async fn a_partial_prepayment_shows_the_schedule_worked_by_hand_and_applies_it_o
         too_much.body
     );
     assert!(too_much.body["errors"][0]["message"].as_str().unwrap().contains("settle"), "{}", too_much.body);
+
+    // The same on the contract's page: previewed, refused beside the field when too much.
+    let cookie = format!("lw_session={admin}");
+    let page_path = format!("/contracts/{id}/prepayment");
+    let (status, _, page) = app.fetch_with(&page_path, &[("cookie", cookie.as_str())]).await;
+    assert_eq!(status, StatusCode::OK, "{page}");
+    let form = |amount: &str| {
+        vec![
+            ("csrf", csrf(&page)),
+            ("action", "preview".to_owned()),
+            ("date", sixth.clone()),
+            ("amount", amount.to_owned()),
+            ("mode", "shorten_term".to_owned()),
+        ]
+    };
+    let (status, shown) = post_multipart(&app, &page_path, &cookie, &pairs(&form("3000")), None).await;
+    assert_eq!(status, StatusCode::OK, "{shown}");
+    assert!(
+        shown.contains("新还款计划") && shown.contains("¥814.72") && shown.contains(r#"id="form-request""#),
+        "{shown}"
+    );
+    let (status, refused) = post_multipart(&app, &page_path, &cookie, &pairs(&form("7000")), None).await;
+    assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY);
+    assert!(refused.contains(r#"data-field="amount""#), "{refused}");
 
     // Asked for: nothing changes before the approval, nor without the customer's money.
     let stage = json!([{"name": "复核", "position": "final_reviewer", "actions": ["approve", "reject"]}]);

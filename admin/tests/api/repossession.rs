@@ -501,7 +501,7 @@ async fn repossession_records_are_seen_and_changed_only_within_the_callers_regio
 }
 
 /// Posts a multipart form of `fields` and one `photo` file (when given) with the session `cookie`.
-async fn post_multipart(
+pub(crate) async fn post_multipart(
     app: &App,
     path: &str,
     cookie: &str,
@@ -533,12 +533,12 @@ async fn post_multipart(
 }
 
 /// Form fields as the multipart helper takes them.
-fn pairs<'a>(fields: &'a [(&'a str, String)]) -> Vec<(&'a str, &'a str)> {
+pub(crate) fn pairs<'a>(fields: &'a [(&'a str, String)]) -> Vec<(&'a str, &'a str)> {
     fields.iter().map(|(k, v)| (*k, v.as_str())).collect()
 }
 
 /// The CSRF token of a console page.
-fn csrf(page: &str) -> String {
+pub(crate) fn csrf(page: &str) -> String {
     let marker = r#"name="csrf" value=""#;
     let at = page.find(marker).unwrap() + marker.len();
     page[at..at + page[at..].find('"').unwrap()].to_owned()
