@@ -111,6 +111,7 @@ pub fn router() -> Router<AppState> {
         .route("/postloan/litigation/{id}", get(postloan::litigation::case).post(postloan::litigation::case_act))
         .route("/postloan/visits", get(postloan::litigation::visits_list))
         .route("/postloan/visits/{id}", get(postloan::litigation::visit).post(postloan::litigation::visit_act))
+        .route("/postloan/notices", get(postloan::notices::show).post(postloan::notices::save))
         .route("/attachments/{sha256}", get(record_page::attachment))
         .route("/track/{token}", get(postloan::repossession::track))
         .route("/tasks", get(tasks::list))

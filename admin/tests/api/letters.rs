@@ -135,6 +135,29 @@ async fn a_default_notice_is_a_pdf_in_the_customers_name_from_the_stages_latest_
         post_bytes(&app, "/api/v1/letters/batch", &collector, json!({"contract_ids": [contract, current]})).await;
     assert_eq!(status, StatusCode::CONFLICT, "the batch is refused whole");
 
+    // The templates on their console page; a body naming an unknown figure refused beside it.
+    let cookie = format!("lw_session={}", org.admin);
+    let (_, _, page) = app.fetch_with("/postloan/notices", &[("cookie", cookie.as_str())]).await;
+    assert!(page.contains("M1 v2") && page.contains("M2 v1") && page.contains("违约通知函"), "{page}");
+    let form = vec![
+        ("csrf", crate::repossession::csrf(&page)),
+        ("action", "letter".to_owned()),
+        ("stage", "3".to_owned()),
+        ("title", "收车预告函".to_owned()),
+        ("body", "{name}".to_owned()),
+        ("deadline_days", "3".to_owned()),
+    ];
+    let (status, refused) = crate::repossession::post_multipart(
+        &app,
+        "/postloan/notices",
+        &cookie,
+        &crate::repossession::pairs(&form),
+        None,
+    )
+    .await;
+    assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY);
+    assert!(refused.contains(r#"data-field="body""#) && refused.contains("收车预告函"), "{refused}");
+
     // Outside the region: not found. Every generation audited.
     let zj = staff(&app, &org, "zj_col", "ZJ", &["postloan.read", "postloan.collect", "contracts.read"], &[]).await;
     assert_eq!(post_bytes(&app, &path, &zj, json!({})).await.0, StatusCode::NOT_FOUND);

@@ -7,6 +7,7 @@ pub mod contacts;
 pub mod disposals;
 pub mod groups;
 pub mod litigation;
+pub mod notices;
 pub mod overdue;
 pub mod repossession;
 
@@ -18,6 +19,7 @@ const TABS: &[(&str, &str)] = &[
     ("/postloan/companies", "postloan.companies"),
     ("/postloan/litigation", "postloan.litigation"),
     ("/postloan/visits", "postloan.visits"),
+    ("/postloan/notices", "postloan.notices"),
     ("/postloan/states", "postloan.states"),
     ("/postloan/categories", "postloan.categories"),
     ("/postloan/groups", "postloan.groups"),
