@@ -6,8 +6,9 @@
 use askama::Template;
 use axum::extract::{Multipart, Path, State};
 use axum::http::header;
-use axum::response::{IntoResponse, Response};
+use axum::response::{IntoResponse, Redirect, Response};
 use backoffice::system::attachments;
+use sqlx::{Postgres, Transaction};
 
 use super::error::PageError;
 use super::form::{Fields, Problems};
@@ -168,4 +169,27 @@ pub async fn attachment(
     let (content_type, bytes) = attachments::fetch(&mut db, &sha256).await?;
     Ok(([(header::CONTENT_TYPE, content_type), (header::CACHE_CONTROL, "private, max-age=86400".to_owned())], bytes)
         .into_response())
+}
+
+/// Ends an action form's transaction: committed and the user sent on to `to` when the service took
+/// it and the form refused nothing of its own; else everything refused (the service's and the
+/// form's), to show on the page again. Errors that are not the user's to fix are an error page.
+pub async fn settle(
+    tx: Transaction<'_, Postgres>,
+    outcome: Result<(), backoffice::Error>,
+    problems: Problems,
+    to: &str,
+) -> Result<Result<Response, Problems>, PageError> {
+    match outcome {
+        Ok(()) if problems.is_empty() => {
+            tx.commit().await?;
+            Ok(Ok(Redirect::to(to).into_response()))
+        }
+        Ok(()) => Ok(Err(problems)),
+        Err(e) => {
+            let mut all = Problems::of(e)?;
+            all.extend(problems);
+            Ok(Err(all))
+        }
+    }
 }

@@ -69,6 +69,30 @@ pub async fn record(db: impl PgExecutor<'_>, author: Author<'_>, change: Change<
     Ok(())
 }
 
+/// A record whose every change is audited whole: what it was and what it became.
+pub trait Audited: Serialize {
+    /// Its entity type in the audit log.
+    const ENTITY: &'static str;
+    /// Its id.
+    fn id(&self) -> i64;
+    /// Its region.
+    fn region_id(&self) -> i64;
+}
+
+/// Records `action` by `actor` on a record, as it was (`before`, none when made) and as it is.
+pub async fn changed<T: Audited>(
+    db: impl PgExecutor<'_>,
+    actor: &Actor,
+    action: &str,
+    before: Option<&T>,
+    after: &T,
+) -> Result<(), sqlx::Error> {
+    let change = Change::new(action, T::ENTITY, after.id(), Some(after.region_id()))
+        .before(before.map(|b| serde_json::json!(b)))
+        .after(serde_json::json!(after));
+    record(db, actor.author(), change).await
+}
+
 /// One audit record.
 #[derive(Debug, Serialize, FromRow, ToSchema)]
 pub struct AuditEvent {

@@ -7,7 +7,6 @@
 use chrono::{DateTime, NaiveDate, Utc};
 use leasewatch_finance::Decimal;
 use serde::{Deserialize, Serialize};
-use serde_json::json;
 use sqlx::{FromRow, PgConnection, PgPool};
 use utoipa::{IntoParams, ToSchema};
 
@@ -16,7 +15,7 @@ use crate::books::contract;
 use crate::error::{Checks, Error};
 use crate::kit::amount::cents;
 use crate::kit::approvals;
-use crate::kit::audit::{self, Change};
+use crate::kit::audit::{self, Audited};
 use crate::kit::list::{PageParams, Paged, Table};
 use crate::kit::version;
 use crate::postloan::charges::{self, Charge, Kind};
@@ -112,18 +111,14 @@ pub async fn list(pool: &PgPool, actor: &Actor, page: &PageParams, filter: &Case
         .await
 }
 
-async fn record(
-    db: &mut PgConnection,
-    actor: &Actor,
-    action: &str,
-    before: Option<&Case>,
-    after: &Case,
-) -> Result<(), Error> {
-    let entry = Change::new(action, "litigation_case", after.id, Some(after.region_id))
-        .before(before.map(|b| json!(b)))
-        .after(json!(after));
-    audit::record(&mut *db, actor.author(), entry).await?;
-    Ok(())
+impl Audited for Case {
+    const ENTITY: &'static str = "litigation_case";
+    fn id(&self) -> i64 {
+        self.id
+    }
+    fn region_id(&self) -> i64 {
+        self.region_id
+    }
 }
 
 async fn lock(db: &mut PgConnection, actor: &Actor, id: i64, read: i32, states: &[&str]) -> Result<Case, Error> {
@@ -188,7 +183,7 @@ pub async fn apply(db: &mut PgConnection, actor: &Actor, new: &Application) -> R
     )
     .await?;
     let case = TABLE.load(db, actor, id).await?;
-    record(db, actor, "apply", None, &case).await?;
+    audit::changed(&mut *db, actor, "apply", None, &case).await?;
     Ok(case)
 }
 
@@ -252,7 +247,7 @@ pub async fn register(db: &mut PgConnection, actor: &Actor, id: i64, body: &Regi
     .execute(&mut *db)
     .await?;
     let after = TABLE.load(db, actor, id).await?;
-    record(db, actor, "register", Some(&before), &after).await?;
+    audit::changed(&mut *db, actor, "register", Some(&before), &after).await?;
     Ok(after)
 }
 
@@ -297,7 +292,7 @@ pub async fn reach(db: &mut PgConnection, actor: &Actor, id: i64, body: &StageRe
     .execute(&mut *db)
     .await?;
     let after = TABLE.load(db, actor, id).await?;
-    record(db, actor, "stage", Some(&before), &after).await?;
+    audit::changed(&mut *db, actor, "stage", Some(&before), &after).await?;
     Ok(after)
 }
 
@@ -369,7 +364,7 @@ pub async fn add_recovered(db: &mut PgConnection, actor: &Actor, id: i64, body: 
     .execute(&mut *db)
     .await?;
     let after = TABLE.load(db, actor, id).await?;
-    record(db, actor, "recovered", Some(&before), &after).await?;
+    audit::changed(&mut *db, actor, "recovered", Some(&before), &after).await?;
     Ok(after)
 }
 
@@ -405,7 +400,7 @@ pub async fn request_closing(db: &mut PgConnection, actor: &Actor, id: i64, body
     );
     approvals::submit(db, actor, CLOSING, id, before.region_id, &title).await?;
     let after = TABLE.load(db, actor, id).await?;
-    record(db, actor, "request_closing", Some(&before), &after).await?;
+    audit::changed(&mut *db, actor, "request_closing", Some(&before), &after).await?;
     Ok(after)
 }
 

@@ -7,7 +7,7 @@
 use chrono::{DateTime, Utc};
 use leasewatch_monitor::places::distance_m;
 use serde::{Deserialize, Serialize};
-use serde_json::{Value, json};
+use serde_json::Value;
 use sqlx::{FromRow, PgConnection, PgPool};
 use utoipa::{IntoParams, ToSchema};
 
@@ -15,7 +15,7 @@ use crate::actor::Actor;
 use crate::books::contract;
 use crate::error::{Checks, Error};
 use crate::kit::approvals;
-use crate::kit::audit::{self, Change};
+use crate::kit::audit::{self, Audited};
 use crate::kit::list::{PageParams, Paged, Table};
 use crate::kit::version;
 use crate::system::attachments;
@@ -112,18 +112,14 @@ pub async fn list(
         .await
 }
 
-async fn record(
-    db: &mut PgConnection,
-    actor: &Actor,
-    action: &str,
-    before: Option<&Visit>,
-    after: &Visit,
-) -> Result<(), Error> {
-    let entry = Change::new(action, "home_visit", after.id, Some(after.region_id))
-        .before(before.map(|b| json!(b)))
-        .after(json!(after));
-    audit::record(&mut *db, actor.author(), entry).await?;
-    Ok(())
+impl Audited for Visit {
+    const ENTITY: &'static str = "home_visit";
+    fn id(&self) -> i64 {
+        self.id
+    }
+    fn region_id(&self) -> i64 {
+        self.region_id
+    }
 }
 
 async fn lock(db: &mut PgConnection, actor: &Actor, id: i64, read: i32, state: &str) -> Result<Visit, Error> {
@@ -169,7 +165,7 @@ pub async fn request(db: &mut PgConnection, actor: &Actor, new: &VisitRequest) -
     )
     .await?;
     let visit = TABLE.load(db, actor, id).await?;
-    record(db, actor, "request", None, &visit).await?;
+    audit::changed(&mut *db, actor, "request", None, &visit).await?;
     Ok(visit)
 }
 
@@ -229,7 +225,7 @@ pub async fn dispatch(db: &mut PgConnection, actor: &Actor, id: i64, body: &Visi
         .execute(&mut *db)
         .await?;
     let after = TABLE.load(db, actor, id).await?;
-    record(db, actor, "dispatch", Some(&before), &after).await?;
+    audit::changed(&mut *db, actor, "dispatch", Some(&before), &after).await?;
     Ok(after)
 }
 
@@ -297,7 +293,7 @@ pub async fn register(db: &mut PgConnection, actor: &Actor, id: i64, body: &Visi
     .execute(&mut *db)
     .await?;
     let after = TABLE.load(db, actor, id).await?;
-    record(db, actor, "register", Some(&before), &after).await?;
+    audit::changed(&mut *db, actor, "register", Some(&before), &after).await?;
     Ok(after)
 }
 
@@ -323,13 +319,14 @@ pub async fn review(db: &mut PgConnection, actor: &Actor, id: i64, body: &VisitR
         .execute(&mut *db)
         .await?;
     let after = TABLE.load(db, actor, id).await?;
-    record(db, actor, "review", Some(&before), &after).await?;
+    audit::changed(&mut *db, actor, "review", Some(&before), &after).await?;
     Ok(after)
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+    use serde_json::json;
 
     #[test]
     fn the_nearest_listed_place_with_a_position_counts() {

@@ -4,7 +4,7 @@
 //! pursued, redemption.
 
 use axum::extract::{Multipart, OriginalUri, Path, Query, State};
-use axum::response::{IntoResponse, Redirect, Response};
+use axum::response::Response;
 use backoffice::kit::day::company_today;
 use backoffice::postloan::disposal::record::{self, Disposal, DisposalFilter, NewNote, Valuation};
 use backoffice::postloan::disposal::sale::{self, SaleRequest};
@@ -18,7 +18,7 @@ use crate::console::form::{Done, Fields, Problems, refused};
 use crate::console::format::{date, local_time, money};
 use crate::console::list::{self, Cell, Column, ListQuery, ListSpec};
 use crate::console::page::{Shell, render};
-use crate::console::record_page::{ActionForm, Facts, Input, RecordPage, accept_multipart};
+use crate::console::record_page::{ActionForm, Facts, Input, RecordPage, accept_multipart, settle};
 use crate::console::session::Staff;
 use crate::state::AppState;
 
@@ -355,19 +355,11 @@ pub async fn act(
         "redeem" => record::redeem(&mut tx, &staff, id, version).await.map(drop),
         other => return Err(PageError::Invalid(format!("action: `{other}` is not one of this page's forms"))),
     };
-    let problems = match outcome {
-        Ok(()) if problems.is_empty() => {
-            tx.commit().await?;
-            return Ok(Redirect::to(&format!("/postloan/disposals/{id}?done=saved")).into_response());
+    match settle(tx, outcome, problems, &format!("/postloan/disposals/{id}?done=saved")).await? {
+        Ok(done) => Ok(done),
+        Err(problems) => {
+            let page = disposal_page(&state, &staff, id, String::new()).await?.refused(&action, &fields, problems);
+            Ok(refused(&page))
         }
-        Ok(()) => problems,
-        Err(e) => {
-            let mut all = Problems::of(e)?;
-            all.extend(problems);
-            all
-        }
-    };
-    drop(tx);
-    let page = disposal_page(&state, &staff, id, String::new()).await?.refused(&action, &fields, problems);
-    Ok(refused(&page))
+    }
 }

@@ -3,7 +3,7 @@
 //! visit request are decided in the approval inbox).
 
 use axum::extract::{Multipart, OriginalUri, Path, Query, State};
-use axum::response::{IntoResponse, Redirect, Response};
+use axum::response::Response;
 use backoffice::postloan::charges;
 use backoffice::postloan::litigation::{
     self, Case, CaseFilter, Closing, FeeApplication, Recovered, Registration, StageReached,
@@ -18,7 +18,7 @@ use crate::console::form::{Done, Fields, Problems, refused};
 use crate::console::format::{date, local_time, money};
 use crate::console::list::{self, Cell, Column, ListQuery, ListSpec};
 use crate::console::page::{Shell, render};
-use crate::console::record_page::{ActionForm, Facts, Input, RecordPage, accept_multipart};
+use crate::console::record_page::{ActionForm, Facts, Input, RecordPage, accept_multipart, settle};
 use crate::console::session::Staff;
 use crate::state::AppState;
 
@@ -244,20 +244,12 @@ pub async fn case_act(
         }
         other => return Err(PageError::Invalid(format!("action: `{other}` is not one of this page's forms"))),
     };
-    let problems = match outcome {
-        Ok(()) if problems.is_empty() => {
-            tx.commit().await?;
-            return Ok(Redirect::to(&format!("/postloan/litigation/{id}?done=saved")).into_response());
+    match settle(tx, outcome, problems, &format!("/postloan/litigation/{id}?done=saved")).await? {
+        Ok(done) => Ok(done),
+        Err(problems) => {
+            Ok(refused(&case_page(&state, &staff, id, String::new()).await?.refused(&action, &fields, problems)))
         }
-        Ok(()) => problems,
-        Err(e) => {
-            let mut all = Problems::of(e)?;
-            all.extend(problems);
-            all
-        }
-    };
-    drop(tx);
-    Ok(refused(&case_page(&state, &staff, id, String::new()).await?.refused(&action, &fields, problems)))
+    }
 }
 
 /// `GET /postloan/visits`.
@@ -454,18 +446,10 @@ pub async fn visit_act(
             .map(drop),
         other => return Err(PageError::Invalid(format!("action: `{other}` is not one of this page's forms"))),
     };
-    let problems = match outcome {
-        Ok(()) if problems.is_empty() => {
-            tx.commit().await?;
-            return Ok(Redirect::to(&format!("/postloan/visits/{id}?done=saved")).into_response());
+    match settle(tx, outcome, problems, &format!("/postloan/visits/{id}?done=saved")).await? {
+        Ok(done) => Ok(done),
+        Err(problems) => {
+            Ok(refused(&visit_page(&state, &staff, id, String::new()).await?.refused(&action, &fields, problems)))
         }
-        Ok(()) => problems,
-        Err(e) => {
-            let mut all = Problems::of(e)?;
-            all.extend(problems);
-            all
-        }
-    };
-    drop(tx);
-    Ok(refused(&visit_page(&state, &staff, id, String::new()).await?.refused(&action, &fields, problems)))
+    }
 }

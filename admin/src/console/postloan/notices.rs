@@ -3,14 +3,14 @@
 //! version or set a stage.
 
 use axum::extract::{Multipart, Query, State};
-use axum::response::{IntoResponse, Redirect, Response};
+use axum::response::Response;
 use backoffice::postloan::letters::template::{self, NewTemplate};
 use backoffice::postloan::reminders::stages::{self, SetReminderStage};
 
 use crate::console::error::PageError;
 use crate::console::form::{Done, Fields, Problems, refused};
 use crate::console::page::{Shell, render};
-use crate::console::record_page::{ActionForm, Facts, Input, RecordPage, accept_multipart};
+use crate::console::record_page::{ActionForm, Facts, Input, RecordPage, accept_multipart, settle};
 use crate::console::session::Staff;
 use crate::state::AppState;
 
@@ -117,18 +117,8 @@ pub async fn save(State(state): State<AppState>, staff: Staff, multipart: Multip
         }
         other => return Err(PageError::Invalid(format!("action: `{other}` is not one of this page's forms"))),
     };
-    let problems = match outcome {
-        Ok(()) if problems.is_empty() => {
-            tx.commit().await?;
-            return Ok(Redirect::to("/postloan/notices?done=saved").into_response());
-        }
-        Ok(()) => problems,
-        Err(e) => {
-            let mut all = Problems::of(e)?;
-            all.extend(problems);
-            all
-        }
-    };
-    drop(tx);
-    Ok(refused(&page(&state, &staff, String::new()).await?.refused(&action, &fields, problems)))
+    match settle(tx, outcome, problems, "/postloan/notices?done=saved").await? {
+        Ok(done) => Ok(done),
+        Err(problems) => Ok(refused(&page(&state, &staff, String::new()).await?.refused(&action, &fields, problems))),
+    }
 }

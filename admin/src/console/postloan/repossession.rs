@@ -24,7 +24,7 @@ use crate::console::format::{local_time, money};
 use crate::console::i18n::Lang;
 use crate::console::list::{self, Cell, Column, ListQuery, ListSpec};
 use crate::console::page::{Shell, render};
-use crate::console::record_page::{ActionForm, Facts, Input, RecordPage, accept_multipart};
+use crate::console::record_page::{ActionForm, Facts, Input, RecordPage, accept_multipart, settle};
 use crate::console::session::Staff;
 use crate::state::AppState;
 
@@ -401,23 +401,16 @@ pub async fn act(
         }
         other => return Err(PageError::Invalid(format!("action: `{other}` is not one of this page's forms"))),
     };
-    let problems = match outcome {
-        Ok(()) if problems.is_empty() => {
-            tx.commit().await?;
-            if let Some(path) = made_link {
-                let said = format!("{} {path}", staff.lang.t("repossession.link_made_once"));
-                return Ok(render(&order_page(&state, &staff, id, said).await?));
-            }
-            return Ok(Redirect::to(&format!("/postloan/repossessions/{id}?done=saved")).into_response());
-        }
-        Ok(()) => problems,
-        Err(e) => {
-            let mut all = Problems::of(e)?;
-            all.extend(problems);
-            all
-        }
+    // A link made is shown this once, on the page itself.
+    if let (Some(path), Ok(()), true) = (&made_link, &outcome, problems.is_empty()) {
+        tx.commit().await?;
+        let said = format!("{} {path}", staff.lang.t("repossession.link_made_once"));
+        return Ok(render(&order_page(&state, &staff, id, said).await?));
+    }
+    let problems = match settle(tx, outcome, problems, &format!("/postloan/repossessions/{id}?done=saved")).await? {
+        Ok(done) => return Ok(done),
+        Err(problems) => problems,
     };
-    drop(tx);
     let page = order_page(&state, &staff, id, String::new()).await?.refused(&action, &fields, problems);
     Ok(refused(&page))
 }

@@ -12,7 +12,7 @@ use utoipa::{IntoParams, ToSchema};
 use crate::actor::Actor;
 use crate::error::{Checks, Error};
 use crate::kit::amount::{cents, cents_opt};
-use crate::kit::audit::{self, Change};
+use crate::kit::audit::{self, Audited, Change};
 use crate::kit::list::{PageParams, Paged, Table};
 use crate::kit::version;
 use crate::postloan::charges::{self, Kind};
@@ -170,19 +170,14 @@ pub(crate) async fn open(db: &mut PgConnection, order: &Order) -> Result<i64, Er
     .await?)
 }
 
-/// Records a change of a disposal.
-pub(crate) async fn record(
-    db: &mut PgConnection,
-    actor: &Actor,
-    action: &str,
-    before: Option<&Disposal>,
-    after: &Disposal,
-) -> Result<(), Error> {
-    let entry = Change::new(action, "disposal", after.id, Some(after.region_id))
-        .before(before.map(|b| json!(b)))
-        .after(json!(after));
-    audit::record(&mut *db, actor.author(), entry).await?;
-    Ok(())
+impl Audited for Disposal {
+    const ENTITY: &'static str = "disposal";
+    fn id(&self) -> i64 {
+        self.id
+    }
+    fn region_id(&self) -> i64 {
+        self.region_id
+    }
 }
 
 /// Locks the disposal `id` of the actor's region at `version`, in one of `states`.
@@ -310,7 +305,7 @@ pub async fn dispatch_valuation(
     .execute(&mut *db)
     .await?;
     let after = TABLE.load(db, actor, id).await?;
-    record(db, actor, "dispatch_valuation", Some(&before), &after).await?;
+    audit::changed(&mut *db, actor, "dispatch_valuation", Some(&before), &after).await?;
     Ok(after)
 }
 
@@ -348,7 +343,7 @@ pub async fn submit_valuation(
     .execute(&mut *db)
     .await?;
     let after = TABLE.load(db, actor, id).await?;
-    record(db, actor, "submit_valuation", Some(&before), &after).await?;
+    audit::changed(&mut *db, actor, "submit_valuation", Some(&before), &after).await?;
     Ok(after)
 }
 
@@ -385,7 +380,14 @@ pub async fn review_valuation(
     .execute(&mut *db)
     .await?;
     let after = TABLE.load(db, actor, id).await?;
-    record(db, actor, if approve { "approve_valuation" } else { "reject_valuation" }, Some(&before), &after).await?;
+    audit::changed(
+        &mut *db,
+        actor,
+        if approve { "approve_valuation" } else { "reject_valuation" },
+        Some(&before),
+        &after,
+    )
+    .await?;
     Ok(after)
 }
 
@@ -413,7 +415,7 @@ pub async fn redeem(db: &mut PgConnection, actor: &Actor, id: i64, read: i32) ->
         .execute(&mut *db)
         .await?;
     let after = TABLE.load(db, actor, id).await?;
-    record(db, actor, "redeem", Some(&before), &after).await?;
+    audit::changed(&mut *db, actor, "redeem", Some(&before), &after).await?;
     Ok(after)
 }
 

@@ -24,6 +24,7 @@ use crate::books::receivables::{self, open_items};
 use crate::error::{Checks, Error};
 use crate::kit::amount::cents;
 use crate::kit::approvals;
+use crate::kit::audit;
 use crate::system::workflow::hooks::{Decision, HookFuture, Hooks};
 
 /// Subject type (and workflow key) of a sale; subject id: the disposal.
@@ -167,7 +168,7 @@ pub async fn request(
     );
     approvals::submit(db, actor, VEHICLE_SALE, id, before.region_id, &title).await?;
     let after = TABLE.load(db, actor, id).await?;
-    record::record(db, actor, "request_sale", Some(&before), &after).await?;
+    audit::changed(&mut *db, actor, "request_sale", Some(&before), &after).await?;
     Ok(after)
 }
 

@@ -15,6 +15,7 @@ use crate::books::events;
 use crate::books::ledger::{self, Account, Entry, Posting};
 use crate::error::{Checks, Error};
 use crate::kit::approvals;
+use crate::kit::audit;
 use crate::system::workflow::hooks::{Decision, HookFuture, Hooks};
 
 /// Subject type (and workflow key) of a shortfall write-off; subject id: the disposal.
@@ -75,7 +76,7 @@ pub async fn request_write_off(
     );
     approvals::submit(db, actor, LOSS_WRITE_OFF, id, before.region_id, &title).await?;
     let after = TABLE.load(db, actor, id).await?;
-    record::record(db, actor, "request_write_off", Some(&before), &after).await?;
+    audit::changed(&mut *db, actor, "request_write_off", Some(&before), &after).await?;
     Ok(after)
 }
 
@@ -95,7 +96,7 @@ pub async fn pursue(
     .execute(&mut *db)
     .await?;
     let after = TABLE.load(db, actor, id).await?;
-    record::record(db, actor, "pursue_shortfall", Some(&before), &after).await?;
+    audit::changed(&mut *db, actor, "pursue_shortfall", Some(&before), &after).await?;
     Ok(after)
 }
 

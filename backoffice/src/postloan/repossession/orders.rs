@@ -16,7 +16,7 @@ use utoipa::{IntoParams, ToSchema};
 use super::companies::{self, scheduled_fee};
 use crate::actor::Actor;
 use crate::error::{Checks, Error};
-use crate::kit::audit::{self, Change};
+use crate::kit::audit::{self, Audited};
 use crate::kit::list::{PageParams, Paged, Table};
 use crate::kit::version;
 use crate::postloan::charges::{self, Charge, Kind};
@@ -245,22 +245,18 @@ pub async fn create(
         monitor_tasks::set_status(db, task, "done", Some(actor.user_id), Some(&format!("收车单 #{id}"))).await?;
     }
     let order = TABLE.load(db, actor, id).await?;
-    record(db, actor, "create", None, &order).await?;
+    audit::changed(&mut *db, actor, "create", None, &order).await?;
     Ok(order)
 }
 
-async fn record(
-    db: &mut PgConnection,
-    actor: &Actor,
-    action: &str,
-    before: Option<&Order>,
-    after: &Order,
-) -> Result<(), Error> {
-    let entry = Change::new(action, "repossession_order", after.id, Some(after.region_id))
-        .before(before.map(|b| json!(b)))
-        .after(json!(after));
-    audit::record(&mut *db, actor.author(), entry).await?;
-    Ok(())
+impl Audited for Order {
+    const ENTITY: &'static str = "repossession_order";
+    fn id(&self) -> i64 {
+        self.id
+    }
+    fn region_id(&self) -> i64 {
+        self.region_id
+    }
 }
 
 /// Locks the order `id` of the actor's region at `version`, in one of `states`.
@@ -323,7 +319,7 @@ pub async fn dispatch(db: &mut PgConnection, actor: &Actor, id: i64, body: &Disp
     .execute(&mut *db)
     .await?;
     let after = TABLE.load(db, actor, id).await?;
-    record(db, actor, "dispatch", Some(&before), &after).await?;
+    audit::changed(&mut *db, actor, "dispatch", Some(&before), &after).await?;
     Ok(after)
 }
 
@@ -415,7 +411,7 @@ pub async fn register_recovery(db: &mut PgConnection, actor: &Actor, id: i64, bo
         .execute(&mut *db)
         .await?;
     let after = TABLE.load(db, actor, id).await?;
-    record(db, actor, "register_recovery", Some(&before), &after).await?;
+    audit::changed(&mut *db, actor, "register_recovery", Some(&before), &after).await?;
     Ok(after)
 }
 
@@ -465,7 +461,14 @@ pub async fn review(db: &mut PgConnection, actor: &Actor, id: i64, body: &Review
         .await?;
     }
     let after = TABLE.load(db, actor, id).await?;
-    record(db, actor, if body.approve { "approve_recovery" } else { "return_recovery" }, Some(&before), &after).await?;
+    audit::changed(
+        &mut *db,
+        actor,
+        if body.approve { "approve_recovery" } else { "return_recovery" },
+        Some(&before),
+        &after,
+    )
+    .await?;
     Ok(after)
 }
 
@@ -492,7 +495,7 @@ pub async fn cancel(db: &mut PgConnection, actor: &Actor, id: i64, body: &Cancel
     .execute(&mut *db)
     .await?;
     let after = TABLE.load(db, actor, id).await?;
-    record(db, actor, "cancel", Some(&before), &after).await?;
+    audit::changed(&mut *db, actor, "cancel", Some(&before), &after).await?;
     Ok(after)
 }
 
