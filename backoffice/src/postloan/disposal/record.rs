@@ -16,7 +16,6 @@ use crate::kit::audit::{self, Audited, Change};
 use crate::kit::list::{PageParams, Paged, Table};
 use crate::kit::version;
 use crate::postloan::charges::{self, Kind};
-use crate::postloan::repossession::orders::Order;
 
 /// A disposal.
 #[derive(Debug, Clone, Serialize, FromRow, ToSchema)]
@@ -150,22 +149,37 @@ pub(crate) async fn charge_storage(
     Ok(amount)
 }
 
+/// A recovered vehicle coming into a yard: what its disposal starts from.
+pub(crate) struct Intake<'a> {
+    /// The contract.
+    pub(crate) contract_id: i64,
+    /// The vehicle.
+    pub(crate) vehicle_id: i64,
+    /// The region.
+    pub(crate) region_id: i64,
+    /// The repossession order it came from.
+    pub(crate) order_id: i64,
+    /// The yard.
+    pub(crate) yard: &'a str,
+    /// Its daily fee.
+    pub(crate) storage_daily_fee: Decimal,
+    /// When the vehicle was taken.
+    pub(crate) taken: DateTime<Utc>,
+}
+
 /// Opens the disposal of a reviewed recovery: held in its yard from the day it was taken.
-pub(crate) async fn open(db: &mut PgConnection, order: &Order) -> Result<i64, Error> {
-    let (Some(yard), Some(fee), Some(taken)) = (&order.yard, order.storage_daily_fee, order.recovered_at) else {
-        return Err(Error::invalid_state("the recovery has no yard, daily fee or time"));
-    };
+pub(crate) async fn open(db: &mut PgConnection, intake: &Intake<'_>) -> Result<i64, Error> {
     Ok(sqlx::query_scalar(
         "INSERT INTO disposals (contract_id, vehicle_id, region_id, order_id, yard, storage_daily_fee, stored_from)
          VALUES ($1, $2, $3, $4, $5, $6, $7) RETURNING id",
     )
-    .bind(order.contract_id)
-    .bind(order.vehicle_id)
-    .bind(order.region_id)
-    .bind(order.id)
-    .bind(yard)
-    .bind(fee)
-    .bind(taken.date_naive())
+    .bind(intake.contract_id)
+    .bind(intake.vehicle_id)
+    .bind(intake.region_id)
+    .bind(intake.order_id)
+    .bind(intake.yard)
+    .bind(intake.storage_daily_fee)
+    .bind(intake.taken.date_naive())
     .fetch_one(db)
     .await?)
 }

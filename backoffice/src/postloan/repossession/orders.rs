@@ -451,7 +451,19 @@ pub async fn review(db: &mut PgConnection, actor: &Actor, id: i64, body: &Review
     .execute(&mut *db)
     .await?;
     if body.approve {
-        disposal::open(db, &before).await?;
+        let (Some(yard), Some(fee), Some(taken)) = (&before.yard, before.storage_daily_fee, before.recovered_at) else {
+            return Err(Error::invalid_state("the recovery has no yard, daily fee or time"));
+        };
+        let intake = disposal::Intake {
+            contract_id: before.contract_id,
+            vehicle_id: before.vehicle_id,
+            region_id: before.region_id,
+            order_id: before.id,
+            yard,
+            storage_daily_fee: fee,
+            taken,
+        };
+        disposal::open(db, &intake).await?;
     } else {
         sqlx::query(
             "UPDATE vehicles SET status = 'financed', version = version + 1 WHERE id = $1 AND status = 'repossessed'",
