@@ -6,7 +6,7 @@ use askama::Template;
 use axum::Form;
 use axum::extract::{Path, Query, State};
 use axum::response::Response;
-use backoffice::customers::changes::{self, ChangeRequest};
+use backoffice::customers::changes::{self, ChangeRequest, ContactChange as ChangeContact};
 use backoffice::customers::customer;
 
 use super::error::PageError;
@@ -36,25 +36,26 @@ struct ChangesPage {
     phone: String,
     lines: Vec<ChangeLine>,
     may_ask: bool,
-    typed: [String; 4],
+    typed: [String; 8],
     problems: Problems,
     general: Vec<String>,
     done: String,
 }
 
 /// The fields of the form, in order.
-const FIELDS: [&str; 4] = ["address", "employer", "phone", "reason"];
+const FIELDS: [&str; 8] =
+    ["address", "employer", "phone", "reason", "contact.role", "contact.name", "contact.relation", "contact.phone"];
 
 /// What a change asked for or replaced, in words.
-fn values(address: Option<String>, employer: Option<String>, phone: Option<String>) -> String {
-    [address, employer, phone].into_iter().flatten().collect::<Vec<_>>().join(" · ")
+fn values(parts: [Option<String>; 4]) -> String {
+    parts.into_iter().flatten().filter(|p| !p.trim().is_empty()).collect::<Vec<_>>().join(" · ")
 }
 
 async fn changes_page(
     state: &AppState,
     staff: &Staff,
     id: i64,
-    typed: [String; 4],
+    typed: [String; 8],
     problems: Problems,
     done: &str,
 ) -> Result<ChangesPage, PageError> {
@@ -67,8 +68,22 @@ async fn changes_page(
         .map(|k| ChangeLine {
             at: local_time(&k.created_at, state.utc_offset_hours),
             status: lang.word("change.status", &k.status),
-            asked: values(k.address, k.employer, k.phone),
-            replaced: values(k.old_address, k.old_employer, k.old_phone),
+            asked: values([
+                k.address,
+                k.employer,
+                k.phone,
+                k.contact_name.as_ref().map(|name| {
+                    let role = lang.word("change.role", k.contact_role.as_deref().unwrap_or(""));
+                    let relation = k.contact_relation.clone().unwrap_or_default();
+                    format!("{role} {name} {relation} {}", k.contact_phone.clone().unwrap_or_default())
+                }),
+            ]),
+            replaced: values([
+                k.old_address,
+                k.old_employer,
+                k.old_phone,
+                k.old_contact_phone.map(|phone| format!("{} {phone}", k.old_contact_relation.unwrap_or_default())),
+            ]),
             reason: k.reason,
         })
         .collect();
@@ -85,7 +100,7 @@ async fn changes_page(
         lines,
         may_ask: staff.can("customers.write"),
         typed,
-        general: problems.others(&FIELDS),
+        general: problems.others(&[&FIELDS[..], &["contact"]].concat()),
         problems,
         done: done.to_owned(),
     })
@@ -117,6 +132,12 @@ pub async fn ask(
         address: optional(&typed[0]),
         employer: optional(&typed[1]),
         phone: optional(&typed[2]),
+        contact: optional(&typed[5]).map(|name| ChangeContact {
+            role: typed[4].clone(),
+            name,
+            relation: optional(&typed[6]),
+            phone: optional(&typed[7]),
+        }),
         reason: typed[3].clone(),
     };
     let mut tx = state.pool.begin().await?;

@@ -658,6 +658,31 @@ async fn a_customers_particulars_change_only_on_approval_and_the_old_ones_are_ke
     let kept = app.get(&format!("/api/v1/customers/{customer}"), &org.admin).await;
     assert_eq!(kept.body["employer"], "甲公司");
     assert_eq!(app.get(&path, &org.admin).await.body[0]["status"], "rejected");
+    // The people around the customer: an emergency contact added, then their phone changed; the
+    // history keeps what it replaced.
+    let mother = |phone: &str| {
+        json!({"contact": {"role": "emergency_contact", "name": "张母", "relation": "母亲", "phone": phone},
+                                      "reason": "客户补充紧急联系人"})
+    };
+    app.post(&path, &org.admin, mother("13700000003")).await;
+    decide("approve").await;
+    let parties = app.get(&format!("/api/v1/customers/{customer}"), &org.admin).await.body["parties"].clone();
+    let added =
+        parties.as_array().unwrap().iter().find(|p| p["name"] == "张母").unwrap_or_else(|| panic!("{parties}")).clone();
+    assert!(added["phone"].as_str().unwrap().ends_with("0003"), "{added}");
+    app.post(&path, &org.admin, mother("13700000004")).await;
+    decide("approve").await;
+    let history = app.get(&path, &org.admin).await.body;
+    assert_eq!(
+        (history[0]["contact_name"].as_str(), history[0]["status"].as_str()),
+        (Some("张母"), Some("applied")),
+        "{history}"
+    );
+    assert!(history[0]["old_contact_phone"].as_str().unwrap().ends_with("0003"), "{history}");
+    let parties = app.get(&format!("/api/v1/customers/{customer}"), &org.admin).await.body["parties"].clone();
+    let mothers: Vec<_> = parties.as_array().unwrap().iter().filter(|p| p["name"] == "张母").collect();
+    assert_eq!(mothers.len(), 1, "changed, not added twice: {parties}");
+    assert!(mothers[0]["phone"].as_str().unwrap().ends_with("0004"));
 }
 
 #[sqlx::test(migrations = "../migrations")]
