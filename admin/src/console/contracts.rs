@@ -128,6 +128,8 @@ struct ContractPage {
     lines: Vec<Line>,
     /// The charges by kind: (kind, scheduled, due, paid, owed, outstanding).
     fees: Vec<[String; 6]>,
+    /// Reminders sent about the contract: stage, status, text.
+    messages: Vec<[String; 3]>,
     /// The financed vehicle: (id, plate or VIN).
     vehicle: Option<(i64, String)>,
     /// The risk score and its band, when computed.
@@ -283,6 +285,16 @@ async fn contract_page(
             [kind, money(&f.scheduled), money(&f.due), money(&f.paid), money(&f.owed), money(&f.outstanding)]
         })
         .collect();
+    let messages = if staff.can("postloan.read") {
+        backoffice::postloan::reminders::messages::of_contract(&mut db, staff, id)
+            .await?
+            .into_iter()
+            .take(20)
+            .map(|m| [format!("D{:+}", m.offset_days), lang.word("messages.status", &m.status), m.text])
+            .collect()
+    } else {
+        Vec::new()
+    };
     let few = PageParams { limit: Some(20), ..PageParams::default() };
     let vehicle = match c.vehicle_id.filter(|_| staff.can("vehicles.read")) {
         Some(v) => {
@@ -384,6 +396,7 @@ async fn contract_page(
         as_of: date(&c.as_of),
         lines,
         fees,
+        messages,
         vehicle,
         risk,
         reasons,

@@ -102,6 +102,9 @@ async fn reminders_go_once_per_installment_and_stage_within_the_contact_rules(po
     assert!(
         app.get(&format!("/api/v1/contracts/{quiet}/messages"), &org.admin).await.body.as_array().unwrap().is_empty()
     );
+    let cookie = format!("lw_session={}", org.admin);
+    let (_, _, page) = app.fetch_with(&format!("/contracts/{soon}"), &[("cookie", cookie.as_str())]).await;
+    assert!(page.contains(r#"id="messages""#) && page.contains("D-3") && page.contains("已送达"), "{page}");
     // Each message is a contact in the history, and counts against the day's cap.
     let contacts = app.get(&format!("/api/v1/contracts/{late}/contacts"), &org.admin).await.body;
     assert_eq!(

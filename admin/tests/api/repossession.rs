@@ -411,6 +411,9 @@ async fn an_overdue_contract_is_walked_to_its_repossession_sale_and_close(pool: 
         page.contains("22:00–07:00") && page.contains("鹏城收车服务有限公司") && page.contains("¥2,700.00"),
         "{page}"
     );
+    let admin_cookie = format!("lw_session={}", org.admin);
+    let (_, _, page) = app.fetch_with(&format!("/contracts/{contract}"), &[("cookie", admin_cookie.as_str())]).await;
+    assert!(page.contains("收车费") && page.contains("停车费"), "the charges by kind on the contract: {page}");
     let (_, _, page) = app.fetch_with(&format!("/postloan/disposals/{}", disposal["id"]), &with).await;
     assert!(
         page.contains("已结案")
