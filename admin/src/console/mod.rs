@@ -63,6 +63,7 @@ pub fn router() -> Router<AppState> {
         .route("/contracts", get(contracts::list))
         .route("/contracts/{id}", get(contracts::page).post(contracts::record_contact))
         .route("/contracts/{id}/prepayment", get(prepayment::show).post(prepayment::act))
+        .route("/contracts/{id}/postloan", get(postloan::actions::show).post(postloan::actions::act))
         .route("/customers/{id}/changes", get(customers::page).post(customers::ask))
         .route("/search", get(search::page))
         .route("/map", get(map::page))

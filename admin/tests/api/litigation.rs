@@ -8,6 +8,7 @@ use sqlx::PgPool;
 
 use crate::monitor::{financed, staff};
 use crate::postloan::overdue;
+use crate::repossession::{csrf, pairs, post_multipart};
 use crate::support::{App, org};
 
 /// The checker (`final`) decides the waiting request on `subject_type`.
@@ -130,6 +131,23 @@ async fn a_case_is_approved_registered_staged_charged_and_closed_on_review(pool:
     assert!(page.contains("已结案") && page.contains("深圳市福田区人民法院") && page.contains("案件受理费"), "{page}");
     assert_eq!(app.get(&path, &zj).await.status, StatusCode::NOT_FOUND);
     assert_eq!(app.get("/api/v1/litigation-cases", &zj).await.body["total"], 0);
+    // A new application from the contract's post-loan actions, refused beside the claim first.
+    let actions = format!("/contracts/{contract}/postloan");
+    let (_, _, page) = app.fetch_with(&actions, &[("cookie", cookie.as_str())]).await;
+    let sue = |claim: &str| {
+        vec![
+            ("csrf", csrf(&page)),
+            ("action", "sue".to_owned()),
+            ("claim_amount", claim.to_owned()),
+            ("reason", "再次起诉".to_owned()),
+        ]
+    };
+    let (status, refused) = post_multipart(&app, &actions, &cookie, &pairs(&sue("abc")), None).await;
+    assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY);
+    assert!(refused.contains(r#"data-field="claim_amount""#), "{refused}");
+    let (status, _) = post_multipart(&app, &actions, &cookie, &pairs(&sue("12000")), None).await;
+    assert_eq!(status, StatusCode::SEE_OTHER);
+    assert_eq!(app.get("/api/v1/litigation-cases?status=applied", &legal).await.body["total"], 1);
     let audited: i64 = sqlx::query_scalar("SELECT count(*) FROM audit_log WHERE entity_type = 'litigation_case'")
         .fetch_one(&app.pool)
         .await

@@ -585,7 +585,15 @@ async fn an_order_is_dispatched_and_its_recovery_registered_with_photos_on_its_p
     let company_id = app.get("/api/v1/repossession-companies", &token).await.body["items"][0]["id"].as_i64().unwrap();
 
     // An order by hand, dispatched on its page.
-    let order = app.post("/api/v1/repossession-orders", &token, json!({"contract_id": contract})).await.body;
+    // The order opened from the contract's post-loan actions.
+    let actions = format!("/contracts/{contract}/postloan");
+    let (_, _, page) = app.fetch_with(&actions, &with).await;
+    assert!(page.contains(r#"id="form-repossess""#), "{page}");
+    let open = [("csrf", csrf(&page)), ("action", "repossess".into()), ("note", "夜间上门".into())];
+    let (status, _) = post_multipart(&app, &actions, &cookie, &pairs(&open), None).await;
+    assert_eq!(status, StatusCode::SEE_OTHER);
+    let order = app.get("/api/v1/repossession-orders", &token).await.body["items"][0].clone();
+    assert_eq!((order["contract_id"].as_i64(), order["note"].as_str()), (Some(contract), Some("夜间上门")), "{order}");
     let path = format!("/postloan/repossessions/{}", order["id"]);
     let (status, _, page) = app.fetch_with(&path, &with).await;
     assert_eq!(status, StatusCode::OK, "{page}");

@@ -2,6 +2,7 @@
 //! 收车公司), the disposal of recovered vehicles (车辆处置) and the parameters (贷后参数配置: collection
 //! states, categories and groups), as tabs of one area.
 
+pub mod actions;
 pub mod codes;
 pub mod contacts;
 pub mod disposals;
