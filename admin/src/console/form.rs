@@ -116,6 +116,18 @@ impl Fields {
     }
 }
 
+impl Fields {
+    /// The amount of money in `name` (`2700`, `2,700.50`, `¥2700`); refused beside the field when
+    /// it is not one (an empty field included).
+    pub fn amount(&self, name: &str, problems: &mut Problems) -> Option<leasewatch_finance::Decimal> {
+        let parsed = self.one(name).trim().replace(['¥', ','], "").parse().ok();
+        if parsed.is_none() {
+            problems.add(name, "must be an amount in yuan, e.g. 2700 or 2700.50");
+        }
+        parsed
+    }
+}
+
 /// The outcome a page says after a button sent the user back to it (`?done=saved`).
 #[derive(Debug, Default, Deserialize)]
 pub struct Done {

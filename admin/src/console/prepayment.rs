@@ -6,7 +6,6 @@ use axum::extract::{Multipart, Path, State};
 use axum::response::{IntoResponse, Redirect, Response};
 use backoffice::books::contract;
 use backoffice::books::prepayment::{self, PrepaymentQuery, PrepaymentRequest};
-use leasewatch_finance::Decimal;
 use leasewatch_finance::prepayment::{Mode, Plan};
 
 use super::error::PageError;
@@ -116,13 +115,7 @@ pub async fn show(State(state): State<AppState>, staff: Staff, Path(id): Path<i6
 /// What the form asks: refused beside the field it came from.
 fn query(fields: &Fields, problems: &mut Problems) -> Option<PrepaymentQuery> {
     let date = fields.one("date").parse().map_err(|_| problems.add("date", "must be a date")).ok();
-    let amount = fields
-        .one("amount")
-        .trim()
-        .replace(',', "")
-        .parse::<Decimal>()
-        .map_err(|_| problems.add("amount", "must be an amount in yuan"))
-        .ok();
+    let amount = fields.amount("amount", problems);
     let mode = match fields.one("mode") {
         "shorten_term" => Some(Mode::ShortenTerm),
         "lower_installment" => Some(Mode::LowerInstallment),

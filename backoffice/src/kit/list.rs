@@ -294,6 +294,32 @@ where
         self.one(db, actor, id, &format!(" FOR UPDATE OF {}", self.id.split('.').next().unwrap_or(self.id))).await
     }
 
+    /// The row `id` of the actor's region subtree, locked to change it: only if it is still at the
+    /// version the change was read at (`read`) and in one of `states`.
+    pub async fn lock_in(
+        &self,
+        db: &mut PgConnection,
+        actor: &Actor,
+        id: i64,
+        read: i32,
+        states: &[&str],
+    ) -> Result<T, Error>
+    where
+        T: super::version::Stateful,
+    {
+        let row = self.lock(db, actor, id).await?;
+        super::version::check(read, row.version())?;
+        if !states.contains(&row.status()) {
+            return Err(Error::invalid_state(format!(
+                "the {} is {}; this needs it {}",
+                self.name,
+                row.status(),
+                states.join(" or ")
+            )));
+        }
+        Ok(row)
+    }
+
     /// The row `id` wherever it is, locked: for a hook carrying out a request its approval already
     /// scoped.
     pub async fn lock_for_hook(&self, db: &mut PgConnection, id: i64) -> Result<T, Error> {

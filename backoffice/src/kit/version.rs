@@ -3,6 +3,14 @@
 
 use crate::error::Error;
 
+/// A record that moves through states and is changed at a version.
+pub trait Stateful {
+    /// The version it is at.
+    fn version(&self) -> i32;
+    /// The state it is in.
+    fn status(&self) -> &str;
+}
+
 /// `Ok` when the record is still at the version the change was read at.
 pub fn check(read: i32, current: i32) -> Result<(), Error> {
     if read == current { Ok(()) } else { Err(Error::stale(current)) }

@@ -17,7 +17,7 @@ use crate::kit::amount::cents;
 use crate::kit::approvals;
 use crate::kit::audit::{self, Audited};
 use crate::kit::list::{PageParams, Paged, Table};
-use crate::kit::version;
+use crate::kit::version::Stateful;
 use crate::postloan::charges::{self, Charge, Kind};
 use crate::system::workflow::hooks::{Decision, HookFuture, Hooks};
 
@@ -121,17 +121,13 @@ impl Audited for Case {
     }
 }
 
-async fn lock(db: &mut PgConnection, actor: &Actor, id: i64, read: i32, states: &[&str]) -> Result<Case, Error> {
-    let case = TABLE.lock(db, actor, id).await?;
-    version::check(read, case.version)?;
-    if !states.contains(&case.status.as_str()) {
-        return Err(Error::invalid_state(format!(
-            "the case is {}; this needs it {}",
-            case.status,
-            states.join(" or ")
-        )));
+impl Stateful for Case {
+    fn version(&self) -> i32 {
+        self.version
     }
-    Ok(case)
+    fn status(&self) -> &str {
+        &self.status
+    }
 }
 
 /// An application to sue (诉讼申请).
@@ -234,7 +230,7 @@ pub async fn register(db: &mut PgConnection, actor: &Actor, id: i64, body: &Regi
         "must be more than 0, in yuan and fen",
     );
     checks.finish()?;
-    let before = lock(db, actor, id, body.version, &["approved"]).await?;
+    let before = TABLE.lock_in(db, actor, id, body.version, &["approved"]).await?;
     sqlx::query(
         "UPDATE litigation_cases SET status = 'registered', court = $2, case_number = $3, lawyer = $4, claim_amount = $5,
              version = version + 1 WHERE id = $1",
@@ -268,7 +264,7 @@ pub async fn reach(db: &mut PgConnection, actor: &Actor, id: i64, body: &StageRe
     let Some(to) = STAGES.iter().position(|s| *s == body.stage) else {
         return Err(Error::invalid("stage", "must be filed, hearing, judgment or enforcement"));
     };
-    let before = lock(db, actor, id, body.version, &["registered", "filed", "hearing", "judgment"]).await?;
+    let before = TABLE.lock_in(db, actor, id, body.version, &["registered", "filed", "hearing", "judgment"]).await?;
     let from = STAGES.iter().position(|s| *s == before.status);
     if from.is_some_and(|f| f >= to) {
         return Err(Error::invalid("stage", format!("the case is already at {}", before.status)));
@@ -355,7 +351,7 @@ pub async fn add_recovered(db: &mut PgConnection, actor: &Actor, id: i64, body: 
             "must be more than 0, in yuan and fen",
         )
         .finish()?;
-    let before = lock(db, actor, id, body.version, &["judgment", "enforcement", "closing"]).await?;
+    let before = TABLE.lock_in(db, actor, id, body.version, &["judgment", "enforcement", "closing"]).await?;
     sqlx::query(
         "UPDATE litigation_cases SET recovered_amount = recovered_amount + $2, version = version + 1 WHERE id = $1",
     )
@@ -382,8 +378,9 @@ pub struct Closing {
 /// Asks to close a registered case (诉讼结案审核); it closes when the review approves.
 pub async fn request_closing(db: &mut PgConnection, actor: &Actor, id: i64, body: &Closing) -> Result<Case, Error> {
     Checks::default().text("note", &body.note, 1000).finish()?;
-    let before =
-        lock(db, actor, id, body.version, &["registered", "filed", "hearing", "judgment", "enforcement"]).await?;
+    let before = TABLE
+        .lock_in(db, actor, id, body.version, &["registered", "filed", "hearing", "judgment", "enforcement"])
+        .await?;
     sqlx::query(
         "UPDATE litigation_cases SET status = 'closing', closing_note = $2, version = version + 1 WHERE id = $1",
     )

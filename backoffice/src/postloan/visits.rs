@@ -17,7 +17,7 @@ use crate::error::{Checks, Error};
 use crate::kit::approvals;
 use crate::kit::audit::{self, Audited};
 use crate::kit::list::{PageParams, Paged, Table};
-use crate::kit::version;
+use crate::kit::version::Stateful;
 use crate::system::attachments;
 use crate::system::workflow::hooks::{Decision, HookFuture, Hooks};
 
@@ -122,13 +122,13 @@ impl Audited for Visit {
     }
 }
 
-async fn lock(db: &mut PgConnection, actor: &Actor, id: i64, read: i32, state: &str) -> Result<Visit, Error> {
-    let visit = TABLE.lock(db, actor, id).await?;
-    version::check(read, visit.version)?;
-    if visit.status != state {
-        return Err(Error::invalid_state(format!("the visit is {}; this needs it {state}", visit.status)));
+impl Stateful for Visit {
+    fn version(&self) -> i32 {
+        self.version
     }
-    Ok(visit)
+    fn status(&self) -> &str {
+        &self.status
+    }
 }
 
 /// A visit asked for (家访申请).
@@ -193,7 +193,7 @@ pub struct VisitDispatch {
 /// Dispatches an approved visit to an agent of its region, with the places to visit: the customer's
 /// address, and the vehicle's resident places (night and day) with their positions. Audited.
 pub async fn dispatch(db: &mut PgConnection, actor: &Actor, id: i64, body: &VisitDispatch) -> Result<Visit, Error> {
-    let before = lock(db, actor, id, body.version, "approved").await?;
+    let before = TABLE.lock_in(db, actor, id, body.version, &["approved"]).await?;
     let eligible: bool = sqlx::query_scalar(
         "SELECT EXISTS (SELECT 1 FROM users u JOIN regions g ON g.id = u.region_id
                         WHERE u.id = $1 AND u.active AND starts_with((SELECT path FROM regions WHERE id = $2), g.path))",
@@ -275,7 +275,7 @@ pub async fn register(db: &mut PgConnection, actor: &Actor, id: i64, body: &Visi
     );
     checks.finish()?;
     let photos = attachments::existing(db, "photos", &body.photos).await?;
-    let before = lock(db, actor, id, body.version, "dispatched").await?;
+    let before = TABLE.lock_in(db, actor, id, body.version, &["dispatched"]).await?;
     let distance = nearest((body.latitude, body.longitude), &before.addresses);
     let far = distance.is_none_or(|d| d > FAR_METRES);
     sqlx::query(
@@ -311,7 +311,7 @@ pub struct VisitReview {
 /// Reviews a registered visit. Audited.
 pub async fn review(db: &mut PgConnection, actor: &Actor, id: i64, body: &VisitReview) -> Result<Visit, Error> {
     Checks::default().text("note", &body.note, 1000).finish()?;
-    let before = lock(db, actor, id, body.version, "registered").await?;
+    let before = TABLE.lock_in(db, actor, id, body.version, &["registered"]).await?;
     sqlx::query("UPDATE home_visits SET status = 'reviewed', reviewed_by = $2, review_note = $3, version = version + 1 WHERE id = $1")
         .bind(id)
         .bind(actor.user_id)

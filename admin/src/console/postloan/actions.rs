@@ -10,7 +10,6 @@ use backoffice::postloan::litigation::{self, Application};
 use backoffice::postloan::repossession::orders::{self, NewOrder};
 use backoffice::postloan::visits::{self, VisitRequest};
 use backoffice::risk::tasks::{self, TaskFilter};
-use leasewatch_finance::Decimal;
 
 use crate::console::error::PageError;
 use crate::console::form::{Fields, Problems, refused};
@@ -113,11 +112,7 @@ pub async fn act(
                 .map(|o| format!("/postloan/repossessions/{}", o.id))
         }
         "sue" => {
-            let claim_amount =
-                fields.one("claim_amount").trim().replace(',', "").parse::<Decimal>().unwrap_or_else(|_| {
-                    problems.add("claim_amount", "must be an amount in yuan");
-                    Decimal::ZERO
-                });
+            let claim_amount = fields.amount("claim_amount", &mut problems).unwrap_or_default();
             let body = Application { contract_id: id, claim_amount, reason: fields.one("reason").to_owned() };
             litigation::apply(&mut tx, &staff, &body).await.map(|c| format!("/postloan/litigation/{}", c.id))
         }

@@ -14,7 +14,7 @@ use serde_json::Value;
 
 use super::TABS;
 use crate::console::error::PageError;
-use crate::console::form::{Done, Fields, Problems, refused};
+use crate::console::form::{Done, Problems, refused};
 use crate::console::format::{date, local_time, money};
 use crate::console::list::{self, Cell, Column, ListQuery, ListSpec};
 use crate::console::page::{Shell, render};
@@ -256,15 +256,6 @@ pub async fn page(
     Ok(render(&disposal_page(&state, &staff, id, done.said(staff.lang)).await?))
 }
 
-fn amount(fields: &Fields, name: &str, problems: &mut Problems) -> Option<Decimal> {
-    let text = fields.one(name).trim().replace(',', "");
-    let parsed = text.parse().ok();
-    if parsed.is_none() {
-        problems.add(name, "must be an amount in yuan, e.g. 32000");
-    }
-    parsed
-}
-
 /// `POST /postloan/disposals/{id}`: one of the page's forms.
 pub async fn act(
     State(state): State<AppState>,
@@ -296,7 +287,7 @@ pub async fn act(
             let body = Valuation {
                 version,
                 appraiser: None,
-                amount: amount(&fields, "amount", &mut problems),
+                amount: fields.amount("amount", &mut problems),
                 approve: None,
                 note: text("valuation_note"),
             };
@@ -317,7 +308,7 @@ pub async fn act(
             record::review_valuation(&mut tx, &staff, id, &body).await.map(drop)
         }
         "sale" => {
-            let price = amount(&fields, "price", &mut problems).unwrap_or_default();
+            let price = fields.amount("price", &mut problems).unwrap_or_default();
             let sold_on = fields
                 .one("sold_on")
                 .parse()

@@ -10,11 +10,10 @@ use backoffice::postloan::litigation::{
 };
 use backoffice::postloan::visits::{self, Visit, VisitDispatch, VisitFilter, VisitResult, VisitReview};
 use backoffice::system::attachments;
-use leasewatch_finance::Decimal;
 
 use super::TABS;
 use crate::console::error::PageError;
-use crate::console::form::{Done, Fields, Problems, refused};
+use crate::console::form::{Done, Problems, refused};
 use crate::console::format::{date, local_time, money};
 use crate::console::list::{self, Cell, Column, ListQuery, ListSpec};
 use crate::console::page::{Shell, render};
@@ -188,13 +187,6 @@ pub async fn case(
     Ok(render(&case_page(&state, &staff, id, done.said(staff.lang)).await?))
 }
 
-fn amount(fields: &Fields, name: &str, problems: &mut Problems) -> Decimal {
-    fields.one(name).trim().replace(',', "").parse().unwrap_or_else(|_| {
-        problems.add(name, "must be an amount in yuan");
-        Decimal::ZERO
-    })
-}
-
 /// `POST /postloan/litigation/{id}`.
 pub async fn case_act(
     State(state): State<AppState>,
@@ -215,7 +207,7 @@ pub async fn case_act(
                 court: text("court"),
                 case_number: text("case_number"),
                 lawyer: text("lawyer"),
-                claim_amount: amount(&fields, "claim_amount", &mut problems),
+                claim_amount: fields.amount("claim_amount", &mut problems).unwrap_or_default(),
             };
             litigation::register(&mut tx, &staff, id, &body).await.map(drop)
         }
@@ -225,7 +217,7 @@ pub async fn case_act(
         }
         "fee" => {
             let body = FeeApplication {
-                amount: amount(&fields, "amount", &mut problems),
+                amount: fields.amount("amount", &mut problems).unwrap_or_default(),
                 payee: text("payee"),
                 reason: text("reason"),
             };
@@ -235,7 +227,7 @@ pub async fn case_act(
             &mut tx,
             &staff,
             id,
-            &Recovered { version, amount: amount(&fields, "amount", &mut problems) },
+            &Recovered { version, amount: fields.amount("amount", &mut problems).unwrap_or_default() },
         )
         .await
         .map(drop),

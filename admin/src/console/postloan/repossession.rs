@@ -290,17 +290,6 @@ pub async fn page(
     Ok(render(&order_page(&state, &staff, id, done.said(staff.lang)).await?))
 }
 
-/// An amount typed in a form, refused beside its field when it is not one.
-fn amount(fields: &Fields, name: &str, problems: &mut Problems) -> Decimal {
-    match fields.one(name).trim().replace(',', "").parse() {
-        Ok(a) => a,
-        Err(_) => {
-            problems.add(name, "must be an amount in yuan, e.g. 2700 or 2700.50");
-            Decimal::ZERO
-        }
-    }
-}
-
 /// A local date and time typed in a form (`2026-12-01T14:30`), as UTC.
 fn local_instant(fields: &Fields, name: &str, offset: i32, problems: &mut Problems) -> DateTime<Utc> {
     match NaiveDateTime::parse_from_str(fields.one(name).trim(), "%Y-%m-%dT%H:%M") {
@@ -373,7 +362,7 @@ pub async fn act(
                 keys: fields.number("keys", &mut problems).unwrap_or_default(),
                 belongings: fields.one("belongings").to_owned(),
                 yard: fields.one("yard").to_owned(),
-                storage_daily_fee: amount(&fields, "storage_daily_fee", &mut problems),
+                storage_daily_fee: fields.amount("storage_daily_fee", &mut problems).unwrap_or_default(),
                 photos,
             };
             if problems.is_empty() {
@@ -393,7 +382,7 @@ pub async fn act(
         "fee" => {
             let above = Some(fields.one("above_schedule_reason").trim().to_owned()).filter(|r| !r.is_empty());
             let body = FeeRequest {
-                amount: amount(&fields, "amount", &mut problems),
+                amount: fields.amount("amount", &mut problems).unwrap_or_default(),
                 reason: fields.one("reason").to_owned(),
                 above_schedule_reason: above,
             };
@@ -513,8 +502,9 @@ pub async fn create_company(
 ) -> Result<Response, PageError> {
     let (fields, _) = accept_multipart(&staff, multipart, "postloan.repossess").await?;
     let mut problems = Problems::default();
-    let cap =
-        Some(fields.one("fee_cap").trim()).filter(|c| !c.is_empty()).map(|_| amount(&fields, "fee_cap", &mut problems));
+    let cap = Some(fields.one("fee_cap").trim())
+        .filter(|c| !c.is_empty())
+        .map(|_| fields.amount("fee_cap", &mut problems).unwrap_or_default());
     let new = NewCompany {
         name: fields.one("name").to_owned(),
         licence: fields.one("licence").to_owned(),
@@ -522,8 +512,8 @@ pub async fn create_company(
         served_region_ids: vec![staff.caller.actor.region_id],
         contact_name: fields.one("contact_name").to_owned(),
         contact_phone: fields.one("contact_phone").to_owned(),
-        fee_fixed: amount(&fields, "fee_fixed", &mut problems),
-        fee_rate: amount(&fields, "fee_rate", &mut problems),
+        fee_fixed: fields.amount("fee_fixed", &mut problems).unwrap_or_default(),
+        fee_rate: fields.amount("fee_rate", &mut problems).unwrap_or_default(),
         fee_cap: cap,
     };
     if problems.is_empty() {

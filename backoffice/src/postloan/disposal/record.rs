@@ -14,7 +14,7 @@ use crate::error::{Checks, Error};
 use crate::kit::amount::{cents, cents_opt};
 use crate::kit::audit::{self, Audited, Change};
 use crate::kit::list::{PageParams, Paged, Table};
-use crate::kit::version;
+use crate::kit::version::Stateful;
 use crate::postloan::charges::{self, Kind};
 
 /// A disposal.
@@ -194,24 +194,13 @@ impl Audited for Disposal {
     }
 }
 
-/// Locks the disposal `id` of the actor's region at `version`, in one of `states`.
-pub(crate) async fn lock(
-    db: &mut PgConnection,
-    actor: &Actor,
-    id: i64,
-    read: i32,
-    states: &[&str],
-) -> Result<Disposal, Error> {
-    let disposal = TABLE.lock(db, actor, id).await?;
-    version::check(read, disposal.version)?;
-    if !states.contains(&disposal.status.as_str()) {
-        return Err(Error::invalid_state(format!(
-            "the disposal is {}; this needs it {}",
-            disposal.status,
-            states.join(" or ")
-        )));
+impl Stateful for Disposal {
+    fn version(&self) -> i32 {
+        self.version
     }
-    Ok(disposal)
+    fn status(&self) -> &str {
+        &self.status
+    }
 }
 
 /// One line of the communication log with the customer.
@@ -306,7 +295,7 @@ pub async fn dispatch_valuation(
 ) -> Result<Disposal, Error> {
     let appraiser = body.appraiser.as_deref().unwrap_or_default();
     Checks::default().text("appraiser", appraiser, 100).finish()?;
-    let before = lock(db, actor, id, body.version, &["held"]).await?;
+    let before = TABLE.lock_in(db, actor, id, body.version, &["held"]).await?;
     if before.valuation_status.as_deref() == Some("approved") {
         return Err(Error::invalid_state("the valuation is already approved"));
     }
@@ -342,7 +331,7 @@ pub async fn submit_valuation(
         "must be at most 1000 characters",
     );
     checks.finish()?;
-    let before = lock(db, actor, id, body.version, &["held"]).await?;
+    let before = TABLE.lock_in(db, actor, id, body.version, &["held"]).await?;
     if before.valuation_status.as_deref() != Some("dispatched") {
         return Err(Error::invalid_state("send the vehicle to an appraiser first"));
     }
@@ -372,7 +361,7 @@ pub async fn review_valuation(
     let Some(approve) = body.approve else {
         return Err(Error::invalid("approve", "say whether the valuation is approved"));
     };
-    let before = lock(db, actor, id, body.version, &["held"]).await?;
+    let before = TABLE.lock_in(db, actor, id, body.version, &["held"]).await?;
     if before.valuation_status.as_deref() != Some("submitted") {
         return Err(Error::invalid_state("no valuation is waiting for review"));
     }
@@ -408,7 +397,7 @@ pub async fn review_valuation(
 /// Gives a held vehicle back to a customer who brought the contract current (赎车); its storage
 /// is charged like any cost of the recovery.
 pub async fn redeem(db: &mut PgConnection, actor: &Actor, id: i64, read: i32) -> Result<Disposal, Error> {
-    let before = lock(db, actor, id, read, &["held"]).await?;
+    let before = TABLE.lock_in(db, actor, id, read, &["held"]).await?;
     let dpd: i32 = sqlx::query_scalar("SELECT dpd FROM contracts WHERE id = $1")
         .bind(before.contract_id)
         .fetch_one(&mut *db)

@@ -135,7 +135,7 @@ pub async fn request(
     checks.text("buyer", &body.buyer, 200);
     checks.check(body.sold_on <= today, "sold_on", "must not be in the future");
     checks.finish()?;
-    let before = record::lock(db, actor, id, body.version, &["held"]).await?;
+    let before = TABLE.lock_in(db, actor, id, body.version, &["held"]).await?;
     let (Some(valuation), Some("approved")) = (before.valuation, before.valuation_status.as_deref()) else {
         return Err(Error::invalid_state("the vehicle is sold once its valuation is approved"));
     };

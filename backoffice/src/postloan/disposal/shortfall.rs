@@ -9,7 +9,7 @@ use serde_json::json;
 use sqlx::PgConnection;
 use utoipa::ToSchema;
 
-use super::record::{self, Disposal, TABLE};
+use super::record::{Disposal, TABLE};
 use crate::actor::Actor;
 use crate::books::events;
 use crate::books::ledger::{self, Account, Entry, Posting};
@@ -44,7 +44,7 @@ async fn sold_with_shortfall(
     body: &ShortfallDecision,
 ) -> Result<Disposal, Error> {
     Checks::default().text("reason", &body.reason, 500).finish()?;
-    let before = record::lock(db, actor, id, body.version, &["sold"]).await?;
+    let before = TABLE.lock_in(db, actor, id, body.version, &["sold"]).await?;
     if before.shortfall.is_none_or(|s| s <= Decimal::ZERO) {
         return Err(Error::invalid_state("the sale left nothing owing"));
     }

@@ -18,7 +18,7 @@ use crate::actor::Actor;
 use crate::error::{Checks, Error};
 use crate::kit::audit::{self, Audited};
 use crate::kit::list::{PageParams, Paged, Table};
-use crate::kit::version;
+use crate::kit::version::Stateful;
 use crate::postloan::charges::{self, Charge, Kind};
 use crate::postloan::disposal::record as disposal;
 use crate::risk::tasks as risk_tasks;
@@ -259,18 +259,13 @@ impl Audited for Order {
     }
 }
 
-/// Locks the order `id` of the actor's region at `version`, in one of `states`.
-async fn lock(db: &mut PgConnection, actor: &Actor, id: i64, read: i32, states: &[&str]) -> Result<Order, Error> {
-    let order = TABLE.lock(db, actor, id).await?;
-    version::check(read, order.version)?;
-    if !states.contains(&order.status.as_str()) {
-        return Err(Error::invalid_state(format!(
-            "the order is {}; this needs it {}",
-            order.status,
-            states.join(" or ")
-        )));
+impl Stateful for Order {
+    fn version(&self) -> i32 {
+        self.version
     }
-    Ok(order)
+    fn status(&self) -> &str {
+        &self.status
+    }
 }
 
 /// Dispatch to a company (派单).
@@ -293,7 +288,7 @@ pub async fn dispatch(db: &mut PgConnection, actor: &Actor, id: i64, body: &Disp
     let mut checks = Checks::default();
     checks.text("agent_name", &body.agent_name, 100).phone("agent_phone", &body.agent_phone);
     checks.finish()?;
-    let before = lock(db, actor, id, body.version, &["open", "dispatched"]).await?;
+    let before = TABLE.lock_in(db, actor, id, body.version, &["open", "dispatched"]).await?;
     let company = companies::TABLE
         .load(db, actor, body.company_id)
         .await
@@ -383,7 +378,7 @@ pub async fn register_recovery(db: &mut PgConnection, actor: &Actor, id: i64, bo
     checks.check(!body.photos.is_empty(), "photos", "at least one photo of the vehicle");
     checks.finish()?;
     let photos = attachments::existing(db, "photos", &body.photos).await?;
-    let before = lock(db, actor, id, body.version, &["dispatched"]).await?;
+    let before = TABLE.lock_in(db, actor, id, body.version, &["dispatched"]).await?;
     sqlx::query(
         "UPDATE repossession_orders SET status = 'recovered', recovered_at = $2, recovered_place = $3,
              recovered_latitude = $4, recovered_longitude = $5, mileage_km = $6, condition = $7, keys = $8,
@@ -432,7 +427,7 @@ pub struct Review {
 /// the registered yard from the day it was taken; sent back, the order is dispatched again.
 pub async fn review(db: &mut PgConnection, actor: &Actor, id: i64, body: &Review) -> Result<Order, Error> {
     Checks::default().text("note", &body.note, 1000).finish()?;
-    let before = lock(db, actor, id, body.version, &["recovered"]).await?;
+    let before = TABLE.lock_in(db, actor, id, body.version, &["recovered"]).await?;
     if before.registered_by == Some(actor.user_id) {
         return Err(Error::Forbidden {
             code: "same_person",
@@ -498,7 +493,7 @@ pub struct Cancel {
 /// Cancels an order not yet recovered; its links die with it.
 pub async fn cancel(db: &mut PgConnection, actor: &Actor, id: i64, body: &Cancel) -> Result<Order, Error> {
     Checks::default().text("note", &body.note, 1000).finish()?;
-    let before = lock(db, actor, id, body.version, &["open", "dispatched"]).await?;
+    let before = TABLE.lock_in(db, actor, id, body.version, &["open", "dispatched"]).await?;
     sqlx::query(
         "UPDATE repossession_orders SET status = 'cancelled', note = $2, updated_at = now(), version = version + 1 WHERE id = $1",
     )
