@@ -5,7 +5,7 @@
 use axum::extract::State;
 use axum::http::StatusCode;
 use backoffice::customers::changes::{self, ChangeRequest, ChangeView};
-use backoffice::customers::customer::{self, Customer, CustomerFilter, CustomerNumbers, NewCustomer};
+use backoffice::customers::customer::{self, Customer, CustomerFilter, CustomerNumbers, CustomerTimeZone, NewCustomer};
 use backoffice::kit::list::{PageParams, Paged};
 use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
@@ -21,6 +21,7 @@ pub fn router() -> OpenApiRouter<AppState> {
         .routes(routes!(list, create))
         .routes(routes!(get))
         .routes(routes!(reveal))
+        .routes(routes!(set_time_zone))
         .routes(routes!(change_history, request_change))
 }
 
@@ -69,6 +70,23 @@ async fn reveal(
     let numbers = customer::reveal(&mut tx, &state.vault, &caller, id).await?;
     tx.commit().await?;
     Ok(Json(numbers))
+}
+
+/// Set the customer's time zone (IANA name), in which the contact rules count the allowed hours
+/// and the day's cap; none: the company's.
+#[utoipa::path(put, path = "/customers/{id}/time-zone", tag = "customers", request_body = CustomerTimeZone,
+    params(("id" = i64, Path, description = "Customer id")),
+    responses((status = 204, description = "Set")), security(("bearer" = ["customers.write"])))]
+async fn set_time_zone(
+    State(state): State<AppState>,
+    caller: Caller,
+    Path(id): Path<i64>,
+    Json(body): Json<CustomerTimeZone>,
+) -> Result<StatusCode, ApiError> {
+    let mut tx = state.pool.begin().await?;
+    customer::set_time_zone(&mut tx, &caller, id, &body).await?;
+    tx.commit().await?;
+    Ok(StatusCode::NO_CONTENT)
 }
 
 /// The changes asked for a customer's particulars, newest first, with what each replaced.

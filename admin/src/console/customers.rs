@@ -1,13 +1,16 @@
 //! A customer's particulars and their changes (客户信息变更): the history of what was asked, approved
 //! or rejected, with the values each change replaced, and the form that asks for a new address,
-//! employer or phone — carried out only when a second person approves in the workflow inbox.
+//! employer or phone — carried out only when a second person approves in the workflow inbox. Beside
+//! them the customer's contact preferences, set at once: their time zone (the contact rules' hours)
+//! and whether they take reminders.
 
 use askama::Template;
 use axum::Form;
 use axum::extract::{Path, Query, State};
 use axum::response::Response;
 use backoffice::customers::changes::{self, ChangeRequest, ContactChange as ChangeContact};
-use backoffice::customers::customer;
+use backoffice::customers::customer::{self, CustomerTimeZone, SmsOptOut};
+use backoffice::kit::day;
 
 use super::error::PageError;
 use super::form::{self, Done, Fields, Problems};
@@ -40,6 +43,20 @@ struct ChangesPage {
     problems: Problems,
     general: Vec<String>,
     done: String,
+    /// The time zones to choose from, the first being the company's.
+    zones: Vec<(String, String)>,
+    preferences: Preferences,
+}
+
+/// The fields of the preferences form.
+const PREFERENCE_FIELDS: &[&str] = &["time_zone", "sms_opt_out"];
+
+/// The contact preferences as shown or as typed.
+#[derive(Default)]
+struct Preferences {
+    time_zone: String,
+    opt_out: bool,
+    problems: Problems,
 }
 
 /// The fields of the form, in order.
@@ -58,6 +75,7 @@ async fn changes_page(
     typed: [String; 8],
     problems: Problems,
     done: &str,
+    preferences: Option<Preferences>,
 ) -> Result<ChangesPage, PageError> {
     let lang = staff.lang;
     let mut db = state.pool.acquire().await?;
@@ -90,6 +108,14 @@ async fn changes_page(
     let mut shell = Shell::new(staff, "/contracts", "nav.contracts");
     shell.title = format!("{} · {}", lang.t("change.title"), c.name);
     let dash = |v: Option<String>| v.unwrap_or_else(|| "—".to_owned());
+    let preferences = preferences.unwrap_or_else(|| Preferences {
+        time_zone: c.time_zone.clone().unwrap_or_default(),
+        opt_out: c.sms_opt_out,
+        problems: Problems::default(),
+    });
+    let zones = std::iter::once((String::new(), lang.t("customer.company_zone").to_owned()))
+        .chain(day::zones(&mut db).await?.into_iter().map(|z| (z.clone(), z)))
+        .collect();
     Ok(ChangesPage {
         shell,
         id,
@@ -103,6 +129,8 @@ async fn changes_page(
         general: problems.others(&[&FIELDS[..], &["contact"]].concat()),
         problems,
         done: done.to_owned(),
+        zones,
+        preferences,
     })
 }
 
@@ -115,7 +143,7 @@ pub async fn page(
 ) -> Result<Response, PageError> {
     staff.require("customers.read")?;
     let done = done.said(staff.lang);
-    Ok(render(&changes_page(&state, &staff, id, Default::default(), Problems::default(), &done).await?))
+    Ok(render(&changes_page(&state, &staff, id, Default::default(), Problems::default(), &done, None).await?))
 }
 
 /// `POST /customers/{id}/changes`: asks for the change; it waits for approval.
@@ -142,8 +170,35 @@ pub async fn ask(
     };
     let mut tx = state.pool.begin().await?;
     let outcome = changes::request(&mut tx, &state.vault, &staff, id, &request).await;
+    match form::finish(tx, outcome, |_| format!("/customers/{id}/changes?done=asked")).await? {
+        Ok(saved) => Ok(saved),
+        Err(problems) => Ok(form::refused(&changes_page(&state, &staff, id, typed, problems, "", None).await?)),
+    }
+}
+
+/// `POST /customers/{id}/preferences`: sets the customer's time zone and reminders choice at once.
+pub async fn set_preferences(
+    State(state): State<AppState>,
+    staff: Staff,
+    Path(id): Path<i64>,
+    Form(fields): Form<Vec<(String, String)>>,
+) -> Result<Response, PageError> {
+    let fields: Fields = form::accept(&staff, fields, "customers.write")?;
+    let time_zone = fields.one("time_zone").trim().to_owned();
+    let opt_out = fields.one("sms_opt_out") == "on";
+    let mut tx = state.pool.begin().await?;
+    let zone = CustomerTimeZone { time_zone: Some(time_zone.clone()).filter(|z| !z.is_empty()) };
+    let outcome = match customer::set_time_zone(&mut tx, &staff, id, &zone).await {
+        Ok(()) => customer::set_sms_opt_out(&mut tx, &staff, id, &SmsOptOut { opt_out }).await,
+        Err(e) => Err(e),
+    };
     match form::finish(tx, outcome, |_| format!("/customers/{id}/changes?done=saved")).await? {
         Ok(saved) => Ok(saved),
-        Err(problems) => Ok(form::refused(&changes_page(&state, &staff, id, typed, problems, "").await?)),
+        Err(problems) => {
+            let typed = Preferences { time_zone, opt_out, problems };
+            let page =
+                changes_page(&state, &staff, id, Default::default(), Problems::default(), "", Some(typed)).await?;
+            Ok(form::refused(&page))
+        }
     }
 }

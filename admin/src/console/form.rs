@@ -131,7 +131,7 @@ impl Fields {
 /// The outcome a page says after a button sent the user back to it (`?done=saved`).
 #[derive(Debug, Default, Deserialize)]
 pub struct Done {
-    /// `saved`, `unlocked` or `signed_out`.
+    /// `saved`, `asked`, `unlocked` or `signed_out`.
     #[serde(default)]
     done: String,
 }
@@ -140,7 +140,7 @@ impl Done {
     /// The outcome in words, or an empty string when there is none (or it is not one we say).
     pub fn said(&self, lang: Lang) -> String {
         match self.done.as_str() {
-            "saved" | "unlocked" | "signed_out" => lang.t(&format!("system.done.{}", self.done)).to_owned(),
+            "saved" | "asked" | "unlocked" | "signed_out" => lang.t(&format!("system.done.{}", self.done)).to_owned(),
             _ => String::new(),
         }
     }

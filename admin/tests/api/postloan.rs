@@ -652,6 +652,19 @@ async fn a_customers_particulars_change_only_on_approval_and_the_old_ones_are_ke
     let (status, _, refused) = app.post_form(&page_path, &form, &[("cookie", cookie.as_str())]).await;
     assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY);
     assert!(refused.contains(r#"data-field="address""#), "{refused}");
+    // The contact preferences, set at once: an unknown zone refused beside its field, a known one kept.
+    let preferences = format!("/customers/{customer}/preferences");
+    let form = format!("csrf={csrf}&time_zone=Mars%2FOlympus&sms_opt_out=on");
+    let (status, _, refused) = app.post_form(&preferences, &form, &[("cookie", cookie.as_str())]).await;
+    assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY);
+    assert!(refused.contains(r#"data-field="time_zone""#), "{refused}");
+    let form = format!("csrf={csrf}&time_zone=Asia%2FUrumqi&sms_opt_out=on");
+    let (status, _, _) = app.post_form(&preferences, &form, &[("cookie", cookie.as_str())]).await;
+    assert_eq!(status, StatusCode::SEE_OTHER);
+    let set = app.get(&format!("/api/v1/customers/{customer}"), &org.admin).await.body;
+    assert_eq!((set["time_zone"].as_str(), set["sms_opt_out"].as_bool()), (Some("Asia/Urumqi"), Some(true)), "{set}");
+    let (_, _, page) = app.fetch_with(&page_path, &[("cookie", cookie.as_str())]).await;
+    assert!(page.contains(r#"<option value="Asia/Urumqi" selected>"#), "the zone shown as chosen");
     // A rejected change changes nothing.
     app.post(&path, &org.admin, json!({"employer": "乙公司", "reason": "未经核实"})).await;
     decide("reject").await;

@@ -9,7 +9,7 @@ use sqlx::PgPool;
 use crate::support::{App, Org, org};
 
 /// Sets a setting, whatever its version.
-async fn set(app: &App, org: &Org, key: &str, value: i64) {
+async fn set_rule(app: &App, org: &Org, key: &str, value: i64) {
     let path = format!("/api/v1/settings/{key}");
     let all = app.get("/api/v1/settings", &org.admin).await.body;
     let version =
@@ -76,15 +76,15 @@ async fn reminders_go_once_per_installment_and_stage_within_the_contact_rules(po
     // Outside the contact hours nothing goes, and the run says why.
     let hour = (Utc::now() + Duration::hours(8)).hour() as i64;
     let (from, until) = if hour == 23 { (0, 23) } else { (hour + 1, 24) };
-    set(&app, &org, "postloan.contact_until_hour", until).await;
-    set(&app, &org, "postloan.contact_from_hour", from).await;
+    set_rule(&app, &org, "postloan.contact_until_hour", until).await;
+    set_rule(&app, &org, "postloan.contact_from_hour", from).await;
     let run = app.post("/api/v1/reminders/actions/run", &org.admin, json!({})).await;
     assert_eq!((run.body["sent"].as_i64(), run.body["held"].as_i64()), (Some(0), Some(2)), "{}", run.body);
     assert!(run.body["held_because"].as_str().unwrap().contains(":00"), "{}", run.body);
 
     // Within the hours: one message each, the opted-out customer none; a second run sends nothing.
-    set(&app, &org, "postloan.contact_from_hour", 0).await;
-    set(&app, &org, "postloan.contact_until_hour", 24).await;
+    set_rule(&app, &org, "postloan.contact_from_hour", 0).await;
+    set_rule(&app, &org, "postloan.contact_until_hour", 24).await;
     let run = app.post("/api/v1/reminders/actions/run", &org.admin, json!({})).await;
     assert_eq!((run.body["sent"].as_i64(), run.body["opted_out"].as_i64()), (Some(2), Some(1)), "{}", run.body);
     let again = app.post("/api/v1/reminders/actions/run", &org.admin, json!({})).await;
@@ -112,9 +112,62 @@ async fn reminders_go_once_per_installment_and_stage_within_the_contact_rules(po
         (Some("sms"), Some("sent")),
         "{contacts}"
     );
-    set(&app, &org, "postloan.contacts_per_day", 1).await;
+    set_rule(&app, &org, "postloan.contacts_per_day", 1).await;
     let call = json!({"channel": "phone", "party": "customer", "result": "no_answer"});
     let refused = app.post(&format!("/api/v1/contracts/{late}/contacts"), &org.admin, call).await;
     assert_eq!((refused.status, refused.code()), (StatusCode::CONFLICT, "contact_rules"), "{}", refused.body);
     assert!(refused.body["detail"].as_str().unwrap().contains("cap"), "{}", refused.body);
+}
+
+#[sqlx::test(migrations = "../migrations")]
+async fn contact_hours_count_in_the_customers_own_time_zone(pool: PgPool) {
+    let app = App::new(pool.clone()).await;
+    let org = org(&app).await;
+    let start = backoffice::kit::day::company_today(8).checked_sub_months(chrono::Months::new(2)).unwrap();
+    let csv = format!(
+        "number,region,principal,annual_rate,term,method,start_date,customer_name,id_number,phone\n\
+         HT-BJ,SZ,12000,0.12,12,equal-installment,{start},王芳,11010519491231002X,13800000011\n\
+         HT-NY,SZ,12000,0.12,12,equal-installment,{start},李雷,110105194912310038,13800000012\n"
+    );
+    let imported = app.post("/api/v1/contracts/import", &org.admin, json!({"csv": csv})).await;
+    assert_eq!(imported.status, StatusCode::OK, "{}", imported.body);
+    let contract = async |number: &str| {
+        let id = app.get(&format!("/api/v1/contracts?number={number}"), &org.admin).await.body["items"][0]["id"]
+            .as_i64()
+            .unwrap();
+        let customer =
+            app.get(&format!("/api/v1/contracts/{id}"), &org.admin).await.body["contract"]["customer_id"].as_i64();
+        (id, customer.unwrap())
+    };
+    let ((beijing, _), (abroad, customer)) = (contract("HT-BJ").await, contract("HT-NY").await);
+    let zone = |name: &str| json!({"time_zone": name});
+    let path = format!("/api/v1/customers/{customer}/time-zone");
+    let unknown = app.call(Method::PUT, &path, Some(&org.admin), Some(zone("Mars/Olympus"))).await;
+    assert_eq!(unknown.body["errors"][0]["field"], "time_zone", "{}", unknown.body);
+    let set = app.call(Method::PUT, &path, Some(&org.admin), Some(zone("America/New_York"))).await;
+    assert_eq!(set.status, StatusCode::NO_CONTENT, "{}", set.body);
+    assert_eq!(
+        app.get(&format!("/api/v1/customers/{customer}"), &org.admin).await.body["time_zone"],
+        "America/New_York"
+    );
+
+    // Allowed: two hours of New York's day, which are night in Beijing (12 or 13 hours ahead).
+    let hour: i32 = sqlx::query_scalar("SELECT extract(hour FROM now() AT TIME ZONE 'America/New_York')::int")
+        .fetch_one(&pool)
+        .await
+        .unwrap();
+    let from = hour.min(22);
+    set_rule(&app, &org, "postloan.contact_until_hour", i64::from(from) + 2).await;
+    set_rule(&app, &org, "postloan.contact_from_hour", i64::from(from)).await;
+    let call = json!({"channel": "phone", "party": "customer", "result": "no_answer"});
+    let made = app.post(&format!("/api/v1/contracts/{abroad}/contacts"), &org.admin, call.clone()).await;
+    assert_eq!(made.status, StatusCode::CREATED, "{}", made.body);
+    let refused = app.post(&format!("/api/v1/contracts/{beijing}/contacts"), &org.admin, call).await;
+    assert_eq!((refused.status, refused.code()), (StatusCode::CONFLICT, "contact_rules"), "{}", refused.body);
+    assert!(refused.body["detail"].as_str().unwrap().contains("customer's time zone"), "{}", refused.body);
+    let audit = app
+        .get(&format!("/api/v1/audit-events?entity_type=customer&entity_id={customer}&action=time_zone"), &org.admin)
+        .await
+        .body;
+    assert!(audit.to_string().contains("America/New_York"), "{audit}");
 }

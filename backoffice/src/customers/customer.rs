@@ -12,8 +12,8 @@ use utoipa::{IntoParams, ToSchema};
 use crate::actor::Actor;
 use crate::error::{Checks, Error};
 use crate::kit::audit::{self, Change};
-use crate::kit::identity;
 use crate::kit::list::{self, PageParams, Paged, Table};
+use crate::kit::{day, identity};
 use crate::system::crypto::{Sensitive, Vault};
 
 /// A customer as shown: numbers masked.
@@ -40,6 +40,11 @@ pub struct Customer {
     pub home_location: Option<Location>,
     /// Emergency contacts, guarantors, a company's legal representative and contacts.
     pub parties: Vec<PartyView>,
+    /// The customer's time zone (IANA name), in which contacts keep to the allowed hours; none:
+    /// the company's.
+    pub time_zone: Option<String>,
+    /// Whether the customer asked for no more reminders (退订).
+    pub sms_opt_out: bool,
     /// For optimistic concurrency.
     pub version: i32,
     /// When created.
@@ -113,6 +118,8 @@ pub struct Row {
     region_id: i64,
     home_latitude: Option<f64>,
     home_longitude: Option<f64>,
+    time_zone: Option<String>,
+    sms_opt_out: bool,
     version: i32,
     created_at: DateTime<Utc>,
 }
@@ -157,6 +164,8 @@ impl Row {
                 .zip(self.home_longitude)
                 .map(|(latitude, longitude)| Location { latitude, longitude }),
             parties: Vec::new(),
+            time_zone: self.time_zone,
+            sms_opt_out: self.sms_opt_out,
             version: self.version,
             created_at: self.created_at,
         }
@@ -167,7 +176,7 @@ impl Row {
 pub const TABLE: Table<Row> = Table::new(
     "customer",
     "SELECT c.id, c.kind, c.name, c.id_number_sealed, c.phone_sealed, c.address, c.employer, c.region_id,
-        c.home_latitude, c.home_longitude, c.version, c.created_at",
+        c.home_latitude, c.home_longitude, c.time_zone, c.sms_opt_out, c.version, c.created_at",
     "FROM customers c JOIN regions g ON g.id = c.region_id",
     "c.id",
 )
@@ -226,6 +235,8 @@ pub struct NewCustomer {
     /// Emergency contacts, guarantors, legal representative, contacts.
     #[serde(default)]
     pub parties: Vec<NewParty>,
+    /// The customer's time zone (IANA name, e.g. `Asia/Urumqi`); none: the company's.
+    pub time_zone: Option<String>,
 }
 
 /// Registers a customer with the people around them; a number already registered is a conflict.
@@ -293,13 +304,16 @@ pub async fn create(db: &mut PgConnection, vault: &Vault, actor: &Actor, new: &N
             "a guarantor needs a national ID",
         );
     }
+    if let Some(zone) = &new.time_zone {
+        checks.check(day::zone_known(db, zone).await?, "time_zone", ZONE_UNKNOWN);
+    }
     checks.finish()?;
     let seal = |v: &str| vault.seal(v).map_err(|e| Error::Internal(e.to_string()));
     list::region_in_scope(db, actor, new.region_id).await?;
     let id: i64 = sqlx::query_scalar(
         "INSERT INTO customers (kind, name, id_number_sealed, id_number_index, phone_sealed, address, employer, region_id,
-                                home_latitude, home_longitude, phone_index)
-         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11) RETURNING id",
+                                home_latitude, home_longitude, phone_index, time_zone)
+         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12) RETURNING id",
     )
     .bind(kind)
     .bind(new.name.trim())
@@ -312,6 +326,7 @@ pub async fn create(db: &mut PgConnection, vault: &Vault, actor: &Actor, new: &N
     .bind(new.home_location.map(|h| h.latitude))
     .bind(new.home_location.map(|h| h.longitude))
     .bind(new.phone.as_deref().map(|p| vault.index(&identity::phone_key(p))))
+    .bind(&new.time_zone)
     .fetch_one(&mut *db)
     .await?;
     for p in &new.parties {
@@ -409,6 +424,44 @@ pub async fn set_sms_opt_out(db: &mut PgConnection, actor: &Actor, id: i64, choi
         .execute(&mut *db)
         .await?;
     let entry = Change::new("sms_opt_out", "customer", id, Some(region)).after(json!({"opt_out": choice.opt_out}));
+    audit::record(&mut *db, actor.author(), entry).await?;
+    Ok(())
+}
+
+/// What a time zone that PostgreSQL does not know is told.
+const ZONE_UNKNOWN: &str = "is not a time zone name (such as Asia/Shanghai or Asia/Urumqi)";
+
+/// A customer's time zone.
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct CustomerTimeZone {
+    /// An IANA name such as `Asia/Urumqi`; none: the company's.
+    pub time_zone: Option<String>,
+}
+
+/// Sets the time zone of the customer `id` of the actor's region, in which the contact rules count
+/// the hours and the day. Audited with the zone it replaced.
+pub async fn set_time_zone(
+    db: &mut PgConnection,
+    actor: &Actor,
+    id: i64,
+    choice: &CustomerTimeZone,
+) -> Result<(), Error> {
+    let zone = choice.time_zone.as_deref().map(str::trim).filter(|z| !z.is_empty());
+    if let Some(zone) = zone
+        && !day::zone_known(db, zone).await?
+    {
+        return Err(Error::invalid("time_zone", ZONE_UNKNOWN));
+    }
+    let before = TABLE.lock(db, actor, id).await?;
+    sqlx::query("UPDATE customers SET time_zone = $2, version = version + 1 WHERE id = $1")
+        .bind(id)
+        .bind(zone)
+        .execute(&mut *db)
+        .await?;
+    let entry = Change::new("time_zone", "customer", id, Some(before.region_id))
+        .before(json!({"time_zone": before.time_zone}))
+        .after(json!({"time_zone": zone}));
     audit::record(&mut *db, actor.author(), entry).await?;
     Ok(())
 }

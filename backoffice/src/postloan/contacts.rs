@@ -1,8 +1,8 @@
 //! Collection contacts (电话催收登记): each call, message or visit about an overdue contract, with the
 //! party reached, the result, the collection state it left and any promise to pay (which holds the
 //! contract's bucket until the date, through the books). The contact rules are kept here: no
-//! contact outside the allowed hours of the company's day, and no more than the day's cap with the
-//! customer, or with each kind of third party.
+//! contact outside the allowed hours of the customer's day (in their own time zone, else the
+//! company's), and no more than the day's cap with the customer, or with each kind of third party.
 
 use chrono::{DateTime, Duration, NaiveDate, Timelike, Utc};
 use leasewatch_finance::Decimal;
@@ -81,7 +81,7 @@ pub struct NewContact {
 /// The contact rules as they stand.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Rules {
-    /// First allowed hour of the company's day.
+    /// First allowed hour of the customer's day.
     pub from_hour: u32,
     /// The hour from which contacts stop.
     pub until_hour: u32,
@@ -94,7 +94,7 @@ impl Rules {
     pub fn refusal(&self, local_hour: u32, made_today: i64) -> Option<String> {
         if local_hour < self.from_hour || local_hour >= self.until_hour {
             return Some(format!(
-                "contacts are allowed from {:02}:00 to {:02}:00 of the company's day",
+                "contacts are allowed from {:02}:00 to {:02}:00 in the customer's time zone",
                 self.from_hour, self.until_hour
             ));
         }
@@ -135,8 +135,8 @@ fn check(new: &NewContact, today: NaiveDate) -> Result<(), Error> {
 }
 
 /// Records a contact on the contract `id` made `now` by the actor, under the contact rules of the
-/// company's day (`utc_offset_hours` east of UTC); a promise holds the contract's bucket until its
-/// date. Audited.
+/// customer's day (the company's being `utc_offset_hours` east of UTC); a promise, dated in the
+/// company's calendar, holds the contract's bucket until its date. Audited.
 pub async fn record(
     db: &mut PgConnection,
     actor: &Actor,
@@ -202,7 +202,8 @@ pub async fn rules(db: &mut PgConnection) -> Result<Rules, Error> {
 }
 
 /// Why a contact with `party` about `contract` may not be made `now`, if it may not: outside the
-/// allowed hours, or over the day's cap (every channel counts, the jobs' messages too).
+/// allowed hours of the customer's day, or over that day's cap (every channel counts, the jobs'
+/// messages too). The customer's time zone rules; without one, the company's.
 pub async fn refusal(
     db: &mut PgConnection,
     contract: i64,
@@ -210,14 +211,24 @@ pub async fn refusal(
     now: DateTime<Utc>,
     utc_offset_hours: i32,
 ) -> Result<Option<String>, Error> {
-    let local = now + Duration::hours(i64::from(utc_offset_hours));
+    // The customer's offset from UTC at `now`, as PostgreSQL's zone rules say.
+    let offset: i64 = sqlx::query_scalar(
+        "SELECT COALESCE(EXTRACT(EPOCH FROM ($2 AT TIME ZONE cu.time_zone) - ($2 AT TIME ZONE 'UTC'))::bigint, $3)
+         FROM contracts c LEFT JOIN customers cu ON cu.id = c.customer_id WHERE c.id = $1",
+    )
+    .bind(contract)
+    .bind(now)
+    .bind(i64::from(utc_offset_hours) * 3600)
+    .fetch_one(&mut *db)
+    .await?;
+    let local = now + Duration::seconds(offset);
     let rules = rules(db).await?;
     let made_today: i64 = sqlx::query_scalar(
         "SELECT count(*) FROM collection_contacts WHERE contract_id = $1 AND party = $2 AND at >= $3",
     )
     .bind(contract)
     .bind(party)
-    .bind(day::day_starts(local.date_naive(), utc_offset_hours))
+    .bind(day::local_day_starts(local.date_naive(), offset))
     .fetch_one(&mut *db)
     .await?;
     Ok(rules.refusal(local.hour(), made_today))
@@ -280,7 +291,7 @@ mod tests {
         let rules = Rules { from_hour: 8, until_hour: 21, per_day: 3 };
         assert_eq!(rules.refusal(8, 0), None);
         assert_eq!(rules.refusal(20, 2), None);
-        assert!(rules.refusal(7, 0).unwrap().contains("08:00 to 21:00"));
+        assert!(rules.refusal(7, 0).unwrap().contains("08:00 to 21:00 in the customer's time zone"));
         assert!(rules.refusal(21, 0).is_some(), "21:00 is already too late");
         assert!(rules.refusal(12, 3).unwrap().contains("cap"));
     }
