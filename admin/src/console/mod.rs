@@ -102,11 +102,9 @@ pub fn router() -> Router<AppState> {
         .route("/postloan/groups/{id}", get(postloan::groups::page).post(postloan::groups::edit))
         .route("/postloan/repossessions", get(postloan::repossession::list))
         .route("/postloan/repossessions/{id}", get(postloan::repossession::page).post(postloan::repossession::act))
-        .route("/postloan/companies", get(postloan::repossession::companies_list))
-        .route(
-            "/postloan/companies/new",
-            get(postloan::repossession::new_company).post(postloan::repossession::create_company),
-        )
+        .route("/postloan/companies", get(postloan::companies::list))
+        .route("/postloan/companies/new", get(postloan::companies::new).post(postloan::companies::create))
+        .route("/postloan/companies/{id}", get(postloan::companies::page).post(postloan::companies::edit))
         .route("/postloan/disposals", get(postloan::disposals::list))
         .route("/postloan/disposals/{id}", get(postloan::disposals::page).post(postloan::disposals::act))
         .route("/postloan/litigation", get(postloan::litigation::cases))

@@ -22,11 +22,11 @@ pub struct Input {
     pub name: &'static str,
     /// Its label.
     pub label: String,
-    /// `text`, `number`, `date`, `datetime-local`, `tel`, `textarea`, `select` or `file`.
+    /// `text`, `number`, `date`, `datetime-local`, `tel`, `textarea`, `select`, `checks` or `file`.
     pub kind: &'static str,
-    /// What it shows.
+    /// What it shows (the ticked values of `checks`, comma-separated).
     pub value: String,
-    /// A select's (value, label) choices.
+    /// A select's or checks' (value, label) choices.
     pub options: Vec<(String, String)>,
 }
 
@@ -39,6 +39,18 @@ impl Input {
     /// A select among `options`.
     pub fn select(name: &'static str, label: &str, options: Vec<(String, String)>) -> Self {
         Self { options, ..Self::new(name, label, "select") }
+    }
+
+    /// Boxes to tick among `options`, `ticked` already.
+    pub fn checks(name: &'static str, label: &str, options: Vec<(String, String)>, ticked: &[String]) -> Self {
+        Self { options, value: ticked.join(","), ..Self::new(name, label, "checks") }
+    }
+
+    /// The boxes of `checks`: (value, label, ticked), as the `checks` macro of `form.html` takes them.
+    pub fn ticks(&self) -> Vec<(String, String, &'static bool)> {
+        let ticked: Vec<&str> = self.value.split(',').collect();
+        let on = |v: &str| if ticked.contains(&v) { &true } else { &false };
+        self.options.iter().map(|(v, l)| (v.clone(), l.clone(), on(v))).collect()
     }
 
     /// With `value` shown.
@@ -110,7 +122,11 @@ impl RecordPage {
     pub fn refused(mut self, action: &str, fields: &Fields, problems: Problems) -> Self {
         for form in self.forms.iter_mut().filter(|f| f.action == action) {
             for input in form.inputs.iter_mut().filter(|i| i.kind != "file") {
-                input.value = fields.one(input.name).to_owned();
+                input.value = if input.kind == "checks" {
+                    fields.all(input.name).join(",")
+                } else {
+                    fields.one(input.name).to_owned()
+                };
             }
             form.problems = problems.clone();
         }

@@ -573,7 +573,9 @@ async fn an_order_is_dispatched_and_its_recovery_registered_with_photos_on_its_p
         ("fee_fixed", "abc".into()),
         ("fee_rate", "0.02".into()),
         ("fee_cap", "".into()),
+        ("served_region_ids", org.region("GD").to_string()),
     ];
+    assert!(new.contains(&format!(r#"name="served_region_ids" value="{}" checked"#, org.region("GD"))), "{new}");
     let (status, page) = post_multipart(&app, "/postloan/companies/new", &cookie, &pairs(&company), None).await;
     assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY, "{page}");
     assert!(page.contains(r#"data-field="fee_fixed""#) && page.contains("鹏城收车"), "what was typed is kept: {page}");
@@ -583,6 +585,34 @@ async fn an_order_is_dispatched_and_its_recovery_registered_with_photos_on_its_p
     let (_, _, companies) = app.fetch_with("/postloan/companies", &with).await;
     assert!(companies.contains("鹏城收车") && companies.contains("¥1,500.00 + 2%"), "{companies}");
     let company_id = app.get("/api/v1/repossession-companies", &token).await.body["items"][0]["id"].as_i64().unwrap();
+    // Its terms changed on its page: serving no region is refused there, a new fee and a second region kept.
+    let company_page = format!("/postloan/companies/{company_id}");
+    let (_, _, page) = app.fetch_with(&company_page, &with).await;
+    assert!(page.contains(r#"id="form-update""#) && page.contains(r#"value="1500.00""#), "{page}");
+    let mut terms = vec![
+        ("csrf", csrf(&page)),
+        ("action", "update".into()),
+        ("contact_name", "钱".into()),
+        ("contact_phone", "139-0000-0002".into()),
+        ("fee_fixed", "1800".into()),
+        ("fee_rate", "0.02".into()),
+        ("fee_cap", "5000".into()),
+        ("active", "true".into()),
+    ];
+    let (status, page) = post_multipart(&app, &company_page, &cookie, &pairs(&terms), None).await;
+    assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY, "{page}");
+    assert!(page.contains(r#"data-field="served_region_ids""#) && page.contains(r#"value="1800""#), "{page}");
+    terms.push(("served_region_ids", org.region("GD").to_string()));
+    terms.push(("served_region_ids", org.region("SZ").to_string()));
+    let (status, _) = post_multipart(&app, &company_page, &cookie, &pairs(&terms), None).await;
+    assert_eq!(status, StatusCode::SEE_OTHER);
+    let changed = app.get(&format!("/api/v1/repossession-companies/{company_id}"), &token).await.body;
+    assert_eq!(
+        (changed["fee_fixed"].as_str(), changed["contact_name"].as_str()),
+        (Some("1800.00"), Some("钱")),
+        "{changed}"
+    );
+    assert_eq!(changed["served_region_ids"].as_array().map(Vec::len), Some(2), "{changed}");
 
     // An order by hand, dispatched on its page.
     // The order opened from the contract's post-loan actions.

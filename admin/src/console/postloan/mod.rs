@@ -4,6 +4,7 @@
 
 pub mod actions;
 pub mod codes;
+pub mod companies;
 pub mod contacts;
 pub mod disposals;
 pub mod groups;

@@ -1,20 +1,19 @@
 //! Repossession in the console (现场收车): the orders of the user's regions and an order's page —
 //! the monitor's evidence (last fix, the night place and its hours), dispatch to a company, the
 //! agent's live links, the recovery registered with its photos, its review and the company's fee;
-//! and the repossession companies (收车公司维护) with their schedule and performance.
+//! and the agent's live view (`/track/{token}`).
 
 use axum::extract::{Multipart, OriginalUri, Path, Query, State};
-use axum::response::{IntoResponse, Redirect, Response};
+use axum::response::Response;
 use backoffice::kit::list::PageParams;
 use backoffice::postloan::charges;
-use backoffice::postloan::repossession::companies::{self, CompanyFilter, NewCompany};
+use backoffice::postloan::repossession::companies::{self, CompanyFilter};
 use backoffice::postloan::repossession::links::{self, LinkRequest};
 use backoffice::postloan::repossession::orders::{
     self, Cancel, Dispatch, FeeRequest, Order, OrderFilter, Recovery, Review,
 };
 use backoffice::system::attachments;
 use chrono::{DateTime, NaiveDateTime, Utc};
-use leasewatch_finance::Decimal;
 use serde_json::Value;
 
 use super::TABS;
@@ -402,131 +401,6 @@ pub async fn act(
     };
     let page = order_page(&state, &staff, id, String::new()).await?.refused(&action, &fields, problems);
     Ok(refused(&page))
-}
-
-/// `GET /postloan/companies`.
-pub async fn companies_list(
-    State(state): State<AppState>,
-    staff: Staff,
-    OriginalUri(uri): OriginalUri,
-) -> Result<Response, PageError> {
-    staff.require("postloan.read")?;
-    let query: ListQuery<CompanyFilter> = ListQuery::from_uri(&uri)?;
-    let lang = staff.lang;
-    let spec = ListSpec {
-        path: "/postloan/companies",
-        title: "nav.postloan",
-        columns: vec![
-            Column::plain(lang.t("company.name")).sorted("name"),
-            Column::plain(lang.t("company.licence")),
-            Column::plain(lang.t("company.contact")),
-            Column::plain(lang.t("company.schedule")),
-            Column::plain(lang.t("company.orders")).numeric(),
-            Column::plain(lang.t("company.recovered")).numeric(),
-            Column::plain(lang.t("company.average_days")).numeric(),
-            Column::plain(lang.t("code.active")),
-        ],
-        tabs: TABS,
-        create: staff.can("postloan.repossess").then_some("/postloan/companies/new"),
-        ..ListSpec::default()
-    };
-    let (pool, actor, filter) = (&state.pool, &staff.caller.actor, &query.filter);
-    list::respond(
-        &staff,
-        spec,
-        &query,
-        |page| Box::pin(async move { companies::list(pool, actor, &page, filter).await }),
-        |c| {
-            let cap = c.fee_cap.as_ref().map(|cap| format!(" ≤ {}", money(cap))).unwrap_or_default();
-            let cells = vec![
-                Cell::text(c.name.clone()),
-                Cell::text(c.licence.clone()),
-                Cell::text(format!("{} {}", c.contact_name, c.contact_phone)),
-                Cell::text(format!(
-                    "{} + {}%{cap}",
-                    money(&c.fee_fixed),
-                    (c.fee_rate * Decimal::ONE_HUNDRED).normalize()
-                )),
-                Cell::number(c.orders),
-                Cell::number(c.recovered),
-                Cell::text(c.average_days.map(|d| d.to_string()).unwrap_or_default()),
-                Cell::text(lang.yes_no(c.active)),
-            ];
-            (c.id, cells)
-        },
-    )
-    .await
-}
-
-fn company_form(staff: &Staff) -> RecordPage {
-    let lang = staff.lang;
-    let mut shell = Shell::new(staff, "/postloan/overdue", "nav.postloan");
-    shell.title = lang.t("company.new").to_owned();
-    let form = ActionForm::new(
-        "create",
-        lang.t("company.new"),
-        lang.t("action.save"),
-        vec![
-            Input::new("name", lang.t("company.name"), "text"),
-            Input::new("licence", lang.t("company.licence"), "text"),
-            Input::new("contact_name", lang.t("company.contact"), "text"),
-            Input::new("contact_phone", lang.t("repossession.agent_phone"), "tel"),
-            Input::new("fee_fixed", lang.t("company.fee_fixed"), "text"),
-            Input::new("fee_rate", lang.t("company.fee_rate"), "text"),
-            Input::new("fee_cap", lang.t("company.fee_cap"), "text"),
-        ],
-    );
-    RecordPage {
-        shell,
-        done: String::new(),
-        links: Vec::new(),
-        facts: Vec::new(),
-        photos: Vec::new(),
-        history: None,
-        forms: vec![form],
-        post_to: "/postloan/companies/new".to_owned(),
-    }
-}
-
-/// `GET /postloan/companies/new`: a company serving the user's region.
-pub async fn new_company(staff: Staff) -> Result<Response, PageError> {
-    staff.require("postloan.repossess")?;
-    Ok(render(&company_form(&staff)))
-}
-
-/// `POST /postloan/companies/new`.
-pub async fn create_company(
-    State(state): State<AppState>,
-    staff: Staff,
-    multipart: Multipart,
-) -> Result<Response, PageError> {
-    let (fields, _) = accept_multipart(&staff, multipart, "postloan.repossess").await?;
-    let mut problems = Problems::default();
-    let cap = Some(fields.one("fee_cap").trim())
-        .filter(|c| !c.is_empty())
-        .map(|_| fields.amount("fee_cap", &mut problems).unwrap_or_default());
-    let new = NewCompany {
-        name: fields.one("name").to_owned(),
-        licence: fields.one("licence").to_owned(),
-        region_id: staff.caller.actor.region_id,
-        served_region_ids: vec![staff.caller.actor.region_id],
-        contact_name: fields.one("contact_name").to_owned(),
-        contact_phone: fields.one("contact_phone").to_owned(),
-        fee_fixed: fields.amount("fee_fixed", &mut problems).unwrap_or_default(),
-        fee_rate: fields.amount("fee_rate", &mut problems).unwrap_or_default(),
-        fee_cap: cap,
-    };
-    if problems.is_empty() {
-        let mut tx = state.pool.begin().await?;
-        match companies::create(&mut tx, &staff, &new).await {
-            Ok(_) => {
-                tx.commit().await?;
-                return Ok(Redirect::to("/postloan/companies").into_response());
-            }
-            Err(e) => problems = Problems::of(e)?,
-        }
-    }
-    Ok(refused(&company_form(&staff).refused("create", &fields, problems)))
 }
 
 #[derive(askama::Template)]
