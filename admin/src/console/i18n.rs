@@ -537,7 +537,7 @@ pub(crate) static MESSAGES: &[(&str, &str, &str)] = &[
     ("visit.place.resident_night", "车辆夜间常停", "Vehicle at night"),
     ("visit.place.resident_day", "车辆白天常停", "Vehicle by day"),
     ("visit.dispatch", "家访派单", "Dispatch"),
-    ("visit.agent", "外访人员（用户编号）", "Field agent (user id)"),
+    ("visit.agent", "外访人员", "Field agent"),
     ("visit.register", "家访登记", "Register the result"),
     ("visit.review", "家访审核", "Review"),
     ("prepayment.title", "部分提前还款", "Partial prepayment"),

@@ -181,7 +181,9 @@ async fn a_visit_goes_to_the_vehicles_places_and_a_far_check_in_is_flagged(pool:
     let collector =
         staff(&app, &org, "sz_visit", "SZ", &["postloan.read", "postloan.collect", "contracts.read"], &[]).await;
     let reviewer = staff(&app, &org, "sz_review", "SZ", &["postloan.read", "postloan.review"], &[]).await;
+    let zj = staff(&app, &org, "zj_visit", "ZJ", &["postloan.read", "postloan.collect"], &[]).await;
     let agent = app.get("/api/v1/auth/me", &collector).await.body["user"]["id"].as_i64().unwrap();
+    let outsider = app.get("/api/v1/auth/me", &zj).await.body["user"]["id"].as_i64().unwrap();
     let visit = |reason: &str| json!({"contract_id": contract, "reason": reason});
     let mut results = Vec::new();
     for (reason, at) in [("核实居住地", (22.5404, 114.0503)), ("再次上门", (22.7000, 114.3000))] {
@@ -193,6 +195,15 @@ async fn a_visit_goes_to_the_vehicles_places_and_a_far_check_in_is_flagged(pool:
             asked.body
         );
         decide(&app, "home_visit", "approve").await;
+        // The console offers the region's agents by name; one of another region is not among them.
+        let cookie = format!("lw_session={collector}");
+        let (_, _, page) =
+            app.fetch_with(&format!("/postloan/visits/{}", asked.body["id"]), &[("cookie", cookie.as_str())]).await;
+        assert!(
+            page.contains(r#"id="form-dispatch""#) && page.contains(&format!(r#"<option value="{agent}""#)),
+            "{page}"
+        );
+        assert!(!page.contains(&format!(r#"<option value="{outsider}""#)), "{page}");
         let path = format!("/api/v1/home-visits/{}", asked.body["id"]);
         let sent =
             app.post(&format!("{path}/actions/dispatch"), &collector, json!({"version": 2, "agent_id": agent})).await;
@@ -221,6 +232,5 @@ async fn a_visit_goes_to_the_vehicles_places_and_a_far_check_in_is_flagged(pool:
         .post(&format!("{path}/actions/review"), &reviewer, json!({"version": 4, "note": "定位偏离，要求说明"}))
         .await;
     assert_eq!(reviewed.body["status"], "reviewed", "{}", reviewed.body);
-    let zj = staff(&app, &org, "zj_visit", "ZJ", &["postloan.read", "postloan.collect"], &[]).await;
     assert_eq!(app.get(&path, &zj).await.status, StatusCode::NOT_FOUND);
 }

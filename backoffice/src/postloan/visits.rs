@@ -190,18 +190,25 @@ pub struct VisitDispatch {
     pub agent_id: i64,
 }
 
+/// Who may be sent on a visit of the region `$1`: the active users of that region or of a region above it.
+const AGENTS: &str = "SELECT u.id, u.display_name FROM users u JOIN regions g ON g.id = u.region_id
+    WHERE u.active AND starts_with((SELECT path FROM regions WHERE id = $1), g.path)";
+
+/// The agents the visit `id` (of the actor's region) may be dispatched to: (user id, name), by name.
+pub async fn agents(db: &mut PgConnection, actor: &Actor, id: i64) -> Result<Vec<(i64, String)>, Error> {
+    let region = TABLE.load(db, actor, id).await?.region_id;
+    Ok(sqlx::query_as(&format!("{AGENTS} ORDER BY u.display_name, u.id")).bind(region).fetch_all(db).await?)
+}
+
 /// Dispatches an approved visit to an agent of its region, with the places to visit: the customer's
 /// address, and the vehicle's resident places (night and day) with their positions. Audited.
 pub async fn dispatch(db: &mut PgConnection, actor: &Actor, id: i64, body: &VisitDispatch) -> Result<Visit, Error> {
     let before = TABLE.lock_in(db, actor, id, body.version, &["approved"]).await?;
-    let eligible: bool = sqlx::query_scalar(
-        "SELECT EXISTS (SELECT 1 FROM users u JOIN regions g ON g.id = u.region_id
-                        WHERE u.id = $1 AND u.active AND starts_with((SELECT path FROM regions WHERE id = $2), g.path))",
-    )
-    .bind(body.agent_id)
-    .bind(before.region_id)
-    .fetch_one(&mut *db)
-    .await?;
+    let eligible: bool = sqlx::query_scalar(&format!("SELECT EXISTS (SELECT 1 FROM ({AGENTS}) a WHERE a.id = $2)"))
+        .bind(before.region_id)
+        .bind(body.agent_id)
+        .fetch_one(&mut *db)
+        .await?;
     if !eligible {
         return Err(Error::invalid("agent_id", "must be an active user of the visit's region"));
     }

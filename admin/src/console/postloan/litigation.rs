@@ -336,11 +336,16 @@ async fn visit_page(state: &AppState, staff: &Staff, id: i64, done: String) -> R
     let mut forms = Vec::new();
     if staff.can("postloan.collect") {
         if v.status == "approved" {
+            let agents = visits::agents(&mut db, staff, id)
+                .await?
+                .into_iter()
+                .map(|(user, name)| (user.to_string(), name))
+                .collect();
             forms.push(ActionForm::new(
                 "dispatch",
                 lang.t("visit.dispatch"),
                 lang.t("visit.dispatch"),
-                vec![Input::new("agent_id", lang.t("visit.agent"), "number")],
+                vec![Input::select("agent_id", lang.t("visit.agent"), agents)],
             ));
         }
         if v.status == "dispatched" {
