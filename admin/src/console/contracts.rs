@@ -130,6 +130,8 @@ struct ContractPage {
     fees: Vec<[String; 6]>,
     /// Reminders sent about the contract: stage, status, text.
     messages: Vec<[String; 3]>,
+    /// Post-loan charges asked for, newest first: asked on, kind, amount, payee, reason, status.
+    charges: Vec<[String; 6]>,
     /// The financed vehicle: (id, plate or VIN).
     vehicle: Option<(i64, String)>,
     /// The risk score and its band, when computed.
@@ -295,6 +297,24 @@ async fn contract_page(
     } else {
         Vec::new()
     };
+    let charges = if staff.can("postloan.read") {
+        backoffice::postloan::charges::of_contract(&mut db, id)
+            .await?
+            .into_iter()
+            .map(|c| {
+                [
+                    local_time(&c.created_at, offset),
+                    lang.t(&format!("component.{}", c.kind)).to_owned(),
+                    money(&c.amount),
+                    c.payee,
+                    c.reason,
+                    lang.word("charge.status", &c.status),
+                ]
+            })
+            .collect()
+    } else {
+        Vec::new()
+    };
     let few = PageParams { limit: Some(20), ..PageParams::default() };
     let vehicle = match c.vehicle_id.filter(|_| staff.can("vehicles.read")) {
         Some(v) => {
@@ -397,6 +417,7 @@ async fn contract_page(
         lines,
         fees,
         messages,
+        charges,
         vehicle,
         risk,
         reasons,

@@ -302,6 +302,10 @@ async fn an_overdue_contract_is_walked_to_its_repossession_sale_and_close(pool: 
         .post(&format!("{order_path}/actions/request-fee"), &reposs, json!({"amount": "2700", "reason": "收车费"}))
         .await;
     assert_eq!((fee.status, fee.body["status"].as_str()), (StatusCode::CREATED, Some("pending")), "{}", fee.body);
+    let admin_cookie = format!("lw_session={}", org.admin);
+    let (_, _, page) = app.fetch_with(&format!("/contracts/{contract}"), &[("cookie", admin_cookie.as_str())]).await;
+    let asked = &page[page.find(r#"id="charges""#).unwrap_or_else(|| panic!("{page}"))..];
+    assert!(asked.contains("收车费") && asked.contains("¥2,700.00") && asked.contains("待审批"), "{asked}");
     approve(&app, "postloan_charge").await;
     let fees = app.get(&format!("/api/v1/contracts/{contract}/fees"), &org.admin).await.body;
     assert_eq!(
