@@ -58,6 +58,8 @@ pub async fn run(mut config: Config, database_url_set: bool) -> anyhow::Result<(
 
 async fn demo(mut config: Config) -> anyhow::Result<()> {
     config.admin.data_key_file = PathBuf::from(".leasewatch-demo/data.key");
+    // Reminders go through the shipped simulator unless a gateway was configured.
+    config.admin.sms_gateway.get_or_insert_with(|| "simulator".to_owned());
     std::fs::create_dir_all(".leasewatch-demo").context("cannot create .leasewatch-demo")?;
     let pool = leasewatch_store::db::connect(&config.database_url, 4).await?;
     leasewatch_store::db::migrate(&pool, config.ingest.partitions_ahead_days).await?;

@@ -8,7 +8,7 @@ use std::time::Duration;
 use anyhow::Context;
 use chrono::Utc;
 use leasewatch_backoffice::postloan::reminders;
-use leasewatch_backoffice::postloan::reminders::channel::{MessageChannel, Simulator};
+use leasewatch_backoffice::postloan::reminders::channel::MessageChannel;
 use leasewatch_backoffice::system::crypto::Vault;
 use leasewatch_ingest::connection::Shared;
 use leasewatch_ingest::listener::{self, ListenerContext};
@@ -60,8 +60,10 @@ pub async fn run(config: Config) -> anyhow::Result<()> {
     let mqtt =
         config.ingest.mqtt.enabled.then(|| tokio::spawn(leasewatch_ingest::mqtt::run(shared.clone(), stopped_mqtt)));
     let mut alert_feed = leasewatch_admin::alert_feed::AlertFeed::default();
-    // SMS reminders go through the shipped simulator: a provider's adapter replaces it here.
-    let channel: Arc<dyn MessageChannel> = Arc::new(Simulator::default());
+    let channel = config.admin.message_channel().map_err(|e| anyhow::anyhow!(e))?;
+    if channel.is_none() && config.admin.enabled {
+        tracing::warn!("no SMS gateway is configured (admin.sms_gateway): reminders are off");
+    }
     let mut reminders = None;
     let admin = if config.admin.enabled {
         leasewatch_backoffice::system::bootstrap::prepare(&pool).await.context("cannot prepare the admin API")?;
@@ -125,7 +127,7 @@ pub async fn run(config: Config) -> anyhow::Result<()> {
         ))
     });
     drop(shared);
-    let reminders = reminders.map(|vault| (vault, channel.clone()));
+    let reminders = reminders.zip(channel);
     let maintenance = tokio::spawn(maintain(pool.clone(), config.ingest.clone(), config.utc_offset_hours, reminders));
     shutdown_signal().await;
     tracing::info!("shutting down: no new connections, finishing open frames");

@@ -35,8 +35,9 @@ pub struct AppState {
     pub tile_url: Option<String>,
     /// The font default-notice letters are set in.
     pub letter_font: Arc<LetterFont>,
-    /// Where SMS reminders go out (the simulator unless a provider's adapter is set).
-    pub message_channel: Arc<dyn MessageChannel>,
+    /// Where SMS reminders go out; none: no gateway is configured and none are sent. The
+    /// simulator unless set otherwise.
+    pub message_channel: Option<Arc<dyn MessageChannel>>,
 }
 
 impl AppState {
@@ -53,12 +54,12 @@ impl AppState {
             utc_offset_hours: 8,
             tile_url: None,
             letter_font: Arc::new(LetterFont::default()),
-            message_channel: Arc::new(Simulator::default()),
+            message_channel: Some(Arc::new(Simulator::default())),
         }
     }
 
-    /// Sets the SMS provider reminders go out through.
-    pub fn with_message_channel(mut self, channel: Arc<dyn MessageChannel>) -> Self {
+    /// Sets the SMS provider reminders go out through (none: reminders are off).
+    pub fn with_message_channel(mut self, channel: Option<Arc<dyn MessageChannel>>) -> Self {
         self.message_channel = channel;
         self
     }

@@ -51,10 +51,15 @@ async fn set_stage(
 /// Run the reminders now: each installment a stage is due for gets its one message, within the
 /// contact rules; then the delivery receipts.
 #[utoipa::path(post, path = "/reminders/actions/run", tag = "reminders",
-    responses((status = 200, description = "What the run did", body = Ran)), security(("bearer" = ["postloan.configure"])))]
+    responses((status = 200, description = "What the run did", body = Ran),
+        (status = 409, description = "No SMS gateway is configured")), security(("bearer" = ["postloan.configure"])))]
 async fn run(State(state): State<AppState>, _caller: Caller) -> Result<Json<Ran>, ApiError> {
+    let channel = state.message_channel.as_deref().ok_or_else(|| backoffice::Error::Conflict {
+        code: "no_sms_gateway",
+        detail: "no SMS gateway is configured (admin.sms_gateway): reminders are off".into(),
+    })?;
     let now = chrono::Utc::now();
-    Ok(Json(job::run(&state.pool, &state.vault, state.message_channel.as_ref(), now, state.utc_offset_hours).await?))
+    Ok(Json(job::run(&state.pool, &state.vault, channel, now, state.utc_offset_hours).await?))
 }
 
 /// The messages sent about a contract, newest first, with their delivery.

@@ -171,3 +171,90 @@ async fn contact_hours_count_in_the_customers_own_time_zone(pool: PgPool) {
         .body;
     assert!(audit.to_string().contains("America/New_York"), "{audit}");
 }
+
+/// What the stand-in gateway was sent: (signature header, body) of each message.
+type Inbox = std::sync::Arc<std::sync::Mutex<Vec<(String, serde_json::Value)>>>;
+
+/// A stand-in SMS gateway on a local port: takes messages, reports each delivered once asked.
+async fn gateway(inbox: Inbox) -> String {
+    use axum::routing::{get, post};
+    let taken = inbox.clone();
+    let app = axum::Router::new()
+        .route(
+            "/messages",
+            post(move |headers: axum::http::HeaderMap, body: axum::Json<serde_json::Value>| async move {
+                let signed =
+                    headers.get("x-leasewatch-signature").and_then(|v| v.to_str().ok()).unwrap_or("").to_owned();
+                let mut taken = taken.lock().unwrap();
+                taken.push((signed, body.0));
+                axum::Json(json!({"id": format!("gw-{}", taken.len())}))
+            }),
+        )
+        .route(
+            "/receipts",
+            get(move || async move {
+                let count = inbox.lock().unwrap().len();
+                axum::Json(json!(
+                    (1..=count).map(|n| json!({"id": format!("gw-{n}"), "status": "delivered"})).collect::<Vec<_>>()
+                ))
+            }),
+        );
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let address = listener.local_addr().unwrap();
+    tokio::spawn(async move { axum::serve(listener, app).await });
+    format!("http://{address}")
+}
+
+#[sqlx::test(migrations = "../migrations")]
+async fn reminders_go_through_the_configured_gateway_signed_and_come_back_delivered(pool: PgPool) {
+    let inbox = Inbox::default();
+    let url = gateway(inbox.clone()).await;
+    let config = backoffice::system::config::BackOfficeConfig {
+        sms_gateway: Some(url.clone()),
+        sms_gateway_secret: Some("a-secret-of-sixteen+".into()),
+        ..Default::default()
+    };
+    let unsigned = backoffice::system::config::BackOfficeConfig { sms_gateway_secret: None, ..config.clone() };
+    assert!(unsigned.message_channel().err().unwrap().contains("sms_gateway_secret"));
+    let vault =
+        backoffice::system::crypto::Vault::from_base64(&backoffice::system::crypto::Vault::generate_key().unwrap())
+            .unwrap();
+    let state = leasewatch_admin::AppState::new(pool.clone(), vault, backoffice::system::password::HashCost::default())
+        .with_message_channel(config.message_channel().unwrap());
+    let app = App::with_state(state).await;
+    let org = org(&app).await;
+    let today = backoffice::kit::day::company_today(8);
+    let start = today.checked_sub_months(chrono::Months::new(1)).unwrap() + Duration::days(3);
+    let csv = format!(
+        "number,region,principal,annual_rate,term,method,start_date,customer_name,id_number,phone\n\
+         HT-GW,SZ,12000,0.12,12,equal-installment,{start},王芳,11010519491231002X,13800000011\n"
+    );
+    let imported = app.post("/api/v1/contracts/import", &org.admin, json!({"csv": csv})).await;
+    assert_eq!(imported.status, StatusCode::OK, "{}", imported.body);
+    let stage =
+        json!({"offset_days": -3, "template": "{customer_name}您好，{due_date}还款{amount}元。", "active": true});
+    app.call(Method::PUT, "/api/v1/reminder-stages", Some(&org.admin), Some(stage)).await;
+    set_rule(&app, &org, "postloan.contact_from_hour", 0).await;
+    set_rule(&app, &org, "postloan.contact_until_hour", 24).await;
+    let run = app.post("/api/v1/reminders/actions/run", &org.admin, json!({})).await;
+    assert_eq!((run.body["sent"].as_i64(), run.body["receipts"].as_i64()), (Some(1), Some(1)), "{}", run.body);
+    let sent = inbox.lock().unwrap().clone();
+    assert_eq!(sent.len(), 1);
+    assert_eq!(sent[0].1["to"], "13800000011");
+    assert!(sent[0].1["text"].as_str().unwrap().starts_with("王芳您好"), "{sent:?}");
+    let body = sent[0].1.to_string();
+    let timestamp: i64 = sent[0].0.split(',').next().unwrap().trim_start_matches("t=").parse().unwrap();
+    assert_eq!(
+        sent[0].0,
+        leasewatch_monitor::webhooks::signature("a-secret-of-sixteen+", timestamp, body.as_bytes()),
+        "signed over the body"
+    );
+    let contract = app.get("/api/v1/contracts?number=HT-GW", &org.admin).await.body["items"][0]["id"].as_i64().unwrap();
+    let messages = app.get(&format!("/api/v1/contracts/{contract}/messages"), &org.admin).await.body;
+    assert_eq!(messages[0]["status"], "delivered", "{messages}");
+
+    // Without a gateway, reminders are off and the run says so.
+    let off = App::with_state(app.state.clone().with_message_channel(None)).await;
+    let refused = off.post("/api/v1/reminders/actions/run", &org.admin, json!({})).await;
+    assert_eq!((refused.status, refused.code()), (StatusCode::CONFLICT, "no_sms_gateway"), "{}", refused.body);
+}

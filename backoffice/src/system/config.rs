@@ -1,12 +1,15 @@
 //! The back office's configuration (the `[admin]` section): whether the API is served, the data key
-//! that seals sensitive fields, and the password hashing cost. The daemon, the CLI and the demo
+//! that seals sensitive fields, the password hashing cost, the letters' font and the SMS gateway. The daemon, the CLI and the demo
 //! read it alike.
 
 use std::path::{Path, PathBuf};
+use std::sync::Arc;
 
 use serde::{Deserialize, Serialize};
 
 use crate::postloan::letters::pdf::LetterFont;
+use crate::postloan::reminders::channel::{MessageChannel, Simulator};
+use crate::postloan::reminders::gateway::HttpGateway;
 use crate::system::crypto::Vault;
 use crate::system::password::HashCost;
 
@@ -29,6 +32,11 @@ pub struct BackOfficeConfig {
     pub letter_font: PathBuf,
     /// The face of `letter_font` to use (2: Simplified Chinese in Noto Sans CJK's collection).
     pub letter_font_index: u32,
+    /// The SMS gateway reminders go out through: its base URL (see `postloan/reminders/gateway.rs`),
+    /// or `simulator` for the shipped simulator (the demo). None: no reminders are sent.
+    pub sms_gateway: Option<String>,
+    /// The secret the gateway's requests are signed with.
+    pub sms_gateway_secret: Option<String>,
 }
 
 impl Default for BackOfficeConfig {
@@ -41,6 +49,25 @@ impl Default for BackOfficeConfig {
             tile_url: None,
             letter_font: PathBuf::from(LetterFont::DEFAULT_PATH),
             letter_font_index: LetterFont::DEFAULT_INDEX,
+            sms_gateway: None,
+            sms_gateway_secret: None,
+        }
+    }
+}
+
+impl BackOfficeConfig {
+    /// The channel reminders go out through, if one is configured.
+    pub fn message_channel(&self) -> Result<Option<Arc<dyn MessageChannel>>, String> {
+        match self.sms_gateway.as_deref().map(str::trim) {
+            None | Some("") => Ok(None),
+            Some("simulator") => Ok(Some(Arc::new(Simulator::default()))),
+            Some(url) if url.starts_with("https://") || url.starts_with("http://") => {
+                let secret = self.sms_gateway_secret.as_deref().filter(|s| s.len() >= 16).ok_or(
+                    "admin.sms_gateway_secret must be set (16 characters or more) to sign the gateway's requests",
+                )?;
+                Ok(Some(Arc::new(HttpGateway::new(url, secret)?)))
+            }
+            Some(other) => Err(format!("admin.sms_gateway {other:?} is neither an http(s) URL nor `simulator`")),
         }
     }
 }
