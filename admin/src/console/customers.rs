@@ -134,7 +134,7 @@ async fn changes_page(
     })
 }
 
-/// `GET /customers/{id}/changes`.
+/// `GET /customers/{id}/changes` (and `/preferences`, where its preferences form posts).
 pub async fn page(
     State(state): State<AppState>,
     staff: Staff,

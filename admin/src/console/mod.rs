@@ -65,7 +65,7 @@ pub fn router() -> Router<AppState> {
         .route("/contracts/{id}/prepayment", get(prepayment::show).post(prepayment::act))
         .route("/contracts/{id}/postloan", get(postloan::actions::show).post(postloan::actions::act))
         .route("/customers/{id}/changes", get(customers::page).post(customers::ask))
-        .route("/customers/{id}/preferences", post(customers::set_preferences))
+        .route("/customers/{id}/preferences", get(customers::page).post(customers::set_preferences))
         .route("/search", get(search::page))
         .route("/map", get(map::page))
         .route("/map/places.json", get(map::places))
