@@ -90,6 +90,7 @@ pub fn router() -> Router<AppState> {
         .route("/system/roles/{id}", get(system::roles::page).post(system::roles::edit))
         .route("/system/positions", get(system::positions::list))
         .route("/system/positions/new", get(system::positions::new).post(system::positions::create))
+        .route("/system/settings", get(system::settings::page).post(system::settings::set))
         .route("/system/regions", get(system::regions::list))
         .route("/system/regions/new", get(system::regions::new).post(system::regions::create))
         .route("/postloan/overdue", get(postloan::overdue::list))

@@ -794,6 +794,36 @@ async fn users_roles_and_regions_are_added_on_the_system_pages(pool: PgPool) {
     let zj_csrf = home_csrf(&app, &zj_with).await;
     let body = region("branch").replace(&csrf, &zj_csrf).replace("SZ-NS", "SZ-X");
     assert_eq!(app.post_form("/system/regions/new", &body, &zj_with).await.0, StatusCode::FORBIDDEN);
+
+    // Settings: each with its bounds; a value out of them refused beside it, one within kept.
+    let (_, _, page) = app.fetch_with("/system/settings", &with).await;
+    assert!(page.contains(r#"id="form-postloan.contacts_per_day""#) && page.contains("1–20 · 默认 3"), "{page}");
+    let cookie = cookie.as_str();
+    let setting = |value: &'static str| {
+        vec![("csrf", csrf.clone()), ("action", "postloan.contacts_per_day".into()), ("value", value.into())]
+    };
+    let (status, refused) = crate::repossession::post_multipart(
+        &app,
+        "/system/settings",
+        cookie,
+        &crate::repossession::pairs(&setting("50")),
+        None,
+    )
+    .await;
+    assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY);
+    assert!(refused.contains(r#"data-field="value""#) && refused.contains("between 1 and 20"), "{refused}");
+    let (status, _) = crate::repossession::post_multipart(
+        &app,
+        "/system/settings",
+        cookie,
+        &crate::repossession::pairs(&setting("5")),
+        None,
+    )
+    .await;
+    assert_eq!(status, StatusCode::SEE_OTHER);
+    let all = app.get("/api/v1/settings", &org.admin).await.body;
+    let set = all.as_array().unwrap().iter().find(|s| s["key"] == "postloan.contacts_per_day").unwrap().clone();
+    assert_eq!((set["value"].as_i64(), set["version"].as_i64()), (Some(5), Some(1)), "{set}");
 }
 
 #[sqlx::test(migrations = "../migrations")]

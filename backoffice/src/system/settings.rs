@@ -64,14 +64,14 @@ pub const CATALOGUE: &[Setting] = &[
     },
     Setting {
         key: "postloan.contact_from_hour",
-        description: "The first hour of the company's day in which a customer or a third party may be contacted",
+        description: "The first hour of the customer's day in which they or a third party may be contacted",
         default: 8,
         min: 0,
         max: 23,
     },
     Setting {
         key: "postloan.contact_until_hour",
-        description: "The hour of the company's day from which no one may be contacted any more",
+        description: "The hour of the customer's day from which no one may be contacted any more",
         default: 21,
         min: 1,
         max: 24,

@@ -1,8 +1,9 @@
-//! System pages (系统管理): users, roles, positions and regions, as tabs of one area.
+//! System pages (系统管理): users, roles, positions, regions and settings, as tabs of one area.
 
 pub mod positions;
 pub mod regions;
 pub mod roles;
+pub mod settings;
 pub mod users;
 
 use backoffice::kit::list::PageParams;
@@ -19,6 +20,7 @@ const TABS: &[(&str, &str)] = &[
     ("/system/roles", "system.roles"),
     ("/system/positions", "system.positions"),
     ("/system/regions", "system.regions"),
+    ("/system/settings", "system.settings"),
 ];
 
 /// A list without filters of its own.
