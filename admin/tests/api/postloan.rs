@@ -176,6 +176,7 @@ async fn post_loan_parameters_are_kept_on_their_pages(pool: PgPool) {
             ("members", second_b.as_str()),
             ("absent", second_b.as_str()),
             ("leader", second.as_str()),
+            ("balance", "amount"),
         ];
         fields.extend(buckets.iter().map(|b| ("buckets", *b)));
         serde_urlencoded::to_string(fields).unwrap()
@@ -193,6 +194,7 @@ async fn post_loan_parameters_are_kept_on_their_pages(pool: PgPool) {
         "{page}"
     );
     assert!(page.contains(&format!(r#"name="absent" value="{second_b}" checked"#)), "{page}");
+    assert!(page.contains(r#"<option value="amount" selected>"#), "shares work by amount: {page}");
     let (_, _, list) = app.fetch_with("/postloan/groups", &with).await;
     assert!(list.contains("M2 M3") && list.contains("广东 M2 组"), "{list}");
 }

@@ -1,6 +1,7 @@
 //! The morning distribution (自动分案) and the hand moves around it: every overdue active contract
 //! without a fitting assignment goes to a collection group that works its bucket in its region, and
-//! within the group to the active collector with the least work (ties to the longest-serving id);
+//! within the group to the active collector with the least work — the fewest contracts, or the
+//! least overdue amount, as the group is set to balance (ties to the longest-serving id);
 //! a contract brought current is let go. A collector claims (认领) an unassigned contract of their
 //! group; a leader (or anyone who configures post-loan) assigns (分配) one to a collector of a group
 //! that works it, which is also how work moves from an absent collector.
@@ -11,13 +12,15 @@ use serde_json::json;
 use sqlx::{PgConnection, PgPool};
 use utoipa::ToSchema;
 
+use leasewatch_finance::Decimal;
+
 use super::groups::WORKS_CONTRACT;
 use crate::actor::Actor;
 use crate::books::contract;
 use crate::error::Error;
 use crate::kit::audit::{self, Change};
 
-/// An overdue contract to place: its id, bucket and region path.
+/// An overdue contract to place: its id, bucket, region path and overdue amount.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Case {
     /// The contract.
@@ -26,6 +29,8 @@ pub struct Case {
     pub bucket: i32,
     /// Its region's path.
     pub region_path: String,
+    /// What is overdue on it.
+    pub overdue: Decimal,
 }
 
 /// A group as the distribution sees it.
@@ -37,8 +42,10 @@ pub struct Crew {
     pub buckets: Vec<i32>,
     /// The region paths it works (each with its subtree).
     pub region_paths: Vec<String>,
-    /// Its active collectors with the contracts each holds now.
-    pub load: Vec<(i64, i64)>,
+    /// Whether it balances by the overdue amount its collectors hold, not by how many contracts.
+    pub by_amount: bool,
+    /// Its active collectors with what each holds now: contracts, or overdue amount.
+    pub load: Vec<(i64, Decimal)>,
 }
 
 /// Where a case goes.
@@ -55,8 +62,8 @@ pub struct Placement {
 }
 
 /// Places each case with the first group (by id) that works its bucket and region, and with the
-/// least-loaded collector of that group, counting what this run gives out. Cases no group works are
-/// left out.
+/// least-loaded collector of that group (by contracts or by overdue amount, as the group balances),
+/// counting what this run gives out. Cases no group works are left out.
 pub fn distribute(cases: &[Case], crews: &[Crew]) -> Vec<Placement> {
     let mut crews: Vec<Crew> = crews.to_vec();
     crews.sort_by_key(|c| c.group_id);
@@ -66,9 +73,10 @@ pub fn distribute(cases: &[Case], crews: &[Crew]) -> Vec<Placement> {
             c.buckets.contains(&case.bucket) && c.region_paths.iter().any(|p| case.region_path.starts_with(p.as_str()))
         };
         let Some(crew) = crews.iter_mut().find(|c| fits(c)) else { continue };
+        let weight = if crew.by_amount { case.overdue } else { Decimal::ONE };
         let least = crew.load.iter_mut().min_by_key(|(id, held)| (*held, *id));
         let collector_id = least.map(|(id, held)| {
-            *held += 1;
+            *held += weight;
             *id
         });
         placed.push(Placement {
@@ -108,8 +116,8 @@ pub async fn run(pool: &PgPool, now: DateTime<Utc>) -> Result<Distributed, Error
     .execute(&mut *tx)
     .await?
     .rows_affected();
-    let cases: Vec<(i64, i32, String)> = sqlx::query_as(
-        "SELECT c.id, c.bucket, g.path FROM contracts c JOIN regions g ON g.id = c.region_id
+    let cases: Vec<(i64, i32, String, Decimal)> = sqlx::query_as(
+        "SELECT c.id, c.bucket, g.path, c.overdue_amount FROM contracts c JOIN regions g ON g.id = c.region_id
          LEFT JOIN collection_assignments a ON a.contract_id = c.id
          LEFT JOIN collection_groups cg ON cg.id = a.group_id
          WHERE c.status = 'active' AND c.dpd > 0
@@ -118,8 +126,10 @@ pub async fn run(pool: &PgPool, now: DateTime<Utc>) -> Result<Distributed, Error
     )
     .fetch_all(&mut *tx)
     .await?;
-    let cases: Vec<Case> =
-        cases.into_iter().map(|(contract_id, bucket, region_path)| Case { contract_id, bucket, region_path }).collect();
+    let cases: Vec<Case> = cases
+        .into_iter()
+        .map(|(contract_id, bucket, region_path, overdue)| Case { contract_id, bucket, region_path, overdue })
+        .collect();
     let crews = crews(&mut tx).await?;
     let placed = distribute(&cases, &crews);
     let ids: Vec<i64> = placed.iter().map(|p| p.contract_id).collect();
@@ -145,26 +155,38 @@ pub async fn run(pool: &PgPool, now: DateTime<Utc>) -> Result<Distributed, Error
 
 /// The active groups with their worked region paths and their active collectors' loads.
 async fn crews(db: &mut PgConnection) -> Result<Vec<Crew>, Error> {
-    let rows: Vec<(i64, Vec<i32>, Vec<String>, serde_json::Value)> = sqlx::query_as(
+    let groups: Vec<(i64, Vec<i32>, Vec<String>, bool)> = sqlx::query_as(
         "SELECT cg.id, cg.buckets,
                 CASE WHEN cardinality(cg.regions) = 0 THEN ARRAY[kg.path]
                      ELSE ARRAY(SELECT path FROM regions WHERE id = ANY(cg.regions)) END,
-                COALESCE((SELECT json_agg(json_build_array(m.user_id,
-                            (SELECT count(*) FROM collection_assignments a WHERE a.collector_id = m.user_id)))
-                          FROM collection_group_members m JOIN users u ON u.id = m.user_id
-                          WHERE m.group_id = cg.id AND m.active AND u.active), '[]')
+                cg.balance = 'amount'
          FROM collection_groups cg JOIN regions kg ON kg.id = cg.region_id
          WHERE cg.active",
     )
     .fetch_all(&mut *db)
     .await?;
-    Ok(rows
+    // What each active collector holds, in every group: contracts and their overdue amount.
+    let held: Vec<(i64, i64, i64, Decimal)> = sqlx::query_as(
+        "SELECT m.group_id, m.user_id, count(c.id), COALESCE(sum(c.overdue_amount), 0)
+         FROM collection_group_members m JOIN users u ON u.id = m.user_id
+         LEFT JOIN collection_assignments a ON a.collector_id = m.user_id
+         LEFT JOIN contracts c ON c.id = a.contract_id
+         WHERE m.active AND u.active
+         GROUP BY m.group_id, m.user_id",
+    )
+    .fetch_all(&mut *db)
+    .await?;
+    Ok(groups
         .into_iter()
-        .map(|(group_id, buckets, region_paths, load)| Crew {
-            group_id,
-            buckets,
-            region_paths,
-            load: serde_json::from_value(load).unwrap_or_default(),
+        .map(|(group_id, buckets, region_paths, by_amount)| {
+            let load = held
+                .iter()
+                .filter(|(group, ..)| *group == group_id)
+                .map(|(_, user, contracts, amount)| {
+                    (*user, if by_amount { *amount } else { Decimal::from(*contracts) })
+                })
+                .collect();
+            Crew { group_id, buckets, region_paths, by_amount, load }
         })
         .collect())
 }
@@ -338,15 +360,17 @@ mod tests {
     use super::*;
 
     fn case(id: i64, bucket: i32, path: &str) -> Case {
-        Case { contract_id: id, bucket, region_path: path.into() }
+        Case { contract_id: id, bucket, region_path: path.into(), overdue: Decimal::from(1000) }
+    }
+
+    fn crew(group_id: i64, buckets: Vec<i32>, path: &str, by_amount: bool, load: &[(i64, i64)]) -> Crew {
+        let load = load.iter().map(|(id, held)| (*id, Decimal::from(*held))).collect();
+        Crew { group_id, buckets, region_paths: vec![path.into()], by_amount, load }
     }
 
     #[test]
     fn cases_go_to_the_group_of_their_bucket_and_region_and_to_the_least_loaded_collector() {
-        let crews = vec![
-            Crew { group_id: 2, buckets: vec![1, 2], region_paths: vec!["/1/2/".into()], load: vec![(10, 5), (11, 3)] },
-            Crew { group_id: 3, buckets: vec![3], region_paths: vec!["/1/".into()], load: vec![] },
-        ];
+        let crews = vec![crew(2, vec![1, 2], "/1/2/", false, &[(10, 5), (11, 3)]), crew(3, vec![3], "/1/", false, &[])];
         let cases: Vec<Case> =
             (1..=4).map(|i| case(i, 1, "/1/2/7/")).chain([case(5, 3, "/1/9/"), case(6, 1, "/1/9/")]).collect();
         let placed = distribute(&cases, &crews);
@@ -360,5 +384,19 @@ mod tests {
         );
         assert_eq!(placed.len(), 5, "no group works M1 in region 9");
         assert_eq!(placed.iter().filter(|p| p.collector_id == Some(11)).count(), 3);
+    }
+
+    #[test]
+    fn a_group_balancing_by_amount_spreads_the_big_cases() {
+        // 10 holds many small cases (9,000 in all), 11 one big one (50,000).
+        let crews = vec![crew(2, vec![1], "/1/", true, &[(10, 9_000), (11, 50_000)])];
+        let sized = |id: i64, overdue: i64| Case { overdue: Decimal::from(overdue), ..case(id, 1, "/1/2/") };
+        let placed = distribute(&[sized(1, 30_000), sized(2, 20_000), sized(3, 500)], &crews);
+        let to: Vec<Option<i64>> = placed.iter().map(|p| p.collector_id).collect();
+        // 10: 9,000 → 39,000 → (11 still 50,000) 59,000; 11 then has the least: it takes the 500.
+        assert_eq!(to, [Some(10), Some(10), Some(11)]);
+        let by_count = vec![crew(2, vec![1], "/1/", false, &[(10, 9), (11, 1)])];
+        let placed = distribute(&[sized(1, 30_000), sized(2, 20_000)], &by_count);
+        assert!(placed.iter().all(|p| p.collector_id == Some(11)), "by count, the one with fewer cases takes both");
     }
 }

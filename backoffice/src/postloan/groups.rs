@@ -53,6 +53,9 @@ pub struct CollectionGroup {
     pub regions: Vec<i64>,
     /// Gets new work.
     pub active: bool,
+    /// How new work is shared among its collectors: `contracts` (fewest held) or `amount` (least
+    /// overdue amount held).
+    pub balance: String,
     /// Its members, by login name.
     #[schema(value_type = Vec<Member>)]
     pub members: SqlJson<Vec<Member>>,
@@ -73,7 +76,7 @@ pub(crate) const WORKS_CONTRACT: &str = "c.bucket = ANY(cg.buckets)
 /// How groups are read: those kept by a region of the actor's subtree.
 const TABLE: Table<CollectionGroup> = Table::new(
     "collection group",
-    "SELECT c.id, c.code, c.name, c.region_id, g.name AS region_name, c.buckets, c.regions, c.active,
+    "SELECT c.id, c.code, c.name, c.region_id, g.name AS region_name, c.buckets, c.regions, c.active, c.balance,
         COALESCE((SELECT json_agg(json_build_object('user_id', u.id, 'username', u.username, 'display_name',
                     u.display_name, 'leader', m.leader, 'active', m.active) ORDER BY u.username)
                   FROM collection_group_members m JOIN users u ON u.id = m.user_id WHERE m.group_id = c.id),
@@ -163,7 +166,17 @@ pub struct NewGroup {
     /// Its members.
     #[serde(default)]
     pub members: Vec<MemberSpec>,
+    /// How new work is shared: `contracts` (the default) or `amount`.
+    #[serde(default = "by_contracts")]
+    pub balance: String,
 }
+
+fn by_contracts() -> String {
+    "contracts".to_owned()
+}
+
+/// The ways a group shares new work among its collectors.
+pub const BALANCES: &[&str] = &["contracts", "amount"];
 
 /// Changes to a group; fields left out stay. `members` replaces every member.
 #[derive(Debug, Deserialize, ToSchema)]
@@ -182,8 +195,15 @@ pub struct GroupUpdate {
     pub regions: Option<Vec<i64>>,
     /// Gets new work.
     pub active: Option<bool>,
+    /// How new work is shared: `contracts` or `amount`.
+    pub balance: Option<String>,
     /// Every member.
     pub members: Option<Vec<MemberSpec>>,
+}
+
+/// Whether `balance`, when given, is a way of sharing work.
+fn check_balance(checks: &mut Checks, balance: Option<&str>) {
+    checks.check(balance.is_none_or(|b| BALANCES.contains(&b)), "balance", "must be contracts or amount");
 }
 
 /// What is wrong with a group's buckets and members, without the database.
@@ -262,17 +282,20 @@ pub async fn create(db: &mut PgConnection, actor: &Actor, new: &NewGroup) -> Res
     let mut checks = Checks::default();
     checks.code("code", &new.code).text("name", &new.name, 100);
     check_shape(&mut checks, Some(&new.buckets), Some(&new.members));
+    check_balance(&mut checks, Some(&new.balance));
     checks.finish()?;
     list::region_in_scope(db, actor, new.region_id).await?;
     check_reach(db, actor, &new.regions, &new.members).await?;
     let id: i64 = sqlx::query_scalar(
-        "INSERT INTO collection_groups (code, name, region_id, buckets, regions) VALUES ($1, $2, $3, $4, $5) RETURNING id",
+        "INSERT INTO collection_groups (code, name, region_id, buckets, regions, balance)
+         VALUES ($1, $2, $3, $4, $5, $6) RETURNING id",
     )
     .bind(&new.code)
     .bind(new.name.trim())
     .bind(new.region_id)
     .bind(sorted(&new.buckets))
     .bind(&new.regions)
+    .bind(&new.balance)
     .fetch_one(&mut *db)
     .await?;
     set_members(db, id, &new.members).await?;
@@ -294,6 +317,7 @@ pub async fn update(
         checks.text("name", name, 100);
     }
     check_shape(&mut checks, update.buckets.as_deref(), update.members.as_deref());
+    check_balance(&mut checks, update.balance.as_deref());
     checks.finish()?;
     let before = TABLE.lock(db, actor, id).await?;
     version::check(update.version, before.version)?;
@@ -310,7 +334,7 @@ pub async fn update(
     sqlx::query(
         "UPDATE collection_groups SET name = COALESCE($2, name), region_id = COALESCE($3, region_id),
                 buckets = COALESCE($4, buckets), regions = COALESCE($5, regions), active = COALESCE($6, active),
-                version = version + 1, updated_at = now() WHERE id = $1",
+                balance = COALESCE($7, balance), version = version + 1, updated_at = now() WHERE id = $1",
     )
     .bind(id)
     .bind(update.name.as_deref().map(str::trim))
@@ -318,6 +342,7 @@ pub async fn update(
     .bind(update.buckets.as_deref().map(sorted))
     .bind(&update.regions)
     .bind(update.active)
+    .bind(&update.balance)
     .execute(&mut *db)
     .await?;
     if let Some(members) = &update.members {

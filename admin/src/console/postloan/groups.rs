@@ -7,7 +7,7 @@ use axum::Form;
 use axum::extract::{OriginalUri, Path, Query, State};
 use axum::response::Response;
 use backoffice::kit::list::PageParams;
-use backoffice::postloan::groups::{self, GroupFilter, GroupUpdate, MAX_BUCKET, MemberSpec, NewGroup};
+use backoffice::postloan::groups::{self, BALANCES, GroupFilter, GroupUpdate, MAX_BUCKET, MemberSpec, NewGroup};
 use backoffice::system::users::{self, UserFilter};
 
 use super::TABS;
@@ -90,6 +90,9 @@ struct GroupPage {
     absent: Vec<(String, String, bool)>,
     leaders: Vec<(String, String)>,
     leader: String,
+    /// (value, label) of each way of sharing work, and the one chosen.
+    balances: Vec<(String, String)>,
+    balance: String,
     may_edit: bool,
     problems: Problems,
     general: Vec<String>,
@@ -108,6 +111,7 @@ struct Shown {
     members: Vec<String>,
     absent: Vec<String>,
     leader: String,
+    balance: String,
 }
 
 impl Shown {
@@ -122,6 +126,7 @@ impl Shown {
             members: fields.all("members"),
             absent: fields.all("absent"),
             leader: fields.one("leader").to_owned(),
+            balance: fields.one("balance").to_owned(),
         }
     }
 
@@ -175,12 +180,14 @@ async fn group_page(
                 members: g.members.iter().map(|m| m.user_id.to_string()).collect(),
                 absent: g.members.iter().filter(|m| !m.active).map(|m| m.user_id.to_string()).collect(),
                 leader: g.members.iter().find(|m| m.leader).map(|m| m.user_id.to_string()).unwrap_or_default(),
+                balance: g.balance,
             };
             (g.version, stored)
         }
         None => {
             shell.title = lang.t("group.new").to_owned();
-            (0, Shown { region: staff.caller.actor.region_id.to_string(), active: true, ..Shown::default() })
+            let region = staff.caller.actor.region_id.to_string();
+            (0, Shown { region, active: true, balance: "contracts".to_owned(), ..Shown::default() })
         }
     };
     let shown = match typed {
@@ -213,13 +220,25 @@ async fn group_page(
         absent: ticks(&people, &shown.absent).into_iter().filter(|(v, _, _)| shown.members.contains(v)).collect(),
         leaders,
         leader: shown.leader,
+        balances: BALANCES.iter().map(|b| ((*b).to_owned(), lang.word("group.balance", b))).collect(),
+        balance: shown.balance,
         code: shown.code,
         group_name: shown.name,
         region: shown.region,
         regions,
         active: shown.active,
         may_edit: staff.can("postloan.configure"),
-        general: problems.others(&["code", "name", "region_id", "buckets", "regions", "members", "leader", "active"]),
+        general: problems.others(&[
+            "code",
+            "name",
+            "region_id",
+            "buckets",
+            "regions",
+            "members",
+            "leader",
+            "active",
+            "balance",
+        ]),
         problems,
         done: done.to_owned(),
     })
@@ -250,7 +269,15 @@ pub async fn create(
         }
         return Ok(form::refused(&group_page(&state, &staff, None, Some(shown), problems, "").await?));
     };
-    let new = NewGroup { code: shown.code.clone(), name: shown.name.clone(), region_id, buckets, regions, members };
+    let new = NewGroup {
+        code: shown.code.clone(),
+        name: shown.name.clone(),
+        region_id,
+        buckets,
+        regions,
+        members,
+        balance: shown.balance.clone(),
+    };
     let mut tx = state.pool.begin().await?;
     let outcome = groups::create(&mut tx, &staff, &new).await;
     match form::finish(tx, outcome, |g| format!("/postloan/groups/{}?done=saved", g.id)).await? {
@@ -296,6 +323,7 @@ pub async fn edit(
         buckets: Some(buckets),
         regions: Some(regions),
         active: Some(shown.active),
+        balance: Some(shown.balance.clone()),
         members: Some(members),
     };
     let mut tx = state.pool.begin().await?;
