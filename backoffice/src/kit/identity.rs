@@ -1,5 +1,8 @@
 //! Check digits of the numbers that identify customers and vehicles: the national ID (GB 11643),
-//! the unified social credit code (GB 32100) and the VIN (ISO 3779 / GB 16735).
+//! the unified social credit code (GB 32100), the VIN (ISO 3779 / GB 16735) and the bank card
+//! (Luhn); the birth date a national ID carries; what a mainland mobile number looks like.
+
+use chrono::NaiveDate;
 
 /// Whether `id` is an 18-character national ID whose last character is its check character.
 pub fn national_id_ok(id: &str) -> bool {
@@ -61,6 +64,38 @@ pub fn vin_ok(vin: &str) -> bool {
     bytes[8].to_ascii_uppercase() == check
 }
 
+/// The birth date a national ID carries (characters 7 to 14), if the ID is well formed.
+pub fn birth_date(id: &str) -> Option<NaiveDate> {
+    if !national_id_ok(id) {
+        return None;
+    }
+    NaiveDate::parse_from_str(id.get(6..14)?, "%Y%m%d").ok()
+}
+
+/// Whether `card` is a bank card number: 12 to 19 digits whose last is the Luhn check digit.
+pub fn bank_card_ok(card: &str) -> bool {
+    let digits: Vec<u32> =
+        card.chars().filter(|c| *c != ' ').map(|c| c.to_digit(10)).collect::<Option<_>>().unwrap_or_default();
+    if !(12..=19).contains(&digits.len()) {
+        return false;
+    }
+    let sum: u32 = digits
+        .iter()
+        .rev()
+        .enumerate()
+        .map(|(i, d)| if i % 2 == 1 { if *d * 2 > 9 { *d * 2 - 9 } else { *d * 2 } } else { *d })
+        .sum();
+    sum % 10 == 0
+}
+
+/// Whether `phone` is a mainland mobile number: 11 digits starting 13 to 19 (with or without +86,
+/// spaces and dashes).
+pub fn mobile_ok(phone: &str) -> bool {
+    let key = phone_key(phone);
+    let shaped = phone.chars().all(|c| c.is_ascii_digit() || matches!(c, ' ' | '-' | '+'));
+    shaped && key.len() == 11 && key.starts_with('1') && key.as_bytes()[1] >= b'3'
+}
+
 /// A phone number as the blind index keys it: its digits, without China's country code, so that
 /// `+86 138-1234-5678` and `13812345678` find each other.
 pub fn phone_key(phone: &str) -> String {
@@ -97,6 +132,72 @@ mod tests {
         assert!(vin_ok("11111111111111111"));
         assert!(!vin_ok("1M8GDM9A1KP042788"));
         assert!(!vin_ok("1M8GDM9AXKP04278O"));
+    }
+
+    #[test]
+    fn birth_dates_and_bank_cards_and_mobiles() {
+        assert_eq!(birth_date("11010519491231002X"), NaiveDate::from_ymd_opt(1949, 12, 31));
+        assert_eq!(birth_date("110105194912310021"), None, "a wrong check character carries nothing");
+        // Published test numbers: Visa, UnionPay.
+        assert!(bank_card_ok("4111 1111 1111 1111"));
+        assert!(!bank_card_ok("4111111111111112"));
+        assert!(!bank_card_ok("41111111111"), "too short");
+        assert!(!bank_card_ok("4111-1111-1111-1111"));
+        assert!(mobile_ok("13812345678") && mobile_ok("+86 138-1234-5678") && mobile_ok("19912345678"));
+        assert!(!mobile_ok("12812345678") && !mobile_ok("0755-88881234") && !mobile_ok("1381234567a"));
+    }
+
+    /// The check digit `luhn` would append to `body`.
+    fn luhn_digit(body: &[u32]) -> u32 {
+        let sum: u32 = body
+            .iter()
+            .rev()
+            .enumerate()
+            .map(|(i, d)| if i % 2 == 0 { if *d * 2 > 9 { *d * 2 - 9 } else { *d * 2 } } else { *d })
+            .sum();
+        (10 - sum % 10) % 10
+    }
+
+    proptest::proptest! {
+        #[test]
+        fn a_card_with_its_luhn_digit_passes_and_any_one_digit_changed_fails(
+            body in proptest::collection::vec(0u32..10, 11..19),
+            at in 0usize..19,
+            by in 1u32..10,
+        ) {
+            let mut digits = body.clone();
+            digits.push(luhn_digit(&body));
+            let text = |d: &[u32]| d.iter().map(|d| char::from_digit(*d, 10).unwrap_or('0')).collect::<String>();
+            proptest::prop_assert!(bank_card_ok(&text(&digits)));
+            let at = at % digits.len();
+            digits[at] = (digits[at] + by) % 10;
+            proptest::prop_assert!(!bank_card_ok(&text(&digits)));
+        }
+
+        #[test]
+        fn a_national_id_with_its_check_character_passes_and_one_digit_changed_fails(
+            body in proptest::collection::vec(0u8..10, 17),
+            at in 0usize..17,
+            by in 1u8..10,
+        ) {
+            let digits: String = body.iter().map(|d| char::from(b'0' + d)).collect();
+            let valid = (0..11).map(|i| format!("{digits}{}", char::from(b"10X98765432"[i]))).find(|id| national_id_ok(id));
+            let valid = valid.unwrap_or_default();
+            proptest::prop_assert!(national_id_ok(&valid), "one check character fits each body");
+            let mut changed = valid.into_bytes();
+            changed[at] = b'0' + (changed[at] - b'0' + by) % 10;
+            proptest::prop_assert!(!national_id_ok(&String::from_utf8(changed).unwrap_or_default()));
+        }
+
+        #[test]
+        fn a_vin_whose_ninth_character_is_wrong_fails(vin in "[A-HJ-NPR-Z0-9]{17}") {
+            let check = (0..11u8).map(|d| if d == 10 { 'X' } else { char::from(b'0' + d) });
+            let fitting: Vec<String> = check
+                .map(|c| format!("{}{c}{}", &vin[..8], &vin[9..]))
+                .filter(|v| vin_ok(v))
+                .collect();
+            proptest::prop_assert_eq!(fitting.len(), 1, "exactly one check character fits");
+        }
     }
 
     #[test]
