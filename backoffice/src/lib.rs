@@ -11,6 +11,7 @@
 //! - `products/`: product rules (产品管理).
 //! - `customers/`: lessees and the people around them (客户).
 //! - `assets/`: vehicles and their trackers' commands (车辆管理).
+//! - `origination/`: applications and their submission (订单管理).
 //! - `books/`: contracts, receipts, the ledger, delinquency, settlement (合同 / 财务).
 //! - `postloan/`: collections after the loan is made: parameters, collection groups (贷后管理).
 //! - `reports/`: figures over the book and the fleet (报表).
@@ -26,6 +27,7 @@ pub mod customers;
 pub mod dealers;
 pub mod error;
 pub mod kit;
+pub mod origination;
 pub mod postloan;
 pub mod products;
 pub mod reports;

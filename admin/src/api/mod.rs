@@ -3,6 +3,7 @@
 //! with `Checks`, optimistic concurrency on `version`, and an audit record in the same transaction.
 
 pub mod alerts;
+pub mod applications;
 pub mod audit;
 pub mod auth;
 pub mod calculator;
@@ -70,4 +71,5 @@ pub fn routes() -> OpenApiRouter<AppState> {
         .merge(reminders::router())
         .merge(litigation::router())
         .merge(home_visits::router())
+        .merge(applications::router())
 }

@@ -252,6 +252,13 @@ pub(crate) static MESSAGES: &[(&str, &str, &str)] = &[
         "停止联系的时刻（客户当地时间）",
         "Contacts stop at (customer's local hour)",
     ),
+    ("setting.origination.min_age", "申请人最低年龄（申请日）", "Youngest applicant (on the day of applying)"),
+    ("setting.origination.max_age_at_end", "申请人最高年龄（租期结束日）", "Oldest applicant (at the end of the term)"),
+    (
+        "setting.origination.shared_phone_limit",
+        "同一手机号被几位申请人使用即提示",
+        "Applicants sharing one phone before it is flagged",
+    ),
     ("setting.postloan.contacts_per_day", "每日联系上限（每方）", "Contacts a day with each party"),
     ("system.done.asked", "已提交，待复核后生效", "Submitted: it takes effect once approved"),
     ("system.done.unlocked", "已解除锁定", "Unlocked"),

@@ -4,6 +4,7 @@
 #![allow(clippy::panic, clippy::unwrap_used, clippy::expect_used)] // tests fail loudly
 
 mod access;
+mod applications;
 mod auth;
 mod books;
 mod console;

@@ -85,7 +85,7 @@ pub fn bank_card_ok(card: &str) -> bool {
         .enumerate()
         .map(|(i, d)| if i % 2 == 1 { if *d * 2 > 9 { *d * 2 - 9 } else { *d * 2 } } else { *d })
         .sum();
-    sum % 10 == 0
+    sum.is_multiple_of(10)
 }
 
 /// Whether `phone` is a mainland mobile number: 11 digits starting 13 to 19 (with or without +86,

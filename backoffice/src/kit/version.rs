@@ -11,6 +11,32 @@ pub trait Stateful {
     fn status(&self) -> &str;
 }
 
+/// Makes a record with `id`, `region_id`, `version` and `status` fields audited as `$entity`
+/// ([`Audited`](crate::kit::audit::Audited)) and [`Stateful`].
+#[macro_export]
+macro_rules! stateful_record {
+    ($record:ty, $entity:literal) => {
+        impl $crate::kit::audit::Audited for $record {
+            const ENTITY: &'static str = $entity;
+            fn id(&self) -> i64 {
+                self.id
+            }
+            fn region_id(&self) -> i64 {
+                self.region_id
+            }
+        }
+
+        impl $crate::kit::version::Stateful for $record {
+            fn version(&self) -> i32 {
+                self.version
+            }
+            fn status(&self) -> &str {
+                &self.status
+            }
+        }
+    };
+}
+
 /// `Ok` when the record is still at the version the change was read at.
 pub fn check(read: i32, current: i32) -> Result<(), Error> {
     if read == current { Ok(()) } else { Err(Error::stale(current)) }

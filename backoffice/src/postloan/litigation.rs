@@ -15,9 +15,8 @@ use crate::books::contract;
 use crate::error::{Checks, Error};
 use crate::kit::amount::cents;
 use crate::kit::approvals;
-use crate::kit::audit::{self, Audited};
+use crate::kit::audit;
 use crate::kit::list::{PageParams, Paged, Table};
-use crate::kit::version::Stateful;
 use crate::postloan::charges::{self, Charge, Kind};
 use crate::system::workflow::hooks::{Decision, HookFuture, Hooks};
 
@@ -111,24 +110,7 @@ pub async fn list(pool: &PgPool, actor: &Actor, page: &PageParams, filter: &Case
         .await
 }
 
-impl Audited for Case {
-    const ENTITY: &'static str = "litigation_case";
-    fn id(&self) -> i64 {
-        self.id
-    }
-    fn region_id(&self) -> i64 {
-        self.region_id
-    }
-}
-
-impl Stateful for Case {
-    fn version(&self) -> i32 {
-        self.version
-    }
-    fn status(&self) -> &str {
-        &self.status
-    }
-}
+crate::stateful_record!(Case, "litigation_case");
 
 /// An application to sue (诉讼申请).
 #[derive(Debug, Deserialize, ToSchema)]

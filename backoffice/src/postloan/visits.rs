@@ -15,9 +15,8 @@ use crate::actor::Actor;
 use crate::books::contract;
 use crate::error::{Checks, Error};
 use crate::kit::approvals;
-use crate::kit::audit::{self, Audited};
+use crate::kit::audit;
 use crate::kit::list::{PageParams, Paged, Table};
-use crate::kit::version::Stateful;
 use crate::system::attachments;
 use crate::system::workflow::hooks::{Decision, HookFuture, Hooks};
 
@@ -112,24 +111,7 @@ pub async fn list(
         .await
 }
 
-impl Audited for Visit {
-    const ENTITY: &'static str = "home_visit";
-    fn id(&self) -> i64 {
-        self.id
-    }
-    fn region_id(&self) -> i64 {
-        self.region_id
-    }
-}
-
-impl Stateful for Visit {
-    fn version(&self) -> i32 {
-        self.version
-    }
-    fn status(&self) -> &str {
-        &self.status
-    }
-}
+crate::stateful_record!(Visit, "home_visit");
 
 /// A visit asked for (家访申请).
 #[derive(Debug, Deserialize, ToSchema)]

@@ -31,6 +31,8 @@ pub const CATALOGUE: &[(&str, &str)] = &[
     ("products.write", "Create products and new versions"),
     ("vehicles.read", "View vehicles and their trackers"),
     ("vehicles.write", "Register vehicles, change their status, record installed trackers"),
+    ("applications.read", "View applications, their documents, quotes and findings"),
+    ("applications.write", "File applications: save drafts, add documents, submit"),
     ("contracts.read", "View contracts, their schedules, settlement quotes, reconciliation and payment status"),
     ("contracts.import", "Import books of contracts"),
     (

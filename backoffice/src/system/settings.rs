@@ -83,6 +83,27 @@ pub const CATALOGUE: &[Setting] = &[
         min: 1,
         max: 20,
     },
+    Setting {
+        key: "origination.min_age",
+        description: "The youngest an individual applicant may be on the day of applying",
+        default: 18,
+        min: 16,
+        max: 30,
+    },
+    Setting {
+        key: "origination.max_age_at_end",
+        description: "The oldest an individual applicant may be on the last day of the term",
+        default: 65,
+        min: 50,
+        max: 80,
+    },
+    Setting {
+        key: "origination.shared_phone_limit",
+        description: "Applicants sharing one phone from which an application is flagged for the review",
+        default: 3,
+        min: 2,
+        max: 20,
+    },
 ];
 
 /// The declaration of `key`.

@@ -12,9 +12,8 @@ use utoipa::{IntoParams, ToSchema};
 use crate::actor::Actor;
 use crate::error::{Checks, Error};
 use crate::kit::amount::{cents, cents_opt};
-use crate::kit::audit::{self, Audited, Change};
+use crate::kit::audit::{self, Change};
 use crate::kit::list::{PageParams, Paged, Table};
-use crate::kit::version::Stateful;
 use crate::postloan::charges::{self, Kind};
 
 /// A disposal.
@@ -184,24 +183,7 @@ pub(crate) async fn open(db: &mut PgConnection, intake: &Intake<'_>) -> Result<i
     .await?)
 }
 
-impl Audited for Disposal {
-    const ENTITY: &'static str = "disposal";
-    fn id(&self) -> i64 {
-        self.id
-    }
-    fn region_id(&self) -> i64 {
-        self.region_id
-    }
-}
-
-impl Stateful for Disposal {
-    fn version(&self) -> i32 {
-        self.version
-    }
-    fn status(&self) -> &str {
-        &self.status
-    }
-}
+crate::stateful_record!(Disposal, "disposal");
 
 /// One line of the communication log with the customer.
 #[derive(Debug, Clone, Serialize, FromRow, ToSchema)]

@@ -16,9 +16,8 @@ use utoipa::{IntoParams, ToSchema};
 use super::companies::{self, scheduled_fee};
 use crate::actor::Actor;
 use crate::error::{Checks, Error};
-use crate::kit::audit::{self, Audited};
+use crate::kit::audit;
 use crate::kit::list::{PageParams, Paged, Table};
-use crate::kit::version::Stateful;
 use crate::postloan::charges::{self, Charge, Kind};
 use crate::postloan::disposal::record as disposal;
 use crate::risk::tasks as risk_tasks;
@@ -249,24 +248,7 @@ pub async fn create(
     Ok(order)
 }
 
-impl Audited for Order {
-    const ENTITY: &'static str = "repossession_order";
-    fn id(&self) -> i64 {
-        self.id
-    }
-    fn region_id(&self) -> i64 {
-        self.region_id
-    }
-}
-
-impl Stateful for Order {
-    fn version(&self) -> i32 {
-        self.version
-    }
-    fn status(&self) -> &str {
-        &self.status
-    }
-}
+crate::stateful_record!(Order, "repossession_order");
 
 /// Dispatch to a company (派单).
 #[derive(Debug, Deserialize, ToSchema)]

@@ -1,0 +1,143 @@
+//! Applications (申请填报): a draft saved half-typed, refused on submit with each bad number named
+//! beside its field, submitted once whole with its quote on the product's current version; the
+//! duplicate checks (same ID, financed VIN) and the region scoping a dealer's staff rely on.
+
+use axum::http::{Method, StatusCode};
+use serde_json::{Value, json};
+use sqlx::PgPool;
+
+use crate::monitor::staff;
+use crate::support::{App, org};
+
+/// A product, a dealer of Shenzhen, returns (product id, dealer id).
+async fn setup(app: &App, admin: &str, sz: i64) -> (i64, i64) {
+    let rules = json!({
+        "method": "equal-installment",
+        "rates": [{"term": 36, "min_down_payment": "0.2", "annual_rate": "0.0999"}],
+        "fees": [{"name": "GPS", "amount": "1500", "financed": true}],
+        "allocation": {"components": ["interest", "principal", "fee", "penalty"], "priority": "component_first"},
+        "settlement_fee": {"rate": "0.03", "minimum": "500"}
+    });
+    let product =
+        app.create(admin, "/api/v1/products", json!({"code": "car_36", "name": "新车36期", "rules": rules})).await;
+    let dealer = app
+        .create(
+            admin,
+            "/api/v1/dealers",
+            json!({"code": "D-01", "name": "深圳某4S店", "tier": "gold", "region_id": sz}),
+        )
+        .await;
+    (product, dealer)
+}
+
+/// A whole application's fields.
+fn whole(product: i64, dealer: i64, id_number: &str, vin: &str) -> Value {
+    json!({
+        "dealer_id": dealer, "lease_type": "sale_leaseback", "applicant_kind": "individual",
+        "applicant_name": "王芳", "id_number": id_number, "phone": "138-0000-0011", "bank_card": "4111 1111 1111 1111",
+        "address": "深圳市福田区一路 1 号", "employer": "某科技公司", "monthly_income": "18000",
+        "vehicle_condition": "new", "vehicle_brand": "比亚迪", "vehicle_model": "汉", "vin": vin,
+        "product_id": product, "price": "150000", "down_payment": "30000", "term": 36,
+        "parties": [{"role": "guarantor", "name": "王强", "relation": "兄弟", "id_number": "440524188001010014",
+                     "phone": "13900000001", "monthly_income": "9000"}]
+    })
+}
+
+/// The fields a 422 names.
+fn fields(body: &Value) -> Vec<String> {
+    body["errors"]
+        .as_array()
+        .map_or_else(Vec::new, |e| e.iter().map(|e| e["field"].as_str().unwrap_or("").to_owned()).collect())
+}
+
+#[sqlx::test(migrations = "../migrations")]
+async fn an_application_is_saved_half_typed_and_submitted_only_whole(pool: PgPool) {
+    let app = App::new(pool).await;
+    let org = org(&app).await;
+    let (admin, sz) = (&org.admin, org.region("SZ"));
+    let (product, dealer) = setup(&app, admin, sz).await;
+
+    // A draft takes what is typed so far, wrong check digits included; its numbers are masked.
+    let draft = app
+        .post("/api/v1/applications", admin, json!({"dealer_id": dealer, "applicant_name": "王芳", "id_number": "110105194912310021", "phone": "12800000011"}))
+        .await;
+    assert_eq!(draft.status, StatusCode::CREATED, "{}", draft.body);
+    assert_eq!(
+        (draft.body["status"].as_str(), draft.body["id_number"].as_str()),
+        (Some("draft"), Some("110***********0021"))
+    );
+    assert!(draft.body["number"].as_str().unwrap().starts_with("SQ"), "{}", draft.body);
+    let id = draft.body["id"].as_i64().unwrap();
+    let path = format!("/api/v1/applications/{id}");
+    let submit = format!("{path}/actions/submit");
+    let refused = app.post(&submit, admin, json!({"version": 1})).await;
+    assert_eq!(refused.status, StatusCode::UNPROCESSABLE_ENTITY, "{}", refused.body);
+    let named = fields(&refused.body);
+    for field in ["id_number", "phone", "bank_card", "vin", "monthly_income", "product_id"] {
+        assert!(named.contains(&field.to_owned()), "{field} named: {named:?}");
+    }
+    let kept = app.get(&path, admin).await.body;
+    assert_eq!((kept["status"].as_str(), kept["version"].as_i64()), (Some("draft"), Some(1)), "nothing half-saved");
+
+    // Filled in whole (a VIN whose check digit is wrong first), then submitted with its quote.
+    let mut typed = whole(product, dealer, "110105199003071239", "1M8GDM9A1KP042788");
+    let saved = app.call(Method::PUT, &path, Some(admin), Some(json!({"version": 1, "draft": typed.clone()}))).await;
+    assert_eq!(saved.status, StatusCode::OK, "{}", saved.body);
+    assert_eq!(saved.body["parties"][0]["id_number"], "440***********0014");
+    let refused = app.post(&submit, admin, json!({"version": 2})).await;
+    assert_eq!(fields(&refused.body), ["vin"], "{}", refused.body);
+    typed["vin"] = json!("1M8GDM9AXKP042788");
+    app.call(Method::PUT, &path, Some(admin), Some(json!({"version": 2, "draft": typed.clone()}))).await;
+    let stale = app.post(&submit, admin, json!({"version": 2})).await;
+    assert_eq!(stale.status, StatusCode::CONFLICT, "{}", stale.body);
+    let done = app.post(&submit, admin, json!({"version": 3})).await;
+    assert_eq!(done.status, StatusCode::OK, "{}", done.body);
+    assert_eq!(done.body["status"], "submitted");
+    // 121,500 financed (price − down payment + the financed GPS fee) at 9.99 % over 36 months.
+    assert_eq!(done.body["quote"]["principal"], "121500.00");
+    assert_eq!(done.body["quote"]["product_version"], 1);
+    assert_eq!(done.body["quote"]["installment"], "3919.89", "hand-computed: P·r / (1 − (1 + r)^−36)");
+    assert_eq!(done.body["findings"]["phone_shared_flag"], false, "{}", done.body);
+    let again = app.call(Method::PUT, &path, Some(admin), Some(json!({"version": 4, "draft": typed.clone()}))).await;
+    assert_eq!(again.status, StatusCode::CONFLICT, "a submitted application is not a draft: {}", again.body);
+
+    // The same person again, or the same car: refused beside the field.
+    let second = app
+        .create(admin, "/api/v1/applications", whole(product, dealer, "110105199003071239", "LSGPC54U3BF000000"))
+        .await;
+    let refused =
+        app.post(&format!("/api/v1/applications/{second}/actions/submit"), admin, json!({"version": 1})).await;
+    let named = fields(&refused.body);
+    assert!(named.contains(&"id_number".to_owned()), "{}", refused.body);
+    let third = app
+        .create(admin, "/api/v1/applications", whole(product, dealer, "440305198506124569", "1M8GDM9AXKP042788"))
+        .await;
+    let refused = app.post(&format!("/api/v1/applications/{third}/actions/submit"), admin, json!({"version": 1})).await;
+    assert!(
+        refused.body["errors"][0]["message"].as_str().unwrap_or("").contains("open application"),
+        "{}",
+        refused.body
+    );
+
+    // A quote on a product version since replaced is refused: quote again.
+    let rules = app.get(&format!("/api/v1/products/{product}"), admin).await.body["rules"].clone();
+    app.create(admin, "/api/v1/products", json!({"code": "car_36", "name": "新车36期", "rules": rules})).await;
+    let fourth = app
+        .create(admin, "/api/v1/applications", whole(product, dealer, "330106199201017898", "LVSHCAMB3CE000001"))
+        .await;
+    let refused =
+        app.post(&format!("/api/v1/applications/{fourth}/actions/submit"), admin, json!({"version": 1})).await;
+    assert!(refused.body["errors"][0]["message"].as_str().unwrap_or("").contains("v2"), "{}", refused.body);
+
+    // Staff of another province see none of Shenzhen's applications; the audit keeps the submit.
+    let zj = staff(&app, &org, "zj_sales", "ZJ", &["applications.read", "applications.write"], &[]).await;
+    assert_eq!(app.get("/api/v1/applications", &zj).await.body["items"].as_array().map(Vec::len), Some(0));
+    assert_eq!(app.get(&path, &zj).await.status, StatusCode::NOT_FOUND);
+    let dealer_elsewhere = app.post("/api/v1/applications", &zj, json!({"dealer_id": dealer})).await;
+    assert_eq!(fields(&dealer_elsewhere.body), ["dealer_id"], "{}", dealer_elsewhere.body);
+    let audit =
+        app.get(&format!("/api/v1/audit-events?entity_type=application&entity_id={id}&action=submit"), admin).await;
+    assert_eq!(audit.body["items"].as_array().map(Vec::len), Some(1), "{}", audit.body);
+    let logged = audit.body.to_string();
+    assert!(!logged.contains("4111111111111111") && !logged.contains("bank_card"), "no card number logged: {logged}");
+}
