@@ -30,6 +30,7 @@ pub mod language;
 pub mod list;
 pub mod map;
 pub mod monitor;
+pub mod origination;
 pub mod page;
 pub mod policy;
 pub mod postloan;
@@ -101,6 +102,15 @@ pub fn router() -> Router<AppState> {
         .route("/postloan/groups", get(postloan::groups::list))
         .route("/postloan/groups/new", get(postloan::groups::new).post(postloan::groups::create))
         .route("/postloan/groups/{id}", get(postloan::groups::page).post(postloan::groups::edit))
+        .route("/origination/applications", get(origination::applications::list))
+        .route(
+            "/origination/applications/new",
+            get(origination::applications::new).post(origination::applications::create),
+        )
+        .route(
+            "/origination/applications/{id}",
+            get(origination::applications::page).post(origination::applications::act),
+        )
         .route("/postloan/repossessions", get(postloan::repossession::list))
         .route("/postloan/repossessions/{id}", get(postloan::repossession::page).post(postloan::repossession::act))
         .route("/postloan/companies", get(postloan::companies::list))

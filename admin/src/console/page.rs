@@ -28,6 +28,7 @@ const NAV: &[(&str, &str, &str)] = &[
     ("/vehicles", "nav.vehicles", "vehicles.read"),
     ("/dealers", "nav.dealers", "dealers.read"),
     ("/products", "nav.products", "products.read"),
+    ("/origination/applications", "nav.origination", "applications.read"),
     ("/tasks?group=true", "nav.tasks", "tasks.read"),
     ("/workflow", "nav.workflow", "workflows.read"),
     ("/postloan/overdue", "nav.postloan", "postloan.read"),

@@ -139,6 +139,17 @@ impl RecordPage {
     }
 }
 
+impl RecordPage {
+    /// Puts `problems` on the form of `action` as it stands (what it shows kept): for a button whose
+    /// refusal names the fields of another form.
+    pub fn flagged(mut self, action: &str, problems: Problems) -> Self {
+        if let Some(form) = self.forms.iter_mut().find(|f| f.action == action) {
+            form.problems = problems;
+        }
+        self
+    }
+}
+
 /// A file sent with a form.
 pub struct Upload {
     /// The type the browser said.

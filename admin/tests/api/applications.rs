@@ -141,3 +141,84 @@ async fn an_application_is_saved_half_typed_and_submitted_only_whole(pool: PgPoo
     let logged = audit.body.to_string();
     assert!(!logged.contains("4111111111111111") && !logged.contains("bank_card"), "no card number logged: {logged}");
 }
+
+#[sqlx::test(migrations = "../migrations")]
+async fn an_application_is_filed_on_its_console_page(pool: PgPool) {
+    use crate::repossession::{csrf, pairs, post_multipart};
+    let app = App::new(pool).await;
+    let org = org(&app).await;
+    let (admin, sz) = (&org.admin, org.region("SZ"));
+    let (product, dealer) = setup(&app, admin, sz).await;
+    let cookie = format!("lw_session={admin}");
+    let with = [("cookie", cookie.as_str())];
+    let (_, _, page) = app.fetch_with("/origination/applications/new", &with).await;
+    assert!(page.contains(r#"id="form-save""#) && page.contains("新车36期 v1"), "{page}");
+    let mut form = vec![
+        ("csrf", csrf(&page)),
+        ("action", "save".into()),
+        ("dealer_id", dealer.to_string()),
+        ("applicant_kind", "individual".into()),
+        ("applicant_name", "王芳".into()),
+        ("id_number", "110105199003071239".into()),
+        ("phone", "13800000011".into()),
+        ("price", "15万".into()),
+    ];
+    let (status, refused) = post_multipart(&app, "/origination/applications/new", &cookie, &pairs(&form), None).await;
+    assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY);
+    assert!(refused.contains(r#"data-field="price""#) && refused.contains("王芳"), "kept and named: {refused}");
+    form[7].1 = "150000".into();
+    let (status, _) = post_multipart(&app, "/origination/applications/new", &cookie, &pairs(&form), None).await;
+    assert_eq!(status, StatusCode::SEE_OTHER);
+    let id = app.get("/api/v1/applications", admin).await.body["items"][0]["id"].as_i64().unwrap();
+    let path = format!("/origination/applications/{id}");
+    let (_, _, page) = app.fetch_with(&path, &with).await;
+    assert!(page.contains("已存 110***********1239"), "the number on file, masked: {page}");
+    // Submitting the half-filled draft names what is missing beside its field, the draft kept.
+    let submit = [("csrf", csrf(&page)), ("action", "submit".into())];
+    let (status, refused) = post_multipart(&app, &path, &cookie, &pairs(&submit), None).await;
+    assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY);
+    assert!(refused.contains(r#"data-field="bank_card""#) && refused.contains(r#"value="王芳""#), "{refused}");
+    // The rest filled in (numbers on file kept), a document filed, then submitted.
+    let rest = vec![
+        ("csrf", csrf(&page)),
+        ("action", "save".into()),
+        ("dealer_id", dealer.to_string()),
+        ("applicant_kind", "individual".into()),
+        ("applicant_name", "王芳".into()),
+        ("bank_card", "4111111111111111".into()),
+        ("address", "深圳市福田区一路 1 号".into()),
+        ("monthly_income", "18000".into()),
+        ("vehicle_brand", "比亚迪".into()),
+        ("vehicle_model", "汉".into()),
+        ("vin", "1M8GDM9AXKP042788".into()),
+        ("product_id", product.to_string()),
+        ("price", "150000".into()),
+        ("down_payment", "30000".into()),
+        ("term", "36".into()),
+        ("party.role", "emergency_contact".into()),
+        ("party.name", "王母".into()),
+        ("party.phone", "13900000001".into()),
+    ];
+    let (status, page) = post_multipart(&app, &path, &cookie, &pairs(&rest), None).await;
+    assert_eq!(status, StatusCode::SEE_OTHER, "{page}");
+    let png: &[u8] = b"\x89PNG\r\n\x1a\n\0\0\0\rIHDR\0\0\0\x01\0\0\0\x01\x08\x06\0\0\0\x1f\x15\xc4\x89\0\0\0\rIDATx\x9cc\xf8\x0f\0\0\x01\x01\0\x05\x18\xd8N\0\0\0\0IEND\xaeB`\x82";
+    let document =
+        [("csrf", csrf(&page_of(&app, &path, &with).await)), ("action", "document".into()), ("kind", "id_card".into())];
+    let (status, wrong) =
+        post_multipart(&app, &path, &cookie, &pairs(&document), Some(("application/pdf", b"%PDF-1.4"))).await;
+    assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY, "a PDF is not a photo: {wrong}");
+    assert!(wrong.contains(r#"data-field="photos""#), "{wrong}");
+    let (status, _) = post_multipart(&app, &path, &cookie, &pairs(&document), Some(("image/png", png))).await;
+    assert_eq!(status, StatusCode::SEE_OTHER);
+    let submit = [("csrf", csrf(&page_of(&app, &path, &with).await)), ("action", "submit".into())];
+    let (status, body) = post_multipart(&app, &path, &cookie, &pairs(&submit), None).await;
+    assert_eq!(status, StatusCode::SEE_OTHER, "{body}");
+    let page = page_of(&app, &path, &with).await;
+    assert!(page.contains("已提交") && page.contains("3919.89") && page.contains("身份证"), "{page}");
+    assert!(!page.contains(r#"id="form-save""#), "a submitted application is no longer edited");
+}
+
+/// A console page's HTML.
+async fn page_of(app: &App, path: &str, with: &[(&str, &str)]) -> String {
+    app.fetch_with(path, with).await.2
+}
