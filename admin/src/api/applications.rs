@@ -1,12 +1,15 @@
-//! `/api/v1/applications` (申请填报): applications filed by a dealer's staff — drafts saved as they
-//! are typed, documents filed, and the submit that checks everything whole. The services are
-//! `backoffice::origination::{application, submit}`.
+//! `/api/v1/applications` (申请填报, 信审审核): applications filed by a dealer's staff — drafts saved as
+//! they are typed, documents filed, the submit that checks everything whole and starts the review;
+//! the reviewer's 补件 and rejection with a reason (approving, transferring and returning to an
+//! earlier stage are the workflow inbox's); the progress timeline. The services are
+//! `backoffice::origination::{application, submit, review}`.
 
 use axum::extract::State;
 use axum::http::StatusCode;
 use backoffice::kit::day::company_today;
 use backoffice::kit::list::{PageParams, Paged};
 use backoffice::origination::application::{self, Application, ApplicationFilter, Draft, NewDocument};
+use backoffice::origination::review::{self, ReviewNote, Step};
 use backoffice::origination::submit::{self, Submit};
 use serde::Deserialize;
 use utoipa::ToSchema;
@@ -25,6 +28,9 @@ pub fn router() -> OpenApiRouter<AppState> {
         .routes(routes!(get, update))
         .routes(routes!(add_document))
         .routes(routes!(submit_application))
+        .routes(routes!(ask_documents))
+        .routes(routes!(reject))
+        .routes(routes!(timeline))
 }
 
 /// The applications of the caller's region subtree, newest first.
@@ -129,4 +135,53 @@ async fn submit_application(
     let submitted = submit::submit(&mut tx, &state.vault, &caller, id, &body, today).await?;
     tx.commit().await?;
     Ok(Json(submitted))
+}
+
+/// Send the application back to its filer for more documents (补件), by the reviewer holding its
+/// review task; the filer adds them and submits again into the same stage.
+#[utoipa::path(post, path = "/applications/{id}/actions/ask-documents", tag = "applications", request_body = ReviewNote,
+    params(("id" = i64, Path, description = "Application id")),
+    responses((status = 200, description = "Sent back", body = Application)),
+    security(("bearer" = ["workflows.act"])))]
+async fn ask_documents(
+    State(state): State<AppState>,
+    caller: Caller,
+    Path(id): Path<i64>,
+    Json(body): Json<ReviewNote>,
+) -> Result<Json<Application>, ApiError> {
+    let mut tx = state.pool.begin().await?;
+    let returned = review::ask_documents(&mut tx, &state.vault, &caller, id, &body).await?;
+    tx.commit().await?;
+    Ok(Json(returned))
+}
+
+/// Reject the application with a reason code, by the reviewer holding its review task.
+#[utoipa::path(post, path = "/applications/{id}/actions/reject", tag = "applications", request_body = ReviewNote,
+    params(("id" = i64, Path, description = "Application id")),
+    responses((status = 200, description = "Rejected", body = Application)),
+    security(("bearer" = ["workflows.act"])))]
+async fn reject(
+    State(state): State<AppState>,
+    caller: Caller,
+    Path(id): Path<i64>,
+    Json(body): Json<ReviewNote>,
+) -> Result<Json<Application>, ApiError> {
+    let mut tx = state.pool.begin().await?;
+    let rejected = review::reject(&mut tx, &state.hooks, &state.vault, &caller, id, &body).await?;
+    tx.commit().await?;
+    Ok(Json(rejected))
+}
+
+/// The application's progress (审批进度查询): every step, the filer's and the reviewers', with who,
+/// when and how long it waited.
+#[utoipa::path(get, path = "/applications/{id}/timeline", tag = "applications",
+    params(("id" = i64, Path, description = "Application id")),
+    responses((status = 200, description = "Its steps, oldest first", body = Vec<Step>)),
+    security(("bearer" = ["applications.read"])))]
+async fn timeline(
+    State(state): State<AppState>,
+    caller: Caller,
+    Path(id): Path<i64>,
+) -> Result<Json<Vec<Step>>, ApiError> {
+    Ok(Json(review::timeline(&mut *state.pool.acquire().await?, &caller, id).await?))
 }

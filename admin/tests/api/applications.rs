@@ -27,6 +27,24 @@ async fn setup(app: &App, admin: &str, sz: i64) -> (i64, i64) {
             json!({"code": "D-01", "name": "深圳某4S店", "tier": "gold", "region_id": sz}),
         )
         .await;
+    // The reviews: up to 复审 for smaller amounts, on to 终审 for larger ones.
+    let stage = |name: &str, position: &str, first: bool| {
+        let actions = if first {
+            json!(["approve", "reject", "transfer"])
+        } else {
+            json!(["approve", "reject", "return", "transfer"])
+        };
+        json!({"name": name, "position": position, "actions": actions, "sla_hours": 8})
+    };
+    let short = json!([stage("初审", "first_reviewer", true), stage("复审", "second_reviewer", false)]);
+    let full = json!([
+        stage("初审", "first_reviewer", true),
+        stage("复审", "second_reviewer", false),
+        stage("终审", "final_reviewer", false)
+    ]);
+    for (key, stages) in [("credit_review_short", short), ("credit_review", full)] {
+        app.create(admin, "/api/v1/workflow-definitions", json!({"key": key, "name": key, "stages": stages})).await;
+    }
     (product, dealer)
 }
 
@@ -221,4 +239,109 @@ async fn an_application_is_filed_on_its_console_page(pool: PgPool) {
 /// A console page's HTML.
 async fn page_of(app: &App, path: &str, with: &[(&str, &str)]) -> String {
     app.fetch_with(path, with).await.2
+}
+
+/// The open review task of `application` in `token`'s inbox.
+async fn task_of(app: &App, token: &str, application: i64) -> i64 {
+    let inbox = app.get("/api/v1/workflow-tasks", token).await.body;
+    inbox["items"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|t| t["subject_type"] == "application" && t["subject_id"] == application.to_string())
+        .unwrap_or_else(|| panic!("no task for application {application}: {inbox}"))["id"]
+        .as_i64()
+        .unwrap()
+}
+
+#[sqlx::test(migrations = "../migrations")]
+async fn an_application_is_reviewed_in_the_stages_its_amount_routes_it_to(pool: PgPool) {
+    let app = App::new(pool).await;
+    let org = org(&app).await;
+    let (admin, sz) = (&org.admin, org.region("SZ"));
+    let (product, dealer) = setup(&app, admin, sz).await;
+    let small = app
+        .create(admin, "/api/v1/applications", whole(product, dealer, "110105199003071239", "1M8GDM9AXKP042788"))
+        .await;
+    let submitted =
+        app.post(&format!("/api/v1/applications/{small}/actions/submit"), admin, json!({"version": 1})).await;
+    assert_eq!(submitted.body["status"], "submitted", "{}", submitted.body);
+    let instance = submitted.body["review_instance_id"].as_i64().unwrap();
+    assert_eq!(
+        app.get(&format!("/api/v1/workflow-instances/{instance}"), admin).await.body["instance"]["definition_key"],
+        "credit_review_short",
+        "121,500 financed: up to 复审"
+    );
+
+    // 初审: claimed, transferred (转件) to a colleague, who sends it back for documents (补件).
+    let first = app.login("first").await;
+    let task = task_of(&app, &first, small).await;
+    app.post(&format!("/api/v1/workflow-tasks/{task}/actions/claim"), &first, json!({})).await;
+    let colleague = org.users["maker"];
+    let moved = app
+        .post(
+            &format!("/api/v1/workflow-tasks/{task}/actions/transfer"),
+            &first,
+            json!({"to_user_id": colleague, "note": "请假"}),
+        )
+        .await;
+    assert_eq!(moved.status, StatusCode::OK, "{}", moved.body);
+    let maker = app.login("maker").await;
+    let ask = json!({"version": 2, "note": "请补充近六个月银行流水"});
+    let refused = app.post(&format!("/api/v1/applications/{small}/actions/ask-documents"), &first, ask.clone()).await;
+    assert_eq!(refused.status, StatusCode::CONFLICT, "only who holds the task: {}", refused.body);
+    let returned = app.post(&format!("/api/v1/applications/{small}/actions/ask-documents"), &maker, ask).await;
+    assert_eq!(returned.body["status"], "returned", "{}", returned.body);
+    // The filer adds the statement and submits again: the same stage, the same reviewer.
+    let again = app.post(&format!("/api/v1/applications/{small}/actions/submit"), admin, json!({"version": 3})).await;
+    assert_eq!(again.body["status"], "submitted", "{}", again.body);
+    let task = task_of(&app, &maker, small).await;
+    let approved =
+        app.post(&format!("/api/v1/workflow-tasks/{task}/actions/approve"), &maker, json!({"note": "资料齐全"})).await;
+    assert_eq!(approved.status, StatusCode::OK, "{}", approved.body);
+    // 复审 (a reviewer of the province) approves: the review ends, the application is approved.
+    let second = app.login("second").await;
+    let task = task_of(&app, &second, small).await;
+    app.post(&format!("/api/v1/workflow-tasks/{task}/actions/claim"), &second, json!({})).await;
+    app.post(&format!("/api/v1/workflow-tasks/{task}/actions/approve"), &second, json!({"note": "同意"})).await;
+    assert_eq!(app.get(&format!("/api/v1/applications/{small}"), admin).await.body["status"], "approved");
+    let steps = app.get(&format!("/api/v1/applications/{small}/timeline"), admin).await.body;
+    let actions: Vec<&str> = steps.as_array().unwrap().iter().map(|s| s["action"].as_str().unwrap()).collect();
+    assert_eq!(
+        actions,
+        ["create", "submit", "claim", "transfer", "ask_documents", "resubmit", "approve", "claim", "approve"],
+        "{steps}"
+    );
+    assert_eq!(steps[8]["stage"], "复审", "{steps}");
+
+    // A larger amount goes on to 终审; rejected at 初审 with a reason code.
+    let mut large = whole(product, dealer, "440305198506124569", "LSGPC54U3BF000000");
+    large["price"] = json!("500000");
+    large["down_payment"] = json!("100000");
+    let big = app.create(admin, "/api/v1/applications", large).await;
+    let submitted = app.post(&format!("/api/v1/applications/{big}/actions/submit"), admin, json!({"version": 1})).await;
+    let instance = submitted.body["review_instance_id"].as_i64().unwrap();
+    assert_eq!(
+        app.get(&format!("/api/v1/workflow-instances/{instance}"), admin).await.body["instance"]["definition_key"],
+        "credit_review"
+    );
+    let task = task_of(&app, &first, big).await;
+    app.post(&format!("/api/v1/workflow-tasks/{task}/actions/claim"), &first, json!({})).await;
+    let no_code = app
+        .post(&format!("/api/v1/applications/{big}/actions/reject"), &first, json!({"version": 2, "note": "负债高"}))
+        .await;
+    assert_eq!(fields(&no_code.body), ["reason_code"], "{}", no_code.body);
+    let rejected = app
+        .post(
+            &format!("/api/v1/applications/{big}/actions/reject"),
+            &first,
+            json!({"version": 2, "reason_code": "income", "note": "负债收入比过高"}),
+        )
+        .await;
+    assert_eq!(
+        (rejected.body["status"].as_str(), rejected.body["reject_reason"].as_str()),
+        (Some("rejected"), Some("income")),
+        "{}",
+        rejected.body
+    );
 }

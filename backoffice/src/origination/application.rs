@@ -19,6 +19,9 @@ use crate::kit::list::{self, PageParams, Paged, Table};
 use crate::system::attachments;
 use crate::system::crypto::{Sensitive, Vault};
 
+/// The states in which the filer may change an application: a draft, or one sent back for more
+/// documents (补件).
+pub const EDITABLE: &[&str] = &["draft", "returned"];
 /// The lease types (直租, 回租, 厂商租赁, 经营性租赁).
 pub const LEASE_TYPES: &[&str] = &["direct", "sale_leaseback", "vendor", "operating"];
 /// Who may stand beside the applicant.
@@ -34,7 +37,8 @@ pub struct Application {
     pub id: i64,
     /// Its number (`SQ` and eight digits).
     pub number: String,
-    /// `draft`, `submitted` or `withdrawn`.
+    /// `draft`, `submitted` (in review), `returned` (for more documents), `approved`, `rejected` or
+    /// `withdrawn`.
     pub status: String,
     /// The region whose staff see it.
     pub region_id: i64,
@@ -87,6 +91,10 @@ pub struct Application {
     /// The duplicate and fraud checks' findings on submit.
     #[schema(value_type = Object)]
     pub findings: Value,
+    /// The review workflow's instance, once submitted.
+    pub review_instance_id: Option<i64>,
+    /// Why it was rejected (a reason code).
+    pub reject_reason: Option<String>,
     /// The people beside the applicant.
     pub parties: Vec<PartyView>,
     /// The documents filed.
@@ -136,7 +144,7 @@ pub struct Document {
 #[derive(FromRow)]
 pub struct Row {
     pub(crate) id: i64,
-    number: String,
+    pub(crate) number: String,
     pub(crate) status: String,
     pub(crate) region_id: i64,
     pub(crate) dealer_id: Option<i64>,
@@ -161,6 +169,8 @@ pub struct Row {
     pub(crate) term: Option<i32>,
     quote: Option<Value>,
     findings: Value,
+    pub(crate) review_instance_id: Option<i64>,
+    reject_reason: Option<String>,
     created_by: Option<i64>,
     submitted_at: Option<DateTime<Utc>>,
     pub(crate) version: i32,
@@ -179,7 +189,8 @@ impl Serialize for Row {
             "monthly_income": self.monthly_income, "vehicle_condition": self.vehicle_condition,
             "vehicle_brand": self.vehicle_brand, "vehicle_model": self.vehicle_model, "vin": self.vin,
             "product_id": self.product_id, "price": self.price, "down_payment": self.down_payment,
-            "term": self.term, "quote": self.quote, "findings": self.findings, "version": self.version,
+            "term": self.term, "quote": self.quote, "findings": self.findings, "reject_reason": self.reject_reason,
+            "version": self.version,
         })
         .serialize(serializer)
     }
@@ -214,6 +225,8 @@ impl Row {
             term: self.term,
             quote: self.quote,
             findings: self.findings,
+            review_instance_id: self.review_instance_id,
+            reject_reason: self.reject_reason,
             parties: Vec::new(),
             documents: Vec::new(),
             created_by: self.created_by,
@@ -230,7 +243,7 @@ pub const TABLE: Table<Row> = Table::new(
     "SELECT a.id, a.number, a.status, a.region_id, a.dealer_id, d.name AS dealer_name, a.lease_type, a.applicant_kind,
         a.applicant_name, a.id_number_sealed, a.phone_sealed, a.bank_card_sealed, a.address, a.employer,
         a.monthly_income, a.vehicle_condition, a.vehicle_brand, a.vehicle_model, a.vin, a.vehicle_type, a.product_id,
-        a.price, a.down_payment, a.term, a.quote, a.findings, a.created_by, a.submitted_at, a.version, a.created_at",
+        a.price, a.down_payment, a.term, a.quote, a.findings, a.review_instance_id, a.reject_reason, a.created_by, a.submitted_at, a.version, a.created_at",
     "FROM applications a JOIN regions g ON g.id = a.region_id LEFT JOIN dealers d ON d.id = a.dealer_id",
     "a.id",
 )
@@ -241,7 +254,7 @@ pub const TABLE: Table<Row> = Table::new(
 #[derive(Debug, Default, Deserialize, IntoParams)]
 #[into_params(parameter_in = Query)]
 pub struct ApplicationFilter {
-    /// `draft`, `submitted` or `withdrawn`.
+    /// `draft`, `submitted`, `returned`, `approved`, `rejected` or `withdrawn`.
     pub status: Option<String>,
     /// One dealer's.
     pub dealer_id: Option<i64>,
@@ -477,7 +490,7 @@ pub async fn update(
     draft: &Draft,
 ) -> Result<Application, Error> {
     check_shape(draft).finish()?;
-    let before = TABLE.lock_in(db, actor, id, version, &["draft"]).await?;
+    let before = TABLE.lock_in(db, actor, id, version, EDITABLE).await?;
     if let Some(dealer) = draft.dealer_id.filter(|d| Some(*d) != before.dealer_id) {
         let region: i64 = sqlx::query_scalar("SELECT region_id FROM dealers WHERE id = $1")
             .bind(dealer)

@@ -15,6 +15,7 @@ use sqlx::types::Json as SqlJson;
 use utoipa::ToSchema;
 
 use super::application::{self, Application, TABLE};
+use super::review;
 use crate::actor::Actor;
 use crate::dealers::dealer;
 use crate::error::{Checks, Error};
@@ -154,9 +155,9 @@ pub struct Submit {
     pub version: i32,
 }
 
-/// Submits the draft `id`: checked whole, quoted on the product's current version, and checked for
-/// duplicates and fraud; on success `submitted` with its quote and findings. Audited; refused,
-/// nothing changes.
+/// Submits the draft `id` (or resubmits one sent back for documents): checked whole, quoted on the
+/// product's current version, checked for duplicates and fraud; on success `submitted` with its
+/// quote and findings, and in review (`review.rs`). Audited; refused, nothing changes.
 pub async fn submit(
     db: &mut PgConnection,
     vault: &Vault,
@@ -165,7 +166,7 @@ pub async fn submit(
     body: &Submit,
     today: NaiveDate,
 ) -> Result<Application, Error> {
-    let before = TABLE.lock_in(db, actor, id, body.version, &["draft"]).await?;
+    let before = TABLE.lock_in(db, actor, id, body.version, application::EDITABLE).await?;
     let open = |sealed: &Option<Vec<u8>>| sealed.as_ref().and_then(|s| vault.open(s).ok());
     let parties = application::parties(db, id).await?;
     let whole = Whole {
@@ -203,6 +204,8 @@ pub async fn submit(
     .bind(&findings)
     .execute(&mut *db)
     .await?;
+    let principal = quote["principal"].as_str().and_then(|p| p.parse().ok()).unwrap_or_default();
+    review::start(db, actor, &before, principal).await?;
     let after = TABLE.load(db, actor, id).await?;
     audit::changed(&mut *db, actor, "submit", Some(&before), &after).await?;
     application::get(db, vault, actor, id).await

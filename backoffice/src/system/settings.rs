@@ -98,6 +98,13 @@ pub const CATALOGUE: &[Setting] = &[
         max: 80,
     },
     Setting {
+        key: "origination.final_review_above",
+        description: "Financed amounts (yuan) above which an application goes on to the final review (终审)",
+        default: 200_000,
+        min: 0,
+        max: 100_000_000,
+    },
+    Setting {
         key: "origination.shared_phone_limit",
         description: "Applicants sharing one phone from which an application is flagged for the review",
         default: 3,
