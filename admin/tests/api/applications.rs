@@ -248,7 +248,7 @@ async fn task_of(app: &App, token: &str, application: i64) -> i64 {
         .as_array()
         .unwrap()
         .iter()
-        .find(|t| t["subject_type"] == "application" && t["subject_id"] == application.to_string())
+        .find(|t| t["subject_type"] == "application" && t["subject_id"].as_str() == Some(application.to_string().as_str()))
         .unwrap_or_else(|| panic!("no task for application {application}: {inbox}"))["id"]
         .as_i64()
         .unwrap()
