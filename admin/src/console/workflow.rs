@@ -82,6 +82,8 @@ struct TaskPage {
     task_id: i64,
     title: String,
     subject: String,
+    /// The subject's own page, when it has one.
+    subject_href: Option<String>,
     status: String,
     stage: i32,
     position: String,
@@ -148,6 +150,7 @@ async fn task_page(
         shell,
         task_id: task.id,
         subject: format!("{} {}", task.subject_type, task.subject_id),
+        subject_href: subject_page(&task.subject_type, &task.subject_id),
         status: lang.t(&format!("workflow.status.{}", instance.status)).to_owned(),
         stage: task.stage + 1,
         position: task.position_code,
@@ -163,6 +166,17 @@ async fn task_page(
         to_user: typed.to_user.to_owned(),
         problems,
     })
+}
+
+/// The console page of a request's subject, for the kinds that have one.
+fn subject_page(subject_type: &str, subject_id: &str) -> Option<String> {
+    let path = match subject_type {
+        "application" => "/origination/applications",
+        "litigation_application" | "litigation_closing" => "/postloan/litigation",
+        "home_visit" => "/postloan/visits",
+        _ => return None,
+    };
+    Some(format!("{path}/{subject_id}"))
 }
 
 /// `GET /workflow/tasks/{id}`.

@@ -248,7 +248,9 @@ async fn task_of(app: &App, token: &str, application: i64) -> i64 {
         .as_array()
         .unwrap()
         .iter()
-        .find(|t| t["subject_type"] == "application" && t["subject_id"].as_str() == Some(application.to_string().as_str()))
+        .find(|t| {
+            t["subject_type"] == "application" && t["subject_id"].as_str() == Some(application.to_string().as_str())
+        })
         .unwrap_or_else(|| panic!("no task for application {application}: {inbox}"))["id"]
         .as_i64()
         .unwrap()
@@ -313,6 +315,13 @@ async fn an_application_is_reviewed_in_the_stages_its_amount_routes_it_to(pool: 
         "{steps}"
     );
     assert_eq!(steps[8]["stage"], "复审", "{steps}");
+    let cookie = format!("lw_session={admin}");
+    let (_, _, page) =
+        app.fetch_with(&format!("/origination/applications/{small}"), &[("cookie", cookie.as_str())]).await;
+    assert!(
+        page.contains(r#"id="history""#) && page.contains("转件") && page.contains("复审") && page.contains("审批通过"),
+        "the progress on the application's page: {page}"
+    );
 
     // A larger amount goes on to 终审; rejected at 初审 with a reason code.
     let mut large = whole(product, dealer, "440305198506124569", "LSGPC54U3BF000000");

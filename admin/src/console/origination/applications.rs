@@ -10,8 +10,10 @@ use backoffice::dealers::dealer::{self, DealerFilter};
 use backoffice::kit::day::company_today;
 use backoffice::kit::list::PageParams;
 use backoffice::origination::application::{
-    self, Application, ApplicationFilter, DOCUMENT_KINDS, Draft, LEASE_TYPES, NewDocument, NewParty, PARTY_ROLES,
+    self, Application, ApplicationFilter, DOCUMENT_KINDS, Draft, EDITABLE, LEASE_TYPES, NewDocument, NewParty,
+    PARTY_ROLES,
 };
+use backoffice::origination::review::{self, REJECT_REASONS, ReviewNote};
 use backoffice::origination::submit::{self, Submit};
 use backoffice::products::catalog::{self, ProductFilter};
 use backoffice::system::attachments;
@@ -258,6 +260,15 @@ pub async fn create(State(state): State<AppState>, staff: Staff, multipart: Mult
     Ok(refused(&new_page(&state, &staff).await?.refused("save", &fields, problems)))
 }
 
+/// A wait in words: minutes, hours or days.
+fn waited(seconds: i64) -> String {
+    match seconds {
+        s if s < 3_600 => format!("{} min", s / 60),
+        s if s < 86_400 => format!("{:.1} h", s as f64 / 3_600.0),
+        s => format!("{:.1} d", s as f64 / 86_400.0),
+    }
+}
+
 /// A JSON object's fields as (label, value) lines.
 fn lines(value: &Value) -> Vec<(String, String)> {
     value
@@ -293,8 +304,52 @@ async fn application_page(state: &AppState, staff: &Staff, id: i64, done: String
     if a.status != "draft" {
         facts.push(Facts { title: lang.t("application.findings").to_owned(), lines: lines(&a.findings) });
     }
+    let mut db = state.pool.acquire().await?;
+    let steps = review::timeline(&mut db, staff, id).await?;
+    let history = Some((
+        lang.t("application.timeline").to_owned(),
+        vec![
+            lang.t("audit.at").to_owned(),
+            lang.t("application.step").to_owned(),
+            lang.t("application.stage").to_owned(),
+            lang.t("application.by").to_owned(),
+            lang.t("application.note").to_owned(),
+            lang.t("application.waited").to_owned(),
+        ],
+        steps
+            .into_iter()
+            .map(|s| {
+                vec![
+                    local_time(&s.at, offset),
+                    lang.word("application.step", &s.action),
+                    s.stage.unwrap_or_default(),
+                    s.by.unwrap_or_default(),
+                    s.note.unwrap_or_default(),
+                    waited(s.waited_s),
+                ]
+            })
+            .collect(),
+    ));
     let mut forms = Vec::new();
-    if a.status == "draft" && staff.can("applications.write") {
+    if a.status == "submitted" && staff.can("workflows.act") {
+        forms.push(ActionForm::new(
+            "ask_documents",
+            lang.t("application.ask_documents"),
+            lang.t("application.ask_documents"),
+            vec![Input::new("note", lang.t("application.missing"), "textarea")],
+        ));
+        let reasons = REJECT_REASONS.iter().map(|r| ((*r).to_owned(), lang.word("application.reason", r))).collect();
+        forms.push(ActionForm::new(
+            "reject",
+            lang.t("application.reject"),
+            lang.t("application.reject"),
+            vec![
+                Input::select("reason_code", lang.t("application.reason"), reasons),
+                Input::new("note", lang.t("application.note"), "textarea"),
+            ],
+        ));
+    }
+    if EDITABLE.contains(&a.status.as_str()) && staff.can("applications.write") {
         let (dealers, products) = choices(state, staff).await?;
         forms.push(draft_form(staff, Some(&a), dealers, products));
         let kinds = DOCUMENT_KINDS.iter().map(|k| ((*k).to_owned(), lang.word("application.document", k))).collect();
@@ -316,7 +371,7 @@ async fn application_page(state: &AppState, staff: &Staff, id: i64, done: String
         links: vec![(lang.t("origination.applications").to_owned(), "/origination/applications".to_owned())],
         facts,
         photos,
-        history: None,
+        history,
         forms,
         post_to: format!("/origination/applications/{id}"),
     })
@@ -340,8 +395,13 @@ pub async fn act(
     Path(id): Path<i64>,
     multipart: Multipart,
 ) -> Result<Response, PageError> {
-    let (fields, uploads) = accept_multipart(&staff, multipart, "applications.write").await?;
+    let (fields, uploads) = accept_multipart(&staff, multipart, "applications.read").await?;
     let action = fields.one("action").to_owned();
+    staff.require(if matches!(action.as_str(), "ask_documents" | "reject") {
+        "workflows.act"
+    } else {
+        "applications.write"
+    })?;
     let version = application::get(&mut *state.pool.acquire().await?, &state.vault, &staff, id).await?.version;
     let mut problems = Problems::default();
     let mut tx = state.pool.begin().await?;
@@ -381,6 +441,18 @@ pub async fn act(
                 }
                 other => other,
             })
+        }
+        "ask_documents" | "reject" => {
+            let note = ReviewNote {
+                version,
+                reason_code: Some(fields.one("reason_code").to_owned()).filter(|r| !r.is_empty()),
+                note: fields.one("note").to_owned(),
+            };
+            if action == "reject" {
+                review::reject(&mut tx, &state.hooks, &state.vault, &staff, id, &note).await.map(drop)
+            } else {
+                review::ask_documents(&mut tx, &state.vault, &staff, id, &note).await.map(drop)
+            }
         }
         "submit" => {
             let today = company_today(state.utc_offset_hours);
