@@ -10,6 +10,7 @@ use backoffice::kit::day::company_today;
 use backoffice::kit::list::{PageParams, Paged};
 use backoffice::origination::application::{self, Application, ApplicationFilter, Draft, NewDocument};
 use backoffice::origination::review::{self, ReviewNote, Step};
+use backoffice::origination::scorecards::{self, Kept, NewScorecard, Scorecard};
 use backoffice::origination::submit::{self, Submit};
 use serde::Deserialize;
 use utoipa::ToSchema;
@@ -31,6 +32,8 @@ pub fn router() -> OpenApiRouter<AppState> {
         .routes(routes!(ask_documents))
         .routes(routes!(reject))
         .routes(routes!(timeline))
+        .routes(routes!(evaluations))
+        .routes(routes!(list_scorecards, create_scorecard))
 }
 
 /// The applications of the caller's region subtree, newest first.
@@ -184,4 +187,43 @@ async fn timeline(
     Path(id): Path<i64>,
 ) -> Result<Json<Vec<Step>>, ApiError> {
     Ok(Json(review::timeline(&mut *state.pool.acquire().await?, &caller, id).await?))
+}
+
+/// The scorecard evaluations of an application (风控模型评分), newest first: the champion's and the
+/// challenger's, each with its inputs.
+#[utoipa::path(get, path = "/applications/{id}/evaluations", tag = "applications",
+    params(("id" = i64, Path, description = "Application id")),
+    responses((status = 200, description = "Its evaluations", body = Vec<Kept>)),
+    security(("bearer" = ["applications.read"])))]
+async fn evaluations(
+    State(state): State<AppState>,
+    caller: Caller,
+    Path(id): Path<i64>,
+) -> Result<Json<Vec<Kept>>, ApiError> {
+    let mut db = state.pool.acquire().await?;
+    application::get(&mut db, &state.vault, &caller, id).await?;
+    Ok(Json(scorecards::of_application(&mut db, id).await?))
+}
+
+/// Every scorecard version (打分卡管理), champion and challenger first.
+#[utoipa::path(get, path = "/scorecards", tag = "applications",
+    responses((status = 200, description = "The scorecards", body = Vec<Scorecard>)),
+    security(("bearer" = ["scorecards.read"])))]
+async fn list_scorecards(State(state): State<AppState>, _caller: Caller) -> Result<Json<Vec<Scorecard>>, ApiError> {
+    Ok(Json(scorecards::list(&state.pool).await?))
+}
+
+/// Add a scorecard version; as champion or challenger it takes that role over.
+#[utoipa::path(post, path = "/scorecards", tag = "applications", request_body = NewScorecard,
+    responses((status = 201, description = "Added", body = Scorecard)),
+    security(("bearer" = ["scorecards.write"])))]
+async fn create_scorecard(
+    State(state): State<AppState>,
+    caller: Caller,
+    Json(new): Json<NewScorecard>,
+) -> Result<(StatusCode, Json<Scorecard>), ApiError> {
+    let mut tx = state.pool.begin().await?;
+    let made = scorecards::create(&mut tx, &caller, &new).await?;
+    tx.commit().await?;
+    Ok((StatusCode::CREATED, Json(made)))
 }

@@ -354,3 +354,81 @@ async fn an_application_is_reviewed_in_the_stages_its_amount_routes_it_to(pool: 
         rejected.body
     );
 }
+
+#[sqlx::test(migrations = "../migrations")]
+async fn the_champion_scorecard_scores_on_submit_and_routes_with_the_amount(pool: PgPool) {
+    let app = App::new(pool).await;
+    let org = org(&app).await;
+    let (admin, sz) = (&org.admin, org.region("SZ"));
+    let (product, dealer) = setup(&app, admin, sz).await;
+    let card = |base: i32| {
+        json!({
+            "base": base,
+            "variables": [
+                {"name": "age", "bins": [{"to": "25", "points": -20}, {"from": "25", "to": "45", "points": 30}, {"from": "45", "points": 10}], "missing_points": -50},
+                {"name": "debt_ratio", "bins": [{"to": "0.3", "points": 40}, {"from": "0.3", "to": "0.5", "points": 0}], "missing_points": -30},
+                {"name": "down_payment_ratio", "bins": [{"to": "0.3", "points": 0}, {"from": "0.3", "points": 25}]}
+            ],
+            "rules": [{"variable": "debt_ratio", "max": "0.6", "reason": "debt_ratio"}],
+            "approve_from": 560, "decline_below": 500
+        })
+    };
+    let overlapping = json!({"code": "retail", "name": "零售评分卡", "role": "champion",
+        "card": {"base": 500, "variables": [{"name": "age", "bins": [{"to": "30", "points": 1}, {"from": "20", "points": 2}]}],
+                 "approve_from": 560, "decline_below": 500}});
+    let refused = app.post("/api/v1/scorecards", admin, overlapping).await;
+    assert_eq!(fields(&refused.body), ["card.variables[0]"], "{}", refused.body);
+    app.create(
+        admin,
+        "/api/v1/scorecards",
+        json!({"code": "retail", "name": "零售评分卡", "role": "champion", "card": card(500)}),
+    )
+    .await;
+    app.create(
+        admin,
+        "/api/v1/scorecards",
+        json!({"code": "retail_b", "name": "挑战者", "role": "challenger", "card": card(450)}),
+    )
+    .await;
+
+    // 36 years old, installment 3,919.89 on 18,000 a month (0.2178), 20 % down:
+    // 500 + 30 + 40 + 0 = 570, approve: a small amount ends at 复审.
+    let good = app
+        .create(admin, "/api/v1/applications", whole(product, dealer, "110105199003071239", "1M8GDM9AXKP042788"))
+        .await;
+    let done = app.post(&format!("/api/v1/applications/{good}/actions/submit"), admin, json!({"version": 1})).await;
+    assert_eq!(
+        (done.body["score"].as_i64(), done.body["score_decision"].as_str()),
+        (Some(570), Some("approve")),
+        "{}",
+        done.body
+    );
+    let instance = done.body["review_instance_id"].as_i64().unwrap();
+    let key =
+        app.get(&format!("/api/v1/workflow-instances/{instance}"), admin).await.body["instance"]["definition_key"]
+            .clone();
+    assert_eq!(key, "credit_review_short");
+    let kept = app.get(&format!("/api/v1/applications/{good}/evaluations"), admin).await.body;
+    let roles: Vec<&str> = kept.as_array().unwrap().iter().map(|e| e["role"].as_str().unwrap()).collect();
+    assert_eq!(roles.len(), 2, "the challenger scored in the shadow: {kept}");
+    let challenger = kept.as_array().unwrap().iter().find(|e| e["role"] == "challenger").unwrap();
+    assert_eq!((challenger["score"].as_i64(), challenger["inputs"]["age"].as_str()), (Some(520), Some("36")), "{kept}");
+
+    // 41 years old on 9,000 a month (0.4355): 500 + 30 + 0 + 0 = 530, refer: the same small amount
+    // goes on to 终审.
+    let mut thin = whole(product, dealer, "440305198506124569", "LSGPC54U3BF000000");
+    thin["monthly_income"] = json!("9000");
+    let referred = app.create(admin, "/api/v1/applications", thin).await;
+    let done = app.post(&format!("/api/v1/applications/{referred}/actions/submit"), admin, json!({"version": 1})).await;
+    assert_eq!(
+        (done.body["score"].as_i64(), done.body["score_decision"].as_str()),
+        (Some(530), Some("refer")),
+        "{}",
+        done.body
+    );
+    let instance = done.body["review_instance_id"].as_i64().unwrap();
+    let key =
+        app.get(&format!("/api/v1/workflow-instances/{instance}"), admin).await.body["instance"]["definition_key"]
+            .clone();
+    assert_eq!(key, "credit_review");
+}

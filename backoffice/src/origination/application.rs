@@ -95,6 +95,10 @@ pub struct Application {
     pub review_instance_id: Option<i64>,
     /// Why it was rejected (a reason code).
     pub reject_reason: Option<String>,
+    /// The champion scorecard's score on submit.
+    pub score: Option<i32>,
+    /// Its decision: `approve`, `refer` or `decline`.
+    pub score_decision: Option<String>,
     /// The people beside the applicant.
     pub parties: Vec<PartyView>,
     /// The documents filed.
@@ -158,7 +162,7 @@ pub struct Row {
     pub(crate) address: String,
     pub(crate) employer: String,
     pub(crate) monthly_income: Option<Decimal>,
-    vehicle_condition: String,
+    pub(crate) vehicle_condition: String,
     pub(crate) vehicle_brand: String,
     pub(crate) vehicle_model: String,
     pub(crate) vin: Option<String>,
@@ -171,6 +175,8 @@ pub struct Row {
     findings: Value,
     pub(crate) review_instance_id: Option<i64>,
     reject_reason: Option<String>,
+    score: Option<i32>,
+    score_decision: Option<String>,
     created_by: Option<i64>,
     submitted_at: Option<DateTime<Utc>>,
     pub(crate) version: i32,
@@ -227,6 +233,8 @@ impl Row {
             findings: self.findings,
             review_instance_id: self.review_instance_id,
             reject_reason: self.reject_reason,
+            score: self.score,
+            score_decision: self.score_decision,
             parties: Vec::new(),
             documents: Vec::new(),
             created_by: self.created_by,
@@ -243,7 +251,8 @@ pub const TABLE: Table<Row> = Table::new(
     "SELECT a.id, a.number, a.status, a.region_id, a.dealer_id, d.name AS dealer_name, a.lease_type, a.applicant_kind,
         a.applicant_name, a.id_number_sealed, a.phone_sealed, a.bank_card_sealed, a.address, a.employer,
         a.monthly_income, a.vehicle_condition, a.vehicle_brand, a.vehicle_model, a.vin, a.vehicle_type, a.product_id,
-        a.price, a.down_payment, a.term, a.quote, a.findings, a.review_instance_id, a.reject_reason, a.created_by, a.submitted_at, a.version, a.created_at",
+        a.price, a.down_payment, a.term, a.quote, a.findings, a.review_instance_id, a.reject_reason, a.score,
+        a.score_decision, a.created_by, a.submitted_at, a.version, a.created_at",
     "FROM applications a JOIN regions g ON g.id = a.region_id LEFT JOIN dealers d ON d.id = a.dealer_id",
     "a.id",
 )

@@ -1,7 +1,8 @@
 //! Credit review (信审审核): a submitted application goes into the review workflow its financed
-//! amount routes it to — up to `origination.final_review_above` yuan it ends at 复审 (workflow
-//! `credit_review_short`), above it goes on to 终审 (workflow `credit_review`); the company defines
-//! both workflows' stages, positions and SLAs. Reviewers claim, approve, transfer (转件) and return
+//! amount and score route it to — up to `origination.final_review_above` yuan with the champion
+//! scorecard's approval (or no scorecard) it ends at 复审 (workflow `credit_review_short`); larger,
+//! referred or declined by the score, it goes on to 终审 (workflow `credit_review`); the company
+//! defines both workflows' stages, positions and SLAs. Reviewers claim, approve, transfer (转件) and return
 //! to an earlier stage in the workflow inbox; here they send it back for more documents (补件) or
 //! reject it with a reason code. The workflow's end decides the application. The timeline
 //! (审批进度查询) joins the filer's steps and the reviewers', each with how long it waited.
@@ -47,9 +48,10 @@ pub fn hooks(hooks: Hooks) -> Hooks {
     hooks.on(SUBJECT, decided)
 }
 
-/// Which review a financed amount goes to.
-pub fn route(principal: Decimal, final_review_above: i64) -> &'static str {
-    if principal > Decimal::from(final_review_above) { FULL_REVIEW } else { SHORT_REVIEW }
+/// Which review a financed amount goes to, with the scorecard's decision when there is one.
+pub fn route(principal: Decimal, final_review_above: i64, decision: Option<&str>) -> &'static str {
+    let small = principal <= Decimal::from(final_review_above);
+    if small && decision.is_none_or(|d| d == "approve") { SHORT_REVIEW } else { FULL_REVIEW }
 }
 
 /// Records a step of the filer's side of the timeline.
@@ -70,19 +72,20 @@ pub(crate) async fn event(
     Ok(())
 }
 
-/// Starts the review of the just-submitted application `id` (financed `principal`, of `region`):
-/// the workflow its amount routes it to. A resubmitted one goes back to the stage that asked.
+/// Starts the review of the just-submitted application (financed `principal`, scored `decision`):
+/// the workflow they route it to. A resubmitted one goes back to the stage that asked.
 pub(crate) async fn start(
     db: &mut PgConnection,
     actor: &Actor,
     row: &application::Row,
     principal: Decimal,
+    decision: Option<&str>,
 ) -> Result<(), Error> {
     if row.review_instance_id.is_some() {
         return event(db, row.id, "resubmit", actor, None).await;
     }
     let setting = settings::find("origination.final_review_above").ok_or(Error::NotFound("setting"))?;
-    let key = route(principal, get_int(&mut *db, setting).await?);
+    let key = route(principal, get_int(&mut *db, setting).await?, decision);
     let new = NewInstance {
         definition_key: key.to_owned(),
         subject_type: SUBJECT.to_owned(),
@@ -249,9 +252,11 @@ mod tests {
     use super::*;
 
     #[test]
-    fn small_amounts_end_at_the_second_review_and_larger_ones_go_to_the_final() {
-        assert_eq!(route(Decimal::from(200_000), 200_000), SHORT_REVIEW);
-        assert_eq!(route(Decimal::from(200_001), 200_000), FULL_REVIEW);
-        assert_eq!(route(Decimal::from(1), 0), FULL_REVIEW, "0: everything goes to the final review");
+    fn small_well_scored_amounts_end_at_the_second_review_and_the_rest_go_to_the_final() {
+        assert_eq!(route(Decimal::from(200_000), 200_000, None), SHORT_REVIEW);
+        assert_eq!(route(Decimal::from(200_000), 200_000, Some("approve")), SHORT_REVIEW);
+        assert_eq!(route(Decimal::from(150_000), 200_000, Some("refer")), FULL_REVIEW, "referred by the score");
+        assert_eq!(route(Decimal::from(200_001), 200_000, Some("approve")), FULL_REVIEW);
+        assert_eq!(route(Decimal::from(1), 0, None), FULL_REVIEW, "0: everything goes to the final review");
     }
 }

@@ -6,6 +6,8 @@
 //! suspended dealer are refused; a phone shared by many applicants and a returning customer are
 //! findings kept for the review and the scorecard.
 
+use std::collections::BTreeMap;
+
 use chrono::{Datelike, Months, NaiveDate, Utc};
 use leasewatch_finance::{Decimal, schedule};
 use serde::Deserialize;
@@ -16,6 +18,7 @@ use utoipa::ToSchema;
 
 use super::application::{self, Application, TABLE};
 use super::review;
+use super::scorecards;
 use crate::actor::Actor;
 use crate::dealers::dealer;
 use crate::error::{Checks, Error};
@@ -46,6 +49,8 @@ pub struct Whole {
     pub vin: Option<String>,
     /// Brand and model.
     pub vehicle: (String, String),
+    /// `new` or `used`.
+    pub vehicle_condition: String,
     /// The product version quoted.
     pub product_id: Option<i64>,
     /// Price, down payment, months.
@@ -179,6 +184,7 @@ pub async fn submit(
         address: before.address.clone(),
         vin: before.vin.clone(),
         vehicle: (before.vehicle_brand.clone(), before.vehicle_model.clone()),
+        vehicle_condition: before.vehicle_condition.clone(),
         product_id: before.product_id,
         quote: (before.price, before.down_payment, before.term),
         parties: parties
@@ -205,7 +211,15 @@ pub async fn submit(
     .execute(&mut *db)
     .await?;
     let principal = quote["principal"].as_str().and_then(|p| p.parse().ok()).unwrap_or_default();
-    review::start(db, actor, &before, principal).await?;
+    let values = variables(db, &whole, &quote, &findings, today).await?;
+    let scored = scorecards::evaluate(db, id, &values).await?;
+    sqlx::query("UPDATE applications SET score = $2, score_decision = $3 WHERE id = $1")
+        .bind(id)
+        .bind(scored.as_ref().map(|e| e.score))
+        .bind(scored.as_ref().map(|e| e.decision.clone()))
+        .execute(&mut *db)
+        .await?;
+    review::start(db, actor, &before, principal, scored.as_ref().map(|e| e.decision.as_str())).await?;
     let after = TABLE.load(db, actor, id).await?;
     audit::changed(&mut *db, actor, "submit", Some(&before), &after).await?;
     application::get(db, vault, actor, id).await
@@ -317,6 +331,63 @@ async fn findings(db: &mut PgConnection, vault: &Vault, a: &application::Row, wh
     }))
 }
 
+/// The values an application offers a scorecard (see `scorecard::VARIABLES`); a returning
+/// customer's earlier contracts and vehicles add their worst delinquency and their alerts.
+async fn variables(
+    db: &mut PgConnection,
+    whole: &Whole,
+    quote: &Value,
+    findings: &Value,
+    today: NaiveDate,
+) -> Result<BTreeMap<&'static str, Decimal>, Error> {
+    let mut values = BTreeMap::new();
+    let decimal = |v: &Value| v.as_str().and_then(|s| s.parse::<Decimal>().ok());
+    let (price, down, term) = whole.quote;
+    if let Some(born) =
+        whole.id_number.as_deref().and_then(identity::birth_date).filter(|_| whole.applicant_kind != "company")
+    {
+        values.insert("age", Decimal::from(age(born, today)));
+        let months = u32::try_from(term.unwrap_or(0)).unwrap_or(0);
+        values.insert(
+            "age_at_end",
+            Decimal::from(age(born, today.checked_add_months(Months::new(months)).unwrap_or(today))),
+        );
+    }
+    if let Some(income) = whole.monthly_income.filter(|i| *i > Decimal::ZERO) {
+        values.insert("monthly_income", income);
+        if let Some(installment) = decimal(&quote["installment"]) {
+            values.insert("debt_ratio", (installment / income).round_dp(4));
+        }
+    }
+    if let (Some(price), Some(down)) = (price.filter(|p| *p > Decimal::ZERO), down) {
+        values.insert("down_payment_ratio", (down / price).round_dp(4));
+    }
+    if let Some(term) = term {
+        values.insert("term", Decimal::from(term));
+    }
+    if let Some(principal) = decimal(&quote["principal"]) {
+        values.insert("principal", principal);
+    }
+    values.insert("vehicle_used", Decimal::from(u8::from(whole.vehicle_condition == "used")));
+    values.insert("guarantors", Decimal::from(whole.parties.iter().filter(|p| p.0 == "guarantor").count()));
+    values.insert("phone_shared_with", Decimal::from(findings["phone_shared_with"].as_i64().unwrap_or(0)));
+    let returning = findings["returning_customer_id"].as_i64();
+    values.insert("returning_customer", Decimal::from(u8::from(returning.is_some())));
+    if let Some(customer) = returning {
+        let (dpd, alerts): (i32, i64) = sqlx::query_as(
+            "SELECT COALESCE(max(c.dpd), 0), (SELECT count(*) FROM alerts a JOIN contracts k ON k.vehicle_id = a.vehicle_id
+                                              WHERE k.customer_id = $1)
+             FROM contracts c WHERE c.customer_id = $1",
+        )
+        .bind(customer)
+        .fetch_one(&mut *db)
+        .await?;
+        values.insert("previous_max_dpd", Decimal::from(dpd));
+        values.insert("previous_alerts", Decimal::from(alerts));
+    }
+    Ok(values)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -332,6 +403,7 @@ mod tests {
             address: "深圳市福田区".into(),
             vin: Some("1M8GDM9AXKP042788".into()),
             vehicle: ("比亚迪".into(), "秦".into()),
+            vehicle_condition: "new".into(),
             product_id: Some(1),
             quote: (Some(Decimal::from(150_000)), Some(Decimal::from(30_000)), Some(36)),
             parties: vec![(

@@ -33,6 +33,8 @@ pub const CATALOGUE: &[(&str, &str)] = &[
     ("vehicles.write", "Register vehicles, change their status, record installed trackers"),
     ("applications.read", "View applications, their documents, quotes and findings"),
     ("applications.write", "File applications: save drafts, add documents, submit"),
+    ("scorecards.read", "View scorecards and their versions"),
+    ("scorecards.write", "Add scorecard versions and choose the champion and the challenger"),
     ("contracts.read", "View contracts, their schedules, settlement quotes, reconciliation and payment status"),
     ("contracts.import", "Import books of contracts"),
     (
