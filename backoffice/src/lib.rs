@@ -48,6 +48,7 @@ pub fn approval_hooks() -> Hooks {
     let hooks = dealers::dealer::hooks(hooks);
     let hooks = customers::changes::hooks(hooks);
     let hooks = origination::review::hooks(hooks);
+    let hooks = origination::disbursement::hooks(hooks);
     let hooks = postloan::charges::hooks(hooks);
     let hooks = postloan::litigation::hooks(hooks);
     let hooks = postloan::visits::hooks(hooks);

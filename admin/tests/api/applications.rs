@@ -323,6 +323,65 @@ async fn an_application_is_reviewed_in_the_stages_its_amount_routes_it_to(pool: 
         "the progress on the application's page: {page}"
     );
 
+    let approved_at = app.get(&format!("/api/v1/applications/{small}"), admin).await.body["version"].clone();
+    // Approved: the contract is generated; the money waits until the car's tracker reports, then
+    // goes out on finance's approval and the contract is active with its 36 installments.
+    let contracted = app
+        .post(&format!("/api/v1/applications/{small}/actions/make-contract"), admin, json!({"version": approved_at}))
+        .await;
+    assert_eq!(contracted.body["status"], "contracted", "{}", contracted.body);
+    let contract = contracted.body["contract_id"].as_i64().unwrap();
+    let version = contracted.body["version"].as_i64().unwrap();
+    let checks = app.get(&format!("/api/v1/applications/{small}/pre-disbursement-checks"), admin).await.body;
+    assert_eq!((checks[0]["ok"].as_bool(), checks[1]["ok"].as_bool()), (Some(true), Some(false)), "{checks}");
+    let early = app
+        .post(&format!("/api/v1/applications/{small}/actions/request-disbursement"), admin, json!({"version": version}))
+        .await;
+    assert_eq!((early.status, early.code()), (StatusCode::CONFLICT, "checks_failed"), "{}", early.body);
+    assert!(early.body["detail"].as_str().unwrap().contains("gps"), "{}", early.body);
+    let vehicle =
+        app.get(&format!("/api/v1/contracts/{contract}"), admin).await.body["contract"]["vehicle_id"].as_i64().unwrap();
+    let device: i64 = sqlx::query_scalar(
+        "INSERT INTO devices (imei, protocol, vehicle_id) VALUES ('861000000880001', 'gt06', $1) RETURNING id",
+    )
+    .bind(vehicle)
+    .fetch_one(&app.pool)
+    .await
+    .unwrap();
+    sqlx::query(
+        "INSERT INTO device_state (device_id, fix_time, server_time, latitude, longitude, speed_kmh, course, valid)
+         VALUES ($1, now(), now(), 22.54, 114.05, 0, 0, true)",
+    )
+    .bind(device)
+    .execute(&app.pool)
+    .await
+    .unwrap();
+    app.create(
+        admin,
+        "/api/v1/workflow-definitions",
+        json!({"key": "disbursement", "name": "放款审批", "stages": [{"name": "财务复核", "position": "final_reviewer", "actions": ["approve", "reject"]}]}),
+    )
+    .await;
+    let asked = app
+        .post(&format!("/api/v1/applications/{small}/actions/request-disbursement"), admin, json!({"version": version}))
+        .await;
+    assert_eq!(asked.body["status"], "disbursement_pending", "{}", asked.body);
+    let finance = app.login("final").await;
+    let inbox = app.get("/api/v1/workflow-tasks", &finance).await.body;
+    let task = inbox["items"].as_array().unwrap().iter().find(|t| t["subject_type"] == "disbursement").unwrap()["id"]
+        .as_i64()
+        .unwrap();
+    app.post(&format!("/api/v1/workflow-tasks/{task}/actions/claim"), &finance, json!({})).await;
+    let paid =
+        app.post(&format!("/api/v1/workflow-tasks/{task}/actions/approve"), &finance, json!({"note": "已付款"})).await;
+    assert_eq!(paid.status, StatusCode::OK, "{}", paid.body);
+    assert_eq!(app.get(&format!("/api/v1/applications/{small}"), admin).await.body["status"], "disbursed");
+    let detail = app.get(&format!("/api/v1/contracts/{contract}"), admin).await.body;
+    assert_eq!(detail["contract"]["status"], "active", "{detail}");
+    let installments =
+        detail["receivables"].as_array().unwrap().iter().filter(|r| r["component"] == "principal").count();
+    assert_eq!(installments, 36, "{detail}");
+
     // A larger amount goes on to 终审; rejected at 初审 with a reason code.
     let mut large = whole(product, dealer, "440305198506124569", "LSGPC54U3BF000000");
     large["price"] = json!("500000");

@@ -260,7 +260,7 @@ pub async fn activate(db: &mut PgConnection, actor: &Actor, id: i64, a: &Activat
 
 /// Starts the pending `contract` on the day the money went out: its schedule starts then, its
 /// items are written, the disbursement and the deposit are booked, the vehicle is financed.
-async fn start(db: &mut PgConnection, contract: i64, disbursed_on: NaiveDate) -> Result<(), Error> {
+pub(crate) async fn start(db: &mut PgConnection, contract: i64, disbursed_on: NaiveDate) -> Result<(), Error> {
     let row: Option<(String, SqlJson<Terms>, Option<i64>)> =
         sqlx::query_as("SELECT status, terms, vehicle_id FROM contracts WHERE id = $1 FOR UPDATE")
             .bind(contract)

@@ -37,8 +37,8 @@ pub struct Application {
     pub id: i64,
     /// Its number (`SQ` and eight digits).
     pub number: String,
-    /// `draft`, `submitted` (in review), `returned` (for more documents), `approved`, `rejected` or
-    /// `withdrawn`.
+    /// `draft`, `submitted` (in review), `returned` (for more documents), `approved`, `rejected`,
+    /// `withdrawn`, `contracted`, `disbursement_pending` or `disbursed`.
     pub status: String,
     /// The region whose staff see it.
     pub region_id: i64,
@@ -99,6 +99,8 @@ pub struct Application {
     pub score: Option<i32>,
     /// Its decision: `approve`, `refer` or `decline`.
     pub score_decision: Option<String>,
+    /// The contract generated from it, once approved.
+    pub contract_id: Option<i64>,
     /// The people beside the applicant.
     pub parties: Vec<PartyView>,
     /// The documents filed.
@@ -177,6 +179,7 @@ pub struct Row {
     reject_reason: Option<String>,
     score: Option<i32>,
     score_decision: Option<String>,
+    pub(crate) contract_id: Option<i64>,
     created_by: Option<i64>,
     submitted_at: Option<DateTime<Utc>>,
     pub(crate) version: i32,
@@ -235,6 +238,7 @@ impl Row {
             reject_reason: self.reject_reason,
             score: self.score,
             score_decision: self.score_decision,
+            contract_id: self.contract_id,
             parties: Vec::new(),
             documents: Vec::new(),
             created_by: self.created_by,
@@ -252,7 +256,7 @@ pub const TABLE: Table<Row> = Table::new(
         a.applicant_name, a.id_number_sealed, a.phone_sealed, a.bank_card_sealed, a.address, a.employer,
         a.monthly_income, a.vehicle_condition, a.vehicle_brand, a.vehicle_model, a.vin, a.vehicle_type, a.product_id,
         a.price, a.down_payment, a.term, a.quote, a.findings, a.review_instance_id, a.reject_reason, a.score,
-        a.score_decision, a.created_by, a.submitted_at, a.version, a.created_at",
+        a.score_decision, a.contract_id, a.created_by, a.submitted_at, a.version, a.created_at",
     "FROM applications a JOIN regions g ON g.id = a.region_id LEFT JOIN dealers d ON d.id = a.dealer_id",
     "a.id",
 )

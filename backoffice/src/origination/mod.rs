@@ -6,10 +6,13 @@
 //!   term, the quote against the product's current version), then the duplicate and fraud checks.
 //! - `scorecard.rs`: scorecards (打分卡) — bins, points, hard rules, cut-offs — evaluated (pure).
 //! - `scorecards.rs`: scorecard versions kept, champion and challenger, and each evaluation.
+//! - `disbursement.rs`: the contract generated, the pre-disbursement checks (贷前审核) and the
+//!   disbursement request (放款) on whose approval the contract becomes active.
 //! - `review.rs`: credit review (信审审核) in stages routed by amount, more documents asked (补件),
 //!   rejection with a reason code, and the progress timeline (审批进度查询).
 
 pub mod application;
+pub mod disbursement;
 pub mod review;
 pub mod scorecard;
 pub mod scorecards;
