@@ -363,7 +363,83 @@ async fn seed_through_api(base: &str, token: &str) -> anyhow::Result<()> {
     let group =
         json!({"code": "gd_early", "name": "广东 M1–M2 组", "region_id": gd, "buckets": [1, 2], "members": members});
     post("/collection-groups", group).await?;
-    seed_recovery(base, token, &regions).await
+    seed_recovery(base, token, &regions).await?;
+    seed_origination(base, token, region("SZ")?).await
+}
+
+/// Calls the API as `token`; a refusal is an error with its body.
+async fn api(base: &str, token: &str, method: reqwest::Method, path: &str, body: Value) -> anyhow::Result<Value> {
+    let reply = reqwest::Client::new()
+        .request(method, format!("{base}/api/v1{path}"))
+        .bearer_auth(token)
+        .json(&body)
+        .send()
+        .await?;
+    let status = reply.status();
+    let body: Value = reply.json().await.unwrap_or_default();
+    if !status.is_success() {
+        bail!("{path}: {status}: {body}");
+    }
+    Ok(body)
+}
+
+/// Origination: a product, a dealer of Shenzhen, the reviews (初审/复审, and 终审 above 200,000 or
+/// when the score refers), the disbursement approval, a champion scorecard; an application in
+/// review and one still a draft.
+async fn seed_origination(base: &str, token: &str, sz: i64) -> anyhow::Result<()> {
+    let post = |path: String, body: Value| async move { api(base, token, reqwest::Method::POST, &path, body).await };
+    let rules = json!({
+        "method": "equal-installment",
+        "rates": [{"term": 24, "min_down_payment": "0.2", "annual_rate": "0.0899"},
+                  {"term": 36, "min_down_payment": "0.2", "annual_rate": "0.0999"}],
+        "fees": [{"name": "GPS", "amount": "1500", "financed": true}],
+        "allocation": {"components": ["interest", "principal", "fee", "penalty"], "priority": "component_first"},
+        "settlement_fee": {"rate": "0.03", "minimum": "500"}
+    });
+    let product =
+        post("/products".into(), json!({"code": "new_car", "name": "新车回租", "rules": rules})).await?["id"].clone();
+    let dealer =
+        post("/dealers".into(), json!({"code": "SZ-4S-01", "name": "深圳福田某4S店", "tier": "gold", "region_id": sz}))
+            .await?["id"]
+            .clone();
+    let stage = |name: &str, actions: Value| json!({"name": name, "position": "risk_approver", "actions": actions, "sla_hours": 8});
+    let first = stage("初审", json!(["approve", "reject", "transfer"]));
+    let later = |name: &str| stage(name, json!(["approve", "reject", "return", "transfer"]));
+    for (key, name, stages) in [
+        ("credit_review_short", "信审（初审、复审）", json!([first.clone(), later("复审")])),
+        ("credit_review", "信审（初审、复审、终审）", json!([first.clone(), later("复审"), later("终审")])),
+        ("disbursement", "放款审批", json!([stage("财务复核", json!(["approve", "reject"]))])),
+    ] {
+        post("/workflow-definitions".into(), json!({"key": key, "name": name, "stages": stages})).await?;
+    }
+    let card = json!({
+        "base": 500,
+        "variables": [
+            {"name": "age", "bins": [{"to": "25", "points": -20}, {"from": "25", "to": "45", "points": 30}, {"from": "45", "points": 10}], "missing_points": -50},
+            {"name": "debt_ratio", "bins": [{"to": "0.3", "points": 40}, {"from": "0.3", "to": "0.5", "points": 0}], "missing_points": -30},
+            {"name": "down_payment_ratio", "bins": [{"to": "0.3", "points": 0}, {"from": "0.3", "points": 25}]},
+            {"name": "phone_shared_with", "bins": [{"to": "1", "points": 10}, {"from": "1", "points": -40}]}
+        ],
+        "rules": [{"variable": "debt_ratio", "max": "0.6", "reason": "debt_ratio"}, {"variable": "age_at_end", "max": "65", "reason": "age"}],
+        "approve_from": 570, "decline_below": 500
+    });
+    post("/scorecards".into(), json!({"code": "retail", "name": "零售评分卡", "role": "champion", "card": card}))
+        .await?;
+    let applicant = |name: &str, id_number: &str, phone: &str, vin: String| {
+        json!({
+            "dealer_id": dealer, "applicant_name": name, "id_number": id_number, "phone": phone,
+            "bank_card": "6222 0000 0000 0000 004", "address": "深圳市福田区深南大道 1 号", "employer": "某科技公司",
+            "monthly_income": "18000", "vehicle_brand": "比亚迪", "vehicle_model": "汉", "vin": vin,
+            "product_id": product, "price": "150000", "down_payment": "30000", "term": 36,
+            "parties": [{"role": "emergency_contact", "name": "联系人", "relation": "配偶", "phone": "13900000001"}]
+        })
+    };
+    let filed =
+        post("/applications".into(), applicant("陈晓", "110105199003071239", "13800001001", vin(900_001))).await?;
+    let id = filed["id"].as_i64().context("no application id")?;
+    post(format!("/applications/{id}/actions/submit"), json!({"version": filed["version"]})).await?;
+    post("/applications".into(), applicant("林悦", "440305198506124569", "13800001002", vin(900_002))).await?;
+    Ok(())
 }
 
 /// Letters, reminders, the approvals of post-loan money, a repossession company and work at each

@@ -13,6 +13,7 @@ use backoffice::origination::application::{
     self, Application, ApplicationFilter, DOCUMENT_KINDS, Draft, EDITABLE, LEASE_TYPES, NewDocument, NewParty,
     PARTY_ROLES,
 };
+use backoffice::origination::disbursement::{self, Version};
 use backoffice::origination::review::{self, REJECT_REASONS, ReviewNote};
 use backoffice::origination::submit::{self, Submit};
 use backoffice::products::catalog::{self, ProductFilter};
@@ -298,6 +299,13 @@ async fn application_page(state: &AppState, staff: &Staff, id: i64, done: String
             ),
         ],
     }];
+    if let Some(score) = a.score {
+        let decision = a.score_decision.as_deref().map(|d| lang.word("application.decision", d)).unwrap_or_default();
+        facts[0].lines.push((lang.t("application.score").to_owned(), format!("{score} · {decision}")));
+    }
+    if let Some(reason) = &a.reject_reason {
+        facts[0].lines.push((lang.t("application.reason").to_owned(), lang.word("application.reason", reason)));
+    }
     if let Some(quote) = &a.quote {
         facts.push(Facts { title: lang.t("application.quote").to_owned(), lines: lines(quote) });
     }
@@ -305,6 +313,19 @@ async fn application_page(state: &AppState, staff: &Staff, id: i64, done: String
         facts.push(Facts { title: lang.t("application.findings").to_owned(), lines: lines(&a.findings) });
     }
     let mut db = state.pool.acquire().await?;
+    if a.contract_id.is_some() {
+        let lines = disbursement::checks(&mut db, staff, id)
+            .await?
+            .into_iter()
+            .map(|c| {
+                (
+                    lang.t(&format!("application.check.{}", c.name)).to_owned(),
+                    format!("{} {}", if c.ok { "✓" } else { "✗" }, c.detail),
+                )
+            })
+            .collect();
+        facts.push(Facts { title: lang.t("application.checks").to_owned(), lines });
+    }
     let steps = review::timeline(&mut db, staff, id).await?;
     let history = Some((
         lang.t("application.timeline").to_owned(),
@@ -349,6 +370,16 @@ async fn application_page(state: &AppState, staff: &Staff, id: i64, done: String
             ],
         ));
     }
+    if staff.can("contracts.write") {
+        let next = match a.status.as_str() {
+            "approved" => Some(("make_contract", "application.make_contract")),
+            "contracted" => Some(("request_disbursement", "application.request_disbursement")),
+            _ => None,
+        };
+        if let Some((action, title)) = next {
+            forms.push(ActionForm::new(action, lang.t(title), lang.t(title), Vec::new()));
+        }
+    }
     if EDITABLE.contains(&a.status.as_str()) && staff.can("applications.write") {
         let (dealers, products) = choices(state, staff).await?;
         forms.push(draft_form(staff, Some(&a), dealers, products));
@@ -368,7 +399,9 @@ async fn application_page(state: &AppState, staff: &Staff, id: i64, done: String
     Ok(RecordPage {
         shell,
         done,
-        links: vec![(lang.t("origination.applications").to_owned(), "/origination/applications".to_owned())],
+        links: std::iter::once((lang.t("origination.applications").to_owned(), "/origination/applications".to_owned()))
+            .chain(a.contract_id.map(|c| (lang.t("contract.title").to_owned(), format!("/contracts/{c}"))))
+            .collect(),
         facts,
         photos,
         history,
@@ -453,6 +486,12 @@ pub async fn act(
             } else {
                 review::ask_documents(&mut tx, &state.vault, &staff, id, &note).await.map(drop)
             }
+        }
+        "make_contract" => {
+            disbursement::make_contract(&mut tx, &state.vault, &staff, id, &Version { version }).await.map(drop)
+        }
+        "request_disbursement" => {
+            disbursement::request(&mut tx, &state.vault, &staff, id, &Version { version }).await.map(drop)
         }
         "submit" => {
             let today = company_today(state.utc_offset_hours);
