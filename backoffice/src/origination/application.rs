@@ -32,6 +32,7 @@ pub const DOCUMENT_KINDS: &[&str] =
 
 /// An application as shown: numbers masked.
 #[derive(Debug, Clone, Serialize, ToSchema)]
+#[schema(as = CreditApplication)]
 pub struct Application {
     /// Id.
     pub id: i64,
@@ -360,6 +361,7 @@ pub struct NewParty {
 /// An application as typed: every field may still be missing in a draft.
 #[derive(Debug, Clone, Default, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
+#[schema(as = ApplicationDraft)]
 pub struct Draft {
     /// The dealer that brings it (its region becomes the application's).
     pub dealer_id: Option<i64>,
