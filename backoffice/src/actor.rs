@@ -41,6 +41,9 @@ pub struct Actor {
     pub permissions: HashSet<String>,
     /// Their positions' codes.
     pub positions: Vec<String>,
+    /// The dealer they work for, if they are a dealer's staff: they see only its records where
+    /// records belong to dealers.
+    pub dealer_id: Option<i64>,
     /// Where the request came from.
     pub meta: RequestMeta,
 }

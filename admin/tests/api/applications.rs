@@ -491,3 +491,44 @@ async fn the_champion_scorecard_scores_on_submit_and_routes_with_the_amount(pool
             .clone();
     assert_eq!(key, "credit_review");
 }
+
+#[sqlx::test(migrations = "../migrations")]
+async fn a_dealers_staff_see_and_file_only_their_dealers_applications(pool: PgPool) {
+    let app = App::new(pool).await;
+    let org = org(&app).await;
+    let (admin, sz) = (&org.admin, org.region("SZ"));
+    let (_, ours) = setup(&app, admin, sz).await;
+    let theirs = app
+        .create(
+            admin,
+            "/api/v1/dealers",
+            json!({"code": "D-02", "name": "深圳另一家店", "tier": "standard", "region_id": sz}),
+        )
+        .await;
+    app.create(
+        admin,
+        "/api/v1/roles",
+        json!({"name": "sales", "permissions": ["applications.read", "applications.write"]}),
+    )
+    .await;
+    let user = json!({"username": "d01_sales", "display_name": "店员", "password": crate::support::PASSWORD,
+                      "region_id": sz, "roles": ["sales"], "dealer_id": ours});
+    app.create(admin, "/api/v1/users", user).await;
+    let sales = app.login("d01_sales").await;
+    let elsewhere =
+        app.create(admin, "/api/v1/applications", json!({"dealer_id": theirs, "applicant_name": "甲"})).await;
+    // Filed without naming a dealer, the application is their dealer's; another dealer's is refused.
+    let mine = app.post("/api/v1/applications", &sales, json!({"applicant_name": "乙"})).await;
+    assert_eq!(mine.body["dealer_id"].as_i64(), Some(ours), "{}", mine.body);
+    let refused = app.post("/api/v1/applications", &sales, json!({"dealer_id": theirs, "applicant_name": "丙"})).await;
+    assert_eq!(fields(&refused.body), ["dealer_id"], "{}", refused.body);
+    let listed = app.get("/api/v1/applications", &sales).await.body;
+    let numbers: Vec<i64> = listed["items"].as_array().unwrap().iter().map(|a| a["id"].as_i64().unwrap()).collect();
+    assert_eq!(numbers, [mine.body["id"].as_i64().unwrap()], "{listed}");
+    assert_eq!(app.get(&format!("/api/v1/applications/{elsewhere}"), &sales).await.status, StatusCode::NOT_FOUND);
+    assert_eq!(
+        app.get("/api/v1/applications", admin).await.body["items"].as_array().map(Vec::len),
+        Some(2),
+        "staff of the company see both"
+    );
+}

@@ -211,6 +211,8 @@ pub struct Table<T> {
     pub also_visible: Option<&'static str>,
     /// Rows that actors at the root of the region tree also see (`a.region_id IS NULL`: company-wide records).
     pub root_also_sees: Option<&'static str>,
+    /// The dealer column (`a.dealer_id`) of records a dealer's staff see only their dealer's of.
+    pub dealer: Option<&'static str>,
     /// Sortable fields: API name → SQL column.
     pub sorts: &'static [(&'static str, &'static str)],
     /// The sort when none is asked for.
@@ -231,6 +233,7 @@ impl<T> Table<T> {
             region_path: None,
             also_visible: None,
             root_also_sees: None,
+            dealer: None,
             sorts: &[],
             default_sort: "",
             row: PhantomData,
@@ -240,6 +243,11 @@ impl<T> Table<T> {
     /// Rows seen only within the reader's region subtree, by this region path column.
     pub const fn scoped(self, region_path: &'static str) -> Self {
         Self { region_path: Some(region_path), ..self }
+    }
+
+    /// Rows a dealer's staff see only of their own dealer, by this dealer column.
+    pub const fn dealer_scoped(self, dealer: &'static str) -> Self {
+        Self { dealer: Some(dealer), ..self }
     }
 
     /// Rows every reader sees beside their region's (`r.contract_id IS NULL`).
@@ -275,6 +283,9 @@ where
             q.push(" OR ").push(also);
         }
         q.push(")");
+        if let (Some(column), Some(dealer)) = (self.dealer, actor.dealer_id) {
+            q.push(format!(" AND {column} = ")).push_bind(dealer);
+        }
     }
 
     async fn one(&self, db: &mut PgConnection, actor: &Actor, id: i64, lock: &str) -> Result<T, Error> {

@@ -262,6 +262,7 @@ pub const TABLE: Table<Row> = Table::new(
     "a.id",
 )
 .scoped("g.path")
+.dealer_scoped("a.dealer_id")
 .sorted(&[("created_at", "a.created_at"), ("number", "a.number")], "created_at");
 
 /// Filters of the application list.
@@ -466,9 +467,15 @@ pub(crate) fn check_shape(draft: &Draft) -> Checks {
     checks
 }
 
-/// Starts an application as a draft, in the dealer's region (the actor's without a dealer). Audited.
+/// Starts an application as a draft, in the dealer's region (the actor's without a dealer); a
+/// dealer's staff file for their own dealer. Audited.
 pub async fn create(db: &mut PgConnection, vault: &Vault, actor: &Actor, draft: &Draft) -> Result<Application, Error> {
     check_shape(draft).finish()?;
+    let own = Draft { dealer_id: draft.dealer_id.or(actor.dealer_id), ..draft.clone() };
+    let draft = &own;
+    if actor.dealer_id.is_some() && draft.dealer_id != actor.dealer_id {
+        return Err(Error::invalid("dealer_id", "a dealer's staff file applications for their own dealer"));
+    }
     let region = match draft.dealer_id {
         Some(dealer) => sqlx::query_scalar("SELECT region_id FROM dealers WHERE id = $1")
             .bind(dealer)
@@ -505,6 +512,9 @@ pub async fn update(
     draft: &Draft,
 ) -> Result<Application, Error> {
     check_shape(draft).finish()?;
+    if actor.dealer_id.is_some() && draft.dealer_id.is_some_and(|d| Some(d) != actor.dealer_id) {
+        return Err(Error::invalid("dealer_id", "a dealer's staff file applications for their own dealer"));
+    }
     let before = TABLE.lock_in(db, actor, id, version, EDITABLE).await?;
     if let Some(dealer) = draft.dealer_id.filter(|d| Some(*d) != before.dealer_id) {
         let region: i64 = sqlx::query_scalar("SELECT region_id FROM dealers WHERE id = $1")

@@ -106,10 +106,11 @@ pub async fn actor(pool: &PgPool, access_token: &str, meta: RequestMeta) -> Resu
         access_expires_at: DateTime<Utc>,
         permissions: Vec<String>,
         positions: Vec<String>,
+        dealer_id: Option<i64>,
     }
     let row: Option<Row> = sqlx::query_as(
         "SELECT s.id AS session_id, u.id AS user_id, u.username, u.region_id, r.path AS region_path,
-                s.access_expires_at,
+                s.access_expires_at, u.dealer_id,
                 ARRAY(SELECT DISTINCT rp.permission FROM user_roles ur
                       JOIN role_permissions rp ON rp.role_id = ur.role_id WHERE ur.user_id = u.id) AS permissions,
                 ARRAY(SELECT p.code FROM user_positions up
@@ -139,6 +140,7 @@ pub async fn actor(pool: &PgPool, access_token: &str, meta: RequestMeta) -> Resu
         region_path: row.region_path,
         permissions: row.permissions.into_iter().collect(),
         positions: row.positions,
+        dealer_id: row.dealer_id,
         meta,
     };
     Ok((actor, row.session_id))

@@ -184,6 +184,8 @@ pub struct NewUser {
     /// Position codes.
     #[serde(default)]
     pub positions: Vec<String>,
+    /// The dealer they work for, when they are a dealer's staff (a dealer of the actor's region).
+    pub dealer_id: Option<i64>,
 }
 
 /// Adds a user in the actor's region subtree.
@@ -203,6 +205,16 @@ pub async fn create(
     let min_length = settings::get_int(&mut *db, settings::PASSWORD_MIN_LENGTH).await?;
     Policy { min_length: usize::try_from(min_length).unwrap_or(10) }.check(&new.username, &new.password)?;
     region_in_scope(db, actor, new.region_id).await?;
+    if let Some(dealer) = new.dealer_id {
+        let region: Option<i64> = sqlx::query_scalar("SELECT region_id FROM dealers WHERE id = $1")
+            .bind(dealer)
+            .fetch_optional(&mut *db)
+            .await?;
+        let region = region.ok_or_else(|| Error::invalid("dealer_id", "no such dealer"))?;
+        region_in_scope(db, actor, region)
+            .await
+            .map_err(|_| Error::invalid("dealer_id", "is not a dealer of your region"))?;
+    }
     let taken: bool = sqlx::query_scalar("SELECT EXISTS (SELECT 1 FROM users WHERE username = $1)")
         .bind(new.username.trim())
         .fetch_one(&mut *db)
@@ -223,13 +235,15 @@ pub async fn create(
         .map_err(|e| Error::Internal(e.to_string()))?;
     let hash = password::hash(new.password, cost).await?;
     let id: i64 = sqlx::query_scalar(
-        "INSERT INTO users (username, display_name, password_hash, phone_sealed, region_id) VALUES ($1, $2, $3, $4, $5) RETURNING id",
+        "INSERT INTO users (username, display_name, password_hash, phone_sealed, region_id, dealer_id)
+         VALUES ($1, $2, $3, $4, $5, $6) RETURNING id",
     )
     .bind(new.username.trim())
     .bind(new.display_name.trim())
     .bind(hash)
     .bind(sealed)
     .bind(new.region_id)
+    .bind(new.dealer_id)
     .fetch_one(&mut *db)
     .await?;
     set_roles(db, actor, id, &new.roles).await?;

@@ -234,6 +234,8 @@ pub async fn create(
         region_id,
         roles: shown.roles.clone(),
         positions: shown.positions.clone(),
+        // A dealer's staff are added through the API (`dealer_id`).
+        dealer_id: None,
     };
     let mut tx = state.pool.begin().await?;
     let outcome = users::create(&mut tx, &state.vault, state.hash_cost, &staff, new).await;
