@@ -103,6 +103,7 @@ pub fn router() -> Router<AppState> {
         .route("/postloan/groups/new", get(postloan::groups::new).post(postloan::groups::create))
         .route("/postloan/groups/{id}", get(postloan::groups::page).post(postloan::groups::edit))
         .route("/origination/applications", get(origination::applications::list))
+        .route("/origination/scorecards", get(origination::scorecards::page).post(origination::scorecards::create))
         .route(
             "/origination/applications/new",
             get(origination::applications::new).post(origination::applications::create),

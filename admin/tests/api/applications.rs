@@ -490,6 +490,29 @@ async fn the_champion_scorecard_scores_on_submit_and_routes_with_the_amount(pool
         app.get(&format!("/api/v1/workflow-instances/{instance}"), admin).await.body["instance"]["definition_key"]
             .clone();
     assert_eq!(key, "credit_review");
+
+    // The scorecards' page: each version in words; a new one from the champion's card as JSON.
+    use crate::repossession::{csrf, pairs, post_multipart};
+    let cookie = format!("lw_session={admin}");
+    let (_, _, page) = app.fetch_with("/origination/scorecards", &[("cookie", cookie.as_str())]).await;
+    assert!(page.contains("retail v1") && page.contains("冠军") && page.contains("[25, 45) +30"), "{page}");
+    let mut form = vec![
+        ("csrf", csrf(&page)),
+        ("action", "create".into()),
+        ("code", "retail".into()),
+        ("name", "零售评分卡 v2".into()),
+        ("role", "challenger".into()),
+        ("card", "{\"base\": 500".into()),
+    ];
+    let (status, refused) = post_multipart(&app, "/origination/scorecards", &cookie, &pairs(&form), None).await;
+    assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY);
+    assert!(refused.contains(r#"data-field="card""#), "{refused}");
+    form[5].1 = card(510).to_string();
+    let (status, _) = post_multipart(&app, "/origination/scorecards", &cookie, &pairs(&form), None).await;
+    assert_eq!(status, StatusCode::SEE_OTHER);
+    let all = app.get("/api/v1/scorecards", admin).await.body;
+    let challenger = all.as_array().unwrap().iter().find(|s| s["role"] == "challenger").unwrap().clone();
+    assert_eq!((challenger["code"].as_str(), challenger["version"].as_i64()), (Some("retail"), Some(2)), "{all}");
 }
 
 #[sqlx::test(migrations = "../migrations")]
