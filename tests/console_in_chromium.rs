@@ -505,6 +505,64 @@ async fn staff_work_in_the_console_in_chromium(pool: PgPool) {
     let text = Command::new("pdftotext").arg(&letter).arg("-").output().unwrap().stdout;
     assert!(String::from_utf8_lossy(&text).contains("GD-1"), "{}", String::from_utf8_lossy(&text));
 
+    // An application filed on its page and approved through the review's stages in the inbox.
+    let rules = json!({
+        "method": "equal-installment",
+        "rates": [{"term": 36, "min_down_payment": "0.2", "annual_rate": "0.0999"}],
+        "fees": [],
+        "allocation": {"components": ["interest", "principal", "fee", "penalty"], "priority": "component_first"},
+        "settlement_fee": {"rate": "0.03", "minimum": "500"}
+    });
+    let product =
+        app.create(&org.admin, "/api/v1/products", json!({"code": "car_36", "name": "新车36期", "rules": rules})).await;
+    let dealer = json!({"code": "D-01", "name": "深圳某4S店", "tier": "gold", "region_id": org.region("SZ")});
+    let dealer = app.create(&org.admin, "/api/v1/dealers", dealer).await;
+    let stage =
+        |name: &str, position: &str| json!({"name": name, "position": position, "actions": ["approve", "reject"]});
+    let review = json!({"key": "credit_review_short", "name": "信审",
+                        "stages": [stage("初审", "first_reviewer"), stage("复审", "second_reviewer")]});
+    app.create(&org.admin, "/api/v1/workflow-definitions", review).await;
+    sign_out().await;
+    sign_in("admin", PASSWORD).await;
+    client.goto(&format!("{base}/origination/applications/new")).await.unwrap();
+    client.wait().at_most(Duration::from_secs(10)).for_element(Locator::Id("applicant_name")).await.unwrap();
+    client.find(Locator::Id("dealer_id")).await.unwrap().select_by_value(&dealer.to_string()).await.unwrap();
+    client.find(Locator::Id("product_id")).await.unwrap().select_by_value(&product.to_string()).await.unwrap();
+    for (field, value) in [
+        ("applicant_name", "陈晓"),
+        ("id_number", "110105199003071239"),
+        ("phone", "13800001001"),
+        ("bank_card", "4111111111111111"),
+        ("address", "深圳市福田区深南大道 1 号"),
+        ("monthly_income", "18000"),
+        ("vehicle_brand", "比亚迪"),
+        ("vehicle_model", "汉"),
+        ("vin", "1M8GDM9AXKP042788"),
+        ("price", "150000"),
+        ("down_payment", "30000"),
+        ("term", "36"),
+    ] {
+        client.find(Locator::Id(field)).await.unwrap().send_keys(value).await.unwrap();
+    }
+    client.find(Locator::Id("do-save")).await.unwrap().click().await.unwrap();
+    click_when(&client, Locator::Id("do-submit")).await;
+    text_when(&client, "main", |t| t.contains("已提交")).await;
+    let filed = client.current_url().await.unwrap();
+    for reviewer in ["first", "second"] {
+        sign_out().await;
+        sign_in(reviewer, PASSWORD).await;
+        client.goto(&format!("{base}/workflow")).await.unwrap();
+        click_when(&client, Locator::Css("a[href^='/workflow/tasks/']")).await;
+        click_when(&client, Locator::Css("button[value=approve]")).await;
+        text_of(&client, "main h1", "待办审批").await;
+    }
+    sign_out().await;
+    sign_in("admin", PASSWORD).await;
+    client.goto(filed.as_str()).await.unwrap();
+    let progress = text_when(&client, "#history", |t| t.contains("复审")).await;
+    assert!(progress.contains("通过"), "{progress}");
+    text_when(&client, "main", |t| t.contains("审批通过")).await;
+
     // The API reference renders its operations from the daemon's own files.
     client.goto(&format!("{base}/docs")).await.unwrap();
     let tags = client.wait().at_most(Duration::from_secs(20)).for_element(Locator::Css(".opblock-tag")).await;
