@@ -615,6 +615,8 @@ pub(crate) static MESSAGES: &[(&str, &str, &str)] = &[
     ("actions.visit", "家访申请", "Ask for a home visit"),
     ("nav.origination", "进件", "Applications"),
     ("origination.applications", "申请单", "Applications"),
+    ("user.dealer", "所属经销商（经销商员工只看本店申请）", "Dealer (a dealer's staff see only its applications)"),
+    ("user.no_dealer", "公司员工", "The company's own staff"),
     ("origination.scorecards", "评分卡", "Scorecards"),
     ("scorecard.code", "评分卡编码（同编码为新版本）", "Code (the same code adds a version)"),
     ("scorecard.name", "名称", "Name"),

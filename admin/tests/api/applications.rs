@@ -537,6 +537,12 @@ async fn a_dealers_staff_see_and_file_only_their_dealers_applications(pool: PgPo
     let user = json!({"username": "d01_sales", "display_name": "店员", "password": crate::support::PASSWORD,
                       "region_id": sz, "roles": ["sales"], "dealer_id": ours});
     app.create(admin, "/api/v1/users", user).await;
+    let cookie = format!("lw_session={admin}");
+    let (_, _, form) = app.fetch_with("/system/users/new", &[("cookie", cookie.as_str())]).await;
+    assert!(
+        form.contains(r#"<select id="dealer_id""#) && form.contains("深圳另一家店"),
+        "the console names the dealer too: {form}"
+    );
     let sales = app.login("d01_sales").await;
     let elsewhere =
         app.create(admin, "/api/v1/applications", json!({"dealer_id": theirs, "applicant_name": "甲"})).await;

@@ -17,6 +17,7 @@ use crate::console::list::{self, Cell, Column, ListQuery, ListSpec};
 use crate::console::page::{Shell, render};
 use crate::console::session::Staff;
 use crate::state::AppState;
+use backoffice::dealers::dealer::{self, DealerFilter};
 use backoffice::system::users::{self, NewUser, UserFilter, UserUpdate, UserView};
 use backoffice::system::{positions, roles};
 
@@ -84,6 +85,9 @@ struct UserPage {
     phone: String,
     region: String,
     regions: Vec<(String, String)>,
+    /// For a new user: the dealer they work for (none: the company's own staff), and the choices.
+    dealer: String,
+    dealers: Vec<(String, String)>,
     active: bool,
     locked_until: String,
     roles: Vec<(String, String, bool)>,
@@ -101,6 +105,7 @@ struct Shown {
     display_name: String,
     phone: String,
     region: String,
+    dealer: String,
     active: bool,
     roles: Vec<String>,
     positions: Vec<String>,
@@ -113,6 +118,7 @@ impl Shown {
             display_name: user.display_name.clone(),
             phone: String::new(),
             region: user.region_id.to_string(),
+            dealer: String::new(),
             active: user.active,
             roles: user.roles.clone(),
             positions: user.positions.clone(),
@@ -125,6 +131,7 @@ impl Shown {
             display_name: fields.one("display_name").to_owned(),
             phone: fields.one("phone").trim().to_owned(),
             region: fields.one("region_id").to_owned(),
+            dealer: fields.one("dealer_id").to_owned(),
             active: fields.one("active") != "false",
             roles: fields.all("roles"),
             positions: fields.all("positions"),
@@ -133,7 +140,8 @@ impl Shown {
 }
 
 /// The fields of the form: a refusal of any other is said at the top.
-const FIELDS: &[&str] = &["username", "password", "display_name", "phone", "region_id", "active", "roles", "positions"];
+const FIELDS: &[&str] =
+    &["username", "password", "display_name", "phone", "region_id", "dealer_id", "active", "roles", "positions"];
 
 async fn user_page(
     state: &AppState,
@@ -161,6 +169,7 @@ async fn user_page(
                 display_name: String::new(),
                 phone: String::new(),
                 region,
+                dealer: String::new(),
                 active: true,
                 roles: Vec::new(),
                 positions: Vec::new(),
@@ -176,6 +185,11 @@ async fn user_page(
     };
     let all = PageParams { limit: Some(200), ..PageParams::default() };
     let regions = region_choices(state, staff).await?;
+    let mut dealers = vec![(String::new(), lang.t("user.no_dealer").to_owned())];
+    if staff.can("dealers.read") {
+        let found = dealer::list(&state.pool, staff, &all, &DealerFilter::default()).await?.items;
+        dealers.extend(found.into_iter().map(|d| (d.id.to_string(), d.name)));
+    }
     let roles = if staff.can("roles.read") { roles::list(&state.pool, staff, &all).await?.items } else { Vec::new() };
     let roles = roles.into_iter().map(|r| (r.name.clone(), r.name.clone(), shown.roles.contains(&r.name))).collect();
     let positions =
@@ -193,6 +207,8 @@ async fn user_page(
         phone: shown.phone,
         region: shown.region,
         regions,
+        dealer: shown.dealer,
+        dealers,
         active: shown.active,
         locked_until,
         roles,
@@ -234,8 +250,7 @@ pub async fn create(
         region_id,
         roles: shown.roles.clone(),
         positions: shown.positions.clone(),
-        // A dealer's staff are added through the API (`dealer_id`).
-        dealer_id: None,
+        dealer_id: Some(shown.dealer.trim()).filter(|d| !d.is_empty()).and_then(|d| d.parse().ok()),
     };
     let mut tx = state.pool.begin().await?;
     let outcome = users::create(&mut tx, &state.vault, state.hash_cost, &staff, new).await;
