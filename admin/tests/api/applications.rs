@@ -219,7 +219,7 @@ async fn an_application_is_filed_on_its_console_page(pool: PgPool) {
     ];
     let (status, page) = post_multipart(&app, &path, &cookie, &pairs(&rest), None).await;
     assert_eq!(status, StatusCode::SEE_OTHER, "{page}");
-    let png: &[u8] = b"\x89PNG\r\n\x1a\n\0\0\0\rIHDR\0\0\0\x01\0\0\0\x01\x08\x06\0\0\0\x1f\x15\xc4\x89\0\0\0\rIDATx\x9cc\xf8\x0f\0\0\x01\x01\0\x05\x18\xd8N\0\0\0\0IEND\xaeB`\x82";
+    let png = crate::repossession::PNG;
     let document =
         [("csrf", csrf(&page_of(&app, &path, &with).await)), ("action", "document".into()), ("kind", "id_card".into())];
     let (status, wrong) =
@@ -295,6 +295,10 @@ async fn an_application_is_reviewed_in_the_stages_its_amount_routes_it_to(pool: 
     let returned = app.post(&format!("/api/v1/applications/{small}/actions/ask-documents"), &maker, ask).await;
     assert_eq!(returned.body["status"], "returned", "{}", returned.body);
     // The filer adds the statement and submits again: the same stage, the same reviewer.
+    let (_, stored) = crate::repossession::upload(&app, admin, crate::repossession::PNG, "image/png").await;
+    let statement = json!({"kind": "bank_statement", "sha256": stored["sha256"]});
+    let filed = app.post(&format!("/api/v1/applications/{small}/documents"), admin, statement).await;
+    assert_eq!(filed.body["documents"][0]["kind"], "bank_statement", "{}", filed.body);
     let again = app.post(&format!("/api/v1/applications/{small}/actions/submit"), admin, json!({"version": 3})).await;
     assert_eq!(again.body["status"], "submitted", "{}", again.body);
     let task = task_of(&app, &maker, small).await;

@@ -114,9 +114,10 @@ async fn tracked(pool: &PgPool, vehicle: i64) -> i64 {
 }
 
 /// A 1×1 PNG.
-const PNG: &[u8] = b"\x89PNG\r\n\x1a\n\0\0\0\rIHDR\0\0\0\x01\0\0\0\x01\x08\x06\0\0\0\x1f\x15\xc4\x89\0\0\0\rIDATx\x9cc\xf8\x0f\0\0\x01\x01\0\x05\x18\xd8N\0\0\0\0IEND\xaeB`\x82";
+pub(crate) const PNG: &[u8] = b"\x89PNG\r\n\x1a\n\0\0\0\rIHDR\0\0\0\x01\0\0\0\x01\x08\x06\0\0\0\x1f\x15\xc4\x89\0\0\0\rIDATx\x9cc\xf8\x0f\0\0\x01\x01\0\x05\x18\xd8N\0\0\0\0IEND\xaeB`\x82";
 
-async fn upload(app: &App, token: &str, bytes: &[u8], content_type: &str) -> (StatusCode, Value) {
+/// Uploads `bytes` as an attachment sent as `content_type`; the reply's status and body.
+pub(crate) async fn upload(app: &App, token: &str, bytes: &[u8], content_type: &str) -> (StatusCode, Value) {
     let request = axum::http::Request::post("/api/v1/attachments")
         .header("authorization", format!("Bearer {token}"))
         .header("content-type", content_type)

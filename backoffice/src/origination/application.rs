@@ -627,7 +627,8 @@ pub struct NewDocument {
     pub sha256: String,
 }
 
-/// Files a stored attachment with the draft `id` as a document of its kind. Audited.
+/// Files a stored attachment with the application `id` (a draft, or sent back for documents) as a
+/// document of its kind. Audited.
 pub async fn add_document(
     db: &mut PgConnection,
     vault: &Vault,
@@ -639,9 +640,9 @@ pub async fn add_document(
         return Err(Error::invalid("kind", format!("must be one of {}", DOCUMENT_KINDS.join(", "))));
     }
     let row = TABLE.lock(db, actor, id).await?;
-    if row.status != "draft" {
+    if !EDITABLE.contains(&row.status.as_str()) {
         return Err(Error::invalid_state(format!(
-            "the application is {}; documents are filed with a draft",
+            "the application is {}; documents are filed with a draft or one sent back for them",
             row.status
         )));
     }
