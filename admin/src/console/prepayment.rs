@@ -95,14 +95,11 @@ async fn page(
     }
     let links = vec![(lang.t("contract.title").to_owned(), format!("/contracts/{id}"))];
     Ok(RecordPage {
-        shell,
-        done: String::new(),
         links,
         facts,
-        photos: Vec::new(),
         history,
         forms,
-        post_to: format!("/contracts/{id}/prepayment"),
+        ..RecordPage::new(shell, String::new(), format!("/contracts/{id}/prepayment"))
     })
 }
 

@@ -118,6 +118,20 @@ pub struct RecordPage {
 }
 
 impl RecordPage {
+    /// A page of `shell` whose forms post to `post_to`, saying `done`, with nothing on it yet.
+    pub fn new(shell: Shell, done: String, post_to: String) -> Self {
+        Self {
+            shell,
+            done,
+            links: Vec::new(),
+            facts: Vec::new(),
+            photos: Vec::new(),
+            history: None,
+            forms: Vec::new(),
+            post_to,
+        }
+    }
+
     /// Puts `problems` (and what was typed in `fields`) on the form of `action`.
     pub fn refused(mut self, action: &str, fields: &Fields, problems: Problems) -> Self {
         for form in self.forms.iter_mut().filter(|f| f.action == action) {
@@ -184,6 +198,27 @@ pub async fn accept_multipart(
     }
     let fields = super::form::accept(staff, fields, permission)?;
     Ok((fields, uploads))
+}
+
+/// Stores the photos sent with a form; a refused one (not a photo, too large) is said beside
+/// `photos`. Their SHA-256s, in order.
+pub async fn store_photos(
+    db: &mut sqlx::PgConnection,
+    staff: &Staff,
+    uploads: &[Upload],
+    problems: &mut Problems,
+) -> Result<Vec<String>, PageError> {
+    let mut photos = Vec::new();
+    for upload in uploads {
+        match attachments::store(db, staff, &upload.bytes, upload.content_type.as_deref()).await {
+            Ok(stored) => photos.push(stored.sha256),
+            Err(backoffice::Error::Validation(errors)) => {
+                errors.into_iter().for_each(|e| problems.add("photos", e.message))
+            }
+            Err(e) => return Err(e.into()),
+        }
+    }
+    Ok(photos)
 }
 
 /// `GET /attachments/{sha256}`: a photo, to a signed-in user (its hash is the key).

@@ -354,6 +354,16 @@ async fn record(
     Ok(audit::record(db, actor.author(), change).await?)
 }
 
+/// The region of the dealer `id`, if it is a dealer of the actor's region subtree; refused beside
+/// `dealer_id` otherwise.
+pub async fn region_in_scope(db: &mut PgConnection, actor: &Actor, id: i64) -> Result<i64, Error> {
+    match TABLE.load(db, actor, id).await {
+        Ok(dealer) => Ok(dealer.region_id),
+        Err(Error::NotFound(_)) => Err(Error::invalid("dealer_id", "is not a dealer of your region")),
+        Err(other) => Err(other),
+    }
+}
+
 /// The tier of a dealer that may bring new business; refused when it is suspended or blacklisted.
 pub async fn tier_for_new_business(db: &mut PgConnection, id: i64) -> Result<String, Error> {
     let row: Option<(String, String)> =

@@ -13,9 +13,10 @@ use utoipa::{IntoParams, ToSchema};
 
 use crate::actor::Actor;
 use crate::customers::customer::masked;
+use crate::dealers::dealer;
 use crate::error::{Checks, Error};
 use crate::kit::identity;
-use crate::kit::list::{self, PageParams, Paged, Table};
+use crate::kit::list::{PageParams, Paged, Table};
 use crate::system::attachments;
 use crate::system::crypto::{Sensitive, Vault};
 
@@ -467,26 +468,25 @@ pub(crate) fn check_shape(draft: &Draft) -> Checks {
     checks
 }
 
+/// Refuses a dealer's staff filing for another dealer than theirs.
+fn own_dealer(actor: &Actor, dealer: Option<i64>) -> Result<(), Error> {
+    if actor.dealer_id.is_some() && dealer != actor.dealer_id {
+        return Err(Error::invalid("dealer_id", "a dealer's staff file applications for their own dealer"));
+    }
+    Ok(())
+}
+
 /// Starts an application as a draft, in the dealer's region (the actor's without a dealer); a
 /// dealer's staff file for their own dealer. Audited.
 pub async fn create(db: &mut PgConnection, vault: &Vault, actor: &Actor, draft: &Draft) -> Result<Application, Error> {
     check_shape(draft).finish()?;
     let own = Draft { dealer_id: draft.dealer_id.or(actor.dealer_id), ..draft.clone() };
     let draft = &own;
-    if actor.dealer_id.is_some() && draft.dealer_id != actor.dealer_id {
-        return Err(Error::invalid("dealer_id", "a dealer's staff file applications for their own dealer"));
-    }
+    own_dealer(actor, draft.dealer_id)?;
     let region = match draft.dealer_id {
-        Some(dealer) => sqlx::query_scalar("SELECT region_id FROM dealers WHERE id = $1")
-            .bind(dealer)
-            .fetch_optional(&mut *db)
-            .await?
-            .ok_or_else(|| Error::invalid("dealer_id", "no such dealer"))?,
+        Some(dealer) => dealer::region_in_scope(db, actor, dealer).await?,
         None => actor.region_id,
     };
-    list::region_in_scope(db, actor, region)
-        .await
-        .map_err(|_| Error::invalid("dealer_id", "is not a dealer of your region"))?;
     let id: i64 = sqlx::query_scalar(
         "INSERT INTO applications (number, region_id, created_by)
          VALUES ('SQ' || lpad(nextval('application_numbers')::text, 8, '0'), $1, $2)
@@ -512,19 +512,12 @@ pub async fn update(
     draft: &Draft,
 ) -> Result<Application, Error> {
     check_shape(draft).finish()?;
-    if actor.dealer_id.is_some() && draft.dealer_id.is_some_and(|d| Some(d) != actor.dealer_id) {
-        return Err(Error::invalid("dealer_id", "a dealer's staff file applications for their own dealer"));
+    if draft.dealer_id.is_some() {
+        own_dealer(actor, draft.dealer_id)?;
     }
     let before = TABLE.lock_in(db, actor, id, version, EDITABLE).await?;
     if let Some(dealer) = draft.dealer_id.filter(|d| Some(*d) != before.dealer_id) {
-        let region: i64 = sqlx::query_scalar("SELECT region_id FROM dealers WHERE id = $1")
-            .bind(dealer)
-            .fetch_optional(&mut *db)
-            .await?
-            .ok_or_else(|| Error::invalid("dealer_id", "no such dealer"))?;
-        list::region_in_scope(db, actor, region)
-            .await
-            .map_err(|_| Error::invalid("dealer_id", "is not a dealer of your region"))?;
+        let region = dealer::region_in_scope(db, actor, dealer).await?;
         sqlx::query("UPDATE applications SET region_id = $2 WHERE id = $1")
             .bind(id)
             .bind(region)

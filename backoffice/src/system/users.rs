@@ -206,14 +206,7 @@ pub async fn create(
     Policy { min_length: usize::try_from(min_length).unwrap_or(10) }.check(&new.username, &new.password)?;
     region_in_scope(db, actor, new.region_id).await?;
     if let Some(dealer) = new.dealer_id {
-        let region: Option<i64> = sqlx::query_scalar("SELECT region_id FROM dealers WHERE id = $1")
-            .bind(dealer)
-            .fetch_optional(&mut *db)
-            .await?;
-        let region = region.ok_or_else(|| Error::invalid("dealer_id", "no such dealer"))?;
-        region_in_scope(db, actor, region)
-            .await
-            .map_err(|_| Error::invalid("dealer_id", "is not a dealer of your region"))?;
+        crate::dealers::dealer::region_in_scope(db, actor, dealer).await?;
     }
     let taken: bool = sqlx::query_scalar("SELECT EXISTS (SELECT 1 FROM users WHERE username = $1)")
         .bind(new.username.trim())

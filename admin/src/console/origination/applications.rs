@@ -17,7 +17,6 @@ use backoffice::origination::disbursement::{self, Version};
 use backoffice::origination::review::{self, REJECT_REASONS, ReviewNote};
 use backoffice::origination::submit::{self, Submit};
 use backoffice::products::catalog::{self, ProductFilter};
-use backoffice::system::attachments;
 use serde_json::Value;
 
 use super::TABS;
@@ -26,7 +25,7 @@ use crate::console::form::{Done, Fields, Problems, refused};
 use crate::console::format::local_time;
 use crate::console::list::{self, Cell, Column, ListQuery, ListSpec};
 use crate::console::page::{Shell, render};
-use crate::console::record_page::{ActionForm, Facts, Input, RecordPage, accept_multipart, settle};
+use crate::console::record_page::{ActionForm, Facts, Input, RecordPage, accept_multipart, settle, store_photos};
 use crate::console::session::Staff;
 use crate::state::AppState;
 
@@ -226,14 +225,8 @@ async fn new_page(state: &AppState, staff: &Staff) -> Result<RecordPage, PageErr
     shell.title = lang.t("application.new").to_owned();
     let (dealers, products) = choices(state, staff).await?;
     Ok(RecordPage {
-        shell,
-        done: String::new(),
-        links: Vec::new(),
-        facts: Vec::new(),
-        photos: Vec::new(),
-        history: None,
         forms: vec![draft_form(staff, None, dealers, products)],
-        post_to: "/origination/applications/new".to_owned(),
+        ..RecordPage::new(shell, String::new(), "/origination/applications/new".to_owned())
     })
 }
 
@@ -397,8 +390,6 @@ async fn application_page(state: &AppState, staff: &Staff, id: i64, done: String
     }
     let photos = a.documents.iter().map(|d| d.sha256.clone()).collect();
     Ok(RecordPage {
-        shell,
-        done,
         links: std::iter::once((lang.t("origination.applications").to_owned(), "/origination/applications".to_owned()))
             .chain(a.contract_id.map(|c| (lang.t("contract.title").to_owned(), format!("/contracts/{c}"))))
             .collect(),
@@ -406,7 +397,7 @@ async fn application_page(state: &AppState, staff: &Staff, id: i64, done: String
         photos,
         history,
         forms,
-        post_to: format!("/origination/applications/{id}"),
+        ..RecordPage::new(shell, done, format!("/origination/applications/{id}"))
     })
 }
 
@@ -451,29 +442,16 @@ pub async fn act(
             if uploads.is_empty() {
                 problems.add("photos", "choose a photo of the document");
             }
+            let photos = store_photos(&mut tx, &staff, &uploads, &mut problems).await?;
             let mut outcome = Ok(());
-            for upload in &uploads {
-                let stored =
-                    match attachments::store(&mut tx, &staff, &upload.bytes, upload.content_type.as_deref()).await {
-                        Ok(stored) => stored,
-                        Err(e) => {
-                            outcome = Err(e);
-                            break;
-                        }
-                    };
-                let document = NewDocument { kind: fields.one("kind").to_owned(), sha256: stored.sha256 };
-                if let Err(e) = application::add_document(&mut tx, &state.vault, &staff, id, &document).await {
-                    outcome = Err(e);
+            for sha256 in photos.into_iter().filter(|_| problems.is_empty()) {
+                let document = NewDocument { kind: fields.one("kind").to_owned(), sha256 };
+                outcome = application::add_document(&mut tx, &state.vault, &staff, id, &document).await.map(drop);
+                if outcome.is_err() {
                     break;
                 }
             }
-            outcome.map_err(|e| match e {
-                backoffice::Error::Validation(mut errors) => {
-                    errors.iter_mut().filter(|e| e.field == "file").for_each(|e| e.field = "photos".to_owned());
-                    backoffice::Error::Validation(errors)
-                }
-                other => other,
-            })
+            outcome
         }
         "ask_documents" | "reject" => {
             let note = ReviewNote {

@@ -59,14 +59,10 @@ async fn scorecards_page(state: &AppState, staff: &Staff, done: String) -> Resul
         forms.push(ActionForm::new("create", lang.t("scorecard.new"), lang.t("action.save"), inputs));
     }
     Ok(RecordPage {
-        shell,
-        done,
         links: vec![(lang.t("origination.applications").to_owned(), "/origination/applications".to_owned())],
         facts,
-        photos: Vec::new(),
-        history: None,
         forms,
-        post_to: "/origination/scorecards".to_owned(),
+        ..RecordPage::new(shell, done, "/origination/scorecards".to_owned())
     })
 }
 

@@ -61,16 +61,7 @@ async fn page(state: &AppState, staff: &Staff, id: i64) -> Result<RecordPage, Pa
         ));
     }
     let links = vec![(lang.t("contract.title").to_owned(), format!("/contracts/{id}"))];
-    Ok(RecordPage {
-        shell,
-        done: String::new(),
-        links,
-        facts,
-        photos: Vec::new(),
-        history: None,
-        forms,
-        post_to: format!("/contracts/{id}/postloan"),
-    })
+    Ok(RecordPage { links, facts, forms, ..RecordPage::new(shell, String::new(), format!("/contracts/{id}/postloan")) })
 }
 
 /// `GET /contracts/{id}/postloan`.

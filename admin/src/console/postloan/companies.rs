@@ -113,16 +113,7 @@ async fn new_form(state: &AppState, staff: &Staff) -> Result<RecordPage, PageErr
     ];
     inputs.extend(terms_inputs(staff, region_choices(state, staff).await?, &own));
     let form = ActionForm::new("create", lang.t("company.new"), lang.t("action.save"), inputs);
-    Ok(RecordPage {
-        shell,
-        done: String::new(),
-        links: Vec::new(),
-        facts: Vec::new(),
-        photos: Vec::new(),
-        history: None,
-        forms: vec![form],
-        post_to: "/postloan/companies/new".to_owned(),
-    })
+    Ok(RecordPage { forms: vec![form], ..RecordPage::new(shell, String::new(), "/postloan/companies/new".to_owned()) })
 }
 
 /// `GET /postloan/companies/new`: a company kept by the user's region.
@@ -213,14 +204,10 @@ async fn company_page(state: &AppState, staff: &Staff, id: i64, done: String) ->
         forms.push(ActionForm::new("update", lang.t("company.edit"), lang.t("action.save"), inputs));
     }
     Ok(RecordPage {
-        shell,
-        done,
         links: vec![(lang.t("postloan.companies").to_owned(), "/postloan/companies".to_owned())],
         facts,
-        photos: Vec::new(),
-        history: None,
         forms,
-        post_to: format!("/postloan/companies/{id}"),
+        ..RecordPage::new(shell, done, format!("/postloan/companies/{id}"))
     })
 }
 

@@ -233,16 +233,7 @@ async fn disposal_page(state: &AppState, staff: &Staff, id: i64, done: String) -
     if let Some(order) = d.order_id {
         links.push((lang.t("repossession.order").to_owned(), format!("/postloan/repossessions/{order}")));
     }
-    Ok(RecordPage {
-        shell,
-        done,
-        links,
-        facts,
-        photos: Vec::new(),
-        history,
-        forms,
-        post_to: format!("/postloan/disposals/{id}"),
-    })
+    Ok(RecordPage { links, facts, history, forms, ..RecordPage::new(shell, done, format!("/postloan/disposals/{id}")) })
 }
 
 /// `GET /postloan/disposals/{id}`.

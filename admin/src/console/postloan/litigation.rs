@@ -9,7 +9,6 @@ use backoffice::postloan::litigation::{
     self, Case, CaseFilter, Closing, FeeApplication, Recovered, Registration, StageReached,
 };
 use backoffice::postloan::visits::{self, Visit, VisitDispatch, VisitFilter, VisitResult, VisitReview};
-use backoffice::system::attachments;
 
 use super::TABS;
 use crate::console::error::PageError;
@@ -17,7 +16,7 @@ use crate::console::form::{Done, Problems, refused};
 use crate::console::format::{date, local_time, money};
 use crate::console::list::{self, Cell, Column, ListQuery, ListSpec};
 use crate::console::page::{Shell, render};
-use crate::console::record_page::{ActionForm, Facts, Input, RecordPage, accept_multipart, settle};
+use crate::console::record_page::{ActionForm, Facts, Input, RecordPage, accept_multipart, settle, store_photos};
 use crate::console::session::Staff;
 use crate::state::AppState;
 
@@ -164,16 +163,7 @@ async fn case_page(state: &AppState, staff: &Staff, id: i64, done: String) -> Re
         }
     }
     let links = vec![(lang.t("contract.title").to_owned(), format!("/contracts/{}", c.contract_id))];
-    Ok(RecordPage {
-        shell,
-        done,
-        links,
-        facts,
-        photos: Vec::new(),
-        history: None,
-        forms,
-        post_to: format!("/postloan/litigation/{id}"),
-    })
+    Ok(RecordPage { links, facts, forms, ..RecordPage::new(shell, done, format!("/postloan/litigation/{id}")) })
 }
 
 /// `GET /postloan/litigation/{id}`.
@@ -377,14 +367,11 @@ async fn visit_page(state: &AppState, staff: &Staff, id: i64, done: String) -> R
     }
     let links = vec![(lang.t("contract.title").to_owned(), format!("/contracts/{}", v.contract_id))];
     Ok(RecordPage {
-        shell,
-        done,
         links,
         facts,
         photos: v.photos.clone(),
-        history: None,
         forms,
-        post_to: format!("/postloan/visits/{id}"),
+        ..RecordPage::new(shell, done, format!("/postloan/visits/{id}"))
     })
 }
 
@@ -418,16 +405,7 @@ pub async fn visit_act(
             visits::dispatch(&mut tx, &staff, id, &VisitDispatch { version, agent_id }).await.map(drop)
         }
         "register" => {
-            let mut photos = Vec::new();
-            for upload in &uploads {
-                match attachments::store(&mut tx, &staff, &upload.bytes, upload.content_type.as_deref()).await {
-                    Ok(stored) => photos.push(stored.sha256),
-                    Err(backoffice::Error::Validation(errors)) => {
-                        errors.into_iter().for_each(|e| problems.add("photos", e.message))
-                    }
-                    Err(e) => return Err(e.into()),
-                }
-            }
+            let photos = store_photos(&mut tx, &staff, &uploads, &mut problems).await?;
             let body = VisitResult {
                 version,
                 result: fields.one("result").to_owned(),

@@ -69,16 +69,7 @@ async fn page(state: &AppState, staff: &Staff, done: String) -> Result<RecordPag
             ],
         ));
     }
-    Ok(RecordPage {
-        shell,
-        done,
-        links: Vec::new(),
-        facts,
-        photos: Vec::new(),
-        history: None,
-        forms,
-        post_to: "/postloan/notices".to_owned(),
-    })
+    Ok(RecordPage { facts, forms, ..RecordPage::new(shell, done, "/postloan/notices".to_owned()) })
 }
 
 /// `GET /postloan/notices`.

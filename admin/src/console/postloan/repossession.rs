@@ -12,7 +12,6 @@ use backoffice::postloan::repossession::links::{self, LinkRequest};
 use backoffice::postloan::repossession::orders::{
     self, Cancel, Dispatch, FeeRequest, Order, OrderFilter, Recovery, Review,
 };
-use backoffice::system::attachments;
 use chrono::{DateTime, NaiveDateTime, Utc};
 use serde_json::Value;
 
@@ -23,7 +22,7 @@ use crate::console::format::{local_time, money};
 use crate::console::i18n::Lang;
 use crate::console::list::{self, Cell, Column, ListQuery, ListSpec};
 use crate::console::page::{Shell, render};
-use crate::console::record_page::{ActionForm, Facts, Input, RecordPage, accept_multipart, settle};
+use crate::console::record_page::{ActionForm, Facts, Input, RecordPage, accept_multipart, settle, store_photos};
 use crate::console::session::Staff;
 use crate::state::AppState;
 
@@ -267,14 +266,12 @@ async fn order_page(state: &AppState, staff: &Staff, id: i64, done: String) -> R
     }
     let links = vec![(lang.t("contract.title").to_owned(), format!("/contracts/{}", o.contract_id))];
     Ok(RecordPage {
-        shell,
-        done,
         links,
         facts,
         photos: o.photos.clone(),
         history,
         forms,
-        post_to: format!("/postloan/repossessions/{id}"),
+        ..RecordPage::new(shell, done, format!("/postloan/repossessions/{id}"))
     })
 }
 
@@ -340,16 +337,7 @@ pub async fn act(
             links::revoke(&mut tx, &staff, id, link).await.map(drop)
         }
         "recover" => {
-            let mut photos = Vec::new();
-            for upload in &uploads {
-                match attachments::store(&mut tx, &staff, &upload.bytes, upload.content_type.as_deref()).await {
-                    Ok(stored) => photos.push(stored.sha256),
-                    Err(backoffice::Error::Validation(errors)) => {
-                        errors.into_iter().for_each(|e| problems.add("photos", e.message))
-                    }
-                    Err(e) => return Err(e.into()),
-                }
-            }
+            let photos = store_photos(&mut tx, &staff, &uploads, &mut problems).await?;
             let body = Recovery {
                 version,
                 recovered_at: local_instant(&fields, "recovered_at", state.utc_offset_hours, &mut problems),

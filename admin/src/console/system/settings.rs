@@ -32,16 +32,7 @@ async fn settings_page(state: &AppState, staff: &Staff, done: String) -> Result<
     }
     let facts =
         if lines.is_empty() { Vec::new() } else { vec![Facts { title: lang.t("system.settings").to_owned(), lines }] };
-    Ok(RecordPage {
-        shell,
-        done,
-        links: Vec::new(),
-        facts,
-        photos: Vec::new(),
-        history: None,
-        forms,
-        post_to: "/system/settings".to_owned(),
-    })
+    Ok(RecordPage { facts, forms, ..RecordPage::new(shell, done, "/system/settings".to_owned()) })
 }
 
 /// `GET /system/settings`.
