@@ -60,6 +60,15 @@ async fn demo(mut config: Config) -> anyhow::Result<()> {
     config.admin.data_key_file = PathBuf::from(".leasewatch-demo/data.key");
     // Reminders go through the shipped simulator unless a gateway was configured.
     config.admin.sms_gateway.get_or_insert_with(|| "simulator".to_owned());
+    // So do the bureau, the identity check, the insurer and the e-signature service.
+    for partner in [
+        &mut config.admin.credit_bureau,
+        &mut config.admin.identity_check,
+        &mut config.admin.insurer,
+        &mut config.admin.esign,
+    ] {
+        partner.get_or_insert_with(|| "simulator".to_owned());
+    }
     std::fs::create_dir_all(".leasewatch-demo").context("cannot create .leasewatch-demo")?;
     let pool = leasewatch_store::db::connect(&config.database_url, 4).await?;
     leasewatch_store::db::migrate(&pool, config.ingest.partitions_ahead_days).await?;
@@ -67,7 +76,7 @@ async fn demo(mut config: Config) -> anyhow::Result<()> {
     let http = config.http_bind;
     let gt06 = config.ingest.listeners.gt06.bind;
     let daemon = tokio::spawn(crate::run::run(config.clone()));
-    let base = format!("http://{}", local(http));
+    let base = format!("http://{}", crate::run::local(http));
     wait_ready(&base).await?;
     let token = login(&base).await?;
     if seeded {
@@ -86,17 +95,13 @@ async fn demo(mut config: Config) -> anyhow::Result<()> {
          \n  trackers      GT06 on {gt06}\
          \n\nThe fleet drives in real time; a scenario plays every 20 seconds. Ctrl-C stops.\n"
     );
-    let target = local(gt06);
+    let target = crate::run::local(gt06);
     fleet_drives(target);
     tokio::spawn(scenarios(pool.clone(), target));
     daemon.await.context("the daemon task failed")?
 }
 
 /// `0.0.0.0:p` as `127.0.0.1:p`, for connecting.
-fn local(address: SocketAddr) -> SocketAddr {
-    if address.ip().is_unspecified() { SocketAddr::from(([127, 0, 0, 1], address.port())) } else { address }
-}
-
 async fn wait_ready(base: &str) -> anyhow::Result<()> {
     let client = reqwest::Client::new();
     for _ in 0..100 {

@@ -64,6 +64,8 @@ pub async fn run(config: Config) -> anyhow::Result<()> {
     if channel.is_none() && config.admin.enabled {
         tracing::warn!("no SMS gateway is configured (admin.sms_gateway): reminders are off");
     }
+    let partners =
+        config.admin.partners(&format!("http://{}", local(config.http_bind))).map_err(|e| anyhow::anyhow!(e))?;
     let mut reminders = None;
     let admin = if config.admin.enabled {
         leasewatch_backoffice::system::bootstrap::prepare(&pool).await.context("cannot prepare the admin API")?;
@@ -82,6 +84,7 @@ pub async fn run(config: Config) -> anyhow::Result<()> {
             .with_utc_offset(config.utc_offset_hours)
             .with_letter_font(&config.admin.letter_font, config.admin.letter_font_index)
             .with_message_channel(channel.clone())
+            .with_partners(partners)
             .with_tile_url(config.admin.tile_url.clone())
             .map_err(|e| anyhow::anyhow!(e))?;
         alert_feed = state.alert_feed.clone();
@@ -253,4 +256,9 @@ async fn shutdown_signal() {
     {
         let _ = tokio::signal::ctrl_c().await;
     }
+}
+
+/// Where this process is reached from itself: `address`, the loopback for an unspecified one.
+pub(crate) fn local(address: std::net::SocketAddr) -> std::net::SocketAddr {
+    if address.ip().is_unspecified() { std::net::SocketAddr::from(([127, 0, 0, 1], address.port())) } else { address }
 }

@@ -2,7 +2,8 @@
 
 use std::sync::Arc;
 
-use backoffice::postloan::letters::pdf::LetterFont;
+use backoffice::kit::pdf::LetterFont;
+use backoffice::origination::partners::Partners;
 use backoffice::postloan::reminders::channel::{MessageChannel, Simulator};
 use backoffice::system::crypto::Vault;
 use backoffice::system::password::HashCost;
@@ -38,6 +39,9 @@ pub struct AppState {
     /// Where SMS reminders go out; none: no gateway is configured and none are sent. The
     /// simulator unless set otherwise.
     pub message_channel: Option<Arc<dyn MessageChannel>>,
+    /// The credit bureau, identity check, insurer and e-signature service applications meet;
+    /// simulated unless set otherwise.
+    pub partners: Partners,
 }
 
 impl AppState {
@@ -55,7 +59,14 @@ impl AppState {
             tile_url: None,
             letter_font: Arc::new(LetterFont::default()),
             message_channel: Some(Arc::new(Simulator::default())),
+            partners: Partners::simulated(None),
         }
+    }
+
+    /// Sets the partners applications meet (bureau, identity check, insurer, e-signature).
+    pub fn with_partners(mut self, partners: Partners) -> Self {
+        self.partners = partners;
+        self
     }
 
     /// Sets the SMS provider reminders go out through (none: reminders are off).

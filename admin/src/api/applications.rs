@@ -9,7 +9,6 @@ use axum::http::StatusCode;
 use backoffice::kit::day::company_today;
 use backoffice::kit::list::{PageParams, Paged};
 use backoffice::origination::application::{self, Application, ApplicationFilter, Draft, NewDocument};
-use backoffice::origination::disbursement::{self, Check, Version};
 use backoffice::origination::review::{self, ReviewNote, Step};
 use backoffice::origination::scorecards::{self, Kept, NewScorecard, Scorecard};
 use backoffice::origination::submit::{self, Submit};
@@ -35,9 +34,6 @@ pub fn router() -> OpenApiRouter<AppState> {
         .routes(routes!(timeline))
         .routes(routes!(evaluations))
         .routes(routes!(list_scorecards, create_scorecard))
-        .routes(routes!(make_contract))
-        .routes(routes!(pre_disbursement_checks))
-        .routes(routes!(request_disbursement))
 }
 
 /// The applications of the caller's region subtree, newest first.
@@ -139,7 +135,7 @@ async fn submit_application(
 ) -> Result<Json<Application>, ApiError> {
     let mut tx = state.pool.begin().await?;
     let today = company_today(state.utc_offset_hours);
-    let submitted = submit::submit(&mut tx, &state.vault, &caller, id, &body, today).await?;
+    let submitted = submit::submit(&mut tx, &state.vault, &state.partners, &caller, id, &body, today).await?;
     tx.commit().await?;
     Ok(Json(submitted))
 }
@@ -230,54 +226,4 @@ async fn create_scorecard(
     let made = scorecards::create(&mut tx, &caller, &new).await?;
     tx.commit().await?;
     Ok((StatusCode::CREATED, Json(made)))
-}
-
-/// Generate the contract of an approved application: its customer and vehicle found or
-/// registered, a pending contract originated on the product version quoted.
-#[utoipa::path(post, path = "/applications/{id}/actions/make-contract", tag = "applications", request_body = Version,
-    params(("id" = i64, Path, description = "Application id")),
-    responses((status = 200, description = "Contracted", body = Application)),
-    security(("bearer" = ["contracts.write"])))]
-async fn make_contract(
-    State(state): State<AppState>,
-    caller: Caller,
-    Path(id): Path<i64>,
-    Json(body): Json<Version>,
-) -> Result<Json<Application>, ApiError> {
-    let mut tx = state.pool.begin().await?;
-    let made = disbursement::make_contract(&mut tx, &state.vault, &caller, id, &body).await?;
-    tx.commit().await?;
-    Ok(Json(made))
-}
-
-/// The pre-disbursement checks (贷前审核) and how each stands.
-#[utoipa::path(get, path = "/applications/{id}/pre-disbursement-checks", tag = "applications",
-    params(("id" = i64, Path, description = "Application id")),
-    responses((status = 200, description = "The checks", body = Vec<Check>)),
-    security(("bearer" = ["applications.read"])))]
-async fn pre_disbursement_checks(
-    State(state): State<AppState>,
-    caller: Caller,
-    Path(id): Path<i64>,
-) -> Result<Json<Vec<Check>>, ApiError> {
-    Ok(Json(disbursement::checks(&mut *state.pool.acquire().await?, &caller, id).await?))
-}
-
-/// Ask for the disbursement (放款) once every check holds; finance approves it (workflow
-/// `disbursement`) and the contract becomes active.
-#[utoipa::path(post, path = "/applications/{id}/actions/request-disbursement", tag = "applications", request_body = Version,
-    params(("id" = i64, Path, description = "Application id")),
-    responses((status = 200, description = "Waiting for approval", body = Application),
-        (status = 409, description = "A check does not hold")),
-    security(("bearer" = ["contracts.write"])))]
-async fn request_disbursement(
-    State(state): State<AppState>,
-    caller: Caller,
-    Path(id): Path<i64>,
-    Json(body): Json<Version>,
-) -> Result<Json<Application>, ApiError> {
-    let mut tx = state.pool.begin().await?;
-    let asked = disbursement::request(&mut tx, &state.vault, &caller, id, &body).await?;
-    tx.commit().await?;
-    Ok(Json(asked))
 }

@@ -173,9 +173,10 @@ async fn request_deposit_offset(
     Ok((StatusCode::CREATED, Json(instance)))
 }
 
-/// Create a pending contract from a quote under a product version (customer, vehicle in stock,
-/// dealer); it is activated on disbursement. Send an `Idempotency-Key` so that a retry cannot
-/// create it twice.
+/// Take over a contract of a book from an earlier system as pending, from its quote under a product
+/// version (customer, vehicle in stock, dealer); it is marked imported and activated on the
+/// disbursement it reports. New business is born from an application (`/applications`). Send an
+/// `Idempotency-Key` so that a retry cannot create it twice.
 #[utoipa::path(post, path = "/contracts", tag = "contracts", request_body = Origination,
     params(("Idempotency-Key" = Option<String>, Header, description = "Makes retries safe: the first response is replayed")),
     responses((status = 201, description = "Created, pending", body = Contract)), security(("bearer" = ["contracts.write"])))]
@@ -185,7 +186,7 @@ async fn originate(
     Json(o): Json<Origination>,
 ) -> Result<(StatusCode, Json<Contract>), ApiError> {
     let mut tx = state.pool.begin().await?;
-    let contract = contract::originate(&mut tx, &caller, &o).await?;
+    let contract = contract::originate(&mut tx, &caller, &o, contract::Origin::Imported).await?;
     tx.commit().await?;
     Ok((StatusCode::CREATED, Json(contract)))
 }

@@ -8,14 +8,17 @@ pub mod audit;
 pub mod auth;
 pub mod calculator;
 pub mod commands;
+pub mod contract_templates;
 pub mod contracts;
 pub mod customers;
 pub mod dealers;
+pub mod disbursement;
 pub mod disposals;
 pub mod home_visits;
 pub mod letters;
 pub mod litigation;
 pub mod monitor_rules;
+pub mod partners;
 pub mod places;
 pub mod positions;
 pub mod postloan;
@@ -72,4 +75,7 @@ pub fn routes() -> OpenApiRouter<AppState> {
         .merge(litigation::router())
         .merge(home_visits::router())
         .merge(applications::router())
+        .merge(disbursement::router())
+        .merge(contract_templates::router())
+        .merge(partners::router())
 }

@@ -129,7 +129,7 @@ fn concrete(path: &str) -> String {
 }
 
 #[sqlx::test(migrations = "../migrations")]
-async fn no_route_is_open_except_login_refresh_and_the_agents_live_link(pool: PgPool) {
+async fn no_route_is_open_except_login_refresh_the_agents_live_link_and_signed_callbacks(pool: PgPool) {
     let app = App::new(pool).await;
     let org = org(&app).await;
     let mut nobody = app.login("nobody").await;
@@ -175,8 +175,17 @@ async fn no_route_is_open_except_login_refresh_and_the_agents_live_link(pool: Pg
         }
     }
     public.sort();
-    // The repossession agent's live link: its token is the key, and it shows one vehicle.
-    assert_eq!(public, ["GET /api/v1/track/{token}", "POST /api/v1/auth/login", "POST /api/v1/auth/refresh"]);
+    // The repossession agent's live link: its token is the key, and it shows one vehicle. A
+    // partner's callback carries no session: it is refused unless signed with that partner's secret.
+    assert_eq!(
+        public,
+        [
+            "GET /api/v1/track/{token}",
+            "POST /api/v1/auth/login",
+            "POST /api/v1/auth/refresh",
+            "POST /api/v1/partners/{partner}/callbacks"
+        ]
+    );
     assert!(checked > 30, "only {checked} operations");
     // Health and documentation are open.
     for path in ["/api/openapi.json", "/docs"] {

@@ -160,9 +160,32 @@ pub struct Origination {
     pub term: u32,
 }
 
+/// Where a contract came from.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Origin {
+    /// A book taken over from an earlier system: activated on the disbursement it reports.
+    Imported,
+    /// An application of this system: activated only by its approved disbursement.
+    Application,
+}
+
+impl Origin {
+    fn as_str(self) -> &'static str {
+        match self {
+            Self::Imported => "imported",
+            Self::Application => "application",
+        }
+    }
+}
+
 /// Creates a pending contract from `o` in the region of its customer, who must be in the actor's
 /// subtree; audited.
-pub async fn originate(db: &mut PgConnection, actor: &Actor, o: &Origination) -> Result<Contract, Error> {
+pub async fn originate(
+    db: &mut PgConnection,
+    actor: &Actor,
+    o: &Origination,
+    origin: Origin,
+) -> Result<Contract, Error> {
     let region: Option<i64> = sqlx::query_scalar(
         "SELECT c.region_id FROM customers c JOIN regions g ON g.id = c.region_id WHERE c.id = $1 AND starts_with(g.path, $2)",
     )
@@ -171,7 +194,7 @@ pub async fn originate(db: &mut PgConnection, actor: &Actor, o: &Origination) ->
     .fetch_optional(&mut *db)
     .await?;
     let Some(region) = region else { return Err(Error::invalid("customer_id", "no such customer in your region")) };
-    let id = create_pending(db, o, region, Utc::now().date_naive()).await?;
+    let id = create_pending(db, o, region, origin, Utc::now().date_naive()).await?;
     let contract = TABLE.load(db, actor, id).await?;
     let entry = Change::new("create", "contract", id, Some(region)).after(json!(contract));
     audit::record(db, actor.author(), entry).await?;
@@ -183,6 +206,7 @@ async fn create_pending(
     db: &mut PgConnection,
     o: &Origination,
     region_id: i64,
+    origin: Origin,
     today: NaiveDate,
 ) -> Result<i64, Error> {
     let rules: Option<SqlJson<product::Rules>> = sqlx::query_scalar("SELECT rules FROM products WHERE id = $1")
@@ -217,8 +241,8 @@ async fn create_pending(
     schedule(&terms).map_err(|e| Error::invalid("term", e.to_string()))?;
     Ok(sqlx::query_scalar(
         "INSERT INTO contracts (number, customer_id, vehicle_id, dealer_id, product_id, region_id, terms, principal,
-                                price, down_payment, status)
-         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, 'pending') RETURNING id",
+                                price, down_payment, status, origin)
+         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, 'pending', $11) RETURNING id",
     )
     .bind(&o.number)
     .bind(o.customer_id)
@@ -230,6 +254,7 @@ async fn create_pending(
     .bind(terms.principal)
     .bind(o.price)
     .bind(o.down_payment)
+    .bind(origin.as_str())
     .fetch_one(db)
     .await?)
 }
@@ -244,11 +269,22 @@ pub struct Activation {
     pub version: i32,
 }
 
-/// Activates the pending contract `id` on disbursement, if the actor read its current version;
-/// audited.
+/// Activates the pending contract `id` of an imported book on the disbursement it reports, if the
+/// actor read its current version; audited. A contract generated from an application is activated
+/// only by its approved disbursement request (`origination/disbursement.rs`).
 pub async fn activate(db: &mut PgConnection, actor: &Actor, id: i64, a: &Activation) -> Result<ContractDetail, Error> {
     let before = TABLE.lock(db, actor, id).await?;
     version::check(a.version, before.version)?;
+    let origin: String =
+        sqlx::query_scalar("SELECT origin FROM contracts WHERE id = $1").bind(id).fetch_one(&mut *db).await?;
+    if origin == Origin::Application.as_str() {
+        return Err(Error::Conflict {
+            code: "disbursement_required",
+            detail: "this contract was generated from an application: it becomes active when its disbursement \
+                     request is approved, not by hand"
+                .into(),
+        });
+    }
     start(db, id, a.disbursed_on).await?;
     let after = detail(db, actor, id).await?;
     let entry = Change::new("activate", "contract", id, Some(after.contract.region_id))

@@ -7,7 +7,9 @@
 //! - `identity.rs`: check digits of national IDs, credit codes and VINs.
 //! - `amount.rs`: money in answers, always with its cents.
 //! - `day.rs`: the company's calendar (today where the company is, when a day begins).
+//! - `pdf.rs`: a document (letter, contract) set as PDF in an embedded CJK font.
 //! - `placeholders.rs`: texts with figures in braces (letters, reminders): checked and filled.
+//! - `signed_http.rs`: signed requests to partners and their signed callbacks, verified.
 
 pub mod amount;
 pub mod approvals;
@@ -15,5 +17,7 @@ pub mod audit;
 pub mod day;
 pub mod identity;
 pub mod list;
+pub mod pdf;
 pub mod placeholders;
+pub mod signed_http;
 pub mod version;

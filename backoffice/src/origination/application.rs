@@ -4,13 +4,17 @@
 //! typed (only the shape of each value checked); `submit.rs` checks it whole. Numbers are sealed at
 //! rest and masked in views, as a customer's are.
 
-use chrono::{DateTime, Utc};
+use chrono::{DateTime, NaiveDate, Utc};
 use leasewatch_finance::Decimal;
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
 use sqlx::{FromRow, PgConnection, PgPool};
 use utoipa::{IntoParams, ToSchema};
 
+use super::external_checks::{self, ExternalCheck};
+use super::guarantee::{self, GuaranteePolicy};
+use super::lien::{self, Lien};
+use super::signing::{self, Signature};
 use crate::actor::Actor;
 use crate::customers::customer::masked;
 use crate::dealers::dealer;
@@ -28,8 +32,20 @@ pub const LEASE_TYPES: &[&str] = &["direct", "sale_leaseback", "vendor", "operat
 /// Who may stand beside the applicant.
 pub const PARTY_ROLES: &[&str] = &["co_applicant", "guarantor", "emergency_contact"];
 /// The kinds of document filed.
-pub const DOCUMENT_KINDS: &[&str] =
-    &["id_card", "licence", "bank_statement", "vehicle_photo", "credit_authorization", "other"];
+pub const DOCUMENT_KINDS: &[&str] = &[
+    "id_card",
+    "licence",
+    "bank_statement",
+    "vehicle_photo",
+    "credit_authorization",
+    "other",
+    "registration_certificate",
+    "invoice",
+    "vehicle_insurance",
+];
+/// The documents due after disbursement (贷后审核): the vehicle's registration certificate with the
+/// lien on it, the purchase invoice, the vehicle's own insurance.
+pub const AFTER_DISBURSEMENT_KINDS: &[&str] = &["registration_certificate", "invoice", "vehicle_insurance"];
 
 /// An application as shown: numbers masked.
 #[derive(Debug, Clone, Serialize, ToSchema)]
@@ -40,7 +56,8 @@ pub struct Application {
     /// Its number (`SQ` and eight digits).
     pub number: String,
     /// `draft`, `submitted` (in review), `returned` (for more documents), `approved`, `rejected`,
-    /// `withdrawn`, `contracted`, `disbursement_pending` or `disbursed`.
+    /// `withdrawn`, `contracted`, `disbursement_pending`, `disbursed`, `documents_complete` or
+    /// `archived`.
     pub status: String,
     /// The region whose staff see it.
     pub region_id: i64,
@@ -103,10 +120,22 @@ pub struct Application {
     pub score_decision: Option<String>,
     /// The contract generated from it, once approved.
     pub contract_id: Option<i64>,
+    /// The day the money went out.
+    pub disbursed_on: Option<NaiveDate>,
+    /// The day the documents after disbursement are due by (贷后审核).
+    pub documents_due: Option<NaiveDate>,
     /// The people beside the applicant.
     pub parties: Vec<PartyView>,
     /// The documents filed.
     pub documents: Vec<Document>,
+    /// The credit bureau's and the identity check's answers on submit.
+    pub external_checks: Vec<ExternalCheck>,
+    /// The guarantee insurance, once asked for.
+    pub guarantee: Option<GuaranteePolicy>,
+    /// The contract's signing, once sent.
+    pub signature: Option<Signature>,
+    /// The lien on the vehicle, once recorded.
+    pub lien: Option<Lien>,
     /// Who filed it.
     pub created_by: Option<i64>,
     /// When submitted.
@@ -140,7 +169,8 @@ pub struct PartyView {
 #[derive(Debug, Clone, Serialize, FromRow, ToSchema)]
 #[schema(as = ApplicationDocument)]
 pub struct Document {
-    /// `id_card`, `licence`, `bank_statement`, `vehicle_photo`, `credit_authorization` or `other`.
+    /// `id_card`, `licence`, `bank_statement`, `vehicle_photo`, `credit_authorization`, `other`;
+    /// after disbursement `registration_certificate`, `invoice` or `vehicle_insurance`.
     pub kind: String,
     /// The attachment (SHA-256, hex).
     pub sha256: String,
@@ -175,13 +205,15 @@ pub struct Row {
     pub(crate) price: Option<Decimal>,
     pub(crate) down_payment: Option<Decimal>,
     pub(crate) term: Option<i32>,
-    quote: Option<Value>,
+    pub(crate) quote: Option<Value>,
     findings: Value,
     pub(crate) review_instance_id: Option<i64>,
     reject_reason: Option<String>,
     score: Option<i32>,
     score_decision: Option<String>,
     pub(crate) contract_id: Option<i64>,
+    disbursed_on: Option<NaiveDate>,
+    documents_due: Option<NaiveDate>,
     created_by: Option<i64>,
     submitted_at: Option<DateTime<Utc>>,
     pub(crate) version: i32,
@@ -241,8 +273,14 @@ impl Row {
             score: self.score,
             score_decision: self.score_decision,
             contract_id: self.contract_id,
+            disbursed_on: self.disbursed_on,
+            documents_due: self.documents_due,
             parties: Vec::new(),
             documents: Vec::new(),
+            external_checks: Vec::new(),
+            guarantee: None,
+            signature: None,
+            lien: None,
             created_by: self.created_by,
             submitted_at: self.submitted_at,
             version: self.version,
@@ -258,7 +296,8 @@ pub const TABLE: Table<Row> = Table::new(
         a.applicant_name, a.id_number_sealed, a.phone_sealed, a.bank_card_sealed, a.address, a.employer,
         a.monthly_income, a.vehicle_condition, a.vehicle_brand, a.vehicle_model, a.vin, a.vehicle_type, a.product_id,
         a.price, a.down_payment, a.term, a.quote, a.findings, a.review_instance_id, a.reject_reason, a.score,
-        a.score_decision, a.contract_id, a.created_by, a.submitted_at, a.version, a.created_at",
+        a.score_decision, a.contract_id, a.disbursed_on, a.documents_due, a.created_by, a.submitted_at, a.version,
+        a.created_at",
     "FROM applications a JOIN regions g ON g.id = a.region_id LEFT JOIN dealers d ON d.id = a.dealer_id",
     "a.id",
 )
@@ -270,10 +309,13 @@ pub const TABLE: Table<Row> = Table::new(
 #[derive(Debug, Default, Deserialize, IntoParams)]
 #[into_params(parameter_in = Query)]
 pub struct ApplicationFilter {
-    /// `draft`, `submitted`, `returned`, `approved`, `rejected` or `withdrawn`.
+    /// One status (see the application's).
     pub status: Option<String>,
     /// One dealer's.
     pub dealer_id: Option<i64>,
+    /// Those whose documents after disbursement were due before this day (with `status=disbursed`:
+    /// the late ones).
+    pub documents_due_before: Option<NaiveDate>,
 }
 
 /// The applications of the actor's region subtree.
@@ -286,7 +328,9 @@ pub async fn list(
 ) -> Result<Paged<Application>, Error> {
     let rows = TABLE
         .list(pool, actor, page, |f| {
-            f.eq("a.status", filter.status.clone()).eq("a.dealer_id", filter.dealer_id);
+            f.eq("a.status", filter.status.clone())
+                .eq("a.dealer_id", filter.dealer_id)
+                .before("a.documents_due", filter.documents_due_before);
         })
         .await?;
     Ok(rows.map(|r| r.view(vault)))
@@ -312,8 +356,12 @@ pub async fn get(db: &mut PgConnection, vault: &Vault, actor: &Actor, id: i64) -
          WHERE application_id = $1 ORDER BY added_at, kind",
     )
     .bind(id)
-    .fetch_all(db)
+    .fetch_all(&mut *db)
     .await?;
+    view.external_checks = external_checks::list(db, id).await?;
+    view.guarantee = guarantee::get(db, id).await?;
+    view.signature = signing::get(db, id).await?;
+    view.lien = lien::get(db, view.contract_id).await?;
     Ok(view)
 }
 
@@ -614,7 +662,8 @@ async fn write(db: &mut PgConnection, vault: &Vault, id: i64, d: &Draft) -> Resu
 #[derive(Debug, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct NewDocument {
-    /// `id_card`, `licence`, `bank_statement`, `vehicle_photo`, `credit_authorization` or `other`.
+    /// `id_card`, `licence`, `bank_statement`, `vehicle_photo`, `credit_authorization`, `other`;
+    /// after disbursement `registration_certificate`, `invoice` or `vehicle_insurance`.
     pub kind: String,
     /// A stored attachment (`POST /api/v1/attachments`), SHA-256 in hex.
     pub sha256: String,
@@ -633,10 +682,13 @@ pub async fn add_document(
         return Err(Error::invalid("kind", format!("must be one of {}", DOCUMENT_KINDS.join(", "))));
     }
     let row = TABLE.lock(db, actor, id).await?;
-    if !EDITABLE.contains(&row.status.as_str()) {
+    let after_disbursement = row.status == "disbursed" && AFTER_DISBURSEMENT_KINDS.contains(&document.kind.as_str());
+    if !EDITABLE.contains(&row.status.as_str()) && !after_disbursement {
         return Err(Error::invalid_state(format!(
-            "the application is {}; documents are filed with a draft or one sent back for them",
-            row.status
+            "the application is {}; documents are filed with a draft or one sent back for them, and after \
+             disbursement those due then ({})",
+            row.status,
+            AFTER_DISBURSEMENT_KINDS.join(", ")
         )));
     }
     let digests = attachments::existing(db, "sha256", std::slice::from_ref(&document.sha256)).await?;

@@ -3,8 +3,8 @@
 //! version), the pre-disbursement checks (贷前审核), and the disbursement request (放款) that finance
 //! approves (workflow `disbursement`), on which the contract becomes active with its schedule.
 //!
-//! `checks` is the one place a check before the money goes out is added (a dealer's credit limit,
-//! GPS stock, the signature, the guarantee policy and the lien will join it).
+//! `checks` is the one place a check before the money goes out is added (a dealer's credit limit
+//! and GPS stock will join the contract, signature, guarantee policy, lien and tracker checks).
 
 use chrono::Utc;
 use serde::{Deserialize, Serialize};
@@ -12,7 +12,8 @@ use sqlx::PgConnection;
 use utoipa::ToSchema;
 
 use super::application::{self, Application, TABLE};
-use super::review::event;
+use super::review::{event, system_event};
+use super::{after_disbursement, guarantee, lien, signing};
 use crate::actor::Actor;
 use crate::assets::vehicle::{self, NewVehicle};
 use crate::books::contract::{self, Origination};
@@ -20,6 +21,7 @@ use crate::customers::customer::{self, NewCustomer, NewParty};
 use crate::error::Error;
 use crate::kit::{approvals, audit};
 use crate::system::crypto::Vault;
+use crate::system::settings;
 use crate::system::workflow::hooks::{Decision, HookFuture, Hooks};
 
 /// The workflow (and subject type) of a disbursement request; the subject is the application.
@@ -118,7 +120,7 @@ pub async fn make_contract(
         down_payment: row.down_payment.unwrap_or_default(),
         term: u32::try_from(row.term.unwrap_or(0)).unwrap_or(0),
     };
-    let made = contract::originate(db, actor, &origination).await?;
+    let made = contract::originate(db, actor, &origination, contract::Origin::Application).await?;
     sqlx::query(
         "UPDATE applications SET status = 'contracted', contract_id = $2, version = version + 1, updated_at = now()
          WHERE id = $1",
@@ -136,7 +138,7 @@ pub async fn make_contract(
 /// One pre-disbursement check and how it stands.
 #[derive(Debug, Clone, Serialize, ToSchema)]
 pub struct Check {
-    /// `contract` or `gps`.
+    /// `contract`, `signature`, `guarantee`, `lien` or `gps`.
     pub name: String,
     /// Whether it holds.
     pub ok: bool,
@@ -144,8 +146,15 @@ pub struct Check {
     pub detail: String,
 }
 
+impl Check {
+    fn new(name: &str, ok: bool, detail: impl Into<String>) -> Self {
+        Self { name: name.to_owned(), ok, detail: detail.into() }
+    }
+}
+
 /// The pre-disbursement checks (贷前审核) of the application `id`: the contract generated and
-/// pending; a tracker installed on the vehicle and reporting within the last day.
+/// pending, signed by the lessee; the guarantee policy issued; the lien registered; a tracker
+/// installed on the vehicle and reporting within the last day.
 pub async fn checks(db: &mut PgConnection, actor: &Actor, id: i64) -> Result<Vec<Check>, Error> {
     let row = TABLE.load(db, actor, id).await?;
     let contract: Option<(String, Option<i64>)> =
@@ -153,13 +162,30 @@ pub async fn checks(db: &mut PgConnection, actor: &Actor, id: i64) -> Result<Vec
             .bind(row.contract_id)
             .fetch_optional(&mut *db)
             .await?;
-    let mut found = vec![Check {
-        name: "contract".into(),
-        ok: contract.as_ref().is_some_and(|(status, _)| status == "pending"),
-        detail: contract
-            .as_ref()
-            .map_or("no contract generated yet".into(), |(status, _)| format!("the contract is {status}")),
-    }];
+    let mut found = vec![Check::new(
+        "contract",
+        contract.as_ref().is_some_and(|(status, _)| status == "pending"),
+        contract.as_ref().map_or("no contract generated yet".into(), |(status, _)| format!("the contract is {status}")),
+    )];
+    let signature = signing::get(db, id).await?;
+    found.push(match signature {
+        Some(s) if s.status == "signed" => Check::new("signature", true, "signed by the lessee"),
+        Some(s) => Check::new("signature", false, format!("the contract is {} for signature", s.status)),
+        None => Check::new("signature", false, "the contract has not been sent for signature"),
+    });
+    found.push(match guarantee::get(db, id).await? {
+        Some(p) if p.status == "issued" => {
+            Check::new("guarantee", true, format!("policy {} issued", p.policy_number.unwrap_or_default()))
+        }
+        Some(p) => Check::new("guarantee", false, format!("the guarantee is {}", p.status)),
+        None => Check::new("guarantee", false, "the guarantee insurance has not been asked for"),
+    });
+    found.push(match lien::get(db, row.contract_id).await? {
+        Some(l) => {
+            Check::new("lien", true, format!("registered {} at {} on {}", l.registration, l.office, l.registered_on))
+        }
+        None => Check::new("lien", false, "no lien on the vehicle is recorded"),
+    });
     let vehicle = contract.and_then(|(_, vehicle)| vehicle);
     let reporting: Option<(String, chrono::DateTime<Utc>)> = sqlx::query_as(
         "SELECT d.imei, s.server_time FROM devices d JOIN device_state s ON s.device_id = d.id
@@ -169,15 +195,15 @@ pub async fn checks(db: &mut PgConnection, actor: &Actor, id: i64) -> Result<Vec
     .fetch_optional(&mut *db)
     .await?;
     let fresh = reporting.as_ref().is_some_and(|(_, at)| Utc::now() - *at < chrono::Duration::hours(24));
-    found.push(Check {
-        name: "gps".into(),
-        ok: fresh,
-        detail: match reporting {
+    found.push(Check::new(
+        "gps",
+        fresh,
+        match reporting {
             None => "no tracker installed on the vehicle has reported".into(),
             Some((imei, at)) if !fresh => format!("tracker {imei} last reported at {at}, more than a day ago"),
             Some((imei, _)) => format!("tracker {imei} is reporting"),
         },
-    });
+    ));
     Ok(found)
 }
 
@@ -228,11 +254,21 @@ fn decided<'a>(tx: &'a mut PgConnection, decision: Decision<'a>) -> HookFuture<'
             .fetch_one(&mut *tx)
             .await?;
         let contract = contract.ok_or_else(|| Error::Internal("a disbursement without a contract".into()))?;
-        contract::start(tx, contract, Utc::now().date_naive()).await?;
-        sqlx::query("UPDATE applications SET status = 'disbursed', version = version + 1 WHERE id = $1")
-            .bind(decision.subject)
-            .execute(&mut *tx)
-            .await?;
+        let today = Utc::now().date_naive();
+        contract::start(tx, contract, today).await?;
+        let setting = settings::find("origination.documents_due_days")
+            .ok_or_else(|| Error::Internal("setting origination.documents_due_days missing".into()))?;
+        let days = settings::get_int(&mut *tx, setting).await?;
+        sqlx::query(
+            "UPDATE applications SET status = 'disbursed', disbursed_on = $2, documents_due = $3,
+                 version = version + 1 WHERE id = $1",
+        )
+        .bind(decision.subject)
+        .bind(today)
+        .bind(after_disbursement::due(today, days))
+        .execute(&mut *tx)
+        .await?;
+        system_event(tx, decision.subject, "disbursed", None).await?;
         Ok(())
     })
 }

@@ -8,12 +8,26 @@
 //! - `scorecards.rs`: scorecard versions kept, champion and challenger, and each evaluation.
 //! - `disbursement.rs`: the contract generated, the pre-disbursement checks (贷前审核) and the
 //!   disbursement request (放款) on whose approval the contract becomes active.
+//! - `external_checks.rs`: the credit bureau and the identity check on submit, kept as variables.
+//! - `partners/`: the adapters to the bureau, the insurer and the e-signature service, simulated too.
+//! - `guarantee.rs`: the guarantee insurance (人保投保): pre-approval, policy, archive.
+//! - `contract_templates.rs`: contract templates per lease type and product, versioned.
+//! - `signing.rs`: the contract written on its template as PDF and signed electronically.
+//! - `lien.rs`: the lien on the vehicle (抵押登记).
+//! - `after_disbursement.rs`: the documents due after disbursement (贷后审核) and the archive (贷后归档).
 //! - `review.rs`: credit review (信审审核) in stages routed by amount, more documents asked (补件),
 //!   rejection with a reason code, and the progress timeline (审批进度查询).
 
+pub mod after_disbursement;
 pub mod application;
+pub mod contract_templates;
 pub mod disbursement;
+pub mod external_checks;
+pub mod guarantee;
+pub mod lien;
+pub mod partners;
 pub mod review;
 pub mod scorecard;
 pub mod scorecards;
+pub mod signing;
 pub mod submit;

@@ -72,6 +72,27 @@ pub(crate) async fn event(
     Ok(())
 }
 
+/// A partner's answer on the application `id` (the insurer's, the e-signature service's) as a step
+/// of its progress; the application's version moves so that a page showing it reloads.
+pub(crate) async fn system_event(
+    db: &mut PgConnection,
+    id: i64,
+    action: &str,
+    note: Option<&str>,
+) -> Result<(), Error> {
+    sqlx::query("UPDATE applications SET version = version + 1, updated_at = now() WHERE id = $1")
+        .bind(id)
+        .execute(&mut *db)
+        .await?;
+    sqlx::query("INSERT INTO application_events (application_id, action, note) VALUES ($1, $2, $3)")
+        .bind(id)
+        .bind(action)
+        .bind(note)
+        .execute(db)
+        .await?;
+    Ok(())
+}
+
 /// Starts the review of the just-submitted application (financed `principal`, scored `decision`):
 /// the workflow they route it to. A resubmitted one goes back to the stage that asked.
 pub(crate) async fn start(
@@ -236,7 +257,8 @@ pub async fn timeline(db: &mut PgConnection, actor: &Actor, id: i64) -> Result<V
              SELECT h.at, h.action, d.stages -> h.stage ->> 'name', u.display_name, h.note
              FROM workflow_history h JOIN workflow_instances i ON i.id = h.instance_id
              JOIN workflow_definitions d ON d.id = i.definition_id JOIN users u ON u.id = h.actor_id
-             WHERE h.instance_id = $2 AND h.action <> 'submit')
+             WHERE (h.instance_id = $2 OR (i.subject_type = 'disbursement' AND i.subject_id = $1::text))
+               AND h.action <> 'submit')
          SELECT at, action, stage, by, note,
                 COALESCE(EXTRACT(EPOCH FROM at - lag(at) OVER (ORDER BY at)), 0)::bigint AS waited_s
          FROM steps ORDER BY at",

@@ -13,19 +13,23 @@ use crate::error::Checks;
 
 /// The variables an application offers a scorecard.
 pub const VARIABLES: &[&str] = &[
-    "age",                // years, today
-    "age_at_end",         // years, at the end of the term
-    "monthly_income",     // yuan
-    "debt_ratio",         // installment / monthly income
-    "down_payment_ratio", // down payment / price
-    "term",               // months
-    "principal",          // yuan financed
-    "vehicle_used",       // 1 used, 0 new
-    "guarantors",         // how many
-    "phone_shared_with",  // other applicants on the same phone
-    "returning_customer", // 1 when a customer already
-    "previous_max_dpd",   // the worst days past due on the customer's earlier contracts
-    "previous_alerts",    // risk alerts raised on the customer's earlier vehicles
+    "age",                     // years, today
+    "age_at_end",              // years, at the end of the term
+    "monthly_income",          // yuan
+    "debt_ratio",              // installment / monthly income
+    "down_payment_ratio",      // down payment / price
+    "term",                    // months
+    "principal",               // yuan financed
+    "vehicle_used",            // 1 used, 0 new
+    "guarantors",              // how many
+    "phone_shared_with",       // other applicants on the same phone
+    "returning_customer",      // 1 when a customer already
+    "previous_max_dpd",        // the worst days past due on the customer's earlier contracts
+    "previous_alerts",         // risk alerts raised on the customer's earlier vehicles
+    "bureau_score",            // the credit bureau's score (asked with the applicant's authorization)
+    "bureau_overdue_accounts", // accounts overdue now, by the bureau
+    "bureau_worst_dpd",        // the worst days past due in 24 months, by the bureau
+    "identity_verified",       // 1 when name, ID and mobile belong together
 ];
 
 /// A range of a variable and its points: `from` inclusive, `to` exclusive, either open.

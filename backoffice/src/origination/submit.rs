@@ -4,7 +4,8 @@
 //! then the quote against the product's current version, and the duplicate and fraud checks: the
 //! same ID with another open application, a VIN already financed or applied for, a blacklisted or
 //! suspended dealer are refused; a phone shared by many applicants and a returning customer are
-//! findings kept for the review and the scorecard.
+//! findings kept for the review and the scorecard. The external checks (`external_checks.rs`) run
+//! last and add their answers to the scorecard's variables.
 
 use std::collections::BTreeMap;
 
@@ -17,6 +18,9 @@ use sqlx::types::Json as SqlJson;
 use utoipa::ToSchema;
 
 use super::application::{self, Application, TABLE};
+use super::external_checks;
+use super::partners::Partners;
+use super::partners::bureau::Person;
 use super::review;
 use super::scorecards;
 use crate::actor::Actor;
@@ -166,6 +170,7 @@ pub struct Submit {
 pub async fn submit(
     db: &mut PgConnection,
     vault: &Vault,
+    partners: &Partners,
     actor: &Actor,
     id: i64,
     body: &Submit,
@@ -211,7 +216,13 @@ pub async fn submit(
     .execute(&mut *db)
     .await?;
     let principal = quote["principal"].as_str().and_then(|p| p.parse().ok()).unwrap_or_default();
-    let values = variables(db, &whole, &quote, &findings, today).await?;
+    let mut values = variables(db, &whole, &quote, &findings, today).await?;
+    let person = Person {
+        name: whole.applicant_name.clone(),
+        id_number: whole.id_number.clone().unwrap_or_default(),
+        phone: whole.phone.clone().unwrap_or_default(),
+    };
+    values.extend(external_checks::run(db, partners, id, &person).await?);
     let scored = scorecards::evaluate(db, id, &values).await?;
     sqlx::query("UPDATE applications SET score = $2, score_decision = $3 WHERE id = $1")
         .bind(id)

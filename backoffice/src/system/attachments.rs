@@ -1,4 +1,4 @@
-//! Attachments: photos and scans kept by the SHA-256 of their content (one copy however often they
+//! Attachments: photos, scans and PDF documents kept by the SHA-256 of their content (one copy however often they
 //! are referenced), with their type read from the bytes themselves, not from what the sender said.
 
 use chrono::{DateTime, Utc};
@@ -13,8 +13,8 @@ use crate::error::Error;
 /// The largest attachment accepted: 5 MiB.
 pub const MAX_BYTES: usize = 5 * 1024 * 1024;
 
-/// The types accepted: photos.
-pub const ACCEPTED: &[&str] = &["image/jpeg", "image/png", "image/webp"];
+/// The types accepted: photos and PDF documents (statements, contracts).
+pub const ACCEPTED: &[&str] = &["image/jpeg", "image/png", "image/webp", "application/pdf"];
 
 /// A stored attachment.
 #[derive(Debug, Clone, Serialize, ToSchema)]
@@ -37,12 +37,14 @@ pub fn sniff(bytes: &[u8]) -> Option<&'static str> {
         Some("image/png")
     } else if bytes.len() >= 12 && &bytes[..4] == b"RIFF" && &bytes[8..12] == b"WEBP" {
         Some("image/webp")
+    } else if bytes.starts_with(b"%PDF-") {
+        Some("application/pdf")
     } else {
         None
     }
 }
 
-/// Checks `bytes` as a photo: not empty, not over the limit, a JPEG, PNG or WebP that is what
+/// Checks `bytes` as an attachment: not empty, not over the limit, a JPEG, PNG, WebP or PDF that is what
 /// `declared` (the sender's content type, when given) says. Returns its type.
 pub fn check(bytes: &[u8], declared: Option<&str>) -> Result<&'static str, Error> {
     if bytes.is_empty() {
@@ -55,7 +57,7 @@ pub fn check(bytes: &[u8], declared: Option<&str>) -> Result<&'static str, Error
         ));
     }
     let Some(kind) = sniff(bytes) else {
-        return Err(Error::invalid("file", "must be a photo: JPEG, PNG or WebP"));
+        return Err(Error::invalid("file", "must be a photo or a PDF: JPEG, PNG, WebP or PDF"));
     };
     let declared = declared.map(|d| d.split(';').next().unwrap_or(d).trim().to_ascii_lowercase());
     if declared.as_deref().is_some_and(|d| d != kind && d != "application/octet-stream") {
@@ -146,7 +148,9 @@ mod tests {
             Err(Error::Validation(e)) => e[0].message.clone(),
             other => format!("{other:?}"),
         };
-        assert!(message(check(b"%PDF-1.7", Some("image/jpeg"))).contains("JPEG, PNG or WebP"));
+        assert_eq!(check(b"%PDF-1.7\n", Some("application/pdf")).ok(), Some("application/pdf"));
+        assert!(message(check(b"GIF89a", Some("image/gif"))).contains("JPEG, PNG, WebP or PDF"));
+        assert!(message(check(b"%PDF-1.7", Some("image/jpeg"))).contains("not the image/jpeg"));
         assert!(message(check(PNG, Some("image/jpeg"))).contains("not the image/jpeg"));
         assert!(message(check(&[], None)).contains("empty"));
         let big = [PNG, &vec![0u8; MAX_BYTES][..]].concat();

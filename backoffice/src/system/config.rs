@@ -7,7 +7,13 @@ use std::sync::Arc;
 
 use serde::{Deserialize, Serialize};
 
-use crate::postloan::letters::pdf::LetterFont;
+use crate::kit::pdf::LetterFont;
+use crate::kit::signed_http::SignedClient;
+use crate::origination::partners::Partners;
+use crate::origination::partners::bureau::{CreditBureau, HttpBureau, IdentityCheck};
+use crate::origination::partners::esign::{ESign, HttpESign};
+use crate::origination::partners::insurer::{HttpInsurer, Insurer};
+use crate::origination::partners::simulator::Simulator as PartnerSimulator;
 use crate::postloan::reminders::channel::{MessageChannel, Simulator};
 use crate::postloan::reminders::gateway::HttpGateway;
 use crate::system::crypto::Vault;
@@ -37,6 +43,26 @@ pub struct BackOfficeConfig {
     pub sms_gateway: Option<String>,
     /// The secret the gateway's requests are signed with.
     pub sms_gateway_secret: Option<String>,
+    /// This server's public base URL (`https://lease.example.com`): where the insurer and the
+    /// e-signature service call back.
+    pub public_url: Option<String>,
+    /// The credit bureau (征信): its base URL (`origination/partners/bureau.rs`) or `simulator`.
+    /// None: reports are not asked for.
+    pub credit_bureau: Option<String>,
+    /// The secret the bureau's requests are signed with.
+    pub credit_bureau_secret: Option<String>,
+    /// The identity check (three-factor): its base URL or `simulator`. None: not asked.
+    pub identity_check: Option<String>,
+    /// The secret the identity check's requests are signed with.
+    pub identity_check_secret: Option<String>,
+    /// The guarantee insurer: its base URL (`origination/partners/insurer.rs`) or `simulator`.
+    pub insurer: Option<String>,
+    /// The secret shared with the insurer, both ways.
+    pub insurer_secret: Option<String>,
+    /// The e-signature service: its base URL (`origination/partners/esign.rs`) or `simulator`.
+    pub esign: Option<String>,
+    /// The secret shared with the e-signature service, both ways.
+    pub esign_secret: Option<String>,
 }
 
 impl Default for BackOfficeConfig {
@@ -51,11 +77,96 @@ impl Default for BackOfficeConfig {
             letter_font_index: LetterFont::DEFAULT_INDEX,
             sms_gateway: None,
             sms_gateway_secret: None,
+            public_url: None,
+            credit_bureau: None,
+            credit_bureau_secret: None,
+            identity_check: None,
+            identity_check_secret: None,
+            insurer: None,
+            insurer_secret: None,
+            esign: None,
+            esign_secret: None,
         }
     }
 }
 
+/// How one partner is reached.
+enum Endpoint {
+    Simulator,
+    Http(SignedClient),
+}
+
+/// The endpoint `url` names for `name` (`config` is its key), signed with `secret`.
+fn endpoint(
+    name: &'static str,
+    config: &str,
+    url: Option<&String>,
+    secret: Option<&String>,
+) -> Result<Option<Endpoint>, String> {
+    match url.map(|u| u.trim()) {
+        None | Some("") => Ok(None),
+        Some("simulator") => Ok(Some(Endpoint::Simulator)),
+        Some(url) if url.starts_with("https://") || url.starts_with("http://") => {
+            let secret = secret
+                .filter(|s| s.len() >= 16)
+                .ok_or(format!("admin.{config}_secret must be set (16 characters or more) to sign its requests"))?;
+            Ok(Some(Endpoint::Http(SignedClient::new(name, url, secret)?)))
+        }
+        Some(other) => Err(format!("admin.{config} {other:?} is neither an http(s) URL nor `simulator`")),
+    }
+}
+
 impl BackOfficeConfig {
+    /// The partners applications meet, as configured; one simulator serves every one set to it.
+    /// A simulator calls back to `local_url` (this process) when no public URL is set.
+    pub fn partners(&self, local_url: &str) -> Result<Partners, String> {
+        let simulator = Arc::new(PartnerSimulator::default());
+        let bureau = endpoint(
+            "credit bureau",
+            "credit_bureau",
+            self.credit_bureau.as_ref(),
+            self.credit_bureau_secret.as_ref(),
+        )?;
+        let identity = endpoint(
+            "identity check",
+            "identity_check",
+            self.identity_check.as_ref(),
+            self.identity_check_secret.as_ref(),
+        )?;
+        let insurer = endpoint("insurer", "insurer", self.insurer.as_ref(), self.insurer_secret.as_ref())?;
+        let esign = endpoint("e-signature service", "esign", self.esign.as_ref(), self.esign_secret.as_ref())?;
+        Ok(Partners {
+            bureau: bureau.map(|e| -> Arc<dyn CreditBureau> {
+                match e {
+                    Endpoint::Simulator => simulator.clone(),
+                    Endpoint::Http(client) => Arc::new(HttpBureau(client)),
+                }
+            }),
+            identity: identity.map(|e| -> Arc<dyn IdentityCheck> {
+                match e {
+                    Endpoint::Simulator => simulator.clone(),
+                    Endpoint::Http(client) => Arc::new(HttpBureau(client)),
+                }
+            }),
+            insurer: insurer.map(|e| -> Arc<dyn Insurer> {
+                match e {
+                    Endpoint::Simulator => simulator.clone(),
+                    Endpoint::Http(client) => Arc::new(HttpInsurer(client)),
+                }
+            }),
+            esign: esign.map(|e| -> Arc<dyn ESign> {
+                match e {
+                    Endpoint::Simulator => simulator.clone(),
+                    Endpoint::Http(client) => Arc::new(HttpESign(client)),
+                }
+            }),
+            public_url: self.public_url.clone().filter(|u| !u.trim().is_empty()).or_else(|| {
+                let simulated = |v: &Option<String>| v.as_deref().map(str::trim) == Some("simulator");
+                (simulated(&self.insurer) || simulated(&self.esign)).then(|| local_url.to_owned())
+            }),
+        })
+    }
+
     /// The channel reminders go out through, if one is configured.
     pub fn message_channel(&self) -> Result<Option<Arc<dyn MessageChannel>>, String> {
         match self.sms_gateway.as_deref().map(str::trim) {

@@ -111,6 +111,13 @@ pub const CATALOGUE: &[Setting] = &[
         min: 2,
         max: 20,
     },
+    Setting {
+        key: "origination.documents_due_days",
+        description: "Days after disbursement within which its documents are due (贷后审核)",
+        default: 30,
+        min: 1,
+        max: 365,
+    },
 ];
 
 /// The declaration of `key`.

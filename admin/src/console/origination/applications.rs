@@ -473,7 +473,9 @@ pub async fn act(
         }
         "submit" => {
             let today = company_today(state.utc_offset_hours);
-            submit::submit(&mut tx, &state.vault, &staff, id, &Submit { version }, today).await.map(drop)
+            submit::submit(&mut tx, &state.vault, &state.partners, &staff, id, &Submit { version }, today)
+                .await
+                .map(drop)
         }
         _ => Err(backoffice::Error::invalid("action", "is not an action of this page")),
     };

@@ -12,13 +12,13 @@ use sha2::{Digest, Sha256};
 use sqlx::{FromRow, PgConnection};
 use utoipa::ToSchema;
 
-use super::pdf::{self, LetterFont};
 use super::template;
 use crate::actor::Actor;
 use crate::books::contract;
 use crate::error::Error;
 use crate::kit::amount::cents;
 use crate::kit::audit::{self, Change};
+use crate::kit::pdf::{self, LetterFont};
 use crate::kit::placeholders::fill;
 
 /// The most letters one batch makes.

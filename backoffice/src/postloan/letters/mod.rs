@@ -2,9 +2,7 @@
 //! embedded CJK font, one at a time or many in a zip, each generation kept and audited.
 //!
 //! - `template.rs`: the templates and how their figures are filled.
-//! - `pdf.rs`: a letter set as PDF in the embedded font.
 //! - `issue.rs`: generating a contract's letter, and batches.
 
 pub mod issue;
-pub mod pdf;
 pub mod template;

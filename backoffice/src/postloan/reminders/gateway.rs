@@ -4,21 +4,14 @@
 //! "reason"}]`. Every request is signed like the monitor's webhooks (`X-Leasewatch-Signature:
 //! t={timestamp},v1={HMAC-SHA256 of "{timestamp}.{body}"}`), so the gateway knows who sends.
 
-use std::time::Duration;
-
-use chrono::Utc;
-use leasewatch_monitor::webhooks::signature;
 use serde::Deserialize;
 use serde_json::json;
 
 use super::channel::{ChannelFuture, MessageChannel, Receipt};
+use crate::kit::signed_http::SignedClient;
 
 /// An HTTP SMS gateway.
-pub struct HttpGateway {
-    client: reqwest::Client,
-    url: String,
-    secret: String,
-}
+pub struct HttpGateway(SignedClient);
 
 /// What the gateway answers to a message.
 #[derive(Deserialize)]
@@ -38,32 +31,7 @@ struct GatewayReceipt {
 impl HttpGateway {
     /// The gateway at `url` (its base, without the trailing slash), signing with `secret`.
     pub fn new(url: &str, secret: &str) -> Result<Self, String> {
-        let client = reqwest::Client::builder()
-            .timeout(Duration::from_secs(10))
-            .build()
-            .map_err(|e| format!("cannot build the SMS gateway client: {e}"))?;
-        Ok(Self { client, url: url.trim_end_matches('/').to_owned(), secret: secret.to_owned() })
-    }
-
-    /// Sends a signed request and reads the JSON answer.
-    async fn call<T: serde::de::DeserializeOwned>(
-        &self,
-        request: reqwest::RequestBuilder,
-        body: Vec<u8>,
-    ) -> Result<T, String> {
-        let signed = signature(&self.secret, Utc::now().timestamp(), &body);
-        let reply = request
-            .header("content-type", "application/json")
-            .header("x-leasewatch-signature", signed)
-            .body(body)
-            .send()
-            .await
-            .map_err(|e| format!("the SMS gateway cannot be reached: {e}"))?;
-        let status = reply.status();
-        if !status.is_success() {
-            return Err(format!("the SMS gateway answered {status}"));
-        }
-        reply.json().await.map_err(|e| format!("the SMS gateway's answer is not understood: {e}"))
+        Ok(Self(SignedClient::new("SMS gateway", url, secret)?))
     }
 }
 
@@ -71,15 +39,14 @@ impl MessageChannel for HttpGateway {
     fn send<'a>(&'a self, phone: &'a str, text: &'a str) -> ChannelFuture<'a, String> {
         Box::pin(async move {
             let body = json!({"to": phone, "text": text}).to_string().into_bytes();
-            let accepted: Accepted = self.call(self.client.post(format!("{}/messages", self.url)), body).await?;
+            let accepted: Accepted = self.0.post("/messages", body).await?;
             Ok(accepted.id)
         })
     }
 
     fn receipts(&self) -> ChannelFuture<'_, Vec<(String, Receipt)>> {
         Box::pin(async move {
-            let receipts: Vec<GatewayReceipt> =
-                self.call(self.client.get(format!("{}/receipts", self.url)), Vec::new()).await?;
+            let receipts: Vec<GatewayReceipt> = self.0.get("/receipts").await?;
             Ok(receipts
                 .into_iter()
                 .map(|r| {

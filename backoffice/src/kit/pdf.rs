@@ -1,6 +1,6 @@
-//! A letter as a PDF: an A4 page (more when long) of a title and paragraphs, set in a CJK font
-//! that is embedded (subset to the characters used), so the customer's Chinese name reads the same
-//! on any machine and its text can be searched and copied.
+//! A document as a PDF (a letter, a contract): A4 pages of a title and paragraphs, set in a CJK
+//! font that is embedded (subset to the characters used), so the customer's Chinese name reads the
+//! same on any machine and its text can be searched and copied.
 
 use std::path::PathBuf;
 use std::sync::{Arc, OnceLock};

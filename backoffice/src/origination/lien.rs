@@ -1,0 +1,90 @@
+//! The lien (抵押登记): the financed vehicle pledged to the company at the vehicle administration,
+//! recorded against the contract generated from the application before the money goes out.
+
+use chrono::NaiveDate;
+use serde::{Deserialize, Serialize};
+use serde_json::json;
+use sqlx::{FromRow, PgConnection};
+use utoipa::ToSchema;
+
+use super::application::{self, Application, TABLE};
+use super::review::event;
+use crate::actor::Actor;
+use crate::error::{Checks, Error};
+use crate::kit::audit::{self, Change};
+use crate::system::crypto::Vault;
+
+/// A lien registered.
+#[derive(Debug, Clone, Serialize, Deserialize, FromRow, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct Lien {
+    /// The registration's number (抵押登记编号).
+    #[schema(min_length = 1, max_length = 64)]
+    pub registration: String,
+    /// The day it was registered.
+    pub registered_on: NaiveDate,
+    /// The vehicle administration office.
+    #[schema(min_length = 1, max_length = 100)]
+    pub office: String,
+}
+
+/// A lien to record, at the application's version read.
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct NewLien {
+    /// The lien.
+    #[serde(flatten)]
+    pub lien: Lien,
+    /// The version read.
+    pub version: i32,
+}
+
+/// The lien on the contract of the application `id`, if recorded.
+pub async fn get(db: &mut PgConnection, contract: Option<i64>) -> Result<Option<Lien>, Error> {
+    Ok(sqlx::query_as("SELECT registration, registered_on, office FROM contract_liens WHERE contract_id = $1")
+        .bind(contract)
+        .fetch_optional(db)
+        .await?)
+}
+
+/// Records (or corrects) the lien on the contract generated from the application `id`, before
+/// disbursement. Audited.
+pub async fn record(
+    db: &mut PgConnection,
+    vault: &Vault,
+    actor: &Actor,
+    id: i64,
+    new: &NewLien,
+    today: NaiveDate,
+) -> Result<Application, Error> {
+    let row = TABLE.lock_in(db, actor, id, new.version, &["contracted"]).await?;
+    let lien = &new.lien;
+    let mut checks = Checks::default();
+    checks.text("registration", &lien.registration, 64).text("office", &lien.office, 100);
+    checks.check(lien.registered_on <= today, "registered_on", "cannot be in the future");
+    checks.finish()?;
+    let before = get(db, row.contract_id).await?;
+    sqlx::query(
+        "INSERT INTO contract_liens (contract_id, registration, registered_on, office, recorded_by)
+         VALUES ($1, $2, $3, $4, $5)
+         ON CONFLICT (contract_id) DO UPDATE SET registration = EXCLUDED.registration,
+             registered_on = EXCLUDED.registered_on, office = EXCLUDED.office, recorded_by = EXCLUDED.recorded_by,
+             recorded_at = now()",
+    )
+    .bind(row.contract_id)
+    .bind(lien.registration.trim())
+    .bind(lien.registered_on)
+    .bind(lien.office.trim())
+    .bind(actor.user_id)
+    .execute(&mut *db)
+    .await?;
+    sqlx::query("UPDATE applications SET version = version + 1, updated_at = now() WHERE id = $1")
+        .bind(id)
+        .execute(&mut *db)
+        .await?;
+    event(db, id, "lien", actor, Some(lien.registration.trim())).await?;
+    let entry =
+        Change::new("record_lien", "application", id, Some(row.region_id)).before(json!(before)).after(json!(lien));
+    audit::record(&mut *db, actor.author(), entry).await?;
+    application::get(db, vault, actor, id).await
+}
