@@ -389,8 +389,8 @@ async fn api(base: &str, token: &str, method: reqwest::Method, path: &str, body:
 }
 
 /// Origination: a product, a dealer of Shenzhen, the reviews (初审/复审, and 终审 above 200,000 or
-/// when the score refers), the disbursement approval, a champion scorecard; an application in
-/// review and one still a draft.
+/// when the score refers), the disbursement approval, a champion scorecard, a contract template per
+/// lease type; an application in review and one still a draft.
 async fn seed_origination(base: &str, token: &str, sz: i64) -> anyhow::Result<()> {
     let post = |path: String, body: Value| async move { api(base, token, reqwest::Method::POST, &path, body).await };
     let rules = json!({
@@ -430,6 +430,20 @@ async fn seed_origination(base: &str, token: &str, sz: i64) -> anyhow::Result<()
     });
     post("/scorecards".into(), json!({"code": "retail", "name": "零售评分卡", "role": "champion", "card": card}))
         .await?;
+    for (lease_type, title) in [
+        ("sale_leaseback", "汽车售后回租合同"),
+        ("direct", "汽车融资租赁（直租）合同"),
+        ("vendor", "汽车厂商租赁合同"),
+        ("operating", "汽车经营性租赁合同"),
+    ] {
+        let body = format!(
+            "合同编号：{{contract_number}}\n出租人：本公司\n承租人：{{lessee_name}}（证件号码 {{id_number}}），住所 {{address}}\n\
+             经销商：{{dealer}}\n租赁方式：{{lease_type}}\n租赁物：{{vehicle}}，车架号 {{vin}}，车价 {{price}} 元，首付 {{down_payment}} 元。\n\
+             融资金额 {{principal}} 元，租期 {{term}} 个月，年利率 {{annual_rate}}，每期租金 {{installment}} 元，留购价 {{residual}} 元。\n\
+             承租人应按附件还款计划表按期足额支付租金；租赁物上安装的 GPS 定位设备不得拆除。\n签订日期：{{date}}"
+        );
+        post("/contract-templates".into(), json!({"lease_type": lease_type, "title": title, "body": body})).await?;
+    }
     let applicant = |name: &str, id_number: &str, phone: &str, vin: String| {
         json!({
             "dealer_id": dealer, "applicant_name": name, "id_number": id_number, "phone": phone,

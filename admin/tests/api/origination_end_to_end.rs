@@ -16,6 +16,7 @@ use leasewatch_admin::AppState;
 use serde_json::{Value, json};
 use sqlx::PgPool;
 
+use crate::repossession::{csrf, pairs, post_multipart};
 use crate::support::{App, COST, PASSWORD, org};
 
 /// The app with every partner simulated, served on a port of its own so that partners call back.
@@ -221,26 +222,30 @@ async fn a_dealers_application_becomes_an_active_contract_through_every_stage(po
         .await;
     assert_eq!(status, StatusCode::OK);
     assert!(pdf.starts_with(b"%PDF-") && pdf.len() > 2_000, "a PDF with its font: {} bytes", pdf.len());
+    // The lien is recorded on the application's console page; a day to come is refused beside it.
+    let cookie = format!("lw_session={admin}");
+    let with = [("cookie", cookie.as_str())];
+    let path = format!("/origination/applications/{id}");
+    let (_, _, page) = app.fetch_with(&path, &with).await;
+    assert!(page.contains(r#"id="form-lien""#) && page.contains("已签署") && page.contains("已出单"), "{page}");
+    let lien = |on: NaiveDate, page: &str| {
+        vec![
+            ("csrf", csrf(page)),
+            ("action", "lien".into()),
+            ("registration", "粤B抵2026-0001".into()),
+            ("registered_on", on.to_string()),
+            ("office", "深圳市车管所".into()),
+        ]
+    };
     let future = Utc::now().date_naive() + chrono::Duration::days(3);
-    let lien = |on: NaiveDate, version: &Value| json!({"registration": "粤B抵2026-0001", "registered_on": on, "office": "深圳市车管所", "version": version});
-    let early = app
-        .call(
-            axum::http::Method::PUT,
-            &format!("/api/v1/applications/{id}/lien"),
-            Some(admin),
-            Some(lien(future, &signed["version"])),
-        )
-        .await;
-    assert_eq!(crate::applications::fields(&early.body), ["registered_on"], "{}", early.body);
-    let liened = app
-        .call(
-            axum::http::Method::PUT,
-            &format!("/api/v1/applications/{id}/lien"),
-            Some(admin),
-            Some(lien(Utc::now().date_naive(), &signed["version"])),
-        )
-        .await;
+    let (status, refused) = post_multipart(&app, &path, &cookie, &pairs(&lien(future, &page)), None).await;
+    assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY, "{refused}");
+    assert!(refused.contains(r#"data-field="registered_on""#), "{refused}");
+    let (status, _) = post_multipart(&app, &path, &cookie, &pairs(&lien(Utc::now().date_naive(), &page)), None).await;
+    assert_eq!(status, StatusCode::SEE_OTHER);
+    let liened = app.get(&format!("/api/v1/applications/{id}"), admin).await;
     assert_eq!(liened.body["lien"]["office"], "深圳市车管所", "{}", liened.body);
+    assert_eq!(signed["signature"]["status"], "signed");
 
     // The tracker is installed but has not reported: the checks hold the money back.
     let vehicle =
@@ -360,19 +365,23 @@ async fn a_dealers_application_becomes_an_active_contract_through_every_stage(po
         .post(&format!("/api/v1/applications/{id}/actions/complete-documents"), admin, json!({"version": version}))
         .await;
     assert_eq!(complete.body["status"], "documents_complete", "{}", complete.body);
-    let archived = app
-        .post(
-            &format!("/api/v1/applications/{id}/actions/archive"),
-            admin,
-            json!({"version": complete.body["version"]}),
-        )
-        .await;
+    let (_, _, page) = app.fetch_with(&path, &with).await;
+    let archive = [("csrf", csrf(&page)), ("action", "archive".into())];
+    let (status, _) = post_multipart(&app, &path, &cookie, &pairs(&archive), None).await;
+    assert_eq!(status, StatusCode::SEE_OTHER);
+    let archived = app.get(&format!("/api/v1/applications/{id}"), admin).await;
     assert_eq!(
         (archived.body["status"].as_str(), archived.body["guarantee"]["status"].as_str()),
         (Some("archived"), Some("archived")),
         "{}",
         archived.body
     );
+    let (_, _, page) = app.fetch_with(&path, &with).await;
+    for shown in
+        ["已归档", "合同文本 (PDF)", "银行流水 (PDF)", "征信报告", "抵押登记", "保单已出", "客户已签署", "已放款"]
+    {
+        assert!(page.contains(shown), "{shown} on the page: {page}");
+    }
     // Every decision is in the audit log, the partners' answers under their names.
     let audited: Vec<(String, Option<String>)> = sqlx::query_as(
         "SELECT action, username FROM audit_log WHERE entity_type = 'application' AND entity_id = $1::text ORDER BY id",

@@ -174,6 +174,8 @@ pub struct Document {
     pub kind: String,
     /// The attachment (SHA-256, hex).
     pub sha256: String,
+    /// What it is: a photo, or `application/pdf`.
+    pub content_type: String,
     /// When filed.
     pub added_at: DateTime<Utc>,
 }
@@ -352,8 +354,9 @@ pub async fn get(db: &mut PgConnection, vault: &Vault, actor: &Actor, id: i64) -
         })
         .collect();
     view.documents = sqlx::query_as(
-        "SELECT kind, encode(sha256, 'hex') AS sha256, added_at FROM application_documents
-         WHERE application_id = $1 ORDER BY added_at, kind",
+        "SELECT d.kind, encode(d.sha256, 'hex') AS sha256, t.content_type, d.added_at
+         FROM application_documents d JOIN attachments t ON t.sha256 = d.sha256
+         WHERE d.application_id = $1 ORDER BY d.added_at, d.kind",
     )
     .bind(id)
     .fetch_all(&mut *db)

@@ -10,12 +10,14 @@ use backoffice::dealers::dealer::{self, DealerFilter};
 use backoffice::kit::day::company_today;
 use backoffice::kit::list::PageParams;
 use backoffice::origination::application::{
-    self, Application, ApplicationFilter, DOCUMENT_KINDS, Draft, EDITABLE, LEASE_TYPES, NewDocument, NewParty,
-    PARTY_ROLES,
+    self, AFTER_DISBURSEMENT_KINDS, Application, ApplicationFilter, DOCUMENT_KINDS, Draft, EDITABLE, LEASE_TYPES,
+    NewDocument, NewParty, PARTY_ROLES,
 };
 use backoffice::origination::disbursement::{self, Version};
+use backoffice::origination::lien::{self, Lien, NewLien};
 use backoffice::origination::review::{self, REJECT_REASONS, ReviewNote};
 use backoffice::origination::submit::{self, Submit};
+use backoffice::origination::{after_disbursement, guarantee, signing};
 use backoffice::products::catalog::{self, ProductFilter};
 use serde_json::Value;
 
@@ -23,6 +25,7 @@ use super::TABS;
 use crate::console::error::PageError;
 use crate::console::form::{Done, Fields, Problems, refused};
 use crate::console::format::local_time;
+use crate::console::i18n::Lang;
 use crate::console::list::{self, Cell, Column, ListQuery, ListSpec};
 use crate::console::page::{Shell, render};
 use crate::console::record_page::{ActionForm, Facts, Input, RecordPage, accept_multipart, settle, store_photos};
@@ -305,6 +308,47 @@ async fn application_page(state: &AppState, staff: &Staff, id: i64, done: String
     if a.status != "draft" {
         facts.push(Facts { title: lang.t("application.findings").to_owned(), lines: lines(&a.findings) });
     }
+    if !a.external_checks.is_empty() {
+        let lines = a
+            .external_checks
+            .iter()
+            .map(|c| {
+                let said = if c.status == "done" { c.result.to_string() } else { c.detail.clone() };
+                (lang.t(&format!("application.external.{}", c.kind)).to_owned(), said)
+            })
+            .collect();
+        facts.push(Facts { title: lang.t("application.external").to_owned(), lines });
+    }
+    if let Some(g) = &a.guarantee {
+        let mut lines = vec![(lang.t("application.status").to_owned(), lang.word("application.guarantee", &g.status))];
+        if let (Some(number), Some(premium)) = (&g.policy_number, g.premium) {
+            lines.push((lang.t("application.policy").to_owned(), format!("{number} · {premium}")));
+        }
+        if let (Some(from), Some(to)) = (g.period_start, g.period_end) {
+            lines.push((lang.t("application.period").to_owned(), format!("{from} – {to}")));
+        }
+        if let Some(reason) = &g.decline_reason {
+            lines.push((lang.t("application.reason").to_owned(), reason.clone()));
+        }
+        facts.push(Facts { title: lang.t("application.guarantee").to_owned(), lines });
+    }
+    if let Some(s) = &a.signature {
+        let mut lines = vec![(lang.t("application.status").to_owned(), lang.word("application.signature", &s.status))];
+        if let Some(at) = &s.signed_at {
+            lines.push((lang.t("application.signed_at").to_owned(), local_time(at, offset)));
+        }
+        facts.push(Facts { title: lang.t("application.signature").to_owned(), lines });
+    }
+    if let Some(l) = &a.lien {
+        let lines = vec![(
+            lang.t("application.lien").to_owned(),
+            format!("{} · {} · {}", l.registration, l.office, l.registered_on),
+        )];
+        facts.push(Facts { title: lang.t("application.lien").to_owned(), lines });
+    }
+    if let Some(due) = a.documents_due.filter(|_| a.status == "disbursed") {
+        facts[0].lines.push((lang.t("application.documents_due").to_owned(), due.to_string()));
+    }
     let mut db = state.pool.acquire().await?;
     if a.contract_id.is_some() {
         let lines = disbursement::checks(&mut db, staff, id)
@@ -364,14 +408,7 @@ async fn application_page(state: &AppState, staff: &Staff, id: i64, done: String
         ));
     }
     if staff.can("contracts.write") {
-        let next = match a.status.as_str() {
-            "approved" => Some(("make_contract", "application.make_contract")),
-            "contracted" => Some(("request_disbursement", "application.request_disbursement")),
-            _ => None,
-        };
-        if let Some((action, title)) = next {
-            forms.push(ActionForm::new(action, lang.t(title), lang.t(title), Vec::new()));
-        }
+        forms.extend(closing_forms(&a, lang));
     }
     if EDITABLE.contains(&a.status.as_str()) && staff.can("applications.write") {
         let (dealers, products) = choices(state, staff).await?;
@@ -388,10 +425,20 @@ async fn application_page(state: &AppState, staff: &Staff, id: i64, done: String
         ));
         forms.push(ActionForm::new("submit", lang.t("application.submit"), lang.t("application.submit"), Vec::new()));
     }
-    let photos = a.documents.iter().map(|d| d.sha256.clone()).collect();
+    let (photos, files): (Vec<_>, Vec<_>) = a.documents.iter().partition(|d| d.content_type.starts_with("image/"));
+    let photos = photos.into_iter().map(|d| d.sha256.clone()).collect();
+    let files = files.into_iter().map(|d| {
+        (format!("{} (PDF)", lang.word("application.document", &d.kind)), format!("/attachments/{}", d.sha256))
+    });
+    let contract_pdf = a
+        .signature
+        .as_ref()
+        .map(|s| (lang.t("application.contract_document").to_owned(), format!("/attachments/{}", s.document)));
     Ok(RecordPage {
         links: std::iter::once((lang.t("origination.applications").to_owned(), "/origination/applications".to_owned()))
             .chain(a.contract_id.map(|c| (lang.t("contract.title").to_owned(), format!("/contracts/{c}"))))
+            .chain(contract_pdf)
+            .chain(files)
             .collect(),
         facts,
         photos,
@@ -399,6 +446,58 @@ async fn application_page(state: &AppState, staff: &Staff, id: i64, done: String
         forms,
         ..RecordPage::new(shell, done, format!("/origination/applications/{id}"))
     })
+}
+
+/// The forms that take an approved application to the money and on to the archive, as far as it
+/// has come: the guarantee, the contract and its signing, the lien, the disbursement, the
+/// documents due after it, the archive.
+fn closing_forms(a: &Application, lang: Lang) -> Vec<ActionForm> {
+    let plain = |action: &'static str, title: &str| ActionForm::new(action, lang.t(title), lang.t(title), Vec::new());
+    let mut forms = Vec::new();
+    let closing = matches!(a.status.as_str(), "approved" | "contracted");
+    match a.guarantee.as_ref().map(|g| g.status.as_str()) {
+        None | Some("declined") if closing => forms.push(plain("pre_approve", "application.pre_approve")),
+        Some("pre_approved") if closing => forms.push(plain("apply_policy", "application.apply_policy")),
+        _ => {}
+    }
+    match a.status.as_str() {
+        "approved" => forms.push(plain("make_contract", "application.make_contract")),
+        "contracted" => {
+            if a.signature.as_ref().is_none_or(|s| s.status == "declined") {
+                forms.push(plain("send_signature", "application.send_signature"));
+            }
+            forms.push(ActionForm::new(
+                "lien",
+                lang.t("application.lien"),
+                lang.t("application.record_lien"),
+                vec![
+                    Input::new("registration", lang.t("application.lien_registration"), "text"),
+                    Input::new("registered_on", lang.t("application.lien_date"), "date"),
+                    Input::new("office", lang.t("application.lien_office"), "text"),
+                ],
+            ));
+            forms.push(plain("request_disbursement", "application.request_disbursement"));
+        }
+        "disbursed" => {
+            let kinds = AFTER_DISBURSEMENT_KINDS
+                .iter()
+                .map(|k| ((*k).to_owned(), lang.word("application.document", k)))
+                .collect();
+            forms.push(ActionForm::new(
+                "document",
+                lang.t("application.add_document"),
+                lang.t("application.add_document"),
+                vec![
+                    Input::select("kind", lang.t("application.document_kind"), kinds),
+                    Input::new("photos", lang.t("record.photo"), "file"),
+                ],
+            ));
+            forms.push(plain("complete_documents", "application.complete_documents"));
+        }
+        "documents_complete" => forms.push(plain("archive", "application.archive")),
+        _ => {}
+    }
+    forms
 }
 
 /// `GET /origination/applications/{id}`.
@@ -421,12 +520,25 @@ pub async fn act(
 ) -> Result<Response, PageError> {
     let (fields, uploads) = accept_multipart(&staff, multipart, "applications.read").await?;
     let action = fields.one("action").to_owned();
-    staff.require(if matches!(action.as_str(), "ask_documents" | "reject") {
-        "workflows.act"
-    } else {
-        "applications.write"
+    let closing = matches!(
+        action.as_str(),
+        "pre_approve"
+            | "apply_policy"
+            | "make_contract"
+            | "send_signature"
+            | "lien"
+            | "request_disbursement"
+            | "complete_documents"
+            | "archive"
+    );
+    let current = application::get(&mut *state.pool.acquire().await?, &state.vault, &staff, id).await?;
+    let (status, version) = (current.status, current.version);
+    staff.require(match action.as_str() {
+        "ask_documents" | "reject" => "workflows.act",
+        "document" if status == "disbursed" => "contracts.write",
+        _ if closing => "contracts.write",
+        _ => "applications.write",
     })?;
-    let version = application::get(&mut *state.pool.acquire().await?, &state.vault, &staff, id).await?.version;
     let mut problems = Problems::default();
     let mut tx = state.pool.begin().await?;
     let outcome: Result<(), backoffice::Error> = match action.as_str() {
@@ -470,6 +582,46 @@ pub async fn act(
         }
         "request_disbursement" => {
             disbursement::request(&mut tx, &state.vault, &staff, id, &Version { version }).await.map(drop)
+        }
+        "pre_approve" => {
+            guarantee::pre_approve(&mut tx, &state.vault, &state.partners, &staff, id, &Version { version })
+                .await
+                .map(drop)
+        }
+        "apply_policy" => {
+            guarantee::apply(&mut tx, &state.vault, &state.partners, &staff, id, &Version { version }).await.map(drop)
+        }
+        "send_signature" => {
+            let font = &state.letter_font;
+            signing::send(&mut tx, &state.vault, &state.partners, font, &staff, id, &Version { version })
+                .await
+                .map(drop)
+        }
+        "lien" => {
+            let registered_on = fields.one("registered_on").parse().ok();
+            if registered_on.is_none() {
+                problems.add("registered_on", "give the day the lien was registered");
+            }
+            match registered_on {
+                Some(registered_on) => {
+                    let lien = Lien {
+                        registration: fields.one("registration").to_owned(),
+                        registered_on,
+                        office: fields.one("office").to_owned(),
+                    };
+                    let today = company_today(state.utc_offset_hours);
+                    lien::record(&mut tx, &state.vault, &staff, id, &NewLien { lien, version }, today).await.map(drop)
+                }
+                None => Ok(()),
+            }
+        }
+        "complete_documents" => {
+            after_disbursement::complete_documents(&mut tx, &state.vault, &staff, id, &Version { version })
+                .await
+                .map(drop)
+        }
+        "archive" => {
+            after_disbursement::archive(&mut tx, &state.vault, &staff, id, &Version { version }).await.map(drop)
         }
         "submit" => {
             let today = company_today(state.utc_offset_hours);
