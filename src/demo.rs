@@ -30,6 +30,11 @@ use crate::config::Config;
 const USER: &str = "manager";
 /// Their password (a demo on a local machine; change it anywhere else).
 const PASSWORD: &str = "Risk-Desk-2026!";
+/// The demo's contract wording, the same for every lease type; the figures in braces are filled in.
+const CONTRACT_BODY: &str = "合同编号：{contract_number}\n出租人：本公司\n承租人：{lessee_name}（证件号码 {id_number}），住所 {address}\n\
+    经销商：{dealer}\n租赁方式：{lease_type}\n租赁物：{vehicle}，车架号 {vin}，车价 {price} 元，首付 {down_payment} 元。\n\
+    融资金额 {principal} 元，租期 {term} 个月，年利率 {annual_rate}，每期租金 {installment} 元，留购价 {residual} 元。\n\
+    承租人应按附件还款计划表按期足额支付租金；租赁物上安装的 GPS 定位设备不得拆除。\n签订日期：{date}";
 /// Contracts in the demo book.
 const CONTRACTS: usize = 300;
 /// Port of a private PostgreSQL, away from a system one.
@@ -436,13 +441,8 @@ async fn seed_origination(base: &str, token: &str, sz: i64) -> anyhow::Result<()
         ("vendor", "汽车厂商租赁合同"),
         ("operating", "汽车经营性租赁合同"),
     ] {
-        let body = format!(
-            "合同编号：{{contract_number}}\n出租人：本公司\n承租人：{{lessee_name}}（证件号码 {{id_number}}），住所 {{address}}\n\
-             经销商：{{dealer}}\n租赁方式：{{lease_type}}\n租赁物：{{vehicle}}，车架号 {{vin}}，车价 {{price}} 元，首付 {{down_payment}} 元。\n\
-             融资金额 {{principal}} 元，租期 {{term}} 个月，年利率 {{annual_rate}}，每期租金 {{installment}} 元，留购价 {{residual}} 元。\n\
-             承租人应按附件还款计划表按期足额支付租金；租赁物上安装的 GPS 定位设备不得拆除。\n签订日期：{{date}}"
-        );
-        post("/contract-templates".into(), json!({"lease_type": lease_type, "title": title, "body": body})).await?;
+        let template = json!({"lease_type": lease_type, "title": title, "body": CONTRACT_BODY});
+        post("/contract-templates".into(), template).await?;
     }
     let applicant = |name: &str, id_number: &str, phone: &str, vin: String| {
         json!({

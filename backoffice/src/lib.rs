@@ -11,7 +11,8 @@
 //! - `products/`: product rules (产品管理).
 //! - `customers/`: lessees and the people around them (客户).
 //! - `assets/`: vehicles and their trackers' commands (车辆管理).
-//! - `origination/`: applications and their submission (订单管理).
+//! - `origination/`: how a lease is born (订单管理): applications, scorecards, credit review,
+//!   guarantee insurance, the contract signed, disbursement, the documents after it and the archive.
 //! - `books/`: contracts, receipts, the ledger, delinquency, settlement (合同 / 财务).
 //! - `postloan/`: collections after the loan is made: parameters, collection groups (贷后管理).
 //! - `reports/`: figures over the book and the fleet (报表).
