@@ -16,8 +16,8 @@ use super::application::{self, Application, TABLE};
 use super::disbursement::Version;
 use super::partners::Partners;
 use super::partners::insurer::{CoverRequest, InsurerAnswer, Stage};
-use super::review::{event, system_event};
-use crate::actor::{Actor, Author, RequestMeta};
+use super::review::{event, partner_answered};
+use crate::actor::Actor;
 use crate::error::Error;
 use crate::kit::audit::{self, Change};
 use crate::system::crypto::Vault;
@@ -218,14 +218,10 @@ pub async fn answered(db: &mut PgConnection, answer: &InsurerAnswer) -> Result<(
     .execute(&mut *db)
     .await?;
     let note = answer.reason.as_deref().or(answer.policy_number.as_deref());
-    system_event(db, id, &format!("guarantee_{next}"), note).await?;
-    let meta = RequestMeta::default();
-    let insurer = Author { user_id: None, username: Some("insurer"), meta: &meta };
     let entry = Change::new("guarantee_answer", "application", id, Some(region))
         .before(json!({"status": status}))
         .after(json!({"status": next, "answer": answer}));
-    audit::record(&mut *db, insurer, entry).await?;
-    Ok(())
+    partner_answered(db, id, "insurer", &format!("guarantee_{next}"), note, entry).await
 }
 
 /// Archives the issued policy of the application `id` with it (贷后归档).

@@ -15,9 +15,20 @@ use crate::kit::audit::{self, Change};
 use crate::system::crypto::Vault;
 
 /// A lien registered.
-#[derive(Debug, Clone, Serialize, Deserialize, FromRow, ToSchema)]
-#[serde(deny_unknown_fields)]
+#[derive(Debug, Clone, Serialize, FromRow, ToSchema)]
 pub struct Lien {
+    /// The registration's number (抵押登记编号).
+    pub registration: String,
+    /// The day it was registered.
+    pub registered_on: NaiveDate,
+    /// The vehicle administration office.
+    pub office: String,
+}
+
+/// A lien to record, at the application's version read.
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct NewLien {
     /// The registration's number (抵押登记编号).
     #[schema(min_length = 1, max_length = 64)]
     pub registration: String,
@@ -26,15 +37,6 @@ pub struct Lien {
     /// The vehicle administration office.
     #[schema(min_length = 1, max_length = 100)]
     pub office: String,
-}
-
-/// A lien to record, at the application's version read.
-#[derive(Debug, Deserialize, ToSchema)]
-#[serde(deny_unknown_fields)]
-pub struct NewLien {
-    /// The lien.
-    #[serde(flatten)]
-    pub lien: Lien,
     /// The version read.
     pub version: i32,
 }
@@ -58,7 +60,11 @@ pub async fn record(
     today: NaiveDate,
 ) -> Result<Application, Error> {
     let row = TABLE.lock_in(db, actor, id, new.version, &["contracted"]).await?;
-    let lien = &new.lien;
+    let lien = Lien {
+        registration: new.registration.trim().to_owned(),
+        registered_on: new.registered_on,
+        office: new.office.trim().to_owned(),
+    };
     let mut checks = Checks::default();
     checks.text("registration", &lien.registration, 64).text("office", &lien.office, 100);
     checks.check(lien.registered_on <= today, "registered_on", "cannot be in the future");
@@ -72,9 +78,9 @@ pub async fn record(
              recorded_at = now()",
     )
     .bind(row.contract_id)
-    .bind(lien.registration.trim())
+    .bind(&lien.registration)
     .bind(lien.registered_on)
-    .bind(lien.office.trim())
+    .bind(&lien.office)
     .bind(actor.user_id)
     .execute(&mut *db)
     .await?;
@@ -82,7 +88,7 @@ pub async fn record(
         .bind(id)
         .execute(&mut *db)
         .await?;
-    event(db, id, "lien", actor, Some(lien.registration.trim())).await?;
+    event(db, id, "lien", actor, Some(&lien.registration)).await?;
     let entry =
         Change::new("record_lien", "application", id, Some(row.region_id)).before(json!(before)).after(json!(lien));
     audit::record(&mut *db, actor.author(), entry).await?;

@@ -15,7 +15,7 @@ use sqlx::{FromRow, PgConnection};
 use utoipa::ToSchema;
 
 use super::application::{self, Application, TABLE};
-use crate::actor::Actor;
+use crate::actor::{Actor, Author, RequestMeta};
 use crate::error::Error;
 use crate::kit::audit::{self, Change};
 use crate::system::crypto::Vault;
@@ -90,6 +90,23 @@ pub(crate) async fn system_event(
         .bind(note)
         .execute(db)
         .await?;
+    Ok(())
+}
+
+/// A partner's answer on the application `id` taken: a step of its progress (`step`, with `note`)
+/// and the audit record of `change` under the partner's name.
+pub(crate) async fn partner_answered(
+    db: &mut PgConnection,
+    id: i64,
+    partner: &str,
+    step: &str,
+    note: Option<&str>,
+    change: Change<'_>,
+) -> Result<(), Error> {
+    system_event(db, id, step, note).await?;
+    let meta = RequestMeta::default();
+    let author = Author { user_id: None, username: Some(partner), meta: &meta };
+    audit::record(&mut *db, author, change).await?;
     Ok(())
 }
 

@@ -17,8 +17,8 @@ use super::contract_templates;
 use super::disbursement::Version;
 use super::partners::Partners;
 use super::partners::esign::{Envelope, Signer, SigningAnswer};
-use super::review::{event, system_event};
-use crate::actor::{Actor, Author, RequestMeta};
+use super::review::{event, partner_answered};
+use crate::actor::Actor;
 use crate::error::Error;
 use crate::kit::audit::{self, Change};
 use crate::kit::pdf::{self, LetterFont};
@@ -203,12 +203,8 @@ pub async fn answered(db: &mut PgConnection, answer: &SigningAnswer) -> Result<(
         .bind(answer.signed.then(|| answer.signed_at.unwrap_or_else(Utc::now)))
         .execute(&mut *db)
         .await?;
-    system_event(db, id, &format!("contract_{next}"), answer.reason.as_deref()).await?;
-    let meta = RequestMeta::default();
-    let service = Author { user_id: None, username: Some("esign"), meta: &meta };
     let entry = Change::new("signature_answer", "application", id, Some(region))
         .before(json!({"status": status}))
         .after(json!({"status": next, "answer": answer}));
-    audit::record(&mut *db, service, entry).await?;
-    Ok(())
+    partner_answered(db, id, "esign", &format!("contract_{next}"), answer.reason.as_deref(), entry).await
 }

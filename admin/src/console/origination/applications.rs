@@ -14,7 +14,7 @@ use backoffice::origination::application::{
     NewDocument, NewParty, PARTY_ROLES,
 };
 use backoffice::origination::disbursement::{self, Version};
-use backoffice::origination::lien::{self, Lien, NewLien};
+use backoffice::origination::lien::{self, NewLien};
 use backoffice::origination::review::{self, REJECT_REASONS, ReviewNote};
 use backoffice::origination::submit::{self, Submit};
 use backoffice::origination::{after_disbursement, guarantee, signing};
@@ -413,16 +413,7 @@ async fn application_page(state: &AppState, staff: &Staff, id: i64, done: String
     if EDITABLE.contains(&a.status.as_str()) && staff.can("applications.write") {
         let (dealers, products) = choices(state, staff).await?;
         forms.push(draft_form(staff, Some(&a), dealers, products));
-        let kinds = DOCUMENT_KINDS.iter().map(|k| ((*k).to_owned(), lang.word("application.document", k))).collect();
-        forms.push(ActionForm::new(
-            "document",
-            lang.t("application.add_document"),
-            lang.t("application.add_document"),
-            vec![
-                Input::select("kind", lang.t("application.document_kind"), kinds),
-                Input::new("photos", lang.t("record.photo"), "file"),
-            ],
-        ));
+        forms.push(document_form(DOCUMENT_KINDS, lang));
         forms.push(ActionForm::new("submit", lang.t("application.submit"), lang.t("application.submit"), Vec::new()));
     }
     let (photos, files): (Vec<_>, Vec<_>) = a.documents.iter().partition(|d| d.content_type.starts_with("image/"));
@@ -446,6 +437,20 @@ async fn application_page(state: &AppState, staff: &Staff, id: i64, done: String
         forms,
         ..RecordPage::new(shell, done, format!("/origination/applications/{id}"))
     })
+}
+
+/// The form that files a document of one of `kinds` (a photo or a PDF).
+fn document_form(kinds: &[&str], lang: Lang) -> ActionForm {
+    let kinds = kinds.iter().map(|k| ((*k).to_owned(), lang.word("application.document", k))).collect();
+    ActionForm::new(
+        "document",
+        lang.t("application.add_document"),
+        lang.t("application.add_document"),
+        vec![
+            Input::select("kind", lang.t("application.document_kind"), kinds),
+            Input::new("photos", lang.t("record.photo"), "file"),
+        ],
+    )
 }
 
 /// The forms that take an approved application to the money and on to the archive, as far as it
@@ -479,19 +484,7 @@ fn closing_forms(a: &Application, lang: Lang) -> Vec<ActionForm> {
             forms.push(plain("request_disbursement", "application.request_disbursement"));
         }
         "disbursed" => {
-            let kinds = AFTER_DISBURSEMENT_KINDS
-                .iter()
-                .map(|k| ((*k).to_owned(), lang.word("application.document", k)))
-                .collect();
-            forms.push(ActionForm::new(
-                "document",
-                lang.t("application.add_document"),
-                lang.t("application.add_document"),
-                vec![
-                    Input::select("kind", lang.t("application.document_kind"), kinds),
-                    Input::new("photos", lang.t("record.photo"), "file"),
-                ],
-            ));
+            forms.push(document_form(AFTER_DISBURSEMENT_KINDS, lang));
             forms.push(plain("complete_documents", "application.complete_documents"));
         }
         "documents_complete" => forms.push(plain("archive", "application.archive")),
@@ -604,13 +597,14 @@ pub async fn act(
             }
             match registered_on {
                 Some(registered_on) => {
-                    let lien = Lien {
+                    let lien = NewLien {
                         registration: fields.one("registration").to_owned(),
                         registered_on,
                         office: fields.one("office").to_owned(),
+                        version,
                     };
                     let today = company_today(state.utc_offset_hours);
-                    lien::record(&mut tx, &state.vault, &staff, id, &NewLien { lien, version }, today).await.map(drop)
+                    lien::record(&mut tx, &state.vault, &staff, id, &lien, today).await.map(drop)
                 }
                 None => Ok(()),
             }
