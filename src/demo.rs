@@ -395,7 +395,8 @@ async fn api(base: &str, token: &str, method: reqwest::Method, path: &str, body:
 
 /// Origination: a product, a dealer of Shenzhen, the reviews (初审/复审, and 终审 above 200,000 or
 /// when the score refers), the disbursement approval, a champion scorecard, a contract template per
-/// lease type; an application in review and one still a draft.
+/// lease type, two credit reviewers; an application carried to its signed contract and one still a
+/// draft.
 async fn seed_origination(base: &str, token: &str, sz: i64) -> anyhow::Result<()> {
     let post = |path: String, body: Value| async move { api(base, token, reqwest::Method::POST, &path, body).await };
     let rules = json!({
@@ -458,7 +459,55 @@ async fn seed_origination(base: &str, token: &str, sz: i64) -> anyhow::Result<()
     let id = filed["id"].as_i64().context("no application id")?;
     post(format!("/applications/{id}/actions/submit"), json!({"version": filed["version"]})).await?;
     post("/applications".into(), applicant("林悦", "440305198506124569", "13800001002", vin(900_002))).await?;
+    // Two credit reviewers decide the first in 初审 and 复审; the insurer pre-approves it and issues
+    // the policy, and the contract is written and signed: it waits for the lien and the tracker.
+    let permissions = ["applications.read", "workflows.act"];
+    post("/roles".into(), json!({"name": "credit_reviewer", "description": "信审", "permissions": permissions}))
+        .await?;
+    for (username, name) in [("risk1", "初审员"), ("risk2", "复审员")] {
+        let user = json!({"username": username, "display_name": name, "password": PASSWORD, "region_id": sz,
+                          "roles": ["credit_reviewer"], "positions": ["risk_approver"]});
+        post("/users".into(), user).await?;
+        let reviewer = login_as(base, username).await?;
+        let tasks = api(base, &reviewer, reqwest::Method::GET, "/workflow-tasks", Value::Null).await?;
+        let task = tasks["items"]
+            .as_array()
+            .and_then(|items| items.iter().find(|t| t["subject_id"].as_str().and_then(|s| s.parse().ok()) == Some(id)))
+            .and_then(|t| t["id"].as_i64())
+            .context("no review task for the demo application")?;
+        for (action, body) in [("claim", json!({})), ("approve", json!({"note": "同意"}))] {
+            let path = format!("/workflow-tasks/{task}/actions/{action}");
+            api(base, &reviewer, reqwest::Method::POST, &path, body).await?;
+        }
+    }
+    let mut current = application_once(base, token, id, |_| true).await?;
+    for (action, answered) in [
+        ("pre-approve-guarantee", ("guarantee", "pre_approved")),
+        ("apply-policy", ("guarantee", "issued")),
+        ("make-contract", ("status", "contracted")),
+        ("send-for-signature", ("signature", "signed")),
+    ] {
+        post(format!("/applications/{id}/actions/{action}"), json!({"version": current["version"]})).await?;
+        current = application_once(base, token, id, |a| {
+            let field = if answered.0 == "status" { &a["status"] } else { &a[answered.0]["status"] };
+            field == answered.1
+        })
+        .await?;
+    }
+    println!("  an application approved, insured and signed, waiting for its lien and tracker (进件)");
     Ok(())
+}
+
+/// The application `id` once `done` holds of it (a partner has answered), within twenty seconds.
+async fn application_once(base: &str, token: &str, id: i64, done: impl Fn(&Value) -> bool) -> anyhow::Result<Value> {
+    for _ in 0..200 {
+        let found = api(base, token, reqwest::Method::GET, &format!("/applications/{id}"), Value::Null).await?;
+        if done(&found) {
+            return Ok(found);
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    bail!("application {id}: the partner's answer did not come")
 }
 
 /// Letters, reminders, the approvals of post-loan money, a repossession company and work at each

@@ -105,6 +105,10 @@ pub fn router() -> Router<AppState> {
         .route("/origination/applications", get(origination::applications::list))
         .route("/origination/scorecards", get(origination::scorecards::page).post(origination::scorecards::create))
         .route(
+            "/origination/contract-templates",
+            get(origination::contract_templates::page).post(origination::contract_templates::create),
+        )
+        .route(
             "/origination/applications/new",
             get(origination::applications::new).post(origination::applications::create),
         )

@@ -92,6 +92,20 @@ async fn a_dealers_application_becomes_an_active_contract_through_every_stage(po
         .await;
     assert_eq!(crate::applications::fields(&unknown.body), ["body"], "{}", unknown.body);
     app.create(admin, "/api/v1/contract-templates", template).await;
+    let cookie = format!("lw_session={admin}");
+    let with = [("cookie", cookie.as_str())];
+    let (_, _, page) = app.fetch_with("/origination/contract-templates", &with).await;
+    assert!(page.contains("汽车售后回租合同") && page.contains(r#"id="form-create""#), "{page}");
+    let form = [
+        ("csrf", csrf(&page)),
+        ("action", "create".into()),
+        ("lease_type", "direct".into()),
+        ("title", "直租合同".into()),
+        ("body", "月薪 {salary}".into()),
+    ];
+    let (status, refused) = post_multipart(&app, "/origination/contract-templates", &cookie, &pairs(&form), None).await;
+    assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY, "{refused}");
+    assert!(refused.contains(r#"data-field="body""#), "an unknown figure is named beside the wording: {refused}");
     app.create(
         admin,
         "/api/v1/roles",
@@ -223,8 +237,6 @@ async fn a_dealers_application_becomes_an_active_contract_through_every_stage(po
     assert_eq!(status, StatusCode::OK);
     assert!(pdf.starts_with(b"%PDF-") && pdf.len() > 2_000, "a PDF with its font: {} bytes", pdf.len());
     // The lien is recorded on the application's console page; a day to come is refused beside it.
-    let cookie = format!("lw_session={admin}");
-    let with = [("cookie", cookie.as_str())];
     let path = format!("/origination/applications/{id}");
     let (_, _, page) = app.fetch_with(&path, &with).await;
     assert!(page.contains(r#"id="form-lien""#) && page.contains("已签署") && page.contains("已出单"), "{page}");

@@ -64,22 +64,33 @@ fn em_width(c: char) -> f32 {
     if c.is_ascii() { 0.55 } else { 1.0 }
 }
 
-/// `paragraph` broken into lines no wider than `width` ems (at characters: Chinese has no spaces).
+/// `paragraph` broken into lines no wider than `width` ems: Chinese at any character (it has no
+/// spaces), a run of Latin letters and digits (a number, a VIN) kept whole unless longer than a line.
 pub fn wrap(paragraph: &str, width: f32) -> Vec<String> {
     let mut lines = Vec::new();
-    let mut line = String::new();
+    let mut line: Vec<char> = Vec::new();
     let mut used = 0.0;
     for c in paragraph.chars() {
         let w = em_width(c);
         if used + w > width && !line.is_empty() {
-            lines.push(std::mem::take(&mut line));
-            used = 0.0;
+            // Where the run of word characters this one continues began on the line.
+            let run =
+                if is_word(c) { line.iter().rposition(|l| !is_word(*l)).map_or(0, |p| p + 1) } else { line.len() };
+            let carried = if run > 0 { line.split_off(run) } else { Vec::new() };
+            lines.push(line.iter().collect());
+            used = carried.iter().copied().map(em_width).sum();
+            line = carried;
         }
         line.push(c);
         used += w;
     }
-    lines.push(line);
+    lines.push(line.iter().collect());
     lines
+}
+
+/// A character of a Latin word or a number, not to be broken inside.
+fn is_word(c: char) -> bool {
+    c.is_ascii_alphanumeric() || c == '.' || c == ','
 }
 
 /// The PDF of a letter: `title` centred at the top, then `body`'s paragraphs (one per line of it).
@@ -123,7 +134,9 @@ mod tests {
     fn chinese_wraps_at_characters_and_latin_counts_half() {
         let lines = wrap("尊敬的客户您好您的合同已逾期", 5.0);
         assert_eq!(lines, ["尊敬的客户", "您好您的合", "同已逾期"]);
-        assert_eq!(wrap("HT-0001 ABCDEFGH", 5.0)[0], "HT-0001 A", "nine Latin characters fill five ems");
+        assert_eq!(wrap("HT-0001 ABCDEFGH", 5.0), ["HT-0001 ", "ABCDEFGH"], "a Latin word is kept whole");
+        assert_eq!(wrap("首付 30000.00 元", 5.0), ["首付 ", "30000.00 ", "元"], "so is a number");
+        assert_eq!(wrap("ABCDEFGHIJKLMNOPQRST", 5.0), ["ABCDEFGHI", "JKLMNOPQR", "ST"], "unless longer than a line");
         assert_eq!(wrap("", 5.0), [""]);
     }
 }

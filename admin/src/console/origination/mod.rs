@@ -1,9 +1,14 @@
-//! Origination (订单管理): the applications dealers' staff file (申请填报) and the scorecards that score
-//! them (打分卡管理), as tabs of one area.
+//! Origination (订单管理): the applications dealers' staff file (申请填报), the scorecards that score
+//! them (打分卡管理) and the contract templates their contracts are written on (合同模板), as tabs of
+//! one area.
 
 pub mod applications;
+pub mod contract_templates;
 pub mod scorecards;
 
 /// The area's pages, as tabs.
-const TABS: &[(&str, &str)] =
-    &[("/origination/applications", "origination.applications"), ("/origination/scorecards", "origination.scorecards")];
+const TABS: &[(&str, &str)] = &[
+    ("/origination/applications", "origination.applications"),
+    ("/origination/scorecards", "origination.scorecards"),
+    ("/origination/contract-templates", "origination.contract_templates"),
+];
