@@ -6,6 +6,7 @@ pub mod alerts;
 pub mod applications;
 pub mod audit;
 pub mod auth;
+pub mod blacklist;
 pub mod calculator;
 pub mod commands;
 pub mod contract_templates;
@@ -78,4 +79,5 @@ pub fn routes() -> OpenApiRouter<AppState> {
         .merge(disbursement::router())
         .merge(contract_templates::router())
         .merge(partners::router())
+        .merge(blacklist::router())
 }

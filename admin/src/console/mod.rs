@@ -104,6 +104,7 @@ pub fn router() -> Router<AppState> {
         .route("/postloan/groups/{id}", get(postloan::groups::page).post(postloan::groups::edit))
         .route("/origination/applications", get(origination::applications::list))
         .route("/origination/scorecards", get(origination::scorecards::page).post(origination::scorecards::create))
+        .route("/origination/blacklist", get(origination::blacklist::page).post(origination::blacklist::act))
         .route(
             "/origination/contract-templates",
             get(origination::contract_templates::page).post(origination::contract_templates::create),

@@ -505,3 +505,56 @@ async fn a_dealers_staff_see_and_file_only_their_dealers_applications(pool: PgPo
         "staff of the company see both"
     );
 }
+
+#[sqlx::test(migrations = "../migrations")]
+async fn a_blacklisted_guarantor_is_refused_on_submit_until_lifted(pool: PgPool) {
+    use crate::repossession::{csrf, pairs, post_multipart};
+    let app = App::new(pool).await;
+    let org = org(&app).await;
+    let (admin, sz) = (&org.admin, org.region("SZ"));
+    let (product, dealer) = setup(&app, admin, sz).await;
+    let wrong = json!({"name": "王强", "id_number": "440524188001010015", "reason": "骗贷"});
+    assert_eq!(fields(&app.post("/api/v1/blacklist", admin, wrong).await.body), ["id_number"], "a wrong check digit");
+    let nothing = json!({"name": "王强", "reason": "骗贷"});
+    assert_eq!(fields(&app.post("/api/v1/blacklist", admin, nothing).await.body), ["id_number"], "no number at all");
+    // Added on the console: the guarantor of the application below.
+    let cookie = format!("lw_session={admin}");
+    let (_, _, page) = app.fetch_with("/origination/blacklist", &[("cookie", cookie.as_str())]).await;
+    let add = [
+        ("csrf", csrf(&page)),
+        ("action", "add".into()),
+        ("name", "王强".into()),
+        ("id_number", "440524188001010014".into()),
+        ("reason", "骗贷团伙成员".into()),
+    ];
+    let (status, body) = post_multipart(&app, "/origination/blacklist", &cookie, &pairs(&add), None).await;
+    assert_eq!(status, StatusCode::SEE_OTHER, "{body}");
+    let listed = app.get("/api/v1/blacklist", admin).await.body;
+    assert_eq!(listed[0]["id_number"], "440***********0014", "masked: {listed}");
+
+    let id = app
+        .create(admin, "/api/v1/applications", whole(product, dealer, "110105199003071239", "1M8GDM9AXKP042788"))
+        .await;
+    let refused = app.post(&format!("/api/v1/applications/{id}/actions/submit"), admin, json!({"version": 1})).await;
+    assert_eq!(fields(&refused.body), ["parties[0].id_number"], "{}", refused.body);
+    assert!(!refused.body.to_string().contains("骗贷"), "the reason stays with risk staff: {}", refused.body);
+    assert_eq!(app.get(&format!("/api/v1/applications/{id}"), admin).await.body["status"], "draft");
+
+    let entry = listed[0]["id"].as_i64().unwrap();
+    let lifted = app
+        .post(
+            &format!("/api/v1/blacklist/{entry}/actions/lift"),
+            admin,
+            json!({"reason": "身份被冒用，已核实", "version": 1}),
+        )
+        .await;
+    assert_eq!(lifted.body["status"], "lifted", "{}", lifted.body);
+    let again = app.post(&format!("/api/v1/applications/{id}/actions/submit"), admin, json!({"version": 1})).await;
+    assert_eq!(again.body["status"], "submitted", "{}", again.body);
+    let audited: Vec<String> =
+        sqlx::query_scalar("SELECT action FROM audit_log WHERE entity_type = 'blacklist' ORDER BY id")
+            .fetch_all(&app.pool)
+            .await
+            .unwrap();
+    assert_eq!(audited, ["create", "lift"]);
+}

@@ -3,8 +3,8 @@
 //! of the term, the mobile, the bank card (Luhn), the VIN's check digit, the people beside them —
 //! then the quote against the product's current version, and the duplicate and fraud checks: the
 //! same ID with another open application, a VIN already financed or applied for, a blacklisted or
-//! suspended dealer are refused; a phone shared by many applicants and a returning customer are
-//! findings kept for the review and the scorecard. The external checks (`external_checks.rs`) run
+//! suspended dealer, a blacklisted applicant, co-applicant or guarantor are refused; a phone shared
+//! by many applicants and a returning customer are findings kept for the review and the scorecard. The external checks (`external_checks.rs`) run
 //! last and add their answers to the scorecard's variables.
 
 use std::collections::BTreeMap;
@@ -24,6 +24,7 @@ use super::partners::bureau::Person;
 use super::review;
 use super::scorecards;
 use crate::actor::Actor;
+use crate::customers::blacklist;
 use crate::dealers::dealer;
 use crate::error::{Checks, Error};
 use crate::kit::audit;
@@ -313,6 +314,20 @@ async fn findings(db: &mut PgConnection, vault: &Vault, a: &application::Row, wh
     .await?;
     if let Some(other) = applied {
         checks.check(false, "vin", format!("is on another open application ({other})"));
+    }
+    // The blacklist: the applicant and those who answer for the lease with them.
+    let phone_index = |p: &Option<String>| p.as_deref().map(|p| vault.index(&identity::phone_key(p)));
+    let mut people = vec![(String::new(), number.clone(), phone_index(&whole.phone))];
+    for (i, (role, _, id, phone)) in whole.parties.iter().enumerate() {
+        if role != "emergency_contact" {
+            people.push((format!("parties[{i}]."), id.as_deref().map(|n| vault.index(n)), phone_index(phone)));
+        }
+    }
+    for (prefix, id, phone) in people {
+        if blacklist::listed(db, id.as_deref(), phone.as_deref()).await? {
+            let field = if id.is_some() { "id_number" } else { "phone" };
+            checks.check(false, &format!("{prefix}{field}"), "is on the company's blacklist (黑名单)");
+        }
     }
     checks.finish()?;
     let phone = whole.phone.as_deref().map(|p| vault.index(&identity::phone_key(p)));

@@ -22,6 +22,8 @@ pub const CATALOGUE: &[(&str, &str)] = &[
     ("calculator.quote", "Quote repayment schedules"),
     ("customers.read", "View customers (numbers masked)"),
     ("customers.write", "Register customers"),
+    ("blacklist.read", "View the blacklist of people (黑名单), numbers masked"),
+    ("blacklist.write", "Add people to the blacklist and lift them"),
     ("devices.read", "View quarantined devices"),
     ("devices.write", "Promote quarantined devices"),
     ("dealers.read", "View dealers"),
