@@ -8,8 +8,9 @@
 use axum::extract::State;
 use axum::response::Response;
 use backoffice::kit::day::company_today;
+use backoffice::origination::application::Version;
 use backoffice::origination::application::{self, Application};
-use backoffice::origination::disbursement::{self, Check, Version};
+use backoffice::origination::disbursement::{self, Check};
 use backoffice::origination::lien::{self, NewLien};
 use backoffice::origination::{after_disbursement, guarantee, signing};
 use backoffice::system::attachments;

@@ -6,8 +6,7 @@
 use chrono::NaiveDate;
 use sqlx::PgConnection;
 
-use super::application::{self, AFTER_DISBURSEMENT_KINDS, Application, TABLE};
-use super::disbursement::Version;
+use super::application::{self, AFTER_DISBURSEMENT_KINDS, Application, TABLE, Version};
 use super::guarantee;
 use super::review::event;
 use crate::actor::Actor;

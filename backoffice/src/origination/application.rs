@@ -12,9 +12,7 @@ use sqlx::{FromRow, PgConnection, PgPool};
 use utoipa::{IntoParams, ToSchema};
 
 use super::external_checks::{self, ExternalCheck};
-use super::guarantee::{self, GuaranteePolicy};
-use super::lien::{self, Lien};
-use super::signing::{self, Signature};
+use super::records::{self, GuaranteePolicy, Lien, Signature};
 use crate::actor::Actor;
 use crate::customers::customer::masked;
 use crate::dealers::dealer;
@@ -46,6 +44,15 @@ pub const DOCUMENT_KINDS: &[&str] = &[
 /// The documents due after disbursement (贷后审核): the vehicle's registration certificate with the
 /// lien on it, the purchase invoice, the vehicle's own insurance.
 pub const AFTER_DISBURSEMENT_KINDS: &[&str] = &["registration_certificate", "invoice", "vehicle_insurance"];
+
+/// The version an action was read at.
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+#[schema(as = ApplicationVersion)]
+pub struct Version {
+    /// The version read.
+    pub version: i32,
+}
 
 /// An application as shown: numbers masked.
 #[derive(Debug, Clone, Serialize, ToSchema)]
@@ -362,9 +369,9 @@ pub async fn get(db: &mut PgConnection, vault: &Vault, actor: &Actor, id: i64) -
     .fetch_all(&mut *db)
     .await?;
     view.external_checks = external_checks::list(db, id).await?;
-    view.guarantee = guarantee::get(db, id).await?;
-    view.signature = signing::get(db, id).await?;
-    view.lien = lien::get(db, view.contract_id).await?;
+    view.guarantee = records::guarantee(db, id).await?;
+    view.signature = records::signature(db, id).await?;
+    view.lien = records::lien(db, view.contract_id).await?;
     Ok(view)
 }
 

@@ -7,13 +7,13 @@
 //! and GPS stock will join the contract, signature, guarantee policy, lien and tracker checks).
 
 use chrono::Utc;
-use serde::{Deserialize, Serialize};
+use serde::Serialize;
 use sqlx::PgConnection;
 use utoipa::ToSchema;
 
-use super::application::{self, Application, TABLE};
+use super::application::{self, Application, TABLE, Version};
 use super::review::{event, system_event};
-use super::{after_disbursement, guarantee, lien, signing};
+use super::{after_disbursement, records};
 use crate::actor::Actor;
 use crate::assets::vehicle::{self, NewVehicle};
 use crate::books::contract::{self, Origination};
@@ -30,15 +30,6 @@ pub const DISBURSEMENT: &str = "disbursement";
 /// The disbursement's hook: registered with the others.
 pub fn hooks(hooks: Hooks) -> Hooks {
     hooks.on(DISBURSEMENT, decided)
-}
-
-/// The version an action was read at.
-#[derive(Debug, Deserialize, ToSchema)]
-#[serde(deny_unknown_fields)]
-#[schema(as = ApplicationVersion)]
-pub struct Version {
-    /// The version read.
-    pub version: i32,
 }
 
 /// Generates the contract of the approved application `id`: the applicant becomes a customer (or
@@ -167,20 +158,20 @@ pub async fn checks(db: &mut PgConnection, actor: &Actor, id: i64) -> Result<Vec
         contract.as_ref().is_some_and(|(status, _)| status == "pending"),
         contract.as_ref().map_or("no contract generated yet".into(), |(status, _)| format!("the contract is {status}")),
     )];
-    let signature = signing::get(db, id).await?;
+    let signature = records::signature(db, id).await?;
     found.push(match signature {
         Some(s) if s.status == "signed" => Check::new("signature", true, "signed by the lessee"),
         Some(s) => Check::new("signature", false, format!("the contract is {} for signature", s.status)),
         None => Check::new("signature", false, "the contract has not been sent for signature"),
     });
-    found.push(match guarantee::get(db, id).await? {
+    found.push(match records::guarantee(db, id).await? {
         Some(p) if p.status == "issued" => {
             Check::new("guarantee", true, format!("policy {} issued", p.policy_number.unwrap_or_default()))
         }
         Some(p) => Check::new("guarantee", false, format!("the guarantee is {}", p.status)),
         None => Check::new("guarantee", false, "the guarantee insurance has not been asked for"),
     });
-    found.push(match lien::get(db, row.contract_id).await? {
+    found.push(match records::lien(db, row.contract_id).await? {
         Some(l) => {
             Check::new("lien", true, format!("registered {} at {} on {}", l.registration, l.office, l.registered_on))
         }

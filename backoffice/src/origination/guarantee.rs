@@ -5,58 +5,20 @@
 //! (`partners/insurer.rs`); each answer is matched by the reference of the request in flight, and
 //! an answer heard twice changes nothing the second time.
 
-use chrono::{DateTime, NaiveDate, Utc};
+use chrono::Utc;
 use leasewatch_finance::Decimal;
-use serde::Serialize;
 use serde_json::json;
-use sqlx::{FromRow, PgConnection};
-use utoipa::ToSchema;
+use sqlx::PgConnection;
 
-use super::application::{self, Application, TABLE};
-use super::disbursement::Version;
+use super::application::{self, Application, TABLE, Version};
 use super::partners::Partners;
 use super::partners::insurer::{CoverRequest, InsurerAnswer, Stage};
+use super::records;
 use super::review::{event, partner_answered};
 use crate::actor::Actor;
 use crate::error::Error;
 use crate::kit::audit::{self, Change};
 use crate::system::crypto::Vault;
-
-/// The guarantee policy of an application.
-#[derive(Debug, Clone, Serialize, FromRow, ToSchema)]
-pub struct GuaranteePolicy {
-    /// `pre_approval_pending`, `pre_approved`, `declined`, `policy_pending`, `issued` or `archived`.
-    pub status: String,
-    /// The reference of the request last sent.
-    pub reference: String,
-    /// The premium.
-    #[schema(value_type = Option<String>)]
-    pub premium: Option<Decimal>,
-    /// The policy's number.
-    pub policy_number: Option<String>,
-    /// The cover's first day.
-    pub period_start: Option<NaiveDate>,
-    /// The cover's last day.
-    pub period_end: Option<NaiveDate>,
-    /// Why the insurer declined.
-    pub decline_reason: Option<String>,
-    /// When the last request went.
-    pub requested_at: DateTime<Utc>,
-    /// When the insurer last answered.
-    pub answered_at: Option<DateTime<Utc>>,
-}
-
-/// The policy of the application `id`, if one was asked for.
-pub async fn get(db: &mut PgConnection, id: i64) -> Result<Option<GuaranteePolicy>, Error> {
-    Ok(sqlx::query_as(
-        "SELECT status, reference, premium, policy_number, period_start, period_end, decline_reason, requested_at,
-                answered_at
-         FROM guarantee_policies WHERE application_id = $1",
-    )
-    .bind(id)
-    .fetch_optional(db)
-    .await?)
-}
 
 /// The insurer and where it answers, or why it cannot be asked.
 fn insurer(partners: &Partners) -> Result<(&dyn super::partners::insurer::Insurer, String), Error> {
@@ -107,7 +69,7 @@ pub async fn pre_approve(
     body: &Version,
 ) -> Result<Application, Error> {
     let row = TABLE.lock_in(db, actor, id, body.version, &["approved", "contracted"]).await?;
-    if let Some(policy) = get(db, id).await?.filter(|p| p.status != "declined") {
+    if let Some(policy) = records::guarantee(db, id).await?.filter(|p| p.status != "declined") {
         return Err(Error::invalid_state(format!("the guarantee is already {}", policy.status)));
     }
     let (insurer, callback) = insurer(partners)?;
@@ -136,7 +98,7 @@ pub async fn apply(
     body: &Version,
 ) -> Result<Application, Error> {
     let row = TABLE.lock_in(db, actor, id, body.version, &["approved", "contracted"]).await?;
-    let status = get(db, id).await?.map(|p| p.status);
+    let status = records::guarantee(db, id).await?.map(|p| p.status);
     if status.as_deref() != Some("pre_approved") {
         return Err(Error::invalid_state(format!(
             "the policy is applied for once the insurer pre-approved the cover; it is {}",

@@ -2,28 +2,18 @@
 //! recorded against the contract generated from the application before the money goes out.
 
 use chrono::NaiveDate;
-use serde::{Deserialize, Serialize};
+use serde::Deserialize;
 use serde_json::json;
-use sqlx::{FromRow, PgConnection};
+use sqlx::PgConnection;
 use utoipa::ToSchema;
 
 use super::application::{self, Application, TABLE};
+use super::records::{self, Lien};
 use super::review::event;
 use crate::actor::Actor;
 use crate::error::{Checks, Error};
 use crate::kit::audit::{self, Change};
 use crate::system::crypto::Vault;
-
-/// A lien registered.
-#[derive(Debug, Clone, Serialize, FromRow, ToSchema)]
-pub struct Lien {
-    /// The registration's number (抵押登记编号).
-    pub registration: String,
-    /// The day it was registered.
-    pub registered_on: NaiveDate,
-    /// The vehicle administration office.
-    pub office: String,
-}
 
 /// A lien to record, at the application's version read.
 #[derive(Debug, Deserialize, ToSchema)]
@@ -39,14 +29,6 @@ pub struct NewLien {
     pub office: String,
     /// The version read.
     pub version: i32,
-}
-
-/// The lien on the contract of the application `id`, if recorded.
-pub async fn get(db: &mut PgConnection, contract: Option<i64>) -> Result<Option<Lien>, Error> {
-    Ok(sqlx::query_as("SELECT registration, registered_on, office FROM contract_liens WHERE contract_id = $1")
-        .bind(contract)
-        .fetch_optional(db)
-        .await?)
 }
 
 /// Records (or corrects) the lien on the contract generated from the application `id`, before
@@ -69,7 +51,7 @@ pub async fn record(
     checks.text("registration", &lien.registration, 64).text("office", &lien.office, 100);
     checks.check(lien.registered_on <= today, "registered_on", "cannot be in the future");
     checks.finish()?;
-    let before = get(db, row.contract_id).await?;
+    let before = records::lien(db, row.contract_id).await?;
     sqlx::query(
         "INSERT INTO contract_liens (contract_id, registration, registered_on, office, recorded_by)
          VALUES ($1, $2, $3, $4, $5)

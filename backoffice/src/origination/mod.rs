@@ -14,6 +14,7 @@
 //! - `contract_templates.rs`: contract templates per lease type and product, versioned.
 //! - `signing.rs`: the contract written on its template as PDF and signed electronically.
 //! - `lien.rs`: the lien on the vehicle (抵押登记).
+//! - `records.rs`: the policy, the signing and the lien read back for the application's view.
 //! - `after_disbursement.rs`: the documents due after disbursement (贷后审核) and the archive (贷后归档).
 //! - `review.rs`: credit review (信审审核) in stages routed by amount, more documents asked (补件),
 //!   rejection with a reason code, and the progress timeline (审批进度查询).
@@ -26,6 +27,7 @@ pub mod external_checks;
 pub mod guarantee;
 pub mod lien;
 pub mod partners;
+pub mod records;
 pub mod review;
 pub mod scorecard;
 pub mod scorecards;

@@ -3,20 +3,18 @@
 //! attachment, and sent to the lessee through the e-signature service (`partners/esign.rs`), which
 //! answers by signed callback. Sending again after a refusal writes the document afresh.
 
-use chrono::{DateTime, Utc};
+use chrono::Utc;
 use leasewatch_finance::Decimal;
 use leasewatch_finance::schedule::{Terms, schedule};
-use serde::Serialize;
 use serde_json::json;
+use sqlx::PgConnection;
 use sqlx::types::Json as SqlJson;
-use sqlx::{FromRow, PgConnection};
-use utoipa::ToSchema;
 
-use super::application::{self, Application, TABLE};
+use super::application::{self, Application, TABLE, Version};
 use super::contract_templates;
-use super::disbursement::Version;
 use super::partners::Partners;
 use super::partners::esign::{Envelope, Signer, SigningAnswer};
+use super::records;
 use super::review::{event, partner_answered};
 use crate::actor::Actor;
 use crate::error::Error;
@@ -25,34 +23,6 @@ use crate::kit::pdf::{self, LetterFont};
 use crate::kit::placeholders::fill;
 use crate::system::attachments;
 use crate::system::crypto::Vault;
-
-/// How the contract's signing stands.
-#[derive(Debug, Clone, Serialize, FromRow, ToSchema)]
-pub struct Signature {
-    /// `sent`, `signed` or `declined`.
-    pub status: String,
-    /// The template version the contract was written on.
-    pub template_id: i64,
-    /// The contract's PDF, an attachment (SHA-256 in hex).
-    pub document: String,
-    /// The envelope's reference at the e-signature service.
-    pub envelope: String,
-    /// When sent.
-    pub sent_at: DateTime<Utc>,
-    /// When signed.
-    pub signed_at: Option<DateTime<Utc>>,
-}
-
-/// The signing of the application `id`'s contract, once sent.
-pub async fn get(db: &mut PgConnection, id: i64) -> Result<Option<Signature>, Error> {
-    Ok(sqlx::query_as(
-        "SELECT status, template_id, encode(document, 'hex') AS document, envelope, sent_at, signed_at
-         FROM contract_signatures WHERE application_id = $1",
-    )
-    .bind(id)
-    .fetch_optional(db)
-    .await?)
-}
 
 /// The lease types in words, as a contract names them.
 fn lease_type_words(lease_type: &str) -> &'static str {
@@ -96,7 +66,7 @@ pub async fn send(
     body: &Version,
 ) -> Result<Application, Error> {
     let row = TABLE.lock_in(db, actor, id, body.version, &["contracted"]).await?;
-    if let Some(sent) = get(db, id).await?.filter(|s| s.status != "declined") {
+    if let Some(sent) = records::signature(db, id).await?.filter(|s| s.status != "declined") {
         return Err(Error::invalid_state(format!("the contract is already {} for signature", sent.status)));
     }
     let esign = partners.esign.as_deref().ok_or(Error::Conflict {

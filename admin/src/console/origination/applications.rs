@@ -11,9 +11,9 @@ use backoffice::kit::day::company_today;
 use backoffice::kit::list::PageParams;
 use backoffice::origination::application::{
     self, AFTER_DISBURSEMENT_KINDS, Application, ApplicationFilter, DOCUMENT_KINDS, Draft, EDITABLE, LEASE_TYPES,
-    NewDocument, NewParty, PARTY_ROLES,
+    NewDocument, NewParty, PARTY_ROLES, Version,
 };
-use backoffice::origination::disbursement::{self, Version};
+use backoffice::origination::disbursement;
 use backoffice::origination::lien::{self, NewLien};
 use backoffice::origination::review::{self, REJECT_REASONS, ReviewNote};
 use backoffice::origination::submit::{self, Submit};
