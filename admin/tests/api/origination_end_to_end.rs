@@ -432,4 +432,13 @@ async fn a_partner_callback_is_taken_only_signed_by_that_partner(pool: PgPool) {
     let genuine = leasewatch_monitor::webhooks::signature(&secret, Utc::now().timestamp(), answer.as_bytes());
     let (status, _) = app.raw(request(&genuine, "insurer")).await;
     assert_eq!(status, StatusCode::NOT_FOUND, "signed, but no request has that reference");
+    let garbage = "{\"reference\": 7}";
+    let signed = leasewatch_monitor::webhooks::signature(&secret, Utc::now().timestamp(), garbage.as_bytes());
+    let malformed = axum::http::Request::post("/api/v1/partners/insurer/callbacks")
+        .header("content-type", "application/json")
+        .header("x-leasewatch-signature", signed)
+        .body(axum::body::Body::from(garbage))
+        .unwrap();
+    let (status, body) = app.raw(malformed).await;
+    assert_eq!(status, StatusCode::BAD_REQUEST, "{}", String::from_utf8_lossy(&body));
 }
