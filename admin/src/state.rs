@@ -95,6 +95,7 @@ impl AppState {
     /// Sets the company's offset from UTC.
     pub fn with_utc_offset(mut self, hours: i32) -> Self {
         self.utc_offset_hours = hours;
+        self.hooks = self.hooks.in_zone(hours);
         self
     }
 

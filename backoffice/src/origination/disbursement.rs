@@ -229,7 +229,7 @@ pub async fn request(
     application::get(db, vault, actor, id).await
 }
 
-/// Approved, the money went out today: the contract starts with its schedule and the application
+/// Approved, the money went out today (the company's day): the contract starts with its schedule and the application
 /// is disbursed; rejected, the application waits contracted again.
 fn decided<'a>(tx: &'a mut PgConnection, decision: Decision<'a>) -> HookFuture<'a> {
     Box::pin(async move {
@@ -245,7 +245,7 @@ fn decided<'a>(tx: &'a mut PgConnection, decision: Decision<'a>) -> HookFuture<'
             .fetch_one(&mut *tx)
             .await?;
         let contract = contract.ok_or_else(|| Error::Internal("a disbursement without a contract".into()))?;
-        let today = Utc::now().date_naive();
+        let today = decision.today;
         contract::start(tx, contract, today).await?;
         let setting = settings::find("origination.documents_due_days")
             .ok_or_else(|| Error::Internal("setting origination.documents_due_days missing".into()))?;

@@ -417,7 +417,7 @@ pub async fn act(
     if let Step::Finish(outcome) = step
         && let Some(hook) = hooks.get(&task.subject_type)
     {
-        hook.finished(db, &after, outcome).await?;
+        hook.finished(db, &after, outcome, hooks.today()).await?;
     }
     audit::record(
         &mut *db,

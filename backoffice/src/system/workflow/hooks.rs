@@ -8,20 +8,23 @@ use std::future::Future;
 use std::pin::Pin;
 use std::sync::Arc;
 
+use chrono::NaiveDate;
 use sqlx::PgConnection;
 
 use super::definition::Outcome;
 use super::records::Instance;
 use crate::error::Error;
+use crate::kit::day::company_today;
 
 /// What an area does when an instance on its subject type finishes.
 pub trait FinishHook: Send + Sync {
-    /// Called once, when `instance` ends with `outcome`.
+    /// Called once, when `instance` ends with `outcome` on the company's day `today`.
     fn finished<'a>(
         &'a self,
         tx: &'a mut PgConnection,
         instance: &'a Instance,
         outcome: Outcome,
+        today: NaiveDate,
     ) -> Pin<Box<dyn Future<Output = Result<(), Error>> + Send + 'a>>;
 }
 
@@ -34,6 +37,8 @@ pub struct Decision<'a> {
     pub title: &'a str,
     /// How it ended.
     pub outcome: Outcome,
+    /// The company's day it ended on: what the hook books is dated so.
+    pub today: NaiveDate,
 }
 
 impl Decision<'_> {
@@ -53,9 +58,15 @@ pub type HookFn = for<'a> fn(&'a mut PgConnection, Decision<'a>) -> HookFuture<'
 struct Plain(HookFn);
 
 impl FinishHook for Plain {
-    fn finished<'a>(&'a self, tx: &'a mut PgConnection, instance: &'a Instance, outcome: Outcome) -> HookFuture<'a> {
+    fn finished<'a>(
+        &'a self,
+        tx: &'a mut PgConnection,
+        instance: &'a Instance,
+        outcome: Outcome,
+        today: NaiveDate,
+    ) -> HookFuture<'a> {
         match instance.subject_id.parse() {
-            Ok(subject) => (self.0)(tx, Decision { subject, title: &instance.title, outcome }),
+            Ok(subject) => (self.0)(tx, Decision { subject, title: &instance.title, outcome, today }),
             Err(_) => {
                 let id = instance.subject_id.clone();
                 Box::pin(async move { Err(Error::Internal(format!("subject id {id} is not a number"))) })
@@ -64,15 +75,36 @@ impl FinishHook for Plain {
     }
 }
 
-/// Subject type → the hook of the area that owns it.
-#[derive(Clone, Default)]
-pub struct Hooks(Arc<HashMap<String, Arc<dyn FinishHook>>>);
+/// Subject type → the hook of the area that owns it, and the company's zone the hooks date in.
+#[derive(Clone)]
+pub struct Hooks {
+    by_subject: Arc<HashMap<String, Arc<dyn FinishHook>>>,
+    utc_offset_hours: i32,
+}
+
+impl Default for Hooks {
+    /// No hooks; days in China Standard Time until told otherwise.
+    fn default() -> Self {
+        Self { by_subject: Arc::default(), utc_offset_hours: 8 }
+    }
+}
 
 impl Hooks {
     /// Adds the hook run when an instance on `subject_type` finishes.
     pub fn with(mut self, subject_type: &str, hook: Arc<dyn FinishHook>) -> Self {
-        Arc::make_mut(&mut self.0).insert(subject_type.to_owned(), hook);
+        Arc::make_mut(&mut self.by_subject).insert(subject_type.to_owned(), hook);
         self
+    }
+
+    /// Dates what the hooks do in the company's zone, `utc_offset_hours` east of UTC.
+    pub fn in_zone(mut self, utc_offset_hours: i32) -> Self {
+        self.utc_offset_hours = utc_offset_hours;
+        self
+    }
+
+    /// The company's day now.
+    pub fn today(&self) -> NaiveDate {
+        company_today(self.utc_offset_hours)
     }
 
     /// Adds `hook`, a plain function, run when an instance on `subject_type` finishes.
@@ -82,11 +114,11 @@ impl Hooks {
 
     /// The hook for `subject_type`, if an area declared one.
     pub fn get(&self, subject_type: &str) -> Option<&dyn FinishHook> {
-        self.0.get(subject_type).map(|h| h.as_ref())
+        self.by_subject.get(subject_type).map(|h| h.as_ref())
     }
 
     /// The subject types that have a hook.
     pub fn subject_types(&self) -> impl Iterator<Item = &str> {
-        self.0.keys().map(String::as_str)
+        self.by_subject.keys().map(String::as_str)
     }
 }
