@@ -273,8 +273,7 @@ fn charge_decided<'a>(tx: &'a mut PgConnection, decision: Decision<'a>) -> HookF
             return Ok(());
         }
         let kind = Kind::parse(&kind).ok_or_else(|| Error::Internal(format!("stored charge kind `{kind}`")))?;
-        let today: NaiveDate = sqlx::query_scalar("SELECT current_date").fetch_one(&mut *tx).await?;
-        let item = charge(tx, contract, kind, amount, today).await?;
+        let item = charge(tx, contract, kind, amount, decision.today).await?;
         sqlx::query(
             "UPDATE postloan_charges SET status = 'approved', decided_at = now(), receivable_id = $2 WHERE id = $1",
         )

@@ -386,13 +386,18 @@ pub async fn request_closing(db: &mut PgConnection, actor: &Actor, id: i64, body
 /// Closes the case once the review approves; a rejected closing puts it back at its last stage.
 fn closing_decided<'a>(tx: &'a mut PgConnection, decision: Decision<'a>) -> HookFuture<'a> {
     Box::pin(async move {
-        let back = "CASE WHEN enforcement_on IS NOT NULL THEN 'enforcement' WHEN judgment_on IS NOT NULL THEN 'judgment'
-                         WHEN hearing_on IS NOT NULL THEN 'hearing' WHEN filed_on IS NOT NULL THEN 'filed' ELSE 'registered' END";
-        let set = if decision.approved() { "'closed', closed_on = current_date".to_owned() } else { back.to_owned() };
+        // Approved: closed on the company's day. Rejected: back to the last stage it reached.
+        let status = "CASE WHEN $2 THEN 'closed' WHEN enforcement_on IS NOT NULL THEN 'enforcement'
+                           WHEN judgment_on IS NOT NULL THEN 'judgment' WHEN hearing_on IS NOT NULL THEN 'hearing'
+                           WHEN filed_on IS NOT NULL THEN 'filed' ELSE 'registered' END";
         sqlx::query(&format!(
-            "UPDATE litigation_cases SET status = {set}, version = version + 1 WHERE id = $1 AND status = 'closing'"
+            "UPDATE litigation_cases SET status = {status}, closed_on = CASE WHEN $2 THEN $3 ELSE closed_on END,
+                 version = version + 1
+             WHERE id = $1 AND status = 'closing'"
         ))
         .bind(decision.subject)
+        .bind(decision.approved())
+        .bind(decision.today)
         .execute(&mut *tx)
         .await?;
         Ok(())

@@ -116,7 +116,7 @@ fn write_off_decided<'a>(tx: &'a mut PgConnection, decision: Decision<'a>) -> Ho
             .await?;
             return Ok(());
         }
-        let on: NaiveDate = sqlx::query_scalar("SELECT current_date").fetch_one(&mut *tx).await?;
+        let on = decision.today;
         let contract = disposal.contract_id;
         let (principal, other): (Decimal, Decimal) = sqlx::query_as(
             "SELECT COALESCE(sum(amount - paid) FILTER (WHERE component = 'principal'), 0),
