@@ -91,7 +91,16 @@ async fn settlement_quote(
     Path(id): Path<i64>,
     Query(date): Query<QuoteDate>,
 ) -> Result<Json<Quote>, ApiError> {
-    Ok(Json(contract::settlement_quote(&mut *state.pool.acquire().await?, &caller, id, &date).await?))
+    Ok(Json(
+        contract::settlement_quote(
+            &mut *state.pool.acquire().await?,
+            &caller,
+            id,
+            &date,
+            company_today(state.utc_offset_hours),
+        )
+        .await?,
+    ))
 }
 
 /// Settle early with the money the contract holds (credit from the customer's payment, and the
@@ -107,7 +116,7 @@ async fn settle(
     Json(request): Json<Settle>,
 ) -> Result<Json<Quote>, ApiError> {
     let mut tx = state.pool.begin().await?;
-    let quote = contract::settle(&mut tx, &caller, id, &request).await?;
+    let quote = contract::settle(&mut tx, &caller, id, &request, company_today(state.utc_offset_hours)).await?;
     tx.commit().await?;
     Ok(Json(quote))
 }
@@ -124,7 +133,7 @@ async fn promise(
     Json(promise): Json<Promise>,
 ) -> Result<Json<Contract>, ApiError> {
     let mut tx = state.pool.begin().await?;
-    let contract = contract::promise(&mut tx, &caller, id, &promise).await?;
+    let contract = contract::promise(&mut tx, &caller, id, &promise, company_today(state.utc_offset_hours)).await?;
     tx.commit().await?;
     Ok(Json(contract))
 }

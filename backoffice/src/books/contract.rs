@@ -345,10 +345,17 @@ pub struct QuoteDate {
     pub date: Option<NaiveDate>,
 }
 
-/// What settling the contract `id` early (提前结清) would cost on a date.
-pub async fn settlement_quote(db: &mut PgConnection, actor: &Actor, id: i64, date: &QuoteDate) -> Result<Quote, Error> {
+/// What settling the contract `id` early (提前结清) would cost on a date (`today`, the company's,
+/// when none is asked).
+pub async fn settlement_quote(
+    db: &mut PgConnection,
+    actor: &Actor,
+    id: i64,
+    date: &QuoteDate,
+    today: NaiveDate,
+) -> Result<Quote, Error> {
     TABLE.load(db, actor, id).await?;
-    settlement::quote(db, id, date.date.unwrap_or_else(|| Utc::now().date_naive())).await
+    settlement::quote(db, id, date.date.unwrap_or(today)).await
 }
 
 /// The day to settle on.
@@ -362,9 +369,15 @@ pub struct Settle {
 }
 
 /// Settles the contract `id` early with the money it holds, if the actor read its current version;
-/// audited with the quote.
-pub async fn settle(db: &mut PgConnection, actor: &Actor, id: i64, request: &Settle) -> Result<Quote, Error> {
-    Checks::default().check(request.date <= Utc::now().date_naive(), "date", "cannot be in the future").finish()?;
+/// audited with the quote. `today` is the company's day: a settlement date after it is refused.
+pub async fn settle(
+    db: &mut PgConnection,
+    actor: &Actor,
+    id: i64,
+    request: &Settle,
+    today: NaiveDate,
+) -> Result<Quote, Error> {
+    Checks::default().check(request.date <= today, "date", "cannot be in the future").finish()?;
     let before = TABLE.lock(db, actor, id).await?;
     version::check(request.version, before.version)?;
     let quote = settlement::execute(db, id, request.date).await?;
@@ -387,10 +400,15 @@ pub struct Promise {
     pub version: i32,
 }
 
-/// Records a promise to pay on the contract `id`: its bucket does not escalate until the date;
-/// kept as a contract event and audited.
-pub async fn promise(db: &mut PgConnection, actor: &Actor, id: i64, promise: &Promise) -> Result<Contract, Error> {
-    let today = Utc::now().date_naive();
+/// Records a promise to pay on the contract `id`: its bucket does not escalate until the date,
+/// within 90 days of the company's `today`; kept as a contract event and audited.
+pub async fn promise(
+    db: &mut PgConnection,
+    actor: &Actor,
+    id: i64,
+    promise: &Promise,
+    today: NaiveDate,
+) -> Result<Contract, Error> {
     Checks::default()
         .check(!promise.note.trim().is_empty(), "note", "say what was agreed")
         .check(

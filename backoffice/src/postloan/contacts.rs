@@ -183,7 +183,7 @@ pub async fn record(
     .await?;
     if let (Some(amount), Some(until)) = (new.promise_amount, new.promise_date) {
         let note = format!("{} {amount}: {}", new.party, new.note.trim());
-        contract::promise(db, actor, id, &Promise { until, note, version: before.version }).await?;
+        contract::promise(db, actor, id, &Promise { until, note, version: before.version }, today).await?;
     }
     let contact = one(db, contact_id).await?;
     let entry = Change::new("create", "collection_contact", contact_id, Some(before.region_id)).after(json!(contact));
