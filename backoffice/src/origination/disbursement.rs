@@ -12,7 +12,7 @@ use sqlx::PgConnection;
 use utoipa::ToSchema;
 
 use super::application::{self, Application, TABLE, Version};
-use super::review::{event, system_event};
+use super::review::{event, step};
 use super::{after_disbursement, records};
 use crate::actor::Actor;
 use crate::assets::vehicle::{self, NewVehicle};
@@ -259,7 +259,7 @@ fn decided<'a>(tx: &'a mut PgConnection, decision: Decision<'a>) -> HookFuture<'
         .bind(after_disbursement::due(today, days))
         .execute(&mut *tx)
         .await?;
-        system_event(tx, decision.subject, "disbursed", None).await?;
+        step(tx, decision.subject, "disbursed", None, None).await?;
         Ok(())
     })
 }

@@ -14,7 +14,7 @@ use super::application::{self, Application, TABLE, Version};
 use super::partners::Partners;
 use super::partners::insurer::{CoverRequest, InsurerAnswer, Stage};
 use super::records;
-use super::review::{event, partner_answered};
+use super::review::{partner_answered, step};
 use crate::actor::Actor;
 use crate::error::Error;
 use crate::kit::audit::{self, Change};
@@ -120,7 +120,7 @@ pub async fn apply(
     application::get(db, vault, actor, id).await
 }
 
-/// The event and audit record of a request to the insurer; the version moves so the page reloads.
+/// The step and audit record of a request to the insurer.
 async fn asked(
     db: &mut PgConnection,
     actor: &Actor,
@@ -128,11 +128,7 @@ async fn asked(
     action: &str,
     reference: &str,
 ) -> Result<(), Error> {
-    sqlx::query("UPDATE applications SET version = version + 1, updated_at = now() WHERE id = $1")
-        .bind(row.id)
-        .execute(&mut *db)
-        .await?;
-    event(db, row.id, action, actor, Some(reference)).await?;
+    step(db, row.id, action, Some(actor.user_id), Some(reference)).await?;
     let entry = Change::new(action, "application", row.id, Some(row.region_id)).after(json!({"reference": reference}));
     audit::record(&mut *db, actor.author(), entry).await?;
     Ok(())

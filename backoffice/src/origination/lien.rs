@@ -9,7 +9,7 @@ use utoipa::ToSchema;
 
 use super::application::{self, Application, TABLE};
 use super::records::{self, Lien};
-use super::review::event;
+use super::review::step;
 use crate::actor::Actor;
 use crate::error::{Checks, Error};
 use crate::kit::audit::{self, Change};
@@ -66,11 +66,7 @@ pub async fn record(
     .bind(actor.user_id)
     .execute(&mut *db)
     .await?;
-    sqlx::query("UPDATE applications SET version = version + 1, updated_at = now() WHERE id = $1")
-        .bind(id)
-        .execute(&mut *db)
-        .await?;
-    event(db, id, "lien", actor, Some(&lien.registration)).await?;
+    step(db, id, "lien", Some(actor.user_id), Some(&lien.registration)).await?;
     let entry =
         Change::new("record_lien", "application", id, Some(row.region_id)).before(json!(before)).after(json!(lien));
     audit::record(&mut *db, actor.author(), entry).await?;

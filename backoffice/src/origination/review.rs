@@ -72,21 +72,23 @@ pub(crate) async fn event(
     Ok(())
 }
 
-/// A partner's answer on the application `id` (the insurer's, the e-signature service's) as a step
-/// of its progress; the application's version moves so that a page showing it reloads.
-pub(crate) async fn system_event(
+/// A step of the application `id`'s progress taken without a change of status (`by` the user, or
+/// a partner when none): recorded, and the application's version moves so a page showing it reloads.
+pub(crate) async fn step(
     db: &mut PgConnection,
     id: i64,
     action: &str,
+    by: Option<i64>,
     note: Option<&str>,
 ) -> Result<(), Error> {
     sqlx::query("UPDATE applications SET version = version + 1, updated_at = now() WHERE id = $1")
         .bind(id)
         .execute(&mut *db)
         .await?;
-    sqlx::query("INSERT INTO application_events (application_id, action, note) VALUES ($1, $2, $3)")
+    sqlx::query("INSERT INTO application_events (application_id, action, user_id, note) VALUES ($1, $2, $3, $4)")
         .bind(id)
         .bind(action)
+        .bind(by)
         .bind(note)
         .execute(db)
         .await?;
@@ -103,7 +105,7 @@ pub(crate) async fn partner_answered(
     note: Option<&str>,
     change: Change<'_>,
 ) -> Result<(), Error> {
-    system_event(db, id, step, note).await?;
+    self::step(db, id, step, None, note).await?;
     let meta = RequestMeta::default();
     let author = Author { user_id: None, username: Some(partner), meta: &meta };
     audit::record(&mut *db, author, change).await?;

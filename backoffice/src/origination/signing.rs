@@ -15,7 +15,7 @@ use super::contract_templates;
 use super::partners::Partners;
 use super::partners::esign::{Envelope, Signer, SigningAnswer};
 use super::records;
-use super::review::{event, partner_answered};
+use super::review::{partner_answered, step};
 use crate::actor::Actor;
 use crate::error::Error;
 use crate::kit::audit::{self, Change};
@@ -140,11 +140,7 @@ pub async fn send(
     .execute(&mut *db)
     .await?;
     esign.send(&envelope, &callback).await.map_err(Error::Unavailable)?;
-    sqlx::query("UPDATE applications SET version = version + 1, updated_at = now() WHERE id = $1")
-        .bind(id)
-        .execute(&mut *db)
-        .await?;
-    event(db, id, "contract_sent", actor, Some(&envelope.reference)).await?;
+    step(db, id, "contract_sent", Some(actor.user_id), Some(&envelope.reference)).await?;
     let entry = Change::new("send_for_signature", "application", id, Some(row.region_id)).after(json!({
         "envelope": envelope.reference, "template_id": template.id, "document": stored.sha256,
     }));

@@ -20,6 +20,7 @@ use super::bureau::{BureauReport, CreditBureau, IdentityCheck, IdentityMatch, Pe
 use super::esign::{ESign, Envelope, SigningAnswer};
 use super::insurer::{CoverRequest, Insurer, InsurerAnswer, Stage};
 use crate::kit::signed_http::deliver;
+use crate::system::crypto::new_token;
 
 /// The simulator.
 pub struct Simulator {
@@ -30,12 +31,10 @@ pub struct Simulator {
 
 impl Default for Simulator {
     fn default() -> Self {
-        let mut bytes = [0u8; 16];
         // Without the system's randomness the secret is still unique per process.
-        if getrandom::fill(&mut bytes).is_err() {
-            bytes[..8].copy_from_slice(&Utc::now().timestamp_nanos_opt().unwrap_or(0).to_le_bytes());
-        }
-        Self { secret: hex::encode(bytes), delay: Duration::from_millis(300), client: reqwest::Client::new() }
+        let secret = new_token("sim_")
+            .unwrap_or_else(|_| format!("sim_{}", Utc::now().timestamp_nanos_opt().unwrap_or_default()));
+        Self { secret, delay: Duration::from_millis(300), client: reqwest::Client::new() }
     }
 }
 
