@@ -63,9 +63,10 @@ impl Protocol for H02 {
     }
 
     fn decode(frame: &[u8], session: &mut Session, out: &mut Vec<Message>) -> Result<(), DecodeError> {
-        let msg = if frame.first() == Some(&b'$') { binary(frame)? } else { text(frame)? };
-        if let Some(id) = msg.device_id {
-            session.device_id = Some(id);
+        let mut msg = if frame.first() == Some(&b'$') { binary(frame)? } else { text(frame, session)? };
+        match msg.device_id {
+            Some(id) => session.device_id = Some(id),
+            None => msg.device_id = session.device_id,
         }
         out.push(msg);
         Ok(())
@@ -132,21 +133,23 @@ fn field_offset(fields: &[&str], i: usize) -> usize {
     1 + fields.iter().take(i).map(|f| f.len() + 1).sum::<usize>()
 }
 
-fn text(frame: &[u8]) -> Result<Message, DecodeError> {
+fn text(frame: &[u8], session: &Session) -> Result<Message, DecodeError> {
     let f = fields(frame)?;
     if f.len() < 3 {
         return Err(DecodeError::new(frame.len(), ErrorKind::Truncated));
     }
     let mut msg = Message::new(ProtocolKind::H02, MessageKind::Unknown);
+    // Some firmware leaves the id out after the first frame: the session knows the device then.
     msg.device_id = DeviceId::new(f[1].as_bytes());
-    if msg.device_id.is_none() {
+    if msg.device_id.is_none() && (!f[1].is_empty() || session.device_id.is_none()) {
         return Err(DecodeError::invalid(field_offset(&f, 1), "device id", f[1]));
     }
     let command = f[2].to_ascii_uppercase();
     match command.as_str() {
-        "V1" | "V0" | "V5" | "V2" | "V19" | "VI1" | "VP1" | "V4" => {
+        // V1, V0, V2, V5, V6, V8, V19, VI1, VP1...: a fix wherever the fields read as one.
+        c if c.starts_with('V') && c != "V3" => {
             match find_fix(&f) {
-                Some(at) => text_position(&f, at, &command, &mut msg)?,
+                Some(at) => text_position(&f, at, &command, session.received_at, &mut msg)?,
                 None if command == "V4" => {}
                 None => {
                     return Err(DecodeError::invalid(field_offset(&f, 3), "position fields", f[3..].join(",")));
@@ -199,16 +202,23 @@ fn text(frame: &[u8]) -> Result<Message, DecodeError> {
     Ok(msg)
 }
 
-/// Index of the validity field (`A`, `V` or empty) followed by latitude, N/S, longitude, E/W.
+/// Index of the validity field (`A`, `V`, `B`, empty, or a number: the coding scheme some
+/// firmware sends there) followed by latitude, N/S, longitude, E/W.
 fn find_fix(f: &[&str]) -> Option<usize> {
     (3..f.len().saturating_sub(4)).find(|&i| {
-        matches!(f[i], "A" | "V" | "")
+        (matches!(f[i], "A" | "V" | "B" | "L" | "") || f[i].bytes().all(|b| b.is_ascii_digit()))
             && matches!(f[i + 2], "N" | "S" | "n" | "s")
             && matches!(f[i + 4], "E" | "W" | "e" | "w")
     })
 }
 
-fn text_position(f: &[&str], at: usize, command: &str, msg: &mut Message) -> Result<(), DecodeError> {
+fn text_position(
+    f: &[&str],
+    at: usize,
+    command: &str,
+    received_at: Option<DateTime<Utc>>,
+    msg: &mut Message,
+) -> Result<(), DecodeError> {
     let off = |i| field_offset(f, i);
     let mut latitude = coordinate(f[at + 1]).ok_or_else(|| DecodeError::invalid(off(at + 1), "latitude", f[at + 1]))?;
     let mut longitude =
@@ -227,9 +237,15 @@ fn text_position(f: &[&str], at: usize, command: &str, msg: &mut Message) -> Res
     // Some firmware puts one more field between course and date.
     let date_at =
         (at + 7..=at + 8).find(|&i| f.get(i).is_some_and(|d| d.len() == 6 && d.bytes().all(|b| b.is_ascii_digit())));
-    let date_at = date_at.ok_or_else(|| DecodeError::invalid(off(at + 7), "date", f.get(at + 7).unwrap_or(&"")))?;
     let time = if command == "VP1" { "000000" } else { f[at - 1] };
-    let fix_time = text_time(f[date_at], time, off(date_at))?;
+    // Without a date (or a time) the fix is as of when it arrived.
+    let (fix_time, date_at) = match (date_at, received_at) {
+        (Some(date_at), _) if !time.is_empty() => (text_time(f[date_at], time, off(date_at))?, date_at),
+        (date_at, Some(now)) if f.get(at + 7).is_some_and(|d| d.is_empty()) || time.is_empty() => {
+            (now, date_at.unwrap_or(at + 7))
+        }
+        _ => return Err(DecodeError::invalid(off(at + 7), "date", f.get(at + 7).unwrap_or(&""))),
+    };
     msg.kind = MessageKind::Position;
     msg.position = Some(Position {
         fix_time,
@@ -239,7 +255,8 @@ fn text_position(f: &[&str], at: usize, command: &str, msg: &mut Message) -> Res
         course,
         altitude: None,
         satellites: None,
-        valid: f[at] == "A",
+        // A number there is a coding scheme, sent only with a fix.
+        valid: f[at] == "A" || (!f[at].is_empty() && f[at].bytes().all(|b| b.is_ascii_digit())),
         cell: None,
     });
     let status_at = if command == "V19" { f.len() - 1 } else { date_at + 1 };
@@ -264,6 +281,10 @@ fn text_position(f: &[&str], at: usize, command: &str, msg: &mut Message) -> Res
 /// `ddmm.mmmm` (any number of degree digits) as degrees; also the undotted `ddmmmmmm` and the
 /// `-dd-mm.mmmm` forms some firmware sends.
 fn coordinate(text: &str) -> Option<f64> {
+    if let Some((degrees, minutes)) = text.strip_prefix('-').and_then(|t| t.split_once('-')) {
+        let (degrees, minutes) = (degrees.parse::<f64>().ok()?, minutes.parse::<f64>().ok()?);
+        return (minutes < 60.0 && degrees.is_finite()).then_some(degrees + minutes / 60.0);
+    }
     let cleaned: String = text.chars().filter(|c| *c != '-').collect();
     let value: f64 = cleaned.parse().ok()?;
     let value = if cleaned.contains('.') { value } else { value / 10_000.0 };

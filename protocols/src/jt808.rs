@@ -12,7 +12,7 @@
 use chrono::{DateTime, Utc};
 use nom::Parser;
 use nom::bytes::complete::take;
-use nom::number::complete::{be_i16, be_u8, be_u16, be_u32};
+use nom::number::complete::{be_i16, be_i32, be_u8, be_u16, be_u32};
 
 use crate::checksum::xor;
 use crate::error::{DecodeError, ErrorKind};
@@ -38,6 +38,14 @@ pub mod id {
     pub const AUTH: u16 = 0x0102;
     /// Location report.
     pub const LOCATION: u16 = 0x0200;
+    /// Batch of location reports, each with a one-byte length (no count).
+    pub const BATCH_2: u16 = 0x0210;
+    /// Transparent pass-through: a vendor's own data, which may carry a fix.
+    pub const TRANSPARENT: u16 = 0x0900;
+    /// Location in the compact BCD layout, with a one-byte serial.
+    pub const LOCATION_2: u16 = 0x5501;
+    /// The same, stored while out of coverage and sent later.
+    pub const LOCATION_BLIND: u16 = 0x5502;
     /// Location query response.
     pub const LOCATION_RESPONSE: u16 = 0x0201;
     /// Batch (blind-area) location upload.
@@ -128,29 +136,22 @@ impl Protocol for Jt808 {
     type Ack = Jt808Ack;
 
     fn scan(buf: &[u8], max_frame_len: usize) -> Scan {
-        if buf.first() != Some(&0x7E) {
-            let skip = memchr::memchr(0x7E, buf).unwrap_or(buf.len()).max(1);
-            return Scan::Skip { skip, error: ErrorKind::Garbage(skip) };
-        }
-        let window = &buf[..buf.len().min(max_frame_len)];
-        match memchr::memchr(0x7E, &window[1..]) {
-            // Two delimiters in a row: the first closed an earlier frame.
-            Some(0) => Scan::Skip { skip: 1, error: ErrorKind::Garbage(1) },
-            Some(end) if end + 2 < MIN_FRAME => Scan::Skip {
-                skip: end + 1,
-                error: ErrorKind::BadLength { len: end + 2, min: MIN_FRAME, max: max_frame_len },
-            },
-            Some(end) => Scan::Frame(end + 2),
-            None if buf.len() >= max_frame_len => {
-                Scan::Skip { skip: window.len(), error: ErrorKind::MissingTerminator }
-            }
-            None => Scan::Incomplete,
-        }
+        scan_frame(buf, max_frame_len, false)
+    }
+
+    fn scan_at_end(buf: &[u8], max_frame_len: usize) -> Scan {
+        scan_frame(buf, max_frame_len, true)
     }
 
     fn decode(frame: &[u8], session: &mut Session, out: &mut Vec<Message>) -> Result<Jt808Ack, DecodeError> {
         let inner = frame.get(1..frame.len().saturating_sub(1)).unwrap_or_default();
-        if memchr::memchr(0x7D, inner).is_none() {
+        // Escape-free frames, and frames of terminals that do not escape (their declared length
+        // fits the bytes as sent, not as unescaped), are read as they are.
+        if memchr::memchr(0x7D, inner).is_none()
+            || (declared_len(frame) == Some(frame.len())
+                && unescaped_len(frame) != frame.len()
+                && !checksum_holds(frame))
+        {
             return decode_unescaped(inner, session, out);
         }
         let mut scratch = std::mem::take(&mut session.scratch);
@@ -213,18 +214,100 @@ pub fn vehicle_control(terminal: &Terminal, serial: u16, flag: u8, out: &mut Vec
     write_frame(out, id::VEHICLE_CONTROL, terminal, serial, &[flag]);
 }
 
+/// Finds the frame at the start of `buf`; `at_end` when no more bytes will come.
+fn scan_frame(buf: &[u8], max_frame_len: usize, at_end: bool) -> Scan {
+    if buf.first() != Some(&0x7E) {
+        let skip = memchr::memchr(0x7E, buf).unwrap_or(buf.len()).max(1);
+        return Scan::Skip { skip, error: ErrorKind::Garbage(skip) };
+    }
+    let window = &buf[..buf.len().min(max_frame_len)];
+    match memchr::memchr(0x7E, &window[1..]) {
+        // Two delimiters in a row: the first closed an earlier frame.
+        Some(0) => Scan::Skip { skip: 1, error: ErrorKind::Garbage(1) },
+        Some(end) if end + 2 < MIN_FRAME => Scan::Skip {
+            skip: end + 1,
+            error: ErrorKind::BadLength { len: end + 2, min: MIN_FRAME, max: max_frame_len },
+        },
+        Some(end) => match declared_len(buf) {
+            // Some terminals leave a 7E in the body unescaped: when the frame is shorter than its
+            // header says and its checksum fails, it runs to the 7E where its declared length ends.
+            Some(need)
+                if unescaped_len(&buf[..end + 2]) < need
+                    && !checksum_holds(&buf[..end + 2])
+                    && !frame_follows(&window[end + 1..]) =>
+            {
+                let longer = memchr::memchr_iter(0x7E, &window[end + 2..])
+                    .map(|at| end + 2 + at + 1)
+                    .find(|&len| unescaped_len(&buf[..len]) >= need);
+                match longer {
+                    Some(len) if unescaped_len(&buf[..len]) == need => Scan::Frame(len),
+                    None if !at_end && buf.len() < max_frame_len && unescaped_len(buf) < need => Scan::Incomplete,
+                    _ => Scan::Frame(end + 2),
+                }
+            }
+            _ => Scan::Frame(end + 2),
+        },
+        None if buf.len() >= max_frame_len => Scan::Skip { skip: window.len(), error: ErrorKind::MissingTerminator },
+        None => Scan::Incomplete,
+    }
+}
+
+/// Whether `buf` (starting at a 7E) starts a whole frame whose checksum holds: then the 7E before
+/// it closed a broken frame, not one with a 7E left in its body.
+fn frame_follows(buf: &[u8]) -> bool {
+    memchr::memchr(0x7E, &buf[1..]).is_some_and(|end| end + 2 >= MIN_FRAME && checksum_holds(&buf[..end + 2]))
+}
+
+/// Whether the XOR of a whole frame's content (escapes undone) matches its checksum byte.
+fn checksum_holds(frame: &[u8]) -> bool {
+    let mut raw = Vec::with_capacity(frame.len());
+    let inner = frame.get(1..frame.len().saturating_sub(1)).unwrap_or_default();
+    if unescape(inner, &mut raw).is_err() {
+        return false;
+    }
+    raw.split_last().is_some_and(|(declared, data)| xor(data) == *declared)
+}
+
+/// The frame length, delimiters included and escapes undone, that a frame's header declares;
+/// `None` when the header is not all there or is escaped itself.
+fn declared_len(buf: &[u8]) -> Option<usize> {
+    let header = buf.get(1..5)?;
+    if header.contains(&0x7D) {
+        return None;
+    }
+    let attrs = u16::from_be_bytes([header[2], header[3]]);
+    let msg_id = u16::from_be_bytes([header[0], header[1]]);
+    let serial = if matches!(msg_id, id::LOCATION_2 | id::LOCATION_BLIND) { 1 } else { 2 };
+    let phone = if attrs & 0x4000 != 0 { 11 } else { 6 };
+    let package = if attrs & 0x2000 != 0 { 4 } else { 0 };
+    Some(1 + 4 + phone + serial + package + usize::from(attrs & 0x03FF) + 1 + 1)
+}
+
+/// The length of `raw` once its escapes are undone.
+fn unescaped_len(raw: &[u8]) -> usize {
+    raw.len() - memchr::memchr_iter(0x7D, raw).count()
+}
+
+/// Undoes the escapes. A 7D followed by anything but 01 or 02 is kept as it is: some terminals
+/// do not escape at all.
 fn unescape(inner: &[u8], out: &mut Vec<u8>) -> Result<(), DecodeError> {
     out.clear();
-    let mut bytes = inner.iter().enumerate();
-    while let Some((i, &b)) = bytes.next() {
+    let mut bytes = inner.iter().peekable();
+    while let Some(&b) = bytes.next() {
         if b != 0x7D {
             out.push(b);
             continue;
         }
-        match bytes.next() {
-            Some((_, 0x01)) => out.push(0x7D),
-            Some((_, 0x02)) => out.push(0x7E),
-            _ => return Err(DecodeError::new(i + 1, ErrorKind::BadEscape)),
+        match bytes.peek() {
+            Some(0x01) => {
+                out.push(0x7D);
+                bytes.next();
+            }
+            Some(0x02) => {
+                out.push(0x7E);
+                bytes.next();
+            }
+            _ => out.push(0x7D),
         }
     }
     Ok(())
@@ -246,8 +329,14 @@ fn parse_header(data: &[u8], force_2019: Option<bool>) -> Result<(Header, &[u8])
     let v2019 = force_2019.unwrap_or(attrs & 0x4000 != 0);
     let (rest, version) = if v2019 { be_u8(rest).map(|(r, v)| (r, Some(v))).at(data)? } else { (rest, None) };
     let phone_len = if v2019 { 10 } else { 6 };
-    let (rest, (phone_bytes, serial)) = (take(phone_len), be_u16).parse(rest).at(data).map_err(|e| e.shifted(1))?;
+    let (rest, phone_bytes) = take(phone_len).parse(rest).at(data).map_err(|e| e.shifted(1))?;
     let phone_bytes: &[u8] = phone_bytes;
+    // The compact location reports number themselves with one byte.
+    let (rest, serial) = if matches!(msg_id, id::LOCATION_2 | id::LOCATION_BLIND) {
+        be_u8(rest).map(|(r, v)| (r, u16::from(v))).at(data).map_err(|e| e.shifted(1))?
+    } else {
+        be_u16(rest).at(data).map_err(|e| e.shifted(1))?
+    };
     let (rest, package) = if attrs & 0x2000 != 0 {
         let (r, (total, index)) = (be_u16, be_u16).parse(rest).at(data).map_err(|e| e.shifted(1))?;
         (r, Some((total, index)))
@@ -261,7 +350,8 @@ fn parse_header(data: &[u8], force_2019: Option<bool>) -> Result<(Header, &[u8])
         body_len: usize::from(attrs & 0x03FF),
         terminal: Terminal { phone, phone_len: phone_len as u8, version },
         serial,
-        encrypted: attrs & 0x1C00 != 0,
+        // The compact location reports use those bits for other purposes.
+        encrypted: attrs & 0x1C00 != 0 && !matches!(msg_id, id::LOCATION_2 | id::LOCATION_BLIND),
         package,
     };
     Ok((header, rest))
@@ -279,14 +369,9 @@ fn decode_unescaped(data: &[u8], session: &mut Session, out: &mut Vec<Message>) 
         }
         other => other?,
     };
-    let (msg_id, serial, body_len) = (header.msg_id, header.serial, header.body_len);
-    if rest.len() < body_len {
-        return Err(DecodeError::new(
-            offset(data, rest) + 1,
-            ErrorKind::BadLength { len: body_len, min: 0, max: rest.len() },
-        ));
-    }
-    let (body, extra) = rest.split_at(body_len);
+    let (msg_id, serial) = (header.msg_id, header.serial);
+    // A body shorter than declared is read as far as it goes: the fields a location needs come first.
+    let (body, extra) = rest.split_at(header.body_len.min(rest.len()));
     let device_id = DeviceId::from_hex(header.terminal.phone());
     if device_id.is_some() {
         session.device_id = device_id;
@@ -345,8 +430,8 @@ fn message(
     if let Some(v) = header.terminal.version {
         msg.attributes.set("protocol_version", AttrValue::Int(v.into()));
     }
-    if header.msg_id == id::BATCH && !header.encrypted {
-        return batch(body, body_at, &msg, out);
+    if matches!(header.msg_id, id::BATCH | id::BATCH_2) && !header.encrypted && body.len() > 7 {
+        return batch(header.msg_id, body, body_at, &msg, out);
     }
     // Built in place in `out`: no copy of the message on the hot path.
     let at = out.len();
@@ -391,6 +476,14 @@ fn fill(header: &Header, body: &[u8], body_at: usize, msg: &mut Message) -> Resu
             let (rest, reply_serial) = be_u16(body).at(body).map_err(shift)?;
             msg.attributes.set("reply_serial", AttrValue::Int(reply_serial.into()));
             location(rest, msg).map_err(|e| e.shifted(body_at + 2))?;
+            Reply::General
+        }
+        id::LOCATION_2 | id::LOCATION_BLIND => {
+            compact_location(body, header.msg_id == id::LOCATION_2, msg).map_err(shift)?;
+            Reply::General
+        }
+        id::TRANSPARENT => {
+            transparent(body, msg);
             Reply::General
         }
         id::TERMINAL_RESPONSE => {
@@ -558,12 +651,30 @@ fn items(mut rest: &[u8], msg: &mut Message, position: &mut Position) {
     }
 }
 
-fn batch(body: &[u8], body_at: usize, template: &Message, out: &mut Vec<Message>) -> Result<Reply, DecodeError> {
-    let (mut rest, (count, kind)) = (be_u16, be_u8).parse(body).at(body).map_err(|e| e.shifted(body_at))?;
+/// 0x0704 (count, kind, then items with a two-byte length) and 0x0210 (items with a one-byte length).
+fn batch(
+    msg_id: u16,
+    body: &[u8],
+    body_at: usize,
+    template: &Message,
+    out: &mut Vec<Message>,
+) -> Result<Reply, DecodeError> {
+    let (mut rest, count, kind) = if msg_id == id::BATCH {
+        let (rest, (count, kind)) = (be_u16, be_u8).parse(body).at(body).map_err(|e| e.shifted(body_at))?;
+        (rest, usize::from(count), kind)
+    } else {
+        (body, usize::MAX, 0)
+    };
     let first = out.len();
-    for _ in 0..count {
+    let mut taken = 0;
+    while taken < count && !rest.is_empty() {
         let at = offset(body, rest);
-        let parsed = be_u16(rest).at(body).and_then(|(r, len)| take::<_, _, nom::error::Error<&[u8]>>(len)(r).at(body));
+        let len = if msg_id == id::BATCH {
+            be_u16(rest).at(body)?
+        } else {
+            be_u8(rest).map(|(r, v)| (r, v.into())).at(body)?
+        };
+        let parsed = take::<_, _, nom::error::Error<&[u8]>>(len.1)(len.0).at(body);
         let (next, item) = parsed.map_err(|e| {
             out.truncate(first);
             e.shifted(body_at)
@@ -572,14 +683,179 @@ fn batch(body: &[u8], body_at: usize, template: &Message, out: &mut Vec<Message>
         if kind == 1 {
             msg.attributes.set("blind_area", AttrValue::Bool(true));
         }
+        let prefix = if msg_id == id::BATCH { 2 } else { 1 };
         location(item, &mut msg).map_err(|e| {
             out.truncate(first);
-            e.shifted(body_at + at + 2)
+            e.shifted(body_at + at + prefix)
         })?;
         out.push(msg);
         rest = next;
+        taken += 1;
     }
     Ok(Reply::General)
+}
+
+/// 0x5501/0x5502: `DD MM YY hh mm ss` (BCD, UTC) | lat BCD `DDMMmmmm` | lon BCD `DDDMMmmmm` + flags
+/// nibble (bit 0 fix, 1 north, 2 east) | speed BCD knots | course / 2 | signal | satellites
+/// | odometer u32 km | battery | cell id u32 | LAC u16 | ...
+fn compact_location(body: &[u8], live: bool, msg: &mut Message) -> Result<(), DecodeError> {
+    let (rest, (date, lat, lon, speed, course)) =
+        (take(6_usize), take(4_usize), take(5_usize), be_u8, be_u8).parse(body).at(body)?;
+    let (date, lat, lon): (&[u8], &[u8], &[u8]) = (date, lat, lon);
+    let digits = |bytes: &[u8], at: usize| -> Result<u64, DecodeError> {
+        bytes.iter().enumerate().try_fold(0_u64, |acc, (i, b)| {
+            crate::parse::bcd(*b)
+                .map(|v| acc * 100 + u64::from(v))
+                .ok_or_else(|| DecodeError::invalid(at + i, "bcd", format!("{b:02X}")))
+        })
+    };
+    let d = |i: usize| u32::try_from(digits(&date[i..=i], i).unwrap_or(99)).unwrap_or(99);
+    let fix_time = crate::parse::utc(0, 2000 + d(2) as i32, d(1), d(0), d(3), d(4), d(5))?;
+    let lat = digits(lat, 6)?;
+    let lon = digits(&lon[..4], 10)? * 10 + u64::from(lon[4] >> 4);
+    let flags = lon_flags(body);
+    let degrees = |v: u64| (v / 1_000_000) as f64 + (v % 1_000_000) as f64 / 10_000.0 / 60.0;
+    let latitude = if flags & 0x02 != 0 { degrees(lat) } else { -degrees(lat) };
+    let longitude = if flags & 0x04 != 0 { degrees(lon) } else { -degrees(lon) };
+    check_coordinates(6, latitude, longitude)?;
+    let speed_knots = digits(&[speed], 15)? as f64;
+    msg.kind = MessageKind::Position;
+    let mut position = Position {
+        fix_time,
+        latitude,
+        longitude,
+        speed_kmh: speed_knots * 1.852,
+        course: f64::from(course) * 2.0,
+        altitude: None,
+        satellites: None,
+        valid: live && flags & 0x01 != 0,
+        cell: None,
+    };
+    if let [signal, satellites, o0, o1, o2, o3, ..] = rest {
+        msg.status.gsm_signal = Some(*signal);
+        position.satellites = Some(*satellites);
+        msg.status.odometer_m = Some(u64::from(u32::from_be_bytes([*o0, *o1, *o2, *o3])) * 1000);
+    }
+    if !live {
+        msg.attributes.set("blind_area", AttrValue::Bool(true));
+    }
+    msg.position = Some(position);
+    Ok(())
+}
+
+/// The flags nibble that shares the last longitude byte of a compact location.
+fn lon_flags(body: &[u8]) -> u8 {
+    body.get(14).map_or(0, |b| b & 0x0F)
+}
+
+/// 0x0900: the pass-through type byte, then the vendor's data. Types that carry a fix: 0xF0
+/// (time, then a data stream, DTCs or events, then status and coordinates), 0xFF (time,
+/// coordinates, altitude, speed, course) and 0x53/0x54 (status, coordinates, altitude, speed,
+/// course, time). Anything else is kept raw.
+fn transparent(body: &[u8], msg: &mut Message) {
+    let Some((&kind, data)) = body.split_first() else {
+        msg.attributes.set("raw", AttrValue::Bytes(Vec::new()));
+        return;
+    };
+    msg.attributes.set("transparent_type", AttrValue::Int(kind.into()));
+    // Vendors' data that does not read as a fix is kept raw, never refused.
+    let position = pass_through_fix(kind, data).ok().flatten();
+    match position {
+        Some((fix_time, latitude, longitude, altitude, speed, course, valid)) => {
+            msg.kind = MessageKind::Position;
+            msg.position = Some(Position {
+                fix_time,
+                latitude,
+                longitude,
+                speed_kmh: f64::from(speed) / 10.0,
+                course: course.into(),
+                altitude: altitude.map(f64::from),
+                satellites: None,
+                valid,
+                cell: None,
+            });
+        }
+        None => msg.attributes.set("raw", AttrValue::Bytes(body.to_vec())),
+    }
+}
+
+/// The fix in a pass-through block of type `kind`, if it carries one.
+fn pass_through_fix(kind: u8, data: &[u8]) -> Result<Option<PassThroughFix>, DecodeError> {
+    Ok(match kind {
+        0xF0 => vendor_stream(data)?,
+        0xFF => {
+            let (_, (time, lat, lon, altitude, speed, course)) =
+                (take(6_usize), be_i32, be_i32, be_i16, be_u16, be_u16).parse(data).at(data)?;
+            let fix_time = bcd_time(1, &six(time), 8)?;
+            let (latitude, longitude) = (f64::from(lat) / 1e6, f64::from(lon) / 1e6);
+            check_coordinates(7, latitude, longitude)?;
+            Some((fix_time, latitude, longitude, Some(altitude), speed, course, true))
+        }
+        0x53 | 0x54 => {
+            let (_, (status, lat, lon, altitude, speed, course, time)) =
+                (be_u32, be_u32, be_u32, be_i16, be_u16, be_u16, take(6_usize)).parse(data).at(data)?;
+            let fix_time = bcd_time(19, &six(time), 8)?;
+            let (latitude, longitude) = signed_coordinates(status, lat, lon);
+            check_coordinates(5, latitude, longitude)?;
+            Some((fix_time, latitude, longitude, Some(altitude), speed, course, status & 0x02 != 0))
+        }
+        _ => None,
+    })
+}
+
+/// A fix read from a pass-through block: time, coordinates, altitude, speed (0.1 km/h), course, validity.
+type PassThroughFix = (DateTime<Utc>, f64, f64, Option<i16>, u16, u16, bool);
+
+/// 0x0900 type 0xF0: time (BCD), archive flag, vehicle type, subtype and its records, then the
+/// status word and the coordinates.
+fn vendor_stream(data: &[u8]) -> Result<Option<PassThroughFix>, DecodeError> {
+    let (rest, (time, _archive, _vehicle, subtype)) = (take(6_usize), be_u8, be_u8, be_u8).parse(data).at(data)?;
+    let fix_time = bcd_time(0, &six(time), 8)?;
+    let after = match subtype {
+        0x01 => rest.split_first().and_then(|(n, r)| records(r, (*n).into(), 2)),
+        0x03 => rest.split_first().and_then(|(n, r)| records(r, (*n).into(), 1)),
+        0x02 => {
+            let (mut r, systems) = be_u16(rest).at(data)?;
+            for _ in 0..systems {
+                let (next, (_, codes)) = (be_u32, be_u16).parse(r).at(data)?;
+                r = next;
+                for _ in 0..codes {
+                    let (next, (_, _, len)) = (be_u32, be_u32, be_u16).parse(r).at(data)?;
+                    r = next.get(usize::from(len)..).unwrap_or_default();
+                }
+            }
+            Some(r)
+        }
+        _ => None,
+    };
+    let Some(after) = after else { return Ok(None) };
+    let (_, (status, lat, lon)) = (be_u32, be_u32, be_u32).parse(after).at(data)?;
+    let (latitude, longitude) = signed_coordinates(status, lat, lon);
+    check_coordinates(0, latitude, longitude)?;
+    Ok(Some((fix_time, latitude, longitude, None, 0, 0, status & 0x02 != 0)))
+}
+
+/// Skips `count` records of an id of `id_len` bytes, a length byte and that many bytes.
+fn records(mut rest: &[u8], count: usize, id_len: usize) -> Option<&[u8]> {
+    for _ in 0..count {
+        let len = usize::from(*rest.get(id_len)?);
+        rest = rest.get(id_len + 1 + len..)?;
+    }
+    Some(rest)
+}
+
+/// Coordinates in 1e-6 degrees, signed by the status word's south (bit 2) and west (bit 3) bits.
+fn signed_coordinates(status: u32, lat: u32, lon: u32) -> (f64, f64) {
+    let latitude = f64::from(lat) / 1e6;
+    let longitude = f64::from(lon) / 1e6;
+    (if status & 0x04 != 0 { -latitude } else { latitude }, if status & 0x08 != 0 { -longitude } else { longitude })
+}
+
+/// Six bytes as an array (the caller took exactly six).
+fn six(bytes: &[u8]) -> [u8; 6] {
+    let mut out = [0; 6];
+    out.copy_from_slice(&bytes[..6]);
+    out
 }
 
 /// Appends an escaped frame: header for `terminal`, `body`, checksum, delimiters.

@@ -63,6 +63,8 @@ pub struct Session {
     pub(crate) fragments: Reassembly,
     /// The server's own serial number for the frames it sends.
     server_serial: u16,
+    /// When the bytes being decoded arrived: the time of a fix whose frame carries no date.
+    pub received_at: Option<DateTime<Utc>>,
 }
 
 impl Session {
@@ -145,6 +147,12 @@ pub trait Protocol: Send + Sync {
 
     /// Looks for a frame at the start of `buf`. Never asks for more than `max_frame_len` bytes.
     fn scan(buf: &[u8], max_frame_len: usize) -> Scan;
+
+    /// [`Protocol::scan`] when no more bytes will come (the stream ended): a protocol whose devices
+    /// drop the end of a frame may take what is there instead of waiting.
+    fn scan_at_end(buf: &[u8], max_frame_len: usize) -> Scan {
+        Self::scan(buf, max_frame_len)
+    }
 
     /// Decodes one whole frame (as returned by [`Protocol::scan`]) into messages appended to `out`,
     /// and says what to acknowledge. Errors carry offsets relative to the frame.

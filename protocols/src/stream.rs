@@ -86,6 +86,10 @@ impl<P: Protocol> Decoder for FrameCodec<P> {
         match self.decode(src)? {
             Some(chunk) => Ok(Some(chunk)),
             None if src.is_empty() => Ok(None),
+            None if let Scan::Frame(len) = P::scan_at_end(src, self.max_frame_len) => {
+                self.consumed += len;
+                Ok(Some(Chunk::Frame(src.split_to(len.clamp(1, src.len())))))
+            }
             None => {
                 // The stream ended inside what looked like a frame. That start may have been noise
                 // hiding real frames behind it: drop one byte and scan on.
@@ -135,6 +139,11 @@ impl<'a, P: Protocol> Iterator for Frames<'a, P> {
                 self.pos += len;
                 (offset, Chunk::Frame(&rest[..len]))
             }
+            Scan::Incomplete if let Scan::Frame(len) = P::scan_at_end(rest, self.max_frame_len) => {
+                let len = len.clamp(1, rest.len());
+                self.pos += len;
+                (offset, Chunk::Frame(&rest[..len]))
+            }
             Scan::Incomplete => {
                 // The end of the input inside what looked like a frame: as `decode_eof` does, drop
                 // one byte and scan on, so that a false start cannot hide the frames after it.
@@ -166,6 +175,7 @@ pub struct Decoded {
 /// at `now`: what captures, fuzzing and tests need.
 pub fn decode_all<P: Protocol>(bytes: &[u8], session: &mut Session, now: DateTime<Utc>) -> Decoded {
     let mut decoded = Decoded::default();
+    session.received_at = Some(now);
     for (offset, chunk) in Frames::<P>::new(bytes, session.config.max_frame_len) {
         match chunk {
             Chunk::Frame(frame) => match P::decode(frame, session, &mut decoded.messages) {

@@ -11,7 +11,14 @@
 //! I/O (8E):  ids and counts are u16, plus a last group of (id u16, len u16, bytes)
 //! I/O (16):  event u16 | generation u8 | total u8 | count u8, (id u16, value)* per size
 //! codec 12:  n u8 (1) | type u8 (05 command, 06 response) | size u32 | text | n u8
+//! codec 7:   (GH series) time u32 s since 2007-01-01 (top 2 bits: priority) | global mask u8
+//!            | [location mask u8 | lat f32 | lon f32 | alt u16 | angle u8 (×360/256) | speed u8
+//!            | satellites u8 | LAC u16, cell u16 | signal u8 | operator u32, each per mask bit]
+//!            | I/O groups of 1, 2, 4 bytes per global mask bits 1-3: count u8, (id u8, value)*
 //! ```
+//! Some codec 8 firmware adds a group of 16-byte values after the 8-byte one; a packet that does
+//! not read without it is read again with it. A packet cut short at the end of a stream gives the
+//! records it holds.
 
 use chrono::{DateTime, Utc};
 use nom::Parser;
@@ -40,6 +47,8 @@ pub mod codec {
     pub const C12: u8 = 0x0C;
     /// Codec 13 (responses with a timestamp).
     pub const C13: u8 = 0x0D;
+    /// Codec 7 (GH series personal trackers).
+    pub const C7: u8 = 0x07;
 }
 
 /// What the server owes a Teltonika device for one frame.
@@ -86,12 +95,26 @@ impl Protocol for Teltonika {
         }
     }
 
+    fn scan_at_end(buf: &[u8], max_frame_len: usize) -> Scan {
+        match Self::scan(buf, max_frame_len) {
+            // A packet cut short: what is there is read for the records it holds.
+            Scan::Incomplete if buf.len() >= MIN_PACKET && buf[..4] == [0, 0, 0, 0] && first_record_reads(buf) => {
+                Scan::Frame(buf.len())
+            }
+            other => other,
+        }
+    }
+
     fn decode(frame: &[u8], session: &mut Session, out: &mut Vec<Message>) -> Result<TeltonikaAck, DecodeError> {
         if frame.len() >= 2 && frame[0] == 0 && frame[1] != 0 {
             return handshake(frame, session, out);
         }
         if frame.len() < MIN_PACKET {
             return Err(DecodeError::new(frame.len(), ErrorKind::Truncated));
+        }
+        let declared_len = u32::from_be_bytes([frame[4], frame[5], frame[6], frame[7]]) as usize;
+        if declared_len.saturating_add(12) > frame.len() {
+            return partial(frame, session, out);
         }
         let data = &frame[8..frame.len() - 4];
         let tail = &frame[frame.len() - 4..];
@@ -104,23 +127,16 @@ impl Protocol for Teltonika {
         }
         let first = out.len();
         let ack = match codec_id {
-            codec::C8 | codec::C8E | codec::C16 => {
-                let mut rest = &data[2..data.len() - 1];
-                for _ in 0..count {
-                    // Built in place in `out`: no copy of the message on the hot path.
-                    let mut msg = Message::new(ProtocolKind::Teltonika, MessageKind::Position);
-                    msg.device_id = session.device_id;
-                    out.push(msg);
-                    let at = out.len() - 1;
-                    rest = record(frame, rest, codec_id, &mut out[at]).inspect_err(|_| out.truncate(first))?;
-                }
-                if !rest.is_empty() {
+            codec::C8 | codec::C8E | codec::C16 | codec::C7 => {
+                let records = &data[2..data.len() - 1];
+                let read = records_into(frame, records, codec_id, count, false, session.device_id, out);
+                if read.is_err() && codec_id == codec::C8 {
                     out.truncate(first);
-                    return Err(DecodeError::invalid(
-                        offset(frame, rest),
-                        "record data",
-                        "bytes after the last record",
-                    ));
+                    records_into(frame, records, codec_id, count, true, session.device_id, out)
+                        .or(read)
+                        .inspect_err(|_| out.truncate(first))?;
+                } else {
+                    read.inspect_err(|_| out.truncate(first))?;
                 }
                 TeltonikaAck::Records(count.into())
             }
@@ -158,6 +174,63 @@ impl Protocol for Teltonika {
     }
 }
 
+/// Reads `count` records of `records` into `out`, all of them or an error.
+fn records_into(
+    frame: &[u8],
+    records: &[u8],
+    codec_id: u8,
+    count: u8,
+    sixteen: bool,
+    device: Option<DeviceId>,
+    out: &mut Vec<Message>,
+) -> Result<(), DecodeError> {
+    let mut rest = records;
+    for _ in 0..count {
+        // Built in place in `out`: no copy of the message on the hot path.
+        let mut msg = Message::new(ProtocolKind::Teltonika, MessageKind::Position);
+        msg.device_id = device;
+        out.push(msg);
+        let at = out.len() - 1;
+        rest = record(frame, rest, codec_id, sixteen, &mut out[at])?;
+    }
+    if !rest.is_empty() {
+        return Err(DecodeError::invalid(offset(frame, rest), "record data", "bytes after the last record"));
+    }
+    Ok(())
+}
+
+/// Whether a packet's first record reads, with a time after 2000: what tells a packet cut short
+/// from noise that happens to start with zeros.
+fn first_record_reads(buf: &[u8]) -> bool {
+    let (codec_id, count) = (buf[8], buf[9]);
+    let mut msg = Message::new(ProtocolKind::Teltonika, MessageKind::Position);
+    matches!(codec_id, codec::C8 | codec::C8E | codec::C16 | codec::C7)
+        && count > 0
+        && record(buf, &buf[10..], codec_id, false, &mut msg).is_ok()
+        && msg.position.is_some_and(|p| p.fix_time.timestamp() > 946_684_800)
+}
+
+/// A packet cut short at the end of a stream: the whole records it holds, nothing acknowledged.
+fn partial(frame: &[u8], session: &mut Session, out: &mut Vec<Message>) -> Result<TeltonikaAck, DecodeError> {
+    let (codec_id, count) = (frame[8], frame[9]);
+    if !matches!(codec_id, codec::C8 | codec::C8E | codec::C16 | codec::C7) {
+        return Err(DecodeError::new(frame.len(), ErrorKind::Truncated));
+    }
+    let mut rest = &frame[10..];
+    for _ in 0..count {
+        let mut msg = Message::new(ProtocolKind::Teltonika, MessageKind::Position);
+        msg.device_id = session.device_id;
+        match record(frame, rest, codec_id, false, &mut msg) {
+            Ok(next) => {
+                out.push(msg);
+                rest = next;
+            }
+            Err(_) => break,
+        }
+    }
+    Ok(TeltonikaAck::Nothing)
+}
+
 /// Skips to the next `00 00 00 00` preamble or `00 0F` handshake.
 fn skip_to_start(buf: &[u8]) -> Scan {
     let next = (1..buf.len())
@@ -181,7 +254,16 @@ fn handshake(frame: &[u8], session: &mut Session, out: &mut Vec<Message>) -> Res
 }
 
 /// One AVL record into `msg`; returns the input after it.
-fn record<'a>(frame: &[u8], input: &'a [u8], codec_id: u8, msg: &mut Message) -> Result<&'a [u8], DecodeError> {
+fn record<'a>(
+    frame: &[u8],
+    input: &'a [u8],
+    codec_id: u8,
+    sixteen: bool,
+    msg: &mut Message,
+) -> Result<&'a [u8], DecodeError> {
+    if codec_id == codec::C7 {
+        return gh_record(frame, input, msg);
+    }
     let start = offset(frame, input);
     let (rest, (millis, priority, lon, lat, altitude, angle, satellites, speed)) =
         (be_u64, be_u8, be_i32, be_i32, be_i16, be_u16, be_u8, be_u16).parse(input).at(frame)?;
@@ -210,8 +292,96 @@ fn record<'a>(frame: &[u8], input: &'a [u8], codec_id: u8, msg: &mut Message) ->
         codec::C8E => Width::Extended,
         _ => Width::Codec16,
     };
-    let rest = io_elements(rest, width, priority, msg);
+    let rest = io_elements(rest, width, sixteen, priority, msg);
     rest.map(|(r, ())| r).map_err(|e| crate::parse::nom_error(frame, e))
+}
+
+/// Seconds from the Unix epoch to 2007-01-01, codec 7's epoch.
+const GH_EPOCH: i64 = 1_167_609_600;
+
+/// One codec 7 record into `msg`.
+fn gh_record<'a>(frame: &[u8], input: &'a [u8], msg: &mut Message) -> Result<&'a [u8], DecodeError> {
+    let start = offset(frame, input);
+    let (mut rest, (stamp, global)) = (be_u32, be_u8).parse(input).at(frame)?;
+    let fix_time = DateTime::from_timestamp(GH_EPOCH + i64::from(stamp & 0x3FFF_FFFF), 0)
+        .ok_or_else(|| DecodeError::invalid(start, "timestamp", stamp))?;
+    msg.attributes.set("priority", AttrValue::Int((stamp >> 30).into()));
+    if global & 0x01 != 0 {
+        let (r, mask) = be_u8(rest).at(frame)?;
+        rest = r;
+        let mut position = Position {
+            fix_time,
+            latitude: 0.0,
+            longitude: 0.0,
+            speed_kmh: 0.0,
+            course: 0.0,
+            altitude: None,
+            satellites: None,
+            valid: false,
+            cell: None,
+        };
+        if mask & 0x01 != 0 {
+            let (r, (lat, lon)) = (be_u32, be_u32).parse(rest).at(frame)?;
+            rest = r;
+            let (latitude, longitude) = (f64::from(f32::from_bits(lat)), f64::from(f32::from_bits(lon)));
+            if !latitude.is_finite() || !longitude.is_finite() {
+                return Err(DecodeError::invalid(start + 6, "coordinates", format!("{latitude},{longitude}")));
+            }
+            check_coordinates(start + 6, latitude, longitude)?;
+            (position.latitude, position.longitude, position.valid) = (latitude, longitude, true);
+        }
+        let mut field = |bit: u8, len: usize| -> Result<u64, DecodeError> {
+            if mask & bit == 0 {
+                return Ok(0);
+            }
+            let (r, bytes) = take::<_, _, nom::error::Error<&[u8]>>(len)(rest).at(frame)?;
+            rest = r;
+            Ok(bytes.iter().fold(0_u64, |acc, b| acc << 8 | u64::from(*b)))
+        };
+        let altitude = field(0x02, 2)?;
+        if mask & 0x02 != 0 {
+            position.altitude = Some(altitude as f64);
+        }
+        position.course = field(0x04, 1)? as f64 * 360.0 / 256.0;
+        position.speed_kmh = field(0x08, 1)? as f64;
+        let satellites = field(0x10, 1)?;
+        if mask & 0x10 != 0 {
+            position.satellites = u8::try_from(satellites).ok();
+        }
+        let lac_cell = field(0x20, 4)?;
+        let signal = field(0x40, 1)?;
+        let operator = field(0x80, 4)?;
+        if mask & 0x40 != 0 {
+            msg.status.gsm_signal = u8::try_from(signal).ok();
+        }
+        if mask & 0x20 != 0 {
+            msg.attributes.set("lac", AttrValue::Int((lac_cell >> 16) as i64));
+            msg.attributes.set("cell_id", AttrValue::Int((lac_cell & 0xFFFF) as i64));
+        }
+        if mask & 0x80 != 0 {
+            msg.attributes.set("operator", AttrValue::Int(operator as i64));
+        }
+        if mask & 0x01 != 0 {
+            msg.position = Some(position);
+        }
+    }
+    if msg.position.is_none() {
+        msg.kind = MessageKind::Heartbeat;
+    }
+    for (bit, size) in [(0x02_u8, 1_usize), (0x04, 2), (0x08, 4)] {
+        if global & bit == 0 {
+            continue;
+        }
+        let (r, n) = be_u8(rest).at(frame)?;
+        rest = r;
+        for _ in 0..n {
+            let (r, (id, value)) = (be_u8, take(size)).parse(rest).at(frame)?;
+            let value: &[u8] = value;
+            rest = r;
+            apply_io(msg, id.into(), value.iter().fold(0_u64, |acc, b| acc << 8 | u64::from(*b)));
+        }
+    }
+    Ok(rest)
 }
 
 /// How ids and counts are sized in a codec's I/O block.
@@ -225,7 +395,7 @@ enum Width {
     Codec16,
 }
 
-fn io_elements<'a>(input: &'a [u8], width: Width, priority: u8, msg: &mut Message) -> Res<'a, ()> {
+fn io_elements<'a>(input: &'a [u8], width: Width, sixteen: bool, priority: u8, msg: &mut Message) -> Res<'a, ()> {
     let wide_id = |i| {
         if width == Width::Narrow { be_u8(i).map(|(i, v)| (i, u16::from(v))) } else { be_u16(i) }
     };
@@ -255,6 +425,15 @@ fn io_elements<'a>(input: &'a [u8], width: Width, priority: u8, msg: &mut Messag
             let value: &[u8] = value;
             input = i;
             apply_io(msg, id, value.iter().fold(0_u64, |acc, b| acc << 8 | u64::from(*b)));
+        }
+    }
+    if sixteen {
+        let (i, n) = count(input)?;
+        input = i;
+        for _ in 0..n {
+            let (i, (id, value)) = (wide_id, take(16_usize)).parse(input)?;
+            input = i;
+            msg.attributes.push(AttrKey::Io(id), AttrValue::Bytes(value.to_vec()));
         }
     }
     if width == Width::Extended {

@@ -33,6 +33,10 @@ pub struct Gt06;
 pub mod proto {
     /// Login with the IMEI.
     pub const LOGIN: u8 = 0x01;
+    /// GPS only.
+    pub const GPS: u8 = 0x10;
+    /// GPS + LBS with a two-byte MNC and a four-byte cell id.
+    pub const GPS_LBS_6: u8 = 0x11;
     /// GPS + LBS location.
     pub const GPS_LBS: u8 = 0x12;
     /// Status / heartbeat.
@@ -41,28 +45,66 @@ pub mod proto {
     pub const COMMAND_REPLY: u8 = 0x15;
     /// GPS + LBS + status alarm.
     pub const ALARM: u8 = 0x16;
+    /// Wi-Fi report, or (RFID models) GPS + LBS + card.
+    pub const WIFI_OR_RFID: u8 = 0x17;
     /// LBS + status alarm (no fix).
     pub const LBS_ALARM: u8 = 0x19;
+    /// GPS + phone number.
+    pub const GPS_PHONE: u8 = 0x1A;
+    /// GPS + LBS, extended (JI09).
+    pub const GPS_LBS_EXTEND: u8 = 0x1E;
     /// Command reply, long frame (text with an encoding byte).
     pub const COMMAND_REPLY_LONG: u8 = 0x21;
     /// GPS + LBS location, GT06N and later.
     pub const GPS_LBS_2: u8 = 0x22;
     /// Heartbeat with external voltage.
     pub const HEARTBEAT_VOLTAGE: u8 = 0x23;
+    /// Multiple cells, or (SR411 mini) GPS + LBS + power.
+    pub const LBS_MULTIPLE_OR_GPS: u8 = 0x24;
+    /// GPS + LBS + driver (XT40 and NT models).
+    pub const GPS_LBS_DRIVER: u8 = 0x25;
     /// Alarm, multi-fence variant.
     pub const ALARM_2: u8 = 0x26;
-    /// Address request with a fix (the device wants a street address by SMS).
-    pub const ADDRESS_REQUEST: u8 = 0x2A;
     /// Alarm, later variant.
     pub const ALARM_3: u8 = 0x27;
+    /// Address request with a fix (the device wants a street address by SMS).
+    pub const ADDRESS_REQUEST: u8 = 0x2A;
+    /// GPS + LBS, fourth variant.
+    pub const GPS_LBS_4: u8 = 0x2D;
+    /// GPS + LBS (AZ735, SL4X).
+    pub const GPS_LBS_5: u8 = 0x31;
+    /// GPS + LBS + status (SL4X); in the long form (AZ735) the fix has a length byte.
+    pub const GPS_LBS_STATUS_4: u8 = 0x32;
+    /// Alarm in the long form (AZ735), fix with a length byte; Wi-Fi in the short form.
+    pub const AZ735_ALARM: u8 = 0x33;
+    /// X1: flags, fix, odometer, cell, driver (SL4X uses it for cells only).
+    pub const X1_GPS: u8 = 0x34;
+    /// Location + RFID (TRX16i), or status (4G models).
+    pub const LOCATION_RFID: u8 = 0x36;
+    /// GPS + LBS, third variant.
+    pub const GPS_LBS_3: u8 = 0x37;
+    /// GPS + LBS with a cell type (4G cells).
+    pub const GPS_LBS_8: u8 = 0x38;
+    /// Alarm with a module list (Jimi 4G).
+    pub const ALARM_MODULE: u8 = 0x39;
+    /// iButton: IMEI, fix, cell, driver id.
+    pub const IBUTTON: u8 = 0x61;
+    /// Modular location: a list of typed modules, one of them the fix.
+    pub const GPS_MODULAR: u8 = 0x70;
     /// Server command (online command).
     pub const COMMAND: u8 = 0x80;
     /// Time request.
     pub const TIME_REQUEST: u8 = 0x8A;
     /// Information transmission (long frame).
     pub const INFO: u8 = 0x94;
+    /// Event with a fix and file names (JC100/JC400 cameras).
+    pub const EVENT: u8 = 0x95;
     /// 4G GPS + LBS location with long cell ids.
     pub const GPS_LBS_4G: u8 = 0xA0;
+    /// 4G GPS + LBS + status (LW 4G), or Wi-Fi with a time stamp (GK310).
+    pub const GPS_LBS_STATUS_4G: u8 = 0xA2;
+    /// Single-fence alarm with a fix (GK310), or status (SeeWorld).
+    pub const FENCE_SINGLE: u8 = 0xA3;
     /// 4G alarm with long cell ids.
     pub const ALARM_4G: u8 = 0xA4;
 }
@@ -96,48 +138,24 @@ impl Protocol for Gt06 {
     type Ack = Gt06Ack;
 
     fn scan(buf: &[u8], max_frame_len: usize) -> Scan {
-        let long = match buf {
-            [0x78, 0x78, ..] => false,
-            [0x79, 0x79, ..] => true,
-            [0x78 | 0x79] | [] => return Scan::Incomplete,
-            _ => return skip_to_start(buf),
-        };
-        let header = if long { 4 } else { 3 };
-        if buf.len() < header {
-            return Scan::Incomplete;
-        }
-        let declared = if long { u16::from_be_bytes([buf[2], buf[3]]) as usize } else { buf[2] as usize };
-        if declared == 0 && !long {
-            // Some devices leave the length at 0: the frame runs to the first 0D 0A.
-            let window = &buf[..buf.len().min(max_frame_len)];
-            return match crate::stream::find(&window[header..], b"\r\n") {
-                Some(end) if header + end + 2 >= MIN_FRAME => Scan::Frame(header + end + 2),
-                Some(_) => Scan::Skip { skip: 1, error: ErrorKind::BadLength { len: 0, min: 5, max: 255 } },
-                None if buf.len() >= max_frame_len => Scan::Skip { skip: 1, error: ErrorKind::MissingTerminator },
-                None => Scan::Incomplete,
-            };
-        }
-        let total = declared + header + 2;
-        if declared < 5 || total > max_frame_len {
-            let max = if long { max_frame_len.saturating_sub(header + 2) } else { 255 };
-            return Scan::Skip { skip: 1, error: ErrorKind::BadLength { len: declared, min: 5, max } };
-        }
-        if buf.len() < total {
-            return Scan::Incomplete;
-        }
-        if &buf[total - 2..total] != b"\r\n" {
-            return Scan::Skip { skip: 1, error: ErrorKind::MissingTerminator };
-        }
-        Scan::Frame(total)
+        scan_frame(buf, max_frame_len, false)
+    }
+
+    fn scan_at_end(buf: &[u8], max_frame_len: usize) -> Scan {
+        scan_frame(buf, max_frame_len, true)
     }
 
     fn decode(frame: &[u8], session: &mut Session, out: &mut Vec<Message>) -> Result<Gt06Ack, DecodeError> {
         let long = frame.first() == Some(&0x79);
         let header = if long { 4 } else { 3 };
-        if frame.len() < header + 7 {
+        if frame.len() < header + 5 {
             return Err(DecodeError::new(frame.len(), ErrorKind::Truncated));
         }
-        let body_end = frame.len() - 4;
+        let crc_end = crc_end(frame, header);
+        if crc_end < header + 5 {
+            return Err(DecodeError::new(frame.len(), ErrorKind::Truncated));
+        }
+        let body_end = crc_end - 2;
         let serial = u16::from_be_bytes([frame[body_end - 2], frame[body_end - 1]]);
         let declared = u16::from_be_bytes([frame[body_end], frame[body_end + 1]]);
         let checksum_ok = session.check(body_end, declared.into(), crc_itu(&frame[2..body_end]).into())?;
@@ -146,12 +164,21 @@ impl Protocol for Gt06 {
 
         // The message is built in place in `out`: no copy of it on the hot path.
         let at = out.len();
-        let mut msg = Message::new(ProtocolKind::Gt06, MessageKind::Unknown);
-        msg.device_id = session.device_id;
-        msg.serial = Some(serial.into());
-        msg.checksum_ok = checksum_ok;
-        out.push(msg);
-        let result = fill(frame, kind, content, serial, long, session, &mut out[at]);
+        let fresh = |device_id| {
+            let mut msg = Message::new(ProtocolKind::Gt06, MessageKind::Unknown);
+            msg.device_id = device_id;
+            msg.serial = Some(serial.into());
+            msg.checksum_ok = checksum_ok;
+            msg
+        };
+        out.push(fresh(session.device_id));
+        let mut result = fill(frame, kind, content, serial, long, session, &mut out[at]);
+        // A frame whose length and checksum are both off may lack its serial and checksum
+        // altogether (some devices send the content alone): read it again as all content.
+        if result.is_err() && !checksum_ok && !consistent(frame, header) {
+            out[at] = fresh(session.device_id);
+            result = fill(frame, kind, &frame[header + 1..crc_end], serial, long, session, &mut out[at]);
+        }
         if result.is_err() {
             out.truncate(at);
         }
@@ -206,19 +233,64 @@ fn fill(
             login(frame, content, session, msg)?;
             echo
         }
-        proto::GPS_LBS | proto::GPS_LBS_2 | proto::GPS_LBS_4G | 0x10 | 0x11 | 0x1A | 0x37 => {
-            location(frame, content, kind, msg)?;
+        proto::GPS
+        | proto::GPS_LBS_6
+        | proto::GPS_LBS
+        | proto::GPS_PHONE
+        | proto::GPS_LBS_EXTEND
+        | proto::GPS_LBS_2
+        | proto::GPS_LBS_DRIVER
+        | proto::GPS_LBS_4
+        | proto::GPS_LBS_5
+        | proto::GPS_LBS_3
+        | proto::GPS_LBS_8
+        | proto::IBUTTON
+        | proto::GPS_LBS_4G => {
+            location::location(frame, content, kind, msg)?;
+            echo
+        }
+        proto::GPS_LBS_STATUS_4 | proto::AZ735_ALARM if long => {
+            location::with_gps_length(frame, content, msg)?;
+            echo
+        }
+        proto::GPS_LBS_STATUS_4 => {
+            location::location(frame, content, kind, msg)?;
+            echo
+        }
+        // Types devices use both for a fix and for cells or Wi-Fi: a fix only when it reads as one.
+        proto::WIFI_OR_RFID | proto::LBS_MULTIPLE_OR_GPS | proto::LOCATION_RFID | proto::GPS_LBS_STATUS_4G
+            if location::starts_with_fix(frame, content) =>
+        {
+            location::location(frame, content, kind, msg)?;
+            echo
+        }
+        proto::FENCE_SINGLE if location::starts_with_fix(frame, content) => {
+            location::alarm(frame, content, msg)?;
+            echo
+        }
+        // SL4X sends cells only under 0x34, in frames of this length.
+        proto::X1_GPS if frame.len() != 0x37 + 5 || long => {
+            location::x1(frame, content, msg)?;
+            echo
+        }
+        proto::GPS_MODULAR => {
+            location::modular(frame, content, msg)?;
+            // Modular frames are answered in the short form.
+            Gt06Ack::Echo { proto: kind, serial, long: false }
+        }
+        proto::EVENT => {
+            location::event(frame, content, msg)?;
             echo
         }
         proto::ADDRESS_REQUEST => {
-            let (rest, position) = gps(frame, content)?;
+            let (rest, position) = location::gps(frame, content)?;
             msg.kind = MessageKind::Position;
             msg.position = Some(position);
             keep_rest(msg, rest);
             echo
         }
-        proto::ALARM | proto::ALARM_2 | proto::ALARM_3 | proto::ALARM_4G => {
-            alarm(frame, content, kind, msg)?;
+        proto::ALARM | proto::ALARM_2 | proto::ALARM_3 | proto::ALARM_4G | proto::ALARM_MODULE => {
+            location::alarm(frame, content, msg)?;
             echo
         }
         proto::LBS_ALARM => {
@@ -249,6 +321,96 @@ fn fill(
         }
     };
     Ok(ack)
+}
+
+/// How many bytes may separate a broken frame's terminator from where its length says it is.
+const LENGTH_SLACK: usize = 4;
+
+/// Finds the frame at the start of `buf`; `at_end` when no more bytes will come.
+fn scan_frame(buf: &[u8], max_frame_len: usize, at_end: bool) -> Scan {
+    let long = match buf {
+        [0x78, 0x78, ..] => false,
+        [0x79, 0x79, ..] => true,
+        [0x78 | 0x79] | [] => return Scan::Incomplete,
+        _ => return skip_to_start(buf),
+    };
+    let header = if long { 4 } else { 3 };
+    if buf.len() < header {
+        return Scan::Incomplete;
+    }
+    let declared = if long { u16::from_be_bytes([buf[2], buf[3]]) as usize } else { buf[2] as usize };
+    if declared == 0 && !long {
+        // Some devices leave the length at 0: the frame runs to the first 0D 0A.
+        let window = &buf[..buf.len().min(max_frame_len)];
+        return match crate::stream::find(&window[header..], b"\r\n") {
+            Some(end) if header + end + 2 >= MIN_FRAME => Scan::Frame(header + end + 2),
+            Some(_) => Scan::Skip { skip: 1, error: ErrorKind::BadLength { len: 0, min: 5, max: 255 } },
+            None if buf.len() >= max_frame_len => Scan::Skip { skip: 1, error: ErrorKind::MissingTerminator },
+            None => Scan::Incomplete,
+        };
+    }
+    let total = declared + header + 2;
+    if declared < 5 || total > max_frame_len {
+        let max = if long { max_frame_len.saturating_sub(header + 2) } else { 255 };
+        return Scan::Skip { skip: 1, error: ErrorKind::BadLength { len: declared, min: 5, max } };
+    }
+    if buf.len() < total {
+        // A length that claims more than the device sent: the frame is whole when it ends in a
+        // terminator after a matching checksum, or (at the end of the stream) in the checksum.
+        let ends = match buf {
+            [.., b'\r', b'\n'] => Some(buf.len() - 2),
+            [.., b'\r'] if at_end => Some(buf.len() - 1),
+            _ => at_end.then_some(buf.len()),
+        };
+        return match ends {
+            Some(end) if end >= MIN_FRAME - 2 && crc_matches(buf, end) => Scan::Frame(buf.len()),
+            _ if at_end => Scan::Skip { skip: 1, error: ErrorKind::Truncated },
+            _ => Scan::Incomplete,
+        };
+    }
+    if &buf[total - 2..total] == b"\r\n" {
+        return Scan::Frame(total);
+    }
+    // The terminator is damaged or missing (a TCP segment ended there), or the length is off by
+    // a few bytes. A checksum that matches where the length says wins.
+    if crc_matches(buf, total - 2) {
+        return Scan::Frame(total - 2 + usize::from(buf[total - 2] == b'\r'));
+    }
+    let from = (total - 2).saturating_sub(LENGTH_SLACK).max(MIN_FRAME - 2);
+    let to = buf.len().min(total + LENGTH_SLACK);
+    match crate::stream::find(&buf[from..to], b"\r\n") {
+        Some(at) => Scan::Frame(from + at + 2),
+        None if buf.len() < total + LENGTH_SLACK && !at_end => Scan::Incomplete,
+        None => Scan::Skip { skip: 1, error: ErrorKind::MissingTerminator },
+    }
+}
+
+/// Whether the two bytes before `end` are the CRC-ITU of `buf[2..end - 2]`.
+fn crc_matches(buf: &[u8], end: usize) -> bool {
+    end >= 6 && buf.len() >= end && u16::from_be_bytes([buf[end - 2], buf[end - 1]]) == crc_itu(&buf[2..end - 2])
+}
+
+/// Whether the frame is as long as its length byte says, with its terminator.
+fn consistent(frame: &[u8], header: usize) -> bool {
+    let declared = if header == 4 { u16::from_be_bytes([frame[2], frame[3]]) } else { frame[2].into() };
+    header + usize::from(declared) + 2 == frame.len() && frame.ends_with(b"\r\n")
+}
+
+/// Where a frame's checksum ends: where its length says, or else where the frame ends, before
+/// whatever is left of its terminator.
+fn crc_end(frame: &[u8], header: usize) -> usize {
+    let declared = if header == 4 { u16::from_be_bytes([frame[2], frame[3]]) } else { frame[2].into() };
+    let by_length = header + usize::from(declared);
+    if by_length + 2 == frame.len() && frame.ends_with(b"\r\n") {
+        return by_length;
+    }
+    let by_end = frame.len()
+        - match frame {
+            [.., b'\r', b'\n'] => 2,
+            [.., b'\r'] => 1,
+            _ => 0,
+        };
+    if by_length != by_end && declared != 0 && crc_matches(frame, by_length) { by_length } else { by_end }
 }
 
 /// Skips garbage up to the next `78 78` or `79 79` (keeping a trailing `78`/`79` that may start one).
@@ -283,104 +445,8 @@ fn login(frame: &[u8], content: &[u8], session: &mut Session, msg: &mut Message)
     Ok(())
 }
 
-/// The 18-byte GPS block shared by every location and alarm frame.
-fn gps<'a>(frame: &[u8], input: &'a [u8]) -> Result<(&'a [u8], Position), DecodeError> {
-    let start = offset(frame, input);
-    let (rest, (date, info, lat, lon, speed, flags)) =
-        (take(6_usize), be_u8, be_u32, be_u32, be_u8, be_u16).parse(input).at(frame)?;
-    let date: &[u8] = date;
-    let fix_time = utc(
-        start,
-        2000 + i32::from(date[0]),
-        date[1].into(),
-        date[2].into(),
-        date[3].into(),
-        date[4].into(),
-        date[5].into(),
-    )?;
-    let mut latitude = f64::from(lat) / 1_800_000.0;
-    let mut longitude = f64::from(lon) / 1_800_000.0;
-    if flags & 0x0400 == 0 {
-        latitude = -latitude;
-    }
-    if flags & 0x0800 != 0 {
-        longitude = -longitude;
-    }
-    check_coordinates(start + 7, latitude, longitude)?;
-    let position = Position {
-        fix_time,
-        latitude,
-        longitude,
-        speed_kmh: speed.into(),
-        course: f64::from(flags & 0x03FF),
-        altitude: None,
-        satellites: Some(info & 0x0F),
-        valid: flags & 0x1000 != 0,
-        cell: None,
-    };
-    Ok((rest, position))
-}
-
-/// MCC, MNC, LAC and cell id; 4G frames carry a 4-byte LAC and an 8-byte cell id, and a set
-/// top bit of the MCC means a 2-byte MNC.
-fn cell(input: &[u8], wide: bool) -> Res<'_, CellInfo> {
-    let (input, mcc) = be_u16(input)?;
-    let (input, mnc) = if mcc & 0x8000 != 0 { be_u16(input)? } else { be_u8(input).map(|(i, v)| (i, v.into()))? };
-    let (input, lac, cell_id) = if wide {
-        let (input, (lac, cell)) = (be_u32, be_u64).parse(input)?;
-        (input, lac, cell)
-    } else {
-        let (input, (lac, cell)) = (be_u16, be_u24).parse(input)?;
-        (input, lac.into(), cell.into())
-    };
-    Ok((input, CellInfo { mcc: mcc & 0x7FFF, mnc, lac, cell_id }))
-}
-
-fn location(frame: &[u8], content: &[u8], kind: u8, msg: &mut Message) -> Result<(), DecodeError> {
-    let (rest, mut position) = gps(frame, content)?;
-    msg.kind = MessageKind::Position;
-    let mut rest = rest;
-    if rest.len() >= 8 {
-        let (r, cell) = cell(rest, kind == proto::GPS_LBS_4G).at(frame)?;
-        position.cell = Some(cell);
-        rest = r;
-    }
-    if matches!(kind, proto::GPS_LBS_2 | proto::GPS_LBS_4G) {
-        if let [acc, mode, realtime, r @ ..] = rest {
-            msg.status.ignition = Some(*acc != 0);
-            msg.attributes.set("upload_mode", AttrValue::Int((*mode).into()));
-            msg.attributes.set("realtime", AttrValue::Bool(*realtime == 0));
-            rest = r;
-        }
-        if let [a, b, c, d, r @ ..] = rest {
-            msg.status.odometer_m = Some(u32::from_be_bytes([*a, *b, *c, *d]).into());
-            rest = r;
-        }
-    }
-    keep_rest(msg, rest);
-    msg.position = Some(position);
-    Ok(())
-}
-
-fn alarm(frame: &[u8], content: &[u8], kind: u8, msg: &mut Message) -> Result<(), DecodeError> {
-    let (rest, mut position) = gps(frame, content)?;
-    msg.kind = MessageKind::Position;
-    let wide = kind == proto::ALARM_4G;
-    // The LBS block is preceded by its own length (counting that byte).
-    let (rest, lbs_len) = be_u8(rest).at(frame)?;
-    let lbs_len = usize::from(lbs_len.saturating_sub(1));
-    let (rest, lbs) = take::<_, _, nom::error::Error<&[u8]>>(lbs_len)(rest).at(frame)?;
-    if lbs_len >= 8 {
-        position.cell = cell(lbs, wide).ok().map(|(_, c)| c);
-    }
-    let rest = status_block(frame, rest, msg)?;
-    keep_rest(msg, rest);
-    msg.position = Some(position);
-    Ok(())
-}
-
 fn lbs_alarm(frame: &[u8], content: &[u8], msg: &mut Message) -> Result<(), DecodeError> {
-    let (rest, cell) = cell(content, false).at(frame)?;
+    let (rest, cell) = location::cell(content, location::CellWidth::Narrow, false).at(frame)?;
     msg.kind = MessageKind::Alarm;
     msg.attributes.set("mcc", AttrValue::Int(cell.mcc.into()));
     msg.attributes.set("mnc", AttrValue::Int(cell.mnc.into()));
@@ -481,14 +547,22 @@ fn command_reply(frame: &[u8], content: &[u8], kind: u8, msg: &mut Message) -> R
         let (rest, (len, flag)) = (be_u8, be_u32).parse(content).at(frame)?;
         msg.attributes.set("server_flag", AttrValue::Int(flag.into()));
         let text_len = usize::from(len).saturating_sub(4).min(rest.len());
-        &rest[..text_len]
+        String::from_utf8_lossy(&rest[..text_len]).into_owned()
     } else {
         let (rest, (flag, encoding)) = (be_u32, be_u8).parse(content).at(frame)?;
         msg.attributes.set("server_flag", AttrValue::Int(flag.into()));
         msg.attributes.set("encoding", AttrValue::Int(encoding.into()));
-        rest
+        if encoding == 1 {
+            String::from_utf8_lossy(rest).into_owned()
+        } else {
+            // Anything but ASCII is UTF-16, big-endian.
+            let units: Vec<u16> = rest.chunks_exact(2).map(|c| u16::from_be_bytes([c[0], c[1]])).collect();
+            String::from_utf16_lossy(&units)
+        }
     };
-    msg.attributes.set("text", AttrValue::Text(String::from_utf8_lossy(text).into_owned()));
+    // A reply to a position query carries the fix as text.
+    msg.position = location::text_position(&text);
+    msg.attributes.set("text", AttrValue::Text(text));
     Ok(())
 }
 
@@ -552,114 +626,8 @@ pub fn encode_online_command(text: &str, flag: u32, serial: u16, out: &mut Vec<u
 }
 
 /// Device-side encoders, used by the simulators and by round-trip tests.
-pub mod device {
-    use super::*;
-
-    /// A login frame for `imei` (up to 16 digits).
-    pub fn login(imei: &DeviceId, serial: u16, out: &mut Vec<u8>) {
-        let mut content = Vec::with_capacity(8);
-        crate::parse::push_bcd_digits(&mut content, imei.as_bytes(), 8);
-        write_frame(out, false, proto::LOGIN, &content, serial.to_be_bytes());
-    }
-
-    fn gps_block(p: &Position, content: &mut Vec<u8>) {
-        content.extend_from_slice(&time_bytes(p.fix_time));
-        content.push(0xC0 | p.satellites.unwrap_or(0).min(15));
-        content.extend_from_slice(&((p.latitude.abs() * 1_800_000.0).round() as u32).to_be_bytes());
-        content.extend_from_slice(&((p.longitude.abs() * 1_800_000.0).round() as u32).to_be_bytes());
-        content.push(p.speed_kmh.round().clamp(0.0, 255.0) as u8);
-        let mut flags = (p.course.round() as u16) % 360;
-        if p.latitude >= 0.0 {
-            flags |= 0x0400;
-        }
-        if p.longitude < 0.0 {
-            flags |= 0x0800;
-        }
-        if p.valid {
-            flags |= 0x1000;
-        }
-        content.extend_from_slice(&flags.to_be_bytes());
-    }
-
-    fn cell_block(c: &CellInfo, content: &mut Vec<u8>) {
-        content.extend_from_slice(&c.mcc.to_be_bytes());
-        content.push(c.mnc as u8);
-        content.extend_from_slice(&(c.lac as u16).to_be_bytes());
-        content.extend_from_slice(&(c.cell_id as u32).to_be_bytes()[1..]);
-    }
-
-    /// A 0x12 GPS + LBS location frame.
-    pub fn position(p: &Position, serial: u16, out: &mut Vec<u8>) {
-        let mut content = Vec::with_capacity(26);
-        gps_block(p, &mut content);
-        cell_block(&p.cell.unwrap_or(CellInfo { mcc: 460, mnc: 0, lac: 0, cell_id: 0 }), &mut content);
-        write_frame(out, false, proto::GPS_LBS, &content, serial.to_be_bytes());
-    }
-
-    /// A 0x22 location frame with ignition and odometer.
-    pub fn position_22(p: &Position, status: &Status, serial: u16, out: &mut Vec<u8>) {
-        let mut content = Vec::with_capacity(33);
-        gps_block(p, &mut content);
-        cell_block(&p.cell.unwrap_or(CellInfo { mcc: 460, mnc: 0, lac: 0, cell_id: 0 }), &mut content);
-        content.extend_from_slice(&[u8::from(status.ignition.unwrap_or(false)), 0, 0]);
-        content.extend_from_slice(&(status.odometer_m.unwrap_or(0) as u32).to_be_bytes());
-        write_frame(out, false, proto::GPS_LBS_2, &content, serial.to_be_bytes());
-    }
-
-    fn status_bytes(status: &Status, alarm_bits: u8) -> [u8; 3] {
-        let info = u8::from(status.ignition.unwrap_or(false)) << 1 | alarm_bits << 3;
-        let level = (u16::from(status.battery_percent.unwrap_or(100).min(100)) * 6).div_ceil(100) as u8;
-        [info, level, status.gsm_signal.unwrap_or(4)]
-    }
-
-    /// A 0x13 status / heartbeat frame.
-    pub fn heartbeat(status: &Status, serial: u16, out: &mut Vec<u8>) {
-        let [info, level, gsm] = status_bytes(status, 0);
-        write_frame(out, false, proto::STATUS, &[info, level, gsm, 0, 0x02], serial.to_be_bytes());
-    }
-
-    /// A 0x16 alarm frame with a fix.
-    pub fn alarm(p: &Position, status: &Status, alarm: Alarm, serial: u16, out: &mut Vec<u8>) {
-        let code = match alarm {
-            Alarm::Sos => 0x01,
-            Alarm::PowerCut => 0x02,
-            Alarm::Vibration => 0x03,
-            Alarm::GeofenceEnter => 0x04,
-            Alarm::GeofenceExit => 0x05,
-            Alarm::Overspeed => 0x06,
-            Alarm::Tow => 0x09,
-            Alarm::LowPower => 0x0E,
-            Alarm::LowBattery => 0x19,
-            Alarm::Tamper => 0x13,
-            Alarm::Door => 0x14,
-            Alarm::Jamming => 0x17,
-            Alarm::Collision => 0x2C,
-            _ => 0x00,
-        };
-        let mut content = Vec::with_capacity(32);
-        gps_block(p, &mut content);
-        content.push(9);
-        cell_block(&p.cell.unwrap_or(CellInfo { mcc: 460, mnc: 0, lac: 0, cell_id: 0 }), &mut content);
-        content.extend_from_slice(&status_bytes(status, 0));
-        content.extend_from_slice(&[code, 0x02]);
-        write_frame(out, false, proto::ALARM, &content, serial.to_be_bytes());
-    }
-
-    /// A 0x15 reply to the command tagged `flag`.
-    pub fn command_reply(text: &str, flag: u32, serial: u16, out: &mut Vec<u8>) {
-        let mut content = Vec::with_capacity(7 + text.len());
-        content.push((4 + text.len()).min(255) as u8);
-        content.extend_from_slice(&flag.to_be_bytes());
-        content.extend_from_slice(text.as_bytes());
-        content.extend_from_slice(&[0x00, 0x02]);
-        write_frame(out, false, proto::COMMAND_REPLY, &content, serial.to_be_bytes());
-    }
-
-    /// A 0x8A time request.
-    pub fn time_request(serial: u16, out: &mut Vec<u8>) {
-        write_frame(out, false, proto::TIME_REQUEST, &[], serial.to_be_bytes());
-    }
-}
+pub mod device;
+mod location;
 
 #[cfg(test)]
 mod tests {
