@@ -273,7 +273,25 @@ pub async fn add_rows(
         None => None,
     };
     match key {
-        Some(key) => rows.add_messages(key, now, messages),
+        Some(key) => {
+            rows.add_messages(key, now, messages);
+            // Types the decoder does not read are acknowledged and kept whole, to be read again
+            // once it does (the promotion path replays them).
+            let unknown: Vec<String> = messages.iter().filter_map(Message::unknown_type).collect();
+            if !unknown.is_empty() {
+                for kind in unknown {
+                    crate::metrics::unknown_frame(protocol, kind);
+                }
+                rows.quarantine.push(QuarantineRow {
+                    protocol,
+                    imei: device_id.map(|d| d.to_string()),
+                    received_at: now,
+                    peer: peer.to_owned(),
+                    frame: frame.to_vec(),
+                    decoded: serde_json::to_string(messages).unwrap_or_else(|_| "[]".to_owned()),
+                });
+            }
+        }
         None if shared.config.unknown_devices == UnknownDevices::Reject && device_id.is_some() => {
             tracing::info!(%peer, device = ?device_id, "unregistered device rejected");
             return Err(Refused::Unregistered);

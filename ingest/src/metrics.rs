@@ -6,6 +6,7 @@
 //! | `leasewatch_messages_total` | counter | protocol | messages decoded |
 //! | `leasewatch_decode_errors_total` | counter | protocol | undecodable frames and garbage runs |
 //! | `leasewatch_checksum_failures_total` | counter | protocol | frames whose checksum did not match |
+//! | `leasewatch_unknown_frames_total` | counter | protocol, type | frames of a type the decoder does not read, kept raw in the quarantine |
 //! | `leasewatch_connections` | gauge | protocol | open device connections |
 //! | `leasewatch_connections_refused_total` | counter | reason | connections refused by a limit |
 //! | `leasewatch_batch_rows` | histogram | | rows per writer batch |
@@ -53,6 +54,11 @@ impl Drop for ConnectionMetrics {
     fn drop(&mut self) {
         self.open.decrement(1.0);
     }
+}
+
+/// A registered device sent a frame of a type the decoder does not read (kept in the quarantine).
+pub fn unknown_frame(protocol: &'static str, kind: String) {
+    counter!("leasewatch_unknown_frames_total", "protocol" => protocol, "type" => kind).increment(1);
 }
 
 /// A connection was refused by a limit (`total` or `per_ip`).

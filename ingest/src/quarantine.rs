@@ -41,7 +41,8 @@ fn decode(protocol: &str, frame: &[u8], now: DateTime<Utc>) -> Option<Vec<Messag
         "mqtt" => vec![crate::mqtt::parse_telemetry(frame).ok()?],
         _ => return None,
     };
-    (!messages.is_empty()).then_some(messages)
+    // A frame the decoder still reads only as an unknown type stays in the quarantine.
+    (!messages.is_empty() && messages.iter().any(|m| m.unknown_type().is_none())).then_some(messages)
 }
 
 /// Registers `imei` (with the protocol its frames came in) and replays its quarantined frames.

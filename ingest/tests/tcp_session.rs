@@ -188,6 +188,44 @@ async fn an_unregistered_device_lands_in_quarantine_never_in_positions(pool: PgP
     assert!(matches!(again, Err(leasewatch_ingest::quarantine::PromoteError::NotFound)));
 }
 
+/// A registered device's frame of a type no decoder reads (GT06 0x9B, here with a made-up
+/// body) is acknowledged as the device expects and kept whole in the quarantine; a promotion
+/// leaves it there while it still does not decode, and the next fix is stored as usual.
+#[sqlx::test(migrator = "leasewatch_store::MIGRATOR")]
+async fn an_unknown_frame_type_is_acknowledged_and_kept_raw(pool: PgPool) {
+    register(&pool, "864717003283582").await;
+    let (address, _stop) = start(&pool, UnknownDevices::Quarantine).await;
+    let mut device = logged_in(address, b"864717003283582").await;
+    // 78 78 | len | 9B | 03 41 42 | serial 00 07 | CRC | 0D 0A
+    let mut unknown = vec![0x78, 0x78, 0x08, 0x9B, 0x03, 0x41, 0x42, 0x00, 0x07];
+    let crc = leasewatch_protocols::checksum::crc_itu(&unknown[2..]);
+    unknown.extend_from_slice(&crc.to_be_bytes());
+    unknown.extend_from_slice(b"\r\n");
+    device.write_all(&unknown).await.unwrap();
+    let ack = reply(&mut device).await;
+    assert_eq!(&ack[3..6], &[0x9B, 0x00, 0x07], "acknowledged with its type and serial");
+    let kept: Vec<u8> = sqlx::query_scalar("SELECT frame FROM quarantine WHERE imei = '864717003283582'")
+        .fetch_one(&pool)
+        .await
+        .unwrap();
+    assert_eq!(kept, unknown);
+
+    let (writer, _task) = leasewatch_ingest::writer::Writer::start(pool.clone(), Default::default());
+    let registration = leasewatch_store::quarantine::Registration::default();
+    let promoted =
+        leasewatch_ingest::quarantine::promote(&pool, &writer, "864717003283582", &registration).await.unwrap();
+    assert_eq!(promoted.undecodable, 1, "still unknown: kept for a later decoder");
+    let left: i64 = sqlx::query_scalar("SELECT count(*) FROM quarantine").fetch_one(&pool).await.unwrap();
+    assert_eq!(left, 1);
+
+    let mut frame = Vec::new();
+    gt06::device::position(&fix(0), 8, &mut frame);
+    device.write_all(&frame).await.unwrap();
+    reply(&mut device).await;
+    let positions: i64 = sqlx::query_scalar("SELECT count(*) FROM positions").fetch_one(&pool).await.unwrap();
+    assert_eq!(positions, 1);
+}
+
 #[sqlx::test(migrator = "leasewatch_store::MIGRATOR")]
 async fn with_the_reject_policy_an_unregistered_device_is_disconnected_unacknowledged(pool: PgPool) {
     let (address, _stop) = start(&pool, UnknownDevices::Reject).await;

@@ -564,6 +564,22 @@ impl Message {
             attributes: Attributes::default(),
         }
     }
+
+    /// For a frame of a type the decoder does not read (kept raw), the type as its protocol names
+    /// it: `0x9B` (GT06), `0x0F01` (JT/T 808), `V9` (H02). `None` for anything decoded.
+    pub fn unknown_type(&self) -> Option<String> {
+        if self.kind != MessageKind::Unknown || self.position.is_some() {
+            return None;
+        }
+        match (self.attributes.named("proto"), self.attributes.named("msg_id"), self.attributes.named("command")) {
+            (Some(AttrValue::Int(t)), _, _) => Some(format!("0x{t:02X}")),
+            (_, Some(AttrValue::Int(t)), _) => Some(format!("0x{t:04X}")),
+            (_, _, Some(AttrValue::Text(t))) => {
+                Some(t.chars().filter(char::is_ascii_alphanumeric).take(8).collect::<String>().to_ascii_uppercase())
+            }
+            _ => None,
+        }
+    }
 }
 
 #[cfg(test)]

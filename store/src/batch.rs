@@ -119,7 +119,10 @@ impl Rows {
         for message in messages {
             if message.position.is_some() {
                 self.positions.push(PositionRow { device, server_time, message: message.clone() });
-                continue;
+                // A reply to a position query carries a fix: it is the command's answer as well.
+                if message.kind != MessageKind::CommandReply {
+                    continue;
+                }
             }
             let kind_matters = matches!(
                 message.kind,
