@@ -20,6 +20,7 @@
 use super::*;
 
 /// The standard 18-byte GPS block.
+#[inline(always)]
 pub(super) fn gps<'a>(frame: &[u8], input: &'a [u8]) -> Result<(&'a [u8], Position), DecodeError> {
     let start = offset(frame, input);
     let (rest, (date, info, lat, lon, speed, flags)) =
@@ -29,6 +30,7 @@ pub(super) fn gps<'a>(frame: &[u8], input: &'a [u8]) -> Result<(&'a [u8], Positi
 }
 
 /// A position from the raw fields of a block; `date` is `YY MM DD hh mm ss`.
+#[inline(always)]
 fn fix(
     start: usize,
     date: &[u8],
@@ -46,6 +48,7 @@ fn fix(
 }
 
 /// A position at `fix_time` from GT06 coordinates (minutes × 30000) and the course/status word.
+#[inline(always)]
 fn position_at(
     at: usize,
     fix_time: DateTime<Utc>,
@@ -79,11 +82,12 @@ fn position_at(
 
 /// The GPS block wherever the device put it: at the start, after an IMEI, or after a source byte,
 /// an IMEI and the device's own time.
+#[inline(always)]
 fn gps_anywhere<'a>(frame: &[u8], content: &'a [u8]) -> Result<(&'a [u8], Position), DecodeError> {
-    let first = gps(frame, content);
-    if first.is_ok() {
-        return first;
-    }
+    let first = match gps(frame, content) {
+        Ok(found) => return Ok(found),
+        Err(e) => e,
+    };
     let is_imei = |bytes: Option<&[u8]>| bytes.is_some_and(|b| DeviceId::from_bcd(b).is_some());
     if is_imei(content.get(..8))
         && let Ok(found) = gps(frame, &content[8..])
@@ -96,7 +100,7 @@ fn gps_anywhere<'a>(frame: &[u8], content: &'a [u8]) -> Result<(&'a [u8], Positi
     {
         return Ok(found);
     }
-    first
+    Err(first)
 }
 
 /// Whether `content` starts with a block that is a fix rather than the time stamp of a cell or
@@ -118,6 +122,7 @@ pub(super) enum CellWidth {
 }
 
 /// MCC, MNC, LAC and cell id; a set top bit of the MCC means a 2-byte MNC.
+#[inline]
 pub(super) fn cell(input: &[u8], width: CellWidth, wide_mnc: bool) -> Res<'_, CellInfo> {
     let (input, mcc) = be_u16(input)?;
     let (input, mnc) =
@@ -140,6 +145,7 @@ pub(super) fn cell(input: &[u8], width: CellWidth, wide_mnc: bool) -> Res<'_, Ce
 }
 
 /// Location frames of the 0x10-0x38 and 0xA0/0xA2 families: fix, cell, then what each adds.
+#[inline]
 pub(super) fn location(frame: &[u8], content: &[u8], kind: u8, msg: &mut Message) -> Result<(), DecodeError> {
     let (rest, mut position) = gps_anywhere(frame, content)?;
     msg.kind = MessageKind::Position;
@@ -151,6 +157,7 @@ pub(super) fn location(frame: &[u8], content: &[u8], kind: u8, msg: &mut Message
 
 /// The cell and the extended fields after a location fix; `None` where the tail is not laid
 /// out as expected.
+#[inline]
 fn location_tail<'a>(
     frame: &[u8],
     kind: u8,

@@ -164,19 +164,19 @@ impl Protocol for Gt06 {
 
         // The message is built in place in `out`: no copy of it on the hot path.
         let at = out.len();
-        let fresh = |device_id| {
-            let mut msg = Message::new(ProtocolKind::Gt06, MessageKind::Unknown);
-            msg.device_id = device_id;
-            msg.serial = Some(serial.into());
-            msg.checksum_ok = checksum_ok;
-            msg
-        };
-        out.push(fresh(session.device_id));
+        let mut msg = Message::new(ProtocolKind::Gt06, MessageKind::Unknown);
+        msg.device_id = session.device_id;
+        msg.serial = Some(serial.into());
+        msg.checksum_ok = checksum_ok;
+        out.push(msg);
         let mut result = fill(frame, kind, content, serial, long, session, &mut out[at]);
         // A frame whose length and checksum are both off may lack its serial and checksum
         // altogether (some devices send the content alone): read it again as all content.
         if result.is_err() && !checksum_ok && !consistent(frame, header) {
-            out[at] = fresh(session.device_id);
+            let retry = &mut out[at];
+            (retry.kind, retry.position, retry.status, retry.alarms) =
+                (MessageKind::Unknown, None, Status::default(), crate::message::AlarmSet::EMPTY);
+            retry.attributes = crate::message::Attributes::default();
             result = fill(frame, kind, &frame[header + 1..crc_end], serial, long, session, &mut out[at]);
         }
         if result.is_err() {
