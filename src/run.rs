@@ -33,7 +33,17 @@ pub async fn run(config: Config) -> anyhow::Result<()> {
         .context("cannot install the metrics recorder")?;
     let pool = leasewatch_store::db::connect(&config.database_url, config.database_pool).await?;
     leasewatch_store::db::migrate(&pool, config.ingest.partitions_ahead_days).await?;
-    let (shared, writer_task) = Shared::start(config.ingest.clone(), &pool);
+    let capacity = leasewatch_ingest::capacity::raise_and_measure(config.ingest.limits.max_connections);
+    let mut ingest = config.ingest.clone();
+    ingest.limits.max_connections = capacity.connections;
+    tracing::info!(
+        connections = capacity.connections,
+        open_files = capacity.open_files,
+        "accepting up to {} device connections; more are refused (open-file limit {})",
+        capacity.connections,
+        capacity.open_files
+    );
+    let (shared, writer_task) = Shared::start(ingest, &pool);
     let (stop, stopped) = watch::channel(false);
     let stopped_http = stopped.clone();
     let stopped_mqtt = stopped.clone();

@@ -121,6 +121,9 @@ pub struct WriterConfig {
     pub retry_ms: u64,
     /// Milliseconds between reports of the positions acknowledged (the dashboard's positions/s).
     pub throughput_report_ms: u64,
+    /// Acknowledge without storing anything: `scripts/bench-ingest` measures the transport limit
+    /// (sockets, framing, decoding, acknowledgements) with it. Never in service: data is lost.
+    pub discard: bool,
 }
 
 impl Default for WriterConfig {
@@ -134,6 +137,7 @@ impl Default for WriterConfig {
             spool_max_bytes: 1 << 30,
             retry_ms: 1_000,
             throughput_report_ms: 10_000,
+            discard: false,
         }
     }
 }

@@ -40,7 +40,12 @@ impl Shared {
     /// What connections share under `config`, with the writer started on `pool`; the handle is
     /// the writer's task, which ends once every writer handle is dropped.
     pub fn start(config: IngestConfig, pool: &sqlx::PgPool) -> (Arc<Self>, tokio::task::JoinHandle<()>) {
-        let (writer, task) = Writer::start(pool.clone(), config.writer.clone());
+        let (writer, task) = if config.writer.discard {
+            tracing::warn!("ingest.writer.discard is set: devices are acknowledged and nothing is stored");
+            Writer::discarding(&config.writer)
+        } else {
+            Writer::start(pool.clone(), config.writer.clone())
+        };
         let shared = Self { config, registry: Registry::new(pool.clone()), writer, sessions: Sessions::default() };
         (Arc::new(shared), task)
     }
@@ -114,13 +119,17 @@ pub async fn serve<P: Protocol, S: AsyncRead + AsyncWrite + Unpin>(
                 Next::Broken(e) => break Some(Closed::Io(e)),
             };
             let device = frames.session.device_id;
-            match add_rows(&shared, &mut rows, P::KIND.name(), device, frames.messages(), &frame, &peer_text).await {
+            // Rare or large steps are boxed: the task's own state, which every idle connection
+            // holds, stays small.
+            let added =
+                Box::pin(add_rows(&shared, &mut rows, P::KIND.name(), device, frames.messages(), &frame, &peer_text));
+            match added.await {
                 Ok(()) => {}
                 Err(Refused::Unregistered) => break Some(Closed::Unregistered),
                 Err(Refused::Lookup) => break Some(Closed::WriteFailed),
             }
             if let (None, None, Some(id)) = (online, came_online, device)
-                && let Ok(Some(key)) = shared.registry.lookup(&id).await
+                && let Ok(Some(key)) = Box::pin(shared.registry.lookup(&id)).await
             {
                 rows.add_presence(key, Utc::now(), P::KIND, true, "connected");
                 came_online = Some(key);
@@ -128,7 +137,7 @@ pub async fn serve<P: Protocol, S: AsyncRead + AsyncWrite + Unpin>(
             frames.reply(&ack, Utc::now(), &mut reply);
         };
         // What was accepted before a refusal is still made durable and acknowledged.
-        if let Err(error) = shared.writer.write(rows).await {
+        if let Err(error) = Box::pin(shared.writer.write(rows)).await {
             tracing::warn!(%peer, %error, "rows not durable: closing without acknowledging");
             break 'session Closed::WriteFailed;
         }
@@ -158,7 +167,7 @@ pub async fn serve<P: Protocol, S: AsyncRead + AsyncWrite + Unpin>(
         let read = tokio::select! {
             read = tokio::time::timeout_at(wake, socket.read_buf(&mut buf)) => read,
             Some(outbound) = next_command(&mut commands) => {
-                if let Err(e) = send_command::<P, S>(&mut socket, &mut frames.session, outbound).await {
+                if let Err(e) = Box::pin(send_command::<P, S>(&mut socket, &mut frames.session, outbound)).await {
                     break 'session Closed::Io(e);
                 }
                 continue;
@@ -169,6 +178,7 @@ pub async fn serve<P: Protocol, S: AsyncRead + AsyncWrite + Unpin>(
             Err(_) if Instant::now() < idle_at => {
                 read_size = READ_BUFFER;
                 buf = BytesMut::with_capacity(READ_BUFFER);
+                frames.release();
             }
             Err(_) => break 'session Closed::Idle,
             Ok(Err(e)) => break 'session Closed::Io(e.to_string()),
@@ -191,7 +201,7 @@ pub async fn serve<P: Protocol, S: AsyncRead + AsyncWrite + Unpin>(
         };
         let mut rows = Rows::default();
         rows.add_presence(key, Utc::now(), P::KIND, false, reason);
-        if let Err(error) = shared.writer.write(rows).await {
+        if let Err(error) = Box::pin(shared.writer.write(rows)).await {
             tracing::warn!(%peer, %error, "offline event not written");
         }
     }

@@ -48,7 +48,8 @@ impl<P: Protocol> FrameReader<P> {
         Self {
             codec: FrameCodec::new(config.max_frame_len),
             session: Session::new(config),
-            messages: Vec::with_capacity(4),
+            // Most frames make one message; room for more is made when one needs it.
+            messages: Vec::with_capacity(1),
             errors: 0,
             error_budget,
             metrics: ConnectionMetrics::open(P::KIND),
@@ -97,6 +98,13 @@ impl<P: Protocol> FrameReader<P> {
                     }
                 }
             }
+        }
+    }
+
+    /// Gives back the room a burst of multi-message frames took, for a connection gone quiet.
+    pub fn release(&mut self) {
+        if self.messages.capacity() > 1 {
+            self.messages = Vec::with_capacity(1);
         }
     }
 

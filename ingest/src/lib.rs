@@ -17,6 +17,7 @@
 //! - [`quarantine`]: promoting an unregistered device and replaying what it sent.
 //! - [`throughput`]: the positions each node acknowledged, reported for the dashboard.
 
+pub mod capacity;
 pub mod config;
 pub mod connection;
 pub mod copy;

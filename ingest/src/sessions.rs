@@ -5,9 +5,9 @@
 //! bridged device's commands are encoded here and published (QoS 1: the broker keeps them for a
 //! device that is away).
 
-use std::collections::HashMap;
-use std::sync::RwLock;
-use std::sync::atomic::{AtomicU16, AtomicU64, Ordering};
+use std::collections::{HashMap, VecDeque};
+use std::sync::atomic::{AtomicBool, AtomicU16, AtomicU64, Ordering};
+use std::sync::{Arc, Mutex, RwLock};
 
 use chrono::Utc;
 use leasewatch_protocols::{
@@ -15,7 +15,7 @@ use leasewatch_protocols::{
 };
 use leasewatch_store::batch::DeviceKey;
 use rumqttc::{AsyncClient, QoS};
-use tokio::sync::{mpsc, oneshot};
+use tokio::sync::{Notify, oneshot};
 
 /// A command on its way to a connection, and where to say which serial it went out with.
 #[derive(Debug)]
@@ -26,8 +26,44 @@ pub struct Outbound {
     pub sent: oneshot::Sender<Result<u16, String>>,
 }
 
-/// Commands a connection accepts at once; more wait for the next dispatch.
+/// Commands a connection holds at once; more are refused until it has written them.
 const QUEUE: usize = 8;
+
+/// A connection's inbox: a short queue and a wake-up. One small allocation per connection (a
+/// channel would allocate a block of slots up front, over a kilobyte for every idle device).
+#[derive(Debug, Default)]
+pub struct Inbox {
+    queue: Mutex<VecDeque<Outbound>>,
+    ready: Notify,
+    closed: AtomicBool,
+}
+
+impl Inbox {
+    /// Queues `outbound` and wakes the connection; gives it back when the connection is gone or
+    /// its queue is full.
+    fn push(&self, outbound: Outbound) -> Result<(), Outbound> {
+        if self.closed.load(Ordering::Acquire) {
+            return Err(outbound);
+        }
+        match self.queue.lock() {
+            Ok(mut queue) if queue.len() < QUEUE => queue.push_back(outbound),
+            _ => return Err(outbound),
+        }
+        self.ready.notify_one();
+        Ok(())
+    }
+
+    /// The next command, waiting for one.
+    pub async fn recv(&self) -> Option<Outbound> {
+        loop {
+            let next = self.queue.lock().ok().and_then(|mut queue| queue.pop_front());
+            if next.is_some() {
+                return next;
+            }
+            self.ready.notified().await;
+        }
+    }
+}
 
 /// Why a command was not sent.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
@@ -55,7 +91,7 @@ pub struct Bridge {
 
 #[derive(Debug)]
 enum Route {
-    Connection(u64, mpsc::Sender<Outbound>),
+    Connection(u64, Arc<Inbox>),
     Bridge(Bridge),
 }
 
@@ -73,7 +109,14 @@ pub struct Registration {
     /// Tells this registration from a newer one of the same device.
     pub number: u64,
     /// Commands for the device.
-    pub inbox: mpsc::Receiver<Outbound>,
+    pub inbox: Arc<Inbox>,
+}
+
+impl Drop for Registration {
+    fn drop(&mut self) {
+        // Commands sent from now on are refused at once instead of waiting for a dead connection.
+        self.inbox.closed.store(true, Ordering::Release);
+    }
 }
 
 /// Encodes `command` in `protocol`.
@@ -95,10 +138,10 @@ pub fn encode(
 impl Sessions {
     /// Registers a connection for `device`; it replaces an older route to the same device.
     pub fn register(&self, device: DeviceKey) -> Registration {
-        let (tx, inbox) = mpsc::channel(QUEUE);
+        let inbox = Arc::new(Inbox::default());
         let number = self.next.fetch_add(1, Ordering::Relaxed);
         if let Ok(mut open) = self.open.write() {
-            open.insert(device, Route::Connection(number, tx));
+            open.insert(device, Route::Connection(number, inbox.clone()));
         }
         Registration { number, inbox }
     }
@@ -106,7 +149,8 @@ impl Sessions {
     /// Registers a device heard through the MQTT bridge, unless it holds a live TCP connection.
     pub fn register_bridge(&self, device: DeviceKey, bridge: Bridge) {
         if let Ok(mut open) = self.open.write() {
-            let live = matches!(open.get(&device), Some(Route::Connection(_, tx)) if !tx.is_closed());
+            let live =
+                matches!(open.get(&device), Some(Route::Connection(_, inbox)) if !inbox.closed.load(Ordering::Acquire));
             if !live {
                 open.insert(device, Route::Bridge(bridge));
             }
@@ -125,7 +169,7 @@ impl Sessions {
     /// Whether a command for `device` can go now (a bridged device's broker holds it if it is away).
     pub fn connected(&self, device: DeviceKey) -> bool {
         self.open.read().is_ok_and(|open| match open.get(&device) {
-            Some(Route::Connection(_, tx)) => !tx.is_closed(),
+            Some(Route::Connection(_, inbox)) => !inbox.closed.load(Ordering::Acquire),
             Some(Route::Bridge(_)) => true,
             None => false,
         })
@@ -134,14 +178,20 @@ impl Sessions {
     /// Sends `command` to `device`; returns the serial of the frame written.
     pub async fn send(&self, device: DeviceKey, command: Command) -> Result<u16, SessionError> {
         let route = self.open.read().ok().and_then(|open| match open.get(&device) {
-            Some(Route::Connection(_, tx)) => Some(Err(tx.clone())),
+            Some(Route::Connection(_, inbox)) => Some(Err(inbox.clone())),
             Some(Route::Bridge(b)) => Some(Ok(b.clone())),
             None => None,
         });
         match route.ok_or(SessionError::NotConnected)? {
-            Err(tx) => {
+            Err(inbox) => {
                 let (sent, result) = oneshot::channel();
-                tx.send(Outbound { command, sent }).await.map_err(|_| SessionError::NotConnected)?;
+                if inbox.push(Outbound { command, sent }).is_err() {
+                    return Err(if inbox.closed.load(Ordering::Acquire) {
+                        SessionError::NotConnected
+                    } else {
+                        SessionError::Failed("the device has commands waiting: try again shortly".into())
+                    });
+                }
                 result.await.map_err(|_| SessionError::NotConnected)?.map_err(SessionError::Failed)
             }
             Ok(bridge) => {

@@ -84,6 +84,19 @@ impl Writer {
         (Self { tx, committed }, task)
     }
 
+    /// A writer that answers every request at once and stores nothing: the transport limit's
+    /// benchmark (`ingest.writer.discard`).
+    pub fn discarding(config: &WriterConfig) -> (Self, tokio::task::JoinHandle<()>) {
+        let (tx, mut rx) = mpsc::channel::<Request>(config.channel_capacity.max(1));
+        let (committed, _) = broadcast::channel(COMMITTED_CAPACITY);
+        let task = tokio::spawn(async move {
+            while let Some(request) = rx.recv().await {
+                let _ = request.done.send(Ok(()));
+            }
+        });
+        (Self { tx, committed }, task)
+    }
+
     /// Hands `rows` to the writer and waits until they are committed. A full channel makes this
     /// wait: the caller stops reading from its device, which is the back-pressure.
     pub async fn write(&self, rows: Rows) -> Result<(), WriteError> {

@@ -294,3 +294,19 @@ async fn daily_partitions_take_over_their_rows_from_the_default_partition(pool: 
         sqlx::query_scalar("SELECT to_regclass($1) IS NOT NULL").bind(&name).fetch_one(&pool).await.unwrap();
     assert!(kept);
 }
+
+/// What an idle connection costs is mostly its task: the session's state machine is kept small
+/// (rare, large steps such as a database lookup are boxed) so that 20,000 silent devices fit in
+/// a few tens of megabytes.
+#[sqlx::test(migrator = "leasewatch_store::MIGRATOR")]
+async fn a_connection_task_is_small(pool: PgPool) {
+    let (shared, _task) = Shared::start(IngestConfig::default(), &pool);
+    let socket = TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let client = TcpStream::connect(socket.local_addr().unwrap()).await.unwrap();
+    let (_stop, shutdown) = watch::channel(false);
+    let peer = client.local_addr().unwrap();
+    let session = leasewatch_ingest::connection::serve::<Gt06, _>(client, peer, shared, shutdown);
+    let size = std::mem::size_of_val(&session);
+    eprintln!("connection task: {size} bytes; message {}", std::mem::size_of::<leasewatch_protocols::Message>());
+    assert!(size <= 1280, "{size} bytes");
+}

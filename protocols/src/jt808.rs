@@ -236,11 +236,21 @@ fn scan_frame(buf: &[u8], max_frame_len: usize, at_end: bool) -> Scan {
                     && !checksum_holds(&buf[..end + 2])
                     && !frame_follows(&window[end + 1..]) =>
             {
-                let longer = memchr::memchr_iter(0x7E, &window[end + 2..])
-                    .map(|at| end + 2 + at + 1)
-                    .find(|&len| unescaped_len(&buf[..len]) >= need);
+                // Escapes counted as the search goes: one pass over the bytes, whatever the input.
+                let mut escapes = end + 2 - unescaped_len(&buf[..end + 2]);
+                let mut counted = end + 2;
+                let mut longer = None;
+                for at in memchr::memchr_iter(0x7E, &window[end + 2..]) {
+                    let len = end + 2 + at + 1;
+                    escapes += memchr::memchr_iter(0x7D, &buf[counted..len]).count();
+                    counted = len;
+                    if len - escapes >= need {
+                        longer = Some((len, len - escapes));
+                        break;
+                    }
+                }
                 match longer {
-                    Some(len) if unescaped_len(&buf[..len]) == need => Scan::Frame(len),
+                    Some((len, unescaped)) if unescaped == need => Scan::Frame(len),
                     None if !at_end && buf.len() < max_frame_len && unescaped_len(buf) < need => Scan::Incomplete,
                     _ => Scan::Frame(end + 2),
                 }

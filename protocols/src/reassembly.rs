@@ -1,6 +1,8 @@
 //! JT/T 808 sub-packages (分包): the parts of one long message, held per session until every part
 //! is in, within a cap on how many messages and bytes may be half-received at once.
 
+use std::collections::BTreeMap;
+
 /// Sub-packages of one message waiting for the rest, per session.
 #[derive(Debug, Default)]
 pub struct Reassembly {
@@ -11,7 +13,9 @@ pub struct Reassembly {
 struct Pending {
     msg_id: u16,
     first_serial: u16,
-    parts: Vec<Option<Vec<u8>>>,
+    total: u16,
+    /// The parts in so far, by index: only what arrived is held, whatever total a frame claims.
+    parts: BTreeMap<u16, Vec<u8>>,
     bytes: usize,
 }
 
@@ -33,17 +37,15 @@ impl Reassembly {
             return None;
         }
         let first_serial = serial.wrapping_sub(index - 1);
-        let at = self
-            .pending
-            .iter()
-            .position(|p| p.msg_id == msg_id && p.first_serial == first_serial && p.parts.len() == usize::from(total));
+        let at =
+            self.pending.iter().position(|p| p.msg_id == msg_id && p.first_serial == first_serial && p.total == total);
         let at = match at {
             Some(at) => at,
             None => {
                 if self.pending.len() == Self::MAX_PENDING {
                     self.pending.remove(0);
                 }
-                self.pending.push(Pending { msg_id, first_serial, parts: vec![None; usize::from(total)], bytes: 0 });
+                self.pending.push(Pending { msg_id, first_serial, total, parts: BTreeMap::new(), bytes: 0 });
                 self.pending.len() - 1
             }
         };
@@ -52,15 +54,36 @@ impl Reassembly {
             self.pending.remove(at);
             return None;
         }
-        let slot = &mut pending.parts[usize::from(index - 1)];
-        if slot.is_none() {
+        if let std::collections::btree_map::Entry::Vacant(slot) = pending.parts.entry(index) {
             pending.bytes += body.len();
-            *slot = Some(body.to_vec());
+            slot.insert(body.to_vec());
         }
-        if pending.parts.iter().any(Option::is_none) {
+        if pending.parts.len() < usize::from(total) {
             return None;
         }
         let done = self.pending.remove(at);
-        Some(done.parts.into_iter().flatten().flatten().collect())
+        Some(done.parts.into_values().flatten().collect())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_claimed_total_costs_nothing_until_parts_arrive() {
+        let mut r = Reassembly::default();
+        assert_eq!(r.add(0x0801, 10, u16::MAX, 1, b"a", 16 * 1024), None);
+        assert_eq!(r.pending[0].parts.len(), 1);
+    }
+
+    #[test]
+    fn parts_in_any_order_make_the_whole_body_once() {
+        let mut r = Reassembly::default();
+        assert_eq!(r.add(0x0801, 12, 3, 3, b"c", 1024), None);
+        assert_eq!(r.add(0x0801, 10, 3, 1, b"a", 1024), None);
+        assert_eq!(r.add(0x0801, 10, 3, 1, b"a", 1024), None, "a resent part counts once");
+        assert_eq!(r.add(0x0801, 11, 3, 2, b"b", 1024), Some(b"abc".to_vec()));
+        assert!(r.pending.is_empty());
     }
 }

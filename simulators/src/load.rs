@@ -49,6 +49,10 @@ pub struct LoadConfig {
     pub malformed_every: u64,
     /// Positions sent in one write before waiting for their acknowledgements (at least 1).
     pub burst: usize,
+    /// A reconnect storm instead of a steady rate: every device connects once within `duration`
+    /// (spread evenly), uploads this many buffered positions, `burst` per write, and the run
+    /// ends when all are acknowledged.
+    pub storm_backlog: Option<usize>,
 }
 
 /// The one-line JSON summary a run ends with.
@@ -151,6 +155,15 @@ pub async fn run(config: LoadConfig) -> anyhow::Result<Summary> {
         tasks.spawn(async move {
             let device = Device { id, index, protocol: config.protocol, start_fix };
             let mut state = DriveState::new(&device);
+            if let Some(backlog) = config.storm_backlog {
+                let arrival = config.duration.mul_f64(i as f64 / config.devices as f64);
+                let done =
+                    device.storm(&config, arrival, backlog, &mut state, &counters, &histogram, ledger.as_ref()).await;
+                if done.is_err() {
+                    counters.errors.fetch_add(1, Ordering::Relaxed);
+                }
+                return;
+            }
             let mut first = true;
             // Like a real tracker: reconnect after a failure and resend what was not acknowledged.
             while Instant::now() < deadline {
@@ -355,47 +368,115 @@ impl Device {
             while state.unacked.len() < burst {
                 state.next_frame(self);
             }
-            let sent_at = Instant::now();
-            let mut out = Vec::with_capacity(state.unacked.iter().map(|(f, _, _)| f.len() + 32).sum());
-            for (frame, _, serial) in &state.unacked {
-                if malformed_every > 0 && u64::from(*serial) % malformed_every == 0 {
-                    // Noise, a frame start with an impossible length, and a truncated frame.
-                    out.extend_from_slice(b"\x00\xffnoise\x78\x78\x01\x12\x79\x79\xff\xff\x78\x78\x1f\x12\x0b");
-                }
-                out.extend_from_slice(frame);
+            self.exchange(&mut conn, state, counters, histogram, ledger, malformed_every).await?;
+        }
+    }
+
+    /// Sends what is unacknowledged in one write and waits for its acknowledgements (none for
+    /// H02); counts them, records their latency and writes them to the ledger.
+    async fn exchange(
+        &self,
+        conn: &mut Connection,
+        state: &mut DriveState,
+        counters: &Counters,
+        histogram: &Mutex<Histogram<u64>>,
+        ledger: Option<&mpsc::Sender<Vec<(DeviceId, i64)>>>,
+        malformed_every: u64,
+    ) -> anyhow::Result<()> {
+        let sent_at = Instant::now();
+        let mut out = Vec::with_capacity(state.unacked.iter().map(|(f, _, _)| f.len() + 32).sum());
+        for (frame, _, serial) in &state.unacked {
+            if malformed_every > 0 && u64::from(*serial) % malformed_every == 0 {
+                // Noise, a frame start with an impossible length, and a truncated frame.
+                out.extend_from_slice(b"\x00\xffnoise\x78\x78\x01\x12\x79\x79\xff\xff\x78\x78\x1f\x12\x0b");
             }
-            conn.wr.write_all(&out).await?;
-            counters.sent.fetch_add(state.unacked.len() as u64, Ordering::Relaxed);
-            if self.protocol == ProtocolKind::H02 {
-                // Nothing comes back: what was written is all the device will ever know.
-                let sent = state.unacked.drain(..).map(|(_, fix, _)| (self.id, fix)).collect();
-                if let Some(ledger) = ledger {
-                    let _ = ledger.send(sent).await;
-                }
-                continue;
-            }
-            // The burst's acknowledgements are counted together (one lock, one ledger message), also
-            // those that came before a failure.
-            let mut latencies = Vec::with_capacity(state.unacked.len());
-            let mut read = Ok(());
-            while latencies.len() < state.unacked.len() {
-                read = self.read_ack(&mut conn, false).await;
-                if read.is_err() {
-                    break;
-                }
-                latencies.push(sent_at.elapsed().as_micros() as u64);
-            }
-            counters.acked.fetch_add(latencies.len() as u64, Ordering::Relaxed);
-            if let Ok(mut h) = histogram.lock() {
-                for micros in &latencies {
-                    let _ = h.record((*micros).max(1));
-                }
-            }
-            let acked = state.unacked.drain(..latencies.len()).map(|(_, fix, _)| (self.id, fix)).collect();
+            out.extend_from_slice(frame);
+        }
+        conn.wr.write_all(&out).await?;
+        counters.sent.fetch_add(state.unacked.len() as u64, Ordering::Relaxed);
+        if self.protocol == ProtocolKind::H02 {
+            // Nothing comes back: what was written is all the device will ever know.
+            let sent = state.unacked.drain(..).map(|(_, fix, _)| (self.id, fix)).collect();
             if let Some(ledger) = ledger {
-                let _ = ledger.send(acked).await;
+                let _ = ledger.send(sent).await;
             }
-            read?;
+            return Ok(());
+        }
+        // The burst's acknowledgements are counted together (one lock, one ledger message), also
+        // those that came before a failure.
+        let mut latencies = Vec::with_capacity(state.unacked.len());
+        let mut read = Ok(());
+        while latencies.len() < state.unacked.len() {
+            read = self.read_ack(conn, false).await;
+            if read.is_err() {
+                break;
+            }
+            latencies.push(sent_at.elapsed().as_micros() as u64);
+        }
+        counters.acked.fetch_add(latencies.len() as u64, Ordering::Relaxed);
+        if let Ok(mut h) = histogram.lock() {
+            for micros in &latencies {
+                let _ = h.record((*micros).max(1));
+            }
+        }
+        let acked = state.unacked.drain(..latencies.len()).map(|(_, fix, _)| (self.id, fix)).collect();
+        if let Some(ledger) = ledger {
+            let _ = ledger.send(acked).await;
+        }
+        read
+    }
+
+    /// One device of a reconnect storm: it comes back at `arrival`, logs in, uploads `backlog`
+    /// buffered positions `burst` per write, and leaves once all are acknowledged; a refused or
+    /// broken connection is retried a second later, resending what was not acknowledged.
+    #[allow(clippy::too_many_arguments)]
+    async fn storm(
+        &self,
+        config: &LoadConfig,
+        arrival: Duration,
+        backlog: usize,
+        state: &mut DriveState,
+        counters: &Counters,
+        histogram: &Mutex<Histogram<u64>>,
+        ledger: Option<&mpsc::Sender<Vec<(DeviceId, i64)>>>,
+    ) -> anyhow::Result<()> {
+        tokio::time::sleep(arrival).await;
+        let give_up = Instant::now() + Duration::from_secs(600);
+        let mut remaining = backlog;
+        let mut first = true;
+        loop {
+            match self.connect(config.target).await {
+                Ok(mut conn) => {
+                    if first {
+                        counters.connected.fetch_add(1, Ordering::Relaxed);
+                        first = false;
+                    }
+                    let uploaded: anyhow::Result<()> = async {
+                        loop {
+                            while state.unacked.len() < config.burst.max(1) && remaining > 0 {
+                                state.next_frame(self);
+                                remaining -= 1;
+                            }
+                            if state.unacked.is_empty() {
+                                return Ok(());
+                            }
+                            self.exchange(&mut conn, state, counters, histogram, ledger, 0).await?;
+                        }
+                    }
+                    .await;
+                    if uploaded.is_ok() {
+                        return Ok(());
+                    }
+                }
+                Err(_) if first => {
+                    counters.connect_failures.fetch_add(1, Ordering::Relaxed);
+                }
+                Err(_) => {}
+            }
+            if Instant::now() >= give_up {
+                anyhow::bail!("gave up after ten minutes");
+            }
+            tokio::time::sleep(Duration::from_secs(1)).await;
         }
     }
 }

@@ -127,6 +127,10 @@ enum Command {
         /// tracker uploading its backlog does (1: one at a time).
         #[arg(long, default_value_t = 1, value_parser = clap::value_parser!(u16).range(1..=1000))]
         burst: u16,
+        /// A reconnect storm: every device connects once within the duration, uploads this many
+        /// buffered positions (`--burst` per write) and the run ends when all are acknowledged.
+        #[arg(long)]
+        storm_backlog: Option<usize>,
     },
 }
 
@@ -186,6 +190,7 @@ fn main() -> anyhow::Result<()> {
             quiet,
             malformed_every,
             burst,
+            storm_backlog,
         } => {
             let config = load::LoadConfig {
                 protocol,
@@ -198,6 +203,7 @@ fn main() -> anyhow::Result<()> {
                 progress: !quiet,
                 malformed_every,
                 burst: usize::from(burst),
+                storm_backlog,
             };
             let runtime = tokio::runtime::Builder::new_multi_thread().enable_all().build()?;
             let summary = runtime.block_on(load::run(config))?;
