@@ -38,6 +38,8 @@ pub mod id {
     pub const AUTH: u16 = 0x0102;
     /// Location report.
     pub const LOCATION: u16 = 0x0200;
+    /// Vehicle control reply: the command's serial, then the location after it.
+    pub const VEHICLE_CONTROL_RESPONSE: u16 = 0x0500;
     /// Batch of location reports, each with a one-byte length (no count).
     pub const BATCH_2: u16 = 0x0210;
     /// Transparent pass-through: a vendor's own data, which may carry a fix.
@@ -250,7 +252,16 @@ fn scan_frame(buf: &[u8], max_frame_len: usize, at_end: bool) -> Scan {
                     }
                 }
                 match longer {
-                    Some((len, unescaped)) if unescaped == need => Scan::Frame(len),
+                    // Noise must not swallow the frames after it: the longer frame's checksum holds,
+                    // or no whole frame starts at any 7E inside it.
+                    Some((len, unescaped))
+                        if unescaped == need
+                            && (checksum_holds(&buf[..len])
+                                || !memchr::memchr_iter(0x7E, &buf[end + 2..len - 1])
+                                    .any(|at| frame_follows(&buf[end + 2 + at..len]))) =>
+                    {
+                        Scan::Frame(len)
+                    }
                     None if !at_end && buf.len() < max_frame_len && unescaped_len(buf) < need => Scan::Incomplete,
                     _ => Scan::Frame(end + 2),
                 }
@@ -482,10 +493,14 @@ fn fill(header: &Header, body: &[u8], body_at: usize, msg: &mut Message) -> Resu
             location(body, msg).map_err(shift)?;
             Reply::General
         }
-        id::LOCATION_RESPONSE => {
+        id::LOCATION_RESPONSE | id::VEHICLE_CONTROL_RESPONSE => {
             let (rest, reply_serial) = be_u16(body).at(body).map_err(shift)?;
             msg.attributes.set("reply_serial", AttrValue::Int(reply_serial.into()));
             location(rest, msg).map_err(|e| e.shifted(body_at + 2))?;
+            if header.msg_id == id::VEHICLE_CONTROL_RESPONSE {
+                // The answer to a 0x8500 command, carrying where the vehicle was when it obeyed.
+                msg.kind = MessageKind::CommandReply;
+            }
             Reply::General
         }
         id::LOCATION_2 | id::LOCATION_BLIND => {
