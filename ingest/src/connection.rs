@@ -282,6 +282,15 @@ pub async fn add_rows(
         })?,
         None => None,
     };
+    // The frame whole, with what it decoded to, for the quarantine.
+    let kept = || QuarantineRow {
+        protocol,
+        imei: device_id.map(|d| d.to_string()),
+        received_at: now,
+        peer: peer.to_owned(),
+        frame: frame.to_vec(),
+        decoded: serde_json::to_string(messages).unwrap_or_else(|_| "[]".to_owned()),
+    };
     match key {
         Some(key) => {
             rows.add_messages(key, now, messages);
@@ -292,28 +301,14 @@ pub async fn add_rows(
                 for kind in unknown {
                     crate::metrics::unknown_frame(protocol, kind);
                 }
-                rows.quarantine.push(QuarantineRow {
-                    protocol,
-                    imei: device_id.map(|d| d.to_string()),
-                    received_at: now,
-                    peer: peer.to_owned(),
-                    frame: frame.to_vec(),
-                    decoded: serde_json::to_string(messages).unwrap_or_else(|_| "[]".to_owned()),
-                });
+                rows.quarantine.push(kept());
             }
         }
         None if shared.config.unknown_devices == UnknownDevices::Reject && device_id.is_some() => {
             tracing::info!(%peer, device = ?device_id, "unregistered device rejected");
             return Err(Refused::Unregistered);
         }
-        None => rows.quarantine.push(QuarantineRow {
-            protocol,
-            imei: device_id.map(|d| d.to_string()),
-            received_at: now,
-            peer: peer.to_owned(),
-            frame: frame.to_vec(),
-            decoded: serde_json::to_string(messages).unwrap_or_else(|_| "[]".to_owned()),
-        }),
+        None => rows.quarantine.push(kept()),
     }
     Ok(())
 }

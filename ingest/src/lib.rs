@@ -14,6 +14,7 @@
 //! - [`metrics`]: every ingest metric, defined in one place.
 //! - [`mqtt`]: the MQTT subscriber — JSON telemetry and the raw-bytes bridge, acknowledged after durable.
 //! - [`listener`]: the accept loop per protocol, with its connection limits.
+//! - [`capacity`]: how many connections the process's open-file limit lets it hold.
 //! - [`quarantine`]: promoting an unregistered device and replaying what it sent.
 //! - [`throughput`]: the positions each node acknowledged, reported for the dashboard.
 
