@@ -55,6 +55,7 @@ async fn drive(
         malformed_every,
         burst: 5,
         storm_backlog: None,
+        warmup: Duration::ZERO,
     };
     load::run(config).await.unwrap()
 }
@@ -134,6 +135,7 @@ async fn a_reconnect_storm_is_drained_with_nothing_lost_or_doubled(pool: PgPool)
         malformed_every: 0,
         burst: 10,
         storm_backlog: Some(60),
+        warmup: Duration::ZERO,
     };
     let summary = load::run(config).await.unwrap();
     assert_eq!((summary.connected, summary.acked, summary.errors), (50, 3_000, 0), "{summary:?}");

@@ -53,6 +53,9 @@ pub struct LoadConfig {
     /// (spread evenly), uploads this many buffered positions, `burst` per write, and the run
     /// ends when all are acknowledged.
     pub storm_backlog: Option<usize>,
+    /// Acknowledgement latencies are recorded only after this long (the fleet connecting is not
+    /// its steady state).
+    pub warmup: Duration,
 }
 
 /// The one-line JSON summary a run ends with.
@@ -103,6 +106,8 @@ struct Counters {
     sent: AtomicU64,
     acked: AtomicU64,
     errors: AtomicU64,
+    /// Latencies count from here on (after the warm-up).
+    record_from: Option<Instant>,
 }
 
 /// Source addresses: one per 1,000 connections (under the daemon's per-address cap, and more than
@@ -127,7 +132,7 @@ pub async fn run(config: LoadConfig) -> anyhow::Result<Summary> {
     if config.protocol == ProtocolKind::Mqtt {
         anyhow::bail!("load speaks TCP: gt06, jt808, teltonika or h02 (MQTT devices: the `mqtt` command)");
     }
-    let counters = Arc::new(Counters::default());
+    let counters = Arc::new(Counters { record_from: Some(Instant::now() + config.warmup), ..Counters::default() });
     let histogram = Arc::new(Mutex::new(Histogram::<u64>::new_with_bounds(1, 120_000_000, 3)?));
     let (ledger_tx, ledger_task) = match &config.ledger {
         Some(path) => {
@@ -414,7 +419,8 @@ impl Device {
             latencies.push(sent_at.elapsed().as_micros() as u64);
         }
         counters.acked.fetch_add(latencies.len() as u64, Ordering::Relaxed);
-        if let Ok(mut h) = histogram.lock() {
+        let steady = counters.record_from.is_none_or(|from| sent_at >= from);
+        if steady && let Ok(mut h) = histogram.lock() {
             for micros in &latencies {
                 let _ = h.record((*micros).max(1));
             }

@@ -131,6 +131,9 @@ enum Command {
         /// buffered positions (`--burst` per write) and the run ends when all are acknowledged.
         #[arg(long)]
         storm_backlog: Option<usize>,
+        /// Seconds before acknowledgement latencies count (a fleet still connecting is not steady).
+        #[arg(long, default_value_t = 0)]
+        warmup: u64,
     },
 }
 
@@ -191,6 +194,7 @@ fn main() -> anyhow::Result<()> {
             malformed_every,
             burst,
             storm_backlog,
+            warmup,
         } => {
             let config = load::LoadConfig {
                 protocol,
@@ -204,6 +208,7 @@ fn main() -> anyhow::Result<()> {
                 malformed_every,
                 burst: usize::from(burst),
                 storm_backlog,
+                warmup: std::time::Duration::from_secs(warmup),
             };
             let runtime = tokio::runtime::Builder::new_multi_thread().enable_all().build()?;
             let summary = runtime.block_on(load::run(config))?;
