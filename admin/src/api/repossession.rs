@@ -181,7 +181,7 @@ async fn review(
     Json(body): Json<Review>,
 ) -> Result<Json<Order>, ApiError> {
     let mut tx = state.pool.begin().await?;
-    let order = orders::review(&mut tx, &caller, id, &body).await?;
+    let order = orders::review(&mut tx, &caller, id, &body, state.utc_offset_hours).await?;
     tx.commit().await?;
     Ok(Json(order))
 }

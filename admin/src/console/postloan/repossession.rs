@@ -361,7 +361,7 @@ pub async fn act(
         "review" => {
             let body =
                 Review { version, approve: fields.one("approve") == "true", note: fields.one("note").to_owned() };
-            orders::review(&mut tx, &staff, id, &body).await.map(drop)
+            orders::review(&mut tx, &staff, id, &body, state.utc_offset_hours).await.map(drop)
         }
         "cancel" => orders::cancel(&mut tx, &staff, id, &Cancel { version, note: fields.one("note").to_owned() })
             .await

@@ -164,6 +164,8 @@ pub(crate) struct Intake<'a> {
     pub(crate) storage_daily_fee: Decimal,
     /// When the vehicle was taken.
     pub(crate) taken: DateTime<Utc>,
+    /// The company's zone, hours east of UTC: storage is charged by its days.
+    pub(crate) utc_offset_hours: i32,
 }
 
 /// Opens the disposal of a reviewed recovery: held in its yard from the day it was taken.
@@ -178,7 +180,7 @@ pub(crate) async fn open(db: &mut PgConnection, intake: &Intake<'_>) -> Result<i
     .bind(intake.order_id)
     .bind(intake.yard)
     .bind(intake.storage_daily_fee)
-    .bind(intake.taken.date_naive())
+    .bind((intake.taken + chrono::Duration::hours(intake.utc_offset_hours.into())).date_naive())
     .fetch_one(db)
     .await?)
 }

@@ -406,8 +406,15 @@ pub struct Review {
 }
 
 /// Reviews a recovery registered by someone else: accepted, the vehicle goes into disposal, held in
-/// the registered yard from the day it was taken; sent back, the order is dispatched again.
-pub async fn review(db: &mut PgConnection, actor: &Actor, id: i64, body: &Review) -> Result<Order, Error> {
+/// the registered yard from the day it was taken (the company's day, `utc_offset_hours` east of
+/// UTC); sent back, the order is dispatched again.
+pub async fn review(
+    db: &mut PgConnection,
+    actor: &Actor,
+    id: i64,
+    body: &Review,
+    utc_offset_hours: i32,
+) -> Result<Order, Error> {
     Checks::default().text("note", &body.note, 1000).finish()?;
     let before = TABLE.lock_in(db, actor, id, body.version, &["recovered"]).await?;
     if before.registered_by == Some(actor.user_id) {
@@ -439,6 +446,7 @@ pub async fn review(db: &mut PgConnection, actor: &Actor, id: i64, body: &Review
             yard,
             storage_daily_fee: fee,
             taken,
+            utc_offset_hours,
         };
         disposal::open(db, &intake).await?;
     } else {
