@@ -185,6 +185,8 @@ pub async fn serve<P: Protocol, S: AsyncRead + AsyncWrite + Unpin>(
             Ok(Ok(0)) => break 'session Closed::ByPeer,
             Ok(Ok(n)) => {
                 idle_at = Instant::now() + idle;
+                // The time these bytes arrived: once per read, not per frame.
+                frames.session.received_at = Some(Utc::now());
                 read_size = next_read_size(read_size, n, room);
             }
         }

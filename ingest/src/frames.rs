@@ -81,7 +81,6 @@ impl<P: Protocol> FrameReader<P> {
             };
             self.messages.clear();
             let checksum_failures = self.session.checksum_failures;
-            self.session.received_at = Some(Utc::now());
             let decoded = P::decode(&frame, &mut self.session, &mut self.messages);
             if self.session.checksum_failures != checksum_failures {
                 self.metrics.checksum_failures.increment(1);

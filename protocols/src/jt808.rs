@@ -230,11 +230,9 @@ fn scan_frame(buf: &[u8], max_frame_len: usize, at_end: bool) -> Scan {
             skip: end + 1,
             error: ErrorKind::BadLength { len: end + 2, min: MIN_FRAME, max: max_frame_len },
         },
-        // The common case: as long as declared, nothing escaped.
-        Some(end) if declared_len(buf) == Some(end + 2) && memchr::memchr(0x7D, &buf[1..end + 1]).is_none() => {
-            Scan::Frame(end + 2)
-        }
         Some(end) => match declared_len(buf) {
+            // The common case: as long as declared, nothing escaped.
+            Some(need) if need == end + 2 && memchr::memchr(0x7D, &buf[1..end + 1]).is_none() => Scan::Frame(need),
             // Some terminals leave a 7E in the body unescaped: when the frame is shorter than its
             // header says and its checksum fails, it runs to the 7E where its declared length ends.
             Some(need)

@@ -338,7 +338,7 @@ fn scan_frame(buf: &[u8], max_frame_len: usize, at_end: bool) -> Scan {
     if buf.len() < header {
         return Scan::Incomplete;
     }
-    let declared = if long { u16::from_be_bytes([buf[2], buf[3]]) as usize } else { buf[2] as usize };
+    let declared = declared(buf, header);
     if declared == 0 && !long {
         // Some devices leave the length at 0: the frame runs to the first 0D 0A.
         let window = &buf[..buf.len().min(max_frame_len)];
@@ -392,16 +392,19 @@ fn crc_matches(buf: &[u8], end: usize) -> bool {
 
 /// Whether the frame is as long as its length byte says, with its terminator.
 fn consistent(frame: &[u8], header: usize) -> bool {
-    let declared = if header == 4 { u16::from_be_bytes([frame[2], frame[3]]) } else { frame[2].into() };
-    header + usize::from(declared) + 2 == frame.len() && frame.ends_with(b"\r\n")
+    header + declared(frame, header) + 2 == frame.len() && frame.ends_with(b"\r\n")
+}
+
+/// The frame's length field (protocol number to CRC): one byte, or two in the long form.
+fn declared(frame: &[u8], header: usize) -> usize {
+    if header == 4 { u16::from_be_bytes([frame[2], frame[3]]).into() } else { frame[2].into() }
 }
 
 /// Where a frame's checksum ends: where its length says, or else where the frame ends, before
 /// whatever is left of its terminator.
 fn crc_end(frame: &[u8], header: usize) -> usize {
-    let declared = if header == 4 { u16::from_be_bytes([frame[2], frame[3]]) } else { frame[2].into() };
-    let by_length = header + usize::from(declared);
-    if by_length + 2 == frame.len() && frame.ends_with(b"\r\n") {
+    let by_length = header + declared(frame, header);
+    if consistent(frame, header) {
         return by_length;
     }
     let by_end = frame.len()
@@ -410,7 +413,8 @@ fn crc_end(frame: &[u8], header: usize) -> usize {
             [.., b'\r'] => 1,
             _ => 0,
         };
-    if by_length != by_end && declared != 0 && crc_matches(frame, by_length) { by_length } else { by_end }
+    // A length of 0 (some devices) says nothing: the frame ends where its terminator is.
+    if by_length != by_end && by_length != header && crc_matches(frame, by_length) { by_length } else { by_end }
 }
 
 /// Skips garbage up to the next `78 78` or `79 79` (keeping a trailing `78`/`79` that may start one).
