@@ -108,6 +108,9 @@ pub struct WriterConfig {
     pub batch_rows: usize,
     /// Milliseconds a row may wait for its batch to fill (the floor of ack latency).
     pub flush_ms: u64,
+    /// Milliseconds within which a device's latest state (`device_state`) is written once: a
+    /// device reporting faster has its newest state written at the window's end (0: every fix).
+    pub state_every_ms: u64,
     /// Batches in their transactions at once: the next batch is written while the last commits,
     /// so the database's cores and the daemon's work overlap.
     pub concurrent_batches: usize,
@@ -130,7 +133,8 @@ impl Default for WriterConfig {
     fn default() -> Self {
         Self {
             batch_rows: 5_000,
-            flush_ms: 10,
+            flush_ms: 20,
+            state_every_ms: 1_000,
             concurrent_batches: 2,
             channel_capacity: 10_000,
             spool_path: PathBuf::from("spool/leasewatch.spool"),

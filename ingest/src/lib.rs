@@ -6,6 +6,7 @@
 //! - [`copy`]: PostgreSQL's binary COPY format, encoded by hand into a reused buffer.
 //! - [`writer`]: the batching writer — rows in through a bounded channel, flushed by size or
 //!   time with binary COPY into a de-duplicating staging path, acknowledged after commit.
+//! - [`latest_state`]: each device's latest state, written at most once per device per window.
 //! - [`spool`]: the local append-only spool that keeps acknowledging while the database is down.
 //! - [`frames`]: the protocol side of a connection without I/O: frames decoded one at a time,
 //!   replies, the error budget.
@@ -24,6 +25,7 @@ pub mod connection;
 pub mod copy;
 pub mod devices;
 pub mod frames;
+pub mod latest_state;
 pub mod listener;
 pub mod metrics;
 pub mod mqtt;

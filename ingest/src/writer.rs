@@ -1,7 +1,8 @@
 //! The batching writer. Connection tasks never touch the database: they hand rows to a bounded
-//! channel and wait for the answer. The writer gathers rows until a batch is full or `flush_ms`
-//! has passed, copies them in binary into temporary staging tables, moves them into place with
-//! duplicates removed, commits, and only then tells each sender its rows are durable.
+//! channel and wait for the answer. The writer takes a batch's requests `flush_ms` after its first
+//! (or once `batch_rows` wait), copies them in binary into place (through staging when some were
+//! stored already), writes the devices' latest states ([throttled](crate::latest_state)),
+//! commits, and only then tells each sender its rows are durable.
 //!
 //! When the database fails, batches go to the [spool](crate::spool) and are acknowledged once
 //! synced to disk; the spool is replayed when the database is back. Only when the spool cannot take
@@ -24,6 +25,7 @@ use tokio::time::Instant;
 
 use crate::config::WriterConfig;
 use crate::copy::{CopyBuffer, EMPTY_PAYLOAD_LEN};
+use crate::latest_state::{DeviceState, StateThrottle};
 use crate::metrics;
 use crate::spool::Spool;
 use crate::throughput;
@@ -142,6 +144,9 @@ async fn run(
     let mut pending: Vec<Request> = Vec::new();
     let mut pending_rows = 0;
     let mut due_at: Option<Instant> = None;
+    let mut backlog = false;
+    // Device states written at most once per device per window; the rest held until its end.
+    let mut throttle = StateThrottle::new(Duration::from_millis(config.state_every_ms), Instant::now());
     // Batches in their transactions; they complete, and are acknowledged, in the order they started.
     let mut in_flight = FuturesOrdered::new();
     let mut free: Vec<Buffers> = Vec::new();
@@ -162,20 +167,33 @@ async fn run(
             }
             continue;
         }
-        let due =
-            !pending.is_empty() && (pending_rows >= config.batch_rows || !open || due_at.is_none_or(|t| now >= t));
-        if due && !replay_due && in_flight.len() < concurrent {
+        let due = !pending.is_empty() && (!open || due_at.is_none_or(|t| now >= t));
+        if due && open {
+            open = gather(&mut rx, &mut pending, &mut pending_rows, config.batch_rows);
+        }
+        // Held device states are due at their window's end (at once when closing), with no position.
+        let states_due = pending.is_empty() && throttle.due().is_some_and(|t| !open || now >= t);
+        if (due || states_due) && !replay_due && in_flight.len() < concurrent {
+            let down = down_until.is_some_and(|until| now < until);
             let mut buffers = free.pop().unwrap_or_default();
             buffers.encode(pending.iter().map(|r| &r.rows));
-            let down = down_until.is_some_and(|until| now < until);
+            let latest = std::mem::take(&mut buffers.latest);
+            let states = if open { throttle.admit(latest, now) } else { throttle.flush(latest) };
+            if down && !due {
+                // Not worth a spool entry: the state follows from positions, the next fix corrects it.
+                free.push(buffers);
+                continue;
+            }
+            buffers.state.fill(&states);
             // A task of its own, so that its transaction goes on while this loop gathers and encodes.
             let batch = apply_batch(pool.clone(), buffers, std::mem::take(&mut pending), pending_rows, down);
             in_flight.push_back(tokio::spawn(batch));
+            backlog = pending_rows >= config.batch_rows;
             pending_rows = 0;
             due_at = None;
             continue;
         }
-        if !open && pending.is_empty() && in_flight.is_empty() {
+        if !open && pending.is_empty() && in_flight.is_empty() && throttle.due().is_none() {
             break;
         }
         tokio::select! {
@@ -187,17 +205,20 @@ async fn run(
                 }
                 metrics::writer_state(rx.len(), spool.as_ref().map_or(0, Spool::bytes));
             }
-            request = rx.recv(), if open && pending_rows < config.batch_rows => match request {
+            // Only the first request of a batch wakes this loop; the rest wait in the channel until
+            // the batch is due and are gathered then. A wake-up per request costs the daemon two
+            // thread switches per frame when devices send one frame per write.
+            request = rx.recv(), if open && pending.is_empty() => match request {
                 Some(request) => {
-                    if pending.is_empty() {
-                        due_at = Some(Instant::now() + flush);
-                    }
+                    // After a full batch the channel holds a backlog: the next batch is due at once.
+                    due_at = Some(if backlog { Instant::now() } else { Instant::now() + flush });
                     pending_rows += request.rows.len();
                     pending.push(request);
                 }
                 None => open = false,
             },
             () = sleep_until(due_at), if !due => {}
+            () = sleep_until(throttle.due()), if !states_due => {}
             () = tokio::time::sleep_until(reported + report_every) => {
                 if acknowledged > 0 {
                     let (pool, node, span) = (pool.clone(), node.clone(), reported.elapsed());
@@ -219,6 +240,22 @@ async fn run(
     if let Some(spool) = spool.as_mut().filter(|s| !s.is_empty()) {
         let _ = replay(&pool, spool, &config.spool_path).await;
     }
+}
+
+/// Takes the requests waiting in the channel into the batch, up to `batch_rows` rows; `false` once
+/// every sender is gone.
+fn gather(rx: &mut mpsc::Receiver<Request>, pending: &mut Vec<Request>, rows: &mut usize, batch_rows: usize) -> bool {
+    while *rows < batch_rows {
+        match rx.try_recv() {
+            Ok(request) => {
+                *rows += request.rows.len();
+                pending.push(request);
+            }
+            Err(mpsc::error::TryRecvError::Empty) => break,
+            Err(mpsc::error::TryRecvError::Disconnected) => return false,
+        }
+    }
+    true
 }
 
 /// Sleeps until `at`; forever when there is no such instant.
@@ -280,6 +317,7 @@ async fn split(pool: &PgPool, requests: &[Request]) -> Outcome {
     let mut refused = Vec::with_capacity(requests.len());
     for request in requests {
         buffers.encode(std::iter::once(&request.rows));
+        buffers.state.fill(&buffers.latest);
         match apply(pool, &buffers).await {
             Ok(()) => refused.push(None),
             Err(e) if refused_for_content(&e) => {
@@ -407,8 +445,8 @@ struct StateColumns {
 }
 
 impl StateColumns {
-    /// Empties every column, keeping its memory.
-    fn clear(&mut self) {
+    /// Sets the columns to `states`, keeping their memory.
+    fn fill(&mut self, states: &[DeviceState]) {
         self.device.clear();
         self.fix_time.clear();
         self.server_time.clear();
@@ -421,6 +459,20 @@ impl StateColumns {
         self.power_voltage.clear();
         self.battery.clear();
         self.alarms.clear();
+        for s in states {
+            self.device.push(s.device);
+            self.fix_time.push(s.fix_time);
+            self.server_time.push(s.server_time);
+            self.latitude.push(s.latitude);
+            self.longitude.push(s.longitude);
+            self.speed.push(s.speed);
+            self.course.push(s.course);
+            self.valid.push(s.valid);
+            self.ignition.push(s.ignition);
+            self.power_voltage.push(s.power_voltage);
+            self.battery.push(s.battery);
+            self.alarms.push(s.alarms);
+        }
     }
 }
 
@@ -428,6 +480,8 @@ impl StateColumns {
 #[derive(Debug, Default)]
 struct Buffers {
     positions: CopyBuffer,
+    /// The latest state of each device in the batch, before the throttle decides what is written.
+    latest: Vec<DeviceState>,
     state: StateColumns,
     events: CopyBuffer,
     quarantine: CopyBuffer,
@@ -435,10 +489,11 @@ struct Buffers {
 
 impl Buffers {
     /// Encodes the rows of `batches` as binary COPY payloads. Positions are sorted by device and fix
-    /// time with duplicates dropped, and the last of each device becomes its latest state.
+    /// time with duplicates dropped, and the last of each device becomes its latest state (in
+    /// `latest`: the state columns are set apart, with what the throttle lets through).
     fn encode<'a>(&mut self, batches: impl Iterator<Item = &'a Rows> + Clone) {
         self.positions.start();
-        self.state.clear();
+        self.latest.clear();
         self.events.start();
         self.quarantine.start();
         let mut fixes: Vec<(DeviceKey, &Position, &PositionRow)> = batches
@@ -469,19 +524,20 @@ impl Buffers {
                 .int4(row.message.alarms.bits() as i32)
                 .jsonb_of(&row.message.attributes);
             if fixes.get(i + 1).is_none_or(|&(next, _, _)| next != device) {
-                let state = &mut self.state;
-                state.device.push(device);
-                state.fix_time.push(p.fix_time);
-                state.server_time.push(row.server_time);
-                state.latitude.push(p.latitude);
-                state.longitude.push(p.longitude);
-                state.speed.push(p.speed_kmh as f32);
-                state.course.push(p.course as f32);
-                state.valid.push(p.valid);
-                state.ignition.push(s.ignition);
-                state.power_voltage.push(s.power_voltage.map(|v| v as f32));
-                state.battery.push(s.battery_percent.map(i16::from));
-                state.alarms.push(row.message.alarms.bits() as i32);
+                self.latest.push(DeviceState {
+                    device,
+                    fix_time: p.fix_time,
+                    server_time: row.server_time,
+                    latitude: p.latitude,
+                    longitude: p.longitude,
+                    speed: p.speed_kmh as f32,
+                    course: p.course as f32,
+                    valid: p.valid,
+                    ignition: s.ignition,
+                    power_voltage: s.power_voltage.map(|v| v as f32),
+                    battery: s.battery_percent.map(i16::from),
+                    alarms: row.message.alarms.bits() as i32,
+                });
             }
         }
         let mut events: Vec<&EventRow> = batches.clone().flat_map(|rows| &rows.events).collect();

@@ -201,3 +201,44 @@ async fn acknowledged_positions_are_reported_for_the_dashboard(pool: PgPool) {
     task.await.unwrap();
     let _ = std::fs::remove_dir_all(&dir);
 }
+
+/// The fix `second` seconds into the test's day, alone.
+fn position_at(device: i64, second: i64) -> Rows {
+    let mut rows = positions(device, second + 1);
+    rows.positions.drain(..second as usize);
+    rows
+}
+
+async fn latest_second(pool: &PgPool, device: i64) -> i64 {
+    let latest: DateTime<Utc> = sqlx::query_scalar("SELECT fix_time FROM device_state WHERE device_id = $1")
+        .bind(device)
+        .fetch_one(pool)
+        .await
+        .unwrap();
+    latest.timestamp() - 1_767_225_600
+}
+
+#[sqlx::test(migrator = "leasewatch_store::MIGRATOR")]
+async fn a_device_reporting_faster_than_the_state_window_has_its_newest_state_written_at_the_windows_end(pool: PgPool) {
+    let (device, dir) = registered_device(&pool, "864717003283585", "state").await;
+    let config =
+        WriterConfig { spool_path: dir.join("spool"), flush_ms: 5, state_every_ms: 400, ..WriterConfig::default() };
+    let (writer, task) = Writer::start(pool.clone(), config);
+    writer.write(position_at(device, 0)).await.unwrap();
+    assert_eq!(latest_second(&pool, device).await, 0, "the first fix of a window is the state at once");
+    writer.write(position_at(device, 1)).await.unwrap();
+    writer.write(position_at(device, 2)).await.unwrap();
+    let stored: i64 = sqlx::query_scalar("SELECT count(*) FROM positions").fetch_one(&pool).await.unwrap();
+    assert_eq!(stored, 3, "every position is stored when acknowledged");
+    assert_eq!(latest_second(&pool, device).await, 0, "later fixes within the window are held");
+    // With no further position, the newest held state is written when the window ends.
+    tokio::time::sleep(Duration::from_millis(700)).await;
+    assert_eq!(latest_second(&pool, device).await, 2);
+    // A held state is written when the writer closes, too.
+    writer.write(position_at(device, 3)).await.unwrap();
+    writer.write(position_at(device, 4)).await.unwrap();
+    drop(writer);
+    task.await.unwrap();
+    assert_eq!(latest_second(&pool, device).await, 4);
+    let _ = std::fs::remove_dir_all(dir);
+}
