@@ -53,8 +53,7 @@ pub async fn run(config: Config) -> anyhow::Result<()> {
     let mut listeners = tokio::task::JoinSet::new();
     for protocol in ProtocolKind::ALL {
         let Some(settings) = config.ingest.listeners.get(protocol).filter(|s| s.enabled) else { continue };
-        let socket = TcpListener::bind(settings.bind)
-            .await
+        let socket = listener::bind(settings.bind)
             .with_context(|| format!("cannot listen for {protocol} on {}", settings.bind))?;
         tracing::info!(%protocol, address = %settings.bind, "listening");
         let ctx = ctx.clone();

@@ -2,16 +2,29 @@
 //! per connection, and a drain on shutdown.
 
 use std::collections::HashMap;
-use std::net::IpAddr;
+use std::net::{IpAddr, SocketAddr};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use leasewatch_protocols::Protocol;
-use tokio::net::TcpListener;
+use tokio::net::{TcpListener, TcpSocket};
 use tokio::sync::{Semaphore, watch};
 use tokio::task::JoinSet;
 
 use crate::connection::{Shared, serve};
+
+/// Connections the kernel may hold for the accept loop. A fleet reconnecting after an outage
+/// connects all at once; a short queue drops its SYNs and each device waits out retries of 1, 3,
+/// 7 s... The kernel caps this at `net.core.somaxconn` (README: "Capacity and sizing").
+pub const LISTEN_BACKLOG: u32 = 65_535;
+
+/// Listens on `address` with [`LISTEN_BACKLOG`] (tokio's own `bind` asks for 1,024).
+pub fn bind(address: SocketAddr) -> std::io::Result<TcpListener> {
+    let socket = if address.is_ipv4() { TcpSocket::new_v4()? } else { TcpSocket::new_v6()? };
+    socket.set_reuseaddr(true)?;
+    socket.bind(address)?;
+    socket.listen(LISTEN_BACKLOG)
+}
 
 /// Open connections per source address.
 #[derive(Debug, Default)]
