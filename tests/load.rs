@@ -56,6 +56,7 @@ async fn drive(
         burst: 5,
         storm_backlog: None,
         warmup: Duration::ZERO,
+        cooldown: Duration::ZERO,
     };
     load::run(config).await.unwrap()
 }
@@ -136,6 +137,7 @@ async fn a_reconnect_storm_is_drained_with_nothing_lost_or_doubled(pool: PgPool)
         burst: 10,
         storm_backlog: Some(60),
         warmup: Duration::ZERO,
+        cooldown: Duration::ZERO,
     };
     let summary = load::run(config).await.unwrap();
     assert_eq!((summary.connected, summary.acked, summary.errors), (50, 3_000, 0), "{summary:?}");

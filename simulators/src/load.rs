@@ -3,6 +3,7 @@
 //! a ledger of every acknowledged position for loss checks. H02 devices get no acknowledgement:
 //! they send at the rate, and their ledger holds what was sent.
 
+use std::collections::BTreeMap;
 use std::net::{IpAddr, Ipv4Addr, SocketAddr};
 use std::path::PathBuf;
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -56,6 +57,10 @@ pub struct LoadConfig {
     /// Acknowledgement latencies are recorded only after this long (the fleet connecting is not
     /// its steady state).
     pub warmup: Duration,
+    /// Nor are they for writes sent in this last part of the run: simulators that run side by side
+    /// end a little apart, and the devices of the first to end all disconnecting at once are not
+    /// the steady state of the others.
+    pub cooldown: Duration,
 }
 
 /// The one-line JSON summary a run ends with.
@@ -82,6 +87,18 @@ pub struct Summary {
     pub seconds: f64,
     /// Acknowledgement latency percentiles, milliseconds.
     pub ack_latency_ms: Latency,
+    /// The seconds of the run (from its start) whose slowest acknowledgement was the slowest, worst
+    /// first, up to five: a tail that comes from one stall shows as one or two seconds here.
+    pub slowest_seconds: Vec<SlowSecond>,
+}
+
+/// One second of the run and its slowest acknowledgement.
+#[derive(Debug, Clone, Serialize)]
+pub struct SlowSecond {
+    /// Seconds from the start of the run.
+    pub second: u64,
+    /// The slowest acknowledgement of a write sent in that second, milliseconds.
+    pub max_ms: f64,
 }
 
 /// Latency percentiles in milliseconds.
@@ -106,8 +123,14 @@ struct Counters {
     sent: AtomicU64,
     acked: AtomicU64,
     errors: AtomicU64,
-    /// Latencies count from here on (after the warm-up).
+    /// Latencies count from here on (after the warm-up)...
     record_from: Option<Instant>,
+    /// ...for writes sent before this (the cool-down).
+    record_until: Option<Instant>,
+    /// When the run started.
+    started: Option<Instant>,
+    /// The slowest acknowledgement (µs) of each second of the run, counted as latencies are.
+    worst_by_second: Mutex<BTreeMap<u64, u64>>,
 }
 
 /// Source addresses: one per 1,000 connections (under the daemon's per-address cap, and more than
@@ -132,7 +155,13 @@ pub async fn run(config: LoadConfig) -> anyhow::Result<Summary> {
     if config.protocol == ProtocolKind::Mqtt {
         anyhow::bail!("load speaks TCP: gt06, jt808, teltonika or h02 (MQTT devices: the `mqtt` command)");
     }
-    let counters = Arc::new(Counters { record_from: Some(Instant::now() + config.warmup), ..Counters::default() });
+    let now = Instant::now();
+    let counters = Arc::new(Counters {
+        record_from: Some(now + config.warmup),
+        record_until: Some(now + config.duration.saturating_sub(config.cooldown)),
+        started: Some(now),
+        ..Counters::default()
+    });
     let histogram = Arc::new(Mutex::new(Histogram::<u64>::new_with_bounds(1, 120_000_000, 3)?));
     let (ledger_tx, ledger_task) = match &config.ledger {
         Some(path) => {
@@ -260,7 +289,18 @@ pub async fn run(config: LoadConfig) -> anyhow::Result<Summary> {
             p999: ms(0.999),
             max: h.max() as f64 / 1000.0,
         },
+        slowest_seconds: slowest_seconds(&counters),
     })
+}
+
+/// The five seconds with the slowest acknowledgements, worst first.
+fn slowest_seconds(counters: &Counters) -> Vec<SlowSecond> {
+    let Ok(by_second) = counters.worst_by_second.lock() else { return Vec::new() };
+    let mut seconds: Vec<SlowSecond> =
+        by_second.iter().map(|(&second, &micros)| SlowSecond { second, max_ms: micros as f64 / 1000.0 }).collect();
+    seconds.sort_by(|a, b| b.max_ms.total_cmp(&a.max_ms));
+    seconds.truncate(5);
+    seconds
 }
 
 fn progress_bar(duration: Duration) -> indicatif::ProgressBar {
@@ -419,11 +459,19 @@ impl Device {
             latencies.push(sent_at.elapsed().as_micros() as u64);
         }
         counters.acked.fetch_add(latencies.len() as u64, Ordering::Relaxed);
-        let steady = counters.record_from.is_none_or(|from| sent_at >= from);
+        let steady = counters.record_from.is_none_or(|from| sent_at >= from)
+            && counters.record_until.is_none_or(|until| sent_at < until);
         if steady && let Ok(mut h) = histogram.lock() {
             for micros in &latencies {
                 let _ = h.record((*micros).max(1));
             }
+        }
+        if steady
+            && let (Some(started), Some(worst)) = (counters.started, latencies.iter().max())
+            && let Ok(mut by_second) = counters.worst_by_second.lock()
+        {
+            let slot = by_second.entry(sent_at.duration_since(started).as_secs()).or_default();
+            *slot = (*slot).max(*worst);
         }
         let acked = state.unacked.drain(..latencies.len()).map(|(_, fix, _)| (self.id, fix)).collect();
         if let Some(ledger) = ledger {

@@ -134,6 +134,10 @@ enum Command {
         /// Seconds before acknowledgement latencies count (a fleet still connecting is not steady).
         #[arg(long, default_value_t = 0)]
         warmup: u64,
+        /// Seconds at the end of the run whose writes' latencies do not count (simulators run side by
+        /// side end a little apart; the first one's devices disconnecting is not the others' steady state).
+        #[arg(long, default_value_t = 0)]
+        cooldown: u64,
     },
 }
 
@@ -195,6 +199,7 @@ fn main() -> anyhow::Result<()> {
             burst,
             storm_backlog,
             warmup,
+            cooldown,
         } => {
             let config = load::LoadConfig {
                 protocol,
@@ -209,6 +214,7 @@ fn main() -> anyhow::Result<()> {
                 burst: usize::from(burst),
                 storm_backlog,
                 warmup: std::time::Duration::from_secs(warmup),
+                cooldown: std::time::Duration::from_secs(cooldown),
             };
             let runtime = tokio::runtime::Builder::new_multi_thread().enable_all().build()?;
             let summary = runtime.block_on(load::run(config))?;
