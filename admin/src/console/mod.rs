@@ -12,9 +12,13 @@
 //! - `format.rs`: money, dates and times as staff read them.
 //! - `language.rs`: the language switch.
 //! - `list.rs`: the one way to write a list page (filters, sort, keyset paging, CSV export).
-//! - one module per area's pages: `dashboard.rs`, `alerts.rs` (the live board), `contracts.rs`, `dealers.rs`, `map.rs`, `products.rs`, `vehicles.rs`, `workflow.rs`, `search.rs` (the
-//!   header's search box) (the approval inbox;
-//!   `templates/workflow_history.html` is how a request's steps are shown anywhere)...
+//! - `form.rs`: the one way to write a form (refusals beside their fields); `editor.rs`: a record
+//!   added and changed on a form page of its own; `record_page.rs`: a record's facts and the forms
+//!   that act on it.
+//! - one module per area's pages: `dashboard.rs`, `alerts.rs` (the live board), `contracts.rs`,
+//!   `dealers.rs`, `map.rs`, `products/`, `vehicles.rs`, `workflow.rs` (the approval inbox;
+//!   `templates/workflow_history.html` is how a request's steps are shown anywhere), `search.rs` (the
+//!   header's search box), `system/`, `origination/`, `postloan/`, `monitor/`...
 
 pub mod alerts;
 pub mod contracts;
@@ -22,6 +26,7 @@ pub mod cookies;
 pub mod customers;
 pub mod dashboard;
 pub mod dealers;
+pub mod editor;
 pub mod error;
 pub mod form;
 pub mod format;
@@ -53,6 +58,11 @@ use axum::response::Response;
 use axum::routing::{get, post};
 
 use crate::state::AppState;
+use monitor::risk_locations::PlaceEditor;
+use postloan::codes::CodeEditor;
+use postloan::groups::GroupEditor;
+use system::roles::RoleEditor;
+use system::users::UserEditor;
 
 /// The console's pages.
 pub fn router() -> Router<AppState> {
@@ -79,16 +89,14 @@ pub fn router() -> Router<AppState> {
         .route("/vehicles/{id}", get(vehicles::page))
         .route("/vehicles/{id}/devices/{device}/commands", post(vehicles::command))
         .route("/monitor/risk-locations", get(monitor::risk_locations::list))
-        .route("/monitor/risk-locations/new", get(monitor::risk_locations::new).post(monitor::risk_locations::create))
-        .route("/monitor/risk-locations/{id}", get(monitor::risk_locations::page).post(monitor::risk_locations::edit))
+        .merge(editor::routes::<PlaceEditor>())
         .route("/monitor/rules", get(monitor::rules::list))
         .route("/monitor/rules/{rule}", get(monitor::rules::page).post(monitor::rules::set))
         .route("/system/users", get(system::users::list))
-        .route("/system/users/new", get(system::users::new).post(system::users::create))
-        .route("/system/users/{id}", get(system::users::page).post(system::users::edit))
+        .route("/system/users/new", get(editor::new::<UserEditor>).post(editor::create::<UserEditor>))
+        .route("/system/users/{id}", get(editor::page::<UserEditor>).post(system::users::edit))
         .route("/system/roles", get(system::roles::list))
-        .route("/system/roles/new", get(system::roles::new).post(system::roles::create))
-        .route("/system/roles/{id}", get(system::roles::page).post(system::roles::edit))
+        .merge(editor::routes::<RoleEditor>())
         .route("/system/positions", get(system::positions::list))
         .route("/system/positions/new", get(system::positions::new).post(system::positions::create))
         .route("/system/settings", get(system::settings::page).post(system::settings::set))
@@ -97,11 +105,9 @@ pub fn router() -> Router<AppState> {
         .route("/postloan/overdue", get(postloan::overdue::list))
         .route("/postloan/states", get(postloan::codes::states))
         .route("/postloan/categories", get(postloan::codes::categories))
-        .route("/postloan/codes/new", get(postloan::codes::new).post(postloan::codes::create))
-        .route("/postloan/codes/{id}", get(postloan::codes::page).post(postloan::codes::edit))
+        .merge(editor::routes::<CodeEditor>())
         .route("/postloan/groups", get(postloan::groups::list))
-        .route("/postloan/groups/new", get(postloan::groups::new).post(postloan::groups::create))
-        .route("/postloan/groups/{id}", get(postloan::groups::page).post(postloan::groups::edit))
+        .merge(editor::routes::<GroupEditor>())
         .route("/origination/applications", get(origination::applications::list))
         .route("/origination/scorecards", get(origination::scorecards::page).post(origination::scorecards::create))
         .route("/origination/blacklist", get(origination::blacklist::page).post(origination::blacklist::act))

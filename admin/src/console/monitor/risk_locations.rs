@@ -3,16 +3,18 @@
 //! new location).
 
 use askama::Template;
-use axum::Form;
-use axum::extract::{OriginalUri, Path, Query, State};
+use axum::extract::{OriginalUri, State};
 use axum::response::Response;
+use backoffice::Error;
 use backoffice::risk::places::{self, NewRiskLocation, RiskLocationPatch};
+use sqlx::PgConnection;
 
 use super::TABS;
+use crate::console::editor::Editor;
 use crate::console::error::PageError;
-use crate::console::form::{self, Done, Fields, Problems};
+use crate::console::form::{Fields, Problems};
 use crate::console::list::{self, Cell, Column, ListQuery, ListSpec};
-use crate::console::page::{Shell, render};
+use crate::console::page::Shell;
 use crate::console::session::Staff;
 use crate::console::system::{NoFilter, region_choices};
 use crate::state::AppState;
@@ -63,9 +65,10 @@ pub async fn list(
     .await
 }
 
+/// A risk location's form.
 #[derive(Template)]
 #[template(path = "risk_location.html")]
-struct PlacePage {
+pub struct PlacePage {
     shell: Shell,
     /// `None` while being added.
     id: Option<i64>,
@@ -81,7 +84,7 @@ struct PlacePage {
 }
 
 /// What the form shows: the location as stored, or what was typed when it was refused.
-struct Shown {
+pub struct Shown {
     name: String,
     kind: String,
     latitude: String,
@@ -108,61 +111,6 @@ impl Shown {
 /// The fields of the form, in order: a refusal of any other is said at the top.
 const FIELDS: &[&str] = &["name", "kind", "latitude", "longitude", "radius_m", "region_id", "active"];
 
-async fn place_page(
-    state: &AppState,
-    staff: &Staff,
-    id: Option<i64>,
-    typed: Option<Shown>,
-    problems: Problems,
-    done: &str,
-) -> Result<PlacePage, PageError> {
-    let lang = staff.lang;
-    let (version, stored, title) = match id {
-        Some(id) => {
-            let mut db = state.pool.acquire().await?;
-            let p = places::risk_location(&mut db, staff, id).await?;
-            let shown = Shown {
-                name: p.name.clone(),
-                kind: p.kind,
-                latitude: format!("{:.6}", p.latitude),
-                longitude: format!("{:.6}", p.longitude),
-                radius_m: p.radius_m.to_string(),
-                region: p.region_id.to_string(),
-                active: p.active,
-            };
-            (p.version, shown, format!("{} {}", lang.t("monitor.risk_location"), p.name))
-        }
-        None => {
-            let shown = Shown {
-                name: String::new(),
-                kind: "pawn_shop".to_owned(),
-                latitude: String::new(),
-                longitude: String::new(),
-                radius_m: "300".to_owned(),
-                region: staff.caller.actor.region_id.to_string(),
-                active: true,
-            };
-            (0, shown, lang.t("monitor.new_risk_location").to_owned())
-        }
-    };
-    let mut shell = Shell::new(staff, "/monitor/risk-locations", "nav.monitor");
-    shell.title = title;
-    let shown = typed.unwrap_or(stored);
-    Ok(PlacePage {
-        shell,
-        id,
-        version,
-        kind_label: lang.word("place.kind", &shown.kind),
-        shown,
-        kinds: KINDS.iter().map(|k| ((*k).to_owned(), lang.word("place.kind", k))).collect(),
-        regions: region_choices(state, staff).await?,
-        may_edit: staff.can("monitor.write"),
-        general: problems.others(FIELDS),
-        problems,
-        done: done.to_owned(),
-    })
-}
-
 /// A number the form needs: refused beside its field when missing or not a number.
 fn required<T: std::str::FromStr>(fields: &Fields, name: &str, problems: &mut Problems) -> Option<T> {
     if fields.one(name).trim().is_empty() {
@@ -172,93 +120,119 @@ fn required<T: std::str::FromStr>(fields: &Fields, name: &str, problems: &mut Pr
     fields.number(name, problems)
 }
 
-/// `GET /monitor/risk-locations/new`.
-pub async fn new(State(state): State<AppState>, staff: Staff) -> Result<Response, PageError> {
-    staff.require("monitor.write")?;
-    Ok(render(&place_page(&state, &staff, None, None, Problems::default(), "").await?))
-}
+/// Risk locations are edited on a form page of their own.
+pub struct PlaceEditor;
 
-/// `POST /monitor/risk-locations/new`: adds the location and opens its page.
-pub async fn create(
-    State(state): State<AppState>,
-    staff: Staff,
-    Form(fields): Form<Vec<(String, String)>>,
-) -> Result<Response, PageError> {
-    let fields = form::accept(&staff, fields, "monitor.write")?;
-    let mut problems = Problems::default();
-    let latitude = required(&fields, "latitude", &mut problems);
-    let longitude = required(&fields, "longitude", &mut problems);
-    let radius_m = required(&fields, "radius_m", &mut problems);
-    let region_id = required(&fields, "region_id", &mut problems);
-    let (Some(latitude), Some(longitude), Some(radius_m), Some(region_id)) = (latitude, longitude, radius_m, region_id)
-    else {
-        return Ok(form::refused(&place_page(&state, &staff, None, Some(Shown::typed(&fields)), problems, "").await?));
-    };
-    let new = NewRiskLocation {
-        name: fields.one("name").to_owned(),
-        kind: fields.one("kind").to_owned(),
-        latitude,
-        longitude,
-        radius_m,
-        region_id,
-    };
-    let mut tx = state.pool.begin().await?;
-    let outcome = places::create_risk_location(&mut tx, &staff, &new).await;
-    match form::finish(tx, outcome, |p| format!("/monitor/risk-locations/{}?done=saved", p.id)).await? {
-        Ok(saved) => Ok(saved),
-        Err(problems) => {
-            Ok(form::refused(&place_page(&state, &staff, None, Some(Shown::typed(&fields)), problems, "").await?))
-        }
+impl Editor for PlaceEditor {
+    type Shown = Shown;
+    type New = NewRiskLocation;
+    type Update = RiskLocationPatch;
+    type Page = PlacePage;
+    const PATH: &'static str = "/monitor/risk-locations";
+    const READ: &'static str = "monitor.read";
+    const WRITE: &'static str = "monitor.write";
+
+    fn typed(fields: &Fields) -> Shown {
+        Shown::typed(fields)
     }
-}
 
-/// `GET /monitor/risk-locations/{id}`.
-pub async fn page(
-    State(state): State<AppState>,
-    staff: Staff,
-    Path(id): Path<i64>,
-    Query(done): Query<Done>,
-) -> Result<Response, PageError> {
-    staff.require("monitor.read")?;
-    let done = done.said(staff.lang);
-    Ok(render(&place_page(&state, &staff, Some(id), None, Problems::default(), &done).await?))
-}
-
-/// `POST /monitor/risk-locations/{id}`: saves the name, radius and whether it is watched, with the
-/// version read.
-pub async fn edit(
-    State(state): State<AppState>,
-    staff: Staff,
-    Path(id): Path<i64>,
-    Form(fields): Form<Vec<(String, String)>>,
-) -> Result<Response, PageError> {
-    let fields = form::accept(&staff, fields, "monitor.write")?;
-    let mut problems = Problems::default();
-    let version = fields.number("version", &mut problems).unwrap_or_default();
-    let radius_m = required(&fields, "radius_m", &mut problems);
-    let refuse = |problems| async {
-        let mut typed = Shown::typed(&fields);
-        // The place and kind are not in the edit form: show them as stored.
-        let mut db = state.pool.acquire().await?;
-        let stored = places::risk_location(&mut db, &staff, id).await?;
-        drop(db);
-        (typed.kind, typed.region) = (stored.kind, stored.region_id.to_string());
-        (typed.latitude, typed.longitude) = (format!("{:.6}", stored.latitude), format!("{:.6}", stored.longitude));
-        Ok::<_, PageError>(form::refused(&place_page(&state, &staff, Some(id), Some(typed), problems, "").await?))
-    };
-    if !problems.is_empty() {
-        return refuse(problems).await;
+    async fn page(
+        state: &AppState,
+        staff: &Staff,
+        id: Option<i64>,
+        typed: Option<Shown>,
+        problems: Problems,
+        done: &str,
+    ) -> Result<PlacePage, PageError> {
+        let lang = staff.lang;
+        let (version, stored, title) = match id {
+            Some(id) => {
+                let mut db = state.pool.acquire().await?;
+                let p = places::risk_location(&mut db, staff, id).await?;
+                let shown = Shown {
+                    name: p.name.clone(),
+                    kind: p.kind,
+                    latitude: format!("{:.6}", p.latitude),
+                    longitude: format!("{:.6}", p.longitude),
+                    radius_m: p.radius_m.to_string(),
+                    region: p.region_id.to_string(),
+                    active: p.active,
+                };
+                (p.version, shown, format!("{} {}", lang.t("monitor.risk_location"), p.name))
+            }
+            None => {
+                let shown = Shown {
+                    name: String::new(),
+                    kind: "pawn_shop".to_owned(),
+                    latitude: String::new(),
+                    longitude: String::new(),
+                    radius_m: "300".to_owned(),
+                    region: staff.caller.actor.region_id.to_string(),
+                    active: true,
+                };
+                (0, shown, lang.t("monitor.new_risk_location").to_owned())
+            }
+        };
+        let mut shell = Shell::new(staff, "/monitor/risk-locations", "nav.monitor");
+        shell.title = title;
+        // The place and kind stay once given: the edit form does not send them.
+        let shown = match typed {
+            Some(typed) if id.is_some() => {
+                Shown { name: typed.name, radius_m: typed.radius_m, active: typed.active, ..stored }
+            }
+            Some(typed) => typed,
+            None => stored,
+        };
+        Ok(PlacePage {
+            shell,
+            id,
+            version,
+            kind_label: lang.word("place.kind", &shown.kind),
+            shown,
+            kinds: KINDS.iter().map(|k| ((*k).to_owned(), lang.word("place.kind", k))).collect(),
+            regions: region_choices(state, staff).await?,
+            may_edit: staff.can("monitor.write"),
+            general: problems.others(FIELDS),
+            problems,
+            done: done.to_owned(),
+        })
     }
-    let patch = RiskLocationPatch {
-        version,
-        name: Some(fields.one("name").to_owned()),
-        radius_m,
-        active: Some(fields.one("active") == "true"),
-    };
-    let mut tx = state.pool.begin().await?;
-    let outcome = places::update_risk_location(&mut tx, &staff, id, &patch).await;
-    match form::finish(tx, outcome, |_| format!("/monitor/risk-locations/{id}?done=saved")).await? {
-        Ok(saved) => Ok(saved),
-        Err(problems) => refuse(problems).await,
+
+    fn to_new(fields: &Fields, _: &Shown, problems: &mut Problems) -> Option<NewRiskLocation> {
+        let latitude = required(fields, "latitude", problems);
+        let longitude = required(fields, "longitude", problems);
+        let radius_m = required(fields, "radius_m", problems);
+        let region_id = required(fields, "region_id", problems);
+        Some(NewRiskLocation {
+            name: fields.one("name").to_owned(),
+            kind: fields.one("kind").to_owned(),
+            latitude: latitude?,
+            longitude: longitude?,
+            radius_m: radius_m?,
+            region_id: region_id?,
+        })
+    }
+
+    fn to_update(fields: &Fields, _: &Shown, version: i32, problems: &mut Problems) -> Option<RiskLocationPatch> {
+        Some(RiskLocationPatch {
+            version,
+            name: Some(fields.one("name").to_owned()),
+            radius_m: required(fields, "radius_m", problems),
+            active: Some(fields.one("active") == "true"),
+        })
+    }
+
+    async fn insert(db: &mut PgConnection, _: &AppState, staff: &Staff, new: NewRiskLocation) -> Result<i64, Error> {
+        Ok(places::create_risk_location(db, staff, &new).await?.id)
+    }
+
+    async fn save(
+        db: &mut PgConnection,
+        _: &AppState,
+        staff: &Staff,
+        id: i64,
+        patch: RiskLocationPatch,
+    ) -> Result<(), Error> {
+        places::update_risk_location(db, staff, id, &patch).await.map(drop)
     }
 }

@@ -2,17 +2,18 @@
 //! code's page where its name, description, place in lists and whether it is offered are changed.
 
 use askama::Template;
-use axum::Form;
-use axum::extract::{OriginalUri, Path, Query, State};
+use axum::extract::{OriginalUri, State};
 use axum::response::Response;
+use backoffice::Error;
 use backoffice::postloan::codes::{self, CodeFilter, CodeUpdate, NewCode};
-use serde::Deserialize;
+use sqlx::PgConnection;
 
 use super::TABS;
+use crate::console::editor::Editor;
 use crate::console::error::PageError;
-use crate::console::form::{self, Done, Fields, Problems};
+use crate::console::form::{Fields, Problems};
 use crate::console::list::{self, Cell, Column, ListQuery, ListSpec};
-use crate::console::page::{Shell, render};
+use crate::console::page::Shell;
 use crate::console::session::Staff;
 use crate::state::AppState;
 
@@ -77,9 +78,10 @@ async fn list_of(
     .await
 }
 
+/// An overdue state's or a collection category's form.
 #[derive(Template)]
 #[template(path = "postloan_code.html")]
-struct CodePage {
+pub struct CodePage {
     shell: Shell,
     /// `None` while being added.
     id: Option<i64>,
@@ -99,7 +101,8 @@ struct CodePage {
 }
 
 /// What the form shows: the code as stored, or what was typed.
-struct Shown {
+#[derive(Default)]
+pub struct Shown {
     kind: String,
     code: String,
     name: String,
@@ -121,166 +124,123 @@ impl Shown {
     }
 }
 
-async fn code_page(
-    state: &AppState,
-    staff: &Staff,
-    id: Option<i64>,
-    typed: Option<Shown>,
-    problems: Problems,
-    done: &str,
-) -> Result<CodePage, PageError> {
-    let lang = staff.lang;
-    let (version, stored) = match id {
-        Some(id) => {
-            let c = codes::get(&mut *state.pool.acquire().await?, staff, id).await?;
-            let shown = Shown {
-                kind: c.kind,
-                code: c.code,
-                name: c.name,
-                description: c.description,
-                position: c.position.to_string(),
-                active: c.active,
-            };
-            (c.version, shown)
-        }
-        None => {
-            let kind = typed.as_ref().map_or("state", |t| t.kind.as_str()).to_owned();
-            let blank = Shown {
-                kind,
-                code: String::new(),
-                name: String::new(),
-                description: String::new(),
-                position: "0".to_owned(),
-                active: true,
-            };
-            (0, blank)
-        }
-    };
-    // The kind and code are fixed once given.
-    let shown = match typed {
-        Some(typed) if id.is_some() => Shown { kind: stored.kind, code: stored.code, ..typed },
-        Some(typed) => typed,
-        None => stored,
-    };
-    // The tab (list) the code's kind is kept in: states after the overdue list, then categories.
-    let (list, tab) = if shown.kind == "category" { TABS[2] } else { TABS[1] };
-    let mut shell = Shell::new(staff, list, "nav.postloan");
-    shell.title = match id {
-        Some(_) => format!("{} {}", lang.word("code.kind", &shown.kind), shown.code),
-        None => format!("{} · {}", lang.t("action.create"), lang.word("code.kind", &shown.kind)),
-    };
-    Ok(CodePage {
-        shell,
-        id,
-        version,
-        kind: shown.kind,
-        list,
-        list_label: lang.t(tab).to_owned(),
-        code: shown.code,
-        code_name: shown.name,
-        description: shown.description,
-        position: shown.position,
-        active: shown.active,
-        may_edit: staff.can("postloan.configure"),
-        general: problems.others(&["code", "name", "description", "position", "active"]),
-        problems,
-        done: done.to_owned(),
-    })
-}
+/// Overdue states and collection categories are edited on a form page of their own.
+pub struct CodeEditor;
 
-/// Which kind of code a new page adds.
-#[derive(Deserialize)]
-pub struct KindQuery {
-    /// `state` or `category`.
-    #[serde(default)]
-    kind: String,
-}
+impl Editor for CodeEditor {
+    type Shown = Shown;
+    type New = NewCode;
+    type Update = CodeUpdate;
+    type Page = CodePage;
+    const PATH: &'static str = "/postloan/codes";
+    const READ: &'static str = "postloan.read";
+    const WRITE: &'static str = "postloan.configure";
 
-/// `GET /postloan/codes/new?kind=state|category`.
-pub async fn new(
-    State(state): State<AppState>,
-    staff: Staff,
-    Query(query): Query<KindQuery>,
-) -> Result<Response, PageError> {
-    staff.require("postloan.configure")?;
-    let kind = if query.kind == "category" { "category" } else { "state" };
-    let typed = Shown {
-        kind: kind.to_owned(),
-        code: String::new(),
-        name: String::new(),
-        description: String::new(),
-        position: "0".to_owned(),
-        active: true,
-    };
-    Ok(render(&code_page(&state, &staff, None, Some(typed), Problems::default(), "").await?))
-}
-
-/// `POST /postloan/codes/new`: adds the code and opens its page.
-pub async fn create(
-    State(state): State<AppState>,
-    staff: Staff,
-    Form(fields): Form<Vec<(String, String)>>,
-) -> Result<Response, PageError> {
-    let fields = form::accept(&staff, fields, "postloan.configure")?;
-    let mut problems = Problems::default();
-    let position = fields.number("position", &mut problems).unwrap_or_default();
-    let shown = Shown::typed(&fields);
-    if !problems.is_empty() {
-        return Ok(form::refused(&code_page(&state, &staff, None, Some(shown), problems, "").await?));
+    fn typed(fields: &Fields) -> Shown {
+        Shown::typed(fields)
     }
-    let new = NewCode {
-        kind: shown.kind.clone(),
-        code: shown.code.clone(),
-        name: shown.name.clone(),
-        description: shown.description.clone(),
-        position,
-    };
-    let mut tx = state.pool.begin().await?;
-    let outcome = codes::create(&mut tx, &staff, &new).await;
-    match form::finish(tx, outcome, |c| format!("/postloan/codes/{}?done=saved", c.id)).await? {
-        Ok(saved) => Ok(saved),
-        Err(problems) => Ok(form::refused(&code_page(&state, &staff, None, Some(shown), problems, "").await?)),
-    }
-}
 
-/// `GET /postloan/codes/{id}`.
-pub async fn page(
-    State(state): State<AppState>,
-    staff: Staff,
-    Path(id): Path<i64>,
-    Query(done): Query<Done>,
-) -> Result<Response, PageError> {
-    staff.require("postloan.read")?;
-    let done = done.said(staff.lang);
-    Ok(render(&code_page(&state, &staff, Some(id), None, Problems::default(), &done).await?))
-}
-
-/// `POST /postloan/codes/{id}`: saves the name, description, place and whether it is offered.
-pub async fn edit(
-    State(state): State<AppState>,
-    staff: Staff,
-    Path(id): Path<i64>,
-    Form(fields): Form<Vec<(String, String)>>,
-) -> Result<Response, PageError> {
-    let fields = form::accept(&staff, fields, "postloan.configure")?;
-    let mut problems = Problems::default();
-    let version = fields.number("version", &mut problems).unwrap_or_default();
-    let position = fields.number("position", &mut problems);
-    let shown = Shown::typed(&fields);
-    if !problems.is_empty() {
-        return Ok(form::refused(&code_page(&state, &staff, Some(id), Some(shown), problems, "").await?));
+    /// `?kind=category` adds a collection category; anything else an overdue state.
+    fn blank(query: &Fields) -> Option<Shown> {
+        let kind = if query.one("kind") == "category" { "category" } else { "state" };
+        Some(Shown { kind: kind.to_owned(), position: "0".to_owned(), active: true, ..Shown::default() })
     }
-    let update = CodeUpdate {
-        version,
-        name: Some(shown.name.clone()),
-        description: Some(shown.description.clone()),
-        active: Some(shown.active),
-        position,
-    };
-    let mut tx = state.pool.begin().await?;
-    let outcome = codes::update(&mut tx, &staff, id, &update).await;
-    match form::finish(tx, outcome, |_| format!("/postloan/codes/{id}?done=saved")).await? {
-        Ok(saved) => Ok(saved),
-        Err(problems) => Ok(form::refused(&code_page(&state, &staff, Some(id), Some(shown), problems, "").await?)),
+
+    async fn page(
+        state: &AppState,
+        staff: &Staff,
+        id: Option<i64>,
+        typed: Option<Shown>,
+        problems: Problems,
+        done: &str,
+    ) -> Result<CodePage, PageError> {
+        let lang = staff.lang;
+        let (version, stored) = match id {
+            Some(id) => {
+                let c = codes::get(&mut *state.pool.acquire().await?, staff, id).await?;
+                let shown = Shown {
+                    kind: c.kind,
+                    code: c.code,
+                    name: c.name,
+                    description: c.description,
+                    position: c.position.to_string(),
+                    active: c.active,
+                };
+                (c.version, shown)
+            }
+            None => {
+                let kind = typed.as_ref().map_or("state", |t| t.kind.as_str()).to_owned();
+                let blank = Shown {
+                    kind,
+                    code: String::new(),
+                    name: String::new(),
+                    description: String::new(),
+                    position: "0".to_owned(),
+                    active: true,
+                };
+                (0, blank)
+            }
+        };
+        // The kind and code are fixed once given.
+        let shown = match typed {
+            Some(typed) if id.is_some() => Shown { kind: stored.kind, code: stored.code, ..typed },
+            Some(typed) => typed,
+            None => stored,
+        };
+        // The tab (list) the code's kind is kept in: states after the overdue list, then categories.
+        let (list, tab) = if shown.kind == "category" { TABS[2] } else { TABS[1] };
+        let mut shell = Shell::new(staff, list, "nav.postloan");
+        shell.title = match id {
+            Some(_) => format!("{} {}", lang.word("code.kind", &shown.kind), shown.code),
+            None => format!("{} · {}", lang.t("action.create"), lang.word("code.kind", &shown.kind)),
+        };
+        Ok(CodePage {
+            shell,
+            id,
+            version,
+            kind: shown.kind,
+            list,
+            list_label: lang.t(tab).to_owned(),
+            code: shown.code,
+            code_name: shown.name,
+            description: shown.description,
+            position: shown.position,
+            active: shown.active,
+            may_edit: staff.can("postloan.configure"),
+            general: problems.others(&["code", "name", "description", "position", "active"]),
+            problems,
+            done: done.to_owned(),
+        })
+    }
+
+    fn to_new(fields: &Fields, shown: &Shown, problems: &mut Problems) -> Option<NewCode> {
+        let position = fields.number("position", problems).unwrap_or_default();
+        let (kind, code, name, description) =
+            (shown.kind.clone(), shown.code.clone(), shown.name.clone(), shown.description.clone());
+        Some(NewCode { kind, code, name, description, position })
+    }
+
+    fn to_update(fields: &Fields, shown: &Shown, version: i32, problems: &mut Problems) -> Option<CodeUpdate> {
+        Some(CodeUpdate {
+            version,
+            name: Some(shown.name.clone()),
+            description: Some(shown.description.clone()),
+            active: Some(shown.active),
+            position: fields.number("position", problems),
+        })
+    }
+
+    async fn insert(db: &mut PgConnection, _: &AppState, staff: &Staff, new: NewCode) -> Result<i64, Error> {
+        Ok(codes::create(db, staff, &new).await?.id)
+    }
+
+    async fn save(
+        db: &mut PgConnection,
+        _: &AppState,
+        staff: &Staff,
+        id: i64,
+        update: CodeUpdate,
+    ) -> Result<(), Error> {
+        codes::update(db, staff, id, &update).await.map(drop)
     }
 }

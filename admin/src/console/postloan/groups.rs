@@ -3,18 +3,20 @@
 //! is absent) and whether it gets work are changed.
 
 use askama::Template;
-use axum::Form;
-use axum::extract::{OriginalUri, Path, Query, State};
+use axum::extract::{OriginalUri, State};
 use axum::response::Response;
+use backoffice::Error;
 use backoffice::kit::list::PageParams;
 use backoffice::postloan::groups::{self, BALANCES, GroupFilter, GroupUpdate, MAX_BUCKET, MemberSpec, NewGroup};
 use backoffice::system::users::{self, UserFilter};
+use sqlx::PgConnection;
 
 use super::TABS;
+use crate::console::editor::Editor;
 use crate::console::error::PageError;
-use crate::console::form::{self, Done, Fields, Problems};
+use crate::console::form::{Fields, Problems};
 use crate::console::list::{self, Cell, Column, ListQuery, ListSpec};
-use crate::console::page::{Shell, render};
+use crate::console::page::Shell;
 use crate::console::session::Staff;
 use crate::console::system::region_choices;
 use crate::state::AppState;
@@ -71,9 +73,10 @@ fn buckets_text(buckets: &[i32]) -> String {
     buckets.iter().map(|b| format!("M{b}")).collect::<Vec<_>>().join(" ")
 }
 
+/// A collection group's form.
 #[derive(Template)]
 #[template(path = "postloan_group.html")]
-struct GroupPage {
+pub struct GroupPage {
     shell: Shell,
     /// `None` while being added.
     id: Option<i64>,
@@ -101,7 +104,7 @@ struct GroupPage {
 
 /// What the form shows: the group as stored, or what was typed.
 #[derive(Default)]
-struct Shown {
+pub struct Shown {
     code: String,
     name: String,
     region: String,
@@ -130,6 +133,14 @@ impl Shown {
         }
     }
 
+    /// The buckets, the regions worked and the members as the service takes them; `problems` hears
+    /// of what is not a number.
+    fn numbers(&self, problems: &mut Problems) -> (Vec<i32>, Vec<i64>, Vec<MemberSpec>) {
+        let buckets = numbers(&self.buckets, "buckets", problems);
+        let regions = numbers(&self.worked, "regions", problems);
+        (buckets, regions, self.member_specs(problems))
+    }
+
     /// The members as the service takes them; `problems` hears of what is not a number.
     fn member_specs(&self, problems: &mut Problems) -> Vec<MemberSpec> {
         let mut specs = Vec::new();
@@ -156,180 +167,154 @@ fn numbers<T: std::str::FromStr>(values: &[String], field: &str, problems: &mut 
     parsed
 }
 
-async fn group_page(
-    state: &AppState,
-    staff: &Staff,
-    id: Option<i64>,
-    typed: Option<Shown>,
-    problems: Problems,
-    done: &str,
-) -> Result<GroupPage, PageError> {
-    let lang = staff.lang;
-    let mut shell = Shell::new(staff, "/postloan/groups", "nav.postloan");
-    let (version, stored) = match id {
-        Some(id) => {
-            let g = groups::get(&mut *state.pool.acquire().await?, staff, id).await?;
-            shell.title = format!("{} {}", lang.t("group.title"), g.name);
-            let stored = Shown {
-                code: g.code,
-                name: g.name,
-                region: g.region_id.to_string(),
-                active: g.active,
-                buckets: g.buckets.iter().map(ToString::to_string).collect(),
-                worked: g.regions.iter().map(ToString::to_string).collect(),
-                members: g.members.iter().map(|m| m.user_id.to_string()).collect(),
-                absent: g.members.iter().filter(|m| !m.active).map(|m| m.user_id.to_string()).collect(),
-                leader: g.members.iter().find(|m| m.leader).map(|m| m.user_id.to_string()).unwrap_or_default(),
-                balance: g.balance,
-            };
-            (g.version, stored)
-        }
-        None => {
-            shell.title = lang.t("group.new").to_owned();
-            let region = staff.caller.actor.region_id.to_string();
-            (0, Shown { region, active: true, balance: "contracts".to_owned(), ..Shown::default() })
-        }
-    };
-    let shown = match typed {
-        // A group's code is fixed once given.
-        Some(typed) if id.is_some() => Shown { code: stored.code, ..typed },
-        Some(typed) => typed,
-        None => stored,
-    };
-    let regions = region_choices(state, staff).await?;
-    let all = PageParams { limit: Some(200), ..PageParams::default() };
-    let staff_filter = UserFilter { active: Some(true), ..UserFilter::default() };
-    let people = users::list(&state.pool, &state.vault, staff, &all, &staff_filter).await?.items;
-    let people: Vec<(String, String)> = people
-        .into_iter()
-        .map(|u| (u.id.to_string(), format!("{} ({}, {})", u.display_name, u.username, u.region_name)))
-        .collect();
-    let ticks = |options: &[(String, String)], ticked: &[String]| -> Vec<(String, String, bool)> {
-        options.iter().map(|(v, l)| (v.clone(), l.clone(), ticked.contains(v))).collect()
-    };
-    let bucket_options: Vec<(String, String)> = (1..=MAX_BUCKET).map(|b| (b.to_string(), format!("M{b}"))).collect();
-    let mut leaders = vec![(String::new(), lang.t("group.no_leader").to_owned())];
-    leaders.extend(people.iter().filter(|(v, _)| shown.members.contains(v)).cloned());
-    Ok(GroupPage {
-        shell,
-        id,
-        version,
-        buckets: ticks(&bucket_options, &shown.buckets),
-        worked: ticks(&regions, &shown.worked),
-        members: ticks(&people, &shown.members),
-        absent: ticks(&people, &shown.absent).into_iter().filter(|(v, _, _)| shown.members.contains(v)).collect(),
-        leaders,
-        leader: shown.leader,
-        balances: BALANCES.iter().map(|b| ((*b).to_owned(), lang.word("group.balance", b))).collect(),
-        balance: shown.balance,
-        code: shown.code,
-        group_name: shown.name,
-        region: shown.region,
-        regions,
-        active: shown.active,
-        may_edit: staff.can("postloan.configure"),
-        general: problems.others(&[
-            "code",
-            "name",
-            "region_id",
-            "buckets",
-            "regions",
-            "members",
-            "leader",
-            "active",
-            "balance",
-        ]),
-        problems,
-        done: done.to_owned(),
-    })
-}
+/// Collection groups are edited on a form page of their own.
+pub struct GroupEditor;
 
-/// `GET /postloan/groups/new`.
-pub async fn new(State(state): State<AppState>, staff: Staff) -> Result<Response, PageError> {
-    staff.require("postloan.configure")?;
-    Ok(render(&group_page(&state, &staff, None, None, Problems::default(), "").await?))
-}
+impl Editor for GroupEditor {
+    type Shown = Shown;
+    type New = NewGroup;
+    type Update = GroupUpdate;
+    type Page = GroupPage;
+    const PATH: &'static str = "/postloan/groups";
+    const READ: &'static str = "postloan.read";
+    const WRITE: &'static str = "postloan.configure";
 
-/// `POST /postloan/groups/new`: adds the group and opens its page.
-pub async fn create(
-    State(state): State<AppState>,
-    staff: Staff,
-    Form(fields): Form<Vec<(String, String)>>,
-) -> Result<Response, PageError> {
-    let fields = form::accept(&staff, fields, "postloan.configure")?;
-    let mut problems = Problems::default();
-    let shown = Shown::typed(&fields);
-    let region_id = fields.number("region_id", &mut problems);
-    let buckets = numbers(&shown.buckets, "buckets", &mut problems);
-    let regions = numbers(&shown.worked, "regions", &mut problems);
-    let members = shown.member_specs(&mut problems);
-    let Some(region_id) = region_id.filter(|_| problems.is_empty()) else {
-        if problems.is_empty() {
+    fn typed(fields: &Fields) -> Shown {
+        Shown::typed(fields)
+    }
+
+    async fn page(
+        state: &AppState,
+        staff: &Staff,
+        id: Option<i64>,
+        typed: Option<Shown>,
+        problems: Problems,
+        done: &str,
+    ) -> Result<GroupPage, PageError> {
+        let lang = staff.lang;
+        let mut shell = Shell::new(staff, "/postloan/groups", "nav.postloan");
+        let (version, stored) = match id {
+            Some(id) => {
+                let g = groups::get(&mut *state.pool.acquire().await?, staff, id).await?;
+                shell.title = format!("{} {}", lang.t("group.title"), g.name);
+                let stored = Shown {
+                    code: g.code,
+                    name: g.name,
+                    region: g.region_id.to_string(),
+                    active: g.active,
+                    buckets: g.buckets.iter().map(ToString::to_string).collect(),
+                    worked: g.regions.iter().map(ToString::to_string).collect(),
+                    members: g.members.iter().map(|m| m.user_id.to_string()).collect(),
+                    absent: g.members.iter().filter(|m| !m.active).map(|m| m.user_id.to_string()).collect(),
+                    leader: g.members.iter().find(|m| m.leader).map(|m| m.user_id.to_string()).unwrap_or_default(),
+                    balance: g.balance,
+                };
+                (g.version, stored)
+            }
+            None => {
+                shell.title = lang.t("group.new").to_owned();
+                let region = staff.caller.actor.region_id.to_string();
+                (0, Shown { region, active: true, balance: "contracts".to_owned(), ..Shown::default() })
+            }
+        };
+        let shown = match typed {
+            // A group's code is fixed once given.
+            Some(typed) if id.is_some() => Shown { code: stored.code, ..typed },
+            Some(typed) => typed,
+            None => stored,
+        };
+        let regions = region_choices(state, staff).await?;
+        let all = PageParams { limit: Some(200), ..PageParams::default() };
+        let staff_filter = UserFilter { active: Some(true), ..UserFilter::default() };
+        let people = users::list(&state.pool, &state.vault, staff, &all, &staff_filter).await?.items;
+        let people: Vec<(String, String)> = people
+            .into_iter()
+            .map(|u| (u.id.to_string(), format!("{} ({}, {})", u.display_name, u.username, u.region_name)))
+            .collect();
+        let ticks = |options: &[(String, String)], ticked: &[String]| -> Vec<(String, String, bool)> {
+            options.iter().map(|(v, l)| (v.clone(), l.clone(), ticked.contains(v))).collect()
+        };
+        let bucket_options: Vec<(String, String)> =
+            (1..=MAX_BUCKET).map(|b| (b.to_string(), format!("M{b}"))).collect();
+        let mut leaders = vec![(String::new(), lang.t("group.no_leader").to_owned())];
+        leaders.extend(people.iter().filter(|(v, _)| shown.members.contains(v)).cloned());
+        Ok(GroupPage {
+            shell,
+            id,
+            version,
+            buckets: ticks(&bucket_options, &shown.buckets),
+            worked: ticks(&regions, &shown.worked),
+            members: ticks(&people, &shown.members),
+            absent: ticks(&people, &shown.absent).into_iter().filter(|(v, _, _)| shown.members.contains(v)).collect(),
+            leaders,
+            leader: shown.leader,
+            balances: BALANCES.iter().map(|b| ((*b).to_owned(), lang.word("group.balance", b))).collect(),
+            balance: shown.balance,
+            code: shown.code,
+            group_name: shown.name,
+            region: shown.region,
+            regions,
+            active: shown.active,
+            may_edit: staff.can("postloan.configure"),
+            general: problems.others(&[
+                "code",
+                "name",
+                "region_id",
+                "buckets",
+                "regions",
+                "members",
+                "leader",
+                "active",
+                "balance",
+            ]),
+            problems,
+            done: done.to_owned(),
+        })
+    }
+
+    fn to_new(fields: &Fields, shown: &Shown, problems: &mut Problems) -> Option<NewGroup> {
+        let region_id = fields.number("region_id", problems);
+        let (buckets, regions, members) = shown.numbers(problems);
+        if region_id.is_none() && problems.is_empty() {
             problems.add("region_id", "is required");
         }
-        return Ok(form::refused(&group_page(&state, &staff, None, Some(shown), problems, "").await?));
-    };
-    let new = NewGroup {
-        code: shown.code.clone(),
-        name: shown.name.clone(),
-        region_id,
-        buckets,
-        regions,
-        members,
-        balance: shown.balance.clone(),
-    };
-    let mut tx = state.pool.begin().await?;
-    let outcome = groups::create(&mut tx, &staff, &new).await;
-    match form::finish(tx, outcome, |g| format!("/postloan/groups/{}?done=saved", g.id)).await? {
-        Ok(saved) => Ok(saved),
-        Err(problems) => Ok(form::refused(&group_page(&state, &staff, None, Some(shown), problems, "").await?)),
+        Some(NewGroup {
+            code: shown.code.clone(),
+            name: shown.name.clone(),
+            region_id: region_id?,
+            buckets,
+            regions,
+            members,
+            balance: shown.balance.clone(),
+        })
     }
-}
 
-/// `GET /postloan/groups/{id}`.
-pub async fn page(
-    State(state): State<AppState>,
-    staff: Staff,
-    Path(id): Path<i64>,
-    Query(done): Query<Done>,
-) -> Result<Response, PageError> {
-    staff.require("postloan.read")?;
-    let done = done.said(staff.lang);
-    Ok(render(&group_page(&state, &staff, Some(id), None, Problems::default(), &done).await?))
-}
-
-/// `POST /postloan/groups/{id}`: saves the group and its members, with the version read.
-pub async fn edit(
-    State(state): State<AppState>,
-    staff: Staff,
-    Path(id): Path<i64>,
-    Form(fields): Form<Vec<(String, String)>>,
-) -> Result<Response, PageError> {
-    let fields = form::accept(&staff, fields, "postloan.configure")?;
-    let mut problems = Problems::default();
-    let shown = Shown::typed(&fields);
-    let version = fields.number("version", &mut problems).unwrap_or_default();
-    let region_id = fields.number("region_id", &mut problems);
-    let buckets = numbers(&shown.buckets, "buckets", &mut problems);
-    let regions = numbers(&shown.worked, "regions", &mut problems);
-    let members = shown.member_specs(&mut problems);
-    if !problems.is_empty() {
-        return Ok(form::refused(&group_page(&state, &staff, Some(id), Some(shown), problems, "").await?));
+    fn to_update(fields: &Fields, shown: &Shown, version: i32, problems: &mut Problems) -> Option<GroupUpdate> {
+        let region_id = fields.number("region_id", problems);
+        let (buckets, regions, members) = shown.numbers(problems);
+        Some(GroupUpdate {
+            version,
+            name: Some(shown.name.clone()),
+            region_id,
+            buckets: Some(buckets),
+            regions: Some(regions),
+            active: Some(shown.active),
+            balance: Some(shown.balance.clone()),
+            members: Some(members),
+        })
     }
-    let update = GroupUpdate {
-        version,
-        name: Some(shown.name.clone()),
-        region_id,
-        buckets: Some(buckets),
-        regions: Some(regions),
-        active: Some(shown.active),
-        balance: Some(shown.balance.clone()),
-        members: Some(members),
-    };
-    let mut tx = state.pool.begin().await?;
-    let outcome = groups::update(&mut tx, &staff, id, &update).await;
-    match form::finish(tx, outcome, |_| format!("/postloan/groups/{id}?done=saved")).await? {
-        Ok(saved) => Ok(saved),
-        Err(problems) => Ok(form::refused(&group_page(&state, &staff, Some(id), Some(shown), problems, "").await?)),
+
+    async fn insert(db: &mut PgConnection, _: &AppState, staff: &Staff, new: NewGroup) -> Result<i64, Error> {
+        Ok(groups::create(db, staff, &new).await?.id)
+    }
+
+    async fn save(
+        db: &mut PgConnection,
+        _: &AppState,
+        staff: &Staff,
+        id: i64,
+        update: GroupUpdate,
+    ) -> Result<(), Error> {
+        groups::update(db, staff, id, &update).await.map(drop)
     }
 }

@@ -3,17 +3,19 @@
 //! the built-in administrator role is shown, not edited.
 
 use askama::Template;
-use axum::Form;
-use axum::extract::{OriginalUri, Path, Query, State};
+use axum::extract::{OriginalUri, State};
 use axum::response::Response;
+use backoffice::Error;
 use backoffice::system::permissions::CATALOGUE;
 use backoffice::system::roles::{self, NewRole, RoleUpdate};
+use sqlx::PgConnection;
 
 use super::{NoFilter, TABS};
+use crate::console::editor::Editor;
 use crate::console::error::PageError;
-use crate::console::form::{self, Done, Fields, Problems};
+use crate::console::form::{Fields, Problems};
 use crate::console::list::{self, Cell, Column, ListQuery, ListSpec};
-use crate::console::page::{Shell, render};
+use crate::console::page::Shell;
 use crate::console::session::Staff;
 use crate::state::AppState;
 
@@ -57,9 +59,10 @@ pub async fn list(
     .await
 }
 
+/// A role's form.
 #[derive(Template)]
 #[template(path = "system_role.html")]
-struct RolePage {
+pub struct RolePage {
     shell: Shell,
     /// `None` while being added.
     id: Option<i64>,
@@ -76,131 +79,111 @@ struct RolePage {
 }
 
 /// What the form shows: the role as stored, or what was typed when it was refused.
-struct Shown {
+pub struct Shown {
     name: String,
     description: String,
     permissions: Vec<String>,
 }
 
-impl Shown {
-    fn typed(fields: &Fields) -> Self {
-        Self {
+/// Roles are edited on a form page of their own.
+pub struct RoleEditor;
+
+impl Editor for RoleEditor {
+    type Shown = Shown;
+    type New = NewRole;
+    type Update = RoleUpdate;
+    type Page = RolePage;
+    const PATH: &'static str = "/system/roles";
+    const READ: &'static str = "roles.read";
+    const WRITE: &'static str = "roles.write";
+
+    fn typed(fields: &Fields) -> Shown {
+        Shown {
             name: fields.one("name").to_owned(),
             description: fields.one("description").to_owned(),
             permissions: fields.all("permissions"),
         }
     }
-}
 
-async fn role_page(
-    state: &AppState,
-    staff: &Staff,
-    id: Option<i64>,
-    typed: Option<Shown>,
-    problems: Problems,
-    done: &str,
-) -> Result<RolePage, PageError> {
-    let lang = staff.lang;
-    let mut shell = Shell::new(staff, "/system/roles", "nav.system");
-    let (version, builtin, stored) = match id {
-        Some(id) => {
-            let mut db = state.pool.acquire().await?;
-            let role = roles::get(&mut db, staff, id).await?;
-            shell.title = format!("{} {}", lang.t("role.title"), role.name);
-            let permissions =
-                if role.builtin { CATALOGUE.iter().map(|(p, _)| (*p).to_owned()).collect() } else { role.permissions };
-            (role.version, role.builtin, Shown { name: role.name, description: role.description, permissions })
-        }
-        None => {
-            shell.title = lang.t("role.new").to_owned();
-            (0, false, Shown { name: String::new(), description: String::new(), permissions: Vec::new() })
-        }
-    };
-    let shown = typed.unwrap_or(stored);
-    let permissions = CATALOGUE
-        .iter()
-        .map(|(p, _)| {
-            ((*p).to_owned(), format!("{} ({p})", lang.word("permission", p)), shown.permissions.iter().any(|s| s == p))
+    async fn page(
+        state: &AppState,
+        staff: &Staff,
+        id: Option<i64>,
+        typed: Option<Shown>,
+        problems: Problems,
+        done: &str,
+    ) -> Result<RolePage, PageError> {
+        let lang = staff.lang;
+        let mut shell = Shell::new(staff, "/system/roles", "nav.system");
+        let (version, builtin, stored) = match id {
+            Some(id) => {
+                let mut db = state.pool.acquire().await?;
+                let role = roles::get(&mut db, staff, id).await?;
+                shell.title = format!("{} {}", lang.t("role.title"), role.name);
+                let permissions = if role.builtin {
+                    CATALOGUE.iter().map(|(p, _)| (*p).to_owned()).collect()
+                } else {
+                    role.permissions
+                };
+                (role.version, role.builtin, Shown { name: role.name, description: role.description, permissions })
+            }
+            None => {
+                shell.title = lang.t("role.new").to_owned();
+                (0, false, Shown { name: String::new(), description: String::new(), permissions: Vec::new() })
+            }
+        };
+        let shown = typed.unwrap_or(stored);
+        let permissions = CATALOGUE
+            .iter()
+            .map(|(p, _)| {
+                (
+                    (*p).to_owned(),
+                    format!("{} ({p})", lang.word("permission", p)),
+                    shown.permissions.iter().any(|s| s == p),
+                )
+            })
+            .collect();
+        Ok(RolePage {
+            shell,
+            id,
+            version,
+            builtin,
+            role_name: shown.name,
+            description: shown.description,
+            permissions,
+            may_edit: staff.can("roles.write") && !builtin,
+            general: problems.others(&["name", "description", "permissions"]),
+            problems,
+            done: done.to_owned(),
         })
-        .collect();
-    Ok(RolePage {
-        shell,
-        id,
-        version,
-        builtin,
-        role_name: shown.name,
-        description: shown.description,
-        permissions,
-        may_edit: staff.can("roles.write") && !builtin,
-        general: problems.others(&["name", "description", "permissions"]),
-        problems,
-        done: done.to_owned(),
-    })
-}
-
-/// `GET /system/roles/new`.
-pub async fn new(State(state): State<AppState>, staff: Staff) -> Result<Response, PageError> {
-    staff.require("roles.write")?;
-    Ok(render(&role_page(&state, &staff, None, None, Problems::default(), "").await?))
-}
-
-/// `POST /system/roles/new`: adds the role and opens its page.
-pub async fn create(
-    State(state): State<AppState>,
-    staff: Staff,
-    Form(fields): Form<Vec<(String, String)>>,
-) -> Result<Response, PageError> {
-    let fields = form::accept(&staff, fields, "roles.write")?;
-    let shown = Shown::typed(&fields);
-    let new = NewRole {
-        name: shown.name.clone(),
-        description: shown.description.clone(),
-        permissions: shown.permissions.clone(),
-    };
-    let mut tx = state.pool.begin().await?;
-    let outcome = roles::create(&mut tx, &staff, &new).await;
-    match form::finish(tx, outcome, |role| format!("/system/roles/{}?done=saved", role.id)).await? {
-        Ok(saved) => Ok(saved),
-        Err(problems) => Ok(form::refused(&role_page(&state, &staff, None, Some(shown), problems, "").await?)),
     }
-}
 
-/// `GET /system/roles/{id}`.
-pub async fn page(
-    State(state): State<AppState>,
-    staff: Staff,
-    Path(id): Path<i64>,
-    Query(done): Query<Done>,
-) -> Result<Response, PageError> {
-    staff.require("roles.read")?;
-    let done = done.said(staff.lang);
-    Ok(render(&role_page(&state, &staff, Some(id), None, Problems::default(), &done).await?))
-}
-
-/// `POST /system/roles/{id}`: saves the name, description and permissions, with the version read.
-pub async fn edit(
-    State(state): State<AppState>,
-    staff: Staff,
-    Path(id): Path<i64>,
-    Form(fields): Form<Vec<(String, String)>>,
-) -> Result<Response, PageError> {
-    let fields = form::accept(&staff, fields, "roles.write")?;
-    let mut problems = Problems::default();
-    let version = fields.number("version", &mut problems).unwrap_or_default();
-    let shown = Shown::typed(&fields);
-    if !problems.is_empty() {
-        return Ok(form::refused(&role_page(&state, &staff, Some(id), Some(shown), problems, "").await?));
+    fn to_new(_: &Fields, shown: &Shown, _: &mut Problems) -> Option<NewRole> {
+        let (name, description, permissions) =
+            (shown.name.clone(), shown.description.clone(), shown.permissions.clone());
+        Some(NewRole { name, description, permissions })
     }
-    let update = RoleUpdate {
-        version,
-        name: Some(shown.name.clone()),
-        description: Some(shown.description.clone()),
-        permissions: Some(shown.permissions.clone()),
-    };
-    let mut tx = state.pool.begin().await?;
-    let outcome = roles::update(&mut tx, &staff, id, &update).await;
-    match form::finish(tx, outcome, |_| format!("/system/roles/{id}?done=saved")).await? {
-        Ok(saved) => Ok(saved),
-        Err(problems) => Ok(form::refused(&role_page(&state, &staff, Some(id), Some(shown), problems, "").await?)),
+
+    fn to_update(_: &Fields, shown: &Shown, version: i32, _: &mut Problems) -> Option<RoleUpdate> {
+        Some(RoleUpdate {
+            version,
+            name: Some(shown.name.clone()),
+            description: Some(shown.description.clone()),
+            permissions: Some(shown.permissions.clone()),
+        })
+    }
+
+    async fn insert(db: &mut PgConnection, _: &AppState, staff: &Staff, new: NewRole) -> Result<i64, Error> {
+        Ok(roles::create(db, staff, &new).await?.id)
+    }
+
+    async fn save(
+        db: &mut PgConnection,
+        _: &AppState,
+        staff: &Staff,
+        id: i64,
+        update: RoleUpdate,
+    ) -> Result<(), Error> {
+        roles::update(db, staff, id, &update).await.map(drop)
     }
 }

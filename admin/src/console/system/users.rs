@@ -4,17 +4,20 @@
 
 use askama::Template;
 use axum::Form;
-use axum::extract::{OriginalUri, Path, Query, State};
-use axum::response::{IntoResponse, Redirect, Response};
+use axum::extract::{OriginalUri, Path, State};
+use axum::response::Response;
+use backoffice::Error;
 use backoffice::kit::list::PageParams;
+use sqlx::PgConnection;
 
 use super::TABS;
 use super::region_choices;
+use crate::console::editor::{self, Editor};
 use crate::console::error::PageError;
-use crate::console::form::{self, Done, Fields, Problems};
+use crate::console::form::{self, Fields, Problems};
 use crate::console::format::local_time;
 use crate::console::list::{self, Cell, Column, ListQuery, ListSpec};
-use crate::console::page::{Shell, render};
+use crate::console::page::Shell;
 use crate::console::session::Staff;
 use crate::state::AppState;
 use backoffice::dealers::dealer::{self, DealerFilter};
@@ -73,9 +76,10 @@ pub async fn list(
     .await
 }
 
+/// A user's form.
 #[derive(Template)]
 #[template(path = "system_user.html")]
-struct UserPage {
+pub struct UserPage {
     shell: Shell,
     /// `None` while being added.
     id: Option<i64>,
@@ -100,7 +104,7 @@ struct UserPage {
 
 /// What the form shows: the user as stored, or what was typed when it was refused (never the
 /// password, nor the phone number, which is stored sealed and shown masked).
-struct Shown {
+pub struct Shown {
     username: String,
     display_name: String,
     phone: String,
@@ -143,186 +147,171 @@ impl Shown {
 const FIELDS: &[&str] =
     &["username", "password", "display_name", "phone", "region_id", "dealer_id", "active", "roles", "positions"];
 
-async fn user_page(
-    state: &AppState,
-    staff: &Staff,
-    id: Option<i64>,
-    typed: Option<Shown>,
-    problems: Problems,
-    done: &str,
-) -> Result<UserPage, PageError> {
-    let lang = staff.lang;
-    let mut shell = Shell::new(staff, "/system/users", "nav.system");
-    let (version, locked_until, stored) = match id {
-        Some(id) => {
-            let mut db = state.pool.acquire().await?;
-            let user = users::get(&mut db, &state.vault, staff, id).await?;
-            shell.title = format!("{} {}", lang.t("system.user"), user.username);
-            let locked = user.locked_until.map(|t| local_time(&t, state.utc_offset_hours)).unwrap_or_default();
-            (user.version, locked, Shown::of(&user))
-        }
-        None => {
-            shell.title = lang.t("user.new").to_owned();
-            let region = staff.caller.actor.region_id.to_string();
-            let blank = Shown {
-                username: String::new(),
-                display_name: String::new(),
-                phone: String::new(),
-                region,
-                dealer: String::new(),
-                active: true,
-                roles: Vec::new(),
-                positions: Vec::new(),
-            };
-            (0, String::new(), blank)
-        }
-    };
-    let shown = match typed {
-        // A user's name is not changed once given.
-        Some(typed) if id.is_some() => Shown { username: stored.username, ..typed },
-        Some(typed) => typed,
-        None => stored,
-    };
-    let all = PageParams { limit: Some(200), ..PageParams::default() };
-    let regions = region_choices(state, staff).await?;
-    let mut dealers = vec![(String::new(), lang.t("user.no_dealer").to_owned())];
-    if staff.can("dealers.read") {
-        let found = dealer::list(&state.pool, staff, &all, &DealerFilter::default()).await?.items;
-        dealers.extend(found.into_iter().map(|d| (d.id.to_string(), d.name)));
-    }
-    let roles = if staff.can("roles.read") { roles::list(&state.pool, staff, &all).await?.items } else { Vec::new() };
-    let roles = roles.into_iter().map(|r| (r.name.clone(), r.name.clone(), shown.roles.contains(&r.name))).collect();
-    let positions =
-        if staff.can("positions.read") { positions::list(&state.pool, staff, &all).await?.items } else { Vec::new() };
-    let positions = positions
-        .into_iter()
-        .map(|p| (p.code.clone(), format!("{} ({})", p.name, p.code), shown.positions.contains(&p.code)))
-        .collect();
-    Ok(UserPage {
-        shell,
-        id,
-        username: shown.username,
-        version,
-        display_name: shown.display_name,
-        phone: shown.phone,
-        region: shown.region,
-        regions,
-        dealer: shown.dealer,
-        dealers,
-        active: shown.active,
-        locked_until,
-        roles,
-        positions,
-        may_edit: staff.can("users.write"),
-        general: problems.others(FIELDS),
-        problems,
-        done: done.to_owned(),
-    })
-}
-
-/// `GET /system/users/new`.
-pub async fn new(State(state): State<AppState>, staff: Staff) -> Result<Response, PageError> {
-    staff.require("users.write")?;
-    Ok(render(&user_page(&state, &staff, None, None, Problems::default(), "").await?))
-}
-
-/// `POST /system/users/new`: adds the user with the initial password typed, and opens their page.
-pub async fn create(
-    State(state): State<AppState>,
-    staff: Staff,
-    Form(fields): Form<Vec<(String, String)>>,
-) -> Result<Response, PageError> {
-    let fields = form::accept(&staff, fields, "users.write")?;
-    let mut problems = Problems::default();
-    let region_id = fields.number("region_id", &mut problems);
-    let shown = Shown::typed(&fields);
-    let Some(region_id) = region_id.filter(|_| problems.is_empty()) else {
-        if problems.is_empty() {
-            problems.add("region_id", "is required");
-        }
-        return Ok(form::refused(&user_page(&state, &staff, None, Some(shown), problems, "").await?));
-    };
-    let new = NewUser {
-        username: shown.username.clone(),
-        display_name: shown.display_name.clone(),
-        password: fields.one("password").to_owned(),
-        phone: Some(shown.phone.clone()).filter(|p| !p.is_empty()),
-        region_id,
-        roles: shown.roles.clone(),
-        positions: shown.positions.clone(),
-        dealer_id: Some(shown.dealer.trim()).filter(|d| !d.is_empty()).and_then(|d| d.parse().ok()),
-    };
-    let mut tx = state.pool.begin().await?;
-    let outcome = users::create(&mut tx, &state.vault, state.hash_cost, &staff, new).await;
-    match form::finish(tx, outcome, |user| format!("/system/users/{}?done=saved", user.id)).await? {
-        Ok(saved) => Ok(saved),
-        Err(problems) => Ok(form::refused(&user_page(&state, &staff, None, Some(shown), problems, "").await?)),
-    }
-}
-
-/// `GET /system/users/{id}`.
-pub async fn page(
-    State(state): State<AppState>,
-    staff: Staff,
-    Path(id): Path<i64>,
-    Query(done): Query<Done>,
-) -> Result<Response, PageError> {
-    staff.require("users.read")?;
-    let done = done.said(staff.lang);
-    Ok(render(&user_page(&state, &staff, Some(id), None, Problems::default(), &done).await?))
-}
-
 /// `POST /system/users/{id}`: `action=save` writes the form (with the version read), `unlock`
 /// lifts a lockout, `sign_out` ends every session of the user.
 pub async fn edit(
     State(state): State<AppState>,
     staff: Staff,
     Path(id): Path<i64>,
-    Form(fields): Form<Vec<(String, String)>>,
+    Form(sent): Form<Vec<(String, String)>>,
 ) -> Result<Response, PageError> {
-    let fields = form::accept(&staff, fields, "users.write")?;
-    let mut problems = Problems::default();
+    let action = Fields(sent.clone()).one("action").to_owned();
+    if action == "save" {
+        return editor::edit::<UserEditor>(State(state), staff, Path(id), Form(sent)).await;
+    }
+    form::accept(&staff, sent, UserEditor::WRITE)?;
     let mut tx = state.pool.begin().await?;
-    let (done, shown) = match fields.one("action") {
-        "unlock" => (users::unlock(&mut tx, &state.vault, &staff, id).await.map(|_| ()), None),
-        "sign_out" => (users::revoke_sessions(&mut tx, &state.vault, &staff, id).await.map(|_| ()), None),
-        "save" => {
-            let version = fields.number("version", &mut problems).unwrap_or_default();
-            let region_id = fields.number("region_id", &mut problems);
-            let mut shown = Shown::typed(&fields);
-            shown.active = fields.one("active") == "true";
-            if !problems.is_empty() {
-                drop(tx);
-                return Ok(form::refused(&user_page(&state, &staff, Some(id), Some(shown), problems, "").await?));
-            }
-            let update = UserUpdate {
-                version,
-                display_name: Some(shown.display_name.clone()),
-                // An empty phone field leaves the number as it is; it is shown masked, never filled in.
-                phone: Some(shown.phone.clone()).filter(|p| !p.is_empty()),
-                region_id,
-                active: Some(shown.active),
-                roles: Some(shown.roles.clone()),
-                positions: Some(shown.positions.clone()),
-            };
-            (users::update(&mut tx, &state.vault, &staff, id, &update).await.map(|_| ()), Some(shown))
-        }
+    let (done, word) = match action.as_str() {
+        "unlock" => (users::unlock(&mut tx, &state.vault, &staff, id).await.map(drop), "unlocked"),
+        "sign_out" => (users::revoke_sessions(&mut tx, &state.vault, &staff, id).await.map(drop), "signed_out"),
         other => return Err(PageError::Invalid(format!("action: {other} is not save, unlock or sign_out"))),
     };
-    match done {
-        Ok(()) => {
-            tx.commit().await?;
-            let word = match fields.one("action") {
-                "unlock" => "unlocked",
-                "sign_out" => "signed_out",
-                _ => "saved",
-            };
-            Ok(Redirect::to(&format!("/system/users/{id}?done={word}")).into_response())
+    match form::finish(tx, done, |_| format!("/system/users/{id}?done={word}")).await? {
+        Ok(done) => Ok(done),
+        Err(problems) => Ok(form::refused(&UserEditor::page(&state, &staff, Some(id), None, problems, "").await?)),
+    }
+}
+
+/// Users are added and changed on a form page of their own; their page also unlocks them and signs
+/// them out (`edit`).
+pub struct UserEditor;
+
+impl Editor for UserEditor {
+    type Shown = Shown;
+    type New = NewUser;
+    type Update = UserUpdate;
+    type Page = UserPage;
+    const PATH: &'static str = "/system/users";
+    const READ: &'static str = "users.read";
+    const WRITE: &'static str = "users.write";
+
+    fn typed(fields: &Fields) -> Shown {
+        Shown::typed(fields)
+    }
+
+    async fn page(
+        state: &AppState,
+        staff: &Staff,
+        id: Option<i64>,
+        typed: Option<Shown>,
+        problems: Problems,
+        done: &str,
+    ) -> Result<UserPage, PageError> {
+        let lang = staff.lang;
+        let mut shell = Shell::new(staff, "/system/users", "nav.system");
+        let (version, locked_until, stored) = match id {
+            Some(id) => {
+                let mut db = state.pool.acquire().await?;
+                let user = users::get(&mut db, &state.vault, staff, id).await?;
+                shell.title = format!("{} {}", lang.t("system.user"), user.username);
+                let locked = user.locked_until.map(|t| local_time(&t, state.utc_offset_hours)).unwrap_or_default();
+                (user.version, locked, Shown::of(&user))
+            }
+            None => {
+                shell.title = lang.t("user.new").to_owned();
+                let region = staff.caller.actor.region_id.to_string();
+                let blank = Shown {
+                    username: String::new(),
+                    display_name: String::new(),
+                    phone: String::new(),
+                    region,
+                    dealer: String::new(),
+                    active: true,
+                    roles: Vec::new(),
+                    positions: Vec::new(),
+                };
+                (0, String::new(), blank)
+            }
+        };
+        let shown = match typed {
+            // A user's name is not changed once given.
+            Some(typed) if id.is_some() => Shown { username: stored.username, ..typed },
+            Some(typed) => typed,
+            None => stored,
+        };
+        let all = PageParams { limit: Some(200), ..PageParams::default() };
+        let regions = region_choices(state, staff).await?;
+        let mut dealers = vec![(String::new(), lang.t("user.no_dealer").to_owned())];
+        if staff.can("dealers.read") {
+            let found = dealer::list(&state.pool, staff, &all, &DealerFilter::default()).await?.items;
+            dealers.extend(found.into_iter().map(|d| (d.id.to_string(), d.name)));
         }
-        Err(e) => {
-            drop(tx);
-            let problems = Problems::of(e)?;
-            Ok(form::refused(&user_page(&state, &staff, Some(id), shown, problems, "").await?))
+        let roles =
+            if staff.can("roles.read") { roles::list(&state.pool, staff, &all).await?.items } else { Vec::new() };
+        let roles =
+            roles.into_iter().map(|r| (r.name.clone(), r.name.clone(), shown.roles.contains(&r.name))).collect();
+        let positions = if staff.can("positions.read") {
+            positions::list(&state.pool, staff, &all).await?.items
+        } else {
+            Vec::new()
+        };
+        let positions = positions
+            .into_iter()
+            .map(|p| (p.code.clone(), format!("{} ({})", p.name, p.code), shown.positions.contains(&p.code)))
+            .collect();
+        Ok(UserPage {
+            shell,
+            id,
+            username: shown.username,
+            version,
+            display_name: shown.display_name,
+            phone: shown.phone,
+            region: shown.region,
+            regions,
+            dealer: shown.dealer,
+            dealers,
+            active: shown.active,
+            locked_until,
+            roles,
+            positions,
+            may_edit: staff.can("users.write"),
+            general: problems.others(FIELDS),
+            problems,
+            done: done.to_owned(),
+        })
+    }
+
+    fn to_new(fields: &Fields, shown: &Shown, problems: &mut Problems) -> Option<NewUser> {
+        let region_id = fields.number("region_id", problems);
+        if region_id.is_none() && problems.is_empty() {
+            problems.add("region_id", "is required");
         }
+        Some(NewUser {
+            username: shown.username.clone(),
+            display_name: shown.display_name.clone(),
+            password: fields.one("password").to_owned(),
+            phone: Some(shown.phone.clone()).filter(|p| !p.is_empty()),
+            region_id: region_id?,
+            roles: shown.roles.clone(),
+            positions: shown.positions.clone(),
+            dealer_id: Some(shown.dealer.trim()).filter(|d| !d.is_empty()).and_then(|d| d.parse().ok()),
+        })
+    }
+
+    fn to_update(fields: &Fields, shown: &Shown, version: i32, problems: &mut Problems) -> Option<UserUpdate> {
+        Some(UserUpdate {
+            version,
+            display_name: Some(shown.display_name.clone()),
+            // An empty phone field leaves the number as it is; it is shown masked, never filled in.
+            phone: Some(shown.phone.clone()).filter(|p| !p.is_empty()),
+            region_id: fields.number("region_id", problems),
+            active: Some(shown.active),
+            roles: Some(shown.roles.clone()),
+            positions: Some(shown.positions.clone()),
+        })
+    }
+
+    async fn insert(db: &mut PgConnection, state: &AppState, staff: &Staff, new: NewUser) -> Result<i64, Error> {
+        Ok(users::create(db, &state.vault, state.hash_cost, staff, new).await?.id)
+    }
+
+    async fn save(
+        db: &mut PgConnection,
+        state: &AppState,
+        staff: &Staff,
+        id: i64,
+        update: UserUpdate,
+    ) -> Result<(), Error> {
+        users::update(db, &state.vault, staff, id, &update).await.map(drop)
     }
 }
