@@ -44,6 +44,11 @@ pub async fn run(config: Config) -> anyhow::Result<()> {
         capacity.open_files
     );
     let (shared, writer_task) = Shared::start(ingest, &pool);
+    match shared.registry.preload().await {
+        Ok(devices) => tracing::info!(devices, "device registry loaded"),
+        // Not fatal: devices are then looked up as they log in.
+        Err(e) => tracing::warn!(error = %e, "device registry not loaded"),
+    }
     let (stop, stopped) = watch::channel(false);
     let stopped_http = stopped.clone();
     let stopped_mqtt = stopped.clone();

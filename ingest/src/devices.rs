@@ -23,6 +23,18 @@ impl Registry {
         Self { pool, known: RwLock::new(HashMap::new()) }
     }
 
+    /// Loads every active device at start-up, so that a fleet logging in at once (a restart, a
+    /// network coming back) is not one database query per device; the number loaded.
+    pub async fn preload(&self) -> Result<usize, sqlx::Error> {
+        let rows: Vec<(String, DeviceKey)> =
+            sqlx::query_as("SELECT imei, id FROM devices WHERE status = 'active'").fetch_all(&self.pool).await?;
+        let loaded = rows.len();
+        if let Ok(mut known) = self.known.write() {
+            known.extend(rows.into_iter().filter_map(|(imei, key)| Some((DeviceId::new(imei.as_bytes())?, key))));
+        }
+        Ok(loaded)
+    }
+
     /// The active device with this id, if registered. Unknown ids are asked of the database each
     /// time, so that a device registered while connected is accepted on its next frame.
     pub async fn lookup(&self, id: &DeviceId) -> Result<Option<DeviceKey>, sqlx::Error> {

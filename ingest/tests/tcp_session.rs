@@ -7,7 +7,7 @@ use std::time::Duration;
 
 use leasewatch_ingest::config::{IngestConfig, UnknownDevices};
 use leasewatch_ingest::connection::Shared;
-use leasewatch_ingest::devices::{NewDevice, import};
+use leasewatch_ingest::devices::{NewDevice, Registry, import};
 use leasewatch_ingest::listener::{ListenerContext, run};
 use leasewatch_protocols::{DeviceId, Gt06, Position, gt06};
 use sqlx::PgPool;
@@ -309,4 +309,16 @@ async fn a_connection_task_is_small(pool: PgPool) {
     let size = std::mem::size_of_val(&session);
     eprintln!("connection task: {size} bytes; message {}", std::mem::size_of::<leasewatch_protocols::Message>());
     assert!(size <= 1280, "{size} bytes");
+}
+
+/// A fleet logging in at once after a restart is answered from memory, not one query per device.
+#[sqlx::test(migrator = "leasewatch_store::MIGRATOR")]
+async fn the_registry_holds_every_active_device_from_start_up(pool: PgPool) {
+    register(&pool, "864717003283581").await;
+    register(&pool, "864717003283582").await;
+    let registry = Registry::new(pool.clone());
+    assert_eq!(registry.preload().await.unwrap(), 2);
+    pool.close().await;
+    let id = DeviceId::new(b"864717003283582").unwrap();
+    assert!(registry.lookup(&id).await.unwrap().is_some(), "answered without the database");
 }
