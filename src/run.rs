@@ -14,6 +14,7 @@ use leasewatch_ingest::connection::Shared;
 use leasewatch_ingest::listener::{self, ListenerContext};
 use leasewatch_ingest::quarantine::WriterPromoter;
 use leasewatch_protocols::{Gt06, H02, Jt808, ProtocolKind, Teltonika};
+use leasewatch_store::leader::{self, Duty};
 use tokio::net::TcpListener;
 use tokio::sync::watch;
 
@@ -169,83 +170,98 @@ pub async fn run(config: Config) -> anyhow::Result<()> {
     Ok(())
 }
 
-/// Upkeep, hourly and idempotent: daily partitions ahead of today, retention, daily distance
-/// and online time per device, the admin API's
-/// expired sessions and idempotency keys, the books' daily job through yesterday, and the
-/// collection distribution after it, and the SMS reminders.
+/// Upkeep, hourly and idempotent, on one instance of those sharing the database (the one that
+/// leads the jobs; another takes over within `JOBS_LEAD_CHECK` when it dies): daily partitions
+/// ahead of today, retention, daily distance and online time per device, the admin API's expired
+/// sessions and idempotency keys, the books' daily job through yesterday, and the collection
+/// distribution after it, and the SMS reminders.
 async fn maintain(
     pool: sqlx::PgPool,
     config: leasewatch_ingest::config::IngestConfig,
     utc_offset_hours: i32,
     reminders: Option<(Vault, Arc<dyn MessageChannel>)>,
 ) {
-    let mut tick = tokio::time::interval(Duration::from_secs(3600));
-    loop {
-        tick.tick().await;
-        let today = Utc::now().date_naive();
-        let last = today + chrono::Duration::days(config.partitions_ahead_days.into());
-        if let Err(e) = leasewatch_store::db::ensure_partitions(&pool, today, last).await {
-            tracing::warn!(error = %e, "could not create partitions");
-        }
-        match leasewatch_store::db::apply_retention(&pool, config.retention_days, config.compress_after_days).await {
-            Ok(0) => {}
-            Ok(dropped) => tracing::info!(dropped, "expired partitions dropped"),
-            Err(e) => tracing::warn!(error = %e, "could not apply retention"),
-        }
-        // Yesterday too: late and backlogged fixes still arrive after midnight.
-        if let Err(e) = leasewatch_store::db::refresh_daily(&pool, today - chrono::Duration::days(1), today).await {
-            tracing::warn!(error = %e, "could not refresh daily distance and online time");
-        }
-        if let Err(e) = leasewatch_backoffice::system::bootstrap::housekeeping(&pool).await {
-            tracing::warn!(error = %e, "could not expire sessions");
-        }
-        // The HTTP surface's own upkeep: replayable answers to `Idempotency-Key` are kept a day.
-        if let Err(e) = leasewatch_admin::idempotency::expire(&pool).await {
-            tracing::warn!(error = %e, "could not expire idempotency keys");
-        }
-        let yesterday = crate::books::business_yesterday(utc_offset_hours);
-        match leasewatch_backoffice::books::delinquency::run_through(&pool, yesterday).await {
-            Ok(days) if !days.is_empty() => tracing::info!(days = days.len(), through = %yesterday, "daily job done"),
-            Ok(_) => {}
-            Err(e) => tracing::warn!(error = %e, "the daily job failed; it will catch up at the next run"),
-        }
-        // Promises whose day has passed: kept or broken, once each.
-        match pool.acquire().await {
-            Ok(mut db) => match leasewatch_backoffice::books::events::mark_promises(&mut db, yesterday).await {
-                Ok((0, 0)) => {}
-                Ok((kept, broken)) => tracing::info!(kept, broken, "promises to pay marked"),
-                Err(e) => tracing::warn!(error = %e, "could not mark promises to pay"),
-            },
+    let jobs = || {
+        let (pool, config, reminders) = (pool.clone(), config.clone(), reminders.clone());
+        async move { run_jobs(&pool, &config, utc_offset_hours, reminders.as_ref()).await }
+    };
+    leader::lead(&pool, Duty::Jobs, Duration::from_secs(3600), JOBS_LEAD_CHECK, jobs).await;
+}
+
+/// How often an instance that does not lead the jobs tries to: the longest the jobs go unled
+/// after their instance dies.
+const JOBS_LEAD_CHECK: Duration = Duration::from_secs(10);
+
+/// One round of the hourly jobs.
+async fn run_jobs(
+    pool: &sqlx::PgPool,
+    config: &leasewatch_ingest::config::IngestConfig,
+    utc_offset_hours: i32,
+    reminders: Option<&(Vault, Arc<dyn MessageChannel>)>,
+) {
+    let today = Utc::now().date_naive();
+    let last = today + chrono::Duration::days(config.partitions_ahead_days.into());
+    if let Err(e) = leasewatch_store::db::ensure_partitions(pool, today, last).await {
+        tracing::warn!(error = %e, "could not create partitions");
+    }
+    match leasewatch_store::db::apply_retention(pool, config.retention_days, config.compress_after_days).await {
+        Ok(0) => {}
+        Ok(dropped) => tracing::info!(dropped, "expired partitions dropped"),
+        Err(e) => tracing::warn!(error = %e, "could not apply retention"),
+    }
+    // Yesterday too: late and backlogged fixes still arrive after midnight.
+    if let Err(e) = leasewatch_store::db::refresh_daily(pool, today - chrono::Duration::days(1), today).await {
+        tracing::warn!(error = %e, "could not refresh daily distance and online time");
+    }
+    if let Err(e) = leasewatch_backoffice::system::bootstrap::housekeeping(pool).await {
+        tracing::warn!(error = %e, "could not expire sessions");
+    }
+    // The HTTP surface's own upkeep: replayable answers to `Idempotency-Key` are kept a day.
+    if let Err(e) = leasewatch_admin::idempotency::expire(pool).await {
+        tracing::warn!(error = %e, "could not expire idempotency keys");
+    }
+    let yesterday = crate::books::business_yesterday(utc_offset_hours);
+    match leasewatch_backoffice::books::delinquency::run_through(pool, yesterday).await {
+        Ok(days) if !days.is_empty() => tracing::info!(days = days.len(), through = %yesterday, "daily job done"),
+        Ok(_) => {}
+        Err(e) => tracing::warn!(error = %e, "the daily job failed; it will catch up at the next run"),
+    }
+    // Promises whose day has passed: kept or broken, once each.
+    match pool.acquire().await {
+        Ok(mut db) => match leasewatch_backoffice::books::events::mark_promises(&mut db, yesterday).await {
+            Ok((0, 0)) => {}
+            Ok((kept, broken)) => tracing::info!(kept, broken, "promises to pay marked"),
             Err(e) => tracing::warn!(error = %e, "could not mark promises to pay"),
+        },
+        Err(e) => tracing::warn!(error = %e, "could not mark promises to pay"),
+    }
+    // The morning distribution: what became overdue, or moved bucket, goes to its collectors.
+    match leasewatch_backoffice::postloan::distribution::run(pool, Utc::now()).await {
+        Ok(d) if d.assigned > 0 || d.released > 0 => {
+            tracing::info!(
+                assigned = d.assigned,
+                unplaced = d.unplaced,
+                released = d.released,
+                "collections distributed"
+            )
         }
-        // The morning distribution: what became overdue, or moved bucket, goes to its collectors.
-        match leasewatch_backoffice::postloan::distribution::run(&pool, Utc::now()).await {
-            Ok(d) if d.assigned > 0 || d.released > 0 => {
+        Ok(_) => {}
+        Err(e) => tracing::warn!(error = %e, "the collection distribution failed; it runs again within the hour"),
+    }
+    // Reminders and overdue notices: hourly, so the ones the contact hours held go when they open.
+    if let Some((vault, channel)) = reminders {
+        match reminders::job::run(pool, vault, channel.as_ref(), Utc::now(), utc_offset_hours).await {
+            Ok(ran) if ran.sent + ran.failed + ran.receipts > 0 => {
                 tracing::info!(
-                    assigned = d.assigned,
-                    unplaced = d.unplaced,
-                    released = d.released,
-                    "collections distributed"
+                    sent = ran.sent,
+                    failed = ran.failed,
+                    receipts = ran.receipts,
+                    held = ran.held,
+                    "reminders sent"
                 )
             }
             Ok(_) => {}
-            Err(e) => tracing::warn!(error = %e, "the collection distribution failed; it runs again within the hour"),
-        }
-        // Reminders and overdue notices: hourly, so the ones the contact hours held go when they open.
-        if let Some((vault, channel)) = &reminders {
-            match reminders::job::run(&pool, vault, channel.as_ref(), Utc::now(), utc_offset_hours).await {
-                Ok(ran) if ran.sent + ran.failed + ran.receipts > 0 => {
-                    tracing::info!(
-                        sent = ran.sent,
-                        failed = ran.failed,
-                        receipts = ran.receipts,
-                        held = ran.held,
-                        "reminders sent"
-                    )
-                }
-                Ok(_) => {}
-                Err(e) => tracing::warn!(error = %e, "the reminders job failed; it runs again within the hour"),
-            }
+            Err(e) => tracing::warn!(error = %e, "the reminders job failed; it runs again within the hour"),
         }
     }
 }

@@ -8,11 +8,13 @@
 //!   frames): what ingest writes and the monitor reads.
 //! - [`quarantine`]: promoting a quarantined device — the request, the result, and the trait
 //!   through which the HTTP side asks the ingest side.
+//! - [`leader`]: which instance runs the batch jobs (a PostgreSQL advisory lock).
 //! - [`risk_location`]: risk locations (二押点), kept by the back office, watched by the monitor.
 
 pub mod batch;
 pub mod db;
 pub mod devices;
+pub mod leader;
 pub mod quarantine;
 pub mod risk_location;
 
