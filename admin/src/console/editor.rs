@@ -2,8 +2,8 @@
 //! codes, collection groups, risk places): `GET …/new` shows the empty form, `POST …/new` adds the
 //! record and opens its page, `GET …/{id}` shows it, `POST …/{id}` saves it with the version read.
 //! A refused form is shown again with what was typed and each message beside its field (`form`).
-//! A page says what differs (its form, its service calls) by implementing [`Editor`]; the handlers
-//! here do the rest, so every such page checks, saves and refuses alike.
+//! A page says what differs (its form, its service calls) by implementing [`Editor`] on what its
+//! form shows; the handlers here do the rest, so every such page checks, saves and refuses alike.
 
 use std::future::Future;
 
@@ -20,10 +20,9 @@ use super::page::render;
 use super::session::Staff;
 use crate::state::AppState;
 
-/// A record edited on a form page of its own.
-pub trait Editor: Send + Sync + 'static {
-    /// What the form shows: the record as stored, or what was typed when it was refused.
-    type Shown: Send + Sync;
+/// What a record's form shows (the record as stored, or what was typed when it was refused), and
+/// how the record is shown, added and saved.
+pub trait Editor: Sized + Send + Sync + 'static {
     /// The service's input to add one.
     type New: Send + Sync;
     /// The service's input to change one.
@@ -38,11 +37,11 @@ pub trait Editor: Send + Sync + 'static {
     const WRITE: &'static str;
 
     /// What was typed into the form.
-    fn typed(fields: &Fields) -> Self::Shown;
+    fn typed(fields: &Fields) -> Self;
 
     /// What a new record's form shows first, as `GET …/new?…` asks (a link may say what kind);
     /// `None`: the page's own blank form.
-    fn blank(_query: &Fields) -> Option<Self::Shown> {
+    fn blank(_query: &Fields) -> Option<Self> {
         None
     }
 
@@ -52,16 +51,16 @@ pub trait Editor: Send + Sync + 'static {
         state: &AppState,
         staff: &Staff,
         id: Option<i64>,
-        typed: Option<Self::Shown>,
+        typed: Option<Self>,
         problems: Problems,
         done: &str,
     ) -> impl Future<Output = Result<Self::Page, PageError>> + Send;
 
     /// The record to add from the form; `None` when `problems` says why not.
-    fn to_new(fields: &Fields, shown: &Self::Shown, problems: &mut Problems) -> Option<Self::New>;
+    fn to_new(fields: &Fields, shown: &Self, problems: &mut Problems) -> Option<Self::New>;
 
     /// The change at `version` from the form; `None` when `problems` says why not.
-    fn to_update(fields: &Fields, shown: &Self::Shown, version: i32, problems: &mut Problems) -> Option<Self::Update>;
+    fn to_update(fields: &Fields, shown: &Self, version: i32, problems: &mut Problems) -> Option<Self::Update>;
 
     /// Adds the record; its id.
     fn insert(

@@ -58,11 +58,11 @@ use axum::response::Response;
 use axum::routing::{get, post};
 
 use crate::state::AppState;
-use monitor::risk_locations::PlaceEditor;
-use postloan::codes::CodeEditor;
-use postloan::groups::GroupEditor;
-use system::roles::RoleEditor;
-use system::users::UserEditor;
+use monitor::risk_locations::PlaceForm;
+use postloan::codes::CodeForm;
+use postloan::groups::GroupForm;
+use system::roles::RoleForm;
+use system::users::UserForm;
 
 /// The console's pages.
 pub fn router() -> Router<AppState> {
@@ -89,14 +89,14 @@ pub fn router() -> Router<AppState> {
         .route("/vehicles/{id}", get(vehicles::page))
         .route("/vehicles/{id}/devices/{device}/commands", post(vehicles::command))
         .route("/monitor/risk-locations", get(monitor::risk_locations::list))
-        .merge(editor::routes::<PlaceEditor>())
+        .merge(editor::routes::<PlaceForm>())
         .route("/monitor/rules", get(monitor::rules::list))
         .route("/monitor/rules/{rule}", get(monitor::rules::page).post(monitor::rules::set))
         .route("/system/users", get(system::users::list))
-        .route("/system/users/new", get(editor::new::<UserEditor>).post(editor::create::<UserEditor>))
-        .route("/system/users/{id}", get(editor::page::<UserEditor>).post(system::users::edit))
+        .route("/system/users/new", get(editor::new::<UserForm>).post(editor::create::<UserForm>))
+        .route("/system/users/{id}", get(editor::page::<UserForm>).post(system::users::edit))
         .route("/system/roles", get(system::roles::list))
-        .merge(editor::routes::<RoleEditor>())
+        .merge(editor::routes::<RoleForm>())
         .route("/system/positions", get(system::positions::list))
         .route("/system/positions/new", get(system::positions::new).post(system::positions::create))
         .route("/system/settings", get(system::settings::page).post(system::settings::set))
@@ -105,9 +105,9 @@ pub fn router() -> Router<AppState> {
         .route("/postloan/overdue", get(postloan::overdue::list))
         .route("/postloan/states", get(postloan::codes::states))
         .route("/postloan/categories", get(postloan::codes::categories))
-        .merge(editor::routes::<CodeEditor>())
+        .merge(editor::routes::<CodeForm>())
         .route("/postloan/groups", get(postloan::groups::list))
-        .merge(editor::routes::<GroupEditor>())
+        .merge(editor::routes::<GroupForm>())
         .route("/origination/applications", get(origination::applications::list))
         .route("/origination/scorecards", get(origination::scorecards::page).post(origination::scorecards::create))
         .route("/origination/blacklist", get(origination::blacklist::page).post(origination::blacklist::act))

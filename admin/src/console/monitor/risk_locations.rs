@@ -73,7 +73,7 @@ pub struct PlacePage {
     /// `None` while being added.
     id: Option<i64>,
     version: i32,
-    shown: Shown,
+    shown: PlaceForm,
     kind_label: String,
     kinds: Vec<(String, String)>,
     regions: Vec<(String, String)>,
@@ -84,7 +84,7 @@ pub struct PlacePage {
 }
 
 /// What the form shows: the location as stored, or what was typed when it was refused.
-pub struct Shown {
+pub struct PlaceForm {
     name: String,
     kind: String,
     latitude: String,
@@ -92,20 +92,6 @@ pub struct Shown {
     radius_m: String,
     region: String,
     active: bool,
-}
-
-impl Shown {
-    fn typed(fields: &Fields) -> Self {
-        Self {
-            name: fields.one("name").to_owned(),
-            kind: fields.one("kind").to_owned(),
-            latitude: fields.one("latitude").trim().to_owned(),
-            longitude: fields.one("longitude").trim().to_owned(),
-            radius_m: fields.one("radius_m").trim().to_owned(),
-            region: fields.one("region_id").to_owned(),
-            active: fields.one("active") != "false",
-        }
-    }
 }
 
 /// The fields of the form, in order: a refusal of any other is said at the top.
@@ -120,11 +106,7 @@ fn required<T: std::str::FromStr>(fields: &Fields, name: &str, problems: &mut Pr
     fields.number(name, problems)
 }
 
-/// Risk locations are edited on a form page of their own.
-pub struct PlaceEditor;
-
-impl Editor for PlaceEditor {
-    type Shown = Shown;
+impl Editor for PlaceForm {
     type New = NewRiskLocation;
     type Update = RiskLocationPatch;
     type Page = PlacePage;
@@ -132,15 +114,23 @@ impl Editor for PlaceEditor {
     const READ: &'static str = "monitor.read";
     const WRITE: &'static str = "monitor.write";
 
-    fn typed(fields: &Fields) -> Shown {
-        Shown::typed(fields)
+    fn typed(fields: &Fields) -> Self {
+        Self {
+            name: fields.one("name").to_owned(),
+            kind: fields.one("kind").to_owned(),
+            latitude: fields.one("latitude").trim().to_owned(),
+            longitude: fields.one("longitude").trim().to_owned(),
+            radius_m: fields.one("radius_m").trim().to_owned(),
+            region: fields.one("region_id").to_owned(),
+            active: fields.one("active") != "false",
+        }
     }
 
     async fn page(
         state: &AppState,
         staff: &Staff,
         id: Option<i64>,
-        typed: Option<Shown>,
+        typed: Option<PlaceForm>,
         problems: Problems,
         done: &str,
     ) -> Result<PlacePage, PageError> {
@@ -149,7 +139,7 @@ impl Editor for PlaceEditor {
             Some(id) => {
                 let mut db = state.pool.acquire().await?;
                 let p = places::risk_location(&mut db, staff, id).await?;
-                let shown = Shown {
+                let shown = PlaceForm {
                     name: p.name.clone(),
                     kind: p.kind,
                     latitude: format!("{:.6}", p.latitude),
@@ -161,7 +151,7 @@ impl Editor for PlaceEditor {
                 (p.version, shown, format!("{} {}", lang.t("monitor.risk_location"), p.name))
             }
             None => {
-                let shown = Shown {
+                let shown = PlaceForm {
                     name: String::new(),
                     kind: "pawn_shop".to_owned(),
                     latitude: String::new(),
@@ -178,7 +168,7 @@ impl Editor for PlaceEditor {
         // The place and kind stay once given: the edit form does not send them.
         let shown = match typed {
             Some(typed) if id.is_some() => {
-                Shown { name: typed.name, radius_m: typed.radius_m, active: typed.active, ..stored }
+                PlaceForm { name: typed.name, radius_m: typed.radius_m, active: typed.active, ..stored }
             }
             Some(typed) => typed,
             None => stored,
@@ -198,7 +188,7 @@ impl Editor for PlaceEditor {
         })
     }
 
-    fn to_new(fields: &Fields, _: &Shown, problems: &mut Problems) -> Option<NewRiskLocation> {
+    fn to_new(fields: &Fields, _: &PlaceForm, problems: &mut Problems) -> Option<NewRiskLocation> {
         let latitude = required(fields, "latitude", problems);
         let longitude = required(fields, "longitude", problems);
         let radius_m = required(fields, "radius_m", problems);
@@ -213,7 +203,7 @@ impl Editor for PlaceEditor {
         })
     }
 
-    fn to_update(fields: &Fields, _: &Shown, version: i32, problems: &mut Problems) -> Option<RiskLocationPatch> {
+    fn to_update(fields: &Fields, _: &PlaceForm, version: i32, problems: &mut Problems) -> Option<RiskLocationPatch> {
         Some(RiskLocationPatch {
             version,
             name: Some(fields.one("name").to_owned()),

@@ -102,7 +102,7 @@ pub struct CodePage {
 
 /// What the form shows: the code as stored, or what was typed.
 #[derive(Default)]
-pub struct Shown {
+pub struct CodeForm {
     kind: String,
     code: String,
     name: String,
@@ -111,7 +111,14 @@ pub struct Shown {
     active: bool,
 }
 
-impl Shown {
+impl Editor for CodeForm {
+    type New = NewCode;
+    type Update = CodeUpdate;
+    type Page = CodePage;
+    const PATH: &'static str = "/postloan/codes";
+    const READ: &'static str = "postloan.read";
+    const WRITE: &'static str = "postloan.configure";
+
     fn typed(fields: &Fields) -> Self {
         Self {
             kind: fields.one("kind").to_owned(),
@@ -122,35 +129,18 @@ impl Shown {
             active: fields.one("active") != "false",
         }
     }
-}
-
-/// Overdue states and collection categories are edited on a form page of their own.
-pub struct CodeEditor;
-
-impl Editor for CodeEditor {
-    type Shown = Shown;
-    type New = NewCode;
-    type Update = CodeUpdate;
-    type Page = CodePage;
-    const PATH: &'static str = "/postloan/codes";
-    const READ: &'static str = "postloan.read";
-    const WRITE: &'static str = "postloan.configure";
-
-    fn typed(fields: &Fields) -> Shown {
-        Shown::typed(fields)
-    }
 
     /// `?kind=category` adds a collection category; anything else an overdue state.
-    fn blank(query: &Fields) -> Option<Shown> {
+    fn blank(query: &Fields) -> Option<CodeForm> {
         let kind = if query.one("kind") == "category" { "category" } else { "state" };
-        Some(Shown { kind: kind.to_owned(), position: "0".to_owned(), active: true, ..Shown::default() })
+        Some(CodeForm { kind: kind.to_owned(), position: "0".to_owned(), active: true, ..CodeForm::default() })
     }
 
     async fn page(
         state: &AppState,
         staff: &Staff,
         id: Option<i64>,
-        typed: Option<Shown>,
+        typed: Option<CodeForm>,
         problems: Problems,
         done: &str,
     ) -> Result<CodePage, PageError> {
@@ -158,7 +148,7 @@ impl Editor for CodeEditor {
         let (version, stored) = match id {
             Some(id) => {
                 let c = codes::get(&mut *state.pool.acquire().await?, staff, id).await?;
-                let shown = Shown {
+                let shown = CodeForm {
                     kind: c.kind,
                     code: c.code,
                     name: c.name,
@@ -170,7 +160,7 @@ impl Editor for CodeEditor {
             }
             None => {
                 let kind = typed.as_ref().map_or("state", |t| t.kind.as_str()).to_owned();
-                let blank = Shown {
+                let blank = CodeForm {
                     kind,
                     code: String::new(),
                     name: String::new(),
@@ -183,7 +173,7 @@ impl Editor for CodeEditor {
         };
         // The kind and code are fixed once given.
         let shown = match typed {
-            Some(typed) if id.is_some() => Shown { kind: stored.kind, code: stored.code, ..typed },
+            Some(typed) if id.is_some() => CodeForm { kind: stored.kind, code: stored.code, ..typed },
             Some(typed) => typed,
             None => stored,
         };
@@ -213,14 +203,14 @@ impl Editor for CodeEditor {
         })
     }
 
-    fn to_new(fields: &Fields, shown: &Shown, problems: &mut Problems) -> Option<NewCode> {
+    fn to_new(fields: &Fields, shown: &CodeForm, problems: &mut Problems) -> Option<NewCode> {
         let position = fields.number("position", problems).unwrap_or_default();
         let (kind, code, name, description) =
             (shown.kind.clone(), shown.code.clone(), shown.name.clone(), shown.description.clone());
         Some(NewCode { kind, code, name, description, position })
     }
 
-    fn to_update(fields: &Fields, shown: &Shown, version: i32, problems: &mut Problems) -> Option<CodeUpdate> {
+    fn to_update(fields: &Fields, shown: &CodeForm, version: i32, problems: &mut Problems) -> Option<CodeUpdate> {
         Some(CodeUpdate {
             version,
             name: Some(shown.name.clone()),

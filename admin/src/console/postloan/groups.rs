@@ -104,7 +104,7 @@ pub struct GroupPage {
 
 /// What the form shows: the group as stored, or what was typed.
 #[derive(Default)]
-pub struct Shown {
+pub struct GroupForm {
     code: String,
     name: String,
     region: String,
@@ -117,22 +117,7 @@ pub struct Shown {
     balance: String,
 }
 
-impl Shown {
-    fn typed(fields: &Fields) -> Self {
-        Self {
-            code: fields.one("code").trim().to_owned(),
-            name: fields.one("name").to_owned(),
-            region: fields.one("region_id").to_owned(),
-            active: fields.one("active") != "false",
-            buckets: fields.all("buckets"),
-            worked: fields.all("regions"),
-            members: fields.all("members"),
-            absent: fields.all("absent"),
-            leader: fields.one("leader").to_owned(),
-            balance: fields.one("balance").to_owned(),
-        }
-    }
-
+impl GroupForm {
     /// The buckets, the regions worked and the members as the service takes them; `problems` hears
     /// of what is not a number.
     fn numbers(&self, problems: &mut Problems) -> (Vec<i32>, Vec<i64>, Vec<MemberSpec>) {
@@ -167,11 +152,7 @@ fn numbers<T: std::str::FromStr>(values: &[String], field: &str, problems: &mut 
     parsed
 }
 
-/// Collection groups are edited on a form page of their own.
-pub struct GroupEditor;
-
-impl Editor for GroupEditor {
-    type Shown = Shown;
+impl Editor for GroupForm {
     type New = NewGroup;
     type Update = GroupUpdate;
     type Page = GroupPage;
@@ -179,15 +160,26 @@ impl Editor for GroupEditor {
     const READ: &'static str = "postloan.read";
     const WRITE: &'static str = "postloan.configure";
 
-    fn typed(fields: &Fields) -> Shown {
-        Shown::typed(fields)
+    fn typed(fields: &Fields) -> Self {
+        Self {
+            code: fields.one("code").trim().to_owned(),
+            name: fields.one("name").to_owned(),
+            region: fields.one("region_id").to_owned(),
+            active: fields.one("active") != "false",
+            buckets: fields.all("buckets"),
+            worked: fields.all("regions"),
+            members: fields.all("members"),
+            absent: fields.all("absent"),
+            leader: fields.one("leader").to_owned(),
+            balance: fields.one("balance").to_owned(),
+        }
     }
 
     async fn page(
         state: &AppState,
         staff: &Staff,
         id: Option<i64>,
-        typed: Option<Shown>,
+        typed: Option<GroupForm>,
         problems: Problems,
         done: &str,
     ) -> Result<GroupPage, PageError> {
@@ -197,7 +189,7 @@ impl Editor for GroupEditor {
             Some(id) => {
                 let g = groups::get(&mut *state.pool.acquire().await?, staff, id).await?;
                 shell.title = format!("{} {}", lang.t("group.title"), g.name);
-                let stored = Shown {
+                let stored = GroupForm {
                     code: g.code,
                     name: g.name,
                     region: g.region_id.to_string(),
@@ -214,12 +206,12 @@ impl Editor for GroupEditor {
             None => {
                 shell.title = lang.t("group.new").to_owned();
                 let region = staff.caller.actor.region_id.to_string();
-                (0, Shown { region, active: true, balance: "contracts".to_owned(), ..Shown::default() })
+                (0, GroupForm { region, active: true, balance: "contracts".to_owned(), ..GroupForm::default() })
             }
         };
         let shown = match typed {
             // A group's code is fixed once given.
-            Some(typed) if id.is_some() => Shown { code: stored.code, ..typed },
+            Some(typed) if id.is_some() => GroupForm { code: stored.code, ..typed },
             Some(typed) => typed,
             None => stored,
         };
@@ -272,7 +264,7 @@ impl Editor for GroupEditor {
         })
     }
 
-    fn to_new(fields: &Fields, shown: &Shown, problems: &mut Problems) -> Option<NewGroup> {
+    fn to_new(fields: &Fields, shown: &GroupForm, problems: &mut Problems) -> Option<NewGroup> {
         let region_id = fields.number("region_id", problems);
         let (buckets, regions, members) = shown.numbers(problems);
         if region_id.is_none() && problems.is_empty() {
@@ -289,7 +281,7 @@ impl Editor for GroupEditor {
         })
     }
 
-    fn to_update(fields: &Fields, shown: &Shown, version: i32, problems: &mut Problems) -> Option<GroupUpdate> {
+    fn to_update(fields: &Fields, shown: &GroupForm, version: i32, problems: &mut Problems) -> Option<GroupUpdate> {
         let region_id = fields.number("region_id", problems);
         let (buckets, regions, members) = shown.numbers(problems);
         Some(GroupUpdate {

@@ -79,17 +79,13 @@ pub struct RolePage {
 }
 
 /// What the form shows: the role as stored, or what was typed when it was refused.
-pub struct Shown {
+pub struct RoleForm {
     name: String,
     description: String,
     permissions: Vec<String>,
 }
 
-/// Roles are edited on a form page of their own.
-pub struct RoleEditor;
-
-impl Editor for RoleEditor {
-    type Shown = Shown;
+impl Editor for RoleForm {
     type New = NewRole;
     type Update = RoleUpdate;
     type Page = RolePage;
@@ -97,8 +93,8 @@ impl Editor for RoleEditor {
     const READ: &'static str = "roles.read";
     const WRITE: &'static str = "roles.write";
 
-    fn typed(fields: &Fields) -> Shown {
-        Shown {
+    fn typed(fields: &Fields) -> RoleForm {
+        RoleForm {
             name: fields.one("name").to_owned(),
             description: fields.one("description").to_owned(),
             permissions: fields.all("permissions"),
@@ -109,7 +105,7 @@ impl Editor for RoleEditor {
         state: &AppState,
         staff: &Staff,
         id: Option<i64>,
-        typed: Option<Shown>,
+        typed: Option<RoleForm>,
         problems: Problems,
         done: &str,
     ) -> Result<RolePage, PageError> {
@@ -125,11 +121,11 @@ impl Editor for RoleEditor {
                 } else {
                     role.permissions
                 };
-                (role.version, role.builtin, Shown { name: role.name, description: role.description, permissions })
+                (role.version, role.builtin, RoleForm { name: role.name, description: role.description, permissions })
             }
             None => {
                 shell.title = lang.t("role.new").to_owned();
-                (0, false, Shown { name: String::new(), description: String::new(), permissions: Vec::new() })
+                (0, false, RoleForm { name: String::new(), description: String::new(), permissions: Vec::new() })
             }
         };
         let shown = typed.unwrap_or(stored);
@@ -158,13 +154,13 @@ impl Editor for RoleEditor {
         })
     }
 
-    fn to_new(_: &Fields, shown: &Shown, _: &mut Problems) -> Option<NewRole> {
+    fn to_new(_: &Fields, shown: &RoleForm, _: &mut Problems) -> Option<NewRole> {
         let (name, description, permissions) =
             (shown.name.clone(), shown.description.clone(), shown.permissions.clone());
         Some(NewRole { name, description, permissions })
     }
 
-    fn to_update(_: &Fields, shown: &Shown, version: i32, _: &mut Problems) -> Option<RoleUpdate> {
+    fn to_update(_: &Fields, shown: &RoleForm, version: i32, _: &mut Problems) -> Option<RoleUpdate> {
         Some(RoleUpdate {
             version,
             name: Some(shown.name.clone()),

@@ -104,7 +104,7 @@ pub struct UserPage {
 
 /// What the form shows: the user as stored, or what was typed when it was refused (never the
 /// password, nor the phone number, which is stored sealed and shown masked).
-pub struct Shown {
+pub struct UserForm {
     username: String,
     display_name: String,
     phone: String,
@@ -115,7 +115,7 @@ pub struct Shown {
     positions: Vec<String>,
 }
 
-impl Shown {
+impl UserForm {
     fn of(user: &UserView) -> Self {
         Self {
             username: user.username.clone(),
@@ -126,19 +126,6 @@ impl Shown {
             active: user.active,
             roles: user.roles.clone(),
             positions: user.positions.clone(),
-        }
-    }
-
-    fn typed(fields: &Fields) -> Self {
-        Self {
-            username: fields.one("username").trim().to_owned(),
-            display_name: fields.one("display_name").to_owned(),
-            phone: fields.one("phone").trim().to_owned(),
-            region: fields.one("region_id").to_owned(),
-            dealer: fields.one("dealer_id").to_owned(),
-            active: fields.one("active") != "false",
-            roles: fields.all("roles"),
-            positions: fields.all("positions"),
         }
     }
 }
@@ -155,11 +142,11 @@ pub async fn edit(
     Path(id): Path<i64>,
     Form(sent): Form<Vec<(String, String)>>,
 ) -> Result<Response, PageError> {
-    let action = Fields(sent.clone()).one("action").to_owned();
+    let action = sent.iter().find(|(name, _)| name == "action").map(|(_, v)| v.clone()).unwrap_or_default();
     if action == "save" {
-        return editor::edit::<UserEditor>(State(state), staff, Path(id), Form(sent)).await;
+        return editor::edit::<UserForm>(State(state), staff, Path(id), Form(sent)).await;
     }
-    form::accept(&staff, sent, UserEditor::WRITE)?;
+    form::accept(&staff, sent, UserForm::WRITE)?;
     let mut tx = state.pool.begin().await?;
     let (done, word) = match action.as_str() {
         "unlock" => (users::unlock(&mut tx, &state.vault, &staff, id).await.map(drop), "unlocked"),
@@ -168,16 +155,11 @@ pub async fn edit(
     };
     match form::finish(tx, done, |_| format!("/system/users/{id}?done={word}")).await? {
         Ok(done) => Ok(done),
-        Err(problems) => Ok(form::refused(&UserEditor::page(&state, &staff, Some(id), None, problems, "").await?)),
+        Err(problems) => Ok(form::refused(&UserForm::page(&state, &staff, Some(id), None, problems, "").await?)),
     }
 }
 
-/// Users are added and changed on a form page of their own; their page also unlocks them and signs
-/// them out (`edit`).
-pub struct UserEditor;
-
-impl Editor for UserEditor {
-    type Shown = Shown;
+impl Editor for UserForm {
     type New = NewUser;
     type Update = UserUpdate;
     type Page = UserPage;
@@ -185,15 +167,24 @@ impl Editor for UserEditor {
     const READ: &'static str = "users.read";
     const WRITE: &'static str = "users.write";
 
-    fn typed(fields: &Fields) -> Shown {
-        Shown::typed(fields)
+    fn typed(fields: &Fields) -> Self {
+        Self {
+            username: fields.one("username").trim().to_owned(),
+            display_name: fields.one("display_name").to_owned(),
+            phone: fields.one("phone").trim().to_owned(),
+            region: fields.one("region_id").to_owned(),
+            dealer: fields.one("dealer_id").to_owned(),
+            active: fields.one("active") != "false",
+            roles: fields.all("roles"),
+            positions: fields.all("positions"),
+        }
     }
 
     async fn page(
         state: &AppState,
         staff: &Staff,
         id: Option<i64>,
-        typed: Option<Shown>,
+        typed: Option<UserForm>,
         problems: Problems,
         done: &str,
     ) -> Result<UserPage, PageError> {
@@ -205,12 +196,12 @@ impl Editor for UserEditor {
                 let user = users::get(&mut db, &state.vault, staff, id).await?;
                 shell.title = format!("{} {}", lang.t("system.user"), user.username);
                 let locked = user.locked_until.map(|t| local_time(&t, state.utc_offset_hours)).unwrap_or_default();
-                (user.version, locked, Shown::of(&user))
+                (user.version, locked, UserForm::of(&user))
             }
             None => {
                 shell.title = lang.t("user.new").to_owned();
                 let region = staff.caller.actor.region_id.to_string();
-                let blank = Shown {
+                let blank = UserForm {
                     username: String::new(),
                     display_name: String::new(),
                     phone: String::new(),
@@ -225,7 +216,7 @@ impl Editor for UserEditor {
         };
         let shown = match typed {
             // A user's name is not changed once given.
-            Some(typed) if id.is_some() => Shown { username: stored.username, ..typed },
+            Some(typed) if id.is_some() => UserForm { username: stored.username, ..typed },
             Some(typed) => typed,
             None => stored,
         };
@@ -271,7 +262,7 @@ impl Editor for UserEditor {
         })
     }
 
-    fn to_new(fields: &Fields, shown: &Shown, problems: &mut Problems) -> Option<NewUser> {
+    fn to_new(fields: &Fields, shown: &UserForm, problems: &mut Problems) -> Option<NewUser> {
         let region_id = fields.number("region_id", problems);
         if region_id.is_none() && problems.is_empty() {
             problems.add("region_id", "is required");
@@ -288,7 +279,7 @@ impl Editor for UserEditor {
         })
     }
 
-    fn to_update(fields: &Fields, shown: &Shown, version: i32, problems: &mut Problems) -> Option<UserUpdate> {
+    fn to_update(fields: &Fields, shown: &UserForm, version: i32, problems: &mut Problems) -> Option<UserUpdate> {
         Some(UserUpdate {
             version,
             display_name: Some(shown.display_name.clone()),
