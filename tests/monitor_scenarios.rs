@@ -206,6 +206,36 @@ async fn towing_fires_once(pool: PgPool) {
 }
 
 #[sqlx::test(migrator = "leasewatch_store::MIGRATOR")]
+async fn an_alert_resolved_while_its_condition_holds_stays_resolved_across_a_restart(pool: PgPool) {
+    let car = car(&pool, 31, 0, 0).await;
+    let mut track = track(31, SHENZHEN, 10);
+    let daemon = telematics::start(&pool).await;
+    play(&daemon, &car, &scenario::plan(Scenario::Tow, &mut track, 60, (0.0, 0.0), 0), 10).await;
+    wait_for(&pool, car.vehicle, "tow", None).await;
+    sqlx::query("UPDATE alerts SET status = 'resolved', resolved_at = now() WHERE vehicle_id = $1")
+        .bind(car.vehicle)
+        .execute(&pool)
+        .await
+        .unwrap();
+    drop(daemon);
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    // A new monitor, and the vehicle still being towed: the condition was alerted, and resolved.
+    let daemon = telematics::start(&pool).await;
+    // The plan parks first (a quarter of its ticks): the towing part only.
+    let still_towed = scenario::plan(Scenario::Tow, &mut track, 60, (0.0, 0.0), 0).split_off(15);
+    play(&daemon, &car, &still_towed, 10).await;
+    tokio::time::sleep(Duration::from_millis(1500)).await;
+    let found = alerts(&pool, car.vehicle).await;
+    assert_eq!((found["tow"].0, found["tow"].2.as_str()), (1, "resolved"), "{found:?}");
+    let latched: Value = sqlx::query_scalar("SELECT latches FROM monitor_latches WHERE vehicle_id = $1")
+        .bind(car.vehicle)
+        .fetch_one(&pool)
+        .await
+        .unwrap();
+    assert!(latched["devices"].as_object().is_some_and(|d| d.values().any(|l| l["tow_fired"] == true)), "{latched}");
+}
+
+#[sqlx::test(migrator = "leasewatch_store::MIGRATOR")]
 async fn leaving_the_province_fires_once_naming_where_it_went(pool: PgPool) {
     let car = car(&pool, 4, 0, 0).await;
     let daemon = telematics::start(&pool).await;

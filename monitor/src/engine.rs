@@ -82,13 +82,17 @@ pub async fn run(
         Ok(devices) => tracing::info!(devices, "monitor state restored"),
         Err(e) => tracing::warn!(error = %e, "could not restore device state"),
     }
+    match store::restore_latches(&pool, &mut watch, |_| true).await {
+        Ok(vehicles) => tracing::info!(vehicles, "alerted conditions restored"),
+        Err(e) => tracing::warn!(error = %e, "could not restore alerted conditions: those still holding alert again"),
+    }
     // Daily work scans a day of positions or every contract: off the loop, so alerts never wait for it.
     let daily = tokio::spawn(daily(pool.clone(), utc_offset_hours));
     let mut tick = tokio::time::interval(Duration::from_millis(config.tick_ms.max(10)));
     let mut refresh = tokio::time::interval(Duration::from_secs(config.refresh_secs.max(1)));
     tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
     refresh.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
-    let mut pending: Vec<(Outcome, DateTime<Utc>)> = Vec::new();
+    let mut pending = Pending::default();
     let mut out = Vec::new();
     loop {
         tokio::select! {
@@ -97,13 +101,13 @@ pub async fn run(
                 for obs in &batch.observations {
                     watch.observe(obs, &mut out);
                 }
-                pending.extend(out.drain(..).map(|o| (o, batch.committed_at)));
+                pending.add(&mut out, &mut watch, batch.committed_at);
                 apply(&pool, &watch, &mut pending).await;
             }
             _ = tick.tick() => {
                 let now = Utc::now();
                 watch.tick(now, &mut out);
-                pending.extend(out.drain(..).map(|o| (o, now)));
+                pending.add(&mut out, &mut watch, now);
                 apply(&pool, &watch, &mut pending).await;
                 if let Some(downlink) = &downlink
                     && let Err(e) = commands::dispatch(&pool, &watch, downlink.as_ref(), now).await {
@@ -208,16 +212,31 @@ async fn reload(pool: &PgPool, watch: &mut Watch, utc_offset_hours: i32) {
     }
 }
 
-/// Writes outcomes in one transaction; on failure keeps them for the next try. Command replies
+/// What the rules concluded and the latches they changed, waiting to be written together.
+#[derive(Default)]
+struct Pending {
+    outcomes: Vec<(Outcome, DateTime<Utc>)>,
+    latches: std::collections::BTreeMap<i64, crate::watch::VehicleLatches>,
+}
+
+impl Pending {
+    /// Takes the outcomes in `out` (detected at `at`) and the latches they changed.
+    fn add(&mut self, out: &mut Vec<Outcome>, watch: &mut Watch, at: DateTime<Utc>) {
+        self.outcomes.extend(out.drain(..).map(|o| (o, at)));
+        self.latches.extend(watch.take_changed());
+    }
+}
+
+/// Writes outcomes and the latches behind them in one transaction; on failure keeps them for the next try. Command replies
 /// and risk scores follow the commit, and their failures are only logged: what committed is never
 /// applied twice.
-async fn apply(pool: &PgPool, watch: &Watch, pending: &mut Vec<(Outcome, DateTime<Utc>)>) {
-    if pending.is_empty() {
+async fn apply(pool: &PgPool, watch: &Watch, pending: &mut Pending) {
+    if pending.outcomes.is_empty() && pending.latches.is_empty() {
         return;
     }
     let result = async {
         let mut tx = pool.begin().await?;
-        for (outcome, detected_at) in pending.iter() {
+        for (outcome, detected_at) in pending.outcomes.iter() {
             match outcome {
                 Outcome::Raise(finding) => {
                     let Some(vehicle) = watch.vehicle(finding.vehicle_id) else { continue };
@@ -233,19 +252,22 @@ async fn apply(pool: &PgPool, watch: &Watch, pending: &mut Vec<(Outcome, DateTim
                 Outcome::CommandReply { .. } => {}
             }
         }
+        store::save_latches(&mut tx, &pending.latches).await?;
         tx.commit().await
     };
     if let Err(e) = result.await {
-        tracing::warn!(error = %e, pending = pending.len(), "could not write alerts; will retry");
-        if pending.len() > PENDING_LIMIT {
-            let excess = pending.len() - PENDING_LIMIT;
+        let waiting = pending.outcomes.len();
+        tracing::warn!(error = %e, pending = waiting, "could not write alerts; will retry");
+        if waiting > PENDING_LIMIT {
+            let excess = waiting - PENDING_LIMIT;
             tracing::error!(dropped = excess, "alert backlog full: oldest outcomes dropped");
-            pending.drain(..excess);
+            pending.outcomes.drain(..excess);
         }
         return;
     }
+    pending.latches.clear();
     let mut scored = Vec::new();
-    for (outcome, _) in pending.drain(..) {
+    for (outcome, _) in pending.outcomes.drain(..) {
         match outcome {
             Outcome::Raise(f) => {
                 if let Some(p) = watch.vehicle(f.vehicle_id).and_then(|v| v.payment.as_ref()) {

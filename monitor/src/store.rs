@@ -2,15 +2,15 @@
 //! vehicle's contract and payment status, the thresholds in force, risk locations, geofences,
 //! and — at start-up — every device's last fix and last contact.
 
-use std::collections::HashMap;
+use std::collections::{BTreeMap, HashMap};
 
 use chrono::{DateTime, Duration, NaiveDate, Utc};
 use serde_json::{Map, Value};
-use sqlx::PgPool;
+use sqlx::{PgConnection, PgPool};
 
 use crate::places::{RiskIndex, Shape};
 use crate::rules::{Rule, RuleBook, RuleSetting, Scope, ScopeKey};
-use crate::watch::{Fence, Home, Install, LastFix, Payment, Vehicle, Watch};
+use crate::watch::{Fence, Home, Install, LastFix, Payment, Vehicle, VehicleLatches, Watch};
 
 /// The region ids of a materialized path (`/1/4/9/` → 1, 4, 9).
 pub fn path_ids(path: &str) -> Vec<i64> {
@@ -187,6 +187,48 @@ pub async fn restore(pool: &PgPool, watch: &mut Watch) -> Result<usize, sqlx::Er
         watch.restore(device, fix, last_seen);
     }
     Ok(count)
+}
+
+/// Restores the vehicles' persisted latches (after [`restore`]); `owned` says which vehicles this
+/// monitor evaluates. A row this version cannot read is skipped: its conditions alert once more.
+pub async fn restore_latches(
+    pool: &PgPool,
+    watch: &mut Watch,
+    owned: impl Fn(i64) -> bool,
+) -> Result<usize, sqlx::Error> {
+    let rows: Vec<(i64, sqlx::types::Json<Value>)> =
+        sqlx::query_as("SELECT vehicle_id, latches FROM monitor_latches").fetch_all(pool).await?;
+    let mut restored = 0;
+    for (vehicle_id, sqlx::types::Json(value)) in rows.into_iter().filter(|(v, _)| owned(*v)) {
+        match serde_json::from_value::<VehicleLatches>(value) {
+            Ok(latches) => {
+                watch.restore_latches(vehicle_id, latches);
+                restored += 1;
+            }
+            Err(e) => tracing::warn!(vehicle_id, error = %e, "unreadable latches: not restored"),
+        }
+    }
+    Ok(restored)
+}
+
+/// Writes vehicles' latches in the caller's transaction, the one that writes the alerts they
+/// concluded (vehicles deleted meanwhile are skipped).
+pub async fn save_latches(conn: &mut PgConnection, latches: &BTreeMap<i64, VehicleLatches>) -> Result<(), sqlx::Error> {
+    if latches.is_empty() {
+        return Ok(());
+    }
+    let ids: Vec<i64> = latches.keys().copied().collect();
+    let values: Vec<Value> = latches.values().map(|l| serde_json::to_value(l).unwrap_or(Value::Null)).collect();
+    sqlx::query(
+        "INSERT INTO monitor_latches AS m (vehicle_id, latches)
+         SELECT u.v, u.l FROM unnest($1::int8[], $2::jsonb[]) u (v, l) WHERE EXISTS (SELECT 1 FROM vehicles WHERE id = u.v)
+         ON CONFLICT (vehicle_id) DO UPDATE SET latches = EXCLUDED.latches, updated_at = now()",
+    )
+    .bind(&ids)
+    .bind(&values)
+    .execute(conn)
+    .await?;
+    Ok(())
 }
 
 /// Writes the code's rules into `monitor_rules` as global version 1 where a rule has no global

@@ -1,9 +1,8 @@
 //! Trackers apart (子母分离): a vehicle's wired and wireless trackers reporting far apart at the same time.
 
-use std::collections::HashSet;
-
 use serde_json::json;
 
+use super::latched::Latched;
 use super::outcome::{Ctx, Outcome};
 use super::state::LastFix;
 use crate::places::distance_m;
@@ -14,13 +13,7 @@ const PAIR_WINDOW_S: i64 = 600;
 
 /// The vehicle's wired and wireless trackers reporting far apart at the same time: once, until
 /// they report together again.
-pub(super) fn apart(
-    ctx: &Ctx<'_>,
-    fix: &LastFix,
-    others: &[LastFix],
-    latched: &mut HashSet<(i64, Rule)>,
-    out: &mut Vec<Outcome>,
-) {
+pub(super) fn apart(ctx: &Ctx<'_>, fix: &LastFix, others: &[LastFix], latched: &mut Latched, out: &mut Vec<Outcome>) {
     let t = &ctx.vehicle.rules.thresholds;
     let key = (ctx.install.vehicle_id, Rule::DevicesApart);
     let concurrent: Vec<&LastFix> =

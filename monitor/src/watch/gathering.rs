@@ -69,7 +69,12 @@ impl Watch {
                 }
             }
         }
-        self.latched.retain(|(v, r)| *r != Rule::Gathering || now_gathered.contains(v));
-        self.latched.extend(now_gathered.into_iter().map(|v| (v, Rule::Gathering)));
+        for vehicle_id in self.fitted.keys() {
+            if now_gathered.contains(vehicle_id) {
+                self.latched.insert((*vehicle_id, Rule::Gathering));
+            } else {
+                self.latched.remove(&(*vehicle_id, Rule::Gathering));
+            }
+        }
     }
 }

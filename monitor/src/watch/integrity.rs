@@ -24,8 +24,8 @@ pub(super) fn check(
     let lost_power = ctx.install.wired
         && state.power_voltage.is_some_and(|v| v >= 6.0)
         && status.power_voltage.is_some_and(|v| v < 1.0);
-    if (alarms.contains(Alarm::PowerCut) || lost_power) && !state.power_cut && ctx.enabled(Rule::PowerCut) {
-        state.power_cut = true;
+    if (alarms.contains(Alarm::PowerCut) || lost_power) && !state.latches.power_cut && ctx.enabled(Rule::PowerCut) {
+        state.latches.power_cut = true;
         out.push(ctx.raise(
             Rule::PowerCut,
             Severity::High,
@@ -36,25 +36,25 @@ pub(super) fn check(
         ));
     } else if !alarms.contains(Alarm::PowerCut) && !status.power_voltage.is_some_and(|v| v < 1.0) {
         // Some protocols report no voltage: a frame without the alarm and without a dead supply ends it.
-        state.power_cut = false;
+        state.latches.power_cut = false;
     }
     // Level alarms (JT/T 808 sets the bit in every report while it holds) fire once per episode.
     let exposed = [Alarm::Tamper, Alarm::LightSensor].into_iter().find(|a| alarms.contains(*a));
     match exposed {
-        Some(alarm) if !state.tamper_fired && ctx.enabled(Rule::Tamper) => {
-            state.tamper_fired = true;
+        Some(alarm) if !state.latches.tamper_fired && ctx.enabled(Rule::Tamper) => {
+            state.latches.tamper_fired = true;
             let title =
                 if alarm == Alarm::Tamper { "Tracker removed or opened" } else { "Hidden tracker exposed to light" };
             out.push(ctx.raise(Rule::Tamper, Severity::High, title.into(), at, fix, evidence(alarm.name())));
         }
         Some(_) => {}
-        None => state.tamper_fired = false,
+        None => state.latches.tamper_fired = false,
     }
     let jammed = alarms.contains(Alarm::Jamming) || alarms.contains(Alarm::GnssAntennaCut);
     if !jammed {
-        state.jamming_alarm_fired = false;
-    } else if ctx.enabled(Rule::Jamming) && !state.jamming_alarm_fired {
-        state.jamming_alarm_fired = true;
+        state.latches.jamming_alarm_fired = false;
+    } else if ctx.enabled(Rule::Jamming) && !state.latches.jamming_alarm_fired {
+        state.latches.jamming_alarm_fired = true;
         out.push(ctx.raise(
             Rule::Jamming,
             Severity::High,

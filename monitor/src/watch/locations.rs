@@ -24,12 +24,12 @@ pub(super) fn check(
     out: &mut Vec<Outcome>,
 ) {
     let t = &ctx.vehicle.rules.thresholds;
-    match (risk.find(fix.at()), state.risk) {
+    match (risk.find(fix.at()), state.latches.risk) {
         (Some(place), Some((id, entered, level))) if place.id == id => {
             let dwell = (fix.time - entered).num_seconds();
             let now_level = dwell / t.dwell_after_s.max(1);
             if now_level > level && ctx.enabled(Rule::RiskLocationDwell) {
-                state.risk = Some((id, entered, now_level));
+                state.latches.risk = Some((id, entered, now_level));
                 let severity = Severity::High.raised(u8::try_from(now_level - 1).unwrap_or(u8::MAX).min(4));
                 let title = format!("At {} for {} h {} min", place.name, dwell / 3600, dwell % 3600 / 60);
                 let evidence = json!({"location": place, "entered": entered, "dwell_s": dwell, "fix": fix.evidence()});
@@ -37,14 +37,14 @@ pub(super) fn check(
             }
         }
         (Some(place), _) => {
-            state.risk = Some((place.id, fix.time, 0));
+            state.latches.risk = Some((place.id, fix.time, 0));
             if ctx.enabled(Rule::RiskLocationEntry) {
                 let title = format!("Entered {} ({})", place.name, place.kind);
                 let evidence = json!({"location": place, "fix": fix.evidence()});
                 out.push(ctx.raise(Rule::RiskLocationEntry, Severity::Medium, title, fix.time, Some(*fix), evidence));
             }
         }
-        (None, _) => state.risk = None,
+        (None, _) => state.latches.risk = None,
     }
     if !ctx.vehicle.fences.is_empty() {
         let inside: HashSet<i64> = ctx
@@ -75,7 +75,7 @@ pub(super) fn check(
         if moved {
             state.province_checked_at = Some(fix.at());
             let outside = !home.contains(fix.at());
-            if outside && !state.outside_province && ctx.enabled(Rule::LeftProvince) {
+            if outside && !state.latches.outside_province && ctx.enabled(Rule::LeftProvince) {
                 let now_in = provinces.locate(fix.at());
                 let title = match now_in {
                     Some(p) => format!("Left {} for {}", home.name, p.name),
@@ -85,7 +85,7 @@ pub(super) fn check(
                     json!({"province": home.adcode, "now_in": now_in.map(|p| &p.adcode), "fix": fix.evidence()});
                 out.push(ctx.raise(Rule::LeftProvince, Severity::Medium, title, fix.time, Some(*fix), evidence));
             }
-            state.outside_province = outside;
+            state.latches.outside_province = outside;
         }
     }
 }

@@ -14,6 +14,7 @@
 mod apart;
 mod gathering;
 mod integrity;
+mod latched;
 mod locations;
 mod motion;
 mod outcome;
@@ -24,14 +25,16 @@ mod state;
 mod tests;
 
 use std::collections::{HashMap, HashSet};
+
 use std::sync::Arc;
 
 use chrono::{DateTime, Utc};
 
+use self::latched::Latched;
 use self::outcome::Ctx;
 pub use self::outcome::{Finding, Outcome};
 use self::state::Away;
-pub use self::state::{DeviceState, Fence, Home, Install, LastFix, Payment, Vehicle};
+pub use self::state::{DeviceState, Fence, Home, Install, LastFix, Latches, Payment, Vehicle, VehicleLatches};
 use crate::observation::{Observation, Seen};
 use crate::places::{Provinces, RiskIndex};
 use crate::rules::Rule;
@@ -57,8 +60,10 @@ pub struct Watch {
     fences: Vec<Fence>,
     provinces: Arc<Provinces>,
     /// Vehicle-level conditions already alerted (so a condition that holds fires once).
-    latched: HashSet<(i64, Rule)>,
+    latched: Latched,
     away: HashMap<i64, Away>,
+    /// Vehicles whose device latches or nights away changed since [`Watch::take_changed`].
+    changed: HashSet<i64>,
     /// The company's offset from UTC: nights are local.
     utc_offset_hours: i32,
 }
@@ -140,10 +145,11 @@ impl Watch {
         let Some(vehicle) = self.vehicles.get(&install.vehicle_id) else { return };
         let ctx = Ctx { vehicle, install, device_id: obs.device_id };
         let state = self.devices.entry(obs.device_id).or_default();
+        let latches = state.latches;
         state.last_seen = Some(state.last_seen.map_or(obs.server_time, |t| t.max(obs.server_time)));
         match &obs.seen {
             // A session starting or ending: the next fix is a reappearance.
-            Seen::Online | Seen::Offline => state.silent = true,
+            Seen::Online | Seen::Offline => state.latches.silent = true,
             Seen::CommandReply { .. } => {}
             Seen::Status { status, alarms } => {
                 let at = obs.server_time;
@@ -159,8 +165,8 @@ impl Watch {
                     state.ignition = Some((obs.server_time, on));
                 }
                 integrity::check(&ctx, state, *alarms, status, fix.time, Some(fix), out);
-                if state.offline_fired {
-                    state.offline_fired = false;
+                if state.latches.offline_fired {
+                    state.latches.offline_fired = false;
                     out.push(ctx.clear(Rule::Offline, "the device reported again"));
                 }
                 if fix.valid {
@@ -180,7 +186,11 @@ impl Watch {
                     locations::check(&ctx, state, &fix, &self.risk, &self.fences, &self.provinces, out);
                     apart::apart(&ctx, &fix, &others, &mut self.latched, out);
                     let away = self.away.entry(install.vehicle_id).or_default();
+                    let away_before = (away.nights.len(), away.nights.last().copied(), away.fired);
                     resident::away(&ctx, away, &fix, self.utc_offset_hours, out);
+                    if away_before != (away.nights.len(), away.nights.last().copied(), away.fired) {
+                        self.changed.insert(install.vehicle_id);
+                    }
                     let state = self.devices.entry(obs.device_id).or_default();
                     state.last_valid = Some(fix);
                 }
@@ -188,6 +198,9 @@ impl Watch {
                 state.last_fix = Some(fix);
                 state.power_voltage = status.power_voltage.or(state.power_voltage);
             }
+        }
+        if self.devices.get(&obs.device_id).is_some_and(|s| s.latches != latches) {
+            self.changed.insert(install.vehicle_id);
         }
     }
 
@@ -201,10 +214,51 @@ impl Watch {
                 continue;
             }
             let due = Due { vehicle_id: *vehicle_id, vehicle, devices, installs: &self.installs, now };
+            let before: Vec<Option<Latches>> = devices.iter().map(|d| self.devices.get(d).map(|s| s.latches)).collect();
             silence::devices(&due, &mut self.devices, out);
+            if devices.iter().zip(&before).any(|(d, b)| self.devices.get(d).map(|s| s.latches) != *b) {
+                self.changed.insert(*vehicle_id);
+            }
             resident::mismatch(&due, &mut self.latched, out);
             silence::vehicle(&due, &self.devices, &mut self.latched, out);
         }
         self.gatherings(now, out);
+    }
+
+    /// The latches of every vehicle whose latches changed since the last call, to persist.
+    pub fn take_changed(&mut self) -> Vec<(i64, VehicleLatches)> {
+        let mut vehicles = std::mem::take(&mut self.changed);
+        vehicles.extend(self.latched.take_changed());
+        let mut out: Vec<(i64, VehicleLatches)> = vehicles.into_iter().map(|v| (v, self.latches_of(v))).collect();
+        out.sort_unstable_by_key(|(v, _)| *v);
+        out
+    }
+
+    /// A vehicle's latches as they stand.
+    pub fn latches_of(&self, vehicle_id: i64) -> VehicleLatches {
+        let devices =
+            self.devices_of(vehicle_id).iter().filter_map(|d| self.devices.get(d).map(|s| (*d, s.latches))).collect();
+        let away = self.away.get(&vehicle_id);
+        VehicleLatches {
+            devices,
+            rules: self.latched.rules_of(vehicle_id).map(|r| r.name().to_owned()).collect(),
+            away_nights: away.map(|a| a.nights.clone()).unwrap_or_default(),
+            away_fired: away.is_some_and(|a| a.fired),
+        }
+    }
+
+    /// Restores a vehicle's persisted latches (after its devices' last fixes), at start-up or
+    /// when its shard is taken over. Rules this version does not know are ignored.
+    pub fn restore_latches(&mut self, vehicle_id: i64, latches: VehicleLatches) {
+        for (device, l) in latches.devices {
+            self.devices.entry(device).or_default().latches = l;
+        }
+        self.latched.restore(vehicle_id, latches.rules.iter().filter_map(|r| Rule::parse(r)));
+        let away = Away { nights: latches.away_nights, fired: latches.away_fired };
+        if away == Away::default() {
+            self.away.remove(&vehicle_id);
+        } else {
+            self.away.insert(vehicle_id, away);
+        }
     }
 }

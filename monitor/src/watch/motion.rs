@@ -15,7 +15,7 @@ const REAPPEAR_GAP_S: i64 = 1800;
 pub(super) fn reappearance(ctx: &Ctx<'_>, state: &mut DeviceState, fix: &LastFix, out: &mut Vec<Outcome>) {
     let Some(before) = state.last_valid else { return };
     let gap = (fix.time - before.time).num_seconds();
-    let silent = std::mem::take(&mut state.silent);
+    let silent = std::mem::take(&mut state.latches.silent);
     if (gap < REAPPEAR_GAP_S && !silent) || gap <= 0 {
         return;
     }
@@ -31,42 +31,41 @@ pub(super) fn reappearance(ctx: &Ctx<'_>, state: &mut DeviceState, fix: &LastFix
 pub(super) fn motion(ctx: &Ctx<'_>, state: &mut DeviceState, fix: &LastFix, out: &mut Vec<Outcome>) {
     let t = &ctx.vehicle.rules.thresholds;
     if !fix.valid {
-        state.invalid_run += 1;
-        if state.invalid_run >= t.jamming_invalid_fixes
+        state.latches.invalid_run += 1;
+        if state.latches.invalid_run >= t.jamming_invalid_fixes
             && fix.ignition == Some(true)
-            && !state.jamming_fired
+            && !state.latches.jamming_fired
             && ctx.enabled(Rule::Jamming)
         {
-            state.jamming_fired = true;
-            let title = format!("{} invalid fixes in a row while driving", state.invalid_run);
-            let evidence =
-                json!({"invalid_fixes": state.invalid_run, "last_valid": state.last_valid.map(|f| f.evidence())});
+            state.latches.jamming_fired = true;
+            let title = format!("{} invalid fixes in a row while driving", state.latches.invalid_run);
+            let evidence = json!({"invalid_fixes": state.latches.invalid_run, "last_valid": state.last_valid.map(|f| f.evidence())});
             out.push(ctx.raise(Rule::Jamming, Severity::High, title, fix.time, state.last_valid, evidence));
         }
         return;
     }
-    state.invalid_run = 0;
-    state.jamming_fired = false;
+    state.latches.invalid_run = 0;
+    state.latches.jamming_fired = false;
     let towed = fix.ignition == Some(false) && fix.speed_kmh >= t.tow_speed_kmh;
     if towed {
-        let since = *state.tow_since.get_or_insert(fix.time);
-        if (fix.time - since).num_seconds() >= t.tow_after_s && !state.tow_fired && ctx.enabled(Rule::Tow) {
-            state.tow_fired = true;
+        let since = *state.latches.tow_since.get_or_insert(fix.time);
+        if (fix.time - since).num_seconds() >= t.tow_after_s && !state.latches.tow_fired && ctx.enabled(Rule::Tow) {
+            state.latches.tow_fired = true;
             let title = format!("Moving at {:.0} km/h with the ignition off", fix.speed_kmh);
             let evidence = json!({"since": since, "fix": fix.evidence()});
             out.push(ctx.raise(Rule::Tow, Severity::High, title, fix.time, Some(*fix), evidence));
         }
     } else {
-        state.tow_since = None;
-        state.tow_fired = false;
+        state.latches.tow_since = None;
+        state.latches.tow_fired = false;
     }
     if fix.speed_kmh > t.overspeed_kmh {
-        let since = *state.overspeed_since.get_or_insert(fix.time);
+        let since = *state.latches.overspeed_since.get_or_insert(fix.time);
         if (fix.time - since).num_seconds() >= t.overspeed_after_s
-            && !state.overspeed_fired
+            && !state.latches.overspeed_fired
             && ctx.enabled(Rule::Overspeed)
         {
-            state.overspeed_fired = true;
+            state.latches.overspeed_fired = true;
             let title = format!("{:.0} km/h over the {:.0} km/h limit", fix.speed_kmh, t.overspeed_kmh);
             out.push(ctx.raise(
                 Rule::Overspeed,
@@ -78,14 +77,14 @@ pub(super) fn motion(ctx: &Ctx<'_>, state: &mut DeviceState, fix: &LastFix, out:
             ));
         }
     } else {
-        state.overspeed_since = None;
-        state.overspeed_fired = false;
+        state.latches.overspeed_since = None;
+        state.latches.overspeed_fired = false;
     }
     match state.parked {
         Some(anchor) if distance_m(anchor.at(), fix.at()) <= t.stationary_radius_m => {
             let still = (fix.time - anchor.time).num_seconds();
-            if still >= t.stationary_after_s && !state.stationary_fired && ctx.enabled(Rule::Stationary) {
-                state.stationary_fired = true;
+            if still >= t.stationary_after_s && !state.latches.stationary_fired && ctx.enabled(Rule::Stationary) {
+                state.latches.stationary_fired = true;
                 let title = format!("Not moved for {} days", still / 86_400);
                 out.push(ctx.raise(
                     Rule::Stationary,
@@ -99,7 +98,7 @@ pub(super) fn motion(ctx: &Ctx<'_>, state: &mut DeviceState, fix: &LastFix, out:
         }
         _ => {
             state.parked = Some(*fix);
-            state.stationary_fired = false;
+            state.latches.stationary_fired = false;
         }
     }
 }

@@ -1,11 +1,10 @@
 //! Resident places (常驻地): parked in the middle of the night away from every place the vehicle
 //! usually spends its nights, night after night; and nights spent far from the application address.
 
-use std::collections::HashSet;
-
 use serde_json::json;
 
 use super::Due;
+use super::latched::Latched;
 use super::outcome::{Ctx, Outcome};
 use super::state::{Away, Home, Install, LastFix};
 use crate::places::distance_m;
@@ -53,7 +52,7 @@ pub(super) fn away(ctx: &Ctx<'_>, away: &mut Away, fix: &LastFix, utc_offset_hou
 
 /// The learned night places far from the address given in the application: once, until they come
 /// near it again.
-pub(super) fn mismatch(due: &Due<'_>, latched: &mut HashSet<(i64, Rule)>, out: &mut Vec<Outcome>) {
+pub(super) fn mismatch(due: &Due<'_>, latched: &mut Latched, out: &mut Vec<Outcome>) {
     let Some(declared) = due.vehicle.declared_home else { return };
     let t = &due.vehicle.rules.thresholds;
     let key = (due.vehicle_id, Rule::ResidentMismatch);

@@ -1,11 +1,12 @@
 //! Silence: a device that stops reporting, every tracker of a vehicle silent, and the wired
 //! tracker silent beside a reporting wireless one (cut or shielded while the hidden one still talks).
 
-use std::collections::{HashMap, HashSet};
+use std::collections::HashMap;
 
 use serde_json::json;
 
 use super::Due;
+use super::latched::Latched;
 use super::outcome::{Ctx, Outcome};
 use super::state::{DeviceState, Install};
 use crate::rules::{Rule, Severity};
@@ -25,8 +26,8 @@ pub(super) fn devices(due: &Due<'_>, states: &mut HashMap<i64, DeviceState>, out
         let ctx = Ctx { vehicle: due.vehicle, install, device_id: *device };
         let state = states.entry(*device).or_default();
         let Some(seen) = state.last_seen else { continue };
-        if !state.offline_fired && silent >= t.offline_after_s && due.vehicle.rules.enabled(Rule::Offline) {
-            state.offline_fired = true;
+        if !state.latches.offline_fired && silent >= t.offline_after_s && due.vehicle.rules.enabled(Rule::Offline) {
+            state.latches.offline_fired = true;
             let evidence = json!({"last_seen": seen, "last_fix": state.last_valid.map(|f| f.evidence())});
             let title = format!("Device silent since {}", seen.format("%Y-%m-%d %H:%M UTC"));
             out.push(ctx.raise(Rule::Offline, Severity::Medium, title, due.now, state.last_valid, evidence));
@@ -38,7 +39,7 @@ pub(super) fn devices(due: &Due<'_>, states: &mut HashMap<i64, DeviceState>, out
 pub(super) fn vehicle(
     due: &Due<'_>,
     states: &HashMap<i64, DeviceState>,
-    latched: &mut HashSet<(i64, Rule)>,
+    latched: &mut Latched,
     out: &mut Vec<Outcome>,
 ) {
     let devices = due.devices;

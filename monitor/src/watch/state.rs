@@ -1,10 +1,11 @@
 //! What the monitor remembers: per vehicle (its contract's payment status, thresholds, fences,
 //! resident places) and per device (last fix, motion, ignition, dwell, power, what has fired).
 
-use std::collections::HashMap;
+use std::collections::{BTreeMap, HashMap};
 
 use chrono::{DateTime, NaiveDate, Utc};
 use leasewatch_protocols::{Position, Status};
+use serde::{Deserialize, Serialize};
 use serde_json::{Value, json};
 
 use crate::places::Area;
@@ -65,7 +66,7 @@ pub struct Home {
 }
 
 /// Nights a vehicle spent away from its resident places.
-#[derive(Debug, Clone, Default)]
+#[derive(Debug, Clone, Default, PartialEq)]
 pub(super) struct Away {
     pub(super) nights: Vec<NaiveDate>,
     pub(super) fired: bool,
@@ -149,6 +150,20 @@ pub struct DeviceState {
     pub parked: Option<LastFix>,
     /// The latest ignition report (from a fix or a status frame) and when it was received.
     pub ignition: Option<(DateTime<Utc>, bool)>,
+    /// What its rules have concluded: kept across restarts and failovers.
+    pub latches: Latches,
+    /// The fences evaluated for this device and which of them it is inside: a fence is compared
+    /// only from its second evaluation, so a new fence does not "enter" every vehicle already in it.
+    pub(super) fences_inside: HashMap<i64, bool>,
+    pub(super) province_checked_at: Option<(f64, f64)>,
+}
+
+/// What a device's rules have concluded and must not conclude again while the condition holds:
+/// persisted with the alerts they raise, so that a restart or a failover neither repeats an alert
+/// nor reopens one an operator resolved.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(default)]
+pub struct Latches {
     pub(super) offline_fired: bool,
     pub(super) power_cut: bool,
     pub(super) tamper_fired: bool,
@@ -160,11 +175,24 @@ pub struct DeviceState {
     pub(super) overspeed_fired: bool,
     pub(super) invalid_run: u32,
     pub(super) jamming_fired: bool,
+    /// The risk location it is at: (place, since, the dwell level alerted).
     pub(super) risk: Option<(i64, DateTime<Utc>, i64)>,
-    /// The fences evaluated for this device and which of them it is inside: a fence is compared
-    /// only from its second evaluation, so a new fence does not "enter" every vehicle already in it.
-    pub(super) fences_inside: HashMap<i64, bool>,
-    pub(super) province_checked_at: Option<(f64, f64)>,
     pub(super) outside_province: bool,
+    /// Its session started or ended since the last fix: the next fix is a reappearance.
     pub(super) silent: bool,
+}
+
+/// A vehicle's latches: its devices' and its own (conditions alerted across its devices, nights
+/// away from its resident places).
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(default)]
+pub struct VehicleLatches {
+    /// Each fitted device's.
+    pub devices: BTreeMap<i64, Latches>,
+    /// Vehicle-level rules alerted, by name.
+    pub rules: Vec<String>,
+    /// Nights counted away from the resident places.
+    pub away_nights: Vec<NaiveDate>,
+    /// Whether the nights away were alerted.
+    pub away_fired: bool,
 }
