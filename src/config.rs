@@ -7,6 +7,7 @@ use std::path::Path;
 use figment::Figment;
 use figment::providers::{Env, Format, Serialized, Toml};
 use leasewatch_backoffice::system::config::BackOfficeConfig;
+use leasewatch_cluster::EngineConfig;
 use leasewatch_ingest::config::IngestConfig;
 use leasewatch_monitor::engine::MonitorConfig;
 use serde::{Deserialize, Serialize};
@@ -31,6 +32,8 @@ pub struct Config {
     pub admin: BackOfficeConfig,
     /// The risk monitor.
     pub monitor: MonitorConfig,
+    /// The message engine between roles in separate processes (none: one process).
+    pub engine: EngineConfig,
     /// The company's offset from UTC in hours: business dates (due dates, the daily job) are its.
     pub utc_offset_hours: i32,
 }
@@ -46,6 +49,7 @@ impl Default for Config {
             ingest: IngestConfig::default(),
             admin: BackOfficeConfig::default(),
             monitor: MonitorConfig::default(),
+            engine: EngineConfig::default(),
             utc_offset_hours: 8,
         }
     }

@@ -80,7 +80,7 @@ async fn demo(mut config: Config) -> anyhow::Result<()> {
     let seeded = seed_books(&pool, &config).await?;
     let http = config.http_bind;
     let gt06 = config.ingest.listeners.gt06.bind;
-    let daemon = tokio::spawn(crate::run::run(config.clone()));
+    let daemon = tokio::spawn(async move { crate::run::run(config.clone(), &crate::run::Role::ALL).await });
     let base = format!("http://{}", crate::run::local(http));
     wait_ready(&base).await?;
     let token = login(&base).await?;

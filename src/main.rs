@@ -45,7 +45,12 @@ enum Command {
     /// scenario; prints where to watch the alerts arrive. Starts a private PostgreSQL when none runs.
     Demo,
     /// Run the daemon: device listeners and the writer (creates and migrates the database first).
-    Run,
+    Run {
+        /// The roles this process plays (with a message engine, `engine.url`, they may run in
+        /// separate processes): ingest, monitor, admin, jobs.
+        #[arg(long, value_delimiter = ',', default_value = "ingest,monitor,admin,jobs")]
+        roles: Vec<run::Role>,
+    },
     /// Create the database if missing and apply the migrations.
     Migrate,
     /// Manage the device registry.
@@ -146,7 +151,7 @@ fn daemon(command: Command, config_file: Option<PathBuf>) -> anyhow::Result<()> 
     let runtime = tokio::runtime::Builder::new_multi_thread().enable_all().build()?;
     runtime.block_on(async move {
         match command {
-            Command::Run => run::run(config).await,
+            Command::Run { roles } => run::run(config, &roles).await,
             Command::Demo => demo::run(config, std::env::var_os("DATABASE_URL").is_some()).await,
             Command::Migrate => {
                 let pool = leasewatch_store::db::connect(&config.database_url, 2).await?;

@@ -1,5 +1,5 @@
 //! Wires the monitor to ingest in one process: committed rows from the writer's stream become
-//! observations, commands go out through ingest's live sessions, and alert changes go out to the
+//! observations (as [`leasewatch_cluster::wire`] reads them), commands go out through ingest's live sessions, and alert changes go out to the
 //! MQTT broker.
 
 use std::future::Future;
@@ -12,43 +12,10 @@ use leasewatch_ingest::sessions::SessionError;
 use leasewatch_monitor::alerts::Notice;
 use leasewatch_monitor::commands::{Downlink, SendError};
 use leasewatch_monitor::engine::Batch;
-use leasewatch_monitor::observation::{Observation, Seen};
-use leasewatch_protocols::{AttrValue, Command};
-use leasewatch_store::batch::{EventKind, Rows};
+use leasewatch_protocols::Command;
+use leasewatch_store::batch::Rows;
 use tokio::sync::broadcast::error::RecvError;
 use tokio::sync::{broadcast, mpsc};
-
-/// The monitor's view of committed rows.
-pub fn observations(rows: &Rows) -> Vec<Observation> {
-    let mut out = Vec::with_capacity(rows.positions.len() + rows.events.len());
-    for p in &rows.positions {
-        let Some(position) = p.message.position else { continue };
-        let seen = Seen::Fix { position, status: p.message.status, alarms: p.message.alarms };
-        out.push(Observation { device_id: p.device, server_time: p.server_time, seen });
-    }
-    for e in &rows.events {
-        let seen = match e.kind {
-            EventKind::Online => Seen::Online,
-            EventKind::Offline => Seen::Offline,
-            EventKind::CommandReply => {
-                let attrs = &e.message.attributes;
-                let serial = ["server_flag", "reply_serial"].iter().find_map(|k| match attrs.named(k) {
-                    Some(AttrValue::Int(n)) => Some(*n),
-                    _ => None,
-                });
-                let text = match (attrs.named("text"), attrs.named("result")) {
-                    (Some(AttrValue::Text(t)), _) => t.clone(),
-                    (_, Some(AttrValue::Int(code))) => format!("result {code}"),
-                    _ => String::new(),
-                };
-                Seen::CommandReply { serial, text }
-            }
-            _ => Seen::Status { status: e.message.status, alarms: e.message.alarms },
-        };
-        out.push(Observation { device_id: e.device, server_time: e.server_time, seen });
-    }
-    out
-}
 
 /// Forwards every committed batch to the monitor until either side closes.
 pub async fn feed(mut committed: broadcast::Receiver<Arc<Rows>>, monitor: mpsc::Sender<Batch>) {
@@ -61,11 +28,11 @@ pub async fn feed(mut committed: broadcast::Receiver<Arc<Rows>>, monitor: mpsc::
             }
             Err(RecvError::Closed) => return,
         };
-        let observations = observations(&rows);
+        let observations = leasewatch_cluster::wire::observations(&rows);
         if observations.is_empty() {
             continue;
         }
-        if monitor.send(Batch { observations, committed_at: Utc::now() }).await.is_err() {
+        if monitor.send(Batch::local(observations, Utc::now())).await.is_err() {
             return;
         }
     }

@@ -1,6 +1,7 @@
 //! `leasewatch run`: the daemon — the TCP listeners, the writer, the risk monitor, alert delivery,
-//! the admin API and the operations HTTP endpoints in one process, until SIGTERM
-//! or SIGINT; then it stops accepting, lets connections finish their frame, flushes, and exits.
+//! the admin API and the operations HTTP endpoints, in one process or in the roles asked for
+//! (`--roles`, with a message engine between them), until SIGTERM or SIGINT; then it stops
+//! accepting, lets connections finish their frame, flushes, and exits.
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -15,13 +16,37 @@ use leasewatch_ingest::listener::{self, ListenerContext};
 use leasewatch_ingest::quarantine::WriterPromoter;
 use leasewatch_protocols::{Gt06, H02, Jt808, ProtocolKind, Teltonika};
 use leasewatch_store::leader::{self, Duty};
+use std::future::Future;
 use tokio::net::TcpListener;
 use tokio::sync::watch;
 
 use crate::config::Config;
 
-/// Runs the daemon.
-pub async fn run(config: Config) -> anyhow::Result<()> {
+/// The parts a `leasewatch run` process plays; every one by default.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, clap::ValueEnum)]
+pub enum Role {
+    /// Device listeners and the writer (and, with an engine, the outbox publisher).
+    Ingest,
+    /// The risk monitor (with an engine, the shards it leases).
+    Monitor,
+    /// The admin API and console, webhook and MQTT delivery of alert changes.
+    Admin,
+    /// The batch jobs, on one instance among those sharing the database.
+    Jobs,
+}
+
+impl Role {
+    /// Every role: one process does it all.
+    pub const ALL: [Role; 4] = [Role::Ingest, Role::Monitor, Role::Admin, Role::Jobs];
+}
+
+/// Runs the daemon in the given roles.
+pub async fn run(config: Config, roles: &[Role]) -> anyhow::Result<()> {
+    let has = |role: Role| roles.contains(&role);
+    let engine = config.engine.enabled();
+    if has(Role::Monitor) && config.monitor.enabled && !has(Role::Ingest) && !engine {
+        anyhow::bail!("the monitor role without the ingest role needs a message engine (engine.url)");
+    }
     // Durations as histograms with buckets, which Prometheus can aggregate and compare across
     // instances (a summary's quantiles cannot be).
     let metrics = metrics_exporter_prometheus::PrometheusBuilder::new()
@@ -34,6 +59,122 @@ pub async fn run(config: Config) -> anyhow::Result<()> {
         .context("cannot install the metrics recorder")?;
     let pool = leasewatch_store::db::connect(&config.database_url, config.database_pool).await?;
     leasewatch_store::db::migrate(&pool, config.ingest.partitions_ahead_days).await?;
+    let js = if engine {
+        let js = leasewatch_cluster::stream::connect(&config.engine).await?;
+        tracing::info!(servers = %config.engine.url, stream = %config.engine.stream, shards = config.engine.shards, "message engine connected");
+        Some(js)
+    } else {
+        None
+    };
+    let (stop, stopped) = watch::channel(false);
+    let mut listeners = tokio::task::JoinSet::new();
+    let mut mqtt = None;
+    let mut publisher = None;
+    let (shared, writer_task) = if has(Role::Ingest) {
+        let (shared, writer_task) = start_ingest(&config, &pool, js.as_ref(), &stopped, &mut listeners).await?;
+        mqtt = config
+            .ingest
+            .mqtt
+            .enabled
+            .then(|| tokio::spawn(leasewatch_ingest::mqtt::run(shared.clone(), stopped.clone())));
+        if let Some(js) = &js {
+            let committed = shared.writer.subscribe();
+            let task = leasewatch_cluster::publisher::run(
+                pool.clone(),
+                js.clone(),
+                config.engine.clone(),
+                committed,
+                stopped.clone(),
+            );
+            publisher = Some(tokio::spawn(task));
+        }
+        (Some(shared), Some(writer_task))
+    } else {
+        (None, None)
+    };
+    let mut alert_feed = leasewatch_admin::alert_feed::AlertFeed::default();
+    let channel = config.admin.message_channel().map_err(|e| anyhow::anyhow!(e))?;
+    let admin_role = has(Role::Admin) && config.admin.enabled;
+    if channel.is_none() && admin_role {
+        tracing::warn!("no SMS gateway is configured (admin.sms_gateway): reminders are off");
+    }
+    let mut vault = None;
+    let admin = if admin_role {
+        let (router, state) = start_admin(&config, &pool, shared.as_ref(), channel.clone(), &stopped).await?;
+        alert_feed = state.alert_feed.clone();
+        vault = Some(state.vault.clone());
+        Some(router)
+    } else {
+        None
+    };
+    if admin_role && config.monitor.publish_alerts && config.ingest.mqtt.enabled {
+        match alert_feed.subscribe(&pool).await {
+            Ok(notices) => {
+                let (host, port) = (config.ingest.mqtt.host.clone(), config.ingest.mqtt.port);
+                tokio::spawn(leasewatch::monitor_link::publish_alerts(notices, host, port));
+            }
+            Err(e) => tracing::warn!(error = %e, "alert changes will not be published to MQTT"),
+        }
+    }
+    let http_listener = TcpListener::bind(config.http_bind)
+        .await
+        .with_context(|| format!("cannot serve HTTP on {}", config.http_bind))?;
+    tracing::info!(address = %config.http_bind, admin = admin.is_some(), ?roles, "serving HTTP (/api/v1, /docs, /metrics, /healthz, /readyz)");
+    let http = tokio::spawn(crate::http::serve(
+        http_listener,
+        metrics,
+        config.metrics_token.clone(),
+        pool.clone(),
+        admin,
+        stopped.clone(),
+    ));
+    let monitor = (has(Role::Monitor) && config.monitor.enabled)
+        .then(|| start_monitor(&config, &pool, js, shared.as_ref(), &stopped));
+    drop(shared);
+    let maintenance = has(Role::Jobs).then(|| {
+        let reminders = vault.zip(channel);
+        tokio::spawn(maintain(pool.clone(), config.ingest.clone(), config.utc_offset_hours, reminders))
+    });
+    shutdown_signal().await;
+    tracing::info!("shutting down: no new connections, finishing open frames");
+    let _ = stop.send(true);
+    while listeners.join_next().await.is_some() {}
+    if let Some(mqtt) = mqtt {
+        let _ = mqtt.await;
+    }
+    match http.await {
+        Ok(Err(e)) => tracing::warn!(error = %e, "HTTP server failed"),
+        Err(e) => tracing::warn!(error = %e, "HTTP server task failed"),
+        Ok(Ok(())) => {}
+    }
+    if let Some(maintenance) = maintenance {
+        maintenance.abort();
+    }
+    if let Some(monitor) = monitor {
+        monitor.await;
+    }
+    // Every connection is gone, so every writer handle is: the writer flushes what it holds and ends.
+    if let Some(writer_task) = writer_task {
+        writer_task.await.context("writer task failed")?;
+    }
+    // The writer's stream has closed: the publisher publishes what was committed last and ends.
+    if let Some(publisher) = publisher {
+        let _ = publisher.await;
+    }
+    pool.close().await;
+    tracing::info!("stopped");
+    Ok(())
+}
+
+/// The ingest role: the writer (leaving parcels in the outbox when there is an engine), the
+/// device registry, and a listener per enabled protocol.
+async fn start_ingest(
+    config: &Config,
+    pool: &sqlx::PgPool,
+    js: Option<&leasewatch_cluster::Engine>,
+    stopped: &watch::Receiver<bool>,
+    listeners: &mut tokio::task::JoinSet<()>,
+) -> anyhow::Result<(Arc<Shared>, tokio::task::JoinHandle<()>)> {
     let capacity = leasewatch_ingest::capacity::raise_and_measure(config.ingest.limits.max_connections);
     let mut ingest = config.ingest.clone();
     ingest.limits.max_connections = capacity.connections;
@@ -44,19 +185,24 @@ pub async fn run(config: Config) -> anyhow::Result<()> {
         capacity.connections,
         capacity.open_files
     );
-    let (shared, writer_task) = Shared::start(ingest, &pool);
+    let encoder = match js {
+        Some(_) => {
+            let vehicles = leasewatch_cluster::vehicles::Vehicles::default();
+            if let Err(e) = vehicles.load(pool).await {
+                tracing::warn!(error = %e, "devices' vehicles not loaded: batches are sharded by device until the next refresh");
+            }
+            tokio::spawn(vehicles.clone().refresh(pool.clone(), Duration::from_secs(30)));
+            Some(leasewatch_cluster::wire::encoder(vehicles, config.engine.shards))
+        }
+        None => None,
+    };
+    let (shared, writer_task) = Shared::start_with_outbox(ingest, pool, encoder);
     match shared.registry.preload().await {
         Ok(devices) => tracing::info!(devices, "device registry loaded"),
         // Not fatal: devices are then looked up as they log in.
         Err(e) => tracing::warn!(error = %e, "device registry not loaded"),
     }
-    let (stop, stopped) = watch::channel(false);
-    let stopped_http = stopped.clone();
-    let stopped_mqtt = stopped.clone();
-    let stopped_monitor = stopped.clone();
-    let stopped_webhooks = stopped.clone();
-    let ctx = ListenerContext::new(shared.clone(), stopped, Duration::from_secs(config.shutdown_drain_secs));
-    let mut listeners = tokio::task::JoinSet::new();
+    let ctx = ListenerContext::new(shared.clone(), stopped.clone(), Duration::from_secs(config.shutdown_drain_secs));
     for protocol in ProtocolKind::ALL {
         let Some(settings) = config.ingest.listeners.get(protocol).filter(|s| s.enabled) else { continue };
         let socket = listener::bind(settings.bind)
@@ -71,103 +217,94 @@ pub async fn run(config: Config) -> anyhow::Result<()> {
             ProtocolKind::Mqtt => continue,
         };
     }
-    drop(ctx);
-    let mqtt =
-        config.ingest.mqtt.enabled.then(|| tokio::spawn(leasewatch_ingest::mqtt::run(shared.clone(), stopped_mqtt)));
-    let mut alert_feed = leasewatch_admin::alert_feed::AlertFeed::default();
-    let channel = config.admin.message_channel().map_err(|e| anyhow::anyhow!(e))?;
-    if channel.is_none() && config.admin.enabled {
-        tracing::warn!("no SMS gateway is configured (admin.sms_gateway): reminders are off");
+    Ok((shared, writer_task))
+}
+
+/// The admin role: the API and console, and webhook delivery (secrets are sealed with the data key,
+/// so deliveries run where it is loaded).
+async fn start_admin(
+    config: &Config,
+    pool: &sqlx::PgPool,
+    shared: Option<&Arc<Shared>>,
+    channel: Option<Arc<dyn MessageChannel>>,
+    stopped: &watch::Receiver<bool>,
+) -> anyhow::Result<(axum::Router, leasewatch_admin::AppState)> {
+    leasewatch_backoffice::system::bootstrap::prepare(pool).await.context("cannot prepare the admin API")?;
+    let vault = config.admin.vault().context("cannot load the data key")?;
+    let indexed = leasewatch_backoffice::customers::customer::index_phones(pool, &vault)
+        .await
+        .map_err(|e| anyhow::anyhow!("cannot index customers' phones: {e}"))?;
+    if indexed > 0 {
+        tracing::info!(customers = indexed, "indexed customers' phones for search");
     }
     let partners =
         config.admin.partners(&format!("http://{}", local(config.http_bind))).map_err(|e| anyhow::anyhow!(e))?;
-    let mut reminders = None;
-    let admin = if config.admin.enabled {
-        leasewatch_backoffice::system::bootstrap::prepare(&pool).await.context("cannot prepare the admin API")?;
-        let vault = config.admin.vault().context("cannot load the data key")?;
-        reminders = Some(vault.clone());
-        let indexed = leasewatch_backoffice::customers::customer::index_phones(&pool, &vault)
-            .await
-            .map_err(|e| anyhow::anyhow!("cannot index customers' phones: {e}"))?;
-        if indexed > 0 {
-            tracing::info!(customers = indexed, "indexed customers' phones for search");
-        }
-        let promoter = Arc::new(WriterPromoter { pool: pool.clone(), writer: shared.writer.clone() });
-        let state = leasewatch_admin::AppState::new(pool.clone(), vault.clone(), config.admin.password_hash)
-            .with_promoter(promoter)
-            .with_shutdown(stopped_webhooks.clone())
-            .with_utc_offset(config.utc_offset_hours)
-            .with_letter_font(&config.admin.letter_font, config.admin.letter_font_index)
-            .with_message_channel(channel.clone())
-            .with_partners(partners)
-            .with_tile_url(config.admin.tile_url.clone())
-            .map_err(|e| anyhow::anyhow!(e))?;
-        alert_feed = state.alert_feed.clone();
-        // Webhook secrets are sealed with the admin data key: deliveries run where it is loaded.
-        let open: leasewatch_monitor::webhooks::SecretOpener = Arc::new(move |sealed: &[u8]| vault.open(sealed).ok());
-        tokio::spawn(leasewatch_monitor::webhooks::run(pool.clone(), open, stopped_webhooks));
-        Some(leasewatch_admin::router(state).context("cannot build the admin API")?)
-    } else {
-        None
-    };
-    if config.monitor.publish_alerts && config.ingest.mqtt.enabled {
-        match alert_feed.subscribe(&pool).await {
-            Ok(notices) => {
-                let (host, port) = (config.ingest.mqtt.host.clone(), config.ingest.mqtt.port);
-                tokio::spawn(leasewatch::monitor_link::publish_alerts(notices, host, port));
-            }
-            Err(e) => tracing::warn!(error = %e, "alert changes will not be published to MQTT"),
-        }
+    let mut state = leasewatch_admin::AppState::new(pool.clone(), vault.clone(), config.admin.password_hash)
+        .with_shutdown(stopped.clone())
+        .with_utc_offset(config.utc_offset_hours)
+        .with_letter_font(&config.admin.letter_font, config.admin.letter_font_index)
+        .with_message_channel(channel)
+        .with_partners(partners)
+        .with_tile_url(config.admin.tile_url.clone())
+        .map_err(|e| anyhow::anyhow!(e))?;
+    // Quarantined devices are promoted through this process's writer, when it has one.
+    if let Some(shared) = shared {
+        state = state.with_promoter(Arc::new(WriterPromoter { pool: pool.clone(), writer: shared.writer.clone() }));
     }
-    let http_listener = TcpListener::bind(config.http_bind)
-        .await
-        .with_context(|| format!("cannot serve HTTP on {}", config.http_bind))?;
-    tracing::info!(address = %config.http_bind, admin = config.admin.enabled, "serving HTTP (/api/v1, /docs, /metrics, /healthz, /readyz)");
-    let http = tokio::spawn(crate::http::serve(
-        http_listener,
-        metrics,
-        config.metrics_token.clone(),
-        pool.clone(),
-        admin,
-        stopped_http,
-    ));
-    let monitor = config.monitor.enabled.then(|| {
-        let (tx, rx) = tokio::sync::mpsc::channel(4096);
-        tokio::spawn(leasewatch::monitor_link::feed(shared.writer.subscribe(), tx));
-        let downlink = Arc::new(leasewatch::monitor_link::SessionDownlink(shared.clone()));
-        tokio::spawn(leasewatch_monitor::engine::run(
-            pool.clone(),
-            config.monitor.clone(),
-            config.utc_offset_hours,
-            rx,
-            Some(downlink),
-            stopped_monitor,
-        ))
+    let open: leasewatch_monitor::webhooks::SecretOpener = Arc::new(move |sealed: &[u8]| vault.open(sealed).ok());
+    tokio::spawn(leasewatch_monitor::webhooks::run(pool.clone(), open, stopped.clone()));
+    let router = leasewatch_admin::router(state.clone()).context("cannot build the admin API")?;
+    Ok((router, state))
+}
+
+/// The monitor role: fed by this process's writer, or, with an engine, by the shards it leases.
+/// Device commands go out through this process's sessions, when it has the ingest role.
+fn start_monitor(
+    config: &Config,
+    pool: &sqlx::PgPool,
+    js: Option<leasewatch_cluster::Engine>,
+    shared: Option<&Arc<Shared>>,
+    stopped: &watch::Receiver<bool>,
+) -> impl Future<Output = ()> + use<> {
+    let (tx, rx) = tokio::sync::mpsc::channel(4096);
+    let downlink = shared.map(|shared| {
+        Arc::new(leasewatch::monitor_link::SessionDownlink(shared.clone()))
+            as Arc<dyn leasewatch_monitor::commands::Downlink>
     });
-    drop(shared);
-    let reminders = reminders.zip(channel);
-    let maintenance = tokio::spawn(maintain(pool.clone(), config.ingest.clone(), config.utc_offset_hours, reminders));
-    shutdown_signal().await;
-    tracing::info!("shutting down: no new connections, finishing open frames");
-    let _ = stop.send(true);
-    while listeners.join_next().await.is_some() {}
-    if let Some(mqtt) = mqtt {
-        let _ = mqtt.await;
+    let sharding = match (js, shared) {
+        (Some(js), _) => {
+            let (changes, changed) = tokio::sync::mpsc::channel(64);
+            let instance = leasewatch_ingest::throughput::node_name();
+            let shards = leasewatch_cluster::shards::run(
+                pool.clone(),
+                js,
+                config.engine.clone(),
+                instance,
+                tx,
+                changes,
+                stopped.clone(),
+            );
+            tokio::spawn(shards);
+            Some(leasewatch_monitor::engine::Sharding { shards: config.engine.shards, changes: changed })
+        }
+        (None, Some(shared)) => {
+            tokio::spawn(leasewatch::monitor_link::feed(shared.writer.subscribe(), tx));
+            None
+        }
+        (None, None) => None,
+    };
+    let task = tokio::spawn(leasewatch_monitor::engine::run_sharded(
+        pool.clone(),
+        config.monitor.clone(),
+        config.utc_offset_hours,
+        rx,
+        downlink,
+        sharding,
+        stopped.clone(),
+    ));
+    async move {
+        let _ = task.await;
     }
-    match http.await {
-        Ok(Err(e)) => tracing::warn!(error = %e, "HTTP server failed"),
-        Err(e) => tracing::warn!(error = %e, "HTTP server task failed"),
-        Ok(Ok(())) => {}
-    }
-    maintenance.abort();
-    if let Some(monitor) = monitor {
-        let _ = monitor.await;
-    }
-    // Every connection is gone, so every writer handle is: the writer flushes what it holds and ends.
-    writer_task.await.context("writer task failed")?;
-    pool.close().await;
-    tracing::info!("stopped");
-    Ok(())
 }
 
 /// Upkeep, hourly and idempotent, on one instance of those sharing the database (the one that

@@ -40,11 +40,21 @@ impl Shared {
     /// What connections share under `config`, with the writer started on `pool`; the handle is
     /// the writer's task, which ends once every writer handle is dropped.
     pub fn start(config: IngestConfig, pool: &sqlx::PgPool) -> (Arc<Self>, tokio::task::JoinHandle<()>) {
+        Self::start_with_outbox(config, pool, None)
+    }
+
+    /// [`Shared::start`] with a writer that leaves each batch's parcels in the outbox (see
+    /// [`Writer::start_with_outbox`]).
+    pub fn start_with_outbox(
+        config: IngestConfig,
+        pool: &sqlx::PgPool,
+        encoder: Option<leasewatch_store::outbox::Encoder>,
+    ) -> (Arc<Self>, tokio::task::JoinHandle<()>) {
         let (writer, task) = if config.writer.discard {
             tracing::warn!("ingest.writer.discard is set: devices are acknowledged and nothing is stored");
             Writer::discarding(&config.writer)
         } else {
-            Writer::start(pool.clone(), config.writer.clone())
+            Writer::start_with_outbox(pool.clone(), config.writer.clone(), encoder)
         };
         let shared = Self { config, registry: Registry::new(pool.clone()), writer, sessions: Sessions::default() };
         (Arc::new(shared), task)

@@ -5,7 +5,7 @@
 //!
 //! ```text
 //! record: magic "LWSP" | payload length u32 | CRC-32C of payload u32 | payload
-//! payload: 3 × (length u32 | COPY bytes)      positions, events, quarantine
+//! payload: 3 or 4 × (length u32 | bytes)      positions, events, quarantine (COPY), outbox parcels
 //! ```
 //! A record cut short by a crash or a full disk mid-append was never acknowledged. It is cut off:
 //! when the spool is opened, and when an append fails, so that later records are never written
@@ -45,6 +45,8 @@ pub struct SpooledBatch {
     pub events: Vec<u8>,
     /// Quarantine, binary COPY.
     pub quarantine: Vec<u8>,
+    /// The outbox's parcels (empty without a message engine, and in records of earlier versions).
+    pub outbox: Vec<u8>,
 }
 
 /// The spool file.
@@ -85,7 +87,7 @@ impl Spool {
     }
 
     /// Appends one batch and syncs it to disk; only then may it be acknowledged.
-    pub fn append(&mut self, parts: [&[u8]; 3]) -> Result<(), SpoolError> {
+    pub fn append(&mut self, parts: [&[u8]; 4]) -> Result<(), SpoolError> {
         let payload_len: usize = parts.iter().map(|p| 4 + p.len()).sum();
         let total = 12 + payload_len as u64;
         if self.bytes + total > self.max_bytes {
@@ -152,7 +154,7 @@ fn whole_len(data: &[u8]) -> usize {
 pub fn parse(mut data: &[u8]) -> Vec<SpooledBatch> {
     let mut batches = Vec::new();
     while let Some((payload, len)) = record(data) {
-        let mut parts = Vec::with_capacity(3);
+        let mut parts = Vec::with_capacity(4);
         let mut rest = payload;
         while rest.len() >= 4 {
             let n = u32::from_be_bytes([rest[0], rest[1], rest[2], rest[3]]) as usize;
@@ -160,11 +162,14 @@ pub fn parse(mut data: &[u8]) -> Vec<SpooledBatch> {
             parts.push(part.to_vec());
             rest = &rest[4 + n..];
         }
-        let [positions, events, quarantine]: [Vec<u8>; 3] = match parts.try_into() {
+        if parts.len() == 3 {
+            parts.push(Vec::new());
+        }
+        let [positions, events, quarantine, outbox]: [Vec<u8>; 4] = match parts.try_into() {
             Ok(p) => p,
             Err(_) => break,
         };
-        batches.push(SpooledBatch { positions, events, quarantine });
+        batches.push(SpooledBatch { positions, events, quarantine, outbox });
         data = &data[len..];
     }
     batches
@@ -185,8 +190,8 @@ mod tests {
     #[test]
     fn batches_come_back_in_order_and_clearing_empties_the_file() {
         let (path, mut spool) = fresh("order", 1 << 20);
-        spool.append([b"p1", b"", b"q1"]).unwrap_or_else(|e| panic!("{e}"));
-        spool.append([b"p2", b"e2", b""]).unwrap_or_else(|e| panic!("{e}"));
+        spool.append([b"p1", b"", b"q1", b""]).unwrap_or_else(|e| panic!("{e}"));
+        spool.append([b"p2", b"e2", b"", b""]).unwrap_or_else(|e| panic!("{e}"));
         let batches = spool.read_all().unwrap_or_default();
         assert_eq!(batches.len(), 2);
         assert_eq!((batches[0].positions.as_slice(), batches[1].events.as_slice()), (&b"p1"[..], &b"e2"[..]));
@@ -198,8 +203,8 @@ mod tests {
     #[test]
     fn a_torn_last_record_is_ignored_and_earlier_ones_survive() {
         let (path, mut spool) = fresh("torn", 1 << 20);
-        spool.append([b"first", b"", b""]).unwrap_or_else(|e| panic!("{e}"));
-        spool.append([b"second", b"", b""]).unwrap_or_else(|e| panic!("{e}"));
+        spool.append([b"first", b"", b"", b""]).unwrap_or_else(|e| panic!("{e}"));
+        spool.append([b"second", b"", b"", b""]).unwrap_or_else(|e| panic!("{e}"));
         let mut data = std::fs::read(&path).unwrap_or_default();
         data.truncate(data.len() - 3);
         assert_eq!(parse(&data).len(), 1);
@@ -212,14 +217,14 @@ mod tests {
     #[test]
     fn a_torn_record_left_by_a_crash_is_cut_off_so_later_batches_replay() {
         let (path, mut spool) = fresh("reopen", 1 << 20);
-        spool.append([b"first", b"", b""]).unwrap_or_else(|e| panic!("{e}"));
+        spool.append([b"first", b"", b"", b""]).unwrap_or_else(|e| panic!("{e}"));
         drop(spool);
         // A crash mid-append: half a record at the end of the file.
         let mut file = OpenOptions::new().append(true).open(&path).unwrap_or_else(|e| panic!("{e}"));
         file.write_all(b"LWSP\0\0\0\x40half").unwrap_or_else(|e| panic!("{e}"));
         drop(file);
         let mut spool = Spool::open(&path, 1 << 20).unwrap_or_else(|e| panic!("{e}"));
-        spool.append([b"after", b"", b""]).unwrap_or_else(|e| panic!("{e}"));
+        spool.append([b"after", b"", b"", b""]).unwrap_or_else(|e| panic!("{e}"));
         let batches = spool.read_all().unwrap_or_default();
         let positions: Vec<&[u8]> = batches.iter().map(|b| b.positions.as_slice()).collect();
         assert_eq!(positions, [&b"first"[..], &b"after"[..]]);
@@ -229,8 +234,8 @@ mod tests {
     #[test]
     fn a_full_spool_refuses_instead_of_growing() {
         let (path, mut spool) = fresh("full", 40);
-        assert!(spool.append([b"0123456789", b"", b""]).is_ok());
-        assert!(matches!(spool.append([b"0123456789", b"", b""]), Err(SpoolError::Full { .. })));
+        assert!(spool.append([b"0123456789", b"", b"", b""]).is_ok());
+        assert!(matches!(spool.append([b"0123456789", b"", b"", b""]), Err(SpoolError::Full { .. })));
         let _ = std::fs::remove_file(&path);
     }
 }

@@ -18,6 +18,7 @@ use futures_util::StreamExt;
 use futures_util::stream::FuturesOrdered;
 use leasewatch_protocols::Position;
 use leasewatch_store::batch::{DeviceKey, EventRow, PositionRow, Rows};
+use leasewatch_store::outbox::{self, Encoder};
 use sqlx::postgres::PgPoolOptions;
 use sqlx::{PgConnection, PgPool};
 use tokio::sync::{broadcast, mpsc, oneshot};
@@ -64,6 +65,16 @@ impl Writer {
     /// flushes and ends. It has a thread and connections of its own, so that thousands of busy
     /// device connections cannot delay a commit (and with it every acknowledgement).
     pub fn start(pool: PgPool, config: WriterConfig) -> (Self, tokio::task::JoinHandle<()>) {
+        Self::start_with_outbox(pool, config, None)
+    }
+
+    /// [`Writer::start`], and with an `encoder` every batch also leaves its parcels in the outbox,
+    /// in the same transaction, for a publisher to hand to the message engine.
+    pub fn start_with_outbox(
+        pool: PgPool,
+        config: WriterConfig,
+        encoder: Option<Encoder>,
+    ) -> (Self, tokio::task::JoinHandle<()>) {
         let (tx, rx) = mpsc::channel(config.channel_capacity.max(1));
         let (committed, _) = broadcast::channel(COMMITTED_CAPACITY);
         let stream = committed.clone();
@@ -79,7 +90,7 @@ impl Writer {
                     .max_connections(config.concurrent_batches.max(1) as u32)
                     .acquire_timeout(acquire_timeout)
                     .connect_lazy_with(options);
-                run(pool.clone(), config, rx, stream).await;
+                run(pool.clone(), config, rx, stream, encoder).await;
                 pool.close().await;
             });
         });
@@ -126,6 +137,7 @@ async fn run(
     config: WriterConfig,
     mut rx: mpsc::Receiver<Request>,
     committed: broadcast::Sender<Arc<Rows>>,
+    encoder: Option<Encoder>,
 ) {
     let mut spool = match Spool::open(&config.spool_path, config.spool_max_bytes) {
         Ok(spool) => Some(spool),
@@ -176,7 +188,7 @@ async fn run(
         if (due || states_due) && !replay_due && in_flight.len() < concurrent {
             let down = down_until.is_some_and(|until| now < until);
             let mut buffers = free.pop().unwrap_or_default();
-            buffers.encode(pending.iter().map(|r| &r.rows));
+            buffers.encode(pending.iter().map(|r| &r.rows), encoder.as_ref());
             let latest = std::mem::take(&mut buffers.latest);
             let states = if open { throttle.admit(latest, now) } else { throttle.flush(latest) };
             if down && !due {
@@ -186,7 +198,8 @@ async fn run(
             }
             buffers.state.fill(&states);
             // A task of its own, so that its transaction goes on while this loop gathers and encodes.
-            let batch = apply_batch(pool.clone(), buffers, std::mem::take(&mut pending), pending_rows, down);
+            let requests = std::mem::take(&mut pending);
+            let batch = apply_batch(pool.clone(), buffers, requests, pending_rows, down, encoder.clone());
             in_flight.push_back(tokio::spawn(batch));
             backlog = pending_rows >= config.batch_rows;
             pending_rows = 0;
@@ -294,7 +307,14 @@ fn refused_for_content(e: &sqlx::Error) -> bool {
 /// Writes one encoded batch in its own transaction (or fails at once when the database is down).
 /// A batch refused for its content is written again request by request, so that one bad frame
 /// costs only its own acknowledgement.
-async fn apply_batch(pool: PgPool, buffers: Buffers, requests: Vec<Request>, rows: usize, down: bool) -> Done {
+async fn apply_batch(
+    pool: PgPool,
+    buffers: Buffers,
+    requests: Vec<Request>,
+    rows: usize,
+    down: bool,
+    encoder: Option<Encoder>,
+) -> Done {
     let started = Instant::now();
     let outcome = if down {
         Outcome::Unavailable("database down".to_owned())
@@ -303,7 +323,7 @@ async fn apply_batch(pool: PgPool, buffers: Buffers, requests: Vec<Request>, row
             Ok(()) => Outcome::Committed,
             Err(e) if refused_for_content(&e) => {
                 tracing::warn!(error = %e, rows, "batch refused for its content: writing it request by request");
-                split(&pool, &requests).await
+                split(&pool, &requests, encoder.as_ref()).await
             }
             Err(e) => Outcome::Unavailable(e.to_string()),
         }
@@ -312,11 +332,11 @@ async fn apply_batch(pool: PgPool, buffers: Buffers, requests: Vec<Request>, row
 }
 
 /// Writes each request of a refused batch in a transaction of its own.
-async fn split(pool: &PgPool, requests: &[Request]) -> Outcome {
+async fn split(pool: &PgPool, requests: &[Request], encoder: Option<&Encoder>) -> Outcome {
     let mut buffers = Buffers::default();
     let mut refused = Vec::with_capacity(requests.len());
     for request in requests {
-        buffers.encode(std::iter::once(&request.rows));
+        buffers.encode(std::iter::once(&request.rows), encoder);
         buffers.state.fill(&buffers.latest);
         match apply(pool, &buffers).await {
             Ok(()) => refused.push(None),
@@ -402,14 +422,14 @@ fn complete(
 async fn replay(pool: &PgPool, spool: &mut Spool, path: &Path) -> Result<(), ()> {
     let batches = spool.read_all().map_err(|e| tracing::error!(error = %e, "cannot read the spool"))?;
     for batch in &batches {
-        match apply_staged(pool, &batch.positions, &batch.events, &batch.quarantine).await {
+        match apply_staged(pool, [&batch.positions, &batch.events, &batch.quarantine, &batch.outbox]).await {
             Ok(()) => {}
             Err(e) if refused_for_content(&e) => {
                 let aside = path.with_extension("refused");
                 tracing::error!(error = %e, file = %aside.display(), "a spooled batch was refused for its content: set aside");
                 Spool::open(&aside, u64::MAX)
                     .and_then(|mut s| {
-                        s.append([&batch.positions, &batch.events, &batch.quarantine])
+                        s.append([&batch.positions, &batch.events, &batch.quarantine, &batch.outbox])
                             .map_err(|e| std::io::Error::other(e.to_string()))
                     })
                     .map_err(
@@ -485,13 +505,21 @@ struct Buffers {
     state: StateColumns,
     events: CopyBuffer,
     quarantine: CopyBuffer,
+    /// The batch's outbox parcels, as stored (empty without an encoder).
+    outbox: Vec<u8>,
 }
 
 impl Buffers {
     /// Encodes the rows of `batches` as binary COPY payloads. Positions are sorted by device and fix
     /// time with duplicates dropped, and the last of each device becomes its latest state (in
-    /// `latest`: the state columns are set apart, with what the throttle lets through).
-    fn encode<'a>(&mut self, batches: impl Iterator<Item = &'a Rows> + Clone) {
+    /// `latest`: the state columns are set apart, with what the throttle lets through). With an
+    /// `encoder`, the rows' outbox parcels too.
+    fn encode<'a>(&mut self, batches: impl Iterator<Item = &'a Rows> + Clone, encoder: Option<&Encoder>) {
+        self.outbox.clear();
+        if let Some(encoder) = encoder {
+            let rows: Vec<&Rows> = batches.clone().collect();
+            self.outbox = encoder(&rows).to_bytes();
+        }
         self.positions.start();
         self.latest.clear();
         self.events.start();
@@ -568,9 +596,10 @@ impl Buffers {
         self.quarantine.finish();
     }
 
-    /// The payloads the spool keeps: positions, events, quarantine (the state follows from positions).
-    fn parts(&self) -> [&[u8]; 3] {
-        [self.positions.bytes(), self.events.bytes(), self.quarantine.bytes()]
+    /// The payloads the spool keeps: positions, events, quarantine, outbox parcels (the state
+    /// follows from positions).
+    fn parts(&self) -> [&[u8]; 4] {
+        [self.positions.bytes(), self.events.bytes(), self.quarantine.bytes(), &self.outbox]
     }
 }
 
@@ -582,8 +611,7 @@ async fn apply(pool: &PgPool, buffers: &Buffers) -> Result<(), sqlx::Error> {
     match apply_direct(pool, buffers).await {
         Err(sqlx::Error::Database(e)) if e.is_unique_violation() => {
             metrics::batch_deduplicated();
-            let [positions, events, quarantine] = buffers.parts();
-            apply_staged(pool, positions, events, quarantine).await
+            apply_staged(pool, buffers.parts()).await
         }
         other => other,
     }
@@ -613,17 +641,20 @@ async fn apply_direct(pool: &PgPool, buffers: &Buffers) -> Result<(), sqlx::Erro
             .await?;
     }
     copy_quarantine(&mut tx, buffers.quarantine.bytes()).await?;
+    outbox::insert(&mut tx, &buffers.outbox).await?;
     tx.commit().await
 }
 
-/// Writes a batch's payloads in one transaction, all through staging (spooled batches, resends).
-async fn apply_staged(pool: &PgPool, positions: &[u8], events: &[u8], quarantine: &[u8]) -> Result<(), sqlx::Error> {
+/// Writes a batch's payloads (positions, events, quarantine, outbox parcels) in one transaction,
+/// all through staging (spooled batches, resends).
+async fn apply_staged(pool: &PgPool, [positions, events, quarantine, parcels]: [&[u8]; 4]) -> Result<(), sqlx::Error> {
     let mut tx = pool.begin().await?;
     create_staging(&mut tx).await?;
     copy_in(&mut tx, "COPY positions_staging FROM STDIN (FORMAT binary)", positions).await?;
     copy_in(&mut tx, "COPY events_staging FROM STDIN (FORMAT binary)", events).await?;
     copy_quarantine(&mut tx, quarantine).await?;
     merge_staging(&mut tx).await?;
+    outbox::insert(&mut tx, parcels).await?;
     tx.commit().await
 }
 

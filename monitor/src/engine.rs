@@ -9,13 +9,13 @@ use std::time::Duration;
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 use sqlx::PgPool;
-use tokio::sync::{mpsc, watch};
+use tokio::sync::{mpsc, oneshot, watch};
 
 use crate::alerts::{self, Owner};
 use crate::commands::{self, Downlink};
 use crate::observation::Observation;
 use crate::places::Provinces;
-use crate::watch::{Outcome, Watch};
+use crate::watch::{Outcome, Ownership, Watch};
 use crate::{risk, store, tasks};
 
 /// The monitor's settings.
@@ -39,12 +39,48 @@ impl Default for MonitorConfig {
 }
 
 /// Rows committed together, as the monitor receives them.
-#[derive(Debug, Clone, PartialEq)]
+#[derive(Debug)]
 pub struct Batch {
     /// The rows.
     pub observations: Vec<Observation>,
     /// When the monitor learned they were committed.
     pub committed_at: DateTime<Utc>,
+    /// From the message engine: the shard and the last stream sequence the batch holds, recorded
+    /// with what the rules concluded from it.
+    pub progress: Option<(u16, u64)>,
+    /// Told once what the rules concluded from the batch is written (the engine's acknowledgement).
+    pub applied: Option<oneshot::Sender<()>>,
+}
+
+impl Batch {
+    /// Rows from this process's own writer.
+    pub fn local(observations: Vec<Observation>, committed_at: DateTime<Utc>) -> Self {
+        Self { observations, committed_at, progress: None, applied: None }
+    }
+}
+
+/// A change in the shards this monitor owns, when several monitors share the fleet.
+#[derive(Debug)]
+pub enum ShardChange {
+    /// The shard is now this monitor's: its vehicles' state is restored, then `ready` is told the
+    /// last stream sequence applied for it (the consumer starts after it).
+    Claimed {
+        /// The shard.
+        shard: u16,
+        /// Answered once the shard's state is restored.
+        ready: oneshot::Sender<u64>,
+    },
+    /// The shard was given up or lost.
+    Released(u16),
+}
+
+/// Several monitors share the fleet: this one evaluates the shards it is told it owns.
+#[derive(Debug)]
+pub struct Sharding {
+    /// How many shards the fleet is split into.
+    pub shards: u16,
+    /// Claims and releases.
+    pub changes: mpsc::Receiver<ShardChange>,
 }
 
 /// The shipped province boundaries (simplified, WGS-84; see `data/README.md`).
@@ -67,27 +103,49 @@ pub async fn run(
     pool: PgPool,
     config: MonitorConfig,
     utc_offset_hours: i32,
+    input: mpsc::Receiver<Batch>,
+    downlink: Option<Arc<dyn Downlink>>,
+    shutdown: watch::Receiver<bool>,
+) {
+    run_sharded(pool, config, utc_offset_hours, input, downlink, None, shutdown).await;
+}
+
+/// [`run`], evaluating only the shards `sharding` hands it when several monitors share the fleet
+/// (the one holding shard 0 also does the fleet-wide upkeep: daily learning and scoring, closing
+/// alerts of contracts brought current, proposing repossessions).
+pub async fn run_sharded(
+    pool: PgPool,
+    config: MonitorConfig,
+    utc_offset_hours: i32,
     mut input: mpsc::Receiver<Batch>,
     downlink: Option<Arc<dyn Downlink>>,
+    sharding: Option<Sharding>,
     mut shutdown: watch::Receiver<bool>,
 ) {
     let mut watch = Watch::new(Arc::new(shipped_provinces()), utc_offset_hours);
+    let (shards, mut changes) = match sharding {
+        Some(s) => (Some(s.shards), Some(s.changes)),
+        None => (None, None),
+    };
+    watch.set_ownership(shards.map(|shards| Ownership { shards, owned: Default::default() }));
+    let upkeep = Arc::new(std::sync::atomic::AtomicBool::new(shards.is_none()));
     if let Err(e) = store::seed_rules(&pool).await {
         tracing::warn!(error = %e, "could not list the rules in the database");
     }
     if let Err(e) = store::refresh(&pool, &mut watch).await {
         tracing::warn!(error = %e, "could not load contracts and places; retrying at the next refresh");
     }
+    // Sharded, every device's last fix is known (neighbours count in gatherings); latches are
+    // restored shard by shard as they are claimed.
     match store::restore(&pool, &mut watch).await {
         Ok(devices) => tracing::info!(devices, "monitor state restored"),
         Err(e) => tracing::warn!(error = %e, "could not restore device state"),
     }
-    match store::restore_latches(&pool, &mut watch, |_| true).await {
-        Ok(vehicles) => tracing::info!(vehicles, "alerted conditions restored"),
-        Err(e) => tracing::warn!(error = %e, "could not restore alerted conditions: those still holding alert again"),
+    if shards.is_none() {
+        restore_latches(&pool, &mut watch, |_| true).await;
     }
     // Daily work scans a day of positions or every contract: off the loop, so alerts never wait for it.
-    let daily = tokio::spawn(daily(pool.clone(), utc_offset_hours));
+    let daily = tokio::spawn(daily(pool.clone(), utc_offset_hours, upkeep.clone()));
     let mut tick = tokio::time::interval(Duration::from_millis(config.tick_ms.max(10)));
     let mut refresh = tokio::time::interval(Duration::from_secs(config.refresh_secs.max(1)));
     tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
@@ -102,7 +160,14 @@ pub async fn run(
                     watch.observe(obs, &mut out);
                 }
                 pending.add(&mut out, &mut watch, batch.committed_at);
+                pending.received(batch.progress, batch.applied);
                 apply(&pool, &watch, &mut pending).await;
+            }
+            Some(change) = next_change(&mut changes) => {
+                // What is pending belongs to the shards as they were: written first.
+                apply(&pool, &watch, &mut pending).await;
+                shard_changed(&pool, &mut watch, change).await;
+                upkeep.store(watch.ownership().is_none_or(|o| o.owned.contains(&0)), std::sync::atomic::Ordering::Relaxed);
             }
             _ = tick.tick() => {
                 let now = Utc::now();
@@ -114,7 +179,10 @@ pub async fn run(
                         tracing::warn!(error = %e, "command dispatch failed");
                     }
             }
-            _ = refresh.tick() => reload(&pool, &mut watch, utc_offset_hours).await,
+            _ = refresh.tick() => {
+                let fleet = upkeep.load(std::sync::atomic::Ordering::Relaxed);
+                reload(&pool, &mut watch, utc_offset_hours, fleet).await;
+            }
             _ = shutdown.changed() => break,
         }
     }
@@ -122,14 +190,65 @@ pub async fn run(
     daily.abort();
 }
 
-/// Checked hourly: learns the resident places of each day gone by (a day is learned once),
-/// rescores every active contract once a local day (payment status moves with the daily job), and
-/// in the other hours scores the active contracts that have no score yet.
-async fn daily(pool: PgPool, utc_offset_hours: i32) {
+/// The next shard change, when sharded.
+async fn next_change(changes: &mut Option<mpsc::Receiver<ShardChange>>) -> Option<ShardChange> {
+    match changes {
+        Some(changes) => changes.recv().await,
+        None => std::future::pending().await,
+    }
+}
+
+/// Restores the persisted latches of the vehicles `keep` names.
+async fn restore_latches(pool: &PgPool, watch: &mut Watch, keep: impl Fn(i64) -> bool) {
+    match store::restore_latches(pool, watch, keep).await {
+        Ok(vehicles) => tracing::info!(vehicles, "alerted conditions restored"),
+        Err(e) => tracing::warn!(error = %e, "could not restore alerted conditions: those still holding alert again"),
+    }
+}
+
+/// Takes a shard on (its vehicles' last fixes and latches from the database, then the sequence
+/// its consumer starts after) or lets it go.
+async fn shard_changed(pool: &PgPool, watch: &mut Watch, change: ShardChange) {
+    let Some(mut ownership) = watch.ownership().cloned() else { return };
+    match change {
+        ShardChange::Claimed { shard, ready } => {
+            ownership.owned.insert(shard);
+            let shards = ownership.shards;
+            watch.set_ownership(Some(ownership));
+            let mine = |v: i64| leasewatch_store::shard::of(v, shards) == shard;
+            if let Err(e) = store::restore_where(pool, watch, mine).await {
+                tracing::warn!(shard, error = %e, "could not restore the shard's device state");
+            }
+            restore_latches(pool, watch, mine).await;
+            match store::shard_progress(pool, shard).await {
+                Ok(seq) => {
+                    tracing::info!(shard, after = seq, "shard taken");
+                    let _ = ready.send(seq);
+                }
+                // Not answered: the consumer gives the shard up and it is claimed again.
+                Err(e) => tracing::warn!(shard, error = %e, "could not read the shard's progress"),
+            }
+        }
+        ShardChange::Released(shard) => {
+            ownership.owned.remove(&shard);
+            watch.set_ownership(Some(ownership));
+            tracing::info!(shard, "shard given up");
+        }
+    }
+}
+
+/// Checked hourly, on the instance that does the fleet-wide upkeep: learns the resident places of
+/// each day gone by (a day is learned once), rescores every active contract once a local day
+/// (payment status moves with the daily job), and in the other hours scores the active contracts
+/// that have no score yet.
+async fn daily(pool: PgPool, utc_offset_hours: i32, upkeep: Arc<std::sync::atomic::AtomicBool>) {
     let mut hourly = tokio::time::interval(Duration::from_secs(3600));
     let mut scored_on = None;
     loop {
         hourly.tick().await;
+        if !upkeep.load(std::sync::atomic::Ordering::Relaxed) {
+            continue;
+        }
         let now = Utc::now();
         match store::catch_up_resident_places(&pool, now, utc_offset_hours).await {
             Ok(0) => {}
@@ -156,11 +275,20 @@ async fn daily(pool: PgPool, utc_offset_hours: i32) {
     }
 }
 
-/// Reloads the books' view, closes collection alerts of contracts brought current, and proposes
-/// repossessions.
-async fn reload(pool: &PgPool, watch: &mut Watch, utc_offset_hours: i32) {
+/// Reloads the books' view; with the fleet-wide upkeep, closes collection alerts of contracts
+/// brought current and proposes repossessions. Sharded, the other shards' last fixes are
+/// reloaded too (rules that look at neighbours).
+async fn reload(pool: &PgPool, watch: &mut Watch, utc_offset_hours: i32, fleet: bool) {
     if let Err(e) = store::refresh(pool, watch).await {
         tracing::warn!(error = %e, "could not reload contracts and places");
+        return;
+    }
+    if let Some(ownership) = watch.ownership().cloned()
+        && let Err(e) = store::restore_where(pool, watch, |v| !ownership.owns(v)).await
+    {
+        tracing::warn!(error = %e, "could not reload the other shards' last fixes");
+    }
+    if !fleet {
         return;
     }
     let now = Utc::now();
@@ -212,11 +340,14 @@ async fn reload(pool: &PgPool, watch: &mut Watch, utc_offset_hours: i32) {
     }
 }
 
-/// What the rules concluded and the latches they changed, waiting to be written together.
+/// What the rules concluded, the latches they changed and how far each shard's stream was read,
+/// waiting to be written together; and who waits for it.
 #[derive(Default)]
 struct Pending {
     outcomes: Vec<(Outcome, DateTime<Utc>)>,
     latches: std::collections::BTreeMap<i64, crate::watch::VehicleLatches>,
+    progress: std::collections::BTreeMap<u16, u64>,
+    waiting: Vec<oneshot::Sender<()>>,
 }
 
 impl Pending {
@@ -225,13 +356,26 @@ impl Pending {
         self.outcomes.extend(out.drain(..).map(|o| (o, at)));
         self.latches.extend(watch.take_changed());
     }
+
+    /// Notes a batch's place in its shard's stream and who waits for it to be written.
+    fn received(&mut self, progress: Option<(u16, u64)>, applied: Option<oneshot::Sender<()>>) {
+        if let Some((shard, seq)) = progress {
+            let at = self.progress.entry(shard).or_default();
+            *at = (*at).max(seq);
+        }
+        self.waiting.extend(applied);
+    }
+
+    fn is_empty(&self) -> bool {
+        self.outcomes.is_empty() && self.latches.is_empty() && self.progress.is_empty() && self.waiting.is_empty()
+    }
 }
 
 /// Writes outcomes and the latches behind them in one transaction; on failure keeps them for the next try. Command replies
 /// and risk scores follow the commit, and their failures are only logged: what committed is never
 /// applied twice.
 async fn apply(pool: &PgPool, watch: &Watch, pending: &mut Pending) {
-    if pending.outcomes.is_empty() && pending.latches.is_empty() {
+    if pending.is_empty() {
         return;
     }
     let result = async {
@@ -253,6 +397,7 @@ async fn apply(pool: &PgPool, watch: &Watch, pending: &mut Pending) {
             }
         }
         store::save_latches(&mut tx, &pending.latches).await?;
+        store::save_progress(&mut tx, &pending.progress).await?;
         tx.commit().await
     };
     if let Err(e) = result.await {
@@ -266,6 +411,10 @@ async fn apply(pool: &PgPool, watch: &Watch, pending: &mut Pending) {
         return;
     }
     pending.latches.clear();
+    pending.progress.clear();
+    for applied in pending.waiting.drain(..) {
+        let _ = applied.send(());
+    }
     let mut scored = Vec::new();
     for (outcome, _) in pending.outcomes.drain(..) {
         match outcome {

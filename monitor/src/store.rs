@@ -160,7 +160,14 @@ pub async fn refresh_with(pool: &PgPool, watch: &mut Watch, overrides: &[RuleSet
 
 /// Restores every installed device's last fix and last contact.
 pub async fn restore(pool: &PgPool, watch: &mut Watch) -> Result<usize, sqlx::Error> {
+    restore_where(pool, watch, |_| true).await
+}
+
+/// [`restore`] for the devices of the vehicles `keep` names (a shard taken over; the others'
+/// last fixes, refreshed, for rules that look at neighbours).
+pub async fn restore_where(pool: &PgPool, watch: &mut Watch, keep: impl Fn(i64) -> bool) -> Result<usize, sqlx::Error> {
     type Row = (
+        i64,
         i64,
         Option<DateTime<Utc>>,
         Option<f64>,
@@ -171,13 +178,17 @@ pub async fn restore(pool: &PgPool, watch: &mut Watch) -> Result<usize, sqlx::Er
         Option<DateTime<Utc>>,
     );
     let rows: Vec<Row> = sqlx::query_as(
-        "SELECT d.id, s.fix_time, s.latitude, s.longitude, s.speed_kmh, s.valid, s.ignition, d.last_seen
+        "SELECT d.id, d.vehicle_id, s.fix_time, s.latitude, s.longitude, s.speed_kmh, s.valid, s.ignition, d.last_seen
          FROM devices d LEFT JOIN device_state s ON s.device_id = d.id WHERE d.vehicle_id IS NOT NULL",
     )
     .fetch_all(pool)
     .await?;
-    let count = rows.len();
-    for (device, time, lat, lon, speed, valid, ignition, last_seen) in rows {
+    let mut count = 0;
+    for (device, vehicle, time, lat, lon, speed, valid, ignition, last_seen) in rows {
+        if !keep(vehicle) {
+            continue;
+        }
+        count += 1;
         let fix = match (time, lat, lon, speed, valid) {
             (Some(time), Some(latitude), Some(longitude), Some(speed), Some(valid)) => {
                 Some(LastFix { time, latitude, longitude, speed_kmh: f64::from(speed), valid, ignition })
@@ -226,6 +237,33 @@ pub async fn save_latches(conn: &mut PgConnection, latches: &BTreeMap<i64, Vehic
     )
     .bind(&ids)
     .bind(&values)
+    .execute(conn)
+    .await?;
+    Ok(())
+}
+
+/// The last stream sequence of `shard` the monitor applied (0: none yet).
+pub async fn shard_progress(pool: &PgPool, shard: u16) -> Result<u64, sqlx::Error> {
+    let seq: Option<i64> = sqlx::query_scalar("SELECT applied_seq FROM monitor_shards WHERE shard = $1")
+        .bind(i16::try_from(shard).unwrap_or(i16::MAX))
+        .fetch_optional(pool)
+        .await?;
+    Ok(seq.map_or(0, |s| u64::try_from(s).unwrap_or(0)))
+}
+
+/// Records, in the caller's transaction, how far each shard has been applied (never backwards).
+pub async fn save_progress(conn: &mut PgConnection, progress: &BTreeMap<u16, u64>) -> Result<(), sqlx::Error> {
+    if progress.is_empty() {
+        return Ok(());
+    }
+    let shards: Vec<i16> = progress.keys().map(|s| i16::try_from(*s).unwrap_or(i16::MAX)).collect();
+    let seqs: Vec<i64> = progress.values().map(|s| i64::try_from(*s).unwrap_or(i64::MAX)).collect();
+    sqlx::query(
+        "INSERT INTO monitor_shards AS m (shard, applied_seq) SELECT * FROM unnest($1::int2[], $2::int8[])
+         ON CONFLICT (shard) DO UPDATE SET applied_seq = GREATEST(m.applied_seq, EXCLUDED.applied_seq), updated_at = now()",
+    )
+    .bind(&shards)
+    .bind(&seqs)
     .execute(conn)
     .await?;
     Ok(())

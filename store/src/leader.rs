@@ -111,3 +111,109 @@ where
         job().await;
     }
 }
+
+/// Shards held on one connection of their own (a monitor's): each taken without waiting, all lost
+/// together when the connection or the process dies.
+#[derive(Debug, Default)]
+pub struct Leases {
+    conn: Option<PgConnection>,
+    held: std::collections::BTreeSet<u16>,
+}
+
+/// The advisory-lock class of shard leases ("LWSH"); the shard is the lock's second key.
+const SHARD_CLASS: i32 = 0x4c57_5348;
+
+impl Leases {
+    /// The shards held.
+    pub fn held(&self) -> &std::collections::BTreeSet<u16> {
+        &self.held
+    }
+
+    /// Checks the connection holding the leases; when it is gone, so are they: returns them.
+    pub async fn check(&mut self) -> Vec<u16> {
+        if let Some(conn) = &mut self.conn {
+            if conn.ping().await.is_ok() {
+                return Vec::new();
+            }
+            tracing::warn!(shards = self.held.len(), "lost the connection holding the shard leases");
+            self.conn = None;
+        }
+        std::mem::take(&mut self.held).into_iter().collect()
+    }
+
+    /// Takes `shard` when no other instance holds it.
+    pub async fn try_take(&mut self, pool: &PgPool, shard: u16) -> Result<bool, sqlx::Error> {
+        let conn = match &mut self.conn {
+            Some(conn) => conn,
+            // Detached: the pool must not hand a connection holding leases to anyone else.
+            None => self.conn.insert(pool.acquire().await?.detach()),
+        };
+        let taken: bool = sqlx::query_scalar("SELECT pg_try_advisory_lock($1, $2)")
+            .bind(SHARD_CLASS)
+            .bind(i32::from(shard))
+            .fetch_one(conn)
+            .await?;
+        if taken {
+            self.held.insert(shard);
+        }
+        Ok(taken)
+    }
+
+    /// Gives `shard` up, for another instance to take.
+    pub async fn give_up(&mut self, shard: u16) -> Result<(), sqlx::Error> {
+        if !self.held.remove(&shard) {
+            return Ok(());
+        }
+        if let Some(conn) = &mut self.conn {
+            sqlx::query("SELECT pg_advisory_unlock($1, $2)")
+                .bind(SHARD_CLASS)
+                .bind(i32::from(shard))
+                .execute(conn)
+                .await?;
+        }
+        Ok(())
+    }
+
+    /// Gives every lease up at once (on shutdown).
+    pub async fn release(&mut self) {
+        self.held.clear();
+        if let Some(conn) = self.conn.take() {
+            let _ = conn.close().await;
+        }
+    }
+}
+
+/// Notes that `instance` of `role` is alive, forgets members not seen within `stale`, and returns
+/// how many of the role are alive (this one included).
+pub async fn heartbeat(pool: &PgPool, role: &str, instance: &str, stale: Duration) -> Result<u16, sqlx::Error> {
+    let mut tx = pool.begin().await?;
+    sqlx::query(
+        "INSERT INTO cluster_members (role, instance) VALUES ($1, $2)
+         ON CONFLICT (role, instance) DO UPDATE SET seen_at = now()",
+    )
+    .bind(role)
+    .bind(instance)
+    .execute(&mut *tx)
+    .await?;
+    sqlx::query("DELETE FROM cluster_members WHERE role = $1 AND seen_at < now() - $2")
+        .bind(role)
+        .bind(stale)
+        .execute(&mut *tx)
+        .await?;
+    let alive: i64 = sqlx::query_scalar("SELECT count(*) FROM cluster_members WHERE role = $1")
+        .bind(role)
+        .fetch_one(&mut *tx)
+        .await?;
+    tx.commit().await?;
+    Ok(u16::try_from(alive).unwrap_or(u16::MAX).max(1))
+}
+
+/// Removes `instance` from its role's members (on shutdown), so the others rebalance at once.
+pub async fn leave(pool: &PgPool, role: &str, instance: &str) -> Result<(), sqlx::Error> {
+    sqlx::query("DELETE FROM cluster_members WHERE role = $1 AND instance = $2")
+        .bind(role)
+        .bind(instance)
+        .execute(pool)
+        .await?;
+    Ok(())
+}

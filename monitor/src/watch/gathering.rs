@@ -43,8 +43,12 @@ impl Watch {
             grid.entry(key(f)).or_default().push(i);
         }
         let mut now_gathered = HashSet::new();
+        // Every parked vehicle counts as a neighbour; each is alerted by the monitor that owns it.
         for (i, (vehicle_id, device, f)) in parked.iter().enumerate() {
             let Some(vehicle) = self.vehicles.get(vehicle_id) else { continue };
+            if !self.owns(*vehicle_id) {
+                continue;
+            }
             let t = &vehicle.rules.thresholds;
             let (r, c) = key(f);
             let mut near = Vec::new();
@@ -69,7 +73,8 @@ impl Watch {
                 }
             }
         }
-        for vehicle_id in self.fitted.keys() {
+        let ownership = self.ownership.as_ref();
+        for vehicle_id in self.fitted.keys().filter(|v| ownership.is_none_or(|o| o.owns(**v))) {
             if now_gathered.contains(vehicle_id) {
                 self.latched.insert((*vehicle_id, Rule::Gathering));
             } else {

@@ -24,7 +24,7 @@ mod state;
 #[cfg(test)]
 mod tests;
 
-use std::collections::{HashMap, HashSet};
+use std::collections::{BTreeSet, HashMap, HashSet};
 
 use std::sync::Arc;
 
@@ -48,6 +48,22 @@ struct Due<'a> {
     now: DateTime<Utc>,
 }
 
+/// The shards a monitor instance evaluates, when several share the fleet.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Ownership {
+    /// How many shards the fleet is split into.
+    pub shards: u16,
+    /// The ones this instance holds.
+    pub owned: BTreeSet<u16>,
+}
+
+impl Ownership {
+    /// Whether the vehicle's shard is held.
+    pub fn owns(&self, vehicle_id: i64) -> bool {
+        self.owned.contains(&leasewatch_store::shard::of(vehicle_id, self.shards))
+    }
+}
+
 /// The monitor's memory.
 #[derive(Debug, Default)]
 pub struct Watch {
@@ -64,6 +80,8 @@ pub struct Watch {
     away: HashMap<i64, Away>,
     /// Vehicles whose device latches or nights away changed since [`Watch::take_changed`].
     changed: HashSet<i64>,
+    /// The shards this monitor evaluates; `None`: the whole fleet.
+    ownership: Option<Ownership>,
     /// The company's offset from UTC: nights are local.
     utc_offset_hours: i32,
 }
@@ -109,6 +127,21 @@ impl Watch {
         state.last_valid = last_fix.filter(|f| f.valid);
         state.parked = last_fix.filter(|f| f.speed_kmh < 1.0);
         state.last_seen = last_seen;
+    }
+
+    /// Evaluates only the vehicles of the shards `ownership` holds (`None`: every vehicle).
+    pub fn set_ownership(&mut self, ownership: Option<Ownership>) {
+        self.ownership = ownership;
+    }
+
+    /// The shards evaluated; `None` for the whole fleet.
+    pub fn ownership(&self) -> Option<&Ownership> {
+        self.ownership.as_ref()
+    }
+
+    /// Whether this monitor evaluates the vehicle.
+    pub fn owns(&self, vehicle_id: i64) -> bool {
+        self.ownership.as_ref().is_none_or(|o| o.owns(vehicle_id))
     }
 
     /// A device's state.
@@ -210,7 +243,7 @@ impl Watch {
     pub fn tick(&mut self, now: DateTime<Utc>, out: &mut Vec<Outcome>) {
         for (vehicle_id, devices) in &self.fitted {
             let Some(vehicle) = self.vehicles.get(vehicle_id) else { continue };
-            if vehicle.payment.is_none() {
+            if vehicle.payment.is_none() || !self.ownership.as_ref().is_none_or(|o| o.owns(*vehicle_id)) {
                 continue;
             }
             let due = Due { vehicle_id: *vehicle_id, vehicle, devices, installs: &self.installs, now };
