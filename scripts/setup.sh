@@ -11,6 +11,8 @@ python3 -c 'import ensurepip' 2>/dev/null || need+=(python3-venv)
 command -v psql >/dev/null || need+=(postgresql-client)
 command -v pg_ctlcluster >/dev/null || need+=(postgresql)
 command -v mosquitto >/dev/null || need+=(mosquitto)
+# The scaled-out test runs a three-node NATS JetStream cluster of its own.
+command -v nats-server >/dev/null || [ -x /usr/sbin/nats-server ] || need+=(nats-server)
 command -v curl >/dev/null || need+=(curl ca-certificates)
 command -v node >/dev/null || need+=(nodejs)
 command -v npm >/dev/null || need+=(npm)

@@ -59,7 +59,8 @@ pub async fn run(config: Config, roles: &[Role]) -> anyhow::Result<()> {
         .context("cannot install the metrics recorder")?;
     let pool = leasewatch_store::db::connect(&config.database_url, config.database_pool).await?;
     leasewatch_store::db::migrate(&pool, config.ingest.partitions_ahead_days).await?;
-    let js = if engine {
+    // Only ingest (publishing) and the monitor (consuming) talk to the engine.
+    let js = if engine && (has(Role::Ingest) || has(Role::Monitor)) {
         let js = leasewatch_cluster::stream::connect(&config.engine).await?;
         tracing::info!(servers = %config.engine.url, stream = %config.engine.stream, shards = config.engine.shards, "message engine connected");
         Some(js)

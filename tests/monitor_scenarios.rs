@@ -5,6 +5,8 @@
 
 #![allow(clippy::panic, clippy::unwrap_used, clippy::expect_used)] // tests fail loudly
 
+#[path = "support/fleet.rs"]
+mod fleet;
 #[path = "support/telematics.rs"]
 mod telematics;
 
@@ -12,6 +14,7 @@ use std::collections::BTreeMap;
 use std::time::Duration;
 
 use chrono::{DateTime, Utc};
+use fleet::{Car, car};
 use leasewatch_protocols::{DeviceId, Position, Status, gt06};
 use leasewatch_simulators::scenario::{self, Scenario, Step};
 use leasewatch_simulators::track::Track;
@@ -21,61 +24,6 @@ use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::TcpStream;
 
 const SHENZHEN: (f64, f64) = (22.54, 114.06);
-
-/// The Guangdong branch every test vehicle belongs to.
-async fn guangdong(pool: &PgPool) -> i64 {
-    if let Some(id) = sqlx::query_scalar("SELECT id FROM regions WHERE code = 'GD'").fetch_optional(pool).await.unwrap()
-    {
-        return id;
-    }
-    sqlx::query_scalar(
-        "INSERT INTO regions (parent_id, code, name, level, adcode) VALUES (1, 'GD', 'Guangdong', 'province', '440000') RETURNING id",
-    )
-    .fetch_one(pool)
-    .await
-    .unwrap()
-}
-
-struct Car {
-    vehicle: i64,
-    contract: i64,
-    device: i64,
-    imei: DeviceId,
-}
-
-/// A financed vehicle with one wired GT06 tracker, its contract `dpd` days past due.
-async fn car(pool: &PgPool, n: usize, dpd: i32, bucket: i32) -> Car {
-    let region = guangdong(pool).await;
-    let vehicle: i64 =
-        sqlx::query_scalar("INSERT INTO vehicles (vin, region_id, status) VALUES ($1, $2, 'financed') RETURNING id")
-            .bind(format!("LSVTEST{n:010}"))
-            .bind(region)
-            .fetch_one(pool)
-            .await
-            .unwrap();
-    let contract: i64 = sqlx::query_scalar(
-        "INSERT INTO contracts (number, vehicle_id, region_id, terms, principal, start_date, dpd, bucket)
-         VALUES ($1, $2, $3, '{}', 100000, CURRENT_DATE - 100, $4, $5) RETURNING id",
-    )
-    .bind(format!("C-{n}"))
-    .bind(vehicle)
-    .bind(region)
-    .bind(dpd)
-    .bind(bucket)
-    .fetch_one(pool)
-    .await
-    .unwrap();
-    let imei = leasewatch_simulators::fleet::device_id(leasewatch_protocols::ProtocolKind::Gt06, n);
-    let device: i64 = sqlx::query_scalar(
-        "INSERT INTO devices (imei, protocol, kind, vehicle_id) VALUES ($1, 'gt06', 'wired', $2) RETURNING id",
-    )
-    .bind(imei.as_str())
-    .bind(vehicle)
-    .fetch_one(pool)
-    .await
-    .unwrap();
-    Car { vehicle, contract, device, imei }
-}
 
 /// Sets a contract-scoped threshold.
 async fn threshold(pool: &PgPool, rule: &str, contract: i64, params: Value) {

@@ -12,7 +12,7 @@ use async_nats::jetstream;
 use leasewatch_monitor::engine::{Batch, ShardChange};
 use leasewatch_store::leader::{self, Leases};
 use sqlx::PgPool;
-use tokio::sync::{mpsc, watch};
+use tokio::sync::{mpsc, oneshot, watch};
 use tokio::task::JoinHandle;
 
 use crate::{EngineConfig, consumer};
@@ -94,15 +94,21 @@ pub async fn run(
     }
 }
 
-/// Stops a shard's consumer and tells the monitor the shard is not its own any more.
+/// Stops a shard's consumer and tells the monitor the shard is not its own any more; returns once
+/// the monitor has written what it received of it (or could not within the bound).
 async fn drop_shard(consumers: &mut BTreeMap<u16, JoinHandle<()>>, changes: &mpsc::Sender<ShardChange>, shard: u16) {
     if let Some(consumer) = consumers.remove(&shard) {
         consumer.abort();
+        let _ = consumer.await;
     }
-    let _ = changes.send(ShardChange::Released(shard)).await;
+    let (done, written) = oneshot::channel();
+    if changes.send(ShardChange::Released { shard, done }).await.is_ok() {
+        let _ = tokio::time::timeout(Duration::from_secs(10), written).await;
+    }
 }
 
-/// Gives a shard up: its consumer stops, then its lease goes.
+/// Gives a shard up: its consumer stops, the monitor writes what it had of it, then the lease goes
+/// (so the next holder restores what this one concluded).
 async fn give_up(
     leases: &mut Leases,
     consumers: &mut BTreeMap<u16, JoinHandle<()>>,

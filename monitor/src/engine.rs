@@ -70,8 +70,14 @@ pub enum ShardChange {
         /// Answered once the shard's state is restored.
         ready: oneshot::Sender<u64>,
     },
-    /// The shard was given up or lost.
-    Released(u16),
+    /// The shard was given up or lost: what the monitor received of it is written first, then
+    /// `done` is told (and the lease may go to another monitor).
+    Released {
+        /// The shard.
+        shard: u16,
+        /// Told once the shard's last batches are written.
+        done: oneshot::Sender<()>,
+    },
 }
 
 /// Several monitors share the fleet: this one evaluates the shards it is told it owns.
@@ -156,15 +162,15 @@ pub async fn run_sharded(
         tokio::select! {
             batch = input.recv() => {
                 let Some(batch) = batch else { break };
-                for obs in &batch.observations {
-                    watch.observe(obs, &mut out);
-                }
-                pending.add(&mut out, &mut watch, batch.committed_at);
-                pending.received(batch.progress, batch.applied);
+                take(&mut watch, batch, &mut pending, &mut out);
                 apply(&pool, &watch, &mut pending).await;
             }
             Some(change) = next_change(&mut changes) => {
-                // What is pending belongs to the shards as they were: written first.
+                // What was received belongs to the shards as they were: written first (a shard's
+                // consumer is stopped before its release is sent, so nothing of it comes later).
+                while let Ok(batch) = input.try_recv() {
+                    take(&mut watch, batch, &mut pending, &mut out);
+                }
                 apply(&pool, &watch, &mut pending).await;
                 shard_changed(&pool, &mut watch, change).await;
                 upkeep.store(watch.ownership().is_none_or(|o| o.owned.contains(&0)), std::sync::atomic::Ordering::Relaxed);
@@ -188,6 +194,15 @@ pub async fn run_sharded(
     }
     apply(&pool, &watch, &mut pending).await;
     daily.abort();
+}
+
+/// Evaluates a batch into `pending`.
+fn take(watch: &mut Watch, batch: Batch, pending: &mut Pending, out: &mut Vec<Outcome>) {
+    for obs in &batch.observations {
+        watch.observe(obs, out);
+    }
+    pending.add(out, watch, batch.committed_at);
+    pending.received(batch.progress, batch.applied);
 }
 
 /// The next shard change, when sharded.
@@ -229,10 +244,11 @@ async fn shard_changed(pool: &PgPool, watch: &mut Watch, change: ShardChange) {
                 Err(e) => tracing::warn!(shard, error = %e, "could not read the shard's progress"),
             }
         }
-        ShardChange::Released(shard) => {
+        ShardChange::Released { shard, done } => {
             ownership.owned.remove(&shard);
             watch.set_ownership(Some(ownership));
             tracing::info!(shard, "shard given up");
+            let _ = done.send(());
         }
     }
 }

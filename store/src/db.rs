@@ -52,9 +52,19 @@ pub async fn migrate(pool: &PgPool, ahead_days: u32) -> Result<(), DbError> {
     Ok(())
 }
 
-/// Creates the daily partitions of positions and events for `[first, last]`; returns how many were made.
+/// Creates the daily partitions of positions and events for `[first, last]`; returns how many were
+/// made. One instance at a time: processes starting together would race to create the same tables.
 pub async fn ensure_partitions(pool: &PgPool, first: NaiveDate, last: NaiveDate) -> Result<i32, DbError> {
-    Ok(sqlx::query_scalar("SELECT leasewatch_ensure_partitions($1, $2)").bind(first).bind(last).fetch_one(pool).await?)
+    let mut tx = pool.begin().await?;
+    // "LWPART", held until the transaction ends.
+    sqlx::query("SELECT pg_advisory_xact_lock($1)").bind(0x4c57_5041_5254_i64).execute(&mut *tx).await?;
+    let made = sqlx::query_scalar("SELECT leasewatch_ensure_partitions($1, $2)")
+        .bind(first)
+        .bind(last)
+        .fetch_one(&mut *tx)
+        .await?;
+    tx.commit().await?;
+    Ok(made)
 }
 
 /// Recomputes daily distance and online time per device for the days `[first, last]`; returns
