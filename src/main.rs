@@ -10,6 +10,7 @@
 //! - `calc.rs`: `leasewatch calc`, the repayment calculator.
 //! - `books.rs`: contract and statement imports, the daily job, the collection distribution.
 //! - `replay.rs`: `leasewatch monitor replay`, the rules over stored history.
+//! - `cluster status` (here): the engine's shards, their lag and holders.
 
 mod books;
 mod calc;
@@ -85,6 +86,11 @@ enum Command {
         #[command(subcommand)]
         command: MonitorCommand,
     },
+    /// The roles across processes: the message engine's shards.
+    Cluster {
+        #[command(subcommand)]
+        command: ClusterCommand,
+    },
     /// Administer the back office.
     Admin {
         #[command(subcommand)]
@@ -104,6 +110,13 @@ enum AdminCommand {
         #[arg(long)]
         display_name: Option<String>,
     },
+}
+
+#[derive(Debug, Subcommand)]
+enum ClusterCommand {
+    /// Each shard's last message in the engine, what the monitors applied, the lag, and the holder:
+    /// one JSON object per line.
+    Status,
 }
 
 #[derive(Debug, Subcommand)]
@@ -229,6 +242,17 @@ fn daemon(command: Command, config_file: Option<PathBuf>) -> anyhow::Result<()> 
                 let pool = leasewatch_store::db::connect(&config.database_url, 2).await?;
                 leasewatch_store::db::migrate(&pool, config.ingest.partitions_ahead_days).await?;
                 replay::run(&pool, args, config.utc_offset_hours).await
+            }
+            Command::Cluster { command: ClusterCommand::Status } => {
+                anyhow::ensure!(config.engine.enabled(), "no message engine is configured (engine.url)");
+                let pool = leasewatch_store::db::connect(&config.database_url, 2).await?;
+                let js = leasewatch_cluster::stream::connect(&config.engine).await?;
+                let shards =
+                    leasewatch_cluster::status::shards(&js, &pool, &config.engine).await.map_err(anyhow::Error::msg)?;
+                for shard in shards {
+                    println!("{}", serde_json::to_string(&shard)?);
+                }
+                Ok(())
             }
             Command::Decode(args) => decode::run(args),
             Command::Calc(args) => calc::run(args),

@@ -13,11 +13,13 @@
 //! - [`publisher`]: the outbox into the engine.
 //! - [`shards`]: a monitor's shard leases, balanced among the live monitors.
 //! - [`consumer`]: a held shard's messages into the monitor.
+//! - [`status`]: how far behind each shard is, and who holds it.
 
 pub mod config;
 pub mod consumer;
 pub mod publisher;
 pub mod shards;
+pub mod status;
 pub mod stream;
 pub mod vehicles;
 pub mod wire;

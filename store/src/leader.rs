@@ -121,7 +121,7 @@ pub struct Leases {
 }
 
 /// The advisory-lock class of shard leases ("LWSH"); the shard is the lock's second key.
-const SHARD_CLASS: i32 = 0x4c57_5348;
+pub const SHARD_CLASS: i32 = 0x4c57_5348;
 
 impl Leases {
     /// The shards held.
