@@ -79,6 +79,12 @@ pub async fn run(config: Config, roles: &[Role]) -> anyhow::Result<()> {
             .enabled
             .then(|| tokio::spawn(leasewatch_ingest::mqtt::run(shared.clone(), stopped.clone())));
         if let Some(js) = &js {
+            // The monitors run elsewhere: this node sends the commands of the devices connected to it.
+            let downlink = Arc::new(leasewatch::monitor_link::SessionDownlink(shared.clone()));
+            let every = Duration::from_millis(config.monitor.tick_ms.max(100));
+            let dispatch =
+                leasewatch_monitor::commands::dispatch_from_sessions(pool.clone(), downlink, every, stopped.clone());
+            tokio::spawn(dispatch);
             let committed = shared.writer.subscribe();
             let task = leasewatch_cluster::publisher::run(
                 pool.clone(),
@@ -259,7 +265,8 @@ async fn start_admin(
 }
 
 /// The monitor role: fed by this process's writer, or, with an engine, by the shards it leases.
-/// Device commands go out through this process's sessions, when it has the ingest role.
+/// Without an engine, device commands go out through this process's sessions (with one, the
+/// ingest nodes send them).
 fn start_monitor(
     config: &Config,
     pool: &sqlx::PgPool,
@@ -268,7 +275,7 @@ fn start_monitor(
     stopped: &watch::Receiver<bool>,
 ) -> impl Future<Output = ()> + use<> {
     let (tx, rx) = tokio::sync::mpsc::channel(4096);
-    let downlink = shared.map(|shared| {
+    let downlink = shared.filter(|_| js.is_none()).map(|shared| {
         Arc::new(leasewatch::monitor_link::SessionDownlink(shared.clone()))
             as Arc<dyn leasewatch_monitor::commands::Downlink>
     });

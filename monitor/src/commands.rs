@@ -122,7 +122,8 @@ pub async fn decide(db: &mut PgConnection, id: i64, approved: bool) -> Result<()
     Ok(())
 }
 
-/// Moves a command to `status`, recording it in the audit log as the monitor.
+/// Moves a command to `status`, recording it in the audit log as the monitor. A command already
+/// there or in a final state is left alone (several nodes sweep the same commands).
 async fn transition(
     conn: &mut PgConnection,
     id: i64,
@@ -130,8 +131,13 @@ async fn transition(
     set: &str,
     detail: Value,
 ) -> Result<(), sqlx::Error> {
-    let sql = format!("UPDATE device_commands SET status = $2, updated_at = now(){set} WHERE id = $1");
-    sqlx::query(&sql).bind(id).bind(status).execute(&mut *conn).await?;
+    let sql = format!(
+        "UPDATE device_commands SET status = $2, updated_at = now(){set}
+         WHERE id = $1 AND status <> $2 AND status NOT IN ('acknowledged', 'failed', 'cancelled', 'rejected')"
+    );
+    if sqlx::query(&sql).bind(id).bind(status).execute(&mut *conn).await?.rows_affected() == 0 {
+        return Ok(());
+    }
     sqlx::query(
         "INSERT INTO audit_log (username, action, entity_type, entity_id, after)
          VALUES ('monitor', $2, 'device_command', $1::text, $3)",
@@ -148,12 +154,14 @@ async fn transition(
 /// approved for is stale, and a new request (and approval) is needed.
 const ENGINE_CUT_LAPSE_DAYS: i64 = 7;
 
-/// Sends what can be sent now; returns how many went out.
+/// Sends what can be sent now (of the commands of `devices` when given: those `watch` knows);
+/// returns how many went out.
 pub async fn dispatch(
     pool: &PgPool,
     watch: &Watch,
     downlink: &dyn Downlink,
     now: DateTime<Utc>,
+    devices: Option<&[i64]>,
 ) -> Result<usize, sqlx::Error> {
     let mut sent = 0;
     let mut conn = pool.acquire().await?;
@@ -170,8 +178,9 @@ pub async fn dispatch(
     }
     let due: Vec<(i64, i64, String, Value, String)> = sqlx::query_as(
         "SELECT id, device_id, command, params, status FROM device_commands
-         WHERE status IN ('queued', 'waiting_stop') ORDER BY id",
+         WHERE status IN ('queued', 'waiting_stop') AND ($1::int8[] IS NULL OR device_id = ANY($1)) ORDER BY id",
     )
+    .bind(devices)
     .fetch_all(&mut *conn)
     .await?;
     for (id, device_id, name, params, status) in due {
@@ -224,6 +233,49 @@ pub async fn dispatch(
             .await?;
     }
     Ok(sent)
+}
+
+/// Device commands from a node that holds sessions but not the monitor's state (roles apart, over
+/// a message engine): every `every`, the commands due for devices connected here are sent, the
+/// engine-cut safety rule read from the devices' latest state in the database. Runs until `stop`.
+pub async fn dispatch_from_sessions(
+    pool: PgPool,
+    downlink: std::sync::Arc<dyn Downlink>,
+    every: std::time::Duration,
+    mut stop: tokio::sync::watch::Receiver<bool>,
+) {
+    let mut tick = tokio::time::interval(every);
+    tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    loop {
+        tokio::select! {
+            _ = tick.tick() => {}
+            _ = stop.changed() => return,
+        }
+        let due: Vec<i64> = match sqlx::query_scalar(
+            "SELECT DISTINCT device_id FROM device_commands WHERE status IN ('queued', 'waiting_stop')",
+        )
+        .fetch_all(&pool)
+        .await
+        {
+            Ok(due) => due,
+            Err(e) => {
+                tracing::warn!(error = %e, "could not look for device commands");
+                continue;
+            }
+        };
+        let here: Vec<i64> = due.into_iter().filter(|d| downlink.connected(*d)).collect();
+        if here.is_empty() {
+            continue;
+        }
+        let mut watch = Watch::default();
+        if let Err(e) = crate::store::restore_devices(&pool, &mut watch, &here).await {
+            tracing::warn!(error = %e, "could not read the devices' latest state for their commands");
+            continue;
+        }
+        if let Err(e) = dispatch(&pool, &watch, downlink.as_ref(), Utc::now(), Some(&here)).await {
+            tracing::warn!(error = %e, "command dispatch failed");
+        }
+    }
 }
 
 /// Cancels a vehicle's engine cuts that have not gone out (its contract was brought current);

@@ -181,7 +181,7 @@ pub async fn run_sharded(
                 pending.add(&mut out, &mut watch, now);
                 apply(&pool, &watch, &mut pending).await;
                 if let Some(downlink) = &downlink
-                    && let Err(e) = commands::dispatch(&pool, &watch, downlink.as_ref(), now).await {
+                    && let Err(e) = commands::dispatch(&pool, &watch, downlink.as_ref(), now, None).await {
                         tracing::warn!(error = %e, "command dispatch failed");
                     }
             }

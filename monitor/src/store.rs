@@ -166,6 +166,20 @@ pub async fn restore(pool: &PgPool, watch: &mut Watch) -> Result<usize, sqlx::Er
 /// [`restore`] for the devices of the vehicles `keep` names (a shard taken over; the others'
 /// last fixes, refreshed, for rules that look at neighbours).
 pub async fn restore_where(pool: &PgPool, watch: &mut Watch, keep: impl Fn(i64) -> bool) -> Result<usize, sqlx::Error> {
+    restore_rows(pool, watch, None, keep).await
+}
+
+/// [`restore`] for the given devices only (those with commands to send).
+pub async fn restore_devices(pool: &PgPool, watch: &mut Watch, devices: &[i64]) -> Result<usize, sqlx::Error> {
+    restore_rows(pool, watch, Some(devices), |_| true).await
+}
+
+async fn restore_rows(
+    pool: &PgPool,
+    watch: &mut Watch,
+    devices: Option<&[i64]>,
+    keep: impl Fn(i64) -> bool,
+) -> Result<usize, sqlx::Error> {
     type Row = (
         i64,
         i64,
@@ -179,8 +193,10 @@ pub async fn restore_where(pool: &PgPool, watch: &mut Watch, keep: impl Fn(i64) 
     );
     let rows: Vec<Row> = sqlx::query_as(
         "SELECT d.id, d.vehicle_id, s.fix_time, s.latitude, s.longitude, s.speed_kmh, s.valid, s.ignition, d.last_seen
-         FROM devices d LEFT JOIN device_state s ON s.device_id = d.id WHERE d.vehicle_id IS NOT NULL",
+         FROM devices d LEFT JOIN device_state s ON s.device_id = d.id
+         WHERE d.vehicle_id IS NOT NULL AND ($1::int8[] IS NULL OR d.id = ANY($1))",
     )
+    .bind(devices)
     .fetch_all(pool)
     .await?;
     let mut count = 0;
