@@ -342,8 +342,18 @@ async fn wait_status(pool: &PgPool, id: i64, status: &str) {
 
 #[sqlx::test(migrator = "leasewatch_store::MIGRATOR")]
 async fn an_approved_engine_cut_waits_for_the_vehicle_to_stop_and_records_the_reply(pool: PgPool) {
+    engine_cut(pool, false).await;
+}
+
+#[sqlx::test(migrator = "leasewatch_store::MIGRATOR")]
+async fn with_the_roles_apart_the_ingest_node_sends_the_engine_cut_once_the_vehicle_stops(pool: PgPool) {
+    engine_cut(pool, true).await;
+}
+
+/// An approved engine cut: held while the vehicle moves, sent once it stands, its reply recorded.
+async fn engine_cut(pool: PgPool, apart: bool) {
     let car = car(&pool, 8, 60, 2).await;
-    let daemon = telematics::start(&pool).await;
+    let daemon = telematics::start_with(&pool, apart).await;
     let mut socket = TcpStream::connect(daemon.address).await.unwrap();
     let mut frame = Vec::new();
     gt06::device::login(&car.imei, 1, &mut frame);
@@ -675,6 +685,22 @@ async fn replaying_history_finds_what_fired_live_and_what_candidate_thresholds_w
     };
     let tuned = leasewatch_monitor::replay::replay(&pool, from, to, &[patient], 8).await.unwrap();
     assert!(tuned.alerts.is_empty(), "{:?}", tuned.alerts);
+
+    // Current today, but 45 days past due (M2) as the daily job recorded it the day before: the
+    // replay weighs the tow as it would have been weighed then.
+    let day_before = (from + chrono::Duration::hours(8)).date_naive() - chrono::Duration::days(1);
+    sqlx::query(
+        "INSERT INTO delinquency_history (contract_id, as_of, dpd, bucket, overdue_amount, penalty)
+         VALUES ($1, $2, 45, 2, 9000, 45)",
+    )
+    .bind(car.contract)
+    .bind(day_before)
+    .execute(&pool)
+    .await
+    .unwrap();
+    let then = leasewatch_monitor::replay::replay(&pool, from, to, &[], 8).await.unwrap();
+    assert_eq!(then.alerts.len(), 1, "{:?}", then.alerts);
+    assert!(then.alerts[0].severity > replayed.alerts[0].severity, "{:?} vs {:?}", then.alerts, replayed.alerts);
 }
 
 #[sqlx::test(migrator = "leasewatch_store::MIGRATOR")]

@@ -1,6 +1,6 @@
 //! What the monitor sees: one committed position or device event, in the monitor's own terms so
 //! that it does not depend on how ingest stores rows (in one process it comes from the writer's
-//! stream; scaled out, from the MQTT topics ingest publishes).
+//! stream; with the roles apart, from the message engine's shards).
 
 use chrono::{DateTime, Utc};
 use leasewatch_protocols::{AlarmSet, Position, Status};

@@ -3,13 +3,13 @@
 //! read an hour at a time in time order and fed to a fresh [`Watch`], whose clock is the history's
 //! (time-based rules tick every simulated minute). Nothing is written.
 //!
-//! Contracts, places and payment status are today's: history says where vehicles were, not what
-//! their lessees owed then.
+//! Payment status is as it stood on each replayed day (the books' daily delinquency history), so a
+//! replayed alert is weighed as it would have been then; contracts and places are today's.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, HashMap};
 use std::sync::Arc;
 
-use chrono::{DateTime, Duration, Utc};
+use chrono::{DateTime, Duration, NaiveDate, Utc};
 use leasewatch_protocols::{AlarmSet, Position, Status};
 use serde::Serialize;
 use serde_json::Value;
@@ -116,8 +116,14 @@ pub async fn replay(
     let mut out = Vec::new();
     let mut next_tick = from + Duration::minutes(1);
     let mut start = from;
+    let mut status_day = None;
     while start < to {
         let end = (start + Duration::hours(1)).min(to);
+        let day = (start + Duration::hours(i64::from(utc_offset_hours))).date_naive();
+        if status_day != Some(day) {
+            watch.set_payment_status(&payment_status_on(pool, day).await?);
+            status_day = Some(day);
+        }
         let positions: Vec<PositionRow> = sqlx::query_as(
             "SELECT device_id, fix_time, server_time, latitude, longitude, speed_kmh, course, valid, ignition, power_voltage, alarms
              FROM positions WHERE fix_time >= $1 AND fix_time < $2 ORDER BY fix_time, device_id",
@@ -161,6 +167,22 @@ pub async fn replay(
         *report.by_severity.entry(alert.severity.name()).or_default() += 1;
     }
     Ok(report)
+}
+
+/// Each contract's days past due and bucket as the daily job last recorded them before `day` (what
+/// was known that day). Contracts with no record before it were current (0, 0) unless they have no
+/// record at all (the daily job never ran for them): those keep today's.
+async fn payment_status_on(pool: &PgPool, day: NaiveDate) -> Result<HashMap<i64, (i32, i32)>, sqlx::Error> {
+    let rows: Vec<(i64, i32, i32)> = sqlx::query_as(
+        "SELECT c.contract_id, coalesce(h.dpd, 0), coalesce(h.bucket, 0)
+         FROM (SELECT DISTINCT contract_id FROM delinquency_history) c
+         LEFT JOIN LATERAL (SELECT dpd, bucket FROM delinquency_history d
+                            WHERE d.contract_id = c.contract_id AND d.as_of < $1 ORDER BY as_of DESC LIMIT 1) h ON true",
+    )
+    .bind(day)
+    .fetch_all(pool)
+    .await?;
+    Ok(rows.into_iter().map(|(contract, dpd, bucket)| (contract, (dpd, bucket))).collect())
 }
 
 /// Folds outcomes into the report as the alert table would: one open alert per vehicle and rule.

@@ -9,6 +9,7 @@ use leasewatch::monitor_link::{SessionDownlink, feed};
 use leasewatch_ingest::config::IngestConfig;
 use leasewatch_ingest::connection::Shared;
 use leasewatch_ingest::listener::{ListenerContext, run};
+use leasewatch_monitor::commands;
 use leasewatch_monitor::engine::{self, MonitorConfig};
 use leasewatch_protocols::Gt06;
 use sqlx::PgPool;
@@ -24,6 +25,12 @@ pub struct Daemon {
 
 /// Starts them on `pool`.
 pub async fn start(pool: &PgPool) -> Daemon {
+    start_with(pool, false).await
+}
+
+/// Starts them on `pool`; `apart`: as when the roles run in separate processes, the monitor sends
+/// no command and ingest sends those of its connected devices.
+pub async fn start_with(pool: &PgPool, apart: bool) -> Daemon {
     let mut config = IngestConfig::default();
     config.writer.spool_path = std::env::temp_dir().join(format!("leasewatch-test-{}-{}", std::process::id(), seed()));
     config.writer.flush_ms = 5;
@@ -36,7 +43,13 @@ pub async fn start(pool: &PgPool) -> Daemon {
     tokio::spawn(feed(shared.writer.subscribe(), tx));
     let monitor = MonitorConfig { enabled: true, tick_ms: 100, refresh_secs: 1, publish_alerts: false };
     let downlink = Arc::new(SessionDownlink(shared));
-    tokio::spawn(engine::run(pool.clone(), monitor, 8, rx, Some(downlink), shutdown));
+    if apart {
+        let every = Duration::from_millis(100);
+        tokio::spawn(commands::dispatch_from_sessions(pool.clone(), downlink, every, shutdown.clone()));
+        tokio::spawn(engine::run(pool.clone(), monitor, 8, rx, None, shutdown));
+    } else {
+        tokio::spawn(engine::run(pool.clone(), monitor, 8, rx, Some(downlink), shutdown));
+    }
     Daemon { address, _stop: stop }
 }
 

@@ -110,6 +110,17 @@ impl Watch {
         self.vehicles = vehicles;
     }
 
+    /// Sets contracts' days past due and bucket (`contract → (dpd, bucket)`), as they stood on a
+    /// day of the past (a replay); contracts not named keep theirs.
+    pub fn set_payment_status(&mut self, status: &HashMap<i64, (i32, i32)>) {
+        for payment in self.vehicles.values_mut().filter_map(|v| v.payment.as_mut()) {
+            if let Some((dpd, bucket)) = status.get(&payment.contract_id) {
+                payment.dpd = *dpd;
+                payment.bucket = *bucket;
+            }
+        }
+    }
+
     /// Replaces the risk locations.
     pub fn set_risk_locations(&mut self, index: RiskIndex) {
         self.risk = index;
