@@ -138,6 +138,10 @@ pub async fn run(config: Config, roles: &[Role]) -> anyhow::Result<()> {
     let monitor = (has(Role::Monitor) && config.monitor.enabled)
         .then(|| start_monitor(&config, &pool, js, shared.as_ref(), &stopped));
     drop(shared);
+    if has(Role::Jobs) && vault.is_none() && channel.is_some() {
+        // The reminders open customers' sealed phone numbers: a jobs process apart loads the data key too.
+        vault = Some(config.admin.vault().context("cannot load the data key")?);
+    }
     let maintenance = has(Role::Jobs).then(|| {
         let reminders = vault.zip(channel);
         tokio::spawn(maintain(pool.clone(), config.ingest.clone(), config.utc_offset_hours, reminders))

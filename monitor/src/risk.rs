@@ -50,38 +50,121 @@ pub struct Score {
     pub reasons: Vec<Reason>,
 }
 
-fn capped(count: i64, each: i32, cap: i32) -> i32 {
-    i32::try_from(count.max(0)).unwrap_or(i32::MAX).saturating_mul(each).min(cap)
+/// Points each reason adds per occurrence (days past due: per 5 days): the settings
+/// `risk.points.{reason code}`, changed through the settings store (validated, versioned and
+/// audited), these values until someone does.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Weights {
+    /// Per 5 days past due (counted up to 90 days).
+    pub days_past_due: i32,
+    /// In the repossession bucket (M2 and later).
+    pub repossession_bucket: i32,
+    /// Per installment paid in part (up to 3).
+    pub partial_payments: i32,
+    /// Per broken promise to pay (up to 2).
+    pub broken_promises: i32,
+    /// Per tracker integrity alert (up to 2).
+    pub device_integrity: i32,
+    /// Per risk-location alert (up to 2).
+    pub risk_locations: i32,
+    /// Per break in routine (up to 2).
+    pub routine_breaks: i32,
+    /// Per tracker silence (up to 2).
+    pub silences: i32,
 }
 
-/// Scores `f`.
-pub fn score(f: &Features) -> Score {
+impl Weights {
+    /// The weights the score was built with.
+    pub const DEFAULT: Weights = Weights {
+        days_past_due: 2,
+        repossession_bucket: 10,
+        partial_payments: 4,
+        broken_promises: 8,
+        device_integrity: 10,
+        risk_locations: 8,
+        routine_breaks: 6,
+        silences: 3,
+    };
+
+    /// The largest weight a setting may give.
+    pub const MAX: i32 = 50;
+
+    /// The weight of a reason code, to set.
+    fn slot(&mut self, code: &str) -> Option<&mut i32> {
+        Some(match code {
+            "days_past_due" => &mut self.days_past_due,
+            "repossession_bucket" => &mut self.repossession_bucket,
+            "partial_payments" => &mut self.partial_payments,
+            "broken_promises" => &mut self.broken_promises,
+            "device_integrity" => &mut self.device_integrity,
+            "risk_locations" => &mut self.risk_locations,
+            "routine_breaks" => &mut self.routine_breaks,
+            "silences" => &mut self.silences,
+            _ => return None,
+        })
+    }
+
+    /// The weights in force: the defaults with the stored settings over them (a value out of
+    /// bounds is ignored, as the settings store would refuse it).
+    pub async fn load(pool: &PgPool) -> Result<Self, sqlx::Error> {
+        let stored: Vec<(String, serde_json::Value)> =
+            sqlx::query_as("SELECT key, value FROM settings WHERE key LIKE 'risk.points.%'").fetch_all(pool).await?;
+        let mut weights = Self::DEFAULT;
+        for (key, value) in stored {
+            let points = value.as_i64().and_then(|v| i32::try_from(v).ok()).filter(|v| (0..=Self::MAX).contains(v));
+            if let (Some(slot), Some(points)) = (weights.slot(key.trim_start_matches("risk.points.")), points) {
+                *slot = points;
+            }
+        }
+        Ok(weights)
+    }
+}
+
+/// `each` points per occurrence, counting at most `most` occurrences.
+fn capped(count: i64, each: i32, most: i32) -> i32 {
+    i32::try_from(count.clamp(0, i64::from(most))).unwrap_or(0).saturating_mul(each)
+}
+
+/// Scores `f` with weights `w`.
+pub fn score(f: &Features, w: &Weights) -> Score {
     let mut reasons = Vec::new();
     let mut add = |code, points: i32, detail: String| {
         if points > 0 {
             reasons.push(Reason { code, points, detail });
         }
     };
-    add("days_past_due", (f.dpd.clamp(0, 90) * 2) / 5, format!("{} days past due", f.dpd));
-    add("repossession_bucket", if f.bucket >= 2 { 10 } else { 0 }, format!("in bucket M{}", f.bucket));
+    add("days_past_due", (f.dpd.clamp(0, 90) * w.days_past_due) / 5, format!("{} days past due", f.dpd));
+    add(
+        "repossession_bucket",
+        if f.bucket >= 2 { w.repossession_bucket } else { 0 },
+        format!("in bucket M{}", f.bucket),
+    );
     add(
         "partial_payments",
-        capped(f.partial_payments, 4, 12),
+        capped(f.partial_payments, w.partial_payments, 3),
         format!("{} installments paid in part", f.partial_payments),
     );
-    add("broken_promises", capped(f.broken_promises, 8, 16), format!("{} promises to pay broken", f.broken_promises));
+    add(
+        "broken_promises",
+        capped(f.broken_promises, w.broken_promises, 2),
+        format!("{} promises to pay broken", f.broken_promises),
+    );
     add(
         "device_integrity",
-        capped(f.integrity_alerts, 10, 20),
+        capped(f.integrity_alerts, w.device_integrity, 2),
         format!("{} tracker integrity alerts", f.integrity_alerts),
     );
     add(
         "risk_locations",
-        capped(f.risk_location_alerts, 8, 16),
+        capped(f.risk_location_alerts, w.risk_locations, 2),
         format!("{} risk-location alerts", f.risk_location_alerts),
     );
-    add("routine_breaks", capped(f.routine_breaks, 6, 12), format!("{} breaks in routine", f.routine_breaks));
-    add("silences", capped(f.silences, 3, 6), format!("{} tracker silences", f.silences));
+    add(
+        "routine_breaks",
+        capped(f.routine_breaks, w.routine_breaks, 2),
+        format!("{} breaks in routine", f.routine_breaks),
+    );
+    add("silences", capped(f.silences, w.silences, 2), format!("{} tracker silences", f.silences));
     reasons.sort_by(|a, b| b.points.cmp(&a.points).then(a.code.cmp(b.code)));
     let score = reasons.iter().map(|r| r.points).sum::<i32>().min(100);
     let band = match score {
@@ -130,6 +213,7 @@ pub async fn recompute(pool: &PgPool, contracts: Option<&[i64]>, now: DateTime<U
     .bind(now)
     .fetch_all(pool)
     .await?;
+    let weights = Weights::load(pool).await?;
     let mut ids = Vec::with_capacity(rows.len());
     let mut scores = Vec::with_capacity(rows.len());
     let mut bands = Vec::with_capacity(rows.len());
@@ -145,7 +229,7 @@ pub async fn recompute(pool: &PgPool, contracts: Option<&[i64]>, now: DateTime<U
             routine_breaks: routine,
             silences,
         };
-        let s = score(&f);
+        let s = score(&f, &weights);
         ids.push(id);
         scores.push(s.score);
         bands.push(s.band);
@@ -173,7 +257,7 @@ mod tests {
 
     #[test]
     fn a_current_quiet_contract_scores_nothing() {
-        let s = score(&Features::default());
+        let s = score(&Features::default(), &Weights::DEFAULT);
         assert_eq!((s.score, s.band), (0, "low"));
         assert!(s.reasons.is_empty());
     }
@@ -190,7 +274,7 @@ mod tests {
             routine_breaks: 0,
             silences: 0,
         };
-        let s = score(&f);
+        let s = score(&f, &Weights::DEFAULT);
         let codes: Vec<(&str, i32)> = s.reasons.iter().map(|r| (r.code, r.points)).collect();
         assert_eq!(
             codes,
@@ -217,6 +301,14 @@ mod tests {
             routine_breaks: 50,
             silences: 50,
         };
-        assert_eq!(score(&f).score, 100);
+        assert_eq!(score(&f, &Weights::DEFAULT).score, 100);
+    }
+
+    #[test]
+    fn the_weights_in_force_make_the_score() {
+        let f = Features { dpd: 30, partial_payments: 5, silences: 1, ..Features::default() };
+        let w = Weights { days_past_due: 5, partial_payments: 1, silences: 0, ..Weights::DEFAULT };
+        let codes: Vec<(&str, i32)> = score(&f, &w).reasons.iter().map(|r| (r.code, r.points)).collect();
+        assert_eq!(codes, [("days_past_due", 30), ("partial_payments", 3)]);
     }
 }

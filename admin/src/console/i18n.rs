@@ -260,6 +260,46 @@ pub(crate) static MESSAGES: &[(&str, &str, &str)] = &[
         "Applicants sharing one phone before it is flagged",
     ),
     ("setting.postloan.contacts_per_day", "每日联系上限（每方）", "Contacts a day with each party"),
+    (
+        "setting.risk.points.days_past_due",
+        "风险评分：每逾期5天加分（最多计90天）",
+        "Risk score: points per 5 days past due (up to 90 days)",
+    ),
+    (
+        "setting.risk.points.repossession_bucket",
+        "风险评分：进入收车阶段（M2及以上）加分",
+        "Risk score: points in the repossession bucket (M2 on)",
+    ),
+    (
+        "setting.risk.points.partial_payments",
+        "风险评分：每期部分还款加分（最多3期）",
+        "Risk score: points per installment paid in part (up to 3)",
+    ),
+    (
+        "setting.risk.points.broken_promises",
+        "风险评分：每次违背还款承诺加分（最多2次）",
+        "Risk score: points per broken promise to pay (up to 2)",
+    ),
+    (
+        "setting.risk.points.device_integrity",
+        "风险评分：每次设备完整性告警加分（90天内，最多2次）",
+        "Risk score: points per tracker integrity alert (90 days, up to 2)",
+    ),
+    (
+        "setting.risk.points.risk_locations",
+        "风险评分：每次风险地点告警加分（90天内，最多2次）",
+        "Risk score: points per risk-location alert (90 days, up to 2)",
+    ),
+    (
+        "setting.risk.points.routine_breaks",
+        "风险评分：每次行为规律异常加分（90天内，最多2次）",
+        "Risk score: points per break in routine (90 days, up to 2)",
+    ),
+    (
+        "setting.risk.points.silences",
+        "风险评分：每次设备失联加分（90天内，最多2次）",
+        "Risk score: points per tracker silence (90 days, up to 2)",
+    ),
     ("system.done.asked", "已提交，待复核后生效", "Submitted: it takes effect once approved"),
     ("system.done.unlocked", "已解除锁定", "Unlocked"),
     ("system.done.signed_out", "已强制下线", "Signed out everywhere"),

@@ -227,6 +227,19 @@ async fn collection_tasks_carry_their_alerts_and_go_to_a_holder_of_the_position(
     assert_eq!(queue.body["items"][0]["risk_score"], 44, "40 days, M2, a power cut, a risk location: {}", queue.body);
     let score = app.get(&format!("/api/v1/risk-scores/{contract}"), &org.admin).await;
     assert_eq!(score.body["reasons"][0]["code"], "days_past_due", "{}", score.body);
+    // The weights are settings: days past due made to count for nothing, the score follows.
+    let weight = app
+        .call(
+            Method::PUT,
+            "/api/v1/settings/risk.points.days_past_due",
+            Some(&org.admin),
+            Some(json!({"value": 0, "version": 0})),
+        )
+        .await;
+    assert_eq!((weight.status, weight.body["version"].as_i64()), (StatusCode::OK, Some(1)), "{}", weight.body);
+    leasewatch_monitor::risk::recompute(&app.pool, Some(&[contract]), Utc::now()).await.unwrap();
+    let reweighed = app.get(&format!("/api/v1/risk-scores/{contract}"), &org.admin).await;
+    assert_eq!(reweighed.body["score"], 28, "44 less 40 days' 16 points: {}", reweighed.body);
     let not_a_collector = app
         .post(&format!("/api/v1/risk-tasks/{id}/actions/assign"), &lead, json!({"user_id": org.user("first")}))
         .await;

@@ -6,6 +6,8 @@ use serde_json::{Value, json};
 use sqlx::{PgConnection, PgExecutor, PgPool};
 use utoipa::ToSchema;
 
+use leasewatch_monitor::risk::Weights;
+
 use crate::actor::Actor;
 use crate::error::Error;
 use crate::kit::audit::{self, Change};
@@ -117,6 +119,62 @@ pub const CATALOGUE: &[Setting] = &[
         default: 30,
         min: 1,
         max: 365,
+    },
+    Setting {
+        key: "risk.points.days_past_due",
+        description: "Risk score: points per 5 days past due (counted up to 90 days)",
+        default: Weights::DEFAULT.days_past_due as i64,
+        min: 0,
+        max: Weights::MAX as i64,
+    },
+    Setting {
+        key: "risk.points.repossession_bucket",
+        description: "Risk score: points for a contract in the repossession bucket (M2 and later)",
+        default: Weights::DEFAULT.repossession_bucket as i64,
+        min: 0,
+        max: Weights::MAX as i64,
+    },
+    Setting {
+        key: "risk.points.partial_payments",
+        description: "Risk score: points per installment paid in part (up to 3)",
+        default: Weights::DEFAULT.partial_payments as i64,
+        min: 0,
+        max: Weights::MAX as i64,
+    },
+    Setting {
+        key: "risk.points.broken_promises",
+        description: "Risk score: points per broken promise to pay (up to 2)",
+        default: Weights::DEFAULT.broken_promises as i64,
+        min: 0,
+        max: Weights::MAX as i64,
+    },
+    Setting {
+        key: "risk.points.device_integrity",
+        description: "Risk score: points per tracker integrity alert in 90 days (up to 2)",
+        default: Weights::DEFAULT.device_integrity as i64,
+        min: 0,
+        max: Weights::MAX as i64,
+    },
+    Setting {
+        key: "risk.points.risk_locations",
+        description: "Risk score: points per risk-location alert in 90 days (up to 2)",
+        default: Weights::DEFAULT.risk_locations as i64,
+        min: 0,
+        max: Weights::MAX as i64,
+    },
+    Setting {
+        key: "risk.points.routine_breaks",
+        description: "Risk score: points per break in routine in 90 days (up to 2)",
+        default: Weights::DEFAULT.routine_breaks as i64,
+        min: 0,
+        max: Weights::MAX as i64,
+    },
+    Setting {
+        key: "risk.points.silences",
+        description: "Risk score: points per tracker silence in 90 days (up to 2)",
+        default: Weights::DEFAULT.silences as i64,
+        min: 0,
+        max: Weights::MAX as i64,
     },
 ];
 
