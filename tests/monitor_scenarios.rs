@@ -380,7 +380,9 @@ async fn engine_cut(pool: PgPool, apart: bool) {
 
     let parked = Status { ignition: Some(false), power_voltage: Some(12.6), ..Status::default() };
     frame.clear();
-    gt06::device::position_22(&fix_at(0.0), &parked, 3, &mut frame);
+    // A second later at least: GT06 times are whole seconds, and a fix of the same second is a resend.
+    let stopped = Position { fix_time: Utc::now() + chrono::Duration::seconds(1), ..fix_at(0.0) };
+    gt06::device::position_22(&stopped, &parked, 3, &mut frame);
     socket.write_all(&frame).await.unwrap();
     read_frame(&mut socket).await;
     let command = read_frame(&mut socket).await;
@@ -701,6 +703,42 @@ async fn replaying_history_finds_what_fired_live_and_what_candidate_thresholds_w
     let then = leasewatch_monitor::replay::replay(&pool, from, to, &[], 8).await.unwrap();
     assert_eq!(then.alerts.len(), 1, "{:?}", then.alerts);
     assert!(then.alerts[0].severity > replayed.alerts[0].severity, "{:?} vs {:?}", then.alerts, replayed.alerts);
+}
+
+#[sqlx::test(migrator = "leasewatch_store::MIGRATOR")]
+async fn resident_places_are_learned_as_the_fixes_arrive(pool: PgPool) {
+    let car = car(&pool, 75, 0, 0).await;
+    let daemon = telematics::start(&pool).await;
+    let (home, work) = ((23.13, 113.32), (23.16, 113.36));
+    let today = local_today();
+    // Three days of routine, each place seen twice a day: counted once a day, with no day scanned.
+    let steps: Vec<Step> = (1..=3)
+        .rev()
+        .flat_map(|d| {
+            let t = two_am(today, d);
+            [at(t, 0, home, 0.0, false), at(t, 600, home, 0.0, false), at(t, 8 * 3600, work, 0.0, false)]
+        })
+        .collect();
+    play(&daemon, &car, &steps, 60).await;
+    let mut learned = Vec::new();
+    for _ in 0..100 {
+        learned = sqlx::query_as::<_, (String, f64, f64, i32)>(
+            "SELECT kind, latitude, longitude, days FROM resident_places WHERE vehicle_id = $1 ORDER BY kind",
+        )
+        .bind(car.vehicle)
+        .fetch_all(&pool)
+        .await
+        .unwrap();
+        if learned.iter().all(|(_, _, _, days)| *days == 3) && learned.len() == 2 {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    assert_eq!(
+        learned,
+        [("day".to_owned(), work.0, work.1, 3), ("night".to_owned(), home.0, home.1, 3)],
+        "nothing was learned from stored positions: finance_jobs has no resident_places day"
+    );
 }
 
 #[sqlx::test(migrator = "leasewatch_store::MIGRATOR")]

@@ -254,10 +254,12 @@ async fn shard_changed(pool: &PgPool, watch: &mut Watch, change: ShardChange) {
 }
 
 /// Checked hourly, on the instance that does the fleet-wide upkeep: learns the resident places of
-/// each day gone by (a day is learned once), rescores every active contract once a local day
+/// the days gone by before the monitor watched them live (a day is learned once), forgets old ones, rescores every active contract once a local day
 /// (payment status moves with the daily job), and in the other hours scores the active contracts
 /// that have no score yet.
 async fn daily(pool: PgPool, utc_offset_hours: i32, upkeep: Arc<std::sync::atomic::AtomicBool>) {
+    // Days from today on are learned as the fixes arrive; days before, from stored positions.
+    let live_from = (Utc::now() + chrono::Duration::hours(i64::from(utc_offset_hours))).date_naive();
     let mut hourly = tokio::time::interval(Duration::from_secs(3600));
     let mut scored_on = None;
     loop {
@@ -266,7 +268,7 @@ async fn daily(pool: PgPool, utc_offset_hours: i32, upkeep: Arc<std::sync::atomi
             continue;
         }
         let now = Utc::now();
-        match store::catch_up_resident_places(&pool, now, utc_offset_hours).await {
+        match store::catch_up_resident_places(&pool, now, utc_offset_hours, live_from).await {
             Ok(0) => {}
             Ok(days) => tracing::info!(days, "resident places learned"),
             Err(e) => tracing::warn!(error = %e, "could not learn resident places"),
@@ -409,9 +411,10 @@ async fn apply(pool: &PgPool, watch: &Watch, pending: &mut Pending) {
                 Outcome::Clear { vehicle_id, rule, reason } => {
                     alerts::close(&mut tx, *vehicle_id, Some(*rule), reason, *detected_at).await?;
                 }
-                Outcome::CommandReply { .. } => {}
+                Outcome::CommandReply { .. } | Outcome::Stood { .. } => {}
             }
         }
+        store::stood(&mut tx, pending.outcomes.iter().map(|(o, _)| o)).await?;
         store::save_latches(&mut tx, &pending.latches).await?;
         store::save_progress(&mut tx, &pending.progress).await?;
         tx.commit().await
@@ -444,7 +447,7 @@ async fn apply(pool: &PgPool, watch: &Watch, pending: &mut Pending) {
                     tracing::warn!(device_id, error = %e, "command reply not recorded");
                 }
             }
-            Outcome::Clear { .. } => {}
+            Outcome::Clear { .. } | Outcome::Stood { .. } => {}
         }
     }
     scored.sort_unstable();

@@ -223,7 +223,7 @@ fn record(
                     report.alerts[i].cleared = true;
                 }
             }
-            Outcome::CommandReply { .. } => {}
+            Outcome::CommandReply { .. } | Outcome::Stood { .. } => {}
         }
     }
 }

@@ -10,7 +10,7 @@ use sqlx::{PgConnection, PgPool};
 
 use crate::places::{RiskIndex, Shape};
 use crate::rules::{Rule, RuleBook, RuleSetting, Scope, ScopeKey};
-use crate::watch::{Fence, Home, Install, LastFix, Payment, Vehicle, VehicleLatches, Watch};
+use crate::watch::{Fence, Home, Install, LastFix, Outcome, Payment, Vehicle, VehicleLatches, Watch};
 
 /// The region ids of a materialized path (`/1/4/9/` → 1, 4, 9).
 pub fn path_ids(path: &str) -> Vec<i64> {
@@ -343,11 +343,14 @@ pub async fn learn_resident_places(pool: &PgPool, day: NaiveDate, utc_offset_hou
     Ok(learned.rows_affected())
 }
 
-/// Learns every local day not learned yet, through yesterday (at most the last 30 days).
+/// Learns every local day not learned yet before `live_from` (at most the last 30 days), from
+/// stored positions: days from `live_from` on were learned as the fixes arrived. Marks the days
+/// through yesterday done and forgets places not visited for two months.
 pub async fn catch_up_resident_places(
     pool: &PgPool,
     now: DateTime<Utc>,
     utc_offset_hours: i32,
+    live_from: NaiveDate,
 ) -> Result<u32, sqlx::Error> {
     let today = (now + Duration::hours(i64::from(utc_offset_hours))).date_naive();
     let done: Option<NaiveDate> =
@@ -356,10 +359,62 @@ pub async fn catch_up_resident_places(
             .await?;
     let mut day = done.map_or(today - Duration::days(30), |d| d + Duration::days(1)).max(today - Duration::days(30));
     let mut days = 0;
-    while day < today {
+    while day < today.min(live_from) {
         learn_resident_places(pool, day, utc_offset_hours).await?;
         day += Duration::days(1);
         days += 1;
     }
+    let yesterday = today - Duration::days(1);
+    if done.is_none_or(|d| d < yesterday) && day <= yesterday {
+        sqlx::query("DELETE FROM resident_places WHERE last_seen_on < $1")
+            .bind(yesterday - Duration::days(RESIDENT_MEMORY_DAYS))
+            .execute(pool)
+            .await?;
+        sqlx::query(
+            "INSERT INTO finance_jobs (name, done_through) VALUES ('resident_places', $1)
+             ON CONFLICT (name) DO UPDATE SET done_through = greatest(finance_jobs.done_through, EXCLUDED.done_through)",
+        )
+        .bind(yesterday)
+        .execute(pool)
+        .await?;
+    }
     Ok(days)
+}
+
+/// Counts, in the caller's transaction, the places vehicles stood in (the rules' `Stood`
+/// outcomes): one more day for each, unless that day was counted already.
+pub async fn stood<'a>(
+    conn: &mut PgConnection,
+    outcomes: impl Iterator<Item = &'a Outcome>,
+) -> Result<(), sqlx::Error> {
+    let (mut vehicles, mut kinds, mut lats, mut lons, mut days) = (vec![], vec![], vec![], vec![], vec![]);
+    for outcome in outcomes {
+        if let Outcome::Stood { vehicle_id, kind, latitude, longitude, day } = outcome {
+            vehicles.push(*vehicle_id);
+            kinds.push(*kind);
+            lats.push(*latitude);
+            lons.push(*longitude);
+            days.push(*day);
+        }
+    }
+    if vehicles.is_empty() {
+        return Ok(());
+    }
+    sqlx::query(
+        "INSERT INTO resident_places AS r (vehicle_id, kind, latitude, longitude, days, last_seen_on)
+         SELECT DISTINCT ON (v, k, la, lo) v, k, la, lo, 1, d
+         FROM unnest($1::int8[], $2::text[], $3::float8[], $4::float8[], $5::date[]) u (v, k, la, lo, d)
+         WHERE EXISTS (SELECT 1 FROM vehicles WHERE id = u.v)
+         ORDER BY v, k, la, lo, d DESC
+         ON CONFLICT (vehicle_id, kind, latitude, longitude) DO UPDATE
+         SET days = r.days + 1, last_seen_on = EXCLUDED.last_seen_on WHERE r.last_seen_on < EXCLUDED.last_seen_on",
+    )
+    .bind(&vehicles)
+    .bind(&kinds)
+    .bind(&lats)
+    .bind(&lons)
+    .bind(&days)
+    .execute(conn)
+    .await?;
+    Ok(())
 }

@@ -82,6 +82,8 @@ pub struct Watch {
     changed: HashSet<i64>,
     /// The shards this monitor evaluates; `None`: the whole fleet.
     ownership: Option<Ownership>,
+    /// The places vehicles stood in today and yesterday, already counted.
+    stood: resident::Stood,
     /// The company's offset from UTC: nights are local.
     utc_offset_hours: i32,
 }
@@ -232,6 +234,7 @@ impl Watch {
                     let away = self.away.entry(install.vehicle_id).or_default();
                     let away_before = (away.nights.len(), away.nights.last().copied(), away.fired);
                     resident::away(&ctx, away, &fix, self.utc_offset_hours, out);
+                    resident::stood(install.vehicle_id, &fix, self.utc_offset_hours, &mut self.stood, out);
                     if away_before != (away.nights.len(), away.nights.last().copied(), away.fired) {
                         self.changed.insert(install.vehicle_id);
                     }

@@ -1,7 +1,7 @@
 //! What the rules conclude — raise or update an alert, clear one, a command's reply — and the
 //! context that turns a finding into an alert with the payment status weighed in.
 
-use chrono::{DateTime, Utc};
+use chrono::{DateTime, NaiveDate, Utc};
 use serde_json::{Value, json};
 
 use super::state::{Install, LastFix, Vehicle};
@@ -43,6 +43,20 @@ pub enum Outcome {
         rule: Rule,
         /// Why.
         reason: String,
+    },
+    /// The vehicle stood still in a place at night or in the day: the place counts one more day
+    /// towards its resident places (once a day).
+    Stood {
+        /// The vehicle.
+        vehicle_id: i64,
+        /// `night` (22:00–06:00 local) or `day` (09:00–17:00).
+        kind: &'static str,
+        /// The place's ~100 m cell (three decimals).
+        latitude: f64,
+        /// Its longitude.
+        longitude: f64,
+        /// The local day.
+        day: NaiveDate,
     },
     /// A command reply arrived.
     CommandReply {

@@ -1,6 +1,9 @@
 //! Resident places (常驻地): parked in the middle of the night away from every place the vehicle
 //! usually spends its nights, night after night; and nights spent far from the application address.
 
+use std::collections::{BTreeMap, HashSet};
+
+use chrono::NaiveDate;
 use serde_json::json;
 
 use super::Due;
@@ -14,6 +17,41 @@ use crate::rules::{Rule, Severity};
 const NIGHT_HOURS: std::ops::Range<u32> = 0..5;
 /// Away nights remembered (enough for any threshold that makes sense).
 const AWAY_NIGHTS_KEPT: usize = 31;
+
+/// The cells vehicles stood in, per local day, already counted (the last two days).
+#[derive(Debug, Default)]
+pub(super) struct Stood {
+    days: BTreeMap<NaiveDate, HashSet<(i64, bool, i64, i64)>>,
+}
+
+/// Standing still at night (22:00–06:00 local) or in the day (09:00–17:00): the ~100 m cell counts
+/// one more day for the vehicle, once a day. Resident places are learned so, as fixes arrive,
+/// instead of by scanning each day's positions.
+pub(super) fn stood(vehicle_id: i64, fix: &LastFix, utc_offset_hours: i32, seen: &mut Stood, out: &mut Vec<Outcome>) {
+    use chrono::Timelike;
+    if !fix.valid || fix.speed_kmh >= 1.0 {
+        return;
+    }
+    let local = fix.time + chrono::Duration::hours(i64::from(utc_offset_hours));
+    let night = match local.hour() {
+        22.. | 0..6 => true,
+        9..=16 => false,
+        _ => return,
+    };
+    let (lat, lon) = ((fix.latitude * 1000.0).round(), (fix.longitude * 1000.0).round());
+    let day = local.date_naive();
+    if seen.days.keys().next().is_some_and(|oldest| day < *oldest) {
+        return;
+    }
+    if !seen.days.entry(day).or_default().insert((vehicle_id, night, lat as i64, lon as i64)) {
+        return;
+    }
+    while seen.days.len() > 2 {
+        seen.days.pop_first();
+    }
+    let kind = if night { "night" } else { "day" };
+    out.push(Outcome::Stood { vehicle_id, kind, latitude: lat / 1000.0, longitude: lon / 1000.0, day });
+}
 
 /// Parked in the middle of the night away from every resident place, night after night.
 pub(super) fn away(ctx: &Ctx<'_>, away: &mut Away, fix: &LastFix, utc_offset_hours: i32, out: &mut Vec<Outcome>) {

@@ -262,3 +262,32 @@ fn parked_vehicles_gathering_alert_once_each() {
     w.tick(t0() + Duration::seconds(120), &mut out);
     assert_eq!(raised(&out).iter().filter(|r| r.0 == Rule::Gathering).count(), 6);
 }
+
+fn stood(out: &[Outcome]) -> Vec<(&'static str, f64, f64, chrono::NaiveDate)> {
+    out.iter()
+        .filter_map(|o| match o {
+            Outcome::Stood { kind, latitude, longitude, day, .. } => Some((*kind, *latitude, *longitude, *day)),
+            _ => None,
+        })
+        .collect()
+}
+
+#[test]
+fn a_place_stood_in_at_night_or_in_the_day_counts_once_a_day() {
+    let mut w = watch(active(0, 0), Thresholds::default());
+    let mut out = Vec::new();
+    // t0 is 22:13 local: night. Parked twice in one ~100 m cell, then driving.
+    w.observe(&fix(0, 22.50012, 114.00049, 0.0, false, 12.6, AlarmSet::default()), &mut out);
+    w.observe(&fix(600, 22.50021, 114.00041, 0.0, false, 12.6, AlarmSet::default()), &mut out);
+    w.observe(&fix(1200, 22.51, 114.01, 40.0, true, 12.6, AlarmSet::default()), &mut out);
+    // 07:13 local: neither night nor day; 11:13: day, in another cell.
+    w.observe(&fix(9 * 3600, 22.6, 114.1, 0.0, false, 12.6, AlarmSet::default()), &mut out);
+    w.observe(&fix(13 * 3600, 22.6, 114.1, 0.0, false, 12.6, AlarmSet::default()), &mut out);
+    // The next night, the same cell as the first: a day more for it.
+    w.observe(&fix(24 * 3600, 22.5001, 114.0004, 0.0, false, 12.6, AlarmSet::default()), &mut out);
+    let day = |d: i64| (t0() + Duration::hours(8) + Duration::days(d)).date_naive();
+    assert_eq!(
+        stood(&out),
+        vec![("night", 22.5, 114.0, day(0)), ("day", 22.6, 114.1, day(1)), ("night", 22.5, 114.0, day(1))]
+    );
+}
