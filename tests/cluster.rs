@@ -3,7 +3,8 @@
 //! both ingest nodes under a steady background fleet while one monitor is killed (its shards move
 //! within the bound), another is restarted (an alert resolved while its condition holds stays
 //! resolved), and one engine node is killed; every scenario's alert fires exactly once, and every
-//! committed batch reaches a monitor.
+//! committed batch reaches a monitor. Two processes may run the batch jobs: one leads, and when it
+//! is killed the other takes over without running the daily job again.
 
 #![allow(clippy::panic, clippy::unwrap_used, clippy::expect_used)] // tests fail loudly
 
@@ -162,6 +163,38 @@ async fn holders(pool: &PgPool) -> BTreeMap<u16, String> {
     rows.into_iter().map(|(shard, name)| (shard as u16, name)).collect()
 }
 
+/// The jobs' advisory lock ("LWJOBS" as one 64-bit key: PostgreSQL shows its halves).
+const JOBS_KEY: i64 = 0x4c57_4a4f_4253;
+
+/// Who holds a 64-bit advisory lock (its backend's application name).
+async fn job_holder(pool: &PgPool, key: i64) -> Option<String> {
+    sqlx::query_scalar(
+        "SELECT a.application_name FROM pg_locks l JOIN pg_stat_activity a ON a.pid = l.pid
+         WHERE l.locktype = 'advisory' AND l.granted AND l.classid::bigint = $1 AND l.objid::bigint = $2 AND l.objsubid = 1",
+    )
+    .bind(key >> 32)
+    .bind(key & 0xffff_ffff)
+    .fetch_optional(pool)
+    .await
+    .unwrap()
+}
+
+async fn wait_until_holder(pool: &PgPool, key: i64) -> String {
+    for _ in 0..300 {
+        if let Some(name) = job_holder(pool, key).await {
+            return name;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    panic!("nobody leads the jobs");
+}
+
+/// Lines of a process's log holding every one of `texts` (the log is coloured between fields).
+fn log_count(dir: &Path, name: &str, texts: &[&str]) -> usize {
+    let log = std::fs::read_to_string(dir.join(format!("{name}.log"))).unwrap_or_default();
+    log.lines().filter(|l| texts.iter().all(|t| l.contains(t))).count()
+}
+
 /// Rows of each rule alerted for the vehicle, and the statuses.
 async fn alerts(pool: &PgPool, vehicle: i64) -> BTreeMap<String, (i64, String)> {
     let rows: Vec<(String, i64, String)> = sqlx::query_as(
@@ -293,7 +326,10 @@ async fn roles_in_separate_processes_survive_losing_a_monitor_and_an_engine_node
 
     let ports = vec![free_port(), free_port()];
     let _ingest = [deployment.ingest("ingest-1", ports[0]), deployment.ingest("ingest-2", ports[1])];
-    let _admin = deployment.start("admin-1", "admin,jobs", &[]);
+    // Two processes may run the jobs; one leads them.
+    let mut jobs: BTreeMap<String, Proc> = BTreeMap::new();
+    jobs.insert("admin-1".to_owned(), deployment.start("admin-1", "admin,jobs", &[]));
+    jobs.insert("jobs-2".to_owned(), deployment.start("jobs-2", "jobs", &[]));
     let mut monitors: BTreeMap<String, Proc> = (1..=3)
         .map(|i| format!("monitor-{i}"))
         .map(|name| (name.clone(), deployment.start(&name, "monitor", &[])))
@@ -413,6 +449,25 @@ async fn roles_in_separate_processes_survive_losing_a_monitor_and_an_engine_node
         last.len()
     );
     assert!(background_fixes > 0 && stored > 0);
+
+    // The jobs ran on one of their two processes; killed, the other takes them over and finds
+    // them done (the daily job resumes from what the database says, so it does not run twice).
+    let leader = wait_until_holder(&pool, JOBS_KEY).await;
+    let leading = |name: &str| log_count(&dir, name, &["leasewatch_store::leader", "leading", "Jobs"]);
+    let other = if leader == "admin-1" { "jobs-2" } else { "admin-1" };
+    assert_eq!((leading(&leader), leading(other)), (1, 0), "one process leads the jobs");
+    let killed = jobs.remove(&leader).unwrap();
+    killed.signal("-KILL");
+    drop(killed);
+    let takeover = wait_until("the jobs taken over", Duration::from_secs(15), || async move {
+        job_holder(pool_ref, JOBS_KEY).await.as_deref() == Some(other)
+    })
+    .await;
+    eprintln!("jobs: taken over {} ms after their leader was killed", takeover.as_millis());
+    tokio::time::sleep(Duration::from_millis(500)).await;
+    let daily_runs = log_count(&dir, "admin-1", &["daily job done"]) + log_count(&dir, "jobs-2", &["daily job done"]);
+    assert_eq!((leading(other), daily_runs), (1, 1), "the daily job ran once, by the first leader");
+    drop(jobs);
     drop(monitors);
     drop(nodes);
     let _ = std::fs::remove_dir_all(&dir);
