@@ -120,63 +120,52 @@ pub const CATALOGUE: &[Setting] = &[
         min: 1,
         max: 365,
     },
-    Setting {
-        key: "risk.points.days_past_due",
-        description: "Risk score: points per 5 days past due (counted up to 90 days)",
-        default: Weights::DEFAULT.days_past_due as i64,
-        min: 0,
-        max: Weights::MAX as i64,
-    },
-    Setting {
-        key: "risk.points.repossession_bucket",
-        description: "Risk score: points for a contract in the repossession bucket (M2 and later)",
-        default: Weights::DEFAULT.repossession_bucket as i64,
-        min: 0,
-        max: Weights::MAX as i64,
-    },
-    Setting {
-        key: "risk.points.partial_payments",
-        description: "Risk score: points per installment paid in part (up to 3)",
-        default: Weights::DEFAULT.partial_payments as i64,
-        min: 0,
-        max: Weights::MAX as i64,
-    },
-    Setting {
-        key: "risk.points.broken_promises",
-        description: "Risk score: points per broken promise to pay (up to 2)",
-        default: Weights::DEFAULT.broken_promises as i64,
-        min: 0,
-        max: Weights::MAX as i64,
-    },
-    Setting {
-        key: "risk.points.device_integrity",
-        description: "Risk score: points per tracker integrity alert in 90 days (up to 2)",
-        default: Weights::DEFAULT.device_integrity as i64,
-        min: 0,
-        max: Weights::MAX as i64,
-    },
-    Setting {
-        key: "risk.points.risk_locations",
-        description: "Risk score: points per risk-location alert in 90 days (up to 2)",
-        default: Weights::DEFAULT.risk_locations as i64,
-        min: 0,
-        max: Weights::MAX as i64,
-    },
-    Setting {
-        key: "risk.points.routine_breaks",
-        description: "Risk score: points per break in routine in 90 days (up to 2)",
-        default: Weights::DEFAULT.routine_breaks as i64,
-        min: 0,
-        max: Weights::MAX as i64,
-    },
-    Setting {
-        key: "risk.points.silences",
-        description: "Risk score: points per tracker silence in 90 days (up to 2)",
-        default: Weights::DEFAULT.silences as i64,
-        min: 0,
-        max: Weights::MAX as i64,
-    },
+    risk_points(
+        "risk.points.days_past_due",
+        "Risk score: points per 5 days past due (counted up to 90 days)",
+        Weights::DEFAULT.days_past_due,
+    ),
+    risk_points(
+        "risk.points.repossession_bucket",
+        "Risk score: points for a contract in the repossession bucket (M2 and later)",
+        Weights::DEFAULT.repossession_bucket,
+    ),
+    risk_points(
+        "risk.points.partial_payments",
+        "Risk score: points per installment paid in part (up to 3)",
+        Weights::DEFAULT.partial_payments,
+    ),
+    risk_points(
+        "risk.points.broken_promises",
+        "Risk score: points per broken promise to pay (up to 2)",
+        Weights::DEFAULT.broken_promises,
+    ),
+    risk_points(
+        "risk.points.device_integrity",
+        "Risk score: points per tracker integrity alert in 90 days (up to 2)",
+        Weights::DEFAULT.device_integrity,
+    ),
+    risk_points(
+        "risk.points.risk_locations",
+        "Risk score: points per risk-location alert in 90 days (up to 2)",
+        Weights::DEFAULT.risk_locations,
+    ),
+    risk_points(
+        "risk.points.routine_breaks",
+        "Risk score: points per break in routine in 90 days (up to 2)",
+        Weights::DEFAULT.routine_breaks,
+    ),
+    risk_points(
+        "risk.points.silences",
+        "Risk score: points per tracker silence in 90 days (up to 2)",
+        Weights::DEFAULT.silences,
+    ),
 ];
+
+/// A risk-score weight: points from 0 to [`Weights::MAX`], the monitor's default until set.
+const fn risk_points(key: &'static str, description: &'static str, default: i32) -> Setting {
+    Setting { key, description, default: default as i64, min: 0, max: Weights::MAX as i64 }
+}
 
 /// The declaration of `key`.
 pub fn find(key: &str) -> Option<&'static Setting> {
